@@ -1,0 +1,162 @@
+/**
+ * The warehouse tables, defined once. BigQuery and DuckDB DDL are both derived from this.
+ * Dataset: `cryptotracker`.
+ */
+import type { Candle } from './market/types.js';
+import type { Row } from './ports/warehouse.js';
+
+export type ColumnType = 'STRING' | 'INT64' | 'FLOAT64' | 'BOOL' | 'TIMESTAMP' | 'JSON';
+
+export interface Column {
+  name: string;
+  type: ColumnType;
+  required?: boolean;
+  description?: string;
+}
+
+export interface TableSchema {
+  name: string;
+  description: string;
+  columns: Column[];
+  /** Columns that identify a row; inserts are idempotent on them. */
+  key: string[];
+  /** BigQuery: partition by DAY on this TIMESTAMP column. */
+  partitionBy?: string;
+  /** BigQuery: cluster by these columns. */
+  clusterBy?: string[];
+}
+
+export const DATASET = 'cryptotracker';
+
+export const TABLES = {
+  ohlcv: {
+    name: 'ohlcv',
+    description: 'Closed candles of every venue and interval.',
+    columns: [
+      { name: 'venue', type: 'STRING', required: true },
+      { name: 'symbol', type: 'STRING', required: true },
+      { name: 'interval', type: 'STRING', required: true },
+      { name: 'open_time', type: 'TIMESTAMP', required: true, description: 'candle open time (UTC)' },
+      { name: 'open', type: 'FLOAT64', required: true },
+      { name: 'high', type: 'FLOAT64', required: true },
+      { name: 'low', type: 'FLOAT64', required: true },
+      { name: 'close', type: 'FLOAT64', required: true },
+      { name: 'volume', type: 'FLOAT64', required: true },
+      { name: 'trades', type: 'INT64' },
+      { name: 'vwap', type: 'FLOAT64' },
+      { name: 'flags', type: 'STRING', description: 'comma-separated data-quality flags' },
+      { name: 'ingested_at', type: 'TIMESTAMP', required: true },
+    ],
+    key: ['venue', 'symbol', 'interval', 'open_time'],
+    partitionBy: 'open_time',
+    clusterBy: ['symbol', 'interval'],
+  },
+  ticks: {
+    name: 'ticks',
+    description: 'Raw public trades from the Bybit holder (batched).',
+    columns: [
+      { name: 'venue', type: 'STRING', required: true },
+      { name: 'symbol', type: 'STRING', required: true },
+      { name: 'trade_id', type: 'STRING', required: true },
+      { name: 'ts', type: 'TIMESTAMP', required: true },
+      { name: 'price', type: 'FLOAT64', required: true },
+      { name: 'size', type: 'FLOAT64', required: true },
+      { name: 'side', type: 'STRING', required: true },
+    ],
+    key: ['venue', 'symbol', 'trade_id'],
+    partitionBy: 'ts',
+    clusterBy: ['symbol'],
+  },
+  signals: {
+    name: 'signals',
+    description: 'Every scan decision (TAKE / SKIP / NEAR_MISS) with its features: the scan history.',
+    columns: [
+      { name: 'signal_id', type: 'STRING', required: true },
+      { name: 'ts', type: 'TIMESTAMP', required: true },
+      { name: 'strategy', type: 'STRING', required: true },
+      { name: 'symbol', type: 'STRING', required: true },
+      { name: 'decision', type: 'STRING', required: true },
+      { name: 'direction', type: 'STRING' },
+      { name: 'price', type: 'FLOAT64' },
+      { name: 'reasons', type: 'STRING' },
+      { name: 'features', type: 'JSON' },
+    ],
+    key: ['signal_id'],
+    partitionBy: 'ts',
+    clusterBy: ['strategy', 'symbol'],
+  },
+  paper_trades: {
+    name: 'paper_trades',
+    description: 'Closed paper (and live) trades.',
+    columns: [
+      { name: 'trade_id', type: 'STRING', required: true },
+      { name: 'trade_group_id', type: 'STRING', required: true },
+      { name: 'signal_id', type: 'STRING' },
+      { name: 'strategy', type: 'STRING', required: true },
+      { name: 'symbol', type: 'STRING', required: true },
+      { name: 'direction', type: 'STRING', required: true },
+      { name: 'mode', type: 'STRING', required: true },
+      { name: 'entry_time', type: 'TIMESTAMP', required: true },
+      { name: 'exit_time', type: 'TIMESTAMP', required: true },
+      { name: 'entry_price', type: 'FLOAT64', required: true },
+      { name: 'exit_price', type: 'FLOAT64', required: true },
+      { name: 'qty', type: 'FLOAT64', required: true },
+      { name: 'fees', type: 'FLOAT64', required: true },
+      { name: 'pnl', type: 'FLOAT64', required: true },
+      { name: 'pnl_pct', type: 'FLOAT64', required: true },
+      { name: 'exit_reason', type: 'STRING', required: true },
+      { name: 'features', type: 'JSON' },
+    ],
+    key: ['trade_id'],
+    partitionBy: 'exit_time',
+    clusterBy: ['strategy', 'symbol'],
+  },
+  model_runs: {
+    name: 'model_runs',
+    description: 'Model retraining runs (score, metrics, whether the model was replaced).',
+    columns: [
+      { name: 'run_id', type: 'STRING', required: true },
+      { name: 'ts', type: 'TIMESTAMP', required: true },
+      { name: 'strategy', type: 'STRING', required: true },
+      { name: 'model_version', type: 'STRING', required: true },
+      { name: 'score', type: 'FLOAT64' },
+      { name: 'accuracy', type: 'FLOAT64' },
+      { name: 'precision', type: 'FLOAT64' },
+      { name: 'recall', type: 'FLOAT64' },
+      { name: 'replaced', type: 'BOOL' },
+      { name: 'details', type: 'JSON' },
+    ],
+    key: ['run_id'],
+    partitionBy: 'ts',
+    clusterBy: ['strategy'],
+  },
+} as const satisfies Record<string, TableSchema>;
+
+export type TableName = keyof typeof TABLES;
+
+/**
+ * TIMESTAMP columns travel as epoch-ms numbers in `Row`s; adapters convert. JSON columns travel as
+ * JSON strings.
+ */
+export function candleToRow(c: Candle, ingestedAtMs: number): Row {
+  return {
+    venue: c.venue,
+    symbol: c.symbol,
+    interval: c.interval,
+    open_time: c.openTime,
+    open: c.open,
+    high: c.high,
+    low: c.low,
+    close: c.close,
+    volume: c.volume,
+    trades: c.trades ?? null,
+    vwap: c.vwap ?? null,
+    flags: c.flags && c.flags.length > 0 ? c.flags.join(',') : null,
+    ingested_at: ingestedAtMs,
+  };
+}
+
+/** The row's key as one string (BigQuery insertId, de-dup key). */
+export function rowKey(table: TableName, row: Row): string {
+  return TABLES[table].key.map((k) => String(row[k])).join('|');
+}
