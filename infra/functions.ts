@@ -1,0 +1,68 @@
+/**
+ * Thin-handler wrappers shared by every function: get the context, validate the event at the edge,
+ * log with the message id, call the domain. A payload that can never succeed throws PermanentError,
+ * which the bus dead-letters with its reason; anything else is retried.
+ */
+import type { z } from 'zod';
+import type { Request, Response } from '@google-cloud/functions-framework';
+import { decodeEvent, type DecodedMessage } from '../shared/events.js';
+import { PermanentError, type CloudEventHandler, type PubsubCloudEvent } from '../shared/ports/bus.js';
+import { traceFromHeaders } from '../shared/log.js';
+import { getContext, type AppContext } from './context.js';
+
+export type PubsubDomainFn<T> = (ctx: AppContext, msg: DecodedMessage<T>) => Promise<void>;
+
+/** Wraps a domain function as a Pub/Sub CloudEvent handler. */
+export function pubsubHandler<T>(name: string, schema: z.ZodType<T>, fn: PubsubDomainFn<T>): CloudEventHandler {
+  return async (event: PubsubCloudEvent) => {
+    const ctx = await getContext();
+    const log = ctx.log.child({ function: name, messageId: event?.data?.message?.messageId });
+    let msg: DecodedMessage<T>;
+    try {
+      msg = decodeEvent(event, schema);
+    } catch (e) {
+      log.error('rejected malformed event', { reason: (e as Error).message });
+      throw e;
+    }
+    try {
+      await fn({ ...ctx, log }, msg);
+    } catch (e) {
+      const permanent = e instanceof PermanentError;
+      log[permanent ? 'error' : 'warn'](permanent ? 'permanent failure' : 'failed; will be retried', {
+        error: e as Error,
+        deliveryAttempt: msg.deliveryAttempt,
+      });
+      throw e;
+    }
+  };
+}
+
+export type HttpDomainFn = (ctx: AppContext, req: Request, res: Response) => Promise<void>;
+
+/** Wraps a domain function as an HTTP handler (Scheduler targets, Telegram webhook). */
+export function httpHandler(name: string, fn: HttpDomainFn): (req: Request, res: Response) => Promise<void> {
+  return async (req, res) => {
+    const ctx = await getContext();
+    const log = ctx.log.child({ function: name, trace: traceFromHeaders(req.headers) });
+    try {
+      await fn({ ...ctx, log }, req, res);
+    } catch (e) {
+      log.error('handler failed', { error: e as Error });
+      if (!res.headersSent) res.status(500).json({ error: (e as Error).message });
+    }
+  };
+}
+
+/** Scheduled jobs: Cloud Scheduler POSTs to the function; the local runtime calls `run` directly. */
+export interface ScheduledJob {
+  name: string;
+  run(ctx: AppContext): Promise<Record<string, unknown>>;
+}
+
+export function scheduledHttpHandler(job: ScheduledJob) {
+  return httpHandler(job.name, async (ctx, _req, res) => {
+    const result = await job.run(ctx);
+    ctx.log.info(`${job.name} done`, result);
+    res.status(200).json(result);
+  });
+}
