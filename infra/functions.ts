@@ -56,12 +56,14 @@ export function httpHandler(name: string, fn: HttpDomainFn): (req: Request, res:
 /** Scheduled jobs: Cloud Scheduler POSTs to the function; the local runtime calls `run` directly. */
 export interface ScheduledJob {
   name: string;
-  run(ctx: AppContext): Promise<Record<string, unknown>>;
+  /** `body` is the job's JSON body from scheduler.yaml (Cloud Scheduler POSTs it; the local runner passes it). */
+  run(ctx: AppContext, body?: Record<string, unknown>): Promise<Record<string, unknown>>;
 }
 
 export function scheduledHttpHandler(job: ScheduledJob) {
-  return httpHandler(job.name, async (ctx, _req, res) => {
-    const result = await job.run(ctx);
+  return httpHandler(job.name, async (ctx, req, res) => {
+    const body = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? (req.body as Record<string, unknown>) : undefined;
+    const result = await job.run(ctx, body);
     ctx.log.info(`${job.name} done`, result);
     res.status(200).json(result);
   });

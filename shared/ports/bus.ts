@@ -36,10 +36,12 @@ export interface PubsubMessagePublishedData {
 
 /** The CloudEvent envelope (structure of functions-framework's CloudEvent for Pub/Sub). */
 export interface PubsubCloudEvent {
-  specversion: '1.0';
+  /** '1.0'. Typed as string so functions-framework's CloudEvent is assignable. */
+  specversion: string;
   id: string;
   source: string;
-  type: 'google.cloud.pubsub.topic.v1.messagePublished';
+  /** 'google.cloud.pubsub.topic.v1.messagePublished' */
+  type: string;
   datacontenttype?: string;
   time: string;
   data: PubsubMessagePublishedData;

@@ -1,0 +1,46 @@
+/**
+ * Every deployable unit, in one list: the local runtime wires it, the deploy script deploys it, the
+ * Pub/Sub topology names its subscriptions after it. A function's name is its folder name, its
+ * functions-framework target and its deployed name.
+ */
+import type { CloudEventHandler } from '../shared/ports/bus.js';
+import type { ScheduledJob } from '../infra/functions.js';
+import { SUBSCRIBERS } from '../infra/bus/topology.js';
+import { krakenPullJob } from './kraken-pull/index.js';
+import { healthCheckJob } from './health-check/index.js';
+import { configCheckJob } from './config-check/index.js';
+import { retentionCleanupJob } from './retention-cleanup/index.js';
+import { candleIngest } from './candle-ingest/index.js';
+import { tickArchive } from './tick-archive/index.js';
+
+/** HTTP functions that Cloud Scheduler (scheduler.yaml) triggers. */
+export const SCHEDULED_FUNCTIONS: ScheduledJob[] = [krakenPullJob, healthCheckJob, configCheckJob, retentionCleanupJob];
+
+/** Pub/Sub-triggered functions by name; their topics come from infra/bus/topology.ts SUBSCRIBERS. */
+export const PUBSUB_FUNCTIONS: Record<string, CloudEventHandler> = {
+  'candle-ingest': candleIngest,
+  'tick-archive': tickArchive,
+};
+
+/** The Cloud Run service (always on, min = max = 1 instance). */
+export const HOLDER_SERVICE = 'bybit-holder';
+
+export interface PubsubBinding {
+  function: string;
+  topic: string;
+  handler: CloudEventHandler;
+  enableOrdering: boolean;
+}
+
+/** (function, topic) pairs to subscribe, checked against the registry: a subscriber without a handler is an error. */
+export function pubsubBindings(): PubsubBinding[] {
+  const out: PubsubBinding[] = [];
+  for (const [topic, entries] of Object.entries(SUBSCRIBERS)) {
+    for (const e of entries) {
+      const handler = PUBSUB_FUNCTIONS[e.function];
+      if (!handler) throw new Error(`topology subscribes '${e.function}' to ${topic} but functions/registry.ts has no such Pub/Sub function`);
+      out.push({ function: e.function, topic, handler, enableOrdering: e.enableOrdering ?? false });
+    }
+  }
+  return out;
+}

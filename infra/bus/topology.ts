@@ -1,0 +1,80 @@
+/**
+ * Which function subscribes to which topic: the single list from which Pub/Sub subscriptions are
+ * provisioned (scripts/pubsub-provision.ts) and in-process subscriptions wired (local runtime).
+ *
+ * Keyed by every topic in shared/topics.ts so a new topic cannot be forgotten; a topic with no
+ * subscriber yet has an empty list (it is still created, publishers need it). To subscribe a new
+ * function, add an entry under its topic. Subscription name: `{function}--{topic}`.
+ * Every subscription dead-letters to `${topic}-dlq` (shared/topics.ts `deadLetterTopic`).
+ */
+import { ALL_TOPICS, TOPICS, deadLetterTopic, type TopicName } from '../../shared/topics.js';
+import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from '../../shared/config/system.js';
+import type { TopologySpec } from './pubsub.js';
+
+export interface SubscriberEntry {
+  /** Function name (folder under functions/). */
+  function: string;
+  /** Deliver messages of one ordering key in order (the publisher must set the key). */
+  enableOrdering?: boolean;
+  /** Overrides of SystemConfig `delivery` for this subscription. */
+  maxDeliveryAttempts?: number;
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** Path appended to the push base URL when provisioning push subscriptions. */
+  pushPath?: string;
+}
+
+export const SUBSCRIBERS: Record<TopicName, SubscriberEntry[]> = {
+  [TOPICS.rawTicks]: [{ function: 'tick-archive' }],
+  [TOPICS.krakenOhlc]: [],
+  [TOPICS.macroBias]: [],
+  [TOPICS.microSignals]: [],
+  // Closed candles are published with orderingKey = symbol; ingest must see them in order.
+  [TOPICS.bybitCandles]: [{ function: 'candle-ingest', enableOrdering: true }],
+  [TOPICS.snapshots]: [],
+  [TOPICS.swingSignals]: [],
+  [TOPICS.tradeEvents]: [],
+  [TOPICS.tradeCommands]: [],
+  [TOPICS.alerts]: [],
+};
+
+export function subscriptionName(fn: string, topic: string): string {
+  return `${fn}--${topic}`;
+}
+
+export interface TopologyOptions {
+  /** Delivery defaults (SystemConfig `delivery`). */
+  delivery?: SystemConfig['delivery'];
+  /** When set, subscriptions are push subscriptions to `${pushBaseUrl}/${pushPath ?? function}`. */
+  pushBaseUrl?: string;
+  /** A different subscriber list (tests, extensions); default SUBSCRIBERS. */
+  subscribers?: Partial<Record<string, SubscriberEntry[]>>;
+}
+
+/** One TopologySpec per (topic, subscriber), ready for provisionTopology. */
+export function topologySpecs(opts: TopologyOptions = {}): TopologySpec[] {
+  const delivery = opts.delivery ?? DEFAULT_SYSTEM_CONFIG.delivery;
+  const subscribers = opts.subscribers ?? SUBSCRIBERS;
+  const specs: TopologySpec[] = [];
+  for (const [topic, entries] of Object.entries(subscribers)) {
+    for (const e of entries ?? []) {
+      const spec: TopologySpec = {
+        topic,
+        subscription: subscriptionName(e.function, topic),
+        maxDeliveryAttempts: e.maxDeliveryAttempts ?? delivery.maxAttempts,
+        minBackoffMs: e.minBackoffMs ?? delivery.minBackoffMs,
+        maxBackoffMs: e.maxBackoffMs ?? delivery.maxBackoffMs,
+        enableOrdering: e.enableOrdering ?? false,
+        deadLetterTopic: deadLetterTopic(topic),
+      };
+      if (opts.pushBaseUrl) spec.pushEndpoint = `${opts.pushBaseUrl.replace(/\/+$/, '')}/${e.pushPath ?? e.function}`;
+      specs.push(spec);
+    }
+  }
+  return specs;
+}
+
+/** Every topic publishers use, with or without subscribers. */
+export function topologyTopics(): string[] {
+  return [...ALL_TOPICS];
+}

@@ -1,0 +1,254 @@
+/**
+ * A small typed Kraken REST client on global `fetch` (SPEC 1: `kraken-api` is deprecated by its own
+ * README, which says to call the REST API with fetch). Implements the `KrakenMarketData` port:
+ *
+ * - per-pair rate limit (`minRequestIntervalMs`, SPEC 2: about 1 request/s per pair), slots reserved
+ *   synchronously so concurrent callers are spaced too, waiting on the injected Clock;
+ * - a timeout per request (AbortController, `requestTimeoutMs`);
+ * - zod validation of the body and numeric parsing of Kraken's decimal strings;
+ * - Kraken errors (`{"error":["EQuery:Unknown asset pair"]}`) surfaced as `KrakenApiError`;
+ * - retries with exponential back-off on 5xx/429, network failures, timeouts and Kraken's transient
+ *   errors (`EAPI:Rate limit exceeded`, `EService:Unavailable`...), never on request errors;
+ * - the result key is Kraken's canonical pair name: when it differs from the requested name, the
+ *   client confirms it once with `/0/public/AssetPairs` (SPEC 12: ask, never guess silently).
+ */
+import { z } from 'zod';
+import type { SystemConfig } from '../../shared/config/system.js';
+import { createLogger, type Logger } from '../../shared/log.js';
+import type { Clock } from '../../shared/ports/clock.js';
+import {
+  KrakenApiError,
+  KrakenError,
+  KrakenHttpError,
+  KrakenResponseError,
+  type KrakenAssetPair,
+  type KrakenMarketData,
+  type KrakenOhlcResult,
+  type KrakenOhlcRow,
+} from '../../shared/ports/kraken.js';
+
+/** Kraken's OHLC intervals (minutes). */
+export const KRAKEN_OHLC_INTERVALS = [1, 5, 15, 30, 60, 240, 1440, 10080, 21600] as const;
+
+export const DEFAULT_MAX_RETRIES = 3;
+export const DEFAULT_RETRY_BASE_MS = 1_000;
+export const DEFAULT_RETRY_MAX_MS = 16_000;
+const HTTP_TOO_MANY_REQUESTS = 429;
+const HTTP_SERVER_ERROR = 500;
+const BODY_EXCERPT_CHARS = 200;
+/** Rate-limit key of the AssetPairs endpoint (not tied to one pair). */
+const ASSET_PAIRS_KEY = '/AssetPairs';
+
+export const krakenClientOptionsSchema = z.object({
+  baseUrl: z.string().url(),
+  requestTimeoutMs: z.number().int().positive(),
+  minRequestIntervalMs: z.number().int().nonnegative(),
+  maxRetries: z.number().int().nonnegative().default(DEFAULT_MAX_RETRIES),
+  retryBaseMs: z.number().int().positive().default(DEFAULT_RETRY_BASE_MS),
+  retryMaxMs: z.number().int().positive().default(DEFAULT_RETRY_MAX_MS),
+  userAgent: z.string().min(1).default('crypto-signal-tracker'),
+});
+export type KrakenClientOptions = z.input<typeof krakenClientOptionsSchema>;
+
+// --- wire schemas ---------------------------------------------------------------------------
+
+const decimal = z.string().regex(/^-?\d+(\.\d+)?(e[-+]?\d+)?$/i, 'not a decimal string');
+const rawRowSchema = z.tuple([
+  z.number().int().nonnegative(),
+  decimal,
+  decimal,
+  decimal,
+  decimal,
+  decimal,
+  decimal,
+  z.number().int().nonnegative(),
+]);
+const envelopeSchema = z.object({
+  error: z.array(z.string()),
+  result: z.record(z.string(), z.unknown()).optional(),
+});
+const assetPairSchema = z.looseObject({
+  altname: z.string(),
+  wsname: z.string().optional(),
+  base: z.string().optional(),
+  quote: z.string().optional(),
+});
+
+function parseRow(r: z.infer<typeof rawRowSchema>): KrakenOhlcRow {
+  return {
+    time: r[0],
+    open: Number(r[1]),
+    high: Number(r[2]),
+    low: Number(r[3]),
+    close: Number(r[4]),
+    vwap: Number(r[5]),
+    volume: Number(r[6]),
+    count: r[7],
+  };
+}
+
+function issues(e: z.ZodError): string {
+  return e.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+    .join('; ');
+}
+
+/** Per-key spacing of requests on an injected clock. */
+export class RateLimiter {
+  private readonly next = new Map<string, number>();
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly minIntervalMs: number,
+  ) {}
+
+  /** Resolves when a request for `key` may start; reserves the slot at once. */
+  async acquire(key: string): Promise<void> {
+    const now = this.clock.now();
+    const at = Math.max(now, this.next.get(key) ?? now);
+    this.next.set(key, at + this.minIntervalMs);
+    if (at > now) await this.clock.sleep(at - now);
+  }
+}
+
+export class KrakenRestClient implements KrakenMarketData {
+  private readonly opts: z.output<typeof krakenClientOptionsSchema>;
+  private readonly limiter: RateLimiter;
+  /** requested name -> confirmed canonical key. */
+  private readonly confirmedKeys = new Map<string, string>();
+
+  constructor(
+    options: KrakenClientOptions,
+    private readonly clock: Clock,
+    private readonly log: Logger = createLogger({ component: 'kraken-client' }),
+  ) {
+    this.opts = krakenClientOptionsSchema.parse(options);
+    this.limiter = new RateLimiter(clock, this.opts.minRequestIntervalMs);
+  }
+
+  async ohlc(pair: string, intervalMinutes: number, sinceSec?: number): Promise<KrakenOhlcResult> {
+    if (!(KRAKEN_OHLC_INTERVALS as readonly number[]).includes(intervalMinutes)) {
+      throw new KrakenError(`Kraken has no ${intervalMinutes}-minute OHLC interval (valid: ${KRAKEN_OHLC_INTERVALS.join(', ')})`, false);
+    }
+    const params: Record<string, string> = { pair, interval: String(intervalMinutes) };
+    if (sinceSec !== undefined) params.since = String(Math.floor(sinceSec));
+    const result = await this.call('OHLC', params, pair);
+
+    const keys = Object.keys(result).filter((k) => k !== 'last');
+    if (keys.length !== 1) {
+      throw new KrakenResponseError(`Kraken OHLC for ${pair}: expected exactly one pair key in result, got [${keys.join(', ')}]`);
+    }
+    const pairKey = keys[0] as string;
+    const last = z.number().int().nonnegative().safeParse(result.last);
+    if (!last.success) throw new KrakenResponseError(`Kraken OHLC for ${pair}: result.last is not an integer (${issues(last.error)})`);
+    const rows = z.array(rawRowSchema).safeParse(result[pairKey]);
+    if (!rows.success) throw new KrakenResponseError(`Kraken OHLC for ${pair}: malformed rows: ${issues(rows.error)}`);
+    const parsed = rows.data.map(parseRow);
+    for (let i = 1; i < parsed.length; i++) {
+      if (parsed[i]!.time <= parsed[i - 1]!.time) {
+        throw new KrakenResponseError(`Kraken OHLC for ${pair}: rows not strictly ascending at index ${i}`);
+      }
+    }
+    await this.checkPairKey(pair, pairKey);
+    return { pairKey, rows: parsed, last: last.data };
+  }
+
+  async assetPairs(pairs: string[]): Promise<KrakenAssetPair[]> {
+    const result = await this.call('AssetPairs', { pair: pairs.join(',') }, ASSET_PAIRS_KEY);
+    return Object.entries(result).map(([key, v]) => {
+      const p = assetPairSchema.safeParse(v);
+      if (!p.success) throw new KrakenResponseError(`Kraken AssetPairs entry ${key} malformed: ${issues(p.error)}`);
+      const out: KrakenAssetPair = { key, altname: p.data.altname };
+      if (p.data.wsname !== undefined) out.wsname = p.data.wsname;
+      if (p.data.base !== undefined) out.base = p.data.base;
+      if (p.data.quote !== undefined) out.quote = p.data.quote;
+      return out;
+    });
+  }
+
+  /** The answer's key must be the requested pair, or its canonical key per AssetPairs. */
+  private async checkPairKey(pair: string, pairKey: string): Promise<void> {
+    if (pairKey.toUpperCase() === pair.toUpperCase() || this.confirmedKeys.get(pair) === pairKey) return;
+    const entries = await this.assetPairs([pair]);
+    const match = entries.find((e) => e.key === pairKey);
+    const names = match ? [match.key, match.altname, match.wsname].filter((n): n is string => !!n).map((n) => n.toUpperCase()) : [];
+    if (!names.includes(pair.toUpperCase())) {
+      throw new KrakenResponseError(
+        `Kraken answered OHLC for ${pair} under key ${pairKey}, and AssetPairs does not confirm that ${pairKey} is ${pair}`,
+      );
+    }
+    this.confirmedKeys.set(pair, pairKey);
+    this.log.info('kraken pair key confirmed by AssetPairs', { pair, pairKey });
+  }
+
+  /** GET /0/public/{endpoint} with rate limit, timeout and retries; returns `result`. */
+  private async call(endpoint: string, params: Record<string, string>, limitKey: string): Promise<Record<string, unknown>> {
+    for (let attempt = 0; ; attempt++) {
+      await this.limiter.acquire(limitKey);
+      try {
+        return await this.once(endpoint, params);
+      } catch (e) {
+        const retryable = e instanceof KrakenError && e.retryable;
+        if (!retryable || attempt >= this.opts.maxRetries) throw e;
+        const delay = Math.min(this.opts.retryBaseMs * 2 ** attempt, this.opts.retryMaxMs);
+        this.log.warn('kraken request failed; retrying', { endpoint, params, attempt: attempt + 1, delayMs: delay, error: (e as Error).message });
+        await this.clock.sleep(delay);
+      }
+    }
+  }
+
+  private async once(endpoint: string, params: Record<string, string>): Promise<Record<string, unknown>> {
+    const url = `${this.opts.baseUrl.replace(/\/+$/, '')}/0/public/${endpoint}?${new URLSearchParams(params).toString()}`;
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), this.opts.requestTimeoutMs);
+    let status: number;
+    let text: string;
+    try {
+      const res = await fetch(url, { signal: ac.signal, headers: { accept: 'application/json', 'user-agent': this.opts.userAgent } });
+      status = res.status;
+      text = await res.text();
+    } catch (e) {
+      const timedOut = ac.signal.aborted;
+      throw new KrakenHttpError(
+        timedOut
+          ? `Kraken ${endpoint} timed out after ${this.opts.requestTimeoutMs} ms`
+          : `Kraken ${endpoint} request failed: ${(e as Error).message}`,
+        undefined,
+        true,
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+    if (status < 200 || status >= 300) {
+      const retryable = status >= HTTP_SERVER_ERROR || status === HTTP_TOO_MANY_REQUESTS;
+      throw new KrakenHttpError(`Kraken ${endpoint} HTTP ${status}: ${text.slice(0, BODY_EXCERPT_CHARS)}`, status, retryable);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new KrakenResponseError(`Kraken ${endpoint} returned non-JSON: ${text.slice(0, BODY_EXCERPT_CHARS)}`);
+    }
+    const env = envelopeSchema.safeParse(json);
+    if (!env.success) throw new KrakenResponseError(`Kraken ${endpoint} response malformed: ${issues(env.error)}`);
+    if (env.data.error.length > 0) throw new KrakenApiError(env.data.error, endpoint, params);
+    if (!env.data.result) throw new KrakenResponseError(`Kraken ${endpoint} response has neither error nor result`);
+    return env.data.result;
+  }
+}
+
+/** The client for a base URL (live Kraken or the local replay server) from the system config. */
+export function krakenClientFromConfig(
+  baseUrl: string,
+  cfg: SystemConfig['kraken'],
+  clock: Clock,
+  log?: Logger,
+  overrides: Partial<KrakenClientOptions> = {},
+): KrakenRestClient {
+  return new KrakenRestClient(
+    { baseUrl, requestTimeoutMs: cfg.requestTimeoutMs, minRequestIntervalMs: cfg.minRequestIntervalMs, ...overrides },
+    clock,
+    log,
+  );
+}

@@ -1,0 +1,232 @@
+/**
+ * Embedded warehouse on DuckDB (`@duckdb/node-api`): the offline stand-in for BigQuery, with the same
+ * tables (DDL derived from `shared/warehouse-schema.ts`).
+ *
+ * Inserts are idempotent by key: rows are appended (DuckDB appender, fast for thousands of rows) into a
+ * connection-local TEMP staging table, then merged with one `INSERT ... SELECT ... ON CONFLICT DO
+ * NOTHING` (a single atomic statement) against the table's PRIMARY KEY. Every call runs on one
+ * connection, serialised through a queue, so concurrent callers never interleave a stage/merge pair.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import type { CandleRange, Row, Warehouse } from '../../shared/ports/warehouse.js';
+import type { Candle } from '../../shared/market/types.js';
+import { TABLES, type Column, type TableName } from '../../shared/warehouse-schema.js';
+import type { Logger } from '../../shared/log.js';
+import {
+  TABLE_NAMES,
+  duckDbCreateStaging,
+  duckDbMergeSql,
+  duckDbSchemaSql,
+  duckDbSelectExpr,
+  duckDbStagingName,
+  duckIdent,
+} from './ddl.js';
+import { prepareRows, rowToCandle, type Cell } from './rows.js';
+
+export const IN_MEMORY = ':memory:';
+
+export interface DuckDbWarehouseOptions {
+  /** Database file, or ':memory:'. Parent folders of a file are created. */
+  file: string;
+  log?: Logger;
+}
+
+function appendCell(app: DuckDBAppender, col: Column, v: Cell): void {
+  if (v === null) {
+    app.appendNull();
+    return;
+  }
+  switch (col.type) {
+    case 'STRING':
+    case 'JSON':
+      app.appendVarchar(v as string);
+      return;
+    case 'INT64':
+    case 'TIMESTAMP':
+      app.appendBigInt(BigInt(v as number));
+      return;
+    case 'FLOAT64':
+      app.appendDouble(v as number);
+      return;
+    case 'BOOL':
+      app.appendBoolean(v as boolean);
+      return;
+  }
+}
+
+function toNumber(v: unknown): number {
+  return typeof v === 'bigint' ? Number(v) : (v as number);
+}
+
+function toNullableNumber(v: unknown): number | null {
+  return v === null || v === undefined ? null : toNumber(v);
+}
+
+export class DuckDbWarehouse implements Warehouse {
+  private readonly file: string;
+  private readonly log: Logger | undefined;
+  private instance: DuckDBInstance | undefined;
+  private conn: DuckDBConnection | undefined;
+  private tail: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  constructor(opts: DuckDbWarehouseOptions) {
+    this.file = opts.file;
+    this.log = opts.log;
+  }
+
+  /** Runs `fn` after every earlier call has finished (one connection, no interleaving). */
+  private exclusive<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+    const run = this.tail.then(async () => {
+      if (this.closed) throw new Error('DuckDbWarehouse is closed');
+      return fn(await this.open());
+    });
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Opens the database and creates tables and staging tables (idempotent). Called inside the queue. */
+  private async open(): Promise<DuckDBConnection> {
+    if (this.conn) return this.conn;
+    if (this.file !== IN_MEMORY) mkdirSync(dirname(this.file), { recursive: true });
+    const instance = await DuckDBInstance.create(this.file);
+    const conn = await instance.connect();
+    try {
+      for (const sql of duckDbSchemaSql()) await conn.run(sql);
+      for (const t of TABLE_NAMES) await conn.run(duckDbCreateStaging(t));
+    } catch (e) {
+      conn.closeSync();
+      instance.closeSync();
+      throw e;
+    }
+    this.instance = instance;
+    this.conn = conn;
+    this.log?.debug('duckdb warehouse open', { file: this.file });
+    return conn;
+  }
+
+  ensureSchema(): Promise<void> {
+    return this.exclusive(async () => undefined);
+  }
+
+  async insert(table: TableName, rows: Row[]): Promise<void> {
+    // Validate before queueing (synchronously, so call order is queue order): a bad row fails the
+    // call without touching storage.
+    const { cells } = prepareRows(table, rows);
+    if (cells.length === 0) return;
+    const cols: readonly Column[] = TABLES[table].columns;
+    const stage = duckIdent(duckDbStagingName(table));
+    await this.exclusive(async (conn) => {
+      await conn.run(`DELETE FROM ${stage}`);
+      try {
+        const app = await conn.createAppender(duckDbStagingName(table));
+        try {
+          for (const row of cells) {
+            cols.forEach((c, i) => appendCell(app, c, row[i] ?? null));
+            app.endRow();
+          }
+          app.flushSync();
+        } finally {
+          app.closeSync();
+        }
+        await conn.run(duckDbMergeSql(table));
+      } finally {
+        await conn.run(`DELETE FROM ${stage}`);
+      }
+    });
+  }
+
+  candles(range: CandleRange): Promise<Candle[]> {
+    const cols: readonly Column[] = TABLES.ohlcv.columns;
+    const select = cols.filter((c) => c.name !== 'ingested_at').map((c) => duckDbSelectExpr(c));
+    const where = [`${duckIdent('symbol')} = $symbol`, `${duckIdent('interval')} = $interval`];
+    const params: Record<string, DuckDBValue> = { symbol: range.symbol, interval: range.interval };
+    if (range.venue !== undefined) {
+      where.push(`${duckIdent('venue')} = $venue`);
+      params.venue = range.venue;
+    }
+    if (range.fromMs !== undefined) {
+      where.push(`${duckIdent('open_time')} >= epoch_ms(CAST($fromMs AS BIGINT))`);
+      params.fromMs = BigInt(Math.trunc(range.fromMs));
+    }
+    if (range.toMs !== undefined) {
+      where.push(`${duckIdent('open_time')} <= epoch_ms(CAST($toMs AS BIGINT))`);
+      params.toMs = BigInt(Math.trunc(range.toMs));
+    }
+    let sql =
+      `SELECT ${select.join(', ')} FROM ${duckIdent(TABLES.ohlcv.name)} WHERE ${where.join(' AND ')} ` +
+      `ORDER BY ${duckIdent('open_time')}, ${duckIdent('venue')}`;
+    if (range.limit !== undefined) {
+      sql += ' LIMIT CAST($limit AS BIGINT)';
+      params.limit = BigInt(Math.max(0, Math.trunc(range.limit)));
+    }
+    return this.exclusive(async (conn) => {
+      const reader = await conn.runAndReadAll(sql, params);
+      return reader.getRowObjectsJS().map((r) =>
+        rowToCandle({
+          venue: String(r.venue),
+          symbol: String(r.symbol),
+          interval: String(r.interval),
+          open_time: toNumber(r.open_time),
+          open: toNumber(r.open),
+          high: toNumber(r.high),
+          low: toNumber(r.low),
+          close: toNumber(r.close),
+          volume: toNumber(r.volume),
+          trades: toNullableNumber(r.trades),
+          vwap: toNullableNumber(r.vwap),
+          flags: r.flags === null || r.flags === undefined ? null : String(r.flags),
+        }),
+      );
+    });
+  }
+
+  count(table: TableName): Promise<number> {
+    return this.exclusive(async (conn) => {
+      const reader = await conn.runAndReadAll(`SELECT count(*) AS n FROM ${duckIdent(TABLES[table].name)}`);
+      const [row] = reader.getRowObjectsJS();
+      return toNumber(row?.n ?? 0);
+    });
+  }
+
+  /**
+   * Rows of a table in `Row` form (TIMESTAMPs as epoch ms, JSON as text), ordered by key. For
+   * tests, exports and the local tools; not part of the port.
+   */
+  rows(table: TableName): Promise<Row[]> {
+    const t = TABLES[table];
+    const cols: readonly Column[] = t.columns;
+    const sql =
+      `SELECT ${cols.map((c) => duckDbSelectExpr(c)).join(', ')} FROM ${duckIdent(t.name)} ` +
+      `ORDER BY ${t.key.map((k: string) => duckIdent(k)).join(', ')}`;
+    return this.exclusive(async (conn) => {
+      const reader = await conn.runAndReadAll(sql);
+      return reader.getRowObjectsJS().map((r) => {
+        const out: Row = {};
+        for (const c of cols) {
+          const v = r[c.name];
+          if (v === null || v === undefined) out[c.name] = null;
+          else if (typeof v === 'bigint') out[c.name] = Number(v);
+          else if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[c.name] = v;
+          else out[c.name] = String(v);
+        }
+        return out;
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    const run = this.tail.then(() => {
+      if (this.closed) return;
+      this.closed = true;
+      this.conn?.closeSync();
+      this.instance?.closeSync();
+      this.conn = undefined;
+      this.instance = undefined;
+    });
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+}

@@ -1,0 +1,637 @@
+/**
+ * Strategy config documents (SPEC 3-6, 8, 12), validated with zod. Every number is a SPEC default (or,
+ * where the SPEC leaves it open, a default decided here and marked "chosen"); engines read these
+ * documents through `ConfigService.strategies()` and never hard-code a threshold.
+ *
+ * Conventions, so a console edit means what the owner thinks it means:
+ * - `...Pct` fields are PERCENT numbers (2.5 means 2.5 %), never fractions.
+ * - `...Ms` fields are milliseconds.
+ * - Objects are strict: an unknown (e.g. misspelt) key is rejected instead of silently ignored.
+ *
+ * One Firestore document per area (see shared/config/documents.ts): `config/macro`,
+ * `config/scalp_levels_exhaustion`, `config/scalp_v52_divergence`, `config/filters`, `config/risk`,
+ * `config/protections`, `config/paper`, `config/ml`. A bad edit to one area never blocks another.
+ */
+import { z } from 'zod';
+import { TIERS, type Tier } from './system.js';
+import { INTERVALS } from '../market/types.js';
+
+const HOUR_MS = 60 * 60_000;
+
+// ---------- shared building blocks ----------
+
+const pct = z.number().min(0).max(100);
+const positivePct = z.number().positive().max(100);
+const ms = z.number().int().positive();
+const period = z.number().int().min(1).max(1_000);
+const weight = z.number().min(0).max(1);
+const interval = z.enum(INTERVALS);
+
+/** A value per market-cap tier (every tier must be present). */
+function perTier<T extends z.ZodType>(value: T) {
+  return z.strictObject({ large_cap: value, mid_cap: value, small_cap: value, memecoin: value });
+}
+export type PerTier<T> = Record<Tier, T>;
+
+export const REGIMES = ['PANIC', 'CAUTION', 'EUPHORIA', 'NORMAL'] as const;
+export type Regime = (typeof REGIMES)[number];
+
+export const SWING_SETUPS = ['DCA', 'SWING', 'CHANNEL'] as const;
+export type SwingSetup = (typeof SWING_SETUPS)[number];
+
+export const SCALP_STRATEGIES = ['levels_exhaustion', 'v52_divergence'] as const;
+export type ScalpStrategyId = (typeof SCALP_STRATEGIES)[number];
+
+// ---------- MACRO (SPEC 3) ----------
+
+const exitTierSchema = z.strictObject({
+  takeProfitPct: positivePct,
+  stopLossPct: positivePct,
+  trailingPct: positivePct,
+});
+
+export const macroConfigSchema = z
+  .strictObject({
+    enabled: z.boolean(),
+    /** An expired bias means "no bias" (SPEC 3). */
+    biasTtlMs: ms,
+    bias: z.strictObject({
+      /** Weighted, explainable components; weights must sum to 1. */
+      components: z.strictObject({
+        trend4h: z.strictObject({
+          weight,
+          interval,
+          emaFast: period,
+          emaSlow: period,
+          /** Candles over which the slow EMA slope is measured. */
+          slopeLookback: period,
+        }),
+        momentum4h: z.strictObject({
+          weight,
+          interval,
+          rsiPeriod: period,
+          rsiBullAbove: pct,
+          rsiBearBelow: pct,
+          macdFast: period,
+          macdSlow: period,
+          macdSignal: period,
+        }),
+        structure5m: z.strictObject({
+          weight,
+          interval,
+          emaPeriod: period,
+          rsiPeriod: period,
+          rsiBullAbove: pct,
+          rsiBearBelow: pct,
+        }),
+        volume: z.strictObject({
+          weight,
+          interval,
+          avgPeriod: period,
+          /** Volume confirms the direction when >= this multiple of its average. */
+          confirmRatio: z.number().positive(),
+        }),
+      }),
+      /** Below this confidence (0-100) the bias is NEUTRAL (chosen). */
+      minDirectionalConfidence: pct,
+    }),
+    setups: z.strictObject({
+      DCA: z.strictObject({
+        enabled: z.boolean(),
+        /** Drop from the recent high that arms the setup. */
+        dropFromHighPct: positivePct,
+        /** Window in which the recent high is taken (a 4h window). */
+        highWindowMs: ms,
+        /** Volume must be above this multiple of its average. */
+        minVolumeRatio: z.number().positive(),
+        volumeAvgPeriod: period,
+        /** BTC regimes in which DCA must not open. */
+        blockedRegimes: z.array(z.enum(REGIMES)),
+        gridOrders: z.number().int().min(1).max(50),
+        gridSpacingPct: positivePct,
+        timeExitMs: ms,
+      }),
+      SWING: z.strictObject({
+        enabled: z.boolean(),
+        /** close > resistance x (1 + breakoutPct / 100). */
+        breakoutPct: positivePct,
+        minVolumeRatio: z.number().positive(),
+        volumeAvgPeriod: period,
+        rsiPeriod: period,
+        rsiMin: pct,
+        require4hUptrend: z.boolean(),
+        /** Candles in which the resistance is found (chosen). */
+        resistanceLookback: period,
+        timeExitMs: ms,
+      }),
+      CHANNEL: z.strictObject({
+        enabled: z.boolean(),
+        /** Entry when price is in the bottom this-% of the channel. */
+        entryZonePct: positivePct,
+        /** Channel strength in [0, 1]. */
+        minStrength: weight,
+        /** Candles over which the channel is detected (chosen). */
+        lookbackCandles: period,
+        interval,
+        timeExitMs: ms,
+      }),
+    }),
+    /** Exit defaults by market-cap tier (memecoin: chosen = small-cap numbers). */
+    exits: perTier(exitTierSchema),
+    costs: z.strictObject({
+      takerFeePct: pct,
+      slippagePct: perTier(pct),
+    }),
+    /** SPEC 12: two swing setups on one coin. */
+    conflicts: z.strictObject({
+      sameDirection: z.literal('higher_confidence'),
+      opposing: z.literal('cancel_both'),
+    }),
+  })
+  .superRefine((c, ctx) => {
+    const w = Object.values(c.bias.components).reduce((s, x) => s + x.weight, 0);
+    if (Math.abs(w - 1) > 1e-6) {
+      ctx.addIssue({ code: 'custom', path: ['bias', 'components'], message: `weights must sum to 1 (they sum to ${round(w)})` });
+    }
+    const t = c.bias.components.trend4h;
+    if (t.emaFast >= t.emaSlow) ctx.addIssue({ code: 'custom', path: ['bias', 'components', 'trend4h', 'emaFast'], message: 'emaFast must be < emaSlow' });
+    const m = c.bias.components.momentum4h;
+    if (m.macdFast >= m.macdSlow) ctx.addIssue({ code: 'custom', path: ['bias', 'components', 'momentum4h', 'macdFast'], message: 'macdFast must be < macdSlow' });
+  });
+export type MacroConfig = z.infer<typeof macroConfigSchema>;
+
+export const DEFAULT_MACRO_CONFIG: MacroConfig = {
+  enabled: true,
+  biasTtlMs: 4 * HOUR_MS,
+  bias: {
+    components: {
+      trend4h: { weight: 0.35, interval: '4h', emaFast: 50, emaSlow: 200, slopeLookback: 10 },
+      momentum4h: { weight: 0.25, interval: '4h', rsiPeriod: 14, rsiBullAbove: 55, rsiBearBelow: 45, macdFast: 12, macdSlow: 26, macdSignal: 9 },
+      structure5m: { weight: 0.25, interval: '5m', emaPeriod: 20, rsiPeriod: 14, rsiBullAbove: 55, rsiBearBelow: 45 },
+      volume: { weight: 0.15, interval: '5m', avgPeriod: 20, confirmRatio: 1.0 },
+    },
+    minDirectionalConfidence: 20,
+  },
+  setups: {
+    DCA: {
+      enabled: true,
+      dropFromHighPct: 2.5,
+      highWindowMs: 4 * HOUR_MS,
+      minVolumeRatio: 1.0,
+      volumeAvgPeriod: 20,
+      blockedRegimes: ['PANIC'],
+      gridOrders: 5,
+      gridSpacingPct: 1.0,
+      timeExitMs: 72 * HOUR_MS,
+    },
+    SWING: {
+      enabled: true,
+      breakoutPct: 1.0,
+      minVolumeRatio: 1.3,
+      volumeAvgPeriod: 20,
+      rsiPeriod: 14,
+      rsiMin: 60,
+      require4hUptrend: true,
+      resistanceLookback: 50,
+      timeExitMs: 48 * HOUR_MS,
+    },
+    CHANNEL: {
+      enabled: true,
+      entryZonePct: 10,
+      minStrength: 0.75,
+      lookbackCandles: 100,
+      interval: '1h',
+      timeExitMs: 72 * HOUR_MS,
+    },
+  },
+  exits: {
+    large_cap: { takeProfitPct: 2.0, stopLossPct: 2.0, trailingPct: 0.5 },
+    mid_cap: { takeProfitPct: 2.5, stopLossPct: 2.5, trailingPct: 0.7 },
+    small_cap: { takeProfitPct: 3.0, stopLossPct: 3.0, trailingPct: 1.0 },
+    memecoin: { takeProfitPct: 3.0, stopLossPct: 3.0, trailingPct: 1.0 },
+  },
+  costs: {
+    takerFeePct: 0.3,
+    slippagePct: { large_cap: 0.15, mid_cap: 0.25, small_cap: 0.5, memecoin: 0.5 },
+  },
+  conflicts: { sameDirection: 'higher_confidence', opposing: 'cancel_both' },
+};
+
+// ---------- MICRO-SCALP strategies (SPEC 4) ----------
+
+const scalpExitsSchema = z.strictObject({
+  /** Which exit model is used; both are kept so the backtester can compare them. */
+  mode: z.enum(['fixed', 'atr']),
+  fixed: z.strictObject({ takeProfitPct: positivePct, stopLossPct: positivePct }),
+  atr: z.strictObject({ period, takeProfitMultiple: z.number().positive(), stopLossMultiple: z.number().positive() }),
+});
+
+const scalpCommon = {
+  enabled: z.boolean(),
+  /** true: may emit signals on `trade-signals-micro`; false: decisions are only logged (scan history). */
+  emitSignals: z.boolean(),
+  /** Evaluate on the 15 s snapshot (forming candle) and/or on every closed 1m candle. */
+  evaluateOn: z.strictObject({ snapshots: z.boolean(), closes: z.boolean() }),
+  /** Closed 1m candles the engine loads per evaluation. */
+  candleWindow: period,
+  exits: scalpExitsSchema,
+};
+
+const DEFAULT_SCALP_EXITS = {
+  mode: 'fixed' as const,
+  fixed: { takeProfitPct: 0.5, stopLossPct: 0.3 },
+  atr: { period: 14, takeProfitMultiple: 1.5, stopLossMultiple: 1.0 },
+};
+
+export const levelsExhaustionConfigSchema = z
+  .strictObject({
+    strategy: z.literal('levels_exhaustion'),
+    ...scalpCommon,
+    levels: z.strictObject({
+      horizontal: z.strictObject({
+        interval,
+        lookbackCandles: period,
+        /** A level is valid when price touched it at least this often... */
+        minTouches: z.number().int().min(1),
+        /** ...within this band around the level. */
+        clusterPct: positivePct,
+        /** A touch = a candle high/low within this distance of the level. */
+        touchPct: positivePct,
+      }),
+      trendLines: z.strictObject({
+        interval,
+        /** Regression over at most this many recent swing highs/lows. */
+        maxSwings: period,
+        /** Bars on each side that make a swing high/low (chosen). */
+        swingStrength: z.number().int().min(1).max(20),
+        /** Valid only when R^2 exceeds this. */
+        minRSquared: z.number().min(0).max(1),
+      }),
+      /** Price is "at" a level when within this distance of it (chosen). */
+      proximityPct: positivePct,
+    }),
+    exhaustion: z.strictObject({
+      /** Entry needs at least this many of the checks below. */
+      minChecks: z.number().int().min(1).max(4),
+      rsi: z.strictObject({ period, overbought: pct, oversold: pct }),
+      lowVolume: z.strictObject({ emaPeriod: period, maxRatio: z.number().positive() }),
+      doubleWick: z.strictObject({
+        /** Wick longer than this % of the candle range. */
+        minWickPct: positivePct,
+        /** The two highs (or lows) within this distance of each other. */
+        maxApartPct: positivePct,
+        /** The two candles are among the last this-many closed candles (chosen). */
+        lookbackCandles: z.number().int().min(2).max(50),
+      }),
+      /**
+       * Order-book flip (chosen numbers): the top-`levels` depth imbalance (bid - ask) / (bid + ask)
+       * changes sign, with |imbalance| >= `minAbsImbalance` on BOTH sides of the change, within
+       * `windowMs` (snapshots arrive every 15 s, so 60 s spans 4-5 of them). A mere best bid/ask
+       * change does not move a 10-level imbalance that far.
+       */
+      orderBookFlip: z.strictObject({
+        levels: z.number().int().min(1).max(50),
+        minAbsImbalance: z.number().positive().max(1),
+        windowMs: ms,
+      }),
+    }),
+  })
+  .superRefine((c, ctx) => {
+    if (c.exhaustion.rsi.oversold >= c.exhaustion.rsi.overbought) {
+      ctx.addIssue({ code: 'custom', path: ['exhaustion', 'rsi', 'oversold'], message: 'oversold must be < overbought' });
+    }
+    if (c.levels.horizontal.touchPct > c.levels.horizontal.clusterPct) {
+      ctx.addIssue({ code: 'custom', path: ['levels', 'horizontal', 'touchPct'], message: 'touchPct must be <= clusterPct' });
+    }
+  });
+export type LevelsExhaustionConfig = z.infer<typeof levelsExhaustionConfigSchema>;
+
+export const DEFAULT_LEVELS_EXHAUSTION_CONFIG: LevelsExhaustionConfig = {
+  strategy: 'levels_exhaustion',
+  enabled: true,
+  emitSignals: false,
+  evaluateOn: { snapshots: true, closes: true },
+  candleWindow: 200,
+  exits: DEFAULT_SCALP_EXITS,
+  levels: {
+    horizontal: { interval: '15m', lookbackCandles: 120, minTouches: 3, clusterPct: 0.25, touchPct: 0.1 },
+    trendLines: { interval: '1h', maxSwings: 200, swingStrength: 2, minRSquared: 0.7 },
+    proximityPct: 0.1,
+  },
+  exhaustion: {
+    minChecks: 2,
+    rsi: { period: 7, overbought: 80, oversold: 20 },
+    lowVolume: { emaPeriod: 20, maxRatio: 0.75 },
+    doubleWick: { minWickPct: 60, maxApartPct: 0.1, lookbackCandles: 10 },
+    orderBookFlip: { levels: 10, minAbsImbalance: 0.3, windowMs: 60_000 },
+  },
+};
+
+export const v52DivergenceConfigSchema = z
+  .strictObject({
+    strategy: z.literal('v52_divergence'),
+    ...scalpCommon,
+    divergence: z.strictObject({
+      rsiPeriod: period,
+      /** Bars on each side that make a price pivot (chosen). */
+      pivotStrength: z.number().int().min(1).max(20),
+      /** The two pivots compared lie within the last this-many candles (chosen). */
+      lookbackCandles: period,
+      /** Minimum RSI difference between the two pivots (chosen). */
+      minRsiDelta: z.number().min(0).max(100),
+      /** Bearish divergence only counts with RSI above this, bullish below `oversold` (chosen). */
+      overbought: pct,
+      oversold: pct,
+    }),
+    volumeSpike: z.strictObject({
+      emaPeriod: period,
+      /** Volume >= this multiple of EMA(volume) is a spike (chosen). */
+      minRatio: z.number().positive(),
+    }),
+  })
+  .superRefine((c, ctx) => {
+    if (c.divergence.oversold >= c.divergence.overbought) {
+      ctx.addIssue({ code: 'custom', path: ['divergence', 'oversold'], message: 'oversold must be < overbought' });
+    }
+  });
+export type V52DivergenceConfig = z.infer<typeof v52DivergenceConfigSchema>;
+
+export const DEFAULT_V52_DIVERGENCE_CONFIG: V52DivergenceConfig = {
+  strategy: 'v52_divergence',
+  enabled: true,
+  emitSignals: true,
+  evaluateOn: { snapshots: true, closes: true },
+  candleWindow: 200,
+  exits: DEFAULT_SCALP_EXITS,
+  divergence: { rsiPeriod: 14, pivotStrength: 2, lookbackCandles: 30, minRsiDelta: 2, overbought: 60, oversold: 40 },
+  volumeSpike: { emaPeriod: 20, minRatio: 2.0 },
+};
+
+export type ScalpStrategyConfig = LevelsExhaustionConfig | V52DivergenceConfig;
+
+// ---------- filters (SPEC 4) ----------
+
+export const filtersConfigSchema = z
+  .strictObject({
+    macroBias: z.strictObject({
+      enabled: z.boolean(),
+      /** Bias LONG/SHORT with confidence >= this restricts scalps to that direction... */
+      engageConfidence: pct,
+      /** ...until confidence drops below this (or the bias expires). */
+      releaseConfidence: pct,
+    }),
+    /** A SWING position open on the same pair scales the scalp size by this factor. */
+    swingConflictSizeFactor: z.number().min(0).max(1),
+  })
+  .superRefine((c, ctx) => {
+    if (c.macroBias.releaseConfidence > c.macroBias.engageConfidence) {
+      ctx.addIssue({ code: 'custom', path: ['macroBias', 'releaseConfidence'], message: 'releaseConfidence must be <= engageConfidence' });
+    }
+  });
+export type FiltersConfig = z.infer<typeof filtersConfigSchema>;
+
+export const DEFAULT_FILTERS_CONFIG: FiltersConfig = {
+  macroBias: { enabled: true, engageConfidence: 80, releaseConfidence: 70 },
+  swingConflictSizeFactor: 0.5,
+};
+
+// ---------- risk and sizing (SPEC 4, 5, 12) ----------
+
+export const riskConfigSchema = z
+  .strictObject({
+    startingEquityUsd: z.number().positive(),
+    scalp: z.strictObject({
+      /** Risk budget of one scalp, % of equity. */
+      perTradeRiskPct: positivePct,
+      /** Cap on total risk (|entry - stop| x qty) over ALL open scalps, % of equity. */
+      totalRiskPct: positivePct,
+    }),
+    positions: z.strictObject({
+      maxPerStrategy: z.number().int().min(1),
+      maxTotal: z.number().int().min(1),
+      maxPerCoinPerStrategy: z.number().int().min(1),
+    }),
+    /** Swing book allocation of the allocatable capital (after the reserve); must sum to 100. */
+    swingAllocationPct: z.strictObject({ DCA: pct, SWING: pct, CHANNEL: pct }),
+    /** % of swing capital kept unallocated. */
+    swingReservePct: pct,
+  })
+  .superRefine((c, ctx) => {
+    if (c.scalp.perTradeRiskPct > c.scalp.totalRiskPct) {
+      ctx.addIssue({ code: 'custom', path: ['scalp', 'perTradeRiskPct'], message: 'perTradeRiskPct must be <= totalRiskPct' });
+    }
+    if (c.positions.maxPerStrategy > c.positions.maxTotal) {
+      ctx.addIssue({ code: 'custom', path: ['positions', 'maxPerStrategy'], message: 'maxPerStrategy must be <= maxTotal' });
+    }
+    const sum = c.swingAllocationPct.DCA + c.swingAllocationPct.SWING + c.swingAllocationPct.CHANNEL;
+    if (Math.abs(sum - 100) > 1e-6) {
+      ctx.addIssue({ code: 'custom', path: ['swingAllocationPct'], message: `must sum to 100 (sums to ${round(sum)})` });
+    }
+  });
+export type RiskConfig = z.infer<typeof riskConfigSchema>;
+
+export const DEFAULT_RISK_CONFIG: RiskConfig = {
+  startingEquityUsd: 10_000,
+  scalp: { perTradeRiskPct: 0.5, totalRiskPct: 2 },
+  positions: { maxPerStrategy: 5, maxTotal: 15, maxPerCoinPerStrategy: 1 },
+  swingAllocationPct: { DCA: 40, SWING: 30, CHANNEL: 30 },
+  swingReservePct: 20,
+};
+
+// ---------- market protection (SPEC 6) ----------
+
+export const protectionsConfigSchema = z
+  .strictObject({
+    regime: z.strictObject({
+      /** Regimes are computed from this symbol. */
+      referenceSymbol: z.string().min(1),
+      panic: z.strictObject({ drop1hPct: positivePct, drop4hPct: positivePct, sizeMultiplier: z.literal(0) }),
+      caution: z.strictObject({
+        /** A 1h drop of at least this (and up to the PANIC threshold). */
+        drop1hPct: positivePct,
+        bleed24hPct: positivePct,
+        bleed48hPct: positivePct,
+        sizeMultiplier: z.number().min(0).max(1),
+      }),
+      euphoria: z.strictObject({ rise1hPct: positivePct, sizeMultiplier: z.number().min(0).max(1) }),
+    }),
+    /** Strategy disable by 24h volatility with hysteresis, per swing setup. */
+    volatilityDisable: z.partialRecord(
+      z.enum(SWING_SETUPS),
+      z.strictObject({ disableAbovePct: positivePct, enableBelowPct: positivePct, windowMs: ms }),
+    ),
+    tradeLimiter: z.strictObject({
+      consecutiveStops: z.number().int().min(1),
+      cooldownMs: perTier(ms),
+      resetOn: z.strictObject({
+        /** A take-profit hit of at least this % of the TP distance resets the counter. */
+        takeProfitReachedPct: positivePct,
+        profitableTimeout: z.boolean(),
+        trailingActivation: z.boolean(),
+      }),
+    }),
+    adaptiveStops: z.strictObject({
+      /** stop = base x (1 + volatilityFactor x normalised volatility) x regime multiplier. */
+      volatilityFactor: z.number().min(0),
+      regimeMultiplier: z.strictObject({ PANIC: z.number().positive(), CAUTION: z.number().positive(), EUPHORIA: z.number().positive(), NORMAL: z.number().positive() }),
+      capPct: perTier(positivePct),
+    }),
+    accountGuards: z.strictObject({
+      /** Stop new trades at this daily loss. */
+      dailyLossHaltPct: positivePct,
+      /** Alert at this daily drawdown. */
+      dailyDrawdownAlertPct: positivePct,
+      /** Pause after this many consecutive losses. */
+      maxConsecutiveLosses: z.number().int().min(1),
+    }),
+  })
+  .superRefine((c, ctx) => {
+    if (c.regime.caution.drop1hPct >= c.regime.panic.drop1hPct) {
+      ctx.addIssue({ code: 'custom', path: ['regime', 'caution', 'drop1hPct'], message: 'CAUTION drop must be below the PANIC drop' });
+    }
+    for (const [setup, v] of Object.entries(c.volatilityDisable)) {
+      if (v && v.enableBelowPct >= v.disableAbovePct) {
+        ctx.addIssue({ code: 'custom', path: ['volatilityDisable', setup, 'enableBelowPct'], message: 'enableBelowPct must be < disableAbovePct (hysteresis)' });
+      }
+    }
+    if (c.accountGuards.dailyDrawdownAlertPct > c.accountGuards.dailyLossHaltPct) {
+      ctx.addIssue({ code: 'custom', path: ['accountGuards', 'dailyDrawdownAlertPct'], message: 'the alert level must be <= the halt level' });
+    }
+  });
+export type ProtectionsConfig = z.infer<typeof protectionsConfigSchema>;
+
+export const DEFAULT_PROTECTIONS_CONFIG: ProtectionsConfig = {
+  regime: {
+    referenceSymbol: 'BTCUSDT',
+    panic: { drop1hPct: 5, drop4hPct: 10, sizeMultiplier: 0 },
+    caution: { drop1hPct: 3, bleed24hPct: 3, bleed48hPct: 5, sizeMultiplier: 0.5 },
+    euphoria: { rise1hPct: 5, sizeMultiplier: 0.7 },
+  },
+  volatilityDisable: { CHANNEL: { disableAbovePct: 8, enableBelowPct: 6, windowMs: 24 * HOUR_MS } },
+  tradeLimiter: {
+    consecutiveStops: 3,
+    cooldownMs: { large_cap: 4 * HOUR_MS, mid_cap: 6 * HOUR_MS, small_cap: 12 * HOUR_MS, memecoin: 24 * HOUR_MS },
+    resetOn: { takeProfitReachedPct: 50, profitableTimeout: true, trailingActivation: true },
+  },
+  adaptiveStops: {
+    volatilityFactor: 0.3,
+    regimeMultiplier: { PANIC: 1.5, CAUTION: 1.3, EUPHORIA: 1.2, NORMAL: 1.0 },
+    capPct: { large_cap: 10, mid_cap: 12, small_cap: 15, memecoin: 15 },
+  },
+  accountGuards: { dailyLossHaltPct: 10, dailyDrawdownAlertPct: 3, maxConsecutiveLosses: 5 },
+};
+
+// ---------- paper trading (SPEC 5) ----------
+
+export const EXIT_PRIORITY = ['stop_loss', 'take_profit', 'trailing', 'time_exit'] as const;
+
+export const paperConfigSchema = z.strictObject({
+  fees: z.strictObject({
+    /** Bybit scalps, per side. */
+    scalpPctPerSide: pct,
+    /** Kraken swings, per side. */
+    swingPctPerSide: pct,
+  }),
+  /** Scalp slippage per fill (chosen; swing slippage is per tier in `macro.costs`). */
+  scalpSlippagePct: pct,
+  /** An unfilled limit entry is cancelled after this long (chosen). */
+  entryTimeoutMs: z.strictObject({ scalp: ms, swing: ms }),
+  /** Exit checks in this order when several trigger on the same candle (SPEC 5, fixed). */
+  exitPriority: z.tuple([z.literal('stop_loss'), z.literal('take_profit'), z.literal('trailing'), z.literal('time_exit')]),
+});
+export type PaperConfig = z.infer<typeof paperConfigSchema>;
+
+export const DEFAULT_PAPER_CONFIG: PaperConfig = {
+  fees: { scalpPctPerSide: 0.06, swingPctPerSide: 0.3 },
+  scalpSlippagePct: 0.02,
+  entryTimeoutMs: { scalp: 5 * 60_000, swing: 24 * HOUR_MS },
+  exitPriority: [...EXIT_PRIORITY],
+};
+
+// ---------- learning loop (SPEC 8) ----------
+
+const rangeSchema = z.tuple([z.number(), z.number()]).refine(([lo, hi]) => lo <= hi, 'range must be [min, max] with min <= max');
+
+export const mlConfigSchema = z
+  .strictObject({
+    /** advisory: predictions are recorded and shown; filter: confidence >= minConfidence gates signals. */
+    mode: z.enum(['advisory', 'filter']),
+    minConfidence: weight,
+    retrain: z.strictObject({
+      /** Retrain a strategy only with at least this many new completed trades. */
+      minNewTrades: z.number().int().min(1),
+      /** Held-out fraction for scoring (chosen). */
+      holdoutFraction: z.number().gt(0).lt(1),
+      scoreWeights: z.strictObject({ accuracy: weight, precision: weight, recall: weight }),
+      /** Never replace a model scoring >= this with a lower-scoring one. */
+      protectScore: weight,
+    }),
+    suggestions: z.strictObject({
+      /** Each step moves this fraction of the way toward the optimum. */
+      stepFraction: weight,
+      minTrades: z.number().int().min(1),
+      bounds: z.strictObject({
+        dcaDropPct: rangeSchema,
+        swingBreakoutPct: rangeSchema,
+        takeProfitPct: rangeSchema,
+        stopLossPct: rangeSchema,
+      }),
+    }),
+  })
+  .superRefine((c, ctx) => {
+    const w = c.retrain.scoreWeights;
+    if (Math.abs(w.accuracy + w.precision + w.recall - 1) > 1e-6) {
+      ctx.addIssue({ code: 'custom', path: ['retrain', 'scoreWeights'], message: 'score weights must sum to 1' });
+    }
+  });
+export type MlConfig = z.infer<typeof mlConfigSchema>;
+
+export const DEFAULT_ML_CONFIG: MlConfig = {
+  mode: 'advisory',
+  minConfidence: 0.6,
+  retrain: {
+    minNewTrades: 20,
+    holdoutFraction: 0.25,
+    scoreWeights: { accuracy: 0.3, precision: 0.5, recall: 0.2 },
+    protectScore: 0.85,
+  },
+  suggestions: {
+    stepFraction: 0.3,
+    minTrades: 10,
+    bounds: { dcaDropPct: [2, 10], swingBreakoutPct: [1, 5], takeProfitPct: [1, 20], stopLossPct: [2, 15] },
+  },
+};
+
+// ---------- the whole set ----------
+
+/** Every strategy document, as engines receive them from `ConfigService.strategies()`. */
+export interface StrategyConfigs {
+  macro: MacroConfig;
+  scalp: { levels_exhaustion: LevelsExhaustionConfig; v52_divergence: V52DivergenceConfig };
+  filters: FiltersConfig;
+  risk: RiskConfig;
+  protections: ProtectionsConfig;
+  paper: PaperConfig;
+  ml: MlConfig;
+}
+
+export const DEFAULT_STRATEGY_CONFIGS: StrategyConfigs = {
+  macro: DEFAULT_MACRO_CONFIG,
+  scalp: { levels_exhaustion: DEFAULT_LEVELS_EXHAUSTION_CONFIG, v52_divergence: DEFAULT_V52_DIVERGENCE_CONFIG },
+  filters: DEFAULT_FILTERS_CONFIG,
+  risk: DEFAULT_RISK_CONFIG,
+  protections: DEFAULT_PROTECTIONS_CONFIG,
+  paper: DEFAULT_PAPER_CONFIG,
+  ml: DEFAULT_ML_CONFIG,
+};
+
+/** The per-tier value for a tier (typed helper for engines). */
+export function forTier<T>(values: PerTier<T>, tier: Tier): T {
+  return values[tier];
+}
+
+export { TIERS };
+
+function round(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
+}

@@ -1,0 +1,277 @@
+/**
+ * Kraken's downloadable quarterly OHLCVT files (SPEC 2: import backfills history).
+ *
+ * Accepted formats:
+ * - Kraken's own, headerless: `time_s,open,high,low,close,volume,trades` (time = candle OPEN time in
+ *   epoch SECONDS), e.g. `1672531200,16528.7,16530.0,16520.1,16520.4,2.11146726,78`;
+ * - the normalised format of the project kit: header `ts_ms,open,high,low,close,volume` (OPEN time in
+ *   epoch MILLISECONDS).
+ *
+ * File names carry pair and interval in minutes: `XBTUSD_5.csv` = XBTUSD, 5 minutes
+ * (`XBTUSD_240_derived_from_60.csv` also parses). The pair maps to the system symbol through the
+ * config or the alias table (shared/market/kraken/pairs.ts); other quotes need an explicit symbol.
+ *
+ * The files OMIT intervals with no trades: gaps are reported, never filled.
+ */
+import type { SystemConfig } from '../../config/system.js';
+import type { Logger } from '../../log.js';
+import type { Clock } from '../../ports/clock.js';
+import type { StateStore } from '../../ports/state.js';
+import type { Warehouse } from '../../ports/warehouse.js';
+import { candleToRow } from '../../warehouse-schema.js';
+import { writeHotCandles } from '../hot-store.js';
+import { flagBadData, type QualityConfig } from '../quality.js';
+import { INTERVAL_MS, intervalFromMinutes, type Candle, type Interval, type Venue } from '../types.js';
+import { detectGaps, totalMissing, type GapRange } from './gaps.js';
+import { symbolForKrakenPair } from './pairs.js';
+
+export const NORMALISED_HEADER = ['ts_ms', 'open', 'high', 'low', 'close', 'volume'] as const;
+const KRAKEN_COLUMNS = 7;
+const KRAKEN_COLUMNS_WITHOUT_TRADES = 6;
+const MS_PER_S = 1000;
+export const DEFAULT_IMPORT_BATCH_ROWS = 1_000;
+/** Rejected lines kept verbatim in a summary (the count is always complete). */
+const MAX_REJECTED_KEPT = 20;
+
+export type OhlcvtFormat = 'kraken' | 'normalised';
+
+export interface OhlcvtFileInfo {
+  pair: string;
+  intervalMinutes: number;
+  interval: Interval;
+}
+
+/** `XBTUSD_5.csv` -> { pair: 'XBTUSD', intervalMinutes: 5, interval: '5m' }. Throws on other names. */
+export function parseOhlcvtFileName(fileName: string): OhlcvtFileInfo {
+  const base = fileName.split(/[\\/]/).pop() ?? fileName;
+  const m = /^([A-Za-z0-9]+)_(\d+)(?:_[^.]*)?\.csv$/i.exec(base);
+  if (!m) throw new Error(`cannot infer pair and interval from file name "${base}" (expected PAIR_MINUTES.csv, e.g. XBTUSD_5.csv)`);
+  const intervalMinutes = Number(m[2]);
+  let interval: Interval;
+  try {
+    interval = intervalFromMinutes(intervalMinutes);
+  } catch {
+    throw new Error(`file "${base}": ${intervalMinutes}-minute candles are not an interval this system stores`);
+  }
+  return { pair: (m[1] as string).toUpperCase(), intervalMinutes, interval };
+}
+
+export interface OhlcvtRejected {
+  /** 1-based line number. */
+  line: number;
+  reason: string;
+  text: string;
+}
+
+export interface OhlcvtParseResult {
+  format: OhlcvtFormat;
+  /** Data lines read (header and blank lines excluded). */
+  rows: number;
+  /** Ascending by open time, one per open time (a later duplicate line wins). */
+  candles: Candle[];
+  /** Count of lines that could not become a candle; `rejectedSamples` keeps the first few. */
+  rejected: number;
+  rejectedSamples: OhlcvtRejected[];
+  duplicates: number;
+  /** True when the lines were not in ascending time order (they are sorted). */
+  unsorted: boolean;
+}
+
+export interface OhlcvtSeries {
+  symbol: string;
+  interval: Interval;
+  venue?: Venue;
+}
+
+function detectFormat(firstLine: string): OhlcvtFormat {
+  const cols = firstLine.split(',').map((c) => c.trim().toLowerCase());
+  if (/^[a-z_]/.test(cols[0] ?? '')) {
+    if (cols.length !== NORMALISED_HEADER.length || NORMALISED_HEADER.some((h, i) => cols[i] !== h)) {
+      throw new Error(`unknown CSV header "${firstLine}" (expected ${NORMALISED_HEADER.join(',')} or Kraken's headerless time_s,open,high,low,close,volume,trades)`);
+    }
+    return 'normalised';
+  }
+  return 'kraken';
+}
+
+/** Parses one file's text. Lines that cannot become a candle are counted and sampled, not fatal. */
+export function parseOhlcvtCsv(text: string, series: OhlcvtSeries): OhlcvtParseResult {
+  const lines = text.split(/\r?\n/);
+  const firstIdx = lines.findIndex((l) => l.trim().length > 0);
+  if (firstIdx < 0) throw new Error('empty CSV');
+  const format = detectFormat(lines[firstIdx] as string);
+  const intervalMs = INTERVAL_MS[series.interval];
+  const venue = series.venue ?? 'kraken';
+  const byTime = new Map<number, Candle>();
+  const rejectedSamples: OhlcvtRejected[] = [];
+  let rejected = 0;
+  let rows = 0;
+  let duplicates = 0;
+  let unsorted = false;
+  let prevTime = Number.NEGATIVE_INFINITY;
+  const reject = (line: number, reason: string, t: string) => {
+    rejected++;
+    if (rejectedSamples.length < MAX_REJECTED_KEPT) rejectedSamples.push({ line, reason, text: t });
+  };
+
+  for (let i = format === 'normalised' ? firstIdx + 1 : firstIdx; i < lines.length; i++) {
+    const line = (lines[i] as string).trim();
+    if (line.length === 0) continue;
+    rows++;
+    const cols = line.split(',');
+    const expected = format === 'normalised' ? [NORMALISED_HEADER.length] : [KRAKEN_COLUMNS, KRAKEN_COLUMNS_WITHOUT_TRADES];
+    if (!expected.includes(cols.length)) {
+      reject(i + 1, `expected ${expected.join(' or ')} columns, got ${cols.length}`, line);
+      continue;
+    }
+    const nums = cols.map((c) => (c.trim() === '' ? Number.NaN : Number(c)));
+    if (nums.some((n) => !Number.isFinite(n))) {
+      reject(i + 1, 'non-numeric value', line);
+      continue;
+    }
+    const [t, open, high, low, close, volume, trades] = nums as [number, number, number, number, number, number, number | undefined];
+    const openTime = format === 'normalised' ? t : t * MS_PER_S;
+    if (!Number.isInteger(openTime) || openTime < 0) {
+      reject(i + 1, 'time is not a non-negative integer', line);
+      continue;
+    }
+    if (openTime % intervalMs !== 0) {
+      reject(i + 1, `open time ${new Date(openTime).toISOString()} is not on the ${series.interval} grid`, line);
+      continue;
+    }
+    const candle: Candle = { symbol: series.symbol, interval: series.interval, venue, openTime, open, high, low, close, volume };
+    if (trades !== undefined) {
+      if (!Number.isInteger(trades) || trades < 0) {
+        reject(i + 1, 'trades is not a non-negative integer', line);
+        continue;
+      }
+      candle.trades = trades;
+    }
+    if (openTime < prevTime) unsorted = true;
+    prevTime = Math.max(prevTime, openTime);
+    if (byTime.has(openTime)) duplicates++;
+    byTime.set(openTime, candle);
+  }
+  const candles = [...byTime.values()];
+  if (unsorted) candles.sort((a, b) => a.openTime - b.openTime);
+  return { format, rows, candles, rejected, rejectedSamples, duplicates, unsorted };
+}
+
+export interface OhlcvtImportDeps {
+  warehouse: Warehouse;
+  /** When set with `hotCandles` > 0, the most recent candles also go to the hot store. */
+  state?: StateStore;
+  clock: Clock;
+  log?: Logger;
+  quality: QualityConfig;
+}
+
+export interface OhlcvtImportOptions {
+  fileName: string;
+  text: string;
+  /** System symbol; inferred from the pair (config, then alias table) when absent. */
+  symbol?: string;
+  config?: Pick<SystemConfig, 'symbols'>;
+  batchRows?: number;
+  /** Most recent candles to write to the hot store (0 = none). */
+  hotCandles?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface OhlcvtImportSummary {
+  file: string;
+  pair: string;
+  symbol: string;
+  interval: Interval;
+  format: OhlcvtFormat;
+  rows: number;
+  candles: number;
+  rejected: number;
+  rejectedSamples: OhlcvtRejected[];
+  duplicates: number;
+  flagged: number;
+  /** Intervals the file omits (no trades, maintenance): reported, never filled. */
+  gaps: GapRange[];
+  missing: number;
+  firstOpenTime?: number;
+  lastOpenTime?: number;
+  /** Rows sent to the warehouse (idempotent by key: re-importing changes nothing). */
+  warehouseRows: number;
+  hotWritten: number;
+}
+
+export function resolveImportSymbol(pair: string, symbol: string | undefined, config?: Pick<SystemConfig, 'symbols'>): string {
+  if (symbol) return symbol;
+  const s = symbolForKrakenPair(pair, config);
+  if (!s) {
+    throw new Error(`cannot map Kraken pair ${pair} to a system symbol (only USD spot pairs are aliased, e.g. XBTUSD -> BTCUSDT); pass --symbol`);
+  }
+  return s;
+}
+
+/** Parses, validates (bad-data flag), reports gaps and loads one OHLCVT file. */
+export async function importOhlcvt(deps: OhlcvtImportDeps, opts: OhlcvtImportOptions): Promise<OhlcvtImportSummary> {
+  const info = parseOhlcvtFileName(opts.fileName);
+  const symbol = resolveImportSymbol(info.pair, opts.symbol, opts.config);
+  const parsed = parseOhlcvtCsv(opts.text, { symbol, interval: info.interval });
+  const { candles, flagged } = flagBadData(parsed.candles, undefined, deps.quality);
+  const gaps = detectGaps(
+    candles.map((c) => c.openTime),
+    INTERVAL_MS[info.interval],
+  );
+  const batch = opts.batchRows ?? DEFAULT_IMPORT_BATCH_ROWS;
+  const ingestedAt = deps.clock.now();
+  opts.onProgress?.(0, candles.length);
+  for (let i = 0; i < candles.length; i += batch) {
+    const part = candles.slice(i, i + batch);
+    await deps.warehouse.insert(
+      'ohlcv',
+      part.map((c) => candleToRow(c, ingestedAt)),
+    );
+    opts.onProgress?.(i + part.length, candles.length);
+  }
+  let hotWritten = 0;
+  if (deps.state && opts.hotCandles && opts.hotCandles > 0) {
+    const recent = candles.slice(-opts.hotCandles);
+    await writeHotCandles(deps.state, recent);
+    hotWritten = recent.length;
+  }
+  const summary: OhlcvtImportSummary = {
+    file: opts.fileName,
+    pair: info.pair,
+    symbol,
+    interval: info.interval,
+    format: parsed.format,
+    rows: parsed.rows,
+    candles: candles.length,
+    rejected: parsed.rejected,
+    rejectedSamples: parsed.rejectedSamples,
+    duplicates: parsed.duplicates,
+    flagged: flagged.length,
+    gaps,
+    missing: totalMissing(gaps),
+    warehouseRows: candles.length,
+    hotWritten,
+  };
+  if (candles.length > 0) {
+    summary.firstOpenTime = candles[0]!.openTime;
+    summary.lastOpenTime = candles[candles.length - 1]!.openTime;
+  }
+  deps.log?.info('ohlcvt import done', {
+    file: summary.file,
+    symbol,
+    interval: summary.interval,
+    candles: summary.candles,
+    rejected: summary.rejected,
+    flagged: summary.flagged,
+    missing: summary.missing,
+    gapRanges: gaps.length,
+  });
+  if (flagged.length > 0) {
+    deps.log?.warn('ohlcvt import: bad-data candles stored flagged', {
+      file: summary.file,
+      candles: flagged.slice(0, MAX_REJECTED_KEPT).map((f) => ({ openTime: new Date(f.candle.openTime).toISOString(), reason: f.reason })),
+    });
+  }
+  return summary;
+}

@@ -1,0 +1,70 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../shared/ports/clock.js';
+import { ConfigService, configChanges } from '../../shared/config/service.js';
+import { configCheckJob } from '../../functions/config-check/index.js';
+import type { AppContext } from '../../infra/context.js';
+import type { DocData } from '../../shared/ports/state.js';
+import { alertBus, captureLog, memoryStore, type AlertBus } from './support.js';
+import type { SqliteStateStore } from '../../infra/state/sqlite.js';
+import { staticConfig } from '../../shared/config/source.js';
+import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
+
+let store: SqliteStateStore;
+let ab: AlertBus;
+afterEach(async () => {
+  await ab.settle();
+  await ab.bus.close();
+  await store.close();
+});
+
+function ctxWith(config: AppContext['config'], clock: ManualClock): AppContext {
+  return {
+    state: store,
+    bus: ab.bus,
+    clock,
+    log: captureLog().log,
+    config,
+    warehouse: undefined as never,
+    endpoints: { krakenRest: '', bybitRest: '', bybitWs: '' },
+  };
+}
+
+describe('config-check job', () => {
+  it('validates an edit within one run even when nothing else reads config (fresh service per run)', async () => {
+    const clock = new ManualClock(Date.parse('2025-06-01T00:00:00Z'));
+    store = memoryStore(clock);
+    ab = alertBus();
+    const ctx = ctxWith(staticConfig(DEFAULT_SYSTEM_CONFIG), clock);
+
+    const first = await configCheckJob.run(ctx);
+    expect(first).toMatchObject({ checked: 9, initial: expect.arrayContaining(['system', 'macro', 'ml']) });
+    expect((first.seeded as string[]).length).toBe(9);
+
+    const doc = structuredClone((await store.get('config/paper')) as Record<string, any>);
+    doc.fees.scalpPctPerSide = -1;
+    await store.set('config/paper', doc as DocData);
+    await clock.advance(60_000);
+    const second = await configCheckJob.run(ctx);
+    expect(second).toMatchObject({ rejected: ['paper'], applied: [] });
+    const third = await configCheckJob.run(ctx);
+    expect(third).toMatchObject({ rejected: [], stillRejected: ['paper'] });
+    await ab.settle();
+    expect(ab.alerts.map((a) => [a.kind, a.subject])).toEqual([['config_rejected', 'paper']]);
+    expect(ab.alerts[0]!.message).toContain('fees.scalpPctPerSide: Too small: expected number to be >=0');
+    expect((await configChanges(store, 'paper'))[0]).toMatchObject({ outcome: 'rejected' });
+  });
+
+  it("uses the process's ConfigService when there is one, refreshing its cache", async () => {
+    const clock = new ManualClock(Date.parse('2025-06-01T00:00:00Z'));
+    store = memoryStore(clock);
+    ab = alertBus();
+    const svc = new ConfigService({ state: store, bus: ab.bus, clock, log: captureLog().log });
+    expect((await svc.system()).hotWindowCandles).toBe(500);
+    const doc = structuredClone((await store.get('config/system')) as Record<string, any>);
+    doc.hotWindowCandles = 600;
+    await store.set('config/system', doc as DocData);
+    const r = await configCheckJob.run(ctxWith(svc, clock));
+    expect(r.applied).toEqual(['system']);
+    expect((await svc.system()).hotWindowCandles).toBe(600); // no clock advance needed
+  });
+});

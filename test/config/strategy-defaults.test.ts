@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { CONFIG_DOC_NAMES, CONFIG_DOCUMENTS } from '../../shared/config/documents.js';
+import {
+  DEFAULT_LEVELS_EXHAUSTION_CONFIG,
+  DEFAULT_MACRO_CONFIG,
+  DEFAULT_PROTECTIONS_CONFIG,
+  macroConfigSchema,
+  mlConfigSchema,
+  DEFAULT_ML_CONFIG,
+  protectionsConfigSchema,
+} from '../../shared/config/strategy.js';
+
+describe('config documents registry', () => {
+  it('every document lives under config/ and its defaults validate unchanged', () => {
+    for (const name of CONFIG_DOC_NAMES) {
+      const d = CONFIG_DOCUMENTS[name];
+      expect(d.path).toBe(`config/${name}`);
+      // Round-trips through JSON (what the store keeps) and validates to itself.
+      const stored = JSON.parse(JSON.stringify(d.defaults));
+      expect(d.schema.parse(stored)).toEqual(d.defaults);
+    }
+  });
+
+  it('defaults carry the SPEC numbers', () => {
+    const m = DEFAULT_MACRO_CONFIG;
+    expect(m.biasTtlMs).toBe(4 * 3_600_000);
+    expect(m.setups.DCA).toMatchObject({ dropFromHighPct: 2.5, gridOrders: 5, gridSpacingPct: 1, timeExitMs: 72 * 3_600_000, blockedRegimes: ['PANIC'] });
+    expect(m.setups.SWING).toMatchObject({ breakoutPct: 1, minVolumeRatio: 1.3, rsiMin: 60, timeExitMs: 48 * 3_600_000 });
+    expect(m.setups.CHANNEL).toMatchObject({ entryZonePct: 10, minStrength: 0.75 });
+    expect(m.exits.mid_cap).toEqual({ takeProfitPct: 2.5, stopLossPct: 2.5, trailingPct: 0.7 });
+    expect(m.costs).toEqual({ takerFeePct: 0.3, slippagePct: { large_cap: 0.15, mid_cap: 0.25, small_cap: 0.5, memecoin: 0.5 } });
+    const l = DEFAULT_LEVELS_EXHAUSTION_CONFIG;
+    expect(l.levels.horizontal).toMatchObject({ interval: '15m', lookbackCandles: 120, minTouches: 3, clusterPct: 0.25, touchPct: 0.1 });
+    expect(l.levels.trendLines).toMatchObject({ maxSwings: 200, minRSquared: 0.7 });
+    expect(l.exhaustion.rsi).toEqual({ period: 7, overbought: 80, oversold: 20 });
+    expect(l.exhaustion.lowVolume).toEqual({ emaPeriod: 20, maxRatio: 0.75 });
+    expect(l.exits.fixed).toEqual({ takeProfitPct: 0.5, stopLossPct: 0.3 });
+    const p = DEFAULT_PROTECTIONS_CONFIG;
+    expect(p.tradeLimiter.cooldownMs.memecoin).toBe(24 * 3_600_000);
+    expect(p.adaptiveStops.capPct).toEqual({ large_cap: 10, mid_cap: 12, small_cap: 15, memecoin: 15 });
+    expect(p.volatilityDisable.CHANNEL).toMatchObject({ disableAbovePct: 8, enableBelowPct: 6 });
+  });
+
+  it('rejects inconsistent values with field paths', () => {
+    const weights = structuredClone(DEFAULT_MACRO_CONFIG);
+    weights.bias.components.volume.weight = 0.3;
+    const r = macroConfigSchema.safeParse(weights);
+    expect(r.success).toBe(false);
+    expect(r.error!.issues[0]).toMatchObject({ path: ['bias', 'components'], message: 'weights must sum to 1 (they sum to 1.15)' });
+
+    const hyst = structuredClone(DEFAULT_PROTECTIONS_CONFIG);
+    hyst.volatilityDisable.CHANNEL!.enableBelowPct = 9;
+    expect(protectionsConfigSchema.safeParse(hyst).error!.issues[0]!.path).toEqual(['volatilityDisable', 'CHANNEL', 'enableBelowPct']);
+
+    const ml = structuredClone(DEFAULT_ML_CONFIG);
+    ml.suggestions.bounds.takeProfitPct = [20, 1];
+    expect(mlConfigSchema.safeParse(ml).success).toBe(false);
+  });
+});
