@@ -3,12 +3,8 @@
  * registers every function with functions-framework; the context is built on first use from the
  * environment (gcp in the cloud, the emulators when their hosts are set).
  */
-import { setContextFactory } from '../infra/context.js';
-import { backendFromEnv, buildContext, parseEnv } from '../infra/runtime/build-context.js';
+import { installEnvContextFactory } from '../infra/runtime/build-context.js';
 
-setContextFactory(async () => {
-  const env = parseEnv();
-  return buildContext({ backend: backendFromEnv(env), env });
-});
+installEnvContextFactory();
 
 export * from './registry.js';

@@ -9,7 +9,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import type { AppContext } from '../context.js';
+import { setContextFactory, type AppContext } from '../context.js';
 import type { Bus } from '../../shared/ports/bus.js';
 import type { Clock } from '../../shared/ports/clock.js';
 import { systemClock } from '../../shared/ports/clock.js';
@@ -146,4 +146,12 @@ export async function buildContext(opts: BuildOptions): Promise<BuiltContext> {
       await warehouse.close();
     },
   };
+}
+
+/** Cloud entry points (functions/index.ts, the holder's main): build the context from the environment on first use. */
+export function installEnvContextFactory(): void {
+  setContextFactory(async () => {
+    const env = parseEnv();
+    return buildContext({ backend: backendFromEnv(env), env });
+  });
 }

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/ports/clock.js';
 import { KrakenApiError, KrakenHttpError, KrakenResponseError } from '../../shared/ports/kraken.js';
 import { KrakenRestClient, RateLimiter } from '../../infra/kraken/client.js';
-import { KrakenRestServer } from '../servers/kraken-server.js';
+import { KrakenRestServer } from '../../infra/replay/kraken-server.js';
 import { capturingLogger, drive, readRestExcerpt, until } from './helpers.js';
 
 const head = readRestExcerpt('head');

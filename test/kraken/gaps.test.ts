@@ -15,7 +15,7 @@ import { detectGaps } from '../../shared/market/kraken/gaps.js';
 import { importOhlcvt, parseOhlcvtCsv } from '../../shared/market/kraken/ohlcvt.js';
 import { cursorPath, pullKraken, type KrakenCursor, type PairIntervalSummary } from '../../shared/market/kraken/pull.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
-import { KrakenRestServer } from '../servers/kraken-server.js';
+import { KrakenRestServer } from '../../infra/replay/kraken-server.js';
 import { FIXTURES, embeddedEnv, pullDeps, record, testConfig, type Env } from './helpers.js';
 
 const MIN = 60_000;

@@ -12,7 +12,7 @@ import { barsCollection } from '../../shared/market/hot-store.js';
 import { advanceCursor, cursorPath, pullKraken, type KrakenCursor } from '../../shared/market/kraken/pull.js';
 import type { KrakenOhlcRawRow } from '../../shared/ports/kraken.js';
 import { krakenPullJob } from '../../functions/kraken-pull/index.js';
-import { KrakenRestServer } from '../servers/kraken-server.js';
+import { KrakenRestServer } from '../../infra/replay/kraken-server.js';
 import { embeddedEnv, pullDeps, readRestExcerpt, record, testConfig, type Env } from './helpers.js';
 
 const S = 1000;
