@@ -34,6 +34,8 @@ Options:
   --project <id>     GCP project (default GOOGLE_CLOUD_PROJECT; '${LOCAL_PROJECT_ID}' on the emulator)
   --push-base-url <url>
                      make push subscriptions to <url>/<function> instead of pull ones
+  --topics-only      topics and dead-letter topics (with their retention subscriptions) only:
+                     on Google Cloud, Eventarc creates the function subscriptions (npm run deploy)
   --json             print the plan as JSON
   -h, --help         this text
 `;
@@ -58,6 +60,7 @@ export async function run(argv: string[], deps: CliDeps): Promise<number> {
         project: { type: 'string' },
         'push-base-url': { type: 'string' },
         json: { type: 'boolean', default: false },
+        'topics-only': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -101,7 +104,7 @@ export async function run(argv: string[], deps: CliDeps): Promise<number> {
 
   let plan: ProvisionPlan;
   try {
-    plan = await provisionTopology(client, specs, { dryRun, log, topics: topologyTopics() });
+    plan = await provisionTopology(client, specs, { dryRun, log, topics: topologyTopics(), handlerSubscriptions: !values['topics-only'] });
   } finally {
     await client.close?.();
   }

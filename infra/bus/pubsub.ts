@@ -261,6 +261,11 @@ export async function provisionTopology(
     log?: Logger;
     /** Topics to create even when nothing subscribes to them yet (publishers need them). */
     topics?: readonly string[];
+    /**
+     * false: topics, dead-letter topics and their retention subscriptions only, no handler
+     * subscriptions (on Google Cloud, Eventarc creates those when the functions deploy).
+     */
+    handlerSubscriptions?: boolean;
   },
 ): Promise<ProvisionPlan> {
   const log = opts.log ?? createLogger({ component: 'bus.provision' });
@@ -292,7 +297,7 @@ export async function provisionTopology(
   }
 
   const subs: Array<Omit<SubscriptionPlan, 'action'>> = [];
-  for (const s of bySub.values()) {
+  for (const s of opts.handlerSubscriptions === false ? [] : bySub.values()) {
     const dlq = s.deadLetterTopic ?? defaultDeadLetterTopic(s.topic);
     subs.push({ name: s.subscription, topic: s.topic, role: 'handler', options: subscriptionOptions(s, pubsub.topic(dlq).name) });
   }

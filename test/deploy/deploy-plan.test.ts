@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { deployPlan, RUNTIME } from '../../scripts/deploy.js';
+import { run as provisionCli } from '../../scripts/pubsub-provision.js';
+import { HOLDER_SERVICE, SCHEDULED_FUNCTIONS, pubsubBindings } from '../../functions/registry.js';
+import { loadSchedule, SCHEDULER_YAML } from '../../shared/schedule/schema.js';
+
+describe('deploy plan', () => {
+  const plan = deployPlan({ project: 'p1', region: 'europe-west1', serviceAccount: 'cst@p1.iam.gserviceaccount.com' });
+  const lines = plan.map((s) => s.command.join(' '));
+
+  it('deploys every registered function on nodejs22 with the right trigger and entry point', () => {
+    for (const job of SCHEDULED_FUNCTIONS) {
+      const line = lines.find((l) => l.startsWith(`gcloud functions deploy ${job.name} `));
+      expect(line).toContain(`--runtime=${RUNTIME}`);
+      expect(line).toContain(`--entry-point=${job.name} --trigger-http --no-allow-unauthenticated`);
+      expect(line).toContain('--service-account=cst@p1.iam.gserviceaccount.com');
+    }
+    for (const b of pubsubBindings()) {
+      expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^gcloud functions deploy ${b.function} .*--trigger-topic=${b.topic} --retry$`)));
+      expect(lines).toContainEqual(expect.stringContaining(`--dead-letter-topic=${b.topic}-dlq --max-delivery-attempts=5`));
+    }
+    expect(RUNTIME).toBe('nodejs22');
+  });
+
+  it('every scheduler.yaml target that is registered is deployed as an HTTP function', () => {
+    const registered = new Set(SCHEDULED_FUNCTIONS.map((j) => j.name));
+    const targets = Object.values(loadSchedule(SCHEDULER_YAML).jobs).map((j) => j.function);
+    for (const t of targets.filter((t) => registered.has(t))) expect(lines.some((l) => l.includes(`functions deploy ${t} `))).toBe(true);
+  });
+
+  it('runs the holder as exactly one always-on Cloud Run instance', () => {
+    const run = lines.find((l) => l.startsWith(`gcloud run deploy ${HOLDER_SERVICE} `));
+    expect(run).toContain('--min-instances=1 --max-instances=1 --no-cpu-throttling');
+  });
+
+  it('orders rules and topics first and the scheduler sync last', () => {
+    expect(lines[0]).toContain('firestore:rules,firestore:indexes');
+    expect(lines[1]).toContain('scripts/pubsub-provision.ts --project p1 --topics-only');
+    expect(lines.at(-1)).toBe('npx tsx scripts/sync-scheduler.ts --project p1 --region europe-west1 --service-account cst@p1.iam.gserviceaccount.com');
+  });
+
+  it('provisions topics and dead-letter topics but no handler subscription with --topics-only', async () => {
+    let out = '';
+    const code = await provisionCli(['--assume-empty', '--topics-only', '--json'], { env: {}, out: (s) => (out += s) });
+    expect(code).toBe(0);
+    const plan = JSON.parse(out) as { topics: Array<{ name: string }>; subscriptions: Array<{ role: string }> };
+    expect(plan.topics.map((t) => t.name)).toEqual(expect.arrayContaining(['candles-bybit-1m', 'candles-bybit-1m-dlq', 'system-alerts']));
+    expect(plan.subscriptions.every((s) => s.role === 'dead-letter-retention')).toBe(true);
+  });
+});
