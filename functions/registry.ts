@@ -10,11 +10,12 @@ import { krakenPullJob } from './kraken-pull/index.js';
 import { healthCheckJob } from './health-check/index.js';
 import { configCheckJob } from './config-check/index.js';
 import { retentionCleanupJob } from './retention-cleanup/index.js';
+import { macroAnalysisJob } from './macro-analysis/index.js';
 import { candleIngest } from './candle-ingest/index.js';
 import { tickArchive } from './tick-archive/index.js';
 
 /** HTTP functions that Cloud Scheduler (scheduler.yaml) triggers. */
-export const SCHEDULED_FUNCTIONS: ScheduledJob[] = [krakenPullJob, healthCheckJob, configCheckJob, retentionCleanupJob];
+export const SCHEDULED_FUNCTIONS: ScheduledJob[] = [krakenPullJob, macroAnalysisJob, healthCheckJob, configCheckJob, retentionCleanupJob];
 
 /** Pub/Sub-triggered functions by name; their topics come from infra/bus/topology.ts SUBSCRIBERS. */
 export const PUBSUB_FUNCTIONS: Record<string, CloudEventHandler> = {

@@ -1,0 +1,2 @@
+export * from './tulind.js';
+export * from './incremental.js';

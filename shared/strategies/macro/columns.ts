@@ -1,0 +1,103 @@
+/**
+ * Columnar candle series for the MACRO engine. Production builds them from the hot window (last N
+ * candles); the backtester builds them once from the full history. Every evaluation reads indices
+ * <= the one it evaluates (no lookahead), and finds "the last candle closed by time t" with
+ * `lastClosedIndex`, so series of different intervals are aligned on close times, never open times.
+ */
+import { INTERVAL_MS, isTradable, type Candle, type Interval } from '../../market/types.js';
+
+export interface CandleColumns {
+  interval: Interval;
+  /** Candle open times (epoch ms), strictly ascending. */
+  openTime: Float64Array;
+  open: Float64Array;
+  high: Float64Array;
+  low: Float64Array;
+  close: Float64Array;
+  volume: Float64Array;
+  length: number;
+}
+
+/** Per-interval columns, as the bias and the swing setups consume them. */
+export type SeriesByInterval = Partial<Record<Interval, CandleColumns>>;
+
+/**
+ * Columns from candles of ONE interval. Candles flagged as bad data are dropped (SPEC 2: stored,
+ * never traded); duplicate open times keep the later row; input order does not matter.
+ */
+export function toColumns(candles: readonly Candle[], interval: Interval): CandleColumns {
+  const byTime = new Map<number, Candle>();
+  for (const c of candles) {
+    if (c.interval !== interval) throw new Error(`toColumns(${interval}): got a ${c.interval} candle (${c.symbol} @ ${c.openTime})`);
+    if (isTradable(c)) byTime.set(c.openTime, c);
+  }
+  const rows = [...byTime.values()].sort((a, b) => a.openTime - b.openTime);
+  return fromRows(rows, interval);
+}
+
+/** Columns from plain OHLCV rows already sorted by open time (CSV fixtures, backtests). */
+export function fromRows(
+  rows: ReadonlyArray<{ openTime: number; open: number; high: number; low: number; close: number; volume: number }>,
+  interval: Interval,
+): CandleColumns {
+  const n = rows.length;
+  const cols: CandleColumns = {
+    interval,
+    openTime: new Float64Array(n),
+    open: new Float64Array(n),
+    high: new Float64Array(n),
+    low: new Float64Array(n),
+    close: new Float64Array(n),
+    volume: new Float64Array(n),
+    length: n,
+  };
+  for (let i = 0; i < n; i++) {
+    const r = rows[i]!;
+    if (i > 0 && !(r.openTime > rows[i - 1]!.openTime)) throw new Error(`fromRows(${interval}): open times must be strictly ascending at index ${i}`);
+    cols.openTime[i] = r.openTime;
+    cols.open[i] = r.open;
+    cols.high[i] = r.high;
+    cols.low[i] = r.low;
+    cols.close[i] = r.close;
+    cols.volume[i] = r.volume;
+  }
+  return cols;
+}
+
+/** Index of the last candle whose CLOSE time (open + interval) is <= `asOf`, or -1. O(log n). */
+export function lastClosedIndex(cols: CandleColumns, asOf: number): number {
+  const latestOpen = asOf - INTERVAL_MS[cols.interval];
+  let lo = 0;
+  let hi = cols.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if ((cols.openTime[mid] as number) <= latestOpen) {
+      found = mid;
+      lo = mid + 1;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return found;
+}
+
+/** Close time of candle i. */
+export function closeTimeAt(cols: CandleColumns, i: number): number {
+  return (cols.openTime[i] as number) + INTERVAL_MS[cols.interval];
+}
+
+export function clamp(x: number, lo = -1, hi = 1): number {
+  return x < lo ? lo : x > hi ? hi : x;
+}
+
+/** Rounds for human-readable details and stored features (not for decisions). */
+export function round(x: number, digits = 4): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+/** `value` (>= 0) as a percentage string with 2 decimals. */
+export function pctStr(fraction: number): string {
+  return `${(fraction * 100).toFixed(2)} %`;
+}

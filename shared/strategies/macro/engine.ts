@@ -1,0 +1,342 @@
+/**
+ * The MACRO run (SPEC 3), every 5 minutes (Cloud Scheduler -> functions/macro-analysis). For each
+ * enabled symbol with a Kraken pair:
+ *
+ * 1. read the Kraken hot window (5m, 1h, 4h: what the bias and the setups need, at most
+ *    `hotWindowCandles` each); decisions use only candles CLOSED by the slot start;
+ * 2. compute the bias as of the slot start (`slotStart = floor(now / MACRO_SLOT_MS) x MACRO_SLOT_MS`);
+ * 3. store it at `bias/{symbol}` in a transaction: the FIRST computation of a slot wins (a retried
+ *    or duplicated run of the same slot keeps the stored document), a run for an older slot never
+ *    overwrites a newer bias;
+ * 4. publish it on `macro-bias-updates` unless the stored document says it was published; mark it
+ *    published afterwards (a crash in between republishes the same stored content with the same
+ *    `dedupeId` attribute: at-least-once, subscribers de-duplicate);
+ * 5. evaluate the swing setups (DCA, SWING breakout, CHANNEL) on their last closed candles, resolve
+ *    conflicts per coin (SPEC 12), log EVERY scan decision to the warehouse `signals` table
+ *    (idempotent by signal_id: a signal id is per candle, so a re-run adds no rows);
+ * 6. publish each surviving TAKE on `trade-signals-swing` once: a marker document
+ *    `macro_swing_published/{signalId}` is created after the publish (same at-least-once argument).
+ *
+ * Missing or insufficient data gives a NEUTRAL bias with the reason and setups that SKIP (or are not
+ * evaluated, with a note), never a crash. A failure of one symbol (I/O) is logged, the other symbols
+ * still run, and the run then throws so the scheduler retries it (everything above is idempotent).
+ */
+import type { ConfigSource } from '../../config/source.js';
+import type { MacroConfig, Regime, StrategyConfigs } from '../../config/strategy.js';
+import type { SymbolConfig, SystemConfig } from '../../config/system.js';
+import type { Logger } from '../../log.js';
+import { recentHotCandles } from '../../market/hot-store.js';
+import { INTERVAL_MS, type Interval } from '../../market/types.js';
+import type { Bus } from '../../ports/bus.js';
+import type { Clock } from '../../ports/clock.js';
+import { safeId, type DocData, type StateStore } from '../../ports/state.js';
+import type { Row, Warehouse } from '../../ports/warehouse.js';
+import { regimeAt } from '../../protection/regime.js';
+import { TOPICS } from '../../topics.js';
+import type { ScanDecision } from '../../trading/types.js';
+import { computeBias, MAX_STALE_INTERVALS, VOLUME_RECENT_CANDLES, type BiasResult } from './bias.js';
+import { lastClosedIndex, toColumns, type SeriesByInterval } from './columns.js';
+import type { MacroBiasMessage } from './messages.js';
+import { DCA_INTERVAL, SWING_INTERVAL, evaluateSwingAt, isSwingSignal, prepareSwing, resolveSwingConflicts, type SwingScan, type SwingSignal } from './swing.js';
+
+/** One bias per symbol per slot; matches the 5-minute schedule (proposed config: `macro.slotMs`). */
+export const MACRO_SLOT_MS = 5 * 60_000;
+/** Candles read = this x the longest look-back, so EMAs/RSI warm up (capped by `hotWindowCandles`). */
+export const HOT_READ_WARMUP_FACTOR = 3;
+/** The BTC regime (default provider) is computed on this Kraken interval of the reference symbol. */
+export const REGIME_INTERVAL: Interval = '15m';
+/** Look-back of the regime (its longest window is 48 h). */
+export const REGIME_LOOKBACK_MS = 48 * 60 * 60_000;
+export const BIAS_COLLECTION = 'bias';
+export const SWING_PUBLISHED_COLLECTION = 'macro_swing_published';
+const VENUE = 'kraken' as const;
+
+export function biasPath(symbol: string): string {
+  return `${BIAS_COLLECTION}/${safeId(symbol)}`;
+}
+
+export function swingPublishedPath(signalId: string): string {
+  return `${SWING_PUBLISHED_COLLECTION}/${safeId(signalId)}`;
+}
+
+export function slotStartOf(now: number): number {
+  return Math.floor(now / MACRO_SLOT_MS) * MACRO_SLOT_MS;
+}
+
+export function biasDedupeId(symbol: string, slotStart: number): string {
+  return `macro-bias:${symbol}:${slotStart}`;
+}
+
+/** The document at `bias/{symbol}`: the published message plus the publish flag. */
+export interface StoredBias extends MacroBiasMessage {
+  published: boolean;
+  computedAt: number;
+}
+
+export interface MacroDeps {
+  state: StateStore;
+  bus: Bus;
+  warehouse: Warehouse;
+  clock: Clock;
+  log: Logger;
+  config: ConfigSource;
+}
+
+/** A fixed regime, or a provider called once per run with the slot start. */
+export type RegimeInput = Regime | null | ((asOf: number) => Promise<Regime | null>);
+
+export interface MacroOptions {
+  /** Restrict the run to these symbols (default: every enabled symbol with a Kraken pair). */
+  symbols?: string[];
+  /**
+   * BTC regime for DCA. Default: computed with shared/protection/regime.ts `regimeAt` on the
+   * reference symbol's Kraken REGIME_INTERVAL hot candles (null when they are missing or stale).
+   */
+  regime?: RegimeInput;
+}
+
+export interface SymbolSummary {
+  symbol: string;
+  bias: BiasResult['bias'];
+  confidence: number;
+  biasPublished: boolean;
+  scans: number;
+  takes: number;
+  signalsPublished: number;
+  notes: string[];
+}
+
+export interface MacroRunSummary {
+  slotStart: number;
+  regime: Regime | null;
+  symbols: SymbolSummary[];
+  scansLogged: number;
+  biasPublished: number;
+  signalsPublished: number;
+  failed: string[];
+  skipped?: string;
+}
+
+/** Candles to read per interval for this config. */
+export function candlesNeeded(macro: MacroConfig, hotWindowCandles: number): Partial<Record<Interval, number>> {
+  const c = macro.bias.components;
+  const s = macro.setups;
+  const need: Partial<Record<Interval, number>> = {};
+  const want = (iv: Interval, n: number) => {
+    need[iv] = Math.max(need[iv] ?? 0, n);
+  };
+  want(c.trend4h.interval, c.trend4h.emaSlow + c.trend4h.slopeLookback);
+  want(c.momentum4h.interval, Math.max(c.momentum4h.rsiPeriod + 1, c.momentum4h.macdSlow + c.momentum4h.macdSignal));
+  want(c.structure5m.interval, Math.max(c.structure5m.emaPeriod, c.structure5m.rsiPeriod + 1));
+  want(c.volume.interval, c.volume.avgPeriod + VOLUME_RECENT_CANDLES);
+  if (s.DCA.enabled) want(DCA_INTERVAL, Math.ceil(s.DCA.highWindowMs / INTERVAL_MS[DCA_INTERVAL]) + s.DCA.volumeAvgPeriod + 1);
+  if (s.SWING.enabled) {
+    want(SWING_INTERVAL, Math.max(s.SWING.resistanceLookback, s.SWING.volumeAvgPeriod, s.SWING.rsiPeriod) + 1);
+    if (s.SWING.require4hUptrend) want(c.trend4h.interval, c.trend4h.emaSlow);
+  }
+  if (s.CHANNEL.enabled) want(s.CHANNEL.interval, s.CHANNEL.lookbackCandles);
+  for (const iv of Object.keys(need) as Interval[]) need[iv] = Math.min(hotWindowCandles, (need[iv] as number) * HOT_READ_WARMUP_FACTOR);
+  return need;
+}
+
+export async function runMacro(deps: MacroDeps, opts: MacroOptions = {}): Promise<MacroRunSummary> {
+  const [system, strategies] = await Promise.all([deps.config.system(), deps.config.strategies()]);
+  const macro = strategies.macro;
+  const slotStart = slotStartOf(deps.clock.now());
+  const log = deps.log.child({ component: 'macro', slotStart });
+  const summary: MacroRunSummary = { slotStart, regime: null, symbols: [], scansLogged: 0, biasPublished: 0, signalsPublished: 0, failed: [] };
+  if (!macro.enabled) {
+    summary.skipped = 'macro disabled in config';
+    log.info('macro disabled; nothing to do');
+    return summary;
+  }
+  const wanted = opts.symbols ? new Set(opts.symbols) : undefined;
+  const symbols = system.symbols.filter((s) => s.enabled && s.krakenPair !== null && (!wanted || wanted.has(s.symbol)));
+  summary.regime = await resolveRegime(deps, opts.regime, slotStart, strategies, system, log);
+  const needed = candlesNeeded(macro, system.hotWindowCandles);
+
+  for (const sym of symbols) {
+    try {
+      summary.symbols.push(await runSymbol(deps, macro, sym, needed, slotStart, summary.regime, log.child({ symbol: sym.symbol })));
+    } catch (e) {
+      summary.failed.push(sym.symbol);
+      log.error('macro run failed for symbol', { symbol: sym.symbol, error: e as Error });
+    }
+  }
+  for (const s of summary.symbols) {
+    summary.scansLogged += s.scans;
+    summary.biasPublished += s.biasPublished ? 1 : 0;
+    summary.signalsPublished += s.signalsPublished;
+  }
+  if (summary.failed.length > 0) throw new Error(`macro run failed for ${summary.failed.join(', ')} (the others completed; a retry is idempotent)`);
+  return summary;
+}
+
+async function runSymbol(
+  deps: MacroDeps,
+  macro: MacroConfig,
+  sym: SymbolConfig,
+  needed: Partial<Record<Interval, number>>,
+  slotStart: number,
+  regime: Regime | null,
+  log: Logger,
+): Promise<SymbolSummary> {
+  const symbol = sym.symbol;
+  const series: SeriesByInterval = {};
+  await Promise.all(
+    (Object.entries(needed) as Array<[Interval, number]>).map(async ([iv, n]) => {
+      series[iv] = toColumns(await recentHotCandles(deps.state, VENUE, symbol, iv, n), iv);
+    }),
+  );
+
+  // Bias: first computation of the slot wins; publish until marked published.
+  const bias = computeBias(macro, symbol, series, slotStart);
+  const stored = await storeBias(deps.state, { ...bias, slotStart, dedupeId: biasDedupeId(symbol, slotStart), published: false, computedAt: deps.clock.now() });
+  let biasPublished = false;
+  if (stored && !stored.published) {
+    const { published: _p, computedAt: _c, ...message } = stored;
+    await deps.bus.publish(TOPICS.macroBias, message, {
+      attributes: { symbol, bias: message.bias, dedupeId: message.dedupeId, slotStart: String(message.slotStart) },
+      orderingKey: `macro-bias:${symbol}`,
+    });
+    await markBiasPublished(deps.state, symbol, slotStart);
+    biasPublished = true;
+  }
+
+  // Swing setups.
+  const evaluation = evaluateSwingAt(prepareSwing(macro, series), slotStart, { symbol, tier: sym.tier, regime });
+  const takes = evaluation.decisions.filter(isSwingSignal);
+  const resolution = resolveSwingConflicts(takes);
+  const droppedIds = new Map(resolution.dropped.map((d) => [d.signal.signalId, d.reason]));
+  const logged: ScanDecision[] = evaluation.decisions.map((d) => {
+    const reason = droppedIds.get(d.signalId);
+    return reason === undefined ? d : conflictSkip(d as SwingSignal, reason);
+  });
+  if (logged.length > 0) await deps.warehouse.insert('signals', logged.map(scanToRow));
+
+  let signalsPublished = 0;
+  for (const signal of resolution.kept) {
+    if (await publishSignalOnce(deps, signal)) signalsPublished++;
+  }
+  const out: SymbolSummary = {
+    symbol,
+    bias: (stored ?? bias).bias,
+    confidence: (stored ?? bias).confidence,
+    biasPublished,
+    scans: logged.length,
+    takes: resolution.kept.length,
+    signalsPublished,
+    notes: [...(stored ? [] : ['a newer slot already stored a bias; this run did not overwrite it']), ...evaluation.notes],
+  };
+  log.info('macro evaluated', {
+    bias: out.bias,
+    confidence: out.confidence,
+    reasons: (stored ?? bias).reasons,
+    decisions: logged.map((d) => `${d.strategy}:${d.decision}`),
+    notes: evaluation.notes,
+  });
+  return out;
+}
+
+/** Stores the bias unless this slot (or a newer one) is already stored. Returns the slot's document, or null when a newer slot is stored. */
+async function storeBias(state: StateStore, doc: StoredBias): Promise<StoredBias | null> {
+  const path = biasPath(doc.symbol);
+  return state.runTransaction(async (tx) => {
+    const cur = await tx.get<StoredBias>(path);
+    if (cur && cur.slotStart === doc.slotStart) return cur;
+    if (cur && cur.slotStart > doc.slotStart) return null;
+    tx.set(path, doc as unknown as DocData);
+    return doc;
+  });
+}
+
+async function markBiasPublished(state: StateStore, symbol: string, slotStart: number): Promise<void> {
+  const path = biasPath(symbol);
+  await state.runTransaction(async (tx) => {
+    const cur = await tx.get<StoredBias>(path);
+    if (cur && cur.slotStart === slotStart && !cur.published) tx.merge(path, { published: true });
+  });
+}
+
+async function publishSignalOnce(deps: MacroDeps, signal: SwingSignal): Promise<boolean> {
+  const marker = swingPublishedPath(signal.signalId);
+  if (await deps.state.get(marker)) return false;
+  const messageId = await deps.bus.publish(TOPICS.swingSignals, signal, {
+    attributes: { dedupeId: signal.signalId, symbol: signal.symbol, strategy: signal.strategy },
+    orderingKey: `swing:${signal.symbol}`,
+  });
+  await deps.state.create(marker, { signalId: signal.signalId, symbol: signal.symbol, publishedAt: deps.clock.now(), messageId });
+  return true;
+}
+
+function conflictSkip(s: SwingSignal, reason: string): ScanDecision {
+  return {
+    signalId: s.signalId,
+    strategy: s.strategy,
+    engine: s.engine,
+    symbol: s.symbol,
+    ts: s.ts,
+    candleTime: s.candleTime,
+    decision: 'SKIP',
+    direction: s.direction,
+    price: s.price,
+    reasons: [...s.reasons, reason],
+    features: { ...s.features, conflictLoser: true, confidence: s.confidence },
+  };
+}
+
+/** A scan decision as a warehouse `signals` row (reasons and features as JSON text). */
+export function scanToRow(d: ScanDecision | SwingSignal): Row {
+  const features: Record<string, unknown> = { ...d.features, engine: d.engine, candleTime: d.candleTime };
+  if (isSwingSignal(d as SwingScan)) {
+    const s = d as SwingSignal;
+    Object.assign(features, {
+      entries: s.entries,
+      entryWeights: s.entryWeights,
+      stopLoss: s.stopLoss,
+      takeProfit: s.takeProfit,
+      trailingFraction: s.trailingFraction,
+      maxHoldMs: s.maxHoldMs,
+      confidence: s.confidence,
+      tier: s.tier,
+    });
+  }
+  return {
+    signal_id: d.signalId,
+    ts: d.ts,
+    strategy: d.strategy,
+    symbol: d.symbol,
+    decision: d.decision,
+    direction: d.direction,
+    price: Number.isFinite(d.price) ? d.price : null,
+    reasons: JSON.stringify(d.reasons),
+    features: JSON.stringify(features),
+  };
+}
+
+async function resolveRegime(
+  deps: MacroDeps,
+  input: RegimeInput | undefined,
+  slotStart: number,
+  strategies: StrategyConfigs,
+  system: SystemConfig,
+  log: Logger,
+): Promise<Regime | null> {
+  if (input === null) return null;
+  if (typeof input === 'string') return input;
+  if (typeof input === 'function') return input(slotStart);
+  const cfg = strategies.protections.regime;
+  const ref = system.symbols.find((s) => s.symbol === cfg.referenceSymbol && s.krakenPair !== null);
+  if (!ref) {
+    log.warn('regime reference symbol has no Kraken pair; regime unknown', { referenceSymbol: cfg.referenceSymbol });
+    return null;
+  }
+  const n = Math.min(system.hotWindowCandles, Math.ceil(REGIME_LOOKBACK_MS / INTERVAL_MS[REGIME_INTERVAL]) + 1);
+  const cols = toColumns(await recentHotCandles(deps.state, VENUE, ref.symbol, REGIME_INTERVAL, n), REGIME_INTERVAL);
+  const i = lastClosedIndex(cols, slotStart);
+  if (i < 0 || slotStart - ((cols.openTime[i] as number) + INTERVAL_MS[REGIME_INTERVAL]) > MAX_STALE_INTERVALS * INTERVAL_MS[REGIME_INTERVAL]) {
+    log.warn('no fresh candles for the regime; regime unknown', { symbol: ref.symbol, interval: REGIME_INTERVAL });
+    return null;
+  }
+  return regimeAt(cols.openTime, cols.close, i, cfg);
+}

@@ -1,0 +1,269 @@
+/**
+ * MICRO-SCALP champion "V5.2" (SPEC 4): RSI divergence plus a volume spike, on every close and on the
+ * 15 s snapshot of the forming candle.
+ *
+ * Divergence, for the evaluated candle E (closed candle i, or the forming candle after i):
+ * - Pivots: swing highs/lows of strength `pivotStrength` (shared/strategies/levels.ts `pivotFlags`),
+ *   used only once CONFIRMED by closed candles (pivot j with j + strength <= i).
+ * - Bearish (-> SHORT): a confirmed swing high j within the last `lookbackCandles` candles (E - j <=
+ *   lookback) with RSI(j) > `overbought`; E makes a higher high (high(E) > high(j), and high(E) >= every
+ *   high between j and E) while RSI(E) <= RSI(j) - `minRsiDelta` (a lower RSI high).
+ * - Bullish (-> LONG): mirrored with swing lows, a lower low, RSI(j) < `oversold` and
+ *   RSI(E) >= RSI(j) + minRsiDelta.
+ * The most recent qualifying pivot is used. RSI(E) of a forming candle is peeked from the Wilder state
+ * at i (IncrementalRsi.peek semantics).
+ * Volume spike: volume(E) >= `minRatio` x EMA(volume) of the candles BEFORE E (for a forming candle
+ * its partial volume, which can only grow).
+ *
+ * Decisions: divergence + spike -> TAKE (limit entry at the evaluated price, exits by config), or SKIP
+ * when exits cannot be computed or bullish and bearish divergences coincide (an outside candle);
+ * divergence without spike, or a spike at a new extreme beyond a pivot whose RSI does not diverge
+ * -> NEAR_MISS; anything else -> null (not logged).
+ */
+import type { V52DivergenceConfig } from '../../config/strategy.js';
+import type { Direction } from '../../trading/types.js';
+import { atr, ema, rsi } from '../../indicators/index.js';
+import { pivotFlags } from '../levels.js';
+import type { CandleSeries } from '../series.js';
+import {
+  cacheFor,
+  computeExits,
+  evaluationPoint,
+  num,
+  peekRsi,
+  rsiState,
+  signalIdFor,
+  type EvalContext,
+  type IndicatorCache,
+  type PreparedBase,
+  type RsiState,
+  type ScalpDecision,
+  type ScalpStrategy,
+} from './common.js';
+
+const STRATEGY = 'v52_divergence' as const;
+
+/** Pivot links: `last[i]` = newest pivot confirmed by candle i (-1 if none), `prev[j]` = pivot before j. */
+export interface PivotIndex {
+  readonly last: Int32Array;
+  readonly prev: Int32Array;
+}
+
+export function pivotIndex(flags: Uint8Array, strength: number): PivotIndex {
+  const n = flags.length;
+  const last = new Int32Array(n).fill(-1);
+  const prev = new Int32Array(n).fill(-1);
+  let newest = -1;
+  for (let i = 0; i < n; i++) {
+    const j = i - strength; // the pivot candidate that candle i confirms
+    if (j >= 0 && flags[j] === 1) {
+      prev[j] = newest;
+      newest = j;
+    }
+    last[i] = newest;
+  }
+  return { last, prev };
+}
+
+export interface V52Prepared extends PreparedBase<V52DivergenceConfig> {
+  readonly rsi: Float64Array;
+  readonly rsiState: RsiState;
+  readonly volumeEma: Float64Array;
+  readonly atr: Float64Array;
+  readonly pivotHighs: PivotIndex;
+  readonly pivotLows: PivotIndex;
+}
+
+function prepare(series: CandleSeries, cfg: V52DivergenceConfig, cache?: IndicatorCache): V52Prepared {
+  if (series.interval !== '1m') throw new Error(`v52_divergence evaluates 1m candles, got ${series.interval}`);
+  const c = cacheFor(series, cache);
+  const d = cfg.divergence;
+  const flags = c.get(`pivots:${d.pivotStrength}`, () => pivotFlags(series.high, series.low, d.pivotStrength));
+  return {
+    series,
+    cfg,
+    rsi: c.get(`rsi:${d.rsiPeriod}`, () => rsi(series.close, d.rsiPeriod)),
+    rsiState: c.get(`rsiState:${d.rsiPeriod}`, () => rsiState(series.close, d.rsiPeriod)),
+    volumeEma: c.get(`ema:volume:${cfg.volumeSpike.emaPeriod}`, () => ema(series.volume, cfg.volumeSpike.emaPeriod)),
+    atr: c.get(`atr:${cfg.exits.atr.period}`, () => atr(series.high, series.low, series.close, cfg.exits.atr.period)),
+    pivotHighs: c.get(`pivotIndex:high:${d.pivotStrength}`, () => pivotIndex(flags.highs, d.pivotStrength)),
+    pivotLows: c.get(`pivotIndex:low:${d.pivotStrength}`, () => pivotIndex(flags.lows, d.pivotStrength)),
+  };
+}
+
+/** Result of a divergence search, reused (no per-candle allocation). */
+interface DivergenceHit {
+  pivot: number;
+  /** A pivot that price exceeded (new extreme) with the RSI condition on the pivot met, but no RSI divergence. */
+  priceOnlyPivot: number;
+}
+const bear: DivergenceHit = { pivot: -1, priceOnlyPivot: -1 };
+const bull: DivergenceHit = { pivot: -1, priceOnlyPivot: -1 };
+
+/**
+ * Searches pivots newest-first. `e` = evaluated index (i, or i + 1 for a forming candle), `ext` = its
+ * high (bearish) or low (bullish), `rsiE` its RSI. Candles strictly between a pivot and e are read from
+ * the closed arrays (all <= i).
+ */
+function searchDivergence(
+  out: DivergenceHit,
+  bearish: boolean,
+  p: V52Prepared,
+  i: number,
+  e: number,
+  ext: number,
+  rsiE: number,
+): void {
+  out.pivot = -1;
+  out.priceOnlyPivot = -1;
+  const d = p.cfg.divergence;
+  const prices = bearish ? p.series.high : p.series.low;
+  const idx = bearish ? p.pivotHighs : p.pivotLows;
+  let j = idx.last[i] as number;
+  let k = e - 1; // next candle to fold into `between`
+  let between = bearish ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+  while (j >= 0 && e - j <= d.lookbackCandles) {
+    for (; k > j; k--) {
+      const v = prices[k] as number;
+      if (bearish ? v > between : v < between) between = v;
+    }
+    const pj = prices[j] as number;
+    const rj = p.rsi[j] as number;
+    const newExtreme = bearish ? ext > pj && ext >= between : ext < pj && ext <= between;
+    if (newExtreme && (bearish ? rj > d.overbought : rj < d.oversold)) {
+      const diverges = bearish ? rsiE <= rj - d.minRsiDelta : rsiE >= rj + d.minRsiDelta;
+      if (diverges) {
+        out.pivot = j;
+        return;
+      }
+      if (out.priceOnlyPivot < 0) out.priceOnlyPivot = j;
+    }
+    // An older pivot needs E above/below this one too: fold the pivot into `between`.
+    if (bearish ? pj > between : pj < between) between = pj;
+    k = j - 1;
+    j = idx.prev[j] as number;
+  }
+}
+
+function evaluateAt(p: V52Prepared, i: number, ctx?: EvalContext): ScalpDecision | null {
+  const s = p.series;
+  const cfg = p.cfg;
+  const forming = ctx?.forming;
+  const { ts, candleTime } = evaluationPoint(s, i, forming);
+  const e = forming ? i + 1 : i;
+  const high = forming ? forming.high : (s.high[i] as number);
+  const low = forming ? forming.low : (s.low[i] as number);
+  const price = forming ? forming.close : (s.close[i] as number);
+  const vol = forming ? forming.volume : (s.volume[i] as number);
+  const volAvg = forming ? (p.volumeEma[i] as number) : i > 0 ? (p.volumeEma[i - 1] as number) : Number.NaN;
+  const volumeRatio = volAvg > 0 ? vol / volAvg : Number.NaN;
+  const spike = volumeRatio >= cfg.volumeSpike.minRatio;
+  const rsiE = forming ? peekRsi(p.rsiState, s.close, i, forming.close) : (p.rsi[i] as number);
+  if (Number.isNaN(rsiE)) return null;
+
+  searchDivergence(bear, true, p, i, e, high, rsiE);
+  searchDivergence(bull, false, p, i, e, low, rsiE);
+  const hasBear = bear.pivot >= 0;
+  const hasBull = bull.pivot >= 0;
+  const priceOnly = !hasBear && !hasBull && (bear.priceOnlyPivot >= 0 || bull.priceOnlyPivot >= 0);
+  if (!hasBear && !hasBull && !(spike && priceOnly)) return null;
+
+  const d = cfg.divergence;
+  const reasons: string[] = [];
+  let direction: Direction | null = null;
+  let pivot = -1;
+  let pivotIsHigh = true;
+  if (hasBear) {
+    pivot = bear.pivot;
+    direction = 'SHORT';
+    reasons.push(
+      `bearish RSI divergence: high ${high} > pivot high ${s.high[pivot]} (${candleLag(e, pivot)} candles ago) while RSI(${d.rsiPeriod}) ${round(rsiE)} <= ${round(p.rsi[pivot] as number)} - ${d.minRsiDelta}`,
+    );
+  }
+  if (hasBull) {
+    if (!hasBear) {
+      pivot = bull.pivot;
+      pivotIsHigh = false;
+    }
+    direction = hasBear ? null : 'LONG';
+    reasons.push(
+      `bullish RSI divergence: low ${low} < pivot low ${s.low[bull.pivot]} (${candleLag(e, bull.pivot)} candles ago) while RSI(${d.rsiPeriod}) ${round(rsiE)} >= ${round(p.rsi[bull.pivot] as number)} + ${d.minRsiDelta}`,
+    );
+  }
+  if (priceOnly) {
+    const bearish = bear.priceOnlyPivot >= 0;
+    pivot = bearish ? bear.priceOnlyPivot : bull.priceOnlyPivot;
+    pivotIsHigh = bearish;
+    reasons.push(
+      `${bearish ? 'higher high' : 'lower low'} beyond the pivot ${candleLag(e, pivot)} candles ago, but RSI(${d.rsiPeriod}) ${round(rsiE)} does not diverge from ${round(p.rsi[pivot] as number)} by ${d.minRsiDelta}`,
+    );
+  }
+  reasons.push(
+    spike
+      ? `volume spike: ${round(volumeRatio)} x EMA${cfg.volumeSpike.emaPeriod} >= ${cfg.volumeSpike.minRatio}`
+      : `no volume spike: ${round(volumeRatio)} x EMA${cfg.volumeSpike.emaPeriod} < ${cfg.volumeSpike.minRatio}`,
+  );
+
+  const atrNow = p.atr[i] as number;
+  let decision: ScalpDecision['decision'];
+  let proposal: ScalpDecision['proposal'] = null;
+  if (hasBear && hasBull) {
+    decision = 'SKIP';
+    reasons.push('bullish and bearish divergence at once (outside candle): no direction');
+  } else if ((hasBear || hasBull) && spike && direction) {
+    const exits = computeExits(direction, price, cfg.exits, atrNow);
+    if (exits) {
+      decision = 'TAKE';
+      proposal = { entry: price, stopLoss: exits.stopLoss, takeProfit: exits.takeProfit, exitMode: cfg.exits.mode };
+    } else {
+      decision = 'SKIP';
+      reasons.push(`ATR(${cfg.exits.atr.period}) not available for ATR exits`);
+    }
+  } else {
+    decision = 'NEAR_MISS';
+  }
+
+  return {
+    signalId: signalIdFor(STRATEGY, s.symbol, candleTime, forming),
+    strategy: STRATEGY,
+    engine: 'SCALP',
+    symbol: s.symbol,
+    ts,
+    candleTime,
+    decision,
+    direction: decision === 'TAKE' ? direction : null,
+    price,
+    reasons,
+    features: {
+      snapshot: forming !== undefined,
+      divergence: hasBear && hasBull ? 'both' : hasBear ? 'bearish' : hasBull ? 'bullish' : 'none',
+      rsi: num(rsiE),
+      pivotRsi: pivot >= 0 ? num(p.rsi[pivot] as number) : null,
+      pivotPrice: pivot >= 0 ? ((pivotIsHigh ? s.high[pivot] : s.low[pivot]) as number) : null,
+      pivotTime: pivot >= 0 ? (s.openTime[pivot] as number) : null,
+      pivotAgeCandles: pivot >= 0 ? e - pivot : null,
+      volumeRatio: num(volumeRatio),
+      volumeSpike: spike,
+      atr: num(atrNow),
+      exitMode: cfg.exits.mode,
+      entry: proposal ? proposal.entry : null,
+      stopLoss: proposal ? proposal.stopLoss : null,
+      takeProfit: proposal ? proposal.takeProfit : null,
+    },
+    proposal,
+  };
+}
+
+function candleLag(e: number, j: number): number {
+  return e - j;
+}
+
+function round(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
+}
+
+export const v52Divergence: ScalpStrategy<V52DivergenceConfig, V52Prepared> = {
+  id: STRATEGY,
+  prepare,
+  evaluateAt,
+};

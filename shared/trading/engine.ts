@@ -1,0 +1,302 @@
+/**
+ * The ONE decision path of the trading core, called by the live execution function (through
+ * store.ts) and by the backtester (directly, on in-memory state): filters + protections + sizing + the
+ * paper book. Pure: state in, state + events out; `now` passed in; nothing mutated.
+ *
+ * applySignal checks, in this order (the first failing check is the rejection reason):
+ *   not_emitting, duplicate, stale_signal (now >= ts + entry timeout), invalid_levels,
+ *   daily_loss_halt, loss_streak_pause, regime_panic, strategy_disabled_volatility (swing setups),
+ *   symbol_cooldown, macro_bias_filter (scalps), position_exists (one per coin per strategy),
+ *   strategy_position_limit (5), total_position_limit (15), risk_budget_exhausted (scalps) /
+ *   allocation_exhausted (swings).
+ * Then the stop is made adaptive (protection/adaptive-stops.ts, base = distance from the first entry),
+ * the size computed (sizing.ts) and the limit entries placed (book.ts).
+ *
+ * applyCandle: fills/exits of the candle's symbol (book.ts), then the trade limiter (stop counts and
+ * resets), the loss streak, regime / volatility updates from `market`, cooldown / pause / bias expiry,
+ * day rollover and the equity guards (marked equity). Returns the same state object when nothing
+ * changed (the hot path allocates only the result).
+ */
+import type { Candle } from '../market/types.js';
+import type { Regime } from '../config/strategy.js';
+import { adaptiveStopPct } from '../protection/adaptive-stops.js';
+import { checkEquity, guardBlock, recordTradeResult, resumeTrading, tickGuards } from '../protection/guards.js';
+import { cooldownUntil, expireCooldowns, recordReset, recordStop } from '../protection/limiter.js';
+import { createProtectionState, DAY_MS, type ProtectionEvent, type ProtectionState, type RegimeInputs } from '../protection/model.js';
+import { classifyRegime, regimeSizeMultiplier, updateRegime } from '../protection/regime.js';
+import { isSetupDisabled, updateVolatility } from '../protection/volatility.js';
+import { accountEquity, closeManually, createAccount, expireOrders, groupIdOf, markedEquity, onCandle, openRisk, submitSignal } from './book.js';
+import { biasRestriction, createBiasFilterState, expireBiasFilter, hasSwingConflict, updateBiasFilter, type BiasFilterState } from './filters.js';
+import type { AccountState, TradeEvent, TradingConfig } from './model.js';
+import { qtysForNotional, qtysForRisk, scalpRiskBudget, swingNotionalBudget, swingSetupOf } from './sizing.js';
+import type { BiasState, Signal } from './types.js';
+
+const PCT = 100;
+
+export interface TradingState {
+  account: AccountState;
+  protections: ProtectionState;
+  biasFilter: BiasFilterState;
+}
+
+export type TradingEvent = TradeEvent | ProtectionEvent;
+
+export const NO_EVENTS: readonly TradingEvent[] = Object.freeze([]) as readonly TradingEvent[];
+
+export function createTradingState(accountId: string, cfg: TradingConfig, now: number): TradingState {
+  const account = createAccount(accountId, cfg.risk.startingEquityUsd);
+  return { account, protections: createProtectionState(now, accountEquity(account)), biasFilter: createBiasFilterState() };
+}
+
+export type RejectReason =
+  | 'not_emitting'
+  | 'duplicate'
+  | 'stale_signal'
+  | 'invalid_levels'
+  | 'daily_loss_halt'
+  | 'loss_streak_pause'
+  | 'regime_panic'
+  | 'strategy_disabled_volatility'
+  | 'symbol_cooldown'
+  | 'macro_bias_filter'
+  | 'position_exists'
+  | 'strategy_position_limit'
+  | 'total_position_limit'
+  | 'risk_budget_exhausted'
+  | 'allocation_exhausted';
+
+export type SignalDecision =
+  | {
+      accepted: true;
+      groupId: string;
+      qtys: number[];
+      /** Σ |entry - stop| x qty reserved by the group. */
+      risk: number;
+      notional: number;
+      /** The (adaptive) stop the group uses. */
+      stopLoss: number;
+      /** regime x conflict multiplier applied. */
+      sizeMultiplier: number;
+    }
+  | { accepted: false; reason: RejectReason; detail: string };
+
+export interface SignalMarket {
+  /** Current macro bias of the signal's symbol (`bias/{symbol}`), applied to the filter first. */
+  bias?: BiasState | null;
+  /** 24h volatility of the signal's symbol, % (adaptive stops). */
+  volatility24hPct?: number | null;
+}
+
+export interface CandleMarket {
+  /** Current BTC regime (pass on the reference symbol's candles): a regime, or the inputs to classify. */
+  regime?: Regime | null;
+  regimeInputs?: RegimeInputs | null;
+  /** 24h volatility of the candle's symbol, % (strategy disable with hysteresis). */
+  volatility24hPct?: number | null;
+}
+
+export interface EngineResult {
+  state: TradingState;
+  events: readonly TradingEvent[];
+}
+
+export interface SignalResult extends EngineResult {
+  decision: SignalDecision;
+}
+
+function reject(state: TradingState, events: TradingEvent[], reason: RejectReason, detail: string): SignalResult {
+  return { state, events: events.length ? events : NO_EVENTS, decision: { accepted: false, reason, detail } };
+}
+
+function withParts(s: TradingState, account: AccountState, protections: ProtectionState, biasFilter: BiasFilterState): TradingState {
+  return account === s.account && protections === s.protections && biasFilter === s.biasFilter ? s : { account, protections, biasFilter };
+}
+
+/** Time-driven protection changes (cooldown end, pause end, day rollover, bias expiry). */
+function tickProtections(account: AccountState, p: ProtectionState, bf: BiasFilterState, now: number, out: ProtectionEvent[]): [ProtectionState, BiasFilterState] {
+  if (p.nextCooldownEnd !== null && now >= p.nextCooldownEnd) p = expireCooldowns(p, now, out);
+  if (now >= p.guards.dayStart + DAY_MS || (p.guards.pausedUntil !== null && now >= p.guards.pausedUntil)) {
+    p = tickGuards(p, now, () => markedEquity(account), out);
+  }
+  if (bf.nextExpiry !== null && now >= bf.nextExpiry) bf = expireBiasFilter(bf, now, out);
+  return [p, bf];
+}
+
+export function applySignal(state: TradingState, signal: Signal, market: SignalMarket | null, cfg: TradingConfig, now: number): SignalResult {
+  const out: TradingEvent[] = [];
+  const pev = out as ProtectionEvent[];
+  let { protections: prot, biasFilter: bf } = state;
+  const account = state.account;
+  [prot, bf] = tickProtections(account, prot, bf, now, pev);
+  if (market?.bias && market.bias.symbol === signal.symbol) bf = updateBiasFilter(bf, market.bias, now, cfg.filters.macroBias, pev);
+  const s0 = withParts(state, account, prot, bf);
+
+  if (!signal.emit) return reject(s0, out, 'not_emitting', `${signal.strategy} is log-only (emitSignals=false)`);
+  const groupId = groupIdOf(signal.signalId);
+  if (account.positions.some((p) => p.groupId === groupId)) return reject(s0, out, 'duplicate', `signal ${signal.signalId} already placed`);
+  const timeout = signal.engine === 'SCALP' ? cfg.paper.entryTimeoutMs.scalp : cfg.paper.entryTimeoutMs.swing;
+  if (now >= signal.ts + timeout) return reject(s0, out, 'stale_signal', `signal from ${signal.ts} is older than the entry timeout (${timeout} ms)`);
+  const long = signal.direction === 'LONG';
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const e of signal.entries) {
+    if (e < lo) lo = e;
+    if (e > hi) hi = e;
+  }
+  const levelsOk = (stop: number) => (long ? stop < lo && signal.takeProfit > hi : stop > hi && signal.takeProfit < lo);
+  if (!levelsOk(signal.stopLoss)) return reject(s0, out, 'invalid_levels', `${signal.direction}: stop ${signal.stopLoss} / take profit ${signal.takeProfit} on the wrong side of the entries`);
+
+  const block = guardBlock(prot, now);
+  if (block) return reject(s0, out, block, block === 'daily_loss_halt' ? 'daily loss limit reached: no new trades today' : `paused after consecutive losses until ${prot.guards.pausedUntil}`);
+  const regime = prot.regime.current;
+  if (regime === 'PANIC') return reject(s0, out, 'regime_panic', 'BTC regime PANIC halts new trades');
+  const setup = swingSetupOf(signal.strategy);
+  if (setup !== null && isSetupDisabled(prot, setup, signal.symbol)) {
+    return reject(s0, out, 'strategy_disabled_volatility', `${setup} disabled on ${signal.symbol} by 24h volatility`);
+  }
+  const cd = cooldownUntil(prot, signal.symbol, now);
+  if (cd !== null) return reject(s0, out, 'symbol_cooldown', `${signal.symbol} cooling down until ${cd}`);
+  if (signal.engine === 'SCALP') {
+    const only = biasRestriction(bf, signal.symbol, now, cfg.filters.macroBias);
+    if (only !== null && only !== signal.direction) return reject(s0, out, 'macro_bias_filter', `macro bias filter allows only ${only} scalps on ${signal.symbol}`);
+  }
+  const pos = cfg.risk.positions;
+  let sameCoin = 0;
+  let sameStrategy = 0;
+  for (const p of account.positions) {
+    if (p.strategy !== signal.strategy) continue;
+    sameStrategy++;
+    if (p.symbol === signal.symbol) sameCoin++;
+  }
+  if (sameCoin >= pos.maxPerCoinPerStrategy) return reject(s0, out, 'position_exists', `${signal.strategy} already has a position on ${signal.symbol}`);
+  if (sameStrategy >= pos.maxPerStrategy) return reject(s0, out, 'strategy_position_limit', `${signal.strategy} has ${sameStrategy} positions (max ${pos.maxPerStrategy})`);
+  if (account.positions.length >= pos.maxTotal) return reject(s0, out, 'total_position_limit', `${account.positions.length} positions open (max ${pos.maxTotal})`);
+
+  // adaptive stop from the first entry
+  const first = signal.entries[0] as number;
+  const basePct = (Math.abs(first - signal.stopLoss) / first) * PCT;
+  const stopPct = adaptiveStopPct(basePct, market?.volatility24hPct ?? null, regime, signal.tier, cfg.protections.adaptiveStops);
+  const stopLoss = stopPct === basePct ? signal.stopLoss : long ? first * (1 - stopPct / PCT) : first * (1 + stopPct / PCT);
+  if (!levelsOk(stopLoss)) return reject(s0, out, 'invalid_levels', `adaptive stop ${stopLoss} falls inside the entry grid`);
+
+  const equity = accountEquity(account);
+  let multiplier = regimeSizeMultiplier(regime, cfg.protections.regime);
+  let qtys: number[];
+  if (signal.engine === 'SCALP') {
+    if (hasSwingConflict(account, signal.symbol)) multiplier *= cfg.filters.swingConflictSizeFactor;
+    const b = scalpRiskBudget(equity, openRisk(account, 'SCALP'), multiplier, cfg.risk);
+    if (!(b.budget > 0)) return reject(s0, out, 'risk_budget_exhausted', `open scalp risk ${b.used.toFixed(2)} of cap ${b.cap.toFixed(2)}: nothing remains`);
+    qtys = qtysForRisk(signal.entries, stopLoss, b.budget);
+  } else {
+    const sw = setup ?? 'SWING';
+    let used = 0;
+    for (const p of account.positions) if (p.engine === 'SWING' && (swingSetupOf(p.strategy) ?? 'SWING') === sw) used += p.notional;
+    const b = swingNotionalBudget(equity, sw, used, multiplier, cfg.risk);
+    if (!(b.budget > 0)) return reject(s0, out, 'allocation_exhausted', `${sw} allocation ${b.allocation.toFixed(2)} fully used`);
+    qtys = qtysForNotional(signal.entries, b.budget);
+  }
+  const placed = submitSignal(account, signal, { qtys, stopLoss, takeProfit: signal.takeProfit }, cfg, now);
+  out.push(...placed.events);
+  const p = placed.account.positions[placed.account.positions.length - 1];
+  return {
+    state: { account: placed.account, protections: prot, biasFilter: bf },
+    events: out,
+    decision: { accepted: true, groupId, qtys, risk: p?.risk ?? 0, notional: p?.notional ?? 0, stopLoss, sizeMultiplier: multiplier },
+  };
+}
+
+/** Scratch event list of applyCandle (synchronous, never re-entered); copied out when non-empty. */
+const SCRATCH: TradingEvent[] = [];
+
+export function applyCandle(state: TradingState, candle: Candle, market: CandleMarket | null, cfg: TradingConfig, now: number): EngineResult {
+  let account = state.account;
+  let prot = state.protections;
+  let bf = state.biasFilter;
+  const out = SCRATCH;
+  out.length = 0;
+
+  if (account.positions.length > 0) {
+    const r = onCandle(account, candle, cfg, now);
+    if (r.events.length > 0) {
+      for (const e of r.events) out.push(e);
+      prot = protectionsFromTrades(prot, r.events, cfg, now, out as ProtectionEvent[]);
+    }
+    account = r.account;
+  }
+  if (market) {
+    const regime = market.regime ?? (market.regimeInputs ? classifyRegime(market.regimeInputs, cfg.protections.regime) : null);
+    if (regime !== null && regime !== prot.regime.current) {
+      prot = updateRegime(prot, regime, now, out as ProtectionEvent[], market.regimeInputs ?? undefined);
+    }
+    if (market.volatility24hPct !== undefined && market.volatility24hPct !== null) {
+      prot = updateVolatility(prot, candle.symbol, market.volatility24hPct, cfg.protections.volatilityDisable, now, out as ProtectionEvent[]);
+    }
+  }
+  const g = prot.guards;
+  if (
+    (prot.nextCooldownEnd !== null && now >= prot.nextCooldownEnd) ||
+    now >= g.dayStart + DAY_MS ||
+    (g.pausedUntil !== null && now >= g.pausedUntil) ||
+    (bf.nextExpiry !== null && now >= bf.nextExpiry)
+  ) {
+    [prot, bf] = tickProtections(account, prot, bf, now, out as ProtectionEvent[]);
+  }
+  if (account !== state.account) {
+    prot = checkEquity(prot, markedEquity(account), now, cfg.protections.accountGuards, out as ProtectionEvent[]);
+  }
+  const next = withParts(state, account, prot, bf);
+  const events = out.length > 0 ? out.slice() : NO_EVENTS;
+  out.length = 0;
+  return { state: next, events };
+}
+
+/** Trade limiter and loss streak from the book's events. */
+function protectionsFromTrades(p: ProtectionState, events: readonly TradeEvent[], cfg: TradingConfig, now: number, out: ProtectionEvent[]): ProtectionState {
+  const lim = cfg.protections.tradeLimiter;
+  for (const e of events) {
+    if (e.type === 'position_closed') {
+      const t = e.trade;
+      if (t.exitReason === 'stop_loss') p = recordStop(p, t.symbol, t.tier, now, lim, out);
+      else if (t.exitReason === 'time_exit' && t.pnl > 0) p = recordReset(p, t.symbol, 'profitable_timeout', now, lim, out);
+      p = recordTradeResult(p, t.pnl, now, cfg.protections.accountGuards, out);
+    } else if (e.type === 'half_take_profit') {
+      p = recordReset(p, e.symbol, 'half_take_profit', now, lim, out);
+    } else if (e.type === 'trailing_activated') {
+      p = recordReset(p, e.symbol, 'trailing_activation', now, lim, out);
+    }
+  }
+  return p;
+}
+
+/** Applies a macro-bias update (`macro-bias-updates`) to the filter. */
+export function applyBias(state: TradingState, bias: BiasState, cfg: TradingConfig, now: number): EngineResult {
+  const out: ProtectionEvent[] = [];
+  const bf = updateBiasFilter(state.biasFilter, bias, now, cfg.filters.macroBias, out);
+  return { state: withParts(state, state.account, state.protections, bf), events: out.length ? out : NO_EVENTS };
+}
+
+/** Periodic sweep (no candle needed): entry timeouts, cooldown/pause/bias expiry, day rollover. */
+export function tick(state: TradingState, cfg: TradingConfig, now: number): EngineResult {
+  const r = expireOrders(state.account, now);
+  const out: TradingEvent[] = [...r.events];
+  let [prot, bf] = tickProtections(r.account, state.protections, state.biasFilter, now, out as ProtectionEvent[]);
+  if (r.account !== state.account) prot = checkEquity(prot, markedEquity(r.account), now, cfg.protections.accountGuards, out as ProtectionEvent[]);
+  return { state: withParts(state, r.account, prot, bf), events: out.length ? out : NO_EVENTS };
+}
+
+/** Owner command: clear the loss-streak pause and today's loss halt. */
+export function ownerResume(state: TradingState, now: number): EngineResult {
+  const out: ProtectionEvent[] = [];
+  const prot = resumeTrading(state.protections, now, out);
+  return { state: withParts(state, state.account, prot, state.biasFilter), events: out.length ? out : NO_EVENTS };
+}
+
+/** Owner command: close a group at `price` (counts for the limiter and the guards like any exit). */
+export function ownerClose(state: TradingState, groupId: string, price: number, cfg: TradingConfig, now: number): EngineResult {
+  const r = closeManually(state.account, groupId, price, now);
+  if (r.events.length === 0) return { state, events: NO_EVENTS };
+  const out: TradingEvent[] = [...r.events];
+  let prot = protectionsFromTrades(state.protections, r.events, cfg, now, out as ProtectionEvent[]);
+  prot = checkEquity(prot, markedEquity(r.account), now, cfg.protections.accountGuards, out as ProtectionEvent[]);
+  return { state: withParts(state, r.account, prot, state.biasFilter), events: out };
+}

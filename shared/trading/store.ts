@@ -1,0 +1,196 @@
+/**
+ * Persistence shell of the trading core over the StateStore port. The whole trading state of an
+ * account (book + protections + bias filter) is ONE document, `trading/{accountId}`, changed only
+ * inside `state.runTransaction` (read doc -> pure transition from engine.ts -> write), so concurrent
+ * signals serialise on it: the risk cap and the position limits hold under concurrency (no
+ * read-then-write race; the adapters retry contended transactions).
+ *
+ * Idempotency (everything arrives at least once):
+ * - signals: a marker document `trading/{accountId}/applied/{signalId}` is created in the same
+ *   transaction with the decision and the events. A signal seen again changes nothing and returns the
+ *   stored decision and events (`duplicate: true`) so the caller may re-publish them (event ids are
+ *   deterministic; downstream de-dups).
+ * - candles: a watermark per feed (`venue:symbol:interval` -> last open time) in the document; a candle
+ *   at or before it changes nothing. The events of the last candle per feed are kept and returned on a
+ *   redelivery of that candle.
+ * The caller publishes the returned events (trade-events / system-alerts via `protectionAlert`) and
+ * appends `position_closed` rows to the warehouse `paper_trades` table (`closedTradeRows`).
+ */
+import type { Candle } from '../market/types.js';
+import type { DocData, StateStore } from '../ports/state.js';
+import { safeId } from '../ports/state.js';
+import {
+  applyBias,
+  applyCandle,
+  applySignal,
+  createTradingState,
+  ownerClose,
+  ownerResume,
+  tick,
+  type CandleMarket,
+  type EngineResult,
+  type SignalDecision,
+  type SignalMarket,
+  type TradingEvent,
+  type TradingState,
+} from './engine.js';
+import type { PaperTradeRow, TradingConfig } from './model.js';
+import type { BiasState, Signal } from './types.js';
+
+export const TRADING_SCHEMA_VERSION = 1;
+
+export function tradingDocPath(accountId: string): string {
+  return `trading/${safeId(accountId)}`;
+}
+
+export function signalMarkerPath(accountId: string, signalId: string): string {
+  return `${tradingDocPath(accountId)}/applied/${safeId(signalId)}`;
+}
+
+export interface TradingDoc {
+  schemaVersion: number;
+  state: TradingState;
+  /** feed key -> last applied candle open time. */
+  candleWatermarks: Record<string, number>;
+  /** feed key -> events of the last applied candle (re-returned on a redelivery of it). */
+  lastCandleEvents: Record<string, TradingEvent[]>;
+  updatedAt: number;
+}
+
+interface SignalMarker {
+  signalId: string;
+  appliedAt: number;
+  decision: SignalDecision;
+  events: TradingEvent[];
+}
+
+export interface StoreResult {
+  /** false when this input had been applied before (nothing changed). */
+  applied: boolean;
+  state: TradingState;
+  events: readonly TradingEvent[];
+}
+
+export interface StoreSignalResult extends StoreResult {
+  decision: SignalDecision;
+}
+
+export interface TradingStoreOptions {
+  accountId: string;
+  /** Current config (re-read on every call, so live config edits apply). */
+  config: TradingConfig | (() => TradingConfig);
+}
+
+export function feedKey(c: Pick<Candle, 'venue' | 'symbol' | 'interval'>): string {
+  return `${c.venue}:${c.symbol}:${c.interval}`;
+}
+
+/** Warehouse rows of the `position_closed` events (one row per filled entry lot). */
+export function closedTradeRows(events: readonly TradingEvent[]): PaperTradeRow[] {
+  const rows: PaperTradeRow[] = [];
+  for (const e of events) if (e.type === 'position_closed') rows.push(...e.trade.rows);
+  return rows;
+}
+
+const toDoc = (x: unknown): DocData => x as DocData;
+
+export class TradingStore {
+  constructor(
+    private readonly store: StateStore,
+    private readonly opts: TradingStoreOptions,
+  ) {}
+
+  private cfg(): TradingConfig {
+    const c = this.opts.config;
+    return typeof c === 'function' ? c() : c;
+  }
+
+  get docPath(): string {
+    return tradingDocPath(this.opts.accountId);
+  }
+
+  /** The current state (a fresh one, not persisted, when the account does not exist yet). */
+  async read(now: number): Promise<TradingState> {
+    const doc = await this.store.get<TradingDoc>(this.docPath);
+    return doc ? doc.state : createTradingState(this.opts.accountId, this.cfg(), now);
+  }
+
+  async applySignal(signal: Signal, market: SignalMarket | null, now: number): Promise<StoreSignalResult> {
+    const cfg = this.cfg();
+    const markerPath = signalMarkerPath(this.opts.accountId, signal.signalId);
+    return this.store.runTransaction(async (tx) => {
+      const doc = await tx.get<TradingDoc>(this.docPath);
+      const marker = await tx.get<SignalMarker>(markerPath);
+      const state = doc?.state ?? createTradingState(this.opts.accountId, cfg, now);
+      if (marker) return { applied: false, state, events: marker.events, decision: marker.decision };
+      const r = applySignal(state, signal, market, cfg, now);
+      const events = [...r.events];
+      tx.set(this.docPath, toDoc(this.nextDoc(doc, r.state, now)));
+      tx.set(markerPath, toDoc({ signalId: signal.signalId, appliedAt: now, decision: r.decision, events } satisfies SignalMarker));
+      return { applied: true, state: r.state, events, decision: r.decision };
+    });
+  }
+
+  async applyCandle(candle: Candle, market: CandleMarket | null, now: number): Promise<StoreResult> {
+    const cfg = this.cfg();
+    const key = feedKey(candle);
+    return this.store.runTransaction(async (tx) => {
+      const doc = await tx.get<TradingDoc>(this.docPath);
+      const state = doc?.state ?? createTradingState(this.opts.accountId, cfg, now);
+      const mark = doc?.candleWatermarks[key];
+      if (mark !== undefined && candle.openTime <= mark) {
+        const events = candle.openTime === mark ? (doc?.lastCandleEvents[key] ?? []) : [];
+        return { applied: false, state, events };
+      }
+      const r = applyCandle(state, candle, market, cfg, now);
+      const events = [...r.events];
+      const next = this.nextDoc(doc, r.state, now);
+      next.candleWatermarks = { ...next.candleWatermarks, [key]: candle.openTime };
+      next.lastCandleEvents = { ...next.lastCandleEvents, [key]: events };
+      tx.set(this.docPath, toDoc(next));
+      return { applied: true, state: r.state, events };
+    });
+  }
+
+  /** A macro-bias update (`macro-bias-updates`): naturally idempotent (same bias, same state). */
+  applyBias(bias: BiasState, now: number): Promise<StoreResult> {
+    return this.transition(now, (s, cfg) => applyBias(s, bias, cfg, now));
+  }
+
+  /** Periodic sweep: entry timeouts and time-driven protection changes. */
+  tick(now: number): Promise<StoreResult> {
+    return this.transition(now, (s, cfg) => tick(s, cfg, now));
+  }
+
+  /** Owner `/resume`. */
+  resume(now: number): Promise<StoreResult> {
+    return this.transition(now, (s) => ownerResume(s, now));
+  }
+
+  /** Owner close of a trade group at `price`. */
+  closeGroup(groupId: string, price: number, now: number): Promise<StoreResult> {
+    return this.transition(now, (s, cfg) => ownerClose(s, groupId, price, cfg, now));
+  }
+
+  private transition(now: number, fn: (s: TradingState, cfg: TradingConfig) => EngineResult): Promise<StoreResult> {
+    const cfg = this.cfg();
+    return this.store.runTransaction(async (tx) => {
+      const doc = await tx.get<TradingDoc>(this.docPath);
+      const state = doc?.state ?? createTradingState(this.opts.accountId, cfg, now);
+      const r = fn(state, cfg);
+      if (doc && r.state === state) return { applied: false, state, events: [] };
+      tx.set(this.docPath, toDoc(this.nextDoc(doc, r.state, now)));
+      return { applied: true, state: r.state, events: [...r.events] };
+    });
+  }
+
+  private nextDoc(doc: TradingDoc | undefined, state: TradingState, now: number): TradingDoc {
+    return {
+      schemaVersion: TRADING_SCHEMA_VERSION,
+      state,
+      candleWatermarks: doc?.candleWatermarks ?? {},
+      lastCandleEvents: doc?.lastCandleEvents ?? {},
+      updatedAt: now,
+    };
+  }
+}

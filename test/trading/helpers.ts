@@ -1,0 +1,73 @@
+/** Test helpers for the trading core: default config, signal and candle builders, the real-data fixture. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
+import type { Candle } from '../../shared/market/types.js';
+import { tradingConfigFrom, type TradingConfig } from '../../shared/trading/model.js';
+import type { Signal } from '../../shared/trading/types.js';
+
+export const MIN = 60_000;
+export const HOUR = 60 * MIN;
+
+export function defaultCfg(): TradingConfig {
+  return structuredClone(tradingConfigFrom(DEFAULT_STRATEGY_CONFIGS));
+}
+
+/** Config where swing groups are fed by Bybit 1m candles too (as the backtester does). */
+export function cfg1m(): TradingConfig {
+  const c = defaultCfg();
+  c.feeds = { SCALP: { venue: 'bybit', interval: '1m' }, SWING: { venue: 'bybit', interval: '1m' } };
+  return c;
+}
+
+export function signal(over: Partial<Signal> & Pick<Signal, 'ts'>): Signal {
+  const direction = over.direction ?? 'LONG';
+  const entry = over.entries?.[0] ?? 100;
+  return {
+    signalId: over.signalId ?? `${over.strategy ?? 'v52_divergence'}:${over.symbol ?? 'BTCUSDT'}:${over.ts - MIN}`,
+    strategy: 'v52_divergence',
+    engine: 'SCALP',
+    symbol: 'BTCUSDT',
+    candleTime: over.ts - MIN,
+    decision: 'TAKE',
+    direction,
+    price: entry,
+    reasons: ['test'],
+    features: { rsi: 25 },
+    tier: 'large_cap',
+    entries: [entry],
+    stopLoss: direction === 'LONG' ? entry * 0.99 : entry * 1.01,
+    takeProfit: direction === 'LONG' ? entry * 1.02 : entry * 0.98,
+    trailingFraction: null,
+    maxHoldMs: 4 * HOUR,
+    confidence: 70,
+    emit: true,
+    ...over,
+  };
+}
+
+/** A 1m Bybit candle (rule tests need exact levels around the order prices). */
+export function candle(openTime: number, o: number, h: number, l: number, c: number, symbol = 'BTCUSDT', over: Partial<Candle> = {}): Candle {
+  return { symbol, interval: '1m', venue: 'bybit', openTime, open: o, high: h, low: l, close: c, volume: 1, ...over };
+}
+
+export const FIXTURE_DIR = join(import.meta.dirname, '..', 'fixtures', 'trading');
+
+/** Real Bybit BTCUSDT 1m candles (see test/fixtures/trading/README.md). */
+export function realBtc1m(): Candle[] {
+  const lines = readFileSync(join(FIXTURE_DIR, 'BTCUSDT_1m_20250611_0000_20250613_0600.csv'), 'utf8').trim().split('\n');
+  lines.shift();
+  return lines.map((line) => {
+    const [t, o, h, l, c, v] = line.split(',').map(Number) as [number, number, number, number, number, number];
+    return { symbol: 'BTCUSDT', interval: '1m', venue: 'bybit', openTime: t, open: o, high: h, low: l, close: c, volume: v };
+  });
+}
+
+export function columns(cs: Candle[]) {
+  return {
+    time: Float64Array.from(cs, (c) => c.openTime),
+    high: Float64Array.from(cs, (c) => c.high),
+    low: Float64Array.from(cs, (c) => c.low),
+    close: Float64Array.from(cs, (c) => c.close),
+  };
+}
