@@ -3,9 +3,11 @@
  * printing one final JSON line (`{"bench": ..., ...}`). `npm run bench -- ingest` runs one.
  */
 import { runIngestBench } from './ingest.js';
+import { runScalpBench } from './scalp.js';
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
   ingest: () => runIngestBench({ print: true }),
+  scalp: async () => runScalpBench({ print: true }),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -6,10 +6,9 @@
  */
 import type { Candle, Interval, Venue } from '../market/types.js';
 
-export interface CandleSeries {
-  readonly symbol: string;
+/** The columns of a candle series: what indicators and setups read (symbol-agnostic). */
+export interface CandleColumns {
   readonly interval: Interval;
-  readonly venue: Venue;
   readonly length: number;
   /** Candle OPEN time, epoch ms UTC, strictly increasing. */
   readonly openTime: Float64Array;
@@ -20,12 +19,15 @@ export interface CandleSeries {
   readonly volume: Float64Array;
 }
 
-/** Allocates a zero-filled series of `length` candles (to be filled by the caller). */
-export function allocSeries(symbol: string, interval: Interval, venue: Venue, length: number): CandleSeries {
+export interface CandleSeries extends CandleColumns {
+  readonly symbol: string;
+  readonly venue: Venue;
+}
+
+/** Allocates zero-filled columns of `length` candles (to be filled by the caller). */
+export function allocColumns(interval: Interval, length: number): CandleColumns {
   return {
-    symbol,
     interval,
-    venue,
     length,
     openTime: new Float64Array(length),
     open: new Float64Array(length),
@@ -34,6 +36,11 @@ export function allocSeries(symbol: string, interval: Interval, venue: Venue, le
     close: new Float64Array(length),
     volume: new Float64Array(length),
   };
+}
+
+/** Allocates a zero-filled series of `length` candles (to be filled by the caller). */
+export function allocSeries(symbol: string, interval: Interval, venue: Venue, length: number): CandleSeries {
+  return { symbol, venue, ...allocColumns(interval, length) };
 }
 
 /**

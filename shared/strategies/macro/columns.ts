@@ -5,18 +5,9 @@
  * `lastClosedIndex`, so series of different intervals are aligned on close times, never open times.
  */
 import { INTERVAL_MS, isTradable, type Candle, type Interval } from '../../market/types.js';
+import { allocColumns, type CandleColumns } from '../series.js';
 
-export interface CandleColumns {
-  interval: Interval;
-  /** Candle open times (epoch ms), strictly ascending. */
-  openTime: Float64Array;
-  open: Float64Array;
-  high: Float64Array;
-  low: Float64Array;
-  close: Float64Array;
-  volume: Float64Array;
-  length: number;
-}
+export type { CandleColumns };
 
 /** Per-interval columns, as the bias and the swing setups consume them. */
 export type SeriesByInterval = Partial<Record<Interval, CandleColumns>>;
@@ -41,16 +32,7 @@ export function fromRows(
   interval: Interval,
 ): CandleColumns {
   const n = rows.length;
-  const cols: CandleColumns = {
-    interval,
-    openTime: new Float64Array(n),
-    open: new Float64Array(n),
-    high: new Float64Array(n),
-    low: new Float64Array(n),
-    close: new Float64Array(n),
-    volume: new Float64Array(n),
-    length: n,
-  };
+  const cols = allocColumns(interval, n);
   for (let i = 0; i < n; i++) {
     const r = rows[i]!;
     if (i > 0 && !(r.openTime > rows[i - 1]!.openTime)) throw new Error(`fromRows(${interval}): open times must be strictly ascending at index ${i}`);
