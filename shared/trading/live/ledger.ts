@@ -1,0 +1,525 @@
+/**
+ * The live ledger: what the exchange really did for each trade group, as pure, JSON-serialisable
+ * transitions (the I/O shell is ./executor.ts). One `LiveGroup` per paper-core trade group, stored at
+ * `trading/{accountId}/live/{groupId}`.
+ *
+ * Legs (one exchange order each, client id = clientOrderId(groupId, leg)):
+ *   e{k}  entry k of the core's grid: LIMIT PostOnly (maker only).
+ *   t{k}  take profit for the filled lot of entry k, placed once entry k is done (Filled, or cancelled
+ *         after a partial fill): LIMIT PostOnly reduceOnly at the take-profit level.
+ *   g{k}  fallback when t{k} was cancelled because PostOnly would have taken liquidity (the market is
+ *         already beyond the take profit): LIMIT GTC reduceOnly at the same take-profit price, so it
+ *         fills at once at that price or better.
+ *   x{n}  protective exit (core decided stop_loss / trailing_stop / time_exit / manual / an orphaned
+ *         fill): LIMIT GTC reduceOnly at a bounded-slippage price (see orders.ts boundedExitPrice). If
+ *         it ends cancelled with size left, attempt n+1 goes out (up to `maxExitAttempts`).
+ *
+ * Policy for a PostOnly ENTRY that would cross (Bybit accepts it, then cancels it with rejectReason
+ * `EC_PostOnlyWillTakeLiquidity`): the entry is CANCELLED, not re-priced. The strategy chose that
+ * limit; chasing the market would turn a maker entry into a worse price than the signal's. A
+ * `live_order_issue` (post_only_would_cross, entry_cancelled) is emitted, and when no entry of the
+ * group filled, a `live_group_cancelled` tells the caller to cancel the group in the paper core too.
+ *
+ * Fills come ONLY from exchange order status (cumulative filled qty, average price, fee): each
+ * increase becomes an `entry_filled` / `exit_filled` event (partial fills included) carrying the
+ * increment, and the group closes with a `position_closed` whose ClosedTrade rows (mode `live`) use
+ * the exchange's fill prices and fees.
+ */
+import { z } from 'zod';
+import type { InstrumentRules, OrderSide, VenueOrder, VenueOrderStatus } from '../../ports/execution.js';
+import { TERMINAL_STATUSES } from '../../ports/execution.js';
+import type { Tier } from '../../config/system.js';
+import type { ClosedTrade, EntryFilledEvent, ExitFilledEvent, PaperTradeRow, Position, PositionClosedEvent } from '../model.js';
+import type { Direction, EngineKind, ExitReason, StrategyId } from '../types.js';
+import { boundedExitPrice, clientOrderId, entrySide, exitSide, prepareLimitOrder } from './orders.js';
+
+const PCT = 100;
+/** Bybit's reject reason of a PostOnly order that would have taken liquidity. */
+export const POST_ONLY_CROSS_REASON = 'EC_PostOnlyWillTakeLiquidity';
+
+// ---------- config ----------
+
+export const liveExecutionConfigSchema = z.strictObject({
+  /** Slippage bound of protective exits, % from the reference price (chosen; proposed `live.exitSlippagePct`). */
+  exitSlippagePct: z.number().positive().max(10),
+  /** Protective exit attempts before giving up and alerting (chosen; proposed `live.maxExitAttempts`). */
+  maxExitAttempts: z.number().int().min(1).max(20),
+  /** Place/observe rounds per group per call (bounds the follow-up chain: entry -> TP -> fallback). */
+  maxDriveRounds: z.number().int().min(1).max(50),
+});
+export type LiveExecutionConfig = z.infer<typeof liveExecutionConfigSchema>;
+
+export const DEFAULT_LIVE_EXECUTION_CONFIG: LiveExecutionConfig = {
+  exitSlippagePct: 0.5,
+  maxExitAttempts: 3,
+  maxDriveRounds: 8,
+};
+
+// ---------- state ----------
+
+export type LegKind = 'entry' | 'take_profit' | 'take_profit_gtc' | 'exit';
+/** `placing`: the intent is recorded, the exchange's answer is not (yet) known. */
+export type LegStatus = 'placing' | VenueOrderStatus;
+
+export interface LiveLeg {
+  leg: string;
+  kind: LegKind;
+  clientOrderId: string;
+  orderId: string | null;
+  side: OrderSide;
+  price: string;
+  qty: string;
+  postOnly: boolean;
+  reduceOnly: boolean;
+  /** Entry index the leg belongs to (entry and take-profit legs), null for protective exits. */
+  entryIndex: number | null;
+  status: LegStatus;
+  filledQty: number;
+  avgPrice: number;
+  fee: number;
+  rejectReason: string;
+  cancelRequested: boolean;
+  placedAt: number;
+  updatedAt: number;
+}
+
+export type LiveGroupStatus = 'working' | 'closing' | 'closed' | 'cancelled';
+export const OPEN_GROUP_STATUSES: readonly LiveGroupStatus[] = ['working', 'closing'];
+
+export interface LiveGroup {
+  groupId: string;
+  signalId: string;
+  accountId: string;
+  symbol: string;
+  strategy: StrategyId;
+  engine: EngineKind;
+  tier: Tier;
+  direction: Direction;
+  stopLoss: number;
+  takeProfit: number;
+  /** Instrument grid (copied from the rules at creation). */
+  tickSize: string;
+  qtyStep: string;
+  status: LiveGroupStatus;
+  exitReason: ExitReason | null;
+  /** Reference price of the protective exit (the bound is computed from it). */
+  exitReference: number | null;
+  exitAttempts: number;
+  /** false once the paper core no longer tracks the group (its position closed or timed out). */
+  coreActive: boolean;
+  legs: LiveLeg[];
+  openedAt: number | null;
+  closedAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+  features: string;
+}
+
+// ---------- events ----------
+
+interface LiveEventBase {
+  eventId: string;
+  accountId: string;
+  ts: number;
+  groupId: string;
+  signalId: string;
+  symbol: string;
+  strategy: StrategyId;
+  direction: Direction;
+}
+
+export type LiveIssue = 'post_only_would_cross' | 'rejected_by_venue' | 'below_minimum' | 'exit_unfilled' | 'orphaned_fill';
+
+export interface LiveOrderIssueEvent extends LiveEventBase {
+  type: 'live_order_issue';
+  leg: string;
+  clientOrderId: string;
+  issue: LiveIssue;
+  /** What the executor did about it. */
+  action: 'entry_cancelled' | 'replaced_gtc' | 'skipped' | 'retrying' | 'gave_up' | 'flattening';
+  detail: string;
+}
+
+/** No entry of the group filled and none is working: the caller cancels the group in the paper core. */
+export interface LiveGroupCancelledEvent extends LiveEventBase {
+  type: 'live_group_cancelled';
+  reason: string;
+}
+
+export type LiveEvent = EntryFilledEvent | ExitFilledEvent | PositionClosedEvent | LiveOrderIssueEvent | LiveGroupCancelledEvent;
+
+// ---------- helpers ----------
+
+export function isTerminal(s: LegStatus): boolean {
+  return s !== 'placing' && TERMINAL_STATUSES.has(s);
+}
+
+function base(g: LiveGroup, now: number, eventId: string): LiveEventBase {
+  return { eventId, accountId: g.accountId, ts: now, groupId: g.groupId, signalId: g.signalId, symbol: g.symbol, strategy: g.strategy, direction: g.direction };
+}
+
+function issue(g: LiveGroup, l: LiveLeg, what: LiveIssue, action: LiveOrderIssueEvent['action'], detail: string, now: number): LiveOrderIssueEvent {
+  return { type: 'live_order_issue', ...base(g, now, `${l.clientOrderId}:${what}`), leg: l.leg, clientOrderId: l.clientOrderId, issue: what, action, detail };
+}
+
+/** Half a qty step: quantities closer than this are equal. */
+function qtyEps(g: LiveGroup): number {
+  return Number(g.qtyStep) / 2;
+}
+
+/** Filled quantity, size-weighted average price (exact when one order filled) and fees of some legs. */
+function filledOf(legs: readonly LiveLeg[], entry: boolean): { qty: number; avg: number; fee: number } {
+  let qty = 0;
+  let value = 0;
+  let fee = 0;
+  let n = 0;
+  let only = 0;
+  for (const l of legs) {
+    if ((l.kind === 'entry') !== entry || l.filledQty === 0) continue;
+    qty += l.filledQty;
+    value += l.filledQty * l.avgPrice;
+    fee += l.fee;
+    n++;
+    only = l.avgPrice;
+  }
+  return { qty, avg: n === 0 ? 0 : n === 1 ? only : value / qty, fee };
+}
+
+export function entryFilled(g: LiveGroup): { qty: number; avg: number; fee: number } {
+  return filledOf(g.legs, true);
+}
+
+export function exitFilled(g: LiveGroup): { qty: number; avg: number; fee: number } {
+  return filledOf(g.legs, false);
+}
+
+function newLeg(g: LiveGroup, leg: string, kind: LegKind, side: OrderSide, price: string, qty: string, postOnly: boolean, reduceOnly: boolean, entryIndex: number | null, now: number): LiveLeg {
+  return {
+    leg,
+    kind,
+    clientOrderId: clientOrderId(g.groupId, leg),
+    orderId: null,
+    side,
+    price,
+    qty,
+    postOnly,
+    reduceOnly,
+    entryIndex,
+    status: 'placing',
+    filledQty: 0,
+    avgPrice: 0,
+    fee: 0,
+    rejectReason: '',
+    cancelRequested: false,
+    placedAt: now,
+    updatedAt: now,
+  };
+}
+
+// ---------- transitions (pure: they return new objects) ----------
+
+/**
+ * A new live group from the core's accepted position: one PostOnly entry leg per entry, rounded to
+ * the instrument grid. Entries failing the exchange minimums are recorded as Rejected with the reason
+ * (and reported), so the caller sees why nothing was sent.
+ */
+export function openLiveGroup(accountId: string, p: Position, rules: InstrumentRules, now: number): { group: LiveGroup; events: LiveEvent[] } {
+  const g: LiveGroup = {
+    groupId: p.groupId,
+    signalId: p.signalId,
+    accountId,
+    symbol: p.symbol,
+    strategy: p.strategy,
+    engine: p.engine,
+    tier: p.tier,
+    direction: p.direction,
+    stopLoss: p.stopLoss,
+    takeProfit: p.takeProfit,
+    tickSize: rules.tickSize,
+    qtyStep: rules.qtyStep,
+    status: 'working',
+    exitReason: null,
+    exitReference: null,
+    exitAttempts: 0,
+    coreActive: true,
+    legs: [],
+    openedAt: null,
+    closedAt: null,
+    createdAt: now,
+    updatedAt: now,
+    features: JSON.stringify(p.features),
+  };
+  const events: LiveEvent[] = [];
+  const side = entrySide(p.direction);
+  p.entries.forEach((e, k) => {
+    const prep = prepareLimitOrder(rules, side, e.price, e.qty, true);
+    if (prep.ok) {
+      g.legs.push(newLeg(g, `e${k}`, 'entry', side, prep.price, prep.qty, true, false, k, now));
+    } else {
+      const l = newLeg(g, `e${k}`, 'entry', side, String(e.price), String(e.qty), true, false, k, now);
+      l.status = 'Rejected';
+      l.rejectReason = `${prep.reason}: ${prep.detail}`;
+      g.legs.push(l);
+      events.push(issue(g, l, 'below_minimum', 'skipped', prep.detail, now));
+    }
+  });
+  return { group: settleGroup(g, rules, DEFAULT_LIVE_EXECUTION_CONFIG, now, events), events };
+}
+
+/** Applies what the exchange reports for one leg (monotonic: a stale report never rolls fills back). */
+export function observeLeg(g0: LiveGroup, cid: string, o: VenueOrder | null, now: number): { group: LiveGroup; events: LiveEvent[] } {
+  const i = g0.legs.findIndex((l) => l.clientOrderId === cid);
+  const prev = g0.legs[i];
+  if (i < 0 || !prev || o === null) return { group: g0, events: [] };
+  if (isTerminal(prev.status) && o.filledQty <= prev.filledQty) return { group: g0, events: [] };
+  const g: LiveGroup = { ...g0, legs: g0.legs.slice(), updatedAt: now };
+  const l: LiveLeg = { ...prev, orderId: o.orderId, updatedAt: now, rejectReason: o.rejectReason };
+  if (!isTerminal(prev.status) || o.status !== prev.status) l.status = o.status;
+  const events: LiveEvent[] = [];
+  if (o.filledQty > prev.filledQty) {
+    const dq = o.filledQty - prev.filledQty;
+    const newFee = o.fee ?? prev.fee;
+    const dFee = Math.max(0, newFee - prev.fee);
+    // price of the increment (exactly the average when it is the first fill)
+    const dPrice = prev.filledQty === 0 ? o.avgPrice : (o.avgPrice * o.filledQty - prev.avgPrice * prev.filledQty) / dq;
+    l.filledQty = o.filledQty;
+    l.avgPrice = o.avgPrice;
+    l.fee = newFee;
+    g.legs[i] = l;
+    if (l.kind === 'entry') {
+      g.openedAt ??= now;
+      const tot = entryFilled(g);
+      events.push({
+        type: 'entry_filled',
+        ...base(g, now, `${l.clientOrderId}:fill:${l.filledQty}`),
+        orderId: `${g.groupId}:e${l.entryIndex ?? 0}`,
+        price: dPrice,
+        qty: dq,
+        fee: dFee,
+        avgEntry: tot.avg,
+        filledQty: tot.qty,
+      });
+    } else {
+      events.push({
+        type: 'exit_filled',
+        ...base(g, now, `${l.clientOrderId}:fill:${l.filledQty}`),
+        reason: l.kind === 'exit' ? (g.exitReason ?? 'manual') : 'take_profit',
+        price: dPrice,
+        qty: dq,
+        fee: dFee,
+      });
+    }
+  }
+  g.legs[i] = l;
+  if (l.status === 'Cancelled' && l.rejectReason === POST_ONLY_CROSS_REASON && l.filledQty === 0 && l.kind === 'entry') {
+    events.push(issue(g, l, 'post_only_would_cross', 'entry_cancelled', `PostOnly ${l.side} ${l.qty} @ ${l.price} would have taken liquidity: entry cancelled (not re-priced)`, now));
+  } else if (l.status === 'Rejected' && prev.status !== 'Rejected') {
+    events.push(issue(g, l, 'rejected_by_venue', 'skipped', `${l.side} ${l.qty} @ ${l.price} rejected: ${l.rejectReason || 'no reason given'}`, now));
+  }
+  return { group: g, events };
+}
+
+/** Records a placement the venue refused outright (retCode != 0). */
+export function rejectLeg(g0: LiveGroup, cid: string, reason: string, now: number): LiveGroup {
+  return { ...g0, updatedAt: now, legs: g0.legs.map((l) => (l.clientOrderId === cid ? { ...l, status: 'Rejected', rejectReason: reason, updatedAt: now } : l)) };
+}
+
+/** Core decided a protective exit (or the group lost its core position): close everything live. */
+export function startClosing(g0: LiveGroup, reason: ExitReason, reference: number, now: number): LiveGroup {
+  if (g0.status !== 'working') return g0;
+  return { ...g0, status: 'closing', exitReason: reason, exitReference: reference, updatedAt: now };
+}
+
+/** Core cancelled these entries (entry timeout). */
+export function requestEntryCancels(g0: LiveGroup, entryIndexes: number[], now: number): LiveGroup {
+  const set = new Set(entryIndexes);
+  return {
+    ...g0,
+    updatedAt: now,
+    legs: g0.legs.map((l) => (l.kind === 'entry' && l.entryIndex !== null && set.has(l.entryIndex) && !isTerminal(l.status) ? { ...l, cancelRequested: true } : l)),
+  };
+}
+
+/**
+ * Follow-ups after any change: TP legs for finished entry lots, GTC fallback for crossed TPs,
+ * cancels + protective exit while closing, and the final close / cancel with its events.
+ */
+export function settleGroup(g0: LiveGroup, rules: InstrumentRules, cfg: LiveExecutionConfig, now: number, out: LiveEvent[]): LiveGroup {
+  if (g0.status === 'closed' || g0.status === 'cancelled') return g0;
+  const g: LiveGroup = { ...g0, legs: g0.legs.slice() };
+  const eps = qtyEps(g);
+  const has = (leg: string) => g.legs.some((l) => l.leg === leg);
+  const xSide = exitSide(g.direction);
+
+  if (g.status === 'working') {
+    for (const l of g0.legs) {
+      if (l.kind === 'entry' && isTerminal(l.status) && l.filledQty > eps && l.entryIndex !== null && !has(`t${l.entryIndex}`)) {
+        const prep = prepareLimitOrder(rules, xSide, g.takeProfit, l.filledQty, true);
+        if (prep.ok) g.legs.push(newLeg(g, `t${l.entryIndex}`, 'take_profit', xSide, prep.price, prep.qty, true, true, l.entryIndex, now));
+        else {
+          const t = newLeg(g, `t${l.entryIndex}`, 'take_profit', xSide, String(g.takeProfit), String(l.filledQty), true, true, l.entryIndex, now);
+          t.status = 'Rejected';
+          t.rejectReason = `${prep.reason}: ${prep.detail}`;
+          g.legs.push(t);
+          out.push(issue(g, t, 'below_minimum', 'skipped', `take profit not placed (${prep.detail}); the lot stays covered by the core's stop / time exit`, now));
+        }
+      }
+      if (l.kind === 'take_profit' && l.status === 'Cancelled' && l.rejectReason === POST_ONLY_CROSS_REASON && l.entryIndex !== null && !has(`g${l.entryIndex}`)) {
+        const left = Number(l.qty) - l.filledQty;
+        const prep = prepareLimitOrder(rules, xSide, Number(l.price), left, false);
+        if (prep.ok) {
+          g.legs.push(newLeg(g, `g${l.entryIndex}`, 'take_profit_gtc', xSide, prep.price, prep.qty, false, true, l.entryIndex, now));
+          out.push(issue(g, l, 'post_only_would_cross', 'replaced_gtc', `PostOnly take profit ${l.qty} @ ${l.price} would have taken liquidity (market already beyond it): re-sent as GTC limit at the same price`, now));
+        }
+      }
+    }
+    const entries = g.legs.filter((l) => l.kind === 'entry');
+    const entryDone = entries.every((l) => isTerminal(l.status));
+    const inQty = entryFilled(g).qty;
+    if (entryDone && inQty <= eps) {
+      g.status = 'cancelled';
+      g.closedAt = now;
+      g.updatedAt = now;
+      const why = entries.map((l) => `${l.leg} ${l.status}${l.rejectReason ? ` (${l.rejectReason})` : ''}`).join(', ');
+      out.push({ type: 'live_group_cancelled', ...base(g, now, `${g.groupId}:live-cancelled`), reason: `no entry filled: ${why}` });
+      return g;
+    }
+  }
+
+  if (g.status === 'closing') {
+    // cancel everything that could still add or reduce size, then flatten what is left
+    for (let i = 0; i < g.legs.length; i++) {
+      const l = g.legs[i] as LiveLeg;
+      if (l.kind !== 'exit' && !isTerminal(l.status) && !l.cancelRequested) g.legs[i] = { ...l, cancelRequested: true };
+    }
+    const othersDone = g.legs.every((l) => l.kind === 'exit' || isTerminal(l.status));
+    const exitWorking = g.legs.some((l) => l.kind === 'exit' && !isTerminal(l.status));
+    const left = entryFilled(g).qty - exitFilled(g).qty;
+    if (othersDone && !exitWorking && entryFilled(g).qty <= eps) {
+      g.status = 'cancelled';
+      g.closedAt = now;
+      g.updatedAt = now;
+      out.push({ type: 'live_group_cancelled', ...base(g, now, `${g.groupId}:live-cancelled`), reason: `${g.exitReason ?? 'exit'} decided before any live entry filled: working orders cancelled` });
+      return g;
+    }
+    if (othersDone && !exitWorking && left > eps) {
+      if (g.exitAttempts >= cfg.maxExitAttempts) {
+        const last = [...g.legs].reverse().find((l) => l.kind === 'exit');
+        if (last && !last.rejectReason.startsWith('gave_up')) {
+          const k = g.legs.indexOf(last);
+          g.legs[k] = { ...last, rejectReason: `gave_up; ${last.rejectReason}` };
+          out.push(issue(g, last, 'exit_unfilled', 'gave_up', `${left} ${g.symbol} still open after ${g.exitAttempts} exit attempts: manual action needed`, now));
+        }
+      } else {
+        const ref = g.exitReference ?? g.stopLoss;
+        const prep = prepareLimitOrder(rules, xSide, boundedExitPrice(g.direction, ref, cfg.exitSlippagePct), left, false);
+        if (prep.ok) {
+          g.legs.push(newLeg(g, `x${g.exitAttempts}`, 'exit', xSide, prep.price, prep.qty, false, true, null, now));
+          g.exitAttempts += 1;
+        } else {
+          const t = newLeg(g, `x${g.exitAttempts}`, 'exit', xSide, String(ref), String(left), false, true, null, now);
+          t.status = 'Rejected';
+          t.rejectReason = `gave_up; ${prep.reason}: ${prep.detail}`;
+          g.legs.push(t);
+          g.exitAttempts += 1;
+          out.push(issue(g, t, 'below_minimum', 'gave_up', `protective exit not placeable (${prep.detail}): manual action needed`, now));
+        }
+      }
+    }
+  }
+
+  // closed: every filled lot is out and nothing is working
+  const inQ = entryFilled(g);
+  const outQ = exitFilled(g);
+  const working = g.legs.some((l) => !isTerminal(l.status));
+  const entriesWorking = g.legs.some((l) => l.kind === 'entry' && !isTerminal(l.status));
+  if (inQ.qty > eps && outQ.qty >= inQ.qty - eps && !entriesWorking) {
+    // cancel leftovers (e.g. another lot's TP when a GTC fallback covered it) before closing
+    if (working) {
+      for (let i = 0; i < g.legs.length; i++) {
+        const l = g.legs[i] as LiveLeg;
+        if (!isTerminal(l.status) && !l.cancelRequested) g.legs[i] = { ...l, cancelRequested: true };
+      }
+      return g;
+    }
+    g.status = 'closed';
+    g.closedAt = now;
+    g.updatedAt = now;
+    out.push({ type: 'position_closed', ...base(g, now, `${g.groupId}:live-closed`), trade: closedTrade(g, now) });
+  }
+  return g;
+}
+
+/** The ClosedTrade of a fully exited group, from exchange fills (rows mode `live`, one per entry lot). */
+export function closedTrade(g: LiveGroup, exitTime: number): ClosedTrade {
+  const long = g.direction === 'LONG';
+  const inQ = entryFilled(g);
+  const outQ = exitFilled(g);
+  const exitPrice = outQ.avg;
+  const tpOnly = g.legs.every((l) => l.kind !== 'exit' || l.filledQty === 0);
+  const reason: ExitReason = tpOnly ? 'take_profit' : (g.exitReason ?? 'manual');
+  const rows: PaperTradeRow[] = [];
+  let pnl = 0;
+  let fees = 0;
+  let notional = 0;
+  for (const l of g.legs) {
+    if (l.kind !== 'entry' || l.filledQty === 0) continue;
+    const share = l.filledQty / inQ.qty;
+    const exitFee = outQ.fee * share;
+    const gross = long ? (exitPrice - l.avgPrice) * l.filledQty : (l.avgPrice - exitPrice) * l.filledQty;
+    const lotFees = l.fee + exitFee;
+    const lotPnl = gross - lotFees;
+    const lotNotional = l.avgPrice * l.filledQty;
+    pnl += lotPnl;
+    fees += lotFees;
+    notional += lotNotional;
+    rows.push({
+      trade_id: `${g.groupId}:e${l.entryIndex ?? 0}:live`,
+      trade_group_id: g.groupId,
+      signal_id: g.signalId,
+      strategy: g.strategy,
+      symbol: g.symbol,
+      direction: g.direction,
+      mode: 'live',
+      entry_time: l.updatedAt,
+      exit_time: exitTime,
+      entry_price: l.avgPrice,
+      exit_price: exitPrice,
+      qty: l.filledQty,
+      fees: lotFees,
+      pnl: lotPnl,
+      pnl_pct: (lotPnl / lotNotional) * PCT,
+      exit_reason: reason,
+      features: g.features,
+    });
+  }
+  return {
+    groupId: g.groupId,
+    signalId: g.signalId,
+    strategy: g.strategy,
+    engine: g.engine,
+    symbol: g.symbol,
+    tier: g.tier,
+    direction: g.direction,
+    entryTime: g.openedAt ?? exitTime,
+    exitTime,
+    avgEntry: inQ.avg,
+    exitPrice,
+    qty: inQ.qty,
+    fees,
+    pnl,
+    pnlPct: notional > 0 ? (pnl / notional) * PCT : 0,
+    exitReason: reason,
+    rows,
+  };
+}
+
+/** Legs the shell must act on: place (`placing`) or cancel (`cancelRequested`, still working). */
+export function pendingActions(g: LiveGroup): Array<{ kind: 'place' | 'cancel'; leg: LiveLeg }> {
+  const out: Array<{ kind: 'place' | 'cancel'; leg: LiveLeg }> = [];
+  for (const l of g.legs) {
+    if (l.status === 'placing' && !l.cancelRequested) out.push({ kind: 'place', leg: l });
+    else if (l.cancelRequested && !isTerminal(l.status)) out.push({ kind: 'cancel', leg: l });
+  }
+  return out;
+}
