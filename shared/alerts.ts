@@ -14,6 +14,8 @@ export const ALERT_KINDS = [
   'holder_disconnected',
   'holder_reconnected',
   'protection_changed',
+  'trading_mode_changed',
+  'live_order_issue',
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 

@@ -36,7 +36,7 @@ describe('trading mode switch', () => {
     expect(r.ok && r.changed).toBe(true);
     if (!(r.ok && r.changed)) return;
     expect(r.change).toEqual({ seq: 1, before: 'paper', after: 'live', at: T, actor: 'owner', actorId: 'tg:111', reason: 'go live', alertId: 'trading-mode:1' });
-    expect(alertSchema.parse(r.alert)).toMatchObject({ alertId: 'trading-mode:1', kind: 'config_applied', severity: 'warning', subject: 'trading/mode', ts: T });
+    expect(alertSchema.parse(r.alert)).toMatchObject({ alertId: 'trading-mode:1', kind: 'trading_mode_changed', severity: 'warning', subject: 'trading/mode', ts: T });
     expect(await getTradingMode(s)).toBe('live');
     expect(await s.get(modeChangePath(1))).toEqual(r.change);
 

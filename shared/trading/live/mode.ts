@@ -96,7 +96,7 @@ export async function setTradingMode(store: StateStore, request: ModeRequest, no
     tx.set(modeChangePath(seq), change as unknown as DocData);
     const alert: Alert = {
       alertId,
-      kind: 'config_applied',
+      kind: 'trading_mode_changed',
       severity: req.mode === 'live' ? 'warning' : 'info',
       subject: TRADING_MODE_DOC,
       message: req.mode === 'live' ? 'Trading switched to LIVE: new signals place real limit orders on Bybit' : 'Trading switched to PAPER: no new live orders (open live orders are still managed)',
