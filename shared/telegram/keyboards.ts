@@ -1,0 +1,101 @@
+/**
+ * Inline keyboards and their callback data (<= 64 bytes, Bot API limit). Trade-group ids are long, so
+ * alerts are addressed by `alertKey` (a short hash of the trade group id, see alertKeyOf).
+ *
+ *   ch:{ak}          Chart (large chart of the alert's trade)
+ *   tp:{ak}          Move TP: shows the step buttons      tpx:{ak}:{i}  apply step i (owner)
+ *   mu:{SYMBOL}      Mute this symbol for the default time
+ *   pg:{list}:{p}    page p of a list                     rf:{list}:{p} refresh page p
+ *   md:{live|paper}  owner: switch the trading mode
+ *   sa:{id} / sr:{id}  owner: approve / reject a suggestion
+ *   ra               request access                       ni            owner: new invite code
+ */
+import { createHash } from 'node:crypto';
+import type { InlineKeyboard } from '../ports/telegram.js';
+import { fmtPct } from './html.js';
+
+export const MAX_CALLBACK_BYTES = 64;
+export const LISTS = ['pos', 'cfg', 'sg'] as const;
+export type ListName = (typeof LISTS)[number];
+
+export function alertKeyOf(groupId: string): string {
+  return createHash('sha256').update(groupId).digest('base64url').slice(0, 16);
+}
+
+export type Callback =
+  | { kind: 'chart'; ak: string }
+  | { kind: 'move_tp_menu'; ak: string }
+  | { kind: 'move_tp'; ak: string; step: number }
+  | { kind: 'mute'; symbol: string }
+  | { kind: 'page'; list: ListName; page: number }
+  | { kind: 'refresh'; list: ListName; page: number }
+  | { kind: 'mode'; mode: 'live' | 'paper' }
+  | { kind: 'suggestion'; id: string; approve: boolean }
+  | { kind: 'request_access' }
+  | { kind: 'new_invite' };
+
+export function encodeCallback(c: Callback): string {
+  let s: string;
+  switch (c.kind) {
+    case 'chart': s = `ch:${c.ak}`; break;
+    case 'move_tp_menu': s = `tp:${c.ak}`; break;
+    case 'move_tp': s = `tpx:${c.ak}:${c.step}`; break;
+    case 'mute': s = `mu:${c.symbol}`; break;
+    case 'page': s = `pg:${c.list}:${c.page}`; break;
+    case 'refresh': s = `rf:${c.list}:${c.page}`; break;
+    case 'mode': s = `md:${c.mode}`; break;
+    case 'suggestion': s = `${c.approve ? 'sa' : 'sr'}:${c.id}`; break;
+    case 'request_access': s = 'ra'; break;
+    case 'new_invite': s = 'ni'; break;
+  }
+  if (Buffer.byteLength(s, 'utf8') > MAX_CALLBACK_BYTES) throw new Error(`callback data over ${MAX_CALLBACK_BYTES} bytes: ${s}`);
+  return s;
+}
+
+export function decodeCallback(data: string | undefined): Callback | null {
+  if (!data) return null;
+  const [tag, a, b] = data.split(':');
+  const int = (x: string | undefined) => (x !== undefined && /^\d{1,4}$/.test(x) ? Number(x) : null);
+  switch (tag) {
+    case 'ch': return a ? { kind: 'chart', ak: a } : null;
+    case 'tp': return a ? { kind: 'move_tp_menu', ak: a } : null;
+    case 'tpx': { const step = int(b); return a && step !== null ? { kind: 'move_tp', ak: a, step } : null; }
+    case 'mu': return a && /^[A-Z0-9]{2,24}$/.test(a) ? { kind: 'mute', symbol: a } : null;
+    case 'pg':
+    case 'rf': {
+      const page = int(b);
+      if (!(LISTS as readonly string[]).includes(a ?? '') || page === null) return null;
+      return { kind: tag === 'pg' ? 'page' : 'refresh', list: a as ListName, page };
+    }
+    case 'md': return a === 'live' || a === 'paper' ? { kind: 'mode', mode: a } : null;
+    case 'sa':
+    case 'sr': return a ? { kind: 'suggestion', id: a, approve: tag === 'sa' } : null;
+    case 'ra': return { kind: 'request_access' };
+    case 'ni': return { kind: 'new_invite' };
+    default: return null;
+  }
+}
+
+const btn = (text: string, c: Callback) => ({ text, callback_data: encodeCallback(c) });
+
+/** Chart, Move TP, Mute: the keyboard under every trade alert. */
+export function alertKeyboard(ak: string, symbol: string): InlineKeyboard {
+  return [[btn('📈 Chart', { kind: 'chart', ak }), btn('🎯 Move TP', { kind: 'move_tp_menu', ak }), btn(`🔕 Mute ${symbol.replace(/USDT$/, '')}`, { kind: 'mute', symbol })]];
+}
+
+export function moveTpKeyboard(ak: string, stepsPct: readonly number[]): InlineKeyboard {
+  return [stepsPct.map((p, i) => btn(`TP ${fmtPct(p)}`, { kind: 'move_tp', ak, step: i }))];
+}
+
+/** ◀ page / refresh / page ▶ under a list. */
+export function pagingKeyboard(list: ListName, page: number, pages: number): InlineKeyboard {
+  const row = [];
+  if (page > 0) row.push(btn('◀ Prev', { kind: 'page', list, page: page - 1 }));
+  row.push(btn(`🔄 ${page + 1}/${Math.max(1, pages)}`, { kind: 'refresh', list, page }));
+  if (page + 1 < pages) row.push(btn('Next ▶', { kind: 'page', list, page: page + 1 }));
+  return [row];
+}
+
+export function requestAccessKeyboard(): InlineKeyboard {
+  return [[btn('🔑 Request access', { kind: 'request_access' })]];
+}

@@ -1,0 +1,360 @@
+/**
+ * Notifier domain (SPEC 9): turns signals, trade events and system alerts into outbox entries.
+ *
+ * - A trade group gets ONE alert per chat (`alert:{alertKey}:{chatId}`): a chart PNG with the HTML
+ *   caption and the Chart / Move TP / Mute keyboard, in the symbol's forum topic when the chat is a
+ *   forum. Signals of one cycle (engine + candle time) carry the same `groupTag` and wait `gatherMs`,
+ *   so three or more go out as one media group (outbox.ts).
+ * - Later stages EDIT that message (opened, cancelled, closed with WIN/LOSS badge and a chart with the
+ *   exit marker). The alert record `tg_alerts/{alertKey}` holds the trade's stage; edits carry a rank
+ *   so a late, older stage never overwrites a newer one.
+ * - System alerts go out once per alert id, and for state-like kinds (data stale/fresh, holder
+ *   disconnected/reconnected) once per CHANGE of state per subject.
+ * - Muted (chat, symbol) pairs receive nothing for that symbol.
+ * Every key is deterministic, so a redelivered event queues nothing new.
+ */
+import { z } from 'zod';
+import type { Alert } from '../alerts.js';
+import type { DocData } from '../ports/state.js';
+import { safeId } from '../ports/state.js';
+import type { PhotoFile } from '../ports/telegram.js';
+import { groupIdOf } from '../trading/book.js';
+import type { ClosedTrade } from '../trading/model.js';
+import { SCALP_STRATEGIES } from '../config/strategy.js';
+import { buildTradeChartInput, type ChartLevelParams } from './chart-data.js';
+import type { TelegramDeps } from './deps.js';
+import { mutedChats } from './deps.js';
+import { alertCaption, RANK, type AlertRecord } from './format.js';
+import { alertKeyboard, alertKeyOf } from './keyboards.js';
+import { alertRecordPath, enqueue, outboxPath, type EnqueueItem } from './outbox.js';
+import { closedTradeRecord, StateTradeLog } from './trade-log.js';
+import { systemAlertText } from './format.js';
+
+const finite = z.number().finite();
+
+/** A TAKE signal as published on trade-signals-micro / trade-signals-swing (fields the notifier uses). */
+export const notifierSignalSchema = z.object({
+  signalId: z.string().min(1),
+  strategy: z.string().min(1),
+  engine: z.enum(['SCALP', 'SWING']),
+  symbol: z.string().min(1),
+  ts: z.number().int(),
+  candleTime: z.number().int(),
+  direction: z.enum(['LONG', 'SHORT']),
+  price: finite.positive(),
+  entries: z.array(finite.positive()).min(1),
+  stopLoss: finite.positive(),
+  takeProfit: finite.positive(),
+  confidence: finite.min(0).max(100).optional(),
+  emit: z.boolean().optional(),
+  reasons: z.array(z.string()).optional(),
+});
+export type NotifierSignal = z.infer<typeof notifierSignalSchema>;
+
+const base = {
+  eventId: z.string().min(1),
+  ts: z.number().int(),
+  groupId: z.string().min(1),
+  signalId: z.string().min(1),
+  symbol: z.string().min(1),
+  strategy: z.string().min(1),
+  direction: z.enum(['LONG', 'SHORT']),
+};
+
+/** Trade events (shared/trading/model.ts TradeEvent) the notifier acts on; the rest pass through as `other`. */
+export const notifierTradeEventSchema = z.union([
+  z.object({ ...base, type: z.literal('order_placed'), entries: z.array(z.object({ price: finite.positive() })).min(1), stopLoss: finite.positive(), takeProfit: finite.positive() }),
+  z.object({ ...base, type: z.literal('entry_filled'), price: finite.positive(), qty: finite, avgEntry: finite.positive(), filledQty: finite }),
+  z.object({ ...base, type: z.literal('entry_timeout'), positionRemains: z.boolean() }),
+  z.object({
+    ...base,
+    type: z.literal('position_closed'),
+    trade: z.object({
+      groupId: z.string(),
+      strategy: z.string(),
+      symbol: z.string(),
+      direction: z.enum(['LONG', 'SHORT']),
+      entryTime: z.number(),
+      exitTime: z.number(),
+      avgEntry: finite,
+      exitPrice: finite,
+      qty: finite,
+      fees: finite,
+      pnl: finite,
+      pnlPct: finite,
+      exitReason: z.string(),
+    }).loose(),
+  }),
+  z.object({ type: z.string(), eventId: z.string().min(1) }).loose(),
+]);
+export type NotifierTradeEvent = z.infer<typeof notifierTradeEventSchema>;
+
+/** Alert kinds that describe a state: only a change of state per subject is sent. */
+const STATE_FAMILIES: Record<string, string> = {
+  data_stale: 'data',
+  data_fresh: 'data',
+  holder_disconnected: 'holder',
+  holder_reconnected: 'holder',
+};
+export const SYSTEM_STATE = 'tg_system_state';
+
+function engineOf(strategy: string): 'SCALP' | 'SWING' {
+  return (SCALP_STRATEGIES as readonly string[]).includes(strategy) ? 'SCALP' : 'SWING';
+}
+
+/** Ranks within one stage (DCA fills). */
+const RANK_STEP = 1000;
+
+export const originalKey = (ak: string, chatId: number) => `alert:${ak}:${chatId}`;
+
+export class Notifier {
+  constructor(private readonly d: TelegramDeps) {}
+
+  private async levelParams(): Promise<ChartLevelParams> {
+    const l = (await this.d.config.strategies()).scalp.levels_exhaustion.levels;
+    return { horizontal: l.horizontal, trendLines: l.trendLines };
+  }
+
+  /** The PNG of a trade chart (null when the hot store has no candles for it). */
+  async tradeChart(a: AlertRecord, size: 'alert' | 'large'): Promise<PhotoFile | null> {
+    const closed = a.status === 'closed' && a.exit;
+    const input = await buildTradeChartInput(
+      this.d.state,
+      {
+        symbol: a.symbol,
+        engine: a.engine,
+        strategy: a.strategy,
+        direction: a.direction,
+        entry: a.fill?.price ?? a.entry,
+        takeProfit: a.takeProfit,
+        stopLoss: a.stopLoss,
+        time: a.fill?.time ?? a.ts,
+        ...(closed ? { exit: { time: a.exit!.time, price: a.exit!.price }, badge: a.exit!.pnl > 0 ? ('WIN' as const) : ('LOSS' as const) } : {}),
+        size,
+        candles: this.d.tg.alerts.chartCandles,
+      },
+      await this.levelParams(),
+    );
+    if (!input) return null;
+    const r = await this.d.charts.renderTradeChart(input);
+    return { source: r.png, filename: `${a.symbol}-${a.alertKey}.png`, contentType: 'image/png' };
+  }
+
+  async onSignal(s: NotifierSignal): Promise<number> {
+    if (s.emit === false) return 0;
+    const groupId = groupIdOf(s.signalId);
+    const rec: AlertRecord = {
+      alertKey: alertKeyOf(groupId),
+      groupId,
+      signalId: s.signalId,
+      symbol: s.symbol,
+      strategy: s.strategy,
+      engine: s.engine,
+      direction: s.direction,
+      entry: s.entries[0] as number,
+      stopLoss: s.stopLoss,
+      takeProfit: s.takeProfit,
+      confidence: s.confidence ?? null,
+      ts: s.ts,
+      candleTime: s.candleTime,
+      reasons: s.reasons ?? [],
+      status: 'signal',
+      fill: null,
+      exit: null,
+    };
+    await this.d.state.create(alertRecordPath(rec.alertKey), rec as unknown as DocData);
+    const current = (await this.alertRecord(rec.alertKey)) ?? rec;
+    return this.sendOriginal(current, `cycle:${s.engine}:${s.candleTime}`);
+  }
+
+  async alertRecord(ak: string): Promise<AlertRecord | undefined> {
+    return this.d.state.get<AlertRecord>(alertRecordPath(ak));
+  }
+
+  private async recipients(symbol: string): Promise<Array<{ chatId: number; isForum: boolean }>> {
+    const now = this.d.clock.now();
+    const [chats, muted] = await Promise.all([this.d.access.broadcastChats(), mutedChats(this.d.state, symbol, now)]);
+    return chats.filter((c) => !muted.has(c.chatId));
+  }
+
+  /** Missing outbox keys among `keys` (a replayed event finds none and renders nothing). */
+  private async missing(keys: string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const k of keys) if (!(await this.d.state.get(outboxPath(k)))) out.add(k);
+    return out;
+  }
+
+  private async sendOriginal(a: AlertRecord, groupTag: string | null): Promise<number> {
+    const chats = await this.recipients(a.symbol);
+    const todo = await this.missing(chats.map((c) => originalKey(a.alertKey, c.chatId)));
+    if (todo.size === 0) return 0;
+    const photo = await this.tradeChart(a, 'alert');
+    const caption = alertCaption(a);
+    const keyboard = alertKeyboard(a.alertKey, a.symbol);
+    const now = this.d.clock.now();
+    const items: EnqueueItem[] = [];
+    for (const c of chats) {
+      const key = originalKey(a.alertKey, c.chatId);
+      if (!todo.has(key)) continue;
+      const tag = groupTag && c.isForum ? `${groupTag}:${a.symbol}` : groupTag;
+      items.push({
+        key,
+        chatId: c.chatId,
+        op: photo ? { type: 'photo', fileId: '', caption, keyboard } : { type: 'text', text: caption, keyboard },
+        ...(photo ? { photo } : {}),
+        groupTag: photo ? tag : null,
+        topicSymbol: a.symbol,
+        forum: c.isForum,
+        notBefore: groupTag ? now + this.d.tg.alerts.gatherMs : now,
+        alertKey: a.alertKey,
+      });
+    }
+    return (await enqueue(this.d.state, items, now)).length;
+  }
+
+  /** Record from a trade event when no signal alert was seen (the trade must still be shown). */
+  private async ensureRecord(e: { groupId: string; signalId: string; symbol: string; strategy: string; direction: 'LONG' | 'SHORT'; ts: number }, entry: number, sl: number, tp: number): Promise<{ rec: AlertRecord; created: boolean }> {
+    const ak = alertKeyOf(e.groupId);
+    const existing = await this.alertRecord(ak);
+    if (existing) return { rec: existing, created: false };
+    const rec: AlertRecord = {
+      alertKey: ak,
+      groupId: e.groupId,
+      signalId: e.signalId,
+      symbol: e.symbol,
+      strategy: e.strategy,
+      engine: engineOf(e.strategy),
+      direction: e.direction,
+      entry,
+      stopLoss: sl,
+      takeProfit: tp,
+      confidence: null,
+      ts: e.ts,
+      candleTime: e.ts,
+      reasons: [],
+      status: 'signal',
+      fill: null,
+      exit: null,
+    };
+    const created = await this.d.state.create(alertRecordPath(ak), rec as unknown as DocData);
+    return { rec: created ? rec : ((await this.alertRecord(ak)) ?? rec), created };
+  }
+
+  /**
+   * Moves the record to a later stage (never back) in a transaction; `next` sees the current record
+   * and returns the new rank and fields. Returns the record after the change, or null when the record
+   * is missing or already at that rank or beyond.
+   */
+  private async advance(ak: string, next: (cur: AlertRecord) => { rank: number; patch: Partial<AlertRecord> }): Promise<{ rec: AlertRecord; rank: number } | null> {
+    return this.d.state.runTransaction(async (tx) => {
+      const cur = await tx.get<AlertRecord & { rank?: number }>(alertRecordPath(ak));
+      if (!cur) return null;
+      const { rank, patch } = next(cur);
+      if ((cur.rank ?? 0) >= rank) return null;
+      tx.merge(alertRecordPath(ak), { ...(patch as unknown as DocData), rank });
+      return { rec: { ...cur, ...patch }, rank };
+    });
+  }
+
+  /** Queues the edit of every chat's alert (keys per stage: a redelivery, or a retry after a crash, queues only what is missing). */
+  private async sendEdits(a: AlertRecord, stage: string, rank: number, photoOf: (() => Promise<PhotoFile | null>) | null): Promise<number> {
+    const all = await this.recipients(a.symbol);
+    const todo = await this.missing(all.map((c) => `edit:${a.alertKey}:${stage}:${c.chatId}`));
+    const chats = all.filter((c) => todo.has(`edit:${a.alertKey}:${stage}:${c.chatId}`));
+    if (chats.length === 0) return 0;
+    const photo = photoOf ? await photoOf() : null;
+    const now = this.d.clock.now();
+    const caption = alertCaption(a);
+    const keyboard = a.status === 'closed' || a.status === 'cancelled' ? [] : alertKeyboard(a.alertKey, a.symbol);
+    const items: EnqueueItem[] = chats.map((c) => ({
+      key: `edit:${a.alertKey}:${stage}:${c.chatId}`,
+      chatId: c.chatId,
+      op: { type: 'edit', originalKey: originalKey(a.alertKey, c.chatId), rank, text: caption, fileId: null, keyboard },
+      ...(photo ? { photo } : {}),
+      topicSymbol: a.symbol,
+      forum: c.isForum,
+      alertKey: a.alertKey,
+    }));
+    return (await enqueue(this.d.state, items, now)).length;
+  }
+
+  async onTradeEvent(e: NotifierTradeEvent): Promise<number> {
+    switch (e.type) {
+      case 'order_placed': {
+        const ev = e as Extract<NotifierTradeEvent, { type: 'order_placed' }>;
+        const { rec } = await this.ensureRecord(ev, ev.entries[0]!.price, ev.stopLoss, ev.takeProfit);
+        return this.sendOriginal(rec, null);
+      }
+      case 'entry_filled': {
+        const ev = e as Extract<NotifierTradeEvent, { type: 'entry_filled' }>;
+        const { rec } = await this.ensureRecord(ev, ev.price, ev.price, ev.price);
+        let n = rec.status === 'signal' ? await this.sendOriginal(rec, null) : 0;
+        // A DCA grid fills several entries: each later fill is a higher rank within the "open" stage.
+        const next = await this.advance(rec.alertKey, (cur) => {
+          const fills = Math.min(RANK_STEP - 1, ((cur as AlertRecord & { fills?: number }).fills ?? 0) + 1);
+          return {
+            rank: RANK.open * RANK_STEP + fills,
+            patch: { status: 'open', fill: { price: ev.avgEntry, qty: ev.filledQty, time: cur.fill?.time ?? ev.ts }, fills } as Partial<AlertRecord>,
+          };
+        });
+        if (next) n += await this.sendEdits(next.rec, `open:${ev.eventId}`, next.rank, null);
+        else {
+          const cur = await this.alertRecord(rec.alertKey);
+          if (cur?.status === 'open') n += await this.sendEdits(cur, `open:${ev.eventId}`, (cur as AlertRecord & { rank: number }).rank, null);
+        }
+        return n;
+      }
+      case 'entry_timeout': {
+        const ev = e as Extract<NotifierTradeEvent, { type: 'entry_timeout' }>;
+        if (ev.positionRemains) return 0;
+        const ak = alertKeyOf(ev.groupId);
+        const next = await this.advance(ak, () => ({ rank: RANK.cancelled * RANK_STEP, patch: { status: 'cancelled' } }));
+        if (next) return this.sendEdits(next.rec, 'cancelled', next.rank, null);
+        const cur = await this.alertRecord(ak);
+        return cur?.status === 'cancelled' ? this.sendEdits(cur, 'cancelled', RANK.cancelled * RANK_STEP, null) : 0;
+      }
+      case 'position_closed': {
+        const ev = e as Extract<NotifierTradeEvent, { type: 'position_closed' }>;
+        const t = ev.trade as unknown as ClosedTrade;
+        await new StateTradeLog(this.d.state).record(closedTradeRecord(t));
+        const { rec } = await this.ensureRecord(ev, t.avgEntry, t.avgEntry, t.exitPrice);
+        const next = await this.advance(rec.alertKey, (cur) => ({
+          rank: RANK.closed * RANK_STEP,
+          patch: {
+            status: 'closed',
+            fill: cur.fill ?? { price: t.avgEntry, qty: t.qty, time: t.entryTime },
+            exit: { price: t.exitPrice, time: t.exitTime, reason: t.exitReason, pnl: t.pnl, pnlPct: t.pnlPct },
+          },
+        }));
+        const closed = next?.rec ?? (await this.alertRecord(rec.alertKey));
+        if (!closed || closed.status !== 'closed') return 0;
+        return this.sendEdits(closed, 'closed', RANK.closed * RANK_STEP, () => this.tradeChart(closed, 'alert'));
+      }
+      default:
+        return 0;
+    }
+  }
+
+  async onSystemAlert(a: Alert): Promise<number> {
+    const family = STATE_FAMILIES[a.kind];
+    if (family) {
+      const path = `${SYSTEM_STATE}/${family}_${safeId(a.subject ?? 'system')}`;
+      const changed = await this.d.state.runTransaction(async (tx) => {
+        const cur = await tx.get<{ kind: string; alertId: string }>(path);
+        if (cur && cur.kind === a.kind && cur.alertId !== a.alertId) return false;
+        tx.set(path, { kind: a.kind, alertId: a.alertId, ts: a.ts });
+        return true;
+      });
+      if (!changed) return 0;
+    }
+    const owner = this.d.access.owner;
+    const chats = this.d.tg.alerts.ownerOnlyKinds.includes(a.kind)
+      ? owner !== undefined
+        ? [{ chatId: owner, isForum: false }]
+        : []
+      : await this.d.access.broadcastChats();
+    const text = systemAlertText(a);
+    const now = this.d.clock.now();
+    return (await enqueue(this.d.state, chats.map((c) => ({ key: `sys:${a.alertId}:${c.chatId}`, chatId: c.chatId, op: { type: 'text' as const, text } })), now)).length;
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * Test harness for the Telegram side: the local Bot API server (infra/replay/telegram-server.ts) on an
+ * auto-advancing clock shared with the outbox's rate limiter, an in-memory SQLite state, the in-process
+ * bus with the notifier subscribed, and the real webhook function served by functions-framework.
+ * Candles are real Bybit data (test/fixtures/telegram, see its README).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { getTestServer } from '@google-cloud/functions-framework/testing';
+import type { Clock } from '../../shared/ports/clock.js';
+import type { Candle, Interval } from '../../shared/market/types.js';
+import { writeHotCandles } from '../../shared/market/hot-store.js';
+import { SqliteStateStore } from '../../infra/state/sqlite.js';
+import { InMemoryBus } from '../../infra/bus/memory.js';
+import { DuckDbWarehouse } from '../../infra/warehouse/duckdb.js';
+import { setContext, type AppContext } from '../../infra/context.js';
+import { createLogger } from '../../shared/log.js';
+import { staticConfig } from '../../shared/config/source.js';
+import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
+import { DEFAULT_TELEGRAM_CONFIG, type TelegramConfig } from '../../shared/config/telegram.js';
+import { TOPICS } from '../../shared/topics.js';
+import { TelegramTestServer, type ServerLimits } from '../../infra/replay/telegram-server.js';
+import { BotApiTelegram } from '../../infra/telegram/bot-api.js';
+import { buildTelegramRuntime, setTelegramRuntime, type TelegramRuntime } from '../../infra/telegram/runtime.js';
+import { sharpChartRenderer } from '../../infra/telegram/charts.js';
+import { TELEGRAM_JOBS_TOPIC } from '../../shared/telegram/deps.js';
+import type { SecretSource } from '../../shared/ports/secrets.js';
+import { notifier } from '../../functions/notifier/index.js';
+import '../../functions/telegram-webhook/index.js';
+
+export const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'telegram');
+export const TOKEN = '123456:TEST-token-for-the-local-server';
+export const SECRET = 'webhook-secret-0123456789';
+export const OWNER = 1001;
+/** 2025-06-22 12:00 UTC: inside the fixture window. */
+export const T0 = 1_750_593_600_000;
+export const MIN = 60_000;
+
+/**
+ * A clock that moves only when someone sleeps: `sleep(ms)` lets pending I/O and other handlers run
+ * (a real 1 ms timer), then jumps to the wake time. So a 5-minute rate-limited burst runs in a second,
+ * and the server enforcing the limits sees exactly the times the client scheduled on.
+ */
+export class AutoClock implements Clock {
+  private sleepers: Array<{ at: number; resolve: () => void }> = [];
+  private scheduled = false;
+  constructor(private t: number) {}
+  now(): number {
+    return this.t;
+  }
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.sleepers.push({ at: this.t + Math.max(0, ms), resolve });
+      this.sleepers.sort((a, b) => a.at - b.at);
+      this.schedule();
+    });
+  }
+  advance(ms: number): void {
+    this.t += ms;
+  }
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setTimeout(() => {
+      this.scheduled = false;
+      const next = this.sleepers.shift();
+      if (!next) return;
+      this.t = Math.max(this.t, next.at);
+      next.resolve();
+      if (this.sleepers.length) this.schedule();
+    }, 1);
+  }
+}
+
+export function loadCandles(file: string, symbol: string, interval: Interval): Candle[] {
+  const lines = readFileSync(join(FIXTURES, file), 'utf8').trim().split('\n').slice(1);
+  return lines.map((l) => {
+    const [t, o, h, lo, c, v] = l.split(',').map(Number) as [number, number, number, number, number, number];
+    return { venue: 'bybit', symbol, interval, openTime: t, open: o, high: h, low: lo, close: c, volume: v };
+  });
+}
+
+export async function seedCandles(state: SqliteStateStore): Promise<void> {
+  await writeHotCandles(state, [
+    ...loadCandles('SOLUSDT_1m_2025-06-22T1000_1400.csv', 'SOLUSDT', '1m'),
+    ...loadCandles('BTCUSDT_1m_2025-06-22T1000_1400.csv', 'BTCUSDT', '1m'),
+    ...loadCandles('ETHUSDT_1m_2025-06-22T1000_1400.csv', 'ETHUSDT', '1m'),
+    ...loadCandles('SOLUSDT_15m_to_2025-06-22T1345.csv', 'SOLUSDT', '15m'),
+    ...loadCandles('SOLUSDT_60m_to_2025-06-22T1300.csv', 'SOLUSDT', '1h'),
+  ]);
+}
+
+export const quietLog = createLogger({}, { minSeverity: 'CRITICAL', sink: () => undefined });
+
+export interface Harness {
+  clock: AutoClock;
+  state: SqliteStateStore;
+  bus: InMemoryBus;
+  server: TelegramTestServer;
+  rt: TelegramRuntime;
+  ctx: AppContext;
+  webhookUrl: string;
+  /** Trade commands the bot published. */
+  commands: unknown[];
+  deliver(update: unknown, secret?: string): Promise<{ status: number; body: unknown }>;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  limits?: ServerLimits | null;
+  tg?: Partial<TelegramConfig>;
+  candles?: boolean;
+}
+
+let nextUpdateId = 1;
+export function newUpdateId(): number {
+  return nextUpdateId++;
+}
+
+export function textUpdate(userId: number, text: string, chat?: { id: number; type: 'group' | 'supergroup'; title?: string; is_forum?: boolean }): Record<string, unknown> {
+  const c = chat ?? { id: userId, type: 'private' };
+  return { update_id: newUpdateId(), message: { message_id: nextUpdateId * 7, from: { id: userId, is_bot: false, first_name: `User<${userId}>` }, chat: c, date: 0, text } };
+}
+
+export function callbackUpdate(userId: number, data: string, chatId: number, messageId: number): Record<string, unknown> {
+  const chat = chatId < 0 ? { id: chatId, type: 'supergroup' } : { id: chatId, type: 'private' };
+  return {
+    update_id: newUpdateId(),
+    callback_query: { id: `cq${nextUpdateId}`, from: { id: userId, is_bot: false, first_name: `User<${userId}>` }, data, message: { message_id: messageId, chat, date: 0 } },
+  };
+}
+
+export async function makeHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  const clock = new AutoClock(T0 + 2 * 60 * MIN);
+  const state = new SqliteStateStore({ file: ':memory:', clock });
+  const bus = new InMemoryBus({ clock, fast: true, log: quietLog, delivery: { maxAttempts: 5, minBackoffMs: 1, maxBackoffMs: 1 } });
+  const warehouse = new DuckDbWarehouse({ file: ':memory:' });
+  const server = new TelegramTestServer({ token: TOKEN, clock, limits: opts.limits === undefined ? undefined : opts.limits });
+  await server.start();
+  if (opts.candles !== false) await seedCandles(state);
+  const ctx: AppContext = {
+    state,
+    bus,
+    warehouse,
+    clock,
+    log: quietLog,
+    config: staticConfig(DEFAULT_SYSTEM_CONFIG),
+    endpoints: { krakenRest: 'http://127.0.0.1:1', bybitRest: 'http://127.0.0.1:1', bybitWs: 'ws://127.0.0.1:1' },
+  };
+  const secrets: SecretSource = { get: async (n) => (n === 'telegram-bot-token' ? TOKEN : n === 'telegram-webhook-secret' ? SECRET : undefined) };
+  const tg: TelegramConfig = { ...DEFAULT_TELEGRAM_CONFIG, ...opts.tg };
+  const rt = await buildTelegramRuntime(ctx, { secrets, api: new BotApiTelegram(TOKEN, { apiRoot: server.apiRoot }), tg, ownerId: OWNER, charts: sharpChartRenderer, env: {} });
+  setContext(ctx);
+  setTelegramRuntime(rt);
+  for (const topic of [TELEGRAM_JOBS_TOPIC, TOPICS.alerts, TOPICS.tradeEvents, TOPICS.microSignals, TOPICS.swingSignals]) {
+    bus.subscribe({ name: `notifier--${topic}`, topic, handler: notifier });
+  }
+  const commands: unknown[] = [];
+  bus.subscribe({ name: 'probe--trade-commands', topic: TOPICS.tradeCommands, handler: (ev) => void commands.push(JSON.parse(Buffer.from(ev.data.message.data, 'base64').toString('utf8'))) });
+  const http: Server = getTestServer('telegram-webhook');
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  const webhookUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}/`;
+  return {
+    clock,
+    state,
+    bus,
+    server,
+    rt,
+    ctx,
+    webhookUrl,
+    commands,
+    async deliver(update, secret = SECRET) {
+      const r = await TelegramTestServer.deliver(webhookUrl, update, secret);
+      await bus.drain();
+      return r;
+    },
+    async close() {
+      // Every message the code produced must parse as Telegram HTML.
+      const unparsable = server.requests.filter((r) => r.error?.includes("can't parse entities"));
+      await new Promise<void>((r) => http.close(() => r()));
+      await server.stop();
+      await bus.close();
+      await state.close();
+      await warehouse.close();
+      setContext(undefined);
+      setTelegramRuntime(undefined);
+      if (unparsable.length) throw new Error(`Telegram refused the HTML of: ${unparsable.map((r) => `${r.method}: ${r.error}`).join('; ')}`);
+    },
+  };
+}
+
+/** Texts the server delivered to a chat (sendMessage only), in order. */
+export function textsTo(server: TelegramTestServer, chatId: number): string[] {
+  return server.ok('sendMessage').filter((r) => r.chatId === chatId).map((r) => r.fields.text ?? '');
+}
+
+export const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
