@@ -3,6 +3,7 @@
  * Pub/Sub topology names its subscriptions after it. A function's name is its folder name, its
  * functions-framework target and its deployed name.
  */
+import type { Request, Response } from '@google-cloud/functions-framework';
 import type { CloudEventHandler } from '../shared/ports/bus.js';
 import type { ScheduledJob } from '../infra/functions.js';
 import { SUBSCRIBERS } from '../infra/bus/topology.js';
@@ -13,14 +14,27 @@ import { retentionCleanupJob } from './retention-cleanup/index.js';
 import { macroAnalysisJob } from './macro-analysis/index.js';
 import { candleIngest } from './candle-ingest/index.js';
 import { tickArchive } from './tick-archive/index.js';
+import { microScalp } from './micro-scalp/index.js';
+import { execution } from './execution/index.js';
+import { notifier } from './notifier/index.js';
+import { reportsJob } from './reports/index.js';
+import { telegramWebhook, FUNCTION_NAME as TELEGRAM_WEBHOOK } from './telegram-webhook/index.js';
 
 /** HTTP functions that Cloud Scheduler (scheduler.yaml) triggers. */
-export const SCHEDULED_FUNCTIONS: ScheduledJob[] = [krakenPullJob, macroAnalysisJob, healthCheckJob, configCheckJob, retentionCleanupJob];
+export const SCHEDULED_FUNCTIONS: ScheduledJob[] = [krakenPullJob, macroAnalysisJob, healthCheckJob, configCheckJob, retentionCleanupJob, reportsJob];
+
+/** Public HTTP functions (not scheduled): Telegram's webhook, protected by its secret-token header. */
+export const PUBLIC_HTTP_FUNCTIONS: Record<string, (req: Request, res: Response) => Promise<void>> = {
+  [TELEGRAM_WEBHOOK]: telegramWebhook,
+};
 
 /** Pub/Sub-triggered functions by name; their topics come from infra/bus/topology.ts SUBSCRIBERS. */
 export const PUBSUB_FUNCTIONS: Record<string, CloudEventHandler> = {
   'candle-ingest': candleIngest,
   'tick-archive': tickArchive,
+  'micro-scalp': microScalp,
+  execution,
+  notifier,
 };
 
 /** The Cloud Run service (always on, min = max = 1 instance). */

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { DEFAULT_SYSTEM_CONFIG } from '../shared/config/system.js';
 import { deadLetterTopic } from '../shared/topics.js';
-import { HOLDER_SERVICE, SCHEDULED_FUNCTIONS, pubsubBindings } from '../functions/registry.js';
+import { HOLDER_SERVICE, PUBLIC_HTTP_FUNCTIONS, SCHEDULED_FUNCTIONS, pubsubBindings } from '../functions/registry.js';
 
 export const RUNTIME = 'nodejs22';
 export const ARTIFACT_REPO = 'cst';
@@ -48,24 +48,47 @@ export function deployPlan(o: DeployOptions): DeployStep[] {
       command: ['gcloud', 'functions', 'deploy', job.name, ...common, `--entry-point=${job.name}`, '--trigger-http', '--no-allow-unauthenticated'],
     });
   }
+  for (const name of Object.keys(PUBLIC_HTTP_FUNCTIONS)) {
+    steps.push({
+      what: `public HTTP function ${name} (protected by Telegram's secret-token header)`,
+      command: ['gcloud', 'functions', 'deploy', name, ...common, `--entry-point=${name}`, '--trigger-http', '--allow-unauthenticated'],
+    });
+  }
   const { delivery } = DEFAULT_SYSTEM_CONFIG;
-  for (const b of pubsubBindings()) {
+  const topicsByFunction = new Map<string, string[]>();
+  for (const b of pubsubBindings()) topicsByFunction.set(b.function, [...(topicsByFunction.get(b.function) ?? []), b.topic]);
+  for (const [fn, topics] of topicsByFunction) {
+    const [first, ...rest] = topics as [string, ...string[]];
     steps.push({
-      what: `Pub/Sub function ${b.function} on ${b.topic} (retried; dead-letters to ${deadLetterTopic(b.topic)})`,
-      command: ['gcloud', 'functions', 'deploy', b.function, ...common, `--entry-point=${b.function}`, `--trigger-topic=${b.topic}`, '--retry'],
+      what: `Pub/Sub function ${fn} on ${topics.join(', ')} (retried; each subscription dead-letters to <topic>-dlq)`,
+      command: ['gcloud', 'functions', 'deploy', fn, ...common, `--entry-point=${fn}`, `--trigger-topic=${first}`, '--retry'],
     });
-    // Eventarc creates the push subscription; give it our dead-letter and retry policy.
-    steps.push({
-      what: `dead-letter policy on the Eventarc subscription of ${b.function}`,
-      command: [
-        'sh',
-        '-c',
-        `gcloud pubsub subscriptions update "$(gcloud eventarc triggers list --location=${o.region} --project=${o.project} ` +
-          `--filter="destination.cloudRun.service:${b.function}" --format="value(transport.pubsub.subscription)")" ` +
-          `--dead-letter-topic=${deadLetterTopic(b.topic)} --max-delivery-attempts=${delivery.maxAttempts} ` +
-          `--min-retry-delay=${delivery.minBackoffMs / 1000}s --max-retry-delay=${delivery.maxBackoffMs / 1000}s --project=${o.project}`,
-      ],
-    });
+    for (const topic of rest) {
+      // A gen-2 function is a Cloud Run service of the same name: more topics are more Eventarc triggers.
+      steps.push({
+        what: `Eventarc trigger: ${topic} -> ${fn}`,
+        command: [
+          'gcloud', 'eventarc', 'triggers', 'create', `${fn}--${topic}`, `--location=${o.region}`, `--destination-run-service=${fn}`,
+          `--destination-run-region=${o.region}`, '--event-filters=type=google.cloud.pubsub.topic.v1.messagePublished',
+          `--transport-topic=projects/${o.project}/topics/${topic}`, `--project=${o.project}`, ...sa,
+        ],
+      });
+    }
+    for (const topic of topics) {
+      // Eventarc creates the push subscriptions; give each our dead-letter and retry policy.
+      steps.push({
+        what: `dead-letter policy on the ${topic} subscription of ${fn}`,
+        command: [
+          'sh',
+          '-c',
+          `gcloud pubsub subscriptions update "$(gcloud eventarc triggers list --location=${o.region} --project=${o.project} ` +
+            `--filter="destination.cloudRun.service=${fn} AND transport.pubsub.topic=projects/${o.project}/topics/${topic}" ` +
+            `--format="value(transport.pubsub.subscription)")" ` +
+            `--dead-letter-topic=${deadLetterTopic(topic)} --max-delivery-attempts=${delivery.maxAttempts} ` +
+            `--min-retry-delay=${delivery.minBackoffMs / 1000}s --max-retry-delay=${delivery.maxBackoffMs / 1000}s --project=${o.project}`,
+        ],
+      });
+    }
   }
   const image = `${o.region}-docker.pkg.dev/${o.project}/${ARTIFACT_REPO}/${HOLDER_SERVICE}`;
   steps.push(

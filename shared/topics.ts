@@ -18,6 +18,8 @@ export const TOPICS = {
   tradeCommands: 'trade-commands',
   /** System alerts: data stale, bad data, config rejected, protections. */
   alerts: 'system-alerts',
+  /** Heavy Telegram work handed off by the webhook (charts, lists) and outbox drains. */
+  telegramJobs: 'telegram-jobs',
 } as const;
 
 export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];

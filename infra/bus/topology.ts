@@ -26,16 +26,26 @@ export interface SubscriberEntry {
 
 export const SUBSCRIBERS: Record<TopicName, SubscriberEntry[]> = {
   [TOPICS.rawTicks]: [{ function: 'tick-archive' }],
-  [TOPICS.krakenOhlc]: [],
-  [TOPICS.macroBias]: [],
-  [TOPICS.microSignals]: [],
-  // Closed candles are published with orderingKey = symbol; ingest must see them in order.
-  [TOPICS.bybitCandles]: [{ function: 'candle-ingest', enableOrdering: true }],
-  [TOPICS.snapshots]: [],
-  [TOPICS.swingSignals]: [],
-  [TOPICS.tradeEvents]: [],
+  // Kraken batches carry orderingKey `kraken:{symbol}:{interval}`: swing fills in candle order.
+  [TOPICS.krakenOhlc]: [{ function: 'execution', enableOrdering: true }],
+  // Published with orderingKey `macro-bias:{symbol}`: the bias filter sees the updates in order.
+  [TOPICS.macroBias]: [{ function: 'execution', enableOrdering: true }],
+  [TOPICS.microSignals]: [{ function: 'execution' }, { function: 'notifier' }],
+  // Closed candles are published with orderingKey = symbol; ingest, the scalp evaluation (its candle
+  // window) and the execution (fills, exits, watermarks) must each see them in order.
+  [TOPICS.bybitCandles]: [
+    { function: 'candle-ingest', enableOrdering: true },
+    { function: 'micro-scalp', enableOrdering: true },
+    { function: 'execution', enableOrdering: true },
+  ],
+  // Snapshots carry orderingKey = symbol (book history in time order).
+  [TOPICS.snapshots]: [{ function: 'micro-scalp', enableOrdering: true }],
+  [TOPICS.swingSignals]: [{ function: 'execution' }, { function: 'notifier' }],
+  // Published with orderingKey = trade group: an exit never edits an alert before its entry.
+  [TOPICS.tradeEvents]: [{ function: 'notifier', enableOrdering: true }],
   [TOPICS.tradeCommands]: [],
-  [TOPICS.alerts]: [],
+  [TOPICS.alerts]: [{ function: 'notifier' }],
+  [TOPICS.telegramJobs]: [{ function: 'notifier' }],
 };
 
 export function subscriptionName(fn: string, topic: string): string {

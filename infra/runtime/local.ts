@@ -25,7 +25,7 @@ import { LocalScheduler, handlersFromScheduledJobs } from '../scheduler/local-ru
 import { buildContext, EMULATOR_PROJECT, parseEnv, type Backend, type BuiltContext } from './build-context.js';
 import { BybitReplayServer, loadCandlesCsv, tradesFromCandles, mergeReplayData } from '../replay/bybit-server.js';
 import { KrakenRestServer } from '../replay/kraken-server.js';
-import { HOLDER_SERVICE, SCHEDULED_FUNCTIONS, pubsubBindings } from '../../functions/registry.js';
+import { HOLDER_SERVICE, PUBLIC_HTTP_FUNCTIONS, SCHEDULED_FUNCTIONS, pubsubBindings } from '../../functions/registry.js';
 import { startHolder, type RunningHolder } from '../../functions/bybit-holder/server.js';
 
 export type MarketMode = 'auto' | 'live' | 'replay';
@@ -161,7 +161,8 @@ async function startReplay(dir: string, cfg: SystemConfig): Promise<ReplaySetup>
 
 /** Mounts every registered HTTP function at `/<name>` (functions-framework apps) plus `/healthz`. */
 async function startFunctionsServer(port: number, holder: () => RunningHolder | undefined): Promise<Server> {
-  const apps = new Map(SCHEDULED_FUNCTIONS.map((j) => [j.name, getTestServer(j.name)]));
+  const names = [...SCHEDULED_FUNCTIONS.map((j) => j.name), ...Object.keys(PUBLIC_HTTP_FUNCTIONS)];
+  const apps = new Map(names.map((name) => [name, getTestServer(name)]));
   const server = createServer((req, res) => {
     const name = (req.url ?? '/').split('?')[0]!.replace(/^\/+/, '').split('/')[0] ?? '';
     if (name === 'healthz') {
@@ -282,8 +283,10 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
   const finished = new Promise<void>((done) => {
     if (endTime !== undefined) {
       // Ends exactly at `endTime` of market time: the replay freezes there, so the summary is consistent.
-      void ctx.clock.sleep(endTime - startTime).then(() => {
+      void ctx.clock.sleep(endTime - startTime).then(async () => {
         replay?.bybit.pause();
+        // Everything published up to the end is delivered before the summary is read.
+        if (ctx.bus instanceof InMemoryBus) await ctx.bus.drain();
         done();
       });
     }

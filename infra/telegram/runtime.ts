@@ -48,11 +48,9 @@ export interface TelegramRuntimeOptions {
 }
 
 let installed: TelegramRuntime | undefined;
-let building: Promise<TelegramRuntime> | undefined;
 
 export function setTelegramRuntime(rt: TelegramRuntime | undefined): void {
   installed = rt;
-  building = undefined;
 }
 
 function defaultSecrets(env: NodeJS.ProcessEnv): SecretSource {
@@ -91,11 +89,19 @@ export async function buildTelegramRuntime(ctx: AppContext, opts: TelegramRuntim
   return { deps, api, sender, webhookSecret, botUsername: env[BOT_USERNAME_ENV], offline };
 }
 
+/**
+ * The runtime for this context: built once per state store (a process normally has one; the local
+ * runtime and replays build a fresh context per run and must not reuse a closed store's runtime).
+ */
+const byState = new WeakMap<object, Promise<TelegramRuntime>>();
+
 export async function getTelegramRuntime(ctx: AppContext): Promise<TelegramRuntime> {
   if (installed) return installed;
-  building ??= buildTelegramRuntime(ctx).then((rt) => {
-    installed = rt;
-    return rt;
-  });
-  return building;
+  let rt = byState.get(ctx.state);
+  if (!rt) {
+    rt = buildTelegramRuntime(ctx);
+    byState.set(ctx.state, rt);
+    rt.catch(() => byState.delete(ctx.state));
+  }
+  return rt;
 }

@@ -2,6 +2,7 @@
  * What the Telegram domain (bot, notifier, jobs, reports) works with, plus the small shared reads:
  * mutes, the trading account, broadcast recipients.
  */
+import { TOPICS } from '../topics.js';
 import type { Bus } from '../ports/bus.js';
 import type { ChartRenderer } from '../ports/charts.js';
 import type { Clock } from '../ports/clock.js';
@@ -17,7 +18,7 @@ import { createAccount } from '../trading/book.js';
 import { AccessControl } from './access.js';
 
 /** Topic for work the webhook hands off (charts, lists with PNGs, drains). Proposed: add to shared/topics.ts. */
-export const TELEGRAM_JOBS_TOPIC = 'telegram-jobs';
+export const TELEGRAM_JOBS_TOPIC = TOPICS.telegramJobs;
 
 export interface TelegramDeps {
   state: StateStore;

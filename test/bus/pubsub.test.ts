@@ -154,8 +154,14 @@ function pulled(id: string, payload: unknown, deliveryAttempt: number, extra: Pa
 
 // ------------------------------------------------------------------------------------------------
 
+/** A fixed two-subscriber topology, so these tests do not change whenever a function subscribes somewhere. */
+const FIXED_SUBSCRIBERS = {
+  [TOPICS.rawTicks]: [{ function: 'tick-archive' }],
+  [TOPICS.bybitCandles]: [{ function: 'candle-ingest', enableOrdering: true }],
+};
+
 describe('provisionTopology', () => {
-  const specs = topologySpecs();
+  const specs = topologySpecs({ subscribers: FIXED_SUBSCRIBERS });
 
   it('dry run reports everything as to-be-created and creates nothing', async () => {
     const admin = new FakeAdmin();
@@ -273,7 +279,10 @@ describe('provisionTopology', () => {
 
   it('covers every topic of shared/topics.ts in the subscriber list', () => {
     expect(Object.keys(SUBSCRIBERS).sort()).toEqual([...ALL_TOPICS].sort());
-    expect(topologySpecs().map((s) => s.subscription)).toEqual(['tick-archive--raw-tick-data-bybit', 'candle-ingest--candles-bybit-1m']);
+    const names = topologySpecs().map((s) => s.subscription);
+    expect(new Set(names).size).toBe(names.length);
+    expect(names).toEqual(expect.arrayContaining(['tick-archive--raw-tick-data-bybit', 'candle-ingest--candles-bybit-1m']));
+    for (const spec of topologySpecs()) expect(spec.subscription).toBe(`${spec.subscription.split('--')[0]}--${spec.topic}`);
     expect(topologySpecs({ subscribers: { [TOPICS.alerts]: [{ function: 'notifier', maxDeliveryAttempts: 20 }] } })).toEqual([
       {
         topic: 'system-alerts',
@@ -469,15 +478,18 @@ describe('scripts/pubsub-provision.ts', () => {
     const plan = JSON.parse(out.join('')) as { project: string; dryRun: boolean; subscriptions: Array<{ name: string; action: string }> };
     expect(plan.project).toBe('local-project');
     expect(plan.dryRun).toBe(true);
-    expect(plan.subscriptions.map((s) => s.action)).toEqual(['create', 'create', 'create', 'create']);
+    const all = topologySpecs();
+    const dlqs = new Set(all.map((x) => x.deadLetterTopic));
+    expect(plan.subscriptions.map((s) => s.action)).toEqual(Array(all.length + dlqs.size).fill('create'));
     expect(admin.created).toEqual([]);
     expect(admin.closed).toBe(true);
 
     out.length = 0;
     expect(await runCli(['--project', 'cst-prod'], deps)).toBe(0);
-    expect(admin.created).toHaveLength(16);
+    const expected = ALL_TOPICS.length + 2 * dlqs.size + all.length;
+    expect(admin.created).toHaveLength(expected);
     expect(out.join('')).toMatch(/created\s+candle-ingest--candles-bybit-1m <- candles-bybit-1m {2}\[maxDeliveryAttempts=5 backoff=10s\.\.600s ordered pull\]/);
-    expect(out.join('')).toMatch(/16 resource\(s\) created\./);
+    expect(out.join('')).toContain(`${expected} resource(s) created.`);
   });
 
   it('reports an unreachable emulator instead of hanging', async () => {

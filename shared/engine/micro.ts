@@ -1,0 +1,342 @@
+/**
+ * The live MICRO-SCALP engine (SPEC 4), domain only (ports in, no SDK): evaluates every enabled
+ * scalp strategy for ONE symbol on a CLOSED 1m candle or on a 15 s snapshot (forming candle + book),
+ * logs EVERY decision (TAKE / NEAR_MISS / SKIP) to the warehouse `signals` table and publishes the
+ * TAKEs of strategies that may emit (`emitSignals`) on `trade-signals-micro` as `Signal`s
+ * (shared/engine/scalp-signal.ts, the conversion the backtester uses too).
+ *
+ * Data, and what it costs in hot-store reads (see shared/engine/candle-cache.ts):
+ * - 1m history per symbol lives in this instance's memory (`MicroCache`), filled by ONE query on the
+ *   first message of a symbol, then appended from every message; a gap is filled by one range query.
+ *   Depth = `historyCandles(strategies)`: the longest of each strategy's `candleWindow`, the
+ *   horizontal-level look-back (120 x 15m) and TREND_LINE_HISTORY_CANDLES 1h candles (trend lines).
+ * - Strategy series = the last `candleWindow` closed candles up to the evaluated one (production
+ *   protocol of shared/strategies/scalp/common.ts: prepare once, evaluate the last index).
+ * - Levels (levels_exhaustion): 15m / 1h candles RESAMPLED from that 1m history (the hot store holds
+ *   Bybit 1m only; Kraken 15m/1h are another venue's prices), only buckets CLOSED by the evaluated
+ *   candle's close, passed as `ctx.levels` (levelSetFor). The level set depends only on the closed
+ *   15m / 1h buckets (the 1h history starts at an aligned bucket), so it is memoised per
+ *   (symbol, config, last closed 15m, last closed 1h) and recomputed at most every 15 minutes.
+ * - Book: the snapshots' book features of the last BOOK_HISTORY_MS (>= the flip window), in memory.
+ *
+ * Idempotency: a decision id is `${strategy}:${symbol}:${candleOpenTime}` (+ `:snap:${ts}`), the
+ * `signals` insert is idempotent by it, and a TAKE is published with attribute `dedupeId` = that id,
+ * which the execution de-duplicates (TradingStore marker). A redelivered candle is evaluated at ITS
+ * index of the window (nothing later is read), so it yields the same decisions: one id, one row.
+ * Candles flagged bad data are never evaluated.
+ */
+import type { ConfigSource } from '../config/source.js';
+import { SCALP_STRATEGIES, type LevelsExhaustionConfig, type ScalpStrategyConfig, type StrategyConfigs } from '../config/strategy.js';
+import type { Logger } from '../log.js';
+import { INTERVAL_MS, isTradable, type Candle, type Snapshot } from '../market/types.js';
+import type { Bus } from '../ports/bus.js';
+import type { Clock } from '../ports/clock.js';
+import type { StateStore } from '../ports/state.js';
+import type { Row, Warehouse } from '../ports/warehouse.js';
+import type { BookSample } from '../strategies/exhaustion.js';
+import type { LevelSet } from '../strategies/levels.js';
+import { resample, visibleCountAt, type ResampledSeries } from '../strategies/resample.js';
+import { levelSetFor, scalpStrategy, type EvalContext, type FormingCandle, type ScalpDecision } from '../strategies/scalp/index.js';
+import { sliceSeries, type CandleSeries } from '../strategies/series.js';
+import { TOPICS } from '../topics.js';
+import type { Signal } from '../trading/types.js';
+import { CandleCache, type CandleWindow } from './candle-cache.js';
+import { scalpSignal } from './scalp-signal.js';
+
+const MINUTE = INTERVAL_MS['1m'];
+
+/**
+ * 1h candles of history kept for the trend lines (swings of strength 2: about a dozen per side).
+ * Proposed config field: `scalp_levels_exhaustion.levels.trendLines.historyCandles`.
+ */
+export const TREND_LINE_HISTORY_CANDLES = 72;
+/** Book samples kept per symbol: at least this long (and at least the flip window of the config). */
+export const BOOK_HISTORY_MS = 60_000;
+
+/** Per-instance memory of the micro engine (one per state store: see `microCacheFor`). */
+export interface MicroCache {
+  candles: CandleCache;
+  /** symbol -> book samples, ascending ts. */
+  books: Map<string, BookSample[]>;
+  /** symbol -> memoised level set. */
+  levels: Map<string, { key: string; set: LevelSet }>;
+}
+
+export function createMicroCache(): MicroCache {
+  return { candles: new CandleCache('bybit', '1m'), books: new Map(), levels: new Map() };
+}
+
+const caches = new WeakMap<StateStore, MicroCache>();
+
+/** The instance's cache for this state store (a new store, e.g. a new replay, starts cold). */
+export function microCacheFor(state: StateStore): MicroCache {
+  let c = caches.get(state);
+  if (!c) {
+    c = createMicroCache();
+    caches.set(state, c);
+  }
+  return c;
+}
+
+export interface MicroDeps {
+  state: StateStore;
+  bus: Bus;
+  warehouse: Warehouse;
+  clock: Clock;
+  log: Logger;
+  config: ConfigSource;
+  cache: MicroCache;
+}
+
+export type MicroInput = { kind: 'close'; candle: Candle } | { kind: 'snapshot'; snapshot: Snapshot };
+
+export interface MicroResult {
+  symbol: string;
+  kind: MicroInput['kind'];
+  /** Why nothing was evaluated (unknown symbol, bad data, warm-up...), when that is the case. */
+  note: string | null;
+  /** Every non-null decision, as logged to `signals`. */
+  decisions: ScalpDecision[];
+  /** TAKE signals of emitting strategies, as published. */
+  published: Signal[];
+}
+
+function enabledStrategies(strategies: StrategyConfigs, kind: MicroInput['kind']): ScalpStrategyConfig[] {
+  const out: ScalpStrategyConfig[] = [];
+  for (const id of SCALP_STRATEGIES) {
+    const cfg = strategies.scalp[id];
+    if (cfg.enabled && (kind === 'close' ? cfg.evaluateOn.closes : cfg.evaluateOn.snapshots)) out.push(cfg);
+  }
+  return out;
+}
+
+/** 1m candles of look-back the engine keeps per symbol for these configs. */
+export function historyCandles(strategies: StrategyConfigs): number {
+  let n = 1;
+  for (const id of SCALP_STRATEGIES) {
+    const cfg = strategies.scalp[id];
+    if (!cfg.enabled) continue;
+    n = Math.max(n, cfg.candleWindow);
+    if (cfg.strategy === 'levels_exhaustion') {
+      const h = cfg.levels.horizontal;
+      const t = cfg.levels.trendLines;
+      n = Math.max(n, (h.lookbackCandles + 1) * (INTERVAL_MS[h.interval] / MINUTE), (TREND_LINE_HISTORY_CANDLES + 1) * (INTERVAL_MS[t.interval] / MINUTE));
+    }
+  }
+  return n;
+}
+
+/** Closed HTF buckets of `r` at base index i, without an incomplete leading bucket. */
+function closedBuckets(r: ResampledSeries, i: number): CandleSeries {
+  const n = visibleCountAt(r, i);
+  const full = INTERVAL_MS[r.interval] / MINUTE;
+  const start = n > 0 && (r.minutes[0] as number) < full ? 1 : 0;
+  return sliceSeries(r.series, start, n);
+}
+
+/**
+ * Levels as of the close of window candle i: horizontal from the last `lookbackCandles` closed
+ * horizontal-interval buckets, trend lines from the closed trend-interval buckets of the last
+ * TREND_LINE_HISTORY_CANDLES (aligned), both resampled from the 1m window. Memoised per bucket pair.
+ */
+export function levelsAt(cache: MicroCache, w: CandleWindow, i: number, cfg: LevelsExhaustionConfig['levels']): LevelSet {
+  const c = w.at(i) as Candle;
+  const closeTime = c.openTime + MINUTE;
+  const hMs = INTERVAL_MS[cfg.horizontal.interval];
+  const tMs = INTERVAL_MS[cfg.trendLines.interval];
+  const hBucket = Math.floor(closeTime / hMs);
+  const tBucket = Math.floor(closeTime / tMs);
+  const key = `${JSON.stringify(cfg)}|${hBucket}|${tBucket}`;
+  const memo = cache.levels.get(w.symbol);
+  if (memo && memo.key === key) return memo.set;
+  const hStart = (hBucket - cfg.horizontal.lookbackCandles) * hMs;
+  const tStart = (tBucket - TREND_LINE_HISTORY_CANDLES) * tMs;
+  const hist = w.series(w.lowerBound(Math.min(hStart, tStart)), i + 1);
+  const hSeries = closedSince(hist, hStart, cfg.horizontal.interval);
+  const tSeries = closedSince(hist, tStart, cfg.trendLines.interval);
+  const set = levelSetFor(hSeries, tSeries, cfg);
+  cache.levels.set(w.symbol, { key, set });
+  return set;
+}
+
+/** Closed `interval` buckets resampled from the candles of `hist` opening at or after `start`. */
+function closedSince(hist: CandleSeries, start: number, interval: LevelsExhaustionConfig['levels']['horizontal']['interval']): CandleSeries {
+  let lo = 0;
+  let hi = hist.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((hist.openTime[mid] as number) < start) lo = mid + 1;
+    else hi = mid;
+  }
+  const view = sliceSeries(hist, lo);
+  return closedBuckets(resample(view, interval), view.length - 1);
+}
+
+/** Records a snapshot's book features (ascending ts, one per ts) and drops samples older than the history. */
+function recordBook(cache: MicroCache, snap: Snapshot, keepMs: number): BookSample[] {
+  let samples = cache.books.get(snap.symbol);
+  if (!samples) {
+    samples = [];
+    cache.books.set(snap.symbol, samples);
+  }
+  if (snap.book) {
+    let k = samples.length;
+    while (k > 0 && (samples[k - 1] as BookSample).ts > snap.ts) k--;
+    const prev = samples[k - 1];
+    if (prev && prev.ts === snap.ts) samples[k - 1] = { ts: snap.ts, book: snap.book };
+    else samples.splice(k, 0, { ts: snap.ts, book: snap.book });
+  }
+  const newest = samples[samples.length - 1];
+  if (newest) {
+    let drop = 0;
+    while (drop < samples.length && (samples[drop] as BookSample).ts < newest.ts - keepMs) drop++;
+    if (drop > 0) samples.splice(0, drop);
+  }
+  return samples;
+}
+
+function bookHistoryMs(strategies: StrategyConfigs): number {
+  return Math.max(BOOK_HISTORY_MS, strategies.scalp.levels_exhaustion.exhaustion.orderBookFlip.windowMs);
+}
+
+/** The warehouse `signals` row of a scalp decision (TAKE rows carry the signal's order levels). */
+export function decisionRow(d: ScalpDecision, signal: Signal | null): Row {
+  const features: Record<string, unknown> = { ...d.features, engine: d.engine, candleTime: d.candleTime };
+  if (signal) {
+    Object.assign(features, {
+      entries: signal.entries,
+      stopLoss: signal.stopLoss,
+      takeProfit: signal.takeProfit,
+      maxHoldMs: signal.maxHoldMs,
+      confidence: signal.confidence,
+      tier: signal.tier,
+      emit: signal.emit,
+    });
+  }
+  return {
+    signal_id: d.signalId,
+    ts: d.ts,
+    strategy: d.strategy,
+    symbol: d.symbol,
+    decision: d.decision,
+    direction: d.direction,
+    price: Number.isFinite(d.price) ? d.price : null,
+    reasons: JSON.stringify(d.reasons),
+    features: JSON.stringify(features),
+  };
+}
+
+function result(symbol: string, kind: MicroInput['kind'], note: string | null): MicroResult {
+  return { symbol, kind, note, decisions: [], published: [] };
+}
+
+/** Evaluates one symbol on one closed candle or one snapshot (see the module comment). */
+export async function evaluateMicro(deps: MicroDeps, input: MicroInput): Promise<MicroResult> {
+  const [system, strategies] = await Promise.all([deps.config.system(), deps.config.strategies()]);
+  const symbol = input.kind === 'close' ? input.candle.symbol : input.snapshot.symbol;
+  const sym = system.symbols.find((s) => s.symbol === symbol);
+  if (!sym || !sym.enabled) return result(symbol, input.kind, `${symbol} is not an enabled symbol`);
+  const configs = enabledStrategies(strategies, input.kind);
+  const capacity = historyCandles(strategies);
+  const cache = deps.cache;
+
+  let w: CandleWindow;
+  let i: number;
+  let forming: FormingCandle | undefined;
+  let book: BookSample[] | undefined = cache.books.get(symbol);
+  if (input.kind === 'close') {
+    const c = input.candle;
+    if (c.venue !== 'bybit' || c.interval !== '1m') return result(symbol, 'close', `not a Bybit 1m candle (${c.venue} ${c.interval})`);
+    w = await cache.candles.ingest(deps.state, symbol, [c], capacity);
+    if (!isTradable(c)) return result(symbol, 'close', `candle ${c.openTime} is flagged ${String(c.flags)}: never traded`);
+    i = w.indexOf(c.openTime);
+  } else {
+    const snap = input.snapshot;
+    book = recordBook(cache, snap, bookHistoryMs(strategies));
+    const f = snap.forming;
+    if (!f) return result(symbol, 'snapshot', 'snapshot without a forming candle (book recorded)');
+    if (f.openTime > snap.ts) return result(symbol, 'snapshot', `forming candle ${f.openTime} opens after the snapshot time ${snap.ts} (late holder tick): not evaluated`);
+    const prevOpen = f.openTime - MINUTE;
+    // The close before the forming candle may not have reached this instance yet: at most one range read.
+    w = await cache.candles.fillThrough(deps.state, symbol, prevOpen, capacity);
+    i = w.indexOf(prevOpen);
+    if (i < 0) return result(symbol, 'snapshot', `closed candle ${prevOpen} before the forming one is not known yet`);
+    forming = { openTime: f.openTime, ts: snap.ts, open: f.open, high: f.high, low: f.low, close: f.close, volume: f.volume };
+  }
+  if (i < 0 || configs.length === 0) return result(symbol, input.kind, configs.length === 0 ? 'no strategy evaluates this input' : 'candle not in the window');
+
+  // One series (and one indicator cache) per distinct candleWindow.
+  const seriesByLength = new Map<number, CandleSeries>();
+  const decisions: ScalpDecision[] = [];
+  const rows: Row[] = [];
+  const toPublish: Signal[] = [];
+  for (const cfg of configs) {
+    const len = Math.min(cfg.candleWindow, i + 1);
+    let series = seriesByLength.get(len);
+    if (!series) {
+      series = w.series(i + 1 - len, i + 1);
+      seriesByLength.set(len, series);
+    }
+    const ctx: { levels?: LevelSet; book?: readonly BookSample[]; forming?: FormingCandle } = {};
+    if (cfg.strategy === 'levels_exhaustion') ctx.levels = levelsAt(cache, w, i, cfg.levels);
+    if (book && book.length > 0) ctx.book = book;
+    if (forming) ctx.forming = forming;
+    const d = evaluate(cfg, series, ctx);
+    if (!d) continue;
+    const signal = scalpSignal(d, system, cfg);
+    decisions.push(d);
+    rows.push(decisionRow(d, signal));
+    if (signal && signal.emit) toPublish.push(signal);
+  }
+
+  if (rows.length > 0) await deps.warehouse.insert('signals', rows);
+  for (const s of toPublish) {
+    await deps.bus.publish(TOPICS.microSignals, s, {
+      attributes: { dedupeId: s.signalId, symbol: s.symbol, strategy: s.strategy, direction: s.direction },
+    });
+  }
+  if (decisions.length > 0) {
+    deps.log.info('micro-scalp decisions', {
+      symbol,
+      kind: input.kind,
+      candleTime: decisions[0]?.candleTime,
+      decisions: decisions.map((d) => `${d.strategy}:${d.decision}${d.direction ? `:${d.direction}` : ''}`),
+      published: toPublish.map((s) => s.signalId),
+    });
+  }
+  return { symbol, kind: input.kind, note: null, decisions, published: toPublish };
+}
+
+function evaluate(cfg: ScalpStrategyConfig, series: CandleSeries, ctx: EvalContext): ScalpDecision | null {
+  const last = series.length - 1;
+  if (last < 0) return null;
+  if (cfg.strategy === 'levels_exhaustion') {
+    const impl = scalpStrategy('levels_exhaustion');
+    return impl.evaluateAt(impl.prepare(series, cfg), last, ctx);
+  }
+  const impl = scalpStrategy('v52_divergence');
+  return impl.evaluateAt(impl.prepare(series, cfg), last, ctx);
+}
+
+/**
+ * A candle batch (`candles-bybit-1m`, one or more closed candles, normally of one symbol): merges
+ * each symbol's candles into the cache at once, then evaluates every candle in open-time order.
+ */
+export async function evaluateMicroCandles(deps: MicroDeps, candles: readonly Candle[]): Promise<MicroResult[]> {
+  const strategies = await deps.config.strategies();
+  const bySymbol = new Map<string, Candle[]>();
+  for (const c of candles) {
+    const list = bySymbol.get(c.symbol) ?? [];
+    list.push(c);
+    bySymbol.set(c.symbol, list);
+  }
+  const out: MicroResult[] = [];
+  for (const [symbol, list] of bySymbol) {
+    list.sort((a, b) => a.openTime - b.openTime);
+    const bybit1m = list.filter((c) => c.venue === 'bybit' && c.interval === '1m');
+    if (bybit1m.length > 1) await deps.cache.candles.ingest(deps.state, symbol, bybit1m, historyCandles(strategies));
+    for (const c of list) out.push(await evaluateMicro(deps, { kind: 'close', candle: c }));
+  }
+  return out;
+}
+
