@@ -28,14 +28,32 @@
  * - Time exit: at the close of the first candle ending at or after first fill + maxHoldMs.
  * - P&L per filled entry lot: (exit - entry) x qty (short: reversed) - entry fee - its share of the exit
  *   fee. Group pnlPct = Σ pnl / Σ entry notional x 100, i.e. size-weighted, never a sum of percentages.
+ *
+ * External groups (live, `Position.external` set; see FillSource in model.ts) are NOT filled by candles:
+ * - Candles run the same checks as DECISIONS: stop (touch) > take profit (traded through) > trailing >
+ *   time exit emit `exit_decided` (reference price, no slippage); a protective decision is final, a
+ *   take-profit decision can still be followed by a stop / trailing / time decision (the exchange's
+ *   resting take profit may not have filled). Candles that ended at or before the first fill (the fill
+ *   candle and earlier) get only the stop and time checks and do not move the favourable extreme. The
+ *   entry timeout emits `entry_cancel_decided` once; the entries stay pending until `endEntry` confirms.
+ * - `applyFill` books the exchange's fills (cumulative per exchange order, so a repeated report is a
+ *   no-op): entry fills at the exchange's price and fee (partial fills included), exit fills likewise;
+ *   the group closes when the exits cover every entry fill and no entry is working. Its ClosedTrade
+ *   (rows mode `live`) uses the size-weighted average exit price, the exit fees shared by lot size.
+ * - Risk and notional follow the fills: filled lots at their fill price, working remainders at their
+ *   limit, scaled down by the part already exited.
  */
 import { INTERVAL_MS, type Candle } from '../market/types.js';
 import type { EngineKind, ExitReason, Signal } from './types.js';
 import {
+  QTY_EPSILON_FRACTION,
   TRAILING_ACTIVATION_MULTIPLE,
   type AccountState,
   type ClosedTrade,
   type EntryOrder,
+  type ExternalExecution,
+  type ExternalFill,
+  type FillSource,
   type PaperTradeRow,
   type Position,
   type TradeEvent,
@@ -56,6 +74,7 @@ export function createAccount(accountId: string, startingEquity: number): Accoun
   return {
     accountId,
     mode: 'paper',
+    fillSource: 'simulated',
     startingEquity,
     realizedPnl: 0,
     feesPaid: 0,
@@ -72,13 +91,33 @@ export function accountEquity(a: AccountState): number {
   return a.startingEquity + a.realizedPnl;
 }
 
-/** Unrealized P&L of one position at `mark` (entry fees already paid included, exit costs not). */
+/**
+ * Unrealized P&L of one position at `mark` (entry fees already paid included, exit costs not). For an
+ * external group with partial exits: the held part at `mark` plus the exited part at its exit fills.
+ */
 export function positionUnrealized(p: Position, mark: number): number {
   if (p.filledQty === 0) return 0;
   let fees = 0;
   for (const e of p.entries) fees += e.fee;
+  const x = p.external;
+  if (x && x.exitedQty > 0) {
+    const dir = p.direction === 'LONG' ? 1 : -1;
+    const held = p.filledQty - x.exitedQty;
+    const gross = dir * (mark - p.avgEntry) * held + dir * (x.exitValue / x.exitedQty - p.avgEntry) * x.exitedQty;
+    return gross - fees - x.exitFees;
+  }
   const gross = p.direction === 'LONG' ? (mark - p.avgEntry) * p.filledQty : (p.avgEntry - mark) * p.filledQty;
   return gross - fees;
+}
+
+/** Fill source of an account's new groups (accounts stored before the field existed are simulated). */
+export function fillSourceOf(a: AccountState): FillSource {
+  return a.fillSource === 'external' ? 'external' : 'simulated';
+}
+
+/** The account with `fillSource` for its new groups (same object when unchanged). */
+export function withFillSource(a: AccountState, source: FillSource): AccountState {
+  return a.fillSource === source ? a : { ...a, fillSource: source };
 }
 
 /** Σ unrealized P&L over open positions, marked at `marks` (default: the account's last closes). */
@@ -143,6 +182,7 @@ export function submitSignal(a: AccountState, signal: Signal, plan: OrderPlan, c
     fillPrice: null,
     fillTime: null,
     fee: 0,
+    filledQty: 0,
   }));
   let risk = 0;
   let notional = 0;
@@ -183,6 +223,7 @@ export function submitSignal(a: AccountState, signal: Signal, plan: OrderPlan, c
     lastCandleOpen: -1,
     confidence: signal.confidence,
     features: signal.features,
+    external: fillSourceOf(a) === 'external' ? newExternal() : null,
   };
   const event: TradeEvent = {
     type: 'order_placed',
@@ -220,7 +261,7 @@ export function onCandle(a: AccountState, c: Candle, cfg: TradingConfig, now: nu
     if (c.openTime <= p.lastCandleOpen || c.openTime < p.placedAt) continue;
     next ??= ps.slice();
     out ??= [];
-    next[k] = stepPosition(p, c, end, halfTp, a.accountId, now, out) as Position;
+    next[k] = (p.external ? stepExternal(p, p.external, c, end, halfTp, a.accountId, now, out) : stepPosition(p, c, end, halfTp, a.accountId, now, out)) as Position;
   }
   if (next === null || out === null) return { account: a, events: NO_TRADE_EVENTS };
   return { account: settle(a, next, out, c.symbol, c.close), events: out };
@@ -233,6 +274,12 @@ export function expireOrders(a: AccountState, now: number): BookResult {
   for (let k = 0; k < a.positions.length; k++) {
     const p = a.positions[k] as Position;
     if (now < p.expiresAt || !p.entries.some((e) => e.status === 'pending')) continue;
+    if (p.external) {
+      if (p.external.cancelDecidedAt !== null) continue;
+      next ??= a.positions.slice();
+      next[k] = decideCancel(p, p.external, 'entry_timeout', a.accountId, now, out);
+      continue;
+    }
     next ??= a.positions.slice();
     next[k] = cancelPending(p, a.accountId, now, out) as Position;
   }
@@ -240,13 +287,29 @@ export function expireOrders(a: AccountState, now: number): BookResult {
   return { account: settle(a, next, out, null, 0), events: out };
 }
 
-/** Closes a group at `price` (owner command / live reconciliation), cancelling unfilled entries. */
+/**
+ * Closes a group at `price` (owner command), cancelling unfilled entries. An external group is not
+ * closed here: the close is DECIDED (exit_decided 'manual' at `price`, or entry_cancel_decided when
+ * nothing is held) and the exchange's fills close it.
+ */
 export function closeManually(a: AccountState, groupId: string, price: number, now: number): BookResult {
   const k = a.positions.findIndex((p) => p.groupId === groupId);
   if (k < 0) return { account: a, events: NO_TRADE_EVENTS };
   const p = a.positions[k] as Position;
   const out: TradeEvent[] = [];
   const next = a.positions.slice();
+  const x = p.external;
+  if (x) {
+    if (heldQty(p, x) > qtyEps(p)) {
+      if (x.decision !== null && x.decision.reason !== 'take_profit') return { account: a, events: NO_TRADE_EVENTS };
+      next[k] = decideExit(p, x, 'manual', price, a.accountId, now, out);
+    } else if (x.cancelDecidedAt === null && p.entries.some((e) => e.status === 'pending')) {
+      next[k] = decideCancel(p, x, 'manual', a.accountId, now, out);
+    } else {
+      return { account: a, events: NO_TRADE_EVENTS };
+    }
+    return { account: settle(a, next, out, null, 0), events: out };
+  }
   if (p.filledQty === 0) {
     next[k] = cancelPending(p, a.accountId, now, out) as Position;
   } else {
@@ -272,7 +335,7 @@ function base(accountId: string, p: Position, ts: number, eventId: string) {
 }
 
 /** Removes closed (null) slots, books realized P&L and counters, updates the mark. */
-function settle(a: AccountState, next: Array<Position | null>, out: TradeEvent[], symbol: string | null, mark: number): AccountState {
+function settle(a: AccountState, next: Array<Position | null>, out: TradeEvent[], symbol: string | null, mark: number, entryFills?: number): AccountState {
   let realized = 0;
   let fees = 0;
   let fills = 0;
@@ -291,6 +354,7 @@ function settle(a: AccountState, next: Array<Position | null>, out: TradeEvent[]
       else if (e.trade.pnl < 0) losses++;
     }
   }
+  if (entryFills !== undefined) fills = entryFills;
   const positions = next.filter((p): p is Position => p !== null);
   const c = a.counters;
   const counters =
@@ -338,7 +402,7 @@ function stepPosition(p: Position, c: Candle, end: number, halfTp: number, accou
       const fillPrice = long ? e.price * (1 + p.slippageRate) : e.price * (1 - p.slippageRate);
       const fee = fillPrice * e.qty * p.feeRate;
       entries ??= p.entries.slice();
-      entries[i] = { ...e, status: 'filled', fillPrice, fillTime: end, fee };
+      entries[i] = { ...e, status: 'filled', fillPrice, fillTime: end, fee, filledQty: e.qty };
       filledNow = true;
     }
     if (entries !== null) {
@@ -526,5 +590,335 @@ function closeGroup(p: Position, reason: ExitReason, rawPrice: number, exitTime:
     rows,
   };
   out.push({ type: 'exit_filled', ...base(accountId, p, now, `${p.groupId}:exit`), reason, price: exitPrice, qty: p.filledQty, fee: exitFees });
+  out.push({ type: 'position_closed', ...base(accountId, p, now, `${p.groupId}:closed`), trade });
+}
+
+// ---------- external (live) groups ----------
+
+export type ExternalFillOutcome =
+  /** New quantity booked (or the entry ended). */
+  | 'applied'
+  /** Nothing beyond what the book already has for this exchange order. */
+  | 'duplicate'
+  /** No such group in the book (closed, or never placed here). */
+  | 'unknown_group'
+  /** The group is simulated (paper): it never takes exchange fills. */
+  | 'not_external'
+  /** entryIndex does not name an entry of the group. */
+  | 'unknown_entry';
+
+export interface FillBookResult extends BookResult {
+  outcome: ExternalFillOutcome;
+}
+
+function newExternal(): ExternalExecution {
+  return { orders: {}, exitedQty: 0, exitValue: 0, exitFees: 0, exitReason: null, lastExitTime: null, decision: null, cancelDecidedAt: null };
+}
+
+function heldQty(p: Position, x: ExternalExecution): number {
+  return p.filledQty - x.exitedQty;
+}
+
+/** Quantity tolerance of a group (relative to its size). */
+function qtyEps(p: Position): number {
+  let q = p.filledQty;
+  for (const e of p.entries) q = Math.max(q, e.qty);
+  return q * QTY_EPSILON_FRACTION;
+}
+
+function decideExit(p: Position, x: ExternalExecution, reason: ExitReason, reference: number, accountId: string, now: number, out: TradeEvent[]): Position {
+  const q: Position = { ...p, external: { ...x, decision: { reason, reference, at: now } } };
+  out.push({ type: 'exit_decided', ...base(accountId, p, now, `${p.groupId}:decided:${reason}`), reason, price: reference, qty: heldQty(p, x) });
+  return q;
+}
+
+function decideCancel(p: Position, x: ExternalExecution, reason: 'entry_timeout' | 'manual', accountId: string, now: number, out: TradeEvent[]): Position {
+  const orderIds = p.entries.filter((e) => e.status === 'pending').map((e) => e.orderId);
+  out.push({ type: 'entry_cancel_decided', ...base(accountId, p, now, `${p.groupId}:cancel-decided`), reason, orderIds });
+  return { ...p, external: { ...x, cancelDecidedAt: now } };
+}
+
+/** One candle for one external group: decisions only (see the header). Never removes the group. */
+function stepExternal(p: Position, x: ExternalExecution, c: Candle, end: number, halfTp: number, accountId: string, now: number, out: TradeEvent[]): Position {
+  const long = p.direction === 'LONG';
+  let q: Position = { ...p, lastCandleOpen: c.openTime };
+  const holding = p.status === 'open' && heldQty(p, x) > qtyEps(p);
+  const afterFill = p.openedAt !== null && end > p.openedAt;
+  let protective = x.decision !== null && x.decision.reason !== 'take_profit';
+  if (holding && !protective) {
+    let reason: ExitReason | null = null;
+    let price = 0;
+    if (long ? c.low <= q.stopLoss : c.high >= q.stopLoss) {
+      reason = 'stop_loss';
+      price = long ? Math.min(q.stopLoss, c.open) : Math.max(q.stopLoss, c.open);
+    } else if (afterFill) {
+      if (x.decision === null && (long ? c.high > q.takeProfit : c.low < q.takeProfit)) {
+        reason = 'take_profit';
+        price = q.takeProfit;
+      } else if (q.trailActive && q.trailStop !== null && (long ? c.low <= q.trailStop : c.high >= q.trailStop)) {
+        reason = 'trailing_stop';
+        price = long ? Math.min(q.trailStop, c.open) : Math.max(q.trailStop, c.open);
+      }
+    }
+    if (reason === null && end >= (q.openedAt as number) + q.maxHoldMs) {
+      reason = 'time_exit';
+      price = c.close;
+    }
+    if (reason !== null) {
+      q = decideExit(q, x, reason, price, accountId, now, out);
+      protective = reason !== 'take_profit';
+    }
+  }
+  const qx = q.external as ExternalExecution;
+  if (end >= q.expiresAt && qx.cancelDecidedAt === null && q.entries.some((e) => e.status === 'pending')) {
+    q = decideCancel(q, qx, 'entry_timeout', accountId, now, out);
+  }
+  if (holding && afterFill && !protective) updateExcursion(q, c, halfTp, accountId, now, out);
+  return q;
+}
+
+/** Risk and notional of an external group from its fills, working remainders and exits. */
+function externalExposure(entries: readonly EntryOrder[], stop: number, filledQty: number, exitedQty: number): { risk: number; notional: number } {
+  let fr = 0;
+  let fn = 0;
+  let pr = 0;
+  let pn = 0;
+  for (const e of entries) {
+    if (e.filledQty > 0) {
+      const f = e.fillPrice as number;
+      fr += Math.abs(f - stop) * e.filledQty;
+      fn += f * e.filledQty;
+    }
+    if (e.status === 'pending') {
+      const rem = Math.max(0, e.qty - e.filledQty);
+      pr += Math.abs(e.price - stop) * rem;
+      pn += e.price * rem;
+    }
+  }
+  const heldFrac = filledQty > 0 ? Math.max(0, filledQty - exitedQty) / filledQty : 1;
+  return { risk: fr * heldFrac + pr, notional: fn * heldFrac + pn };
+}
+
+/** Recomputes the derived fields of an external group after its entries / exits changed (mutates q). */
+function refreshExternal(q: Position, x: ExternalExecution): void {
+  let qty = 0;
+  let cost = 0;
+  let common: number | null = null;
+  let mixed = false;
+  for (const e of q.entries) {
+    if (e.filledQty <= 0) continue;
+    qty += e.filledQty;
+    cost += (e.fillPrice as number) * e.filledQty;
+    if (common === null) common = e.fillPrice;
+    else if (common !== e.fillPrice) mixed = true;
+  }
+  q.filledQty = qty;
+  // size-weighted; exactly the fill price when every lot filled at one price (no float round trip)
+  q.avgEntry = qty > 0 ? (mixed || common === null ? cost / qty : common) : 0;
+  if (qty > 0) {
+    q.status = 'open';
+    q.bestPrice ??= q.avgEntry;
+  }
+  const ex = externalExposure(q.entries, q.stopLoss, qty, x.exitedQty);
+  q.risk = ex.risk;
+  q.notional = ex.notional;
+}
+
+/** Closed when the exits cover every entry fill and no entry works any more. */
+function externalDone(q: Position, x: ExternalExecution): boolean {
+  return q.filledQty > 0 && x.exitedQty >= q.filledQty - qtyEps(q) && !q.entries.some((e) => e.status === 'pending');
+}
+
+/**
+ * Books one exchange fill of an external group (see ExternalFill: cumulative per exchange order, the
+ * part beyond what the book has for `orderId` is new). Emits entry_filled / exit_filled at the
+ * exchange's price, quantity and fee, and position_closed once the group is flat.
+ */
+export function applyFill(a: AccountState, f: ExternalFill, now: number): FillBookResult {
+  const k = a.positions.findIndex((p) => p.groupId === f.groupId);
+  if (k < 0) return { account: a, events: NO_TRADE_EVENTS, outcome: 'unknown_group' };
+  const p = a.positions[k] as Position;
+  const x = p.external;
+  if (!x) return { account: a, events: NO_TRADE_EVENTS, outcome: 'not_external' };
+  const ei = f.leg === 'entry' ? (f.entryIndex ?? -1) : -1;
+  const entry = f.leg === 'entry' ? p.entries[ei] : undefined;
+  if (f.leg === 'entry' && !entry) return { account: a, events: NO_TRADE_EVENTS, outcome: 'unknown_entry' };
+
+  const prev = x.orders[f.orderId] ?? { leg: f.leg, qty: 0, avgPrice: 0, fee: 0 };
+  const eps = Math.max(f.cumQty, prev.qty) * QTY_EPSILON_FRACTION;
+  const newQty = f.cumQty > prev.qty + eps;
+  const ends = entry !== undefined && f.orderDone === true && entry.status === 'pending';
+  if (!newQty && !ends) return { account: a, events: NO_TRADE_EVENTS, outcome: 'duplicate' };
+
+  const out: TradeEvent[] = [];
+  const q: Position = { ...p };
+  const qx: ExternalExecution = { ...x };
+  let firstFills = 0;
+  if (newQty) {
+    const dq = f.cumQty - prev.qty;
+    // the price of the increment: exactly the order's average when it is its first fill or unchanged
+    const dPrice = prev.qty === 0 || prev.avgPrice === f.avgPrice ? f.avgPrice : (f.avgPrice * f.cumQty - prev.avgPrice * prev.qty) / dq;
+    const dFee = f.cumFee - prev.fee;
+    qx.orders = { ...x.orders, [f.orderId]: { leg: f.leg, qty: f.cumQty, avgPrice: f.avgPrice, fee: f.cumFee } };
+    if (entry) {
+      const filled = entry.filledQty + dq;
+      const e: EntryOrder = {
+        ...entry,
+        filledQty: filled,
+        fillPrice: entry.filledQty === 0 || entry.fillPrice === dPrice ? dPrice : ((entry.fillPrice as number) * entry.filledQty + dPrice * dq) / filled,
+        fillTime: entry.fillTime ?? f.ts,
+        fee: entry.fee + dFee,
+        // the exchange is the truth: a fill on an entry the book had ended still counts
+        status: entry.status === 'pending' && !f.orderDone && filled < entry.qty - eps ? 'pending' : 'filled',
+      };
+      if (entry.filledQty === 0) firstFills = 1;
+      q.entries = p.entries.slice();
+      q.entries[ei] = e;
+      q.openedAt ??= f.ts;
+      refreshExternal(q, qx);
+      out.push({
+        type: 'entry_filled',
+        ...base(a.accountId, q, now, `${e.orderId}:fill:${f.orderId}:${f.cumQty}`),
+        orderId: e.orderId,
+        price: dPrice,
+        qty: dq,
+        fee: dFee,
+        avgEntry: q.avgEntry,
+        filledQty: q.filledQty,
+      });
+    } else {
+      const reason: ExitReason = f.reason ?? x.decision?.reason ?? 'manual';
+      qx.exitedQty = x.exitedQty + dq;
+      qx.exitValue = x.exitValue + dPrice * dq;
+      qx.exitFees = x.exitFees + dFee;
+      qx.lastExitTime = f.ts;
+      if (reason !== 'take_profit') qx.exitReason = reason;
+      refreshExternal(q, qx);
+      out.push({ type: 'exit_filled', ...base(a.accountId, q, now, `${p.groupId}:exit:${f.orderId}:${f.cumQty}`), reason, price: dPrice, qty: dq, fee: dFee });
+    }
+  } else if (entry) {
+    // no new quantity: the exchange order finished (Filled) after its last reported fill
+    q.entries = p.entries.slice();
+    q.entries[ei] = { ...entry, status: entry.filledQty > 0 ? 'filled' : 'cancelled' };
+    refreshExternal(q, qx);
+  }
+  q.external = qx;
+  const next: Array<Position | null> = a.positions.slice();
+  next[k] = q;
+  if (externalDone(q, qx)) {
+    closeExternal(q, qx, a.accountId, now, out);
+    next[k] = null;
+  } else if (q.filledQty === 0 && !q.entries.some((e) => e.status === 'pending')) {
+    next[k] = null; // ended with nothing filled (only reachable through orderDone without quantity)
+  }
+  return { account: settle(a, next, out, null, 0, firstFills), events: out, outcome: 'applied' };
+}
+
+/**
+ * The exchange order of an external entry ended without (further) fills: cancelled after a timeout,
+ * a PostOnly cross, a rejection. The entry ends (`cancelled`, or `filled` with what it got) with one
+ * `entry_timeout` (`positionRemains`: the group is still in the book). A group with no fill and no
+ * working entry is removed; a group whose exits already cover its fills closes (position_closed).
+ * Idempotent: an entry that is not pending changes nothing.
+ */
+export function endEntry(a: AccountState, groupId: string, entryIndex: number, now: number): BookResult {
+  const k = a.positions.findIndex((p) => p.groupId === groupId);
+  const p = a.positions[k];
+  const x = p?.external;
+  const entry = p?.entries[entryIndex];
+  if (!p || !x || !entry || entry.status !== 'pending') return { account: a, events: NO_TRADE_EVENTS };
+  const q: Position = { ...p, entries: p.entries.slice() };
+  q.entries[entryIndex] = { ...entry, status: entry.filledQty > 0 ? 'filled' : 'cancelled' };
+  refreshExternal(q, x);
+  const out: TradeEvent[] = [];
+  const next: Array<Position | null> = a.positions.slice();
+  next[k] = q;
+  const gone = q.filledQty === 0 && !q.entries.some((e) => e.status === 'pending');
+  out.push({ type: 'entry_timeout', ...base(a.accountId, p, now, `${entry.orderId}:cancelled`), cancelledOrderIds: [entry.orderId], positionRemains: !gone && !externalDone(q, x) });
+  if (gone) next[k] = null;
+  else if (externalDone(q, x)) {
+    closeExternal(q, x, a.accountId, now, out);
+    next[k] = null;
+  }
+  return { account: settle(a, next, out, null, 0), events: out };
+}
+
+/** Size-weighted average exit price over the exit orders (exactly their price when they share one). */
+function exitAverage(x: ExternalExecution): number {
+  let qty = 0;
+  let value = 0;
+  let common: number | null = null;
+  let mixed = false;
+  for (const o of Object.values(x.orders)) {
+    if (o.leg !== 'exit' || o.qty <= 0) continue;
+    qty += o.qty;
+    value += o.avgPrice * o.qty;
+    if (common === null) common = o.avgPrice;
+    else if (common !== o.avgPrice) mixed = true;
+  }
+  return mixed || common === null ? (qty > 0 ? value / qty : x.exitValue / x.exitedQty) : common;
+}
+
+/** position_closed of a flat external group from the exchange's fills (rows mode `live`). */
+function closeExternal(p: Position, x: ExternalExecution, accountId: string, now: number, out: TradeEvent[]): void {
+  const long = p.direction === 'LONG';
+  const exitPrice = exitAverage(x);
+  const reason: ExitReason = x.exitReason ?? 'take_profit';
+  const exitTime = x.lastExitTime ?? now;
+  const features = JSON.stringify(p.features);
+  const rows: PaperTradeRow[] = [];
+  let pnl = 0;
+  let fees = 0;
+  let entryNotional = 0;
+  for (const e of p.entries) {
+    if (e.filledQty <= 0) continue;
+    const fill = e.fillPrice as number;
+    const exitFee = x.exitFees * (e.filledQty / p.filledQty);
+    const gross = long ? (exitPrice - fill) * e.filledQty : (fill - exitPrice) * e.filledQty;
+    const lotFees = e.fee + exitFee;
+    const lotPnl = gross - lotFees;
+    const lotNotional = fill * e.filledQty;
+    pnl += lotPnl;
+    fees += lotFees;
+    entryNotional += lotNotional;
+    rows.push({
+      trade_id: `${e.orderId}:live`,
+      trade_group_id: p.groupId,
+      signal_id: p.signalId,
+      strategy: p.strategy,
+      symbol: p.symbol,
+      direction: p.direction,
+      mode: 'live',
+      entry_time: e.fillTime as number,
+      exit_time: exitTime,
+      entry_price: fill,
+      exit_price: exitPrice,
+      qty: e.filledQty,
+      fees: lotFees,
+      pnl: lotPnl,
+      pnl_pct: (lotPnl / lotNotional) * PCT,
+      exit_reason: reason,
+      features,
+    });
+  }
+  const trade: ClosedTrade = {
+    groupId: p.groupId,
+    signalId: p.signalId,
+    strategy: p.strategy,
+    engine: p.engine,
+    symbol: p.symbol,
+    tier: p.tier,
+    direction: p.direction,
+    entryTime: p.openedAt as number,
+    exitTime,
+    avgEntry: p.avgEntry,
+    exitPrice,
+    qty: p.filledQty,
+    fees,
+    pnl,
+    pnlPct: (pnl / entryNotional) * PCT,
+    exitReason: reason,
+    rows,
+  };
   out.push({ type: 'position_closed', ...base(accountId, p, now, `${p.groupId}:closed`), trade });
 }

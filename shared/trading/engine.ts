@@ -7,6 +7,8 @@
  *   not_emitting, duplicate, stale_signal (now >= ts + entry timeout), invalid_levels,
  *   daily_loss_halt, loss_streak_pause, regime_panic, strategy_disabled_volatility (swing setups),
  *   symbol_cooldown, macro_bias_filter (scalps), position_exists (one per coin per strategy),
+ *   opposite_position_live (external fill source only: Bybit one-way mode nets a LONG and a SHORT on
+ *   one coin, so a signal opposing an external group on its symbol is refused; paper allows it),
  *   strategy_position_limit (5), total_position_limit (15), risk_budget_exhausted (scalps) /
  *   allocation_exhausted (swings).
  * Then the stop is made adaptive (protection/adaptive-stops.ts, base = distance from the first entry),
@@ -15,7 +17,13 @@
  * applyCandle: fills/exits of the candle's symbol (book.ts), then the trade limiter (stop counts and
  * resets), the loss streak, regime / volatility updates from `market`, cooldown / pause / bias expiry,
  * day rollover and the equity guards (marked equity). Returns the same state object when nothing
- * changed (the hot path allocates only the result).
+ * changed (the hot path allocates only the result). External (live) groups are not filled by candles:
+ * they get exit / entry-cancel DECISIONS (book.ts) that the live executor carries out.
+ *
+ * Live fill source (`setFillSource(state, 'external')`, done by TradingStore from `trading/mode`):
+ * applyExternalFill books the exchange's fills (idempotent per exchange order + cumulative qty) and
+ * cancelEntry confirms that an entry's exchange order ended; both run the trade limiter, loss streak
+ * and equity guards on the trades they close, exactly like a simulated close.
  */
 import type { Candle } from '../market/types.js';
 import type { Regime } from '../config/strategy.js';
@@ -25,9 +33,24 @@ import { cooldownUntil, expireCooldowns, recordReset, recordStop } from '../prot
 import { createProtectionState, DAY_MS, type ProtectionEvent, type ProtectionState, type RegimeInputs } from '../protection/model.js';
 import { classifyRegime, regimeSizeMultiplier, updateRegime } from '../protection/regime.js';
 import { isSetupDisabled, updateVolatility } from '../protection/volatility.js';
-import { accountEquity, closeManually, createAccount, expireOrders, groupIdOf, markedEquity, onCandle, openRisk, submitSignal } from './book.js';
+import {
+  accountEquity,
+  applyFill,
+  closeManually,
+  createAccount,
+  endEntry,
+  expireOrders,
+  fillSourceOf,
+  groupIdOf,
+  markedEquity,
+  onCandle,
+  openRisk,
+  submitSignal,
+  withFillSource,
+  type ExternalFillOutcome,
+} from './book.js';
 import { biasRestriction, createBiasFilterState, expireBiasFilter, hasSwingConflict, updateBiasFilter, type BiasFilterState } from './filters.js';
-import type { AccountState, TradeEvent, TradingConfig } from './model.js';
+import type { AccountState, ExternalFill, FillSource, TradeEvent, TradingConfig } from './model.js';
 import { qtysForNotional, qtysForRisk, scalpRiskBudget, swingNotionalBudget, swingSetupOf } from './sizing.js';
 import type { BiasState, Signal } from './types.js';
 
@@ -60,6 +83,7 @@ export type RejectReason =
   | 'symbol_cooldown'
   | 'macro_bias_filter'
   | 'position_exists'
+  | 'opposite_position_live'
   | 'strategy_position_limit'
   | 'total_position_limit'
   | 'risk_budget_exhausted'
@@ -169,6 +193,12 @@ export function applySignal(state: TradingState, signal: Signal, market: SignalM
     if (p.symbol === signal.symbol) sameCoin++;
   }
   if (sameCoin >= pos.maxPerCoinPerStrategy) return reject(s0, out, 'position_exists', `${signal.strategy} already has a position on ${signal.symbol}`);
+  if (fillSourceOf(account) === 'external') {
+    const opposite = account.positions.find((p) => p.external !== null && p.symbol === signal.symbol && p.direction !== signal.direction);
+    if (opposite) {
+      return reject(s0, out, 'opposite_position_live', `${opposite.strategy} has a live ${opposite.direction} ${opposite.status} group on ${signal.symbol}; Bybit one-way mode would net a ${signal.direction} against it`);
+    }
+  }
   if (sameStrategy >= pos.maxPerStrategy) return reject(s0, out, 'strategy_position_limit', `${signal.strategy} has ${sameStrategy} positions (max ${pos.maxPerStrategy})`);
   if (account.positions.length >= pos.maxTotal) return reject(s0, out, 'total_position_limit', `${account.positions.length} positions open (max ${pos.maxTotal})`);
 
@@ -299,4 +329,45 @@ export function ownerClose(state: TradingState, groupId: string, price: number, 
   let prot = protectionsFromTrades(state.protections, r.events, cfg, now, out as ProtectionEvent[]);
   prot = checkEquity(prot, markedEquity(r.account), now, cfg.protections.accountGuards, out as ProtectionEvent[]);
   return { state: withParts(state, r.account, prot, state.biasFilter), events: out };
+}
+
+// ---------- external (live) fills ----------
+
+/** The state whose NEW groups take fills from `source` (same object when unchanged). */
+export function setFillSource(state: TradingState, source: FillSource): TradingState {
+  const account = withFillSource(state.account, source);
+  return account === state.account ? state : { ...state, account };
+}
+
+export interface ExternalFillResult extends EngineResult {
+  outcome: ExternalFillOutcome;
+}
+
+/** Limiter, loss streak and equity guards after book events (closes count like simulated ones). */
+function afterBook(state: TradingState, account: AccountState, events: readonly TradeEvent[], cfg: TradingConfig, now: number): EngineResult {
+  if (account === state.account) return { state, events: NO_EVENTS };
+  const out: TradingEvent[] = [...events];
+  let prot = protectionsFromTrades(state.protections, events, cfg, now, out as ProtectionEvent[]);
+  prot = checkEquity(prot, markedEquity(account), now, cfg.protections.accountGuards, out as ProtectionEvent[]);
+  return { state: withParts(state, account, prot, state.biasFilter), events: out.length ? out : NO_EVENTS };
+}
+
+/**
+ * Books one exchange fill of an external group (model.ts ExternalFill: cumulative per exchange
+ * order). The same fill twice, or an older one, returns the same state and no events (`duplicate`).
+ * A fill for a group the book does not have returns `unknown_group` and changes nothing: the caller
+ * decides (the executor flattens such a fill as a safety net and alerts).
+ */
+export function applyExternalFill(state: TradingState, fill: ExternalFill, cfg: TradingConfig, now: number): ExternalFillResult {
+  const r = applyFill(state.account, fill, now);
+  return { ...afterBook(state, r.account, r.events, cfg, now), outcome: r.outcome };
+}
+
+/**
+ * The exchange order of entry `entryIndex` of an external group ended (cancelled / rejected) without
+ * further fills: the entry ends with what it got (book.ts endEntry). Idempotent.
+ */
+export function cancelEntry(state: TradingState, groupId: string, entryIndex: number, cfg: TradingConfig, now: number): EngineResult {
+  const r = endEntry(state.account, groupId, entryIndex, now);
+  return afterBook(state, r.account, r.events, cfg, now);
 }

@@ -32,6 +32,8 @@ import type { Direction, EngineKind, ExitReason, Signal, StrategyId } from './ty
 export const TRAILING_ACTIVATION_MULTIPLE = 1;
 /** Risk below this fraction of equity counts as "nothing remains" (guards float dust). */
 export const RISK_EPSILON_FRACTION = 1e-9;
+/** Quantities within this fraction of each other are equal (sums of exchange fills carry float noise). */
+export const QTY_EPSILON_FRACTION = 1e-9;
 /** Feed each engine's positions are marked and filled on (candles of other venues/intervals are ignored). */
 export const DEFAULT_FEEDS: Record<EngineKind, { venue: 'bybit' | 'kraken'; interval: Interval }> = {
   SCALP: { venue: 'bybit', interval: '1m' },
@@ -67,6 +69,18 @@ export function tradingConfigFrom(
 
 // ---------- account state ----------
 
+/**
+ * Where a trade group's fills come from.
+ * - `simulated` (paper, the default): the book fills entries and exits from candles (book.ts rules).
+ * - `external` (live): the exchange fills; the executor feeds them in with `applyExternalFill` /
+ *   `cancelEntry`. Candles only produce DECISIONS (exit_decided, entry_cancel_decided) and move the
+ *   protections, the trailing level and the half-TP mark.
+ * An account's `fillSource` is the source its NEW groups get; each group keeps the source it was
+ * placed with (a mode switch never changes how an existing group is filled).
+ */
+export type FillSource = 'simulated' | 'external';
+export const FILL_SOURCES = ['simulated', 'external'] as const satisfies readonly FillSource[];
+
 export type EntryStatus = 'pending' | 'filled' | 'cancelled';
 
 /** One limit entry of a trade group (a DCA grid has several). */
@@ -83,6 +97,46 @@ export interface EntryOrder {
   fillTime: number | null;
   /** Entry fee paid (0 until filled). */
   fee: number;
+  /**
+   * Quantity filled so far: simulated entries 0 or `qty`; external entries the exchange's cumulative
+   * (partial fills). An external entry stays `pending` while its exchange order works (even partly
+   * filled), becomes `filled` when the order ends with some fill and `cancelled` when it ends with none.
+   */
+  filledQty: number;
+}
+
+/** Cumulative fill of one exchange order as applied to the book (idempotency of external fills). */
+export interface ExternalOrderFill {
+  leg: 'entry' | 'exit';
+  qty: number;
+  /** The exchange's average price over qty (kept as reported: no float round trip). */
+  avgPrice: number;
+  fee: number;
+}
+
+/** A decision of the core that the live executor carries out on the exchange. */
+export interface ExitDecision {
+  reason: ExitReason;
+  /** Reference price (no slippage): stop / gap open, trailing level, take profit, close, owner price. */
+  reference: number;
+  at: number;
+}
+
+/** Exchange-side bookkeeping of an `external` trade group. */
+export interface ExternalExecution {
+  /** Exchange order (client) id -> cumulative fill applied: a fill at or below it changes nothing. */
+  orders: Record<string, ExternalOrderFill>;
+  /** Σ exit fills. */
+  exitedQty: number;
+  exitValue: number;
+  exitFees: number;
+  /** Reason of the last non-take-profit exit fill; null while only take profits filled. */
+  exitReason: ExitReason | null;
+  lastExitTime: number | null;
+  /** Latest exit decision (a protective one is final; a take-profit one can still become a stop). */
+  decision: ExitDecision | null;
+  /** When the entry timeout (or an owner close of an unfilled group) was decided; null while not. */
+  cancelDecidedAt: number | null;
 }
 
 /** A trade group: its limit entries (pending or filled) and exit state. One per signal. */
@@ -129,6 +183,8 @@ export interface Position {
   lastCandleOpen: number;
   confidence: number;
   features: Record<string, number | boolean | string | null>;
+  /** null: simulated fills (paper). Set: external fills (live), see FillSource. */
+  external: ExternalExecution | null;
 }
 
 export interface AccountCounters {
@@ -143,6 +199,8 @@ export interface AccountCounters {
 export interface AccountState {
   accountId: string;
   mode: 'paper';
+  /** Fill source of NEW groups (TradingStore sets it from `trading/mode`: live -> external). */
+  fillSource: FillSource;
   startingEquity: number;
   /** Σ net P&L of closed trade groups (all fees included). */
   realizedPnl: number;
@@ -209,6 +267,27 @@ export interface PositionClosedEvent extends EventBase {
   type: 'position_closed';
   trade: ClosedTrade;
 }
+/**
+ * External groups only: the core decided an exit (stop loss, take profit, trailing stop, time exit,
+ * owner close); the executor carries it out. Nothing filled yet: fills arrive as exit_filled.
+ */
+export interface ExitDecidedEvent extends EventBase {
+  type: 'exit_decided';
+  reason: ExitReason;
+  /** Reference price (no slippage). */
+  price: number;
+  /** Quantity held when decided. */
+  qty: number;
+}
+/**
+ * External groups only: the core decided to cancel these unfilled entries (entry timeout, owner
+ * close). They end when the executor confirms with `cancelEntry` (an `entry_timeout` each).
+ */
+export interface EntryCancelDecidedEvent extends EventBase {
+  type: 'entry_cancel_decided';
+  reason: 'entry_timeout' | 'manual';
+  orderIds: string[];
+}
 
 export type TradeEvent =
   | OrderPlacedEvent
@@ -217,7 +296,9 @@ export type TradeEvent =
   | TrailingActivatedEvent
   | HalfTakeProfitEvent
   | ExitFilledEvent
-  | PositionClosedEvent;
+  | PositionClosedEvent
+  | ExitDecidedEvent
+  | EntryCancelDecidedEvent;
 
 // ---------- closed trades ----------
 
@@ -267,6 +348,40 @@ export interface ClosedTrade {
   rows: PaperTradeRow[];
 }
 
+// ---------- external fills ----------
+
+/**
+ * One fill reported by the exchange for an `external` group, in the exchange's CUMULATIVE per-order
+ * form (Bybit order status: cumExecQty, avgPrice, cumExecFee). The book applies only the part beyond
+ * what it already has for `orderId`, so the same report twice (or an older one) changes nothing, and a
+ * report that covers several fills at once (e.g. after a crash) is applied exactly once.
+ * Fill id = `${orderId}:${cumQty}` (see externalFillId).
+ */
+export interface ExternalFill {
+  groupId: string;
+  leg: 'entry' | 'exit';
+  /** Entry leg: index of the grid entry the exchange order belongs to. */
+  entryIndex?: number;
+  /** Exchange order (client) id: the fills of one order are cumulative. */
+  orderId: string;
+  /** The order's cumulative executed quantity (base asset). */
+  cumQty: number;
+  /** The order's average fill price over cumQty. */
+  avgPrice: number;
+  /** The order's cumulative fee, quote currency. */
+  cumFee: number;
+  /** When the fill was observed. */
+  ts: number;
+  /** Exit leg: take_profit for resting take profits, else the reason of the decision it executes. */
+  reason?: ExitReason;
+  /** Entry leg: the exchange order is finished (Filled): the entry takes no more fills. */
+  orderDone?: boolean;
+}
+
+export function externalFillId(f: Pick<ExternalFill, 'orderId' | 'cumQty'>): string {
+  return `${f.orderId}:${f.cumQty}`;
+}
+
 // ---------- signal validation at the edge ----------
 
 const finitePositive = z.number().finite().positive();
@@ -293,3 +408,19 @@ export const signalSchema = z.object({
   confidence: z.number().min(0).max(100),
   emit: z.boolean(),
 }) satisfies z.ZodType<Signal>;
+
+/** zod schema of an `ExternalFill` (validated by TradingStore.applyExternalFill). */
+export const externalFillSchema = z
+  .object({
+    groupId: z.string().min(1),
+    leg: z.enum(['entry', 'exit']),
+    entryIndex: z.number().int().min(0).optional(),
+    orderId: z.string().min(1),
+    cumQty: finitePositive,
+    avgPrice: finitePositive,
+    cumFee: z.number().finite(),
+    ts: z.number().int(),
+    reason: z.enum(['stop_loss', 'take_profit', 'trailing_stop', 'time_exit', 'manual', 'entry_timeout']).optional(),
+    orderDone: z.boolean().optional(),
+  })
+  .refine((f) => f.leg === 'exit' || f.entryIndex !== undefined, { message: 'an entry fill needs entryIndex', path: ['entryIndex'] }) satisfies z.ZodType<ExternalFill>;

@@ -13,6 +13,12 @@
  * - candles: a watermark per feed (`venue:symbol:interval` -> last open time) in the document; a candle
  *   at or before it changes nothing. The events of the last candle per feed are kept and returned on a
  *   redelivery of that candle.
+ * - external fills / ended entries (live): the core itself ignores a fill it already has (cumulative per
+ *   exchange order); a marker `trading/{accountId}/external/{key}` keeps the events of each applied fill
+ *   or cancel, and the same input again changes nothing and returns them (`applied: false`).
+ * Fill source: `applySignal` reads the trading mode (`trading/mode`, live/mode.ts) in its transaction;
+ * in live mode the new group is `external` (filled only through applyExternalFill / cancelEntry, and
+ * a signal opposing a live group on the same coin is rejected), in paper mode `simulated`.
  * The caller publishes the returned events (trade-events / system-alerts via `protectionAlert`) and
  * appends `position_closed` rows to the warehouse `paper_trades` table (`closedTradeRows`).
  */
@@ -22,10 +28,13 @@ import { safeId } from '../ports/state.js';
 import {
   applyBias,
   applyCandle,
+  applyExternalFill,
   applySignal,
+  cancelEntry,
   createTradingState,
   ownerClose,
   ownerResume,
+  setFillSource,
   tick,
   type CandleMarket,
   type EngineResult,
@@ -34,7 +43,9 @@ import {
   type TradingEvent,
   type TradingState,
 } from './engine.js';
-import type { PaperTradeRow, TradingConfig } from './model.js';
+import type { ExternalFillOutcome } from './book.js';
+import { fillSourceOfMode, modeOfDoc, TRADING_MODE_DOC } from './live/mode.js';
+import { externalFillSchema, type ExternalFill, type PaperTradeRow, type TradingConfig } from './model.js';
 import type { BiasState, Signal } from './types.js';
 
 export const TRADING_SCHEMA_VERSION = 1;
@@ -45,6 +56,10 @@ export function tradingDocPath(accountId: string): string {
 
 export function signalMarkerPath(accountId: string, signalId: string): string {
   return `${tradingDocPath(accountId)}/applied/${safeId(signalId)}`;
+}
+
+export function externalMarkerPath(accountId: string, key: string): string {
+  return `${tradingDocPath(accountId)}/external/${safeId(key)}`;
 }
 
 export interface TradingDoc {
@@ -73,6 +88,17 @@ export interface StoreResult {
 
 export interface StoreSignalResult extends StoreResult {
   decision: SignalDecision;
+}
+
+export interface StoreFillResult extends StoreResult {
+  outcome: ExternalFillOutcome;
+}
+
+interface ExternalMarker {
+  key: string;
+  appliedAt: number;
+  outcome: ExternalFillOutcome;
+  events: TradingEvent[];
 }
 
 export interface TradingStoreOptions {
@@ -121,8 +147,10 @@ export class TradingStore {
     return this.store.runTransaction(async (tx) => {
       const doc = await tx.get<TradingDoc>(this.docPath);
       const marker = await tx.get<SignalMarker>(markerPath);
-      const state = doc?.state ?? createTradingState(this.opts.accountId, cfg, now);
-      if (marker) return { applied: false, state, events: marker.events, decision: marker.decision };
+      const mode = modeOfDoc(await tx.get(TRADING_MODE_DOC));
+      const stored = doc?.state ?? createTradingState(this.opts.accountId, cfg, now);
+      if (marker) return { applied: false, state: stored, events: marker.events, decision: marker.decision };
+      const state = setFillSource(stored, fillSourceOfMode(mode));
       const r = applySignal(state, signal, market, cfg, now);
       const events = [...r.events];
       tx.set(this.docPath, toDoc(this.nextDoc(doc, r.state, now)));
@@ -149,6 +177,41 @@ export class TradingStore {
       next.lastCandleEvents = { ...next.lastCandleEvents, [key]: events };
       tx.set(this.docPath, toDoc(next));
       return { applied: true, state: r.state, events };
+    });
+  }
+
+  /**
+   * One exchange fill of a live (external) group, as the live executor reads it from the exchange
+   * (validated; see model.ts ExternalFill). Idempotent: the same fill again returns its stored events
+   * with `applied: false`; an older one returns none.
+   */
+  async applyExternalFill(fill: ExternalFill, now: number): Promise<StoreFillResult> {
+    const f = externalFillSchema.parse(fill);
+    const cfg = this.cfg();
+    const key = `fill:${f.groupId}:${f.orderId}:${f.cumQty}${f.orderDone ? ':done' : ''}`;
+    return this.external(key, now, (s) => applyExternalFill(s, f, cfg, now));
+  }
+
+  /** The exchange order of an entry of a live group ended without (further) fills. Idempotent. */
+  cancelEntry(groupId: string, entryIndex: number, now: number): Promise<StoreResult> {
+    const cfg = this.cfg();
+    return this.external(`cancel:${groupId}:e${entryIndex}`, now, (s) => ({ ...cancelEntry(s, groupId, entryIndex, cfg, now), outcome: 'applied' as const }));
+  }
+
+  private external(key: string, now: number, fn: (s: TradingState) => EngineResult & { outcome: ExternalFillOutcome }): Promise<StoreFillResult> {
+    const cfg = this.cfg();
+    const markerPath = externalMarkerPath(this.opts.accountId, key);
+    return this.store.runTransaction(async (tx) => {
+      const doc = await tx.get<TradingDoc>(this.docPath);
+      const marker = await tx.get<ExternalMarker>(markerPath);
+      const state = doc?.state ?? createTradingState(this.opts.accountId, cfg, now);
+      if (marker) return { applied: false, state, events: marker.events, outcome: marker.outcome };
+      const r = fn(state);
+      if (r.state === state) return { applied: false, state, events: [], outcome: r.outcome === 'applied' ? 'duplicate' : r.outcome };
+      const events = [...r.events];
+      tx.set(this.docPath, toDoc(this.nextDoc(doc, r.state, now)));
+      tx.set(markerPath, toDoc({ key, appliedAt: now, outcome: r.outcome, events } satisfies ExternalMarker));
+      return { applied: true, state: r.state, events, outcome: r.outcome };
     });
   }
 

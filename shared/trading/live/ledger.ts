@@ -17,23 +17,23 @@
  * Policy for a PostOnly ENTRY that would cross (Bybit accepts it, then cancels it with rejectReason
  * `EC_PostOnlyWillTakeLiquidity`): the entry is CANCELLED, not re-priced. The strategy chose that
  * limit; chasing the market would turn a maker entry into a worse price than the signal's. A
- * `live_order_issue` (post_only_would_cross, entry_cancelled) is emitted, and when no entry of the
- * group filled, a `live_group_cancelled` tells the caller to cancel the group in the paper core too.
+ * `live_order_issue` (post_only_would_cross, entry_cancelled) is emitted; the executor confirms the
+ * ended entry to the core (`cancelEntry`), and a group with no entry filled ends `cancelled` here
+ * (`live_group_cancelled`, informational).
  *
- * Fills come ONLY from exchange order status (cumulative filled qty, average price, fee): each
- * increase becomes an `entry_filled` / `exit_filled` event (partial fills included) carrying the
- * increment, and the group closes with a `position_closed` whose ClosedTrade rows (mode `live`) use
- * the exchange's fill prices and fees.
+ * This ledger is ORDER BOOKKEEPING only: client ids, statuses, each leg's cumulative fill as the
+ * exchange reports it (cumulative qty, average price, fee) and how much of it the trading core has
+ * been given (`coreQty` / `coreDone`). Positions, P&L and fees live in the core, which the executor
+ * feeds with these exchange numbers (TradingStore.applyExternalFill / cancelEntry).
  */
 import { z } from 'zod';
 import type { InstrumentRules, OrderSide, VenueOrder, VenueOrderStatus } from '../../ports/execution.js';
 import { TERMINAL_STATUSES } from '../../ports/execution.js';
 import type { Tier } from '../../config/system.js';
-import type { ClosedTrade, EntryFilledEvent, ExitFilledEvent, PaperTradeRow, Position, PositionClosedEvent } from '../model.js';
+import type { Position } from '../model.js';
 import type { Direction, EngineKind, ExitReason, StrategyId } from '../types.js';
 import { boundedExitPrice, clientOrderId, entrySide, exitSide, prepareLimitOrder } from './orders.js';
 
-const PCT = 100;
 /** Bybit's reject reason of a PostOnly order that would have taken liquidity. */
 export const POST_ONLY_CROSS_REASON = 'EC_PostOnlyWillTakeLiquidity';
 
@@ -79,6 +79,10 @@ export interface LiveLeg {
   fee: number;
   rejectReason: string;
   cancelRequested: boolean;
+  /** Cumulative fill of this order the trading core has been given (acknowledged). */
+  coreQty: number;
+  /** Entry legs: the core was told the order ended (its entry takes no more fills). */
+  coreDone: boolean;
   placedAt: number;
   updatedAt: number;
 }
@@ -140,13 +144,14 @@ export interface LiveOrderIssueEvent extends LiveEventBase {
   detail: string;
 }
 
-/** No entry of the group filled and none is working: the caller cancels the group in the paper core. */
+/** No entry of the group filled and none is working (informational: the core learnt it through cancelEntry). */
 export interface LiveGroupCancelledEvent extends LiveEventBase {
   type: 'live_group_cancelled';
   reason: string;
 }
 
-export type LiveEvent = EntryFilledEvent | ExitFilledEvent | PositionClosedEvent | LiveOrderIssueEvent | LiveGroupCancelledEvent;
+/** What the ledger reports besides order statuses: exchange-side issues (alerts). Fills go to the core. */
+export type LiveEvent = LiveOrderIssueEvent | LiveGroupCancelledEvent;
 
 // ---------- helpers ----------
 
@@ -211,6 +216,8 @@ function newLeg(g: LiveGroup, leg: string, kind: LegKind, side: OrderSide, price
     fee: 0,
     rejectReason: '',
     cancelRequested: false,
+    coreQty: 0,
+    coreDone: false,
     placedAt: now,
     updatedAt: now,
   };
@@ -266,7 +273,10 @@ export function openLiveGroup(accountId: string, p: Position, rules: InstrumentR
   return { group: settleGroup(g, rules, DEFAULT_LIVE_EXECUTION_CONFIG, now, events), events };
 }
 
-/** Applies what the exchange reports for one leg (monotonic: a stale report never rolls fills back). */
+/**
+ * Applies what the exchange reports for one leg (monotonic: a stale report never rolls fills back).
+ * Records the order's cumulative fill; the executor hands it to the core.
+ */
 export function observeLeg(g0: LiveGroup, cid: string, o: VenueOrder | null, now: number): { group: LiveGroup; events: LiveEvent[] } {
   const i = g0.legs.findIndex((l) => l.clientOrderId === cid);
   const prev = g0.legs[i];
@@ -277,38 +287,10 @@ export function observeLeg(g0: LiveGroup, cid: string, o: VenueOrder | null, now
   if (!isTerminal(prev.status) || o.status !== prev.status) l.status = o.status;
   const events: LiveEvent[] = [];
   if (o.filledQty > prev.filledQty) {
-    const dq = o.filledQty - prev.filledQty;
-    const newFee = o.fee ?? prev.fee;
-    const dFee = Math.max(0, newFee - prev.fee);
-    // price of the increment (exactly the average when it is the first fill)
-    const dPrice = prev.filledQty === 0 ? o.avgPrice : (o.avgPrice * o.filledQty - prev.avgPrice * prev.filledQty) / dq;
     l.filledQty = o.filledQty;
     l.avgPrice = o.avgPrice;
-    l.fee = newFee;
-    g.legs[i] = l;
-    if (l.kind === 'entry') {
-      g.openedAt ??= now;
-      const tot = entryFilled(g);
-      events.push({
-        type: 'entry_filled',
-        ...base(g, now, `${l.clientOrderId}:fill:${l.filledQty}`),
-        orderId: `${g.groupId}:e${l.entryIndex ?? 0}`,
-        price: dPrice,
-        qty: dq,
-        fee: dFee,
-        avgEntry: tot.avg,
-        filledQty: tot.qty,
-      });
-    } else {
-      events.push({
-        type: 'exit_filled',
-        ...base(g, now, `${l.clientOrderId}:fill:${l.filledQty}`),
-        reason: l.kind === 'exit' ? (g.exitReason ?? 'manual') : 'take_profit',
-        price: dPrice,
-        qty: dq,
-        fee: dFee,
-      });
-    }
+    l.fee = o.fee ?? prev.fee;
+    if (l.kind === 'entry') g.openedAt ??= now;
   }
   g.legs[i] = l;
   if (l.status === 'Cancelled' && l.rejectReason === POST_ONLY_CROSS_REASON && l.filledQty === 0 && l.kind === 'entry') {
@@ -445,73 +427,8 @@ export function settleGroup(g0: LiveGroup, rules: InstrumentRules, cfg: LiveExec
     g.status = 'closed';
     g.closedAt = now;
     g.updatedAt = now;
-    out.push({ type: 'position_closed', ...base(g, now, `${g.groupId}:live-closed`), trade: closedTrade(g, now) });
   }
   return g;
-}
-
-/** The ClosedTrade of a fully exited group, from exchange fills (rows mode `live`, one per entry lot). */
-export function closedTrade(g: LiveGroup, exitTime: number): ClosedTrade {
-  const long = g.direction === 'LONG';
-  const inQ = entryFilled(g);
-  const outQ = exitFilled(g);
-  const exitPrice = outQ.avg;
-  const tpOnly = g.legs.every((l) => l.kind !== 'exit' || l.filledQty === 0);
-  const reason: ExitReason = tpOnly ? 'take_profit' : (g.exitReason ?? 'manual');
-  const rows: PaperTradeRow[] = [];
-  let pnl = 0;
-  let fees = 0;
-  let notional = 0;
-  for (const l of g.legs) {
-    if (l.kind !== 'entry' || l.filledQty === 0) continue;
-    const share = l.filledQty / inQ.qty;
-    const exitFee = outQ.fee * share;
-    const gross = long ? (exitPrice - l.avgPrice) * l.filledQty : (l.avgPrice - exitPrice) * l.filledQty;
-    const lotFees = l.fee + exitFee;
-    const lotPnl = gross - lotFees;
-    const lotNotional = l.avgPrice * l.filledQty;
-    pnl += lotPnl;
-    fees += lotFees;
-    notional += lotNotional;
-    rows.push({
-      trade_id: `${g.groupId}:e${l.entryIndex ?? 0}:live`,
-      trade_group_id: g.groupId,
-      signal_id: g.signalId,
-      strategy: g.strategy,
-      symbol: g.symbol,
-      direction: g.direction,
-      mode: 'live',
-      entry_time: l.updatedAt,
-      exit_time: exitTime,
-      entry_price: l.avgPrice,
-      exit_price: exitPrice,
-      qty: l.filledQty,
-      fees: lotFees,
-      pnl: lotPnl,
-      pnl_pct: (lotPnl / lotNotional) * PCT,
-      exit_reason: reason,
-      features: g.features,
-    });
-  }
-  return {
-    groupId: g.groupId,
-    signalId: g.signalId,
-    strategy: g.strategy,
-    engine: g.engine,
-    symbol: g.symbol,
-    tier: g.tier,
-    direction: g.direction,
-    entryTime: g.openedAt ?? exitTime,
-    exitTime,
-    avgEntry: inQ.avg,
-    exitPrice,
-    qty: inQ.qty,
-    fees,
-    pnl,
-    pnlPct: notional > 0 ? (pnl / notional) * PCT : 0,
-    exitReason: reason,
-    rows,
-  };
 }
 
 /** Legs the shell must act on: place (`placing`) or cancel (`cancelRequested`, still working). */

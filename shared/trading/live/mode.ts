@@ -11,6 +11,7 @@
 import { z } from 'zod';
 import type { Alert } from '../../alerts.js';
 import type { DocData, StateStore } from '../../ports/state.js';
+import type { FillSource } from '../model.js';
 
 export const TRADING_MODES = ['paper', 'live'] as const;
 export type TradingMode = (typeof TRADING_MODES)[number];
@@ -61,11 +62,22 @@ export type ModeChangeResult =
   | { ok: true; changed: false; mode: TradingMode }
   | { ok: true; changed: true; mode: TradingMode; change: TradingModeChange; alert: Alert };
 
-function parseModeDoc(raw: unknown): TradingModeDoc | undefined {
+/** Validates a stored `trading/mode` document (undefined when absent; throws on a malformed one). */
+export function parseModeDoc(raw: unknown): TradingModeDoc | undefined {
   if (raw === undefined) return undefined;
   const r = modeDocSchema.safeParse(raw);
   if (!r.success) throw new Error(`${TRADING_MODE_DOC} is malformed: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   return r.data;
+}
+
+/** The mode a stored `trading/mode` document (or its absence) means. */
+export function modeOfDoc(raw: unknown): TradingMode {
+  return parseModeDoc(raw)?.mode ?? DEFAULT_TRADING_MODE;
+}
+
+/** The trading core's fill source of new groups in a mode: live trades are filled by the exchange. */
+export function fillSourceOfMode(mode: TradingMode): FillSource {
+  return mode === 'live' ? 'external' : 'simulated';
 }
 
 /** The current mode; paper when nothing is stored. */
