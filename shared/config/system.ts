@@ -58,6 +58,8 @@ export const systemConfigSchema = z
     }),
     /** Hot-store retention in days per interval; null keeps forever (SPEC 2). */
     retentionDays: z.record(z.enum(INTERVALS), z.number().int().positive().nullable()),
+    /** Idempotency markers (processed updates, applied signals) are kept this long (>= Pub/Sub's 7-day retention). */
+    markerRetentionDays: z.number().int().min(7).default(7),
     /** Candles kept readable per symbol/interval for engines (the hot window size). */
     hotWindowCandles: z.number().int().positive(),
     /** How often a running process re-reads config documents (SPEC 10: within a minute). */
@@ -123,6 +125,7 @@ export const DEFAULT_SYSTEM_CONFIG: SystemConfig = {
     staleAfterMs: 10 * 60_000,
   },
   retentionDays: { '1m': 30, '5m': 90, '15m': 365, '1h': 730, '4h': 730, '12h': null, '1d': null },
+  markerRetentionDays: 7,
   hotWindowCandles: 500,
   configReloadMs: 30_000,
   delivery: { maxAttempts: 5, minBackoffMs: 10_000, maxBackoffMs: 600_000 },

@@ -107,3 +107,26 @@ describe('hot-store retention (1m 30 d, 15m 1 y, 1h 2 y, 1d forever)', () => {
     expect(await openTimes('kraken', '1d')).toHaveLength(90);
   });
 });
+
+describe('idempotency marker pruning', () => {
+  it('deletes markers older than the retention and keeps newer ones, in every marker collection', async () => {
+    const { SqliteStateStore } = await import('../../infra/state/sqlite.js');
+    const { markerCollections, pruneMarkers } = await import('../../shared/health/markers.js');
+    const state = new SqliteStateStore({ file: ':memory:' });
+    const now = Date.UTC(2025, 5, 29);
+    const day = 24 * 60 * 60_000;
+    await state.set('tg_updates/1', { updateId: 1, receivedAt: now - 8 * day, status: 'done' });
+    await state.set('tg_updates/2', { updateId: 2, receivedAt: now - 6 * day, status: 'done' });
+    await state.set('trading/paper/applied/a', { signalId: 'a', appliedAt: now - 30 * day });
+    await state.set('trading/paper/external/x', { key: 'x', appliedAt: now - 1 * day });
+    await state.set('macro_swing_published/s', { signalId: 's', publishedAt: now - 7 * day - 1 });
+    const deleted = await pruneMarkers(state, markerCollections(['paper']), 7, now);
+    expect(deleted).toEqual({ tg_updates: 1, macro_swing_published: 1, 'trading/paper/applied': 1, 'trading/paper/external': 0 });
+    expect(await state.get('tg_updates/2')).toBeDefined();
+    expect(await state.get('trading/paper/external/x')).toBeDefined();
+    expect(await pruneMarkers(state, markerCollections(['paper']), 7, now)).toEqual({
+      tg_updates: 0, macro_swing_published: 0, 'trading/paper/applied': 0, 'trading/paper/external': 0,
+    });
+    await state.close();
+  });
+});
