@@ -104,6 +104,10 @@ export function deployPlan(o: DeployOptions): DeployStep[] {
       ],
     },
     {
+      what: "Telegram webhook -> the telegram-webhook function, with the secret token (skip until the bot's secrets exist)",
+      command: ['npx', 'tsx', 'scripts/telegram-webhook.ts', '--project', o.project, '--url', `https://${o.region}-${o.project}.cloudfunctions.net/telegram-webhook`],
+    },
+    {
       what: 'Cloud Scheduler jobs from scheduler.yaml (create/update/delete by diff)',
       command: ['npx', 'tsx', 'scripts/sync-scheduler.ts', '--project', o.project, '--region', o.region, ...(o.serviceAccount ? ['--service-account', o.serviceAccount] : [])],
     },
