@@ -182,6 +182,9 @@ describe('holder on real 1m candles (derived trades): exactly once, in order, ac
     expect(holder.health().connection).toBe('reconnecting');
     server.setAccepting(true);
     await waitFor(() => holder.health().connection === 'connected' && holder.health().reconnects === 1, 'holder reconnects');
+    // 'reconnected' fires before the client's re-subscribe reaches the server: replaying on before it
+    // has would send the new connection nothing (a race of the test, not of the holder).
+    await waitFor(() => server.stats.subscribeRequests >= 2, 'holder re-subscribed on the new connection');
     await stepReplay(server, holder, bus, T0 + 16 * MINUTE + 5_000, 5_000);
     await holder.stop();
     await bus.bus.drain();
