@@ -6,12 +6,14 @@ import { runIngestBench } from './ingest.js';
 import { runScalpBench } from './scalp.js';
 import { runChartBench } from './charts.js';
 import { runPipelineBench } from './pipeline.js';
+import { runBacktestBench } from './backtest.js';
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
   ingest: () => runIngestBench({ print: true }),
   scalp: async () => runScalpBench({ print: true }),
   charts: () => runChartBench({ print: true }),
   pipeline: () => runPipelineBench({ print: true }),
+  backtest: () => runBacktestBench({ print: true }),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -1,0 +1,448 @@
+/**
+ * The backtester CLI (SPEC 7): `npm run backtest -- --help`. A thin shell over shared/backtest (the
+ * library API): reads the data (CSV files, Kraken OHLCVT files or the DuckDB warehouse), runs a
+ * backtest, a grid, a walk-forward and / or a stress report, prints tables, writes JSON + HTML + PNG,
+ * and optionally stores the result (`backtests/{id}`) and proposes the best parameters to the owner
+ * (`suggestions/{id}`, never applied).
+ */
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { pathToFileURL } from 'node:url';
+import cliProgress from 'cli-progress';
+import { DEFAULT_STRATEGY_CONFIGS, SCALP_STRATEGIES } from '../shared/config/strategy.js';
+import { DEFAULT_SYSTEM_CONFIG } from '../shared/config/system.js';
+import {
+  applyOverrides,
+  backtestId,
+  configChanges,
+  createMarket,
+  defaultGrid,
+  describeCsv,
+  formatGrid,
+  formatRun,
+  formatStress,
+  formatWalkForward,
+  decimateEquity,
+  htmlReport,
+  INDICATOR_MODES,
+  OBJECTIVES,
+  proposeConfigChange,
+  runBacktest,
+  runGrid,
+  runStress,
+  runWalkForward,
+  selectStrategies,
+  seriesFromSource,
+  seriesFromWarehouse,
+  storeBacktest,
+  summariseTrade,
+  valueDimension,
+  STRESS_WINDOW_MS,
+  type BacktestResult,
+  type ConfigValue,
+  type GridDimension,
+  type GridResult,
+  type IndicatorMode,
+  type Objective,
+  type Overrides,
+  type StrategySelection,
+  type StressReport,
+  type WalkForwardResult,
+} from '../shared/backtest/index.js';
+import { INTERVAL_MS } from '../shared/market/types.js';
+import type { CandleSeries } from '../shared/strategies/series.js';
+
+const DEFAULT_SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'];
+const DEFAULT_DATA = '../shared/data/bybit_linear';
+/** History loaded before --from from the warehouse: the engines' longest look-back (73 h of 1h buckets) + 1 h. */
+const DEFAULT_WARMUP_HOURS = 74;
+const DEFAULT_TOP = 10;
+const HOUR = INTERVAL_MS['1h'];
+
+const HELP = `Usage: npm run backtest -- [options]
+
+Runs the PRODUCTION scalp strategies, risk, protections and paper fills (shared/trading) over
+historical 1m candles, exactly as the live pipeline would have (decisions on closed candles, fills
+from the next candle, fees 0.06 % per side + slippage), and reports total P&L, win rate, max
+drawdown, profit factor, expectancy, Sharpe, Sortino, trades, average duration, market change and
+the best / worst trade.
+
+Data (1m candles; several symbols are merged by time):
+  --data PATHS          CSV files and/or folders, comma-separated (default ${DEFAULT_DATA}):
+                        the kit's SYMBOL_1m.csv (ts_ms,open,high,low,close,volume) or Kraken OHLCVT
+                        PAIR_1.csv (time_s,open,high,low,close,volume,trades; XBTUSD -> BTCUSDT);
+                        SYMBOL=FILE names the symbol of a file (e.g. BTCUSDT=XBTUSDC_1.csv)
+  --warehouse FILE      read the 1m candles from a DuckDB warehouse file instead (table ohlcv)
+  --venue NAME          warehouse venue (default bybit)
+  --symbols A,B,...     symbols (default ${DEFAULT_SYMBOLS.join(',')})
+  --from ISO --to ISO   traded range, candle open times in UTC (default: all the data); candles
+                        before --from are history (indicators, levels), never traded
+  --warmup-hours N      history read before --from from the warehouse (default ${DEFAULT_WARMUP_HOURS})
+
+Strategies and config (start: the SPEC defaults of shared/config/strategy.ts):
+  --strategy ID         levels_exhaustion | v52_divergence: trade only that strategy (made emitting,
+                        the other off); all (default): both exactly as configured (live behaviour)
+  --set KEY=VALUE       override a config key, repeatable (VALUE is JSON or a string), e.g.
+                        --set scalp.v52_divergence.exits.mode=atr --set risk.scalp.perTradeRiskPct=0.25
+  --indicators MODE     full (default: indicators prepared once over the whole series) or
+                        live-window (each candle re-prepared on live's last-200-candle window: what live
+                        computes to the last bit; ~0.35 ms per strategy per candle)
+
+Optimisation:
+  --grid                the SPEC grid: volume EMA {10,15,20,30} x RSI period {6,10,14} x RSI thresholds
+                        {80/20,75/25,70/30} x exits {fixed 0.5/0.3 %, ATR 1.5/1.0} = 72 runs
+  --dim KEY=V1,V2,...   a grid dimension on any config key (repeatable; adds to --grid or forms a grid)
+  --objective NAME      ranking: ${OBJECTIVES.join(' | ')} (default totalPnl)
+  --workers N           parallel worker processes (default: the number of cores)
+  --top N               grid rows shown (default ${DEFAULT_TOP})
+  --walk-forward T,S    walk-forward with train window T and test window S (e.g. 7d,2d or 72h,24h);
+                        uses the grid (--grid / --dim; the SPEC grid when neither is given)
+  --stress N            also run on the N most volatile windows (--stress-window, default 24h)
+  --stress-window D     e.g. 24h, 12h, 2d
+
+Output:
+  --out DIR             write result.json, report.html (equity + drawdown + trade markers) and
+                        equity.png (equity + drawdown)
+  --json                print the JSON result instead of the tables
+  --store               save the result as state document backtests/{id}
+  --state FILE          the SQLite state file for --store / --propose (default .data/state.sqlite,
+                        the embedded runtime's store; CST_DATA_DIR is honoured)
+  --propose             with a grid: write the best parameters as a PENDING config change
+                        suggestions/{id} (+ numeric items in ml_suggestions for Telegram /suggestions);
+                        never applied automatically
+  -h, --help            this help
+`;
+
+function fail(message: string): never {
+  process.stderr.write(`error: ${message}\nRun with --help for the options.\n`);
+  process.exit(2);
+}
+
+function parseTime(s: string | undefined, name: string): number | undefined {
+  if (s === undefined) return undefined;
+  const t = Date.parse(s);
+  if (!Number.isFinite(t)) fail(`${name} must be an ISO date/time (got '${s}')`);
+  return t;
+}
+
+/** `7d`, `72h`, `90m` -> ms. */
+export function parseDuration(s: string, name: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(m|h|d)$/i.exec(s.trim());
+  if (!m) fail(`${name}: '${s}' is not a duration like 90m, 72h or 7d`);
+  const unit = { m: 60_000, h: HOUR, d: 24 * HOUR }[(m[2] as string).toLowerCase() as 'm' | 'h' | 'd'];
+  return Math.round(Number(m[1]) * unit);
+}
+
+export function parseValue(raw: string): ConfigValue {
+  try {
+    return JSON.parse(raw) as ConfigValue;
+  } catch {
+    return raw;
+  }
+}
+
+function parseAssignment(s: string, flag: string): [string, string] {
+  const k = s.indexOf('=');
+  if (k <= 0) fail(`${flag} needs KEY=VALUE (got '${s}')`);
+  return [s.slice(0, k).trim(), s.slice(k + 1).trim()];
+}
+
+function csvFiles(paths: string[]): Array<{ file: string; symbol?: string }> {
+  const out: Array<{ file: string; symbol?: string }> = [];
+  for (const entry of paths) {
+    const eq = entry.indexOf('=');
+    const symbol = eq > 0 ? entry.slice(0, eq).trim().toUpperCase() : undefined;
+    const p = eq > 0 ? entry.slice(eq + 1).trim() : entry;
+    const abs = resolve(p);
+    let st;
+    try {
+      st = statSync(abs);
+    } catch {
+      fail(`--data: ${p} does not exist`);
+    }
+    if (st.isDirectory()) {
+      for (const f of readdirSync(abs).sort()) if (f.toLowerCase().endsWith('.csv')) out.push({ file: join(abs, f) });
+    } else out.push(symbol ? { file: abs, symbol } : { file: abs });
+  }
+  return out;
+}
+
+async function loadSeries(v: Record<string, string | boolean | string[] | undefined>, symbols: string[], from: number | undefined, to: number | undefined): Promise<CandleSeries[]> {
+  if (typeof v.warehouse === 'string') {
+    const { DuckDbWarehouse } = await import('../infra/warehouse/duckdb.js');
+    const wh = new DuckDbWarehouse({ file: resolve(v.warehouse) });
+    try {
+      const warm = Number(v['warmup-hours'] ?? DEFAULT_WARMUP_HOURS) * HOUR;
+      const venue = (v.venue as 'bybit' | 'kraken' | undefined) ?? 'bybit';
+      const out: CandleSeries[] = [];
+      for (const symbol of symbols) {
+        const candles = await wh.candles({ symbol, interval: '1m', venue, ...(from !== undefined ? { fromMs: from - warm } : {}), ...(to !== undefined ? { toMs: to } : {}) });
+        if (candles.length === 0) fail(`the warehouse has no ${venue} 1m candles of ${symbol} in the range`);
+        out.push(seriesFromWarehouse(candles));
+      }
+      return out;
+    } finally {
+      await wh.close();
+    }
+  }
+  const files = csvFiles(String(v.data ?? DEFAULT_DATA).split(',').map((s) => s.trim()).filter(Boolean));
+  const bySymbol = new Map<string, { file: string; symbol?: string }>();
+  for (const f of files) {
+    let d;
+    try {
+      d = describeCsv(f.file, DEFAULT_SYSTEM_CONFIG, f.symbol);
+    } catch (e) {
+      if (f.symbol) fail((e as Error).message);
+      continue; // a folder's file that is not a candle file of a known symbol
+    }
+    if (d.interval !== '1m' || !symbols.includes(d.symbol)) continue;
+    const prev = bySymbol.get(d.symbol);
+    if (prev) fail(`two 1m files for ${d.symbol}: ${prev.file} and ${f.file}`);
+    bySymbol.set(d.symbol, f);
+  }
+  return symbols.map((s) => {
+    const f = bySymbol.get(s);
+    if (!f) fail(`no 1m CSV for ${s} in --data (expected ${s}_1m.csv, a Kraken PAIR_1.csv or ${s}=FILE)`);
+    try {
+      return seriesFromSource({ name: f.file, text: readFileSync(f.file, 'utf8') }, DEFAULT_SYSTEM_CONFIG, f.symbol ? { symbol: f.symbol } : {});
+    } catch (e) {
+      fail(`${f.file}: ${(e as Error).message}`);
+    }
+  });
+}
+
+function progressBar(label: string, unit: string): { update: (done: number, total: number) => void; stop: () => void } {
+  const bar = new cliProgress.SingleBar(
+    { format: `${label} [{bar}] {percentage}% | {value}/{total} ${unit} | eta {eta_formatted}`, stream: process.stderr, hideCursor: true, noTTYOutput: true, notTTYSchedule: 10_000 },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  return {
+    update(done, total) {
+      if (!started) {
+        bar.start(total, 0);
+        started = true;
+      }
+      bar.update(done);
+    },
+    stop() {
+      if (started) bar.stop();
+    },
+  };
+}
+
+function runJson(r: BacktestResult) {
+  return {
+    from: r.from,
+    to: r.to,
+    symbols: r.symbols,
+    indicators: r.indicators,
+    strategies: r.strategies,
+    candles: r.steps,
+    metrics: r.metrics,
+    signals: { accepted: r.accepted, rejected: r.rejected },
+    openAtEnd: r.openAtEnd,
+    unrealizedAtEnd: r.unrealizedAtEnd,
+    notes: r.notes,
+    trades: r.trades.map((t) => ({ ...summariseTrade(t), avgEntry: t.avgEntry, exitPrice: t.exitPrice, qty: t.qty, fees: t.fees })),
+    equity: decimateEquity(r.equityTime, r.equity, r.samples),
+  };
+}
+
+async function main(): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      options: {
+        data: { type: 'string' },
+        warehouse: { type: 'string' },
+        venue: { type: 'string' },
+        symbols: { type: 'string', default: DEFAULT_SYMBOLS.join(',') },
+        from: { type: 'string' },
+        to: { type: 'string' },
+        'warmup-hours': { type: 'string' },
+        strategy: { type: 'string', default: 'all' },
+        set: { type: 'string', multiple: true },
+        indicators: { type: 'string', default: 'full' },
+        grid: { type: 'boolean', default: false },
+        dim: { type: 'string', multiple: true },
+        objective: { type: 'string', default: 'totalPnl' },
+        workers: { type: 'string' },
+        top: { type: 'string' },
+        'walk-forward': { type: 'string' },
+        stress: { type: 'string' },
+        'stress-window': { type: 'string' },
+        out: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        store: { type: 'boolean', default: false },
+        state: { type: 'string' },
+        propose: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      allowPositionals: false,
+    });
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) {
+    process.stdout.write(HELP);
+    return;
+  }
+  const symbols = v.symbols.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
+  if (symbols.length === 0) fail('--symbols is empty');
+  const from = parseTime(v.from, '--from');
+  const to = parseTime(v.to, '--to');
+  const sel = v.strategy as StrategySelection;
+  if (sel !== 'all' && !SCALP_STRATEGIES.includes(sel)) fail(`--strategy must be ${SCALP_STRATEGIES.join(', ')} or all (got '${v.strategy}')`);
+  if (!INDICATOR_MODES.includes(v.indicators as IndicatorMode)) fail(`--indicators must be ${INDICATOR_MODES.join(' or ')}`);
+  const indicators = v.indicators as IndicatorMode;
+  if (!OBJECTIVES.includes(v.objective as Objective)) fail(`--objective must be one of ${OBJECTIVES.join(', ')}`);
+  const objective = v.objective as Objective;
+  const workers = v.workers === undefined ? undefined : Number(v.workers);
+  if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0)) fail('--workers must be an integer >= 0');
+  const top = v.top === undefined ? DEFAULT_TOP : Number(v.top);
+
+  const sets: Overrides = {};
+  for (const s of v.set ?? []) {
+    const [k, raw] = parseAssignment(s, '--set');
+    sets[k] = parseValue(raw);
+  }
+  let base;
+  try {
+    base = applyOverrides(selectStrategies(DEFAULT_STRATEGY_CONFIGS, sel), sets);
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  const dims: GridDimension[] = [];
+  if (v.grid) dims.push(...defaultGrid(sel));
+  for (const d of v.dim ?? []) {
+    const [k, raw] = parseAssignment(d, '--dim');
+    dims.push(valueDimension(k, [k], raw.split(',').map((x) => parseValue(x.trim()))));
+  }
+  const wf = v['walk-forward'];
+  if (wf !== undefined && dims.length === 0) dims.push(...defaultGrid(sel));
+  const stressCount = v.stress === undefined ? 0 : Number(v.stress);
+  if (!(Number.isInteger(stressCount) && stressCount >= 0)) fail('--stress must be a whole number');
+
+  const series = await loadSeries(v as Record<string, string | boolean | string[] | undefined>, symbols, from, to);
+  const config = { system: DEFAULT_SYSTEM_CONFIG, strategies: base };
+  const market = createMarket({ series, ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) });
+  const out: string[] = [];
+  const doc: Record<string, unknown> = {
+    kind: 'backtest',
+    params: { symbols, from: market.from, to: market.to, strategy: sel, set: sets, indicators, objective, grid: dims.map((d) => ({ name: d.name, options: d.options.map((o) => o.label) })), walkForward: wf ?? null, stress: stressCount },
+  };
+
+  let grid: GridResult | null = null;
+  let chosen = base;
+  if (dims.length > 0 && wf === undefined) {
+    const bar = progressBar('grid', 'runs');
+    grid = await runGrid({ series, from: market.from, to: market.to, config, dims, objective, indicators, ...(workers !== undefined ? { workers } : {}), onProgress: bar.update });
+    bar.stop();
+    out.push(formatGrid(grid, top));
+    const best = grid.rows[0];
+    if (best) chosen = applyOverrides(base, best.overrides);
+    doc.grid = { runs: grid.runs, workers: grid.workers, wallMs: grid.wallMs, rows: grid.rows.map((r) => ({ rank: r.rank, labels: r.labels, overrides: r.overrides, metrics: r.metrics })) };
+  }
+
+  let walk: WalkForwardResult | null = null;
+  if (wf !== undefined) {
+    const [a, b] = wf.split(',');
+    if (!a || !b) fail('--walk-forward needs TRAIN,TEST (e.g. 7d,2d)');
+    const bar = progressBar('walk-forward', 'windows');
+    try {
+      walk = await runWalkForward({ series, from: market.from, to: market.to, config, dims, objective, trainMs: parseDuration(a, '--walk-forward'), testMs: parseDuration(b, '--walk-forward'), indicators, ...(workers !== undefined ? { workers } : {}), onWindow: bar.update });
+    } catch (e) {
+      bar.stop();
+      fail((e as Error).message);
+    }
+    bar.stop();
+    out.push(formatWalkForward(walk));
+    doc.walkForward = { wallMs: walk.wallMs, outOfSample: walk.outOfSample, windows: walk.windows.map((w) => ({ trainFrom: w.trainFrom, trainTo: w.trainTo, testFrom: w.testFrom, testTo: w.testTo, chosen: w.chosen.labels, overrides: w.chosen.overrides, train: w.chosen.metrics, test: w.test })) };
+  }
+
+  // The run shown in detail: the grid's best, or the configured one.
+  const bar = progressBar(grid ? 'best run' : 'backtest', 'candles');
+  const run = runBacktest(market, { system: DEFAULT_SYSTEM_CONFIG, strategies: chosen }, { indicators, record: { decisions: false }, onProgress: bar.update, progressEvery: 5_000 });
+  bar.stop();
+  out.push(formatRun(run));
+  doc.run = runJson(run);
+
+  let stress: StressReport | null = null;
+  if (stressCount > 0) {
+    stress = runStress({ series, from: market.from, to: market.to, config: { system: DEFAULT_SYSTEM_CONFIG, strategies: chosen }, count: stressCount, windowMs: v['stress-window'] ? parseDuration(v['stress-window'], '--stress-window') : STRESS_WINDOW_MS, indicators });
+    out.push(formatStress(stress));
+    doc.stress = stress;
+  }
+
+  const createdAt = Date.now();
+  const id = backtestId(createdAt, doc.params);
+  doc.createdAt = createdAt;
+  doc.id = id;
+
+  if (v.out !== undefined) {
+    const dir = resolve(v.out);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'result.json'), JSON.stringify(doc, null, 2) + '\n');
+    const title = `Backtest ${symbols.join(', ')} (${sel})`;
+    const subtitle = `${new Date(run.from).toISOString().slice(0, 16)}Z -> ${new Date(run.to).toISOString().slice(0, 16)}Z, ${grid ? `best of ${grid.runs} by ${objective}: ${Object.values(grid.rows[0]?.labels ?? {}).join(' | ')}` : 'configured parameters'}`;
+    writeFileSync(join(dir, 'report.html'), htmlReport({ title, subtitle, startingEquity: chosen.risk.startingEquityUsd, start: run.from, time: run.equityTime, equity: run.equity, samples: run.samples, trades: run.trades, metrics: run.metrics, notes: run.notes }));
+    if (run.samples >= 2) {
+      const { renderEquityChart } = await import('../infra/charts/render.js');
+      const png = await renderEquityChart({ points: decimateEquity(run.equityTime, run.equity, run.samples), title, subtitle, size: 'large' });
+      writeFileSync(join(dir, 'equity.png'), png.png);
+    }
+    out.push(`wrote ${join(dir, 'result.json')}, ${join(dir, 'report.html')}${run.samples >= 2 ? `, ${join(dir, 'equity.png')}` : ''}`);
+  }
+
+  if (v.store || v.propose) {
+    const { SqliteStateStore } = await import('../infra/state/sqlite.js');
+    const file = v.state ? resolve(v.state) : join(resolve(process.env.CST_DATA_DIR ?? '.data'), 'state.sqlite');
+    mkdirSync(resolve(file, '..'), { recursive: true });
+    const state = new SqliteStateStore({ file });
+    try {
+      if (v.store) {
+        const r = await storeBacktest(state, id, doc);
+        out.push(`${r.created ? 'stored' : 'already stored'}: ${r.path} in ${file} (a warehouse table backtest_runs is proposed, not created)`);
+      }
+      if (v.propose) {
+        const best = grid?.rows[0] ?? null;
+        if (!best) out.push('--propose: no grid ran, nothing to propose');
+        else {
+          const changes = configChanges(base, best.overrides);
+          if (changes.length === 0) out.push('--propose: the best parameters are the current ones: nothing to propose');
+          else {
+            const baseline = runBacktest(market, config, { indicators, record: { decisions: false, signals: false } }).metrics;
+            const p = await proposeConfigChange(state, {
+              id: `${id}-proposal`,
+              backtestId: id,
+              createdAt,
+              objective,
+              changes,
+              baseline,
+              proposed: best.metrics,
+              summary: `${objective}: ${changes.map((c) => `${c.key} ${JSON.stringify(c.before)} -> ${JSON.stringify(c.after)}`).join(', ')}; P&L ${baseline.totalPnl.toFixed(2)} -> ${best.metrics.totalPnl.toFixed(2)} USD${
+                sel !== 'all' && !DEFAULT_STRATEGY_CONFIGS.scalp[sel].emitSignals ? ` (backtested with ${sel} emitting; its live config is log-only)` : ''
+              }`,
+            });
+            out.push(`proposed (pending, NOT applied): ${p.path}${p.botItems.length ? `; Telegram /suggestions items: ${p.botItems.join(', ')}` : ''}`);
+          }
+        }
+      }
+    } finally {
+      await state.close();
+    }
+  }
+
+  if (v.json) process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+  else process.stdout.write(out.join('\n\n') + '\n');
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  main().catch((e: unknown) => {
+    process.stderr.write(`backtest failed: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,15 @@
+/**
+ * The backtester's library API (SPEC 7). See engine.ts for the run loop and its parity with live,
+ * grid.ts / walk-forward.ts / stress.ts for optimisation, report.ts for output, store.ts for results.
+ */
+export * from './config.js';
+export * from './data.js';
+export * from './engine.js';
+export * from './grid.js';
+export * from './market.js';
+export * from './metrics.js';
+export * from './report.js';
+export * from './packed-series.js';
+export * from './store.js';
+export * from './stress.js';
+export * from './walk-forward.js';

@@ -1,0 +1,241 @@
+/**
+ * Backtest metrics (SPEC 7) from the closed trades and the marked-equity curve of a run. Pure.
+ *
+ * Definitions (every one checkable by hand; see test/backtest/metrics.test.ts):
+ * - totalPnl: Σ trade P&L (USD, net of every fee and slippage) of the trades CLOSED in the run;
+ *   totalPnlPct = totalPnl / starting equity x 100.
+ * - returnOnNotionalPct: Σ pnl / Σ entry notional x 100 (size-weighted, never a sum of percentages).
+ * - winRate: trades with pnl > 0 / trades (a trade = a trade group: all its entry lots and its exit).
+ * - profitFactor: Σ winning pnl / |Σ losing pnl| (null when there is no losing trade).
+ * - expectancy: mean pnl per trade (USD); expectancyPct: mean of the trades' size-weighted pnlPct.
+ * - maxDrawdownPct: the largest fall of MARKED equity (realized + unrealized at the last closes) from
+ *   its running peak, % of that peak, sampled once per market minute (after every symbol's candle).
+ * - sharpe / sortino: on the returns of marked equity over consecutive periods of `periodMs`
+ *   (default 1 h: RETURN_PERIOD_MS), annualised by sqrt(periods per 365-day year) (crypto trades
+ *   every hour of the year); risk-free rate 0. Sortino's denominator is the downside deviation
+ *   sqrt(mean(min(r, 0)^2)) over ALL periods. Both are null with fewer than 2 periods or zero
+ *   deviation.
+ * - avgDurationMin: mean (exit time - entry time) in minutes.
+ * - marketChangePct: per symbol last close / first open of the range - 1 (x 100), and their mean
+ *   (an equal-weight buy and hold).
+ * - best / worst: the trades with the highest / lowest pnl.
+ */
+import type { ClosedTrade } from '../trading/model.js';
+
+/** Period of the returns behind Sharpe / Sortino. */
+export const RETURN_PERIOD_MS = 60 * 60_000;
+/** A 365-day year: crypto trades every hour of it. */
+export const YEAR_MS = 365 * 24 * 60 * 60_000;
+const PCT = 100;
+
+export interface TradeSummary {
+  groupId: string;
+  symbol: string;
+  strategy: string;
+  direction: string;
+  pnl: number;
+  pnlPct: number;
+  entryTime: number;
+  exitTime: number;
+  exitReason: string;
+}
+
+export interface BacktestMetrics {
+  trades: number;
+  wins: number;
+  losses: number;
+  winRate: number | null;
+  totalPnl: number;
+  totalPnlPct: number;
+  fees: number;
+  returnOnNotionalPct: number | null;
+  grossProfit: number;
+  grossLoss: number;
+  profitFactor: number | null;
+  expectancy: number | null;
+  expectancyPct: number | null;
+  maxDrawdownPct: number;
+  sharpe: number | null;
+  sortino: number | null;
+  /** Returns period behind sharpe / sortino, ms. */
+  returnPeriodMs: number;
+  avgDurationMin: number | null;
+  marketChangePct: number | null;
+  marketChangeBySymbol: Record<string, number>;
+  best: TradeSummary | null;
+  worst: TradeSummary | null;
+  exitReasons: Record<string, number>;
+  startEquity: number;
+  endEquityMarked: number;
+}
+
+export interface MetricsInput {
+  trades: readonly ClosedTrade[];
+  startingEquity: number;
+  /** Marked equity samples, ascending time (market minute close times). */
+  equityTime: ArrayLike<number>;
+  equity: ArrayLike<number>;
+  /** Start of the curve (the range's first open time): equity = startingEquity there. */
+  start: number;
+  /** Number of valid samples (default the array length). */
+  samples?: number;
+  marketChangeBySymbol: Record<string, number>;
+  periodMs?: number;
+}
+
+export function summariseTrade(t: ClosedTrade): TradeSummary {
+  return {
+    groupId: t.groupId,
+    symbol: t.symbol,
+    strategy: t.strategy,
+    direction: t.direction,
+    pnl: t.pnl,
+    pnlPct: t.pnlPct,
+    entryTime: t.entryTime,
+    exitTime: t.exitTime,
+    exitReason: t.exitReason,
+  };
+}
+
+/** Largest peak-to-trough fall of `equity`, % of the peak (0 when it never fell). */
+export function maxDrawdownPct(equity: ArrayLike<number>, n: number = equity.length): number {
+  let peak = Number.NEGATIVE_INFINITY;
+  let worst = 0;
+  for (let k = 0; k < n; k++) {
+    const e = equity[k] as number;
+    if (e > peak) peak = e;
+    const dd = peak > 0 ? (peak - e) / peak : 0;
+    if (dd > worst) worst = dd;
+  }
+  return worst * PCT;
+}
+
+/**
+ * Period returns of an equity curve: the equity at the END of each period [start + k x p, start +
+ * (k+1) x p) is the last sample with time < the period end (the curve starts at `start` with
+ * `startEquity`). Periods with no sample carry the previous value (return 0).
+ */
+export function periodReturns(time: ArrayLike<number>, equity: ArrayLike<number>, n: number, start: number, startEquity: number, periodMs: number): number[] {
+  if (n === 0) return [];
+  const last = time[n - 1] as number;
+  const out: number[] = [];
+  let prev = startEquity;
+  let k = 0;
+  for (let end = start + periodMs; end - periodMs < last; end += periodMs) {
+    let e = prev;
+    while (k < n && (time[k] as number) <= end) {
+      e = equity[k] as number;
+      k++;
+    }
+    out.push(prev > 0 ? e / prev - 1 : 0);
+    prev = e;
+  }
+  return out;
+}
+
+/** Annualised Sharpe and Sortino of period returns (risk-free 0). */
+export function sharpeSortino(returns: readonly number[], periodMs: number): { sharpe: number | null; sortino: number | null } {
+  const n = returns.length;
+  if (n < 2) return { sharpe: null, sortino: null };
+  let mean = 0;
+  for (const r of returns) mean += r;
+  mean /= n;
+  let v = 0;
+  let down = 0;
+  for (const r of returns) {
+    v += (r - mean) ** 2;
+    if (r < 0) down += r * r;
+  }
+  const sd = Math.sqrt(v / (n - 1));
+  const dd = Math.sqrt(down / n);
+  const annual = Math.sqrt(YEAR_MS / periodMs);
+  return { sharpe: sd > 0 ? (mean / sd) * annual : null, sortino: dd > 0 ? (mean / dd) * annual : null };
+}
+
+export function computeMetrics(x: MetricsInput): BacktestMetrics {
+  const trades = x.trades;
+  const n = x.samples ?? x.equity.length;
+  const periodMs = x.periodMs ?? RETURN_PERIOD_MS;
+  let wins = 0;
+  let losses = 0;
+  let pnl = 0;
+  let fees = 0;
+  let gp = 0;
+  let gl = 0;
+  let notional = 0;
+  let pctSum = 0;
+  let durSum = 0;
+  let best: ClosedTrade | null = null;
+  let worst: ClosedTrade | null = null;
+  const exitReasons: Record<string, number> = {};
+  for (const t of trades) {
+    pnl += t.pnl;
+    fees += t.fees;
+    if (t.pnl > 0) {
+      wins++;
+      gp += t.pnl;
+    } else {
+      losses++;
+      gl += -t.pnl;
+    }
+    for (const r of t.rows) notional += (r.entry_price as number) * (r.qty as number);
+    pctSum += t.pnlPct;
+    durSum += t.exitTime - t.entryTime;
+    if (!best || t.pnl > best.pnl) best = t;
+    if (!worst || t.pnl < worst.pnl) worst = t;
+    exitReasons[t.exitReason] = (exitReasons[t.exitReason] ?? 0) + 1;
+  }
+  const count = trades.length;
+  const rets = periodReturns(x.equityTime, x.equity, n, x.start, x.startingEquity, periodMs);
+  const { sharpe, sortino } = sharpeSortino(rets, periodMs);
+  const changes = Object.values(x.marketChangeBySymbol);
+  return {
+    trades: count,
+    wins,
+    losses,
+    winRate: count > 0 ? wins / count : null,
+    totalPnl: pnl,
+    totalPnlPct: (pnl / x.startingEquity) * PCT,
+    fees,
+    returnOnNotionalPct: notional > 0 ? (pnl / notional) * PCT : null,
+    grossProfit: gp,
+    grossLoss: gl,
+    profitFactor: gl > 0 ? gp / gl : null,
+    expectancy: count > 0 ? pnl / count : null,
+    expectancyPct: count > 0 ? pctSum / count : null,
+    maxDrawdownPct: maxDrawdownPct(prepend(x.startingEquity, x.equity, n), n + 1),
+    sharpe,
+    sortino,
+    returnPeriodMs: periodMs,
+    avgDurationMin: count > 0 ? durSum / count / 60_000 : null,
+    marketChangePct: changes.length > 0 ? changes.reduce((a, b) => a + b, 0) / changes.length : null,
+    marketChangeBySymbol: x.marketChangeBySymbol,
+    best: best ? summariseTrade(best) : null,
+    worst: worst ? summariseTrade(worst) : null,
+    exitReasons,
+    startEquity: x.startingEquity,
+    endEquityMarked: n > 0 ? (x.equity[n - 1] as number) : x.startingEquity,
+  };
+}
+
+function prepend(first: number, rest: ArrayLike<number>, n: number): Float64Array {
+  const out = new Float64Array(n + 1);
+  out[0] = first;
+  for (let k = 0; k < n; k++) out[k + 1] = rest[k] as number;
+  return out;
+}
+
+/** Objectives a grid can rank by (higher is better; maxDrawdownPct is ranked lowest-first). */
+export const OBJECTIVES = ['totalPnl', 'sharpe', 'sortino', 'profitFactor', 'expectancy', 'winRate', 'maxDrawdownPct'] as const;
+export type Objective = (typeof OBJECTIVES)[number];
+
+/** A comparable score for ranking: larger is better; a missing value ranks last. */
+export function objectiveScore(m: BacktestMetrics, objective: Objective): number {
+  const v = m[objective];
+  if (v === null || !Number.isFinite(v)) {
+    // No losing trade: an unbounded profit factor ranks first among finite ones only when it has trades.
+    if (objective === 'profitFactor' && m.trades > 0 && m.grossLoss === 0 && m.grossProfit > 0) return Number.MAX_VALUE;
+    return Number.NEGATIVE_INFINITY;
+  }
+  return objective === 'maxDrawdownPct' ? -v : v;
+}

@@ -1,0 +1,96 @@
+/**
+ * Persisting backtest results and offering the best parameters to the owner, over the StateStore port.
+ *
+ * - `backtests/{id}`: the result document (parameters, metrics, grid ranking, walk-forward / stress
+ *   summaries, trades and a decimated equity curve), written with `create` (an id is written once:
+ *   the id is derived from the run's parameters and start time, so a retried write is a no-op).
+ *   The warehouse has no backtest table (shared/warehouse-schema.ts is a contract): a
+ *   `backtest_runs` table is PROPOSED in the report; until then the state document is the record.
+ * - `suggestions/{id}`: a PENDING config change (every changed key with its config document, field,
+ *   before and after, and the metrics of both) for the owner to approve. Nothing here, nor anywhere
+ *   in the backtester, applies it. Numeric changes are also listed as `ml_suggestions/{id}-{n}`
+ *   (the schema the Telegram bot's /suggestions lists and approves, shared/telegram/trade-commands.ts),
+ *   so the owner sees them in Telegram.
+ */
+import { createHash } from 'node:crypto';
+import type { StrategyConfigs } from '../config/strategy.js';
+import { safeId, type DocData, type StateStore } from '../ports/state.js';
+import { documentOf, getPath, type ConfigValue, type Overrides } from './config.js';
+import type { BacktestMetrics } from './metrics.js';
+
+export const BACKTESTS_COLLECTION = 'backtests';
+export const SUGGESTIONS_COLLECTION = 'suggestions';
+/** The collection the Telegram bot lists under /suggestions. */
+export const BOT_SUGGESTIONS_COLLECTION = 'ml_suggestions';
+
+/** Deterministic id: time of the run + a hash of its parameters. */
+export function backtestId(createdAt: number, params: unknown): string {
+  const h = createHash('sha256').update(JSON.stringify(params)).digest('hex').slice(0, 10);
+  return `bt_${new Date(createdAt).toISOString().replace(/[-:]/g, '').slice(0, 15)}_${h}`;
+}
+
+/** JSON-safe copy: non-finite numbers become null (state documents hold plain JSON). */
+export function jsonSafe<T>(x: T): T {
+  return JSON.parse(JSON.stringify(x, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v))) as T;
+}
+
+export async function storeBacktest(state: StateStore, id: string, doc: Record<string, unknown>): Promise<{ path: string; created: boolean }> {
+  const path = `${BACKTESTS_COLLECTION}/${safeId(id)}`;
+  const created = await state.create(path, jsonSafe({ ...doc, id }) as unknown as DocData);
+  return { path, created };
+}
+
+export interface ConfigChange {
+  key: string;
+  document: string;
+  field: string;
+  before: ConfigValue;
+  after: ConfigValue;
+}
+
+/** The keys of `overrides` whose value differs from `current`. */
+export function configChanges(current: StrategyConfigs, overrides: Overrides): ConfigChange[] {
+  const out: ConfigChange[] = [];
+  for (const [key, after] of Object.entries(overrides)) {
+    const before = getPath(current, key) as ConfigValue;
+    if (JSON.stringify(before) === JSON.stringify(after)) continue;
+    out.push({ key, ...documentOf(key), before, after });
+  }
+  return out;
+}
+
+export interface Proposal {
+  id: string;
+  backtestId: string;
+  createdAt: number;
+  objective: string;
+  changes: ConfigChange[];
+  baseline: BacktestMetrics | null;
+  proposed: BacktestMetrics;
+  summary: string;
+}
+
+/** Writes the pending suggestion (and its numeric items for the bot); never touches `config/*`. */
+export async function proposeConfigChange(state: StateStore, p: Proposal): Promise<{ path: string; botItems: string[] }> {
+  const path = `${SUGGESTIONS_COLLECTION}/${safeId(p.id)}`;
+  await state.create(path, jsonSafe({ ...p, kind: 'backtest_config_change', status: 'pending', appliedAutomatically: false }) as unknown as DocData);
+  const botItems: string[] = [];
+  let n = 0;
+  for (const c of p.changes) {
+    n++;
+    if (typeof c.before !== 'number' || typeof c.after !== 'number') continue;
+    const itemId = `${p.id}-${n}`;
+    await state.create(`${BOT_SUGGESTIONS_COLLECTION}/${safeId(itemId)}`, {
+      id: itemId,
+      strategy: c.document.replace(/^config\//, ''),
+      parameter: c.key,
+      current: c.before,
+      suggested: c.after,
+      status: 'pending',
+      createdAt: p.createdAt,
+      summary: `backtest ${p.backtestId} (${p.objective}): ${p.summary}`,
+    });
+    botItems.push(itemId);
+  }
+  return { path, botItems };
+}

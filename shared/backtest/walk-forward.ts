@@ -1,0 +1,116 @@
+/**
+ * Walk-forward optimisation (SPEC 7): the range is cut into consecutive (train, test) windows; on
+ * each, the grid runs on the TRAIN window only, its best combination (by the objective) is then
+ * backtested on the following TEST window, which it has never seen. Test windows follow each other
+ * without overlap (step = test length by default), so the concatenated test results are an
+ * out-of-sample track record.
+ *
+ * "Only train data": a train run evaluates and trades candles of [trainFrom, trainTo] only and, as
+ * every backtest, reads no candle after the one it decides on (the lookahead test proves it), so
+ * nothing of the test window can influence the choice (test/backtest/walk-forward.test.ts alters
+ * every candle after trainTo and gets the same choice). Candles before trainFrom are history
+ * (indicator and level warm-up), as live has them.
+ */
+import { INTERVAL_MS } from '../market/types.js';
+import type { CandleSeries } from '../strategies/series.js';
+import { applyOverrides } from './config.js';
+import { runBacktest, type BacktestConfig, type IndicatorMode } from './engine.js';
+import { runGrid, type GridDimension, type GridRow } from './grid.js';
+import { createMarket } from './market.js';
+import { computeMetrics, type BacktestMetrics, type Objective } from './metrics.js';
+import type { ClosedTrade } from '../trading/model.js';
+
+const MINUTE = INTERVAL_MS['1m'];
+
+export interface WalkForwardWindowSpec {
+  trainFrom: number;
+  trainTo: number;
+  testFrom: number;
+  testTo: number;
+}
+
+/** Consecutive windows over [from, to] (open times, inclusive), aligned on whole minutes. */
+export function walkForwardWindows(from: number, to: number, trainMs: number, testMs: number, stepMs: number = testMs): WalkForwardWindowSpec[] {
+  if (!(trainMs >= MINUTE && testMs >= MINUTE && stepMs >= MINUTE)) throw new Error('walk-forward: train, test and step must be at least one minute');
+  if (trainMs % MINUTE !== 0 || testMs % MINUTE !== 0 || stepMs % MINUTE !== 0) throw new Error('walk-forward: train, test and step must be whole minutes');
+  if (stepMs < testMs) throw new Error('walk-forward: the step must be >= the test window (test windows must not overlap)');
+  const out: WalkForwardWindowSpec[] = [];
+  for (let a = from; a + trainMs + testMs - MINUTE <= to; a += stepMs) {
+    out.push({ trainFrom: a, trainTo: a + trainMs - MINUTE, testFrom: a + trainMs, testTo: a + trainMs + testMs - MINUTE });
+  }
+  return out;
+}
+
+export interface WalkForwardWindow extends WalkForwardWindowSpec {
+  /** Best train row (its labels, overrides and train metrics). */
+  chosen: GridRow;
+  /** Range the train grid actually ran on. */
+  trainRange: { from: number; to: number };
+  test: BacktestMetrics;
+  testTrades: ClosedTrade[];
+}
+
+export interface WalkForwardInput {
+  series: readonly CandleSeries[];
+  from?: number;
+  to?: number;
+  config: BacktestConfig;
+  dims: readonly GridDimension[];
+  objective: Objective;
+  trainMs: number;
+  testMs: number;
+  stepMs?: number;
+  indicators?: IndicatorMode;
+  workers?: number;
+  onWindow?: (done: number, total: number) => void;
+}
+
+export interface WalkForwardResult {
+  windows: WalkForwardWindow[];
+  /** Metrics of all test windows together (trades concatenated, equity chained). */
+  outOfSample: BacktestMetrics;
+  wallMs: number;
+}
+
+export async function runWalkForward(x: WalkForwardInput): Promise<WalkForwardResult> {
+  const t0 = performance.now();
+  const bounds = createMarket({ series: x.series, ...(x.from !== undefined ? { from: x.from } : {}), ...(x.to !== undefined ? { to: x.to } : {}) });
+  const specs = walkForwardWindows(bounds.from, bounds.to, x.trainMs, x.testMs, x.stepMs);
+  if (specs.length === 0) throw new Error(`walk-forward: the range is shorter than one train + test window`);
+  const windows: WalkForwardWindow[] = [];
+  const start = x.config.strategies.risk.startingEquityUsd;
+  const eqT: number[] = [];
+  const eqV: number[] = [];
+  let carried = 0;
+  const allTrades: ClosedTrade[] = [];
+  const change: Record<string, number[]> = {};
+  for (const w of specs) {
+    const g = await runGrid({
+      series: x.series,
+      from: w.trainFrom,
+      to: w.trainTo,
+      config: x.config,
+      dims: x.dims,
+      objective: x.objective,
+      ...(x.indicators ? { indicators: x.indicators } : {}),
+      ...(x.workers !== undefined ? { workers: x.workers } : {}),
+    });
+    const chosen = g.rows[0] as GridRow;
+    const testMarket = createMarket({ series: x.series, from: w.testFrom, to: w.testTo });
+    const strategies = applyOverrides(x.config.strategies, chosen.overrides);
+    const r = runBacktest(testMarket, { system: x.config.system, strategies }, { ...(x.indicators ? { indicators: x.indicators } : {}), record: { decisions: false, signals: false } });
+    windows.push({ ...w, chosen, trainRange: { from: g.from, to: g.to }, test: r.metrics, testTrades: r.trades });
+    for (let k = 0; k < r.samples; k++) {
+      eqT.push(r.equityTime[k] as number);
+      eqV.push((r.equity[k] as number) + carried);
+    }
+    carried += (r.samples > 0 ? (r.equity[r.samples - 1] as number) : start) - start;
+    allTrades.push(...r.trades);
+    for (const [s, v] of Object.entries(r.metrics.marketChangeBySymbol)) (change[s] ??= []).push(v);
+    x.onWindow?.(windows.length, specs.length);
+  }
+  const compound: Record<string, number> = {};
+  for (const [s, list] of Object.entries(change)) compound[s] = (list.reduce((acc, v) => acc * (1 + v / 100), 1) - 1) * 100;
+  const outOfSample = computeMetrics({ trades: allTrades, startingEquity: start, equityTime: eqT, equity: eqV, start: specs[0]?.testFrom ?? bounds.from, marketChangeBySymbol: compound });
+  return { windows, outOfSample, wallMs: performance.now() - t0 };
+}
