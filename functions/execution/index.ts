@@ -1,9 +1,16 @@
 /**
  * Execution / paper engine (SPEC 1/5/6): Pub/Sub-triggered on scalp signals (`trade-signals-micro`),
  * swing signals (`trade-signals-swing`), closed Bybit 1m candles (`candles-bybit-1m`: scalp fills and
- * exits, volatility, the BTC regime), Kraken candles (`ohlc-data-kraken`: swing fills) and macro-bias
- * updates (`macro-bias-updates`). Thin: validates at the edge and calls shared/engine/execution.ts
- * (the one trading core through TradingStore transactions; paper mode).
+ * exits, volatility, the BTC regime), Kraken candles (`ohlc-data-kraken`: swing fills), macro-bias
+ * updates (`macro-bias-updates`) and the owner's Telegram commands (`trade-commands`: pause, resume,
+ * move TP, decided suggestions). Thin: validates at the edge and calls shared/engine/execution.ts /
+ * commands.ts (the one trading core through TradingStore transactions).
+ *
+ * Live mode (owner switch `trading/mode`): the live source below yields the Bybit v5 private REST
+ * client (infra/bybit/trading-client.ts) at `ctx.endpoints.bybitRest` when both keys are configured
+ * (Secret Manager `bybit-api-key` / `bybit-api-secret` in the cloud, CST_BYBIT_API_KEY / _SECRET
+ * locally); the engine asks it only when live trading is needed. No keys: `unavailable`, the engine
+ * rejects signals and alerts once. Paper (the default) never builds it.
  */
 import * as ff from '@google-cloud/functions-framework';
 import { pubsubHandler } from '../../infra/functions.js';
@@ -22,13 +29,16 @@ import {
 } from '../../shared/engine/execution.js';
 import { PermanentError, type CloudEventHandler } from '../../shared/ports/bus.js';
 import { TOPICS } from '../../shared/topics.js';
+import { executeTradeCommand } from '../../shared/engine/commands.js';
+import { tradeCommandSchema } from '../../shared/telegram/trade-commands.js';
+import { liveVenueFor } from './live.js';
 
 export const EXECUTION = 'execution';
 /** The topics this function subscribes to. */
-export const EXECUTION_TOPICS = [TOPICS.microSignals, TOPICS.swingSignals, TOPICS.bybitCandles, TOPICS.krakenOhlc, TOPICS.macroBias] as const;
+export const EXECUTION_TOPICS = [TOPICS.microSignals, TOPICS.swingSignals, TOPICS.bybitCandles, TOPICS.krakenOhlc, TOPICS.macroBias, TOPICS.tradeCommands] as const;
 
 function deps(ctx: AppContext): ExecutionDeps {
-  return { ...ctx, cache: executionCacheFor(ctx.state) };
+  return { ...ctx, cache: executionCacheFor(ctx.state), liveVenue: () => liveVenueFor(ctx) };
 }
 
 async function delivery(ctx: AppContext, attempt: number) {
@@ -52,7 +62,12 @@ const onBias = pubsubHandler(EXECUTION, macroBiasMessageSchema, async (ctx, msg)
   await executeBias(deps(ctx), msg.payload);
 });
 
+const onCommand = pubsubHandler(EXECUTION, tradeCommandSchema, async (ctx, msg) => {
+  await executeTradeCommand(deps(ctx), msg.payload);
+});
+
 const ROUTES: Record<string, CloudEventHandler> = {
+  [TOPICS.tradeCommands]: onCommand,
   [TOPICS.microSignals]: onMicroSignal,
   [TOPICS.swingSignals]: onSwingSignal,
   [TOPICS.bybitCandles]: onCandles,

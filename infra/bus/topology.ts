@@ -43,7 +43,9 @@ export const SUBSCRIBERS: Record<TopicName, SubscriberEntry[]> = {
   [TOPICS.swingSignals]: [{ function: 'execution' }, { function: 'notifier' }],
   // Published with orderingKey = trade group: an exit never edits an alert before its entry.
   [TOPICS.tradeEvents]: [{ function: 'notifier', enableOrdering: true }],
-  [TOPICS.tradeCommands]: [],
+  // Owner commands from the Telegram bot (pause, resume, move TP, decided suggestions): idempotent by
+  // commandId; pause / resume carry their own time, so no ordering key is needed.
+  [TOPICS.tradeCommands]: [{ function: 'execution' }],
   [TOPICS.alerts]: [{ function: 'notifier' }],
   [TOPICS.telegramJobs]: [{ function: 'notifier' }],
 };

@@ -26,8 +26,23 @@
  * (shared/engine/candle-cache.ts): 24h for volatility, 48h on the regime's reference symbol (the
  * regime's longest window). One hot-store query per symbol on a cold start, nothing when warm.
  *
- * Paper mode only. `venue` is the seam for live trading (shared/ports/execution.ts; another module):
- * when given, it receives every committed outcome after it was published. Nothing here wires it.
+ * Live trading (SPEC 5), behind the owner's switch (`trading/mode`, shared/trading/live/mode.ts):
+ * paper is the default and then nothing here talks to an exchange. `liveVenue` (given by the function
+ * entry point) yields the exchange when the Bybit keys exist. The live side, a LiveExecutor over the
+ * same account's TradingStore, is built only when needed: the stored mode is live, or the account
+ * still holds live (external) groups after a switch back to paper. Then:
+ * - after EVERY committed core result (signal, candle, bias, tick, owner command, redeliveries too)
+ *   the core's events go to `executor.onEvents` (it places / cancels the exchange's limit orders);
+ * - once per Bybit 1m candle message, BEFORE its candles are applied, `executor.reconcile` polls the
+ *   exchange and books its fills in the core (after them instead while the mode is paper); an instance
+ *   polls at most every RECONCILE_MIN_INTERVAL_MS (the symbols' candles of a minute arrive together);
+ * - in live mode every candle message ends with the core's `tick` (entry-timeout decisions when a
+ *   symbol's candles stop);
+ * - what the executor returns is published like a core result (trade events, protection alerts,
+ *   `paper_trades` rows, here with mode `live`) and its issues as `live_order_issue` alerts; it is
+ *   never fed back to the executor (it has applied it already).
+ * Live mode without keys: every signal is rejected `live_unavailable` by the store's gate, no order
+ * is sent, and ONE critical alert per switch to live says why (marker `trading/{id}/notices/...`).
  */
 import type { ConfigSource } from '../config/source.js';
 import type { StrategyConfigs } from '../config/strategy.js';
@@ -46,7 +61,13 @@ import type { MacroBiasMessage, SwingSignalMessage } from '../strategies/macro/m
 import { TOPICS } from '../topics.js';
 import type { CandleMarket, SignalDecision, TradingEvent, TradingState } from '../trading/engine.js';
 import { tradingConfigFrom, type TradeEvent, type TradingConfig } from '../trading/model.js';
-import { closedTradeRows, feedKey, tradingDocPath, TradingStore, type TradingDoc } from '../trading/store.js';
+import { closedTradeRows, feedKey, tradingDocPath, TradingStore, type StoreResult, type TradingDoc } from '../trading/store.js';
+import type { Alert } from '../alerts.js';
+import type { ExecutionVenue as ExchangeVenue } from '../ports/execution.js';
+import { safeId } from '../ports/state.js';
+import { liveIssueAlert } from '../trading/live/alerts.js';
+import { LiveExecutor, liveGroupPath, type LiveResult } from '../trading/live/executor.js';
+import { parseModeDoc, TRADING_MODE_DOC, type TradingMode } from '../trading/live/mode.js';
 import type { BiasState, Signal } from '../trading/types.js';
 import { CandleCache, type CandleWindow } from './candle-cache.js';
 
@@ -58,16 +79,21 @@ export const VOLATILITY_WINDOW_MS = 24 * 60 * 60_000;
 export const REGIME_HISTORY_MS = Math.max(...Object.values(REGIME_WINDOWS_MS));
 const MINUTE = INTERVAL_MS['1m'];
 
-/** The live-trading seam: receives every committed outcome (not wired in paper mode). */
-export interface ExecutionVenue {
-  readonly name: string;
-  onOutcome(outcome: { accountId: string; state: TradingState; events: readonly TradingEvent[]; now: number }): Promise<void>;
-}
+/** What the entry point's live source yields: the exchange, or why there is none (e.g. no keys). */
+export type LiveVenueAccess = { venue: ExchangeVenue } | { unavailable: string };
 
 export interface ExecutionCache {
   /** Bybit 1m windows per symbol (volatility, regime inputs). */
   candles: CandleCache;
+  /** Clock time of this instance's last exchange reconcile (one per minute's candles, not one per symbol). */
+  lastReconcileAt?: number;
 }
+
+/**
+ * An instance reconciles at most this often: the candles of all symbols close together each minute
+ * and one poll covers every live group. Proposed config field: `live.reconcileMinIntervalMs`.
+ */
+export const RECONCILE_MIN_INTERVAL_MS = 15_000;
 
 const caches = new WeakMap<StateStore, ExecutionCache>();
 
@@ -91,8 +117,11 @@ export interface ExecutionDeps {
   cache: ExecutionCache;
   /** Default PAPER_ACCOUNT_ID. */
   accountId?: string;
-  /** Live-trading seam (see ExecutionVenue); absent = paper only. */
-  venue?: ExecutionVenue;
+  /**
+   * The exchange for live mode (functions/execution builds it from the Bybit keys); asked only when
+   * the live side is needed (see the header). Absent = paper only, the mode is not even read.
+   */
+  liveVenue?: () => Promise<LiveVenueAccess>;
 }
 
 export interface ExecutionOutcome {
@@ -107,8 +136,99 @@ export class DecisionCandlePendingError extends Error {
   override readonly name = 'DecisionCandlePendingError';
 }
 
-function storeFor(deps: ExecutionDeps, cfg: TradingConfig): TradingStore {
-  return new TradingStore(deps.state, { accountId: deps.accountId ?? PAPER_ACCOUNT_ID, config: cfg });
+// ---------- live side ----------
+
+/** Where the live side's notices (one alert per switch to live without keys) are recorded. */
+export function liveNoticePath(accountId: string, key: string): string {
+  return `${tradingDocPath(accountId)}/notices/${safeId(key)}`;
+}
+
+/**
+ * The live side of one invocation: reads the mode once, asks the venue source at most once, builds
+ * the executor over the invocation's TradingStore. Everything is lazy: paper mode with no live group
+ * reads the mode document and nothing else.
+ */
+export class LiveLink {
+  private modeP: Promise<{ mode: TradingMode; seq: number }> | undefined;
+  private accessP: Promise<LiveVenueAccess> | undefined;
+  private exec: LiveExecutor | null | undefined;
+  private readonly accountId: string;
+
+  constructor(private readonly deps: ExecutionDeps) {
+    this.accountId = deps.accountId ?? PAPER_ACCOUNT_ID;
+  }
+
+  /** The stored mode (paper when no live source is wired: the mode is then not read). */
+  mode(): Promise<{ mode: TradingMode; seq: number }> {
+    if (!this.deps.liveVenue) return Promise.resolve({ mode: 'paper', seq: 0 });
+    this.modeP ??= this.deps.state.get(TRADING_MODE_DOC).then((raw) => {
+      const d = parseModeDoc(raw);
+      return { mode: d?.mode ?? 'paper', seq: d?.seq ?? 0 };
+    });
+    return this.modeP;
+  }
+
+  private access(): Promise<LiveVenueAccess> {
+    const src = this.deps.liveVenue;
+    if (!src) return Promise.resolve({ unavailable: 'no live venue wired' });
+    this.accessP ??= src().catch((e: unknown) => ({ unavailable: `the live venue could not be built: ${(e as Error).message}` }));
+    return this.accessP;
+  }
+
+  /**
+   * The store's gate (TradingStore liveGate, called inside its transaction: no writes here): null
+   * when live orders can go out, else why not. `prepare` resolves it before the transaction.
+   */
+  readonly gate = async (): Promise<string | null> => {
+    const a = await this.access();
+    return 'venue' in a ? null : a.unavailable;
+  };
+
+  /** Resolves the venue source ahead of a transaction when the mode is live. */
+  async prepare(): Promise<void> {
+    if ((await this.mode()).mode === 'live') await this.access();
+  }
+
+  /** One critical alert per switch to live (the mode's change sequence) when live cannot run. */
+  async alertUnavailable(reason: string): Promise<void> {
+    const { seq } = await this.mode();
+    const key = `live-unavailable-${seq}`;
+    const now = this.deps.clock.now();
+    if (!(await this.deps.state.create(liveNoticePath(this.accountId, key), { key, reason, at: now }))) return;
+    const alert: Alert = {
+      alertId: `${key}:${this.accountId}`,
+      kind: 'live_order_issue',
+      severity: 'critical',
+      subject: TRADING_MODE_DOC,
+      message: `Trading mode is LIVE but live trading cannot run: ${reason}. No order is sent; new signals are rejected until this is fixed or the mode is set back to paper.`,
+      ts: now,
+      details: { reason, accountId: this.accountId, modeSeq: seq },
+    };
+    this.deps.log.error('live mode without a usable exchange: signals rejected, no orders', { reason, modeSeq: seq });
+    await this.deps.bus.publish(TOPICS.alerts, alert, { attributes: { kind: alert.kind, dedupeId: alert.alertId } });
+  }
+
+  /**
+   * The executor when the live side is needed (mode live, or `state` still has live groups), else
+   * null. Null too (after the one alert) when the venue is unavailable.
+   */
+  async executor(store: TradingStore, state: TradingState | null): Promise<LiveExecutor | null> {
+    if (this.exec !== undefined) return this.exec;
+    if (!this.deps.liveVenue) return (this.exec = null);
+    const live = (await this.mode()).mode === 'live';
+    if (!live && !(state?.account.positions.some((p) => p.external !== null) ?? false)) return null;
+    const a = await this.access();
+    if (!('venue' in a)) {
+      await this.alertUnavailable(a.unavailable);
+      return (this.exec = null);
+    }
+    this.exec = new LiveExecutor({ venue: a.venue, store: this.deps.state, accountId: this.accountId, trading: store, log: this.deps.log.child({ component: 'live' }) });
+    return this.exec;
+  }
+}
+
+function storeFor(deps: ExecutionDeps, cfg: TradingConfig, link?: LiveLink): TradingStore {
+  return new TradingStore(deps.state, { accountId: deps.accountId ?? PAPER_ACCOUNT_ID, config: cfg, ...(link && deps.liveVenue ? { liveGate: link.gate } : {}) });
 }
 
 /** 1m candles kept per symbol for the market inputs. */
@@ -130,8 +250,8 @@ function regimeInputsOf(w: CandleWindow, i: number): RegimeInputs {
   return regimeInputsAt(w.cols.openTime, w.cols.close, i);
 }
 
-/** Publishes an outcome: trade events, protection alerts, closed-trade rows; then the venue seam. */
-export async function publishOutcome(deps: ExecutionDeps, state: TradingState, events: readonly TradingEvent[], now: number): Promise<void> {
+/** Publishes an outcome: trade events, protection alerts, closed-trade rows (`paper_trades`). */
+export async function publishOutcome(deps: ExecutionDeps, _state: TradingState, events: readonly TradingEvent[], _now: number): Promise<void> {
   for (const e of events) {
     if (e.type === 'protection') {
       const alert = protectionAlert(e as ProtectionEvent);
@@ -146,7 +266,53 @@ export async function publishOutcome(deps: ExecutionDeps, state: TradingState, e
   }
   const rows = closedTradeRows(events);
   if (rows.length > 0) await deps.warehouse.insert('paper_trades', rows);
-  if (deps.venue && events.length > 0) await deps.venue.onOutcome({ accountId: deps.accountId ?? PAPER_ACCOUNT_ID, state, events, now });
+}
+
+/** Publishes what the live executor produced: core events like any outcome, issues as alerts. */
+export async function publishLive(deps: ExecutionDeps, x: LiveResult, fallback: TradingState, now: number): Promise<void> {
+  if (x.events.length > 0) await publishOutcome(deps, x.state ?? fallback, x.events, now);
+  for (const i of x.issues) {
+    const alert = liveIssueAlert(i);
+    await deps.bus.publish(TOPICS.alerts, alert, { attributes: { kind: alert.kind, dedupeId: alert.alertId } });
+  }
+}
+
+/**
+ * A committed core result: published, then (when the live side is needed) carried out on the
+ * exchange; what that produced is published too. Entry cancels the core decided for live groups that
+ * never reached the exchange are confirmed to the core when the live side is unavailable.
+ */
+export async function afterCore(deps: ExecutionDeps, link: LiveLink, store: TradingStore, r: StoreResult, now: number, marks?: Record<string, number>): Promise<void> {
+  await publishOutcome(deps, r.state, r.events, now);
+  if (!deps.liveVenue || !r.events.some((e) => e.type !== 'protection')) return;
+  const exec = await link.executor(store, r.state);
+  if (exec) {
+    const x = await exec.onEvents(r.events, { state: r.state, marks: { ...r.state.account.marks, ...marks } }, now);
+    await publishLive(deps, x, r.state, now);
+    return;
+  }
+  await confirmUnplacedCancels(deps, store, r, now);
+}
+
+async function confirmUnplacedCancels(deps: ExecutionDeps, store: TradingStore, r: StoreResult, now: number): Promise<void> {
+  const accountId = deps.accountId ?? PAPER_ACCOUNT_ID;
+  for (const e of r.events) {
+    if (e.type !== 'entry_cancel_decided') continue;
+    const p = r.state.account.positions.find((g) => g.groupId === e.groupId);
+    if (!p?.external || (await deps.state.get(liveGroupPath(accountId, e.groupId))) !== undefined) continue;
+    for (const orderId of e.orderIds) {
+      const c = await store.cancelEntry(e.groupId, Number(orderId.slice(orderId.lastIndexOf(':e') + 2)), now);
+      await publishOutcome(deps, c.state, c.events, now);
+    }
+  }
+}
+
+/** Polls the exchange for the live groups (when the live side is needed) and publishes what it booked. */
+export async function reconcileLive(deps: ExecutionDeps, link: LiveLink, store: TradingStore, state: TradingState | null, now: number, marks?: Record<string, number>): Promise<void> {
+  const exec = await link.executor(store, state);
+  if (!exec) return;
+  const x = await exec.reconcile(now, { ...state?.account.marks, ...marks });
+  await publishLive(deps, x, state ?? (await store.read(now)), now);
 }
 
 export interface DeliveryInfo {
@@ -195,8 +361,12 @@ export async function executeSignal(deps: ExecutionDeps, signal: Signal, deliver
   const w = await deps.cache.candles.ingest(deps.state, signal.symbol, [], capacityFor(signal.symbol, strategies));
   const lastIdx = w.lowerBound(signal.ts) - 1;
   const market = { bias: stored ? biasStateOf(stored) : null, volatility24hPct: lastIdx >= 0 ? volatilityAt(w, lastIdx) : null };
-  const r = await storeFor(deps, cfg).applySignal(signal, market, now);
+  const link = new LiveLink(deps);
+  const store = storeFor(deps, cfg, link);
+  await link.prepare();
+  const r = await store.applySignal(signal, market, now);
   const d = r.decision;
+  if (!d.accepted && d.reason === 'live_unavailable') await link.alertUnavailable(d.detail);
   deps.log.info(d.accepted ? 'signal accepted' : 'signal rejected', {
     signalId: signal.signalId,
     strategy: signal.strategy,
@@ -205,7 +375,7 @@ export async function executeSignal(deps: ExecutionDeps, signal: Signal, deliver
     redelivery: !r.applied,
     ...(d.accepted ? { risk: d.risk, notional: d.notional, stopLoss: d.stopLoss, sizeMultiplier: d.sizeMultiplier } : { reason: d.reason, detail: d.detail }),
   });
-  await publishOutcome(deps, r.state, r.events, now);
+  await afterCore(deps, link, store, r, now);
   return { applied: r.applied, events: r.events, decision: d };
 }
 
@@ -217,7 +387,11 @@ export async function executeCandles(deps: ExecutionDeps, candles: readonly Cand
   const strategies = await deps.config.strategies();
   const cfg = tradingConfigFrom(strategies);
   const feeds = Object.values(cfg.feeds);
-  const store = storeFor(deps, cfg);
+  const link = new LiveLink(deps);
+  const store = storeFor(deps, cfg, link);
+  const live = (await link.mode()).mode === 'live';
+  let reconciled = false;
+  let last: TradingState | null = null;
   const sorted = [...candles].sort((a, b) => (a.symbol === b.symbol ? a.openTime - b.openTime : a.symbol < b.symbol ? -1 : 1));
   const out: ExecutionOutcome[] = [];
   for (const c of sorted) {
@@ -234,18 +408,49 @@ export async function executeCandles(deps: ExecutionDeps, candles: readonly Cand
     }
     if (!market && !feeds.some((f) => f.venue === c.venue && f.interval === c.interval)) continue;
     const now = deps.clock.now();
+    const marks = { [c.symbol]: c.close };
+    // live: the exchange's fills are booked before the candle decides anything on those groups
+    if (live && !reconciled && c.venue === 'bybit' && c.interval === '1m') {
+      reconciled = true;
+      if (deps.cache.lastReconcileAt === undefined || now - deps.cache.lastReconcileAt >= RECONCILE_MIN_INTERVAL_MS) {
+        deps.cache.lastReconcileAt = now;
+        await reconcileLive(deps, link, store, null, now, marks);
+      }
+    }
     const r = await store.applyCandle(c, market, now);
-    await publishOutcome(deps, r.state, r.events, now);
+    await afterCore(deps, link, store, r, now, marks);
     out.push({ applied: r.applied, events: r.events });
+    last = r.state;
+    // paper with live groups left over from live mode: they are still polled, after the candle
+    if (!live && !reconciled && c.venue === 'bybit' && c.interval === '1m' && r.state.account.positions.some((p) => p.external !== null)) {
+      reconciled = true;
+      await reconcileLive(deps, link, store, r.state, now, marks);
+    }
   }
+  if (live && last !== null) await executeTickWith(deps, link, store, deps.clock.now());
   return out;
+}
+
+async function executeTickWith(deps: ExecutionDeps, link: LiveLink, store: TradingStore, now: number): Promise<ExecutionOutcome> {
+  const r = await store.tick(now);
+  await afterCore(deps, link, store, r, now);
+  return { applied: r.applied, events: r.events };
+}
+
+/** The core's periodic sweep (entry timeouts, time-driven protection changes), published and carried out live. */
+export async function executeTick(deps: ExecutionDeps): Promise<ExecutionOutcome> {
+  const cfg = tradingConfigFrom(await deps.config.strategies());
+  const link = new LiveLink(deps);
+  return executeTickWith(deps, link, storeFor(deps, cfg, link), deps.clock.now());
 }
 
 /** Applies a macro-bias update to the scalp bias filter. */
 export async function executeBias(deps: ExecutionDeps, bias: MacroBiasMessage): Promise<ExecutionOutcome> {
   const cfg = tradingConfigFrom(await deps.config.strategies());
   const now = deps.clock.now();
-  const r = await storeFor(deps, cfg).applyBias(biasStateOf(bias), now);
-  await publishOutcome(deps, r.state, r.events, now);
+  const link = new LiveLink(deps);
+  const store = storeFor(deps, cfg, link);
+  const r = await store.applyBias(biasStateOf(bias), now);
+  await afterCore(deps, link, store, r, now);
   return { applied: r.applied, events: r.events };
 }

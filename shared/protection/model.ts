@@ -21,6 +21,7 @@ export type ProtectionEventKind =
   | 'daily_drawdown_alert'
   | 'loss_streak_pause'
   | 'trading_resumed'
+  | 'owner_paused'
   | 'bias_filter_engaged'
   | 'bias_filter_released';
 

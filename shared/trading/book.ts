@@ -319,6 +319,53 @@ export function closeManually(a: AccountState, groupId: string, price: number, n
   return { account: settle(a, next, out, null, 0), events: out };
 }
 
+export type MoveTakeProfitOutcome =
+  /** Moved (one take_profit_moved event). */
+  | 'applied'
+  /** The group already has this take profit. */
+  | 'unchanged'
+  /** No such group (closed, timed out, never placed). */
+  | 'unknown_group'
+  /** The command names another symbol than the group's. */
+  | 'symbol_mismatch'
+  /** The new level is not beyond every entry (and the average fill) on the profit side. */
+  | 'invalid_level'
+  /** An external (live) group: its take profit rests on the exchange; see engine.ts ownerMoveTakeProfit. */
+  | 'live_group';
+
+export interface MoveTakeProfitResult extends BookResult {
+  outcome: MoveTakeProfitOutcome;
+  detail: string;
+}
+
+/**
+ * Owner command: moves a simulated group's take profit to `takeProfit`. The level must stay on the
+ * profit side of every entry limit and of the average fill (LONG: above, SHORT: below), the same rule
+ * a signal's levels pass; candles exit at the new level from the next candle on. The half-TP mark
+ * already reached stays reached. `commandId` makes the event id deterministic.
+ */
+export function moveTakeProfit(a: AccountState, groupId: string, symbol: string, takeProfit: number, commandId: string, now: number): MoveTakeProfitResult {
+  const k = a.positions.findIndex((p) => p.groupId === groupId);
+  const p = a.positions[k];
+  const none = (outcome: MoveTakeProfitOutcome, detail: string): MoveTakeProfitResult => ({ account: a, events: NO_TRADE_EVENTS, outcome, detail });
+  if (!p) return none('unknown_group', `no open trade group ${groupId}`);
+  if (p.symbol !== symbol) return none('symbol_mismatch', `${groupId} trades ${p.symbol}, not ${symbol}`);
+  if (p.external) return none('live_group', `${groupId} is a live group: its take profit rests on the exchange`);
+  if (!(Number.isFinite(takeProfit) && takeProfit > 0)) return none('invalid_level', `take profit ${takeProfit} is not a price`);
+  if (takeProfit === p.takeProfit) return none('unchanged', `${groupId} already takes profit at ${takeProfit}`);
+  const long = p.direction === 'LONG';
+  let bound = long ? -Infinity : Infinity;
+  for (const e of p.entries) bound = long ? Math.max(bound, e.price) : Math.min(bound, e.price);
+  if (p.filledQty > 0) bound = long ? Math.max(bound, p.avgEntry) : Math.min(bound, p.avgEntry);
+  if (long ? !(takeProfit > bound) : !(takeProfit < bound)) {
+    return none('invalid_level', `${p.direction} take profit ${takeProfit} must be ${long ? 'above' : 'below'} ${bound} (entries and average fill)`);
+  }
+  const next = a.positions.slice();
+  next[k] = { ...p, takeProfit };
+  const event: TradeEvent = { type: 'take_profit_moved', ...base(a.accountId, p, now, `${groupId}:tp:${commandId}`), from: p.takeProfit, to: takeProfit, commandId };
+  return { account: { ...a, positions: next }, events: [event], outcome: 'applied', detail: `${p.takeProfit} -> ${takeProfit}` };
+}
+
 // ---------- internals ----------
 
 function base(accountId: string, p: Position, ts: number, eventId: string) {

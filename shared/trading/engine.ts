@@ -5,7 +5,7 @@
  *
  * applySignal checks, in this order (the first failing check is the rejection reason):
  *   not_emitting, duplicate, stale_signal (now >= ts + entry timeout), invalid_levels,
- *   daily_loss_halt, loss_streak_pause, regime_panic, strategy_disabled_volatility (swing setups),
+ *   owner_paused (Telegram /pause), daily_loss_halt, loss_streak_pause, regime_panic, strategy_disabled_volatility (swing setups),
  *   symbol_cooldown, macro_bias_filter (scalps), position_exists (one per coin per strategy),
  *   opposite_position_live (external fill source only: Bybit one-way mode nets a LONG and a SHORT on
  *   one coin, so a signal opposing an external group on its symbol is refused; paper allows it),
@@ -30,7 +30,7 @@ import type { Regime } from '../config/strategy.js';
 import { adaptiveStopPct } from '../protection/adaptive-stops.js';
 import { checkEquity, guardBlock, recordTradeResult, resumeTrading, tickGuards } from '../protection/guards.js';
 import { cooldownUntil, expireCooldowns, recordReset, recordStop } from '../protection/limiter.js';
-import { createProtectionState, DAY_MS, type ProtectionEvent, type ProtectionState, type RegimeInputs } from '../protection/model.js';
+import { createProtectionState, DAY_MS, protectionEvent, type ProtectionEvent, type ProtectionEventKind, type ProtectionState, type RegimeInputs } from '../protection/model.js';
 import { classifyRegime, regimeSizeMultiplier, updateRegime } from '../protection/regime.js';
 import { isSetupDisabled, updateVolatility } from '../protection/volatility.js';
 import {
@@ -43,14 +43,16 @@ import {
   fillSourceOf,
   groupIdOf,
   markedEquity,
+  moveTakeProfit,
   onCandle,
   openRisk,
   submitSignal,
   withFillSource,
   type ExternalFillOutcome,
+  type MoveTakeProfitOutcome,
 } from './book.js';
 import { biasRestriction, createBiasFilterState, expireBiasFilter, hasSwingConflict, updateBiasFilter, type BiasFilterState } from './filters.js';
-import type { AccountState, ExternalFill, FillSource, TradeEvent, TradingConfig } from './model.js';
+import type { AccountState, ExternalFill, FillSource, OwnerControl, TradeEvent, TradingConfig } from './model.js';
 import { qtysForNotional, qtysForRisk, scalpRiskBudget, swingNotionalBudget, swingSetupOf } from './sizing.js';
 import type { BiasState, Signal } from './types.js';
 
@@ -60,7 +62,12 @@ export interface TradingState {
   account: AccountState;
   protections: ProtectionState;
   biasFilter: BiasFilterState;
+  /** Owner controls (/pause); absent = never set (not paused). */
+  control?: OwnerControl;
 }
+
+/** Protection-event kind of an owner pause (Telegram /pause). */
+export const OWNER_PAUSED_KIND: ProtectionEventKind = 'owner_paused';
 
 export type TradingEvent = TradeEvent | ProtectionEvent;
 
@@ -74,6 +81,8 @@ export function createTradingState(accountId: string, cfg: TradingConfig, now: n
 export type RejectReason =
   | 'not_emitting'
   | 'duplicate'
+  | 'owner_paused'
+  | 'live_unavailable'
   | 'stale_signal'
   | 'invalid_levels'
   | 'daily_loss_halt'
@@ -133,7 +142,8 @@ function reject(state: TradingState, events: TradingEvent[], reason: RejectReaso
 }
 
 function withParts(s: TradingState, account: AccountState, protections: ProtectionState, biasFilter: BiasFilterState): TradingState {
-  return account === s.account && protections === s.protections && biasFilter === s.biasFilter ? s : { account, protections, biasFilter };
+  if (account === s.account && protections === s.protections && biasFilter === s.biasFilter) return s;
+  return s.control === undefined ? { account, protections, biasFilter } : { account, protections, biasFilter, control: s.control };
 }
 
 /** Time-driven protection changes (cooldown end, pause end, day rollover, bias expiry). */
@@ -169,6 +179,7 @@ export function applySignal(state: TradingState, signal: Signal, market: SignalM
   }
   const levelsOk = (stop: number) => (long ? stop < lo && signal.takeProfit > hi : stop > hi && signal.takeProfit < lo);
   if (!levelsOk(signal.stopLoss)) return reject(s0, out, 'invalid_levels', `${signal.direction}: stop ${signal.stopLoss} / take profit ${signal.takeProfit} on the wrong side of the entries`);
+  if (state.control?.paused) return reject(s0, out, 'owner_paused', `the owner paused new trades at ${state.control.pausedAt ?? 'an unknown time'} (/resume to allow them)`);
 
   const block = guardBlock(prot, now);
   if (block) return reject(s0, out, block, block === 'daily_loss_halt' ? 'daily loss limit reached: no new trades today' : `paused after consecutive losses until ${prot.guards.pausedUntil}`);
@@ -229,7 +240,7 @@ export function applySignal(state: TradingState, signal: Signal, market: SignalM
   out.push(...placed.events);
   const p = placed.account.positions[placed.account.positions.length - 1];
   return {
-    state: { account: placed.account, protections: prot, biasFilter: bf },
+    state: withParts(state, placed.account, prot, bf),
     events: out,
     decision: { accepted: true, groupId, qtys, risk: p?.risk ?? 0, notional: p?.notional ?? 0, stopLoss, sizeMultiplier: multiplier },
   };
@@ -314,11 +325,85 @@ export function tick(state: TradingState, cfg: TradingConfig, now: number): Engi
   return { state: withParts(state, r.account, prot, bf), events: out.length ? out : NO_EVENTS };
 }
 
-/** Owner command: clear the loss-streak pause and today's loss halt. */
-export function ownerResume(state: TradingState, now: number): EngineResult {
-  const out: ProtectionEvent[] = [];
-  const prot = resumeTrading(state.protections, now, out);
-  return { state: withParts(state, state.account, prot, state.biasFilter), events: out.length ? out : NO_EVENTS };
+/** Who sent an owner pause / resume and when (the command's own `ts`, for out-of-order delivery). */
+export interface OwnerCommandInfo {
+  actorId: string;
+  commandTs: number;
+}
+
+export type OwnerControlOutcome = 'applied' | 'unchanged' | 'stale';
+
+export interface OwnerControlResult extends EngineResult {
+  outcome: OwnerControlOutcome;
+}
+
+function staleCommand(state: TradingState, cmd: OwnerCommandInfo | undefined): boolean {
+  return cmd !== undefined && state.control !== undefined && cmd.commandTs < state.control.commandTs;
+}
+
+/**
+ * Owner command (/pause): no new entries until /resume; exits, entry timeouts and live order
+ * management go on. One `owner_paused` protection event per change; pausing a paused account
+ * changes nothing. A command older than the last applied pause / resume is `stale` (ignored).
+ */
+export function ownerPause(state: TradingState, cmd: OwnerCommandInfo, now: number): OwnerControlResult {
+  if (staleCommand(state, cmd)) return { state, events: NO_EVENTS, outcome: 'stale' };
+  if (state.control?.paused) {
+    if (cmd.commandTs === state.control.commandTs) return { state, events: NO_EVENTS, outcome: 'unchanged' };
+    return { state: { ...state, control: { ...state.control, commandTs: cmd.commandTs } }, events: NO_EVENTS, outcome: 'unchanged' };
+  }
+  const control: OwnerControl = { paused: true, pausedAt: now, by: cmd.actorId, commandTs: cmd.commandTs };
+  const event = protectionEvent(OWNER_PAUSED_KIND, 'account', now, 'warning', 'Owner paused new trades: open positions are still managed (exits, timeouts)', {
+    reason: 'owner',
+    actorId: cmd.actorId,
+  });
+  return { state: { ...state, control }, events: [event], outcome: 'applied' };
+}
+
+/**
+ * Owner command (/resume): clears the owner pause, the loss-streak pause and today's loss halt, with
+ * ONE `trading_resumed` event naming what was cleared (none when nothing was). Without `cmd` (older
+ * callers) it clears the same; with it, a command older than the last pause / resume is `stale`.
+ */
+export function ownerResume(state: TradingState, now: number, cmd?: OwnerCommandInfo): OwnerControlResult {
+  if (staleCommand(state, cmd)) return { state, events: NO_EVENTS, outcome: 'stale' };
+  const g = state.protections.guards;
+  const lossStreakPause = g.pausedUntil !== null;
+  const dailyHalt = g.dailyHalted;
+  const ownerPaused = state.control?.paused === true;
+  const prot = resumeTrading(state.protections, now, []);
+  let next = withParts(state, state.account, prot, state.biasFilter);
+  if (cmd !== undefined || ownerPaused) {
+    const control: OwnerControl = { paused: false, pausedAt: null, by: cmd?.actorId ?? state.control?.by ?? null, commandTs: cmd?.commandTs ?? state.control?.commandTs ?? 0 };
+    const same = state.control !== undefined && !state.control.paused && state.control.commandTs === control.commandTs;
+    if (!same) next = { ...next, control };
+  }
+  if (!ownerPaused && !lossStreakPause && !dailyHalt) return { state: next, events: NO_EVENTS, outcome: next === state ? 'unchanged' : 'applied' };
+  const cleared = [ownerPaused ? 'owner pause' : '', lossStreakPause ? 'loss-streak pause' : '', dailyHalt ? 'daily loss halt' : ''].filter(Boolean).join(', ');
+  const event = protectionEvent('trading_resumed', 'account', now, 'info', `Owner resumed trading: new entries allowed (cleared: ${cleared})`, {
+    reason: 'owner',
+    ownerPause: ownerPaused,
+    lossStreakPause,
+    dailyHalt,
+    actorId: cmd?.actorId ?? null,
+  });
+  return { state: next, events: [event], outcome: 'applied' };
+}
+
+export interface MoveTakeProfitResult extends EngineResult {
+  outcome: MoveTakeProfitOutcome;
+  detail: string;
+}
+
+/**
+ * Owner command (Telegram "move TP"): a SIMULATED group's take profit moves (book.ts moveTakeProfit,
+ * one take_profit_moved event). A live (external) group is refused with `live_group`: its take profit
+ * is a resting reduce-only order on the exchange, and moving it means amending those orders in the
+ * live ledger (not implemented: see shared/engine/commands.ts).
+ */
+export function ownerMoveTakeProfit(state: TradingState, groupId: string, symbol: string, takeProfit: number, commandId: string, now: number): MoveTakeProfitResult {
+  const r = moveTakeProfit(state.account, groupId, symbol, takeProfit, commandId, now);
+  return { state: withParts(state, r.account, state.protections, state.biasFilter), events: r.events.length ? [...r.events] : NO_EVENTS, outcome: r.outcome, detail: r.detail };
 }
 
 /** Owner command: close a group at `price` (counts for the limiter and the guards like any exit). */

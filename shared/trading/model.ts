@@ -187,6 +187,24 @@ export interface Position {
   external: ExternalExecution | null;
 }
 
+/**
+ * The owner's controls of an account (Telegram /pause, /resume; shared/engine/commands.ts). Absent on
+ * accounts that never received one (and in the backtester): not paused.
+ */
+export interface OwnerControl {
+  /** New entries are refused while paused; exits, timeouts and live order management still run. */
+  paused: boolean;
+  /** When the current pause started (null while not paused). */
+  pausedAt: number | null;
+  /** Who sent the last applied pause / resume (Telegram user id). */
+  by: string | null;
+  /**
+   * `ts` of the last applied pause / resume command. An older one changes nothing, so a redelivered or
+   * late `pause` can never undo a later `resume` (the topic has no ordering key).
+   */
+  commandTs: number;
+}
+
 export interface AccountCounters {
   ordersPlaced: number;
   entriesFilled: number;
@@ -289,8 +307,21 @@ export interface EntryCancelDecidedEvent extends EventBase {
   orderIds: string[];
 }
 
+/**
+ * Owner command (Telegram "move TP"): a group's take profit moved. Simulated groups only: candles
+ * exit at the new level from the next candle on (book.ts moveTakeProfit).
+ */
+export interface TakeProfitMovedEvent extends EventBase {
+  type: 'take_profit_moved';
+  from: number;
+  to: number;
+  /** The owner command that moved it (`tg:{update_id}`). */
+  commandId: string;
+}
+
 export type TradeEvent =
   | OrderPlacedEvent
+  | TakeProfitMovedEvent
   | EntryFilledEvent
   | EntryTimeoutEvent
   | TrailingActivatedEvent

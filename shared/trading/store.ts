@@ -19,6 +19,12 @@
  * Fill source: `applySignal` reads the trading mode (`trading/mode`, live/mode.ts) in its transaction;
  * in live mode the new group is `external` (filled only through applyExternalFill / cancelEntry, and
  * a signal opposing a live group on the same coin is rejected), in paper mode `simulated`.
+ * In live mode a `liveGate` (when given) is asked first: a reason means live trading cannot run (no
+ * exchange keys), and the signal is rejected `live_unavailable` instead of opening an external group
+ * nothing would ever fill.
+ * - owner commands (pause / resume / move TP, shared/engine/commands.ts): a marker
+ *   `trading/{accountId}/commands/{commandId}` keeps the outcome and events; the same command again
+ *   changes nothing and returns them (`applied: false`).
  * The caller publishes the returned events (trade-events / system-alerts via `protectionAlert`) and
  * appends `position_closed` rows to the warehouse `paper_trades` table (`closedTradeRows`).
  */
@@ -33,6 +39,8 @@ import {
   cancelEntry,
   createTradingState,
   ownerClose,
+  ownerMoveTakeProfit,
+  ownerPause,
   ownerResume,
   setFillSource,
   tick,
@@ -60,6 +68,10 @@ export function signalMarkerPath(accountId: string, signalId: string): string {
 
 export function externalMarkerPath(accountId: string, key: string): string {
   return `${tradingDocPath(accountId)}/external/${safeId(key)}`;
+}
+
+export function commandMarkerPath(accountId: string, commandId: string): string {
+  return `${tradingDocPath(accountId)}/commands/${safeId(commandId)}`;
 }
 
 export interface TradingDoc {
@@ -105,6 +117,33 @@ export interface TradingStoreOptions {
   accountId: string;
   /** Current config (re-read on every call, so live config edits apply). */
   config: TradingConfig | (() => TradingConfig);
+  /**
+   * Asked by applySignal only when the stored mode is live: null when live trading can run, else the
+   * reason it cannot (e.g. no exchange keys). A reason rejects the signal (`live_unavailable`).
+   */
+  liveGate?: () => Promise<string | null>;
+}
+
+/** An owner command as the store applies it (shared/telegram/trade-commands.ts). */
+export interface OwnerCommandRef {
+  commandId: string;
+  actorId: string;
+  /** The command's own time (Telegram update time): orders pause / resume. */
+  ts: number;
+}
+
+export interface StoreCommandResult extends StoreResult {
+  /** What the command did: applied, unchanged, stale (older than the last pause/resume), or a refusal. */
+  outcome: string;
+  detail: string;
+}
+
+interface CommandMarker {
+  commandId: string;
+  appliedAt: number;
+  outcome: string;
+  detail: string;
+  events: TradingEvent[];
 }
 
 export function feedKey(c: Pick<Candle, 'venue' | 'symbol' | 'interval'>): string {
@@ -150,6 +189,14 @@ export class TradingStore {
       const mode = modeOfDoc(await tx.get(TRADING_MODE_DOC));
       const stored = doc?.state ?? createTradingState(this.opts.accountId, cfg, now);
       if (marker) return { applied: false, state: stored, events: marker.events, decision: marker.decision };
+      if (mode === 'live' && this.opts.liveGate) {
+        const why = await this.opts.liveGate();
+        if (why !== null) {
+          const decision: SignalDecision = { accepted: false, reason: 'live_unavailable', detail: why };
+          tx.set(markerPath, toDoc({ signalId: signal.signalId, appliedAt: now, decision, events: [] } satisfies SignalMarker));
+          return { applied: true, state: stored, events: [], decision };
+        }
+      }
       const state = setFillSource(stored, fillSourceOfMode(mode));
       const r = applySignal(state, signal, market, cfg, now);
       const events = [...r.events];
@@ -228,6 +275,37 @@ export class TradingStore {
   /** Owner `/resume`. */
   resume(now: number): Promise<StoreResult> {
     return this.transition(now, (s) => ownerResume(s, now));
+  }
+
+  /** Owner /pause (idempotent by command id; see engine.ts ownerPause). */
+  pause(cmd: OwnerCommandRef, now: number): Promise<StoreCommandResult> {
+    return this.command(cmd.commandId, now, (s) => ({ ...ownerPause(s, { actorId: cmd.actorId, commandTs: cmd.ts }, now), detail: '' }));
+  }
+
+  /** Owner /resume as a command (idempotent by command id; see engine.ts ownerResume). */
+  resumeCommand(cmd: OwnerCommandRef, now: number): Promise<StoreCommandResult> {
+    return this.command(cmd.commandId, now, (s) => ({ ...ownerResume(s, now, { actorId: cmd.actorId, commandTs: cmd.ts }), detail: '' }));
+  }
+
+  /** Owner "move TP" of a group (idempotent by command id; see engine.ts ownerMoveTakeProfit). */
+  moveTakeProfit(cmd: OwnerCommandRef & { groupId: string; symbol: string; takeProfit: number }, now: number): Promise<StoreCommandResult> {
+    return this.command(cmd.commandId, now, (s) => ownerMoveTakeProfit(s, cmd.groupId, cmd.symbol, cmd.takeProfit, cmd.commandId, now));
+  }
+
+  private command(commandId: string, now: number, fn: (s: TradingState) => EngineResult & { outcome: string; detail: string }): Promise<StoreCommandResult> {
+    const cfg = this.cfg();
+    const markerPath = commandMarkerPath(this.opts.accountId, commandId);
+    return this.store.runTransaction(async (tx) => {
+      const doc = await tx.get<TradingDoc>(this.docPath);
+      const marker = await tx.get<CommandMarker>(markerPath);
+      const state = doc?.state ?? createTradingState(this.opts.accountId, cfg, now);
+      if (marker) return { applied: false, state, events: marker.events, outcome: marker.outcome, detail: marker.detail };
+      const r = fn(state);
+      const events = [...r.events];
+      if (!doc || r.state !== state) tx.set(this.docPath, toDoc(this.nextDoc(doc, r.state, now)));
+      tx.set(markerPath, toDoc({ commandId, appliedAt: now, outcome: r.outcome, detail: r.detail, events } satisfies CommandMarker));
+      return { applied: true, state: r.state, events, outcome: r.outcome, detail: r.detail };
+    });
   }
 
   /** Owner close of a trade group at `price`. */
