@@ -575,41 +575,59 @@ function cancelPending(p: Position, accountId: string, now: number, out: TradeEv
   return remains ? { ...p, entries, risk, notional } : null;
 }
 
-/** Books the exit of every filled lot; pushes exit_filled and position_closed. */
-function closeGroup(p: Position, reason: ExitReason, rawPrice: number, exitTime: number, accountId: string, now: number, out: TradeEvent[]): void {
+/** One filled lot of a group, as the close books it. */
+interface ClosedLot {
+  orderId: string;
+  fill: number;
+  qty: number;
+  fee: number;
+  fillTime: number;
+}
+
+/**
+ * The closed-trade record of a group: one warehouse row per filled lot (sharing trade_group_id) and
+ * the group's size-weighted P&L. Paper and live closes both book through here; they differ only in
+ * where the exit price and exit fees come from.
+ */
+function bookClose(
+  p: Position,
+  lots: readonly ClosedLot[],
+  exitPrice: number,
+  exitFeeOf: (qty: number) => number,
+  reason: ExitReason,
+  exitTime: number,
+  mode: 'paper' | 'live',
+): { trade: ClosedTrade; exitFees: number } {
   const long = p.direction === 'LONG';
-  const exitPrice = long ? rawPrice * (1 - p.slippageRate) : rawPrice * (1 + p.slippageRate);
   const rows: PaperTradeRow[] = [];
   let pnl = 0;
   let fees = 0;
   let entryNotional = 0;
   let exitFees = 0;
   const features = JSON.stringify(p.features);
-  for (const e of p.entries) {
-    if (e.status !== 'filled') continue;
-    const fill = e.fillPrice as number;
-    const exitFee = exitPrice * e.qty * p.feeRate;
-    const gross = long ? (exitPrice - fill) * e.qty : (fill - exitPrice) * e.qty;
-    const lotFees = e.fee + exitFee;
+  for (const lot of lots) {
+    const exitFee = exitFeeOf(lot.qty);
+    const gross = long ? (exitPrice - lot.fill) * lot.qty : (lot.fill - exitPrice) * lot.qty;
+    const lotFees = lot.fee + exitFee;
     const lotPnl = gross - lotFees;
-    const lotNotional = fill * e.qty;
+    const lotNotional = lot.fill * lot.qty;
     pnl += lotPnl;
     fees += lotFees;
     exitFees += exitFee;
     entryNotional += lotNotional;
     rows.push({
-      trade_id: e.orderId,
+      trade_id: mode === 'live' ? `${lot.orderId}:live` : lot.orderId,
       trade_group_id: p.groupId,
       signal_id: p.signalId,
       strategy: p.strategy,
       symbol: p.symbol,
       direction: p.direction,
-      mode: 'paper',
-      entry_time: e.fillTime as number,
+      mode,
+      entry_time: lot.fillTime,
       exit_time: exitTime,
-      entry_price: fill,
+      entry_price: lot.fill,
       exit_price: exitPrice,
-      qty: e.qty,
+      qty: lot.qty,
       fees: lotFees,
       pnl: lotPnl,
       pnl_pct: (lotPnl / lotNotional) * PCT,
@@ -636,6 +654,16 @@ function closeGroup(p: Position, reason: ExitReason, rawPrice: number, exitTime:
     exitReason: reason,
     rows,
   };
+  return { trade, exitFees };
+}
+
+/** Books the exit of every filled lot; pushes exit_filled and position_closed. */
+function closeGroup(p: Position, reason: ExitReason, rawPrice: number, exitTime: number, accountId: string, now: number, out: TradeEvent[]): void {
+  const exitPrice = p.direction === 'LONG' ? rawPrice * (1 - p.slippageRate) : rawPrice * (1 + p.slippageRate);
+  const lots = p.entries
+    .filter((e) => e.status === 'filled')
+    .map((e) => ({ orderId: e.orderId, fill: e.fillPrice as number, qty: e.qty, fee: e.fee, fillTime: e.fillTime as number }));
+  const { trade, exitFees } = bookClose(p, lots, exitPrice, (qty) => exitPrice * qty * p.feeRate, reason, exitTime, 'paper');
   out.push({ type: 'exit_filled', ...base(accountId, p, now, `${p.groupId}:exit`), reason, price: exitPrice, qty: p.filledQty, fee: exitFees });
   out.push({ type: 'position_closed', ...base(accountId, p, now, `${p.groupId}:closed`), trade });
 }
@@ -908,64 +936,9 @@ function exitAverage(x: ExternalExecution): number {
 
 /** position_closed of a flat external group from the exchange's fills (rows mode `live`). */
 function closeExternal(p: Position, x: ExternalExecution, accountId: string, now: number, out: TradeEvent[]): void {
-  const long = p.direction === 'LONG';
-  const exitPrice = exitAverage(x);
-  const reason: ExitReason = x.exitReason ?? 'take_profit';
-  const exitTime = x.lastExitTime ?? now;
-  const features = JSON.stringify(p.features);
-  const rows: PaperTradeRow[] = [];
-  let pnl = 0;
-  let fees = 0;
-  let entryNotional = 0;
-  for (const e of p.entries) {
-    if (e.filledQty <= 0) continue;
-    const fill = e.fillPrice as number;
-    const exitFee = x.exitFees * (e.filledQty / p.filledQty);
-    const gross = long ? (exitPrice - fill) * e.filledQty : (fill - exitPrice) * e.filledQty;
-    const lotFees = e.fee + exitFee;
-    const lotPnl = gross - lotFees;
-    const lotNotional = fill * e.filledQty;
-    pnl += lotPnl;
-    fees += lotFees;
-    entryNotional += lotNotional;
-    rows.push({
-      trade_id: `${e.orderId}:live`,
-      trade_group_id: p.groupId,
-      signal_id: p.signalId,
-      strategy: p.strategy,
-      symbol: p.symbol,
-      direction: p.direction,
-      mode: 'live',
-      entry_time: e.fillTime as number,
-      exit_time: exitTime,
-      entry_price: fill,
-      exit_price: exitPrice,
-      qty: e.filledQty,
-      fees: lotFees,
-      pnl: lotPnl,
-      pnl_pct: (lotPnl / lotNotional) * PCT,
-      exit_reason: reason,
-      features,
-    });
-  }
-  const trade: ClosedTrade = {
-    groupId: p.groupId,
-    signalId: p.signalId,
-    strategy: p.strategy,
-    engine: p.engine,
-    symbol: p.symbol,
-    tier: p.tier,
-    direction: p.direction,
-    entryTime: p.openedAt as number,
-    exitTime,
-    avgEntry: p.avgEntry,
-    exitPrice,
-    qty: p.filledQty,
-    fees,
-    pnl,
-    pnlPct: (pnl / entryNotional) * PCT,
-    exitReason: reason,
-    rows,
-  };
+  const lots = p.entries
+    .filter((e) => e.filledQty > 0)
+    .map((e) => ({ orderId: e.orderId, fill: e.fillPrice as number, qty: e.filledQty, fee: e.fee, fillTime: e.fillTime as number }));
+  const { trade } = bookClose(p, lots, exitAverage(x), (qty) => x.exitFees * (qty / p.filledQty), x.exitReason ?? 'take_profit', x.lastExitTime ?? now, 'live');
   out.push({ type: 'position_closed', ...base(accountId, p, now, `${p.groupId}:closed`), trade });
 }
