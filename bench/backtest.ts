@@ -9,25 +9,31 @@
  * - backtest_grid: the SPEC's 72-combination grid on the same month, wall time on worker processes
  *   (default one per core), goal <= 60 s on the 2-core machine;
  * - with `--parity` (or `parity: true`): backtest_parity_month, the month replayed through the live
- *   pipeline (scripts/replay-month.ts, MACRO off; several minutes) against the backtest in both
- *   indicator modes: identical trades (ids, prices, P&L)?
+ *   pipeline (scripts/replay-month.ts; several minutes) against the backtest in both indicator modes:
+ *   identical trades (ids, prices, P&L)? MACRO ON by default (bias every 5 minutes + swing setups;
+ *   the backtest gets the replay's Kraken-venue candles, `krakenCandles`, as `macroSeries`; swing
+ *   trades are counted separately); `--parity-no-macro` (`parityMacro: false`) compares with the
+ *   MACRO engine off on both sides.
  * Prints one JSON line per figure; `runBacktestBench()` returns them.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
-import { DEFAULT_STRATEGY_CONFIGS, type StrategyConfigs } from '../shared/config/strategy.js';
+import { DEFAULT_STRATEGY_CONFIGS, SCALP_STRATEGIES, type StrategyConfigs } from '../shared/config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../shared/config/system.js';
 import { ema } from '../shared/indicators/index.js';
 import { createMarket } from '../shared/backtest/market.js';
 import { runBacktest, type BacktestResult, type IndicatorMode } from '../shared/backtest/engine.js';
 import { defaultGrid, runGrid } from '../shared/backtest/grid.js';
-import { seriesFromCsv, type CandleSeries } from '../shared/strategies/series.js';
+import { seriesFromCandles, seriesFromCsv, type CandleSeries } from '../shared/strategies/series.js';
+import type { MacroSeries } from '../shared/backtest/macro.js';
+import type { Interval } from '../shared/market/types.js';
 import { selectStrategies, type StrategySelection } from '../shared/backtest/config.js';
 
 export const DATA_DIR = join(import.meta.dirname, '..', '..', 'shared', 'data');
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'];
+const SCALP_IDS = new Set<string>(SCALP_STRATEGIES);
 export const GRID_GOAL_S = 60;
 const EMA_PERIOD = 20;
 const EMA_REPEATS = 20;
@@ -37,6 +43,8 @@ export interface BacktestBenchOptions {
   workers?: number;
   strategy?: StrategySelection;
   parity?: boolean;
+  /** MACRO engine on in the parity run (default true). */
+  parityMacro?: boolean;
 }
 
 function load(): CandleSeries[] {
@@ -117,16 +125,26 @@ export async function runBacktestBench(opts: BacktestBenchOptions = {}): Promise
     distinct_results: new Set(g.rows.map((r) => r.metrics.totalPnl.toFixed(6))).size,
   });
 
-  if (opts.parity) emit(await parityMonth(series));
+  if (opts.parity) emit(await parityMonth(series, opts.parityMacro ?? true));
   return out;
 }
 
 /** The month through the live pipeline vs the backtest (both indicator modes). */
-async function parityMonth(series: CandleSeries[]): Promise<Record<string, unknown>> {
-  const { runReplay } = await import('../scripts/replay-month.js');
+async function parityMonth(series: CandleSeries[], macro: boolean): Promise<Record<string, unknown>> {
+  const { runReplay, krakenCandles } = await import('../scripts/replay-month.js');
   const strategies: StrategyConfigs = structuredClone(DEFAULT_STRATEGY_CONFIGS);
-  strategies.macro.enabled = false;
+  strategies.macro.enabled = macro;
   strategies.scalp.levels_exhaustion.emitSignals = true;
+  let macroSeries: MacroSeries | undefined;
+  if (macro) {
+    const ms: Record<string, Partial<Record<Interval, CandleSeries>>> = {};
+    for (const s of SYMBOLS) {
+      const byIv: Partial<Record<Interval, CandleSeries>> = {};
+      for (const [iv, list] of krakenCandles(DATA_DIR, s, DEFAULT_SYSTEM_CONFIG.kraken.intervals)) if (list.length > 0) byIv[iv] = seriesFromCandles(list);
+      ms[s] = byIv;
+    }
+    macroSeries = ms;
+  }
   const first = Math.max(...series.map((s) => s.openTime[0] as number));
   // The replay never publishes a file's last row (it may be an unclosed candle).
   const last = Math.min(...series.map((s) => s.openTime[s.length - 2] as number));
@@ -135,12 +153,13 @@ async function parityMonth(series: CandleSeries[]): Promise<Record<string, unkno
   const replayS = (performance.now() - t) / 1000;
   const market = createMarket({ series, from: first, to: last });
   const liveKeys = live.paperTrades.map(tradeKey).sort();
+  const swingTrades = live.paperTrades.filter((r) => !SCALP_IDS.has(String(r.strategy))).length;
   const modes: Record<string, unknown> = {};
   for (const mode of ['full', 'live-window'] as IndicatorMode[]) {
     const t0 = performance.now();
-    const bt: BacktestResult = runBacktest(market, { system: DEFAULT_SYSTEM_CONFIG, strategies }, { indicators: mode });
+    const bt: BacktestResult = runBacktest(market, { system: DEFAULT_SYSTEM_CONFIG, strategies }, { indicators: mode, ...(macroSeries ? { macroSeries } : {}) });
     const keys = bt.trades.flatMap((x) => x.rows).map((r) => tradeKey(r)).sort();
-    const liveDecisions = new Set(live.signalRows.map((r) => `${String(r.signal_id)}|${String(r.decision)}|${String(r.direction)}|${String(r.price)}`));
+    const liveDecisions = new Set(live.signalRows.filter((r) => SCALP_IDS.has(String(r.strategy))).map((r) => `${String(r.signal_id)}|${String(r.decision)}|${String(r.direction)}|${String(r.price)}`));
     const btDecisions = bt.decisions.map((d) => `${d.signalId}|${d.decision}|${String(d.direction)}|${d.price}`);
     modes[mode] = {
       wall_s: round((performance.now() - t0) / 1000),
@@ -150,14 +169,19 @@ async function parityMonth(series: CandleSeries[]): Promise<Record<string, unkno
       decisions: btDecisions.length,
       decisions_not_live: btDecisions.filter((d) => !liveDecisions.has(d)).length,
       pnl: round(bt.metrics.totalPnl, 6),
+      swing_trades: bt.trades.flatMap((x) => x.rows).filter((r) => !SCALP_IDS.has(String(r.strategy))).length,
+      macro_runs: bt.macro?.runs ?? 0,
+      swing_signals: bt.macro?.swingSignals ?? 0,
     };
   }
   return {
     bench: 'backtest_parity_month',
+    macro,
     from: new Date(first).toISOString(),
     to: new Date(last).toISOString(),
     replay_s: round(replayS),
     live_trades: liveKeys.length,
+    live_swing_trades: swingTrades,
     live_decisions: live.signalRows.length,
     live_pnl: round(live.paperTrades.reduce((a, r) => a + Number(r.pnl), 0), 6),
     dead_letters: live.deadLetters.length,
@@ -176,7 +200,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const s = args.find((a) => a.startsWith('--strategy='));
   await runBacktestBench({
     print: true,
-    parity: args.includes('--parity'),
+    parity: args.includes('--parity') || args.includes('--parity-no-macro'),
+    parityMacro: !args.includes('--parity-no-macro'),
     ...(w ? { workers: Number(w.split('=')[1]) } : {}),
     ...(s ? { strategy: s.split('=')[1] as StrategySelection } : {}),
   });

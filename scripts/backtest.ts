@@ -5,8 +5,8 @@
  * and optionally stores the result (`backtests/{id}`) and proposes the best parameters to the owner
  * (`suggestions/{id}`, never applied).
  */
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import cliProgress from 'cli-progress';
@@ -50,8 +50,9 @@ import {
   type StressReport,
   type WalkForwardResult,
 } from '../shared/backtest/index.js';
-import { INTERVAL_MS } from '../shared/market/types.js';
-import type { CandleSeries } from '../shared/strategies/series.js';
+import { INTERVAL_MS, type Interval } from '../shared/market/types.js';
+import { seriesFromCandles, type CandleSeries } from '../shared/strategies/series.js';
+import type { MacroSeries } from '../shared/backtest/macro.js';
 
 const DEFAULT_SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'];
 const DEFAULT_DATA = '../shared/data/bybit_linear';
@@ -79,6 +80,12 @@ Data (1m candles; several symbols are merged by time):
   --from ISO --to ISO   traded range, candle open times in UTC (default: all the data); candles
                         before --from are history (indicators, levels), never traded
   --warmup-hours N      history read before --from from the warehouse (default ${DEFAULT_WARMUP_HOURS})
+  --htf-data DIR        run the MACRO engine too (bias every 5 min, swing setups DCA / SWING /
+                        CHANNEL, swing fills on the Kraken 5m feed), on the Kraken-venue candles the
+                        live replay uses: DIR holds the kit's SYMBOL_5m.csv and SYMBOL_15m.csv (the
+                        kit's bybit_linear folder, or the kit folder above it); 1h / 4h are resampled
+                        from 15m exactly as scripts/replay-month.ts does. Give history before --from
+                        (the 4h trend needs weeks). Single runs only (not with the grid options)
 
 Strategies and config (start: the SPEC defaults of shared/config/strategy.ts):
   --strategy ID         levels_exhaustion | v52_divergence: trade only that strategy (made emitting,
@@ -212,6 +219,26 @@ async function loadSeries(v: Record<string, string | boolean | string[] | undefi
   });
 }
 
+/** The Kraken-venue series of scripts/replay-month.ts (`krakenCandles`: 5m / 15m files, 1h / 4h resampled). */
+async function loadMacroSeries(dir: string, symbols: string[]): Promise<MacroSeries> {
+  const abs = resolve(dir);
+  // krakenCandles reads {kit}/bybit_linear/{SYMBOL}_{5m,15m}.csv
+  const kit = basename(abs) === 'bybit_linear' ? dirname(abs) : abs;
+  for (const s of symbols) {
+    for (const f of [`${s}_5m.csv`, `${s}_15m.csv`]) {
+      if (!existsSync(join(kit, 'bybit_linear', f))) fail(`--htf-data: ${join(kit, 'bybit_linear', f)} does not exist (give the kit's bybit_linear folder or the folder above it)`);
+    }
+  }
+  const { krakenCandles } = await import('./replay-month.js');
+  const out: Record<string, Partial<Record<Interval, CandleSeries>>> = {};
+  for (const s of symbols) {
+    const byIv: Partial<Record<Interval, CandleSeries>> = {};
+    for (const [iv, list] of krakenCandles(kit, s, DEFAULT_SYSTEM_CONFIG.kraken.intervals)) if (list.length > 0) byIv[iv] = seriesFromCandles(list);
+    out[s] = byIv;
+  }
+  return out;
+}
+
 function progressBar(label: string, unit: string): { update: (done: number, total: number) => void; stop: () => void } {
   const bar = new cliProgress.SingleBar(
     { format: `${label} [{bar}] {percentage}% | {value}/{total} ${unit} | eta {eta_formatted}`, stream: process.stderr, hideCursor: true, noTTYOutput: true, notTTYSchedule: 10_000 },
@@ -242,6 +269,7 @@ function runJson(r: BacktestResult) {
     candles: r.steps,
     metrics: r.metrics,
     signals: { accepted: r.accepted, rejected: r.rejected },
+    macro: r.macro,
     openAtEnd: r.openAtEnd,
     unrealizedAtEnd: r.unrealizedAtEnd,
     notes: r.notes,
@@ -262,6 +290,7 @@ async function main(): Promise<void> {
         from: { type: 'string' },
         to: { type: 'string' },
         'warmup-hours': { type: 'string' },
+        'htf-data': { type: 'string' },
         strategy: { type: 'string', default: 'all' },
         set: { type: 'string', multiple: true },
         indicators: { type: 'string', default: 'full' },
@@ -326,13 +355,16 @@ async function main(): Promise<void> {
   const stressCount = v.stress === undefined ? 0 : Number(v.stress);
   if (!(Number.isInteger(stressCount) && stressCount >= 0)) fail('--stress must be a whole number');
 
+  const htf = v['htf-data'];
+  if (htf !== undefined && (dims.length > 0 || wf !== undefined || stressCount > 0)) fail('--htf-data (the MACRO engine) runs with a single backtest only, not with --grid, --dim, --walk-forward or --stress');
   const series = await loadSeries(v as Record<string, string | boolean | string[] | undefined>, symbols, from, to);
+  const macroSeries = htf === undefined ? undefined : await loadMacroSeries(htf, symbols);
   const config = { system: DEFAULT_SYSTEM_CONFIG, strategies: base };
   const market = createMarket({ series, ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) });
   const out: string[] = [];
   const doc: Record<string, unknown> = {
     kind: 'backtest',
-    params: { symbols, from: market.from, to: market.to, strategy: sel, set: sets, indicators, objective, grid: dims.map((d) => ({ name: d.name, options: d.options.map((o) => o.label) })), walkForward: wf ?? null, stress: stressCount },
+    params: { symbols, from: market.from, to: market.to, strategy: sel, set: sets, indicators, objective, macro: macroSeries !== undefined, grid: dims.map((d) => ({ name: d.name, options: d.options.map((o) => o.label) })), walkForward: wf ?? null, stress: stressCount },
   };
 
   let grid: GridResult | null = null;
@@ -365,7 +397,7 @@ async function main(): Promise<void> {
 
   // The run shown in detail: the grid's best, or the configured one.
   const bar = progressBar(grid ? 'best run' : 'backtest', 'candles');
-  const run = runBacktest(market, { system: DEFAULT_SYSTEM_CONFIG, strategies: chosen }, { indicators, record: { decisions: false }, onProgress: bar.update, progressEvery: 5_000 });
+  const run = runBacktest(market, { system: DEFAULT_SYSTEM_CONFIG, strategies: chosen }, { indicators, record: { decisions: false }, onProgress: bar.update, progressEvery: 5_000, ...(macroSeries ? { macroSeries } : {}) });
   bar.stop();
   out.push(formatRun(run));
   doc.run = runJson(run);

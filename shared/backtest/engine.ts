@@ -6,8 +6,13 @@
  *
  * Per 1m candle c of symbol S closing at t (candles merged by open time across symbols; at equal
  * times in the given symbol order, as the holder publishes them and the replay drains them):
- *   1. bias updates published before t are applied (engine.ts `applyBias`, now = their time), and
- *      the latest one per symbol is what the execution reads as `bias/{symbol}`;
+ *   1. what the live pipeline did after the 1m candles of every earlier minute mark T < t, in time
+ *      order (`flush`): with `macroSeries`, the Kraken feed candles closed at T (SWING feed: kraken
+ *      5m; `applyCandle(state, c, null, cfg, T)`, symbol order) and then the MACRO runs of T (every
+ *      5 minutes, per symbol: `applyBias(now = T)`, then its swing signals `applySignal(state, sig,
+ *      { bias of the slot, 24h volatility at the last 1m candle before sig.ts }, cfg, T)`), see
+ *      macro.ts; or, without it, the given bias updates (`BiasUpdate`, applied at their `now`). The
+ *      latest bias per symbol is what the execution reads as `bias/{symbol}`;
  *   2. `applyCandle(state, c, { volatility24hPct, regimeInputs on the reference symbol }, cfg, t)`:
  *      fills and exits of open groups (book.ts: limits fill only when traded through, stop before
  *      take profit inside a candle, fees + slippage per side), protections;
@@ -18,6 +23,7 @@
  *      conversion); a signal of an emitting strategy goes to `applySignal(state, signal, { bias,
  *      volatility24hPct at c }, cfg, t)`; its limit entry can fill from the NEXT candle on
  *      (book.ts ignores candles opening before the signal time).
+ *   5. after the last candle, the same `flush` up to `to` + 1m (the replay's last minute mark).
  * The trading state is created on the first input (`createTradingState(accountId, cfg, t)`), as
  * TradingStore does, with the live account id, so group / trade ids equal the live ones.
  *
@@ -34,9 +40,13 @@
  *   exits (the default) the trades are identical to the last bit (they depend on prices only); with
  *   ATR exits the same trades (ids, times, exit reasons) at prices / P&L within 1.7e-5 relative (the
  *   ATR's seeding moves TP / SL in the 6th digit).
+ * The MACRO engine always evaluates the live hot windows (macro.ts; it runs every 5 minutes only,
+ * ~1.2 ms per symbol and slot, memoised per HTF data object and config: ~35 s once for a month of 3
+ * symbols). With MACRO on, both modes match the replay's trades, swing trades included (measured on
+ * 12 h slices by test/backtest/macro-parity.test.ts; the month by `bench/backtest.ts --parity`).
  */
 import { SCALP_STRATEGIES, type ScalpStrategyConfig, type StrategyConfigs } from '../config/strategy.js';
-import type { SystemConfig } from '../config/system.js';
+import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from '../config/system.js';
 import { PAPER_ACCOUNT_ID } from '../engine/execution.js';
 import { scalpSignal } from '../engine/scalp-signal.js';
 import { INTERVAL_MS, type Candle } from '../market/types.js';
@@ -46,8 +56,10 @@ import { sliceSeries, type CandleSeries } from '../strategies/series.js';
 import { markedEquity, unrealizedPnl } from '../trading/book.js';
 import { applyBias, applyCandle, applySignal, createTradingState, type CandleMarket, type RejectReason, type TradingEvent, type TradingState } from '../trading/engine.js';
 import { DEFAULT_FEEDS, tradingConfigFrom, type ClosedTrade, type TradingConfig } from '../trading/model.js';
-import type { BiasState } from '../trading/types.js';
-import { levelTimeline, regimeInputsOf, type BacktestMarket } from './market.js';
+import type { BiasState, Signal } from '../trading/types.js';
+import type { SwingScan } from '../strategies/macro/swing.js';
+import { checkMacroSeries, feedCandles, macroTimeline, type MacroSeries, type MacroSlot } from './macro.js';
+import { levelTimeline, lowerBound, regimeInputsOf, type BacktestMarket } from './market.js';
 import { computeMetrics, type BacktestMetrics } from './metrics.js';
 
 const MINUTE = INTERVAL_MS['1m'];
@@ -56,7 +68,8 @@ export type IndicatorMode = 'full' | 'live-window';
 export const INDICATOR_MODES = ['full', 'live-window'] as const satisfies readonly IndicatorMode[];
 
 export interface BacktestConfig {
-  system: Pick<SystemConfig, 'symbols'>;
+  /** `hotWindowCandles` (default the system default) bounds the MACRO engine's hot-window reads. */
+  system: Pick<SystemConfig, 'symbols'> & Partial<Pick<SystemConfig, 'hotWindowCandles'>>;
   strategies: StrategyConfigs;
 }
 
@@ -73,6 +86,13 @@ export interface BacktestOptions {
   accountId?: string;
   /** Macro-bias updates, ascending `now` (default none: no bias, the filter never restricts). */
   biasUpdates?: readonly BiasUpdate[];
+  /**
+   * Kraken-venue candles per symbol and interval (5m, 15m, 1h, 4h: what the replay writes to the hot
+   * store, warm-up before `from` included). When given, the MACRO engine runs in the loop (see
+   * macro.ts; when `macro.enabled`) and the candles of the Kraken feeds (SWING: kraken 5m) are applied
+   * to the core as the execution applies `ohlc-data-kraken`. Exclusive with `biasUpdates`.
+   */
+  macroSeries?: MacroSeries;
   record?: {
     /** Every non-null scalp decision (TAKE / NEAR_MISS / SKIP), as the live engine logs them. Default true. */
     decisions?: boolean;
@@ -106,6 +126,10 @@ export interface BacktestResult {
   openAtEnd: number;
   unrealizedAtEnd: number;
   decisions: ScalpDecision[];
+  /** Every swing-setup decision of every MACRO run (recorded with `decisions`), in run order. */
+  swingDecisions: SwingScan[];
+  /** MACRO runs (symbol x slot) and swing signals given to the core; null without `macroSeries`. */
+  macro: { runs: number; swingSignals: number; feedCandles: number } | null;
   signals: SignalOutcome[];
   accepted: number;
   rejected: Partial<Record<RejectReason, number>>;
@@ -179,12 +203,35 @@ export function runBacktest(m: BacktestMarket, config: BacktestConfig, opts: Bac
     notes.push('order-book flip check unavailable (no order-book data in a candle backtest): it never hits; the other three exhaustion checks decide');
   }
   if (evaluators.length > 0) notes.push('15 s snapshot evaluations (forming candle + book) are not replayed: decisions on closed candles only');
-  if (!opts.biasUpdates || opts.biasUpdates.length === 0) notes.push('no macro-bias updates given: the bias filter never restricts');
-
   const bias = opts.biasUpdates ?? [];
   for (let b = 1; b < bias.length; b++) if ((bias[b] as BiasUpdate).now < (bias[b - 1] as BiasUpdate).now) throw new Error('backtest: biasUpdates must be in ascending now');
+  let slots: readonly MacroSlot[] = [];
+  let htfCandles: readonly Candle[] = [];
+  if (opts.macroSeries) {
+    if (bias.length > 0) throw new Error('backtest: give either macroSeries (the MACRO engine runs in the loop) or biasUpdates, not both');
+    checkMacroSeries(opts.macroSeries);
+    const tl = macroTimeline({
+      symbols: m.symbols,
+      from: m.from,
+      to: m.to,
+      series: opts.macroSeries,
+      strategies,
+      system: { symbols: system.symbols, hotWindowCandles: system.hotWindowCandles ?? DEFAULT_SYSTEM_CONFIG.hotWindowCandles },
+    });
+    slots = tl.slots;
+    notes.push(...tl.notes);
+    if (!strategies.macro.enabled) notes.push('MACRO disabled in config: no bias, no swing setups (the Kraken feed candles are still applied)');
+    const htfFeeds = Object.values(tcfg.feeds).filter((f) => !(f.venue === m.venue && f.interval === '1m'));
+    htfCandles = feedCandles(opts.macroSeries, m.symbols, htfFeeds, m.from, m.to);
+  } else if (bias.length === 0) {
+    notes.push('no macro-bias updates and no HTF data given: the MACRO engine does not run, the bias filter never restricts');
+  }
   const latestBias: Array<BiasState | null> = m.symbols.map(() => null);
   let bp = 0;
+  let sp = 0;
+  let hp = 0;
+  let swingSignals = 0;
+  const swingDecisions: SwingScan[] = [];
 
   const total = m.orderIndex.length;
   const equityTime = new Float64Array(total);
@@ -213,20 +260,50 @@ export function runBacktest(m: BacktestMarket, config: BacktestConfig, opts: Bac
     state ??= createTradingState(accountId, tcfg, now);
     return state;
   };
-
-  for (let n = 0; n < total; n++) {
-    const k = m.orderSymbol[n] as number;
-    const i = m.orderIndex[n] as number;
-    const s = m.series[k] as CandleSeries;
-    const now = (s.openTime[i] as number) + MINUTE;
-    if (now !== curNow) {
-      if (state !== null && samples < total && !Number.isNaN(curNow)) {
-        equityTime[samples] = curNow;
-        equity[samples++] = markedEquity((state as TradingState).account);
+  const signal = (sig: Signal, market: { bias: BiasState | null; volatility24hPct: number | null }, now: number) => {
+    const rs = applySignal(ensure(now), sig, market, tcfg, now);
+    state = rs.state;
+    if (rs.events.length > 0) take(rs.events);
+    const dec = rs.decision;
+    if (dec.accepted) accepted++;
+    else rejected[dec.reason] = (rejected[dec.reason] ?? 0) + 1;
+    if (recSignals) signals.push({ signalId: sig.signalId, now, symbol: sig.symbol, strategy: sig.strategy, accepted: dec.accepted, reason: dec.accepted ? null : dec.reason });
+  };
+  const htfClose = (c: Candle) => c.openTime + INTERVAL_MS[c.interval];
+  /**
+   * Everything the live pipeline does after the 1m candles of minute T, for every T < limit (or <=
+   * with `inclusive`), in time order: the Kraken feed candles closed at T (symbol order), then the
+   * MACRO runs of T (per symbol: its bias, then its swing signals), then given bias updates.
+   */
+  const flush = (limit: number, inclusive: boolean) => {
+    for (;;) {
+      const th = hp < htfCandles.length ? htfClose(htfCandles[hp] as Candle) : Number.POSITIVE_INFINITY;
+      const ts = sp < slots.length ? (slots[sp] as MacroSlot).now : Number.POSITIVE_INFINITY;
+      const tb = bp < bias.length ? (bias[bp] as BiasUpdate).now : Number.POSITIVE_INFINITY;
+      const T = Math.min(th, ts, tb);
+      if (!(inclusive ? T <= limit : T < limit)) return;
+      while (hp < htfCandles.length && htfClose(htfCandles[hp] as Candle) === T) {
+        const r = applyCandle(ensure(T), htfCandles[hp++] as Candle, null, tcfg, T);
+        state = r.state;
+        if (r.events.length > 0) take(r.events);
       }
-      curNow = now;
-      // 1. bias updates published before this minute's candles.
-      while (bp < bias.length && (bias[bp] as BiasUpdate).now < now) {
+      while (sp < slots.length && (slots[sp] as MacroSlot).now === T) {
+        const u = slots[sp++] as MacroSlot;
+        const r = applyBias(ensure(T), u.bias, tcfg, T);
+        state = r.state;
+        take(r.events);
+        const bk = m.symbols.indexOf(u.symbol);
+        latestBias[bk] = u.bias;
+        if (recDecisions) for (const d of u.scans) swingDecisions.push(d);
+        for (const sig of u.signals) {
+          // executeSignal: the stored bias of the slot, the 24h volatility at the last 1m candle opening before the signal.
+          const li = lowerBound((m.series[bk] as CandleSeries).openTime, sig.ts) - 1;
+          const v = li >= 0 ? (m.volatility[bk]?.[li] as number) : Number.NaN;
+          signal(sig, { bias: u.bias, volatility24hPct: Number.isFinite(v) ? v : null }, T);
+          swingSignals++;
+        }
+      }
+      while (bp < bias.length && (bias[bp] as BiasUpdate).now === T) {
         const u = bias[bp++] as BiasUpdate;
         const r = applyBias(ensure(u.now), u.bias, tcfg, u.now);
         state = r.state;
@@ -234,6 +311,22 @@ export function runBacktest(m: BacktestMarket, config: BacktestConfig, opts: Bac
         const bk = m.symbols.indexOf(u.bias.symbol);
         if (bk >= 0) latestBias[bk] = u.bias;
       }
+    }
+  };
+
+  for (let n = 0; n < total; n++) {
+    const k = m.orderSymbol[n] as number;
+    const i = m.orderIndex[n] as number;
+    const s = m.series[k] as CandleSeries;
+    const now = (s.openTime[i] as number) + MINUTE;
+    if (now !== curNow) {
+      // 1. what followed the previous minutes' 1m candles: Kraken feed candles, MACRO runs, bias updates.
+      flush(now, false);
+      if (state !== null && samples < total && !Number.isNaN(curNow)) {
+        equityTime[samples] = curNow;
+        equity[samples++] = markedEquity((state as TradingState).account);
+      }
+      curNow = now;
     }
 
     // 2. the candle.
@@ -267,17 +360,13 @@ export function runBacktest(m: BacktestMarket, config: BacktestConfig, opts: Bac
         if (recDecisions) decisions.push(d);
         const sig = scalpSignal(d, system, ev.cfg);
         if (!sig || !sig.emit) continue;
-        const rs = applySignal(state, sig, { bias: latestBias[k] ?? null, volatility24hPct: vol }, tcfg, now);
-        state = rs.state;
-        if (rs.events.length > 0) take(rs.events);
-        const dec = rs.decision;
-        if (dec.accepted) accepted++;
-        else rejected[dec.reason] = (rejected[dec.reason] ?? 0) + 1;
-        if (recSignals) signals.push({ signalId: sig.signalId, now, symbol: sig.symbol, strategy: sig.strategy, accepted: dec.accepted, reason: dec.accepted ? null : dec.reason });
+        signal(sig, { bias: latestBias[k] ?? null, volatility24hPct: vol }, now);
       }
     }
     if (opts.onProgress && (n + 1) % progressEvery === 0) opts.onProgress(n + 1, total);
   }
+  // The replay's last minute mark is `to` + 1m.
+  flush(m.to + MINUTE, true);
   if (state !== null && !Number.isNaN(curNow)) {
     equityTime[samples] = curNow;
     equity[samples++] = markedEquity((state as TradingState).account);
@@ -318,6 +407,8 @@ export function runBacktest(m: BacktestMarket, config: BacktestConfig, opts: Bac
     openAtEnd: fin ? fin.account.positions.length : 0,
     unrealizedAtEnd: fin ? unrealizedPnl(fin.account) : 0,
     decisions,
+    swingDecisions,
+    macro: opts.macroSeries ? { runs: slots.length, swingSignals, feedCandles: htfCandles.length } : null,
     signals,
     accepted,
     rejected,

@@ -6,6 +6,7 @@ export * from './config.js';
 export * from './data.js';
 export * from './engine.js';
 export * from './grid.js';
+export * from './macro.js';
 export * from './market.js';
 export * from './metrics.js';
 export * from './report.js';

@@ -328,7 +328,8 @@ export function signalFromSwingMessage(m: SwingSignalMessage): Signal {
   return signal;
 }
 
-function biasStateOf(b: Pick<MacroBiasMessage, 'symbol' | 'bias' | 'confidence' | 'components' | 'ts' | 'expiresAt'>): BiasState {
+/** The core's BiasState from a `macro-bias-updates` message (also used by the backtester). */
+export function biasStateOf(b: Pick<MacroBiasMessage, 'symbol' | 'bias' | 'confidence' | 'components' | 'ts' | 'expiresAt'>): BiasState {
   return {
     symbol: b.symbol,
     bias: b.bias,

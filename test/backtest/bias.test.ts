@@ -1,8 +1,9 @@
 /**
- * Macro-bias filter parity: the live pipeline WITH the MACRO engine publishing its bias every 5
- * minutes (swing setups off: the backtester does not recompute swing setups), and the backtest fed
- * the bias updates the live run published (`BiasUpdate`: applied after the candles of their minute,
- * and read as `bias/{symbol}` by signals, as the execution does). Same decisions, same trades, and
+ * Macro-bias filter parity, bias given as INPUT: the live pipeline WITH the MACRO engine publishing
+ * its bias every 5 minutes (swing setups off), and the backtest fed the bias updates the live run
+ * published (`BiasUpdate`: applied after the candles of their minute, and read as `bias/{symbol}` by
+ * signals, as the execution does). (The backtest computing the MACRO engine itself, swing setups
+ * included: macro-parity.test.ts.) Same decisions, same trades, and
  * the filter really restricted scalps. On this real day the bias never reaches the default 80
  * confidence, so the filter engages at 50 and releases below 40 (a valid owner setting).
  */

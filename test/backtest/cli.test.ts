@@ -128,3 +128,24 @@ describe('warehouse input', () => {
     expect(a.decisions.length).toBeGreaterThan(0);
   }, 30_000);
 });
+
+describe('--htf-data: the MACRO engine in a CLI run', () => {
+  it('runs bias + swing setups on the kit\'s 5m / 15m files and equals the library run; refuses it with a grid', async () => {
+    const { kitMacroSeries, kitSeries, SYMBOLS } = await import('./helpers.js');
+    const r = cli(['--data', join(DATA_DIR, 'bybit_linear'), '--htf-data', join(DATA_DIR, 'bybit_linear'), '--from', '2025-06-22T06:00Z', '--to', '2025-06-22T17:59Z', '--json']);
+    expect(r.stderr).not.toContain('failed');
+    expect(r.status).toBe(0);
+    const doc = JSON.parse(r.stdout) as { params: { macro: boolean }; run: { macro: { runs: number; swingSignals: number }; metrics: { totalPnl: number; trades: number }; trades: Array<{ strategy: string }> } };
+    expect(doc.params.macro).toBe(true);
+    expect(doc.run.macro.runs).toBe(3 * 12 * 12);
+    expect(doc.run.macro.swingSignals).toBeGreaterThan(0);
+    expect(doc.run.trades.some((t) => t.strategy === 'dca')).toBe(true);
+    const m = createMarket({ series: SYMBOLS.map(kitSeries), from: Date.UTC(2025, 5, 22, 6), to: Date.UTC(2025, 5, 22, 17, 59) });
+    const lib = runBacktest(m, { system: DEFAULT_SYSTEM_CONFIG, strategies: DEFAULT_STRATEGY_CONFIGS }, { macroSeries: kitMacroSeries(), record: { decisions: false } });
+    expect(doc.run.metrics.trades).toBe(lib.metrics.trades);
+    expect(doc.run.metrics.totalPnl).toBe(lib.metrics.totalPnl);
+    const bad = cli(['--htf-data', join(DATA_DIR, 'bybit_linear'), '--grid']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--htf-data (the MACRO engine) runs with a single backtest only');
+  }, 90_000);
+});

@@ -4,7 +4,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { seriesFromCsv, sliceSeries, type CandleSeries } from '../../shared/strategies/series.js';
+import { seriesFromCandles, seriesFromCsv, sliceSeries, type CandleSeries } from '../../shared/strategies/series.js';
+import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
+import type { Interval } from '../../shared/market/types.js';
+import type { MacroSeries } from '../../shared/backtest/macro.js';
+import { krakenCandles } from '../../scripts/replay-month.js';
 import { lowerBound, upperBound } from '../../shared/backtest/market.js';
 
 export const DATA_DIR = join(import.meta.dirname, '..', '..', '..', 'shared', 'data');
@@ -28,4 +32,22 @@ export function kitSeries(symbol: string): CandleSeries {
 /** Candles with open time in [from, to] (a view). */
 export function slice(s: CandleSeries, from: number, to: number): CandleSeries {
   return sliceSeries(s, lowerBound(s.openTime, from), upperBound(s.openTime, to));
+}
+
+let macro: MacroSeries | undefined;
+
+/**
+ * The Kraken-venue candles the replay feeds the MACRO engine (scripts/replay-month.ts `krakenCandles`:
+ * the kit's Bybit 5m / 15m files, 1h / 4h resampled from 15m), per symbol and interval.
+ */
+export function kitMacroSeries(): MacroSeries {
+  if (!macro) {
+    const out: Record<string, Partial<Record<Interval, CandleSeries>>> = {};
+    for (const s of SYMBOLS) {
+      out[s] = {};
+      for (const [iv, list] of krakenCandles(DATA_DIR, s, DEFAULT_SYSTEM_CONFIG.kraken.intervals)) (out[s] as Partial<Record<Interval, CandleSeries>>)[iv] = seriesFromCandles(list);
+    }
+    macro = out;
+  }
+  return macro;
 }

@@ -7,10 +7,10 @@
  * same candles (the replay's 74 h hot-store warm-up is the backtest's history before `from`).
  *
  * Config: the SPEC defaults with both scalp strategies emitting (so levels_exhaustion and its live
- * level sets are exercised too) and the MACRO engine off (macro.enabled = false): the backtester
- * takes macro-bias updates as an input (BiasUpdate) but does not recompute the MACRO engine, whose
- * hot-window reads (Kraken 5m/1h/4h) are not part of a 1m backtest; with the engine off, live
- * publishes no bias and no swing signal, so both sides trade the scalps alone.
+ * level sets are exercised too) and the MACRO engine off (macro.enabled = false): both sides trade
+ * the scalps alone, on 1m data only (no `macroSeries`). The same comparison with the MACRO engine ON
+ * (bias, swing setups, swing trades; the backtest given the replay's Kraken-venue candles) is
+ * test/backtest/macro-parity.test.ts.
  *
  * In CI: 12 hours of 2025-06-12 (30 trades of both strategies, every exit reason, cooldowns and the
  * risk cap at work; the whole month is compared by `npm run bench --
