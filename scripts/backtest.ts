@@ -113,7 +113,7 @@ Output:
                         equity.png (equity + drawdown)
   --json                print the JSON result instead of the tables
   --store               save the result as state document backtests/{id}
-  --state FILE          the SQLite state file for --store / --propose (default .data/state.sqlite,
+  --state FILE          the SQLite state file for --store / --propose (default .data/live/state.sqlite,
                         the embedded runtime's store; CST_DATA_DIR is honoured)
   --propose             with a grid: write the best parameters as a PENDING config change
                         suggestions/{id} (+ numeric items in ml_suggestions for Telegram /suggestions);
@@ -431,7 +431,7 @@ async function main(): Promise<void> {
 
   if (v.store || v.propose) {
     const { SqliteStateStore } = await import('../infra/state/sqlite.js');
-    const file = v.state ? resolve(v.state) : join(resolve(process.env.CST_DATA_DIR ?? '.data'), 'state.sqlite');
+    const file = v.state ? resolve(v.state) : join(resolve(process.env.CST_DATA_DIR ?? '.data'), 'live', 'state.sqlite');
     mkdirSync(resolve(file, '..'), { recursive: true });
     const state = new SqliteStateStore({ file });
     try {
