@@ -36,6 +36,7 @@ import {
   seriesFromSource,
   seriesFromWarehouse,
   storeBacktest,
+  backtestRunRow,
   summariseTrade,
   valueDimension,
   STRESS_WINDOW_MS,
@@ -112,7 +113,7 @@ Output:
   --out DIR             write result.json, report.html (equity + drawdown + trade markers) and
                         equity.png (equity + drawdown)
   --json                print the JSON result instead of the tables
-  --store               save the result as state document backtests/{id}
+  --store               save the result as state document backtests/{id} and a warehouse backtest_runs row
   --state FILE          the SQLite state file for --store / --propose (default .data/live/state.sqlite,
                         the embedded runtime's store; CST_DATA_DIR is honoured)
   --propose             with a grid: write the best parameters as a PENDING config change
@@ -437,7 +438,16 @@ async function main(): Promise<void> {
     try {
       if (v.store) {
         const r = await storeBacktest(state, id, doc);
-        out.push(`${r.created ? 'stored' : 'already stored'}: ${r.path} in ${file} (a warehouse table backtest_runs is proposed, not created)`);
+        const { DuckDbWarehouse } = await import('../infra/warehouse/duckdb.js');
+        const whFile = join(resolve(file, '..'), 'warehouse.duckdb');
+        const wh = new DuckDbWarehouse({ file: whFile });
+        try {
+          await wh.ensureSchema();
+          await wh.insert('backtest_runs', [backtestRunRow(id, createdAt, { symbols, from: market.from, to: market.to, objective }, run.metrics, doc)]);
+        } finally {
+          await wh.close();
+        }
+        out.push(`${r.created ? 'stored' : 'already stored'}: ${r.path} in ${file}; warehouse backtest_runs row ${id} in ${whFile}`);
       }
       if (v.propose) {
         const best = grid?.rows[0] ?? null;

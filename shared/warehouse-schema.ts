@@ -130,6 +130,29 @@ export const TABLES = {
     partitionBy: 'ts',
     clusterBy: ['strategy'],
   },
+  backtest_runs: {
+    name: 'backtest_runs',
+    description: 'Backtest and optimisation runs: parameters, headline metrics and the full result JSON.',
+    columns: [
+      { name: 'run_id', type: 'STRING', required: true },
+      { name: 'ts', type: 'TIMESTAMP', required: true, description: 'when the run was made' },
+      { name: 'symbols', type: 'STRING', required: true, description: 'comma-separated' },
+      { name: 'from_time', type: 'TIMESTAMP', required: true },
+      { name: 'to_time', type: 'TIMESTAMP', required: true },
+      { name: 'objective', type: 'STRING' },
+      { name: 'trades', type: 'INT64' },
+      { name: 'total_pnl', type: 'FLOAT64' },
+      { name: 'win_rate', type: 'FLOAT64' },
+      { name: 'max_drawdown_pct', type: 'FLOAT64' },
+      { name: 'profit_factor', type: 'FLOAT64' },
+      { name: 'sharpe', type: 'FLOAT64' },
+      { name: 'params', type: 'JSON', required: true },
+      { name: 'result', type: 'JSON', required: true },
+    ],
+    key: ['run_id'],
+    partitionBy: 'ts',
+    clusterBy: ['objective'],
+  },
 } as const satisfies Record<string, TableSchema>;
 
 export type TableName = keyof typeof TABLES;

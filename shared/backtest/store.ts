@@ -4,8 +4,7 @@
  * - `backtests/{id}`: the result document (parameters, metrics, grid ranking, walk-forward / stress
  *   summaries, trades and a decimated equity curve), written with `create` (an id is written once:
  *   the id is derived from the run's parameters and start time, so a retried write is a no-op).
- *   The warehouse has no backtest table (shared/warehouse-schema.ts is a contract): a
- *   `backtest_runs` table is PROPOSED in the report; until then the state document is the record.
+ *   The warehouse table `backtest_runs` gets one row per run (`backtestRunRow`), for history queries.
  * - `suggestions/{id}`: a PENDING config change (every changed key with its config document, field,
  *   before and after, and the metrics of both) for the owner to approve. Nothing here, nor anywhere
  *   in the backtester, applies it. Numeric changes are also listed as `ml_suggestions/{id}-{n}`
@@ -17,6 +16,7 @@ import type { StrategyConfigs } from '../config/strategy.js';
 import { safeId, type DocData, type StateStore } from '../ports/state.js';
 import { documentOf, getPath, type ConfigValue, type Overrides } from './config.js';
 import type { BacktestMetrics } from './metrics.js';
+import type { Row } from '../ports/warehouse.js';
 
 export const BACKTESTS_COLLECTION = 'backtests';
 export const SUGGESTIONS_COLLECTION = 'suggestions';
@@ -38,6 +38,33 @@ export async function storeBacktest(state: StateStore, id: string, doc: Record<s
   const path = `${BACKTESTS_COLLECTION}/${safeId(id)}`;
   const created = await state.create(path, jsonSafe({ ...doc, id }) as unknown as DocData);
   return { path, created };
+}
+
+/** The warehouse `backtest_runs` row of a run (headline metrics as columns, the rest as JSON). */
+export function backtestRunRow(
+  id: string,
+  createdAt: number,
+  params: { symbols: string[]; from: number; to: number; objective?: string },
+  metrics: BacktestMetrics,
+  doc: Record<string, unknown>,
+): Row {
+  const num = (x: number | null): number | null => (x !== null && Number.isFinite(x) ? x : null);
+  return {
+    run_id: id,
+    ts: createdAt,
+    symbols: params.symbols.join(','),
+    from_time: params.from,
+    to_time: params.to,
+    objective: params.objective ?? null,
+    trades: metrics.trades,
+    total_pnl: num(metrics.totalPnl),
+    win_rate: num(metrics.winRate),
+    max_drawdown_pct: num(metrics.maxDrawdownPct),
+    profit_factor: num(metrics.profitFactor),
+    sharpe: num(metrics.sharpe),
+    params: JSON.stringify(jsonSafe(params)),
+    result: JSON.stringify(jsonSafe(doc)),
+  };
 }
 
 export interface ConfigChange {

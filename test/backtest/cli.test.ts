@@ -14,6 +14,7 @@ import { runBacktest } from '../../shared/backtest/engine.js';
 import { createMarket } from '../../shared/backtest/market.js';
 import { seriesFromSource } from '../../shared/backtest/data.js';
 import { configChanges } from '../../shared/backtest/store.js';
+import { DuckDbWarehouse } from '../../infra/warehouse/duckdb.js';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { DATA_DIR } from './helpers.js';
 
@@ -72,6 +73,14 @@ describe('backtest CLI', () => {
         expect(items.map((d) => d.data)).toMatchObject([{ parameter: 'scalp.v52_divergence.volumeSpike.minRatio', current: 2, suggested: best['scalp.v52_divergence.volumeSpike.minRatio'], status: 'pending' }]);
         // Never applied: no config document was written.
         expect(await s.query('config')).toEqual([]);
+        // The run is in the warehouse beside the state file too.
+        const wh = new DuckDbWarehouse({ file: join(state, '..', 'warehouse.duckdb') });
+        try {
+          const [row] = await wh.rows('backtest_runs');
+          expect(row).toMatchObject({ run_id: doc.id, trades: doc.run.metrics.trades });
+        } finally {
+          await wh.close();
+        }
       } finally {
         await s.close();
       }

@@ -176,6 +176,22 @@ describe('DuckDbWarehouse other tables', () => {
       replaced: true,
       details: JSON.stringify({ folds: [0.5, 0.6], features: ['rsi', 'imbalance'] }),
     },
+    backtest_runs: {
+      run_id: 'bt_20250629T000000_abc',
+      ts,
+      symbols: 'BTCUSDT,ETHUSDT',
+      from_time: Date.UTC(2023, 2, 1),
+      to_time: ts,
+      objective: 'sharpe',
+      trades: 42,
+      total_pnl: -12.5,
+      win_rate: 0.45,
+      max_drawdown_pct: 3.2,
+      profit_factor: null,
+      sharpe: 0.8,
+      params: JSON.stringify({ symbols: ['BTCUSDT', 'ETHUSDT'], grid: [{ name: 'ema', options: ['10', '20'] }] }),
+      result: JSON.stringify({ kind: 'backtest', run: { trades: 42 } }),
+    },
   };
 
   for (const [table, row] of Object.entries(samples) as Array<[TableName, Row]>) {
