@@ -8,19 +8,15 @@
  *   clears the loss-streak pause and today's loss halt. Each change is ONE protection event published
  *   as a `system-alerts` alert (`owner_paused` / `trading_resumed`); a repeated pause or a command
  *   older than the last applied pause / resume (the topic has no ordering key) changes nothing.
- * - move_tp: a simulated (paper) group's take profit moves (engine.ts ownerMoveTakeProfit, one
- *   `take_profit_moved` trade event; candles exit at the new level from the next candle on).
- *   LIVE groups are refused (`live_group`, one `live_order_issue` alert; nothing changes): their take
- *   profit rests on Bybit as reduce-only PostOnly orders `t{k}` (and GTC fallbacks `g{k}`) of the live
- *   ledger, and moving it means, in shared/trading/live/ledger.ts + executor.ts (not in this module's
- *   scope): a ledger transition `moveTakeProfit(g, tp)` that sets `g.takeProfit`, marks every working
- *   `t{k}`/`g{k}` leg `cancelRequested` and records a replacement generation `n`; `settleGroup` then
- *   places `t{k}.{n}` (new deterministic client ids: Bybit never reuses an orderLinkId) for the
- *   filled-but-not-exited quantity of each lot once its old leg is terminal (its partial fill counts
- *   as exited); the executor applies it on the core's `take_profit_moved` event in `applyCoreEvent`
- *   (core: allow external groups in book.ts moveTakeProfit). Bybit's amend endpoint
- *   (/v5/order/amend) is the alternative without a cancel gap, but the local trade server and the
- *   port (shared/ports/execution.ts) have no amend today.
+ * - move_tp: a group's take profit moves (engine.ts ownerMoveTakeProfit, one `take_profit_moved`
+ *   trade event). A paper group's candles exit at the new level from the next candle on. For a LIVE
+ *   group the same event goes to the LiveExecutor (afterCore), which cancels the group's resting
+ *   reduce-only take-profit orders (`t{k}` PostOnly, GTC fallbacks `g{k}`) and, once each is terminal,
+ *   places a PostOnly reduce-only limit at the new level for what the lot still holds under a new
+ *   deterministic client id `t{k}r{n}` (n = the group's move count; Bybit never reuses an orderLinkId;
+ *   shared/trading/live/ledger.ts moveTakeProfit). A take profit that already filled, or whose cancel
+ *   raced its fill, keeps the fill and gets no replacement. A redelivered command replays the stored
+ *   event, which the live ledger ignores by event id: never two replacements.
  * - suggestion_decided: the owner's decision is recorded at `suggestions/{suggestionId}` (status
  *   approved / rejected, decidedAt = the command's time, decidedBy, commandId). An APPROVED config
  *   suggestion is then applied by writing the proposed values into the config document
@@ -34,13 +30,11 @@
  *   `parameter` (a dotted key of the strategy configs, `risk.scalp.totalRiskPct`, or a field of the
  *   document named by `strategy`), `current` (before) and `suggested` (after).
  */
-import type { Alert } from '../alerts.js';
 import { CONFIG_COLLECTION, CONFIG_DOCUMENTS, isConfigDocName, type ConfigDocName } from '../config/documents.js';
 import { ConfigService, describeIssues } from '../config/service.js';
 import type { DocData, JsonValue, StateStore } from '../ports/state.js';
 import { safeId } from '../ports/state.js';
 import { SUGGESTIONS as BOT_SUGGESTIONS, type TradeCommand } from '../telegram/trade-commands.js';
-import { TOPICS } from '../topics.js';
 import { tradingConfigFrom } from '../trading/model.js';
 import { TradingStore, type StoreCommandResult } from '../trading/store.js';
 import { afterCore, LiveLink, PAPER_ACCOUNT_ID, type ExecutionDeps } from './execution.js';
@@ -115,19 +109,6 @@ export async function executeTradeCommand(deps: ExecutionDeps, cmd: TradeCommand
   await afterCore(deps, link, store, r, now);
   if (cmd.type === 'move_tp' && r.outcome !== 'applied' && r.outcome !== 'unchanged') {
     deps.log.warn('move TP not carried out', { commandId: cmd.commandId, groupId: cmd.groupId, outcome: r.outcome, detail: r.detail });
-    if (r.outcome === 'live_group') {
-      const p = r.state.account.positions.find((g) => g.groupId === cmd.groupId);
-      const alert: Alert = {
-        alertId: `move-tp-refused:${cmd.commandId}`,
-        kind: 'live_order_issue',
-        severity: 'warning',
-        subject: cmd.symbol,
-        message: `${cmd.symbol}: take profit NOT moved to ${cmd.takeProfit}: ${cmd.groupId} is a live group and moving its resting Bybit take-profit orders is not supported yet; it stays at ${p?.takeProfit ?? 'its level'} (close the trade manually to exit earlier)`,
-        ts: now,
-        details: { groupId: cmd.groupId, commandId: cmd.commandId, requested: cmd.takeProfit, current: p?.takeProfit ?? null },
-      };
-      await deps.bus.publish(TOPICS.alerts, alert, { attributes: { kind: alert.kind, dedupeId: alert.alertId } });
-    }
   }
   return { type: cmd.type, applied: r.applied, outcome: r.outcome, detail: r.detail, events: r.events.length };
 }

@@ -329,9 +329,7 @@ export type MoveTakeProfitOutcome =
   /** The command names another symbol than the group's. */
   | 'symbol_mismatch'
   /** The new level is not beyond every entry (and the average fill) on the profit side. */
-  | 'invalid_level'
-  /** An external (live) group: its take profit rests on the exchange; see engine.ts ownerMoveTakeProfit. */
-  | 'live_group';
+  | 'invalid_level';
 
 export interface MoveTakeProfitResult extends BookResult {
   outcome: MoveTakeProfitOutcome;
@@ -339,7 +337,8 @@ export interface MoveTakeProfitResult extends BookResult {
 }
 
 /**
- * Owner command: moves a simulated group's take profit to `takeProfit`. The level must stay on the
+ * Owner command: moves a group's take profit to `takeProfit` (simulated and external alike; for an
+ * external group the live executor re-places its resting take-profit orders on the event). The level must stay on the
  * profit side of every entry limit and of the average fill (LONG: above, SHORT: below), the same rule
  * a signal's levels pass; candles exit at the new level from the next candle on. The half-TP mark
  * already reached stays reached. `commandId` makes the event id deterministic.
@@ -350,7 +349,6 @@ export function moveTakeProfit(a: AccountState, groupId: string, symbol: string,
   const none = (outcome: MoveTakeProfitOutcome, detail: string): MoveTakeProfitResult => ({ account: a, events: NO_TRADE_EVENTS, outcome, detail });
   if (!p) return none('unknown_group', `no open trade group ${groupId}`);
   if (p.symbol !== symbol) return none('symbol_mismatch', `${groupId} trades ${p.symbol}, not ${symbol}`);
-  if (p.external) return none('live_group', `${groupId} is a live group: its take profit rests on the exchange`);
   if (!(Number.isFinite(takeProfit) && takeProfit > 0)) return none('invalid_level', `take profit ${takeProfit} is not a price`);
   if (takeProfit === p.takeProfit) return none('unchanged', `${groupId} already takes profit at ${takeProfit}`);
   const long = p.direction === 'LONG';

@@ -396,10 +396,10 @@ export interface MoveTakeProfitResult extends EngineResult {
 }
 
 /**
- * Owner command (Telegram "move TP"): a SIMULATED group's take profit moves (book.ts moveTakeProfit,
- * one take_profit_moved event). A live (external) group is refused with `live_group`: its take profit
- * is a resting reduce-only order on the exchange, and moving it means amending those orders in the
- * live ledger (not implemented: see shared/engine/commands.ts).
+ * Owner command (Telegram "move TP"): a group's take profit moves (book.ts moveTakeProfit, one
+ * take_profit_moved event). For a simulated group candles exit at the new level from the next candle
+ * on; for a live (external) group the LiveExecutor cancels its resting take-profit orders and
+ * re-places them at the new level on that event (shared/trading/live/ledger.ts moveTakeProfit).
  */
 export function ownerMoveTakeProfit(state: TradingState, groupId: string, symbol: string, takeProfit: number, commandId: string, now: number): MoveTakeProfitResult {
   const r = moveTakeProfit(state.account, groupId, symbol, takeProfit, commandId, now);

@@ -122,41 +122,45 @@ describe('the execution function with live wiring', () => {
     // ...and the take profit went out PostOnly reduce-only
     expect(server.orderCreates()[1]).toMatchObject({ side: 'Sell', orderType: 'Limit', timeInForce: 'PostOnly', reduceOnly: true, price: '109650.00', qty: '0.166', orderLinkId: clientOrderId(group, 't0') });
 
-    // the owner's "move TP" on a LIVE group is refused with one alert (its TP rests on Bybit); nothing changes
+    // the owner's "move TP" on a LIVE group: the resting t0 is cancelled and re-placed at the new level
+    // under a new client id; the redelivered command places nothing more
     const moveTp = { type: 'move_tp' as const, commandId: 'tg:900', actorId: '42', ts: h.clock.now(), groupId: group, symbol: 'BTCUSDT', takeProfit: 109800 };
     await h.command(moveTp);
-    await h.command(moveTp); // redelivered: the same alert id again (downstream de-duplicates), nothing else
+    await h.command(moveTp);
     const issues = () => [...new Map(h.alerts.filter((a) => a.kind === 'live_order_issue').map((a) => [a.alertId, a])).values()];
-    expect(issues()).toEqual([
-      expect.objectContaining({ alertId: 'move-tp-refused:tg:900', severity: 'warning', subject: 'BTCUSDT', details: expect.objectContaining({ groupId: group, requested: 109800, current: 109650 }) }),
-    ]);
-    expect((await h.doc())!.state.account.positions[0]!.takeProfit).toBe(109650);
-    expect(server.orderCreates()).toHaveLength(2);
+    expect(issues()).toEqual([]);
+    expect((await h.doc())!.state.account.positions[0]!.takeProfit).toBe(109800);
+    expect(server.requests.filter((r) => r.path === '/v5/order/cancel').map((r) => [r.body?.orderLinkId, r.retCode])).toEqual([[clientOrderId(group, 't0'), 0]]);
+    expect(server.orderCreates()).toHaveLength(3);
+    expect(server.orderCreates()[2]).toMatchObject({ side: 'Sell', orderType: 'Limit', timeInForce: 'PostOnly', reduceOnly: true, price: '109800.00', qty: '0.166', orderLinkId: clientOrderId(group, 't0r1') });
 
     await run(from('12:22'));
-    const types = h.tradeEvents.map((e) => e.type);
-    expect(types).toEqual(['order_placed', 'entry_filled', 'exit_filled', 'position_closed']);
+    // the redelivered command re-published its stored event (same eventId: downstream de-duplicates)
+    const types = [...new Map(h.tradeEvents.map((e) => [e.eventId, e.type])).values()];
+    expect(types).toEqual(['order_placed', 'entry_filled', 'take_profit_moved', 'exit_filled', 'position_closed']);
     const closed = h.tradeEvents.at(-1) as PositionClosedEvent;
     const entryFee = 109100 * 0.166 * BYBIT_MAKER_FEE_RATE;
-    const exitFee = 109650 * 0.166 * BYBIT_MAKER_FEE_RATE;
-    expect(closed.trade).toMatchObject({ exitReason: 'take_profit', avgEntry: 109100, exitPrice: 109650, qty: 0.166, exitTime: at('12:31') });
-    expect(closed.trade.pnl).toBeCloseTo((109650 - 109100) * 0.166 - entryFee - exitFee, 9);
+    const exitFee = 109800 * 0.166 * BYBIT_MAKER_FEE_RATE;
+    const pnl = (109800 - 109100) * 0.166 - entryFee - exitFee;
+    // the 12:30 spike (high 109850) filled the MOVED take profit as maker
+    expect(closed.trade).toMatchObject({ exitReason: 'take_profit', avgEntry: 109100, exitPrice: 109800, qty: 0.166, exitTime: at('12:31') });
+    expect(closed.trade.pnl).toBeCloseTo(pnl, 9);
 
     // the warehouse row of the closed trade: mode live, the exchange's prices and fees
     const rows = await h.warehouse.rows('paper_trades');
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ mode: 'live', trade_group_id: group, entry_price: 109100, exit_price: 109650, qty: 0.166, exit_reason: 'take_profit' });
-    expect(Number(rows[0]!.pnl)).toBeCloseTo(84.0375, 9);
+    expect(rows[0]).toMatchObject({ mode: 'live', trade_group_id: group, entry_price: 109100, exit_price: 109800, qty: 0.166, exit_reason: 'take_profit' });
+    expect(Number(rows[0]!.pnl)).toBeCloseTo(pnl, 9);
     const doc = (await h.doc())!;
     expect(doc.state.account.positions).toEqual([]);
-    expect(doc.state.account.realizedPnl).toBeCloseTo(84.0375, 9);
+    expect(doc.state.account.realizedPnl).toBeCloseTo(pnl, 9);
     expect(server.position('BTCUSDT')).toBe(0);
-    expect(server.orderCreates()).toHaveLength(2);
-    expect(issues()).toHaveLength(1);
+    expect(server.orderCreates()).toHaveLength(3);
+    expect(issues()).toEqual([]);
 
     // a redelivered signal is safe: the stored events go to the executor again, no second order
     await h.signal(sig);
-    expect(server.orderCreates()).toHaveLength(2);
+    expect(server.orderCreates()).toHaveLength(3);
   });
 
   it('live without keys: signals are rejected live_unavailable, one critical alert, no request', async () => {

@@ -63,7 +63,7 @@ describe('owner pause / resume (core)', () => {
 });
 
 describe('move take profit (core)', () => {
-  it('SHORT: must stay below the entries and the fill; the next candles exit at the new level; live groups are refused', () => {
+  it('SHORT: must stay below the entries and the fill; the next candles exit at the new level; live groups move too', () => {
     const cfg = defaultCfg();
     let s = createTradingState('a', cfg, T);
     s = applySignal(s, signal({ ts: T, direction: 'SHORT', entries: [100], stopLoss: 101, takeProfit: 98 }), null, cfg, T).state;
@@ -82,7 +82,11 @@ describe('move take profit (core)', () => {
     expect(closed.trade.exitPrice).toBeCloseTo(99.5 * (1 + cfg.paper.scalpSlippagePct / 100), 9);
 
     const live = applySignal(setFillSource(createTradingState('b', cfg, T), 'external'), signal({ ts: T, entries: [100], stopLoss: 99, takeProfit: 101 }), null, cfg, T).state;
-    expect(ownerMoveTakeProfit(live, live.account.positions[0]!.groupId, 'BTCUSDT', 102, 'tg:4', T)).toMatchObject({ outcome: 'live_group', events: [] });
+    // a live group moves too (the live executor re-places its resting take-profit orders on the event)
+    const lg = live.account.positions[0]!.groupId;
+    const lm = ownerMoveTakeProfit(live, lg, 'BTCUSDT', 102, 'tg:4', T);
+    expect(lm).toMatchObject({ outcome: 'applied', events: [expect.objectContaining({ type: 'take_profit_moved', groupId: lg, from: 101, to: 102, commandId: 'tg:4' })] });
+    expect(lm.state.account.positions[0]!.takeProfit).toBe(102);
   });
 });
 

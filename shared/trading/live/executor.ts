@@ -16,6 +16,9 @@
  *   exit_decided take_profit          -> nothing when resting take profits cover the position (the
  *                                        exchange fills them); else flatten like above
  *   position_closed                   -> cancel any entry still working
+ *   take_profit_moved (owner)         -> cancel the working take profits t{k} / g{k}, then a PostOnly
+ *                                        reduceOnly limit `t{k}r{n}` at the new level for what each lot
+ *                                        still holds (nothing for a lot whose take profit filled)
  *   anything else                     -> nothing
  *
  * and the exchange's order statuses into core transitions (through TradingStore, idempotent):
@@ -63,6 +66,7 @@ import {
   openLiveGroup,
   pendingActions,
   rejectLeg,
+  moveTakeProfit,
   requestEntryCancels,
   settleGroup,
   startClosing,
@@ -433,6 +437,9 @@ export function applyCoreEvent(g: LiveGroup, e: TradeEvent, mark: number | undef
       }
       return startClosing(g, e.reason, e.price, now);
     }
+    case 'take_profit_moved':
+      // owner "move TP": cancel the resting take profits, re-place each lot's remainder at the new level
+      return moveTakeProfit(g, e.to, e.eventId, now);
     case 'entry_timeout':
       // the core ended entries; when the group left the core, nothing may stay open live (safety net)
       return e.positionRemains ? g : flattenOrphan(g, mark, 'the core dropped the group', now, out);

@@ -10,6 +10,13 @@
  *   g{k}  fallback when t{k} was cancelled because PostOnly would have taken liquidity (the market is
  *         already beyond the take profit): LIMIT GTC reduceOnly at the same take-profit price, so it
  *         fills at once at that price or better.
+ *   t{k}r{n} / g{k}r{n}
+ *         the owner's n-th take-profit move (`take_profit_moved`, see moveTakeProfit): every working
+ *         t/g leg is cancelled, and once a lot's old legs are all terminal, a PostOnly reduceOnly
+ *         limit at the new level goes out for what the lot still holds (its entry fill minus what its
+ *         take-profit legs filled, a cancel that raced a fill included); `g{k}r{n}` is its GTC
+ *         fallback when it would cross. A lot whose take profit already filled gets nothing. New client
+ *         ids because Bybit never reuses an orderLinkId; the same move twice (redelivery) is ignored.
  *   x{n}  protective exit (core decided stop_loss / trailing_stop / time_exit / manual / an orphaned
  *         fill): LIMIT GTC reduceOnly at a bounded-slippage price (see orders.ts boundedExitPrice). If
  *         it ends cancelled with size left, attempt n+1 goes out (up to `maxExitAttempts`).
@@ -79,6 +86,8 @@ export interface LiveLeg {
   fee: number;
   rejectReason: string;
   cancelRequested: boolean;
+  /** Take-profit legs: the take-profit generation (number of owner moves) it was placed for (absent: 0). */
+  tpGen?: number;
   /** Cumulative fill of this order the trading core has been given (acknowledged). */
   coreQty: number;
   /** Entry legs: the core was told the order ended (its entry takes no more fills). */
@@ -101,6 +110,10 @@ export interface LiveGroup {
   direction: Direction;
   stopLoss: number;
   takeProfit: number;
+  /** Owner take-profit moves applied (absent: 0); the generation of the take-profit legs to work. */
+  tpGen?: number;
+  /** Event ids of the applied take-profit moves (a redelivered move changes nothing). */
+  tpMoves?: string[];
   /** Instrument grid (copied from the rules at creation). */
   tickSize: string;
   qtyStep: string;
@@ -322,6 +335,28 @@ export function requestEntryCancels(g0: LiveGroup, entryIndexes: number[], now: 
   };
 }
 
+function isTakeProfitLeg(l: LiveLeg): boolean {
+  return l.kind === 'take_profit' || l.kind === 'take_profit_gtc';
+}
+
+/**
+ * The owner moved the take profit (core event `take_profit_moved`, id `moveId`): the group takes
+ * profit at `takeProfit` from now on, every working take-profit leg is cancelled, and settleGroup
+ * re-places each lot's remainder under generation n (`t{k}r{n}`) once its old legs are terminal.
+ * Idempotent by `moveId`; a group that is closing or done is left alone.
+ */
+export function moveTakeProfit(g0: LiveGroup, takeProfit: number, moveId: string, now: number): LiveGroup {
+  if (g0.status !== 'working' || (g0.tpMoves ?? []).includes(moveId)) return g0;
+  return {
+    ...g0,
+    takeProfit,
+    tpGen: (g0.tpGen ?? 0) + 1,
+    tpMoves: [...(g0.tpMoves ?? []), moveId],
+    updatedAt: now,
+    legs: g0.legs.map((l) => (isTakeProfitLeg(l) && !isTerminal(l.status) && !l.cancelRequested ? { ...l, cancelRequested: true, updatedAt: now } : l)),
+  };
+}
+
 /**
  * Follow-ups after any change: TP legs for finished entry lots, GTC fallback for crossed TPs,
  * cancels + protective exit while closing, and the final close / cancel with its events.
@@ -334,25 +369,43 @@ export function settleGroup(g0: LiveGroup, rules: InstrumentRules, cfg: LiveExec
   const xSide = exitSide(g.direction);
 
   if (g.status === 'working') {
+    const gen = g.tpGen ?? 0;
+    const placeTakeProfit = (leg: string, k: number, qty: number) => {
+      const prep = prepareLimitOrder(rules, xSide, g.takeProfit, qty, true);
+      if (prep.ok) g.legs.push({ ...newLeg(g, leg, 'take_profit', xSide, prep.price, prep.qty, true, true, k, now), tpGen: gen });
+      else {
+        const t: LiveLeg = { ...newLeg(g, leg, 'take_profit', xSide, String(g.takeProfit), String(qty), true, true, k, now), tpGen: gen };
+        t.status = 'Rejected';
+        t.rejectReason = `${prep.reason}: ${prep.detail}`;
+        g.legs.push(t);
+        out.push(issue(g, t, 'below_minimum', 'skipped', `take profit not placed (${prep.detail}); the lot stays covered by the core's stop / time exit`, now));
+      }
+    };
     for (const l of g0.legs) {
       if (l.kind === 'entry' && isTerminal(l.status) && l.filledQty > eps && l.entryIndex !== null && !has(`t${l.entryIndex}`)) {
-        const prep = prepareLimitOrder(rules, xSide, g.takeProfit, l.filledQty, true);
-        if (prep.ok) g.legs.push(newLeg(g, `t${l.entryIndex}`, 'take_profit', xSide, prep.price, prep.qty, true, true, l.entryIndex, now));
-        else {
-          const t = newLeg(g, `t${l.entryIndex}`, 'take_profit', xSide, String(g.takeProfit), String(l.filledQty), true, true, l.entryIndex, now);
-          t.status = 'Rejected';
-          t.rejectReason = `${prep.reason}: ${prep.detail}`;
-          g.legs.push(t);
-          out.push(issue(g, t, 'below_minimum', 'skipped', `take profit not placed (${prep.detail}); the lot stays covered by the core's stop / time exit`, now));
-        }
+        placeTakeProfit(`t${l.entryIndex}`, l.entryIndex, l.filledQty);
       }
-      if (l.kind === 'take_profit' && l.status === 'Cancelled' && l.rejectReason === POST_ONLY_CROSS_REASON && l.entryIndex !== null && !has(`g${l.entryIndex}`)) {
+      // the GTC fallback of a crossed PostOnly take profit of the current generation (an older one is re-placed below)
+      const fallback = `g${l.leg.slice(1)}`;
+      if (l.kind === 'take_profit' && l.status === 'Cancelled' && l.rejectReason === POST_ONLY_CROSS_REASON && l.entryIndex !== null && (l.tpGen ?? 0) === gen && !has(fallback)) {
         const left = Number(l.qty) - l.filledQty;
         const prep = prepareLimitOrder(rules, xSide, Number(l.price), left, false);
         if (prep.ok) {
-          g.legs.push(newLeg(g, `g${l.entryIndex}`, 'take_profit_gtc', xSide, prep.price, prep.qty, false, true, l.entryIndex, now));
+          g.legs.push({ ...newLeg(g, fallback, 'take_profit_gtc', xSide, prep.price, prep.qty, false, true, l.entryIndex, now), tpGen: gen });
           out.push(issue(g, l, 'post_only_would_cross', 'replaced_gtc', `PostOnly take profit ${l.qty} @ ${l.price} would have taken liquidity (market already beyond it): re-sent as GTC limit at the same price`, now));
         }
+      }
+    }
+    // owner moves: a lot whose take-profit legs are all terminal and older than the move gets its
+    // remainder re-placed at the new level (nothing when they filled it, a cancel racing a fill included)
+    if (gen > 0) {
+      for (const l of g0.legs) {
+        if (l.kind !== 'entry' || l.entryIndex === null || !isTerminal(l.status) || l.filledQty <= eps) continue;
+        const k = l.entryIndex;
+        const tps = g.legs.filter((t) => isTakeProfitLeg(t) && t.entryIndex === k);
+        if (tps.length === 0 || tps.some((t) => !isTerminal(t.status) || (t.tpGen ?? 0) >= gen)) continue;
+        const left = l.filledQty - tps.reduce((sum, t) => sum + t.filledQty, 0);
+        if (left > eps) placeTakeProfit(`t${k}r${gen}`, k, left);
       }
     }
     const entries = g.legs.filter((l) => l.kind === 'entry');
