@@ -3,6 +3,7 @@
  * Dataset: `cryptotracker`.
  */
 import type { Candle } from './market/types.js';
+import type { ScanDecision } from './trading/types.js';
 import type { Row } from './ports/warehouse.js';
 
 export type ColumnType = 'STRING' | 'INT64' | 'FLOAT64' | 'BOOL' | 'TIMESTAMP' | 'JSON';
@@ -176,6 +177,25 @@ export function candleToRow(c: Candle, ingestedAtMs: number): Row {
     vwap: c.vwap ?? null,
     flags: c.flags && c.flags.length > 0 ? c.flags.join(',') : null,
     ingested_at: ingestedAtMs,
+  };
+}
+
+/**
+ * A scan decision as a `signals` row: reasons and features as JSON text; `extra` adds the order
+ * levels of a TAKE (entries, stop, take profit...) to the features. Both engines log through here.
+ */
+export function scanDecisionRow(d: ScanDecision, extra: Record<string, unknown> = {}): Row {
+  const features: Record<string, unknown> = { ...d.features, engine: d.engine, candleTime: d.candleTime, ...extra };
+  return {
+    signal_id: d.signalId,
+    ts: d.ts,
+    strategy: d.strategy,
+    symbol: d.symbol,
+    decision: d.decision,
+    direction: d.direction,
+    price: Number.isFinite(d.price) ? d.price : null,
+    reasons: JSON.stringify(d.reasons),
+    features: JSON.stringify(features),
   };
 }
 

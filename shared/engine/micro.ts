@@ -25,6 +25,7 @@
  * index of the window (nothing later is read), so it yields the same decisions: one id, one row.
  * Candles flagged bad data are never evaluated.
  */
+import { scanDecisionRow } from '../warehouse-schema.js';
 import type { ConfigSource } from '../config/source.js';
 import { SCALP_STRATEGIES, type LevelsExhaustionConfig, type ScalpStrategyConfig, type StrategyConfigs } from '../config/strategy.js';
 import type { Logger } from '../log.js';
@@ -201,29 +202,20 @@ function bookHistoryMs(strategies: StrategyConfigs): number {
 
 /** The warehouse `signals` row of a scalp decision (TAKE rows carry the signal's order levels). */
 export function decisionRow(d: ScalpDecision, signal: Signal | null): Row {
-  const features: Record<string, unknown> = { ...d.features, engine: d.engine, candleTime: d.candleTime };
-  if (signal) {
-    Object.assign(features, {
-      entries: signal.entries,
-      stopLoss: signal.stopLoss,
-      takeProfit: signal.takeProfit,
-      maxHoldMs: signal.maxHoldMs,
-      confidence: signal.confidence,
-      tier: signal.tier,
-      emit: signal.emit,
-    });
-  }
-  return {
-    signal_id: d.signalId,
-    ts: d.ts,
-    strategy: d.strategy,
-    symbol: d.symbol,
-    decision: d.decision,
-    direction: d.direction,
-    price: Number.isFinite(d.price) ? d.price : null,
-    reasons: JSON.stringify(d.reasons),
-    features: JSON.stringify(features),
-  };
+  return scanDecisionRow(
+    d,
+    signal
+      ? {
+          entries: signal.entries,
+          stopLoss: signal.stopLoss,
+          takeProfit: signal.takeProfit,
+          maxHoldMs: signal.maxHoldMs,
+          confidence: signal.confidence,
+          tier: signal.tier,
+          emit: signal.emit,
+        }
+      : {},
+  );
 }
 
 function result(symbol: string, kind: MicroInput['kind'], note: string | null): MicroResult {

@@ -21,6 +21,7 @@
  * evaluated, with a note), never a crash. A failure of one symbol (I/O) is logged, the other symbols
  * still run, and the run then throws so the scheduler retries it (everything above is idempotent).
  */
+import { scanDecisionRow } from '../../warehouse-schema.js';
 import type { ConfigSource } from '../../config/source.js';
 import type { MacroConfig, Regime, StrategyConfigs } from '../../config/strategy.js';
 import type { SymbolConfig, SystemConfig } from '../../config/system.js';
@@ -287,31 +288,18 @@ function conflictSkip(s: SwingSignal, reason: string): ScanDecision {
 
 /** A scan decision as a warehouse `signals` row (reasons and features as JSON text). */
 export function scanToRow(d: ScanDecision | SwingSignal): Row {
-  const features: Record<string, unknown> = { ...d.features, engine: d.engine, candleTime: d.candleTime };
-  if (isSwingSignal(d as SwingScan)) {
-    const s = d as SwingSignal;
-    Object.assign(features, {
-      entries: s.entries,
-      entryWeights: s.entryWeights,
-      stopLoss: s.stopLoss,
-      takeProfit: s.takeProfit,
-      trailingFraction: s.trailingFraction,
-      maxHoldMs: s.maxHoldMs,
-      confidence: s.confidence,
-      tier: s.tier,
-    });
-  }
-  return {
-    signal_id: d.signalId,
-    ts: d.ts,
-    strategy: d.strategy,
-    symbol: d.symbol,
-    decision: d.decision,
-    direction: d.direction,
-    price: Number.isFinite(d.price) ? d.price : null,
-    reasons: JSON.stringify(d.reasons),
-    features: JSON.stringify(features),
-  };
+  if (!isSwingSignal(d as SwingScan)) return scanDecisionRow(d);
+  const s = d as SwingSignal;
+  return scanDecisionRow(d, {
+    entries: s.entries,
+    entryWeights: s.entryWeights,
+    stopLoss: s.stopLoss,
+    takeProfit: s.takeProfit,
+    trailingFraction: s.trailingFraction,
+    maxHoldMs: s.maxHoldMs,
+    confidence: s.confidence,
+    tier: s.tier,
+  });
 }
 
 async function resolveRegime(
