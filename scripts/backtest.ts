@@ -5,6 +5,7 @@
  * and optionally stores the result (`backtests/{id}`) and proposes the best parameters to the owner
  * (`suggestions/{id}`, never applied).
  */
+import { fail, parseTime } from './cli.js';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -121,18 +122,6 @@ Output:
                         never applied automatically
   -h, --help            this help
 `;
-
-function fail(message: string): never {
-  process.stderr.write(`error: ${message}\nRun with --help for the options.\n`);
-  process.exit(2);
-}
-
-function parseTime(s: string | undefined, name: string): number | undefined {
-  if (s === undefined) return undefined;
-  const t = Date.parse(s);
-  if (!Number.isFinite(t)) fail(`${name} must be an ISO date/time (got '${s}')`);
-  return t;
-}
 
 /** `7d`, `72h`, `90m` -> ms. */
 export function parseDuration(s: string, name: string): number {

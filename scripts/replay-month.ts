@@ -36,6 +36,7 @@
  * test's tightened thresholds (PANIC at -1.5 % in 1h / -3 % in 4h, CAUTION at -0.8 %, cooldown after
  * every stop) so the PANIC and cooldown invariants are exercised, not vacuous.
  */
+import { fail, parseTime } from './cli.js';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -742,18 +743,6 @@ Options:
   --verbose                print WARNING and ERROR log lines (default: counted only)
   -h, --help               this help
 `;
-
-function fail(message: string): never {
-  process.stderr.write(`error: ${message}\nRun with --help for the options.\n`);
-  process.exit(2);
-}
-
-function parseTime(s: string | undefined, name: string): number | undefined {
-  if (s === undefined) return undefined;
-  const t = Date.parse(s);
-  if (!Number.isFinite(t)) fail(`${name} must be an ISO date/time (got '${s}')`);
-  return t;
-}
 
 function pad(s: string | number, n: number): string {
   return String(s).padStart(n);
