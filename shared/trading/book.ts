@@ -150,6 +150,13 @@ export function openNotional(a: AccountState): number {
   return n;
 }
 
+/** The largest one group's notional (0 when none). */
+export function largestNotional(a: AccountState): number {
+  let n = 0;
+  for (const p of a.positions) if (p.notional > n) n = p.notional;
+  return n;
+}
+
 export function findPosition(a: AccountState, strategy: string, symbol: string): Position | undefined {
   return a.positions.find((p) => p.strategy === strategy && p.symbol === symbol);
 }

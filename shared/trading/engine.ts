@@ -45,11 +45,13 @@ import {
   fillSourceOf,
   groupIdOf,
   costRates,
+  largestNotional,
   markedEquity,
   moveTakeProfit,
   onCandle,
   openNotional,
   openRisk,
+  stoppedLossPerUnit,
   submitSignal,
   withFillSource,
   type ExternalFillOutcome,
@@ -57,7 +59,7 @@ import {
 } from './book.js';
 import { biasRestriction, createBiasFilterState, expireBiasFilter, hasSwingConflict, updateBiasFilter, type BiasFilterState } from './filters.js';
 import type { AccountState, ExternalFill, FillSource, OwnerControl, TradeEvent, TradingConfig } from './model.js';
-import { capToRoom, notionalRoom, qtysForNotional, qtysForRisk, scalpRiskBudget, swingNotionalBudget, swingSetupOf } from './sizing.js';
+import { capToRoom, qtysForNotional, qtysForRisk, scalpRiskBudget, swingNotionalBudget, swingSetupOf } from './sizing.js';
 import type { BiasState, Signal } from './types.js';
 
 const PCT = 100;
@@ -116,7 +118,7 @@ export type SignalDecision =
       /** regime x conflict multiplier applied. */
       sizeMultiplier: number;
       /** The notional cap that cut the size (sizing.ts capToRoom), or null when the size fit. */
-      cappedBy: 'position' | 'total' | null;
+      cappedBy: 'position' | 'existing' | 'total' | null;
     }
   | { accepted: false; reason: RejectReason; detail: string };
 
@@ -243,8 +245,16 @@ export function applySignal(state: TradingState, signal: Signal, market: SignalM
     if (!(b.budget > 0)) return reject(s0, out, 'allocation_exhausted', `${sw} allocation ${b.allocation.toFixed(2)} fully used`);
     qtys = qtysForNotional(signal.entries, b.budget);
   }
-  const room = notionalRoom(equity, openRisk(account, null), openNotional(account), cfg.risk);
-  const sized = capToRoom(signal.entries, qtys, room, equity, cfg.risk);
+  const rates = costRates(signal.engine, signal.tier, cfg);
+  let wantRisk = 0;
+  let wantNotional = 0;
+  for (let i = 0; i < qtys.length; i++) {
+    const e = signal.entries[i] as number;
+    wantRisk += stoppedLossPerUnit(signal.direction, e, stopLoss, rates) * (qtys[i] as number);
+    wantNotional += e * (qtys[i] as number);
+  }
+  const exposure = { risk: openRisk(account, null), scalpRisk: openRisk(account, 'SCALP'), notional: openNotional(account), largest: largestNotional(account) };
+  const sized = capToRoom(signal.entries, qtys, wantRisk / wantNotional, signal.engine === 'SCALP', equity, exposure, cfg.risk);
   if (!sized.ok) return reject(s0, out, 'notional_cap', sized.detail);
   qtys = sized.qtys;
   const placed = submitSignal(account, signal, { qtys, stopLoss, takeProfit: signal.takeProfit }, cfg, now);
