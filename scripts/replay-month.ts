@@ -71,7 +71,7 @@ import type { Clock } from '../shared/ports/clock.js';
 import type { AccountState } from '../shared/trading/model.js';
 import { tradingDocPath, type TradingDoc } from '../shared/trading/store.js';
 import { candleToRow } from '../shared/warehouse-schema.js';
-import { PAPER_ACCOUNT_ID } from '../shared/engine/execution.js';
+import { PAPER_ACCOUNT_ID, REJECTED_DECISION } from '../shared/engine/execution.js';
 
 export const DEFAULT_SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'];
 export const MACRO_EVERY_MS = 5 * 60_000;
@@ -151,6 +151,8 @@ export interface ReplayResult {
   trades: TradeStats[];
   paperTrades: Row[];
   signalRows: Row[];
+  /** The trading core's rejections of TAKE signals (`signals` rows with decision REJECTED). */
+  rejectedRows: Row[];
   account: AccountState | null;
   equity: { start: number; realized: number; marked: number; change: number; unrealized: number; openPositions: number };
   deadLetters: DeadLetterRecord[];
@@ -471,6 +473,7 @@ export function compareRuns(a: ReplayResult, b: ReplayResult): string[] {
   };
   same('paper_trades rows', sortedBy(a.paperTrades, 'trade_id'), sortedBy(b.paperTrades, 'trade_id'));
   same('signals rows', sortedBy(a.signalRows, 'signal_id'), sortedBy(b.signalRows, 'signal_id'));
+  same('rejected signals rows', sortedBy(a.rejectedRows, 'signal_id'), sortedBy(b.rejectedRows, 'signal_id'));
   same('account realized P&L', a.account?.realizedPnl, b.account?.realizedPnl);
   same('account counters', a.account?.counters, b.account?.counters);
   same('open positions', a.account?.positions, b.account?.positions);
@@ -665,7 +668,10 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
     await opts.inspect?.({ ctx, state: raw, warehouse: duck, bus });
 
     // Results.
-    const signalRows = await duck.rows('signals');
+    // scan decisions; the trading core's rejections (REJECTED rows, shared/engine/execution.ts rejectionRow) apart
+    const allSignalRows = await duck.rows('signals');
+    const signalRows = allSignalRows.filter((r) => r.decision !== REJECTED_DECISION);
+    const rejectedRows = allSignalRows.filter((r) => r.decision === REJECTED_DECISION);
     const counts = new Map<string, SignalCounts>();
     for (const r of signalRows) {
       const key = `${String(r.strategy)}|${String(r.symbol)}`;
@@ -693,6 +699,7 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
       trades: tradeStats(paperTrades),
       paperTrades,
       signalRows,
+      rejectedRows,
       account,
       equity: {
         start,
@@ -864,7 +871,7 @@ async function main(): Promise<void> {
     if (dup.deadLetters.length > 0 || (dup.logCounts.ERROR ?? 0) > 0) process.exitCode = 1;
   }
   if (v.json) {
-    const { paperTrades: _p, signalRows: _s, account: _a, ...summary } = result;
+    const { paperTrades: _p, signalRows: _s, rejectedRows: _r, account: _a, ...summary } = result;
     process.stdout.write(JSON.stringify({ ...summary, deadLetters: result.deadLetters.map((d) => ({ subscription: d.subscription, reason: d.reason })), ...(invariants ? { invariants } : {}) }, null, 2) + '\n');
   } else {
     process.stdout.write(formatSummary(result) + '\n');

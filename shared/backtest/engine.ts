@@ -103,6 +103,11 @@ export interface BacktestOptions {
   };
   onProgress?: (done: number, total: number) => void;
   progressEvery?: number;
+  /**
+   * Called with each state the core returned WITH events (every change of positions, notional or
+   * equity comes with an event), right after it became the current state (invariant tests).
+   */
+  onState?: (state: TradingState, events: readonly TradingEvent[]) => void;
 }
 
 export interface SignalOutcome {
@@ -255,6 +260,7 @@ export function runBacktest(m: BacktestMarket, config: BacktestConfig, opts: Bac
       else if (e.type === 'protection') protectionEvents++;
       if (recEvents) events.push(e);
     }
+    if (opts.onState && state !== null && evs.length > 0) opts.onState(state, evs);
   };
   const ensure = (now: number): TradingState => {
     state ??= createTradingState(accountId, tcfg, now);

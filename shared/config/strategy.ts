@@ -415,6 +415,12 @@ export const riskConfigSchema = z
     swingAllocationPct: z.strictObject({ DCA: pct, SWING: pct, CHANNEL: pct }),
     /** % of swing capital kept unallocated. */
     swingReservePct: pct,
+    /** Notional cap of ONE position (scalp or swing, paper or live), x equity (SPEC 4 "Notional caps"). */
+    maxLeverage: z.number().min(0.1).max(10).default(2),
+    /** Notional cap of ALL open positions together (pending entries included), x equity. */
+    maxTotalLeverage: z.number().min(0.1).max(20).default(3),
+    /** A signal the caps shrink below this notional, % of equity, is rejected (`notional_cap`) instead of traded small. */
+    minCappedNotionalPct: z.number().min(0).max(100).default(1),
   })
   .superRefine((c, ctx) => {
     if (c.scalp.perTradeRiskPct > c.scalp.totalRiskPct) {
@@ -422,6 +428,12 @@ export const riskConfigSchema = z
     }
     if (c.positions.maxPerStrategy > c.positions.maxTotal) {
       ctx.addIssue({ code: 'custom', path: ['positions', 'maxPerStrategy'], message: 'maxPerStrategy must be <= maxTotal' });
+    }
+    if (c.maxLeverage > c.maxTotalLeverage) {
+      ctx.addIssue({ code: 'custom', path: ['maxLeverage'], message: 'maxLeverage must be <= maxTotalLeverage' });
+    }
+    if (c.minCappedNotionalPct / 100 >= c.maxLeverage) {
+      ctx.addIssue({ code: 'custom', path: ['minCappedNotionalPct'], message: 'minCappedNotionalPct must be below maxLeverage x 100 (else every capped signal is rejected)' });
     }
     const sum = c.swingAllocationPct.DCA + c.swingAllocationPct.SWING + c.swingAllocationPct.CHANNEL;
     if (Math.abs(sum - 100) > 1e-6) {
@@ -436,6 +448,9 @@ export const DEFAULT_RISK_CONFIG: RiskConfig = {
   positions: { maxPerStrategy: 5, maxTotal: 15, maxPerCoinPerStrategy: 1 },
   swingAllocationPct: { DCA: 40, SWING: 30, CHANNEL: 30 },
   swingReservePct: 20,
+  maxLeverage: 2,
+  maxTotalLeverage: 3,
+  minCappedNotionalPct: 1,
 };
 
 // ---------- market protection (SPEC 6) ----------

@@ -41,6 +41,8 @@
  * - what the executor returns is published like a core result (trade events, protection alerts,
  *   `paper_trades` rows, here with mode `live`) and its issues as `live_order_issue` alerts; it is
  *   never fed back to the executor (it has applied it already).
+ * A rejected signal (any reason but `duplicate`) is logged ("signal rejected", reason, detail) and
+ * written to the warehouse `signals` as its own REJECTED row (`rejectionRow`).
  * Live mode without keys: every signal is rejected `live_unavailable` by the store's gate, no order
  * is sent, and ONE critical alert per switch to live says why (marker `trading/{id}/notices/...`).
  */
@@ -51,7 +53,8 @@ import { INTERVAL_MS, isTradable, type Candle } from '../market/types.js';
 import type { Bus } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
 import type { StateStore } from '../ports/state.js';
-import type { Warehouse } from '../ports/warehouse.js';
+import type { Row, Warehouse } from '../ports/warehouse.js';
+import { scanDecisionRow } from '../warehouse-schema.js';
 import { protectionAlert } from '../protection/alerts.js';
 import type { ProtectionEvent, RegimeInputs } from '../protection/model.js';
 import { REGIME_WINDOWS_MS, regimeInputsAt } from '../protection/regime.js';
@@ -374,10 +377,28 @@ export async function executeSignal(deps: ExecutionDeps, signal: Signal, deliver
     symbol: signal.symbol,
     direction: signal.direction,
     redelivery: !r.applied,
-    ...(d.accepted ? { risk: d.risk, notional: d.notional, stopLoss: d.stopLoss, sizeMultiplier: d.sizeMultiplier } : { reason: d.reason, detail: d.detail }),
+    ...(d.accepted ? { risk: d.risk, notional: d.notional, stopLoss: d.stopLoss, sizeMultiplier: d.sizeMultiplier, cappedBy: d.cappedBy } : { reason: d.reason, detail: d.detail }),
   });
+  // the rejection in the scan history (idempotent by key: a redelivery writes nothing new)
+  if (!d.accepted && d.reason !== 'duplicate') await deps.warehouse.insert('signals', [rejectionRow(signal, d.reason, d.detail)]);
   await afterCore(deps, link, store, r, now);
   return { applied: r.applied, events: r.events, decision: d };
+}
+
+/** `signals` decision of a TAKE the trading core refused (its own row, next to the TAKE row). */
+export const REJECTED_DECISION = 'REJECTED';
+
+/**
+ * The `signals` row of a signal the trading core rejected (e.g. `notional_cap`): signal_id
+ * `${signalId}:rejected`, decision REJECTED, reasons [reason, detail], features the signal's plus
+ * `execution`, `rejectReason`, `rejectDetail`, `takeSignalId` (the TAKE row it belongs to).
+ */
+export function rejectionRow(signal: Signal, reason: string, detail: string): Row {
+  const row = scanDecisionRow(
+    { ...signal, signalId: `${signal.signalId}:rejected`, reasons: [reason, detail] },
+    { execution: 'rejected', rejectReason: reason, rejectDetail: detail, takeSignalId: signal.signalId, entries: signal.entries, stopLoss: signal.stopLoss, takeProfit: signal.takeProfit },
+  );
+  return { ...row, decision: REJECTED_DECISION };
 }
 
 /**

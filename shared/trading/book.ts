@@ -44,7 +44,7 @@
  *   limit, scaled down by the part already exited.
  */
 import { INTERVAL_MS, type Candle } from '../market/types.js';
-import type { EngineKind, ExitReason, Signal } from './types.js';
+import type { Direction, EngineKind, ExitReason, Signal } from './types.js';
 import {
   QTY_EPSILON_FRACTION,
   TRAILING_ACTIVATION_MULTIPLE,
@@ -136,11 +136,25 @@ export function markedEquity(a: AccountState, marks: Record<string, number> = a.
   return accountEquity(a) + unrealizedPnl(a, marks);
 }
 
-/** Σ reserved risk (|limit - stop| x qty, pending and filled entries) over groups of `engine` (null: all). */
+/** Σ reserved risk (loss if stopped, costs included: Position.risk) over groups of `engine` (null: all). */
 export function openRisk(a: AccountState, engine: EngineKind | null = 'SCALP'): number {
   let r = 0;
   for (const p of a.positions) if (engine === null || p.engine === engine) r += p.risk;
   return r;
+}
+
+/** Σ notional (limit x qty, pending and filled entries) over every open group: the notional caps' usage. */
+export function openNotional(a: AccountState): number {
+  let n = 0;
+  for (const p of a.positions) n += p.notional;
+  return n;
+}
+
+/** The largest one group's notional (0 when none). */
+export function largestNotional(a: AccountState): number {
+  let n = 0;
+  for (const p of a.positions) if (p.notional > n) n = p.notional;
+  return n;
 }
 
 export function findPosition(a: AccountState, strategy: string, symbol: string): Position | undefined {
@@ -148,11 +162,50 @@ export function findPosition(a: AccountState, strategy: string, symbol: string):
 }
 
 /** Fee and slippage rates (fractions) of a group, by venue/engine and tier. */
-export function costRates(engine: EngineKind, tier: Position['tier'], cfg: TradingConfig): { feeRate: number; slippageRate: number } {
+export function costRates(engine: EngineKind, tier: Position['tier'], cfg: TradingConfig): CostRates {
   if (engine === 'SCALP') {
     return { feeRate: cfg.paper.fees.scalpPctPerSide / PCT, slippageRate: cfg.paper.scalpSlippagePct / PCT };
   }
   return { feeRate: cfg.paper.fees.swingPctPerSide / PCT, slippageRate: cfg.swingSlippagePct[tier] / PCT };
+}
+
+// ---------- the cost model (every simulated fill, and the cost-inclusive risk, go through these) ----------
+
+/** Fee and slippage rates (fractions) of a group: what `costRates` returns. */
+export interface CostRates {
+  feeRate: number;
+  slippageRate: number;
+}
+
+/** Entry fill price of a limit at `limit`: slippage against us (LONG buys higher, SHORT sells lower). */
+export function entryFillPrice(direction: Direction, limit: number, slippageRate: number): number {
+  return direction === 'LONG' ? limit * (1 + slippageRate) : limit * (1 - slippageRate);
+}
+
+/** Exit fill price at reference `price` (stop, take profit, close...): slippage against us. */
+export function exitFillPrice(direction: Direction, price: number, slippageRate: number): number {
+  return direction === 'LONG' ? price * (1 - slippageRate) : price * (1 + slippageRate);
+}
+
+/** Fee of one fill: on its notional, per side. */
+export function fillFee(price: number, qty: number, feeRate: number): number {
+  return price * qty * feeRate;
+}
+
+/**
+ * Loss per unit (base asset) of a lot that filled at `entryFill` (slippage included) and is stopped at
+ * `stop` (no gap): the price move to the stop's exit fill, its entry fee and the exit fee, by the same
+ * fill rules the paper book applies.
+ */
+export function stoppedLossPerUnitFromFill(direction: Direction, entryFill: number, stop: number, rates: CostRates): number {
+  const exit = exitFillPrice(direction, stop, rates.slippageRate);
+  const move = direction === 'LONG' ? entryFill - exit : exit - entryFill;
+  return move + fillFee(entryFill, 1, rates.feeRate) + fillFee(exit, 1, rates.feeRate);
+}
+
+/** Loss per unit of a limit entry at `limit` stopped at `stop`: round-trip costs included (the risk budget's unit). */
+export function stoppedLossPerUnit(direction: Direction, limit: number, stop: number, rates: CostRates): number {
+  return stoppedLossPerUnitFromFill(direction, entryFillPrice(direction, limit, rates.slippageRate), stop, rates);
 }
 
 export function groupIdOf(signalId: string): string {
@@ -187,7 +240,7 @@ export function submitSignal(a: AccountState, signal: Signal, plan: OrderPlan, c
   let risk = 0;
   let notional = 0;
   for (const e of entries) {
-    risk += Math.abs(e.price - plan.stopLoss) * e.qty;
+    risk += stoppedLossPerUnit(signal.direction, e.price, plan.stopLoss, { feeRate, slippageRate }) * e.qty;
     notional += e.price * e.qty;
   }
   const timeout = signal.engine === 'SCALP' ? cfg.paper.entryTimeoutMs.scalp : cfg.paper.entryTimeoutMs.swing;
@@ -444,8 +497,8 @@ function stepPosition(p: Position, c: Candle, end: number, halfTp: number, accou
       const e = p.entries[i] as EntryOrder;
       if (e.status !== 'pending') continue;
       if (long ? !(c.low < e.price) : !(c.high > e.price)) continue;
-      const fillPrice = long ? e.price * (1 + p.slippageRate) : e.price * (1 - p.slippageRate);
-      const fee = fillPrice * e.qty * p.feeRate;
+      const fillPrice = entryFillPrice(p.direction, e.price, p.slippageRate);
+      const fee = fillFee(fillPrice, e.qty, p.feeRate);
       entries ??= p.entries.slice();
       entries[i] = { ...e, status: 'filled', fillPrice, fillTime: end, fee, filledQty: e.qty };
       filledNow = true;
@@ -565,7 +618,7 @@ function cancelPending(p: Position, accountId: string, now: number, out: TradeEv
   let notional = 0;
   for (const e of entries) {
     if (e.status === 'cancelled') continue;
-    risk += Math.abs(e.price - p.stopLoss) * e.qty;
+    risk += stoppedLossPerUnit(p.direction, e.price, p.stopLoss, p) * e.qty; // a simulated lot fills at entryFillPrice(limit)
     notional += e.price * e.qty;
   }
   const remains = p.filledQty > 0;
@@ -657,11 +710,11 @@ function bookClose(
 
 /** Books the exit of every filled lot; pushes exit_filled and position_closed. */
 function closeGroup(p: Position, reason: ExitReason, rawPrice: number, exitTime: number, accountId: string, now: number, out: TradeEvent[]): void {
-  const exitPrice = p.direction === 'LONG' ? rawPrice * (1 - p.slippageRate) : rawPrice * (1 + p.slippageRate);
+  const exitPrice = exitFillPrice(p.direction, rawPrice, p.slippageRate);
   const lots = p.entries
     .filter((e) => e.status === 'filled')
     .map((e) => ({ orderId: e.orderId, fill: e.fillPrice as number, qty: e.qty, fee: e.fee, fillTime: e.fillTime as number }));
-  const { trade, exitFees } = bookClose(p, lots, exitPrice, (qty) => exitPrice * qty * p.feeRate, reason, exitTime, 'paper');
+  const { trade, exitFees } = bookClose(p, lots, exitPrice, (qty) => fillFee(exitPrice, qty, p.feeRate), reason, exitTime, 'paper');
   out.push({ type: 'exit_filled', ...base(accountId, p, now, `${p.groupId}:exit`), reason, price: exitPrice, qty: p.filledQty, fee: exitFees });
   out.push({ type: 'position_closed', ...base(accountId, p, now, `${p.groupId}:closed`), trade });
 }
@@ -751,7 +804,8 @@ function stepExternal(p: Position, x: ExternalExecution, c: Candle, end: number,
 }
 
 /** Risk and notional of an external group from its fills, working remainders and exits. */
-function externalExposure(entries: readonly EntryOrder[], stop: number, filledQty: number, exitedQty: number): { risk: number; notional: number } {
+function externalExposure(q: Position, filledQty: number, exitedQty: number): { risk: number; notional: number } {
+  const { entries, stopLoss: stop, direction } = q;
   let fr = 0;
   let fn = 0;
   let pr = 0;
@@ -759,12 +813,12 @@ function externalExposure(entries: readonly EntryOrder[], stop: number, filledQt
   for (const e of entries) {
     if (e.filledQty > 0) {
       const f = e.fillPrice as number;
-      fr += Math.abs(f - stop) * e.filledQty;
+      fr += stoppedLossPerUnitFromFill(direction, f, stop, q) * e.filledQty;
       fn += f * e.filledQty;
     }
     if (e.status === 'pending') {
       const rem = Math.max(0, e.qty - e.filledQty);
-      pr += Math.abs(e.price - stop) * rem;
+      pr += stoppedLossPerUnit(direction, e.price, stop, q) * rem;
       pn += e.price * rem;
     }
   }
@@ -792,7 +846,7 @@ function refreshExternal(q: Position, x: ExternalExecution): void {
     q.status = 'open';
     q.bestPrice ??= q.avgEntry;
   }
-  const ex = externalExposure(q.entries, q.stopLoss, qty, x.exitedQty);
+  const ex = externalExposure(q, qty, x.exitedQty);
   q.risk = ex.risk;
   q.notional = ex.notional;
 }

@@ -10,9 +10,11 @@
  *   opposite_position_live (external fill source only: Bybit one-way mode nets a LONG and a SHORT on
  *   one coin, so a signal opposing an external group on its symbol is refused; paper allows it),
  *   strategy_position_limit (5), total_position_limit (15), risk_budget_exhausted (scalps) /
- *   allocation_exhausted (swings).
+ *   allocation_exhausted (swings), notional_cap (after sizing: no room under the 2x / 3x notional
+ *   caps, or the cut size is below the minimum; sizing.ts capToRoom).
  * Then the stop is made adaptive (protection/adaptive-stops.ts, base = distance from the first entry),
- * the size computed (sizing.ts) and the limit entries placed (book.ts).
+ * the size computed (sizing.ts: cost-inclusive risk budget, then the notional caps) and the limit
+ * entries placed (book.ts).
  *
  * applyCandle: fills/exits of the candle's symbol (book.ts), then the trade limiter (stop counts and
  * resets), the loss streak, regime / volatility updates from `market`, cooldown / pause / bias expiry,
@@ -42,10 +44,14 @@ import {
   expireOrders,
   fillSourceOf,
   groupIdOf,
+  costRates,
+  largestNotional,
   markedEquity,
   moveTakeProfit,
   onCandle,
+  openNotional,
   openRisk,
+  stoppedLossPerUnit,
   submitSignal,
   withFillSource,
   type ExternalFillOutcome,
@@ -53,7 +59,7 @@ import {
 } from './book.js';
 import { biasRestriction, createBiasFilterState, expireBiasFilter, hasSwingConflict, updateBiasFilter, type BiasFilterState } from './filters.js';
 import type { AccountState, ExternalFill, FillSource, OwnerControl, TradeEvent, TradingConfig } from './model.js';
-import { qtysForNotional, qtysForRisk, scalpRiskBudget, swingNotionalBudget, swingSetupOf } from './sizing.js';
+import { capToRoom, qtysForNotional, qtysForRisk, scalpRiskBudget, swingNotionalBudget, swingSetupOf } from './sizing.js';
 import type { BiasState, Signal } from './types.js';
 
 const PCT = 100;
@@ -96,7 +102,8 @@ export type RejectReason =
   | 'strategy_position_limit'
   | 'total_position_limit'
   | 'risk_budget_exhausted'
-  | 'allocation_exhausted';
+  | 'allocation_exhausted'
+  | 'notional_cap';
 
 export type SignalDecision =
   | {
@@ -110,6 +117,8 @@ export type SignalDecision =
       stopLoss: number;
       /** regime x conflict multiplier applied. */
       sizeMultiplier: number;
+      /** The notional cap that cut the size (sizing.ts capToRoom), or null when the size fit. */
+      cappedBy: 'position' | 'existing' | 'total' | null;
     }
   | { accepted: false; reason: RejectReason; detail: string };
 
@@ -227,7 +236,7 @@ export function applySignal(state: TradingState, signal: Signal, market: SignalM
     if (hasSwingConflict(account, signal.symbol)) multiplier *= cfg.filters.swingConflictSizeFactor;
     const b = scalpRiskBudget(equity, openRisk(account, 'SCALP'), multiplier, cfg.risk);
     if (!(b.budget > 0)) return reject(s0, out, 'risk_budget_exhausted', `open scalp risk ${b.used.toFixed(2)} of cap ${b.cap.toFixed(2)}: nothing remains`);
-    qtys = qtysForRisk(signal.entries, stopLoss, b.budget);
+    qtys = qtysForRisk(signal.direction, signal.entries, stopLoss, b.budget, costRates(signal.engine, signal.tier, cfg));
   } else {
     const sw = setup ?? 'SWING';
     let used = 0;
@@ -236,13 +245,25 @@ export function applySignal(state: TradingState, signal: Signal, market: SignalM
     if (!(b.budget > 0)) return reject(s0, out, 'allocation_exhausted', `${sw} allocation ${b.allocation.toFixed(2)} fully used`);
     qtys = qtysForNotional(signal.entries, b.budget);
   }
+  const rates = costRates(signal.engine, signal.tier, cfg);
+  let wantRisk = 0;
+  let wantNotional = 0;
+  for (let i = 0; i < qtys.length; i++) {
+    const e = signal.entries[i] as number;
+    wantRisk += stoppedLossPerUnit(signal.direction, e, stopLoss, rates) * (qtys[i] as number);
+    wantNotional += e * (qtys[i] as number);
+  }
+  const exposure = { risk: openRisk(account, null), scalpRisk: openRisk(account, 'SCALP'), notional: openNotional(account), largest: largestNotional(account) };
+  const sized = capToRoom(signal.entries, qtys, wantRisk / wantNotional, signal.engine === 'SCALP', equity, exposure, cfg.risk);
+  if (!sized.ok) return reject(s0, out, 'notional_cap', sized.detail);
+  qtys = sized.qtys;
   const placed = submitSignal(account, signal, { qtys, stopLoss, takeProfit: signal.takeProfit }, cfg, now);
   out.push(...placed.events);
   const p = placed.account.positions[placed.account.positions.length - 1];
   return {
     state: withParts(state, placed.account, prot, bf),
     events: out,
-    decision: { accepted: true, groupId, qtys, risk: p?.risk ?? 0, notional: p?.notional ?? 0, stopLoss, sizeMultiplier: multiplier },
+    decision: { accepted: true, groupId, qtys, risk: p?.risk ?? 0, notional: p?.notional ?? 0, stopLoss, sizeMultiplier: multiplier, cappedBy: sized.cappedBy },
   };
 }
 

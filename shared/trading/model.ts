@@ -165,7 +165,10 @@ export interface Position {
   filledQty: number;
   /** Size-weighted average fill price of the filled entries (0 while none). */
   avgEntry: number;
-  /** Σ |limit - stop| x qty over pending and filled entries (the risk the group reserves). */
+  /**
+   * The risk the group reserves: its loss if stopped, round-trip costs included (book.ts
+   * stoppedLossPerUnit x qty over pending and filled entries; external filled lots from their fill).
+   */
   risk: number;
   /** Σ limit x qty over pending and filled entries. */
   notional: number;

@@ -21,19 +21,21 @@
  * 2625.32 before and 2627.40 after), candle 7 makes a higher high (2631.41) with a lower RSI(3), and
  * its volume 7500.2 is a spike -> SHORT, limit entry at the close 2628.02.
  *   TP = 2628.02 x (1 - 0.005) = 2614.8799        SL = 2628.02 x (1 + 0.003) = 2635.90406
- * Size: risk budget = 0.5 % x 10,000 = 50 USD; stop distance / entry = 7.88406 / 2628.02 = 0.003,
- *   notional = 50 / 0.003 = 16,666.666... USD, qty = 16,666.666... / 2628.02 = 6.3419101326 ETH.
+ * Size: risk budget = 0.5 % x 10,000 = 50 USD = the loss if stopped INCLUDING costs. Per USD of notional:
+ *   entry fill x 0.9998, stop exit x 1.003 x 1.0002 = 1.0032006 -> move 0.0034006, fees 0.0006 x (0.9998 +
+ *   1.0032006) = 0.00120180036; together 0.00460240036. Notional = 50 / 0.00460240036 = 10,863.896 USD
+ *   (1.09x equity, inside the 2x cap), qty = 10,863.896 / 2628.02 = 4.1338712214 ETH.
  * Entry fill: candle 8 (the NEXT one; the decision candle itself is never used) trades through the
  *   short limit (high 2628.75 > 2628.02); fill = 2628.02 x (1 - 0.0002) = 2627.494396 (slippage
  *   against us), at the close of candle 8 (14:02). Entry fee = 2627.494396 x qty x 0.0006
- *   = 16,666.67 x 0.9998 x 0.0006 = 9.998 USD. The stop (high >= 2635.90406) is never touched
+ *   = 10,863.896 x 0.9998 x 0.0006 = 6.5170341 USD. The stop (high >= 2635.90406) is never touched
  *   (highest high after the fill: 2627.26).
  * Exit: the take profit needs a low BELOW 2614.8799: candle 13 (2615.03) and 14 (2615.37) miss it,
  *   candle 15 (low 2612.30) hits it -> exit at 2614.8799 x (1 + 0.0002) = 2615.40287598 at 14:09.
- *   Exit fee = 2615.40287598 x qty x 0.0006 = 16,666.67 x 0.995 x 1.0002 x 0.0006 = 9.95199 USD.
- * P&L = (2627.494396 - 2615.40287598) x qty - 9.998 - 9.95199
- *     = 16,666.666... x (0.9998 - 0.995 x 1.0002) - 19.94999 = 16,666.666... x 0.004601 - 19.94999
- *     = 76.6833333... - 19.94999 = 56.7333433333... USD (0.567 % of equity); duration 7 minutes.
+ *   Exit fee = 2615.40287598 x qty x 0.0006 = 10,863.896 x 0.995 x 1.0002 x 0.0006 = 6.4870432 USD.
+ * P&L = (2627.494396 - 2615.40287598) x qty - 6.5170341 - 6.4870432
+ *     = 10,863.896 x (0.9998 - 0.995 x 1.0002) - 13.0040773 = 10,863.896 x 0.004601 - 13.0040773
+ *     = 49.9847866 - 13.0040773 = 36.9807093 USD (0.370 % of equity); duration 7 minutes.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -67,7 +69,8 @@ describe('hand-computed scenario: 16 real ETH candles, one V5.2 short to its tak
   const entry = 2628.02;
   const tp = entry * (1 - 0.005);
   const sl = entry * (1 + 0.003);
-  const notional = 50 / ((sl - entry) / entry);
+  // the loss if stopped per USD of notional, costs included (see the header)
+  const notional = 50 / ((sl / entry) * 1.0002 - 0.9998 + 0.0006 * (0.9998 + (sl / entry) * 1.0002));
   const qty = notional / entry;
   const fill = entry * (1 - 0.0002);
   const exit = tp * (1 + 0.0002);
@@ -83,18 +86,18 @@ describe('hand-computed scenario: 16 real ETH candles, one V5.2 short to its tak
     expect(d.proposal?.stopLoss).toBeCloseTo(2635.90406, 9);
   });
 
-  it('places 50 USD of risk (qty 6.3419101 ETH) and fills on the NEXT candle at the limit minus slippage, fee 9.998', () => {
+  it('places 50 USD of risk (qty 4.1338712 ETH) and fills on the NEXT candle at the limit minus slippage, fee 6.5170341', () => {
     const placed = r.events.find((e) => e.type === 'order_placed');
     expect(placed).toMatchObject({ ts: SIGNAL_CANDLE + MIN, risk: 50 });
     const filled = r.events.find((e) => e.type === 'entry_filled') as { ts: number; price: number; qty: number; fee: number };
     expect(filled.ts).toBe(SIGNAL_CANDLE + 2 * MIN); // the close of candle 8, the first candle after the decision
     expect(filled.price).toBeCloseTo(2627.494396, 9);
-    expect(filled.qty).toBeCloseTo(6.3419101326, 9);
+    expect(filled.qty).toBeCloseTo(4.1338712214, 9);
     expect(filled.qty).toBeCloseTo(qty, 12);
-    expect(filled.fee).toBeCloseTo(9.998, 9);
+    expect(filled.fee).toBeCloseTo(6.5170340809, 9);
   });
 
-  it('exits at the take profit on candle 15 (not 13 or 14, whose lows only touch near it): P&L 56.7333433 USD', () => {
+  it('exits at the take profit on candle 15 (not 13 or 14, whose lows only touch near it): P&L 36.9807093 USD', () => {
     expect(r.trades).toHaveLength(1);
     const t = r.trades[0]!;
     expect(t.exitReason).toBe('take_profit');
@@ -102,28 +105,28 @@ describe('hand-computed scenario: 16 real ETH candles, one V5.2 short to its tak
     expect(t.exitTime).toBe(SIGNAL_CANDLE + 9 * MIN);
     expect(t.avgEntry).toBeCloseTo(fill, 9);
     expect(t.exitPrice).toBeCloseTo(2615.40287598, 9);
-    expect(t.fees).toBeCloseTo(9.998 + 9.95199, 9);
+    expect(t.fees).toBeCloseTo(6.5170340809 + 6.4870432089, 9);
     expect(t.pnl).toBeCloseTo(pnl, 9);
-    expect(t.pnl).toBeCloseTo(50 / 0.003 * 0.004601 - 19.94999, 9);
-    expect(t.pnl).toBeCloseTo(56.7333433333, 9);
+    expect(t.pnl).toBeCloseTo((50 / 0.00460240036) * 0.0034040006, 9);
+    expect(t.pnl).toBeCloseTo(36.9807093445, 9);
   });
 
   it('reports the run metrics from that one trade', () => {
     const m = r.metrics;
     expect(m).toMatchObject({ trades: 1, wins: 1, losses: 0, winRate: 1, profitFactor: null, avgDurationMin: 7, exitReasons: { take_profit: 1 } });
-    expect(m.totalPnl).toBeCloseTo(56.7333433333, 9);
-    expect(m.totalPnlPct).toBeCloseTo(0.567333433333, 9);
-    expect(m.fees).toBeCloseTo(19.94999, 9);
+    expect(m.totalPnl).toBeCloseTo(36.9807093445, 9);
+    expect(m.totalPnlPct).toBeCloseTo(0.369807093445, 9);
+    expect(m.fees).toBeCloseTo(13.0040772898, 9);
     // market change: last close 2614.85 / first open 2624.51 - 1
     expect(m.marketChangePct).toBeCloseTo((2614.85 / 2624.51 - 1) * 100, 12);
     // Marked equity after candle k while short = 10,000 + (fill - close_k) x qty - entry fee:
-    //   c8 2625.15 -> 10,004.870 (a peak), c9 2625.92 -> 9,999.987, then c10..c12 new peaks, c13 dips
-    //   1.14 USD below c12's, c14 and the exit are new peaks. The largest fall is c8 -> c9:
-    //   (2625.92 - 2625.15) x qty = 0.77 x 6.3419101 = 4.8833 USD, / 10,004.870 = 0.04881 %.
+    //   c8 2625.15 -> 10,003.174 (a peak), c9 2625.92 -> 9,999.991, then c10..c12 new peaks, c13 dips
+    //   0.74 USD below c12's, c14 and the exit are new peaks. The largest fall is c8 -> c9:
+    //   (2625.92 - 2625.15) x qty = 0.77 x 4.1338712 = 3.1831 USD, / 10,003.174 = 0.03182 %.
     expect(m.endEquityMarked).toBeCloseTo(10_000 + pnl, 9);
     const e8 = 10_000 + (fill - 2625.15) * qty - entryFee;
     expect(m.maxDrawdownPct).toBeCloseTo(((0.77 * qty) / e8) * 100, 9);
-    expect(m.maxDrawdownPct).toBeCloseTo(0.0488089, 6);
+    expect(m.maxDrawdownPct).toBeCloseTo(0.0318207, 6);
     expect(r.openAtEnd).toBe(0);
   });
 });

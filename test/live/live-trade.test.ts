@@ -105,7 +105,7 @@ describe('a full live trade (BTCUSDT LONG, real candles)', () => {
         symbol: 'BTCUSDT',
         side: 'Buy',
         orderType: 'Limit',
-        qty: '0.166', // core size 1/6 BTC rounded DOWN to the 0.001 step
+        qty: '0.105', // core size 50 / 474.320036 = 0.10541 BTC (risk 50 with costs) rounded DOWN to the 0.001 step
         price: '109100.00',
         timeInForce: 'PostOnly',
         orderLinkId: clientOrderId(group, 'e0'),
@@ -116,7 +116,7 @@ describe('a full live trade (BTCUSDT LONG, real candles)', () => {
         symbol: 'BTCUSDT',
         side: 'Sell',
         orderType: 'Limit',
-        qty: '0.166',
+        qty: '0.105',
         price: '109650.00',
         timeInForce: 'PostOnly',
         orderLinkId: clientOrderId(group, 't0'),
@@ -124,30 +124,30 @@ describe('a full live trade (BTCUSDT LONG, real candles)', () => {
       },
     ]);
 
-    const entryFee = 109100 * 0.166 * BYBIT_MAKER_FEE_RATE;
-    const exitFee = 109650 * 0.166 * BYBIT_MAKER_FEE_RATE;
+    const entryFee = 109100 * 0.105 * BYBIT_MAKER_FEE_RATE;
+    const exitFee = 109650 * 0.105 * BYBIT_MAKER_FEE_RATE;
     // the core's events ARE the exchange's fills (no simulated fill, no parallel ledger P&L)
     const evs = trade(core);
     expect(evs.map((e) => e.type)).toEqual(['order_placed', 'entry_filled', 'exit_filled', 'position_closed']);
     const [, fill, exit, closed] = evs;
-    expect(fill).toMatchObject({ type: 'entry_filled', groupId: group, orderId: `${group}:e0`, price: 109100, qty: 0.166, avgEntry: 109100, filledQty: 0.166, ts: at('12:22') });
+    expect(fill).toMatchObject({ type: 'entry_filled', groupId: group, orderId: `${group}:e0`, price: 109100, qty: 0.105, avgEntry: 109100, filledQty: 0.105, ts: at('12:22') });
     expect((fill as { fee: number }).fee).toBeCloseTo(entryFee, 9);
-    expect(exit).toMatchObject({ type: 'exit_filled', reason: 'take_profit', price: 109650, qty: 0.166, ts: at('12:31') });
+    expect(exit).toMatchObject({ type: 'exit_filled', reason: 'take_profit', price: 109650, qty: 0.105, ts: at('12:31') });
     expect((exit as { fee: number }).fee).toBeCloseTo(exitFee, 9);
     if (closed?.type !== 'position_closed') throw new Error('no close');
     const t = closed.trade;
-    expect(t).toMatchObject({ exitReason: 'take_profit', avgEntry: 109100, exitPrice: 109650, qty: 0.166, entryTime: at('12:22'), exitTime: at('12:31') });
+    expect(t).toMatchObject({ exitReason: 'take_profit', avgEntry: 109100, exitPrice: 109650, qty: 0.105, entryTime: at('12:22'), exitTime: at('12:31') });
     expect(t.fees).toBeCloseTo(entryFee + exitFee, 9);
-    expect(t.pnl).toBeCloseTo((109650 - 109100) * 0.166 - entryFee - exitFee, 9); // 84.0375
-    expect(t.pnl).toBeCloseTo(84.0375, 9);
-    expect(t.pnlPct).toBeCloseTo((t.pnl / (109100 * 0.166)) * 100, 9);
+    expect(t.pnl).toBeCloseTo((109650 - 109100) * 0.105 - entryFee - exitFee, 9);
+    expect(t.pnl).toBeCloseTo(53.15625, 9); // 57.75 - 0.105 x 0.0002 x (109100 + 109650)
+    expect(t.pnlPct).toBeCloseTo((t.pnl / (109100 * 0.105)) * 100, 9);
     expect(t.rows).toHaveLength(1);
-    expect(t.rows[0]).toMatchObject({ mode: 'live', trade_group_id: group, entry_price: 109100, exit_price: 109650, exit_reason: 'take_profit', qty: 0.166 });
+    expect(t.rows[0]).toMatchObject({ mode: 'live', trade_group_id: group, entry_price: 109100, exit_price: 109650, exit_reason: 'take_profit', qty: 0.105 });
     expect(closedTradeRows(core)).toEqual(t.rows);
 
     // the core's account booked exactly the exchange's numbers
     expect(state.account.positions).toHaveLength(0);
-    expect(state.account.realizedPnl).toBeCloseTo(84.0375, 9);
+    expect(state.account.realizedPnl).toBeCloseTo(53.15625, 9);
     expect(state.account.feesPaid).toBeCloseTo(entryFee + exitFee, 9);
     expect(state.account.counters).toMatchObject({ ordersPlaced: 1, entriesFilled: 1, tradesClosed: 1, wins: 1 });
     expect(v.server.position('BTCUSDT')).toBe(0);
@@ -164,23 +164,24 @@ describe('a full live trade (BTCUSDT LONG, real candles)', () => {
     const group = 'tg:' + SHORT().signalId;
     const creates = v.server.orderCreates();
     expect(creates.map((b) => [b.side, b.timeInForce, b.reduceOnly, b.price, b.qty])).toEqual([
-      ['Sell', 'PostOnly', false, '109030.00', '0.166'], // entry
-      ['Buy', 'PostOnly', true, '108500.00', '0.166'], // take profit
-      ['Buy', 'GTC', true, '109876.60', '0.166'], // stop exit: 109330 x (1 + 0.5 %) = 109876.65, BUY rounds down
+      ['Sell', 'PostOnly', false, '109030.00', '0.105'], // entry
+      ['Buy', 'PostOnly', true, '108500.00', '0.105'], // take profit
+      ['Buy', 'GTC', true, '109876.60', '0.105'], // stop exit: 109330 x (1 + 0.5 %) = 109876.65, BUY rounds down
     ]);
     const cancels = v.server.requests.filter((r) => r.path === '/v5/order/cancel');
     expect(cancels.map((r) => [r.body?.orderLinkId, r.retCode])).toEqual([[clientOrderId(group, 't0'), 0]]);
 
     // the core DECIDED the stop from the 12:30 candle (high 109850 >= 109330); the exchange filled it
     expect(trade(core).map((e) => e.type)).toEqual(['order_placed', 'entry_filled', 'exit_decided', 'exit_filled', 'position_closed']);
-    expect(core.find((e) => e.type === 'exit_decided')).toMatchObject({ reason: 'stop_loss', price: 109330, qty: 0.166 });
+    expect(core.find((e) => e.type === 'exit_decided')).toMatchObject({ reason: 'stop_loss', price: 109330, qty: 0.105 });
     const [closed] = closedOf(core);
     // the marketable limit filled at once at the market (12:30 close 109739.9), inside the bound, as taker
-    const entryFee = 109030 * 0.166 * BYBIT_MAKER_FEE_RATE;
-    const exitFee = 109739.9 * 0.166 * BYBIT_TAKER_FEE_RATE;
-    expect(closed).toMatchObject({ exitReason: 'stop_loss', direction: 'SHORT', avgEntry: 109030, exitPrice: 109739.9, qty: 0.166 });
-    expect(closed!.pnl).toBeCloseTo((109030 - 109739.9) * 0.166 - entryFee - exitFee, 9);
-    expect(closed!.fees).toBeCloseTo(entryFee + exitFee, 9);
+    const entryFee = 109030 * 0.105 * BYBIT_MAKER_FEE_RATE;
+    const exitFee = 109739.9 * 0.105 * BYBIT_TAKER_FEE_RATE;
+    expect(closed).toMatchObject({ exitReason: 'stop_loss', direction: 'SHORT', avgEntry: 109030, exitPrice: 109739.9, qty: 0.105 });
+    // the exchange reports fees to 1e-8 (its rounding, not ours)
+    expect(closed!.pnl).toBeCloseTo((109030 - 109739.9) * 0.105 - entryFee - exitFee, 7);
+    expect(closed!.fees).toBeCloseTo(entryFee + exitFee, 7);
     expect(core.filter((e) => e.type === 'exit_filled').map((e) => (e as { reason: string }).reason)).toEqual(['stop_loss']);
     expect(v.server.position('BTCUSDT')).toBe(0);
     // the stop counts for the trade limiter like a simulated one
@@ -214,6 +215,12 @@ describe('rounding on the real instruments (request bodies)', () => {
   });
 });
 
+/** ETH LONG stopped at 2409.1 (scalp costs: 0.02 % slippage on the stop exit, 0.06 % fee per side), per ETH filled at `fill`. */
+function ethLossFromFill(fill: number): number {
+  const exit = 2409.1 * 0.9998;
+  return fill - exit + 0.0006 * (fill + exit);
+}
+
 describe('partial fills', () => {
   it('two reconciles: each increase is one core entry_filled at the exchange numbers; the TP waits for the whole entry; polling is idempotent', async () => {
     const eth = candlesFrom(join(FIXTURES, 'replay', 'ETHUSDT_1m.csv'), 'ETHUSDT');
@@ -223,9 +230,9 @@ describe('partial fills', () => {
     const sig = signal({ ts, symbol: 'ETHUSDT', strategy: 'levels_exhaustion', entries: [2421.2], stopLoss: 2409.1, takeProfit: 2440, signalId: 'eth-partial' });
     const r = await trading.applySignal(sig, null, ts);
     if (!r.decision.accepted) throw new Error(r.decision.reason);
-    const coreQty = r.decision.qtys[0]!; // 4.1322... ETH
+    const coreQty = r.decision.qtys[0]!; // 50 / 15.9642415 = 3.1320 ETH (risk 50 with costs)
     await exec.onEvents(r.events, { state: r.state }, ts);
-    const qty = Number(v.server.orderCreates()[0]!.qty); // 4.13 ETH on the 0.01 step
+    const qty = Number(v.server.orderCreates()[0]!.qty); // 3.13 ETH on the 0.01 step
     expect(qty).toBe(Math.floor(coreQty * 100) / 100);
     const group = `tg:${sig.signalId}`;
 
@@ -237,8 +244,8 @@ describe('partial fills', () => {
     let p = first.state!.account.positions[0]!;
     expect(p).toMatchObject({ status: 'open', filledQty: 1, avgEntry: 2421.2 });
     expect(p.entries[0]).toMatchObject({ status: 'pending', filledQty: 1, fillPrice: 2421.2 });
-    // risk: the filled ETH at its fill, the working remainder at its limit
-    expect(p.risk).toBeCloseTo((2421.2 - 2409.1) * coreQty, 9);
+    // risk (loss if stopped, costs included): the filled ETH from its fill, the working remainder from its limit
+    expect(p.risk).toBeCloseTo(1 * ethLossFromFill(2421.2) + (coreQty - 1) * ethLossFromFill(2421.2 * 1.0002), 9);
     expect(await exec.reconcile(ts + MIN)).toEqual({ events: [], issues: [], state: null });
     expect(v.server.orderCreates()).toHaveLength(1); // no take profit for a working entry
 
@@ -250,10 +257,10 @@ describe('partial fills', () => {
     expect((second.events[0] as { fee: number }).fee).toBeCloseTo(2421.2 * (qty - 1) * BYBIT_MAKER_FEE_RATE, 9);
     expect(second.events[0]!.eventId).not.toBe(first.events[0]!.eventId);
     p = second.state!.account.positions[0]!;
-    // the exchange order is Filled: the core's entry is done with the exchange's 4.13 (not the core's 4.1322)
+    // the exchange order is Filled: the core's entry is done with the exchange's 3.13 (not the core's 3.1320)
     expect(p.entries[0]).toMatchObject({ status: 'filled', filledQty: qty });
     expect(p.filledQty).toBe(qty);
-    expect(p.risk).toBeCloseTo((2421.2 - 2409.1) * qty, 9);
+    expect(p.risk).toBeCloseTo(qty * ethLossFromFill(2421.2), 9);
     expect(p.entries[0]!.fee).toBeCloseTo(2421.2 * qty * BYBIT_MAKER_FEE_RATE, 9);
     expect(v.server.orderCreates()[1]).toMatchObject({ side: 'Sell', timeInForce: 'PostOnly', reduceOnly: true, price: '2440.00', qty: qty.toFixed(2) });
     expect(await exec.reconcile(ts + 3 * MIN)).toEqual({ events: [], issues: [], state: null });
@@ -267,7 +274,7 @@ describe('idempotent placement', () => {
     const sig = LONG();
     const group = 'tg:' + sig.signalId;
     // the previous attempt reached the exchange, then the process died before recording it
-    await v.client.placeLimitOrder({ symbol: 'BTCUSDT', side: 'Buy', price: '109100.00', qty: '0.166', postOnly: true, reduceOnly: false, clientOrderId: clientOrderId(group, 'e0') });
+    await v.client.placeLimitOrder({ symbol: 'BTCUSDT', side: 'Buy', price: '109100.00', qty: '0.105', postOnly: true, reduceOnly: false, clientOrderId: clientOrderId(group, 'e0') });
     const r = await trading.applySignal(sig, null, sig.ts);
     await exec.onEvents(r.events, { state: r.state }, sig.ts);
     // redelivery of the same signal: the core returns the stored events again
@@ -320,8 +327,8 @@ describe('PostOnly that would cross', () => {
     expect(issues.find((e) => e.type === 'live_order_issue')).toMatchObject({ issue: 'post_only_would_cross', action: 'replaced_gtc', leg: 't0' });
     const [closed] = closedOf(core);
     // filled at the market (12:30 close 109739.9, better than the 109650 limit) as taker
-    expect(closed).toMatchObject({ exitReason: 'take_profit', exitPrice: 109739.9, qty: 0.166 });
-    expect(closed!.fees).toBeCloseTo(109100 * 0.166 * BYBIT_MAKER_FEE_RATE + 109739.9 * 0.166 * BYBIT_TAKER_FEE_RATE, 9);
+    expect(closed).toMatchObject({ exitReason: 'take_profit', exitPrice: 109739.9, qty: 0.105 });
+    expect(closed!.fees).toBeCloseTo(109100 * 0.105 * BYBIT_MAKER_FEE_RATE + 109739.9 * 0.105 * BYBIT_TAKER_FEE_RATE, 7); // exchange fees to 1e-8
   });
 });
 
@@ -374,7 +381,7 @@ describe('Bybit fills on a touch; the simulated core would not', () => {
     const core: TradingEvent[] = [];
     const r0 = await trading.applySignal(sig(), null, d('00:12'));
     if (!r0.decision.accepted) throw new Error(r0.decision.reason);
-    expect(r0.decision.qtys[0]).toBeCloseTo(50 / 330.4, 12); // risk 50 over a 330.4 stop distance
+    expect(r0.decision.qtys[0]).toBeCloseTo(50 / 506.024359648, 9); // risk 50 with costs: 109930.4 x 1.0002 - 109600 x 0.9998 + 0.0006 x (both)
     core.push(...r0.events, ...(await exec.onEvents(r0.events, { state: r0.state }, d('00:12'))).events);
     for (const c of candles) {
       playCandle(v.server, c);
@@ -385,7 +392,7 @@ describe('Bybit fills on a touch; the simulated core would not', () => {
       core.push(...r.events, ...(await exec.onEvents(r.events, { state: r.state }, now)).events);
       seen.push(r.state);
     }
-    const qty = 0.151; // 0.15133 rounded down to the 0.001 step
+    const qty = 0.098; // 0.098809 rounded down to the 0.001 step
     const entryFee = 109930.4 * qty * BYBIT_MAKER_FEE_RATE;
     const exitFee = 110100 * qty * BYBIT_MAKER_FEE_RATE;
     // 00:13 (high 110017.5) covered half the way to the take profit: candles still move the half-TP mark
@@ -396,7 +403,9 @@ describe('Bybit fills on a touch; the simulated core would not', () => {
     expect(open).toMatchObject({ status: 'open', filledQty: qty, avgEntry: 109930.4, openedAt: d('00:13') });
     expect(open.entries[0]).toMatchObject({ status: 'filled', fillPrice: 109930.4, filledQty: qty });
     expect(open.entries[0]!.fee).toBeCloseTo(entryFee, 12);
-    expect(open.risk).toBeCloseTo((109930.4 - 109600) * qty, 9);
+    // the loss if stopped from the exchange's fill, costs included (0.02 % slippage on the stop exit, 0.06 % fee per side)
+    const stopExit = 109600 * 0.9998;
+    expect(open.risk).toBeCloseTo((109930.4 - stopExit + 0.0006 * (109930.4 + stopExit)) * qty, 9);
     const ex = v.server.allOrders().find((o) => o.orderLinkId === clientOrderId(group, 'e0'))!;
     expect([ex.status, ex.cumQty, ex.cumValue / ex.cumQty]).toEqual(['Filled', qty, expect.closeTo(109930.4, 6)]);
     expect(open.entries[0]!.fee).toBeCloseTo(ex.cumFee, 9);
@@ -437,7 +446,7 @@ describe('one-way mode: no opposite positions on one coin while live', () => {
   it('a SHORT signal against the open live LONG (filled on Bybit) is rejected and sends nothing; paper accepts it', async () => {
     v.server.setPrice('BTCUSDT', candleAt('12:17').close);
     await run(BTC.filter((c) => c.openTime >= at('12:18') && c.openTime <= at('12:21')), [LONG()]);
-    expect(v.server.position('BTCUSDT')).toBeCloseTo(0.166, 9);
+    expect(v.server.position('BTCUSDT')).toBeCloseTo(0.105, 9);
     const creates = v.server.orderCreates().length;
     const r = await trading.applySignal(SHORT(), null, SHORT().ts);
     expect(r.decision).toMatchObject({ accepted: false, reason: 'opposite_position_live' });

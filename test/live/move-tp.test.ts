@@ -109,7 +109,7 @@ describe('move TP of a live group', () => {
       symbol: 'BTCUSDT',
       side: 'Sell',
       orderType: 'Limit',
-      qty: '0.166',
+      qty: '0.105',
       price: '109800.10',
       timeInForce: 'PostOnly',
       orderLinkId: clientOrderId(group, 't0r1'),
@@ -137,12 +137,12 @@ describe('move TP of a live group', () => {
     await run(between('12:26', '12:31'));
     expect(v.server.orderCreates()).toHaveLength(3);
     const [closed] = closedOf(core);
-    const entryFee = 109100 * 0.166 * BYBIT_MAKER_FEE_RATE;
-    const exitFee = 109800.1 * 0.166 * BYBIT_MAKER_FEE_RATE;
-    expect(closed).toMatchObject({ exitReason: 'take_profit', avgEntry: 109100, exitPrice: 109800.1, qty: 0.166 });
+    const entryFee = 109100 * 0.105 * BYBIT_MAKER_FEE_RATE;
+    const exitFee = 109800.1 * 0.105 * BYBIT_MAKER_FEE_RATE;
+    expect(closed).toMatchObject({ exitReason: 'take_profit', avgEntry: 109100, exitPrice: 109800.1, qty: 0.105 });
     expect(closed!.fees).toBeCloseTo(entryFee + exitFee, 9);
-    expect(closed!.pnl).toBeCloseTo((109800.1 - 109100) * 0.166 - entryFee - exitFee, 9);
-    expect(core.filter((e) => e.type === 'exit_filled')).toEqual([expect.objectContaining({ eventId: `${group}:exit:${clientOrderId(group, 't0r1')}:0.166`, price: 109800.1, qty: 0.166, reason: 'take_profit' })]);
+    expect(closed!.pnl).toBeCloseTo((109800.1 - 109100) * 0.105 - entryFee - exitFee, 9);
+    expect(core.filter((e) => e.type === 'exit_filled')).toEqual([expect.objectContaining({ eventId: `${group}:exit:${clientOrderId(group, 't0r1')}:0.105`, price: 109800.1, qty: 0.105, reason: 'take_profit' })]);
     expect(v.server.position('BTCUSDT')).toBe(0);
     expect(issues).toEqual([]);
     expect((await exec.group(group))?.status).toBe('closed');
@@ -163,7 +163,7 @@ describe('move TP of a live group', () => {
     expect(cancels()).toEqual([[clientOrderId(group, 't0'), 110001]]);
     expect(v.server.orderCreates().map((b) => b.orderLinkId)).toEqual([clientOrderId(group, 'e0'), clientOrderId(group, 't0')]);
     const [closed] = closedOf(core);
-    expect(closed).toMatchObject({ exitReason: 'take_profit', exitPrice: 109650, qty: 0.166 });
+    expect(closed).toMatchObject({ exitReason: 'take_profit', exitPrice: 109650, qty: 0.105 });
     expect(v.server.position('BTCUSDT')).toBe(0);
     expect((await exec.group(group))?.status).toBe('closed');
     expect(issues).toEqual([]);
@@ -180,7 +180,7 @@ describe('move TP of a live group', () => {
     take(await exec.onEvents(r.events, { state: r.state }, ts));
     v.server.trade('ETHUSDT', 2420.5); // the entry fills at its limit
     take(await exec.reconcile(ts + MIN));
-    const qty = Number(v.server.orderCreates()[0]!.qty); // 4.13
+    const qty = Number(v.server.orderCreates()[0]!.qty); // 3.13
     v.server.trade('ETHUSDT', 2440, 1); // 1 ETH of the take profit fills
     take(await exec.reconcile(ts + 2 * MIN));
     expect(core.filter((e) => e.type === 'exit_filled')).toEqual([expect.objectContaining({ qty: 1, price: 2440 })]);

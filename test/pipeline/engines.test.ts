@@ -30,7 +30,7 @@ import { tradingDocPath, type TradingDoc } from '../../shared/trading/store.js';
 import type { Signal } from '../../shared/trading/types.js';
 import { scalpSignal, SCALP_MAX_HOLD_MS, SCALP_SIGNAL_CONFIDENCE } from '../../shared/engine/scalp-signal.js';
 import { createMicroCache, evaluateMicro, type MicroDeps, type MicroResult } from '../../shared/engine/micro.js';
-import { DecisionCandlePendingError, executeCandles, executeSignal, executionCacheFor, PAPER_ACCOUNT_ID, type ExecutionDeps } from '../../shared/engine/execution.js';
+import { DecisionCandlePendingError, executeCandles, executeSignal, executionCacheFor, PAPER_ACCOUNT_ID, REJECTED_DECISION, type ExecutionDeps } from '../../shared/engine/execution.js';
 import { MIN } from './helpers.js';
 
 const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'pipeline', 'BTCUSDT_1m_2025-06-12T22_600.csv');
@@ -188,6 +188,33 @@ describe('micro-scalp and execution engines on the embedded adapters', () => {
     expect((await evaluateMicro(deps, { kind: 'snapshot', snapshot: early })).note).toMatch(/late holder tick/);
     // A snapshot of another symbol's candle is rejected at the edge.
     expect(snapshotSchema.safeParse({ symbol: 'ETHUSDT', ts: snapshot.ts, forming: next, book: null }).success).toBe(false);
+  });
+
+  it('a signal the notional caps cannot size is rejected (notional_cap) with its reason in the log and in `signals`', async () => {
+    const micro = microDeps();
+    let signal: Signal | undefined;
+    let k = FIRST_EVAL;
+    for (; k < CANDLES.length && !signal; k++) signal = (await closeAt(micro, k)).published[0];
+    const s = signal as Signal;
+    // caps of 0.1x equity (980 USD of room after the 2 % scalp headroom) and a 990 USD minimum: too small to trade
+    const strategies = structuredClone(DEFAULT_STRATEGY_CONFIGS);
+    Object.assign(strategies.risk, { maxLeverage: 0.1, maxTotalLeverage: 0.1, minCappedNotionalPct: 9.9 });
+    const lines: string[] = [];
+    const log = createLogger({}, { sink: (l: string) => void lines.push(l) });
+    const exec: ExecutionDeps = { ...execDeps(), log, config: staticConfig(DEFAULT_SYSTEM_CONFIG, strategies) };
+    await executeCandles(exec, CANDLES.slice(k - 60, k));
+    const r = await executeSignal(exec, s, { attempt: 1, maxAttempts: 5 });
+    expect(r.decision).toMatchObject({ accepted: false, reason: 'notional_cap', detail: expect.stringMatching(/capped size below the minimum 990\.00 .*room 980\.00/) });
+    expect(r.events).toEqual([]);
+    const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.message === 'signal rejected');
+    expect(logged).toMatchObject({ signalId: s.signalId, reason: 'notional_cap' });
+    // a redelivery writes no second row
+    await executeSignal(exec, s, { attempt: 2, maxAttempts: 5 });
+    const rows = (await warehouse.rows('signals')).filter((row) => row.decision === REJECTED_DECISION);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ signal_id: `${s.signalId}:rejected`, strategy: s.strategy, symbol: s.symbol, direction: s.direction });
+    expect(JSON.parse(String(rows[0]?.reasons))[0]).toBe('notional_cap');
+    expect(JSON.parse(String(rows[0]?.features))).toMatchObject({ execution: 'rejected', rejectReason: 'notional_cap', takeSignalId: s.signalId });
   });
 
   it('execution applies a scalp signal only after its decision candle, idempotently, and books the trade', async () => {

@@ -87,7 +87,7 @@ describe('InvariantMonitor', () => {
   });
 
   it('compareRuns: identical runs have no difference; a changed trade or equity is reported', () => {
-    const a = { ...result([1, 2], 3), signalRows: [], trades: [], deadLetters: [] } as unknown as ReplayResult;
+    const a = { ...result([1, 2], 3), signalRows: [], rejectedRows: [], trades: [], deadLetters: [] } as unknown as ReplayResult;
     expect(compareRuns(a, structuredClone(a))).toEqual([]);
     const b = structuredClone(a);
     (b.paperTrades[0] as { pnl: number }).pnl = 1.5;

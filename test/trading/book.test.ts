@@ -68,7 +68,9 @@ describe('limit entry fills', () => {
   it('times out after paper.entryTimeoutMs.scalp (5 candles of 1m) and frees the reserved risk', () => {
     const cfg = defaultCfg();
     const acc = place(cfg, long100(), [10]);
-    expect(openRisk(acc)).toBeCloseTo(10, 10); // |100 - 99| x 10
+    // the loss if stopped, costs included (scalp: 0.02 % slippage, 0.06 % fee per side): fill 100.02, exit
+    // 99 x 0.9998 = 98.9802; (1.0398 + 0.0006 x (100.02 + 98.9802)) x 10 = 11.5920012
+    expect(openRisk(acc)).toBeCloseTo(11.5920012, 10);
     const quiet = (k: number) => candle(T + k * MIN, 100.5, 100.6, 100.4, 100.5);
     let r = run(cfg, acc, [quiet(1), quiet(2), quiet(3), quiet(4)]);
     expect(r.events).toEqual([]);
@@ -294,7 +296,9 @@ describe('DCA grid', () => {
     acc = run(cfg, acc, [candle(T + MIN, 100.2, 100.3, 99.5, 99.8)]).acc;
     const r = onCandle(acc, candle(T + 24 * HOUR, 100, 100.1, 99.6, 100), cfg, T + 24 * HOUR + MIN);
     expect(r.events).toMatchObject([{ type: 'entry_timeout', positionRemains: true }]);
-    expect(r.account.positions[0]?.risk).toBeCloseTo(5, 10); // only e0: |100 - 95| x 1
+    // only e0, stopped with its round-trip costs (large cap: 0.15 % slippage, 0.3 % fee per side):
+    // fill 100 x 1.0015 = 100.15, stop exit 95 x 0.9985 = 94.8575; 5.2925 + 0.003 x (100.15 + 94.8575) = 5.8775225
+    expect(r.account.positions[0]?.risk).toBeCloseTo(5.8775225, 10);
   });
 });
 

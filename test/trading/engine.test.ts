@@ -28,7 +28,9 @@ describe('applySignal checks', () => {
 
   it('per-strategy (5) and total (15) position limits', () => {
     const cfg = cfg1m();
-    cfg.risk.scalp.totalRiskPct = 100; // take risk out of the way
+    cfg.risk.scalp.totalRiskPct = 10; // take risk (10 scalps x 0.5 %) and the notional caps out of the way
+    cfg.risk.maxLeverage = 10;
+    cfg.risk.maxTotalLeverage = 20;
     let s = createTradingState('a', cfg, T);
     const coins = Array.from({ length: 8 }, (_, i) => `C${i}USDT`);
     const decisions: string[] = [];
@@ -71,7 +73,9 @@ describe('applySignal checks', () => {
     if (!r.decision.accepted) throw new Error(r.decision.reason);
     expect(r.decision.stopLoss).toBeCloseTo(100 * (1 - 0.007475), 10);
     expect(r.decision.risk).toBeCloseTo(25, 9); // CAUTION halves the 50 budget
-    expect(r.decision.qtys[0]).toBeCloseTo(25 / 0.7475, 9);
+    // per unit if stopped, costs included: fill 100.02, exit stop x 0.9998, fees 0.06 % per side
+    const exit = 100 * (1 - 0.007475) * 0.9998;
+    expect(r.decision.qtys[0]).toBeCloseTo(25 / (100.02 - exit + 0.0006 * (100.02 + exit)), 9);
   });
 });
 
@@ -182,8 +186,10 @@ describe('protections through the engine', () => {
       s = r.s;
       all.push(...r.events);
     });
-    // each stop loses about 66 (54 + 12 fees): the 5th also crosses the 3 % daily drawdown alert
-    expect(kinds(all)).toEqual(['loss_streak_pause', 'daily_drawdown_alert']);
+    // each stop (no gap) loses exactly its budget, 0.5 % of the equity of the moment, fees and slippage
+    // included: 10,000 x (1 - 0.995^5) = 247.51 in all, under the 3 % daily drawdown alert
+    expect(-s.account.realizedPnl).toBeCloseTo(10_000 * (1 - 0.995 ** 5), 6);
+    expect(kinds(all)).toEqual(['loss_streak_pause']);
     const at = T + HOUR;
     expect(applySignal(s, scalp('DOGEUSDT', at), null, cfg, at).decision).toMatchObject({ reason: 'loss_streak_pause' });
     const resumed = ownerResume(s, at);

@@ -27,6 +27,14 @@ const TS = T + MIN;
 const types = (evs: readonly TradingEvent[]) => evs.filter((e): e is TradeEvent => e.type !== 'protection').map((e) => e.type);
 const closedOf = (evs: readonly TradingEvent[]) => evs.filter((e): e is PositionClosedEvent => e.type === 'position_closed').map((e) => e.trade);
 
+/** No fees, no slippage: the fill mechanics below keep round hand numbers (risk = |price - stop| x qty). */
+function costFree(): TradingConfig {
+  const c = defaultCfg();
+  c.paper.fees.scalpPctPerSide = 0;
+  c.paper.scalpSlippagePct = 0;
+  return c;
+}
+
 function live(cfg: TradingConfig): TradingState {
   return setFillSource(createTradingState('live', cfg, T), 'external');
 }
@@ -49,7 +57,7 @@ function exitFill(sig: Signal, orderId: string, cumQty: number, avgPrice: number
 
 describe('external groups: candles decide, the exchange fills', () => {
   it('a candle trading through the entry fills nothing; the exchange fill is booked exactly; a stop touch is decided once; the exit fill closes', () => {
-    const cfg = defaultCfg();
+    const cfg = costFree();
     const sig = long100();
     let s = place(live(cfg), sig, cfg);
     const qty = s.account.positions[0]!.entries[0]!.qty; // 50 / 1 = 50
@@ -102,8 +110,22 @@ describe('external groups: candles decide, the exchange fills', () => {
     expect(x2.state.protections.guards.consecutiveLosses).toBe(1);
   });
 
-  it('a DCA grid: partial entry and exit fills, size-weighted P&L from the exchange numbers, risk following the fills', () => {
+  it('with costs, an external lot reserves its loss if stopped from its FILL price, costs included', () => {
     const cfg = defaultCfg();
+    const sig = long100();
+    const s = place(live(cfg), sig, cfg);
+    const q = s.account.positions[0]!.entries[0]!.qty;
+    // placed: 50 = q x (100.02 - 99 x 0.9998 + 0.0006 x (100.02 + 99 x 0.9998))
+    expect(q).toBeCloseTo(50 / (100.02 - 98.9802 + 0.0006 * (100.02 + 98.9802)), 9);
+    // the exchange filled 10 at 99.95 (better than the book's 100.02): from the fill, the rest at the limit
+    const f = applyExternalFill(s, entryFill(sig, 0, 10, 99.95, 0.6, TS + MIN), cfg, TS + MIN);
+    const fromFill = 99.95 - 98.9802 + 0.0006 * (99.95 + 98.9802);
+    const fromLimit = 100.02 - 98.9802 + 0.0006 * (100.02 + 98.9802);
+    expect(f.state.account.positions[0]!.risk).toBeCloseTo(10 * fromFill + (q - 10) * fromLimit, 9);
+  });
+
+  it('a DCA grid: partial entry and exit fills, size-weighted P&L from the exchange numbers, risk following the fills', () => {
+    const cfg = costFree();
     const sig = signal({ ts: TS, entries: [100, 99], stopLoss: 97, takeProfit: 103 });
     let s = place(live(cfg), sig, cfg);
     const [q0, q1] = s.account.positions[0]!.entries.map((e) => e.qty) as [number, number];
@@ -313,10 +335,10 @@ describe('simulated (paper) results are unchanged', () => {
     const switched = scenario(createTradingState('paper', cfg, at('12:15')), true);
     for (const run of [base, explicit, switched]) {
       const [tl, ts] = closedOf(run.events);
-      expect(tl).toMatchObject({ exitReason: 'take_profit', avgEntry: expect.closeTo(109121.82, 6), exitPrice: expect.closeTo(109628.07, 6), pnl: expect.closeTo(62.500011, 6), pnlPct: expect.closeTo(0.343653, 6) });
-      expect(ts).toMatchObject({ exitReason: 'stop_loss', exitPrice: expect.closeTo(109351.866, 6), pnl: expect.closeTo(-79.1146727, 6), pnlPct: expect.closeTo(-0.43546, 5) });
+      expect(tl).toMatchObject({ exitReason: 'take_profit', avgEntry: expect.closeTo(109121.82, 6), exitPrice: expect.closeTo(109628.07, 6), pnl: expect.closeTo(39.530279, 6), pnlPct: expect.closeTo(0.343653, 6) });
+      expect(ts).toMatchObject({ exitReason: 'stop_loss', exitPrice: expect.closeTo(109351.866, 6), pnl: expect.closeTo(-50, 6), pnlPct: expect.closeTo(-0.43546, 5) });
       expect(tl!.rows[0]!.mode).toBe('paper');
-      expect(run.s.account.realizedPnl).toBeCloseTo(-16.6146617, 6);
+      expect(run.s.account.realizedPnl).toBeCloseTo(-10.469721, 6); // as in scenario.test.ts (risk 50 with costs)
       expect(run.s.account.counters).toMatchObject({ ordersPlaced: 2, entriesFilled: 2, tradesClosed: 2, wins: 1, losses: 1 });
     }
     expect(explicit.events).toEqual(base.events);

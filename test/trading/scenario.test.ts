@@ -13,17 +13,21 @@
  *  ...   (12:24-12:29 drift up to 109235.6)
  *  12:30 109232.5  109850.0  109232.5  109739.9   LONG take profit (high > 109650); SHORT stop (high >= 109330)
  *
- * Equity 10,000: per-trade risk budget 0.5 % = 50; both trades risk 300 per BTC -> qty 50 / 300 = 1/6 BTC.
+ * Equity 10,000: per-trade risk budget 0.5 % = 50, the loss if stopped INCLUDING costs (SPEC 4).
  * Costs (scalp): fee 0.06 % per side, slippage 0.02 % per fill.
- * LONG:  entry 109100 x 1.0002 = 109121.82; fee 109121.82 / 6 x 0.0006 = 10.912182
- *        exit  109650 x 0.9998 = 109628.07; fee 109628.07 / 6 x 0.0006 = 10.962807
- *        gross (109628.07 - 109121.82) / 6 = 84.375; pnl = 84.375 - 10.912182 - 10.962807 = 62.500011
- *        pnl % = 62.500011 / (109121.82 / 6) x 100 = 62.500011 / 18186.97 x 100 = 0.343653 %
- * SHORT: entry 109030 x 0.9998 = 109008.194; fee 109008.194 / 6 x 0.0006 = 10.9008194
- *        exit (stop; open 109232.5 is below it, no gap) 109330 x 1.0002 = 109351.866; fee 10.9351866
- *        gross (109008.194 - 109351.866) / 6 = -57.2786667; pnl = -57.2786667 - 10.9008194 - 10.9351866 = -79.1146727
- *        pnl % = -79.1146727 / 18168.0323333 x 100 = -0.435460 %
- * Realized: 62.500011 - 79.1146727 = -16.6146617. The SHORT's stop is the first stop counted on BTCUSDT.
+ * LONG:  entry 109100 x 1.0002 = 109121.82; stopped: exit 108800 x 0.9998 = 108778.24
+ *        loss per BTC = 343.58 + 0.0006 x (109121.82 + 108778.24) = 343.58 + 130.740036 = 474.320036
+ *        qty = 50 / 474.320036 = 0.10541406 BTC (notional 11,500.67: 1.15x equity, inside the 2x cap)
+ *        entry fee 109121.82 x qty x 0.0006 = 6.901784
+ *        exit (TP) 109650 x 0.9998 = 109628.07; fee 109628.07 x qty x 0.0006 = 6.933804
+ *        per BTC (109628.07 - 109121.82) - 0.0006 x (109121.82 + 109628.07) = 506.25 - 131.249934 = 375.000066
+ *        pnl = 375.000066 x qty = 39.530279; pnl % = 375.000066 / 109121.82 x 100 = 0.343653 %
+ * SHORT: entry 109030 x 0.9998 = 109008.194; stopped: exit 109330 x 1.0002 = 109351.866
+ *        loss per BTC = 343.672 + 0.0006 x (109008.194 + 109351.866) = 343.672 + 131.016036 = 474.688036
+ *        qty = 50 / 474.688036 = 0.10533234 BTC (open risk 50 of the 200 cap: the full budget remains)
+ *        entry fee 6.889253, exit fee 6.910973; it IS stopped (open 109232.5 below the stop: no gap), so
+ *        pnl = -474.688036 x qty = -50 exactly (its budget); pnl % = -474.688036 / 109008.194 x 100 = -0.435460 %
+ * Realized: 39.530279 - 50 = -10.469721. The SHORT's stop is the first stop counted on BTCUSDT.
  */
 import { describe, expect, it } from 'vitest';
 import { applyCandle, applySignal, createTradingState, type TradingEvent, type TradingState } from '../../shared/trading/engine.js';
@@ -31,6 +35,9 @@ import type { PositionClosedEvent } from '../../shared/trading/model.js';
 import { MIN, defaultCfg, realBtc1m, signal } from './helpers.js';
 
 const at = (hhmm: string) => Date.parse(`2025-06-11T${hhmm}:00Z`);
+/** Quantities of the hand computation above (risk 50 with costs). */
+const QL = 50 / 474.320036;
+const QS = 50 / 474.688036;
 
 describe('real-candle scenario (BTCUSDT 1m, 2025-06-11 12:15-12:31 UTC)', () => {
   it('fills, fees and P&L match the hand computation', () => {
@@ -49,7 +56,7 @@ describe('real-candle scenario (BTCUSDT 1m, 2025-06-11 12:15-12:31 UTC)', () => 
       while (pending[0] && pending[0].ts <= c.openTime) {
         const sig = pending.shift()!;
         const r = applySignal(s, sig, null, cfg, sig.ts);
-        expect(r.decision).toMatchObject({ accepted: true, risk: expect.closeTo(50, 9), qtys: [expect.closeTo(1 / 6, 12)] });
+        expect(r.decision).toMatchObject({ accepted: true, risk: expect.closeTo(50, 9), qtys: [expect.closeTo(sig === long ? QL : QS, 12)], cappedBy: null });
         s = r.state;
         events.push(...r.events);
       }
@@ -68,8 +75,8 @@ describe('real-candle scenario (BTCUSDT 1m, 2025-06-11 12:15-12:31 UTC)', () => 
     ]);
     const fills = events.filter((e) => e.type === 'entry_filled');
     expect(fills.map((e) => e.type === 'entry_filled' && [e.price, e.fee])).toEqual([
-      [expect.closeTo(109121.82, 6), expect.closeTo(10.912182, 6)],
-      [expect.closeTo(109008.194, 6), expect.closeTo(10.9008194, 6)],
+      [expect.closeTo(109121.82, 6), expect.closeTo(6.901784, 6)],
+      [expect.closeTo(109008.194, 6), expect.closeTo(6.889253, 6)],
     ]);
     const [tl, ts] = events.filter((e): e is PositionClosedEvent => e.type === 'position_closed').map((e) => e.trade);
     expect(tl).toMatchObject({
@@ -79,19 +86,19 @@ describe('real-candle scenario (BTCUSDT 1m, 2025-06-11 12:15-12:31 UTC)', () => 
       exitTime: at('12:31'),
       avgEntry: expect.closeTo(109121.82, 6),
       exitPrice: expect.closeTo(109628.07, 6),
-      fees: expect.closeTo(10.912182 + 10.962807, 6),
-      pnl: expect.closeTo(62.500011, 6),
+      fees: expect.closeTo(6.9017843 + 6.9338039, 6),
+      pnl: expect.closeTo(39.530279, 6),
       pnlPct: expect.closeTo(0.343653, 6),
     });
     expect(ts).toMatchObject({
       direction: 'SHORT',
       exitReason: 'stop_loss',
       exitPrice: expect.closeTo(109351.866, 6),
-      fees: expect.closeTo(10.9008194 + 10.9351866, 6),
-      pnl: expect.closeTo(-79.1146727, 6),
+      fees: expect.closeTo(6.8892527 + 6.9109725, 6),
+      pnl: expect.closeTo(-50, 6),
       pnlPct: expect.closeTo(-0.43546, 5),
     });
-    expect(s.account.realizedPnl).toBeCloseTo(-16.6146617, 6);
+    expect(s.account.realizedPnl).toBeCloseTo(-10.469721, 6);
     expect(s.account.positions).toEqual([]);
     expect(s.account.counters).toMatchObject({ ordersPlaced: 2, entriesFilled: 2, tradesClosed: 2, wins: 1, losses: 1 });
     expect(s.protections.limiter['BTCUSDT']).toEqual({ consecutiveStops: 1, cooldownUntil: null });
