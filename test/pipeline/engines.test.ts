@@ -234,9 +234,11 @@ describe('micro-scalp and execution engines on the embedded adapters', () => {
     }
     expect(byId.size).toBeLessThan(events.length);
 
-    // A candle flagged bad data is never traded (no transaction: the watermark does not move).
+    // A candle flagged bad data is never traded: the candle gate holds it back as suspect (dead-lettered
+    // with the reason); no position is open, so nothing changes and the watermark does not move.
     const flagged = { ...CANDLES[CANDLES.length - 1]!, openTime: CANDLES[CANDLES.length - 1]!.openTime + MIN, flags: ['bad_data' as const] };
-    expect(await executeCandles(exec, [flagged])).toEqual([]);
+    clock.set(flagged.openTime + MIN);
+    await expect(executeCandles(exec, [flagged])).rejects.toThrow(/suspect: flagged bad_data by its producer/);
     const after = (await state.get<TradingDoc>(tradingDocPath(PAPER_ACCOUNT_ID))) as TradingDoc;
     expect(after.candleWatermarks['bybit:BTCUSDT:1m']).toBe(doc.candleWatermarks['bybit:BTCUSDT:1m']);
   });
