@@ -12,6 +12,7 @@
  * and counted in `report`.
  */
 import type { SystemConfig } from '../config/system.js';
+import { candleViolation } from '../market/candle-gate.js';
 import { parseOhlcvtCsv, parseOhlcvtFileName, resolveImportSymbol } from '../market/kraken/ohlcvt.js';
 import { isTradable, type Candle, type Interval, type Venue } from '../market/types.js';
 import { badRow, CANDLE_CSV_HEADER, seriesFromCandles, seriesFromCsv, type CandleSeries, type CsvGateOptions } from '../strategies/series.js';
@@ -63,7 +64,7 @@ export function seriesFromSource(
 /** Warehouse candles of one symbol as a series (flagged candles dropped, de-duplicated by open time). */
 export function seriesFromWarehouse(candles: readonly Candle[]): CandleSeries {
   const byTime = new Map<number, Candle>();
-  for (const c of candles) if (isTradable(c)) byTime.set(c.openTime, c);
+  for (const c of candles) if (isTradable(c) && candleViolation(c) === null) byTime.set(c.openTime, c);
   const list = [...byTime.values()].sort((a, b) => a.openTime - b.openTime);
   return seriesFromCandles(list);
 }
