@@ -31,6 +31,7 @@ import type { ConfigSource } from '../config/source.js';
 import { SCALP_STRATEGIES, type LevelsExhaustionConfig, type ScalpStrategyConfig, type StrategyConfigs } from '../config/strategy.js';
 import type { Logger } from '../log.js';
 import { accepted, gateCandles, gateRefusal } from '../market/candle-gate.js';
+import { priceIntegrityReason, sanityBandReason } from '../market/quality.js';
 import { INTERVAL_MS, isTradable, type Candle, type Snapshot } from '../market/types.js';
 import type { Bus } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
@@ -255,6 +256,12 @@ export async function evaluateMicro(deps: MicroDeps, input: MicroInput): Promise
     w = await cache.candles.fillThrough(deps.state, symbol, prevOpen, capacity);
     i = w.indexOf(prevOpen);
     if (i < 0) return result(symbol, 'snapshot', `closed candle ${prevOpen} before the forming one is not known yet`);
+    // the candle gate's rules on the forming candle: impossible numbers, or out of the band of the last good close
+    const refused = priceIntegrityReason(f) ?? sanityBandReason(f, (w.at(i) as Candle).close, system.dataQuality);
+    if (refused) {
+      deps.log.warn('snapshot forming candle refused by the candle gate: not evaluated', { symbol, ts: snap.ts, reason: refused });
+      return result(symbol, 'snapshot', `forming candle refused by the candle gate: ${refused}`);
+    }
     forming = { openTime: f.openTime, ts: snap.ts, open: f.open, high: f.high, low: f.low, close: f.close, volume: f.volume };
   }
   if (i < 0 || configs.length === 0) return result(symbol, input.kind, configs.length === 0 ? 'no strategy evaluates this input' : 'candle not in the window');

@@ -186,6 +186,11 @@ describe('micro-scalp and execution engines on the embedded adapters', () => {
     // A late holder tick can stamp the boundary before the candle it saw: accepted at the edge, not evaluated.
     const early = snapshotSchema.parse({ symbol: 'BTCUSDT', ts: next.openTime - 1, forming: next, book: null });
     expect((await evaluateMicro(deps, { kind: 'snapshot', snapshot: early })).note).toMatch(/late holder tick/);
+    // A forming candle out of the sanity band of the last close (a 60 % spike) is refused by the candle gate's rules.
+    const spike = { ...next, high: next.low * 1.6 };
+    const refused = await evaluateMicro(deps, { kind: 'snapshot', snapshot: { symbol: 'BTCUSDT', ts: snapshot.ts, forming: spike, book: null } });
+    expect(refused.note).toMatch(/forming candle refused by the candle gate: range 60\.0%/);
+    expect(refused.decisions).toEqual([]);
     // A snapshot of another symbol's candle is rejected at the edge.
     expect(snapshotSchema.safeParse({ symbol: 'ETHUSDT', ts: snapshot.ts, forming: next, book: null }).success).toBe(false);
   });
