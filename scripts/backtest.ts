@@ -53,7 +53,7 @@ import {
   type WalkForwardResult,
 } from '../shared/backtest/index.js';
 import { INTERVAL_MS, type Interval } from '../shared/market/types.js';
-import { seriesFromCandles, type CandleSeries } from '../shared/strategies/series.js';
+import { newBadRowReport, seriesFromCandles, type CandleSeries } from '../shared/strategies/series.js';
 import type { MacroSeries } from '../shared/backtest/macro.js';
 
 const DEFAULT_SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'];
@@ -120,6 +120,9 @@ Output:
   --propose             with a grid: write the best parameters as a PENDING config change
                         suggestions/{id} (+ numeric items in ml_suggestions for Telegram /suggestions);
                         never applied automatically
+  --skip-bad-rows       skip CSV rows the candle gate refuses (non-finite or non-positive price, OHLC
+                        out of order, negative volume, time off the interval grid) and print their
+                        count; default: stop at the first one, naming its file and line
   -h, --help            this help
 `;
 
@@ -202,12 +205,17 @@ async function loadSeries(v: Record<string, string | boolean | string[] | undefi
     const f = bySymbol.get(s);
     if (!f) fail(`no 1m CSV for ${s} in --data (expected ${s}_1m.csv, a Kraken PAIR_1.csv or ${s}=FILE)`);
     try {
-      return seriesFromSource({ name: f.file, text: readFileSync(f.file, 'utf8') }, DEFAULT_SYSTEM_CONFIG, f.symbol ? { symbol: f.symbol } : {});
+      const gate = { badRows: v['skip-bad-rows'] === true ? ('skip' as const) : ('refuse' as const), report: badRows };
+      return seriesFromSource({ name: f.file, text: readFileSync(f.file, 'utf8') }, DEFAULT_SYSTEM_CONFIG, f.symbol ? { symbol: f.symbol, ...gate } : gate);
     } catch (e) {
-      fail(`${f.file}: ${(e as Error).message}`);
+      const m = (e as Error).message;
+      fail(m.startsWith(f.file) ? m : `${f.file}: ${m}`);
     }
   });
 }
+
+/** Rows the candle gate refused and --skip-bad-rows skipped (reported on stderr after loading). */
+const badRows = newBadRowReport();
 
 /** The Kraken-venue series of scripts/replay-month.ts (`krakenCandles`: 5m / 15m files, 1h / 4h resampled). */
 async function loadMacroSeries(dir: string, symbols: string[]): Promise<MacroSeries> {
@@ -297,6 +305,7 @@ async function main(): Promise<void> {
         store: { type: 'boolean', default: false },
         state: { type: 'string' },
         propose: { type: 'boolean', default: false },
+        'skip-bad-rows': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       allowPositionals: false,
@@ -348,6 +357,10 @@ async function main(): Promise<void> {
   const htf = v['htf-data'];
   if (htf !== undefined && (dims.length > 0 || wf !== undefined || stressCount > 0)) fail('--htf-data (the MACRO engine) runs with a single backtest only, not with --grid, --dim, --walk-forward or --stress');
   const series = await loadSeries(v as Record<string, string | boolean | string[] | undefined>, symbols, from, to);
+  if (badRows.skipped > 0) {
+    const first = badRows.samples.map((r) => `${r.source}:${r.line}: ${r.reason}`).join('; ');
+    process.stderr.write(`--skip-bad-rows: skipped ${badRows.skipped} CSV row(s) the candle gate refused (first: ${first})\n`);
+  }
   const macroSeries = htf === undefined ? undefined : await loadMacroSeries(htf, symbols);
   const config = { system: DEFAULT_SYSTEM_CONFIG, strategies: base };
   const market = createMarket({ series, ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) });

@@ -1,12 +1,13 @@
 /**
  * Candle ingest (SPEC 1/2): Pub/Sub-triggered on `candles-bybit-1m` (closed 1m candles from the
  * holder). Writes each batch to the hot window in state and to the warehouse `ohlcv` table;
- * idempotent by candle key, so redeliveries change nothing. Malformed payloads are dead-lettered.
+ * idempotent by candle key, so redeliveries change nothing. Malformed payloads and candles the
+ * candle gate refuses (shared/market/candle-gate.ts) are dead-lettered with the reason.
  */
 import * as ff from '@google-cloud/functions-framework';
 import { pubsubHandler } from '../../infra/functions.js';
 import { candleBatchSchema } from '../../shared/market/schemas.js';
-import { ingestClosedCandles } from '../../shared/market/ingest.js';
+import { ingestBusCandles } from '../../shared/market/ingest.js';
 import { TOPICS } from '../../shared/topics.js';
 import { asCloudEventFunction } from '../../infra/bus/envelope.js';
 
@@ -14,7 +15,7 @@ import { asCloudEventFunction } from '../../infra/bus/envelope.js';
 export const CANDLE_INGEST_TOPIC = TOPICS.bybitCandles;
 
 export const candleIngest = pubsubHandler('candle-ingest', candleBatchSchema, async (ctx, msg) => {
-  await ingestClosedCandles(ctx, msg.payload.candles);
+  await ingestBusCandles(ctx, msg.payload.candles);
 });
 
 ff.cloudEvent('candle-ingest', asCloudEventFunction(candleIngest));

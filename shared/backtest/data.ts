@@ -7,12 +7,15 @@
  *   to its system symbol (XBTUSDC -> BTCUSDT), missing minutes are simply absent (no invented candles);
  * - warehouse candles (`Warehouse.candles(range)`), already Candle objects.
  * Candles flagged bad data are dropped (never traded, never part of a strategy window: live's
- * candle cache skips them too).
+ * candle cache skips them too). Every CSV row passes the candle gate (shared/market/candle-gate.ts): a
+ * bad row is refused naming file and line, or (`badRows: 'skip'`, the CLI's --skip-bad-rows) skipped
+ * and counted in `report`.
  */
 import type { SystemConfig } from '../config/system.js';
+import { candleViolation } from '../market/candle-gate.js';
 import { parseOhlcvtCsv, parseOhlcvtFileName, resolveImportSymbol } from '../market/kraken/ohlcvt.js';
 import { isTradable, type Candle, type Interval, type Venue } from '../market/types.js';
-import { CANDLE_CSV_HEADER, seriesFromCandles, seriesFromCsv, type CandleSeries } from '../strategies/series.js';
+import { badRow, CANDLE_CSV_HEADER, seriesFromCandles, seriesFromCsv, type CandleSeries, type CsvGateOptions } from '../strategies/series.js';
 
 export interface CsvSource {
   /** File name (its base name gives symbol and interval). */
@@ -37,16 +40,23 @@ export function describeCsv(name: string, system: Pick<SystemConfig, 'symbols'>,
 }
 
 /** One CSV file as a series (venue: bybit for the kit's normalised files, kraken for OHLCVT files). */
-export function seriesFromSource(src: CsvSource, system: Pick<SystemConfig, 'symbols'>, opts: { venue?: Venue; symbol?: string } = {}): CandleSeries {
+export function seriesFromSource(
+  src: CsvSource,
+  system: Pick<SystemConfig, 'symbols'>,
+  opts: { venue?: Venue; symbol?: string } & Pick<CsvGateOptions, 'badRows' | 'report'> = {},
+): CandleSeries {
   const d = describeCsv(src.name, system, opts.symbol);
+  const gate: CsvGateOptions = { source: src.name, ...(opts.badRows ? { badRows: opts.badRows } : {}), ...(opts.report ? { report: opts.report } : {}) };
   const firstLine = src.text.slice(0, src.text.indexOf('\n') >>> 0).trim();
   if (!d.kraken && firstLine === CANDLE_CSV_HEADER) {
-    return seriesFromCsv(src.text, { symbol: d.symbol, interval: d.interval, venue: opts.venue ?? 'bybit' });
+    return seriesFromCsv(src.text, { symbol: d.symbol, interval: d.interval, venue: opts.venue ?? 'bybit' }, gate);
   }
   const parsed = parseOhlcvtCsv(src.text, { symbol: d.symbol, interval: d.interval, venue: opts.venue ?? 'kraken' });
   if (parsed.rejected > 0) {
     const s = parsed.rejectedSamples[0];
-    throw new Error(`${src.name}: ${parsed.rejected} line(s) are not candles (first: line ${s?.line}: ${s?.reason})`);
+    if ((opts.badRows ?? 'refuse') === 'refuse') badRow(gate, s?.line ?? 0, `${s?.reason} (${parsed.rejected} bad line(s) in the file)`, s?.text ?? '');
+    for (const r of parsed.rejectedSamples) badRow(gate, r.line, r.reason, r.text);
+    if (gate.report) gate.report.skipped += parsed.rejected - parsed.rejectedSamples.length;
   }
   return seriesFromCandles(parsed.candles.filter(isTradable));
 }
@@ -54,7 +64,7 @@ export function seriesFromSource(src: CsvSource, system: Pick<SystemConfig, 'sym
 /** Warehouse candles of one symbol as a series (flagged candles dropped, de-duplicated by open time). */
 export function seriesFromWarehouse(candles: readonly Candle[]): CandleSeries {
   const byTime = new Map<number, Candle>();
-  for (const c of candles) if (isTradable(c)) byTime.set(c.openTime, c);
+  for (const c of candles) if (isTradable(c) && candleViolation(c) === null) byTime.set(c.openTime, c);
   const list = [...byTime.values()].sort((a, b) => a.openTime - b.openTime);
   return seriesFromCandles(list);
 }

@@ -55,6 +55,15 @@ export const systemConfigSchema = z
       maxMoveFractionPerMinute: z.number().positive(),
       /** No candle for this long on a symbol raises one `data_stale` alert. */
       staleAfterMs: ms,
+      /**
+       * Consecutive suspect candles, consistent with each other, after which the sanity reference
+       * re-anchors (a real crash or pump becomes the new normal; shared/market/quality.ts judgeSanity).
+       */
+      reanchorAfterCandles: z.number().int().min(2).max(30).default(3),
+      /** Clock skew allowed to a closed candle: openTime + interval <= now + this (candle gate). */
+      maxClockSkewMs: z.number().int().min(0).max(5 * 60_000).default(5_000),
+      /** Verdicts the candle gate remembers per series (a re-sent candle with other values is refused). */
+      gateMemoryCandles: z.number().int().min(10).max(2_000).default(240),
     }),
     /** Hot-store retention in days per interval; null keeps forever (SPEC 2). */
     retentionDays: z.record(z.enum(INTERVALS), z.number().int().positive().nullable()),
@@ -123,6 +132,9 @@ export const DEFAULT_SYSTEM_CONFIG: SystemConfig = {
   dataQuality: {
     maxMoveFractionPerMinute: 0.5,
     staleAfterMs: 10 * 60_000,
+    reanchorAfterCandles: 3,
+    maxClockSkewMs: 5_000,
+    gateMemoryCandles: 240,
   },
   retentionDays: { '1m': 30, '5m': 90, '15m': 365, '1h': 730, '4h': 730, '12h': null, '1d': null },
   markerRetentionDays: 7,

@@ -11,12 +11,14 @@
  * - GAP (a message whose first candle is more than one interval after the newest cached one, e.g.
  *   this instance missed messages handled by another instance): ONE range query for the missing
  *   open times only.
- * Candles flagged bad data are never cached (SPEC 2: stored, never traded), as the MACRO columns do.
+ * Candles flagged bad data, or with impossible numbers (the candle gate's stateless layer,
+ * shared/market/candle-gate.ts), are never cached (SPEC 2: never traded), as the MACRO columns do.
  * Capacity is in candles; the oldest are dropped beyond it.
  *
  * Several instances each hold their own cache (Cloud Functions scale out); every read above is a
  * plain query of the shared hot store, so any instance converges to the same window.
  */
+import { candleViolation } from '../market/candle-gate.js';
 import { barsCollection } from '../market/hot-store.js';
 import { INTERVAL_MS, isTradable, type Candle, type Interval, type Venue } from '../market/types.js';
 import type { StateStore } from '../ports/state.js';
@@ -89,7 +91,7 @@ export class CandleWindow {
     const cols = this.cols;
     for (const c of candles) {
       if (c.symbol !== this.symbol) throw new Error(`CandleWindow(${this.symbol}): got a ${c.symbol} candle`);
-      if (!isTradable(c)) continue;
+      if (!isTradable(c) || candleViolation(c) !== null) continue;
       const last = this.list[this.list.length - 1];
       if (!last || c.openTime > last.openTime) {
         this.list.push(c);

@@ -14,7 +14,11 @@
  * - closed candles: Bybit 1m (`candles-bybit-1m`: scalp fills/exits, 24h volatility of every symbol,
  *   the BTC regime inputs on the reference symbol) and Kraken (`ohlc-data-kraken`: swing fills on
  *   the SWING feed, DEFAULT_FEEDS); candles of no configured feed change nothing and are skipped;
- *   candles flagged bad data are never traded;
+ *   every candle passes the candle gate first (shared/market/candle-gate.ts): a refused one is never
+ *   traded, never cached, never moves a watermark; a SUSPECT one (out of the sanity band, or flagged
+ *   by its producer) still gets the open positions' protective exits evaluated (TradingStore
+ *   applySuspectCandle: a stop is never skipped) and nothing else; then the message is dead-lettered
+ *   with the reasons (PermanentError);
  * - macro bias updates (`macro-bias-updates`): the scalp bias filter.
  *
  * Ordering rule (the backtester's order: candle i is processed before the decision taken at i): a
@@ -49,7 +53,8 @@
 import type { ConfigSource } from '../config/source.js';
 import type { StrategyConfigs } from '../config/strategy.js';
 import type { Logger } from '../log.js';
-import { INTERVAL_MS, isTradable, type Candle } from '../market/types.js';
+import { gateCandles, gateRefusal, type GateVerdict } from '../market/candle-gate.js';
+import { INTERVAL_MS, type Candle } from '../market/types.js';
 import type { Bus } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
 import type { StateStore } from '../ports/state.js';
@@ -414,11 +419,21 @@ export async function executeCandles(deps: ExecutionDeps, candles: readonly Cand
   const live = (await link.mode()).mode === 'live';
   let reconciled = false;
   let last: TradingState | null = null;
+  const verdicts = await gateCandles(deps, await deps.config.system(), candles, 'execution');
+  const verdictOf = new Map<Candle, GateVerdict>(verdicts.map((v) => [v.candle, v]));
   const sorted = [...candles].sort((a, b) => (a.symbol === b.symbol ? a.openTime - b.openTime : a.symbol < b.symbol ? -1 : 1));
   const out: ExecutionOutcome[] = [];
   for (const c of sorted) {
-    if (!isTradable(c)) {
-      deps.log.warn('candle flagged bad data: not traded', { symbol: c.symbol, interval: c.interval, openTime: c.openTime, flags: c.flags });
+    const v = verdictOf.get(c);
+    if (v?.status === 'rejected') continue;
+    if (v?.status === 'suspect') {
+      // held back: no market input, no entry, no watermark; the protective exits only
+      if (!feeds.some((f) => f.venue === c.venue && f.interval === c.interval)) continue;
+      const now = deps.clock.now();
+      const r = await store.applySuspectCandle(c, now);
+      await afterCore(deps, link, store, r, now);
+      out.push({ applied: r.applied, events: r.events });
+      if (r.events.length > 0) deps.log.warn('suspect candle: protective exits evaluated', { symbol: c.symbol, openTime: c.openTime, events: r.events.map((e) => e.type) });
       continue;
     }
     let market: CandleMarket | null = null;
@@ -450,6 +465,8 @@ export async function executeCandles(deps: ExecutionDeps, candles: readonly Cand
     }
   }
   if (live && last !== null) await executeTickWith(deps, link, store, deps.clock.now());
+  const refusal = gateRefusal(verdicts);
+  if (refusal) throw refusal;
   return out;
 }
 

@@ -23,12 +23,15 @@
  * `signals` insert is idempotent by it, and a TAKE is published with attribute `dedupeId` = that id,
  * which the execution de-duplicates (TradingStore marker). A redelivered candle is evaluated at ITS
  * index of the window (nothing later is read), so it yields the same decisions: one id, one row.
- * Candles flagged bad data are never evaluated.
+ * Candles flagged bad data are never evaluated; candles from the bus pass the candle gate first
+ * (shared/market/candle-gate.ts, `evaluateMicroCandles`): refused and suspect ones are dead-lettered.
  */
 import { scanDecisionRow } from '../warehouse-schema.js';
 import type { ConfigSource } from '../config/source.js';
 import { SCALP_STRATEGIES, type LevelsExhaustionConfig, type ScalpStrategyConfig, type StrategyConfigs } from '../config/strategy.js';
 import type { Logger } from '../log.js';
+import { accepted, gateCandles, gateRefusal } from '../market/candle-gate.js';
+import { priceIntegrityReason, sanityBandReason } from '../market/quality.js';
 import { INTERVAL_MS, isTradable, type Candle, type Snapshot } from '../market/types.js';
 import type { Bus } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
@@ -253,6 +256,12 @@ export async function evaluateMicro(deps: MicroDeps, input: MicroInput): Promise
     w = await cache.candles.fillThrough(deps.state, symbol, prevOpen, capacity);
     i = w.indexOf(prevOpen);
     if (i < 0) return result(symbol, 'snapshot', `closed candle ${prevOpen} before the forming one is not known yet`);
+    // the candle gate's rules on the forming candle: impossible numbers, or out of the band of the last good close
+    const refused = priceIntegrityReason(f) ?? sanityBandReason(f, (w.at(i) as Candle).close, system.dataQuality);
+    if (refused) {
+      deps.log.warn('snapshot forming candle refused by the candle gate: not evaluated', { symbol, ts: snap.ts, reason: refused });
+      return result(symbol, 'snapshot', `forming candle refused by the candle gate: ${refused}`);
+    }
     forming = { openTime: f.openTime, ts: snap.ts, open: f.open, high: f.high, low: f.low, close: f.close, volume: f.volume };
   }
   if (i < 0 || configs.length === 0) return result(symbol, input.kind, configs.length === 0 ? 'no strategy evaluates this input' : 'candle not in the window');
@@ -315,9 +324,11 @@ function evaluate(cfg: ScalpStrategyConfig, series: CandleSeries, ctx: EvalConte
  * each symbol's candles into the cache at once, then evaluates every candle in open-time order.
  */
 export async function evaluateMicroCandles(deps: MicroDeps, candles: readonly Candle[]): Promise<MicroResult[]> {
-  const strategies = await deps.config.strategies();
+  const [system, strategies] = await Promise.all([deps.config.system(), deps.config.strategies()]);
+  // the candle gate: a refused or suspect candle never enters the window (indicators) nor is evaluated
+  const verdicts = await gateCandles(deps, system, candles, 'micro-scalp');
   const bySymbol = new Map<string, Candle[]>();
-  for (const c of candles) {
+  for (const c of accepted(verdicts)) {
     const list = bySymbol.get(c.symbol) ?? [];
     list.push(c);
     bySymbol.set(c.symbol, list);
@@ -329,6 +340,8 @@ export async function evaluateMicroCandles(deps: MicroDeps, candles: readonly Ca
     if (bybit1m.length > 1) await deps.cache.candles.ingest(deps.state, symbol, bybit1m, historyCandles(strategies));
     for (const c of list) out.push(await evaluateMicro(deps, { kind: 'close', candle: c }));
   }
+  const refusal = gateRefusal(verdicts);
+  if (refusal) throw refusal;
   return out;
 }
 

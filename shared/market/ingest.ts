@@ -4,12 +4,15 @@
  * idempotent, so an at-least-once redelivery leaves state and history unchanged: hot-store writes
  * are keyed by open time, and warehouse inserts are no-ops for keys already stored.
  */
+import type { Bus } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
+import type { ConfigSource } from '../config/source.js';
 import type { StateStore } from '../ports/state.js';
 import type { Row, Warehouse } from '../ports/warehouse.js';
 import { PermanentError } from '../ports/bus.js';
 import type { Logger } from '../log.js';
 import { candleToRow } from '../warehouse-schema.js';
+import { accepted, gateCandles, gateRefusal } from './candle-gate.js';
 import { writeHotCandles } from './hot-store.js';
 import type { TickBatch } from './schemas.js';
 import type { Candle, Venue } from './types.js';
@@ -19,6 +22,12 @@ export interface IngestDeps {
   warehouse: Warehouse;
   clock: Clock;
   log: Logger;
+}
+
+/** What the gated ingest of bus candles needs besides IngestDeps. */
+export interface GatedIngestDeps extends IngestDeps {
+  bus: Bus;
+  config: ConfigSource;
 }
 
 export interface IngestResult {
@@ -32,6 +41,21 @@ function dedupeCandles(candles: Candle[]): Candle[] {
   const byKey = new Map<string, Candle>();
   for (const c of candles) byKey.set(`${c.venue}|${c.symbol}|${c.interval}|${c.openTime}`, c);
   return [...byKey.values()].sort((a, b) => a.openTime - b.openTime);
+}
+
+/**
+ * Candles from the bus (candle-ingest): the candle gate first (shared/market/candle-gate.ts); only
+ * accepted candles are stored (never a refused one, never over an accepted one: state and warehouse
+ * agree). Any refused candle makes the message a PermanentError (dead-lettered with the reasons)
+ * after the accepted ones are stored.
+ */
+export async function ingestBusCandles(deps: GatedIngestDeps, candles: Candle[]): Promise<IngestResult> {
+  const system = await deps.config.system();
+  const verdicts = await gateCandles(deps, system, dedupeCandles(candles), 'candle-ingest');
+  const result = await ingestClosedCandles(deps, accepted(verdicts));
+  const refusal = gateRefusal(verdicts);
+  if (refusal) throw refusal;
+  return result;
 }
 
 /**

@@ -320,6 +320,50 @@ export function onCandle(a: AccountState, c: Candle, cfg: TradingConfig, now: nu
   return { account: settle(a, next, out, c.symbol, c.close), events: out };
 }
 
+/**
+ * A candle the candle gate held back as SUSPECT (out of the sanity band, shared/market/candle-gate.ts):
+ * a stop is never skipped, so only the PROTECTIVE exits of the groups of its symbol and feed are
+ * evaluated, conservatively: the stop (then an active trailing stop) triggers when the candle crosses
+ * it and fills at the worse of the stop and the candle's open (LONG: the lower). Nothing else: no
+ * entry fill, no take profit, no time exit, no excursion or trailing update, `lastCandleOpen` and the
+ * marks unchanged (the candle is not data). External groups get the exit DECISION.
+ */
+export function onSuspectCandle(a: AccountState, c: Candle, now: number): BookResult {
+  let next: Array<Position | null> | null = null;
+  const out: TradeEvent[] = [];
+  const end = c.openTime + INTERVAL_MS[c.interval];
+  for (let k = 0; k < a.positions.length; k++) {
+    const p = a.positions[k] as Position;
+    if (p.symbol !== c.symbol || p.feedVenue !== c.venue || p.feedInterval !== c.interval) continue;
+    if (c.openTime <= p.lastCandleOpen || c.openTime < p.placedAt) continue;
+    const long = p.direction === 'LONG';
+    let reason: ExitReason | null = null;
+    let level = 0;
+    if (long ? c.low <= p.stopLoss : c.high >= p.stopLoss) {
+      reason = 'stop_loss';
+      level = p.stopLoss;
+    } else if (p.trailActive && p.trailStop !== null && (long ? c.low <= p.trailStop : c.high >= p.trailStop)) {
+      reason = 'trailing_stop';
+      level = p.trailStop;
+    }
+    if (reason === null) continue;
+    const price = long ? Math.min(level, c.open) : Math.max(level, c.open);
+    const x = p.external;
+    if (x) {
+      if (!(p.status === 'open' && heldQty(p, x) > qtyEps(p)) || (x.decision !== null && x.decision.reason !== 'take_profit')) continue;
+      next ??= a.positions.slice();
+      next[k] = decideExit(p, x, reason, price, a.accountId, now, out);
+      continue;
+    }
+    if (p.status !== 'open' || p.filledQty === 0) continue;
+    next ??= a.positions.slice();
+    closeGroup(p, reason, price, end, a.accountId, now, out);
+    next[k] = null;
+  }
+  if (next === null) return { account: a, events: NO_TRADE_EVENTS };
+  return { account: settle(a, next, out, null, 0), events: out };
+}
+
 /** Cancels unfilled entries whose timeout passed (a sweep for when candles stop arriving). */
 export function expireOrders(a: AccountState, now: number): BookResult {
   let next: Position[] | null = null;

@@ -49,6 +49,7 @@ import {
   markedEquity,
   moveTakeProfit,
   onCandle,
+  onSuspectCandle,
   openNotional,
   openRisk,
   stoppedLossPerUnit,
@@ -310,6 +311,20 @@ export function applyCandle(state: TradingState, candle: Candle, market: CandleM
   const events = out.length > 0 ? out.slice() : NO_EVENTS;
   out.length = 0;
   return { state: next, events };
+}
+
+/**
+ * A candle held back as suspect by the candle gate: only the protective exits of its symbol's groups
+ * (book.ts onSuspectCandle), then the limiter, loss streak and equity guards on what they closed. No
+ * regime, volatility or indicator input, no entry, no watermark (the store does not move it).
+ */
+export function applySuspectCandle(state: TradingState, candle: Candle, cfg: TradingConfig, now: number): EngineResult {
+  const r = onSuspectCandle(state.account, candle, now);
+  if (r.events.length === 0) return { state, events: NO_EVENTS };
+  const out: TradingEvent[] = [...r.events];
+  let prot = protectionsFromTrades(state.protections, r.events, cfg, now, out as ProtectionEvent[]);
+  prot = checkEquity(prot, markedEquity(r.account), now, cfg.protections.accountGuards, out as ProtectionEvent[]);
+  return { state: withParts(state, r.account, prot, state.biasFilter), events: out };
 }
 
 /** Trade limiter and loss streak from the book's events. */

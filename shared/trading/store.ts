@@ -36,6 +36,7 @@ import {
   applyCandle,
   applyExternalFill,
   applySignal,
+  applySuspectCandle,
   cancelEntry,
   createTradingState,
   ownerClose,
@@ -225,6 +226,21 @@ export class TradingStore {
       tx.set(this.docPath, toDoc(next));
       return { applied: true, state: r.state, events };
     });
+  }
+
+  /**
+   * A candle the candle gate held back as suspect: protective exits only (engine.ts
+   * applySuspectCandle); the watermark does not move. Idempotent by candle key (marker
+   * `trading/{id}/external/suspect:{key}`: the same candle again returns the stored events); a candle
+   * at or before the feed's watermark changes nothing.
+   */
+  async applySuspectCandle(candle: Candle, now: number): Promise<StoreResult> {
+    const cfg = this.cfg();
+    const doc = await this.store.get<TradingDoc>(this.docPath);
+    const mark = doc?.candleWatermarks[feedKey(candle)];
+    if (mark !== undefined && candle.openTime <= mark) return { applied: false, state: doc?.state ?? createTradingState(this.opts.accountId, cfg, now), events: [] };
+    const key = `suspect:${candle.venue}:${candle.symbol}:${candle.interval}:${candle.openTime}`;
+    return this.external(key, now, (s) => ({ ...applySuspectCandle(s, candle, cfg, now), outcome: 'applied' as const }));
   }
 
   /**

@@ -30,7 +30,7 @@ import type { TableName } from '../../shared/warehouse-schema.js';
 import { DATA_DIR, readCandlesCsv } from '../warehouse/market-csv.js';
 
 const PROJECT = 'local-project';
-const START = Date.UTC(2025, 4, 29, 18); // after the candles below closed
+const START = Date.UTC(2025, 4, 29, 19); // after the candles below closed (the candle gate refuses a candle from the future)
 
 /** Real Bybit linear BTCUSDT 1m candles (2025-05-29 17:05 UTC onward). */
 const bybit1m = readCandlesCsv('bybit_linear/BTCUSDT_1m.csv', 'bybit', 'BTCUSDT', '1m').slice(0, 90);

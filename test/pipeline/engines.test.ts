@@ -186,6 +186,11 @@ describe('micro-scalp and execution engines on the embedded adapters', () => {
     // A late holder tick can stamp the boundary before the candle it saw: accepted at the edge, not evaluated.
     const early = snapshotSchema.parse({ symbol: 'BTCUSDT', ts: next.openTime - 1, forming: next, book: null });
     expect((await evaluateMicro(deps, { kind: 'snapshot', snapshot: early })).note).toMatch(/late holder tick/);
+    // A forming candle out of the sanity band of the last close (a 60 % spike) is refused by the candle gate's rules.
+    const spike = { ...next, high: next.low * 1.6 };
+    const refused = await evaluateMicro(deps, { kind: 'snapshot', snapshot: { symbol: 'BTCUSDT', ts: snapshot.ts, forming: spike, book: null } });
+    expect(refused.note).toMatch(/forming candle refused by the candle gate: range 60\.0%/);
+    expect(refused.decisions).toEqual([]);
     // A snapshot of another symbol's candle is rejected at the edge.
     expect(snapshotSchema.safeParse({ symbol: 'ETHUSDT', ts: snapshot.ts, forming: next, book: null }).success).toBe(false);
   });
@@ -261,9 +266,11 @@ describe('micro-scalp and execution engines on the embedded adapters', () => {
     }
     expect(byId.size).toBeLessThan(events.length);
 
-    // A candle flagged bad data is never traded (no transaction: the watermark does not move).
+    // A candle flagged bad data is never traded: the candle gate holds it back as suspect (dead-lettered
+    // with the reason); no position is open, so nothing changes and the watermark does not move.
     const flagged = { ...CANDLES[CANDLES.length - 1]!, openTime: CANDLES[CANDLES.length - 1]!.openTime + MIN, flags: ['bad_data' as const] };
-    expect(await executeCandles(exec, [flagged])).toEqual([]);
+    clock.set(flagged.openTime + MIN);
+    await expect(executeCandles(exec, [flagged])).rejects.toThrow(/suspect: flagged bad_data by its producer/);
     const after = (await state.get<TradingDoc>(tradingDocPath(PAPER_ACCOUNT_ID))) as TradingDoc;
     expect(after.candleWatermarks['bybit:BTCUSDT:1m']).toBe(doc.candleWatermarks['bybit:BTCUSDT:1m']);
   });

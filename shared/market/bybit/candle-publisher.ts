@@ -19,7 +19,7 @@
 import { TOPICS } from '../../topics.js';
 import { candleKey, INTERVAL_MS, type Candle } from '../types.js';
 import { candleBatchSchema } from '../schemas.js';
-import { badDataReason, type QualityConfig } from '../quality.js';
+import { EMPTY_SANITY, judgeSanity, type QualityConfig, type SanityState } from '../quality.js';
 import type { Bus } from '../../ports/bus.js';
 import type { StateStore } from '../../ports/state.js';
 import { safeId } from '../../ports/state.js';
@@ -74,7 +74,8 @@ export interface SymbolPublishStats {
 
 class SymbolLane {
   cursor: number | undefined;
-  lastClose: number | undefined;
+  /** Sanity reference (last good close, run of consistent suspects): re-anchors after a lasting move. */
+  sanity: SanityState = EMPTY_SANITY;
   loaded = false;
   queue: Item[] = [];
   chain: Promise<void> = Promise.resolve();
@@ -128,7 +129,8 @@ export class CandlePublisher {
     if (l.loaded) return;
     const doc = await this.o.state.get<CursorDoc>(cursorPath(l.symbol));
     l.cursor = doc?.lastOpenTime;
-    l.lastClose = doc?.lastClose ?? undefined;
+    const close = doc?.lastClose ?? undefined;
+    l.sanity = close === undefined ? EMPTY_SANITY : { ref: { openTime: doc?.lastOpenTime ?? Number.NEGATIVE_INFINITY, close }, run: [] };
     l.stats.cursor = l.cursor ?? null;
     l.loaded = true;
   }
@@ -249,13 +251,14 @@ export class CandlePublisher {
   }
 
   private checkQuality(l: SymbolLane, c: Candle): Candle {
-    const reason = badDataReason(c, l.lastClose, this.o.quality);
-    if (reason) {
+    const j = judgeSanity(l.sanity, c, this.o.quality);
+    l.sanity = j.state;
+    if (j.verdict === 'suspect') {
       l.stats.flaggedBadData++;
-      this.o.log.warn('candle flagged bad_data (stored, never traded)', { symbol: l.symbol, openTime: c.openTime, reason });
+      this.o.log.warn('candle flagged bad_data (held back by every consumer, never traded)', { symbol: l.symbol, openTime: c.openTime, reason: j.reason });
       return { ...c, flags: ['bad_data'] };
     }
-    l.lastClose = c.close;
+    if (j.verdict === 'reanchored') this.o.log.warn('sanity reference re-anchored after a lasting move', { symbol: l.symbol, openTime: c.openTime, reason: j.reason });
     return c;
   }
 
@@ -265,7 +268,7 @@ export class CandlePublisher {
     await this.o.state.runTransaction(async (tx) => {
       const doc = await tx.get<CursorDoc>(path);
       if (doc && doc.lastOpenTime >= openTime) return;
-      tx.set(path, { symbol: l.symbol, lastOpenTime: openTime, lastClose: l.lastClose ?? null, updatedAt: now });
+      tx.set(path, { symbol: l.symbol, lastOpenTime: openTime, lastClose: l.sanity.ref?.close ?? null, updatedAt: now });
     });
     l.cursor = openTime;
     l.stats.cursor = openTime;

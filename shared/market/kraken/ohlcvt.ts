@@ -20,7 +20,7 @@ import type { StateStore } from '../../ports/state.js';
 import type { Warehouse } from '../../ports/warehouse.js';
 import { candleToRow } from '../../warehouse-schema.js';
 import { writeHotCandles } from '../hot-store.js';
-import { flagBadData, type QualityConfig } from '../quality.js';
+import { flagBadData, priceIntegrityReason, type QualityConfig } from '../quality.js';
 import { INTERVAL_MS, intervalFromMinutes, type Candle, type Interval, type Venue } from '../types.js';
 import { detectGaps, totalMissing, type GapRange } from './gaps.js';
 import { symbolForKrakenPair } from './pairs.js';
@@ -137,6 +137,11 @@ export function parseOhlcvtCsv(text: string, series: OhlcvtSeries): OhlcvtParseR
     }
     if (openTime % intervalMs !== 0) {
       reject(i + 1, `open time ${new Date(openTime).toISOString()} is not on the ${series.interval} grid`, line);
+      continue;
+    }
+    const broken = priceIntegrityReason({ open, high, low, close, volume });
+    if (broken) {
+      reject(i + 1, broken, line);
       continue;
     }
     const candle: Candle = { symbol: series.symbol, interval: series.interval, venue, openTime, open, high, low, close, volume };

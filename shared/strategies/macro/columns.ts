@@ -4,6 +4,7 @@
  * <= the one it evaluates (no lookahead), and finds "the last candle closed by time t" with
  * `lastClosedIndex`, so series of different intervals are aligned on close times, never open times.
  */
+import { candleViolation } from '../../market/candle-gate.js';
 import { INTERVAL_MS, isTradable, type Candle, type Interval } from '../../market/types.js';
 import { allocColumns, type CandleColumns } from '../series.js';
 
@@ -13,14 +14,14 @@ export type { CandleColumns };
 export type SeriesByInterval = Partial<Record<Interval, CandleColumns>>;
 
 /**
- * Columns from candles of ONE interval. Candles flagged as bad data are dropped (SPEC 2: stored,
- * never traded); duplicate open times keep the later row; input order does not matter.
+ * Columns from candles of ONE interval. Candles flagged as bad data, or that the candle gate's
+ * stateless layer refuses (shared/market/candle-gate.ts), are dropped (never traded); duplicate open times keep the later row; input order does not matter.
  */
 export function toColumns(candles: readonly Candle[], interval: Interval): CandleColumns {
   const byTime = new Map<number, Candle>();
   for (const c of candles) {
     if (c.interval !== interval) throw new Error(`toColumns(${interval}): got a ${c.interval} candle (${c.symbol} @ ${c.openTime})`);
-    if (isTradable(c)) byTime.set(c.openTime, c);
+    if (isTradable(c) && candleViolation(c) === null) byTime.set(c.openTime, c);
   }
   const rows = [...byTime.values()].sort((a, b) => a.openTime - b.openTime);
   return fromRows(rows, interval);
