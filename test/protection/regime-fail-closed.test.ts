@@ -12,6 +12,9 @@
  * factor f(i) = 1 before CRASH_START, then falls 5 % per hour for CRASH_MINUTES (about -12 % in all)
  * with a +-0.3 % wiggle of period 7 minutes, then stays flat; the real minute-to-minute moves ride on top.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { REGIMES, type Regime } from '../../shared/config/strategy.js';
@@ -260,19 +263,23 @@ describe('the regime reference (BTC) missing or stale stops new entries, with on
 
   it('the held regime and the reference state survive a restart (account document, same transactions)', async () => {
     const c = referenceCfg();
-    const db = new SqliteStateStore(':memory:');
+    const file = join(mkdtempSync(join(tmpdir(), 'regime-')), 'state.sqlite');
+    const db = new SqliteStateStore({ file });
     const panic = { change1hPct: -6, change4hPct: -6, change24hPct: -6, change48hPct: -6 };
     const calm = { change1hPct: 0, change4hPct: 0, change24hPct: 0, change48hPct: 0 };
     const a = new TradingStore(db, { accountId: 'paper', config: c });
     await a.applyCandle(btc(0), { regimeInputs: panic }, T + MIN);
     await a.applyCandle(btc(1), { regimeInputs: calm }, T + 2 * MIN);
-    // "restart": a new store object over the same database
-    const b = new TradingStore(db, { accountId: 'paper', config: c });
+    // restart: the database closed and opened again by a new store
+    await db.close();
+    const db2 = new SqliteStateStore({ file });
+    const b = new TradingStore(db2, { accountId: 'paper', config: c });
     const r = await b.applyCandle(btc(2), { regimeInputs: calm }, T + 3 * MIN);
     expect(r.events).toEqual([]);
     expect(r.state.protections.regime).toEqual({ current: 'PANIC', since: T + MIN, calmSince: T + 2 * MIN });
     expect(r.state.protections.reference).toMatchObject({ lastAt: T + 3 * MIN, status: 'ok' });
     const d = await b.applySignal(scalp(T + 3 * MIN), null, T + 3 * MIN);
     expect(d.decision).toMatchObject({ accepted: false, reason: 'regime_panic' });
+    await db2.close();
   });
 });
