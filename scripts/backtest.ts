@@ -123,6 +123,11 @@ Output:
   --skip-bad-rows       skip CSV rows the candle gate refuses (non-finite or non-positive price, OHLC
                         out of order, negative volume, time off the interval grid) and print their
                         count; default: stop at the first one, naming its file and line
+  --allow-missing-reference
+                        trade although the regime reference (BTCUSDT) is missing from the data or
+                        has gaps: by default the run is fail-closed like live (no reference candle
+                        for 5 min = no new entries; without it the run opens nothing). The report
+                        notes say which applied
   -h, --help            this help
 `;
 
@@ -306,6 +311,7 @@ async function main(): Promise<void> {
         state: { type: 'string' },
         propose: { type: 'boolean', default: false },
         'skip-bad-rows': { type: 'boolean', default: false },
+        'allow-missing-reference': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       allowPositionals: false,
@@ -362,12 +368,13 @@ async function main(): Promise<void> {
     process.stderr.write(`--skip-bad-rows: skipped ${badRows.skipped} CSV row(s) the candle gate refused (first: ${first})\n`);
   }
   const macroSeries = htf === undefined ? undefined : await loadMacroSeries(htf, symbols);
-  const config = { system: DEFAULT_SYSTEM_CONFIG, strategies: base };
+  const allowMissingReference = v['allow-missing-reference'] === true;
+  const config = { system: DEFAULT_SYSTEM_CONFIG, strategies: base, ...(allowMissingReference ? { allowMissingReference } : {}) };
   const market = createMarket({ series, ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) });
   const out: string[] = [];
   const doc: Record<string, unknown> = {
     kind: 'backtest',
-    params: { symbols, from: market.from, to: market.to, strategy: sel, set: sets, indicators, objective, macro: macroSeries !== undefined, grid: dims.map((d) => ({ name: d.name, options: d.options.map((o) => o.label) })), walkForward: wf ?? null, stress: stressCount },
+    params: { symbols, from: market.from, to: market.to, strategy: sel, set: sets, indicators, objective, macro: macroSeries !== undefined, grid: dims.map((d) => ({ name: d.name, options: d.options.map((o) => o.label) })), walkForward: wf ?? null, stress: stressCount, ...(allowMissingReference ? { allowMissingReference } : {}) },
   };
 
   let grid: GridResult | null = null;
@@ -400,14 +407,14 @@ async function main(): Promise<void> {
 
   // The run shown in detail: the grid's best, or the configured one.
   const bar = progressBar(grid ? 'best run' : 'backtest', 'candles');
-  const run = runBacktest(market, { system: DEFAULT_SYSTEM_CONFIG, strategies: chosen }, { indicators, record: { decisions: false }, onProgress: bar.update, progressEvery: 5_000, ...(macroSeries ? { macroSeries } : {}) });
+  const run = runBacktest(market, { ...config, strategies: chosen }, { indicators, record: { decisions: false }, onProgress: bar.update, progressEvery: 5_000, ...(macroSeries ? { macroSeries } : {}) });
   bar.stop();
   out.push(formatRun(run));
   doc.run = runJson(run);
 
   let stress: StressReport | null = null;
   if (stressCount > 0) {
-    stress = runStress({ series, from: market.from, to: market.to, config: { system: DEFAULT_SYSTEM_CONFIG, strategies: chosen }, count: stressCount, windowMs: v['stress-window'] ? parseDuration(v['stress-window'], '--stress-window') : STRESS_WINDOW_MS, indicators });
+    stress = runStress({ series, from: market.from, to: market.to, config: { ...config, strategies: chosen }, count: stressCount, windowMs: v['stress-window'] ? parseDuration(v['stress-window'], '--stress-window') : STRESS_WINDOW_MS, indicators });
     out.push(formatStress(stress));
     doc.stress = stress;
   }

@@ -71,6 +71,14 @@ export interface BacktestConfig {
   /** `hotWindowCandles` (default the system default) bounds the MACRO engine's hot-window reads. */
   system: Pick<SystemConfig, 'symbols'> & Partial<Pick<SystemConfig, 'hotWindowCandles'>>;
   strategies: StrategyConfigs;
+  /**
+   * Opt out of the regime-reference gate (CLI `--allow-missing-reference`). By default the run is
+   * fail-closed like live: without candles of `protections.regime.referenceSymbol` (or when they
+   * stop for longer than referenceMaxAgeMs) new entries stop, and a run without the reference in
+   * the data opens nothing. With it the reference is not checked and, when absent, the regime stays
+   * NORMAL. Either way the result's notes say so.
+   */
+  allowMissingReference?: boolean;
 }
 
 /** A macro-bias update as the execution receives it (applied after the candles closing at `now`). */
@@ -171,9 +179,13 @@ export function closeEvaluators(strategies: StrategyConfigs): ScalpStrategyConfi
   return out;
 }
 
-/** The trading-core config of a backtest: the production one, with the scalp feed on the data's venue. */
-export function backtestTradingConfig(strategies: StrategyConfigs, m: BacktestMarket): TradingConfig {
-  return tradingConfigFrom(strategies, { ...DEFAULT_FEEDS, SCALP: { venue: m.venue, interval: '1m' } });
+/**
+ * The trading-core config of a backtest: the production one, with the scalp feed on the data's venue
+ * (and the reference gate waived when the run opts out).
+ */
+export function backtestTradingConfig(strategies: StrategyConfigs, m: BacktestMarket, allowMissingReference = false): TradingConfig {
+  const c = tradingConfigFrom(strategies, { ...DEFAULT_FEEDS, SCALP: { venue: m.venue, interval: '1m' } });
+  return allowMissingReference ? { ...c, allowMissingReference: true } : c;
 }
 
 export function runBacktest(m: BacktestMarket, config: BacktestConfig, opts: BacktestOptions = {}): BacktestResult {
@@ -184,13 +196,23 @@ export function runBacktest(m: BacktestMarket, config: BacktestConfig, opts: Bac
   const recEvents = opts.record?.events ?? false;
   const accountId = opts.accountId ?? PAPER_ACCOUNT_ID;
   const { system, strategies } = config;
-  const tcfg = backtestTradingConfig(strategies, m);
+  const allowMissingReference = config.allowMissingReference === true;
+  const tcfg = backtestTradingConfig(strategies, m, allowMissingReference);
   for (const s of m.symbols) {
     if (!system.symbols.some((x) => x.symbol === s)) throw new Error(`backtest: ${s} is not in SystemConfig.symbols (its tier decides costs and cooldowns)`);
   }
-  const refK = m.symbols.indexOf(strategies.protections.regime.referenceSymbol);
+  const refSymbol = strategies.protections.regime.referenceSymbol;
+  const refK = m.symbols.indexOf(refSymbol);
   const notes: string[] = [];
-  if (refK < 0) notes.push(`regime reference ${strategies.protections.regime.referenceSymbol} is not in the data: the regime stays NORMAL`);
+  if (refK < 0 && !allowMissingReference) {
+    notes.push(
+      `regime reference ${refSymbol} is not in the data: the market regime is unknown, so new entries stop (fail closed, as live) and the run opens nothing; add ${refSymbol} 1m data, or opt out with --allow-missing-reference (library: allowMissingReference)`,
+    );
+  } else if (refK < 0) {
+    notes.push(`regime reference ${refSymbol} is not in the data: allowed by --allow-missing-reference, the regime stays NORMAL all run (no PANIC / CAUTION protection)`);
+  } else if (allowMissingReference) {
+    notes.push(`--allow-missing-reference: the freshness of the regime reference ${refSymbol} is not checked (gaps in its data do not stop entries)`);
+  }
 
   // A log-only strategy's decisions never reach the trading core: when decisions are not recorded
   // (grids), it is not evaluated at all (same trades, less work).

@@ -172,7 +172,7 @@ export function rankRows(rows: Array<Omit<GridRow, 'rank' | 'score'> & Partial<P
 /** One combination on a prepared market (what a worker does per job). */
 export function runCombo(m: BacktestMarket, base: BacktestConfig, combo: GridCombo, indicators: IndicatorMode): { metrics: BacktestMetrics; wallMs: number } {
   const strategies: StrategyConfigs = applyOverrides(base.strategies, combo.overrides);
-  const r = runBacktest(m, { system: base.system, strategies }, { indicators, record: { decisions: false, signals: false, events: false } });
+  const r = runBacktest(m, { ...base, strategies }, { indicators, record: { decisions: false, signals: false, events: false } });
   return { metrics: r.metrics, wallMs: r.wallMs };
 }
 

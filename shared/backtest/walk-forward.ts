@@ -98,7 +98,7 @@ export async function runWalkForward(x: WalkForwardInput): Promise<WalkForwardRe
     const chosen = g.rows[0] as GridRow;
     const testMarket = createMarket({ series: x.series, from: w.testFrom, to: w.testTo });
     const strategies = applyOverrides(x.config.strategies, chosen.overrides);
-    const r = runBacktest(testMarket, { system: x.config.system, strategies }, { ...(x.indicators ? { indicators: x.indicators } : {}), record: { decisions: false, signals: false } });
+    const r = runBacktest(testMarket, { ...x.config, strategies }, { ...(x.indicators ? { indicators: x.indicators } : {}), record: { decisions: false, signals: false } });
     windows.push({ ...w, chosen, trainRange: { from: g.from, to: g.to }, test: r.metrics, testTrades: r.trades });
     for (let k = 0; k < r.samples; k++) {
       eqT.push(r.equityTime[k] as number);

@@ -469,6 +469,15 @@ export const protectionsConfigSchema = z
         sizeMultiplier: z.number().min(0).max(1),
       }),
       euphoria: z.strictObject({ rise1hPct: positivePct, sizeMultiplier: z.number().min(0).max(1) }),
+      /**
+       * Hold (no minute-to-minute flicker): a more severe regime applies at once; a calmer one only
+       * once the current regime has held >= minHoldMs AND every classification of the last
+       * calmConfirmMs was calmer (shared/protection/regime.ts stepRegime).
+       */
+      minHoldMs: z.number().int().min(60_000).max(24 * HOUR_MS),
+      calmConfirmMs: z.number().int().min(60_000).max(24 * HOUR_MS),
+      /** No reference candle for longer than this: new entries stop (fail closed), one alert. */
+      referenceMaxAgeMs: z.number().int().min(2 * 60_000).max(6 * HOUR_MS),
     }),
     /** Strategy disable by 24h volatility with hysteresis, per swing setup. */
     volatilityDisable: z.partialRecord(
@@ -521,6 +530,9 @@ export const DEFAULT_PROTECTIONS_CONFIG: ProtectionsConfig = {
     panic: { drop1hPct: 5, drop4hPct: 10, sizeMultiplier: 0 },
     caution: { drop1hPct: 3, bleed24hPct: 3, bleed48hPct: 5, sizeMultiplier: 0.5 },
     euphoria: { rise1hPct: 5, sizeMultiplier: 0.7 },
+    minHoldMs: 30 * 60_000,
+    calmConfirmMs: 10 * 60_000,
+    referenceMaxAgeMs: 5 * 60_000,
   },
   volatilityDisable: { CHANNEL: { disableAbovePct: 8, enableBelowPct: 6, windowMs: 24 * HOUR_MS } },
   tradeLimiter: {

@@ -23,7 +23,9 @@ export type ProtectionEventKind =
   | 'trading_resumed'
   | 'owner_paused'
   | 'bias_filter_engaged'
-  | 'bias_filter_released';
+  | 'bias_filter_released'
+  | 'regime_reference_lost'
+  | 'regime_reference_restored';
 
 export interface ProtectionEvent {
   type: 'protection';
@@ -64,8 +66,38 @@ export interface GuardState {
   pausedUntil: number | null;
 }
 
+export interface RegimeState {
+  /** The regime in force (held: see shared/protection/regime.ts stepRegime). */
+  current: Regime;
+  /** When `current` began. */
+  since: number;
+  /**
+   * Since when every classification has been calmer than `current` (the de-escalation candidate),
+   * or null / absent (state stored before the hold existed) when the last one was not calmer.
+   */
+  calmSince?: number | null;
+}
+
+/** Why the regime reference blocks new entries: never seen, or its last candle is too old. */
+export type ReferenceStatus = 'ok' | 'missing' | 'stale';
+
+export interface ReferenceState {
+  /** Close time of the last reference-symbol candle applied, or null (none yet). */
+  lastAt: number | null;
+  status: ReferenceStatus;
+  /** When `status` began. */
+  since: number;
+  /** The one `regime_reference_lost` alert of this outage was raised. */
+  alerted: boolean;
+}
+
 export interface ProtectionState {
-  regime: { current: Regime; since: number };
+  regime: RegimeState;
+  /**
+   * Regime reference symbol (BTC) freshness; absent in state stored before it existed (read as
+   * missing since the first evaluation).
+   */
+  reference?: ReferenceState;
   /** Disabled swing setups by 24h volatility: setup -> symbol -> disabled since. Absent = enabled. */
   volDisabled: Partial<Record<SwingSetup, Record<string, number>>>;
   /** Trade limiter per symbol (absent = no stops counted, no cooldown). */
@@ -81,7 +113,8 @@ export function utcDayStart(ts: number): number {
 
 export function createProtectionState(now: number, equity: number): ProtectionState {
   return {
-    regime: { current: 'NORMAL', since: now },
+    regime: { current: 'NORMAL', since: now, calmSince: null },
+    reference: { lastAt: null, status: 'missing', since: now, alerted: false },
     volDisabled: {},
     limiter: {},
     nextCooldownEnd: null,

@@ -10,10 +10,29 @@
  *   CAUTION  drop1h >= caution.drop1hPct (3), or drop24h >= bleed24hPct (3), or drop48h >= bleed48hPct (5)
  *   EUPHORIA rise1h >  euphoria.rise1hPct (5)
  *   NORMAL   otherwise
+ *
+ * Hold (stepRegime; SPEC 6 "regimes hold for a minimum time"), severity PANIC > CAUTION > EUPHORIA >
+ * NORMAL (by how much they cut sizes):
+ *   - a classification MORE severe than the regime in force applies at once;
+ *   - one equal to it keeps it (and ends any calm spell);
+ *   - a CALMER one starts (or continues) a calm spell (`calmSince`); the regime changes to the
+ *     classification of that moment only once BOTH the regime has held >= minHoldMs (from its start)
+ *     AND the calm spell has lasted >= calmConfirmMs (every classification in it calmer). A not-calmer
+ *     classification ends the spell. So a series oscillating around a threshold gives ONE episode that
+ *     lasts at least minHoldMs and ends calmConfirmMs after the last severe reading at the earliest.
+ * The held regime lives in ProtectionState (persisted with the account, changed in its transactions):
+ * restarts keep it. One regime_changed event per change of the HELD regime.
+ *
+ * Reference freshness (updateReference): the regime is computed from `referenceSymbol` candles. When
+ * none was ever applied (`missing`) or the last one closed more than referenceMaxAgeMs ago (`stale`),
+ * the trading core refuses new entries (fail closed) and ONE `regime_reference_lost` event says why
+ * (for `missing` only once it lasted referenceMaxAgeMs, so a fresh start whose first reference candle
+ * comes a moment after another symbol's does not alert); `regime_reference_restored` once when it
+ * is back.
  */
 import type { ProtectionsConfig, Regime } from '../config/strategy.js';
 import { REGIMES } from '../config/strategy.js';
-import { protectionEvent, type ProtectionEvent, type ProtectionState, type RegimeInputs } from './model.js';
+import { protectionEvent, type ProtectionEvent, type ProtectionState, type ReferenceState, type ReferenceStatus, type RegimeInputs } from './model.js';
 
 const HOUR_MS = 60 * 60_000;
 export const REGIME_WINDOWS_MS = { change1hPct: HOUR_MS, change4hPct: 4 * HOUR_MS, change24hPct: 24 * HOUR_MS, change48hPct: 48 * HOUR_MS } as const;
@@ -121,5 +140,74 @@ export function updateRegime(s: ProtectionState, regime: Regime, now: number, ou
     for (const [k, v] of Object.entries(inputs)) details[k] = Number.isFinite(v) ? Math.round(v * 1e4) / 1e4 : null;
   }
   out.push(protectionEvent('regime_changed', 'market', now, severity, `Market regime ${from} -> ${regime}`, details));
-  return { ...s, regime: { current: regime, since: now } };
+  return { ...s, regime: { current: regime, since: now, calmSince: null } };
+}
+
+/** Severity rank (higher = more severe: cuts sizes more). */
+export const REGIME_SEVERITY: Readonly<Record<Regime, number>> = { NORMAL: 0, EUPHORIA: 1, CAUTION: 2, PANIC: 3 };
+
+/**
+ * The held regime after one classification at `now` (rule in the module comment). Returns the same
+ * object when nothing changed; one `regime_changed` event per change.
+ */
+export function stepRegime(s: ProtectionState, classified: Regime, now: number, cfg: RegimeConfig, out: ProtectionEvent[], inputs?: RegimeInputs): ProtectionState {
+  const r = s.regime;
+  const calmSince = r.calmSince ?? null;
+  const d = REGIME_SEVERITY[classified] - REGIME_SEVERITY[r.current];
+  if (d > 0) return updateRegime(s, classified, now, out, inputs);
+  if (d === 0) return calmSince === null ? s : { ...s, regime: { ...r, calmSince: null } };
+  const spell = calmSince ?? now;
+  if (now - r.since >= cfg.minHoldMs && now - spell >= cfg.calmConfirmMs) return updateRegime(s, classified, now, out, inputs);
+  return calmSince === null ? { ...s, regime: { ...r, calmSince: now } } : s;
+}
+
+/** The reference state of `s` (state stored before it existed: missing since `now`). */
+export function referenceOf(s: ProtectionState, now: number): ReferenceState {
+  return s.reference ?? { lastAt: null, status: 'missing', since: now, alerted: false };
+}
+
+/** Reference status at `now` from the last reference candle's close time. */
+export function referenceStatusAt(lastAt: number | null, now: number, cfg: RegimeConfig): ReferenceStatus {
+  if (lastAt === null) return 'missing';
+  return now - lastAt > cfg.referenceMaxAgeMs ? 'stale' : 'ok';
+}
+
+const isoOf = (t: number | null) => (t === null ? 'never' : new Date(t).toISOString());
+
+/**
+ * Reference freshness at `now`, after a reference candle closing at `candleClose` (null: no
+ * reference candle in this input). Same object when nothing changed; one `regime_reference_lost`
+ * per outage, one `regime_reference_restored` when it ends (see the module comment).
+ */
+export function updateReference(s: ProtectionState, candleClose: number | null, now: number, cfg: RegimeConfig, out: ProtectionEvent[]): ProtectionState {
+  const r0 = s.reference;
+  const prevLast = r0?.lastAt ?? null;
+  const lastAt = candleClose === null ? prevLast : prevLast === null ? candleClose : Math.max(prevLast, candleClose);
+  const status = referenceStatusAt(lastAt, now, cfg);
+  if (r0 !== undefined && r0.lastAt === lastAt && r0.status === status && (status === 'ok' || r0.alerted || now - r0.since <= cfg.referenceMaxAgeMs)) return s;
+  const base = r0 ?? { lastAt, status, since: now, alerted: false };
+  let r: ReferenceState = { ...base, lastAt };
+  if (r.status !== status) r = { ...r, status, since: now };
+  const sym = cfg.referenceSymbol;
+  const maxMin = cfg.referenceMaxAgeMs / 60_000;
+  const details = { referenceSymbol: sym, status, lastCandleAt: lastAt, maxAgeMs: cfg.referenceMaxAgeMs };
+  if (status === 'ok') {
+    if (r.alerted) {
+      out.push(protectionEvent('regime_reference_restored', 'market', now, 'info', `Regime reference ${sym} is back (candle closed ${isoOf(lastAt)}): new entries allowed again`, details));
+      r = { ...r, alerted: false };
+    }
+  } else if (!r.alerted && (status === 'stale' || now - r.since > cfg.referenceMaxAgeMs)) {
+    const why =
+      status === 'missing'
+        ? `no ${sym} candle received since ${isoOf(r.since)}`
+        : `the last ${sym} candle closed ${isoOf(lastAt)}, more than ${maxMin} min ago`;
+    out.push(
+      protectionEvent('regime_reference_lost', 'market', now, 'critical', `Regime reference ${sym} ${status}: ${why}. The market regime is unknown: new entries stopped until it is back (open positions are still managed)`, {
+        ...details,
+        since: r.since,
+      }),
+    );
+    r = { ...r, alerted: true };
+  }
+  return { ...s, reference: r };
 }

@@ -50,6 +50,7 @@ import {
   TRAILING_ACTIVATION_MULTIPLE,
   type AccountState,
   type ClosedTrade,
+  type EntryCancelReason,
   type EntryOrder,
   type ExternalExecution,
   type ExternalFill,
@@ -384,6 +385,41 @@ export function expireOrders(a: AccountState, now: number): BookResult {
   return { account: settle(a, next, out, null, 0), events: out };
 }
 
+/** Whether any group has an entry still working that the book itself may still fill or cancel. */
+export function hasPendingEntries(a: AccountState): boolean {
+  for (const p of a.positions) {
+    if (p.external && p.external.cancelDecidedAt !== null) continue;
+    if (p.entries.some((e) => e.status === 'pending')) return true;
+  }
+  return false;
+}
+
+/**
+ * Cancels every pending (unfilled) entry of every group because the regime turned PANIC (SPEC 6:
+ * while PANIC holds, pending entries are cancelled, not filled). Booked exactly like an entry timeout
+ * (`entry_timeout` events with `reason: 'regime_panic'`, the entryTimeouts counter; a group with no
+ * fill leaves the book, one with fills keeps them); external (live) groups get the cancel DECISION
+ * (`entry_cancel_decided`, reason regime_panic) that the executor carries out.
+ */
+export function cancelPendingEntries(a: AccountState, reason: 'regime_panic', now: number): BookResult {
+  let next: Array<Position | null> | null = null;
+  const out: TradeEvent[] = [];
+  for (let k = 0; k < a.positions.length; k++) {
+    const p = a.positions[k] as Position;
+    if (!p.entries.some((e) => e.status === 'pending')) continue;
+    if (p.external) {
+      if (p.external.cancelDecidedAt !== null) continue;
+      next ??= a.positions.slice();
+      next[k] = decideCancel(p, p.external, reason, a.accountId, now, out);
+      continue;
+    }
+    next ??= a.positions.slice();
+    next[k] = cancelPending(p, a.accountId, now, out, reason);
+  }
+  if (next === null) return { account: a, events: NO_TRADE_EVENTS };
+  return { account: settle(a, next, out, null, 0), events: out };
+}
+
 /**
  * Closes a group at `price` (owner command), cancelling unfilled entries. An external group is not
  * closed here: the close is DECIDED (exit_decided 'manual' at `price`, or entry_cancel_decided when
@@ -651,7 +687,7 @@ function updateExcursion(q: Position, c: Candle, halfTp: number, accountId: stri
 }
 
 /** Cancels pending entries; returns the group (with its filled entries) or null when none filled. */
-function cancelPending(p: Position, accountId: string, now: number, out: TradeEvent[]): Position | null {
+function cancelPending(p: Position, accountId: string, now: number, out: TradeEvent[], reason: EntryCancelReason = 'entry_timeout'): Position | null {
   const cancelled: string[] = [];
   const entries = p.entries.map((e) => {
     if (e.status !== 'pending') return e;
@@ -666,7 +702,13 @@ function cancelPending(p: Position, accountId: string, now: number, out: TradeEv
     notional += e.price * e.qty;
   }
   const remains = p.filledQty > 0;
-  out.push({ type: 'entry_timeout', ...base(accountId, p, now, `${p.groupId}:timeout`), cancelledOrderIds: cancelled, positionRemains: remains });
+  out.push({
+    type: 'entry_timeout',
+    ...base(accountId, p, now, `${p.groupId}:timeout`),
+    cancelledOrderIds: cancelled,
+    positionRemains: remains,
+    ...(reason === 'entry_timeout' ? {} : { reason }),
+  });
   return remains ? { ...p, entries, risk, notional } : null;
 }
 
@@ -802,7 +844,7 @@ function decideExit(p: Position, x: ExternalExecution, reason: ExitReason, refer
   return q;
 }
 
-function decideCancel(p: Position, x: ExternalExecution, reason: 'entry_timeout' | 'manual', accountId: string, now: number, out: TradeEvent[]): Position {
+function decideCancel(p: Position, x: ExternalExecution, reason: EntryCancelReason | 'manual', accountId: string, now: number, out: TradeEvent[]): Position {
   const orderIds = p.entries.filter((e) => e.status === 'pending').map((e) => e.orderId);
   out.push({ type: 'entry_cancel_decided', ...base(accountId, p, now, `${p.groupId}:cancel-decided`), reason, orderIds });
   return { ...p, external: { ...x, cancelDecidedAt: now } };

@@ -5,7 +5,9 @@
  *
  * applySignal checks, in this order (the first failing check is the rejection reason):
  *   not_emitting, duplicate, stale_signal (now >= ts + entry timeout), invalid_levels,
- *   owner_paused (Telegram /pause), daily_loss_halt, loss_streak_pause, regime_panic, strategy_disabled_volatility (swing setups),
+ *   owner_paused (Telegram /pause), daily_loss_halt, loss_streak_pause, regime_reference_missing /
+ *   regime_reference_stale (no fresh candle of the regime reference symbol: fail closed, see
+ *   protection/regime.ts updateReference), regime_panic, strategy_disabled_volatility (swing setups),
  *   symbol_cooldown, macro_bias_filter (scalps), position_exists (one per coin per strategy),
  *   opposite_position_live (external fill source only: Bybit one-way mode nets a LONG and a SHORT on
  *   one coin, so a signal opposing an external group on its symbol is refused; paper allows it),
@@ -17,8 +19,10 @@
  * entries placed (book.ts).
  *
  * applyCandle: fills/exits of the candle's symbol (book.ts), then the trade limiter (stop counts and
- * resets), the loss streak, regime / volatility updates from `market`, cooldown / pause / bias expiry,
- * day rollover and the equity guards (marked equity). Returns the same state object when nothing
+ * resets), the loss streak, regime (held: protection/regime.ts stepRegime) / reference freshness /
+ * volatility updates from `market`, cooldown / pause / bias expiry, day rollover and the equity guards
+ * (marked equity). While PANIC holds, pending entries are cancelled (book.ts cancelPendingEntries,
+ * booked like an entry timeout) before a candle could fill them. Returns the same state object when nothing
  * changed (the hot path allocates only the result). External (live) groups are not filled by candles:
  * they get exit / entry-cancel DECISIONS (book.ts) that the live executor carries out.
  *
@@ -27,17 +31,18 @@
  * cancelEntry confirms that an entry's exchange order ended; both run the trade limiter, loss streak
  * and equity guards on the trades they close, exactly like a simulated close.
  */
-import type { Candle } from '../market/types.js';
+import { INTERVAL_MS, type Candle } from '../market/types.js';
 import type { Regime } from '../config/strategy.js';
 import { adaptiveStopPct } from '../protection/adaptive-stops.js';
 import { checkEquity, guardBlock, recordTradeResult, resumeTrading, tickGuards } from '../protection/guards.js';
 import { cooldownUntil, expireCooldowns, recordReset, recordStop } from '../protection/limiter.js';
 import { createProtectionState, DAY_MS, protectionEvent, type ProtectionEvent, type ProtectionEventKind, type ProtectionState, type RegimeInputs } from '../protection/model.js';
-import { classifyRegime, regimeSizeMultiplier, updateRegime } from '../protection/regime.js';
+import { classifyRegime, regimeSizeMultiplier, stepRegime, updateReference } from '../protection/regime.js';
 import { isSetupDisabled, updateVolatility } from '../protection/volatility.js';
 import {
   accountEquity,
   applyFill,
+  cancelPendingEntries,
   closeManually,
   createAccount,
   endEntry,
@@ -46,6 +51,7 @@ import {
   groupIdOf,
   costRates,
   largestNotional,
+  hasPendingEntries,
   markedEquity,
   moveTakeProfit,
   onCandle,
@@ -94,6 +100,8 @@ export type RejectReason =
   | 'invalid_levels'
   | 'daily_loss_halt'
   | 'loss_streak_pause'
+  | 'regime_reference_missing'
+  | 'regime_reference_stale'
   | 'regime_panic'
   | 'strategy_disabled_volatility'
   | 'symbol_cooldown'
@@ -131,7 +139,10 @@ export interface SignalMarket {
 }
 
 export interface CandleMarket {
-  /** Current BTC regime (pass on the reference symbol's candles): a regime, or the inputs to classify. */
+  /**
+   * Current BTC regime, passed ONLY on the reference symbol's candles (a regime, or the inputs to
+   * classify): it is held (stepRegime) and the candle counts as the reference's latest.
+   */
   regime?: Regime | null;
   regimeInputs?: RegimeInputs | null;
   /** 24h volatility of the candle's symbol, % (strategy disable with hysteresis). */
@@ -172,6 +183,7 @@ export function applySignal(state: TradingState, signal: Signal, market: SignalM
   let { protections: prot, biasFilter: bf } = state;
   const account = state.account;
   [prot, bf] = tickProtections(account, prot, bf, now, pev);
+  if (!cfg.allowMissingReference) prot = updateReference(prot, null, now, cfg.protections.regime, pev);
   if (market?.bias && market.bias.symbol === signal.symbol) bf = updateBiasFilter(bf, market.bias, now, cfg.filters.macroBias, pev);
   const s0 = withParts(state, account, prot, bf);
 
@@ -193,6 +205,13 @@ export function applySignal(state: TradingState, signal: Signal, market: SignalM
 
   const block = guardBlock(prot, now);
   if (block) return reject(s0, out, block, block === 'daily_loss_halt' ? 'daily loss limit reached: no new trades today' : `paused after consecutive losses until ${prot.guards.pausedUntil}`);
+  const ref = prot.reference;
+  if (!cfg.allowMissingReference && ref && ref.status !== 'ok') {
+    const sym = cfg.protections.regime.referenceSymbol;
+    return ref.status === 'missing'
+      ? reject(s0, out, 'regime_reference_missing', `no ${sym} candle received: the market regime is unknown, new entries stop`)
+      : reject(s0, out, 'regime_reference_stale', `the last ${sym} candle closed at ${ref.lastAt} (> ${cfg.protections.regime.referenceMaxAgeMs} ms before ${now}): the market regime is unknown, new entries stop`);
+  }
   const regime = prot.regime.current;
   if (regime === 'PANIC') return reject(s0, out, 'regime_panic', 'BTC regime PANIC halts new trades');
   const setup = swingSetupOf(signal.strategy);
@@ -278,6 +297,12 @@ export function applyCandle(state: TradingState, candle: Candle, market: CandleM
   const out = SCRATCH;
   out.length = 0;
 
+  // PANIC already held (e.g. stored so): nothing pending may fill on this candle
+  if (prot.regime.current === 'PANIC' && hasPendingEntries(account)) {
+    const r = cancelPendingEntries(account, 'regime_panic', now);
+    for (const e of r.events) out.push(e);
+    account = r.account;
+  }
   if (account.positions.length > 0) {
     const r = onCandle(account, candle, cfg, now);
     if (r.events.length > 0) {
@@ -286,14 +311,22 @@ export function applyCandle(state: TradingState, candle: Candle, market: CandleM
     }
     account = r.account;
   }
+  let refClose: number | null = null;
   if (market) {
     const regime = market.regime ?? (market.regimeInputs ? classifyRegime(market.regimeInputs, cfg.protections.regime) : null);
-    if (regime !== null && regime !== prot.regime.current) {
-      prot = updateRegime(prot, regime, now, out as ProtectionEvent[], market.regimeInputs ?? undefined);
+    if (regime !== null) {
+      refClose = candle.openTime + INTERVAL_MS[candle.interval];
+      prot = stepRegime(prot, regime, now, cfg.protections.regime, out as ProtectionEvent[], market.regimeInputs ?? undefined);
     }
     if (market.volatility24hPct !== undefined && market.volatility24hPct !== null) {
       prot = updateVolatility(prot, candle.symbol, market.volatility24hPct, cfg.protections.volatilityDisable, now, out as ProtectionEvent[]);
     }
+  }
+  if (!cfg.allowMissingReference) prot = updateReference(prot, refClose, now, cfg.protections.regime, out as ProtectionEvent[]);
+  if (prot.regime.current === 'PANIC' && hasPendingEntries(account)) {
+    const r = cancelPendingEntries(account, 'regime_panic', now);
+    for (const e of r.events) out.push(e);
+    account = r.account;
   }
   const g = prot.guards;
   if (
@@ -352,13 +385,23 @@ export function applyBias(state: TradingState, bias: BiasState, cfg: TradingConf
   return { state: withParts(state, state.account, state.protections, bf), events: out.length ? out : NO_EVENTS };
 }
 
-/** Periodic sweep (no candle needed): entry timeouts, cooldown/pause/bias expiry, day rollover. */
+/**
+ * Periodic sweep (no candle needed): entry timeouts, pending entries while PANIC holds, reference
+ * freshness, cooldown/pause/bias expiry, day rollover.
+ */
 export function tick(state: TradingState, cfg: TradingConfig, now: number): EngineResult {
   const r = expireOrders(state.account, now);
   const out: TradingEvent[] = [...r.events];
-  let [prot, bf] = tickProtections(r.account, state.protections, state.biasFilter, now, out as ProtectionEvent[]);
-  if (r.account !== state.account) prot = checkEquity(prot, markedEquity(r.account), now, cfg.protections.accountGuards, out as ProtectionEvent[]);
-  return { state: withParts(state, r.account, prot, bf), events: out.length ? out : NO_EVENTS };
+  let account = r.account;
+  if (state.protections.regime.current === 'PANIC' && hasPendingEntries(account)) {
+    const c = cancelPendingEntries(account, 'regime_panic', now);
+    out.push(...c.events);
+    account = c.account;
+  }
+  let [prot, bf] = tickProtections(account, state.protections, state.biasFilter, now, out as ProtectionEvent[]);
+  if (!cfg.allowMissingReference) prot = updateReference(prot, null, now, cfg.protections.regime, out as ProtectionEvent[]);
+  if (account !== state.account) prot = checkEquity(prot, markedEquity(account), now, cfg.protections.accountGuards, out as ProtectionEvent[]);
+  return { state: withParts(state, account, prot, bf), events: out.length ? out : NO_EVENTS };
 }
 
 /** Who sent an owner pause / resume and when (the command's own `ts`, for out-of-order delivery). */

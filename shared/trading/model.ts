@@ -51,6 +51,11 @@ export interface TradingConfig {
   /** Swing slippage per fill by tier, % (macro.costs.slippagePct). */
   swingSlippagePct: PerTier<number>;
   feeds: Record<EngineKind, { venue: 'bybit' | 'kraken'; interval: Interval }>;
+  /**
+   * Not config (no document can set it): the backtester's `allowMissingReference` opt-out. When true
+   * the regime reference's freshness is not checked (no reference gate, no reference alerts).
+   */
+  allowMissingReference?: boolean;
 }
 
 export function tradingConfigFrom(
@@ -263,11 +268,16 @@ export interface EntryFilledEvent extends EventBase {
   avgEntry: number;
   filledQty: number;
 }
+/** Why unfilled entries were cancelled: their timeout, or the regime turning PANIC (SPEC 6). */
+export type EntryCancelReason = 'entry_timeout' | 'regime_panic';
+
 export interface EntryTimeoutEvent extends EventBase {
   type: 'entry_timeout';
   cancelledOrderIds: string[];
   /** true when some entries had filled: the position stays open with them. */
   positionRemains: boolean;
+  /** Absent: the entry timeout; `regime_panic`: cancelled because PANIC holds (booked the same way). */
+  reason?: Exclude<EntryCancelReason, 'entry_timeout'>;
 }
 export interface TrailingActivatedEvent extends EventBase {
   type: 'trailing_activated';
@@ -306,7 +316,7 @@ export interface ExitDecidedEvent extends EventBase {
  */
 export interface EntryCancelDecidedEvent extends EventBase {
   type: 'entry_cancel_decided';
-  reason: 'entry_timeout' | 'manual';
+  reason: EntryCancelReason | 'manual';
   orderIds: string[];
 }
 

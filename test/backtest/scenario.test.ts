@@ -61,7 +61,8 @@ function run() {
     'scalp.v52_divergence.volumeSpike.emaPeriod': 3,
     'scalp.v52_divergence.volumeSpike.minRatio': 1.5,
   });
-  return runBacktest(createMarket({ series: [series] }), { system: DEFAULT_SYSTEM_CONFIG, strategies }, { record: { events: true } });
+  // ETH only: the run opts out of the BTC regime-reference gate (test/backtest/reference.test.ts shows the default)
+  return runBacktest(createMarket({ series: [series] }), { system: DEFAULT_SYSTEM_CONFIG, strategies, allowMissingReference: true }, { record: { events: true } });
 }
 
 describe('hand-computed scenario: 16 real ETH candles, one V5.2 short to its take profit', () => {

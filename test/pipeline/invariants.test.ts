@@ -14,7 +14,8 @@ import { PAPER_ACCOUNT_ID } from '../../shared/engine/execution.js';
 import { signal } from '../trading/helpers.js';
 
 const T = Date.UTC(2025, 5, 11, 12, 0);
-const cfg = tradingConfigFrom(DEFAULT_STRATEGY_CONFIGS);
+// states built without BTC candles: the regime-reference gate is opted out (as in test/trading/helpers.ts defaultCfg)
+const cfg = { ...tradingConfigFrom(DEFAULT_STRATEGY_CONFIGS), allowMissingReference: true };
 const doc = (state: TradingState): TradingDoc => ({ schemaVersion: 1, state, candleWatermarks: {}, lastCandleEvents: {}, updatedAt: T });
 const sig = (symbol: string) => signal({ ts: T, symbol, entries: [100], stopLoss: 99, takeProfit: 102 });
 

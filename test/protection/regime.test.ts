@@ -74,6 +74,6 @@ describe('updateRegime', () => {
       ['regime_changed', 'NORMAL', 'CAUTION', 'warning'],
       ['regime_changed', 'CAUTION', 'PANIC', 'critical'],
     ]);
-    expect(s.regime).toEqual({ current: 'PANIC', since: 3 });
+    expect(s.regime).toEqual({ current: 'PANIC', since: 3, calmSince: null });
   });
 });

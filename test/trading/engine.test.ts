@@ -91,9 +91,16 @@ describe('protections through the engine', () => {
     expect(r.events).toEqual([]);
     expect(r.state).toBe(s);
     expect(applySignal(s, scalp('ETHUSDT', T + 2 * MIN), null, cfg, T + 2 * MIN).decision).toMatchObject({ reason: 'regime_panic' });
-    r = applyCandle(s, candle(T + 2 * MIN, 100, 100, 100, 100), { regime: 'NORMAL' }, cfg, T + 3 * MIN);
-    expect(kinds(r.events)).toEqual(['regime_changed']);
-    expect(applySignal(r.state, scalp('ETHUSDT', T + 3 * MIN), null, cfg, T + 3 * MIN).decision.accepted).toBe(true);
+    // a calm reading does not end PANIC at once: it holds minHoldMs (30 min) from its start (T + 1m)
+    const changes: number[] = [];
+    for (let t = T + 2 * MIN; t <= T + 40 * MIN; t += MIN) {
+      r = applyCandle(s, candle(t, 100, 100, 100, 100), { regime: 'NORMAL' }, cfg, t + MIN);
+      s = r.state;
+      if (kinds(r.events).includes('regime_changed')) changes.push(t + MIN);
+      if (s.protections.regime.current === 'PANIC') expect(applySignal(s, scalp('ETHUSDT', t + MIN), null, cfg, t + MIN).decision).toMatchObject({ reason: 'regime_panic' });
+    }
+    expect(changes).toEqual([T + MIN + cfg.protections.regime.minHoldMs]);
+    expect(applySignal(s, scalp('ETHUSDT', T + 41 * MIN), null, cfg, T + 41 * MIN).decision.accepted).toBe(true);
   });
 
   it('CHANNEL signals are refused while 24h volatility disabled it on that symbol', () => {

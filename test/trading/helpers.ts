@@ -9,7 +9,17 @@ import type { Signal } from '../../shared/trading/types.js';
 export const MIN = 60_000;
 export const HOUR = 60 * MIN;
 
+/**
+ * The default trading config for rule tests. They feed no regime-reference (BTC regime) candles, so
+ * the reference gate (fail closed when the reference is missing / stale) is opted out as the
+ * backtester's `allowMissingReference` does; the gate's own tests use `referenceCfg()`.
+ */
 export function defaultCfg(): TradingConfig {
+  return { ...referenceCfg(), allowMissingReference: true };
+}
+
+/** The production trading config (the regime-reference gate on). */
+export function referenceCfg(): TradingConfig {
   return structuredClone(tradingConfigFrom(DEFAULT_STRATEGY_CONFIGS));
 }
 

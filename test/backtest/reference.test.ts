@@ -1,0 +1,53 @@
+/**
+ * A backtest without the regime reference (BTCUSDT) in its data is fail-closed like live: it opens
+ * nothing and says why (notes, rejections, one protection alert); `allowMissingReference`
+ * (CLI --allow-missing-reference) opts out and the notes say so. Data: the REAL 16 ETH candles of the
+ * hand-computed scenario (test/backtest/scenario.test.ts), whose V5.2 short trades when allowed.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { applyOverrides, selectStrategies } from '../../shared/backtest/config.js';
+import { runBacktest } from '../../shared/backtest/engine.js';
+import { createMarket } from '../../shared/backtest/market.js';
+import { formatRun } from '../../shared/backtest/report.js';
+import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
+import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
+import { seriesFromCsv } from '../../shared/strategies/series.js';
+import { FIXTURES } from './helpers.js';
+
+function run(allowMissingReference: boolean) {
+  const series = seriesFromCsv(readFileSync(join(FIXTURES, 'ETHUSDT_1m_2025-06-03T13_53_16.csv'), 'utf8'), { symbol: 'ETHUSDT', interval: '1m', venue: 'bybit' });
+  const strategies = applyOverrides(selectStrategies(DEFAULT_STRATEGY_CONFIGS, 'v52_divergence'), {
+    'macro.enabled': false,
+    'scalp.v52_divergence.divergence.rsiPeriod': 3,
+    'scalp.v52_divergence.divergence.pivotStrength': 1,
+    'scalp.v52_divergence.divergence.lookbackCandles': 8,
+    'scalp.v52_divergence.volumeSpike.emaPeriod': 3,
+    'scalp.v52_divergence.volumeSpike.minRatio': 1.5,
+  });
+  return runBacktest(createMarket({ series: [series] }), { system: DEFAULT_SYSTEM_CONFIG, strategies, ...(allowMissingReference ? { allowMissingReference } : {}) }, { record: { events: true } });
+}
+
+describe('backtest without the regime reference (BTCUSDT) in the data', () => {
+  it('opens nothing and says why: a note, the rejection reason, one regime_reference_lost alert', () => {
+    const r = run(false);
+    expect(r.trades).toHaveLength(0);
+    expect(r.events.filter((e) => e.type === 'order_placed')).toHaveLength(0);
+    expect(r.accepted).toBe(0);
+    expect(r.rejected).toEqual({ regime_reference_missing: 1 });
+    const alerts = r.events.filter((e) => e.type === 'protection');
+    expect(alerts.map((e) => (e.type === 'protection' ? e.kind : ''))).toEqual(['regime_reference_lost']);
+    expect(r.notes.join('\n')).toMatch(/regime reference BTCUSDT is not in the data: .*opens nothing.*--allow-missing-reference/);
+    // the console report carries the note
+    expect(formatRun(r)).toMatch(/note: regime reference BTCUSDT is not in the data/);
+  });
+
+  it('--allow-missing-reference trades (the hand-computed V5.2 short) and the notes say the regime stayed NORMAL', () => {
+    const r = run(true);
+    expect(r.trades).toHaveLength(1);
+    expect(r.trades[0]!.pnl).toBeCloseTo(56.7333433333, 6);
+    expect(r.events.filter((e) => e.type === 'protection')).toHaveLength(0);
+    expect(r.notes.join('\n')).toMatch(/regime reference BTCUSDT is not in the data: allowed by --allow-missing-reference, the regime stays NORMAL/);
+  });
+});
