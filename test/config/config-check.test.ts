@@ -37,8 +37,8 @@ describe('config-check job', () => {
     const ctx = ctxWith(staticConfig(DEFAULT_SYSTEM_CONFIG), clock);
 
     const first = await configCheckJob.run(ctx);
-    expect(first).toMatchObject({ checked: 9, initial: expect.arrayContaining(['system', 'macro', 'ml']) });
-    expect((first.seeded as string[]).length).toBe(9);
+    expect(first).toMatchObject({ checked: 10, initial: expect.arrayContaining(['system', 'macro', 'ml', 'telegram']) });
+    expect((first.seeded as string[]).length).toBe(10);
 
     const doc = structuredClone((await store.get('config/paper')) as Record<string, any>);
     doc.fees.scalpPctPerSide = -1;
