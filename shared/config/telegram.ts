@@ -22,7 +22,7 @@ const timeZone = z.string().min(1).refine(isTimeZone, 'not a known IANA time zon
 
 export const telegramConfigSchema = z.strictObject({
   /** Owner's Telegram user id (the env var wins when set). */
-  ownerUserId: z.number().int().positive().nullable(),
+  ownerUserId: z.number().int().positive().max(2 ** 52).nullable(),
   /** Trading account whose positions and equity the bot shows. */
   accountId: z.string().min(1).max(100),
   access: z.strictObject({
