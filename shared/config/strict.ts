@@ -19,6 +19,9 @@
  *     * the defaults under the last valid version give a key that is new in the schema its SPEC
  *       default, so a deploy that adds a key never invalidates the config in force.
  *   Then the merged whole is validated: one bad value rejects the edit and the last valid stays.
+ *   A stored document REPLACES the previous one: its values are merged over the last valid version
+ *   the service saw. Two different partial documents written one after the other within one reload
+ *   interval: the first may never be seen (edit fields of the stored document to avoid that).
  */
 import { z } from 'zod';
 

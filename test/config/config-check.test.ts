@@ -50,7 +50,7 @@ describe('config-check job', () => {
     expect(third).toMatchObject({ rejected: [], stillRejected: ['paper'] });
     await ab.settle();
     expect(ab.alerts.map((a) => [a.kind, a.subject])).toEqual([['config_rejected', 'paper']]);
-    expect(ab.alerts[0]!.message).toContain('fees.scalpPctPerSide: Too small: expected number to be >=0');
+    expect(ab.alerts[0]!.message).toContain('fees.scalpPctPerSide: Too small: expected number to be >=0.01');
     expect((await configChanges(store, 'paper'))[0]).toMatchObject({ outcome: 'rejected' });
   });
 
