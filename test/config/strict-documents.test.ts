@@ -376,7 +376,8 @@ describe('config/telegram in the Telegram runtime', () => {
     expect(rec).toMatchObject({ outcome: 'applied', before: { ownerUserId: 777, lists: { pageSize: 5 } }, after: { ownerUserId: 777, lists: { pageSize: 8 } } });
 
     // A bad nested edit (a string where a number goes, a limit above Telegram's): rejected, owner kept.
-    for (const bad of [{ access: { maxVerifyAttempts: 'three' } }, { ownerUserId: -5 }, { limits: { perChatIntervalMs: 10 } }]) {
+    const bads: DocData[] = [{ access: { maxVerifyAttempts: 'three' } }, { ownerUserId: -5 }, { limits: { perChatIntervalMs: 10 } }];
+    for (const bad of bads) {
       await store.set('config/telegram', bad);
       await clock.advance(RELOAD);
       rt = await getTelegramRuntime(ctx, opts);
