@@ -2,7 +2,11 @@
  * Builds the Telegram side for a function from its AppContext: secrets (Secret Manager in the cloud,
  * CST_* env locally), `config/telegram`, the owner (CST_TELEGRAM_OWNER_ID), the API adapter (the real
  * Bot API when a token is configured, else console + PNG folder), charts (sharp) and the trade log.
- * Built once per process; tests install their own with `setTelegramRuntime`.
+ * Secrets and adapters are built once per process; `config/telegram` is read through the context's
+ * ConfigSource (ConfigService: validated, merged over the last valid version, change-logged) on every
+ * `getTelegramRuntime`, and the config-dependent parts (deps, access, outbox sender) are rebuilt when
+ * it changed, so an edit takes effect within the reload interval and a rejected edit leaves the last
+ * valid config (and its owner id) in force. Tests install their own with `setTelegramRuntime`.
  */
 import { join, resolve } from 'node:path';
 import type { AppContext } from '../context.js';
@@ -10,7 +14,7 @@ import type { SecretSource } from '../../shared/ports/secrets.js';
 import type { TelegramApi } from '../../shared/ports/telegram.js';
 import type { ChartRenderer } from '../../shared/ports/charts.js';
 import type { TradeHistory } from '../../shared/ports/trade-history.js';
-import { loadTelegramConfig, ownerIdFrom, type TelegramConfig } from '../../shared/config/telegram.js';
+import { ownerIdFrom, type TelegramConfig } from '../../shared/config/telegram.js';
 import { AccessControl } from '../../shared/telegram/access.js';
 import type { TelegramDeps } from '../../shared/telegram/deps.js';
 import { OutboxSender } from '../../shared/telegram/outbox.js';
@@ -59,11 +63,20 @@ function defaultSecrets(env: NodeJS.ProcessEnv): SecretSource {
   return onGcp && project ? secretManagerSecrets(project) : envSecrets(env);
 }
 
-export async function buildTelegramRuntime(ctx: AppContext, opts: TelegramRuntimeOptions = {}): Promise<TelegramRuntime> {
+/** What does not depend on `config/telegram`: secrets and adapters (built once per process). */
+interface RuntimeBase {
+  env: NodeJS.ProcessEnv;
+  api: TelegramApi;
+  charts: ChartRenderer;
+  trades: TradeHistory;
+  webhookSecret: string | undefined;
+  offline: boolean;
+  ownerId: number | undefined;
+}
+
+async function buildBase(ctx: AppContext, opts: TelegramRuntimeOptions): Promise<RuntimeBase> {
   const env = opts.env ?? process.env;
   const secrets = opts.secrets ?? defaultSecrets(env);
-  const tg = opts.tg ?? (await loadTelegramConfig(ctx.state, ctx.log));
-  const ownerId = opts.ownerId ?? ownerIdFrom(tg, env);
   const [token, webhookSecret] = await Promise.all([secrets.get('telegram-bot-token'), secrets.get('telegram-webhook-secret')]);
   const offline = !opts.api && !token;
   const api: TelegramApi =
@@ -72,8 +85,13 @@ export async function buildTelegramRuntime(ctx: AppContext, opts: TelegramRuntim
       ? new BotApiTelegram(token, env[API_ROOT_ENV] ? { apiRoot: env[API_ROOT_ENV] } : {})
       : new ConsoleTelegram({ dir: resolve(env[OUTPUT_DIR_ENV] ?? join(env.CST_DATA_DIR ?? '.data', 'telegram')) }));
   if (offline) ctx.log.notice('no Telegram bot token configured: messages go to the console, PNGs to a folder');
+  return { env, api, charts: opts.charts ?? sharpChartRenderer, trades: opts.trades ?? new StateTradeLog(ctx.state), webhookSecret, offline, ownerId: opts.ownerId };
+}
+
+/** The config-dependent parts over a base, for one `config/telegram` version. */
+function withConfig(ctx: AppContext, base: RuntimeBase, tg: TelegramConfig): TelegramRuntime {
+  const ownerId = base.ownerId ?? ownerIdFrom(tg, base.env);
   if (ownerId === undefined) ctx.log.warn('no Telegram owner configured (CST_TELEGRAM_OWNER_ID or config/telegram.ownerUserId): owner commands are unavailable');
-  const charts = opts.charts ?? sharpChartRenderer;
   const deps: TelegramDeps = {
     state: ctx.state,
     bus: ctx.bus,
@@ -82,26 +100,38 @@ export async function buildTelegramRuntime(ctx: AppContext, opts: TelegramRuntim
     config: ctx.config,
     tg,
     access: new AccessControl(ctx.state, tg, ownerId),
-    charts,
-    trades: opts.trades ?? new StateTradeLog(ctx.state),
+    charts: base.charts,
+    trades: base.trades,
   };
-  const sender = new OutboxSender({ state: ctx.state, api, clock: ctx.clock, cfg: tg, charts, log: deps.log });
-  return { deps, api, sender, webhookSecret, botUsername: env[BOT_USERNAME_ENV], offline };
+  const sender = new OutboxSender({ state: ctx.state, api: base.api, clock: ctx.clock, cfg: tg, charts: base.charts, log: deps.log });
+  return { deps, api: base.api, sender, webhookSecret: base.webhookSecret, botUsername: base.env[BOT_USERNAME_ENV], offline: base.offline };
+}
+
+/** A runtime with the config in force now (`opts.tg` fixes the config instead: tests). */
+export async function buildTelegramRuntime(ctx: AppContext, opts: TelegramRuntimeOptions = {}): Promise<TelegramRuntime> {
+  const tg = opts.tg ?? (await ctx.config.telegram());
+  return withConfig(ctx, await buildBase(ctx, opts), tg);
 }
 
 /**
- * The runtime for this context: built once per state store (a process normally has one; the local
- * runtime and replays build a fresh context per run and must not reuse a closed store's runtime).
+ * The runtime for this context: adapters built once per state store (a process normally has one; the
+ * local runtime and replays build a fresh context per run and must not reuse a closed store's
+ * runtime), the config-dependent parts rebuilt whenever `config/telegram` in force changed.
+ * `opts` only matter on the first call for a store.
  */
-const byState = new WeakMap<object, Promise<TelegramRuntime>>();
+const byState = new WeakMap<object, { base: Promise<RuntimeBase>; current?: TelegramRuntime }>();
 
-export async function getTelegramRuntime(ctx: AppContext): Promise<TelegramRuntime> {
+export async function getTelegramRuntime(ctx: AppContext, opts: TelegramRuntimeOptions = {}): Promise<TelegramRuntime> {
   if (installed) return installed;
-  let rt = byState.get(ctx.state);
-  if (!rt) {
-    rt = buildTelegramRuntime(ctx);
-    byState.set(ctx.state, rt);
-    rt.catch(() => byState.delete(ctx.state));
+  let entry = byState.get(ctx.state);
+  if (!entry) {
+    const base = buildBase(ctx, opts);
+    entry = { base };
+    byState.set(ctx.state, entry);
+    base.catch(() => byState.delete(ctx.state));
   }
-  return rt;
+  const [base, tg] = await Promise.all([entry.base, opts.tg ?? ctx.config.telegram()]);
+  // ConfigService returns the same (frozen) object while the config in force is unchanged.
+  if (entry.current?.deps.tg !== tg) entry.current = withConfig(ctx, base, tg);
+  return entry.current;
 }

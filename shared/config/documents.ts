@@ -11,6 +11,11 @@
  *   config/protections                regimes, volatility disable, cooldowns, adaptive stops, guards
  *   config/paper                      paper fills: fees, slippage, entry timeouts
  *   config/ml                         learning loop (advisory by default)
+ *   config/telegram                   TelegramConfig (shared/config/telegram.ts): owner, limits, outbox
+ *
+ * Every document is validated strictly (an unknown or misspelt key anywhere is rejected with its
+ * path) and merged over the last valid version before validation, so a partial edit changes only
+ * what it names; arrays are replaced whole (shared/config/strict.ts).
  *
  * Bookkeeping written by ConfigService (never edited by hand):
  *   config_state/{name}    last valid config in force (survives cold starts), hashes of the last
@@ -18,6 +23,8 @@
  *   config_changes/{id}    change log: one record per applied / rejected edit, with before, after, time
  */
 import type { z } from 'zod';
+import { strictDeep } from './strict.js';
+import { DEFAULT_TELEGRAM_CONFIG, telegramConfigSchema, type TelegramConfig } from './telegram.js';
 import { DEFAULT_SYSTEM_CONFIG, systemConfigSchema, type SystemConfig } from './system.js';
 import {
   DEFAULT_FILTERS_CONFIG,
@@ -54,6 +61,7 @@ export interface ConfigDocumentDef<T> {
   name: string;
   /** Document path in state, e.g. `config/system`. */
   path: string;
+  /** The document's schema with every nested object strict (shared/config/strict.ts). */
   schema: z.ZodType<T>;
   defaults: T;
   description: string;
@@ -70,6 +78,7 @@ export interface ConfigDocumentTypes {
   protections: ProtectionsConfig;
   paper: PaperConfig;
   ml: MlConfig;
+  telegram: TelegramConfig;
 }
 export type ConfigDocName = keyof ConfigDocumentTypes;
 
@@ -79,7 +88,7 @@ function def<N extends ConfigDocName>(
   defaults: ConfigDocumentTypes[N],
   description: string,
 ): ConfigDocumentDef<ConfigDocumentTypes[N]> {
-  return { name, path: `${CONFIG_COLLECTION}/${name}`, schema, defaults, description };
+  return { name, path: `${CONFIG_COLLECTION}/${name}`, schema: strictDeep(schema), defaults, description };
 }
 
 export const CONFIG_DOCUMENTS: { [N in ConfigDocName]: ConfigDocumentDef<ConfigDocumentTypes[N]> } = {
@@ -97,6 +106,7 @@ export const CONFIG_DOCUMENTS: { [N in ConfigDocName]: ConfigDocumentDef<ConfigD
   protections: def('protections', protectionsConfigSchema, DEFAULT_PROTECTIONS_CONFIG, 'regimes, volatility disable, cooldowns, stops, guards'),
   paper: def('paper', paperConfigSchema, DEFAULT_PAPER_CONFIG, 'paper fills: fees, slippage, entry timeouts'),
   ml: def('ml', mlConfigSchema, DEFAULT_ML_CONFIG, 'learning loop: advisory mode, retrain and suggestion settings'),
+  telegram: def('telegram', telegramConfigSchema, DEFAULT_TELEGRAM_CONFIG, 'Telegram: owner, account, access, rate limits, outbox, alerts'),
 };
 
 export const CONFIG_DOC_NAMES = Object.keys(CONFIG_DOCUMENTS) as ConfigDocName[];

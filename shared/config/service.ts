@@ -4,8 +4,12 @@
  *
  * - Each document is cached for `SystemConfig.configReloadMs` (<= 60 s), so a valid edit takes
  *   effect without a redeploy within a minute. Time comes from the injected Clock.
- * - Every re-read is validated with zod. A VALID document that differs from the one in force becomes
- *   current; an INVALID one is rejected and the last valid config stays in force.
+ * - Every re-read is validated with zod, strictly and merged over the last valid version
+ *   (`validateConfigDocument`, shared/config/strict.ts): an unknown or misspelt key anywhere is an
+ *   error naming its path ("kraken.minRequstIntervalMs: unknown key"), every number has bounds, and a
+ *   partial document (`{ scalp: { perTradeRiskPct: 0.4 } }`) changes only what it names (arrays are
+ *   replaced whole). A VALID document that differs from the one in force becomes current; an INVALID
+ *   one is rejected and the last valid config stays in force.
  * - Transitions are recorded ONCE, in a transaction on `config_state/{name}` keyed on the hash of the
  *   raw document: concurrent instances, repeated checks and cold starts see the hash already recorded
  *   and do nothing. The winner writes `config_changes/{id}` (before, after, time) and publishes one
@@ -28,6 +32,8 @@ import { publishAlert } from '../health/alerting.js';
 import type { ConfigSource } from './source.js';
 import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from './system.js';
 import type { StrategyConfigs } from './strategy.js';
+import type { TelegramConfig } from './telegram.js';
+import { effectiveDocument } from './strict.js';
 import {
   CONFIG_CHANGES_COLLECTION,
   CONFIG_DOC_NAMES,
@@ -140,9 +146,13 @@ function formatPath(path: ReadonlyArray<PropertyKey>): string {
   return out || '(document)';
 }
 
-/** One readable line per zod issue: "kraken.minRequestIntervalMs: expected number, received string". */
+/**
+ * One readable line per zod issue: "kraken.minRequestIntervalMs: expected number, received string";
+ * one line per unknown key: "kraken.minRequstIntervalMs: unknown key".
+ */
 export function describeIssues(error: z.ZodError): string[] {
-  return error.issues.map((issue) => {
+  return error.issues.flatMap((issue) => {
+    if (issue.code === 'unrecognized_keys') return issue.keys.map((k) => `${formatPath([...issue.path, k])}: unknown key`);
     let msg = issue.message.replace(/^Invalid input: /, '');
     const m = /^expected (\S+), received undefined$/.exec(msg);
     if (m) msg = `missing (expected ${m[1]})`;
@@ -160,6 +170,19 @@ function deepFreeze<T>(value: T): T {
 
 function toDoc(value: unknown): DocData {
   return JSON.parse(JSON.stringify(value)) as DocData;
+}
+
+export type ConfigValidation<T> = { success: true; data: T; errors: [] } | { success: false; errors: string[] };
+
+/**
+ * THE validation of a config document, for the service and for every writer of config documents:
+ * the stored document merged over the last valid version (over the SPEC defaults), then the strict
+ * schema (see shared/config/strict.ts). `lastValid` null: merged over the defaults only.
+ */
+export function validateConfigDocument<N extends ConfigDocName>(name: N, raw: unknown, lastValid: unknown): ConfigValidation<ConfigDocumentTypes[N]> {
+  const def = CONFIG_DOCUMENTS[name] as unknown as { schema: z.ZodType<ConfigDocumentTypes[N]>; defaults: unknown };
+  const parsed = def.schema.safeParse(effectiveDocument(def.defaults, lastValid, raw));
+  return parsed.success ? { success: true, data: parsed.data, errors: [] } : { success: false, errors: describeIssues(parsed.error) };
 }
 
 export class ConfigService implements ConfigSource {
@@ -188,6 +211,10 @@ export class ConfigService implements ConfigSource {
 
   system(): Promise<SystemConfig> {
     return this.get('system');
+  }
+
+  telegram(): Promise<TelegramConfig> {
+    return this.get('telegram');
   }
 
   async strategies(): Promise<StrategyConfigs> {
@@ -260,16 +287,20 @@ export class ConfigService implements ConfigSource {
       return { name, outcome: 'unchanged', hash, seeded };
     }
 
-    const parsed = def.schema.safeParse(raw);
-    const errors = parsed.success ? [] : describeIssues(parsed.error);
-    const rejectMessage = `config "${name}" rejected: ${errors.slice(0, MAX_ISSUES_IN_MESSAGE).join('; ')}${
-      errors.length > MAX_ISSUES_IN_MESSAGE ? `; and ${errors.length - MAX_ISSUES_IN_MESSAGE} more` : ''
-    }. The last valid config stays in force.`;
+    let parsed: ConfigValidation<unknown> = { success: false, errors: [] };
+    let errors: string[] = [];
+    let rejectMessage = '';
 
     const tx = await this.state.runTransaction(async (t) => {
       const st = await t.get<ConfigStateDoc>(statePath);
       const seq = (st?.seq ?? 0) + 1;
       const before = st?.lastValid ?? null;
+      // Merged over the last valid version as recorded in this transaction (not a stale read).
+      parsed = validateConfigDocument(name, raw, before);
+      errors = parsed.errors;
+      rejectMessage = `config "${name}" rejected: ${errors.slice(0, MAX_ISSUES_IN_MESSAGE).join('; ')}${
+        errors.length > MAX_ISSUES_IN_MESSAGE ? `; and ${errors.length - MAX_ISSUES_IN_MESSAGE} more` : ''
+      }. The last valid config stays in force.`;
       if (parsed.success) {
         if (st && st.appliedHash === hash) {
           // Already in force (another instance, or a cold start). A revert of a rejected edit
@@ -335,8 +366,9 @@ export class ConfigService implements ConfigSource {
 
     // What runs now.
     let value: unknown;
-    if (parsed.success) {
-      value = parsed.data;
+    const result = parsed as ConfigValidation<unknown>;
+    if (result.success) {
+      value = result.data;
     } else {
       value = this.lastValidValue(name, tx.before, cached);
     }
@@ -364,11 +396,12 @@ export class ConfigService implements ConfigSource {
   private lastValidValue(name: ConfigDocName, recorded: DocData | null, cached: CacheEntry | undefined): unknown {
     const def = CONFIG_DOCUMENTS[name] as { schema: z.ZodType<unknown>; defaults: unknown };
     if (recorded) {
-      const again = def.schema.safeParse(recorded);
+      // Over the defaults, so a key added to the schema since it was recorded takes its default.
+      const again = validateConfigDocument(name, recorded, null);
       if (again.success) return again.data;
       this.log.error(`config "${name}": the recorded last valid config no longer validates; using defaults`, {
         config: name,
-        errors: describeIssues(again.error),
+        errors: again.errors,
       });
       return structuredClone(def.defaults);
     }

@@ -7,6 +7,8 @@
  * - `...Pct` fields are PERCENT numbers (2.5 means 2.5 %), never fractions.
  * - `...Ms` fields are milliseconds.
  * - Objects are strict: an unknown (e.g. misspelt) key is rejected instead of silently ignored.
+ * - Every number has a lower and an upper bound, chosen so no value switches a safety filter off
+ *   (a stop of 100 %, a PANIC threshold no market reaches, a loss halt at 100 %, zero costs).
  *
  * One Firestore document per area (see shared/config/documents.ts): `config/macro`,
  * `config/scalp_levels_exhaustion`, `config/scalp_v52_divergence`, `config/filters`, `config/risk`,
@@ -17,12 +19,17 @@ import { TIERS, type Tier } from './system.js';
 import { INTERVALS } from '../market/types.js';
 
 const HOUR_MS = 60 * 60_000;
+const DAY_MS = 24 * HOUR_MS;
 
 // ---------- shared building blocks ----------
 
 const pct = z.number().min(0).max(100);
 const positivePct = z.number().positive().max(100);
 const ms = z.number().int().positive();
+/** A hold / exit / window duration: one minute to 30 days. */
+const duration = z.number().int().min(60_000).max(30 * DAY_MS);
+/** A volume multiple of its average. */
+const volumeRatio = z.number().min(0.1).max(10);
 const period = z.number().int().min(1).max(1_000);
 const weight = z.number().min(0).max(1);
 const interval = z.enum(INTERVALS);
@@ -45,16 +52,17 @@ export type ScalpStrategyId = (typeof SCALP_STRATEGIES)[number];
 // ---------- MACRO (SPEC 3) ----------
 
 const exitTierSchema = z.strictObject({
-  takeProfitPct: positivePct,
-  stopLossPct: positivePct,
-  trailingPct: positivePct,
+  takeProfitPct: z.number().min(0.1).max(100),
+  /** A stop at 100 % is no stop: at most 25 %. */
+  stopLossPct: z.number().min(0.1).max(25),
+  trailingPct: z.number().min(0.05).max(25),
 });
 
 export const macroConfigSchema = z
   .strictObject({
     enabled: z.boolean(),
     /** An expired bias means "no bias" (SPEC 3). */
-    biasTtlMs: ms,
+    biasTtlMs: z.number().int().min(15 * 60_000).max(DAY_MS),
     bias: z.strictObject({
       /** Weighted, explainable components; weights must sum to 1. */
       components: z.strictObject({
@@ -89,7 +97,7 @@ export const macroConfigSchema = z
           interval,
           avgPeriod: period,
           /** Volume confirms the direction when >= this multiple of its average. */
-          confirmRatio: z.number().positive(),
+          confirmRatio: volumeRatio,
         }),
       }),
       /** Below this confidence (0-100) the bias is NEUTRAL (chosen). */
@@ -99,48 +107,49 @@ export const macroConfigSchema = z
       DCA: z.strictObject({
         enabled: z.boolean(),
         /** Drop from the recent high that arms the setup. */
-        dropFromHighPct: positivePct,
+        dropFromHighPct: z.number().min(0.5).max(50),
         /** Window in which the recent high is taken (a 4h window). */
-        highWindowMs: ms,
+        highWindowMs: duration,
         /** Volume must be above this multiple of its average. */
-        minVolumeRatio: z.number().positive(),
+        minVolumeRatio: volumeRatio,
         volumeAvgPeriod: period,
-        /** BTC regimes in which DCA must not open. */
-        blockedRegimes: z.array(z.enum(REGIMES)),
+        /** BTC regimes in which DCA must not open (always PANIC). */
+        blockedRegimes: z.array(z.enum(REGIMES)).max(REGIMES.length).refine((r) => r.includes('PANIC'), 'must include PANIC'),
         gridOrders: z.number().int().min(1).max(50),
-        gridSpacingPct: positivePct,
-        timeExitMs: ms,
+        gridSpacingPct: z.number().min(0.1).max(20),
+        timeExitMs: duration,
       }),
       SWING: z.strictObject({
         enabled: z.boolean(),
         /** close > resistance x (1 + breakoutPct / 100). */
-        breakoutPct: positivePct,
-        minVolumeRatio: z.number().positive(),
+        breakoutPct: z.number().min(0.1).max(20),
+        minVolumeRatio: volumeRatio,
         volumeAvgPeriod: period,
         rsiPeriod: period,
         rsiMin: pct,
         require4hUptrend: z.boolean(),
         /** Candles in which the resistance is found (chosen). */
         resistanceLookback: period,
-        timeExitMs: ms,
+        timeExitMs: duration,
       }),
       CHANNEL: z.strictObject({
         enabled: z.boolean(),
         /** Entry when price is in the bottom this-% of the channel. */
-        entryZonePct: positivePct,
+        entryZonePct: z.number().min(1).max(50),
         /** Channel strength in [0, 1]. */
         minStrength: weight,
         /** Candles over which the channel is detected (chosen). */
         lookbackCandles: period,
         interval,
-        timeExitMs: ms,
+        timeExitMs: duration,
       }),
     }),
     /** Exit defaults by market-cap tier (memecoin: chosen = small-cap numbers). */
     exits: perTier(exitTierSchema),
     costs: z.strictObject({
-      takerFeePct: pct,
-      slippagePct: perTier(pct),
+      /** Costs are part of the risk budget: never zero. */
+      takerFeePct: z.number().min(0.01).max(5),
+      slippagePct: perTier(z.number().min(0.01).max(10)),
     }),
     /** SPEC 12: two swing setups on one coin. */
     conflicts: z.strictObject({
@@ -222,8 +231,8 @@ export const DEFAULT_MACRO_CONFIG: MacroConfig = {
 const scalpExitsSchema = z.strictObject({
   /** Which exit model is used; both are kept so the backtester can compare them. */
   mode: z.enum(['fixed', 'atr']),
-  fixed: z.strictObject({ takeProfitPct: positivePct, stopLossPct: positivePct }),
-  atr: z.strictObject({ period, takeProfitMultiple: z.number().positive(), stopLossMultiple: z.number().positive() }),
+  fixed: z.strictObject({ takeProfitPct: z.number().min(0.05).max(20), stopLossPct: z.number().min(0.05).max(10) }),
+  atr: z.strictObject({ period, takeProfitMultiple: z.number().min(0.1).max(20), stopLossMultiple: z.number().min(0.1).max(10) }),
 });
 
 const scalpCommon = {
@@ -233,7 +242,7 @@ const scalpCommon = {
   /** Evaluate on the 15 s snapshot (forming candle) and/or on every closed 1m candle. */
   evaluateOn: z.strictObject({ snapshots: z.boolean(), closes: z.boolean() }),
   /** Closed 1m candles the engine loads per evaluation. */
-  candleWindow: period,
+  candleWindow: z.number().int().min(20).max(1_000),
   exits: scalpExitsSchema,
 };
 
@@ -252,34 +261,35 @@ export const levelsExhaustionConfigSchema = z
         interval,
         lookbackCandles: period,
         /** A level is valid when price touched it at least this often... */
-        minTouches: z.number().int().min(1),
+        minTouches: z.number().int().min(1).max(50),
         /** ...within this band around the level. */
-        clusterPct: positivePct,
+        clusterPct: z.number().positive().max(5),
         /** A touch = a candle high/low within this distance of the level. */
-        touchPct: positivePct,
+        touchPct: z.number().positive().max(5),
       }),
       trendLines: z.strictObject({
         interval,
         /** Regression over at most this many recent swing highs/lows. */
-        maxSwings: period,
+        maxSwings: z.number().int().min(2).max(1_000),
         /** Bars on each side that make a swing high/low (chosen). */
         swingStrength: z.number().int().min(1).max(20),
         /** Valid only when R^2 exceeds this. */
         minRSquared: z.number().min(0).max(1),
       }),
       /** Price is "at" a level when within this distance of it (chosen). */
-      proximityPct: positivePct,
+      proximityPct: z.number().positive().max(5),
     }),
     exhaustion: z.strictObject({
       /** Entry needs at least this many of the checks below. */
       minChecks: z.number().int().min(1).max(4),
       rsi: z.strictObject({ period, overbought: pct, oversold: pct }),
-      lowVolume: z.strictObject({ emaPeriod: period, maxRatio: z.number().positive() }),
+      /** Low volume = below this fraction of its EMA (above 1 it is not low). */
+      lowVolume: z.strictObject({ emaPeriod: period, maxRatio: z.number().positive().max(1) }),
       doubleWick: z.strictObject({
         /** Wick longer than this % of the candle range. */
         minWickPct: positivePct,
         /** The two highs (or lows) within this distance of each other. */
-        maxApartPct: positivePct,
+        maxApartPct: z.number().positive().max(5),
         /** The two candles are among the last this-many closed candles (chosen). */
         lookbackCandles: z.number().int().min(2).max(50),
       }),
@@ -292,7 +302,7 @@ export const levelsExhaustionConfigSchema = z
       orderBookFlip: z.strictObject({
         levels: z.number().int().min(1).max(50),
         minAbsImbalance: z.number().positive().max(1),
-        windowMs: ms,
+        windowMs: z.number().int().min(5_000).max(10 * 60_000),
       }),
     }),
   })
@@ -345,8 +355,8 @@ export const v52DivergenceConfigSchema = z
     }),
     volumeSpike: z.strictObject({
       emaPeriod: period,
-      /** Volume >= this multiple of EMA(volume) is a spike (chosen). */
-      minRatio: z.number().positive(),
+      /** Volume >= this multiple of EMA(volume) is a spike (chosen; below 1 it is no spike). */
+      minRatio: z.number().min(1).max(20),
     }),
   })
   .superRefine((c, ctx) => {
@@ -375,8 +385,8 @@ export const filtersConfigSchema = z
   .strictObject({
     macroBias: z.strictObject({
       enabled: z.boolean(),
-      /** Bias LONG/SHORT with confidence >= this restricts scalps to that direction... */
-      engageConfidence: pct,
+      /** Bias LONG/SHORT with confidence >= this restricts scalps to that direction (100 would never engage)... */
+      engageConfidence: z.number().min(50).max(95),
       /** ...until confidence drops below this (or the bias expires). */
       releaseConfidence: pct,
     }),
@@ -399,17 +409,17 @@ export const DEFAULT_FILTERS_CONFIG: FiltersConfig = {
 
 export const riskConfigSchema = z
   .strictObject({
-    startingEquityUsd: z.number().positive(),
+    startingEquityUsd: z.number().min(10).max(1e9),
     scalp: z.strictObject({
       /** Risk budget of one scalp, % of equity. */
-      perTradeRiskPct: positivePct,
+      perTradeRiskPct: z.number().min(0.01).max(5),
       /** Cap on total risk (|entry - stop| x qty) over ALL open scalps, % of equity. */
-      totalRiskPct: positivePct,
+      totalRiskPct: z.number().min(0.01).max(20),
     }),
     positions: z.strictObject({
-      maxPerStrategy: z.number().int().min(1),
-      maxTotal: z.number().int().min(1),
-      maxPerCoinPerStrategy: z.number().int().min(1),
+      maxPerStrategy: z.number().int().min(1).max(50),
+      maxTotal: z.number().int().min(1).max(100),
+      maxPerCoinPerStrategy: z.number().int().min(1).max(10),
     }),
     /** Swing book allocation of the allocatable capital (after the reserve); must sum to 100. */
     swingAllocationPct: z.strictObject({ DCA: pct, SWING: pct, CHANNEL: pct }),
@@ -455,20 +465,24 @@ export const DEFAULT_RISK_CONFIG: RiskConfig = {
 
 // ---------- market protection (SPEC 6) ----------
 
+/** A regime's stop-width multiplier. */
+const stopMultiplier = z.number().min(0.5).max(5);
+
 export const protectionsConfigSchema = z
   .strictObject({
     regime: z.strictObject({
       /** Regimes are computed from this symbol. */
-      referenceSymbol: z.string().min(1),
-      panic: z.strictObject({ drop1hPct: positivePct, drop4hPct: positivePct, sizeMultiplier: z.literal(0) }),
+      referenceSymbol: z.string().min(1).max(30),
+      /** PANIC thresholds a market does reach (a 1h drop of 30 % or more would never trip it). */
+      panic: z.strictObject({ drop1hPct: z.number().min(1).max(30), drop4hPct: z.number().min(1).max(50), sizeMultiplier: z.literal(0) }),
       caution: z.strictObject({
         /** A 1h drop of at least this (and up to the PANIC threshold). */
-        drop1hPct: positivePct,
-        bleed24hPct: positivePct,
-        bleed48hPct: positivePct,
+        drop1hPct: z.number().min(0.5).max(30),
+        bleed24hPct: z.number().min(0.5).max(50),
+        bleed48hPct: z.number().min(0.5).max(50),
         sizeMultiplier: z.number().min(0).max(1),
       }),
-      euphoria: z.strictObject({ rise1hPct: positivePct, sizeMultiplier: z.number().min(0).max(1) }),
+      euphoria: z.strictObject({ rise1hPct: z.number().min(1).max(50), sizeMultiplier: z.number().min(0).max(1) }),
       /**
        * Hold (no minute-to-minute flicker): a more severe regime applies at once; a calmer one only
        * once the current regime has held >= minHoldMs AND every classification of the last
@@ -482,31 +496,32 @@ export const protectionsConfigSchema = z
     /** Strategy disable by 24h volatility with hysteresis, per swing setup. */
     volatilityDisable: z.partialRecord(
       z.enum(SWING_SETUPS),
-      z.strictObject({ disableAbovePct: positivePct, enableBelowPct: positivePct, windowMs: ms }),
+      z.strictObject({ disableAbovePct: z.number().min(1).max(50), enableBelowPct: z.number().min(0.5).max(50), windowMs: z.number().int().min(HOUR_MS).max(7 * DAY_MS) }),
     ),
     tradeLimiter: z.strictObject({
-      consecutiveStops: z.number().int().min(1),
-      cooldownMs: perTier(ms),
+      consecutiveStops: z.number().int().min(1).max(20),
+      cooldownMs: perTier(z.number().int().min(60_000).max(7 * DAY_MS)),
       resetOn: z.strictObject({
         /** A take-profit hit of at least this % of the TP distance resets the counter. */
-        takeProfitReachedPct: positivePct,
+        takeProfitReachedPct: z.number().min(1).max(100),
         profitableTimeout: z.boolean(),
         trailingActivation: z.boolean(),
       }),
     }),
     adaptiveStops: z.strictObject({
       /** stop = base x (1 + volatilityFactor x normalised volatility) x regime multiplier. */
-      volatilityFactor: z.number().min(0),
-      regimeMultiplier: z.strictObject({ PANIC: z.number().positive(), CAUTION: z.number().positive(), EUPHORIA: z.number().positive(), NORMAL: z.number().positive() }),
-      capPct: perTier(positivePct),
+      volatilityFactor: z.number().min(0).max(5),
+      regimeMultiplier: z.strictObject({ PANIC: stopMultiplier, CAUTION: stopMultiplier, EUPHORIA: stopMultiplier, NORMAL: stopMultiplier }),
+      /** The widest adaptive stop (100 % would be no stop). */
+      capPct: perTier(z.number().min(0.5).max(50)),
     }),
     accountGuards: z.strictObject({
-      /** Stop new trades at this daily loss. */
-      dailyLossHaltPct: positivePct,
+      /** Stop new trades at this daily loss (a halt at 100 % would never halt). */
+      dailyLossHaltPct: z.number().min(0.5).max(50),
       /** Alert at this daily drawdown. */
-      dailyDrawdownAlertPct: positivePct,
+      dailyDrawdownAlertPct: z.number().min(0.1).max(50),
       /** Pause after this many consecutive losses. */
-      maxConsecutiveLosses: z.number().int().min(1),
+      maxConsecutiveLosses: z.number().int().min(1).max(50),
     }),
   })
   .superRefine((c, ctx) => {
@@ -554,15 +569,15 @@ export const EXIT_PRIORITY = ['stop_loss', 'take_profit', 'trailing', 'time_exit
 
 export const paperConfigSchema = z.strictObject({
   fees: z.strictObject({
-    /** Bybit scalps, per side. */
-    scalpPctPerSide: pct,
+    /** Bybit scalps, per side (costs are part of the risk budget: never zero). */
+    scalpPctPerSide: z.number().min(0.01).max(2),
     /** Kraken swings, per side. */
-    swingPctPerSide: pct,
+    swingPctPerSide: z.number().min(0.01).max(5),
   }),
   /** Scalp slippage per fill (chosen; swing slippage is per tier in `macro.costs`). */
-  scalpSlippagePct: pct,
+  scalpSlippagePct: z.number().min(0.001).max(2),
   /** An unfilled limit entry is cancelled after this long (chosen). */
-  entryTimeoutMs: z.strictObject({ scalp: ms, swing: ms }),
+  entryTimeoutMs: z.strictObject({ scalp: z.number().int().min(10_000).max(HOUR_MS), swing: z.number().int().min(60_000).max(7 * DAY_MS) }),
   /** Exit checks in this order when several trigger on the same candle (SPEC 5, fixed). */
   exitPriority: z.tuple([z.literal('stop_loss'), z.literal('take_profit'), z.literal('trailing'), z.literal('time_exit')]),
 });
@@ -577,7 +592,7 @@ export const DEFAULT_PAPER_CONFIG: PaperConfig = {
 
 // ---------- learning loop (SPEC 8) ----------
 
-const rangeSchema = z.tuple([z.number(), z.number()]).refine(([lo, hi]) => lo <= hi, 'range must be [min, max] with min <= max');
+const rangeSchema = z.tuple([z.number().min(0).max(100), z.number().min(0).max(100)]).refine(([lo, hi]) => lo <= hi, 'range must be [min, max] with min <= max');
 
 export const mlConfigSchema = z
   .strictObject({
@@ -586,9 +601,9 @@ export const mlConfigSchema = z
     minConfidence: weight,
     retrain: z.strictObject({
       /** Retrain a strategy only with at least this many new completed trades. */
-      minNewTrades: z.number().int().min(1),
+      minNewTrades: z.number().int().min(1).max(100_000),
       /** Held-out fraction for scoring (chosen). */
-      holdoutFraction: z.number().gt(0).lt(1),
+      holdoutFraction: z.number().min(0.05).max(0.5),
       scoreWeights: z.strictObject({ accuracy: weight, precision: weight, recall: weight }),
       /** Never replace a model scoring >= this with a lower-scoring one. */
       protectScore: weight,
@@ -596,7 +611,7 @@ export const mlConfigSchema = z
     suggestions: z.strictObject({
       /** Each step moves this fraction of the way toward the optimum. */
       stepFraction: weight,
-      minTrades: z.number().int().min(1),
+      minTrades: z.number().int().min(1).max(100_000),
       bounds: z.strictObject({
         dcaDropPct: rangeSchema,
         swingBreakoutPct: rangeSchema,

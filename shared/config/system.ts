@@ -2,6 +2,9 @@
  * The system config document (`config/system` in state), validated with zod. Every number is a
  * SPEC default and lives here, not in code. The owner edits the document in the Firestore console;
  * `ConfigService` (shared/config/service.ts) validates edits and keeps the last valid one.
+ * Every object is strict (an unknown or misspelt key is rejected with its path) and every number has
+ * bounds, chosen so no value switches a safety filter off (e.g. the spike threshold stays in a band
+ * that still flags a bad print).
  */
 import { z } from 'zod';
 import { INTERVALS } from '../market/types.js';
@@ -9,11 +12,11 @@ import { INTERVALS } from '../market/types.js';
 export const TIERS = ['large_cap', 'mid_cap', 'small_cap', 'memecoin'] as const;
 export type Tier = (typeof TIERS)[number];
 
-const symbolSchema = z.object({
+const symbolSchema = z.strictObject({
   /** System symbol = Bybit linear perp, e.g. BTCUSDT. */
   symbol: z.string().regex(/^[A-Z0-9]{2,20}USDT$/, 'symbol must look like BTCUSDT'),
   /** Kraken REST `pair` parameter and result key (SPEC 12), or null when Kraken has no pair. */
-  krakenPair: z.string().min(3).nullable(),
+  krakenPair: z.string().min(3).max(20).nullable(),
   tier: z.enum(TIERS),
   enabled: z.boolean().default(true),
 });
@@ -22,39 +25,54 @@ export type SymbolConfig = z.infer<typeof symbolSchema>;
 const ms = z.number().int().positive();
 const fraction = z.number().min(0).max(1);
 
+/** An IANA time zone name the runtime knows (`America/Los_Angeles`, `UTC`). */
+export function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const systemConfigSchema = z
-  .object({
+  .strictObject({
     symbols: z.array(symbolSchema).min(1).max(25, 'at most the top 25 symbols'),
-    kraken: z.object({
+    kraken: z.strictObject({
       baseUrl: z.string().url(),
       /** Intervals pulled every minute (5m, 4h for the bias; 15m, 1h for strategies). */
-      intervals: z.array(z.enum(INTERVALS)).min(1),
+      intervals: z.array(z.enum(INTERVALS)).min(1).max(INTERVALS.length),
       /** Kraken returns at most this many of the most recent candles. */
-      maxCandlesPerResponse: z.number().int().positive(),
-      /** Candles re-fetched before the cursor to heal late revisions. */
-      overlapCandles: z.number().int().nonnegative(),
-      /** About one request per second per pair. */
-      minRequestIntervalMs: ms,
-      requestTimeoutMs: ms,
+      maxCandlesPerResponse: z.number().int().min(10).max(720),
+      /** Candles re-fetched before the cursor to heal late revisions (at least one: the last may have been forming). */
+      overlapCandles: z.number().int().min(1).max(100),
+      /** About one request per second per pair (faster gets the IP banned). */
+      minRequestIntervalMs: z.number().int().min(500).max(60_000),
+      requestTimeoutMs: z.number().int().min(1_000).max(120_000),
     }),
-    bybit: z.object({
+    bybit: z.strictObject({
       wsUrl: z.string().url(),
       restUrl: z.string().url(),
-      pingIntervalMs: ms,
-      reconnectMinMs: ms,
-      reconnectMaxMs: ms,
+      /** Bybit drops a connection without a ping for 10 minutes; it asks for one every 20 s. */
+      pingIntervalMs: z.number().int().min(5_000).max(60_000),
+      reconnectMinMs: z.number().int().min(100).max(60_000),
+      reconnectMaxMs: z.number().int().min(1_000).max(10 * 60_000),
       bookDepth: z.union([z.literal(1), z.literal(50), z.literal(200), z.literal(500)]),
       /** Top-N levels for depth and imbalance features. */
-      featureLevels: z.number().int().positive(),
-      snapshotIntervalMs: ms,
+      featureLevels: z.number().int().positive().max(500),
+      snapshotIntervalMs: z.number().int().min(1_000).max(5 * 60_000),
       /** Raw trades are batched: at most one message per symbol per this period. */
-      tickBatchMs: ms,
+      tickBatchMs: z.number().int().min(100).max(60_000),
     }),
-    dataQuality: z.object({
-      /** A candle moving more than this fraction within one minute is flagged bad_data. */
-      maxMoveFractionPerMinute: z.number().positive(),
+    dataQuality: z.strictObject({
+      /**
+       * A candle moving more than this fraction within one minute is flagged bad_data. Bounded to a
+       * band that still filters: below 5 % ordinary memecoin minutes are flagged; at 90 % and above a
+       * print that lost (almost) all its value would pass, and at 1 no downward move could be caught.
+       */
+      maxMoveFractionPerMinute: z.number().min(0.05).max(0.9),
       /** No candle for this long on a symbol raises one `data_stale` alert. */
-      staleAfterMs: ms,
+      staleAfterMs: z.number().int().min(2 * 60_000).max(24 * 60 * 60_000),
       /**
        * Consecutive suspect candles, consistent with each other, after which the sanity reference
        * re-anchors (a real crash or pump becomes the new normal; shared/market/quality.ts judgeSanity).
@@ -66,20 +84,20 @@ export const systemConfigSchema = z
       gateMemoryCandles: z.number().int().min(10).max(2_000).default(240),
     }),
     /** Hot-store retention in days per interval; null keeps forever (SPEC 2). */
-    retentionDays: z.record(z.enum(INTERVALS), z.number().int().positive().nullable()),
+    retentionDays: z.record(z.enum(INTERVALS), z.number().int().positive().max(3_650).nullable()),
     /** Idempotency markers (processed updates, applied signals) are kept this long (>= Pub/Sub's 7-day retention). */
-    markerRetentionDays: z.number().int().min(7).default(7),
-    /** Candles kept readable per symbol/interval for engines (the hot window size). */
-    hotWindowCandles: z.number().int().positive(),
+    markerRetentionDays: z.number().int().min(7).max(365).default(7),
+    /** Candles kept readable per symbol/interval for engines (the hot window size; EMA 200 + slope needs > 210). */
+    hotWindowCandles: z.number().int().min(250).max(2_000),
     /** How often a running process re-reads config documents (SPEC 10: within a minute). */
-    configReloadMs: ms.max(60_000),
-    /** Bus delivery: attempts before dead-lettering, and back-off. */
-    delivery: z.object({
+    configReloadMs: z.number().int().min(1_000).max(60_000),
+    /** Bus delivery: attempts before dead-lettering, and back-off (Pub/Sub allows 0-600 s). */
+    delivery: z.strictObject({
       maxAttempts: z.number().int().min(2).max(100),
-      minBackoffMs: ms,
-      maxBackoffMs: ms,
+      minBackoffMs: z.number().int().min(100).max(600_000),
+      maxBackoffMs: z.number().int().min(1_000).max(600_000),
     }),
-    timeZone: z.string().min(1),
+    timeZone: z.string().min(1).refine(isTimeZone, 'not a known IANA time zone (e.g. America/Los_Angeles)'),
   })
   .superRefine((c, ctx) => {
     const seen = new Set<string>();
@@ -89,6 +107,9 @@ export const systemConfigSchema = z
     }
     if (c.bybit.reconnectMinMs > c.bybit.reconnectMaxMs) {
       ctx.addIssue({ code: 'custom', path: ['bybit', 'reconnectMinMs'], message: 'reconnectMinMs must be <= reconnectMaxMs' });
+    }
+    if (c.bybit.featureLevels > c.bybit.bookDepth) {
+      ctx.addIssue({ code: 'custom', path: ['bybit', 'featureLevels'], message: 'featureLevels must be <= bookDepth' });
     }
     if (c.delivery.minBackoffMs > c.delivery.maxBackoffMs) {
       ctx.addIssue({ code: 'custom', path: ['delivery', 'minBackoffMs'], message: 'minBackoffMs must be <= maxBackoffMs' });

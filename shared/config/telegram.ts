@@ -3,57 +3,60 @@
  * default the owner may edit. The owner's Telegram user id comes from `CST_TELEGRAM_OWNER_ID`
  * (environment / function config) or, when unset, from `ownerUserId` in the document.
  *
- * This document is read by `loadTelegramConfig`: fields missing from it take the defaults; an invalid
- * document is logged at ERROR and the defaults apply. To put it under ConfigService's change log and
- * alerting, register it in shared/config/documents.ts (see the report).
+ * Like every config document it is read through ConfigService (`ConfigSource.telegram()`, registered in
+ * shared/config/documents.ts): validated strictly, merged over the last valid version (a partial edit
+ * changes only what it names), re-read within `configReloadMs`, recorded in the change log, alerted
+ * once when rejected. A bad edit never drops the owner id: the last valid config stays in force.
+ * Every number is bounded; the rate limits cannot be set above Telegram's own limits.
  */
 import { z } from 'zod';
-import type { StateStore } from '../ports/state.js';
-import type { Logger } from '../log.js';
+import { isTimeZone } from './system.js';
 
 export const TELEGRAM_CONFIG_PATH = 'config/telegram';
 export const OWNER_ENV_VAR = 'CST_TELEGRAM_OWNER_ID';
 
 const ms = z.number().int().positive();
 const HOUR_MS = 60 * 60_000;
+const DAY_MS = 24 * HOUR_MS;
+const timeZone = z.string().min(1).refine(isTimeZone, 'not a known IANA time zone (e.g. America/Los_Angeles)');
 
-export const telegramConfigSchema = z.object({
+export const telegramConfigSchema = z.strictObject({
   /** Owner's Telegram user id (the env var wins when set). */
-  ownerUserId: z.number().int().positive().nullable(),
+  ownerUserId: z.number().int().positive().max(2 ** 52).nullable(),
   /** Trading account whose positions and equity the bot shows. */
-  accountId: z.string().min(1),
-  access: z.object({
+  accountId: z.string().min(1).max(100),
+  access: z.strictObject({
     /** An invite code expires this long after /invite. */
-    inviteTtlMs: ms,
+    inviteTtlMs: z.number().int().min(60_000).max(30 * DAY_MS),
     /** Wrong /verify attempts per user before a lock-out. */
     maxVerifyAttempts: z.number().int().min(1).max(20),
-    lockoutMs: ms,
+    lockoutMs: z.number().int().min(60_000).max(365 * DAY_MS),
   }),
   /** Telegram's limits (SPEC 9): about 1 msg/s per chat, 20/min per group, about 30/s overall. */
-  limits: z.object({
-    perChatIntervalMs: ms,
-    perGroupMax: z.number().int().positive(),
-    perGroupWindowMs: ms,
-    globalMax: z.number().int().positive(),
-    globalWindowMs: ms,
+  limits: z.strictObject({
+    perChatIntervalMs: z.number().int().min(1_000).max(60_000),
+    perGroupMax: z.number().int().positive().max(20),
+    perGroupWindowMs: z.number().int().min(60_000).max(HOUR_MS),
+    globalMax: z.number().int().positive().max(30),
+    globalWindowMs: z.number().int().min(1_000).max(60_000),
   }),
-  outbox: z.object({
+  outbox: z.strictObject({
     /** Send attempts (other than 429 waits) before a message is marked failed. */
-    maxAttempts: z.number().int().min(1),
+    maxAttempts: z.number().int().min(1).max(100),
     /** A claimed message whose sender died is re-sent after this lease. */
-    leaseMs: ms,
+    leaseMs: z.number().int().min(5_000).max(15 * 60_000),
     /** One drain run stops after this long and hands the rest to the next run. */
-    maxDrainMs: ms,
+    maxDrainMs: z.number().int().min(1_000).max(9 * 60_000),
     /** With more than this many messages queued, photos are shrunk to `shrinkMaxWidth`. */
-    shrinkQueueLength: z.number().int().positive(),
-    shrinkMaxWidth: z.number().int().min(100),
-    retryBackoffMs: ms,
+    shrinkQueueLength: z.number().int().positive().max(10_000),
+    shrinkMaxWidth: z.number().int().min(100).max(2_560),
+    retryBackoffMs: z.number().int().min(100).max(10 * 60_000),
     /** Pending messages looked at per scheduling step. */
     scanLimit: z.number().int().min(10).max(500),
   }),
-  alerts: z.object({
+  alerts: z.strictObject({
     /** Signal alerts wait this long so the siblings of one cycle can go out as one album. */
-    gatherMs: z.number().int().nonnegative(),
+    gatherMs: z.number().int().nonnegative().max(60_000),
     /** This many signals of one cycle or more go as a media group... */
     mediaGroupMin: z.number().int().min(2).max(10),
     /** ...of at most this many photos per album (Bot API: 10). */
@@ -62,23 +65,33 @@ export const telegramConfigSchema = z.object({
     /** One forum topic per symbol when a group is a forum. */
     forumTopics: z.boolean(),
     /** System-alert kinds sent to the owner only (everything else goes to every allowed chat). */
-    ownerOnlyKinds: z.array(z.string()),
+    ownerOnlyKinds: z.array(z.string().min(1)).max(100),
     /** Move-TP button steps, % of the entry price. */
-    moveTpStepsPct: z.array(z.number().finite()).min(1).max(6),
-    muteDefaultMs: ms,
+    moveTpStepsPct: z.array(z.number().finite().min(-20).max(20)).min(1).max(6),
+    muteDefaultMs: z.number().int().min(60_000).max(30 * DAY_MS),
   }),
-  lists: z.object({
+  lists: z.strictObject({
     pageSize: z.number().int().min(1).max(20),
     defaultLast: z.number().int().min(1).max(10),
     maxLast: z.number().int().min(1).max(10),
   }),
-  reports: z.object({
-    timeZone: z.string().min(1),
+  reports: z.strictObject({
+    timeZone,
     /** Best and worst trades listed. */
     bestWorst: z.number().int().min(1).max(10),
   }),
   /** Days an update-id marker / sent outbox entry is kept (retention cleanup). */
-  markerRetentionMs: ms,
+  markerRetentionMs: z.number().int().min(DAY_MS).max(365 * DAY_MS),
+}).superRefine((c, ctx) => {
+  if (c.alerts.mediaGroupMin > c.alerts.mediaGroupMax) {
+    ctx.addIssue({ code: 'custom', path: ['alerts', 'mediaGroupMin'], message: 'mediaGroupMin must be <= mediaGroupMax' });
+  }
+  if (c.lists.defaultLast > c.lists.maxLast) {
+    ctx.addIssue({ code: 'custom', path: ['lists', 'defaultLast'], message: 'defaultLast must be <= maxLast' });
+  }
+  if (c.alerts.moveTpStepsPct.includes(0)) {
+    ctx.addIssue({ code: 'custom', path: ['alerts', 'moveTpStepsPct'], message: 'a move-TP step of 0 % moves nothing' });
+  }
 });
 export type TelegramConfig = z.infer<typeof telegramConfigSchema>;
 
@@ -112,17 +125,4 @@ export function ownerIdFrom(cfg: TelegramConfig, env: NodeJS.ProcessEnv = proces
     return n;
   }
   return cfg.ownerUserId ?? undefined;
-}
-
-/** Reads and validates `config/telegram`; a missing document means the defaults, an invalid one is logged and the defaults apply. */
-export async function loadTelegramConfig(state: StateStore, log?: Logger): Promise<TelegramConfig> {
-  const raw = await state.get(TELEGRAM_CONFIG_PATH);
-  if (raw === undefined) return DEFAULT_TELEGRAM_CONFIG;
-  const merged = { ...DEFAULT_TELEGRAM_CONFIG, ...(raw as Record<string, unknown>) };
-  const parsed = telegramConfigSchema.safeParse(merged);
-  if (parsed.success) return parsed.data;
-  log?.error('config "telegram" is invalid; using the defaults', {
-    errors: parsed.error.issues.slice(0, 8).map((i) => `${i.path.join('.')}: ${i.message}`),
-  });
-  return DEFAULT_TELEGRAM_CONFIG;
 }

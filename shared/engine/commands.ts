@@ -31,7 +31,8 @@
  *   document named by `strategy`), `current` (before) and `suggested` (after).
  */
 import { CONFIG_COLLECTION, CONFIG_DOCUMENTS, isConfigDocName, type ConfigDocName } from '../config/documents.js';
-import { ConfigService, describeIssues } from '../config/service.js';
+import { ConfigService, configStatePath, validateConfigDocument, type ConfigStateDoc } from '../config/service.js';
+import { effectiveDocument } from '../config/strict.js';
 import type { DocData, JsonValue, StateStore } from '../ports/state.js';
 import { safeId } from '../ports/state.js';
 import { SUGGESTIONS as BOT_SUGGESTIONS, type TradeCommand } from '../telegram/trade-commands.js';
@@ -193,7 +194,11 @@ async function applyChange(state: StateStore, c: ProposedChange): Promise<Change
   if (!name) return { ...c, outcome: 'not_config', detail: `${c.document} is not an owner-editable config document` };
   const def = CONFIG_DOCUMENTS[name];
   return state.runTransaction(async (tx) => {
-    const raw = (await tx.get<DocData>(def.path)) ?? (JSON.parse(JSON.stringify(def.defaults)) as DocData);
+    // What the stored (possibly partial) document means: merged over the last valid version, as
+    // ConfigService reads it; the full merged document is written back with the one field changed.
+    const lastValid = (await tx.get<ConfigStateDoc>(configStatePath(name)))?.lastValid ?? null;
+    const stored = await tx.get<DocData>(def.path);
+    const raw = JSON.parse(JSON.stringify(effectiveDocument(def.defaults, lastValid, stored ?? {}))) as DocData;
     const current = getField(raw, c.field);
     if (current === undefined) return { ...c, outcome: 'not_config' as const, detail: `${def.path} has no field ${c.field}` };
     if (sameValue(current, c.after)) return { ...c, outcome: 'applied' as const, detail: `${def.path} ${c.field} is already ${JSON.stringify(c.after)}` };
@@ -202,10 +207,9 @@ async function applyChange(state: StateStore, c: ProposedChange): Promise<Change
     }
     const next = withField(raw, c.field, c.after);
     if (!next) return { ...c, outcome: 'not_config' as const, detail: `${def.path} has no field ${c.field}` };
-    const parsed = (def.schema as { safeParse(x: unknown): { success: boolean; error?: unknown } }).safeParse(next);
+    const parsed = validateConfigDocument(name, next, lastValid);
     if (!parsed.success) {
-      const issues = describeIssues(parsed.error as Parameters<typeof describeIssues>[0]);
-      return { ...c, outcome: 'invalid' as const, detail: `${def.path} would not validate: ${issues.join('; ')}` };
+      return { ...c, outcome: 'invalid' as const, detail: `${def.path} would not validate: ${parsed.errors.join('; ')}` };
     }
     tx.set(def.path, next);
     return { ...c, outcome: 'applied' as const, detail: `${def.path} ${c.field}: ${JSON.stringify(current)} -> ${JSON.stringify(c.after)}` };

@@ -37,8 +37,8 @@ describe('config-check job', () => {
     const ctx = ctxWith(staticConfig(DEFAULT_SYSTEM_CONFIG), clock);
 
     const first = await configCheckJob.run(ctx);
-    expect(first).toMatchObject({ checked: 9, initial: expect.arrayContaining(['system', 'macro', 'ml']) });
-    expect((first.seeded as string[]).length).toBe(9);
+    expect(first).toMatchObject({ checked: 10, initial: expect.arrayContaining(['system', 'macro', 'ml', 'telegram']) });
+    expect((first.seeded as string[]).length).toBe(10);
 
     const doc = structuredClone((await store.get('config/paper')) as Record<string, any>);
     doc.fees.scalpPctPerSide = -1;
@@ -50,7 +50,7 @@ describe('config-check job', () => {
     expect(third).toMatchObject({ rejected: [], stillRejected: ['paper'] });
     await ab.settle();
     expect(ab.alerts.map((a) => [a.kind, a.subject])).toEqual([['config_rejected', 'paper']]);
-    expect(ab.alerts[0]!.message).toContain('fees.scalpPctPerSide: Too small: expected number to be >=0');
+    expect(ab.alerts[0]!.message).toContain('fees.scalpPctPerSide: Too small: expected number to be >=0.01');
     expect((await configChanges(store, 'paper'))[0]).toMatchObject({ outcome: 'rejected' });
   });
 

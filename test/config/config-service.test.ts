@@ -10,6 +10,7 @@ import {
 import { CONFIG_DOC_NAMES, CONFIG_DOCUMENTS } from '../../shared/config/documents.js';
 import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from '../../shared/config/system.js';
 import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
+import { DEFAULT_TELEGRAM_CONFIG } from '../../shared/config/telegram.js';
 import type { DocData } from '../../shared/ports/state.js';
 import { alertBus, captureLog, memoryStore, type AlertBus } from './support.js';
 import type { SqliteStateStore } from '../../infra/state/sqlite.js';
@@ -56,6 +57,7 @@ describe('ConfigService', () => {
     expect(strategies).toEqual(DEFAULT_STRATEGY_CONFIGS);
     expect(strategies.scalp.v52_divergence.emitSignals).toBe(true);
     expect(strategies.risk.scalp.totalRiskPct).toBe(2);
+    expect(await svc.telegram()).toEqual(DEFAULT_TELEGRAM_CONFIG);
     for (const name of CONFIG_DOC_NAMES) expect(await store.get(CONFIG_DOCUMENTS[name].path)).toBeDefined();
 
     const log = await configChanges(store, 'system');
@@ -193,7 +195,7 @@ describe('ConfigService', () => {
     await ab.settle();
     const rej = ab.alerts.find((a) => a.kind === 'config_rejected')!;
     expect(rej.subject).toBe('macro');
-    expect(rej.message).toContain('setups.DCA: Unrecognized key: "dropFromHighPCT"');
+    expect(rej.message).toContain('setups.DCA.dropFromHighPCT: unknown key');
   });
 
   it('cross-field rules reject inconsistent strategy edits', async () => {

@@ -184,4 +184,23 @@ describe('suggestion decided', () => {
     expect(st.risk.scalp.perTradeRiskPct).toBe(0.4);
     expect(st.risk.scalp.totalRiskPct).toBe(2);
   });
+  it('applies over a partial stored document (merged over the last valid) and refuses a value out of bounds', async () => {
+    await withConfigService();
+    // The owner stored only the fields to change.
+    await h.state.set('config/risk', { scalp: { perTradeRiskPct: 0.4 } });
+    await (h.ctx.config as ConfigService).check(['risk']);
+    await item('bt_6-1', 2, 1.5);
+    await h.command(cmd('suggestion_decided', 40, { suggestionId: 'bt_6-1', approved: true }));
+    expect((await decided('bt_6-1'))?.applied).toEqual([expect.objectContaining({ outcome: 'applied', before: 2, after: 1.5 })]);
+    const risk = (await h.ctx.config.strategies()).risk;
+    expect(risk.scalp).toEqual({ perTradeRiskPct: 0.4, totalRiskPct: 1.5 });
+    expect(risk.positions.maxTotal).toBe(15);
+
+    await item('bt_7-1', 1.5, 60); // a total risk cap of 60 % of equity: out of bounds
+    await h.command(cmd('suggestion_decided', 41, { suggestionId: 'bt_7-1', approved: true }));
+    const invalid = (await decided('bt_7-1'))?.applied?.[0];
+    expect(invalid?.outcome).toBe('invalid');
+    expect(invalid?.detail).toContain('scalp.totalRiskPct: Too big: expected number to be <=20');
+    expect((await h.ctx.config.strategies()).risk.scalp.totalRiskPct).toBe(1.5);
+  });
 });
