@@ -256,7 +256,7 @@ describe('every config document is strict, bounded and deep-merged (through Conf
     await clock.advance(RELOAD);
     const sys = await svc.system();
     expect(sys.kraken.intervals).toEqual(['5m', '4h']);
-    expect(sys.dataQuality).toEqual({ maxMoveFractionPerMinute: 0.5, staleAfterMs: 300_000 });
+    expect(sys.dataQuality).toEqual({ ...DEFAULT_SYSTEM_CONFIG.dataQuality, staleAfterMs: 300_000 });
     expect(sys.symbols).toEqual(DEFAULT_SYSTEM_CONFIG.symbols);
   });
 
