@@ -48,8 +48,10 @@ export const telegramConfigSchema = z.object({
     shrinkQueueLength: z.number().int().positive(),
     shrinkMaxWidth: z.number().int().min(100),
     retryBackoffMs: ms,
-    /** Pending messages looked at per scheduling step. */
+    /** Pending messages read per page of the queue. */
     scanLimit: z.number().int().min(10).max(500),
+    /** Pages of the queue looked at per scheduling step (a backlogged chat does not hide the others). */
+    scanPages: z.number().int().min(1).max(50),
   }),
   alerts: z.object({
     /** Signal alerts wait this long so the siblings of one cycle can go out as one album. */
@@ -79,6 +81,15 @@ export const telegramConfigSchema = z.object({
   }),
   /** Days an update-id marker / sent outbox entry is kept (retention cleanup). */
   markerRetentionMs: ms,
+  webhook: z.object({
+    /** Bodies larger than this are refused (413) before they are parsed; Telegram's updates are a few KB. */
+    maxBodyBytes: z.number().int().min(16_384).max(16 * 1_048_576),
+    /**
+     * An update still marked `processing` after this long was abandoned by a crashed handler: Telegram's
+     * retry handles it again. A younger marker answers 503 so Telegram retries later.
+     */
+    processingTimeoutMs: z.number().int().min(5_000).max(3_600_000),
+  }),
 });
 export type TelegramConfig = z.infer<typeof telegramConfigSchema>;
 
@@ -87,7 +98,7 @@ export const DEFAULT_TELEGRAM_CONFIG: TelegramConfig = {
   accountId: 'paper',
   access: { inviteTtlMs: 24 * HOUR_MS, maxVerifyAttempts: 5, lockoutMs: 24 * HOUR_MS },
   limits: { perChatIntervalMs: 1_000, perGroupMax: 20, perGroupWindowMs: 60_000, globalMax: 30, globalWindowMs: 1_000 },
-  outbox: { maxAttempts: 8, leaseMs: 60_000, maxDrainMs: 50_000, shrinkQueueLength: 20, shrinkMaxWidth: 480, retryBackoffMs: 2_000, scanLimit: 100 },
+  outbox: { maxAttempts: 8, leaseMs: 60_000, maxDrainMs: 50_000, shrinkQueueLength: 20, shrinkMaxWidth: 480, retryBackoffMs: 2_000, scanLimit: 100, scanPages: 5 },
   alerts: {
     gatherMs: 3_000,
     mediaGroupMin: 3,
@@ -101,6 +112,7 @@ export const DEFAULT_TELEGRAM_CONFIG: TelegramConfig = {
   lists: { pageSize: 5, defaultLast: 5, maxLast: 10 },
   reports: { timeZone: 'America/Los_Angeles', bestWorst: 3 },
   markerRetentionMs: 7 * 24 * HOUR_MS,
+  webhook: { maxBodyBytes: 1_048_576, processingTimeoutMs: 60_000 },
 };
 
 /** The owner id: env first, then the document; undefined when neither names one. */
