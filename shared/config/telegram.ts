@@ -61,6 +61,8 @@ export const telegramConfigSchema = z.object({
     /** ...of at most this many photos per album (Bot API: 10). */
     mediaGroupMax: z.number().int().min(2).max(10),
     chartCandles: z.number().int().min(10).max(500),
+    /** At most this many 1m candles are read to resample a series that is not stored (/analyze, chart levels). */
+    resampleBaseCandles: z.number().int().min(60).max(50_000),
     /** One forum topic per symbol when a group is a forum. */
     forumTopics: z.boolean(),
     /** System-alert kinds sent to the owner only (everything else goes to every allowed chat). */
@@ -104,6 +106,7 @@ export const DEFAULT_TELEGRAM_CONFIG: TelegramConfig = {
     mediaGroupMin: 3,
     mediaGroupMax: 10,
     chartCandles: 90,
+    resampleBaseCandles: 6_000,
     forumTopics: true,
     ownerOnlyKinds: ['config_applied', 'config_rejected'],
     moveTpStepsPct: [-0.25, 0.25, 0.5],
