@@ -17,7 +17,7 @@ import { OutboxSender } from '../../shared/telegram/outbox.js';
 import { StateTradeLog } from '../../shared/telegram/trade-log.js';
 import { envSecrets, secretManagerSecrets } from '../secrets.js';
 import { BotApiTelegram } from './bot-api.js';
-import { ConsoleTelegram } from './console.js';
+import { CONSOLE_CHAT_ID, ConsoleTelegram } from './console.js';
 import { sharpChartRenderer } from './charts.js';
 
 /** Env: Bot API origin override (the local server in tests / replays). */
@@ -72,7 +72,8 @@ export async function buildTelegramRuntime(ctx: AppContext, opts: TelegramRuntim
       ? new BotApiTelegram(token, env[API_ROOT_ENV] ? { apiRoot: env[API_ROOT_ENV] } : {})
       : new ConsoleTelegram({ dir: resolve(env[OUTPUT_DIR_ENV] ?? join(env.CST_DATA_DIR ?? '.data', 'telegram')) }));
   if (offline) ctx.log.notice('no Telegram bot token configured: messages go to the console, PNGs to a folder');
-  if (ownerId === undefined) ctx.log.warn('no Telegram owner configured (CST_TELEGRAM_OWNER_ID or config/telegram.ownerUserId): owner commands are unavailable');
+  const localChat = offline && ownerId === undefined;
+  if (ownerId === undefined) ctx.log.warn(`no Telegram owner configured (CST_TELEGRAM_OWNER_ID or config/telegram.ownerUserId): owner commands are unavailable${localChat ? '; alerts and reports are printed to the console' : ''}`);
   const charts = opts.charts ?? sharpChartRenderer;
   const deps: TelegramDeps = {
     state: ctx.state,
@@ -85,6 +86,7 @@ export async function buildTelegramRuntime(ctx: AppContext, opts: TelegramRuntim
     charts,
     trades: opts.trades ?? new StateTradeLog(ctx.state),
   };
+  if (localChat) deps.access.useLocalChat(CONSOLE_CHAT_ID);
   const sender = new OutboxSender({ state: ctx.state, api, clock: ctx.clock, cfg: tg, charts, log: deps.log });
   return { deps, api, sender, webhookSecret, botUsername: env[BOT_USERNAME_ENV], offline };
 }

@@ -348,7 +348,7 @@ export class Notifier {
       });
       if (!changed) return 0;
     }
-    const owner = this.d.access.owner;
+    const owner = this.d.access.ownerChat;
     const chats = this.d.tg.alerts.ownerOnlyKinds.includes(a.kind)
       ? owner !== undefined
         ? [{ chatId: owner, isForum: false }]
