@@ -3,8 +3,10 @@
  * log with the message id, call the domain. A payload that can never succeed throws PermanentError,
  * which the bus dead-letters with its reason; anything else is retried.
  */
+import type { RequestListener } from 'node:http';
 import type { z } from 'zod';
 import type { Request, Response } from '@google-cloud/functions-framework';
+import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { decodeEvent, type DecodedMessage } from '../shared/events.js';
 import { PermanentError, type CloudEventHandler, type PubsubCloudEvent } from '../shared/ports/bus.js';
 import { traceFromHeaders } from '../shared/log.js';
@@ -48,7 +50,8 @@ export function httpHandler(name: string, fn: HttpDomainFn): (req: Request, res:
       await fn({ ...ctx, log }, req, res);
     } catch (e) {
       log.error('handler failed', { error: e as Error });
-      if (!res.headersSent) res.status(500).json({ error: (e as Error).message });
+      // The caller never sees internal error text (paths, stacks, store messages): the log has it.
+      if (!res.headersSent) res.status(500).json({ error: 'internal error' });
     }
   };
 }
@@ -67,4 +70,23 @@ export function scheduledHttpHandler(job: ScheduledJob) {
     ctx.log.info(`${job.name} done`, result);
     res.status(200).json(result);
   });
+}
+
+/**
+ * A front runs on the raw Node request before functions-framework reads the body (which it does for
+ * every request, up to 1 GB, before the function runs): the Telegram webhook checks its secret and
+ * size cap there (infra/telegram/webhook-http.ts).
+ */
+export type HttpFront = (app: RequestListener) => RequestListener;
+const fronts = new Map<string, HttpFront>();
+
+export function registerHttpFront(name: string, front: HttpFront): void {
+  fronts.set(name, front);
+}
+
+/** The request listener that serves a registered HTTP function locally: its front (if any), then its functions-framework app. */
+export function httpFunctionListener(name: string): RequestListener {
+  const server = getTestServer(name);
+  const app: RequestListener = (req, res) => void server.emit('request', req, res);
+  return fronts.get(name)?.(app) ?? app;
 }

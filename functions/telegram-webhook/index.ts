@@ -1,25 +1,31 @@
 /**
- * telegram-webhook (HTTP, Telegram's webhook): secret-token check (401), update-id de-duplication,
- * the command / callback handling of shared/telegram/bot.ts, hand-off of sending and charts to the
- * notifier (`telegram-jobs`), 200 at once. Register the URL with scripts or `setWebhook(url, secret)`.
+ * telegram-webhook (HTTP, Telegram's webhook): the secret token (401), then the body size cap (413),
+ * then parsing (plain 400), then update-id de-duplication, the command / callback handling of
+ * shared/telegram/bot.ts, hand-off of sending and charts to the notifier (`telegram-jobs`), 200 at once.
+ * Served through its front (infra/telegram/webhook-http.ts), which decides the first three on the raw
+ * request before any body is read; the handler repeats them on the buffered bytes, so the order holds
+ * under a bare functions-framework too. Register the URL with scripts or `setWebhook(url, secret)`.
  */
 import * as ff from '@google-cloud/functions-framework';
-import { httpHandler } from '../../infra/functions.js';
+import { httpHandler, registerHttpFront } from '../../infra/functions.js';
 import { getTelegramRuntime } from '../../infra/telegram/runtime.js';
+import { webhookFront } from '../../infra/telegram/webhook-http.js';
 import { Bot } from '../../shared/telegram/bot.js';
-import { handleWebhook } from '../../shared/telegram/webhook.js';
+import { handleWebhookRequest, REFUSALS } from '../../shared/telegram/webhook.js';
 
 export const FUNCTION_NAME = 'telegram-webhook';
 
 export const telegramWebhook = httpHandler(FUNCTION_NAME, async (ctx, req, res) => {
   if (req.method !== 'POST') {
-    res.status(405).json({ error: 'POST only' });
+    res.status(405).json(REFUSALS[405]);
     return;
   }
   const rt = await getTelegramRuntime(ctx);
   const deps = { ...rt.deps, log: ctx.log };
-  const r = await handleWebhook(deps, new Bot(deps, rt.botUsername ? { botUsername: rt.botUsername } : {}), { headers: req.headers, body: req.body }, rt.webhookSecret);
+  const rawBody = (req as { rawBody?: Buffer }).rawBody;
+  const r = await handleWebhookRequest(deps, new Bot(deps, rt.botUsername ? { botUsername: rt.botUsername } : {}), { headers: req.headers, rawBody }, rt.webhookSecret);
   res.status(r.status).json(r.body);
 });
 
 ff.http(FUNCTION_NAME, telegramWebhook);
+registerHttpFront(FUNCTION_NAME, (app) => webhookFront(app));

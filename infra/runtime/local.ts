@@ -7,7 +7,6 @@ import { existsSync, readdirSync, rmSync, mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { getTestServer } from '@google-cloud/functions-framework/testing';
 import type { Clock } from '../../shared/ports/clock.js';
 import type { Logger } from '../../shared/log.js';
 import { createLogger } from '../../shared/log.js';
@@ -18,6 +17,7 @@ import { seedDefaults } from '../../shared/config/service.js';
 import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from '../../shared/config/system.js';
 import { loadSchedule, SCHEDULER_YAML } from '../../shared/schedule/schema.js';
 import { setContext, getContext } from '../context.js';
+import { httpFunctionListener } from '../functions.js';
 import { InMemoryBus } from '../bus/memory.js';
 import { PubSubPullRunner, createPubSubClient, provisionTopology } from '../bus/pubsub.js';
 import { subscriptionName, topologySpecs } from '../bus/topology.js';
@@ -162,7 +162,7 @@ async function startReplay(dir: string, cfg: SystemConfig): Promise<ReplaySetup>
 /** Mounts every registered HTTP function at `/<name>` (functions-framework apps) plus `/healthz`. */
 async function startFunctionsServer(port: number, holder: () => RunningHolder | undefined): Promise<Server> {
   const names = [...SCHEDULED_FUNCTIONS.map((j) => j.name), ...Object.keys(PUBLIC_HTTP_FUNCTIONS)];
-  const apps = new Map(names.map((name) => [name, getTestServer(name)]));
+  const apps = new Map(names.map((name) => [name, httpFunctionListener(name)]));
   const server = createServer((req, res) => {
     const name = (req.url ?? '/').split('?')[0]!.replace(/^\/+/, '').split('/')[0] ?? '';
     if (name === 'healthz') {
@@ -178,7 +178,7 @@ async function startFunctionsServer(port: number, holder: () => RunningHolder | 
       return;
     }
     req.url = '/';
-    app.emit('request', req, res);
+    app(req, res);
   });
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);

@@ -7,6 +7,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChatId, InlineKeyboard, MediaItem, PhotoFile, SentMessage, TelegramApi } from '../../shared/ports/telegram.js';
 
+/**
+ * The local default chat: with no bot token and no owner configured, every alert, report and owner
+ * message is addressed here and printed (with its PNG path), as the README promises.
+ */
+export const CONSOLE_CHAT_ID = 1;
+
 export interface ConsoleEntry {
   method: string;
   chatId: ChatId | null;

@@ -21,7 +21,7 @@ import { OutboxSender } from '../../shared/telegram/outbox.js';
 import { StateTradeLog } from '../../shared/telegram/trade-log.js';
 import { envSecrets, secretManagerSecrets } from '../secrets.js';
 import { BotApiTelegram } from './bot-api.js';
-import { ConsoleTelegram } from './console.js';
+import { CONSOLE_CHAT_ID, ConsoleTelegram } from './console.js';
 import { sharpChartRenderer } from './charts.js';
 
 /** Env: Bot API origin override (the local server in tests / replays). */
@@ -91,7 +91,8 @@ async function buildBase(ctx: AppContext, opts: TelegramRuntimeOptions): Promise
 /** The config-dependent parts over a base, for one `config/telegram` version. */
 function withConfig(ctx: AppContext, base: RuntimeBase, tg: TelegramConfig): TelegramRuntime {
   const ownerId = base.ownerId ?? ownerIdFrom(tg, base.env);
-  if (ownerId === undefined) ctx.log.warn('no Telegram owner configured (CST_TELEGRAM_OWNER_ID or config/telegram.ownerUserId): owner commands are unavailable');
+  const localChat = base.offline && ownerId === undefined;
+  if (ownerId === undefined) ctx.log.warn(`no Telegram owner configured (CST_TELEGRAM_OWNER_ID or config/telegram.ownerUserId): owner commands are unavailable${localChat ? '; alerts and reports are printed to the console' : ''}`);
   const deps: TelegramDeps = {
     state: ctx.state,
     bus: ctx.bus,
@@ -103,6 +104,7 @@ function withConfig(ctx: AppContext, base: RuntimeBase, tg: TelegramConfig): Tel
     charts: base.charts,
     trades: base.trades,
   };
+  if (localChat) deps.access.useLocalChat(CONSOLE_CHAT_ID);
   const sender = new OutboxSender({ state: ctx.state, api: base.api, clock: ctx.clock, cfg: tg, charts: base.charts, log: deps.log });
   return { deps, api: base.api, sender, webhookSecret: base.webhookSecret, botUsername: base.env[BOT_USERNAME_ENV], offline: base.offline };
 }

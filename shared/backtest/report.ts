@@ -5,6 +5,7 @@
  * = win, red down-triangle = loss; hover shows the trade). No script, no external resource.
  */
 import { escapeXml } from '../charts/index.js';
+import { stepVertices } from '../charts/equity-chart.js';
 import type { ClosedTrade } from '../trading/model.js';
 import type { BacktestResult } from './engine.js';
 import type { GridResult } from './grid.js';
@@ -173,9 +174,12 @@ export function equitySvg(x: HtmlChartInput): string {
   const ddMin = Math.min(-0.001, ...dd.map((d) => d.dd)) * 1.1;
   const YD = (v: number) => ddTop + (v / ddMin) * ddH;
   const f = (v: number) => v.toFixed(1);
-  const eqPath = pts.map((p, k) => `${k === 0 ? 'M' : 'L'}${f(X(p.t))},${f(Y(p.equity))}`).join('');
-  const peakPath = dd.map((p, k) => `${k === 0 ? 'M' : 'L'}${f(X(p.t))},${f(Y(p.peak))}`).join('');
-  const ddPath = `M${f(X(t0))},${f(YD(0))}` + dd.map((p) => `L${f(X(p.t))},${f(YD(p.dd))}`).join('') + `L${f(X(t1))},${f(YD(0))}Z`;
+  // Steps (equity changes at fills and exits, and holds between samples), from the first sample to the last.
+  const path = (v: Array<[number, number]>) => v.map(([a, b], k) => `${k === 0 ? 'M' : 'L'}${f(a)},${f(b)}`).join('');
+  const eqPath = path(stepVertices(pts, X, (p) => Y(p.equity)));
+  const peakPath = path(stepVertices(dd, X, (p) => Y(p.peak)));
+  const ddVerts = stepVertices(dd, X, (p) => YD(p.dd));
+  const ddPath = `M${f(X(pts[0]!.t))},${f(YD(0))}` + ddVerts.map(([a, b]) => `L${f(a)},${f(b)}`).join('') + `L${f(X(last.t))},${f(YD(0))}Z`;
   const body: string[] = [];
   body.push(`<rect width="${W}" height="${H}" fill="#131722"/>`);
   // y axis labels (5 ticks) and time labels (6 ticks)

@@ -4,6 +4,11 @@
  * over a soft area, the running peak as a thin line, and the drawdown as an opaque red area between the
  * peak and the equity line wherever equity is below its peak; a lower panel shows the drawdown in %
  * ("underwater" curve). The header carries the return and the maximum drawdown.
+ *
+ * Equity changes in steps (a trade's P&L lands at its exit), so every curve is drawn as steps: a point's
+ * value holds until the next point, then the line moves straight up or down. Lines start at the first
+ * point and end at the last; the time axis may span a wider period (`from` / `to`), where nothing is
+ * drawn for lack of data.
  */
 import { z } from 'zod';
 import {
@@ -25,6 +30,8 @@ export const equityChartInputSchema = z.object({
   title: z.string().min(1),
   subtitle: z.string().optional(),
   size: z.enum(['alert', 'large']).optional(),
+  from: z.number().finite().optional(),
+  to: z.number().finite().optional(),
 });
 
 export interface EquityChartInput {
@@ -33,6 +40,23 @@ export interface EquityChartInput {
   /** Second header line; default: the UTC date range. */
   subtitle?: string;
   size?: ChartSize;
+  /** Start of the time axis (default: the first point); before the first point nothing is drawn. */
+  from?: number;
+  /** End of the time axis (default: the last point); after the last point nothing is drawn. */
+  to?: number;
+}
+
+/**
+ * Step vertices through points sorted by time: each value holds until the next point's time, where
+ * the line moves vertically to the next value.
+ */
+export function stepVertices<P extends { t: number }>(pts: readonly P[], x: (t: number) => number, y: (p: P) => number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (const [i, p] of pts.entries()) {
+    if (i > 0) out.push([x(p.t), y(pts[i - 1]!)]);
+    out.push([x(p.t), y(p)]);
+  }
+  return out;
 }
 
 export interface DrawdownPoint extends EquityPoint {
@@ -129,7 +153,9 @@ export function buildEquityChart(raw: EquityChartInput, theme: Theme = DARK_THEM
   const ddH = Math.round((bottom - top) * L.equityDrawdownShare);
   const plot: PlotRect = { left: L.plotLeft * s, top, right: W - L.priceGutter * s, bottom: bottom - ddH - L.equityPanelGap * s };
   const ddPanel: PlotRect = { left: plot.left, top: bottom - ddH, right: plot.right, bottom };
-  const x = linearScale(first.t, last.t, plot.left, plot.right);
+  const t0 = Math.min(raw.from ?? first.t, first.t);
+  const t1 = Math.max(raw.to ?? last.t, last.t, t0 + 1);
+  const x = linearScale(t0, t1, plot.left, plot.right);
 
   let lo = Infinity;
   let hi = -Infinity;
@@ -170,7 +196,7 @@ export function buildEquityChart(raw: EquityChartInput, theme: Theme = DARK_THEM
       body.push(text(gutterX, centredBaseline(r, axisFs), `${formatNumber(v, ddDecimals)}%`, { size: axisFs, fill: theme.axisText }));
     }
   }
-  const tt = timeTicks(first.t, last.t, L.timeTicks);
+  const tt = timeTicks(t0, t1, L.timeTicks);
   for (const t of tt.ticks) {
     const xx = Math.round(x(t));
     body.push(rect(xx, plot.top, gridW, plot.bottom - plot.top, { fill: theme.grid }));
@@ -183,8 +209,8 @@ export function buildEquityChart(raw: EquityChartInput, theme: Theme = DARK_THEM
   body.push(text(W - 6 * s, H - 7 * s, 'UTC', { size: axisFs, fill: theme.axisText, anchor: 'end' }));
 
   // Equity panel: soft area under the curve, drawdown between peak and equity, peak line, equity line.
-  const eqLine = pts.map((p) => [x(p.t), y(p.equity)] as [number, number]);
-  const peakLine = pts.map((p) => [x(p.t), y(p.peak)] as [number, number]);
+  const eqLine = stepVertices(pts, x, (p) => y(p.equity));
+  const peakLine = stepVertices(pts, x, (p) => y(p.peak));
   body.push(polygon([[x(first.t), plot.bottom], ...eqLine, [x(last.t), plot.bottom]], theme.equityFill));
   body.push(polygon([...peakLine, ...[...eqLine].reverse()], theme.drawdownFill));
   body.push(polyline(peakLine, { stroke: theme.peakLine, width: 1 * s }));
@@ -206,7 +232,7 @@ export function buildEquityChart(raw: EquityChartInput, theme: Theme = DARK_THEM
   }
 
   // Drawdown panel ("underwater").
-  const ddLine = pts.map((p) => [x(p.t), yd(p.drawdown)] as [number, number]);
+  const ddLine = stepVertices(pts, x, (p) => yd(p.drawdown));
   body.push(polygon([[x(first.t), yd(0)], ...ddLine, [x(last.t), yd(0)]], theme.drawdownFill));
   body.push(polyline(ddLine, { stroke: theme.drawdownLine, width: 1.5 * s }));
   const ddLabel = 'Drawdown';
@@ -232,7 +258,7 @@ export function buildEquityChart(raw: EquityChartInput, theme: Theme = DARK_THEM
   const totalReturn = first.equity !== 0 ? last.equity / first.equity - 1 : 0;
   body.push(rect(0, 0, W, L.headerHeight * s, { fill: theme.header }));
   body.push(text(10 * s, 20 * s, raw.title, { size: L.titleFontSize * s, fill: theme.titleText, bold: true }));
-  const subtitle = raw.subtitle ?? `${formatUtcDate(first.t)} \u2013 ${formatUtcDate(last.t)} UTC`;
+  const subtitle = raw.subtitle ?? `${formatUtcDate(t0)} \u2013 ${formatUtcDate(t1)} UTC`;
   body.push(text(10 * s, 35 * s, subtitle, { size: L.subtitleFontSize * s, fill: theme.subtleText }));
   const statFs = L.subtitleFontSize * s * 1.1;
   const ret = `Return ${formatPct(totalReturn * 100)}`;

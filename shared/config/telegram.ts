@@ -51,8 +51,10 @@ export const telegramConfigSchema = z.strictObject({
     shrinkQueueLength: z.number().int().positive().max(10_000),
     shrinkMaxWidth: z.number().int().min(100).max(2_560),
     retryBackoffMs: z.number().int().min(100).max(10 * 60_000),
-    /** Pending messages looked at per scheduling step. */
+    /** Pending messages read per page of the queue. */
     scanLimit: z.number().int().min(10).max(500),
+    /** Pages of the queue looked at per scheduling step (a backlogged chat does not hide the others). */
+    scanPages: z.number().int().min(1).max(50),
   }),
   alerts: z.strictObject({
     /** Signal alerts wait this long so the siblings of one cycle can go out as one album. */
@@ -62,6 +64,8 @@ export const telegramConfigSchema = z.strictObject({
     /** ...of at most this many photos per album (Bot API: 10). */
     mediaGroupMax: z.number().int().min(2).max(10),
     chartCandles: z.number().int().min(10).max(500),
+    /** At most this many 1m candles are read to resample a series that is not stored (/analyze, chart levels). */
+    resampleBaseCandles: z.number().int().min(60).max(50_000),
     /** One forum topic per symbol when a group is a forum. */
     forumTopics: z.boolean(),
     /** System-alert kinds sent to the owner only (everything else goes to every allowed chat). */
@@ -82,6 +86,15 @@ export const telegramConfigSchema = z.strictObject({
   }),
   /** Days an update-id marker / sent outbox entry is kept (retention cleanup). */
   markerRetentionMs: z.number().int().min(DAY_MS).max(365 * DAY_MS),
+  webhook: z.strictObject({
+    /** Bodies larger than this are refused (413) before they are parsed; Telegram's updates are a few KB. */
+    maxBodyBytes: z.number().int().min(16_384).max(16 * 1_048_576),
+    /**
+     * An update still marked `processing` after this long was abandoned by a crashed handler: Telegram's
+     * retry handles it again. A younger marker answers 503 so Telegram retries later.
+     */
+    processingTimeoutMs: z.number().int().min(5_000).max(3_600_000),
+  }),
 }).superRefine((c, ctx) => {
   if (c.alerts.mediaGroupMin > c.alerts.mediaGroupMax) {
     ctx.addIssue({ code: 'custom', path: ['alerts', 'mediaGroupMin'], message: 'mediaGroupMin must be <= mediaGroupMax' });
@@ -100,12 +113,13 @@ export const DEFAULT_TELEGRAM_CONFIG: TelegramConfig = {
   accountId: 'paper',
   access: { inviteTtlMs: 24 * HOUR_MS, maxVerifyAttempts: 5, lockoutMs: 24 * HOUR_MS },
   limits: { perChatIntervalMs: 1_000, perGroupMax: 20, perGroupWindowMs: 60_000, globalMax: 30, globalWindowMs: 1_000 },
-  outbox: { maxAttempts: 8, leaseMs: 60_000, maxDrainMs: 50_000, shrinkQueueLength: 20, shrinkMaxWidth: 480, retryBackoffMs: 2_000, scanLimit: 100 },
+  outbox: { maxAttempts: 8, leaseMs: 60_000, maxDrainMs: 50_000, shrinkQueueLength: 20, shrinkMaxWidth: 480, retryBackoffMs: 2_000, scanLimit: 100, scanPages: 5 },
   alerts: {
     gatherMs: 3_000,
     mediaGroupMin: 3,
     mediaGroupMax: 10,
     chartCandles: 90,
+    resampleBaseCandles: 6_000,
     forumTopics: true,
     ownerOnlyKinds: ['config_applied', 'config_rejected'],
     moveTpStepsPct: [-0.25, 0.25, 0.5],
@@ -114,6 +128,7 @@ export const DEFAULT_TELEGRAM_CONFIG: TelegramConfig = {
   lists: { pageSize: 5, defaultLast: 5, maxLast: 10 },
   reports: { timeZone: 'America/Los_Angeles', bestWorst: 3 },
   markerRetentionMs: 7 * 24 * HOUR_MS,
+  webhook: { maxBodyBytes: 1_048_576, processingTimeoutMs: 60_000 },
 };
 
 /** The owner id: env first, then the document; undefined when neither names one. */

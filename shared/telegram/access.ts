@@ -87,6 +87,21 @@ export class AccessControl {
     return this.ownerId;
   }
 
+  private localChat: number | undefined;
+
+  /**
+   * With no owner configured and no bot (the embedded default), messages meant for the owner and every
+   * broadcast still go to this local chat (the console): it receives, it never acts (no role).
+   */
+  useLocalChat(chatId: number): void {
+    this.localChat = chatId;
+  }
+
+  /** Where the owner's messages go: the owner, else the local chat, else nowhere. */
+  get ownerChat(): number | undefined {
+    return this.ownerId ?? this.localChat;
+  }
+
   async member(userId: number): Promise<MemberDoc | undefined> {
     return this.state.get<MemberDoc>(userPath(userId));
   }
@@ -168,7 +183,8 @@ export class AccessControl {
   /** Chats that receive broadcast messages: the owner, members with alerts on, allowed groups. */
   async broadcastChats(): Promise<Array<{ chatId: number; isForum: boolean }>> {
     const out = new Map<number, { chatId: number; isForum: boolean }>();
-    if (this.ownerId !== undefined) out.set(this.ownerId, { chatId: this.ownerId, isForum: false });
+    const owner = this.ownerChat;
+    if (owner !== undefined) out.set(owner, { chatId: owner, isForum: false });
     for (const m of await this.members()) if (m.alerts) out.set(m.userId, { chatId: m.userId, isForum: false });
     for (const g of await this.groups()) out.set(g.chatId, { chatId: g.chatId, isForum: g.isForum });
     return [...out.values()];

@@ -10,6 +10,7 @@ import type { Candle, Interval, Venue } from '../market/types.js';
 import { INTERVAL_MS } from '../market/types.js';
 import type { StateStore } from '../ports/state.js';
 import { horizontalLevels, trendLines, trendLineValueAt } from '../strategies/levels.js';
+import { resample } from '../strategies/resample.js';
 import { seriesFromCandles } from '../strategies/series.js';
 import { DEFAULT_FEEDS } from '../trading/model.js';
 
@@ -18,14 +19,60 @@ export const MAX_CHART_LEVELS = 4;
 /** Candles drawn after the exit of a closed trade, as a share of the chart. */
 export const AFTER_EXIT_SHARE = 0.15;
 
-/** Candles with openTime <= untilMs, newest `n`, ascending. */
-export async function candlesUntil(state: StateStore, venue: Venue, symbol: string, interval: Interval, untilMs: number, n: number): Promise<Candle[]> {
+/** Default cap on the 1m candles read to resample one series (config: telegram.alerts.resampleBaseCandles). */
+export const RESAMPLE_BASE_CANDLES = 6_000;
+
+/** Stored candles of exactly this series with openTime <= untilMs, newest `n`, ascending. */
+export async function storedCandlesUntil(state: StateStore, venue: Venue, symbol: string, interval: Interval, untilMs: number, n: number): Promise<Candle[]> {
   const docs = await state.query<Candle>(barsCollection(venue, symbol, interval), {
     where: [{ field: 'openTime', op: '<=', value: untilMs }],
     orderBy: { field: 'openTime', direction: 'desc' },
     limit: n,
   });
   return docs.map((d) => d.data).reverse();
+}
+
+/**
+ * Candles with openTime <= untilMs, newest `n`, ascending, from stored data: the stored series where it
+ * has them, and what it lacks resampled (shared/strategies/resample.ts) from the stored 1m candles of
+ * the same venue (at most `maxBase` of them). Only buckets that had closed by the last 1m candle at or
+ * before `untilMs` are built (no candle that was still open then), and a bucket cut by the start of the
+ * 1m window is left out; a stored candle wins over a resampled one of the same open time.
+ */
+export async function candlesUntil(
+  state: StateStore,
+  venue: Venue,
+  symbol: string,
+  interval: Interval,
+  untilMs: number,
+  n: number,
+  maxBase: number = RESAMPLE_BASE_CANDLES,
+): Promise<Candle[]> {
+  const stored = await storedCandlesUntil(state, venue, symbol, interval, untilMs, n);
+  const per = INTERVAL_MS[interval] / INTERVAL_MS['1m'];
+  if (interval === '1m' || stored.length >= n || !Number.isInteger(per)) return stored;
+  const base = await storedCandlesUntil(state, venue, symbol, '1m', untilMs, Math.min(maxBase, (n + 1) * per));
+  if (base.length === 0) return stored;
+  const r = resample(seriesFromCandles(base), interval);
+  const closed = r.visibleCount[base.length - 1] ?? 0;
+  const windowCut = (base[0]!.openTime - (r.series.openTime[0] as number)) > 0;
+  const byTime = new Map<number, Candle>();
+  for (let b = windowCut ? 1 : 0; b < closed; b++) {
+    const openTime = r.series.openTime[b] as number;
+    byTime.set(openTime, {
+      venue,
+      symbol,
+      interval,
+      openTime,
+      open: r.series.open[b] as number,
+      high: r.series.high[b] as number,
+      low: r.series.low[b] as number,
+      close: r.series.close[b] as number,
+      volume: r.series.volume[b] as number,
+    });
+  }
+  for (const c of stored) byTime.set(c.openTime, c);
+  return [...byTime.values()].sort((a, b) => a.openTime - b.openTime).slice(-n);
 }
 
 export interface TradeChartSpec {
@@ -42,6 +89,8 @@ export interface TradeChartSpec {
   badge?: 'WIN' | 'LOSS' | null;
   size: 'alert' | 'large';
   candles: number;
+  /** At most this many 1m candles are read to resample a series that is not stored. */
+  resampleBaseCandles?: number;
 }
 
 export interface ChartLevelParams {
@@ -55,7 +104,8 @@ export async function buildTradeChartInput(state: StateStore, spec: TradeChartSp
   const step = INTERVAL_MS[feed.interval];
   const after = spec.exit ? Math.max(1, Math.round(spec.candles * AFTER_EXIT_SHARE)) : 0;
   const until = spec.exit ? spec.exit.time + after * step : spec.time;
-  const candles = await candlesUntil(state, feed.venue, spec.symbol, feed.interval, until, spec.candles);
+  const maxBase = spec.resampleBaseCandles ?? RESAMPLE_BASE_CANDLES;
+  const candles = await candlesUntil(state, feed.venue, spec.symbol, feed.interval, until, spec.candles, maxBase);
   if (candles.length === 0) return null;
   const last = candles[candles.length - 1] as Candle;
   const ref = spec.entry ?? last.close;
@@ -79,7 +129,7 @@ export async function buildTradeChartInput(state: StateStore, spec: TradeChartSp
   if (spec.badge) input.badge = spec.badge;
 
   const h = levels.horizontal;
-  const c15 = await candlesUntil(state, feed.venue, spec.symbol, h.interval, spec.time, h.lookbackCandles);
+  const c15 = await candlesUntil(state, feed.venue, spec.symbol, h.interval, spec.time, h.lookbackCandles, maxBase);
   if (c15.length > 0) {
     const found = horizontalLevels(seriesFromCandles(c15), c15.length, h, ref);
     input.levels = [...found]
@@ -88,7 +138,7 @@ export async function buildTradeChartInput(state: StateStore, spec: TradeChartSp
       .map((l) => ({ price: l.price, kind: l.kind }));
   }
   const tl = levels.trendLines;
-  const tlCandles = await candlesUntil(state, feed.venue, spec.symbol, tl.interval, spec.time, tl.maxSwings * 2 * tl.swingStrength + tl.swingStrength);
+  const tlCandles = await candlesUntil(state, feed.venue, spec.symbol, tl.interval, spec.time, tl.maxSwings * 2 * tl.swingStrength + tl.swingStrength, maxBase);
   if (tlCandles.length > 0) {
     const lines = trendLines(seriesFromCandles(tlCandles), tlCandles.length, tl, ref);
     const best = [...lines].sort((a, b) => b.r2 - a.r2)[0];

@@ -94,7 +94,7 @@ export async function runJob(d: TelegramDeps, job: TelegramJob): Promise<number>
       const trades = await d.trades.closedBetween(from, now + 1);
       const points = equityPoints(account, trades, from, now);
       const title = `Equity ${job.periodLabel}`;
-      const png = await d.charts.renderEquityChart({ points, title, size: 'large' });
+      const png = await d.charts.renderEquityChart({ points, title, size: 'large', from, to: now });
       return (
         await enqueue(
           d.state,
@@ -112,7 +112,7 @@ export async function runJob(d: TelegramDeps, job: TelegramJob): Promise<number>
 async function analyzeItem(d: TelegramDeps, job: Extract<TelegramJob, { kind: 'analyze' }>): Promise<EnqueueItem> {
   const now = d.clock.now();
   const key = `job:${job.requestKey}`;
-  const candles: Candle[] = await candlesUntil(d.state, 'bybit', job.symbol, ANALYZE.interval, now, ANALYZE.candles);
+  const candles: Candle[] = await candlesUntil(d.state, 'bybit', job.symbol, ANALYZE.interval, now, ANALYZE.candles, d.tg.alerts.resampleBaseCandles);
   if (candles.length === 0) return { key, ...target(job), op: { type: 'text', text: html`No ${ANALYZE.interval} candles stored for ${job.symbol} yet.` } };
   const s = seriesFromCandles(candles);
   const price = candles[candles.length - 1]!.close;
@@ -139,7 +139,7 @@ async function analyzeItem(d: TelegramDeps, job: Extract<TelegramJob, { kind: 'a
       : 'Macro bias: none yet',
   ];
   const caption = truncateHtml(lines.join('\n'), MAX_CAPTION_CHARS);
-  const input = await buildTradeChartInput(d.state, { symbol: job.symbol, engine: 'SCALP', time: now, size: 'large', candles: d.tg.alerts.chartCandles }, { horizontal: lv.horizontal, trendLines: lv.trendLines });
+  const input = await buildTradeChartInput(d.state, { symbol: job.symbol, engine: 'SCALP', time: now, size: 'large', candles: d.tg.alerts.chartCandles, resampleBaseCandles: d.tg.alerts.resampleBaseCandles }, { horizontal: lv.horizontal, trendLines: lv.trendLines });
   if (!input) return { key, ...target(job), op: { type: 'text', text: caption } };
   input.title = { symbol: job.symbol, interval: input.title.interval, strategy: 'analyze' };
   const png = await d.charts.renderTradeChart(input);

@@ -132,6 +132,7 @@ export class Notifier {
         ...(closed ? { exit: { time: a.exit!.time, price: a.exit!.price }, badge: a.exit!.pnl > 0 ? ('WIN' as const) : ('LOSS' as const) } : {}),
         size,
         candles: this.d.tg.alerts.chartCandles,
+        resampleBaseCandles: this.d.tg.alerts.resampleBaseCandles,
       },
       await this.levelParams(),
     );
@@ -347,7 +348,7 @@ export class Notifier {
       });
       if (!changed) return 0;
     }
-    const owner = this.d.access.owner;
+    const owner = this.d.access.ownerChat;
     const chats = this.d.tg.alerts.ownerOnlyKinds.includes(a.kind)
       ? owner !== undefined
         ? [{ chatId: owner, isForum: false }]

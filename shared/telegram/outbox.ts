@@ -5,7 +5,14 @@
  *   tg_outbox/{id}   idempotency record per message key: { status: queued | sent | failed | skipped,
  *                    result }. `enqueue` creates it in the same transaction as the queue entry, so an
  *                    event replayed by the bus never queues (or sends) a message twice.
- *   tg_queue/{id}    the pending entries (deleted when done), ordered by `enqueuedAt`.
+ *   tg_queue/{id}    the pending entries (deleted when done). Each carries its chat's sequence number
+ *                    `chatSeq` and a sort time `sortAt` (>= enqueue time, strictly increasing per chat),
+ *                    both allocated in the enqueue transaction from
+ *   tg_chat_seq/{chatId}  the chat's next sequence number and last sort time.
+ *                    The sender reads the queue by `sortAt` in pages; because a chat's `sortAt` values
+ *                    are strictly increasing, every page prefix holds each chat's entries as a prefix of
+ *                    its sequence, so each chat receives its messages in the order they were queued,
+ *                    across pages, instances and restarts (no process-local counter, no text key).
  *   tg_files/{id}    PNG bytes of a queued photo (base64), deleted with the entry.
  *   tg_outbox_lock/drain  the drain lease plus the rate limiter's windows: a restarted (or another)
  *                    instance continues inside the same windows and never sends alongside a live drainer.
@@ -36,6 +43,7 @@ export const OUTBOX = 'tg_outbox';
 export const QUEUE = 'tg_queue';
 export const FILES = 'tg_files';
 export const LOCK_PATH = 'tg_outbox_lock/drain';
+export const CHAT_SEQ = 'tg_chat_seq';
 export const TOPICS_COLLECTION = 'tg_topics';
 /** Highest edit rank applied per original message (an older edit never overwrites a newer one). */
 export const EDIT_RANKS = 'tg_edit_ranks';
@@ -80,8 +88,10 @@ export interface QueueDoc {
   threadId: number | null;
   notBefore: number;
   enqueuedAt: number;
-  /** Insertion order within one millisecond. */
-  order: number;
+  /** Position in the chat's sequence (0, 1, 2, ... per chat). */
+  chatSeq: number;
+  /** Sort key of the queue: >= enqueuedAt, strictly increasing within a chat. */
+  sortAt: number;
   attempts: number;
   alertKey: string | null;
 }
@@ -117,10 +127,18 @@ const queuePath = (id: string) => `${QUEUE}/${id}`;
 const filePath = (id: string) => `${FILES}/${id}`;
 export const topicPath = (chatId: number, symbol: string) => `${TOPICS_COLLECTION}/${chatId}_${safeId(symbol)}`;
 export const alertRecordPath = (alertKey: string) => `tg_alerts/${safeId(alertKey)}`;
+export const chatSeqPath = (chatId: number) => `${CHAT_SEQ}/${chatId}`;
+
+interface ChatSeqDoc {
+  chatId: number;
+  next: number;
+  lastSortAt: number;
+}
 
 const asDoc = (x: unknown) => JSON.parse(JSON.stringify(x)) as DocData;
 
-let orderCounter = 0;
+/** Queue order: by sort time, then (same chat) by sequence. */
+const byQueueOrder = (a: QueueDoc, b: QueueDoc) => a.sortAt - b.sortAt || a.chatSeq - b.chatSeq || a.chatId - b.chatId;
 
 export async function readOutboxRecord(state: StateStore, key: string): Promise<OutboxRecord | undefined> {
   return state.get<OutboxRecord>(outboxPath(key));
@@ -152,7 +170,8 @@ export async function enqueue(state: StateStore, items: EnqueueItem[], now: numb
       threadId: it.threadId ?? null,
       notBefore: it.notBefore ?? now,
       enqueuedAt: now,
-      order: orderCounter++,
+      chatSeq: 0,
+      sortAt: now,
       attempts: 0,
       alertKey: it.alertKey ?? null,
     };
@@ -170,8 +189,12 @@ export async function enqueue(state: StateStore, items: EnqueueItem[], now: numb
     };
     const created = await state.runTransaction(async (tx) => {
       if (await tx.get(outboxPath(it.key))) return false;
+      const seq = await tx.get<ChatSeqDoc>(chatSeqPath(it.chatId));
+      const chatSeq = seq?.next ?? 0;
+      const sortAt = Math.max(now, (seq?.lastSortAt ?? -Infinity) + 1);
       tx.set(outboxPath(it.key), asDoc(rec));
-      tx.set(queuePath(id), asDoc(q));
+      tx.set(queuePath(id), asDoc({ ...q, chatSeq, sortAt }));
+      tx.set(chatSeqPath(it.chatId), asDoc({ chatId: it.chatId, next: chatSeq + 1, lastSortAt: sortAt } satisfies ChatSeqDoc));
       return true;
     });
     if (created) queued.push(it.key);
@@ -280,6 +303,7 @@ class OutboxRun {
     });
     if (!lock) return false;
     this.limiter = RateLimiter.restore(this.d.cfg.limits, lock.limiter);
+    await this.migrateLegacy();
     return true;
   }
 
@@ -293,51 +317,95 @@ class OutboxRun {
     await this.d.state.set(LOCK_PATH, asDoc({ holder: this.holder, leaseUntil: 0, limiter: this.limiter.snapshot(now) }));
   }
 
-  private async scan(): Promise<QueueDoc[]> {
-    const docs = await this.d.state.query<QueueDoc>(QUEUE, { orderBy: { field: 'enqueuedAt', direction: 'asc' }, limit: this.d.cfg.outbox.scanLimit });
-    return docs.map((x) => x.data).sort((a, b) => a.enqueuedAt - b.enqueuedAt || a.order - b.order);
+  /**
+   * The head of the queue: page `p` holds the first `scanLimit` entries with `sortAt` >= the last
+   * page's highest `sortAt` (inclusive, so an entry tied at a page boundary is never skipped). The
+   * union is a prefix of the queue order, so it holds each chat's entries as a prefix of its sequence.
+   * `more` says whether pages beyond it exist.
+   */
+  private async scanPage(from: number | null): Promise<{ docs: QueueDoc[]; more: boolean }> {
+    const limit = this.d.cfg.outbox.scanLimit;
+    const docs = await this.d.state.query<QueueDoc>(QUEUE, {
+      ...(from !== null ? { where: [{ field: 'sortAt', op: '>=', value: from }] } : {}),
+      orderBy: { field: 'sortAt', direction: 'asc' },
+      limit,
+    });
+    return { docs: docs.map((x) => x.data), more: docs.length === limit };
   }
 
   private async queueLength(limit: number): Promise<number> {
-    return (await this.d.state.query(QUEUE, { orderBy: { field: 'enqueuedAt' }, limit })).length;
+    return (await this.d.state.query(QUEUE, { orderBy: { field: 'sortAt' }, limit })).length;
+  }
+
+  /** Entries queued by an earlier version (no `sortAt`) get one, in their old order, so they are sent too. */
+  private async migrateLegacy(): Promise<void> {
+    const old = await this.d.state.query<QueueDoc & { order?: number }>(QUEUE, { orderBy: { field: 'enqueuedAt', direction: 'asc' }, limit: 500 });
+    const legacy = old.map((x) => x.data).filter((q) => typeof q.sortAt !== 'number');
+    if (legacy.length === 0) return;
+    legacy.sort((a, b) => a.enqueuedAt - b.enqueuedAt || (a.order ?? 0) - (b.order ?? 0));
+    for (const [i, q] of legacy.entries()) await this.d.state.merge(queuePath(q.id), { sortAt: q.enqueuedAt, chatSeq: -legacy.length + i });
   }
 
   /** One scheduling step: send the first entry the limits allow, or say when the next one may go. */
   private async step(res: DrainResult): Promise<Step> {
     const now = this.d.clock.now();
-    const queue = await this.scan();
-    if (queue.length === 0) return { kind: 'empty' };
-    const longQueue = queue.length > this.d.cfg.outbox.shrinkQueueLength;
-    let wake = Infinity;
+    const { scanPages } = this.d.cfg.outbox;
+    const seen = new Map<string, QueueDoc>();
+    // Chats whose head entry cannot go now: their later entries wait behind it (per-chat order).
     const heldChats = new Set<number>();
-    for (const q of queue) {
-      if (heldChats.has(q.chatId)) continue; // keep per-chat order
-      if (q.notBefore > now) {
-        wake = Math.min(wake, q.notBefore);
-        heldChats.add(q.chatId);
-        continue;
+    let wake = Infinity;
+    let from: number | null = null;
+    let longQueue = false;
+    for (let page = 0; page < scanPages; page++) {
+      const { docs, more } = await this.scanPage(from);
+      const fresh = docs.filter((q) => !seen.has(q.id));
+      for (const q of fresh) seen.set(q.id, q);
+      if (page === 0) {
+        if (docs.length === 0) return { kind: 'empty' };
+        longQueue = docs.length > this.d.cfg.outbox.shrinkQueueLength;
       }
-      const batch = this.albumBatch(q, queue);
-      const chat = q.op.type === 'answer_callback' ? NO_CHAT : q.chatId;
-      const weight = batch ? batch.length : 1;
-      const at = this.limiter.earliest(chat, now, weight);
-      if (at > now) {
-        wake = Math.min(wake, at);
-        heldChats.add(q.chatId);
-        continue;
+      // The scanned set so far, in queue order (an entry of a later page never precedes one of its chat here).
+      const queue = [...seen.values()].sort(byQueueOrder);
+      for (const q of queue) {
+        if (heldChats.has(q.chatId)) continue;
+        if (q.notBefore > now) {
+          wake = Math.min(wake, q.notBefore);
+          heldChats.add(q.chatId);
+          continue;
+        }
+        const batch = this.albumBatch(q, queue);
+        const chat = q.op.type === 'answer_callback' ? NO_CHAT : q.chatId;
+        const weight = batch ? batch.length : 1;
+        const at = this.limiter.earliest(chat, now, weight);
+        if (at > now) {
+          wake = Math.min(wake, at);
+          heldChats.add(q.chatId);
+          continue;
+        }
+        await this.send(q, batch, chat, weight, longQueue, res);
+        return { kind: 'sent' };
       }
-      await this.send(q, batch, chat, weight, longQueue, res);
-      return { kind: 'sent' };
+      const last = docs.at(-1);
+      // No further page, or no progress (a whole page tied on one sort time): stop looking.
+      if (!more || fresh.length === 0 || !last) break;
+      from = last.sortAt;
     }
     return { kind: 'wait', until: wake === Infinity ? now + this.d.cfg.outbox.retryBackoffMs : wake };
   }
 
-  /** The album this entry leads, when enough photos of its cycle wait for the same chat. */
+  /**
+   * The album this entry leads: the photos of its cycle that directly follow it in its chat's sequence
+   * (a message queued between them breaks the run, so nothing overtakes it), when there are enough.
+   */
   private albumBatch(q: QueueDoc, queue: QueueDoc[]): QueueDoc[] | null {
     if (q.op.type !== 'photo' || !q.groupTag) return null;
-    const siblings = queue.filter((x) => x.chatId === q.chatId && x.groupTag === q.groupTag && x.op.type === 'photo');
-    if (siblings.length < this.d.cfg.alerts.mediaGroupMin) return null;
-    return siblings.slice(0, this.d.cfg.alerts.mediaGroupMax);
+    const chatQueue = queue.filter((x) => x.chatId === q.chatId);
+    const run: QueueDoc[] = [];
+    for (const x of chatQueue.slice(chatQueue.indexOf(q))) {
+      if (x.op.type !== 'photo' || x.groupTag !== q.groupTag || run.length >= this.d.cfg.alerts.mediaGroupMax) break;
+      run.push(x);
+    }
+    return run.length >= this.d.cfg.alerts.mediaGroupMin ? run : null;
   }
 
   private async send(q: QueueDoc, batch: QueueDoc[] | null, chat: number, weight: number, longQueue: boolean, res: DrainResult): Promise<void> {

@@ -58,7 +58,8 @@ export function strategyTable(trades: readonly ClosedTradeRecord[]): StrategyRow
 
 /**
  * Equity over [from, now]: realized equity before the period, a step at every exit in it, and the
- * marked equity (realized + unrealized) now.
+ * marked equity (realized + unrealized) now. A chart draws these as steps (the value holds until the
+ * next point), never as lines between them.
  */
 export function equityPoints(account: AccountState, tradesInPeriod: readonly ClosedTradeRecord[], from: number, now: number): EquityPoint[] {
   const realizedNow = accountEquity(account);
@@ -162,7 +163,7 @@ export async function queueReport(d: TelegramDeps, period: ReportPeriod, slot: s
   const now = d.clock.now();
   const title = period === 'weekly' ? 'Weekly report' : 'Daily report';
   const r = await buildReport(d, title, REPORT_PERIODS[period], now);
-  const png = await d.charts.renderEquityChart({ points: r.points, title: `${title} · equity`, size: 'alert' });
+  const png = await d.charts.renderEquityChart({ points: r.points, title: `${title} · equity`, size: 'alert', from: r.from, to: r.to });
   const photo = { source: png.png, filename: `equity-${period}.png`, contentType: 'image/png' };
   const text = reportText(r, d.tg.reports.timeZone);
   const caption = equityCaption(title, r.points);

@@ -72,7 +72,9 @@ describe('equity chart (holding 1 BTC over the real Bybit hourly closes, 2025-05
     let x = -1;
     let near: typeof points = [];
     for (let c = Math.ceil(xOf(max.peakTime)) + 10; c < troughX - 10 && x < 0; c++) {
-      const ps = points.filter((p) => Math.abs(xOf(p.t) - c) <= 1.5);
+      // Equity is drawn in steps: at a point's column the line also spans the value held before it.
+      const i0 = points.findIndex((p) => Math.abs(xOf(p.t) - c) <= 1.5);
+      const ps = i0 < 0 ? [] : points.filter((p, i) => Math.abs(xOf(p.t) - c) <= 1.5 || i === i0 - 1);
       if (ps.length > 0 && ps.every((p) => inBand(p.equity))) {
         x = c;
         near = ps;

@@ -7,8 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
-import { getTestServer } from '@google-cloud/functions-framework/testing';
+import { createServer, type Server } from 'node:http';
 import type { Clock } from '../../shared/ports/clock.js';
 import type { Candle, Interval } from '../../shared/market/types.js';
 import { writeHotCandles } from '../../shared/market/hot-store.js';
@@ -16,6 +15,7 @@ import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { InMemoryBus } from '../../infra/bus/memory.js';
 import { DuckDbWarehouse } from '../../infra/warehouse/duckdb.js';
 import { setContext, type AppContext } from '../../infra/context.js';
+import { httpFunctionListener } from '../../infra/functions.js';
 import { createLogger } from '../../shared/log.js';
 import { staticConfig } from '../../shared/config/source.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
@@ -159,7 +159,8 @@ export async function makeHarness(opts: HarnessOptions = {}): Promise<Harness> {
   }
   const commands: unknown[] = [];
   bus.subscribe({ name: 'probe--trade-commands', topic: TOPICS.tradeCommands, handler: (ev) => void commands.push(JSON.parse(Buffer.from(ev.data.message.data, 'base64').toString('utf8'))) });
-  const http: Server = getTestServer('telegram-webhook');
+  // Served as `npm start` serves it: the webhook's front (secret, size cap, parse), then functions-framework.
+  const http: Server = createServer(httpFunctionListener('telegram-webhook'));
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
   const webhookUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}/`;
   return {

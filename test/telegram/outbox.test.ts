@@ -119,3 +119,35 @@ describe('persistence', () => {
     expect(widths).toEqual([320, 320, big.width, big.width]);
   });
 });
+
+describe('per-chat order', () => {
+  it('30 messages queued at once to each of 3 private chats and 100 to a group arrive in queued order, each once, 0 x 429, across pages and a restart', async () => {
+    const privates = [7101, 7102, 7103];
+    const now = h.clock.now();
+    // Queued "at once": one enqueue per chat, concurrently, at the same clock time (keys whose text
+    // order differs from their queue order: p:7101:10 sorts before p:7101:2).
+    await Promise.all([
+      ...privates.map((c) => enqueue(h.state, texts(c, 30, `p:${c}`), now)),
+      enqueue(h.state, texts(GROUP, 100, 'g'), now),
+    ]);
+    // A first instance drains a while (pages of 25 over 190 entries), then "restarts": a new sender
+    // (new process: nothing in memory) continues from the state alone.
+    const cfg = { outbox: { ...DEFAULT_TELEGRAM_CONFIG.outbox, scanLimit: 25 } };
+    const a = await sender(cfg, 'instance-a').drain({ maxMs: 20_000 });
+    expect(a.sent).toBeGreaterThan(0);
+    expect(a.remaining).toBeGreaterThan(0);
+    const b = await sender(cfg, 'instance-b').drain({ maxMs: 30 * 60_000 });
+    expect(b.remaining).toBe(0);
+    expect(a.sent + b.sent).toBe(190);
+
+    for (const c of privates) expect(h.server.chatMessages(c).map((m) => m.text)).toEqual(Array.from({ length: 30 }, (_, i) => `p:${c} message ${i}`));
+    expect(h.server.chatMessages(GROUP).map((m) => m.text)).toEqual(Array.from({ length: 100 }, (_, i) => `g message ${i}`));
+    expect(h.server.count429()).toBe(0);
+    assertWithinLimits(h.server.requests);
+    // The group's backlog (20 a minute) did not hold the private chats back: they were done long before it.
+    const lastPrivate = Math.max(...privates.map((c) => h.server.ok('sendMessage').filter((r) => r.chatId === c).at(-1)!.at));
+    const lastGroup = h.server.ok('sendMessage').filter((r) => r.chatId === GROUP).at(-1)!.at;
+    expect(lastPrivate - now).toBeLessThan(60_000);
+    expect(lastGroup - now).toBeGreaterThanOrEqual(4 * 60_000);
+  });
+});
