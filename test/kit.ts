@@ -92,7 +92,9 @@ export function withKit(title: string, ...rels: string[]): KitGate {
   if (rels.length === 0) throw new Error('withKit: name the kit files the test needs');
   const missing = kitMissing(...rels);
   if (missing.length === 0) return { skip: false, title, reason: '' };
-  const reason = `needs the data kit: ${missing.join(', ')} not found in ${KIT_DIR} (put the kit at ../shared/data or set ${KIT_ENV})`;
+  const named = missing.length > 3 ? `${missing.slice(0, 3).join(', ')} and ${missing.length - 3} more` : missing.join(', ');
+  const where = existsSync(KIT_DIR) ? `not found in ${KIT_DIR}` : `not found: there is no kit at ${KIT_DIR}`;
+  const reason = `needs the data kit: ${named} ${where} (put the kit at ../shared/data or set ${KIT_ENV})`;
   console.warn(`[kit] SKIPPED "${title}": ${reason}`);
   return { skip: true, title: `${title} [skipped: ${reason}]`, reason };
 }
