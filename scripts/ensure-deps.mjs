@@ -13,6 +13,7 @@ const missing = wanted.filter((name) => !existsSync(join(root, 'node_modules', n
 
 if (missing.length > 0) {
   console.log(`Installing dependencies (missing: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''})`);
-  console.log('This happens once; native addons (better-sqlite3) may build from source, which takes a minute.');
+  console.log('This happens once and takes a few minutes: ~470 MB of packages, and where GitHub is unreachable');
+  console.log('the native addons better-sqlite3 and tulind compile from source (README: First install).');
   execSync('npm ci --no-audit --no-fund', { cwd: root, stdio: 'inherit' });
 }

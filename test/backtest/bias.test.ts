@@ -15,7 +15,8 @@ import { runBacktest, type BacktestResult, type BiasUpdate } from '../../shared/
 import type { MacroBiasMessage } from '../../shared/strategies/macro/messages.js';
 import { TOPICS } from '../../shared/topics.js';
 import { runReplay, type ReplayResult } from '../../scripts/replay-month.js';
-import { DATA_DIR, HOUR, kitSeries, MIN, slice, SYMBOLS } from './helpers.js';
+import { HOUR, KIT_DIR, kitSeries, MACRO_KIT_FILES, MIN, slice, SYMBOLS } from './helpers.js';
+import { withKit } from '../kit.js';
 
 const FROM = Date.UTC(2025, 5, 12, 0, 0);
 const TO = FROM + 12 * HOUR - MIN;
@@ -31,21 +32,22 @@ function strategies(): StrategyConfigs {
   return s;
 }
 
-describe('macro-bias filter parity (12 h, live MACRO bias fed to the backtest)', () => {
+const kit = withKit('macro-bias filter parity (12 h, live MACRO bias fed to the backtest)', ...MACRO_KIT_FILES);
+describe.skipIf(kit.skip)(kit.title, () => {
   let live: ReplayResult;
   let bt: BacktestResult;
   const biases: MacroBiasMessage[] = [];
 
   beforeAll(async () => {
     live = await runReplay({
-      dataDir: DATA_DIR, symbols: SYMBOLS, from: FROM, to: TO, warmupMs: WARMUP, strategies: strategies(),
+      dataDir: KIT_DIR, symbols: SYMBOLS, from: FROM, to: TO, warmupMs: WARMUP, strategies: strategies(),
       taps: { [TOPICS.macroBias]: (p) => biases.push(p as MacroBiasMessage) },
     });
     const updates: BiasUpdate[] = biases.map((m) => ({
       now: m.ts,
       bias: { symbol: m.symbol, bias: m.bias, confidence: m.confidence, components: m.components.map((c) => ({ name: c.name, weight: c.weight, score: c.score, detail: c.detail })), ts: m.ts, expiresAt: m.expiresAt },
     }));
-    const market = createMarket({ series: SYMBOLS.map((s) => slice(kitSeries(s), FROM - WARMUP, TO)), from: FROM, to: TO });
+    const market = createMarket({ series: SYMBOLS.map((s) => slice(kitSeries(s, KIT_DIR), FROM - WARMUP, TO)), from: FROM, to: TO });
     bt = runBacktest(market, { system: DEFAULT_SYSTEM_CONFIG, strategies: strategies() }, { biasUpdates: updates });
   }, 120_000);
 

@@ -16,7 +16,8 @@ import { seriesFromSource } from '../../shared/backtest/data.js';
 import { configChanges } from '../../shared/backtest/store.js';
 import { DuckDbWarehouse } from '../../infra/warehouse/duckdb.js';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
-import { DATA_DIR } from './helpers.js';
+import { KIT_DIR, KIT_SLICE_DIR, MACRO_KIT_FILES } from './helpers.js';
+import { kitFile, withKit } from '../kit.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'cst-backtest-'));
@@ -40,7 +41,7 @@ describe('backtest CLI', () => {
     const out = join(dir, 'out');
     const state = join(dir, 'state.sqlite');
     const r = cli([
-      '--data', join(DATA_DIR, 'bybit_linear'),
+      '--data', join(KIT_SLICE_DIR, 'bybit_linear'),
       '--from', '2025-06-12T00:00Z', '--to', '2025-06-12T05:59Z',
       '--strategy', 'v52_divergence', '--set', 'macro.enabled=false',
       '--dim', 'scalp.v52_divergence.volumeSpike.minRatio=1.5,2.5',
@@ -89,8 +90,9 @@ describe('backtest CLI', () => {
 });
 
 describe('Kraken OHLCVT input', () => {
-  it('backtests the sparse Kraken XBTUSDC 1m file as BTCUSDT without inventing candles', () => {
-    const file = join(DATA_DIR, 'kraken_ohlcvt', 'XBTUSDC_1.csv');
+  const sparse = withKit('backtests the sparse Kraken XBTUSDC 1m file as BTCUSDT without inventing candles', 'kraken_ohlcvt/XBTUSDC_1.csv');
+  it.skipIf(sparse.skip)(sparse.title, () => {
+    const file = kitFile('kraken_ohlcvt/XBTUSDC_1.csv');
     const series = seriesFromSource({ name: file, text: readFileSync(file, 'utf8') }, DEFAULT_SYSTEM_CONFIG, { symbol: 'BTCUSDT' });
     expect(series).toMatchObject({ symbol: 'BTCUSDT', interval: '1m', venue: 'kraken' });
     expect(series.length).toBe(56_717);
@@ -104,7 +106,7 @@ describe('Kraken OHLCVT input', () => {
   });
 
   it('reads Kraken\'s headerless original format and refuses a non-1m series with a clear message', () => {
-    const file = join(DATA_DIR, 'kraken_ohlcvt', 'original', 'XBTUSD_5.csv');
+    const file = join(KIT_SLICE_DIR, 'kraken_ohlcvt', 'original', 'XBTUSD_5.csv');
     const s = seriesFromSource({ name: file, text: readFileSync(file, 'utf8') }, DEFAULT_SYSTEM_CONFIG);
     expect(s).toMatchObject({ symbol: 'BTCUSDT', interval: '5m', venue: 'kraken' });
     expect(s.openTime[0]).toBe(1_672_531_200_000);
@@ -139,9 +141,10 @@ describe('warehouse input', () => {
 });
 
 describe('--htf-data: the MACRO engine in a CLI run', () => {
-  it('runs bias + swing setups on the kit\'s 5m / 15m files and equals the library run; refuses it with a grid', async () => {
+  const kit = withKit('runs bias + swing setups on the kit\'s 5m / 15m files and equals the library run; refuses it with a grid', ...MACRO_KIT_FILES);
+  it.skipIf(kit.skip)(kit.title, async () => {
     const { kitMacroSeries, kitSeries, SYMBOLS } = await import('./helpers.js');
-    const r = cli(['--data', join(DATA_DIR, 'bybit_linear'), '--htf-data', join(DATA_DIR, 'bybit_linear'), '--from', '2025-06-22T06:00Z', '--to', '2025-06-22T17:59Z', '--json']);
+    const r = cli(['--data', join(KIT_DIR, 'bybit_linear'), '--htf-data', join(KIT_DIR, 'bybit_linear'), '--from', '2025-06-22T06:00Z', '--to', '2025-06-22T17:59Z', '--json']);
     expect(r.stderr).not.toContain('failed');
     expect(r.status).toBe(0);
     const doc = JSON.parse(r.stdout) as { params: { macro: boolean }; run: { macro: { runs: number; swingSignals: number }; metrics: { totalPnl: number; trades: number }; trades: Array<{ strategy: string }> } };
@@ -149,11 +152,11 @@ describe('--htf-data: the MACRO engine in a CLI run', () => {
     expect(doc.run.macro.runs).toBe(3 * 12 * 12);
     expect(doc.run.macro.swingSignals).toBeGreaterThan(0);
     expect(doc.run.trades.some((t) => t.strategy === 'dca')).toBe(true);
-    const m = createMarket({ series: SYMBOLS.map(kitSeries), from: Date.UTC(2025, 5, 22, 6), to: Date.UTC(2025, 5, 22, 17, 59) });
+    const m = createMarket({ series: SYMBOLS.map((s) => kitSeries(s, KIT_DIR)), from: Date.UTC(2025, 5, 22, 6), to: Date.UTC(2025, 5, 22, 17, 59) });
     const lib = runBacktest(m, { system: DEFAULT_SYSTEM_CONFIG, strategies: DEFAULT_STRATEGY_CONFIGS }, { macroSeries: kitMacroSeries(), record: { decisions: false } });
     expect(doc.run.metrics.trades).toBe(lib.metrics.trades);
     expect(doc.run.metrics.totalPnl).toBe(lib.metrics.totalPnl);
-    const bad = cli(['--htf-data', join(DATA_DIR, 'bybit_linear'), '--grid']);
+    const bad = cli(['--htf-data', join(KIT_DIR, 'bybit_linear'), '--grid']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('--htf-data (the MACRO engine) runs with a single backtest only');
   }, 90_000);

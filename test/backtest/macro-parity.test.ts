@@ -21,7 +21,8 @@ import type { MacroBiasMessage, SwingSignalMessage } from '../../shared/strategi
 import type { Row } from '../../shared/ports/warehouse.js';
 import { TOPICS } from '../../shared/topics.js';
 import { runReplay, type ReplayResult } from '../../scripts/replay-month.js';
-import { DATA_DIR, HOUR, kitMacroSeries, kitSeries, MIN, slice, SYMBOLS } from './helpers.js';
+import { HOUR, KIT_DIR, kitMacroSeries, kitSeries, MACRO_KIT_FILES, MIN, slice, SYMBOLS } from './helpers.js';
+import { withKit } from '../kit.js';
 
 const FROM = Date.UTC(2025, 5, 22, 6, 0);
 const TO = FROM + 12 * HOUR - MIN;
@@ -46,7 +47,8 @@ function tradeKey(r: Row): string {
   return JSON.stringify([...TRADE_FIELDS.map((f) => r[f]), canonical(JSON.parse(String(r.features)))]);
 }
 
-describe('parity with the live pipeline, MACRO engine ON (12 h of real data, swing trades included)', () => {
+const kit = withKit('parity with the live pipeline, MACRO engine ON (12 h of real data, swing trades included)', ...MACRO_KIT_FILES);
+describe.skipIf(kit.skip)(kit.title, () => {
   let live: ReplayResult;
   let bt: BacktestResult;
   let timeline: MacroTimeline;
@@ -55,7 +57,7 @@ describe('parity with the live pipeline, MACRO engine ON (12 h of real data, swi
 
   beforeAll(async () => {
     live = await runReplay({
-      dataDir: DATA_DIR,
+      dataDir: KIT_DIR,
       symbols: SYMBOLS,
       from: FROM,
       to: TO,
@@ -67,7 +69,7 @@ describe('parity with the live pipeline, MACRO engine ON (12 h of real data, swi
       },
     });
     const macroSeries: MacroSeries = kitMacroSeries();
-    const market = createMarket({ series: SYMBOLS.map((s) => slice(kitSeries(s), FROM - WARMUP, TO)), from: FROM, to: TO });
+    const market = createMarket({ series: SYMBOLS.map((s) => slice(kitSeries(s, KIT_DIR), FROM - WARMUP, TO)), from: FROM, to: TO });
     bt = runBacktest(market, { system: DEFAULT_SYSTEM_CONFIG, strategies: strategies() }, { indicators: 'live-window', macroSeries, record: { events: false } });
     timeline = macroTimeline({ symbols: market.symbols, from: market.from, to: market.to, series: macroSeries, strategies: strategies(), system: DEFAULT_SYSTEM_CONFIG });
   }, 180_000);

@@ -4,7 +4,7 @@
  * decisions and signals are the same when every candle that had not closed by the slot is removed),
  * the hot-window reads are those of `runMacro`, and the HTF input is validated.
  */
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { INTERVAL_MS, type Interval } from '../../shared/market/types.js';
@@ -15,7 +15,8 @@ import { toColumns } from '../../shared/strategies/macro/columns.js';
 import { candleAt, sliceSeries, type CandleSeries } from '../../shared/strategies/series.js';
 import { createMarket } from '../../shared/backtest/market.js';
 import { runBacktest } from '../../shared/backtest/engine.js';
-import { HOUR, kitMacroSeries, kitSeries, MIN, slice, SYMBOLS } from './helpers.js';
+import { HOUR, KIT_DIR, kitMacroSeries, kitSeries, MACRO_KIT_FILES, MIN, slice, SYMBOLS } from './helpers.js';
+import { withKit } from '../kit.js';
 import { lowerBound } from '../../shared/backtest/market.js';
 
 const FROM = Date.UTC(2025, 5, 22, 9, 0);
@@ -31,9 +32,14 @@ function closedBy(ms: MacroSeries, t: number): MacroSeries {
   return out;
 }
 
-describe('MACRO timeline (real data)', () => {
-  const ms = kitMacroSeries();
-  const full = macroTimeline({ symbols: SYMBOLS, from: FROM, to: TO, series: ms, strategies: DEFAULT_STRATEGY_CONFIGS, system: DEFAULT_SYSTEM_CONFIG });
+const kit = withKit('MACRO timeline (real data)', ...MACRO_KIT_FILES);
+describe.skipIf(kit.skip)(kit.title, () => {
+  let ms: MacroSeries;
+  let full: ReturnType<typeof macroTimeline>;
+  beforeAll(() => {
+    ms = kitMacroSeries();
+    full = macroTimeline({ symbols: SYMBOLS, from: FROM, to: TO, series: ms, strategies: DEFAULT_STRATEGY_CONFIGS, system: DEFAULT_SYSTEM_CONFIG });
+  });
 
   it('runs every 5 minutes per symbol, from the first mark after `from` to `to` + 1m, with swing TAKEs and biases of both signs', () => {
     expect(full.slots).toHaveLength(SYMBOLS.length * 6 * 12);
@@ -84,7 +90,7 @@ describe('MACRO timeline (real data)', () => {
   it('refuses a series filed under the wrong symbol or interval, and macroSeries together with biasUpdates', () => {
     expect(() => checkMacroSeries({ ETHUSDT: { '5m': ms.BTCUSDT!['5m']! } })).toThrow(/macroSeries.ETHUSDT.5m holds BTCUSDT 5m candles/);
     expect(() => checkMacroSeries({ BTCUSDT: { '1h': ms.BTCUSDT!['5m']! } })).toThrow(/holds BTCUSDT 5m/);
-    const m = createMarket({ series: [slice(kitSeries('BTCUSDT'), FROM - HOUR, FROM + HOUR)], from: FROM, to: FROM + HOUR });
+    const m = createMarket({ series: [slice(kitSeries('BTCUSDT', KIT_DIR), FROM - HOUR, FROM + HOUR)], from: FROM, to: FROM + HOUR });
     const bias = full.slots[0]!.bias;
     expect(() => runBacktest(m, { system: DEFAULT_SYSTEM_CONFIG, strategies: DEFAULT_STRATEGY_CONFIGS }, { macroSeries: ms, biasUpdates: [{ now: FROM, bias }] })).toThrow(/either macroSeries .* or biasUpdates/);
   });
@@ -92,7 +98,7 @@ describe('MACRO timeline (real data)', () => {
   it('MACRO off in config: no bias, no swing signal, the run equals the run without HTF data', () => {
     const off = structuredClone(DEFAULT_STRATEGY_CONFIGS);
     off.macro.enabled = false;
-    const m = createMarket({ series: SYMBOLS.map((s) => slice(kitSeries(s), FROM - 74 * HOUR, TO)), from: FROM, to: TO });
+    const m = createMarket({ series: SYMBOLS.map((s) => slice(kitSeries(s, KIT_DIR), FROM - 74 * HOUR, TO)), from: FROM, to: TO });
     const a = runBacktest(m, { system: DEFAULT_SYSTEM_CONFIG, strategies: off }, { macroSeries: ms });
     const b = runBacktest(m, { system: DEFAULT_SYSTEM_CONFIG, strategies: off });
     expect(a.macro).toEqual({ runs: 0, swingSignals: 0, feedCandles: SYMBOLS.length * 6 * 12 });

@@ -23,7 +23,7 @@ import { createMarket } from '../../shared/backtest/market.js';
 import { runBacktest, type BacktestResult } from '../../shared/backtest/engine.js';
 import type { Row } from '../../shared/ports/warehouse.js';
 import { runReplay, type ReplayResult } from '../../scripts/replay-month.js';
-import { DATA_DIR, HOUR, kitSeries, MIN, slice, SYMBOLS } from './helpers.js';
+import { HOUR, KIT_SLICE_DIR, kitSeries, MIN, slice, SYMBOLS } from './helpers.js';
 
 const FROM = Date.UTC(2025, 5, 12, 0, 0);
 const TO = FROM + 12 * HOUR - MIN;
@@ -56,7 +56,7 @@ describe('parity with the live pipeline (12 h of real BTC/ETH/SOL 1m data)', () 
 
   beforeAll(async () => {
     const strategies = parityStrategies();
-    live = await runReplay({ dataDir: DATA_DIR, symbols: SYMBOLS, from: FROM, to: TO, warmupMs: WARMUP, strategies });
+    live = await runReplay({ dataDir: KIT_SLICE_DIR, symbols: SYMBOLS, from: FROM, to: TO, warmupMs: WARMUP, strategies });
     const market = createMarket({ series: SYMBOLS.map((s) => slice(kitSeries(s), FROM - WARMUP, TO)), from: FROM, to: TO });
     exact = runBacktest(market, { system: DEFAULT_SYSTEM_CONFIG, strategies }, { indicators: 'live-window' });
     fast = runBacktest(market, { system: DEFAULT_SYSTEM_CONFIG, strategies }, { indicators: 'full' });

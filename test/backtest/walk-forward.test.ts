@@ -11,7 +11,8 @@ import { valueDimension, type GridDimension } from '../../shared/backtest/grid.j
 import { runStress, volatileWindows } from '../../shared/backtest/stress.js';
 import { runWalkForward, walkForwardWindows } from '../../shared/backtest/walk-forward.js';
 import { allocSeries, type CandleSeries } from '../../shared/strategies/series.js';
-import { HOUR, kitSeries, MIN, slice, SYMBOLS } from './helpers.js';
+import { HOUR, KIT_DIR, kitSeries, MIN, MONTH_KIT_FILES, slice, SYMBOLS } from './helpers.js';
+import { withKit } from '../kit.js';
 
 const FROM = Date.UTC(2025, 5, 10, 0, 0);
 const TO = Date.UTC(2025, 5, 12, 0, 0) - MIN;
@@ -75,8 +76,9 @@ describe('walk-forward', () => {
 });
 
 describe('stress windows', () => {
-  it('picks the most volatile aligned 24h windows and backtests each', () => {
-    const series = SYMBOLS.map((s) => slice(kitSeries(s), Date.UTC(2025, 5, 8) - 74 * HOUR, Date.UTC(2025, 5, 18) - MIN));
+  const kit = withKit('picks the most volatile aligned 24h windows and backtests each (10 days of the kit)', ...MONTH_KIT_FILES);
+  it.skipIf(kit.skip)(kit.title, () => {
+    const series = SYMBOLS.map((s) => slice(kitSeries(s, KIT_DIR), Date.UTC(2025, 5, 8) - 74 * HOUR, Date.UTC(2025, 5, 18) - MIN));
     const w = volatileWindows(series, Date.UTC(2025, 5, 8), Date.UTC(2025, 5, 18) - MIN, 24 * HOUR, 2);
     expect(w).toHaveLength(2);
     // Brute force: each day's mean (high - low) / low over the 3 symbols, the two largest.

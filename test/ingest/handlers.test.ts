@@ -27,17 +27,18 @@ import { barsCollection, candleToDoc, recentHotCandles } from '../../shared/mark
 import type { TickBatch } from '../../shared/market/schemas.js';
 import type { Candle } from '../../shared/market/types.js';
 import type { TableName } from '../../shared/warehouse-schema.js';
-import { DATA_DIR, readCandlesCsv } from '../warehouse/market-csv.js';
+import { readCandlesCsv } from '../warehouse/market-csv.js';
+import { fixture } from '../kit.js';
 
 const PROJECT = 'local-project';
 const START = Date.UTC(2025, 4, 29, 19); // after the candles below closed (the candle gate refuses a candle from the future)
 
-/** Real Bybit linear BTCUSDT 1m candles (2025-05-29 17:05 UTC onward). */
-const bybit1m = readCandlesCsv('bybit_linear/BTCUSDT_1m.csv', 'bybit', 'BTCUSDT', '1m').slice(0, 90);
+/** Real Bybit linear BTCUSDT 1m candles (2025-05-29 17:05 UTC onward: the head of the kit's file, bundled by the state tests). */
+const bybit1m = readCandlesCsv(join(import.meta.dirname, '..', 'state', 'fixtures', 'bybit_linear_BTCUSDT_1m_head300.csv'), 'bybit', 'BTCUSDT', '1m').slice(0, 90);
 
 /** The first recorded BTCUSDT publicTrade message with several trades, as the holder batches it. */
 function realTickBatch(): TickBatch {
-  const lines = readFileSync(join(DATA_DIR, 'bybit_ws', 'linear_publicTrade.jsonl'), 'utf8').trim().split(/\r?\n/);
+  const lines = readFileSync(fixture('bybit', 'linear_publicTrade.jsonl'), 'utf8').trim().split(/\r?\n/);
   for (const line of lines) {
     const { msg } = JSON.parse(line) as {
       msg: { topic: string; data: Array<{ T: number; s: string; S: 'Buy' | 'Sell'; v: string; p: string; i: string }> };

@@ -1,8 +1,7 @@
 /** Shared set-up of the pipeline tests: the kit's real data and a state store that observes every write of the trading account. */
-import { join } from 'node:path';
 
-/** The kit's real market data (`../shared/data` from the repo root). */
-export const DATA_DIR = join(import.meta.dirname, '..', '..', '..', 'shared', 'data');
+/** The kit's real market data (test/kit.ts: `../shared/data` or `$CST_KIT_DIR`); gate on it with `withKit`. */
+export { KIT_DIR } from '../kit.js';
 export const MIN = 60_000;
 export const HOUR = 60 * MIN;
 

@@ -26,7 +26,8 @@ import type { Signal } from '../../shared/trading/types.js';
 import { createMicroCache, evaluateMicro } from '../../shared/engine/micro.js';
 import { recentHotCandles } from '../../shared/market/hot-store.js';
 import { runReplay, type ReplayResult } from '../../scripts/replay-month.js';
-import { DATA_DIR, HOUR, MIN, ObservedState, type TradingWrite } from './helpers.js';
+import { HOUR, KIT_DIR, MIN, ObservedState, type TradingWrite } from './helpers.js';
+import { bybitLinearFiles, withKit } from '../kit.js';
 
 const DAY_FROM = Date.UTC(2025, 5, 13, 0, 0);
 const DAY_TO = DAY_FROM + 24 * HOUR - MIN;
@@ -95,7 +96,9 @@ function collectingWarehouse(rows: Row[]): Warehouse {
 }
 const nullBus: Bus = { publish: async () => 'dropped', close: async () => undefined };
 
-describe('the pipeline on a real day (2025-06-13, BTC/ETH/SOL)', () => {
+// A day plus its 74 h warm-up, and the MACRO engine's 4h hot window (83 days of 15m history): the kit.
+const kit = withKit('the pipeline on a real day (2025-06-13, BTC/ETH/SOL)', ...bybitLinearFiles(SYMBOLS, ['1m', '5m', '15m']));
+describe.skipIf(kit.skip)(kit.title, () => {
   const cfg = testStrategies();
   const obs: Observed = { writes: 0, placements: [], violations: [], rejections: {}, maxRiskFraction: 0, regimes: new Set() };
   const microSignals: Signal[] = [];
@@ -108,7 +111,7 @@ describe('the pipeline on a real day (2025-06-13, BTC/ETH/SOL)', () => {
 
   beforeAll(async () => {
     run = await runReplay({
-      dataDir: DATA_DIR,
+      dataDir: KIT_DIR,
       symbols: SYMBOLS,
       from: DAY_FROM,
       to: DAY_TO,
@@ -140,7 +143,7 @@ describe('the pipeline on a real day (2025-06-13, BTC/ETH/SOL)', () => {
         }
       },
     });
-    dup = await runReplay({ dataDir: DATA_DIR, symbols: SYMBOLS, from: DAY_FROM, to: DAY_TO, warmupMs: WARMUP_MS, strategies: cfg, duplicateDelivery: true });
+    dup = await runReplay({ dataDir: KIT_DIR, symbols: SYMBOLS, from: DAY_FROM, to: DAY_TO, warmupMs: WARMUP_MS, strategies: cfg, duplicateDelivery: true });
   }, 120_000);
 
   it('runs the day without a dead letter or an ERROR line', () => {

@@ -10,6 +10,7 @@ import { SqliteStateStore, TransactionContentionError } from '../../infra/state/
 import { barsCollection, recentHotCandles, writeHotCandles } from '../../shared/market/hot-store.js';
 import type { Candle } from '../../shared/market/types.js';
 import { loadFixtureCandles, parseCandleCsv, stateContract } from './contract.js';
+import { kitFile, withKit } from '../kit.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'state-sqlite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -65,8 +66,9 @@ stateContract('SqliteStateStore (:memory:)', async () => new SqliteStateStore({ 
 });
 
 describe('SqliteStateStore specifics', () => {
-  it('answers orderBy openTime desc limit 500 over 44.6k real 1m candles quickly, from its index', async () => {
-    const csv = fileURLToPath(new URL('../../../shared/data/bybit_linear/BTCUSDT_1m.csv', import.meta.url));
+  const month = withKit('answers orderBy openTime desc limit 500 over 44.6k real 1m candles quickly, from its index', 'bybit_linear/BTCUSDT_1m.csv');
+  it.skipIf(month.skip)(month.title, async () => {
+    const csv = kitFile('bybit_linear/BTCUSDT_1m.csv');
     const candles = parseCandleCsv(readFileSync(csv, 'utf8'), 'BTCUSDT');
     expect(candles).toHaveLength(44_614);
     const s = new SqliteStateStore({ file: newFile() });

@@ -9,10 +9,11 @@ import {
   type QueryResult,
 } from './bigquery-server.js';
 import { readKrakenCandles } from './market-csv.js';
+import { fixture } from '../kit.js';
 
 const PROJECT = 'cst-test';
 const INGESTED_AT = Date.UTC(2023, 3, 1);
-const candles = readKrakenCandles('XBTUSD_60.csv', 'BTCUSDT', '1h');
+const candles = readKrakenCandles(fixture('macro', 'XBTUSD_60.csv'), 'BTCUSDT', '1h') // = the kit's kraken_ohlcvt/XBTUSD_60.csv;
 
 function params(req: QueryRequestBody): Record<string, string | number> {
   const out: Record<string, string | number> = {};

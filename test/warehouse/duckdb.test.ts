@@ -8,9 +8,10 @@ import { candleToRow, type TableName } from '../../shared/warehouse-schema.js';
 import type { Row } from '../../shared/ports/warehouse.js';
 import type { Candle } from '../../shared/market/types.js';
 import { readKrakenCandles } from './market-csv.js';
+import { fixture } from '../kit.js';
 
 const INGESTED_AT = Date.UTC(2023, 3, 1);
-const candles = readKrakenCandles('XBTUSD_60.csv', 'BTCUSDT', '1h');
+const candles = readKrakenCandles(fixture('macro', 'XBTUSD_60.csv'), 'BTCUSDT', '1h') // = the kit's kraken_ohlcvt/XBTUSD_60.csv;
 
 const open: DuckDbWarehouse[] = [];
 function warehouse(file = ':memory:'): DuckDbWarehouse {
