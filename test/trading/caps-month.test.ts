@@ -22,7 +22,8 @@ import { seriesFromCandles, type CandleSeries } from '../../shared/strategies/se
 import { accountEquity } from '../../shared/trading/book.js';
 import type { OrderPlacedEvent } from '../../shared/trading/model.js';
 import type { TradingEvent, TradingState } from '../../shared/trading/engine.js';
-import { DATA_DIR, kitSeries, SYMBOLS } from '../backtest/helpers.js';
+import { KIT_DIR, kitSeries, MONTH_KIT_FILES, SYMBOLS } from '../backtest/helpers.js';
+import { withKit } from '../kit.js';
 import { HOUR, realBtc1m } from './helpers.js';
 
 const REL = 1e-9;
@@ -118,14 +119,12 @@ describe('notional caps and cost-inclusive risk, real data slice (always runs)',
   });
 });
 
-const KIT = join(DATA_DIR, 'bybit_linear');
-const haveKit = existsSync(join(KIT, 'BTCUSDT_1m.csv'));
-if (!haveKit) console.warn(`caps-month.test.ts: the bundled month is skipped: ${KIT} is missing (the data kit ../shared/data)`);
+const month = withKit('notional caps over the bundled month', ...MONTH_KIT_FILES);
 
-describe.skipIf(!haveKit)(`notional caps over the bundled month (${KIT})`, () => {
+describe.skipIf(month.skip)(month.title, () => {
   it('BTC/ETH/SOL, ATR exits, the whole month: caps hold at every committed state; every stop within budget + gap', () => {
     const strategies = atrStrategies();
-    const series = SYMBOLS.map((s) => kitSeries(s));
+    const series = SYMBOLS.map((s) => kitSeries(s, KIT_DIR));
     const from = (series[0]?.openTime[0] as number) + 74 * HOUR;
     const to = series[0]?.openTime[series[0].openTime.length - 1] as number;
     const x = audit(series, from, to, strategies);
