@@ -66,27 +66,33 @@ stateContract('SqliteStateStore (:memory:)', async () => new SqliteStateStore({ 
 });
 
 describe('SqliteStateStore specifics', () => {
-  const month = withKit('answers orderBy openTime desc limit 500 over 44.6k real 1m candles quickly, from its index', 'bybit_linear/BTCUSDT_1m.csv');
+  const month = withKit('answers orderBy openTime desc limit 500 over 44.6k real 1m candles from an expression index', 'bybit_linear/BTCUSDT_1m.csv');
   it.skipIf(month.skip)(month.title, async () => {
     const csv = kitFile('bybit_linear/BTCUSDT_1m.csv');
     const candles = parseCandleCsv(readFileSync(csv, 'utf8'), 'BTCUSDT');
     expect(candles).toHaveLength(44_614);
-    const s = new SqliteStateStore({ file: newFile() });
+    const dbFile = newFile();
+    const s = new SqliteStateStore({ file: dbFile });
     try {
       await writeHotCandles(s, candles);
       await writeHotCandles(s, loadFixtureCandles('ETHUSDT', 300));
       const first = await recentHotCandles(s, 'bybit', 'BTCUSDT', '1m', 500);
       expect(first).toEqual(candles.slice(-500));
-      const t0 = performance.now();
       const again = await s.query<Candle>(barsCollection('bybit', 'BTCUSDT', '1m'), {
         orderBy: { field: 'openTime', direction: 'desc' },
         limit: 500,
       });
-      const ms = performance.now() - t0;
       expect(again[0]?.data.openTime).toBe(candles[candles.length - 1]?.openTime);
       expect(again).toHaveLength(500);
-      // A full scan + sort of the collection takes ~100 ms here; the index answers in ~1-2 ms.
-      expect(ms).toBeLessThan(30);
+      // Answered from an expression index on (collection, openTime), not a scan + sort of the
+      // collection (speed is a benchmark's business, never a timed test): the index exists.
+      const raw = new Database(dbFile, { readonly: true });
+      try {
+        const indexes = raw.prepare("SELECT sql FROM sqlite_master WHERE type = 'index' AND name LIKE 'docs_order_%'").all() as Array<{ sql: string }>;
+        expect(indexes.map((i) => i.sql).join('\n')).toMatch(/openTime/);
+      } finally {
+        raw.close();
+      }
       const page = await s.query<Candle>(barsCollection('bybit', 'BTCUSDT', '1m'), {
         orderBy: { field: 'openTime', direction: 'desc' },
         limit: 3,

@@ -1,6 +1,7 @@
 /**
- * Speed guard for the backtester's hot path: applyCandle with no open position must stay around a
- * microsecond (measured ~0.1-0.25 us on the dev box; the bound is loose so a busy CI box does not flake).
+ * applyCandle fed the market inputs the backtester computes (regime and 24h volatility series) over a
+ * real BTC window, many passes: the held regime follows the series and changes are evented. Its speed
+ * is measured by `npm run bench -- backtest` (a ratio against a bare indicator pass), never timed here.
  */
 import { describe, expect, it } from 'vitest';
 import { regimeFromCode, regimeSeries } from '../../shared/protection/regime.js';
@@ -8,10 +9,8 @@ import { volatilitySeries } from '../../shared/protection/volatility.js';
 import { applyCandle, createTradingState, type CandleMarket } from '../../shared/trading/engine.js';
 import { columns, defaultCfg, MIN, realBtc1m } from './helpers.js';
 
-const MAX_NS_PER_CANDLE = 5_000;
-
-describe('applyCandle speed', () => {
-  it(`no open position, with regime + volatility inputs: < ${MAX_NS_PER_CANDLE} ns per candle`, () => {
+describe('applyCandle with market inputs', () => {
+  it('no open position, with regime + volatility inputs: the regime follows the series, changes are evented', () => {
     const cfg = defaultCfg();
     const cs = realBtc1m();
     const { time, high, low, close } = columns(cs);
@@ -21,7 +20,6 @@ describe('applyCandle speed', () => {
     let s = createTradingState('bench', cfg, cs[0]!.openTime);
     const reps = 20;
     let events = 0;
-    const t0 = performance.now();
     for (let r = 0; r < reps; r++) {
       for (let i = 0; i < cs.length; i++) {
         market.regime = regimeFromCode(reg[i]!);
@@ -32,8 +30,6 @@ describe('applyCandle speed', () => {
         events += res.events.length;
       }
     }
-    const ns = ((performance.now() - t0) * 1e6) / (reps * cs.length);
-    expect(ns).toBeLessThan(MAX_NS_PER_CANDLE);
     // the real window moves NORMAL -> CAUTION (and back): regime events happen, once per change
     expect(s.protections.regime.current).toBe(regimeFromCode(reg[cs.length - 1]!));
     expect(events).toBeGreaterThan(0);
