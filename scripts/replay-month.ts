@@ -56,6 +56,7 @@ import { createLogger, type Logger, type Severity } from '../shared/log.js';
 import { writeHotCandles } from '../shared/market/hot-store.js';
 import { candleKey, INTERVAL_MS, type Candle, type Interval } from '../shared/market/types.js';
 import { ManualClock } from '../shared/ports/clock.js';
+import { getTelegramRuntime } from '../infra/telegram/runtime.js';
 import type { StateStore } from '../shared/ports/state.js';
 import type { CandleRange, Row, Warehouse } from '../shared/ports/warehouse.js';
 import type { TableName } from '../shared/warehouse-schema.js';
@@ -570,6 +571,9 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
     endpoints: { krakenRest: 'http://127.0.0.1:9', bybitRest: 'http://127.0.0.1:9', bybitWs: 'ws://127.0.0.1:9' },
   };
   setContext(ctx);
+  // The notifier's outbox must never sleep on this manual clock (it only moves between deliveries):
+  // what is due is sent, the rest on a later drain.
+  await getTelegramRuntime(ctx, { maxDrainWaitMs: 0 });
   for (const b of pubsubBindings()) bus.subscribe({ name: subscriptionName(b.function, b.topic), topic: b.topic, handler: b.handler });
   for (const [topic, tap] of Object.entries(opts.taps ?? {})) {
     if (!tap) continue;

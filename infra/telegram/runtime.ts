@@ -49,6 +49,8 @@ export interface TelegramRuntimeOptions {
   tg?: TelegramConfig;
   ownerId?: number;
   env?: NodeJS.ProcessEnv;
+  /** The outbox's longest in-process wait (OutboxSender `maxWaitMs`): 0 for replays on a manual clock. */
+  maxDrainWaitMs?: number;
 }
 
 let installed: TelegramRuntime | undefined;
@@ -72,6 +74,7 @@ interface RuntimeBase {
   webhookSecret: string | undefined;
   offline: boolean;
   ownerId: number | undefined;
+  maxDrainWaitMs: number | undefined;
 }
 
 async function buildBase(ctx: AppContext, opts: TelegramRuntimeOptions): Promise<RuntimeBase> {
@@ -85,7 +88,7 @@ async function buildBase(ctx: AppContext, opts: TelegramRuntimeOptions): Promise
       ? new BotApiTelegram(token, env[API_ROOT_ENV] ? { apiRoot: env[API_ROOT_ENV] } : {})
       : new ConsoleTelegram({ dir: resolve(env[OUTPUT_DIR_ENV] ?? join(env.CST_DATA_DIR ?? '.data', 'telegram')) }));
   if (offline) ctx.log.notice('no Telegram bot token configured: messages go to the console, PNGs to a folder');
-  return { env, api, charts: opts.charts ?? sharpChartRenderer, trades: opts.trades ?? new StateTradeLog(ctx.state), webhookSecret, offline, ownerId: opts.ownerId };
+  return { env, api, charts: opts.charts ?? sharpChartRenderer, trades: opts.trades ?? new StateTradeLog(ctx.state), webhookSecret, offline, ownerId: opts.ownerId, maxDrainWaitMs: opts.maxDrainWaitMs };
 }
 
 /** The config-dependent parts over a base, for one `config/telegram` version. */
@@ -105,7 +108,7 @@ function withConfig(ctx: AppContext, base: RuntimeBase, tg: TelegramConfig): Tel
     trades: base.trades,
   };
   if (localChat) deps.access.useLocalChat(CONSOLE_CHAT_ID);
-  const sender = new OutboxSender({ state: ctx.state, api: base.api, clock: ctx.clock, cfg: tg, charts: base.charts, log: deps.log });
+  const sender = new OutboxSender({ state: ctx.state, api: base.api, clock: ctx.clock, cfg: tg, charts: base.charts, log: deps.log, ...(base.maxDrainWaitMs !== undefined ? { maxWaitMs: base.maxDrainWaitMs } : {}) });
   return { deps, api: base.api, sender, webhookSecret: base.webhookSecret, botUsername: base.env[BOT_USERNAME_ENV], offline: base.offline };
 }
 

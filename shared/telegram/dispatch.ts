@@ -46,9 +46,9 @@ export async function notify(d: TelegramDeps, payload: unknown): Promise<{ kind:
   }
 }
 
-/** Drains; when this run held the lease and stopped with work left, asks for another run. */
+/** Drains; when this run held the lease and stopped at its deadline with work left, asks for another run. */
 export async function drainAndContinue(d: TelegramDeps, sender: OutboxSender): Promise<DrainResult> {
   const r = await sender.drain();
-  if (r.ran && r.remaining > 0) await d.bus.publish(TELEGRAM_JOBS_TOPIC, { kind: 'drain' });
+  if (r.ran && r.remaining > 0 && !r.deferred) await d.bus.publish(TELEGRAM_JOBS_TOPIC, { kind: 'drain' });
   return r;
 }

@@ -210,6 +210,11 @@ export interface DrainResult {
   rateLimited: number;
   /** Entries still queued when the run ended. */
   remaining: number;
+  /**
+   * The run stopped because the next send comes due later than `SenderDeps.maxWaitMs`: the rest waits
+   * for the next drain (a later notifier message), not for a re-published drain job.
+   */
+  deferred: boolean;
 }
 
 export interface SenderDeps {
@@ -221,6 +226,12 @@ export interface SenderDeps {
   log?: Logger;
   /** Identifies this drainer in the lease (instance id). */
   holder?: string;
+  /**
+   * The longest one drain sleeps in-process for the next send to come due (default: up to its
+   * deadline). A replay on a manual clock, which only moves between bus deliveries, sets 0: a sleep on
+   * that clock would never end. What is due is sent; the rest goes out on a later drain.
+   */
+  maxWaitMs?: number;
 }
 
 type Step = { kind: 'sent' } | { kind: 'wait'; until: number } | { kind: 'empty' };
@@ -256,7 +267,7 @@ class OutboxRun {
   /** Sends until the queue is empty or `maxDrainMs` has passed. Only one drainer runs at a time. */
   async drain(opts: { maxMs?: number } = {}): Promise<DrainResult> {
     const { clock, cfg } = this.d;
-    const res: DrainResult = { ran: false, sent: 0, failed: 0, rateLimited: 0, remaining: 0 };
+    const res: DrainResult = { ran: false, sent: 0, failed: 0, rateLimited: 0, remaining: 0, deferred: false };
     const start = clock.now();
     const deadline = start + (opts.maxMs ?? cfg.outbox.maxDrainMs);
     for (;;) {
@@ -277,6 +288,10 @@ class OutboxRun {
           if (step.kind === 'wait') {
             const now = clock.now();
             if (step.until > deadline) break;
+            if (step.until - now > (this.d.maxWaitMs ?? Number.POSITIVE_INFINITY)) {
+              res.deferred = true;
+              break;
+            }
             if (step.until > now) await clock.sleep(step.until - now);
           }
           if (clock.now() >= deadline) break;
