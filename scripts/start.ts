@@ -56,12 +56,16 @@ const STOP_DRAIN_TIMEOUT_MS = 5_000;
 class Output {
   closed = false;
   private onClosed: (() => void) | undefined;
+  /** The summary written to stdout, until we know it arrived. */
+  private reported: string | undefined;
 
   constructor() {
     process.stdout.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code !== 'EPIPE') throw e;
       if (this.closed) return;
       this.closed = true;
+      // The failing write may have been the summary itself: it goes to stderr instead.
+      if (this.reported !== undefined) process.stderr.write(this.reported);
       this.onClosed?.();
     });
     process.stderr.on('error', () => undefined); // nowhere left to report it
@@ -78,7 +82,10 @@ class Output {
   /** The summary: stdout, or stderr once stdout is gone. */
   report(text: string): void {
     if (this.closed) process.stderr.write(text);
-    else process.stdout.write(text);
+    else {
+      this.reported = text;
+      process.stdout.write(text);
+    }
   }
 }
 
@@ -249,6 +256,8 @@ async function main(): Promise<void> {
     output.report(`(summary unavailable: ${(e as Error).message})\n`);
   }
   await rt.stop(outcome === 'stopped' ? { drainTimeoutMs: STOP_DRAIN_TIMEOUT_MS } : {});
+  // Lets a write error of the summary (EPIPE) be reported before exiting.
+  await new Promise((r) => setImmediate(r));
   process.exit(0);
 }
 
