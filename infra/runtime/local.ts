@@ -356,12 +356,14 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
   let halting: Promise<void> | undefined;
   const halt = (): Promise<void> =>
     (halting ??= (async () => {
-      // The market stops here; the clock goes on (HaltableClock) so waits in flight can end.
+      // The market stops here; the clock goes on (HaltableClock) so waits in flight can end. The holder
+      // stops in the same turn, before the moving clock could close the minute still forming.
       replay?.bybit.pause();
       clock?.halt();
       haltedAt = clock?.haltedTime ?? ctx.clock.now();
+      const holderDown = holder.shutdown('runtime halt');
       await scheduler.stop();
-      await holder.shutdown('runtime halt');
+      await holderDown;
     })());
 
   let ending: Promise<void> | undefined;
