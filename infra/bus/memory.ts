@@ -317,6 +317,12 @@ export class InMemoryBus implements SubscribableBus {
     );
   }
 
+  /** How many dead letters there are (durable mode: in the journal, earlier runs included). */
+  deadLetterCount(): number {
+    if (this.journal) return this.journal.open ? this.journal.deadLetterCount() : 0;
+    return this.dead.length;
+  }
+
   stats(): BusStats {
     return {
       topics: Object.fromEntries([...this.topicStats].map(([t, s]) => [t, { ...s }])),

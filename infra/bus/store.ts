@@ -224,6 +224,7 @@ export class BusJournal {
            FROM deliveries d JOIN messages m ON m.id = d.message_id
           WHERE d.subscription = ? AND d.message_id = ?`,
       ),
+      deadLetterCount: db.prepare('SELECT COUNT(*) FROM dead_letters').pluck(),
       pendingCount: db.prepare('SELECT subscription, COUNT(*) AS n FROM deliveries GROUP BY subscription ORDER BY subscription'),
       insertDeadLetter: db.prepare(
         `INSERT INTO dead_letters (subscription, topic, dead_letter_topic, message_id, dead_letter_message_id, attempts, reason, permanent, data, attributes, ordering_key, at)
@@ -365,6 +366,10 @@ export class BusJournal {
 
   pendingCounts(): Record<string, number> {
     return Object.fromEntries((this.st.pendingCount.all() as Array<{ subscription: string; n: number }>).map((r) => [r.subscription, r.n]));
+  }
+
+  deadLetterCount(): number {
+    return this.st.deadLetterCount.get() as number;
   }
 
   deadLetters(filter: DeadLetterFilter = {}): StoredDeadLetter[] {

@@ -390,7 +390,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
           endTime,
           candles: holder.holder.health().published.candles,
           published,
-          deadLetters: bus?.deadLetters().length ?? 0,
+          deadLetters: bus?.deadLetterCount() ?? 0,
         });
       }
       if (replay?.bybit.finished) finish();

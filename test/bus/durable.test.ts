@@ -135,6 +135,7 @@ describe('durable in-process bus', () => {
     b.subscribe({ name: SUB, topic: TOPIC, handler: (ev) => void got.push({ t: openTime(ev), attempt: ev.data.deliveryAttempt, key: ev.data.message.orderingKey }) });
     await b.drain();
     expect(got).toEqual([]); // nothing pending: both dead letters left the subscription
+    expect(b.deadLetterCount()).toBe(2);
     const dead = b.deadLetters();
     expect(dead.map((d) => [d.id, d.subscription, d.reason, d.permanent, d.attributes.candleKey, d.orderingKey])).toEqual([
       [1, SUB, `candle ${BTC[0]!.openTime} refused`, true, 'k0', 'BTCUSDT'],
