@@ -1,6 +1,14 @@
 /**
  * `npm start`: the whole system in one process on the embedded default (or the emulators).
  * Run `npm start -- --help` for the options.
+ *
+ * Ending: a replay or a `--minutes` run ends by itself (market halted, everything published
+ * delivered) and prints its summary. Ctrl-C (SIGINT) or SIGTERM halts the market, prints the summary
+ * and stops; further signals in the next FORCE_AFTER_MS are ignored (tsx relays a Ctrl-C to this
+ * process a second time when the event loop is busy), a later one exits at once (the embedded bus is
+ * durable: nothing is lost, the next start with --keep delivers it). A closed stdout (EPIPE, e.g.
+ * `npm start | head`) is not a crash: output stops, the run stops as on Ctrl-C, the summary goes to
+ * stderr.
  */
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -8,7 +16,7 @@ import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { createLogger, type Severity } from '../shared/log.js';
 import { BACKENDS, DEFAULT_DATA_DIR, backendFromEnv, parseEnv, type Backend } from '../infra/runtime/build-context.js';
-import { startLocalRuntime, type MarketMode, type RunSummary } from '../infra/runtime/local.js';
+import { startLocalRuntime, type LocalRuntime, type MarketMode, type RunSummary } from '../infra/runtime/local.js';
 
 const HELP = `Usage: npm start -- [options]
 
@@ -28,7 +36,8 @@ Options:
                              embedded unless FIRESTORE_EMULATOR_HOST/PUBSUB_EMULATOR_HOST are set)
   --port N                   HTTP port for the functions (/kraken-pull, ...) and /healthz (default 8080; 0 = any)
   --data-dir DIR             embedded state and warehouse folder (default .data)
-  --keep                     keep the previous replay's state instead of starting clean
+  --keep                     keep the previous replay's state instead of starting clean (and
+                             deliver what the bus journal still holds from a killed run)
   --verbose                  print the JSON log lines to the console (default: into <data-dir>/<market>/runtime.log)
   -h, --help                 this help
 `;
@@ -37,6 +46,50 @@ const DEFAULT_SPEED = 60;
 const DEFAULT_PORT = 8080;
 const DEFAULT_REPLAY_DATA = 'test/fixtures/replay';
 const MINUTE_MS = 60_000;
+/** Signals within this long of the first one are duplicates (tsx relays Ctrl-C); later ones force the exit. */
+const FORCE_AFTER_MS = 2_000;
+/** On Ctrl-C: how long to wait for the producers to halt, and for the bus to deliver, before stopping anyway. */
+const HALT_TIMEOUT_MS = 5_000;
+const STOP_DRAIN_TIMEOUT_MS = 5_000;
+
+/** stdout that survives a closed pipe: after EPIPE, output goes nowhere and `onClosed` runs once. */
+class Output {
+  closed = false;
+  private onClosed: (() => void) | undefined;
+  /** The summary written to stdout, until we know it arrived. */
+  private reported: string | undefined;
+
+  constructor() {
+    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+      if (this.closed) return;
+      this.closed = true;
+      // The failing write may have been the summary itself: it goes to stderr instead.
+      if (this.reported !== undefined) process.stderr.write(this.reported);
+      this.onClosed?.();
+    });
+    process.stderr.on('error', () => undefined); // nowhere left to report it
+  }
+
+  whenClosed(fn: () => void): void {
+    this.onClosed = fn;
+  }
+
+  write(text: string): void {
+    if (!this.closed) process.stdout.write(text);
+  }
+
+  /** The summary: stdout, or stderr once stdout is gone. */
+  report(text: string): void {
+    if (this.closed) process.stderr.write(text);
+    else {
+      this.reported = text;
+      process.stdout.write(text);
+    }
+  }
+}
+
+const timeout = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 function fail(message: string): never {
   process.stderr.write(`error: ${message}\nRun 'npm start -- --help' for the options.\n`);
@@ -86,7 +139,7 @@ function fmtTime(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').slice(0, 16) + 'Z';
 }
 
-function printSummary(s: RunSummary, logFile: string | undefined): void {
+function printSummary(output: Output, s: RunSummary, logFile: string | undefined): void {
   const out: string[] = [];
   out.push('');
   out.push(`${s.market === 'replay' ? 'Replay' : 'Live run'} on the ${s.backend} backend: ${fmtTime(s.from)} -> ${fmtTime(s.to)}`);
@@ -107,11 +160,34 @@ function printSummary(s: RunSummary, logFile: string | undefined): void {
   out.push(`alerts: ${s.alerts}; dead letters: ${s.deadLetters.length}`);
   for (const d of s.deadLetters.slice(0, 5)) out.push(`  dead letter on ${d.subscription}: ${d.reason}`);
   if (logFile) out.push(`log: ${logFile}`);
-  process.stdout.write(out.join('\n') + '\n');
+  output.report(out.join('\n') + '\n');
 }
 
 async function main(): Promise<void> {
   const args = parseCli();
+  const output = new Output();
+
+  // Installed before anything starts and never removed: a Ctrl-C at any moment ends with the summary.
+  let stopReason: string | undefined;
+  let firstStopAt = 0;
+  let wakeStop: () => void = () => undefined;
+  const stopRequested = new Promise<void>((r) => (wakeStop = r));
+  const requestStop = (reason: string) => {
+    if (stopReason === undefined) {
+      stopReason = reason;
+      firstStopAt = Date.now();
+      wakeStop();
+      return;
+    }
+    if (reason !== 'stdout closed' && Date.now() - firstStopAt > FORCE_AFTER_MS) {
+      process.stderr.write(`${reason} again: exiting now (the bus journal keeps undelivered messages for the next start with --keep)\n`);
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', () => requestStop('SIGINT'));
+  process.on('SIGTERM', () => requestStop('SIGTERM'));
+  output.whenClosed(() => requestStop('stdout closed'));
+
   const logFile = args.verbose ? undefined : join(resolve(args.dataDir), 'runtime.log');
   if (logFile) {
     mkdirSync(dirname(logFile), { recursive: true });
@@ -122,8 +198,8 @@ async function main(): Promise<void> {
         appendFileSync(logFile, line + '\n');
         if (severity === 'ERROR' || severity === 'CRITICAL' || severity === 'ALERT') process.stderr.write(line + '\n');
       }
-    : undefined;
-  const log = createLogger({ component: 'cst' }, sink ? { sink } : {});
+    : (line: string) => output.write(line + '\n');
+  const log = createLogger({ component: 'cst' }, { sink });
 
   const interactive = process.stdout.isTTY === true;
   const bar = new cliProgress.SingleBar(
@@ -133,8 +209,8 @@ async function main(): Promise<void> {
   let barStarted = false;
   let lastPrinted = 0;
 
-  process.stdout.write(`Starting CryptoSignalTracker (backend ${args.backend}, market ${args.market})...\n`);
-  const rt = await startLocalRuntime({
+  output.write(`Starting CryptoSignalTracker (backend ${args.backend}, market ${args.market})...\n`);
+  const rt: LocalRuntime = await startLocalRuntime({
     backend: args.backend,
     market: args.market,
     replayData: args.data,
@@ -143,9 +219,10 @@ async function main(): Promise<void> {
     dataDir: args.dataDir,
     keepState: args.keep,
     log,
-    say: (m) => process.stdout.write(m + '\n'),
+    say: (m) => output.write(m + '\n'),
     ...(args.minutes !== undefined ? { durationMs: args.minutes * MINUTE_MS } : {}),
     onProgress: (p) => {
+      if (stopReason !== undefined) return;
       const msgs = Object.values(p.published).reduce((a, b) => a + b, 0);
       const payload = { time: fmtTime(p.marketTime), candles: p.candles, msgs, dlq: p.deadLetters };
       const total = p.endTime !== undefined ? p.endTime - p.startTime : 0;
@@ -157,36 +234,30 @@ async function main(): Promise<void> {
         } else bar.update(done, payload);
       } else if (Date.now() - lastPrinted >= 10_000) {
         lastPrinted = Date.now();
-        process.stdout.write(`market time ${payload.time}: ${p.candles} candles, ${msgs} messages, ${p.deadLetters} dead letters\n`);
+        output.write(`market time ${payload.time}: ${p.candles} candles, ${msgs} messages, ${p.deadLetters} dead letters\n`);
       }
     },
   });
-  process.stdout.write(
+  output.write(
     `${rt.market === 'replay' ? `Replaying real market data at ${args.speed}x` : 'Live market data'}; functions at ${rt.functionsUrl} ` +
       `(e.g. ${rt.functionsUrl}/healthz). Ctrl-C stops.\n`,
   );
 
-  let stopping = false;
-  const finish = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    if (barStarted) bar.stop();
-    await rt.stop().catch(() => undefined);
-    process.exit(code);
-  };
-  process.once('SIGINT', () => {
-    void (async () => {
-      if (barStarted) bar.stop();
-      printSummary(await rt.summary(), logFile);
-      await finish(0);
-    })();
-  });
-
-  await rt.finished;
+  const outcome = await Promise.race([rt.finished.then(() => 'finished' as const), stopRequested.then(() => 'stopped' as const)]);
   if (barStarted) bar.stop();
-  const summary = await rt.summary();
-  await rt.stop();
-  printSummary(summary, logFile);
+  if (outcome === 'stopped') {
+    log.notice('stopping', { reason: stopReason });
+    output.write(`\n${stopReason === 'stdout closed' ? 'stdout closed' : stopReason}: stopping...\n`);
+    await Promise.race([rt.halt(), timeout(HALT_TIMEOUT_MS)]);
+  }
+  try {
+    printSummary(output, await rt.summary(), logFile);
+  } catch (e) {
+    output.report(`(summary unavailable: ${(e as Error).message})\n`);
+  }
+  await rt.stop(outcome === 'stopped' ? { drainTimeoutMs: STOP_DRAIN_TIMEOUT_MS } : {});
+  // Lets a write error of the summary (EPIPE) be reported before exiting.
+  await new Promise((r) => setImmediate(r));
   process.exit(0);
 }
 

@@ -1,7 +1,8 @@
 /**
  * Builds the AppContext for a backend:
- * - `embedded` (default when nothing is configured): SQLite state, in-process bus, DuckDB warehouse,
- *   all under CST_DATA_DIR (default `.data/`). Offline, no account.
+ * - `embedded` (default when nothing is configured): SQLite state, the in-process bus with its durable
+ *   SQLite journal (`bus.sqlite`: messages, deliveries, dead letters survive a crash), DuckDB
+ *   warehouse, all under CST_DATA_DIR (default `.data/`). Offline, no account.
  * - `emulators`: Firestore + Pub/Sub emulators (FIRESTORE_EMULATOR_HOST / PUBSUB_EMULATOR_HOST), DuckDB
  *   warehouse (there is no BigQuery emulator).
  * - `gcp`: Firestore, Pub/Sub, BigQuery in GOOGLE_CLOUD_PROJECT.
@@ -31,6 +32,8 @@ export type Backend = (typeof BACKENDS)[number];
 /** Demo project id for the emulators (the `demo-` prefix keeps firebase-tools fully local). */
 export const EMULATOR_PROJECT = 'demo-cryptosignaltracker';
 export const DEFAULT_DATA_DIR = '.data';
+/** The embedded bus's journal in the data dir (scripts/deadletters.ts reads it). */
+export const BUS_JOURNAL_FILE = 'bus.sqlite';
 
 const envSchema = z.object({
   CST_BACKEND: z.enum(BACKENDS).optional(),
@@ -72,7 +75,7 @@ export interface BuildOptions {
   dataDir?: string;
   /** Market-data endpoints; default the live exchanges (SystemConfig defaults) or the env overrides. */
   endpoints?: Partial<AppContext['endpoints']>;
-  /** In-process bus options (embedded only). */
+  /** In-process bus options (embedded only; durable in `<dataDir>/bus.sqlite` unless `file` says otherwise). */
   bus?: InMemoryBusOptions;
 }
 
@@ -104,7 +107,7 @@ export async function buildContext(opts: BuildOptions): Promise<BuiltContext> {
     case 'embedded':
       mkdirSync(dataDir, { recursive: true });
       state = new SqliteStateStore({ file: join(dataDir, 'state.sqlite'), clock });
-      bus = new InMemoryBus({ clock, log: log.child({ component: 'bus' }), projectId: project, ...opts.bus });
+      bus = new InMemoryBus({ clock, log: log.child({ component: 'bus' }), projectId: project, file: join(dataDir, BUS_JOURNAL_FILE), ...opts.bus });
       warehouse = new DuckDbWarehouse({ file: join(dataDir, 'warehouse.duckdb') });
       break;
     case 'emulators':

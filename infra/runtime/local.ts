@@ -7,7 +7,7 @@ import { existsSync, readdirSync, rmSync, mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import type { Clock } from '../../shared/ports/clock.js';
+import { systemClock, type Clock } from '../../shared/ports/clock.js';
 import type { Logger } from '../../shared/log.js';
 import { createLogger } from '../../shared/log.js';
 import { TOPICS } from '../../shared/topics.js';
@@ -187,14 +187,83 @@ async function startFunctionsServer(port: number, holder: () => RunningHolder | 
   return server;
 }
 
+/**
+ * The runtime's clock on a replay: the replay's time while the market plays; once the market is
+ * halted (`halt()`, at the end of a replay or `--minutes` run, or on Ctrl-C) it goes on at the
+ * replay speed with no market events, so what still waits on time after the end (the Telegram
+ * outbox's rate-limit waits, bus back-offs, jobs finishing) completes instead of sleeping forever on a
+ * frozen replay clock. Sleeps started before the halt are carried over.
+ */
+export class HaltableClock implements Clock {
+  private haltedAt: number | undefined;
+  private wallAtHalt = 0;
+  private readonly haltWaiters = new Set<() => void>();
+
+  constructor(
+    private readonly market: Clock,
+    private readonly speed: number,
+    private readonly wall: Clock = systemClock,
+  ) {
+    if (!(speed > 0)) throw new RangeError(`speed must be > 0, got ${speed}`);
+  }
+
+  now(): number {
+    if (this.haltedAt === undefined) return this.market.now();
+    // Never behind the market (a replay step in progress when the halt came may still send events).
+    return Math.max(this.market.now(), this.haltedAt + Math.floor((this.wall.now() - this.wallAtHalt) * this.speed));
+  }
+
+  async sleep(ms: number): Promise<void> {
+    const wakeAt = this.now() + Math.max(0, ms);
+    if (this.haltedAt === undefined) {
+      let onHalt: () => void = () => undefined;
+      const halted = new Promise<void>((resolve) => {
+        onHalt = resolve;
+        this.haltWaiters.add(resolve);
+      });
+      await Promise.race([this.market.sleep(ms), halted]);
+      this.haltWaiters.delete(onHalt);
+      if (this.haltedAt === undefined) return;
+    }
+    const left = wakeAt - this.now();
+    if (left > 0) await this.wall.sleep(left / this.speed);
+  }
+
+  /** The market time at which the market was halted (undefined while it plays). */
+  get haltedTime(): number | undefined {
+    return this.haltedAt;
+  }
+
+  halt(): void {
+    if (this.haltedAt !== undefined) return;
+    this.haltedAt = this.market.now();
+    this.wallAtHalt = this.wall.now();
+    for (const w of this.haltWaiters) w();
+    this.haltWaiters.clear();
+  }
+}
+
+export interface StopOptions {
+  /**
+   * How long (wall ms) to wait for the bus to deliver what was published before closing; default
+   * unbounded. Durable bus: what is not delivered by then is kept in the journal for the next start.
+   */
+  drainTimeoutMs?: number;
+}
+
 export interface LocalRuntime {
   ctx: BuiltContext;
   market: 'live' | 'replay';
   functionsUrl: string;
-  /** Resolves when a replay reached its end (or the duration passed); never for live without duration. */
+  /**
+   * Resolves when a replay reached its end (or the duration passed), after the market was halted and
+   * everything published was delivered; never for live without duration.
+   */
   finished: Promise<void>;
+  /** Stops the producers (replay market, scheduler, holder); the bus keeps delivering. Idempotent. */
+  halt(): Promise<void>;
   summary(): Promise<RunSummary>;
-  stop(): Promise<void>;
+  stop(opts?: StopOptions): Promise<void>;
 }
 
 export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<LocalRuntime> {
@@ -219,7 +288,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
   mkdirSync(dataDir, { recursive: true });
 
   const replay = market === 'replay' ? await startReplay(resolve(opts.replayData), DEFAULT_SYSTEM_CONFIG) : undefined;
-  const clock: Clock | undefined = replay?.bybit.clock;
+  const clock: HaltableClock | undefined = replay ? new HaltableClock(replay.bybit.clock, opts.speed) : undefined;
   const env = parseEnv();
   const ctx = await buildContext({
     backend: opts.backend,
@@ -279,54 +348,79 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
 
   const startTime = ctx.clock.now();
   const endTime = opts.durationMs !== undefined ? startTime + opts.durationMs : replay?.end;
+  const bus = ctx.bus instanceof InMemoryBus ? ctx.bus : undefined;
   let progressTimer: NodeJS.Timeout | undefined;
-  const finished = new Promise<void>((done) => {
+  /** Market time when the producers were halted (the summary's end). */
+  let haltedAt: number | undefined;
+
+  let halting: Promise<void> | undefined;
+  const halt = (): Promise<void> =>
+    (halting ??= (async () => {
+      // The market stops here; the clock goes on (HaltableClock) so waits in flight can end. The holder
+      // stops in the same turn, before the moving clock could close the minute still forming.
+      replay?.bybit.pause();
+      clock?.halt();
+      haltedAt = clock?.haltedTime ?? ctx.clock.now();
+      const holderDown = holder.shutdown('runtime halt');
+      await scheduler.stop();
+      await holderDown;
+    })());
+
+  let ending: Promise<void> | undefined;
+  /** End of a replay or of the duration: halt, then deliver everything published before the summary. */
+  const end = (): Promise<void> =>
+    (ending ??= (async () => {
+      await halt();
+      if (bus) await bus.drain();
+    })());
+
+  const finished = new Promise<void>((done, failed) => {
+    const finish = () => end().then(done, failed);
     if (endTime !== undefined) {
-      // Ends exactly at `endTime` of market time: the replay freezes there, so the summary is consistent.
-      void ctx.clock.sleep(endTime - startTime).then(async () => {
-        replay?.bybit.pause();
-        // Everything published up to the end is delivered before the summary is read.
-        if (ctx.bus instanceof InMemoryBus) await ctx.bus.drain();
-        done();
-      });
+      // Ends exactly at `endTime` of market time: the replay halts there, so the summary is consistent.
+      void ctx.clock.sleep(endTime - startTime).then(finish);
     }
     progressTimer = setInterval(() => {
       const now = ctx.clock.now();
-      if (opts.onProgress) {
-        const busStats = ctx.bus instanceof InMemoryBus ? ctx.bus : undefined;
-        const published = Object.fromEntries(Object.values(TOPICS).map((t) => [t, busStats?.published(t) ?? 0]));
+      if (opts.onProgress && haltedAt === undefined) {
+        const published = Object.fromEntries(Object.values(TOPICS).map((t) => [t, bus?.published(t) ?? 0]));
         opts.onProgress({
           marketTime: now,
           startTime,
           endTime,
           candles: holder.holder.health().published.candles,
           published,
-          deadLetters: busStats?.deadLetters().length ?? 0,
+          deadLetters: bus?.deadLetterCount() ?? 0,
         });
       }
-      if (replay?.bybit.finished) done();
+      if (replay?.bybit.finished) finish();
     }, PROGRESS_INTERVAL_MS);
   });
   replay?.bybit.play(opts.speed);
 
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    if (progressTimer) clearInterval(progressTimer);
-    // Jobs still running may wait on market time (rate limits): let it move until they are done.
-    replay?.bybit.play(opts.speed);
-    await scheduler.stop();
-    replay?.bybit.pause();
-    await holder.shutdown('runtime stop');
-    if (ctx.bus instanceof InMemoryBus) await ctx.bus.drain();
-    await pullRunner?.stop();
-    await new Promise<void>((r) => server.close(() => r()));
-    await replay?.bybit.stop();
-    await replay?.kraken.stop();
-    await ctx.close();
-    setContext(undefined);
-  };
+  let stopping: Promise<void> | undefined;
+  const stop = (stopOpts: StopOptions = {}): Promise<void> =>
+    (stopping ??= (async () => {
+      if (progressTimer) clearInterval(progressTimer);
+      await halt();
+      if (bus) {
+        let timer: NodeJS.Timeout | undefined;
+        const limit =
+          stopOpts.drainTimeoutMs === undefined
+            ? new Promise<void>(() => undefined)
+            : new Promise<void>((r) => {
+                timer = setTimeout(r, stopOpts.drainTimeoutMs);
+              });
+        await Promise.race([bus.drain(), limit]);
+        clearTimeout(timer);
+      }
+      await pullRunner?.stop();
+      await new Promise<void>((r) => server.close(() => r()));
+      await replay?.bybit.stop();
+      await replay?.kraken.stop();
+      await ctx.close();
+      setContext(undefined);
+    })());
 
   const summary = async (): Promise<RunSummary> => {
     const system = await ctx.config.system();
@@ -339,14 +433,13 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
       }
       perSymbol.push({ symbol: s.symbol, bybit1m, kraken });
     }
-    const bus = ctx.bus instanceof InMemoryBus ? ctx.bus : undefined;
     const h = holder.holder.health();
     const jobStats = scheduler.stats();
     return {
       market,
       backend: opts.backend,
       from: startTime,
-      to: ctx.clock.now(),
+      to: haltedAt ?? ctx.clock.now(),
       perSymbol,
       warehouse: { ohlcv: await ctx.warehouse.count('ohlcv'), ticks: await ctx.warehouse.count('ticks') },
       published: Object.fromEntries(Object.values(TOPICS).map((t) => [t, bus?.published(t) ?? 0])),
@@ -363,5 +456,5 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     };
   };
 
-  return { ctx, market, functionsUrl, finished, summary, stop };
+  return { ctx, market, functionsUrl, finished, halt, summary, stop };
 }

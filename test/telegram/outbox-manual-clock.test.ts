@@ -22,7 +22,7 @@ function recordingApi(sent: string[]): TelegramApi {
   let id = 0;
   return new Proxy({} as TelegramApi, {
     get: (_t, prop) => {
-      if (prop === 'sendMessage') return async (_chat: number, text: string): Promise<SentMessage> => (sent.push(text), { messageId: ++id });
+      if (prop === 'sendMessage') return async (_chat: number, text: string): Promise<SentMessage> => (sent.push(text), { chatId: CHAT, messageId: ++id });
       if (prop === 'then') return undefined;
       return () => Promise.reject(new Error(`unexpected Telegram call ${String(prop)}`));
     },
