@@ -23,10 +23,24 @@ import { telegramWebhook, FUNCTION_NAME as TELEGRAM_WEBHOOK } from './telegram-w
 /** HTTP functions that Cloud Scheduler (scheduler.yaml) triggers. */
 export const SCHEDULED_FUNCTIONS: ScheduledJob[] = [krakenPullJob, macroAnalysisJob, healthCheckJob, configCheckJob, retentionCleanupJob, reportsJob];
 
-/** Public HTTP functions (not scheduled): Telegram's webhook, protected by its secret-token header. */
+/**
+ * Public HTTP functions (not scheduled): Telegram's webhook, protected by its secret-token header.
+ * Served locally by `npm start` at `/<name>`; deployed NOT as Cloud Functions but each as its own Cloud
+ * Run service of the same name, whose process (`functions/<name>/server.ts`) serves the same listener
+ * (front, then the functions-framework app): a Cloud Function's framework would read and parse every
+ * body before the front could refuse it.
+ */
 export const PUBLIC_HTTP_FUNCTIONS: Record<string, (req: Request, res: Response) => Promise<void>> = {
   [TELEGRAM_WEBHOOK]: telegramWebhook,
 };
+
+/** The Cloud Run service Telegram calls (scripts/telegram-webhook.ts registers its URL). */
+export const TELEGRAM_WEBHOOK_SERVICE = TELEGRAM_WEBHOOK;
+
+/** The process entry of a public HTTP function's Cloud Run service, as compiled by `gcp-build` (tsconfig.build.json). */
+export function publicServiceEntry(name: string): string {
+  return `dist/functions/${name}/server.js`;
+}
 
 /** Pub/Sub-triggered functions by name; their topics come from infra/bus/topology.ts SUBSCRIBERS. */
 export const PUBSUB_FUNCTIONS: Record<string, CloudEventHandler> = {

@@ -75,7 +75,8 @@ export function scheduledHttpHandler(job: ScheduledJob) {
 /**
  * A front runs on the raw Node request before functions-framework reads the body (which it does for
  * every request, up to 1 GB, before the function runs): the Telegram webhook checks its secret and
- * size cap there (infra/telegram/webhook-http.ts).
+ * size cap there (infra/telegram/webhook-http.ts). A function with a front is deployed as a Cloud Run
+ * service whose server serves `httpFunctionListener(name)` (functions/telegram-webhook/server.ts).
  */
 export type HttpFront = (app: RequestListener) => RequestListener;
 const fronts = new Map<string, HttpFront>();
@@ -84,7 +85,7 @@ export function registerHttpFront(name: string, front: HttpFront): void {
   fronts.set(name, front);
 }
 
-/** The request listener that serves a registered HTTP function locally: its front (if any), then its functions-framework app. */
+/** The request listener that serves a registered HTTP function (locally, and in its Cloud Run service): its front (if any), then its functions-framework app. */
 export function httpFunctionListener(name: string): RequestListener {
   const server = getTestServer(name);
   const app: RequestListener = (req, res) => void server.emit('request', req, res);

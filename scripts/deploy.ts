@@ -10,10 +10,16 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { DEFAULT_SYSTEM_CONFIG } from '../shared/config/system.js';
 import { deadLetterTopic } from '../shared/topics.js';
-import { HOLDER_SERVICE, PUBLIC_HTTP_FUNCTIONS, SCHEDULED_FUNCTIONS, pubsubBindings } from '../functions/registry.js';
+import { HOLDER_SERVICE, PUBLIC_HTTP_FUNCTIONS, SCHEDULED_FUNCTIONS, TELEGRAM_WEBHOOK_SERVICE, publicServiceEntry, pubsubBindings } from '../functions/registry.js';
 
 export const RUNTIME = 'nodejs22';
 export const ARTIFACT_REPO = 'cst';
+/**
+ * Upper bound of instances of a public HTTP service (the webhook). Telegram opens at most 40 parallel
+ * connections per bot and one instance serves 80 requests at once, so one instance carries the bot; the
+ * cap leaves room for a rollover and bounds what a flood of (refused) requests can cost.
+ */
+export const PUBLIC_SERVICE_MAX_INSTANCES = 3;
 
 export interface DeployOptions {
   project: string;
@@ -49,10 +55,30 @@ export function deployPlan(o: DeployOptions): DeployStep[] {
     });
   }
   for (const name of Object.keys(PUBLIC_HTTP_FUNCTIONS)) {
-    steps.push({
-      what: `public HTTP function ${name} (protected by Telegram's secret-token header)`,
-      command: ['gcloud', 'functions', 'deploy', name, ...common, `--entry-point=${name}`, '--trigger-http', '--allow-unauthenticated'],
-    });
+    // A Cloud Function's framework reads and parses every body before our code runs, so the webhook
+    // could not check its secret first: it runs as a Cloud Run service whose own Node server serves
+    // the front (secret, size cap, parse) around the same handler. Built from source by the Node.js
+    // buildpack (npm ci, `gcp-build`, prune), started with GOOGLE_ENTRYPOINT (`npm start` is the
+    // local runtime), on the functions' Node major.
+    const build = `GOOGLE_ENTRYPOINT=node ${publicServiceEntry(name)},GOOGLE_NODEJS_VERSION=${RUNTIME.replace(/^nodejs/, '')}.x.x`;
+    steps.push(
+      {
+        what: `remove an earlier Cloud Function ${name} (a gen-2 function owns the Cloud Run service of its name); nothing when there is none`,
+        command: [
+          'sh',
+          '-c',
+          `if gcloud functions describe ${name} --region=${o.region} --project=${o.project} >/dev/null 2>&1; ` +
+            `then gcloud functions delete ${name} --region=${o.region} --project=${o.project} --quiet; fi`,
+        ],
+      },
+      {
+        what: `public Cloud Run service ${name} from source (no Google sign-in: Telegram's secret-token header is checked before any body is read)`,
+        command: [
+          'gcloud', 'run', 'deploy', name, '--source=.', `--region=${o.region}`, `--set-build-env-vars=${build}`, `--set-env-vars=${env}`,
+          '--allow-unauthenticated', `--max-instances=${PUBLIC_SERVICE_MAX_INSTANCES}`, `--project=${o.project}`, ...sa,
+        ],
+      },
+    );
   }
   const { delivery } = DEFAULT_SYSTEM_CONFIG;
   const topicsByFunction = new Map<string, string[]>();
@@ -104,8 +130,13 @@ export function deployPlan(o: DeployOptions): DeployStep[] {
       ],
     },
     {
-      what: "Telegram webhook -> the telegram-webhook function, with the secret token (skip until the bot's secrets exist)",
-      command: ['npx', 'tsx', 'scripts/telegram-webhook.ts', '--project', o.project, '--url', `https://${o.region}-${o.project}.cloudfunctions.net/telegram-webhook`],
+      what: `Telegram webhook -> the URL of the ${TELEGRAM_WEBHOOK_SERVICE} Cloud Run service, with the secret token (skip until the bot's secrets exist)`,
+      command: [
+        'sh',
+        '-c',
+        `npx tsx scripts/telegram-webhook.ts --project ${o.project} --url ` +
+          `"$(gcloud run services describe ${TELEGRAM_WEBHOOK_SERVICE} --region=${o.region} --project=${o.project} --format="value(status.url)")"`,
+      ],
     },
     {
       what: 'Cloud Scheduler jobs from scheduler.yaml (create/update/delete by diff)',
@@ -117,8 +148,9 @@ export function deployPlan(o: DeployOptions): DeployStep[] {
 
 const HELP = `Usage: npm run deploy -- --project P --region R [--service-account SA] [--execute]
 
-Prints the deploy plan (Firestore rules + indexes, Pub/Sub topology, every function, the holder on
-Cloud Run with min=max=1 instance, Cloud Scheduler sync); --execute runs it step by step and stops at
+Prints the deploy plan (Firestore rules + indexes, Pub/Sub topology, every function, the Telegram
+webhook as its own Cloud Run service, the holder on Cloud Run with min=max=1 instance, Cloud Scheduler
+sync); --execute runs it step by step and stops at
 the first failure. Needs gcloud and firebase-tools authenticated for the project.
 `;
 

@@ -1,8 +1,10 @@
 /**
- * Points the bot's webhook at the deployed `telegram-webhook` function, with the secret token
- * Telegram will send back in `X-Telegram-Bot-Api-Secret-Token` (the function answers 401 without it).
+ * Points the bot's webhook at the deployed `telegram-webhook` Cloud Run service, with the secret token
+ * Telegram will send back in `X-Telegram-Bot-Api-Secret-Token` (the service answers 401 without it,
+ * before reading the body). The URL is the service's:
+ *   gcloud run services describe telegram-webhook --region=REGION --project=P --format='value(status.url)'
  *
- *   CST_TELEGRAM_BOT_TOKEN=... CST_TELEGRAM_WEBHOOK_SECRET=... npx tsx scripts/telegram-webhook.ts --url https://REGION-PROJECT.cloudfunctions.net/telegram-webhook
+ *   CST_TELEGRAM_BOT_TOKEN=... CST_TELEGRAM_WEBHOOK_SECRET=... npx tsx scripts/telegram-webhook.ts --url https://telegram-webhook-....run.app
  *   npx tsx scripts/telegram-webhook.ts --project P --url ...     # secrets from Secret Manager
  */
 import { parseArgs } from 'node:util';
@@ -29,7 +31,7 @@ async function main(): Promise<void> {
   });
   if (values.help) return void process.stdout.write(HELP);
   if (!values.url || !/^https:\/\//.test(values.url)) {
-    process.stderr.write(`error: --url must be the https URL of the telegram-webhook function (Telegram only calls https)\n\n${HELP}`);
+    process.stderr.write(`error: --url must be the https URL of the telegram-webhook Cloud Run service (Telegram only calls https)\n\n${HELP}`);
     process.exit(2);
   }
   const secrets = values.project ? secretManagerSecrets(values.project) : envSecrets();

@@ -3,8 +3,10 @@
  * then parsing (plain 400), then update-id de-duplication, the command / callback handling of
  * shared/telegram/bot.ts, hand-off of sending and charts to the notifier (`telegram-jobs`), 200 at once.
  * Served through its front (infra/telegram/webhook-http.ts), which decides the first three on the raw
- * request before any body is read; the handler repeats them on the buffered bytes, so the order holds
- * under a bare functions-framework too. Register the URL with scripts or `setWebhook(url, secret)`.
+ * request before any body is read: by `npm start` at `/telegram-webhook`, and in the cloud by its own
+ * Cloud Run service (./server.ts; scripts/deploy.ts deploys it and registers the service URL with
+ * scripts/telegram-webhook.ts). The handler repeats the checks on the buffered bytes, so the answers
+ * stay the same under a bare functions-framework too (only the order of reading is lost there).
  */
 import * as ff from '@google-cloud/functions-framework';
 import { httpHandler, registerHttpFront } from '../../infra/functions.js';

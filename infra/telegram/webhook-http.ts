@@ -3,7 +3,9 @@
  * body size cap (declared length, then counted bytes while reading), then parsing; only an admitted,
  * parsed update reaches the functions-framework app. functions-framework itself buffers and parses
  * every body (up to 1 GB) before the function runs, so the webhook is served through this front
- * (the local functions server of `npm start`, the tests). Refusals are fixed plain answers with
+ * everywhere: the local functions server of `npm start`, its deployed Cloud Run service
+ * (functions/telegram-webhook/server.ts; not a Cloud Function, whose framework would read the body
+ * first) and the tests. Refusals are fixed plain answers with
  * `Connection: close`; an unread body is never read.
  *
  * The app sees `req.body` (the parsed update) and `req.rawBody` (its bytes) already set and the stream

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { deployPlan, RUNTIME } from '../../scripts/deploy.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { deployPlan, PUBLIC_SERVICE_MAX_INSTANCES, RUNTIME } from '../../scripts/deploy.js';
 import { run as provisionCli } from '../../scripts/pubsub-provision.js';
-import { HOLDER_SERVICE, SCHEDULED_FUNCTIONS, pubsubBindings } from '../../functions/registry.js';
+import { HOLDER_SERVICE, PUBLIC_HTTP_FUNCTIONS, SCHEDULED_FUNCTIONS, TELEGRAM_WEBHOOK_SERVICE, pubsubBindings } from '../../functions/registry.js';
 import { loadSchedule, SCHEDULER_YAML } from '../../shared/schedule/schema.js';
 
 describe('deploy plan', () => {
@@ -26,9 +28,37 @@ describe('deploy plan', () => {
         expect.stringContaining(`destination.cloudRun.service=${b.function} AND transport.pubsub.topic=projects/p1/topics/${b.topic}`),
       );
     }
-    const webhook = lines.find((l) => l.startsWith('gcloud functions deploy telegram-webhook '));
-    expect(webhook).toContain('--trigger-http --allow-unauthenticated');
     expect(RUNTIME).toBe('nodejs22');
+  });
+
+  it('deploys the Telegram webhook as its own public Cloud Run service whose process serves the front, not as a Cloud Function', () => {
+    // A Cloud Function's framework parses every body before our code runs: the secret would come too late.
+    expect(Object.keys(PUBLIC_HTTP_FUNCTIONS)).toContain(TELEGRAM_WEBHOOK_SERVICE);
+    for (const name of Object.keys(PUBLIC_HTTP_FUNCTIONS)) {
+      expect(lines.filter((l) => l.startsWith(`gcloud functions deploy ${name} `))).toEqual([]);
+      const run = lines.filter((l) => l.startsWith(`gcloud run deploy ${name} `));
+      expect(run).toHaveLength(1);
+      expect(run[0]).toContain(' --source=. --region=europe-west1 ');
+      // The buildpack's default process is `npm start` (the local runtime): the entry point is set.
+      expect(run[0]).toContain(`--set-build-env-vars=GOOGLE_ENTRYPOINT=node dist/functions/${name}/server.js,GOOGLE_NODEJS_VERSION=22.x.x `);
+      expect(run[0]).toContain('--set-env-vars=CST_BACKEND=gcp,GOOGLE_CLOUD_PROJECT=p1 --allow-unauthenticated');
+      expect(run[0]).toContain(`--max-instances=${PUBLIC_SERVICE_MAX_INSTANCES} --project=p1 --service-account=cst@p1.iam.gserviceaccount.com`);
+      // The entry it names is compiled from a source file that exists (gcp-build compiles functions/ into dist/).
+      expect(existsSync(join(import.meta.dirname, '..', '..', 'functions', name, 'server.ts'))).toBe(true);
+      // An earlier gen-2 function of that name owns the Cloud Run service: removed first, when there is one.
+      const removal = lines.findIndex((l) => l.includes(`then gcloud functions delete ${name} --region=europe-west1 --project=p1 --quiet; fi`));
+      expect(removal).toBeGreaterThan(-1);
+      expect(removal).toBeLessThan(lines.indexOf(run[0]!));
+    }
+  });
+
+  it('registers the webhook at the Cloud Run service URL, after the service is deployed', () => {
+    const register = lines.findIndex((l) => l.includes('scripts/telegram-webhook.ts'));
+    expect(lines[register]).toBe(
+      `sh -c npx tsx scripts/telegram-webhook.ts --project p1 --url "$(gcloud run services describe ${TELEGRAM_WEBHOOK_SERVICE} --region=europe-west1 --project=p1 --format="value(status.url)")"`,
+    );
+    expect(lines.join('\n')).not.toContain('cloudfunctions.net/telegram-webhook');
+    expect(register).toBeGreaterThan(lines.findIndex((l) => l.startsWith(`gcloud run deploy ${TELEGRAM_WEBHOOK_SERVICE} `)));
   });
 
   it('every scheduler.yaml target that is registered is deployed as an HTTP function', () => {

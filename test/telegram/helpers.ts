@@ -1,13 +1,14 @@
 /**
  * Test harness for the Telegram side: the local Bot API server (infra/replay/telegram-server.ts) on an
  * auto-advancing clock shared with the outbox's rate limiter, an in-memory SQLite state, the in-process
- * bus with the notifier subscribed, and the real webhook function served by functions-framework.
+ * bus with the notifier subscribed, and the real webhook function served by functions-framework behind
+ * its front, as `npm start` serves it or as its deployed Cloud Run service does (`serve`).
  * Candles are real Bybit data (test/fixtures/telegram, see its README).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { createServer, type Server } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import type { Clock } from '../../shared/ports/clock.js';
 import type { Candle, Interval } from '../../shared/market/types.js';
 import { writeHotCandles } from '../../shared/market/hot-store.js';
@@ -29,6 +30,7 @@ import { TELEGRAM_JOBS_TOPIC } from '../../shared/telegram/deps.js';
 import type { SecretSource } from '../../shared/ports/secrets.js';
 import { notifier } from '../../functions/notifier/index.js';
 import '../../functions/telegram-webhook/index.js';
+import { startWebhookService } from '../../functions/telegram-webhook/server.js';
 
 export const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'telegram');
 export const TOKEN = '123456:TEST-token-for-the-local-server';
@@ -108,7 +110,13 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/** How the webhook is served: by the local functions server of `npm start`, or by the deployed Cloud Run service's server. */
+export type WebhookServing = 'npm-start' | 'cloud-run-service';
+export const WEBHOOK_SERVINGS: WebhookServing[] = ['npm-start', 'cloud-run-service'];
+
 export interface HarnessOptions {
+  /** Default 'npm-start'. */
+  serve?: WebhookServing;
   limits?: ServerLimits | null;
   tg?: Partial<TelegramConfig>;
   candles?: boolean;
@@ -159,10 +167,20 @@ export async function makeHarness(opts: HarnessOptions = {}): Promise<Harness> {
   }
   const commands: unknown[] = [];
   bus.subscribe({ name: 'probe--trade-commands', topic: TOPICS.tradeCommands, handler: (ev) => void commands.push(JSON.parse(Buffer.from(ev.data.message.data, 'base64').toString('utf8'))) });
-  // Served as `npm start` serves it: the webhook's front (secret, size cap, parse), then functions-framework.
-  const http: Server = createServer(httpFunctionListener('telegram-webhook'));
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-  const webhookUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}/`;
+  // Served as `npm start` serves it (the webhook's front: secret, size cap, parse; then functions-framework),
+  // or by the process entry of the deployed Cloud Run service (functions/telegram-webhook/server.ts).
+  let webhookUrl: string;
+  let stopHttp: () => Promise<void>;
+  if ((opts.serve ?? 'npm-start') === 'npm-start') {
+    const http: Server = createServer(httpFunctionListener('telegram-webhook'));
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    webhookUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}/`;
+    stopHttp = () => new Promise<void>((r) => http.close(() => r()));
+  } else {
+    const svc = await startWebhookService({ port: 0, host: '127.0.0.1' });
+    webhookUrl = `http://127.0.0.1:${svc.port}/`;
+    stopHttp = () => svc.close();
+  }
   return {
     clock,
     state,
@@ -180,7 +198,7 @@ export async function makeHarness(opts: HarnessOptions = {}): Promise<Harness> {
     async close() {
       // Every message the code produced must parse as Telegram HTML.
       const unparsable = server.requests.filter((r) => r.error?.includes("can't parse entities"));
-      await new Promise<void>((r) => http.close(() => r()));
+      await stopHttp();
       await server.stop();
       await bus.close();
       await state.close();
@@ -198,3 +216,53 @@ export function textsTo(server: TelegramTestServer, chatId: number): string[] {
 }
 
 export const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+export const MB = 1_048_576;
+
+export interface Reply {
+  status: number;
+  text: string;
+}
+
+/**
+ * POSTs a body of `total` bytes (declared, or chunked) but writes only its first `writeAtMost` bytes,
+ * then waits for the answer. A server that reads the body before deciding can never answer (the test
+ * then fails on its timeout); one that decides from the headers answers at once.
+ */
+export function postPartial(url: string, headers: Record<string, string>, total: number, opts: { chunked?: boolean; writeAtMost?: number } = {}): Promise<Reply> {
+  const limit = Math.min(total, opts.writeAtMost ?? total);
+  return new Promise((resolve, reject) => {
+    let written = 0;
+    let answered = false;
+    const u = new URL(url);
+    const req = request(
+      { host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { 'content-type': 'application/json', ...headers, ...(opts.chunked ? {} : { 'content-length': String(total) }) } },
+      (res) => {
+        answered = true;
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', (e) => (answered ? undefined : reject(e)));
+    const chunk = Buffer.alloc(64 * 1024, 0x7b); // '{{{{...': never valid JSON
+    const pump = () => {
+      if (answered) return;
+      if (written >= total) return void req.end();
+      if (written >= limit) return; // the rest is never sent
+      const n = Math.min(chunk.length, limit - written);
+      written += n;
+      if (req.write(n === chunk.length ? chunk : chunk.subarray(0, n))) setImmediate(pump);
+      else req.once('drain', pump);
+    };
+    pump();
+  });
+}
+
+/** POSTs `body` whole, with the secret header when given. */
+export async function postRaw(url: string, body: string, secret: string | undefined): Promise<Reply> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(secret ? { 'x-telegram-bot-api-secret-token': secret } : {}) }, body });
+  return { status: res.status, text: await res.text() };
+}
