@@ -19,6 +19,8 @@ import { loadSchedule, SCHEDULER_YAML } from '../../shared/schedule/schema.js';
 import { setContext, getContext } from '../context.js';
 import { httpFunctionListener } from '../functions.js';
 import { InMemoryBus } from '../bus/memory.js';
+import { SqliteStateStore } from '../state/sqlite.js';
+import { cursorPath, type CursorDoc } from '../../shared/market/bybit/candle-publisher.js';
 import { PubSubPullRunner, createPubSubClient, provisionTopology } from '../bus/pubsub.js';
 import { subscriptionName, topologySpecs } from '../bus/topology.js';
 import { LocalScheduler, handlersFromScheduledJobs } from '../scheduler/local-runner.js';
@@ -123,7 +125,26 @@ export function replaySymbols(dir: string, cfg: SystemConfig): string[] {
   return symbols;
 }
 
-async function startReplay(dir: string, cfg: SystemConfig): Promise<ReplaySetup> {
+/**
+ * Where a kept replay (`--keep` on the embedded backend) resumes: the close of the last candle the
+ * holder published on every replayed symbol (its cursors, `holder/bybit/cursors/{symbol}`), so the
+ * messages the durable bus redelivers after a crash are in the past of the resumed clock (the candle
+ * gate refuses a candle that closes after now) and no minute is skipped. Undefined: start at the beginning.
+ */
+async function replayResumePoint(dataDir: string, symbols: readonly string[]): Promise<number | undefined> {
+  const file = join(dataDir, 'state.sqlite');
+  if (!existsSync(file)) return undefined;
+  const state = new SqliteStateStore({ file });
+  try {
+    const cursors = await Promise.all(symbols.map((s) => state.get<CursorDoc>(cursorPath(s))));
+    if (cursors.some((c) => c === undefined)) return undefined;
+    return Math.min(...cursors.map((c) => (c as CursorDoc).lastOpenTime)) + 60_000;
+  } finally {
+    await state.close();
+  }
+}
+
+async function startReplay(dir: string, cfg: SystemConfig, resumeFrom?: string): Promise<ReplaySetup> {
   const symbols = replaySymbols(dir, cfg);
   const parts = symbols.map((s) => tradesFromCandles(s, loadCandlesCsv(join(dir, `${s}_1m.csv`))));
   const data = mergeReplayData(...parts);
@@ -132,7 +153,8 @@ async function startReplay(dir: string, cfg: SystemConfig): Promise<ReplaySetup>
   if (first === undefined || last === undefined) throw new Error(`replay data in ${dir} has no candles`);
   const minute = 60_000;
   const start = Math.floor(first / minute) * minute;
-  const bybit = new BybitReplayServer({ data, startAt: start });
+  const resume = resumeFrom === undefined ? undefined : await replayResumePoint(resumeFrom, symbols);
+  const bybit = new BybitReplayServer({ data, startAt: Math.max(start, resume ?? start) });
   const series = [];
   for (const s of cfg.symbols) {
     if (!symbols.includes(s.symbol) || !s.krakenPair) continue;
@@ -287,7 +309,8 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
   if (market === 'replay' && !opts.keepState && opts.backend === 'embedded') rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(dataDir, { recursive: true });
 
-  const replay = market === 'replay' ? await startReplay(resolve(opts.replayData), DEFAULT_SYSTEM_CONFIG) : undefined;
+  const kept = market === 'replay' && opts.keepState === true && opts.backend === 'embedded';
+  const replay = market === 'replay' ? await startReplay(resolve(opts.replayData), DEFAULT_SYSTEM_CONFIG, kept ? dataDir : undefined) : undefined;
   const clock: HaltableClock | undefined = replay ? new HaltableClock(replay.bybit.clock, opts.speed) : undefined;
   const env = parseEnv();
   const ctx = await buildContext({
@@ -347,7 +370,9 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
   scheduler.start();
 
   const startTime = ctx.clock.now();
-  const endTime = opts.durationMs !== undefined ? startTime + opts.durationMs : replay?.end;
+  // A replay's duration counts from the start of its data (a kept replay resumed after a crash ends
+  // where the first run would have), a live run's from now.
+  const endTime = opts.durationMs !== undefined ? (replay?.start ?? startTime) + opts.durationMs : replay?.end;
   const bus = ctx.bus instanceof InMemoryBus ? ctx.bus : undefined;
   let progressTimer: NodeJS.Timeout | undefined;
   /** Market time when the producers were halted (the summary's end). */
