@@ -17,7 +17,7 @@ export const notifierDomain: PubsubDomainFn<unknown> = async (ctx, msg) => {
   const deps = { ...rt.deps, log: ctx.log };
   const r = await notify(deps, msg.payload);
   const d = await drainAndContinue(deps, rt.sender);
-  ctx.log.info('notifier done', { kind: r.kind, queued: r.queued, sent: d.sent, remaining: d.remaining, drained: d.ran });
+  ctx.log.info('notifier done', { kind: r.kind, queued: r.queued, sent: d.sent, remaining: d.remaining, drained: d.ran, stopped: d.stopped });
 };
 
 export const notifier = pubsubHandler(FUNCTION_NAME, z.unknown(), notifierDomain);

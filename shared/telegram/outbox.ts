@@ -215,6 +215,15 @@ export interface DrainResult {
    * for the next drain (a later notifier message), not for a re-published drain job.
    */
   deferred: boolean;
+  /**
+   * Why the run ended: `lease_held` (another drainer holds the lease; it sends what is queued),
+   * `empty` (nothing left), `deferred` (see `deferred`), `deadline` (it used its whole `maxDrainMs`,
+   * sending or waiting for the next send to come due, with work left: only then does a further run
+   * make progress, so only then is a drain job re-published).
+   */
+  stopped: 'lease_held' | 'empty' | 'deferred' | 'deadline';
+  /** When the next queued entry may go, as last seen by this run (null: none seen / queue empty). */
+  nextDueAt: number | null;
 }
 
 export interface SenderDeps {
@@ -267,12 +276,15 @@ class OutboxRun {
   /** Sends until the queue is empty or `maxDrainMs` has passed. Only one drainer runs at a time. */
   async drain(opts: { maxMs?: number } = {}): Promise<DrainResult> {
     const { clock, cfg } = this.d;
-    const res: DrainResult = { ran: false, sent: 0, failed: 0, rateLimited: 0, remaining: 0, deferred: false };
+    const res: DrainResult = { ran: false, sent: 0, failed: 0, rateLimited: 0, remaining: 0, deferred: false, stopped: 'empty', nextDueAt: null };
     const start = clock.now();
     const deadline = start + (opts.maxMs ?? cfg.outbox.maxDrainMs);
+    // One sleep never outlasts the lease (renewed before every step), so a waiting run keeps it.
+    const maxSleep = Math.max(1, Math.floor(cfg.outbox.leaseMs / 2));
     for (;;) {
       if (!(await this.acquire())) {
         res.remaining = await this.queueLength(1);
+        res.stopped = 'lease_held';
         return res;
       }
       res.ran = true;
@@ -283,16 +295,22 @@ class OutboxRun {
           const step = await this.step(res);
           if (step.kind === 'empty') {
             emptied = true;
+            res.nextDueAt = null;
             break;
           }
           if (step.kind === 'wait') {
+            res.nextDueAt = step.until;
             const now = clock.now();
-            if (step.until > deadline) break;
-            if (step.until - now > (this.d.maxWaitMs ?? Number.POSITIVE_INFINITY)) {
+            // Waits for the next send to come due, up to the deadline: a run whose next send lies
+            // beyond it waits out its time and stops AT the deadline, so every run that asks for a
+            // successor has moved the clock by `maxDrainMs` (a chain of drain jobs follows time, it
+            // never spins at one instant re-publishing runs that can send nothing).
+            const until = Math.min(step.until, deadline);
+            if (until - now > (this.d.maxWaitMs ?? Number.POSITIVE_INFINITY)) {
               res.deferred = true;
               break;
             }
-            if (step.until > now) await clock.sleep(step.until - now);
+            if (until > now) await clock.sleep(Math.min(until - now, maxSleep));
           }
           if (clock.now() >= deadline) break;
         }
@@ -300,9 +318,10 @@ class OutboxRun {
         await this.release();
       }
       res.remaining = await this.queueLength(cfg.outbox.scanLimit);
+      res.stopped = res.remaining === 0 ? 'empty' : res.deferred ? 'deferred' : 'deadline';
       // Only when this run found the queue empty can something have arrived after its last look (while
       // other instances saw the lease held and left): then take the lease again. Otherwise the run
-      // stopped at its deadline and the caller schedules the next one.
+      // stopped at its deadline (or deferred) and the caller decides about the next one.
       if (!emptied || res.remaining === 0 || clock.now() >= deadline) return res;
     }
   }
