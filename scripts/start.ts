@@ -38,7 +38,7 @@ Options:
   --data-dir DIR             embedded state and warehouse folder (default .data)
   --keep                     keep the previous replay's state instead of starting clean (and
                              deliver what the bus journal still holds from a killed run)
-  --verbose                  print the JSON log lines to the console (default: into <data-dir>/<market>/runtime.log)
+  --verbose                  print the JSON log lines to the console (default: into <data-dir>/runtime.log)
   -h, --help                 this help
 `;
 

@@ -20,6 +20,7 @@ import { setContext, getContext } from '../context.js';
 import { httpFunctionListener } from '../functions.js';
 import { InMemoryBus } from '../bus/memory.js';
 import { SqliteStateStore } from '../state/sqlite.js';
+import { getTelegramRuntime } from '../telegram/runtime.js';
 import { cursorPath, type CursorDoc } from '../../shared/market/bybit/candle-publisher.js';
 import { PubSubPullRunner, createPubSubClient, provisionTopology } from '../bus/pubsub.js';
 import { subscriptionName, topologySpecs } from '../bus/topology.js';
@@ -325,6 +326,8 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
       : {}),
   });
   setContext(ctx);
+  // No token and no owner: alerts and reports are printed to the console (the README's promise).
+  await getTelegramRuntime(ctx, { localChat: true });
 
   await seedDefaults(ctx.state);
   if (replay) {

@@ -51,6 +51,11 @@ export interface TelegramRuntimeOptions {
   env?: NodeJS.ProcessEnv;
   /** The outbox's longest in-process wait (OutboxSender `maxWaitMs`): 0 for replays on a manual clock. */
   maxDrainWaitMs?: number;
+  /**
+   * `npm start`'s local chat: with no token and no owner, alerts and reports go to a console chat
+   * (printed with their chart's path). Off elsewhere (replays, tests, the cloud).
+   */
+  localChat?: boolean;
 }
 
 let installed: TelegramRuntime | undefined;
@@ -75,6 +80,7 @@ interface RuntimeBase {
   offline: boolean;
   ownerId: number | undefined;
   maxDrainWaitMs: number | undefined;
+  localChat: boolean;
 }
 
 async function buildBase(ctx: AppContext, opts: TelegramRuntimeOptions): Promise<RuntimeBase> {
@@ -88,13 +94,13 @@ async function buildBase(ctx: AppContext, opts: TelegramRuntimeOptions): Promise
       ? new BotApiTelegram(token, env[API_ROOT_ENV] ? { apiRoot: env[API_ROOT_ENV] } : {})
       : new ConsoleTelegram({ dir: resolve(env[OUTPUT_DIR_ENV] ?? join(env.CST_DATA_DIR ?? '.data', 'telegram')) }));
   if (offline) ctx.log.notice('no Telegram bot token configured: messages go to the console, PNGs to a folder');
-  return { env, api, charts: opts.charts ?? sharpChartRenderer, trades: opts.trades ?? new StateTradeLog(ctx.state), webhookSecret, offline, ownerId: opts.ownerId, maxDrainWaitMs: opts.maxDrainWaitMs };
+  return { env, api, charts: opts.charts ?? sharpChartRenderer, trades: opts.trades ?? new StateTradeLog(ctx.state), webhookSecret, offline, ownerId: opts.ownerId, maxDrainWaitMs: opts.maxDrainWaitMs, localChat: opts.localChat ?? false };
 }
 
 /** The config-dependent parts over a base, for one `config/telegram` version. */
 function withConfig(ctx: AppContext, base: RuntimeBase, tg: TelegramConfig): TelegramRuntime {
   const ownerId = base.ownerId ?? ownerIdFrom(tg, base.env);
-  const localChat = base.offline && ownerId === undefined;
+  const localChat = base.localChat && base.offline && ownerId === undefined;
   if (ownerId === undefined) ctx.log.warn(`no Telegram owner configured (CST_TELEGRAM_OWNER_ID or config/telegram.ownerUserId): owner commands are unavailable${localChat ? '; alerts and reports are printed to the console' : ''}`);
   const deps: TelegramDeps = {
     state: ctx.state,

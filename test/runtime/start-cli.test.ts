@@ -5,9 +5,11 @@
  *   runtime used to freeze the replay clock and then wait for the outbox, which sleeps on that clock);
  * - Ctrl-C prints the summary, also when the SIGINT comes twice (tsx relays a Ctrl-C to the script
  *   a second time when its event loop is busy; the second one used to kill it silently);
- * - a closed stdout (EPIPE, `npm start | head`) is not a crash.
+ * - a closed stdout (EPIPE, `npm start | head`) is not a crash;
+ * - with no token and no owner configured, alerts are printed to the console with their chart's path
+ *   (the local chat), as the README promises.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -86,4 +88,14 @@ describe('npm start ends cleanly', () => {
     expect(child.stderr()).not.toMatch(/EPIPE|^\s+at /m);
     expect(child.stderr()).toMatch(SUMMARY);
   }, 150_000);
+  it('no token and no owner: the local chat is on (alerts and reports printed to the console)', async () => {
+    // What the local chat prints is tested in test/telegram/console-default.test.ts; here: npm start turns it on.
+    const env: Record<string, string> = { CST_TELEGRAM_BOT_TOKEN: '', CST_TELEGRAM_OWNER_ID: '', CST_TELEGRAM_OUTPUT_DIR: join(dir, 'local-chat-files') };
+    const child = startChild(replayArgs('local-chat', ['--minutes', '2', '--speed', '600']), env);
+    const exit = await child.exited(120_000);
+    expect(exit, child.stdout() + child.stderr()).toEqual({ code: 0, signal: null });
+    expect(child.stdout()).toMatch(SUMMARY);
+    const log = readFileSync(join(dir, 'local-chat', 'runtime.log'), 'utf8');
+    expect(log).toMatch(/no Telegram owner configured.*alerts and reports are printed to the console/);
+  });
 });

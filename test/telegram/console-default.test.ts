@@ -41,7 +41,7 @@ beforeEach(async () => {
     endpoints: { krakenRest: 'http://127.0.0.1:1', bybitRest: 'http://127.0.0.1:1', bybitWs: 'ws://127.0.0.1:1' },
   };
   // As `npm start` on a fresh clone: no CST_TELEGRAM_BOT_TOKEN, no CST_TELEGRAM_OWNER_ID, no config/telegram.
-  rt = await buildTelegramRuntime(ctx, { env: { [OUTPUT_DIR_ENV]: dir } });
+  rt = await buildTelegramRuntime(ctx, { env: { [OUTPUT_DIR_ENV]: dir }, localChat: true });
   setContext(ctx);
   setTelegramRuntime(rt);
   for (const topic of [TELEGRAM_JOBS_TOPIC, TOPICS.alerts, TOPICS.tradeEvents, TOPICS.microSignals, TOPICS.swingSignals]) {
