@@ -325,7 +325,10 @@ export function onCandle(a: AccountState, c: Candle, cfg: TradingConfig, now: nu
  * A candle the candle gate held back as SUSPECT (out of the sanity band, shared/market/candle-gate.ts):
  * a stop is never skipped, so only the PROTECTIVE exits of the groups of its symbol and feed are
  * evaluated, conservatively: the stop (then an active trailing stop) triggers when the candle crosses
- * it and fills at the worse of the stop and the candle's open (LONG: the lower). Nothing else: no
+ * it (exiting errs on the safe side) and fills AT ITS LEVEL (a stop fill: taker, with the tier's
+ * slippage), never at the suspect candle's own prices: one bad print 60 % away must not book a loss of
+ * its own making (a real gap through the stop is booked at the stop; the re-anchor confirms the move
+ * later, and the position is out either way). Nothing else: no
  * entry fill, no take profit, no time exit, no excursion or trailing update, `lastCandleOpen` and the
  * marks unchanged (the candle is not data). External groups get the exit DECISION.
  */
@@ -348,7 +351,7 @@ export function onSuspectCandle(a: AccountState, c: Candle, now: number): BookRe
       level = p.trailStop;
     }
     if (reason === null) continue;
-    const price = long ? Math.min(level, c.open) : Math.max(level, c.open);
+    const price = level;
     const x = p.external;
     if (x) {
       if (!(p.status === 'open' && heldQty(p, x) > qtyEps(p)) || (x.decision !== null && x.decision.reason !== 'take_profit')) continue;
