@@ -117,8 +117,17 @@ export async function gateCandles(deps: GateDeps, system: Pick<SystemConfig, 'sy
   const ctx = violationContext(system, now);
   const verdicts = new Map<Candle, GateVerdict>();
   const bySeries = new Map<string, Candle[]>();
+  // One message carrying two versions of one candle: no copy is trusted (whichever consumer judged first
+  // would otherwise decide which version is traded and which is stored).
+  const versions = new Map<string, Set<string>>();
   for (const c of candles) {
-    const why = candleViolation(c, ctx);
+    const k = candleKey(c);
+    const set = versions.get(k) ?? new Set<string>();
+    set.add(candleFingerprint(c));
+    versions.set(k, set);
+  }
+  for (const c of candles) {
+    const why = candleViolation(c, ctx) ?? ((versions.get(candleKey(c))?.size ?? 1) > 1 ? `conflicting copies of ${candleKey(c)} in one message` : null);
     if (why) {
       verdicts.set(c, { candle: c, status: 'rejected', reason: why, reanchored: false, altered: false });
       continue;

@@ -51,7 +51,7 @@ function dedupeCandles(candles: Candle[]): Candle[] {
  */
 export async function ingestBusCandles(deps: GatedIngestDeps, candles: Candle[]): Promise<IngestResult> {
   const system = await deps.config.system();
-  const verdicts = await gateCandles(deps, system, dedupeCandles(candles), 'candle-ingest');
+  const verdicts = await gateCandles(deps, system, candles, 'candle-ingest');
   const result = await ingestClosedCandles(deps, accepted(verdicts));
   const refusal = gateRefusal(verdicts);
   if (refusal) throw refusal;

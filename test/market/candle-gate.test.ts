@@ -6,7 +6,11 @@
 import { describe, expect, it } from 'vitest';
 import { seriesFromSource } from '../../shared/backtest/data.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
-import { candleViolation, violationContext } from '../../shared/market/candle-gate.js';
+import { candleViolation, gateCandles, violationContext } from '../../shared/market/candle-gate.js';
+import { InMemoryBus } from '../../infra/bus/memory.js';
+import { SqliteStateStore } from '../../infra/state/sqlite.js';
+import { createLogger } from '../../shared/log.js';
+import { ManualClock } from '../../shared/ports/clock.js';
 import { EMPTY_SANITY, flagBadData, judgeSanity, type SanityState } from '../../shared/market/quality.js';
 import type { Candle } from '../../shared/market/types.js';
 import { newBadRowReport } from '../../shared/strategies/series.js';
@@ -100,5 +104,28 @@ describe('backtester CSV loading through the gate', () => {
 
   it('the clean file loads whole', () => {
     expect(seriesFromSource({ name: 'BTCUSDT_1m.csv', text: [header, ...rows].join('\n') }, DEFAULT_SYSTEM_CONFIG).length).toBe(20);
+  });
+});
+
+describe('gateCandles: one message with two versions of one candle', () => {
+  it('trusts no copy (whichever consumer came first would decide what is traded and what is stored); identical copies pass', async () => {
+    const c = BTC[5]!;
+    const clock = new ManualClock(c.openTime + 60_000);
+    const state = new SqliteStateStore({ file: ':memory:', clock });
+    const bus = new InMemoryBus({ clock, fast: true, log: createLogger({}, { minSeverity: 'CRITICAL' }) });
+    const deps = { state, bus, clock, log: createLogger({}, { minSeverity: 'CRITICAL' }) };
+    try {
+      const other = { ...c, close: c.close + 1, high: Math.max(c.high, c.close + 1) };
+      for (const consumer of ['execution', 'candle-ingest']) {
+        const v = await gateCandles(deps, DEFAULT_SYSTEM_CONFIG, consumer === 'execution' ? [c, other] : [other, c], consumer);
+        expect(v.map((x) => x.status)).toEqual(['rejected', 'rejected']);
+        expect(v[0]!.reason).toMatch(/conflicting copies/);
+      }
+      const same = await gateCandles(deps, DEFAULT_SYSTEM_CONFIG, [c, { ...c }], 'micro-scalp');
+      expect(same.map((x) => x.status)).toEqual(['accepted', 'accepted']);
+    } finally {
+      await bus.close();
+      await state.close();
+    }
   });
 });
