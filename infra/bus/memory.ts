@@ -46,6 +46,9 @@ import {
 import { BusJournal, type JournalMessage, type PendingDelivery } from './store.js';
 
 /** Handler invocations in flight per subscription when neither the bus nor the spec says. */
+/** After a failed journal write, the lane redelivers its head copy this much later (real time). */
+const JOURNAL_RETRY_MS = 1_000;
+
 export const DEFAULT_SUBSCRIPTION_CONCURRENCY = 32;
 
 export interface DeliveryPolicy {
@@ -441,7 +444,16 @@ export class InMemoryBus implements SubscribableBus {
     for (;;) {
       const copy = lane.queue[0];
       if (!copy || this.closing) break;
-      await this.deliver(sub, copy);
+      try {
+        await this.deliver(sub, copy);
+      } catch (e) {
+        // A journal write failed (e.g. the database stayed locked past its busy timeout). Nothing is
+        // lost: the delivery is still in the journal. The lane tries the same copy again shortly (an
+        // at-least-once redelivery) instead of an unhandled rejection ending the process.
+        this.log.error('bus journal write failed; redelivering shortly', { subscription: sub.name, topic: sub.topic, messageId: copy.msg.messageId, reason: errorReason(e) });
+        setTimeout(() => void this.runLane(sub, lane), JOURNAL_RETRY_MS).unref();
+        return;
+      }
       lane.queue.shift();
       if (copy.msg.seq !== undefined) sub.queued.delete(copy.msg.seq);
       if (!this.closed) this.settleOne();

@@ -182,4 +182,31 @@ describe('durable in-process bus', () => {
     expect(help.code).toBe(0);
     expect(help.lines[0]).toMatch(/^Usage: npm run deadletters -- <list\|replay>/);
   });
+  it('a failed journal write (database locked past its timeout) neither ends the process nor loses the message: it is redelivered and acked', async () => {
+    const logs = captureLog();
+    const bus = openBus({ log: logs.log });
+    const journal = (bus as unknown as { journal: { ack: (...a: unknown[]) => unknown } }).journal;
+    const realAck = journal.ack.bind(journal);
+    let failures = 1;
+    journal.ack = (...a: unknown[]) => {
+      if (failures-- > 0) throw new Error('SQLITE_BUSY: database is locked');
+      return realAck(...a);
+    };
+    const seen: number[] = [];
+    bus.subscribe({ name: SUB, topic: TOPIC, handler: (ev) => void seen.push(openTime(ev)) });
+    await bus.publish(TOPIC, { candles: [BTC[0]] }, { orderingKey: 'BTCUSDT' });
+    await until(() => seen.length === 2, 'the redelivery after the failed ack');
+    await bus.drain();
+    expect(seen).toEqual([BTC[0]!.openTime, BTC[0]!.openTime]);
+    expect(logs.entries.some((e) => e.message === 'bus journal write failed; redelivering shortly')).toBe(true);
+    await bus.close();
+    // acked in the end: a restart delivers nothing
+    const again = openBus();
+    const after: number[] = [];
+    again.subscribe({ name: SUB, topic: TOPIC, handler: (ev) => void after.push(openTime(ev)) });
+    await flushAsync(20);
+    await again.drain();
+    expect(after).toEqual([]);
+    await again.close();
+  });
 });
