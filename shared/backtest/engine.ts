@@ -54,6 +54,7 @@ import type { LevelSet } from '../strategies/levels.js';
 import { scalpStrategy, type EvalContext, type PreparedBase, type ScalpDecision, type ScalpStrategy } from '../strategies/scalp/index.js';
 import { sliceSeries, type CandleSeries } from '../strategies/series.js';
 import { markedEquity, unrealizedPnl } from '../trading/book.js';
+import { EMPTY_SANITY, judgeSanity, type QualityConfig, type SanityState } from '../market/quality.js';
 import { applyBias, applyCandle, applySignal, createTradingState, type CandleMarket, type RejectReason, type TradingEvent, type TradingState } from '../trading/engine.js';
 import { DEFAULT_FEEDS, tradingConfigFrom, type ClosedTrade, type TradingConfig } from '../trading/model.js';
 import type { BiasState, Signal } from '../trading/types.js';
@@ -69,7 +70,7 @@ export const INDICATOR_MODES = ['full', 'live-window'] as const satisfies readon
 
 export interface BacktestConfig {
   /** `hotWindowCandles` (default the system default) bounds the MACRO engine's hot-window reads. */
-  system: Pick<SystemConfig, 'symbols'> & Partial<Pick<SystemConfig, 'hotWindowCandles'>>;
+  system: Pick<SystemConfig, 'symbols'> & Partial<Pick<SystemConfig, 'hotWindowCandles' | 'dataQuality'>>;
   strategies: StrategyConfigs;
   /**
    * Opt out of the regime-reference gate (CLI `--allow-missing-reference`). By default the run is
@@ -212,6 +213,17 @@ export function runBacktest(m: BacktestMarket, config: BacktestConfig, opts: Bac
     notes.push(`regime reference ${refSymbol} is not in the data: allowed by --allow-missing-reference, the regime stays NORMAL all run (no PANIC / CAUTION protection)`);
   } else if (allowMissingReference) {
     notes.push(`--allow-missing-reference: the freshness of the regime reference ${refSymbol} is not checked (gaps in its data do not stop entries)`);
+  }
+
+  // The live candle gate's sanity band (shared/market/quality.ts judgeSanity) holds back candles out of
+  // the band of the last good close; a candle backtest trades every row. Say so when it matters.
+  for (let k = 0; k < m.series.length; k++) {
+    const held = heldBackBySanityBand(m.series[k] as CandleSeries, m.symbols[k] as string, system.dataQuality ?? DEFAULT_SYSTEM_CONFIG.dataQuality);
+    if (held.count > 0) {
+      notes.push(
+        `${m.symbols[k]}: ${held.count} candle(s) out of the live sanity band (first ${new Date(held.first).toISOString()}: ${held.reason}); live holds them back (stops only), this backtest traded them`,
+      );
+    }
   }
 
   // A log-only strategy's decisions never reach the trading core: when decisions are not recorded
@@ -452,3 +464,33 @@ export function runBacktest(m: BacktestMarket, config: BacktestConfig, opts: Bac
   };
 }
 
+/** Candles of a series that the live gate's sanity band would hold back as suspect (no lookahead: each judged on its past). */
+export function heldBackBySanityBand(s: CandleSeries, symbol: string, q: QualityConfig): { count: number; first: number; reason: string | null } {
+  let state: SanityState = EMPTY_SANITY;
+  let count = 0;
+  let first = Number.NaN;
+  let reason: string | null = null;
+  for (let i = 0; i < s.length; i++) {
+    const c: Candle = {
+      symbol,
+      interval: '1m',
+      venue: 'bybit',
+      openTime: s.openTime[i] as number,
+      open: s.open[i] as number,
+      high: s.high[i] as number,
+      low: s.low[i] as number,
+      close: s.close[i] as number,
+      volume: s.volume[i] as number,
+    };
+    const j = judgeSanity(state, c, q);
+    state = j.state;
+    if (j.verdict === 'suspect') {
+      if (count === 0) {
+        first = c.openTime;
+        reason = j.reason;
+      }
+      count++;
+    }
+  }
+  return { count, first, reason };
+}

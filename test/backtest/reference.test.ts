@@ -51,3 +51,17 @@ describe('backtest without the regime reference (BTCUSDT) in the data', () => {
     expect(r.notes.join('\n')).toMatch(/regime reference BTCUSDT is not in the data: allowed by --allow-missing-reference, the regime stays NORMAL/);
   });
 });
+
+describe('backtest over candles the live gate would hold back', () => {
+  it('says how many candles were out of the live sanity band (live holds them back; a candle backtest trades them)', () => {
+    const csv = readFileSync(join(FIXTURES, 'ETHUSDT_1m_2025-06-03T13_53_16.csv'), 'utf8');
+    const clean = seriesFromCsv(csv, { symbol: 'ETHUSDT', interval: '1m', venue: 'bybit' });
+    const market = (s: typeof clean) => createMarket({ series: [s] });
+    const cfg = { system: DEFAULT_SYSTEM_CONFIG, strategies: selectStrategies(DEFAULT_STRATEGY_CONFIGS, 'v52_divergence'), allowMissingReference: true };
+    expect(runBacktest(market(clean), cfg).notes.join('\n')).not.toMatch(/sanity band/);
+    // one real candle printed 60 % higher (a lone spike)
+    const spiked = seriesFromCsv(csv, { symbol: 'ETHUSDT', interval: '1m', venue: 'bybit' });
+    for (const col of [spiked.open, spiked.high, spiked.low, spiked.close]) col[8] = (col[8] as number) * 1.6;
+    expect(runBacktest(market(spiked), cfg).notes.join('\n')).toMatch(/ETHUSDT: 1 candle\(s\) out of the live sanity band .*this backtest traded them/);
+  });
+});
