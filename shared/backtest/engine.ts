@@ -52,7 +52,7 @@ import { scalpSignal } from '../engine/scalp-signal.js';
 import { INTERVAL_MS, type Candle } from '../market/types.js';
 import type { LevelSet } from '../strategies/levels.js';
 import { scalpStrategy, type EvalContext, type PreparedBase, type ScalpDecision, type ScalpStrategy } from '../strategies/scalp/index.js';
-import { sliceSeries, type CandleSeries } from '../strategies/series.js';
+import { candleAt, sliceSeries, type CandleSeries } from '../strategies/series.js';
 import { markedEquity, unrealizedPnl } from '../trading/book.js';
 import { EMPTY_SANITY, judgeSanity, type QualityConfig, type SanityState } from '../market/quality.js';
 import { applyBias, applyCandle, applySignal, createTradingState, type CandleMarket, type RejectReason, type TradingEvent, type TradingState } from '../trading/engine.js';
@@ -218,7 +218,7 @@ export function runBacktest(m: BacktestMarket, config: BacktestConfig, opts: Bac
   // The live candle gate's sanity band (shared/market/quality.ts judgeSanity) holds back candles out of
   // the band of the last good close; a candle backtest trades every row. Say so when it matters.
   for (let k = 0; k < m.series.length; k++) {
-    const held = heldBackBySanityBand(m.series[k] as CandleSeries, m.symbols[k] as string, system.dataQuality ?? DEFAULT_SYSTEM_CONFIG.dataQuality);
+    const held = heldBackBySanityBand(m.series[k] as CandleSeries, system.dataQuality ?? DEFAULT_SYSTEM_CONFIG.dataQuality);
     if (held.count > 0) {
       notes.push(
         `${m.symbols[k]}: ${held.count} candle(s) out of the live sanity band (first ${new Date(held.first).toISOString()}: ${held.reason}); live holds them back (stops only), this backtest traded them`,
@@ -465,28 +465,17 @@ export function runBacktest(m: BacktestMarket, config: BacktestConfig, opts: Bac
 }
 
 /** Candles of a series that the live gate's sanity band would hold back as suspect (no lookahead: each judged on its past). */
-export function heldBackBySanityBand(s: CandleSeries, symbol: string, q: QualityConfig): { count: number; first: number; reason: string | null } {
+export function heldBackBySanityBand(s: CandleSeries, q: QualityConfig): { count: number; first: number; reason: string | null } {
   let state: SanityState = EMPTY_SANITY;
   let count = 0;
   let first = Number.NaN;
   let reason: string | null = null;
   for (let i = 0; i < s.length; i++) {
-    const c: Candle = {
-      symbol,
-      interval: '1m',
-      venue: 'bybit',
-      openTime: s.openTime[i] as number,
-      open: s.open[i] as number,
-      high: s.high[i] as number,
-      low: s.low[i] as number,
-      close: s.close[i] as number,
-      volume: s.volume[i] as number,
-    };
-    const j = judgeSanity(state, c, q);
+    const j = judgeSanity(state, candleAt(s, i), q);
     state = j.state;
     if (j.verdict === 'suspect') {
       if (count === 0) {
-        first = c.openTime;
+        first = s.openTime[i] as number;
         reason = j.reason;
       }
       count++;
