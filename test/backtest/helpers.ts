@@ -9,6 +9,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { seriesFromCandles, seriesFromCsv, sliceSeries, type CandleSeries } from '../../shared/strategies/series.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
+import { DEFAULT_STRATEGY_CONFIGS, type StrategyConfigs } from '../../shared/config/strategy.js';
+import { applyOverrides, selectStrategies } from '../../shared/backtest/config.js';
 import type { Interval } from '../../shared/market/types.js';
 import type { MacroSeries } from '../../shared/backtest/macro.js';
 import { krakenCandles } from '../../scripts/replay-month.js';
@@ -67,4 +69,23 @@ export function kitMacroSeries(): MacroSeries {
     macro = out;
   }
   return macro;
+}
+
+/** The hand-computed scenario's 16 REAL ETH candles (test/backtest/scenario.test.ts works it out). */
+export const SCENARIO_CSV = join(FIXTURES, 'ETHUSDT_1m_2025-06-03T13_53_16.csv');
+
+export function scenarioSeries(): CandleSeries {
+  return seriesFromCsv(readFileSync(SCENARIO_CSV, 'utf8'), { symbol: 'ETHUSDT', interval: '1m', venue: 'bybit' });
+}
+
+/** V5.2 alone, MACRO off, with the short periods the 16-candle scenario needs. */
+export function scenarioStrategies(): StrategyConfigs {
+  return applyOverrides(selectStrategies(DEFAULT_STRATEGY_CONFIGS, 'v52_divergence'), {
+    'macro.enabled': false,
+    'scalp.v52_divergence.divergence.rsiPeriod': 3,
+    'scalp.v52_divergence.divergence.pivotStrength': 1,
+    'scalp.v52_divergence.divergence.lookbackCandles': 8,
+    'scalp.v52_divergence.volumeSpike.emaPeriod': 3,
+    'scalp.v52_divergence.volumeSpike.minRatio': 1.5,
+  });
 }

@@ -5,27 +5,19 @@
  * hand-computed scenario (test/backtest/scenario.test.ts), whose V5.2 short trades when allowed.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { applyOverrides, selectStrategies } from '../../shared/backtest/config.js';
+import { selectStrategies } from '../../shared/backtest/config.js';
 import { runBacktest } from '../../shared/backtest/engine.js';
 import { createMarket } from '../../shared/backtest/market.js';
 import { formatRun } from '../../shared/backtest/report.js';
 import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { seriesFromCsv } from '../../shared/strategies/series.js';
-import { FIXTURES } from './helpers.js';
+import { SCENARIO_CSV, scenarioSeries, scenarioStrategies } from './helpers.js';
 
 function run(allowMissingReference: boolean) {
-  const series = seriesFromCsv(readFileSync(join(FIXTURES, 'ETHUSDT_1m_2025-06-03T13_53_16.csv'), 'utf8'), { symbol: 'ETHUSDT', interval: '1m', venue: 'bybit' });
-  const strategies = applyOverrides(selectStrategies(DEFAULT_STRATEGY_CONFIGS, 'v52_divergence'), {
-    'macro.enabled': false,
-    'scalp.v52_divergence.divergence.rsiPeriod': 3,
-    'scalp.v52_divergence.divergence.pivotStrength': 1,
-    'scalp.v52_divergence.divergence.lookbackCandles': 8,
-    'scalp.v52_divergence.volumeSpike.emaPeriod': 3,
-    'scalp.v52_divergence.volumeSpike.minRatio': 1.5,
-  });
+  const series = scenarioSeries();
+  const strategies = scenarioStrategies();
   return runBacktest(createMarket({ series: [series] }), { system: DEFAULT_SYSTEM_CONFIG, strategies, ...(allowMissingReference ? { allowMissingReference } : {}) }, { record: { events: true } });
 }
 
@@ -54,7 +46,7 @@ describe('backtest without the regime reference (BTCUSDT) in the data', () => {
 
 describe('backtest over candles the live gate would hold back', () => {
   it('says how many candles were out of the live sanity band (live holds them back; a candle backtest trades them)', () => {
-    const csv = readFileSync(join(FIXTURES, 'ETHUSDT_1m_2025-06-03T13_53_16.csv'), 'utf8');
+    const csv = readFileSync(SCENARIO_CSV, 'utf8');
     const clean = seriesFromCsv(csv, { symbol: 'ETHUSDT', interval: '1m', venue: 'bybit' });
     const market = (s: typeof clean) => createMarket({ series: [s] });
     const cfg = { system: DEFAULT_SYSTEM_CONFIG, strategies: selectStrategies(DEFAULT_STRATEGY_CONFIGS, 'v52_divergence'), allowMissingReference: true };

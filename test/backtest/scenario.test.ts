@@ -37,30 +37,18 @@
  *     = 10,863.896 x (0.9998 - 0.995 x 1.0002) - 13.0040773 = 10,863.896 x 0.004601 - 13.0040773
  *     = 49.9847866 - 13.0040773 = 36.9807093 USD (0.370 % of equity); duration 7 minutes.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
-import { applyOverrides, selectStrategies } from '../../shared/backtest/config.js';
 import { runBacktest } from '../../shared/backtest/engine.js';
 import { createMarket } from '../../shared/backtest/market.js';
-import { seriesFromCsv } from '../../shared/strategies/series.js';
-import { FIXTURES } from './helpers.js';
+import { scenarioSeries, scenarioStrategies } from './helpers.js';
 
 const SIGNAL_CANDLE = Date.UTC(2025, 5, 3, 14, 0);
 const MIN = 60_000;
 
 function run() {
-  const series = seriesFromCsv(readFileSync(join(FIXTURES, 'ETHUSDT_1m_2025-06-03T13_53_16.csv'), 'utf8'), { symbol: 'ETHUSDT', interval: '1m', venue: 'bybit' });
-  const strategies = applyOverrides(selectStrategies(DEFAULT_STRATEGY_CONFIGS, 'v52_divergence'), {
-    'macro.enabled': false,
-    'scalp.v52_divergence.divergence.rsiPeriod': 3,
-    'scalp.v52_divergence.divergence.pivotStrength': 1,
-    'scalp.v52_divergence.divergence.lookbackCandles': 8,
-    'scalp.v52_divergence.volumeSpike.emaPeriod': 3,
-    'scalp.v52_divergence.volumeSpike.minRatio': 1.5,
-  });
+  const series = scenarioSeries();
+  const strategies = scenarioStrategies();
   // ETH only: the run opts out of the BTC regime-reference gate (test/backtest/reference.test.ts shows the default)
   return runBacktest(createMarket({ series: [series] }), { system: DEFAULT_SYSTEM_CONFIG, strategies, allowMissingReference: true }, { record: { events: true } });
 }
