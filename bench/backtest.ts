@@ -24,7 +24,7 @@ import { DEFAULT_STRATEGY_CONFIGS, SCALP_STRATEGIES, type StrategyConfigs } from
 import { DEFAULT_SYSTEM_CONFIG } from '../shared/config/system.js';
 import { ema } from '../shared/indicators/index.js';
 import { createMarket } from '../shared/backtest/market.js';
-import { runBacktest, type BacktestResult, type IndicatorMode } from '../shared/backtest/engine.js';
+import { runBacktest, type BacktestResult, type IndicatorMode } from '../shared/backtest/run.js';
 import { defaultGrid, runGrid } from '../shared/backtest/grid.js';
 import { seriesFromCandles, seriesFromCsv, type CandleSeries } from '../shared/strategies/series.js';
 import type { MacroSeries } from '../shared/backtest/macro.js';

@@ -72,7 +72,7 @@ import type { Clock } from '../shared/ports/clock.js';
 import type { AccountState } from '../shared/trading/model.js';
 import { tradingDocPath, type TradingDoc } from '../shared/trading/store.js';
 import { candleToRow } from '../shared/warehouse-schema.js';
-import { PAPER_ACCOUNT_ID, REJECTED_DECISION } from '../shared/engine/execution.js';
+import { PAPER_ACCOUNT_ID, REJECTED_DECISION } from '../shared/pipeline/execution.js';
 
 export const DEFAULT_SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'];
 export const MACRO_EVERY_MS = 5 * 60_000;
@@ -672,7 +672,7 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
     await opts.inspect?.({ ctx, state: raw, warehouse: duck, bus });
 
     // Results.
-    // scan decisions; the trading core's rejections (REJECTED rows, shared/engine/execution.ts rejectionRow) apart
+    // scan decisions; the trading core's rejections (REJECTED rows, shared/pipeline/execution.ts rejectionRow) apart
     const allSignalRows = await duck.rows('signals');
     const signalRows = allSignalRows.filter((r) => r.decision !== REJECTED_DECISION);
     const rejectedRows = allSignalRows.filter((r) => r.decision === REJECTED_DECISION);

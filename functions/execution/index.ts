@@ -3,7 +3,7 @@
  * swing signals (`trade-signals-swing`), closed Bybit 1m candles (`candles-bybit-1m`: scalp fills and
  * exits, volatility, the BTC regime), Kraken candles (`ohlc-data-kraken`: swing fills), macro-bias
  * updates (`macro-bias-updates`) and the owner's Telegram commands (`trade-commands`: pause, resume,
- * move TP, decided suggestions). Thin: validates at the edge and calls shared/engine/execution.ts /
+ * move TP, decided suggestions). Thin: validates at the edge and calls shared/pipeline/execution.ts /
  * commands.ts (the one trading core through TradingStore transactions).
  *
  * Live mode (owner switch `trading/mode`): the live source below yields the Bybit v5 private REST
@@ -26,10 +26,10 @@ import {
   executionCacheFor,
   signalFromSwingMessage,
   type ExecutionDeps,
-} from '../../shared/engine/execution.js';
+} from '../../shared/pipeline/execution.js';
 import { PermanentError, type CloudEventHandler } from '../../shared/ports/bus.js';
 import { TOPICS } from '../../shared/topics.js';
-import { executeTradeCommand } from '../../shared/engine/commands.js';
+import { executeTradeCommand } from '../../shared/pipeline/execution/owner-commands.js';
 import { tradeCommandSchema } from '../../shared/telegram/trade-commands.js';
 import { liveVenueFor } from './live.js';
 

@@ -9,7 +9,7 @@
 import type { AppContext } from '../../infra/context.js';
 import { BybitTradingClient } from '../../infra/bybit/trading-client.js';
 import { envSecrets, secretManagerSecrets } from '../../infra/secrets.js';
-import type { LiveVenueAccess } from '../../shared/engine/execution.js';
+import type { LiveVenueAccess } from '../../shared/pipeline/execution.js';
 import type { SecretSource } from '../../shared/ports/secrets.js';
 
 /** Bybit's X-BAPI-RECV-WINDOW default, ms. Proposed config field: `bybit.recvWindowMs`. */

@@ -1,7 +1,7 @@
 /**
  * MICRO-SCALP evaluation (SPEC 1/4): Pub/Sub-triggered on `candles-bybit-1m` (evaluation on every
  * closed 1m candle) and `snapshots-bybit-15s` (evaluation of the forming candle with the book). Thin:
- * validates the payload at the edge and calls shared/engine/micro.ts, which logs every decision to
+ * validates the payload at the edge and calls shared/pipeline/micro-scalp.ts, which logs every decision to
  * the warehouse `signals` table and publishes emitting TAKEs on `trade-signals-micro`.
  * The instance keeps recent candles and book samples in memory (`microCacheFor`).
  */
@@ -11,7 +11,7 @@ import { asCloudEventFunction, topicFromSource } from '../../infra/bus/envelope.
 import type { AppContext } from '../../infra/context.js';
 import { candleBatchSchema } from '../../shared/market/schemas.js';
 import { snapshotSchema } from '../../shared/market/snapshot-schema.js';
-import { evaluateMicro, evaluateMicroCandles, microCacheFor, type MicroDeps } from '../../shared/engine/micro.js';
+import { evaluateMicro, evaluateMicroCandles, microCacheFor, type MicroDeps } from '../../shared/pipeline/micro-scalp.js';
 import { PermanentError, type CloudEventHandler } from '../../shared/ports/bus.js';
 import { TOPICS } from '../../shared/topics.js';
 

@@ -7,7 +7,7 @@ import * as ff from '@google-cloud/functions-framework';
 import { scheduledHttpHandler, type ScheduledJob } from '../../infra/functions.js';
 import { cleanupRetention } from '../../shared/health/retention.js';
 import { markerCollections, pruneMarkers } from '../../shared/health/markers.js';
-import { PAPER_ACCOUNT_ID } from '../../shared/engine/execution.js';
+import { PAPER_ACCOUNT_ID } from '../../shared/pipeline/execution.js';
 
 export const FUNCTION_NAME = 'retention-cleanup';
 

@@ -1,5 +1,5 @@
 /**
- * ExecutionVenue adapter: Bybit v5 private REST (`category=linear`) through bybit-api's `RestClientV5`
+ * TradingVenue adapter: Bybit v5 private REST (`category=linear`) through bybit-api's `RestClientV5`
  * (it signs every private request: HMAC_SHA256(timestamp + apiKey + recvWindow + payload) in the
  * X-BAPI-* headers). `baseUrl` points it at live Bybit or at the local server
  * `infra/replay/bybit-trade-server.ts`.
@@ -26,13 +26,13 @@ import {
   OrderRejectedError,
   VenueAuthError,
   VenueError,
-  type ExecutionVenue,
+  type TradingVenue,
   type InstrumentRules,
   type LimitOrderRequest,
   type PlacedOrder,
   type VenueOrder,
   type VenueOrderStatus,
-} from '../../shared/ports/execution.js';
+} from '../../shared/ports/trading-venue.js';
 
 /** Bybit v5 retCodes this adapter treats specially (https://bybit-exchange.github.io/docs/v5/error). */
 export const BYBIT_RET = {
@@ -157,7 +157,7 @@ function toVenueOrder(o: z.infer<typeof orderSchema>): VenueOrder {
   };
 }
 
-export class BybitTradingClient implements ExecutionVenue {
+export class BybitTradingClient implements TradingVenue {
   private readonly client: RestClientV5;
   private readonly rules = new Map<string, InstrumentRules>();
 

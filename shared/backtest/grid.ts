@@ -27,7 +27,7 @@ import type { StrategyConfigs } from '../config/strategy.js';
 import { SCALP_STRATEGIES } from '../config/strategy.js';
 import type { CandleSeries } from '../strategies/series.js';
 import { applyOverrides, type ConfigValue, type Overrides, type StrategySelection } from './config.js';
-import { runBacktest, type BacktestConfig, type IndicatorMode } from './engine.js';
+import { runBacktest, type BacktestConfig, type IndicatorMode } from './run.js';
 import { createMarket, type BacktestMarket } from './market.js';
 import { objectiveScore, type BacktestMetrics, type Objective } from './metrics.js';
 import { packSeries, type PackedSeries } from './packed-series.js';

@@ -1,6 +1,6 @@
 /**
  * The MACRO engine in the backtest (SPEC 3, 7): the SAME functions as production
- * (shared/strategies/macro/engine.ts `runMacro` -> bias.ts `prepareBias` / `evaluateBiasAt`,
+ * (shared/pipeline/macro-analysis.ts `runMacro` -> bias.ts `prepareBias` / `evaluateBiasAt`,
  * swing.ts `prepareSwing` / `evaluateSwingAt` / `resolveSwingConflicts`, the regime with
  * protection/regime.ts `regimeAt`), called with the same inputs and `now` values as the live
  * pipeline driven by scripts/replay-month.ts:
@@ -21,15 +21,15 @@
  * Nothing here depends on the trading state, so the timeline is computed once per (HTF data, macro
  * config, regime config, symbols) and memoised on the data object (grids reuse it).
  */
-import { biasStateOf } from '../engine/execution.js';
+import { biasStateOf } from '../pipeline/execution.js';
 import type { Regime, StrategyConfigs } from '../config/strategy.js';
 import type { SystemConfig } from '../config/system.js';
-import { signalFromSwingMessage } from '../engine/execution.js';
+import { signalFromSwingMessage } from '../pipeline/execution.js';
 import { INTERVAL_MS, type Candle, type Interval, type Venue } from '../market/types.js';
 import { regimeAt } from '../protection/regime.js';
 import { evaluateBiasAt, MAX_STALE_INTERVALS, prepareBias, type BiasResult } from '../strategies/macro/bias.js';
 import { lastClosedIndex, type SeriesByInterval } from '../strategies/macro/columns.js';
-import { candlesNeeded, MACRO_SLOT_MS, REGIME_INTERVAL, REGIME_LOOKBACK_MS } from '../strategies/macro/engine.js';
+import { candlesNeeded, MACRO_SLOT_MS, REGIME_INTERVAL, REGIME_LOOKBACK_MS } from '../pipeline/macro-analysis.js';
 import { macroBiasMessageSchema, swingSignalMessageSchema, type MacroBiasMessage } from '../strategies/macro/messages.js';
 import { evaluateSwingAt, isSwingSignal, prepareSwing, resolveSwingConflicts, type SwingScan } from '../strategies/macro/swing.js';
 import { allocColumns, candleAt, sliceSeries, type CandleColumns, type CandleSeries } from '../strategies/series.js';
@@ -85,7 +85,7 @@ export function hotWindow(s: CandleSeries | undefined, iv: Interval, t: number, 
 
 export { biasStateOf };
 
-/** The regime the job computes (engine.ts `resolveRegime`, default provider) as of slot t. */
+/** The regime the job computes (shared/pipeline/macro-analysis.ts `resolveRegime`, default provider) as of slot t. */
 export function regimeAsOf(series: MacroSeries, strategies: Pick<StrategyConfigs, 'protections'>, system: Pick<SystemConfig, 'symbols' | 'hotWindowCandles'>, t: number): Regime | null {
   const cfg = strategies.protections.regime;
   const ref = system.symbols.find((s) => s.symbol === cfg.referenceSymbol && s.krakenPair !== null);

@@ -8,18 +8,18 @@
  * Everything here is computed with the production functions:
  * - volatility: shared/protection/volatility.ts `volatilitySeries` (the same max/min over the same
  *   24h window as the execution's `volatilityPctAt`, null while the data does not cover 24h yet,
- *   as shared/engine/execution.ts decides);
+ *   as shared/pipeline/execution.ts decides);
  * - regime inputs: shared/protection/regime.ts `regimeInputsAt` on the reference symbol;
- * - levels: shared/engine/micro.ts `levelsAt` (15m / 1h buckets resampled from the 1m history,
+ * - levels: shared/pipeline/micro-scalp.ts `levelsAt` (15m / 1h buckets resampled from the 1m history,
  *   closed buckets only, horizontal from the last 120 15m, trend lines from the last 72 1h) on a
  *   CandleWindow holding the whole series; `levelsAt` reads only candles at or before i and the
  *   live cache always holds at least the candles it reads (its capacity is `historyCandles`), so
  *   the level set at i is exactly the one the live engine computes.
  */
 import type { LevelsExhaustionConfig } from '../config/strategy.js';
-import { CandleWindow } from '../engine/candle-cache.js';
-import { VOLATILITY_WINDOW_MS } from '../engine/execution.js';
-import { createMicroCache, levelsAt } from '../engine/micro.js';
+import { CandleWindow } from '../market/candle-cache.js';
+import { VOLATILITY_WINDOW_MS } from '../pipeline/execution.js';
+import { createMicroCache, levelsAt } from '../pipeline/micro-scalp.js';
 import { INTERVAL_MS, type Candle, type Venue } from '../market/types.js';
 import type { RegimeInputs } from '../protection/model.js';
 import { regimeInputsAt } from '../protection/regime.js';

@@ -8,7 +8,7 @@
  * their rank. Each is backtested with the candles before it as history (as live would have them).
  */
 import type { CandleSeries } from '../strategies/series.js';
-import { runBacktest, type BacktestConfig, type IndicatorMode } from './engine.js';
+import { runBacktest, type BacktestConfig, type IndicatorMode } from './run.js';
 import { createMarket, lowerBound, upperBound } from './market.js';
 import type { BacktestMetrics } from './metrics.js';
 

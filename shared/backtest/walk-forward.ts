@@ -14,7 +14,7 @@
 import { INTERVAL_MS } from '../market/types.js';
 import type { CandleSeries } from '../strategies/series.js';
 import { applyOverrides } from './config.js';
-import { runBacktest, type BacktestConfig, type IndicatorMode } from './engine.js';
+import { runBacktest, type BacktestConfig, type IndicatorMode } from './run.js';
 import { runGrid, type GridDimension, type GridRow } from './grid.js';
 import { createMarket } from './market.js';
 import { computeMetrics, type BacktestMetrics, type Objective } from './metrics.js';

@@ -8,7 +8,7 @@ import type { Candle } from '../market/types.js';
 import { ema, last as lastValue, macd, rsi } from '../indicators/index.js';
 import { horizontalLevels } from '../strategies/levels.js';
 import { seriesFromCandles } from '../strategies/series.js';
-import { biasPath, type StoredBias } from '../strategies/macro/engine.js';
+import { biasPath, type StoredBias } from '../pipeline/macro-analysis.js';
 import { isBiasActive } from '../strategies/macro/bias.js';
 import { buildTradeChartInput, candlesUntil } from './chart-data.js';
 import type { TelegramDeps } from './deps.js';

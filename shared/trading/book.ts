@@ -222,7 +222,7 @@ export interface OrderPlan {
   takeProfit: number;
 }
 
-/** Places the limit entries of an accepted signal (no checks: the engine decides; see engine.ts). */
+/** Places the limit entries of an accepted signal (no checks: the engine decides; see core.ts). */
 export function submitSignal(a: AccountState, signal: Signal, plan: OrderPlan, cfg: TradingConfig, now: number): BookResult {
   if (plan.qtys.length !== signal.entries.length) throw new Error('order plan: one qty per entry price');
   const groupId = groupIdOf(signal.signalId);

@@ -196,7 +196,7 @@ export interface Position {
 }
 
 /**
- * The owner's controls of an account (Telegram /pause, /resume; shared/engine/commands.ts). Absent on
+ * The owner's controls of an account (Telegram /pause, /resume; shared/pipeline/execution/owner-commands.ts). Absent on
  * accounts that never received one (and in the backtester): not paused.
  */
 export interface OwnerControl {

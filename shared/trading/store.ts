@@ -1,7 +1,7 @@
 /**
  * Persistence shell of the trading core over the StateStore port. The whole trading state of an
  * account (book + protections + bias filter) is ONE document, `trading/{accountId}`, changed only
- * inside `state.runTransaction` (read doc -> pure transition from engine.ts -> write), so concurrent
+ * inside `state.runTransaction` (read doc -> pure transition from core.ts -> write), so concurrent
  * signals serialise on it: the risk cap and the position limits hold under concurrency (no
  * read-then-write race; the adapters retry contended transactions).
  *
@@ -22,7 +22,7 @@
  * In live mode a `liveGate` (when given) is asked first: a reason means live trading cannot run (no
  * exchange keys), and the signal is rejected `live_unavailable` instead of opening an external group
  * nothing would ever fill.
- * - owner commands (pause / resume / move TP, shared/engine/commands.ts): a marker
+ * - owner commands (pause / resume / move TP, shared/pipeline/execution/owner-commands.ts): a marker
  *   `trading/{accountId}/commands/{commandId}` keeps the outcome and events; the same command again
  *   changes nothing and returns them (`applied: false`).
  * The caller publishes the returned events (trade-events / system-alerts via `protectionAlert`) and
@@ -51,7 +51,7 @@ import {
   type SignalMarket,
   type TradingEvent,
   type TradingState,
-} from './engine.js';
+} from './core.js';
 import type { ExternalFillOutcome } from './book.js';
 import { fillSourceOfMode, modeOfDoc, TRADING_MODE_DOC } from './live/mode.js';
 import { externalFillSchema, type ExternalFill, type PaperTradeRow, type TradingConfig } from './model.js';
@@ -229,7 +229,7 @@ export class TradingStore {
   }
 
   /**
-   * A candle the candle gate held back as suspect: protective exits only (engine.ts
+   * A candle the candle gate held back as suspect: protective exits only (core.ts
    * applySuspectCandle); the watermark does not move. Idempotent by candle key (marker
    * `trading/{id}/external/suspect:{key}`: the same candle again returns the stored events); a candle
    * at or before the feed's watermark changes nothing.
@@ -293,17 +293,17 @@ export class TradingStore {
     return this.transition(now, (s) => ownerResume(s, now));
   }
 
-  /** Owner /pause (idempotent by command id; see engine.ts ownerPause). */
+  /** Owner /pause (idempotent by command id; see core.ts ownerPause). */
   pause(cmd: OwnerCommandRef, now: number): Promise<StoreCommandResult> {
     return this.command(cmd.commandId, now, (s) => ({ ...ownerPause(s, { actorId: cmd.actorId, commandTs: cmd.ts }, now), detail: '' }));
   }
 
-  /** Owner /resume as a command (idempotent by command id; see engine.ts ownerResume). */
+  /** Owner /resume as a command (idempotent by command id; see core.ts ownerResume). */
   resumeCommand(cmd: OwnerCommandRef, now: number): Promise<StoreCommandResult> {
     return this.command(cmd.commandId, now, (s) => ({ ...ownerResume(s, now, { actorId: cmd.actorId, commandTs: cmd.ts }), detail: '' }));
   }
 
-  /** Owner "move TP" of a group (idempotent by command id; see engine.ts ownerMoveTakeProfit). */
+  /** Owner "move TP" of a group (idempotent by command id; see core.ts ownerMoveTakeProfit). */
   moveTakeProfit(cmd: OwnerCommandRef & { groupId: string; symbol: string; takeProfit: number }, now: number): Promise<StoreCommandResult> {
     return this.command(cmd.commandId, now, (s) => ownerMoveTakeProfit(s, cmd.groupId, cmd.symbol, cmd.takeProfit, cmd.commandId, now));
   }

@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_STRATEGY_CONFIGS, type StrategyConfigs } from '../../shared/config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { createMarket } from '../../shared/backtest/market.js';
-import { runBacktest, type BacktestResult, type BiasUpdate } from '../../shared/backtest/engine.js';
+import { runBacktest, type BacktestResult, type BiasUpdate } from '../../shared/backtest/run.js';
 import type { MacroBiasMessage } from '../../shared/strategies/macro/messages.js';
 import { TOPICS } from '../../shared/topics.js';
 import { runReplay, type ReplayResult } from '../../scripts/replay-month.js';

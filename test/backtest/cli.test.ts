@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
-import { runBacktest } from '../../shared/backtest/engine.js';
+import { runBacktest } from '../../shared/backtest/run.js';
 import { createMarket } from '../../shared/backtest/market.js';
 import { seriesFromSource } from '../../shared/backtest/data.js';
 import { configChanges } from '../../shared/backtest/store.js';

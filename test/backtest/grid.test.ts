@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { applyOverrides, selectStrategies } from '../../shared/backtest/config.js';
-import { runBacktest } from '../../shared/backtest/engine.js';
+import { runBacktest } from '../../shared/backtest/run.js';
 import { defaultGrid, expandGrid, rankRows, runGrid, valueDimension } from '../../shared/backtest/grid.js';
 import { createMarket } from '../../shared/backtest/market.js';
 import { objectiveScore } from '../../shared/backtest/metrics.js';

@@ -11,7 +11,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
-import { runBacktest, type BacktestResult, type IndicatorMode } from '../../shared/backtest/engine.js';
+import { runBacktest, type BacktestResult, type IndicatorMode } from '../../shared/backtest/run.js';
 import { createMarket, levelTimeline } from '../../shared/backtest/market.js';
 import { allocSeries, type CandleSeries } from '../../shared/strategies/series.js';
 import { HOUR, kitSeries, MIN, slice, SYMBOLS } from './helpers.js';

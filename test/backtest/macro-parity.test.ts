@@ -15,7 +15,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_STRATEGY_CONFIGS, type StrategyConfigs } from '../../shared/config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { createMarket } from '../../shared/backtest/market.js';
-import { runBacktest, type BacktestResult } from '../../shared/backtest/engine.js';
+import { runBacktest, type BacktestResult } from '../../shared/backtest/run.js';
 import { macroTimeline, type MacroSeries, type MacroTimeline } from '../../shared/backtest/macro.js';
 import type { MacroBiasMessage, SwingSignalMessage } from '../../shared/strategies/macro/messages.js';
 import type { Row } from '../../shared/ports/warehouse.js';

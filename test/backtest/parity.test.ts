@@ -20,7 +20,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_STRATEGY_CONFIGS, type StrategyConfigs } from '../../shared/config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { createMarket } from '../../shared/backtest/market.js';
-import { runBacktest, type BacktestResult } from '../../shared/backtest/engine.js';
+import { runBacktest, type BacktestResult } from '../../shared/backtest/run.js';
 import type { Row } from '../../shared/ports/warehouse.js';
 import { runReplay, type ReplayResult } from '../../scripts/replay-month.js';
 import { HOUR, KIT_SLICE_DIR, kitSeries, MIN, slice, SYMBOLS } from './helpers.js';

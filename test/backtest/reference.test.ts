@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { selectStrategies } from '../../shared/backtest/config.js';
-import { runBacktest } from '../../shared/backtest/engine.js';
+import { runBacktest } from '../../shared/backtest/run.js';
 import { createMarket } from '../../shared/backtest/market.js';
 import { formatRun } from '../../shared/backtest/report.js';
 import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';

@@ -39,7 +39,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
-import { runBacktest } from '../../shared/backtest/engine.js';
+import { runBacktest } from '../../shared/backtest/run.js';
 import { createMarket } from '../../shared/backtest/market.js';
 import { scenarioSeries, scenarioStrategies } from './helpers.js';
 

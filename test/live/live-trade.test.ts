@@ -13,7 +13,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BYBIT_MAKER_FEE_RATE, BYBIT_TAKER_FEE_RATE } from '../../infra/replay/bybit-trade-server.js';
 import type { SqliteStateStore } from '../../infra/state/sqlite.js';
 import type { Candle } from '../../shared/market/types.js';
-import { applyCandle, applySignal, createTradingState, type TradingEvent, type TradingState } from '../../shared/trading/engine.js';
+import { applyCandle, applySignal, createTradingState, type TradingEvent, type TradingState } from '../../shared/trading/core.js';
 import { alertSchema } from '../../shared/alerts.js';
 import { liveIssueAlert } from '../../shared/trading/live/alerts.js';
 import { LiveExecutor, type LiveResult } from '../../shared/trading/live/executor.js';

@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BYBIT_MAKER_FEE_RATE } from '../../infra/replay/bybit-trade-server.js';
 import type { SqliteStateStore } from '../../infra/state/sqlite.js';
 import type { Candle } from '../../shared/market/types.js';
-import type { TradingEvent } from '../../shared/trading/engine.js';
+import type { TradingEvent } from '../../shared/trading/core.js';
 import { LiveExecutor, type LiveResult } from '../../shared/trading/live/executor.js';
 import type { LiveEvent } from '../../shared/trading/live/ledger.js';
 import { setTradingMode } from '../../shared/trading/live/mode.js';

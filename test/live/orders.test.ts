@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { InstrumentRules } from '../../shared/ports/execution.js';
+import type { InstrumentRules } from '../../shared/ports/trading-venue.js';
 import { boundedExitPrice, clientOrderId, MAX_CLIENT_ORDER_ID_LENGTH, prepareLimitOrder, roundPrice, roundQty } from '../../shared/trading/live/orders.js';
 import { INSTRUMENTS_FILE } from './helpers.js';
 

@@ -12,7 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BybitTradingClient } from '../../infra/bybit/trading-client.js';
 import { BybitTradeServer, bybitSign } from '../../infra/replay/bybit-trade-server.js';
 import { createLogger } from '../../shared/log.js';
-import { OrderRejectedError, VenueAuthError } from '../../shared/ports/execution.js';
+import { OrderRejectedError, VenueAuthError } from '../../shared/ports/trading-venue.js';
 import { API_KEY, API_SECRET, INSTRUMENTS_FILE, startVenue, type Venue } from './helpers.js';
 
 let v: Venue;
@@ -186,7 +186,7 @@ describe('orders', () => {
 describe('no market order in the code', () => {
   it('the adapter and the live executor only ever build Limit orders', () => {
     const root = join(import.meta.dirname, '..', '..');
-    const files = ['infra/bybit/trading-client.ts', 'shared/ports/execution.ts', ...readdirSync(join(root, 'shared/trading/live')).map((f) => `shared/trading/live/${f}`)];
+    const files = ['infra/bybit/trading-client.ts', 'shared/ports/trading-venue.ts', ...readdirSync(join(root, 'shared/trading/live')).map((f) => `shared/trading/live/${f}`)];
     for (const f of files) {
       const src = readFileSync(join(root, f), 'utf8');
       expect(src, f).not.toMatch(/orderType:\s*['"](?!Limit)/);

@@ -36,7 +36,7 @@ import { ManualClock } from '../../shared/ports/clock.js';
 import { TOPICS } from '../../shared/topics.js';
 import type { PositionClosedEvent, TradeEvent } from '../../shared/trading/model.js';
 import { tradingDocPath, type TradingDoc } from '../../shared/trading/store.js';
-import { PAPER_ACCOUNT_ID } from '../../shared/engine/execution.js';
+import { PAPER_ACCOUNT_ID } from '../../shared/pipeline/execution.js';
 import { realBtc1m, signal } from '../trading/helpers.js';
 
 const MIN = 60_000;

@@ -22,7 +22,7 @@ import { TOPICS } from '../../shared/topics.js';
 import type { TradeEvent } from '../../shared/trading/model.js';
 import { tradingDocPath, type TradingDoc } from '../../shared/trading/store.js';
 import type { Signal } from '../../shared/trading/types.js';
-import { PAPER_ACCOUNT_ID } from '../../shared/engine/execution.js';
+import { PAPER_ACCOUNT_ID } from '../../shared/pipeline/execution.js';
 
 export interface Harness {
   ctx: AppContext;

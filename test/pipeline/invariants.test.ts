@@ -6,11 +6,11 @@ import { describe, expect, it } from 'vitest';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
 import { ManualClock } from '../../shared/ports/clock.js';
-import { applySignal, createTradingState, type TradingState } from '../../shared/trading/engine.js';
+import { applySignal, createTradingState, type TradingState } from '../../shared/trading/core.js';
 import { tradingConfigFrom } from '../../shared/trading/model.js';
 import { TradingStore, type TradingDoc } from '../../shared/trading/store.js';
 import { AccountWriteTap, compareRuns, formatInvariants, InvariantMonitor, type AccountWrite, type ReplayResult } from '../../scripts/replay-month.js';
-import { PAPER_ACCOUNT_ID } from '../../shared/engine/execution.js';
+import { PAPER_ACCOUNT_ID } from '../../shared/pipeline/execution.js';
 import { signal } from '../trading/helpers.js';
 
 const T = Date.UTC(2025, 5, 11, 12, 0);

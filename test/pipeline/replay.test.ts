@@ -23,7 +23,7 @@ import type { Bus } from '../../shared/ports/bus.js';
 import { cooldownUntil } from '../../shared/protection/limiter.js';
 import { accountEquity, openRisk } from '../../shared/trading/book.js';
 import type { Signal } from '../../shared/trading/types.js';
-import { createMicroCache, evaluateMicro } from '../../shared/engine/micro.js';
+import { createMicroCache, evaluateMicro } from '../../shared/pipeline/micro-scalp.js';
 import { recentHotCandles } from '../../shared/market/hot-store.js';
 import { runReplay, type ReplayResult } from '../../scripts/replay-month.js';
 import { HOUR, KIT_DIR, MIN, ObservedState, type TradingWrite } from './helpers.js';

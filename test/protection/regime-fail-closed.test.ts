@@ -1,5 +1,5 @@
 /**
- * Regimes fail closed (SPEC 6, issue 8 item 4), through the ONE trading core (shared/trading/engine.ts):
+ * Regimes fail closed (SPEC 6, issue 8 item 4), through the ONE trading core (shared/trading/core.ts):
  * - the held regime: a series oscillating around the PANIC threshold is ONE PANIC episode of at least
  *   protections.regime.minHoldMs, not one per minute;
  * - while PANIC holds, a pending DCA grid is cancelled (booked like an entry timeout), never filled;
@@ -22,7 +22,7 @@ import type { Candle } from '../../shared/market/types.js';
 import type { ProtectionEvent } from '../../shared/protection/model.js';
 import { classifyRegime, regimeInputsAt, stepRegime } from '../../shared/protection/regime.js';
 import { createProtectionState } from '../../shared/protection/model.js';
-import { applyCandle, applySignal, createTradingState, tick, type TradingEvent, type TradingState } from '../../shared/trading/engine.js';
+import { applyCandle, applySignal, createTradingState, tick, type TradingEvent, type TradingState } from '../../shared/trading/core.js';
 import type { TradingConfig } from '../../shared/trading/model.js';
 import { TradingStore } from '../../shared/trading/store.js';
 import { candle, columns, HOUR, MIN, realBtc1m, referenceCfg, signal } from '../trading/helpers.js';

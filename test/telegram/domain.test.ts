@@ -7,7 +7,7 @@ import { ManualClock } from '../../shared/ports/clock.js';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { htmlProblem } from '../../infra/replay/telegram-server.js';
 import { escapeHtml, fmtPct, html, truncateHtml } from '../../shared/telegram/html.js';
-import { parseCommand, parseCount, parsePeriod, parseSymbol, parseVerifyCode } from '../../shared/telegram/commands.js';
+import { parseCommand, parseCount, parsePeriod, parseSymbol, parseVerifyCode } from '../../shared/telegram/command-parser.js';
 import { decodeCallback, encodeCallback, alertKeyOf, alertKeyboard } from '../../shared/telegram/keyboards.js';
 import { AccessControl } from '../../shared/telegram/access.js';
 import { RateLimiter } from '../../shared/telegram/ratelimit.js';

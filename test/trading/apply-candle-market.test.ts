@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { regimeFromCode, regimeSeries } from '../../shared/protection/regime.js';
 import { volatilitySeries } from '../../shared/protection/volatility.js';
-import { applyCandle, createTradingState, type CandleMarket } from '../../shared/trading/engine.js';
+import { applyCandle, createTradingState, type CandleMarket } from '../../shared/trading/core.js';
 import { columns, defaultCfg, MIN, realBtc1m } from './helpers.js';
 
 describe('applyCandle with market inputs', () => {

@@ -17,7 +17,7 @@ import {
   tick,
   type TradingEvent,
   type TradingState,
-} from '../../shared/trading/engine.js';
+} from '../../shared/trading/core.js';
 import type { ExternalFill, PositionClosedEvent, TradeEvent, TradingConfig } from '../../shared/trading/model.js';
 import type { Signal } from '../../shared/trading/types.js';
 import { MIN, candle, defaultCfg, realBtc1m, signal } from './helpers.js';

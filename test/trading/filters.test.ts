@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_FILTERS_CONFIG } from '../../shared/config/strategy.js';
 import type { ProtectionEvent } from '../../shared/protection/model.js';
-import { applyBias, applySignal, applyCandle, createTradingState } from '../../shared/trading/engine.js';
+import { applyBias, applySignal, applyCandle, createTradingState } from '../../shared/trading/core.js';
 import { biasRestriction, createBiasFilterState, updateBiasFilter, type BiasFilterState } from '../../shared/trading/filters.js';
 import type { Bias, BiasState } from '../../shared/trading/types.js';
 import { HOUR, MIN, candle, defaultCfg, signal } from './helpers.js';

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import type { ProtectionEvent } from '../../shared/protection/model.js';
-import { applyCandle, applySignal, createTradingState, ownerMoveTakeProfit, ownerPause, ownerResume, OWNER_PAUSED_KIND, setFillSource, tick, type TradingEvent } from '../../shared/trading/engine.js';
+import { applyCandle, applySignal, createTradingState, ownerMoveTakeProfit, ownerPause, ownerResume, OWNER_PAUSED_KIND, setFillSource, tick, type TradingEvent } from '../../shared/trading/core.js';
 import { setTradingMode } from '../../shared/trading/live/mode.js';
 import type { PositionClosedEvent } from '../../shared/trading/model.js';
 import { commandMarkerPath, TradingStore } from '../../shared/trading/store.js';

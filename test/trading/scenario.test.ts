@@ -30,7 +30,7 @@
  * Realized: 39.530279 - 50 = -10.469721. The SHORT's stop is the first stop counted on BTCUSDT.
  */
 import { describe, expect, it } from 'vitest';
-import { applyCandle, applySignal, createTradingState, type TradingEvent, type TradingState } from '../../shared/trading/engine.js';
+import { applyCandle, applySignal, createTradingState, type TradingEvent, type TradingState } from '../../shared/trading/core.js';
 import type { PositionClosedEvent } from '../../shared/trading/model.js';
 import { MIN, defaultCfg, realBtc1m, signal } from './helpers.js';
 

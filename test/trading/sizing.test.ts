@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_RISK_CONFIG, riskConfigSchema } from '../../shared/config/strategy.js';
 import { openRisk, stoppedLossPerUnit } from '../../shared/trading/book.js';
-import { applyCandle, applySignal, createTradingState, type SignalResult, type TradingState } from '../../shared/trading/engine.js';
+import { applyCandle, applySignal, createTradingState, type SignalResult, type TradingState } from '../../shared/trading/core.js';
 import { capToRoom, notionalRoom, qtysForNotional, qtysForRisk, scalpRiskBudget, swingNotionalBudget } from '../../shared/trading/sizing.js';
 import { MIN, candle, cfg1m, defaultCfg, signal } from './helpers.js';
 

@@ -49,11 +49,11 @@
  * a switch back to paper.
  */
 import type { Logger } from '../../log.js';
-import type { ExecutionVenue, InstrumentRules, VenueOrder } from '../../ports/execution.js';
-import { VenueError } from '../../ports/execution.js';
+import type { TradingVenue, InstrumentRules, VenueOrder } from '../../ports/trading-venue.js';
+import { VenueError } from '../../ports/trading-venue.js';
 import type { DocData, StateStore } from '../../ports/state.js';
 import { safeId } from '../../ports/state.js';
-import type { TradingEvent, TradingState } from '../engine.js';
+import type { TradingEvent, TradingState } from '../core.js';
 import type { ExternalFill, TradeEvent } from '../model.js';
 import type { TradingStore } from '../store.js';
 import {
@@ -84,7 +84,7 @@ export function liveGroupPath(accountId: string, groupId: string): string {
 }
 
 export interface LiveExecutorOptions {
-  venue: ExecutionVenue;
+  venue: TradingVenue;
   store: StateStore;
   accountId: string;
   /** The trading core of the same account: exchange fills and ended entries are applied to it. */

@@ -34,8 +34,8 @@
  * feeds with these exchange numbers (TradingStore.applyExternalFill / cancelEntry).
  */
 import { z } from 'zod';
-import type { InstrumentRules, OrderSide, VenueOrder, VenueOrderStatus } from '../../ports/execution.js';
-import { TERMINAL_STATUSES } from '../../ports/execution.js';
+import type { InstrumentRules, OrderSide, VenueOrder, VenueOrderStatus } from '../../ports/trading-venue.js';
+import { TERMINAL_STATUSES } from '../../ports/trading-venue.js';
 import type { Tier } from '../../config/system.js';
 import type { Position } from '../model.js';
 import type { Direction, EngineKind, ExitReason, StrategyId } from '../types.js';

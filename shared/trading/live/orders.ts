@@ -17,7 +17,7 @@
  * creating a second order.
  */
 import { createHash } from 'node:crypto';
-import type { InstrumentRules, OrderSide } from '../../ports/execution.js';
+import type { InstrumentRules, OrderSide } from '../../ports/trading-venue.js';
 import type { Direction } from '../types.js';
 
 /** Bybit's `orderLinkId` limit. */

@@ -21,24 +21,24 @@
  * evaluated, with a note), never a crash. A failure of one symbol (I/O) is logged, the other symbols
  * still run, and the run then throws so the scheduler retries it (everything above is idempotent).
  */
-import { scanDecisionRow } from '../../warehouse-schema.js';
-import type { ConfigSource } from '../../config/source.js';
-import type { MacroConfig, Regime, StrategyConfigs } from '../../config/strategy.js';
-import type { SymbolConfig, SystemConfig } from '../../config/system.js';
-import type { Logger } from '../../log.js';
-import { recentHotCandles } from '../../market/hot-store.js';
-import { INTERVAL_MS, type Interval } from '../../market/types.js';
-import type { Bus } from '../../ports/bus.js';
-import type { Clock } from '../../ports/clock.js';
-import { safeId, type DocData, type StateStore } from '../../ports/state.js';
-import type { Row, Warehouse } from '../../ports/warehouse.js';
-import { regimeAt } from '../../protection/regime.js';
-import { TOPICS } from '../../topics.js';
-import type { ScanDecision } from '../../trading/types.js';
-import { computeBias, MAX_STALE_INTERVALS, VOLUME_RECENT_CANDLES, type BiasResult } from './bias.js';
-import { lastClosedIndex, toColumns, type SeriesByInterval } from './columns.js';
-import type { MacroBiasMessage } from './messages.js';
-import { DCA_INTERVAL, SWING_INTERVAL, evaluateSwingAt, isSwingSignal, prepareSwing, resolveSwingConflicts, type SwingScan, type SwingSignal } from './swing.js';
+import { scanDecisionRow } from '../warehouse-schema.js';
+import type { ConfigSource } from '../config/source.js';
+import type { MacroConfig, Regime, StrategyConfigs } from '../config/strategy.js';
+import type { SymbolConfig, SystemConfig } from '../config/system.js';
+import type { Logger } from '../log.js';
+import { recentHotCandles } from '../market/hot-store.js';
+import { INTERVAL_MS, type Interval } from '../market/types.js';
+import type { Bus } from '../ports/bus.js';
+import type { Clock } from '../ports/clock.js';
+import { safeId, type DocData, type StateStore } from '../ports/state.js';
+import type { Row, Warehouse } from '../ports/warehouse.js';
+import { regimeAt } from '../protection/regime.js';
+import { TOPICS } from '../topics.js';
+import type { ScanDecision } from '../trading/types.js';
+import { computeBias, MAX_STALE_INTERVALS, VOLUME_RECENT_CANDLES, type BiasResult } from '../strategies/macro/bias.js';
+import { lastClosedIndex, toColumns, type SeriesByInterval } from '../strategies/macro/columns.js';
+import type { MacroBiasMessage } from '../strategies/macro/messages.js';
+import { DCA_INTERVAL, SWING_INTERVAL, evaluateSwingAt, isSwingSignal, prepareSwing, resolveSwingConflicts, type SwingScan, type SwingSignal } from '../strategies/macro/swing.js';
 
 /** One bias per symbol per slot; matches the 5-minute schedule (proposed config: `macro.slotMs`). */
 export const MACRO_SLOT_MS = 5 * 60_000;

@@ -18,9 +18,9 @@
  * Several instances each hold their own cache (Cloud Functions scale out); every read above is a
  * plain query of the shared hot store, so any instance converges to the same window.
  */
-import { candleViolation } from '../market/candle-gate.js';
-import { barsCollection } from '../market/hot-store.js';
-import { INTERVAL_MS, isTradable, type Candle, type Interval, type Venue } from '../market/types.js';
+import { candleViolation } from './candle-gate.js';
+import { barsCollection } from './hot-store.js';
+import { INTERVAL_MS, isTradable, type Candle, type Interval, type Venue } from './types.js';
 import type { StateStore } from '../ports/state.js';
 import { allocSeries, type CandleSeries } from '../strategies/series.js';
 

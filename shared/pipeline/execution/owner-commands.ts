@@ -2,13 +2,13 @@
  * Owner trade commands (`trade-commands`, shared/telegram/trade-commands.ts) applied by the execution
  * function. Every command is idempotent by its deterministic `commandId` (`tg:{update_id}`).
  *
- * - pause / resume: through the ONE trading core (engine.ts ownerPause / ownerResume via TradingStore,
+ * - pause / resume: through the ONE trading core (core.ts ownerPause / ownerResume via TradingStore,
  *   marker `trading/{accountId}/commands/{commandId}`). While paused no new entry is accepted
  *   (rejection `owner_paused`); exits, entry timeouts and live order management go on. Resume also
  *   clears the loss-streak pause and today's loss halt. Each change is ONE protection event published
  *   as a `system-alerts` alert (`owner_paused` / `trading_resumed`); a repeated pause or a command
  *   older than the last applied pause / resume (the topic has no ordering key) changes nothing.
- * - move_tp: a group's take profit moves (engine.ts ownerMoveTakeProfit, one `take_profit_moved`
+ * - move_tp: a group's take profit moves (core.ts ownerMoveTakeProfit, one `take_profit_moved`
  *   trade event). A paper group's candles exit at the new level from the next candle on. For a LIVE
  *   group the same event goes to the LiveExecutor (afterCore), which cancels the group's resting
  *   reduce-only take-profit orders (`t{k}` PostOnly, GTC fallbacks `g{k}`) and, once each is terminal,
@@ -30,15 +30,15 @@
  *   `parameter` (a dotted key of the strategy configs, `risk.scalp.totalRiskPct`, or a field of the
  *   document named by `strategy`), `current` (before) and `suggested` (after).
  */
-import { CONFIG_COLLECTION, CONFIG_DOCUMENTS, isConfigDocName, type ConfigDocName } from '../config/documents.js';
-import { ConfigService, configStatePath, validateConfigDocument, type ConfigStateDoc } from '../config/service.js';
-import { effectiveDocument } from '../config/strict.js';
-import type { DocData, JsonValue, StateStore } from '../ports/state.js';
-import { safeId } from '../ports/state.js';
-import { SUGGESTIONS as BOT_SUGGESTIONS, type TradeCommand } from '../telegram/trade-commands.js';
-import { tradingConfigFrom } from '../trading/model.js';
-import { TradingStore, type StoreCommandResult } from '../trading/store.js';
-import { afterCore, LiveLink, PAPER_ACCOUNT_ID, type ExecutionDeps } from './execution.js';
+import { CONFIG_COLLECTION, CONFIG_DOCUMENTS, isConfigDocName, type ConfigDocName } from '../../config/documents.js';
+import { ConfigService, configStatePath, validateConfigDocument, type ConfigStateDoc } from '../../config/service.js';
+import { effectiveDocument } from '../../config/strict.js';
+import type { DocData, JsonValue, StateStore } from '../../ports/state.js';
+import { safeId } from '../../ports/state.js';
+import { SUGGESTIONS as BOT_SUGGESTIONS, type TradeCommand } from '../../telegram/trade-commands.js';
+import { tradingConfigFrom } from '../../trading/model.js';
+import { TradingStore, type StoreCommandResult } from '../../trading/store.js';
+import { afterCore, LiveLink, PAPER_ACCOUNT_ID, type ExecutionDeps } from '../execution.js';
 
 /** Decisions (and the backtester's proposals) live here: `suggestions/{id}`. */
 export const SUGGESTION_DECISIONS = 'suggestions';

@@ -1,7 +1,7 @@
 /**
  * The backtester's run loop (SPEC 7). It implements NO trading rule of its own: every decision is
  * made by the production code, called with the same inputs, in the same order and with the same
- * `now` values as the live pipeline (shared/engine/micro.ts + shared/engine/execution.ts, as driven
+ * `now` values as the live pipeline (shared/pipeline/micro-scalp.ts + shared/pipeline/execution.ts, as driven
  * by scripts/replay-month.ts):
  *
  * Per 1m candle c of symbol S closing at t (candles merged by open time across symbols; at equal
@@ -19,7 +19,7 @@
  *   3. every enabled scalp strategy that evaluates closes, in SCALP_STRATEGIES order, decides on
  *      the CLOSED candle c (`evaluateAt` reads indices <= c only), with the live level set
  *      (micro.ts `levelsAt`) and no book (the order-book flip is then 'unavailable');
- *   4. a TAKE becomes a Signal through shared/engine/scalp-signal.ts `scalpSignal` (THE one
+ *   4. a TAKE becomes a Signal through shared/strategies/scalp/signal.ts `scalpSignal` (THE one
  *      conversion); a signal of an emitting strategy goes to `applySignal(state, signal, { bias,
  *      volatility24hPct at c }, cfg, t)`; its limit entry can fill from the NEXT candle on
  *      (book.ts ignores candles opening before the signal time).
@@ -47,15 +47,15 @@
  */
 import { SCALP_STRATEGIES, type ScalpStrategyConfig, type StrategyConfigs } from '../config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from '../config/system.js';
-import { PAPER_ACCOUNT_ID } from '../engine/execution.js';
-import { scalpSignal } from '../engine/scalp-signal.js';
+import { PAPER_ACCOUNT_ID } from '../pipeline/execution.js';
+import { scalpSignal } from '../strategies/scalp/signal.js';
 import { INTERVAL_MS, type Candle } from '../market/types.js';
 import type { LevelSet } from '../strategies/levels.js';
 import { scalpStrategy, type EvalContext, type PreparedBase, type ScalpDecision, type ScalpStrategy } from '../strategies/scalp/index.js';
 import { candleAt, sliceSeries, type CandleSeries } from '../strategies/series.js';
 import { markedEquity, unrealizedPnl } from '../trading/book.js';
 import { EMPTY_SANITY, judgeSanity, type QualityConfig, type SanityState } from '../market/quality.js';
-import { applyBias, applyCandle, applySignal, createTradingState, type CandleMarket, type RejectReason, type TradingEvent, type TradingState } from '../trading/engine.js';
+import { applyBias, applyCandle, applySignal, createTradingState, type CandleMarket, type RejectReason, type TradingEvent, type TradingState } from '../trading/core.js';
 import { DEFAULT_FEEDS, tradingConfigFrom, type ClosedTrade, type TradingConfig } from '../trading/model.js';
 import type { BiasState, Signal } from '../trading/types.js';
 import type { SwingScan } from '../strategies/macro/swing.js';

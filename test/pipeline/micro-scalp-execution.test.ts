@@ -1,5 +1,5 @@
 /**
- * The micro-scalp and execution engines (shared/engine) and their function entry points against the
+ * The micro-scalp and execution engines (shared/pipeline) and their function entry points against the
  * embedded adapters (SQLite state, DuckDB warehouse, in-process bus), on REAL Bybit BTCUSDT 1m candles
  * (test/fixtures/pipeline: 2025-06-12 22:00 -> 2025-06-13 08:00 UTC).
  */
@@ -28,9 +28,9 @@ import { v52Divergence, type ScalpDecision } from '../../shared/strategies/scalp
 import { TOPICS } from '../../shared/topics.js';
 import { tradingDocPath, type TradingDoc } from '../../shared/trading/store.js';
 import type { Signal } from '../../shared/trading/types.js';
-import { scalpSignal, SCALP_MAX_HOLD_MS, SCALP_SIGNAL_CONFIDENCE } from '../../shared/engine/scalp-signal.js';
-import { createMicroCache, evaluateMicro, type MicroDeps, type MicroResult } from '../../shared/engine/micro.js';
-import { DecisionCandlePendingError, executeCandles, executeSignal, executionCacheFor, PAPER_ACCOUNT_ID, REJECTED_DECISION, type ExecutionDeps } from '../../shared/engine/execution.js';
+import { scalpSignal, SCALP_MAX_HOLD_MS, SCALP_SIGNAL_CONFIDENCE } from '../../shared/strategies/scalp/signal.js';
+import { createMicroCache, evaluateMicro, type MicroDeps, type MicroResult } from '../../shared/pipeline/micro-scalp.js';
+import { DecisionCandlePendingError, executeCandles, executeSignal, executionCacheFor, PAPER_ACCOUNT_ID, REJECTED_DECISION, type ExecutionDeps } from '../../shared/pipeline/execution.js';
 import { MIN } from './helpers.js';
 
 const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'pipeline', 'BTCUSDT_1m_2025-06-12T22_600.csv');

@@ -81,7 +81,7 @@ export interface InstrumentRules {
   maxPrice: string;
 }
 
-export interface ExecutionVenue {
+export interface TradingVenue {
   /** Places a limit order. A duplicate client id resolves to the existing order (`alreadyPlaced: true`). */
   placeLimitOrder(req: LimitOrderRequest): Promise<PlacedOrder>;
   /** Cancels by client id. Returns the order's status afterwards (an order already closed is not an error). */

@@ -1,6 +1,6 @@
 /**
  * The execution / paper engine glue (SPEC 5, 6), domain only: every input goes through the ONE
- * trading core (shared/trading/engine.ts) via TradingStore (one transaction per input on
+ * trading core (shared/trading/core.ts) via TradingStore (one transaction per input on
  * `trading/{accountId}`, idempotent by signal id / candle watermark), then the outcome is published:
  * trade events on `trade-events` (attribute `dedupeId` = the deterministic event id, ordering key =
  * trade group), protection changes as alerts on `system-alerts` (`protectionAlert`, one per change),
@@ -27,7 +27,7 @@
  * attempt, or until the signal is stale, when it is applied anyway and the core decides).
  *
  * Market inputs come from an in-memory per-instance window of Bybit 1m candles per symbol
- * (shared/engine/candle-cache.ts): 24h for volatility, 48h on the regime's reference symbol (the
+ * (shared/market/candle-cache.ts): 24h for volatility, 48h on the regime's reference symbol (the
  * regime's longest window). One hot-store query per symbol on a cold start, nothing when warm.
  *
  * Live trading (SPEC 5), behind the owner's switch (`trading/mode`, shared/trading/live/mode.ts):
@@ -64,20 +64,20 @@ import { protectionAlert } from '../protection/alerts.js';
 import type { ProtectionEvent, RegimeInputs } from '../protection/model.js';
 import { REGIME_WINDOWS_MS, regimeInputsAt } from '../protection/regime.js';
 import { volatilityPctAt } from '../protection/volatility.js';
-import { biasPath, type StoredBias } from '../strategies/macro/engine.js';
+import { biasPath, type StoredBias } from './macro-analysis.js';
 import type { MacroBiasMessage, SwingSignalMessage } from '../strategies/macro/messages.js';
 import { TOPICS } from '../topics.js';
-import type { CandleMarket, SignalDecision, TradingEvent, TradingState } from '../trading/engine.js';
+import type { CandleMarket, SignalDecision, TradingEvent, TradingState } from '../trading/core.js';
 import { tradingConfigFrom, type TradeEvent, type TradingConfig } from '../trading/model.js';
 import { closedTradeRows, feedKey, tradingDocPath, TradingStore, type StoreResult, type TradingDoc } from '../trading/store.js';
 import type { Alert } from '../alerts.js';
-import type { ExecutionVenue as ExchangeVenue } from '../ports/execution.js';
+import type { TradingVenue } from '../ports/trading-venue.js';
 import { safeId } from '../ports/state.js';
 import { liveIssueAlert } from '../trading/live/alerts.js';
 import { LiveExecutor, liveGroupPath, type LiveResult } from '../trading/live/executor.js';
 import { parseModeDoc, TRADING_MODE_DOC, type TradingMode } from '../trading/live/mode.js';
 import type { BiasState, Signal } from '../trading/types.js';
-import { CandleCache, type CandleWindow } from './candle-cache.js';
+import { CandleCache, type CandleWindow } from '../market/candle-cache.js';
 
 /** The paper account every signal trades on. Proposed config field: `paper.accountId`. */
 export const PAPER_ACCOUNT_ID = 'paper';
@@ -88,7 +88,7 @@ export const REGIME_HISTORY_MS = Math.max(...Object.values(REGIME_WINDOWS_MS));
 const MINUTE = INTERVAL_MS['1m'];
 
 /** What the entry point's live source yields: the exchange, or why there is none (e.g. no keys). */
-export type LiveVenueAccess = { venue: ExchangeVenue } | { unavailable: string };
+export type LiveVenueAccess = { venue: TradingVenue } | { unavailable: string };
 
 export interface ExecutionCache {
   /** Bybit 1m windows per symbol (volatility, regime inputs). */

@@ -3,9 +3,9 @@
  * scalp strategy for ONE symbol on a CLOSED 1m candle or on a 15 s snapshot (forming candle + book),
  * logs EVERY decision (TAKE / NEAR_MISS / SKIP) to the warehouse `signals` table and publishes the
  * TAKEs of strategies that may emit (`emitSignals`) on `trade-signals-micro` as `Signal`s
- * (shared/engine/scalp-signal.ts, the conversion the backtester uses too).
+ * (shared/strategies/scalp/signal.ts, the conversion the backtester uses too).
  *
- * Data, and what it costs in hot-store reads (see shared/engine/candle-cache.ts):
+ * Data, and what it costs in hot-store reads (see shared/market/candle-cache.ts):
  * - 1m history per symbol lives in this instance's memory (`MicroCache`), filled by ONE query on the
  *   first message of a symbol, then appended from every message; a gap is filled by one range query.
  *   Depth = `historyCandles(strategies)`: the longest of each strategy's `candleWindow`, the
@@ -44,8 +44,8 @@ import { levelSetFor, scalpStrategy, type EvalContext, type FormingCandle, type 
 import { sliceSeries, type CandleSeries } from '../strategies/series.js';
 import { TOPICS } from '../topics.js';
 import type { Signal } from '../trading/types.js';
-import { CandleCache, type CandleWindow } from './candle-cache.js';
-import { scalpSignal } from './scalp-signal.js';
+import { CandleCache, type CandleWindow } from '../market/candle-cache.js';
+import { scalpSignal } from '../strategies/scalp/signal.js';
 
 const MINUTE = INTERVAL_MS['1m'];
 

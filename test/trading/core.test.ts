@@ -1,7 +1,7 @@
-/** The single decision path (shared/trading/engine.ts): checks, limits, protections wired to the book. */
+/** The single decision path (shared/trading/core.ts): checks, limits, protections wired to the book. */
 import { describe, expect, it } from 'vitest';
 import type { ProtectionEvent } from '../../shared/protection/model.js';
-import { applyCandle, applySignal, createTradingState, ownerResume, tick, type TradingEvent, type TradingState } from '../../shared/trading/engine.js';
+import { applyCandle, applySignal, createTradingState, ownerResume, tick, type TradingEvent, type TradingState } from '../../shared/trading/core.js';
 import { signalSchema, type TradingConfig } from '../../shared/trading/model.js';
 import type { Signal } from '../../shared/trading/types.js';
 import { HOUR, MIN, candle, cfg1m, defaultCfg, signal } from './helpers.js';

@@ -20,9 +20,9 @@ import { regimeAt } from '../../shared/protection/regime.js';
 import { TOPICS } from '../../shared/topics.js';
 import { fromRows } from '../../shared/strategies/macro/columns.js';
 import { computeBias } from '../../shared/strategies/macro/bias.js';
-import { biasPath, candlesNeeded, runMacro, swingPublishedPath, type MacroDeps, type StoredBias } from '../../shared/strategies/macro/engine.js';
+import { biasPath, candlesNeeded, runMacro, swingPublishedPath, type MacroDeps, type StoredBias } from '../../shared/pipeline/macro-analysis.js';
 import { macroBiasMessageSchema, swingSignalMessageSchema } from '../../shared/strategies/macro/messages.js';
-import { FILES, HOUR, MIN, aggregate, loadRows, quietLogger, toCandles, ts, type Row } from './helpers.js';
+import { FILES, HOUR, MIN, aggregate, loadRows, quietLogger, toCandles, ts, type Row } from '../macro/helpers.js';
 
 const SYSTEM: SystemConfig = {
   ...DEFAULT_SYSTEM_CONFIG,
