@@ -357,4 +357,3 @@ function equityHeader(f: EquityFrame, raw: EquityChartInput, theme: Theme): { bo
   ];
   return { body, totalReturn };
 }
-
