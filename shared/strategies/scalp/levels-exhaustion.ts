@@ -22,7 +22,7 @@
 import type { LevelsExhaustionConfig } from '../../config/strategy.js';
 import { INTERVAL_MS } from '../../market/types.js';
 import type { Direction } from '../../trading/types.js';
-import { atr, ema, rsi } from '../../indicators/index.js';
+import { atr, ema, rsi } from '../../indicators/tulind.js';
 import { doubleWickCheck, lowVolumeCheck, orderBookFlipCheck, rsiCheck, UNAVAILABLE } from '../exhaustion.js';
 import {
   BOUNDARY_EPSILON,

@@ -22,7 +22,7 @@
  */
 import type { V52DivergenceConfig } from '../../config/strategy.js';
 import type { Direction } from '../../trading/types.js';
-import { atr, ema, rsi } from '../../indicators/index.js';
+import { atr, ema, rsi } from '../../indicators/tulind.js';
 import { pivotFlags } from '../levels.js';
 import type { CandleSeries } from '../series.js';
 import {
