@@ -39,31 +39,11 @@ import { cooldownUntil, expireCooldowns, recordReset, recordStop } from '../prot
 import { createProtectionState, DAY_MS, protectionEvent, type ProtectionEvent, type ProtectionEventKind, type ProtectionState, type RegimeInputs } from '../protection/model.js';
 import { classifyRegime, regimeSizeMultiplier, stepRegime, updateReference } from '../protection/regime.js';
 import { isSetupDisabled, updateVolatility } from '../protection/volatility.js';
-import {
-  accountEquity,
-  applyFill,
-  cancelPendingEntries,
-  closeManually,
-  createAccount,
-  endEntry,
-  expireOrders,
-  fillSourceOf,
-  groupIdOf,
-  costRates,
-  largestNotional,
-  hasPendingEntries,
-  markedEquity,
-  moveTakeProfit,
-  onCandle,
-  onSuspectCandle,
-  openNotional,
-  openRisk,
-  stoppedLossPerUnit,
-  submitSignal,
-  withFillSource,
-  type ExternalFillOutcome,
-  type MoveTakeProfitOutcome,
-} from './book.js';
+import { accountEquity, createAccount, fillSourceOf, largestNotional, markedEquity, openNotional, openRisk, withFillSource } from './account.js';
+import { cancelPendingEntries, closeManually, expireOrders, hasPendingEntries, moveTakeProfit, onCandle, onSuspectCandle, submitSignal, type MoveTakeProfitOutcome } from './book.js';
+import { costRates, stoppedLossPerUnit } from './costs.js';
+import { applyFill, endEntry, type ExternalFillOutcome } from './external-groups.js';
+import { groupIdOf } from './group-id.js';
 import { biasRestriction, createBiasFilterState, expireBiasFilter, hasSwingConflict, updateBiasFilter, type BiasFilterState } from './filters.js';
 import type { AccountState, ExternalFill, FillSource, OwnerControl, TradeEvent, TradingConfig } from './model.js';
 import { capToRoom, qtysForNotional, qtysForRisk, scalpRiskBudget, swingNotionalBudget, swingSetupOf } from './sizing.js';
