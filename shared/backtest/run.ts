@@ -14,7 +14,7 @@
  *      macro.ts; or, without it, the given bias updates (`BiasUpdate`, applied at their `now`). The
  *      latest bias per symbol is what the execution reads as `bias/{symbol}`;
  *   2. `applyCandle(state, c, { volatility24hPct, regimeInputs on the reference symbol }, cfg, t)`:
- *      fills and exits of open groups (book.ts: limits fill only when traded through, stop before
+ *      fills and exits of open groups (paper-fills.ts: limits fill only when traded through, stop before
  *      take profit inside a candle, fees + slippage per side), protections;
  *   3. every enabled scalp strategy that evaluates closes, in SCALP_STRATEGIES order, decides on
  *      the CLOSED candle c (`evaluateAt` reads indices <= c only), with the live level set
@@ -22,7 +22,7 @@
  *   4. a TAKE becomes a Signal through shared/strategies/scalp/signal.ts `scalpSignal` (THE one
  *      conversion); a signal of an emitting strategy goes to `applySignal(state, signal, { bias,
  *      volatility24hPct at c }, cfg, t)`; its limit entry can fill from the NEXT candle on
- *      (book.ts ignores candles opening before the signal time).
+ *      (the book ignores candles opening before the signal time).
  *   5. after the last candle, the same `flush` up to `to` + 1m (the replay's last minute mark).
  * The trading state is created on the first input (`createTradingState(accountId, cfg, t)`), as
  * TradingStore does, with the live account id, so group / trade ids equal the live ones.
@@ -54,7 +54,7 @@ import type { LevelSet } from '../strategies/levels.js';
 import type { EvalContext, PreparedBase, ScalpDecision, ScalpStrategy } from '../strategies/scalp/common.js';
 import { scalpStrategy } from '../strategies/scalp/registry.js';
 import { candleAt, sliceSeries, type CandleSeries } from '../strategies/series.js';
-import { markedEquity, unrealizedPnl } from '../trading/book.js';
+import { markedEquity, unrealizedPnl } from '../trading/account.js';
 import { EMPTY_SANITY, judgeSanity, type QualityConfig, type SanityState } from '../market/quality.js';
 import { applyBias, applyCandle, applySignal, createTradingState, type CandleMarket, type RejectReason, type TradingEvent, type TradingState } from '../trading/core.js';
 import { DEFAULT_FEEDS, tradingConfigFrom, type ClosedTrade, type TradingConfig } from '../trading/model.js';

@@ -15,7 +15,7 @@ import { biasPath, type StoredBias } from '../pipeline/macro-analysis.js';
 import { isBiasActive } from '../strategies/macro/bias.js';
 import { getTradingMode, setTradingMode } from '../trading/live/mode.js';
 import { tradingDocPath, type TradingDoc } from '../trading/store.js';
-import { positionUnrealized } from '../trading/book.js';
+import { positionUnrealized } from '../trading/account.js';
 import type { DocData } from '../ports/state.js';
 import type { InlineKeyboard } from '../ports/telegram.js';
 import { CODE_DIGITS, type Role } from './access.js';

@@ -18,7 +18,7 @@ import type { Alert } from '../alerts.js';
 import type { DocData } from '../ports/state.js';
 import { safeId } from '../ports/state.js';
 import type { PhotoFile } from '../ports/telegram.js';
-import { groupIdOf } from '../trading/book.js';
+import { groupIdOf } from '../trading/group-id.js';
 import type { ClosedTrade } from '../trading/model.js';
 import { SCALP_STRATEGIES } from '../config/strategy.js';
 import { buildTradeChartInput, type ChartLevelParams } from './chart-data.js';
