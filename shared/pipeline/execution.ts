@@ -159,7 +159,7 @@ export class DecisionCandlePendingError extends Error {
 // ---------- live side ----------
 
 /** Where the live side's notices (one alert per switch to live without keys) are recorded. */
-export function liveNoticePath(accountId: string, key: string): string {
+function liveNoticePath(accountId: string, key: string): string {
   return `${tradingDocPath(accountId)}/notices/${safeId(key)}`;
 }
 
@@ -284,7 +284,7 @@ export interface SignalVerdict {
 }
 
 /** What one step committed, in the order it is published (see publishOutcome). */
-export interface Outcome {
+interface Outcome {
   /** Alerts of the live side that are no core event (the live-unavailable notice). */
   notices?: readonly Alert[];
   /** Committed core events: trade events, protection changes, closed trades. */
