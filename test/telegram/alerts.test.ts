@@ -81,7 +81,7 @@ describe('trade alerts', () => {
     expect(kb).toEqual(['📈 Chart', '🎯 Move TP', '🔕 Mute SOL']);
     const alertMsg = h.server.chatMessages(OWNER).find((m) => m.photo)!;
 
-    // A replayed signal sends nothing new.
+    // A replayed outcome sends nothing new.
     await publish(TOPICS.tradeEvents, openedOutcome(s));
     expect(h.server.ok('sendPhoto')).toHaveLength(1);
 
