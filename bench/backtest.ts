@@ -131,7 +131,7 @@ export async function runBacktestBench(opts: BacktestBenchOptions = {}): Promise
 
 /** The month through the live pipeline vs the backtest (both indicator modes). */
 async function parityMonth(series: CandleSeries[], macro: boolean): Promise<Record<string, unknown>> {
-  const { runReplay, krakenCandles } = await import('../scripts/replay-month.js');
+  const { runReplay, krakenCandles } = await import('../infra/runtime/month-replay.js');
   const strategies: StrategyConfigs = structuredClone(DEFAULT_STRATEGY_CONFIGS);
   strategies.macro.enabled = macro;
   strategies.scalp.levels_exhaustion.emitSignals = true;

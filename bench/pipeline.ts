@@ -15,7 +15,7 @@ import { InMemoryBus } from '../infra/bus/memory.js';
 import { createLogger } from '../shared/log.js';
 import { candleKey, type Candle } from '../shared/market/types.js';
 import { TOPICS } from '../shared/topics.js';
-import { DEFAULT_SYMBOLS, runReplay } from '../scripts/replay-month.js';
+import { DEFAULT_SYMBOLS, runReplay } from '../infra/runtime/month-replay.js';
 
 export const DATA_DIR = join(import.meta.dirname, '..', '..', 'shared', 'data');
 /** Slice: 6 hours of market time from this open time, after a 74-hour warm-up (the engines' look-back). */

@@ -232,7 +232,7 @@ async function loadMacroSeries(dir: string, symbols: string[]): Promise<MacroSer
       if (!existsSync(join(kit, 'bybit_linear', f))) fail(`--htf-data: ${join(kit, 'bybit_linear', f)} does not exist (give the kit's bybit_linear folder or the folder above it)`);
     }
   }
-  const { krakenCandles } = await import('./replay-month.js');
+  const { krakenCandles } = await import('../infra/runtime/month-replay.js');
   const out: Record<string, Partial<Record<Interval, CandleSeries>>> = {};
   for (const s of symbols) {
     const byIv: Partial<Record<Interval, CandleSeries>> = {};

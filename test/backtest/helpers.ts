@@ -13,7 +13,7 @@ import { DEFAULT_STRATEGY_CONFIGS, type StrategyConfigs } from '../../shared/con
 import { applyOverrides, selectStrategies } from '../../shared/backtest/config.js';
 import type { Interval } from '../../shared/market/types.js';
 import type { MacroSeries } from '../../shared/backtest/macro.js';
-import { krakenCandles } from '../../scripts/replay-month.js';
+import { krakenCandles } from '../../infra/runtime/month-replay.js';
 import { lowerBound, upperBound } from '../../shared/backtest/market.js';
 import { bybitLinearFiles, fixture, KIT_DIR, KIT_SLICE_DIR } from '../kit.js';
 

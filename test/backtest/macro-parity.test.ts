@@ -20,7 +20,7 @@ import { macroTimeline, type MacroSeries, type MacroTimeline } from '../../share
 import type { MacroBiasMessage, SwingSignalMessage } from '../../shared/strategies/macro/messages.js';
 import type { Row } from '../../shared/ports/warehouse.js';
 import { TOPICS } from '../../shared/topics.js';
-import { runReplay, type ReplayResult } from '../../scripts/replay-month.js';
+import { runReplay, type ReplayResult } from '../../infra/runtime/month-replay.js';
 import { HOUR, KIT_DIR, kitMacroSeries, kitSeries, MACRO_KIT_FILES, MIN, slice, SYMBOLS } from './helpers.js';
 import { withKit } from '../kit.js';
 

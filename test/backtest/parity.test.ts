@@ -22,7 +22,7 @@ import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { createMarket } from '../../shared/backtest/market.js';
 import { runBacktest, type BacktestResult } from '../../shared/backtest/run.js';
 import type { Row } from '../../shared/ports/warehouse.js';
-import { runReplay, type ReplayResult } from '../../scripts/replay-month.js';
+import { runReplay, type ReplayResult } from '../../infra/runtime/month-replay.js';
 import { HOUR, KIT_SLICE_DIR, kitSeries, MIN, slice, SYMBOLS } from './helpers.js';
 
 const FROM = Date.UTC(2025, 5, 12, 0, 0);

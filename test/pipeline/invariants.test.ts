@@ -9,7 +9,7 @@ import { ManualClock } from '../../shared/ports/clock.js';
 import { applySignal, createTradingState, type TradingState } from '../../shared/trading/core.js';
 import { tradingConfigFrom } from '../../shared/trading/model.js';
 import { TradingStore, type TradingDoc } from '../../shared/trading/store.js';
-import { AccountWriteTap, compareRuns, formatInvariants, InvariantMonitor, type AccountWrite, type ReplayResult } from '../../scripts/replay-month.js';
+import { AccountWriteTap, compareRuns, formatInvariants, InvariantMonitor, type AccountWrite, type ReplayResult } from '../../infra/runtime/month-replay.js';
 import { PAPER_ACCOUNT_ID } from '../../shared/pipeline/execution.js';
 import { signal } from '../trading/helpers.js';
 

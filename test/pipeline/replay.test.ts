@@ -25,7 +25,7 @@ import { accountEquity, openRisk } from '../../shared/trading/book.js';
 import type { Signal } from '../../shared/trading/types.js';
 import { createMicroCache, evaluateMicro } from '../../shared/pipeline/micro-scalp.js';
 import { recentHotCandles } from '../../shared/market/hot-store.js';
-import { runReplay, type ReplayResult } from '../../scripts/replay-month.js';
+import { runReplay, type ReplayResult } from '../../infra/runtime/month-replay.js';
 import { HOUR, KIT_DIR, MIN, ObservedState, type TradingWrite } from './helpers.js';
 import { bybitLinearFiles, withKit } from '../kit.js';
 

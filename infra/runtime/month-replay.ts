@@ -1,6 +1,6 @@
 /**
  * The month of REAL data through the REAL pipeline, in one process and as fast as the machine goes.
- * `npx tsx scripts/replay-month.ts --help` for the options.
+ * The library of `npx tsx scripts/replay-month.ts` (`--help` for the options); tests and bench/ call it.
  *
  * What runs: the registered Pub/Sub functions (functions/registry.ts, subscribed exactly as the local
  * runtime does: candle-ingest, tick-archive, micro-scalp, execution) on the in-process bus
@@ -36,43 +36,43 @@
  * test's tightened thresholds (PANIC at -1.5 % in 1h / -3 % in 4h, CAUTION at -0.8 %, cooldown after
  * every stop) so the PANIC and cooldown invariants are exercised, not vacuous.
  */
-import { fail, parseTime } from './cli.js';
+import { fail, parseTime } from '../../scripts/cli.js';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import cliProgress from 'cli-progress';
-import { InMemoryBus, type DeadLetterRecord } from '../infra/bus/memory.js';
-import { subscriptionName } from '../infra/bus/topology.js';
-import { setContext, type AppContext } from '../infra/context.js';
-import { SqliteStateStore } from '../infra/state/sqlite.js';
-import { DuckDbWarehouse, IN_MEMORY } from '../infra/warehouse/duckdb.js';
-import { pubsubBindings } from '../functions/registry.js';
-import { macroAnalysisJob } from '../functions/macro-analysis/index.js';
-import { staticConfig } from '../shared/config/source.js';
-import { DEFAULT_STRATEGY_CONFIGS, type StrategyConfigs } from '../shared/config/strategy.js';
-import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from '../shared/config/system.js';
-import { createLogger, type Logger, type Severity } from '../shared/log.js';
-import { writeHotCandles } from '../shared/market/hot-store.js';
-import { candleKey, INTERVAL_MS, type Candle, type Interval } from '../shared/market/types.js';
-import { ManualClock } from '../shared/ports/clock.js';
-import { getTelegramRuntime } from '../infra/telegram/runtime.js';
-import type { StateStore } from '../shared/ports/state.js';
-import type { CandleRange, Row, Warehouse } from '../shared/ports/warehouse.js';
-import type { TableName } from '../shared/warehouse-schema.js';
-import { prepareRows } from '../infra/warehouse/rows.js';
-import { resample } from '../shared/strategies/resample.js';
-import { candleAt, seriesFromCsv, type CandleSeries } from '../shared/strategies/series.js';
-import { TOPICS } from '../shared/topics.js';
-import { accountEquity, markedEquity, openRisk, unrealizedPnl } from '../shared/trading/book.js';
-import { cooldownUntil } from '../shared/protection/limiter.js';
-import { protectionsConfigSchema } from '../shared/config/strategy.js';
-import type { DocData, DocSnapshot, Query, Transaction, WriteOp } from '../shared/ports/state.js';
-import type { Clock } from '../shared/ports/clock.js';
-import type { AccountState } from '../shared/trading/model.js';
-import { tradingDocPath, type TradingDoc } from '../shared/trading/store.js';
-import { candleToRow } from '../shared/warehouse-schema.js';
-import { PAPER_ACCOUNT_ID, REJECTED_DECISION } from '../shared/pipeline/execution.js';
+import { InMemoryBus, type DeadLetterRecord } from '../bus/memory.js';
+import { subscriptionName } from '../bus/topology.js';
+import { setContext, type AppContext } from '../context.js';
+import { SqliteStateStore } from '../state/sqlite.js';
+import { DuckDbWarehouse, IN_MEMORY } from '../warehouse/duckdb.js';
+import { pubsubBindings } from '../../functions/registry.js';
+import { macroAnalysisJob } from '../../functions/macro-analysis/index.js';
+import { staticConfig } from '../../shared/config/source.js';
+import { DEFAULT_STRATEGY_CONFIGS, type StrategyConfigs } from '../../shared/config/strategy.js';
+import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from '../../shared/config/system.js';
+import { createLogger, type Logger, type Severity } from '../../shared/log.js';
+import { writeHotCandles } from '../../shared/market/hot-store.js';
+import { candleKey, INTERVAL_MS, type Candle, type Interval } from '../../shared/market/types.js';
+import { ManualClock } from '../../shared/ports/clock.js';
+import { getTelegramRuntime } from '../telegram/runtime.js';
+import type { StateStore } from '../../shared/ports/state.js';
+import type { CandleRange, Row, Warehouse } from '../../shared/ports/warehouse.js';
+import type { TableName } from '../../shared/warehouse-schema.js';
+import { prepareRows } from '../warehouse/rows.js';
+import { resample } from '../../shared/strategies/resample.js';
+import { candleAt, seriesFromCsv, type CandleSeries } from '../../shared/strategies/series.js';
+import { TOPICS } from '../../shared/topics.js';
+import { accountEquity, markedEquity, openRisk, unrealizedPnl } from '../../shared/trading/book.js';
+import { cooldownUntil } from '../../shared/protection/limiter.js';
+import { protectionsConfigSchema } from '../../shared/config/strategy.js';
+import type { DocData, DocSnapshot, Query, Transaction, WriteOp } from '../../shared/ports/state.js';
+import type { Clock } from '../../shared/ports/clock.js';
+import type { AccountState } from '../../shared/trading/model.js';
+import { tradingDocPath, type TradingDoc } from '../../shared/trading/store.js';
+import { candleToRow } from '../../shared/warehouse-schema.js';
+import { PAPER_ACCOUNT_ID, REJECTED_DECISION } from '../../shared/pipeline/execution.js';
 
 export const DEFAULT_SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'];
 export const MACRO_EVERY_MS = 5 * 60_000;
