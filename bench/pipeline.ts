@@ -1,5 +1,5 @@
 /**
- * Replay throughput of the FULL pipeline (scripts/replay-month.ts `runReplay`: candle-ingest,
+ * Replay throughput of the FULL pipeline (infra/runtime/month-replay.ts `runReplay`: candle-ingest,
  * micro-scalp, execution, the Kraken-venue writes and macro-analysis every 5 minutes, on the
  * in-process bus with SQLite state and DuckDB warehouse) on a slice of the kit's REAL 1m candles
  * (../shared/data/bybit_linear, BTC/ETH/SOL), in candles per second of wall time, as a ratio to a

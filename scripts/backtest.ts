@@ -55,6 +55,7 @@ import {
 import { INTERVAL_MS, type Interval } from '../shared/market/types.js';
 import { newBadRowReport, seriesFromCandles, type CandleSeries } from '../shared/strategies/series.js';
 import type { MacroSeries } from '../shared/backtest/macro.js';
+import { krakenCandles } from '../infra/replay/kit-data.js';
 
 const DEFAULT_SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'];
 const DEFAULT_DATA = '../shared/data/bybit_linear';
@@ -222,8 +223,8 @@ async function loadSeries(v: Record<string, string | boolean | string[] | undefi
 /** Rows the candle gate refused and --skip-bad-rows skipped (reported on stderr after loading). */
 const badRows = newBadRowReport();
 
-/** The Kraken-venue series of scripts/replay-month.ts (`krakenCandles`: 5m / 15m files, 1h / 4h resampled). */
-async function loadMacroSeries(dir: string, symbols: string[]): Promise<MacroSeries> {
+/** The Kraken-venue series of the month replay (infra/replay/kit-data.ts `krakenCandles`: 5m / 15m files, 1h / 4h resampled). */
+function loadMacroSeries(dir: string, symbols: string[]): MacroSeries {
   const abs = resolve(dir);
   // krakenCandles reads {kit}/bybit_linear/{SYMBOL}_{5m,15m}.csv
   const kit = basename(abs) === 'bybit_linear' ? dirname(abs) : abs;
@@ -232,7 +233,6 @@ async function loadMacroSeries(dir: string, symbols: string[]): Promise<MacroSer
       if (!existsSync(join(kit, 'bybit_linear', f))) fail(`--htf-data: ${join(kit, 'bybit_linear', f)} does not exist (give the kit's bybit_linear folder or the folder above it)`);
     }
   }
-  const { krakenCandles } = await import('../infra/runtime/month-replay.js');
   const out: Record<string, Partial<Record<Interval, CandleSeries>>> = {};
   for (const s of symbols) {
     const byIv: Partial<Record<Interval, CandleSeries>> = {};
@@ -367,7 +367,7 @@ async function main(): Promise<void> {
     const first = badRows.samples.map((r) => `${r.source}:${r.line}: ${r.reason}`).join('; ');
     process.stderr.write(`--skip-bad-rows: skipped ${badRows.skipped} CSV row(s) the candle gate refused (first: ${first})\n`);
   }
-  const macroSeries = htf === undefined ? undefined : await loadMacroSeries(htf, symbols);
+  const macroSeries = htf === undefined ? undefined : loadMacroSeries(htf, symbols);
   const allowMissingReference = v['allow-missing-reference'] === true;
   const config = { system: DEFAULT_SYSTEM_CONFIG, strategies: base, ...(allowMissingReference ? { allowMissingReference } : {}) };
   const market = createMarket({ series, ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) });

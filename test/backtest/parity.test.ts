@@ -1,7 +1,7 @@
 /**
  * PARITY: the backtester and the live pipeline produce the same decisions and the same trades.
  *
- * The live side is scripts/replay-month.ts `runReplay`: the real function handlers (candle-ingest,
+ * The live side is infra/runtime/month-replay.ts `runReplay`: the real function handlers (candle-ingest,
  * micro-scalp, execution) on the in-process bus with the SQLite state store and the DuckDB warehouse,
  * on a manual clock, fed the kit's REAL Bybit 1m candles of BTC, ETH and SOL. The backtest runs on the
  * same candles (the replay's 74 h hot-store warm-up is the backtest's history before `from`).
