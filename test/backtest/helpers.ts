@@ -14,7 +14,7 @@ import { applyOverrides, selectStrategies } from '../../shared/backtest/config.j
 import type { Interval } from '../../shared/market/types.js';
 import type { MacroSeries } from '../../shared/backtest/macro.js';
 import { krakenCandles } from '../../infra/replay/kit-data.js';
-import { lowerBound, upperBound } from '../../shared/backtest/market.js';
+import { lowerBound, upperBound } from '../../shared/sorted.js';
 import { bybitLinearFiles, fixture, KIT_DIR, KIT_SLICE_DIR } from '../kit.js';
 
 export { KIT_DIR, KIT_SLICE_DIR };
