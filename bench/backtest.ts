@@ -9,7 +9,7 @@
  * - backtest_grid: the SPEC's 72-combination grid on the same month, wall time on worker processes
  *   (default one per core), goal <= 60 s on the 2-core machine;
  * - with `--parity` (or `parity: true`): backtest_parity_month, the month replayed through the live
- *   pipeline (scripts/replay-month.ts; several minutes) against the backtest in both indicator modes:
+ *   pipeline (infra/runtime/month-replay.ts; several minutes) against the backtest in both indicator modes:
  *   identical trades (ids, prices, P&L)? MACRO ON by default (bias every 5 minutes + swing setups;
  *   the backtest gets the replay's Kraken-venue candles, `krakenCandles`, as `macroSeries`; swing
  *   trades are counted separately); `--parity-no-macro` (`parityMacro: false`) compares with the
@@ -131,7 +131,8 @@ export async function runBacktestBench(opts: BacktestBenchOptions = {}): Promise
 
 /** The month through the live pipeline vs the backtest (both indicator modes). */
 async function parityMonth(series: CandleSeries[], macro: boolean): Promise<Record<string, unknown>> {
-  const { runReplay, krakenCandles } = await import('../scripts/replay-month.js');
+  const { runReplay } = await import('../infra/runtime/month-replay.js');
+  const { krakenCandles } = await import('../infra/replay/kit-data.js');
   const strategies: StrategyConfigs = structuredClone(DEFAULT_STRATEGY_CONFIGS);
   strategies.macro.enabled = macro;
   strategies.scalp.levels_exhaustion.emitSignals = true;

@@ -1,5 +1,5 @@
 /**
- * Replay throughput of the FULL pipeline (scripts/replay-month.ts `runReplay`: candle-ingest,
+ * Replay throughput of the FULL pipeline (infra/runtime/month-replay.ts `runReplay`: candle-ingest,
  * micro-scalp, execution, the Kraken-venue writes and macro-analysis every 5 minutes, on the
  * in-process bus with SQLite state and DuckDB warehouse) on a slice of the kit's REAL 1m candles
  * (../shared/data/bybit_linear, BTC/ETH/SOL), in candles per second of wall time, as a ratio to a
@@ -13,9 +13,10 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InMemoryBus } from '../infra/bus/memory.js';
 import { createLogger } from '../shared/log.js';
+import { readCandleCsv } from '../shared/market/candle-csv.js';
 import { candleKey, type Candle } from '../shared/market/types.js';
 import { TOPICS } from '../shared/topics.js';
-import { DEFAULT_SYMBOLS, runReplay } from '../scripts/replay-month.js';
+import { DEFAULT_SYMBOLS, runReplay } from '../infra/runtime/month-replay.js';
 
 export const DATA_DIR = join(import.meta.dirname, '..', '..', 'shared', 'data');
 /** Slice: 6 hours of market time from this open time, after a 74-hour warm-up (the engines' look-back). */
@@ -41,12 +42,13 @@ async function busOnly(dataDir: string, symbols: string[], from: number, to: num
   const start = performance.now();
   const rows = texts.map((text, k) => {
     const out: Candle[] = [];
-    for (const line of text.split('\n')) {
-      const f = line.split(',');
-      const t = Number(f[0]);
-      if (!(t >= from && t <= to)) continue;
-      out.push({ symbol: symbols[k] as string, interval: '1m', venue: 'bybit', openTime: t, open: Number(f[1]), high: Number(f[2]), low: Number(f[3]), close: Number(f[4]), volume: Number(f[5]) });
-    }
+    const meta = { symbol: symbols[k] as string, interval: '1m', venue: 'bybit' } as const;
+    const onBadRow = (line: number, reason: string): never => {
+      throw new Error(`${symbols[k]}_1m.csv:${line}: ${reason}`);
+    };
+    readCandleCsv(text, meta, { onBadRow }, ({ candle }) => {
+      if (candle.openTime >= from && candle.openTime <= to) out.push(candle);
+    });
     return out;
   });
   let n = 0;

@@ -11,7 +11,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import cliProgress from 'cli-progress';
-import { DEFAULT_STRATEGY_CONFIGS, SCALP_STRATEGIES } from '../shared/config/strategy.js';
+import { DEFAULT_STRATEGY_CONFIGS, SCALP_STRATEGIES, type StrategyConfigs } from '../shared/config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../shared/config/system.js';
 import { applyOverrides, selectStrategies, type ConfigValue, type Overrides, type StrategySelection } from '../shared/backtest/config.js';
 import { describeCsv, seriesFromSource, seriesFromWarehouse } from '../shared/backtest/data.js';
@@ -24,8 +24,12 @@ import { OBJECTIVES, summariseTrade, type Objective } from '../shared/backtest/m
 import { decimateEquity, formatGrid, formatRun, formatStress, formatWalkForward, htmlReport } from '../shared/backtest/report.js';
 import { backtestId, backtestRunRow, configChanges, proposeConfigChange, storeBacktest } from '../shared/backtest/store.js';
 import { INTERVAL_MS, type Interval } from '../shared/market/types.js';
-import { newBadRowReport, seriesFromCandles, type CandleSeries } from '../shared/strategies/series.js';
+import { newBadRowReport } from '../shared/market/candle-csv.js';
+import { seriesFromCandles, type CandleSeries } from '../shared/strategies/series.js';
 import type { MacroSeries } from '../shared/backtest/macro.js';
+import type { BacktestMarket } from '../shared/backtest/market.js';
+import type { StateStore } from '../shared/ports/state.js';
+import { krakenCandles } from '../infra/replay/kit-data.js';
 
 const DEFAULT_SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'];
 const DEFAULT_DATA = '../shared/data/bybit_linear';
@@ -193,8 +197,8 @@ async function loadSeries(v: Record<string, string | boolean | string[] | undefi
 /** Rows the candle gate refused and --skip-bad-rows skipped (reported on stderr after loading). */
 const badRows = newBadRowReport();
 
-/** The Kraken-venue series of scripts/replay-month.ts (`krakenCandles`: 5m / 15m files, 1h / 4h resampled). */
-async function loadMacroSeries(dir: string, symbols: string[]): Promise<MacroSeries> {
+/** The Kraken-venue series of the month replay (infra/replay/kit-data.ts `krakenCandles`: 5m / 15m files, 1h / 4h resampled). */
+function loadMacroSeries(dir: string, symbols: string[]): MacroSeries {
   const abs = resolve(dir);
   // krakenCandles reads {kit}/bybit_linear/{SYMBOL}_{5m,15m}.csv
   const kit = basename(abs) === 'bybit_linear' ? dirname(abs) : abs;
@@ -203,7 +207,6 @@ async function loadMacroSeries(dir: string, symbols: string[]): Promise<MacroSer
       if (!existsSync(join(kit, 'bybit_linear', f))) fail(`--htf-data: ${join(kit, 'bybit_linear', f)} does not exist (give the kit's bybit_linear folder or the folder above it)`);
     }
   }
-  const { krakenCandles } = await import('./replay-month.js');
   const out: Record<string, Partial<Record<Interval, CandleSeries>>> = {};
   for (const s of symbols) {
     const byIv: Partial<Record<Interval, CandleSeries>> = {};
@@ -252,7 +255,8 @@ function runJson(r: BacktestResult) {
   };
 }
 
-async function main(): Promise<void> {
+/** The command line as parseArgs reads it (a usage error exits with code 2). */
+function readArgs() {
   let parsed;
   try {
     parsed = parseArgs({
@@ -290,11 +294,31 @@ async function main(): Promise<void> {
   } catch (e) {
     fail((e as Error).message);
   }
-  const v = parsed.values;
-  if (v.help) {
-    process.stdout.write(HELP);
-    return;
-  }
+  return parsed.values;
+}
+
+type CliValues = ReturnType<typeof readArgs>;
+
+/** The checked settings of one invocation. */
+interface Settings {
+  symbols: string[];
+  from: number | undefined;
+  to: number | undefined;
+  sel: StrategySelection;
+  indicators: IndicatorMode;
+  objective: Objective;
+  workers: number | undefined;
+  top: number;
+  sets: Overrides;
+  base: StrategyConfigs;
+  dims: GridDimension[];
+  wf: string | undefined;
+  stressCount: number;
+  htf: string | undefined;
+}
+
+/** Checks the values in the order the usage errors are reported. */
+function settingsOf(v: CliValues): Settings {
   const symbols = v.symbols.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
   if (symbols.length === 0) fail('--symbols is empty');
   const from = parseTime(v.from, '--from');
@@ -333,60 +357,146 @@ async function main(): Promise<void> {
 
   const htf = v['htf-data'];
   if (htf !== undefined && (dims.length > 0 || wf !== undefined || stressCount > 0)) fail('--htf-data (the MACRO engine) runs with a single backtest only, not with --grid, --dim, --walk-forward or --stress');
-  const series = await loadSeries(v as Record<string, string | boolean | string[] | undefined>, symbols, from, to);
+  return { symbols, from, to, sel, indicators, objective, workers, top, sets, base, dims, wf, stressCount, htf };
+}
+
+/** What the stages of one invocation share: the settings, the data, the printed blocks and the JSON document. */
+interface Job {
+  st: Settings;
+  series: CandleSeries[];
+  market: BacktestMarket;
+  config: { system: typeof DEFAULT_SYSTEM_CONFIG; strategies: StrategyConfigs; allowMissingReference?: boolean };
+  out: string[];
+  doc: Record<string, unknown>;
+}
+
+/** The grid (unless walk-forward runs it per window); returns it and the best configuration. */
+async function gridStage(job: Job): Promise<{ grid: GridResult | null; chosen: StrategyConfigs }> {
+  const { st, series, market, config } = job;
+  if (st.dims.length === 0 || st.wf !== undefined) return { grid: null, chosen: st.base };
+  const bar = progressBar('grid', 'runs');
+  const grid = await runGrid({ series, from: market.from, to: market.to, config, dims: st.dims, objective: st.objective, indicators: st.indicators, ...(st.workers !== undefined ? { workers: st.workers } : {}), onProgress: bar.update });
+  bar.stop();
+  job.out.push(formatGrid(grid, st.top));
+  const best = grid.rows[0];
+  job.doc.grid = { runs: grid.runs, workers: grid.workers, wallMs: grid.wallMs, rows: grid.rows.map((r) => ({ rank: r.rank, labels: r.labels, overrides: r.overrides, metrics: r.metrics })) };
+  return { grid, chosen: best ? applyOverrides(st.base, best.overrides) : st.base };
+}
+
+/** Walk-forward (--walk-forward TRAIN,TEST). */
+async function walkForwardStage(job: Job, wf: string): Promise<void> {
+  const { st, series, market, config } = job;
+  const [a, b] = wf.split(',');
+  if (!a || !b) fail('--walk-forward needs TRAIN,TEST (e.g. 7d,2d)');
+  const bar = progressBar('walk-forward', 'windows');
+  let walk: WalkForwardResult;
+  try {
+    walk = await runWalkForward({ series, from: market.from, to: market.to, config, dims: st.dims, objective: st.objective, trainMs: parseDuration(a, '--walk-forward'), testMs: parseDuration(b, '--walk-forward'), indicators: st.indicators, ...(st.workers !== undefined ? { workers: st.workers } : {}), onWindow: bar.update });
+  } catch (e) {
+    bar.stop();
+    fail((e as Error).message);
+  }
+  bar.stop();
+  job.out.push(formatWalkForward(walk));
+  job.doc.walkForward = { wallMs: walk.wallMs, outOfSample: walk.outOfSample, windows: walk.windows.map((w) => ({ trainFrom: w.trainFrom, trainTo: w.trainTo, testFrom: w.testFrom, testTo: w.testTo, chosen: w.chosen.labels, overrides: w.chosen.overrides, train: w.chosen.metrics, test: w.test })) };
+}
+
+/** --out: result.json, report.html and (with two samples or more) equity.png. */
+async function writeOutputs(job: Job, dirArg: string, run: BacktestResult, grid: GridResult | null, chosen: StrategyConfigs): Promise<void> {
+  const { st } = job;
+  const dir = resolve(dirArg);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'result.json'), JSON.stringify(job.doc, null, 2) + '\n');
+  const title = `Backtest ${st.symbols.join(', ')} (${st.sel})`;
+  const subtitle = `${new Date(run.from).toISOString().slice(0, 16)}Z -> ${new Date(run.to).toISOString().slice(0, 16)}Z, ${grid ? `best of ${grid.runs} by ${st.objective}: ${Object.values(grid.rows[0]?.labels ?? {}).join(' | ')}` : 'configured parameters'}`;
+  writeFileSync(join(dir, 'report.html'), htmlReport({ title, subtitle, startingEquity: chosen.risk.startingEquityUsd, start: run.from, time: run.equityTime, equity: run.equity, samples: run.samples, trades: run.trades, metrics: run.metrics, notes: run.notes }));
+  if (run.samples >= 2) {
+    const { renderEquityChart } = await import('../infra/charts/render.js');
+    const png = await renderEquityChart({ points: decimateEquity(run.equityTime, run.equity, run.samples), title, subtitle, size: 'large' });
+    writeFileSync(join(dir, 'equity.png'), png.png);
+  }
+  job.out.push(`wrote ${join(dir, 'result.json')}, ${join(dir, 'report.html')}${run.samples >= 2 ? `, ${join(dir, 'equity.png')}` : ''}`);
+}
+
+/** --store: the result document in the state store and a `backtest_runs` row in the warehouse beside it. */
+async function storeRun(job: Job, state: StateStore, file: string, id: string, createdAt: number, run: BacktestResult): Promise<void> {
+  const r = await storeBacktest(state, id, job.doc);
+  const { DuckDbWarehouse } = await import('../infra/warehouse/duckdb.js');
+  const whFile = join(resolve(file, '..'), 'warehouse.duckdb');
+  const wh = new DuckDbWarehouse({ file: whFile });
+  try {
+    await wh.ensureSchema();
+    await wh.insert('backtest_runs', [backtestRunRow(id, createdAt, { symbols: job.st.symbols, from: job.market.from, to: job.market.to, objective: job.st.objective }, run.metrics, job.doc)]);
+  } finally {
+    await wh.close();
+  }
+  job.out.push(`${r.created ? 'stored' : 'already stored'}: ${r.path} in ${file}; warehouse backtest_runs row ${id} in ${whFile}`);
+}
+
+/** --propose: the grid's best parameters as a pending suggestion to the owner (never applied). */
+async function proposeBest(job: Job, state: StateStore, id: string, createdAt: number, grid: GridResult | null): Promise<void> {
+  const { st, market, config } = job;
+  const best = grid?.rows[0] ?? null;
+  if (!best) {
+    job.out.push('--propose: no grid ran, nothing to propose');
+    return;
+  }
+  const changes = configChanges(st.base, best.overrides);
+  if (changes.length === 0) {
+    job.out.push('--propose: the best parameters are the current ones: nothing to propose');
+    return;
+  }
+  const baseline = runBacktest(market, config, { indicators: st.indicators, record: { decisions: false, signals: false } }).metrics;
+  const p = await proposeConfigChange(state, {
+    id: `${id}-proposal`,
+    backtestId: id,
+    createdAt,
+    objective: st.objective,
+    changes,
+    baseline,
+    proposed: best.metrics,
+    summary: `${st.objective}: ${changes.map((c) => `${c.key} ${JSON.stringify(c.before)} -> ${JSON.stringify(c.after)}`).join(', ')}; P&L ${baseline.totalPnl.toFixed(2)} -> ${best.metrics.totalPnl.toFixed(2)} USD${
+      st.sel !== 'all' && !DEFAULT_STRATEGY_CONFIGS.scalp[st.sel].emitSignals ? ` (backtested with ${st.sel} emitting; its live config is log-only)` : ''
+    }`,
+  });
+  job.out.push(`proposed (pending, NOT applied): ${p.path}${p.botItems.length ? `; Telegram /suggestions items: ${p.botItems.join(', ')}` : ''}`);
+}
+
+async function main(): Promise<void> {
+  const v = readArgs();
+  if (v.help) {
+    process.stdout.write(HELP);
+    return;
+  }
+  const st = settingsOf(v);
+  const series = await loadSeries(v as Record<string, string | boolean | string[] | undefined>, st.symbols, st.from, st.to);
   if (badRows.skipped > 0) {
     const first = badRows.samples.map((r) => `${r.source}:${r.line}: ${r.reason}`).join('; ');
     process.stderr.write(`--skip-bad-rows: skipped ${badRows.skipped} CSV row(s) the candle gate refused (first: ${first})\n`);
   }
-  const macroSeries = htf === undefined ? undefined : await loadMacroSeries(htf, symbols);
+  const macroSeries = st.htf === undefined ? undefined : loadMacroSeries(st.htf, st.symbols);
   const allowMissingReference = v['allow-missing-reference'] === true;
-  const config = { system: DEFAULT_SYSTEM_CONFIG, strategies: base, ...(allowMissingReference ? { allowMissingReference } : {}) };
-  const market = createMarket({ series, ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) });
-  const out: string[] = [];
+  const config = { system: DEFAULT_SYSTEM_CONFIG, strategies: st.base, ...(allowMissingReference ? { allowMissingReference } : {}) };
+  const market = createMarket({ series, ...(st.from !== undefined ? { from: st.from } : {}), ...(st.to !== undefined ? { to: st.to } : {}) });
+  const { sel, sets, indicators, objective, dims, wf, stressCount } = st;
   const doc: Record<string, unknown> = {
     kind: 'backtest',
-    params: { symbols, from: market.from, to: market.to, strategy: sel, set: sets, indicators, objective, macro: macroSeries !== undefined, grid: dims.map((d) => ({ name: d.name, options: d.options.map((o) => o.label) })), walkForward: wf ?? null, stress: stressCount, ...(allowMissingReference ? { allowMissingReference } : {}) },
+    params: { symbols: st.symbols, from: market.from, to: market.to, strategy: sel, set: sets, indicators, objective, macro: macroSeries !== undefined, grid: dims.map((d) => ({ name: d.name, options: d.options.map((o) => o.label) })), walkForward: wf ?? null, stress: stressCount, ...(allowMissingReference ? { allowMissingReference } : {}) },
   };
+  const job: Job = { st, series, market, config, out: [], doc };
 
-  let grid: GridResult | null = null;
-  let chosen = base;
-  if (dims.length > 0 && wf === undefined) {
-    const bar = progressBar('grid', 'runs');
-    grid = await runGrid({ series, from: market.from, to: market.to, config, dims, objective, indicators, ...(workers !== undefined ? { workers } : {}), onProgress: bar.update });
-    bar.stop();
-    out.push(formatGrid(grid, top));
-    const best = grid.rows[0];
-    if (best) chosen = applyOverrides(base, best.overrides);
-    doc.grid = { runs: grid.runs, workers: grid.workers, wallMs: grid.wallMs, rows: grid.rows.map((r) => ({ rank: r.rank, labels: r.labels, overrides: r.overrides, metrics: r.metrics })) };
-  }
-
-  let walk: WalkForwardResult | null = null;
-  if (wf !== undefined) {
-    const [a, b] = wf.split(',');
-    if (!a || !b) fail('--walk-forward needs TRAIN,TEST (e.g. 7d,2d)');
-    const bar = progressBar('walk-forward', 'windows');
-    try {
-      walk = await runWalkForward({ series, from: market.from, to: market.to, config, dims, objective, trainMs: parseDuration(a, '--walk-forward'), testMs: parseDuration(b, '--walk-forward'), indicators, ...(workers !== undefined ? { workers } : {}), onWindow: bar.update });
-    } catch (e) {
-      bar.stop();
-      fail((e as Error).message);
-    }
-    bar.stop();
-    out.push(formatWalkForward(walk));
-    doc.walkForward = { wallMs: walk.wallMs, outOfSample: walk.outOfSample, windows: walk.windows.map((w) => ({ trainFrom: w.trainFrom, trainTo: w.trainTo, testFrom: w.testFrom, testTo: w.testTo, chosen: w.chosen.labels, overrides: w.chosen.overrides, train: w.chosen.metrics, test: w.test })) };
-  }
+  const { grid, chosen } = await gridStage(job);
+  if (wf !== undefined) await walkForwardStage(job, wf);
 
   // The run shown in detail: the grid's best, or the configured one.
   const bar = progressBar(grid ? 'best run' : 'backtest', 'candles');
   const run = runBacktest(market, { ...config, strategies: chosen }, { indicators, record: { decisions: false }, onProgress: bar.update, progressEvery: 5_000, ...(macroSeries ? { macroSeries } : {}) });
   bar.stop();
-  out.push(formatRun(run));
+  job.out.push(formatRun(run));
   doc.run = runJson(run);
-
-  let stress: StressReport | null = null;
   if (stressCount > 0) {
-    stress = runStress({ series, from: market.from, to: market.to, config: { ...config, strategies: chosen }, count: stressCount, windowMs: v['stress-window'] ? parseDuration(v['stress-window'], '--stress-window') : STRESS_WINDOW_MS, indicators });
-    out.push(formatStress(stress));
+    const stress: StressReport = runStress({ series, from: market.from, to: market.to, config: { ...config, strategies: chosen }, count: stressCount, windowMs: v['stress-window'] ? parseDuration(v['stress-window'], '--stress-window') : STRESS_WINDOW_MS, indicators });
+    job.out.push(formatStress(stress));
     doc.stress = stress;
   }
 
@@ -394,72 +504,21 @@ async function main(): Promise<void> {
   const id = backtestId(createdAt, doc.params);
   doc.createdAt = createdAt;
   doc.id = id;
-
-  if (v.out !== undefined) {
-    const dir = resolve(v.out);
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'result.json'), JSON.stringify(doc, null, 2) + '\n');
-    const title = `Backtest ${symbols.join(', ')} (${sel})`;
-    const subtitle = `${new Date(run.from).toISOString().slice(0, 16)}Z -> ${new Date(run.to).toISOString().slice(0, 16)}Z, ${grid ? `best of ${grid.runs} by ${objective}: ${Object.values(grid.rows[0]?.labels ?? {}).join(' | ')}` : 'configured parameters'}`;
-    writeFileSync(join(dir, 'report.html'), htmlReport({ title, subtitle, startingEquity: chosen.risk.startingEquityUsd, start: run.from, time: run.equityTime, equity: run.equity, samples: run.samples, trades: run.trades, metrics: run.metrics, notes: run.notes }));
-    if (run.samples >= 2) {
-      const { renderEquityChart } = await import('../infra/charts/render.js');
-      const png = await renderEquityChart({ points: decimateEquity(run.equityTime, run.equity, run.samples), title, subtitle, size: 'large' });
-      writeFileSync(join(dir, 'equity.png'), png.png);
-    }
-    out.push(`wrote ${join(dir, 'result.json')}, ${join(dir, 'report.html')}${run.samples >= 2 ? `, ${join(dir, 'equity.png')}` : ''}`);
-  }
-
+  if (v.out !== undefined) await writeOutputs(job, v.out, run, grid, chosen);
   if (v.store || v.propose) {
     const { SqliteStateStore } = await import('../infra/state/sqlite.js');
     const file = v.state ? resolve(v.state) : join(resolve(process.env.CST_DATA_DIR ?? '.data'), 'live', 'state.sqlite');
     mkdirSync(resolve(file, '..'), { recursive: true });
     const state = new SqliteStateStore({ file });
     try {
-      if (v.store) {
-        const r = await storeBacktest(state, id, doc);
-        const { DuckDbWarehouse } = await import('../infra/warehouse/duckdb.js');
-        const whFile = join(resolve(file, '..'), 'warehouse.duckdb');
-        const wh = new DuckDbWarehouse({ file: whFile });
-        try {
-          await wh.ensureSchema();
-          await wh.insert('backtest_runs', [backtestRunRow(id, createdAt, { symbols, from: market.from, to: market.to, objective }, run.metrics, doc)]);
-        } finally {
-          await wh.close();
-        }
-        out.push(`${r.created ? 'stored' : 'already stored'}: ${r.path} in ${file}; warehouse backtest_runs row ${id} in ${whFile}`);
-      }
-      if (v.propose) {
-        const best = grid?.rows[0] ?? null;
-        if (!best) out.push('--propose: no grid ran, nothing to propose');
-        else {
-          const changes = configChanges(base, best.overrides);
-          if (changes.length === 0) out.push('--propose: the best parameters are the current ones: nothing to propose');
-          else {
-            const baseline = runBacktest(market, config, { indicators, record: { decisions: false, signals: false } }).metrics;
-            const p = await proposeConfigChange(state, {
-              id: `${id}-proposal`,
-              backtestId: id,
-              createdAt,
-              objective,
-              changes,
-              baseline,
-              proposed: best.metrics,
-              summary: `${objective}: ${changes.map((c) => `${c.key} ${JSON.stringify(c.before)} -> ${JSON.stringify(c.after)}`).join(', ')}; P&L ${baseline.totalPnl.toFixed(2)} -> ${best.metrics.totalPnl.toFixed(2)} USD${
-                sel !== 'all' && !DEFAULT_STRATEGY_CONFIGS.scalp[sel].emitSignals ? ` (backtested with ${sel} emitting; its live config is log-only)` : ''
-              }`,
-            });
-            out.push(`proposed (pending, NOT applied): ${p.path}${p.botItems.length ? `; Telegram /suggestions items: ${p.botItems.join(', ')}` : ''}`);
-          }
-        }
-      }
+      if (v.store) await storeRun(job, state, file, id, createdAt, run);
+      if (v.propose) await proposeBest(job, state, id, createdAt, grid);
     } finally {
       await state.close();
     }
   }
-
   if (v.json) process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
-  else process.stdout.write(out.join('\n\n') + '\n');
+  else process.stdout.write(job.out.join('\n\n') + '\n');
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {

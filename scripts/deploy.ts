@@ -33,12 +33,17 @@ export interface DeployStep {
   command: string[];
 }
 
-/** The ordered deploy plan (pure: tested, and printed by the dry run). */
-export function deployPlan(o: DeployOptions): DeployStep[] {
-  const env = `CST_BACKEND=gcp,GOOGLE_CLOUD_PROJECT=${o.project}`;
-  const sa = o.serviceAccount ? [`--service-account=${o.serviceAccount}`] : [];
-  const common = ['--gen2', `--runtime=${RUNTIME}`, `--region=${o.region}`, '--source=.', `--set-env-vars=${env}`, `--project=${o.project}`, ...sa];
-  const steps: DeployStep[] = [
+/** What every step of one plan shares: the runtime env vars, the service-account flag, the functions' flags. */
+interface PlanContext {
+  o: DeployOptions;
+  env: string;
+  sa: string[];
+  common: string[];
+}
+
+/** Firestore rules and indexes, then the Pub/Sub topics (the subscriptions come with the functions). */
+function foundationSteps({ o }: PlanContext): DeployStep[] {
+  return [
     {
       what: 'Firestore rules (no client access) and composite indexes',
       command: ['npx', 'firebase', 'deploy', '--only', 'firestore:rules,firestore:indexes', '--project', o.project],
@@ -48,12 +53,19 @@ export function deployPlan(o: DeployOptions): DeployStep[] {
       command: ['npx', 'tsx', 'scripts/pubsub-provision.ts', '--project', o.project, '--topics-only'],
     },
   ];
-  for (const job of SCHEDULED_FUNCTIONS) {
-    steps.push({
-      what: `HTTP function ${job.name} (Cloud Scheduler target)`,
-      command: ['gcloud', 'functions', 'deploy', job.name, ...common, `--entry-point=${job.name}`, '--trigger-http', '--no-allow-unauthenticated'],
-    });
-  }
+}
+
+/** The HTTP functions Cloud Scheduler calls. */
+function scheduledSteps({ common }: PlanContext): DeployStep[] {
+  return SCHEDULED_FUNCTIONS.map((job) => ({
+    what: `HTTP function ${job.name} (Cloud Scheduler target)`,
+    command: ['gcloud', 'functions', 'deploy', job.name, ...common, `--entry-point=${job.name}`, '--trigger-http', '--no-allow-unauthenticated'],
+  }));
+}
+
+/** Each public HTTP entry (the webhook) as a Cloud Run service, replacing an earlier Cloud Function of its name. */
+function publicServiceSteps({ o, env, sa }: PlanContext): DeployStep[] {
+  const steps: DeployStep[] = [];
   for (const name of Object.keys(PUBLIC_HTTP_FUNCTIONS)) {
     // A Cloud Function's framework reads and parses every body before our code runs, so the webhook
     // could not check its secret first: it runs as a Cloud Run service whose own Node server serves
@@ -80,6 +92,12 @@ export function deployPlan(o: DeployOptions): DeployStep[] {
       },
     );
   }
+  return steps;
+}
+
+/** Each Pub/Sub function on its first topic, an Eventarc trigger per further topic, a dead-letter policy per subscription. */
+function pubsubSteps({ o, sa, common }: PlanContext): DeployStep[] {
+  const steps: DeployStep[] = [];
   const { delivery } = DEFAULT_SYSTEM_CONFIG;
   const topicsByFunction = new Map<string, string[]>();
   for (const b of pubsubBindings()) topicsByFunction.set(b.function, [...(topicsByFunction.get(b.function) ?? []), b.topic]);
@@ -116,8 +134,13 @@ export function deployPlan(o: DeployOptions): DeployStep[] {
       });
     }
   }
+  return steps;
+}
+
+/** The holder's image and its single Cloud Run instance, the Telegram webhook URL, the scheduler jobs. */
+function holderAndScheduleSteps({ o, env, sa }: PlanContext): DeployStep[] {
   const image = `${o.region}-docker.pkg.dev/${o.project}/${ARTIFACT_REPO}/${HOLDER_SERVICE}`;
-  steps.push(
+  return [
     {
       what: `build the ${HOLDER_SERVICE} image`,
       command: ['gcloud', 'builds', 'submit', '.', '--config=functions/bybit-holder/cloudbuild.yaml', `--substitutions=_IMAGE=${image}`, `--project=${o.project}`],
@@ -142,8 +165,16 @@ export function deployPlan(o: DeployOptions): DeployStep[] {
       what: 'Cloud Scheduler jobs from scheduler.yaml (create/update/delete by diff)',
       command: ['npx', 'tsx', 'scripts/sync-scheduler.ts', '--project', o.project, '--region', o.region, ...(o.serviceAccount ? ['--service-account', o.serviceAccount] : [])],
     },
-  );
-  return steps;
+  ];
+}
+
+/** The ordered deploy plan (pure: tested, and printed by the dry run). */
+export function deployPlan(o: DeployOptions): DeployStep[] {
+  const env = `CST_BACKEND=gcp,GOOGLE_CLOUD_PROJECT=${o.project}`;
+  const sa = o.serviceAccount ? [`--service-account=${o.serviceAccount}`] : [];
+  const common = ['--gen2', `--runtime=${RUNTIME}`, `--region=${o.region}`, '--source=.', `--set-env-vars=${env}`, `--project=${o.project}`, ...sa];
+  const ctx: PlanContext = { o, env, sa, common };
+  return [...foundationSteps(ctx), ...scheduledSteps(ctx), ...publicServiceSteps(ctx), ...pubsubSteps(ctx), ...holderAndScheduleSteps(ctx)];
 }
 
 const HELP = `Usage: npm run deploy -- --project P --region R [--service-account SA] [--execute]

@@ -11,11 +11,11 @@ import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { DEFAULT_SYSTEM_CONFIG } from '../shared/config/system.js';
-import { createLogger } from '../shared/log.js';
+import { createLogger, type Logger } from '../shared/log.js';
 import { systemClock } from '../shared/ports/clock.js';
 import type { StateStore } from '../shared/ports/state.js';
 import type { Warehouse } from '../shared/ports/warehouse.js';
-import { DEFAULT_IMPORT_BATCH_ROWS, importOhlcvt, type OhlcvtImportSummary } from '../shared/market/kraken/ohlcvt.js';
+import { DEFAULT_IMPORT_BATCH_ROWS, importOhlcvt, type OhlcvtImportDeps, type OhlcvtImportSummary } from '../shared/market/kraken/ohlcvt.js';
 import { DuckDbWarehouse } from '../infra/warehouse/duckdb.js';
 import { BigQueryWarehouse } from '../infra/warehouse/bigquery.js';
 import { SqliteStateStore } from '../infra/state/sqlite.js';
@@ -63,6 +63,107 @@ function table(rows: string[][]): string {
   return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
 }
 
+type CliValues = {
+  symbol?: string | undefined;
+  duckdb?: string | undefined;
+  bigquery?: string | undefined;
+  'bigquery-endpoint'?: string | undefined;
+  hot: boolean;
+  'hot-candles'?: string | undefined;
+  state?: string | undefined;
+  batch?: string | undefined;
+};
+
+/** The warehouse to load into (DuckDB file or BigQuery project) and its name for the report. */
+function openWarehouse(values: CliValues, log: Logger): { warehouse: Warehouse; target: string } {
+  if (values.bigquery) {
+    const endpoint = values['bigquery-endpoint'];
+    const warehouse = new BigQueryWarehouse({ projectId: values.bigquery, ...(endpoint ? { apiEndpoint: endpoint, anonymous: true } : {}), log });
+    return { warehouse, target: `BigQuery ${values.bigquery}` };
+  }
+  const file = values.duckdb ?? DEFAULT_DUCKDB;
+  return { warehouse: new DuckDbWarehouse({ file, log }), target: `DuckDB ${file}` };
+}
+
+interface ImportRun {
+  summaries: OhlcvtImportSummary[];
+  failures: Array<{ file: string; error: string }>;
+}
+
+/** Imports every file in turn with a progress bar; a failing file is reported, the others go on. */
+async function importFiles(files: string[], deps: OhlcvtImportDeps, values: CliValues, sizes: { batchRows: number; hotCandles: number }): Promise<ImportRun> {
+  const run: ImportRun = { summaries: [], failures: [] };
+  const bar = new cliProgress.SingleBar(
+    { format: '{file} [{bar}] {percentage}% | {value}/{total} candles | ETA {eta_formatted}', hideCursor: true, clearOnComplete: false },
+    cliProgress.Presets.shades_classic,
+  );
+  for (const file of files) {
+    try {
+      const text = await readFile(file, 'utf8');
+      let started = false;
+      const summary = await importOhlcvt(deps, {
+        fileName: file,
+        text,
+        ...(values.symbol ? { symbol: values.symbol } : {}),
+        config: DEFAULT_SYSTEM_CONFIG,
+        batchRows: sizes.batchRows,
+        hotCandles: sizes.hotCandles,
+        onProgress: (done, total) => {
+          if (!started) {
+            bar.start(total, 0, { file: basename(file) });
+            started = true;
+          }
+          bar.update(done, { file: basename(file) });
+        },
+      });
+      if (started) bar.stop();
+      run.summaries.push(summary);
+    } catch (e) {
+      bar.stop();
+      run.failures.push({ file, error: (e as Error).message });
+    }
+  }
+  return run;
+}
+
+/** The report: a table of the imported files, their gaps and rejected lines, the failures. */
+function formatReport(run: ImportRun, target: string, hotStore: string | undefined): string {
+  const out: string[] = [];
+  out.push(`Imported into ${target}${hotStore ? ` (+ hot store ${hotStore})` : ''}`);
+  if (run.summaries.length > 0) {
+    out.push(
+      table([
+        ['file', 'symbol', 'interval', 'format', 'candles', 'first', 'last', 'missing', 'gaps', 'flagged', 'rejected', 'dupes', 'hot'],
+        ...run.summaries.map((s) => [
+          basename(s.file),
+          s.symbol,
+          s.interval,
+          s.format,
+          String(s.candles),
+          iso(s.firstOpenTime),
+          iso(s.lastOpenTime),
+          String(s.missing),
+          String(s.gaps.length),
+          String(s.flagged),
+          String(s.rejected),
+          String(s.duplicates),
+          String(s.hotWritten),
+        ]),
+      ]),
+    );
+    for (const s of run.summaries) {
+      if (s.gaps.length > 0) {
+        out.push(`\n${basename(s.file)}: ${s.missing} missing candle(s) in ${s.gaps.length} gap(s) (Kraken omits intervals with no trades; none invented):`);
+        for (const g of s.gaps.slice(0, MAX_GAPS_LISTED)) out.push(`  ${iso(g.fromMs)} .. ${iso(g.toMs)}  (${g.missing})`);
+        if (s.gaps.length > MAX_GAPS_LISTED) out.push(`  ... ${s.gaps.length - MAX_GAPS_LISTED} more`);
+      }
+      for (const r of s.rejectedSamples) out.push(`${basename(s.file)}:${r.line}: rejected (${r.reason}): ${r.text}`);
+    }
+  }
+  for (const f of run.failures) out.push(`FAILED ${f.file}: ${f.error}`);
+  return out.join('\n');
+}
+
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
@@ -90,97 +191,19 @@ async function main(): Promise<number> {
   const batchRows = positiveInt('batch', values.batch, DEFAULT_IMPORT_BATCH_ROWS);
   const hotCandles = values.hot ? positiveInt('hot-candles', values['hot-candles'], DEFAULT_SYSTEM_CONFIG.hotWindowCandles) : 0;
   const log = createLogger({ component: 'import-ohlcvt' }, { minSeverity: 'WARNING' });
-
-  let warehouse: Warehouse;
-  let target: string;
-  if (values.bigquery) {
-    const endpoint = values['bigquery-endpoint'];
-    warehouse = new BigQueryWarehouse({ projectId: values.bigquery, ...(endpoint ? { apiEndpoint: endpoint, anonymous: true } : {}), log });
-    target = `BigQuery ${values.bigquery}`;
-  } else {
-    const file = values.duckdb ?? DEFAULT_DUCKDB;
-    warehouse = new DuckDbWarehouse({ file, log });
-    target = `DuckDB ${file}`;
-  }
+  const { warehouse, target } = openWarehouse(values, log);
   const state: StateStore | undefined = values.hot ? new SqliteStateStore({ file: values.state ?? DEFAULT_STATE }) : undefined;
-
-  const summaries: OhlcvtImportSummary[] = [];
-  const failures: Array<{ file: string; error: string }> = [];
-  const bar = new cliProgress.SingleBar(
-    { format: '{file} [{bar}] {percentage}% | {value}/{total} candles | ETA {eta_formatted}', hideCursor: true, clearOnComplete: false },
-    cliProgress.Presets.shades_classic,
-  );
+  let run: ImportRun;
   try {
     await warehouse.ensureSchema();
-    for (const file of positionals) {
-      try {
-        const text = await readFile(file, 'utf8');
-        let started = false;
-        const summary = await importOhlcvt(
-          { warehouse, ...(state ? { state } : {}), clock: systemClock, log, quality: DEFAULT_SYSTEM_CONFIG.dataQuality },
-          {
-            fileName: file,
-            text,
-            ...(values.symbol ? { symbol: values.symbol } : {}),
-            config: DEFAULT_SYSTEM_CONFIG,
-            batchRows,
-            hotCandles,
-            onProgress: (done, total) => {
-              if (!started) {
-                bar.start(total, 0, { file: basename(file) });
-                started = true;
-              }
-              bar.update(done, { file: basename(file) });
-            },
-          },
-        );
-        if (started) bar.stop();
-        summaries.push(summary);
-      } catch (e) {
-        bar.stop();
-        failures.push({ file, error: (e as Error).message });
-      }
-    }
+    const deps: OhlcvtImportDeps = { warehouse, ...(state ? { state } : {}), clock: systemClock, log, quality: DEFAULT_SYSTEM_CONFIG.dataQuality };
+    run = await importFiles(positionals, deps, values, { batchRows, hotCandles });
   } finally {
     await warehouse.close();
     await state?.close();
   }
-
-  const out: string[] = [];
-  out.push(`Imported into ${target}${state ? ` (+ hot store ${values.state ?? DEFAULT_STATE})` : ''}`);
-  if (summaries.length > 0) {
-    out.push(
-      table([
-        ['file', 'symbol', 'interval', 'format', 'candles', 'first', 'last', 'missing', 'gaps', 'flagged', 'rejected', 'dupes', 'hot'],
-        ...summaries.map((s) => [
-          basename(s.file),
-          s.symbol,
-          s.interval,
-          s.format,
-          String(s.candles),
-          iso(s.firstOpenTime),
-          iso(s.lastOpenTime),
-          String(s.missing),
-          String(s.gaps.length),
-          String(s.flagged),
-          String(s.rejected),
-          String(s.duplicates),
-          String(s.hotWritten),
-        ]),
-      ]),
-    );
-    for (const s of summaries) {
-      if (s.gaps.length > 0) {
-        out.push(`\n${basename(s.file)}: ${s.missing} missing candle(s) in ${s.gaps.length} gap(s) (Kraken omits intervals with no trades; none invented):`);
-        for (const g of s.gaps.slice(0, MAX_GAPS_LISTED)) out.push(`  ${iso(g.fromMs)} .. ${iso(g.toMs)}  (${g.missing})`);
-        if (s.gaps.length > MAX_GAPS_LISTED) out.push(`  ... ${s.gaps.length - MAX_GAPS_LISTED} more`);
-      }
-      for (const r of s.rejectedSamples) out.push(`${basename(s.file)}:${r.line}: rejected (${r.reason}): ${r.text}`);
-    }
-  }
-  for (const f of failures) out.push(`FAILED ${f.file}: ${f.error}`);
-  process.stdout.write(out.join('\n') + '\n');
-  return failures.length > 0 ? 1 : 0;
+  process.stdout.write(formatReport(run, target, state ? (values.state ?? DEFAULT_STATE) : undefined) + '\n');
+  return run.failures.length > 0 ? 1 : 0;
 }
 
 main().then(

@@ -14,9 +14,9 @@ import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
-import { createLogger, type Severity } from '../shared/log.js';
+import { createLogger, type Logger, type Severity } from '../shared/log.js';
 import { BACKENDS, DEFAULT_DATA_DIR, backendFromEnv, parseEnv, type Backend } from '../infra/runtime/build-context.js';
-import { startLocalRuntime, type LocalRuntime, type MarketMode, type RunSummary } from '../infra/runtime/local.js';
+import { startLocalRuntime, type LocalRuntime, type MarketMode, type Progress, type RunSummary } from '../infra/runtime/local.js';
 
 const HELP = `Usage: npm start -- [options]
 
@@ -163,15 +163,15 @@ function printSummary(output: Output, s: RunSummary, logFile: string | undefined
   output.report(out.join('\n') + '\n');
 }
 
-async function main(): Promise<void> {
-  const args = parseCli();
-  const output = new Output();
-
-  // Installed before anything starts and never removed: a Ctrl-C at any moment ends with the summary.
+/**
+ * Ctrl-C / SIGTERM / a closed stdout request the stop; installed before anything starts and never
+ * removed, so a stop at any moment ends with the summary. A repeat after FORCE_AFTER_MS exits at once.
+ */
+function installStopHandlers(output: Output): { requested: Promise<void>; reason: () => string | undefined } {
   let stopReason: string | undefined;
   let firstStopAt = 0;
   let wakeStop: () => void = () => undefined;
-  const stopRequested = new Promise<void>((r) => (wakeStop = r));
+  const requested = new Promise<void>((r) => (wakeStop = r));
   const requestStop = (reason: string) => {
     if (stopReason === undefined) {
       stopReason = reason;
@@ -187,7 +187,11 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => requestStop('SIGINT'));
   process.on('SIGTERM', () => requestStop('SIGTERM'));
   output.whenClosed(() => requestStop('stdout closed'));
+  return { requested, reason: () => stopReason };
+}
 
+/** The JSON log: into <data-dir>/runtime.log (errors also on stderr), or to the console with --verbose. */
+function runtimeLog(args: ReturnType<typeof parseCli>, output: Output): { log: Logger; logFile: string | undefined } {
   const logFile = args.verbose ? undefined : join(resolve(args.dataDir), 'runtime.log');
   if (logFile) {
     mkdirSync(dirname(logFile), { recursive: true });
@@ -199,8 +203,11 @@ async function main(): Promise<void> {
         if (severity === 'ERROR' || severity === 'CRITICAL' || severity === 'ALERT') process.stderr.write(line + '\n');
       }
     : (line: string) => output.write(line + '\n');
-  const log = createLogger({ component: 'cst' }, { sink });
+  return { log: createLogger({ component: 'cst' }, { sink }), logFile };
+}
 
+/** Progress: a bar on a terminal, else a line every 10 s; silent once a stop was requested. */
+function progressReporter(output: Output, stopping: () => boolean): { onProgress: (p: Progress) => void; stop: () => void } {
   const interactive = process.stdout.isTTY === true;
   const bar = new cliProgress.SingleBar(
     { format: ' {bar} {percentage}% | market time {time} | {candles} candles | {msgs} messages | {dlq} dead letters', hideCursor: true },
@@ -208,6 +215,36 @@ async function main(): Promise<void> {
   );
   let barStarted = false;
   let lastPrinted = 0;
+  const onProgress: (p: Progress) => void = (p) => {
+    if (stopping()) return;
+    const msgs = Object.values(p.published).reduce((a, b) => a + b, 0);
+    const payload = { time: fmtTime(p.marketTime), candles: p.candles, msgs, dlq: p.deadLetters };
+    const total = p.endTime !== undefined ? p.endTime - p.startTime : 0;
+    const done = Math.min(p.marketTime - p.startTime, total);
+    if (interactive && total > 0) {
+      if (!barStarted) {
+        bar.start(total, done, payload);
+        barStarted = true;
+      } else bar.update(done, payload);
+    } else if (Date.now() - lastPrinted >= 10_000) {
+      lastPrinted = Date.now();
+      output.write(`market time ${payload.time}: ${p.candles} candles, ${msgs} messages, ${p.deadLetters} dead letters\n`);
+    }
+  };
+  return {
+    onProgress,
+    stop: () => {
+      if (barStarted) bar.stop();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const args = parseCli();
+  const output = new Output();
+  const stop = installStopHandlers(output);
+  const { log, logFile } = runtimeLog(args, output);
+  const progress = progressReporter(output, () => stop.reason() !== undefined);
 
   output.write(`Starting CryptoSignalTracker (backend ${args.backend}, market ${args.market})...\n`);
   const rt: LocalRuntime = await startLocalRuntime({
@@ -221,31 +258,17 @@ async function main(): Promise<void> {
     log,
     say: (m) => output.write(m + '\n'),
     ...(args.minutes !== undefined ? { durationMs: args.minutes * MINUTE_MS } : {}),
-    onProgress: (p) => {
-      if (stopReason !== undefined) return;
-      const msgs = Object.values(p.published).reduce((a, b) => a + b, 0);
-      const payload = { time: fmtTime(p.marketTime), candles: p.candles, msgs, dlq: p.deadLetters };
-      const total = p.endTime !== undefined ? p.endTime - p.startTime : 0;
-      const done = Math.min(p.marketTime - p.startTime, total);
-      if (interactive && total > 0) {
-        if (!barStarted) {
-          bar.start(total, done, payload);
-          barStarted = true;
-        } else bar.update(done, payload);
-      } else if (Date.now() - lastPrinted >= 10_000) {
-        lastPrinted = Date.now();
-        output.write(`market time ${payload.time}: ${p.candles} candles, ${msgs} messages, ${p.deadLetters} dead letters\n`);
-      }
-    },
+    onProgress: progress.onProgress,
   });
   output.write(
     `${rt.market === 'replay' ? `Replaying real market data at ${args.speed}x` : 'Live market data'}; functions at ${rt.functionsUrl} ` +
       `(e.g. ${rt.functionsUrl}/healthz). Ctrl-C stops.\n`,
   );
 
-  const outcome = await Promise.race([rt.finished.then(() => 'finished' as const), stopRequested.then(() => 'stopped' as const)]);
-  if (barStarted) bar.stop();
+  const outcome = await Promise.race([rt.finished.then(() => 'finished' as const), stop.requested.then(() => 'stopped' as const)]);
+  progress.stop();
   if (outcome === 'stopped') {
+    const stopReason = stop.reason();
     log.notice('stopping', { reason: stopReason });
     output.write(`\n${stopReason === 'stdout closed' ? 'stdout closed' : stopReason}: stopping...\n`);
     await Promise.race([rt.halt(), timeout(HALT_TIMEOUT_MS)]);

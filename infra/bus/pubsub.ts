@@ -463,37 +463,7 @@ export class PubSubPullRunner {
     const reason = errorReason(error);
     const permanent = isPermanentError(error);
     if (permanent || attempt >= maxAttempts) {
-      const dlq = spec.deadLetterTopic ?? defaultDeadLetterTopic(spec.topic);
-      try {
-        const attributes = deadLetterAttributes(m.attributes, {
-          projectId: this.opts.projectId,
-          subscription: spec.subscription,
-          topic: spec.topic,
-          messageId: m.id,
-          publishTime: event.time,
-          attempts: attempt,
-          reason,
-          permanent,
-        });
-        await this.client.topic(dlq).publishMessage({ data: m.data, attributes });
-      } catch (e) {
-        this.log.error('dead-letter publish failed; nacking', { subscription: spec.subscription, messageId: m.id, reason: errorReason(e) });
-        this.counters.nacked++;
-        m.nack();
-        return;
-      }
-      this.attempts.delete(countKey);
-      this.counters.deadLettered++;
-      this.log.error('message dead-lettered', {
-        subscription: spec.subscription,
-        topic: spec.topic,
-        deadLetterTopic: dlq,
-        messageId: m.id,
-        deliveryAttempts: attempt,
-        permanent,
-        reason,
-      });
-      m.ack();
+      await this.deadLetter(spec, m, { attempt, reason, permanent, publishTime: event.time, countKey });
       return;
     }
 
@@ -509,5 +479,44 @@ export class PubSubPullRunner {
     if (this.localBackoff) await this.clock.sleep(backoffMs);
     this.counters.nacked++;
     m.nack();
+  }
+
+  /** Publishes a failed message to its dead-letter topic and acks it; nacks it when that publish fails. */
+  private async deadLetter(
+    spec: PullHandlerSpec,
+    m: PulledMessage,
+    f: { attempt: number; reason: string; permanent: boolean; publishTime: string; countKey: string },
+  ): Promise<void> {
+    const dlq = spec.deadLetterTopic ?? defaultDeadLetterTopic(spec.topic);
+    try {
+      const attributes = deadLetterAttributes(m.attributes, {
+        projectId: this.opts.projectId,
+        subscription: spec.subscription,
+        topic: spec.topic,
+        messageId: m.id,
+        publishTime: f.publishTime,
+        attempts: f.attempt,
+        reason: f.reason,
+        permanent: f.permanent,
+      });
+      await this.client.topic(dlq).publishMessage({ data: m.data, attributes });
+    } catch (e) {
+      this.log.error('dead-letter publish failed; nacking', { subscription: spec.subscription, messageId: m.id, reason: errorReason(e) });
+      this.counters.nacked++;
+      m.nack();
+      return;
+    }
+    this.attempts.delete(f.countKey);
+    this.counters.deadLettered++;
+    this.log.error('message dead-lettered', {
+      subscription: spec.subscription,
+      topic: spec.topic,
+      deadLetterTopic: dlq,
+      messageId: m.id,
+      deliveryAttempts: f.attempt,
+      permanent: f.permanent,
+      reason: f.reason,
+    });
+    m.ack();
   }
 }

@@ -32,10 +32,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readFileSync } from 'node:fs';
 import type { KrakenOhlcRawRow } from '../../shared/ports/kraken.js';
-import { parseOhlcvtCsv, parseOhlcvtFileName } from '../../shared/market/kraken/ohlcvt.js';
-import { intervalFromMinutes } from '../../shared/market/types.js';
+import { upperBoundBy } from '../../shared/sorted.js';
 
 export const KRAKEN_MAX_CANDLES = 720;
 export const KRAKEN_OHLC_INTERVALS = [1, 5, 15, 30, 60, 240, 1440, 10080, 21600];
@@ -146,14 +144,6 @@ export function candleToKrakenRow(c: KrakenServerCandle): KrakenOhlcRawRow {
     c.volume.toFixed(VOLUME_DECIMALS),
     c.trades ?? 0,
   ];
-}
-
-/** Loads a Kraken OHLCVT or normalised CSV (`PAIR_MINUTES.csv`) as a server series. */
-export function seriesFromCsv(file: string, pair?: string, intervalMinutes?: number): KrakenServerSeries {
-  const info = parseOhlcvtFileName(file);
-  const minutes = intervalMinutes ?? info.intervalMinutes;
-  const parsed = parseOhlcvtCsv(readFileSync(file, 'utf8'), { symbol: pair ?? info.pair, interval: intervalFromMinutes(minutes) });
-  return { pair: pair ?? info.pair, intervalMinutes: minutes, candles: parsed.candles };
 }
 
 export class KrakenRestServer {
@@ -329,7 +319,7 @@ export class KrakenRestServer {
 
     const all = this.data.get(`${pair.key}:${minutes}`) ?? [];
     const nowSec = now / MS_PER_S;
-    const visibleEnd = upperBound(all, nowSec);
+    const visibleEnd = upperBoundBy(all, nowSec, (r) => r[0]);
     if (visibleEnd === 0) return send(200, { error: [], result: { [pair.key]: [], last: since ?? 0 } });
     const current = all[visibleEnd - 1]!;
     const committedEnd = visibleEnd - 1;
@@ -338,16 +328,4 @@ export class KrakenRestServer {
     const last = committedEnd > 0 ? all[committedEnd - 1]![0] : (since ?? 0);
     return send(200, { error: [], result: { [pair.key]: [...committed, current], last } });
   }
-}
-
-/** Index of the first row with time > t (rows ascending). */
-function upperBound(rows: KrakenOhlcRawRow[], t: number): number {
-  let lo = 0;
-  let hi = rows.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (rows[mid]![0] <= t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

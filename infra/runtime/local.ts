@@ -26,7 +26,8 @@ import { PubSubPullRunner, createPubSubClient, provisionTopology } from '../bus/
 import { subscriptionName, topologySpecs } from '../bus/topology.js';
 import { LocalScheduler, handlersFromScheduledJobs } from '../scheduler/local-runner.js';
 import { buildContext, EMULATOR_PROJECT, parseEnv, type Backend, type BuiltContext } from './build-context.js';
-import { BybitReplayServer, loadCandlesCsv, tradesFromCandles, mergeReplayData } from '../replay/bybit-server.js';
+import { BybitReplayServer } from '../replay/bybit-server.js';
+import { loadCandlesCsv, tradesFromCandles, mergeReplayData } from '../replay/bybit-replay-data.js';
 import { KrakenRestServer } from '../replay/kraken-server.js';
 import { HOLDER_SERVICE, PUBLIC_HTTP_FUNCTIONS, SCHEDULED_FUNCTIONS, pubsubBindings } from '../../functions/registry.js';
 import { startHolder, type RunningHolder } from '../../functions/bybit-holder/server.js';

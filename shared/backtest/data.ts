@@ -15,7 +15,8 @@ import type { SystemConfig } from '../config/system.js';
 import { candleViolation } from '../market/candle-gate.js';
 import { parseOhlcvtCsv, parseOhlcvtFileName, resolveImportSymbol } from '../market/kraken/ohlcvt.js';
 import { isTradable, type Candle, type Interval, type Venue } from '../market/types.js';
-import { badRow, CANDLE_CSV_HEADER, seriesFromCandles, seriesFromCsv, type CandleSeries, type CsvGateOptions } from '../strategies/series.js';
+import { badRow, CANDLE_CSV_HEADER, type CsvGateOptions } from '../market/candle-csv.js';
+import { seriesFromCandles, seriesFromCsv, type CandleSeries } from '../strategies/series.js';
 
 export interface CsvSource {
   /** File name (its base name gives symbol and interval). */

@@ -26,6 +26,7 @@ import { regimeInputsAt } from '../protection/regime.js';
 import { volatilitySeries } from '../protection/volatility.js';
 import type { LevelSet } from '../strategies/levels.js';
 import { candleAt, type CandleSeries } from '../strategies/series.js';
+import { lowerBound, upperBound } from '../sorted.js';
 
 const MINUTE = INTERVAL_MS['1m'];
 
@@ -140,28 +141,4 @@ export function levelTimeline(m: BacktestMarket, k: number, cfg: LevelsExhaustio
 /** The execution's regime inputs on the reference symbol at index i. */
 export function regimeInputsOf(s: CandleSeries, i: number): RegimeInputs {
   return regimeInputsAt(s.openTime, s.close, i);
-}
-
-/** First index with a[k] >= x. */
-export function lowerBound(a: Float64Array, x: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((a[mid] as number) < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** First index with a[k] > x. */
-export function upperBound(a: Float64Array, x: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((a[mid] as number) <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

@@ -12,6 +12,7 @@ import type { GridResult } from './grid.js';
 import type { BacktestMetrics } from './metrics.js';
 import type { StressReport } from './stress.js';
 import type { WalkForwardResult } from './walk-forward.js';
+import { upperBoundBy } from '../sorted.js';
 
 /** Equity points kept in the JSON / chart (decimated by time buckets, keeping each bucket's min and max). */
 export const MAX_CHART_POINTS = 2_000;
@@ -116,15 +117,9 @@ export function decimateEquity(time: ArrayLike<number>, equity: ArrayLike<number
 
 /** Equity marked at a time: the last sample at or before t. */
 function equityAt(points: ReadonlyArray<{ t: number; equity: number }>, t: number): number {
-  let lo = 0;
-  let hi = points.length - 1;
-  if (hi < 0) return 0;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if ((points[mid] as { t: number }).t <= t) lo = mid;
-    else hi = mid - 1;
-  }
-  return (points[lo] as { equity: number }).equity;
+  if (points.length === 0) return 0;
+  const k = Math.max(0, upperBoundBy(points, t, (p) => p.t) - 1);
+  return (points[k] as { equity: number }).equity;
 }
 
 export interface HtmlChartInput {

@@ -61,7 +61,8 @@ import { DEFAULT_FEEDS, tradingConfigFrom, type ClosedTrade, type TradingConfig 
 import type { BiasState, Signal } from '../trading/types.js';
 import type { SwingScan } from '../strategies/macro/swing.js';
 import { checkMacroSeries, feedCandles, macroTimeline, type MacroSeries, type MacroSlot } from './macro.js';
-import { levelTimeline, lowerBound, regimeInputsOf, type BacktestMarket } from './market.js';
+import { levelTimeline, regimeInputsOf, type BacktestMarket } from './market.js';
+import { lowerBound } from '../sorted.js';
 import { computeMetrics, type BacktestMetrics } from './metrics.js';
 
 const MINUTE = INTERVAL_MS['1m'];

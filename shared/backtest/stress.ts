@@ -9,7 +9,8 @@
  */
 import type { CandleSeries } from '../strategies/series.js';
 import { runBacktest, type BacktestConfig, type IndicatorMode } from './run.js';
-import { createMarket, lowerBound, upperBound } from './market.js';
+import { createMarket } from './market.js';
+import { lowerBound, upperBound } from '../sorted.js';
 import type { BacktestMetrics } from './metrics.js';
 
 /** Default stress window. */

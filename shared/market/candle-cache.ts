@@ -23,6 +23,7 @@ import { barsCollection } from './hot-store.js';
 import { INTERVAL_MS, isTradable, type Candle, type Interval, type Venue } from './types.js';
 import type { StateStore } from '../ports/state.js';
 import { allocSeries, type CandleSeries } from '../strategies/series.js';
+import { lowerBoundBy } from '../sorted.js';
 
 /** Columns of a window as plain arrays (ArrayLike views for the protection functions; never copied). */
 export interface WindowColumns {
@@ -62,28 +63,13 @@ export class CandleWindow {
 
   /** Index of the candle with this open time, or -1 (binary search). */
   indexOf(openTime: number): number {
-    let lo = 0;
-    let hi = this.list.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      const t = (this.list[mid] as Candle).openTime;
-      if (t === openTime) return mid;
-      if (t < openTime) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return -1;
+    const k = this.lowerBound(openTime);
+    return k < this.list.length && (this.list[k] as Candle).openTime === openTime ? k : -1;
   }
 
   /** First index whose open time is >= t (length when none). */
   lowerBound(t: number): number {
-    let lo = 0;
-    let hi = this.list.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((this.list[mid] as Candle).openTime < t) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return lowerBoundBy(this.list, t, (c) => c.openTime);
   }
 
   /** Merges candles of this symbol (replace by open time; flagged candles skipped), then trims to capacity. */

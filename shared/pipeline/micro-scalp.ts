@@ -49,6 +49,7 @@ import { TOPICS } from '../topics.js';
 import type { Signal } from '../trading/types.js';
 import { CandleCache, type CandleWindow } from '../market/candle-cache.js';
 import { scalpSignal } from '../strategies/scalp/signal.js';
+import { lowerBound } from '../sorted.js';
 
 const MINUTE = INTERVAL_MS['1m'];
 
@@ -168,14 +169,7 @@ export function levelsAt(cache: MicroCache, w: CandleWindow, i: number, cfg: Lev
 
 /** Closed `interval` buckets resampled from the candles of `hist` opening at or after `start`. */
 function closedSince(hist: CandleSeries, start: number, interval: LevelsExhaustionConfig['levels']['horizontal']['interval']): CandleSeries {
-  let lo = 0;
-  let hi = hist.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((hist.openTime[mid] as number) < start) lo = mid + 1;
-    else hi = mid;
-  }
-  const view = sliceSeries(hist, lo);
+  const view = sliceSeries(hist, lowerBound(hist.openTime, start, 0, hist.length));
   return closedBuckets(resample(view, interval), view.length - 1);
 }
 

@@ -33,6 +33,7 @@
 import type { ProtectionsConfig, Regime } from '../config/strategy.js';
 import { REGIMES } from '../config/strategy.js';
 import { protectionEvent, type ProtectionEvent, type ProtectionState, type ReferenceState, type ReferenceStatus, type RegimeInputs } from './model.js';
+import { upperBound } from '../sorted.js';
 
 const HOUR_MS = 60 * 60_000;
 export const REGIME_WINDOWS_MS = { change1hPct: HOUR_MS, change4hPct: 4 * HOUR_MS, change24hPct: 24 * HOUR_MS, change48hPct: 48 * HOUR_MS } as const;
@@ -64,15 +65,8 @@ export function regimeSizeMultiplier(r: Regime, cfg: RegimeConfig): number {
 
 /** Last index j <= i with time[j] <= t (binary search), or -1. */
 function lastAtOrBefore(time: ArrayLike<number>, i: number, t: number): number {
-  let lo = 0;
-  let hi = i;
-  if (i < 0 || (time[0] as number) > t) return -1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if ((time[mid] as number) <= t) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
+  if (i < 0) return -1;
+  return upperBound(time, t, 0, i + 1) - 1;
 }
 
 /** Close-to-close change over `windowMs` ending at index i, %; NaN without enough history. */

@@ -28,6 +28,7 @@
  */
 import type { LevelsExhaustionConfig } from '../config/strategy.js';
 import type { CandleSeries } from './series.js';
+import { lowerBound, upperBound } from '../sorted.js';
 
 export type LevelKind = 'support' | 'resistance';
 export type HorizontalParams = LevelsExhaustionConfig['levels']['horizontal'];
@@ -327,30 +328,6 @@ export function trendLines(
     });
   }
   return out;
-}
-
-/** First index with a[k] >= x (a sorted ascending). */
-function lowerBound(a: Float64Array, x: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((a[mid] as number) < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** First index with a[k] > x (a sorted ascending). */
-function upperBound(a: Float64Array, x: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((a[mid] as number) <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /** The line's price at time t (epoch ms). */

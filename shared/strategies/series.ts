@@ -4,8 +4,9 @@
  * from the hot window (last N closed candles) and evaluates the last index; the backtester builds one
  * series for a whole month and evaluates every index.
  */
-import { candleViolation } from '../market/candle-gate.js';
+import { badRow, readCandleCsv, type CsvGateOptions } from '../market/candle-csv.js';
 import type { Candle, Interval, Venue } from '../market/types.js';
+import { lowerBound } from '../sorted.js';
 
 /** The columns of a candle series: what indicators and setups read (symbol-agnostic). */
 export interface CandleColumns {
@@ -106,103 +107,34 @@ export function sliceSeries(series: CandleSeries, start: number, end: number = s
 
 /** Index of the candle whose open time is `openTime`, or -1 (binary search). */
 export function indexOfOpenTime(series: CandleSeries, openTime: number): number {
-  let lo = 0;
-  let hi = series.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const t = series.openTime[mid] as number;
-    if (t === openTime) return mid;
-    if (t < openTime) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return -1;
-}
-
-export const CANDLE_CSV_HEADER = 'ts_ms,open,high,low,close,volume';
-
-/**
- * Parses the normalised market-data CSV (`ts_ms,open,high,low,close,volume`, ts = open time in epoch
- * ms, as in `shared/data`) straight into a series. Pure (text in, series out); the caller reads the file.
- */
-/** What a CSV loader does with a row the candle gate refuses: stop with file and line (default), or skip and count. */
-export type BadRowPolicy = 'refuse' | 'skip';
-
-export interface BadRowReport {
-  /** Rows skipped (policy `skip`). */
-  skipped: number;
-  /** The first few, with file and line. */
-  samples: Array<{ source: string; line: number; reason: string }>;
-}
-
-export interface CsvGateOptions {
-  /** The file name, named in every error. */
-  source?: string;
-  badRows?: BadRowPolicy;
-  /** Counts skipped rows (policy `skip`); shared across files. */
-  report?: BadRowReport;
-}
-
-export function newBadRowReport(): BadRowReport {
-  return { skipped: 0, samples: [] };
-}
-
-const MAX_BAD_ROW_SAMPLES = 5;
-
-/** Refuses (throws, naming file and line) or records a skipped row. */
-export function badRow(opts: CsvGateOptions, line: number, reason: string, text: string): void {
-  const where = `${opts.source ?? 'CSV'}:${line}`;
-  if ((opts.badRows ?? 'refuse') === 'refuse') throw new Error(`${where}: ${reason}: ${text} (refused; --skip-bad-rows skips such rows and counts them)`);
-  const r = opts.report;
-  if (r) {
-    r.skipped++;
-    if (r.samples.length < MAX_BAD_ROW_SAMPLES) r.samples.push({ source: opts.source ?? 'CSV', line, reason });
-  }
+  const k = lowerBound(series.openTime, openTime, 0, series.length);
+  return k < series.length && series.openTime[k] === openTime ? k : -1;
 }
 
 /**
- * The kit's normalised CSV (`ts_ms,open,high,low,close,volume`, ts = open time) as a series. Every row
- * passes the candle gate (shared/market/candle-gate.ts candleViolation: finite positive prices,
- * ordered OHLC, volume >= 0, open time on the interval grid); a bad row is refused with file and line,
- * or skipped and counted (`opts.badRows`).
+ * The kit's normalised CSV (`ts_ms,open,high,low,close,volume`, ts = open time in epoch ms, as in
+ * `shared/data`) as a series, read by the one candle CSV reader (shared/market/candle-csv.ts: every
+ * row checked); a bad row is refused with file and line, or skipped and counted (`opts.badRows`).
+ * Pure (text in, series out); the caller reads the file.
  */
 export function seriesFromCsv(text: string, meta: { symbol: string; interval: Interval; venue: Venue }, opts: CsvGateOptions = {}): CandleSeries {
-  const lines = text.split(/\r?\n/);
-  const header = lines[0]?.trim();
   const src = opts.source ?? 'seriesFromCsv';
-  if (header !== CANDLE_CSV_HEADER) throw new Error(`${src}: expected header '${CANDLE_CSV_HEADER}', got '${header ?? ''}'`);
-  let n = 0;
-  for (let k = 1; k < lines.length; k++) if ((lines[k] as string).trim() !== '') n++;
-  const s = allocSeries(meta.symbol, meta.interval, meta.venue, n);
-  let i = 0;
+  const candles: Candle[] = [];
   let prev = Number.NEGATIVE_INFINITY;
-  for (let k = 1; k < lines.length; k++) {
-    const line = (lines[k] as string).trim();
-    if (line === '') continue;
-    const f = line.split(',');
-    if (f.length !== 6) {
-      badRow(opts, k + 1, `${f.length} fields, expected 6`, line);
-      continue;
-    }
-    const t = Number(f[0]);
-    const vals = [t, Number(f[1]), Number(f[2]), Number(f[3]), Number(f[4]), Number(f[5])];
-    if (vals.some((v) => !Number.isFinite(v))) {
-      badRow(opts, k + 1, 'a non-numeric field', line);
-      continue;
-    }
-    const why = candleViolation({ ...meta, openTime: t, open: vals[1] as number, high: vals[2] as number, low: vals[3] as number, close: vals[4] as number, volume: vals[5] as number });
-    if (why) {
-      badRow(opts, k + 1, why, line);
-      continue;
-    }
-    if (!(t > prev)) throw new Error(`${src}:${k + 1}: open times must strictly increase`);
-    prev = t;
-    s.openTime[i] = t;
-    s.open[i] = vals[1] as number;
-    s.high[i] = vals[2] as number;
-    s.low[i] = vals[3] as number;
-    s.close[i] = vals[4] as number;
-    s.volume[i] = vals[5] as number;
-    i++;
+  readCandleCsv(text, meta, { source: src, onBadRow: (line, reason, row) => badRow(opts, line, reason, row) }, ({ line, candle }) => {
+    if (!(candle.openTime > prev)) throw new Error(`${src}:${line}: open times must strictly increase`);
+    prev = candle.openTime;
+    candles.push(candle);
+  });
+  const s = allocSeries(meta.symbol, meta.interval, meta.venue, candles.length);
+  for (let i = 0; i < candles.length; i++) {
+    const c = candles[i] as Candle;
+    s.openTime[i] = c.openTime;
+    s.open[i] = c.open;
+    s.high[i] = c.high;
+    s.low[i] = c.low;
+    s.close[i] = c.close;
+    s.volume[i] = c.volume;
   }
-  return i === n ? s : sliceSeries(s, 0, i);
+  return s;
 }

@@ -14,7 +14,7 @@ import { createMarket } from '../../shared/backtest/market.js';
 import { runBacktest, type BacktestResult, type BiasUpdate } from '../../shared/backtest/run.js';
 import type { MacroBiasMessage } from '../../shared/strategies/macro/messages.js';
 import { TOPICS } from '../../shared/topics.js';
-import { runReplay, type ReplayResult } from '../../scripts/replay-month.js';
+import { runReplay, type ReplayResult } from '../../infra/runtime/month-replay.js';
 import { HOUR, KIT_DIR, kitSeries, MACRO_KIT_FILES, MIN, slice, SYMBOLS } from './helpers.js';
 import { withKit } from '../kit.js';
 

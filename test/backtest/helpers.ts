@@ -13,8 +13,8 @@ import { DEFAULT_STRATEGY_CONFIGS, type StrategyConfigs } from '../../shared/con
 import { applyOverrides, selectStrategies } from '../../shared/backtest/config.js';
 import type { Interval } from '../../shared/market/types.js';
 import type { MacroSeries } from '../../shared/backtest/macro.js';
-import { krakenCandles } from '../../scripts/replay-month.js';
-import { lowerBound, upperBound } from '../../shared/backtest/market.js';
+import { krakenCandles } from '../../infra/replay/kit-data.js';
+import { lowerBound, upperBound } from '../../shared/sorted.js';
 import { bybitLinearFiles, fixture, KIT_DIR, KIT_SLICE_DIR } from '../kit.js';
 
 export { KIT_DIR, KIT_SLICE_DIR };
@@ -55,7 +55,7 @@ export function slice(s: CandleSeries, from: number, to: number): CandleSeries {
 let macro: MacroSeries | undefined;
 
 /**
- * The Kraken-venue candles the replay feeds the MACRO engine (scripts/replay-month.ts `krakenCandles`:
+ * The Kraken-venue candles the replay feeds the MACRO engine (infra/replay/kit-data.ts `krakenCandles`:
  * the kit's Bybit 5m / 15m files, 1h / 4h resampled from 15m), per symbol and interval. Always the
  * whole kit (the 4h hot window is 83 days of 15m history): gate on `MACRO_KIT_FILES`.
  */

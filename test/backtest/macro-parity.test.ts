@@ -1,5 +1,5 @@
 /**
- * PARITY WITH THE MACRO ENGINE ON: the live pipeline (scripts/replay-month.ts `runReplay`: the real
+ * PARITY WITH THE MACRO ENGINE ON: the live pipeline (infra/runtime/month-replay.ts `runReplay`: the real
  * handlers, macro-analysis every 5 minutes of market time on the Kraken-venue hot store, swing signals
  * through `trade-signals-swing`, Kraken 5m candles through `ohlc-data-kraken`) against the backtest
  * given the SAME Kraken-venue candles (`krakenCandles`: the kit's Bybit 5m / 15m files, 1h / 4h
@@ -20,7 +20,7 @@ import { macroTimeline, type MacroSeries, type MacroTimeline } from '../../share
 import type { MacroBiasMessage, SwingSignalMessage } from '../../shared/strategies/macro/messages.js';
 import type { Row } from '../../shared/ports/warehouse.js';
 import { TOPICS } from '../../shared/topics.js';
-import { runReplay, type ReplayResult } from '../../scripts/replay-month.js';
+import { runReplay, type ReplayResult } from '../../infra/runtime/month-replay.js';
 import { HOUR, KIT_DIR, kitMacroSeries, kitSeries, MACRO_KIT_FILES, MIN, slice, SYMBOLS } from './helpers.js';
 import { withKit } from '../kit.js';
 

@@ -17,7 +17,7 @@ import { createMarket } from '../../shared/backtest/market.js';
 import { runBacktest } from '../../shared/backtest/run.js';
 import { HOUR, KIT_DIR, kitMacroSeries, kitSeries, MACRO_KIT_FILES, MIN, slice, SYMBOLS } from './helpers.js';
 import { withKit } from '../kit.js';
-import { lowerBound } from '../../shared/backtest/market.js';
+import { lowerBound } from '../../shared/sorted.js';
 
 const FROM = Date.UTC(2025, 5, 22, 9, 0);
 const TO = FROM + 6 * HOUR - MIN;

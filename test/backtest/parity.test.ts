@@ -1,7 +1,7 @@
 /**
  * PARITY: the backtester and the live pipeline produce the same decisions and the same trades.
  *
- * The live side is scripts/replay-month.ts `runReplay`: the real function handlers (candle-ingest,
+ * The live side is infra/runtime/month-replay.ts `runReplay`: the real function handlers (candle-ingest,
  * micro-scalp, execution) on the in-process bus with the SQLite state store and the DuckDB warehouse,
  * on a manual clock, fed the kit's REAL Bybit 1m candles of BTC, ETH and SOL. The backtest runs on the
  * same candles (the replay's 74 h hot-store warm-up is the backtest's history before `from`).
@@ -22,7 +22,7 @@ import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { createMarket } from '../../shared/backtest/market.js';
 import { runBacktest, type BacktestResult } from '../../shared/backtest/run.js';
 import type { Row } from '../../shared/ports/warehouse.js';
-import { runReplay, type ReplayResult } from '../../scripts/replay-month.js';
+import { runReplay, type ReplayResult } from '../../infra/runtime/month-replay.js';
 import { HOUR, KIT_SLICE_DIR, kitSeries, MIN, slice, SYMBOLS } from './helpers.js';
 
 const FROM = Date.UTC(2025, 5, 12, 0, 0);

@@ -14,7 +14,8 @@ import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import type { SystemConfig } from '../../shared/config/system.js';
 import type { StateStore } from '../../shared/ports/state.js';
 import { createLogger } from '../../shared/log.js';
-import { BybitReplayServer, type ReplayData } from '../../infra/replay/bybit-server.js';
+import { BybitReplayServer } from '../../infra/replay/bybit-server.js';
+import type { ReplayData } from '../../infra/replay/bybit-replay-data.js';
 import { cursorPath, type CursorDoc } from '../../shared/market/bybit/candle-publisher.js';
 import {
   CaptureBus,

@@ -13,7 +13,7 @@ import { createLogger } from '../../shared/log.js';
 import { ManualClock } from '../../shared/ports/clock.js';
 import { EMPTY_SANITY, flagBadData, judgeSanity, type SanityState } from '../../shared/market/quality.js';
 import type { Candle } from '../../shared/market/types.js';
-import { newBadRowReport } from '../../shared/strategies/series.js';
+import { newBadRowReport } from '../../shared/market/candle-csv.js';
 import { realBtc1m } from '../trading/helpers.js';
 
 const Q = DEFAULT_SYSTEM_CONFIG.dataQuality;

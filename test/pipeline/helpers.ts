@@ -6,4 +6,4 @@ export const MIN = 60_000;
 export const HOUR = 60 * MIN;
 
 /** The invariant checks tap committed account writes through the replay script's own decorator. */
-export { AccountWriteTap as ObservedState, type AccountWrite as TradingWrite } from '../../scripts/replay-month.js';
+export { AccountWriteTap as ObservedState, type AccountWrite as TradingWrite } from '../../infra/runtime/month-invariants.js';

@@ -1,5 +1,5 @@
 /**
- * The month checker of scripts/replay-month.ts (`--check`, `--duplicate`) catches what it claims to:
+ * The month checker of infra/runtime/month-invariants.ts (scripts/replay-month.ts `--check`, `--duplicate`) catches what it claims to:
  * states built by the real trading core, then broken the way a bug would break them.
  */
 import { describe, expect, it } from 'vitest';
@@ -9,7 +9,8 @@ import { ManualClock } from '../../shared/ports/clock.js';
 import { applySignal, createTradingState, type TradingState } from '../../shared/trading/core.js';
 import { tradingConfigFrom } from '../../shared/trading/model.js';
 import { TradingStore, type TradingDoc } from '../../shared/trading/store.js';
-import { AccountWriteTap, compareRuns, formatInvariants, InvariantMonitor, type AccountWrite, type ReplayResult } from '../../scripts/replay-month.js';
+import { AccountWriteTap, compareRuns, formatInvariants, InvariantMonitor, type AccountWrite } from '../../infra/runtime/month-invariants.js';
+import type { ReplayResult } from '../../infra/runtime/month-replay.js';
 import { PAPER_ACCOUNT_ID } from '../../shared/pipeline/execution.js';
 import { signal } from '../trading/helpers.js';
 

@@ -1,7 +1,7 @@
 /**
  * The whole pipeline on REAL data (the kit's Bybit 1m candles of BTC, ETH and SOL, 2025-06-13, a day
  * on which BTC fell 2.5 % within an hour), driven through the real function handlers by
- * scripts/replay-month.ts `runReplay` (in-process bus, SQLite state, DuckDB warehouse, manual clock,
+ * infra/runtime/month-replay.ts `runReplay` (in-process bus, SQLite state, DuckDB warehouse, manual clock,
  * macro-analysis every 5 minutes), after a 74-hour warm-up of the hot store.
  *
  * One day (not a week) keeps the file inside the CI budget: a day of the full pipeline takes about
@@ -25,7 +25,7 @@ import { accountEquity, openRisk } from '../../shared/trading/account.js';
 import type { Signal } from '../../shared/trading/types.js';
 import { createMicroCache, evaluateMicro } from '../../shared/pipeline/micro-scalp.js';
 import { recentHotCandles } from '../../shared/market/hot-store.js';
-import { runReplay, type ReplayResult } from '../../scripts/replay-month.js';
+import { runReplay, type ReplayResult } from '../../infra/runtime/month-replay.js';
 import { HOUR, KIT_DIR, MIN, ObservedState, type TradingWrite } from './helpers.js';
 import { bybitLinearFiles, withKit } from '../kit.js';
 

@@ -4,19 +4,15 @@
  * `withKit`).
  */
 import { readFileSync } from 'node:fs';
+import { badRow, readCandleCsv } from '../../shared/market/candle-csv.js';
 import type { Candle, Interval, Venue } from '../../shared/market/types.js';
 
-const HEADER = 'ts_ms,open,high,low,close,volume';
-
-/** `path` is a file path, e.g. `fixture('macro', 'XBTUSD_60.csv')`. */
+/** `path` is a file path, e.g. `fixture('macro', 'XBTUSD_60.csv')`; read by the one candle CSV reader (a bad row throws with file and line). */
 export function readCandlesCsv(path: string, venue: Venue, symbol: string, interval: Interval): Candle[] {
-  const lines = readFileSync(path, 'utf8').trim().split(/\r?\n/);
-  const header = lines.shift();
-  if (header !== HEADER) throw new Error(`unexpected header in ${path}: ${header}`);
-  return lines.map((line) => {
-    const [ts, o, h, l, c, v] = line.split(',').map(Number) as [number, number, number, number, number, number];
-    return { venue, symbol, interval, openTime: ts, open: o, high: h, low: l, close: c, volume: v };
-  });
+  const out: Candle[] = [];
+  const onBadRow = (line: number, reason: string, text: string) => badRow({ source: path }, line, reason, text);
+  readCandleCsv(readFileSync(path, 'utf8'), { symbol, interval, venue }, { source: path, onBadRow }, (r) => out.push(r.candle));
+  return out;
 }
 
 export function readKrakenCandles(path: string, symbol: string, interval: Interval): Candle[] {

@@ -14,6 +14,7 @@
  */
 import type { BookFeatures, BookLevel } from '../types.js';
 import { bookDataIssue, num, type BookData } from './messages.js';
+import { lowerBound } from '../../sorted.js';
 
 export type BookApplyResult =
   /** Applied. */
@@ -67,13 +68,7 @@ class BookSide {
       }
       return;
     }
-    let lo = 0;
-    let hi = n;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((keys[mid] as number) < k) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = lowerBound(keys, k, 0, n);
     if (keys[lo] === k) {
       if (size === 0) {
         keys.copyWithin(lo, lo + 1, n);

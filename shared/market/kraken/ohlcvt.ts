@@ -20,20 +20,15 @@ import type { StateStore } from '../../ports/state.js';
 import type { Warehouse } from '../../ports/warehouse.js';
 import { candleToRow } from '../../warehouse-schema.js';
 import { writeHotCandles } from '../hot-store.js';
-import { flagBadData, priceIntegrityReason, type QualityConfig } from '../quality.js';
+import { readCandleCsv, type CandleCsvFormat } from '../candle-csv.js';
+import { flagBadData, type QualityConfig } from '../quality.js';
 import { INTERVAL_MS, intervalFromMinutes, type Candle, type Interval, type Venue } from '../types.js';
 import { detectGaps, totalMissing, type GapRange } from './gaps.js';
 import { symbolForKrakenPair } from './pairs.js';
 
-export const NORMALISED_HEADER = ['ts_ms', 'open', 'high', 'low', 'close', 'volume'] as const;
-const KRAKEN_COLUMNS = 7;
-const KRAKEN_COLUMNS_WITHOUT_TRADES = 6;
-const MS_PER_S = 1000;
 export const DEFAULT_IMPORT_BATCH_ROWS = 1_000;
 /** Rejected lines kept verbatim in a summary (the count is always complete). */
 const MAX_REJECTED_KEPT = 20;
-
-export type OhlcvtFormat = 'kraken' | 'normalised';
 
 export interface OhlcvtFileInfo {
   pair: string;
@@ -64,7 +59,7 @@ export interface OhlcvtRejected {
 }
 
 export interface OhlcvtParseResult {
-  format: OhlcvtFormat;
+  format: CandleCsvFormat;
   /** Data lines read (header and blank lines excluded). */
   rows: number;
   /** Ascending by open time, one per open time (a later duplicate line wins). */
@@ -83,29 +78,14 @@ export interface OhlcvtSeries {
   venue?: Venue;
 }
 
-function detectFormat(firstLine: string): OhlcvtFormat {
-  const cols = firstLine.split(',').map((c) => c.trim().toLowerCase());
-  if (/^[a-z_]/.test(cols[0] ?? '')) {
-    if (cols.length !== NORMALISED_HEADER.length || NORMALISED_HEADER.some((h, i) => cols[i] !== h)) {
-      throw new Error(`unknown CSV header "${firstLine}" (expected ${NORMALISED_HEADER.join(',')} or Kraken's headerless time_s,open,high,low,close,volume,trades)`);
-    }
-    return 'normalised';
-  }
-  return 'kraken';
-}
-
-/** Parses one file's text. Lines that cannot become a candle are counted and sampled, not fatal. */
+/**
+ * Parses one file's text (the one candle CSV reader, shared/market/candle-csv.ts, either format). Lines
+ * that cannot become a candle are counted and sampled, not fatal.
+ */
 export function parseOhlcvtCsv(text: string, series: OhlcvtSeries): OhlcvtParseResult {
-  const lines = text.split(/\r?\n/);
-  const firstIdx = lines.findIndex((l) => l.trim().length > 0);
-  if (firstIdx < 0) throw new Error('empty CSV');
-  const format = detectFormat(lines[firstIdx] as string);
-  const intervalMs = INTERVAL_MS[series.interval];
-  const venue = series.venue ?? 'kraken';
   const byTime = new Map<number, Candle>();
   const rejectedSamples: OhlcvtRejected[] = [];
   let rejected = 0;
-  let rows = 0;
   let duplicates = 0;
   let unsorted = false;
   let prevTime = Number.NEGATIVE_INFINITY;
@@ -113,50 +93,13 @@ export function parseOhlcvtCsv(text: string, series: OhlcvtSeries): OhlcvtParseR
     rejected++;
     if (rejectedSamples.length < MAX_REJECTED_KEPT) rejectedSamples.push({ line, reason, text: t });
   };
-
-  for (let i = format === 'normalised' ? firstIdx + 1 : firstIdx; i < lines.length; i++) {
-    const line = (lines[i] as string).trim();
-    if (line.length === 0) continue;
-    rows++;
-    const cols = line.split(',');
-    const expected = format === 'normalised' ? [NORMALISED_HEADER.length] : [KRAKEN_COLUMNS, KRAKEN_COLUMNS_WITHOUT_TRADES];
-    if (!expected.includes(cols.length)) {
-      reject(i + 1, `expected ${expected.join(' or ')} columns, got ${cols.length}`, line);
-      continue;
-    }
-    const nums = cols.map((c) => (c.trim() === '' ? Number.NaN : Number(c)));
-    if (nums.some((n) => !Number.isFinite(n))) {
-      reject(i + 1, 'non-numeric value', line);
-      continue;
-    }
-    const [t, open, high, low, close, volume, trades] = nums as [number, number, number, number, number, number, number | undefined];
-    const openTime = format === 'normalised' ? t : t * MS_PER_S;
-    if (!Number.isInteger(openTime) || openTime < 0) {
-      reject(i + 1, 'time is not a non-negative integer', line);
-      continue;
-    }
-    if (openTime % intervalMs !== 0) {
-      reject(i + 1, `open time ${new Date(openTime).toISOString()} is not on the ${series.interval} grid`, line);
-      continue;
-    }
-    const broken = priceIntegrityReason({ open, high, low, close, volume });
-    if (broken) {
-      reject(i + 1, broken, line);
-      continue;
-    }
-    const candle: Candle = { symbol: series.symbol, interval: series.interval, venue, openTime, open, high, low, close, volume };
-    if (trades !== undefined) {
-      if (!Number.isInteger(trades) || trades < 0) {
-        reject(i + 1, 'trades is not a non-negative integer', line);
-        continue;
-      }
-      candle.trades = trades;
-    }
-    if (openTime < prevTime) unsorted = true;
-    prevTime = Math.max(prevTime, openTime);
-    if (byTime.has(openTime)) duplicates++;
-    byTime.set(openTime, candle);
-  }
+  const meta = { symbol: series.symbol, interval: series.interval, venue: series.venue ?? 'kraken' };
+  const { format, rows } = readCandleCsv(text, meta, { formats: 'any', onBadRow: reject }, ({ candle }) => {
+    if (candle.openTime < prevTime) unsorted = true;
+    prevTime = Math.max(prevTime, candle.openTime);
+    if (byTime.has(candle.openTime)) duplicates++;
+    byTime.set(candle.openTime, candle);
+  });
   const candles = [...byTime.values()];
   if (unsorted) candles.sort((a, b) => a.openTime - b.openTime);
   return { format, rows, candles, rejected, rejectedSamples, duplicates, unsorted };
@@ -188,7 +131,7 @@ export interface OhlcvtImportSummary {
   pair: string;
   symbol: string;
   interval: Interval;
-  format: OhlcvtFormat;
+  format: CandleCsvFormat;
   rows: number;
   candles: number;
   rejected: number;

@@ -7,6 +7,7 @@
 import { candleViolation } from '../../market/candle-gate.js';
 import { INTERVAL_MS, isTradable, type Candle, type Interval } from '../../market/types.js';
 import { allocColumns, type CandleColumns } from '../series.js';
+import { upperBound } from '../../sorted.js';
 
 export type { CandleColumns };
 
@@ -50,19 +51,7 @@ export function fromRows(
 /** Index of the last candle whose CLOSE time (open + interval) is <= `asOf`, or -1. O(log n). */
 export function lastClosedIndex(cols: CandleColumns, asOf: number): number {
   const latestOpen = asOf - INTERVAL_MS[cols.interval];
-  let lo = 0;
-  let hi = cols.length - 1;
-  let found = -1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if ((cols.openTime[mid] as number) <= latestOpen) {
-      found = mid;
-      lo = mid + 1;
-    } else {
-      hi = mid - 1;
-    }
-  }
-  return found;
+  return upperBound(cols.openTime, latestOpen, 0, cols.length) - 1;
 }
 
 /** Close time of candle i. */
