@@ -43,6 +43,7 @@ import { resample, visibleCountAt, type ResampledSeries } from '../strategies/re
 import { levelSetFor, scalpStrategy, type EvalContext, type FormingCandle, type ScalpDecision } from '../strategies/scalp/index.js';
 import { sliceSeries, type CandleSeries } from '../strategies/series.js';
 import { TOPICS } from '../topics.js';
+import { publish } from '../messages.js';
 import type { Signal } from '../trading/types.js';
 import { CandleCache, type CandleWindow } from '../market/candle-cache.js';
 import { scalpSignal } from '../strategies/scalp/signal.js';
@@ -292,7 +293,7 @@ export async function evaluateMicro(deps: MicroDeps, input: MicroInput): Promise
 
   if (rows.length > 0) await deps.warehouse.insert('signals', rows);
   for (const s of toPublish) {
-    await deps.bus.publish(TOPICS.microSignals, s, {
+    await publish(deps.bus, TOPICS.microSignals, s, {
       attributes: { dedupeId: s.signalId, symbol: s.symbol, strategy: s.strategy, direction: s.direction },
     });
   }

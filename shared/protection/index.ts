@@ -4,4 +4,3 @@ export * from './volatility.js';
 export * from './limiter.js';
 export * from './adaptive-stops.js';
 export * from './guards.js';
-export * from './alerts.js';

@@ -13,13 +13,12 @@
  * - Muted (chat, symbol) pairs receive nothing for that symbol.
  * Every key is deterministic, so a redelivered event queues nothing new.
  */
-import { z } from 'zod';
-import type { Alert } from '../alerts.js';
 import type { DocData } from '../ports/state.js';
 import { safeId } from '../ports/state.js';
 import type { PhotoFile } from '../ports/telegram.js';
 import { groupIdOf } from '../trading/book.js';
-import type { ClosedTrade } from '../trading/model.js';
+import type { TradeEvent } from '../trading/model.js';
+import type { Signal } from '../trading/types.js';
 import { SCALP_STRATEGIES } from '../config/strategy.js';
 import { buildTradeChartInput, type ChartLevelParams } from './chart-data.js';
 import type { TelegramDeps } from './deps.js';
@@ -29,65 +28,7 @@ import { alertKeyboard, alertKeyOf } from './keyboards.js';
 import { alertRecordPath, enqueue, outboxPath, type EnqueueItem } from './outbox.js';
 import { closedTradeRecord, StateTradeLog } from './trade-log.js';
 import { systemAlertText } from './format.js';
-
-const finite = z.number().finite();
-
-/** A TAKE signal as published on trade-signals-micro / trade-signals-swing (fields the notifier uses). */
-export const notifierSignalSchema = z.object({
-  signalId: z.string().min(1),
-  strategy: z.string().min(1),
-  engine: z.enum(['SCALP', 'SWING']),
-  symbol: z.string().min(1),
-  ts: z.number().int(),
-  candleTime: z.number().int(),
-  direction: z.enum(['LONG', 'SHORT']),
-  price: finite.positive(),
-  entries: z.array(finite.positive()).min(1),
-  stopLoss: finite.positive(),
-  takeProfit: finite.positive(),
-  confidence: finite.min(0).max(100).optional(),
-  emit: z.boolean().optional(),
-  reasons: z.array(z.string()).optional(),
-});
-export type NotifierSignal = z.infer<typeof notifierSignalSchema>;
-
-const base = {
-  eventId: z.string().min(1),
-  ts: z.number().int(),
-  groupId: z.string().min(1),
-  signalId: z.string().min(1),
-  symbol: z.string().min(1),
-  strategy: z.string().min(1),
-  direction: z.enum(['LONG', 'SHORT']),
-};
-
-/** Trade events (shared/trading/model.ts TradeEvent) the notifier acts on; the rest pass through as `other`. */
-export const notifierTradeEventSchema = z.union([
-  z.object({ ...base, type: z.literal('order_placed'), entries: z.array(z.object({ price: finite.positive() })).min(1), stopLoss: finite.positive(), takeProfit: finite.positive() }),
-  z.object({ ...base, type: z.literal('entry_filled'), price: finite.positive(), qty: finite, avgEntry: finite.positive(), filledQty: finite }),
-  z.object({ ...base, type: z.literal('entry_timeout'), positionRemains: z.boolean() }),
-  z.object({
-    ...base,
-    type: z.literal('position_closed'),
-    trade: z.object({
-      groupId: z.string(),
-      strategy: z.string(),
-      symbol: z.string(),
-      direction: z.enum(['LONG', 'SHORT']),
-      entryTime: z.number(),
-      exitTime: z.number(),
-      avgEntry: finite,
-      exitPrice: finite,
-      qty: finite,
-      fees: finite,
-      pnl: finite,
-      pnlPct: finite,
-      exitReason: z.string(),
-    }).loose(),
-  }),
-  z.object({ type: z.string(), eventId: z.string().min(1) }).loose(),
-]);
-export type NotifierTradeEvent = z.infer<typeof notifierTradeEventSchema>;
+import type { Alert } from '../messages.js';
 
 /** Alert kinds that describe a state: only a change of state per subject is sent. */
 const STATE_FAMILIES: Record<string, string> = {
@@ -141,7 +82,7 @@ export class Notifier {
     return { source: r.png, filename: `${a.symbol}-${a.alertKey}.png`, contentType: 'image/png' };
   }
 
-  async onSignal(s: NotifierSignal): Promise<number> {
+  async onSignal(s: Signal): Promise<number> {
     if (s.emit === false) return 0;
     const groupId = groupIdOf(s.signalId);
     const rec: AlertRecord = {
@@ -279,15 +220,15 @@ export class Notifier {
     return (await enqueue(this.d.state, items, now)).length;
   }
 
-  async onTradeEvent(e: NotifierTradeEvent): Promise<number> {
+  async onTradeEvent(e: TradeEvent): Promise<number> {
     switch (e.type) {
       case 'order_placed': {
-        const ev = e as Extract<NotifierTradeEvent, { type: 'order_placed' }>;
+        const ev = e as Extract<TradeEvent, { type: 'order_placed' }>;
         const { rec } = await this.ensureRecord(ev, ev.entries[0]!.price, ev.stopLoss, ev.takeProfit);
         return this.sendOriginal(rec, null);
       }
       case 'entry_filled': {
-        const ev = e as Extract<NotifierTradeEvent, { type: 'entry_filled' }>;
+        const ev = e as Extract<TradeEvent, { type: 'entry_filled' }>;
         const { rec } = await this.ensureRecord(ev, ev.price, ev.price, ev.price);
         let n = rec.status === 'signal' ? await this.sendOriginal(rec, null) : 0;
         // A DCA grid fills several entries: each later fill is a higher rank within the "open" stage.
@@ -306,7 +247,7 @@ export class Notifier {
         return n;
       }
       case 'entry_timeout': {
-        const ev = e as Extract<NotifierTradeEvent, { type: 'entry_timeout' }>;
+        const ev = e as Extract<TradeEvent, { type: 'entry_timeout' }>;
         if (ev.positionRemains) return 0;
         const ak = alertKeyOf(ev.groupId);
         const next = await this.advance(ak, () => ({ rank: RANK.cancelled * RANK_STEP, patch: { status: 'cancelled' } }));
@@ -315,8 +256,8 @@ export class Notifier {
         return cur?.status === 'cancelled' ? this.sendEdits(cur, 'cancelled', RANK.cancelled * RANK_STEP, null) : 0;
       }
       case 'position_closed': {
-        const ev = e as Extract<NotifierTradeEvent, { type: 'position_closed' }>;
-        const t = ev.trade as unknown as ClosedTrade;
+        const ev = e as Extract<TradeEvent, { type: 'position_closed' }>;
+        const t = ev.trade;
         await new StateTradeLog(this.d.state).record(closedTradeRecord(t));
         const { rec } = await this.ensureRecord(ev, t.avgEntry, t.avgEntry, t.exitPrice);
         const next = await this.advance(rec.alertKey, (cur) => ({

@@ -11,7 +11,6 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { TOPICS } from '../../shared/topics.js';
 import { staticConfig } from '../../shared/config/source.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
-import { TELEGRAM_JOBS_TOPIC } from '../../shared/telegram/deps.js';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { InMemoryBus } from '../../infra/bus/memory.js';
 import { DuckDbWarehouse } from '../../infra/warehouse/duckdb.js';
@@ -44,7 +43,7 @@ beforeEach(async () => {
   rt = await buildTelegramRuntime(ctx, { env: { [OUTPUT_DIR_ENV]: dir }, localChat: true });
   setContext(ctx);
   setTelegramRuntime(rt);
-  for (const topic of [TELEGRAM_JOBS_TOPIC, TOPICS.alerts, TOPICS.tradeEvents, TOPICS.microSignals, TOPICS.swingSignals]) {
+  for (const topic of [TOPICS.telegramJobs, TOPICS.alerts, TOPICS.tradeEvents, TOPICS.microSignals, TOPICS.swingSignals]) {
     bus.subscribe({ name: `notifier--${topic}`, topic, handler: notifier });
   }
   printed = [];

@@ -26,7 +26,6 @@ import { TelegramTestServer, type ServerLimits } from '../../infra/replay/telegr
 import { BotApiTelegram } from '../../infra/telegram/bot-api.js';
 import { buildTelegramRuntime, setTelegramRuntime, type TelegramRuntime } from '../../infra/telegram/runtime.js';
 import { sharpChartRenderer } from '../../infra/telegram/charts.js';
-import { TELEGRAM_JOBS_TOPIC } from '../../shared/telegram/deps.js';
 import type { SecretSource } from '../../shared/ports/secrets.js';
 import { notifier } from '../../functions/notifier/index.js';
 import '../../functions/telegram-webhook/index.js';
@@ -162,7 +161,7 @@ export async function makeHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const rt = await buildTelegramRuntime(ctx, { secrets, api: new BotApiTelegram(TOKEN, { apiRoot: server.apiRoot }), tg, ownerId: OWNER, charts: sharpChartRenderer, env: {} });
   setContext(ctx);
   setTelegramRuntime(rt);
-  for (const topic of [TELEGRAM_JOBS_TOPIC, TOPICS.alerts, TOPICS.tradeEvents, TOPICS.microSignals, TOPICS.swingSignals]) {
+  for (const topic of [TOPICS.telegramJobs, TOPICS.alerts, TOPICS.tradeEvents, TOPICS.microSignals, TOPICS.swingSignals]) {
     bus.subscribe({ name: `notifier--${topic}`, topic, handler: notifier });
   }
   const commands: unknown[] = [];
