@@ -6,10 +6,10 @@
  */
 import * as ff from '@google-cloud/functions-framework';
 import { pubsubHandler } from '../../infra/functions.js';
-import { candleBatchSchema } from '../../shared/market/schemas.js';
 import { ingestBusCandles } from '../../shared/market/ingest.js';
 import { TOPICS } from '../../shared/topics.js';
 import { asCloudEventFunction } from '../../infra/bus/envelope.js';
+import { candleBatchSchema } from '../../shared/messages.js';
 
 /** The topic this function subscribes to. */
 export const CANDLE_INGEST_TOPIC = TOPICS.bybitCandles;

@@ -16,22 +16,18 @@ import * as ff from '@google-cloud/functions-framework';
 import { pubsubHandler } from '../../infra/functions.js';
 import { asCloudEventFunction, topicFromSource } from '../../infra/bus/envelope.js';
 import type { AppContext } from '../../infra/context.js';
-import { candleBatchSchema } from '../../shared/market/schemas.js';
-import { macroBiasMessageSchema, swingSignalMessageSchema } from '../../shared/strategies/macro/messages.js';
-import { signalSchema } from '../../shared/trading/model.js';
 import {
   executeBias,
   executeCandles,
   executeSignal,
   executionCacheFor,
-  signalFromSwingMessage,
   type ExecutionDeps,
 } from '../../shared/pipeline/execution.js';
 import { PermanentError, type CloudEventHandler } from '../../shared/ports/bus.js';
 import { TOPICS } from '../../shared/topics.js';
 import { executeTradeCommand } from '../../shared/pipeline/execution/owner-commands.js';
-import { tradeCommandSchema } from '../../shared/telegram/trade-commands.js';
 import { liveVenueFor } from './live.js';
+import { candleBatchSchema, macroBiasMessageSchema, signalSchema, tradeCommandSchema } from '../../shared/messages.js';
 
 export const EXECUTION = 'execution';
 /** The topics this function subscribes to. */
@@ -50,8 +46,9 @@ const onMicroSignal = pubsubHandler(EXECUTION, signalSchema, async (ctx, msg) =>
   await executeSignal(deps(ctx), msg.payload, await delivery(ctx, msg.deliveryAttempt));
 });
 
-const onSwingSignal = pubsubHandler(EXECUTION, swingSignalMessageSchema, async (ctx, msg) => {
-  await executeSignal(deps(ctx), signalFromSwingMessage(msg.payload), await delivery(ctx, msg.deliveryAttempt));
+const onSwingSignal = pubsubHandler(EXECUTION, signalSchema, async (ctx, msg) => {
+  if (msg.payload.engine !== 'SWING') throw new PermanentError(`a ${msg.payload.engine} signal on ${TOPICS.swingSignals}`);
+  await executeSignal(deps(ctx), msg.payload, await delivery(ctx, msg.deliveryAttempt));
 });
 
 const onCandles = pubsubHandler(EXECUTION, candleBatchSchema, async (ctx, msg) => {

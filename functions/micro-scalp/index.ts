@@ -9,11 +9,10 @@ import * as ff from '@google-cloud/functions-framework';
 import { pubsubHandler } from '../../infra/functions.js';
 import { asCloudEventFunction, topicFromSource } from '../../infra/bus/envelope.js';
 import type { AppContext } from '../../infra/context.js';
-import { candleBatchSchema } from '../../shared/market/schemas.js';
-import { snapshotSchema } from '../../shared/market/snapshot-schema.js';
 import { evaluateMicro, evaluateMicroCandles, microCacheFor, type MicroDeps } from '../../shared/pipeline/micro-scalp.js';
 import { PermanentError, type CloudEventHandler } from '../../shared/ports/bus.js';
 import { TOPICS } from '../../shared/topics.js';
+import { candleBatchSchema, snapshotSchema } from '../../shared/messages.js';
 
 export const MICRO_SCALP = 'micro-scalp';
 /** The topics this function subscribes to. */

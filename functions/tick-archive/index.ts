@@ -5,10 +5,10 @@
  */
 import * as ff from '@google-cloud/functions-framework';
 import { pubsubHandler } from '../../infra/functions.js';
-import { tickBatchSchema } from '../../shared/market/schemas.js';
 import { archiveTicks } from '../../shared/market/ingest.js';
 import { TOPICS } from '../../shared/topics.js';
 import { asCloudEventFunction } from '../../infra/bus/envelope.js';
+import { tickBatchSchema } from '../../shared/messages.js';
 
 /** The topic this function subscribes to. */
 export const TICK_ARCHIVE_TOPIC = TOPICS.rawTicks;

@@ -7,6 +7,7 @@
 import type { DuckDbWarehouse } from './duckdb.js';
 import type { ClosedTradeRecord, TradeHistory } from '../../shared/ports/trade-history.js';
 import type { Row } from '../../shared/ports/warehouse.js';
+import type { ExitReason, StrategyId } from '../../shared/trading/types.js';
 
 /** Merges lot rows into one record per trade group. */
 export function groupLots(rows: readonly Row[]): ClosedTradeRecord[] {
@@ -24,7 +25,8 @@ export function groupLots(rows: readonly Row[]): ClosedTradeRecord[] {
     const first = lots[0] as Row;
     out.push({
       groupId,
-      strategy: String(first.strategy),
+      // The rows were written from a ClosedTrade (shared/trading/store.ts closedTradeRows): its vocabulary.
+      strategy: String(first.strategy) as StrategyId,
       symbol: String(first.symbol),
       direction: first.direction === 'SHORT' ? 'SHORT' : 'LONG',
       entryTime: Math.min(...lots.map((r) => num(r, 'entry_time'))),
@@ -35,7 +37,7 @@ export function groupLots(rows: readonly Row[]): ClosedTradeRecord[] {
       fees: lots.reduce((s, r) => s + num(r, 'fees'), 0),
       pnl,
       pnlPct: notional > 0 ? (pnl / notional) * 100 : 0,
-      exitReason: String(first.exit_reason),
+      exitReason: String(first.exit_reason) as ExitReason,
     });
   }
   return out.sort((a, b) => a.exitTime - b.exitTime);

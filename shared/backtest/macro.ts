@@ -15,8 +15,8 @@
  *   message / stored document (name, weight, score, detail per component), after the JSON round
  *   trip and zod validation of the bus;
  * - the surviving swing TAKEs (one per coin after `resolveSwingConflicts`) are published ONCE per
- *   signal id (the job's `macro_swing_published` marker) and reach the core through
- *   `signalFromSwingMessage(swingSignalMessageSchema.parse(...))`, as functions/execution does.
+ *   signal id (the job's `macro_swing_published` marker) and reach the core as the `Signal` the bus
+ *   carries: the catalog's `trade-signals-swing` schema after the JSON round trip, as execution gets it.
  *
  * Nothing here depends on the trading state, so the timeline is computed once per (HTF data, macro
  * config, regime config, symbols) and memoised on the data object (grids reuse it).
@@ -24,16 +24,16 @@
 import { biasStateOf } from '../pipeline/execution.js';
 import type { Regime, StrategyConfigs } from '../config/strategy.js';
 import type { SystemConfig } from '../config/system.js';
-import { signalFromSwingMessage } from '../pipeline/execution.js';
 import { INTERVAL_MS, type Candle, type Interval, type Venue } from '../market/types.js';
 import { regimeAt } from '../protection/regime.js';
 import { evaluateBiasAt, MAX_STALE_INTERVALS, prepareBias, type BiasResult } from '../strategies/macro/bias.js';
 import { lastClosedIndex, type SeriesByInterval } from '../strategies/macro/columns.js';
 import { candlesNeeded, MACRO_SLOT_MS, REGIME_INTERVAL, REGIME_LOOKBACK_MS } from '../pipeline/macro-analysis.js';
-import { macroBiasMessageSchema, swingSignalMessageSchema, type MacroBiasMessage } from '../strategies/macro/messages.js';
 import { evaluateSwingAt, isSwingSignal, prepareSwing, resolveSwingConflicts, type SwingScan } from '../strategies/macro/swing.js';
 import { allocColumns, candleAt, sliceSeries, type CandleColumns, type CandleSeries } from '../strategies/series.js';
 import type { BiasState, Signal } from '../trading/types.js';
+import { MESSAGE_SCHEMAS, type MacroBiasMessage } from '../messages.js';
+import { TOPICS } from '../topics.js';
 
 const MINUTE = INTERVAL_MS['1m'];
 
@@ -140,14 +140,14 @@ export function macroTimeline(input: MacroTimelineInput): MacroTimeline {
         for (const [iv, n] of Object.entries(needed) as Array<[Interval, number]>) win[iv] = hotWindow(series[sym.symbol]?.[iv], iv, t, n);
         const biasResult = evaluateBiasAt(prepareBias(macro, win), sym.symbol, t);
         // The bus: JSON, validated by the execution's schema.
-        const message = macroBiasMessageSchema.parse(JSON.parse(JSON.stringify({ ...biasResult, slotStart: t, dedupeId: `macro-bias:${sym.symbol}:${t}` })));
+        const message = MESSAGE_SCHEMAS[TOPICS.macroBias].parse(JSON.parse(JSON.stringify({ ...biasResult, slotStart: t, dedupeId: `macro-bias:${sym.symbol}:${t}` })));
         const evaluation = evaluateSwingAt(prepareSwing(macro, win), t, { symbol: sym.symbol, tier: sym.tier, regime });
         const resolution = resolveSwingConflicts(evaluation.decisions.filter(isSwingSignal));
         const signals: Signal[] = [];
         for (const s of resolution.kept) {
           if (published.has(s.signalId)) continue;
           published.add(s.signalId);
-          signals.push(signalFromSwingMessage(swingSignalMessageSchema.parse(JSON.parse(JSON.stringify(s)))));
+          signals.push(MESSAGE_SCHEMAS[TOPICS.swingSignals].parse(JSON.parse(JSON.stringify(s))));
         }
         out.slots.push({
           now: t,

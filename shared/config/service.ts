@@ -28,7 +28,9 @@ import type { Clock } from '../ports/clock.js';
 import { systemClock } from '../ports/clock.js';
 import type { DocData, JsonValue, StateStore, Transaction } from '../ports/state.js';
 import { createLogger, type Logger } from '../log.js';
-import { publishAlert } from '../health/alerting.js';
+import { alertAttributes } from '../alerts.js';
+import { publish, type Alert } from '../messages.js';
+import { TOPICS } from '../topics.js';
 import type { ConfigSource } from './source.js';
 import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from './system.js';
 import type { StrategyConfigs } from './strategy.js';
@@ -414,15 +416,8 @@ export class ConfigService implements ConfigSource {
     details: Record<string, JsonValue | undefined>,
   ): Promise<void> {
     try {
-      await publishAlert(this.bus, {
-        alertId: `${kind}:${name}:${hash.slice(0, 16)}`,
-        kind,
-        severity,
-        subject: name,
-        message,
-        ts,
-        details,
-      });
+      const alert: Alert = { alertId: `${kind}:${name}:${hash.slice(0, 16)}`, kind, severity, subject: name, message, ts, details };
+      await publish(this.bus, TOPICS.alerts, alert, { attributes: alertAttributes(alert) });
     } catch (e) {
       // The change is recorded; a lost alert must not make the config itself fail.
       this.log.error('could not publish config alert', { config: name, kind, error: e as Error });

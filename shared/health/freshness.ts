@@ -16,7 +16,9 @@ import type { SymbolConfig, SystemConfig } from '../config/system.js';
 import { INTERVAL_MS, INTERVALS, type Interval, type Venue } from '../market/types.js';
 import { latestHotCandle } from '../market/hot-store.js';
 import { createLogger, type Logger } from '../log.js';
-import { publishAlert } from './alerting.js';
+import { alertAttributes } from '../alerts.js';
+import { publish, type Alert } from '../messages.js';
+import { TOPICS } from '../topics.js';
 
 export const HEALTH_COLLECTION = 'health';
 
@@ -128,7 +130,7 @@ export async function checkFreshness(
           : `${s.symbol}: no candle for ${minutes(durationMs)} (newest ${seriesText} candle closed ${new Date(lastDataAt).toISOString()})`;
       result.transitions.push({ symbol: s.symbol, to: 'stale', lastDataAt, durationMs });
       log.warn(message, { symbol: s.symbol, lastDataAt, staleAfterMs: staleAfter });
-      await publishAlert(deps.bus, {
+      const alert: Alert = {
         alertId: `data_stale:${s.symbol}:${now}`,
         kind: 'data_stale',
         severity: 'warning',
@@ -136,13 +138,14 @@ export async function checkFreshness(
         message,
         ts: now,
         details: { lastDataAt, staleAfterMs: staleAfter, series: seriesText },
-      });
+      };
+      await publish(deps.bus, TOPICS.alerts, alert, { attributes: alertAttributes(alert) });
     } else {
       const durationMs = now - transition.prevSince;
       const message = `${s.symbol}: data fresh again after ${minutes(durationMs)} stale`;
       result.transitions.push({ symbol: s.symbol, to: 'fresh', lastDataAt, durationMs });
       log.notice(message, { symbol: s.symbol, lastDataAt });
-      await publishAlert(deps.bus, {
+      const alert: Alert = {
         alertId: `data_fresh:${s.symbol}:${now}`,
         kind: 'data_fresh',
         severity: 'info',
@@ -150,7 +153,8 @@ export async function checkFreshness(
         message,
         ts: now,
         details: { lastDataAt, staleForMs: durationMs },
-      });
+      };
+      await publish(deps.bus, TOPICS.alerts, alert, { attributes: alertAttributes(alert) });
     }
   }
   return result;

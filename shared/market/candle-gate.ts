@@ -26,7 +26,6 @@
  * Every refusal raises a `bad_data` alert with a deterministic id (downstream de-duplicates the copies
  * of the several consumers).
  */
-import type { Alert } from '../alerts.js';
 import type { SystemConfig } from '../config/system.js';
 import type { Logger } from '../log.js';
 import { PermanentError, type Bus } from '../ports/bus.js';
@@ -36,6 +35,8 @@ import { TOPICS } from '../topics.js';
 import { candlePath, seriesId } from './hot-store.js';
 import { EMPTY_SANITY, judgeSanity, priceIntegrityReason, type SanityState } from './quality.js';
 import { candleKey, INTERVAL_MS, isTradable, type Candle } from './types.js';
+import { publish, type Alert } from '../messages.js';
+import { alertAttributes } from '../alerts.js';
 
 export interface ViolationContext {
   /** Configured symbols; absent = not checked (backtests name their own files). */
@@ -126,7 +127,7 @@ export async function gateCandles(deps: GateDeps, system: Pick<SystemConfig, 'sy
     if (v.status === 'accepted' && !v.reanchored) continue;
     const alert = gateAlert(v, now);
     deps.log.warn(v.status === 'accepted' ? 'candle gate: sanity reference re-anchored' : `candle gate: ${v.status}`, { consumer, candle: candleKey(v.candle), reason: v.reason });
-    await deps.bus.publish(TOPICS.alerts, alert, { attributes: { kind: alert.kind, dedupeId: alert.alertId } });
+    await publish(deps.bus, TOPICS.alerts, alert, { attributes: alertAttributes(alert) });
   }
   return result;
 }

@@ -1,6 +1,9 @@
-/** zod schemas for market data crossing an edge (bus payloads, fixtures, config). */
+/**
+ * zod schemas of the market vocabulary (a candle, a trade, the order-book features): the building
+ * blocks of the bus payloads (the catalog, shared/messages.ts, declares those), fixtures and config.
+ */
 import { z } from 'zod';
-import { INTERVALS } from './types.js';
+import { INTERVALS, type BookFeatures } from './types.js';
 
 const finite = z.number().finite();
 const positive = finite.positive();
@@ -24,12 +27,6 @@ export const candleSchema = z
     message: 'OHLC out of order (need low <= open,close <= high)',
   });
 
-/** A batch of closed candles on `ohlc-data-kraken` / `candles-bybit-1m`. */
-export const candleBatchSchema = z.object({
-  candles: z.array(candleSchema).min(1),
-});
-export type CandleBatch = z.infer<typeof candleBatchSchema>;
-
 export const tradeSchema = z.object({
   symbol: z.string().min(1),
   ts: z.number().int().nonnegative(),
@@ -39,11 +36,14 @@ export const tradeSchema = z.object({
   id: z.string().min(1),
 });
 
-/** One message on `raw-tick-data-bybit`: the trades of one symbol over (at most) one second. */
-export const tickBatchSchema = z.object({
-  symbol: z.string().min(1),
-  fromTs: z.number().int(),
-  toTs: z.number().int(),
-  trades: z.array(tradeSchema).min(1),
-});
-export type TickBatch = z.infer<typeof tickBatchSchema>;
+/** The order-book features of a snapshot (shared/market/types.ts `BookFeatures`). */
+export const bookFeaturesSchema = z.object({
+  bestBid: positive,
+  bestAsk: positive,
+  mid: positive,
+  spreadBps: finite,
+  bidDepth: finite.nonnegative(),
+  askDepth: finite.nonnegative(),
+  imbalance: finite.min(-1).max(1),
+  depthLevels: z.number().int().nonnegative(),
+}) satisfies z.ZodType<BookFeatures>;

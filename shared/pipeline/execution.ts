@@ -70,26 +70,24 @@ import type { Clock } from '../ports/clock.js';
 import type { StateStore } from '../ports/state.js';
 import type { Row, Warehouse } from '../ports/warehouse.js';
 import { scanDecisionRow } from '../warehouse-schema.js';
-import { protectionAlert } from '../protection/alerts.js';
 import type { ProtectionEvent, RegimeInputs } from '../protection/model.js';
 import { REGIME_WINDOWS_MS, regimeInputsAt } from '../protection/regime.js';
 import { volatilityPctAt } from '../protection/volatility.js';
 import { biasPath, type StoredBias } from './macro-analysis.js';
-import type { MacroBiasMessage, SwingSignalMessage } from '../strategies/macro/messages.js';
 import { TOPICS } from '../topics.js';
 import { groupIdOf } from '../trading/group-id.js';
 import type { CandleMarket, SignalDecision, SignalMarket, TradingEvent, TradingState } from '../trading/core.js';
 import { tradingConfigFrom, type SignalPlan, type SignalRejectedEvent, type TradeEvent, type TradingConfig } from '../trading/model.js';
 import { closedTradeRows, feedKey, tradingDocPath, TradingStore, type StoreResult, type StoreSignalResult, type TradingDoc } from '../trading/store.js';
-import type { Alert } from '../alerts.js';
 import type { TradingVenue } from '../ports/trading-venue.js';
 import { safeId } from '../ports/state.js';
-import { liveIssueAlert } from '../trading/live/alerts.js';
 import { LiveExecutor, liveGroupPath } from '../trading/live/executor.js';
 import type { LiveEvent } from '../trading/live/ledger.js';
 import { parseModeDoc, TRADING_MODE_DOC, type TradingMode } from '../trading/live/mode.js';
 import type { BiasState, Signal } from '../trading/types.js';
 import { CandleCache, type CandleWindow } from '../market/candle-cache.js';
+import { alertAttributes, liveIssueAlert, protectionAlert } from '../alerts.js';
+import { publish, type Alert, type MacroBiasMessage } from '../messages.js';
 
 /** The paper account every signal trades on. Proposed config field: `paper.accountId`. */
 export const PAPER_ACCOUNT_ID = 'paper';
@@ -344,11 +342,11 @@ function asPublished(e: TradeEvent, v: SignalVerdict | undefined): TradeEvent {
 }
 
 async function publishAlert(deps: ExecutionDeps, alert: Alert): Promise<void> {
-  await deps.bus.publish(TOPICS.alerts, alert, { attributes: { kind: alert.kind, dedupeId: alert.alertId } });
+  await publish(deps.bus, TOPICS.alerts, alert, { attributes: alertAttributes(alert) });
 }
 
 async function publishTradeEvent(deps: ExecutionDeps, t: TradeEvent): Promise<void> {
-  await deps.bus.publish(TOPICS.tradeEvents, t, {
+  await publish(deps.bus, TOPICS.tradeEvents, t, {
     attributes: { dedupeId: t.eventId, type: t.type, symbol: t.symbol, strategy: t.strategy },
     orderingKey: t.groupId,
   });
@@ -445,12 +443,6 @@ export interface DeliveryInfo {
   attempt: number;
   /** Attempts before the bus dead-letters (SystemConfig delivery.maxAttempts). */
   maxAttempts: number;
-}
-
-/** A swing signal message as the core's Signal (the grid weights are equal: the core sizes equal notional). */
-export function signalFromSwingMessage(m: SwingSignalMessage): Signal {
-  const { entryWeights: _weights, ...signal } = m;
-  return signal;
 }
 
 /** The core's BiasState from a `macro-bias-updates` message (also used by the backtester). */

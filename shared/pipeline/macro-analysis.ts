@@ -37,8 +37,8 @@ import { TOPICS } from '../topics.js';
 import type { ScanDecision } from '../trading/types.js';
 import { computeBias, MAX_STALE_INTERVALS, VOLUME_RECENT_CANDLES, type BiasResult } from '../strategies/macro/bias.js';
 import { lastClosedIndex, toColumns, type SeriesByInterval } from '../strategies/macro/columns.js';
-import type { MacroBiasMessage } from '../strategies/macro/messages.js';
 import { DCA_INTERVAL, SWING_INTERVAL, evaluateSwingAt, isSwingSignal, prepareSwing, resolveSwingConflicts, type SwingScan, type SwingSignal } from '../strategies/macro/swing.js';
+import { publish, type MacroBiasMessage } from '../messages.js';
 
 /** One bias per symbol per slot; matches the 5-minute schedule (proposed config: `macro.slotMs`). */
 export const MACRO_SLOT_MS = 5 * 60_000;
@@ -196,7 +196,7 @@ async function runSymbol(
   let biasPublished = false;
   if (stored && !stored.published) {
     const { published: _p, computedAt: _c, ...message } = stored;
-    await deps.bus.publish(TOPICS.macroBias, message, {
+    await publish(deps.bus, TOPICS.macroBias, message, {
       attributes: { symbol, bias: message.bias, dedupeId: message.dedupeId, slotStart: String(message.slotStart) },
       orderingKey: `macro-bias:${symbol}`,
     });
@@ -262,7 +262,7 @@ async function markBiasPublished(state: StateStore, symbol: string, slotStart: n
 async function publishSignalOnce(deps: MacroDeps, signal: SwingSignal): Promise<boolean> {
   const marker = swingPublishedPath(signal.signalId);
   if (await deps.state.get(marker)) return false;
-  const messageId = await deps.bus.publish(TOPICS.swingSignals, signal, {
+  const messageId = await publish(deps.bus, TOPICS.swingSignals, signal, {
     attributes: { dedupeId: signal.signalId, symbol: signal.symbol, strategy: signal.strategy },
     orderingKey: `swing:${signal.symbol}`,
   });

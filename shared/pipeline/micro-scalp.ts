@@ -46,6 +46,7 @@ import { levelSetFor } from '../strategies/scalp/levels-exhaustion.js';
 import { scalpStrategy } from '../strategies/scalp/registry.js';
 import { sliceSeries, type CandleSeries } from '../strategies/series.js';
 import { TOPICS } from '../topics.js';
+import { publish } from '../messages.js';
 import type { Signal } from '../trading/types.js';
 import { CandleCache, type CandleWindow } from '../market/candle-cache.js';
 import { scalpSignal } from '../strategies/scalp/signal.js';
@@ -304,7 +305,7 @@ export async function evaluateMicro(deps: MicroDeps, input: MicroInput): Promise
   const { decisions, rows, toPublish } = decideAt(deps.cache, system, configs, point);
   if (rows.length > 0) await deps.warehouse.insert('signals', rows);
   for (const s of toPublish) {
-    await deps.bus.publish(TOPICS.microSignals, s, {
+    await publish(deps.bus, TOPICS.microSignals, s, {
       attributes: { dedupeId: s.signalId, symbol: s.symbol, strategy: s.strategy, direction: s.direction },
     });
   }

@@ -5,23 +5,17 @@
  * - `DuckDbTradeHistory` (infra/warehouse/trade-history-duckdb.ts): reads the warehouse
  *   `paper_trades` table (embedded default; size-weighted per trade group).
  */
+import type { ClosedTrade } from '../trading/model.js';
 
-/** One closed trade group (its lots merged, P&L % size-weighted). */
-export interface ClosedTradeRecord {
-  groupId: string;
-  strategy: string;
-  symbol: string;
-  direction: 'LONG' | 'SHORT';
-  entryTime: number;
-  exitTime: number;
-  avgEntry: number;
-  exitPrice: number;
-  qty: number;
-  fees: number;
-  pnl: number;
-  pnlPct: number;
-  exitReason: string;
-}
+/**
+ * One closed trade group (its lots merged, P&L % size-weighted): the part of the one closed-trade
+ * type (shared/trading/model.ts `ClosedTrade`) a history keeps. The warehouse rows do not carry the
+ * engine, tier or lot rows, so neither source returns them.
+ */
+export type ClosedTradeRecord = Pick<
+  ClosedTrade,
+  'groupId' | 'strategy' | 'symbol' | 'direction' | 'entryTime' | 'exitTime' | 'avgEntry' | 'exitPrice' | 'qty' | 'fees' | 'pnl' | 'pnlPct' | 'exitReason'
+>;
 
 export interface TradeHistory {
   /** Trades with fromMs <= exitTime < toMs, ascending by exit time. */

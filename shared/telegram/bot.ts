@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import { TOPICS } from '../topics.js';
-import { publishAlert } from '../health/alerting.js';
+import { alertAttributes } from '../alerts.js';
 import { HEALTH_COLLECTION, type HealthDoc } from '../health/freshness.js';
 import { biasPath, type StoredBias } from '../pipeline/macro-analysis.js';
 import { isBiasActive } from '../strategies/macro/bias.js';
@@ -20,14 +20,14 @@ import type { DocData } from '../ports/state.js';
 import type { InlineKeyboard } from '../ports/telegram.js';
 import { CODE_DIGITS, type Role } from './access.js';
 import { parseCommand, parseCount, parsePeriod, parseSymbol, parseVerifyCode, type ParsedCommand } from './command-parser.js';
-import { CONTROL_PATH, TELEGRAM_JOBS_TOPIC, clearMute, mutesOf, readAccount, setMute, type ControlDoc, type TelegramDeps } from './deps.js';
+import { CONTROL_PATH, clearMute, mutesOf, readAccount, setMute, type ControlDoc, type TelegramDeps } from './deps.js';
 import { isTradeInProgress, type AlertRecord } from './format.js';
 import { escapeHtml, fmtDuration, fmtPct, fmtPrice, fmtTimeUtc, fmtUsd, fmtUsdPlain, html } from './html.js';
-import type { TelegramJob } from './jobs.js';
 import { decodeCallback, encodeCallback, moveTpKeyboard, pagingKeyboard, requestAccessKeyboard, type Callback, type ListName } from './keyboards.js';
 import { alertRecordPath, enqueue, QUEUE, type EnqueueItem, type OutboxOp } from './outbox.js';
 import { buildReport, reportText } from './reports.js';
-import { SUGGESTIONS, type Suggestion, type TradeCommand } from './trade-commands.js';
+import { SUGGESTIONS, type Suggestion } from './trade-commands.js';
+import { publish, type TelegramJob, type TradeCommand } from '../messages.js';
 
 // ---------- the update shape (validated at the edge) ----------
 
@@ -94,7 +94,7 @@ export class Bot {
     const handled = u.callback_query ? await this.onCallback(ctx) : await this.onMessage(ctx);
     const queued = (await enqueue(this.d.state, ctx.items, now)).length;
     for (const [i, j] of ctx.jobs.entries()) {
-      await this.d.bus.publish(TELEGRAM_JOBS_TOPIC, j, { attributes: { dedupeId: `u${u.update_id}:${i}` } });
+      await publish(this.d.bus, TOPICS.telegramJobs, j, { attributes: { dedupeId: `u${u.update_id}:${i}` } });
     }
     return { handled, queued, jobs: ctx.jobs.length };
   }
@@ -126,7 +126,7 @@ export class Bot {
 
   private async command(ctx: Ctx, c: DistributiveOmit<TradeCommand, 'commandId' | 'actorId' | 'ts'>): Promise<void> {
     const cmd = { ...c, commandId: `tg:${ctx.u.update_id}`, actorId: String(ctx.user.id), ts: ctx.now } as TradeCommand;
-    await this.d.bus.publish(TOPICS.tradeCommands, cmd, { attributes: { type: cmd.type, dedupeId: cmd.commandId } });
+    await publish(this.d.bus, TOPICS.tradeCommands, cmd, { attributes: { type: cmd.type, dedupeId: cmd.commandId } });
   }
 
   // ---------- messages ----------
@@ -321,7 +321,7 @@ export class Bot {
     const r = await setTradingMode(this.d.state, { actor: ctx.role === 'owner' ? 'owner' : 'member', actorId: String(ctx.user.id), mode, reason: 'telegram' }, ctx.now);
     if (!r.ok) return '⛔ Only the owner can switch between paper and live trading.';
     if (!r.changed) return html`Trading mode is already <b>${r.mode.toUpperCase()}</b>.`;
-    await publishAlert(this.d.bus, r.alert);
+    await publish(this.d.bus, TOPICS.alerts, r.alert, { attributes: alertAttributes(r.alert) });
     return html`Trading mode switched to <b>${r.mode.toUpperCase()}</b>.`;
   }
 

@@ -2,7 +2,6 @@
  * What the Telegram domain (bot, notifier, jobs, reports) works with, plus the small shared reads:
  * mutes, the trading account, broadcast recipients.
  */
-import { TOPICS } from '../topics.js';
 import type { Bus } from '../ports/bus.js';
 import type { ChartRenderer } from '../ports/charts.js';
 import type { Clock } from '../ports/clock.js';
@@ -16,9 +15,6 @@ import { tradingDocPath, type TradingDoc } from '../trading/store.js';
 import type { AccountState } from '../trading/model.js';
 import { createAccount } from '../trading/account.js';
 import { AccessControl } from './access.js';
-
-/** Topic for work the webhook hands off (charts, lists with PNGs, drains). Proposed: add to shared/topics.ts. */
-export const TELEGRAM_JOBS_TOPIC = TOPICS.telegramJobs;
 
 export interface TelegramDeps {
   state: StateStore;

@@ -4,12 +4,12 @@
  * trade-events), validates it at the edge (PermanentError
  * when it can never be processed), queues its messages, then drains the outbox.
  */
-import { alertSchema } from '../alerts.js';
+import { MESSAGE_SCHEMAS, publish } from '../messages.js';
 import { PermanentError } from '../ports/bus.js';
+import { TOPICS } from '../topics.js';
 import type { TelegramDeps } from './deps.js';
-import { TELEGRAM_JOBS_TOPIC } from './deps.js';
-import { runJob, telegramJobSchema } from './jobs.js';
-import { Notifier, notifierTradeEventSchema } from './notifier.js';
+import { runJob } from './jobs.js';
+import { Notifier } from './notifier.js';
 import type { DrainResult, OutboxSender } from './outbox.js';
 import type { z } from 'zod';
 
@@ -36,11 +36,11 @@ export async function notify(d: TelegramDeps, payload: unknown): Promise<{ kind:
   const n = new Notifier(d);
   switch (kind) {
     case 'alert':
-      return { kind, queued: await n.onSystemAlert(parse(alertSchema, payload, 'system alert')) };
+      return { kind, queued: await n.onSystemAlert(parse(MESSAGE_SCHEMAS[TOPICS.alerts], payload, 'system alert')) };
     case 'job':
-      return { kind, queued: await runJob(d, parse(telegramJobSchema, payload, 'telegram job')) };
+      return { kind, queued: await runJob(d, parse(MESSAGE_SCHEMAS[TOPICS.telegramJobs], payload, 'telegram job')) };
     case 'trade_event':
-      return { kind, queued: await n.onTradeEvent(parse(notifierTradeEventSchema, payload, 'trade event')) };
+      return { kind, queued: await n.onTradeEvent(parse(MESSAGE_SCHEMAS[TOPICS.tradeEvents], payload, 'trade event')) };
   }
 }
 
@@ -58,6 +58,6 @@ export async function drainAndContinue(d: Pick<TelegramDeps, 'bus' | 'log'>, sen
   if (r.remaining > 0) {
     d.log.debug('outbox drain stopped with work left', { stopped: r.stopped, sent: r.sent, remaining: r.remaining, nextDueAt: r.nextDueAt, continued: again });
   }
-  if (again) await d.bus.publish(TELEGRAM_JOBS_TOPIC, { kind: 'drain' });
+  if (again) await publish(d.bus, TOPICS.telegramJobs, { kind: 'drain' });
   return r;
 }

@@ -2,9 +2,9 @@
  * Message texts (HTML parse mode; every dynamic value escaped): trade alerts and their edits, system
  * alerts, trade lines for /last and the reports.
  */
-import type { Alert } from '../alerts.js';
 import type { ClosedTradeRecord } from '../ports/trade-history.js';
 import { escapeHtml, fmtDuration, fmtPct, fmtPrice, fmtTimeUtc, fmtUsd, html, MAX_CAPTION_CHARS, truncateHtml } from './html.js';
+import type { Alert } from '../messages.js';
 
 /** One trade group's alert, stored at `tg_alerts/{alertKey}` (what edits and buttons work from). */
 export interface AlertRecord {

@@ -1,9 +1,9 @@
 /**
- * Heavy work the webhook hands off on the `telegram-jobs` topic (the webhook answers Telegram at once;
- * the notifier renders): the large chart of an alert, /last with a chart per trade, /equity, /analyze.
+ * Heavy work the webhook hands off on the `telegram-jobs` topic (the catalog's `telegramJobSchema`;
+ * the webhook answers Telegram at once, the notifier renders): the large chart of an alert, /last with
+ * a chart per trade, /equity, /analyze.
  * Every outbox key derives from the request key (the update id), so a redelivered job sends nothing twice.
  */
-import { z } from 'zod';
 import type { Candle } from '../market/types.js';
 import { ema, last as lastValue, macd, rsi } from '../indicators/tulind.js';
 import { horizontalLevels } from '../strategies/levels.js';
@@ -19,17 +19,7 @@ import { alertRecordPath, enqueue, type EnqueueItem } from './outbox.js';
 import { equityCaption, equityPoints } from './reports.js';
 import { Notifier } from './notifier.js';
 import { alertKeyOf } from './keyboards.js';
-
-const chat = { chatId: z.number().int(), threadId: z.number().int().nullable(), requestKey: z.string().min(1) };
-
-export const telegramJobSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('drain') }),
-  z.object({ kind: z.literal('chart'), ...chat, alertKey: z.string().min(1) }),
-  z.object({ kind: z.literal('last'), ...chat, n: z.number().int().min(1).max(10) }),
-  z.object({ kind: z.literal('equity'), ...chat, periodLabel: z.string(), periodMs: z.number().int().positive() }),
-  z.object({ kind: z.literal('analyze'), ...chat, symbol: z.string().min(1) }),
-]);
-export type TelegramJob = z.infer<typeof telegramJobSchema>;
+import type { TelegramJob } from '../messages.js';
 
 /** Indicator periods of the /analyze card (proposed config: telegram.analyze). */
 export const ANALYZE = { interval: '15m' as const, candles: 200, rsiPeriod: 14, emaFast: 20, emaSlow: 50, macd: [12, 26, 9] as const };

@@ -20,12 +20,10 @@
  * - Muted (chat, symbol) pairs receive nothing for that symbol.
  * Every key is deterministic, so a redelivered event queues nothing new.
  */
-import { z } from 'zod';
-import type { Alert } from '../alerts.js';
 import type { DocData } from '../ports/state.js';
 import { safeId } from '../ports/state.js';
 import type { PhotoFile } from '../ports/telegram.js';
-import type { ClosedTrade } from '../trading/model.js';
+import type { TradeEvent } from '../trading/model.js';
 import { SCALP_STRATEGIES } from '../config/strategy.js';
 import { buildTradeChartInput, type ChartLevelParams } from './chart-data.js';
 import type { TelegramDeps } from './deps.js';
@@ -35,62 +33,10 @@ import { alertKeyboard, alertKeyOf, signalKeyboard } from './keyboards.js';
 import { alertRecordPath, enqueue, outboxPath, type EnqueueItem } from './outbox.js';
 import { closedTradeRecord, StateTradeLog } from './trade-log.js';
 import { systemAlertText } from './format.js';
+import type { Alert } from '../messages.js';
 
-const finite = z.number().finite();
-
-const base = {
-  eventId: z.string().min(1),
-  ts: z.number().int(),
-  groupId: z.string().min(1),
-  signalId: z.string().min(1),
-  symbol: z.string().min(1),
-  strategy: z.string().min(1),
-  direction: z.enum(['LONG', 'SHORT']),
-};
-
-/** A signal's plan as its outcome carries it (shared/trading/model.ts SignalPlan). */
-const signalPlanSchema = z.object({
-  engine: z.enum(['SCALP', 'SWING']),
-  ts: z.number().int(),
-  candleTime: z.number().int(),
-  price: finite.positive(),
-  entries: z.array(finite.positive()).min(1),
-  stopLoss: finite.positive(),
-  takeProfit: finite.positive(),
-  confidence: finite.min(0).max(100),
-  reasons: z.array(z.string()),
-});
-
-/** Trade events (shared/trading/model.ts TradeEvent) the notifier acts on; the rest pass through as `other`. */
-export const notifierTradeEventSchema = z.union([
-  z.object({ ...base, type: z.literal('order_placed'), entries: z.array(z.object({ price: finite.positive() })).min(1), stopLoss: finite.positive(), takeProfit: finite.positive(), signal: signalPlanSchema.optional() }),
-  z.object({ ...base, type: z.literal('signal_rejected'), reason: z.string().min(1), detail: z.string(), signal: signalPlanSchema }),
-  z.object({ ...base, type: z.literal('entry_filled'), price: finite.positive(), qty: finite, avgEntry: finite.positive(), filledQty: finite }),
-  z.object({ ...base, type: z.literal('entry_timeout'), positionRemains: z.boolean() }),
-  z.object({
-    ...base,
-    type: z.literal('position_closed'),
-    trade: z.object({
-      groupId: z.string(),
-      strategy: z.string(),
-      symbol: z.string(),
-      direction: z.enum(['LONG', 'SHORT']),
-      entryTime: z.number(),
-      exitTime: z.number(),
-      avgEntry: finite,
-      exitPrice: finite,
-      qty: finite,
-      fees: finite,
-      pnl: finite,
-      pnlPct: finite,
-      exitReason: z.string(),
-    }).loose(),
-  }),
-  z.object({ type: z.string(), eventId: z.string().min(1) }).loose(),
-]);
-export type NotifierTradeEvent = z.infer<typeof notifierTradeEventSchema>;
-type OrderPlaced = Extract<NotifierTradeEvent, { type: 'order_placed' }>;
-type SignalRejected = Extract<NotifierTradeEvent, { type: 'signal_rejected' }>;
+type OrderPlaced = Extract<TradeEvent, { type: 'order_placed' }>;
+type SignalRejected = Extract<TradeEvent, { type: 'signal_rejected' }>;
 
 /** A trade view whose signal was taken (it follows the trade: edits); not signal-only, not rejected. */
 function isTradeAlert(a: AlertRecord): boolean {
@@ -308,14 +254,14 @@ export class Notifier {
     return (await enqueue(this.d.state, items, now)).length;
   }
 
-  async onTradeEvent(e: NotifierTradeEvent): Promise<number> {
+  async onTradeEvent(e: TradeEvent): Promise<number> {
     switch (e.type) {
       case 'order_placed':
         return this.onSignalOutcome(e as OrderPlaced);
       case 'signal_rejected':
         return this.onSignalOutcome(e as SignalRejected);
       case 'entry_filled': {
-        const ev = e as Extract<NotifierTradeEvent, { type: 'entry_filled' }>;
+        const ev = e as Extract<TradeEvent, { type: 'entry_filled' }>;
         const rec = await this.tradeRecord(ev, ev.price, ev.price, ev.price);
         if (!rec) return 0;
         let n = rec.status === 'signal' ? await this.sendOriginal(rec, null) : 0;
@@ -335,7 +281,7 @@ export class Notifier {
         return n;
       }
       case 'entry_timeout': {
-        const ev = e as Extract<NotifierTradeEvent, { type: 'entry_timeout' }>;
+        const ev = e as Extract<TradeEvent, { type: 'entry_timeout' }>;
         if (ev.positionRemains) return 0;
         const ak = alertKeyOf(ev.groupId);
         const next = await this.advance(ak, () => ({ rank: RANK.cancelled * RANK_STEP, patch: { status: 'cancelled' } }));
@@ -344,8 +290,8 @@ export class Notifier {
         return cur?.status === 'cancelled' ? this.sendEdits(cur, 'cancelled', RANK.cancelled * RANK_STEP, null) : 0;
       }
       case 'position_closed': {
-        const ev = e as Extract<NotifierTradeEvent, { type: 'position_closed' }>;
-        const t = ev.trade as unknown as ClosedTrade;
+        const ev = e as Extract<TradeEvent, { type: 'position_closed' }>;
+        const t = ev.trade;
         await new StateTradeLog(this.d.state).record(closedTradeRecord(t));
         const rec = await this.tradeRecord(ev, t.avgEntry, t.avgEntry, t.exitPrice);
         if (!rec) return 0;

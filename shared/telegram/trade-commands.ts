@@ -1,23 +1,9 @@
 /**
- * Owner commands the bot publishes on `trade-commands` (TOPICS.tradeCommands) for the execution side
- * to apply: pause / resume new trades, move a trade group's take profit, a decided ML suggestion.
- * `commandId` is deterministic (`tg:{update_id}`), so a redelivered command is recognisable.
+ * ML threshold suggestions the owner decides in Telegram; the decision travels as a
+ * `suggestion_decided` owner command on `trade-commands` (the catalog's `tradeCommandSchema`,
+ * shared/messages.ts).
  */
 import { z } from 'zod';
-
-const common = {
-  commandId: z.string().min(1),
-  actorId: z.string().min(1),
-  ts: z.number().int(),
-};
-
-export const tradeCommandSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('pause'), ...common }),
-  z.object({ type: z.literal('resume'), ...common }),
-  z.object({ type: z.literal('move_tp'), ...common, groupId: z.string().min(1), symbol: z.string().min(1), takeProfit: z.number().finite().positive() }),
-  z.object({ type: z.literal('suggestion_decided'), ...common, suggestionId: z.string().min(1), approved: z.boolean() }),
-]);
-export type TradeCommand = z.infer<typeof tradeCommandSchema>;
 
 /** ML threshold suggestions awaiting the owner (`ml_suggestions/{id}`, written by the learning loop). */
 export const SUGGESTIONS = 'ml_suggestions';

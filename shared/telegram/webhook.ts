@@ -18,7 +18,8 @@ import { timingSafeEqual } from 'node:crypto';
 import type { DocData } from '../ports/state.js';
 import type { Bot } from './bot.js';
 import type { TelegramDeps } from './deps.js';
-import { TELEGRAM_JOBS_TOPIC } from './deps.js';
+import { publish } from '../messages.js';
+import { TOPICS } from '../topics.js';
 
 export const SECRET_HEADER = 'x-telegram-bot-api-secret-token';
 export const UPDATES = 'tg_updates';
@@ -146,7 +147,7 @@ export async function handleWebhook(
   }
   try {
     const r = await bot.handleUpdate(req.body);
-    if (r.queued > 0) await d.bus.publish(TELEGRAM_JOBS_TOPIC, { kind: 'drain' }, { attributes: { dedupeId: `u${updateId}:drain` } });
+    if (r.queued > 0) await publish(d.bus, TOPICS.telegramJobs, { kind: 'drain' }, { attributes: { dedupeId: `u${updateId}:drain` } });
     await d.state.merge(marker, { status: 'done', handled: r.handled });
     d.log.info('telegram update handled', { updateId, handled: r.handled, queued: r.queued, jobs: r.jobs });
     return { status: 200, body: { ok: true, handled: r.handled } };

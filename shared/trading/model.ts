@@ -1,6 +1,6 @@
 /**
  * Trading-core model: the JSON-serialisable paper account (trade groups with their limit entries),
- * the typed trade events it emits, the warehouse row of a closed trade, and the resolved config the
+ * the typed trade events it emits, the closed trade (schema and type) with its warehouse rows, and the resolved config the
  * core runs with. Types shared with the engines live in ./types.ts (not edited here).
  *
  * Everything in these shapes is plain JSON (no undefined, no Infinity/NaN, no class instances), so a
@@ -21,7 +21,7 @@ import type {
   RiskConfig,
   StrategyConfigs,
 } from '../config/strategy.js';
-import type { Direction, EngineKind, ExitReason, Signal, StrategyId } from './types.js';
+import type { Direction, EngineKind, ExitReason, StrategyId } from './types.js';
 
 // ---------- named constants (proposed config fields, see the report) ----------
 
@@ -385,51 +385,69 @@ export type TradeEvent =
 
 // ---------- closed trades ----------
 
-/** One `paper_trades` row: one filled entry lot of a trade group with its share of the exit. */
-export interface PaperTradeRow {
-  [k: string]: string | number | boolean | null;
-  trade_id: string;
-  trade_group_id: string;
-  signal_id: string | null;
-  strategy: string;
-  symbol: string;
-  direction: string;
-  mode: string;
-  entry_time: number;
-  exit_time: number;
-  entry_price: number;
-  exit_price: number;
-  qty: number;
-  fees: number;
-  pnl: number;
-  pnl_pct: number;
-  exit_reason: string;
-  /** JSON string (warehouse JSON columns travel as strings). */
-  features: string | null;
-}
+/** zod schemas of the trading vocabulary (./types.ts), for the shapes below that cross an edge. */
+export const strategyIdSchema = z.enum(['v52_divergence', 'levels_exhaustion', 'dca', 'swing_breakout', 'channel']) satisfies z.ZodType<StrategyId>;
+export const engineKindSchema = z.enum(['SCALP', 'SWING']) satisfies z.ZodType<EngineKind>;
+export const directionSchema = z.enum(['LONG', 'SHORT']) satisfies z.ZodType<Direction>;
+export const exitReasonSchema = z.enum(['stop_loss', 'take_profit', 'trailing_stop', 'time_exit', 'manual', 'entry_timeout']) satisfies z.ZodType<ExitReason>;
 
-export interface ClosedTrade {
-  groupId: string;
-  signalId: string;
-  strategy: StrategyId;
-  engine: EngineKind;
-  symbol: string;
-  tier: Tier;
-  direction: Direction;
-  entryTime: number;
-  exitTime: number;
+const finite = z.number().finite();
+/** A warehouse cell (JSON columns travel as strings). */
+const rowCell = z.union([z.string(), finite, z.boolean(), z.null()]);
+
+/** One `paper_trades` row: one filled entry lot of a trade group with its share of the exit. */
+export const paperTradeRowSchema = z
+  .object({
+    trade_id: z.string(),
+    trade_group_id: z.string(),
+    signal_id: z.string().nullable(),
+    strategy: z.string(),
+    symbol: z.string(),
+    direction: z.string(),
+    mode: z.string(),
+    entry_time: finite,
+    exit_time: finite,
+    entry_price: finite,
+    exit_price: finite,
+    qty: finite,
+    fees: finite,
+    pnl: finite,
+    pnl_pct: finite,
+    exit_reason: z.string(),
+    /** JSON string (warehouse JSON columns travel as strings). */
+    features: z.string().nullable(),
+  })
+  .catchall(rowCell);
+export type PaperTradeRow = z.infer<typeof paperTradeRowSchema>;
+
+/**
+ * A closed trade group: THE closed-trade shape (the `position_closed` trade event carries it, the
+ * trade history keeps its `ClosedTradeRecord` part (shared/ports/trade-history.ts), which the formatter
+ * and the reports read).
+ */
+export const closedTradeSchema = z.object({
+  groupId: z.string().min(1),
+  signalId: z.string().min(1),
+  strategy: strategyIdSchema,
+  engine: engineKindSchema,
+  symbol: z.string().min(1),
+  tier: z.enum(TIERS),
+  direction: directionSchema,
+  entryTime: z.number().int(),
+  exitTime: z.number().int(),
   /** Size-weighted average entry fill. */
-  avgEntry: number;
-  exitPrice: number;
-  qty: number;
-  fees: number;
-  pnl: number;
+  avgEntry: finite,
+  exitPrice: finite,
+  qty: finite,
+  fees: finite,
+  pnl: finite,
   /** pnl / entry notional x 100: the size-weighted mean of the lots' pnl_pct (never a sum). */
-  pnlPct: number;
-  exitReason: ExitReason;
+  pnlPct: finite,
+  exitReason: exitReasonSchema,
   /** Rows for the warehouse `paper_trades` table, one per filled entry lot. */
-  rows: PaperTradeRow[];
-}
+  rows: z.array(paperTradeRowSchema),
+});
+export type ClosedTrade = z.infer<typeof closedTradeSchema>;
 
 // ---------- external fills ----------
 
@@ -465,32 +483,9 @@ export function externalFillId(f: Pick<ExternalFill, 'orderId' | 'cumQty'>): str
   return `${f.orderId}:${f.cumQty}`;
 }
 
-// ---------- signal validation at the edge ----------
+// ---------- external fills at the edge ----------
 
 const finitePositive = z.number().finite().positive();
-
-/** zod schema of a `Signal` (bus payloads on trade-signals-micro / trade-signals-swing). */
-export const signalSchema = z.object({
-  signalId: z.string().min(1),
-  strategy: z.enum(['v52_divergence', 'levels_exhaustion', 'dca', 'swing_breakout', 'channel']),
-  engine: z.enum(['SCALP', 'SWING']),
-  symbol: z.string().min(1),
-  ts: z.number().int(),
-  candleTime: z.number().int(),
-  decision: z.literal('TAKE'),
-  direction: z.enum(['LONG', 'SHORT']),
-  price: finitePositive,
-  reasons: z.array(z.string()),
-  features: z.record(z.string(), z.union([z.number(), z.boolean(), z.string(), z.null()])),
-  tier: z.enum(TIERS),
-  entries: z.array(finitePositive).min(1).max(50),
-  stopLoss: finitePositive,
-  takeProfit: finitePositive,
-  trailingFraction: z.number().positive().lt(1).nullable(),
-  maxHoldMs: z.number().int().positive(),
-  confidence: z.number().min(0).max(100),
-  emit: z.boolean(),
-}) satisfies z.ZodType<Signal>;
 
 /** zod schema of an `ExternalFill` (validated by TradingStore.applyExternalFill). */
 export const externalFillSchema = z
@@ -503,7 +498,7 @@ export const externalFillSchema = z
     avgPrice: finitePositive,
     cumFee: z.number().finite(),
     ts: z.number().int(),
-    reason: z.enum(['stop_loss', 'take_profit', 'trailing_stop', 'time_exit', 'manual', 'entry_timeout']).optional(),
+    reason: exitReasonSchema.optional(),
     orderDone: z.boolean().optional(),
   })
   .refine((f) => f.leg === 'exit' || f.entryIndex !== undefined, { message: 'an entry fill needs entryIndex', path: ['entryIndex'] }) satisfies z.ZodType<ExternalFill>;

@@ -12,11 +12,11 @@ import { DEFAULT_STRATEGY_CONFIGS, type StrategyConfigs } from '../../shared/con
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { createMarket } from '../../shared/backtest/market.js';
 import { runBacktest, type BacktestResult, type BiasUpdate } from '../../shared/backtest/run.js';
-import type { MacroBiasMessage } from '../../shared/strategies/macro/messages.js';
 import { TOPICS } from '../../shared/topics.js';
 import { runReplay, type ReplayResult } from '../../infra/runtime/month-replay.js';
 import { HOUR, KIT_DIR, kitSeries, MACRO_KIT_FILES, MIN, slice, SYMBOLS } from './helpers.js';
 import { withKit } from '../kit.js';
+import type { MacroBiasMessage } from '../../shared/messages.js';
 
 const FROM = Date.UTC(2025, 5, 12, 0, 0);
 const TO = FROM + 12 * HOUR - MIN;

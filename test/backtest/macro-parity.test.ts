@@ -17,12 +17,13 @@ import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { createMarket } from '../../shared/backtest/market.js';
 import { runBacktest, type BacktestResult } from '../../shared/backtest/run.js';
 import { macroTimeline, type MacroSeries, type MacroTimeline } from '../../shared/backtest/macro.js';
-import type { MacroBiasMessage, SwingSignalMessage } from '../../shared/strategies/macro/messages.js';
+import type { Signal } from '../../shared/trading/types.js';
 import type { Row } from '../../shared/ports/warehouse.js';
 import { TOPICS } from '../../shared/topics.js';
 import { runReplay, type ReplayResult } from '../../infra/runtime/month-replay.js';
 import { HOUR, KIT_DIR, kitMacroSeries, kitSeries, MACRO_KIT_FILES, MIN, slice, SYMBOLS } from './helpers.js';
 import { withKit } from '../kit.js';
+import type { MacroBiasMessage } from '../../shared/messages.js';
 
 const FROM = Date.UTC(2025, 5, 22, 6, 0);
 const TO = FROM + 12 * HOUR - MIN;
@@ -53,7 +54,7 @@ describe.skipIf(kit.skip)(kit.title, () => {
   let bt: BacktestResult;
   let timeline: MacroTimeline;
   const biases: MacroBiasMessage[] = [];
-  const swings: SwingSignalMessage[] = [];
+  const swings: Signal[] = [];
 
   beforeAll(async () => {
     live = await runReplay({
@@ -65,7 +66,7 @@ describe.skipIf(kit.skip)(kit.title, () => {
       strategies: strategies(),
       taps: {
         [TOPICS.macroBias]: (p) => biases.push(p as MacroBiasMessage),
-        [TOPICS.swingSignals]: (p) => swings.push(p as SwingSignalMessage),
+        [TOPICS.swingSignals]: (p) => swings.push(p as Signal),
       },
     });
     const macroSeries: MacroSeries = kitMacroSeries();
@@ -93,7 +94,7 @@ describe.skipIf(kit.skip)(kit.title, () => {
 
   it('the same swing signals (ids, entries, stops, take profits)', () => {
     const key = (s: { signalId: string; ts: number; entries: number[]; stopLoss: number; takeProfit: number; confidence: number }) => JSON.stringify([s.signalId, s.ts, s.entries, s.stopLoss, s.takeProfit, s.confidence]);
-    const btSignals = timeline.slots.flatMap((s) => s.signals.map((x) => key(x as unknown as SwingSignalMessage)));
+    const btSignals = timeline.slots.flatMap((s) => s.signals.map((x) => key(x)));
     expect(btSignals.sort()).toEqual(swings.map(key).sort());
     const liveSwingIds = new Set(live.signalRows.filter((r) => !SCALPS.has(String(r.strategy))).map((r) => String(r.signal_id)));
     expect(new Set(bt.swingDecisions.map((d) => d.signalId))).toEqual(liveSwingIds);

@@ -4,7 +4,6 @@ import * as ff from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { encodePayload, PermanentError, type CloudEventHandler, type PubsubCloudEvent } from '../../shared/ports/bus.js';
 import { decodeEvent } from '../../shared/events.js';
-import { candleBatchSchema } from '../../shared/market/schemas.js';
 import {
   asCloudEventFunction,
   asPubsubCloudEvent,
@@ -17,6 +16,7 @@ import {
   topicPath,
 } from '../../infra/bus/envelope.js';
 import { fixtureCandles } from './helpers.js';
+import { candleBatchSchema } from '../../shared/messages.js';
 
 const candles = fixtureCandles('BTCUSDT').slice(0, 3);
 

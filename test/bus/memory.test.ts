@@ -6,10 +6,10 @@ import { ManualClock } from '../../shared/ports/clock.js';
 import { PermanentError, type PubsubCloudEvent } from '../../shared/ports/bus.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { decodeEvent } from '../../shared/events.js';
-import { candleBatchSchema } from '../../shared/market/schemas.js';
 import { candleKey, type Candle } from '../../shared/market/types.js';
 import { TOPICS } from '../../shared/topics.js';
 import { captureLog, fixtureCandles, flushAsync, runUntilDrained } from './helpers.js';
+import { candleBatchSchema } from '../../shared/messages.js';
 
 const T0 = Date.UTC(2025, 4, 29, 17, 13);
 const TOPIC = TOPICS.bybitCandles;

@@ -13,8 +13,8 @@ import { PubSubBus, PubSubPullRunner, createPubSubClient, deadLetterRetentionSub
 import { DEAD_LETTER_ATTRS } from '../../infra/bus/delivery.js';
 
 import { decodeEvent } from '../../shared/events.js';
-import { candleBatchSchema } from '../../shared/market/schemas.js';
 import { captureLog, fixtureCandles } from './helpers.js';
+import { candleBatchSchema } from '../../shared/messages.js';
 
 const EMULATOR = process.env.PUBSUB_EMULATOR_HOST;
 const PROJECT = 'cst-emulator-test';

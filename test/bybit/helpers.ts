@@ -6,11 +6,11 @@ import { createLogger, type Logger } from '../../shared/log.js';
 import type { Clock } from '../../shared/ports/clock.js';
 import { TOPICS } from '../../shared/topics.js';
 import type { Candle, Snapshot } from '../../shared/market/types.js';
-import type { TickBatch } from '../../shared/market/schemas.js';
 import { InMemoryBus } from '../../infra/bus/memory.js';
 import type { BybitHolder } from '../../shared/market/bybit/holder.js';
 import type { BybitReplayServer } from '../../infra/replay/bybit-server.js';
 import { loadCandlesCsv, loadRecording, mergeReplayData, tradesFromCandles, type ReplayData } from '../../infra/replay/bybit-replay-data.js';
+import type { TickBatch } from '../../shared/messages.js';
 
 export const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'bybit');
 export const RECORDING_SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'DOGEUSDT'] as const;

@@ -5,11 +5,11 @@
  */
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { InMemoryBus } from '../../infra/bus/memory.js';
-import { alertSchema, type Alert } from '../../shared/alerts.js';
 import { decodeEvent } from '../../shared/events.js';
 import { TOPICS } from '../../shared/topics.js';
 import { createLogger, type Logger, type Severity } from '../../shared/log.js';
 import type { Clock } from '../../shared/ports/clock.js';
+import { alertSchema, type Alert } from '../../shared/messages.js';
 
 export function memoryStore(clock?: Clock): SqliteStateStore {
   return new SqliteStateStore({ file: ':memory:', ...(clock ? { clock } : {}) });

@@ -24,11 +24,11 @@ import { createLogger } from '../../shared/log.js';
 import { staticConfig } from '../../shared/config/source.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { barsCollection, candleToDoc, recentHotCandles } from '../../shared/market/hot-store.js';
-import type { TickBatch } from '../../shared/market/schemas.js';
 import type { Candle } from '../../shared/market/types.js';
 import type { TableName } from '../../shared/warehouse-schema.js';
 import { readCandlesCsv } from '../warehouse/market-csv.js';
 import { fixture } from '../kit.js';
+import type { TickBatch } from '../../shared/messages.js';
 
 const PROJECT = 'local-project';
 const START = Date.UTC(2025, 4, 29, 19); // after the candles below closed (the candle gate refuses a candle from the future)

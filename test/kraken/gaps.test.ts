@@ -10,13 +10,13 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/ports/clock.js';
 import { TOPICS } from '../../shared/topics.js';
-import type { CandleBatch } from '../../shared/market/schemas.js';
 import { detectGaps } from '../../shared/market/kraken/gaps.js';
 import { importOhlcvt, parseOhlcvtCsv } from '../../shared/market/kraken/ohlcvt.js';
 import { cursorPath, pullKraken, type KrakenCursor, type PairIntervalSummary } from '../../shared/market/kraken/pull.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { KrakenRestServer } from '../../infra/replay/kraken-server.js';
 import { FIXTURES, embeddedEnv, pullDeps, record, testConfig, type Env } from './helpers.js';
+import type { CandleBatch } from '../../shared/messages.js';
 
 const MIN = 60_000;
 const FIVE = 5 * MIN;

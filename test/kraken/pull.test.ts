@@ -6,14 +6,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/ports/clock.js';
 import { staticConfig } from '../../shared/config/source.js';
 import { TOPICS } from '../../shared/topics.js';
-import type { Alert } from '../../shared/alerts.js';
-import type { CandleBatch } from '../../shared/market/schemas.js';
 import { barsCollection } from '../../shared/market/hot-store.js';
 import { advanceCursor, cursorPath, pullKraken, type KrakenCursor } from '../../shared/market/kraken/pull.js';
 import type { KrakenOhlcRawRow } from '../../shared/ports/kraken.js';
 import { krakenPullJob } from '../../functions/kraken-pull/index.js';
 import { KrakenRestServer } from '../../infra/replay/kraken-server.js';
 import { embeddedEnv, pullDeps, readRestExcerpt, record, testConfig, type Env } from './helpers.js';
+import type { Alert, CandleBatch } from '../../shared/messages.js';
 
 const S = 1000;
 const head = readRestExcerpt('head');

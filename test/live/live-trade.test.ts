@@ -14,8 +14,6 @@ import { BYBIT_MAKER_FEE_RATE, BYBIT_TAKER_FEE_RATE } from '../../infra/replay/b
 import type { SqliteStateStore } from '../../infra/state/sqlite.js';
 import type { Candle } from '../../shared/market/types.js';
 import { applyCandle, applySignal, createTradingState, type TradingEvent, type TradingState } from '../../shared/trading/core.js';
-import { alertSchema } from '../../shared/alerts.js';
-import { liveIssueAlert } from '../../shared/trading/live/alerts.js';
 import { LiveExecutor, type LiveResult } from '../../shared/trading/live/executor.js';
 import type { LiveEvent } from '../../shared/trading/live/ledger.js';
 import { setTradingMode } from '../../shared/trading/live/mode.js';
@@ -25,6 +23,8 @@ import { closedTradeRows, TradingStore } from '../../shared/trading/store.js';
 import type { Signal } from '../../shared/trading/types.js';
 import { MIN, defaultCfg, realBtc1m, signal } from '../trading/helpers.js';
 import { candlesFrom, FIXTURES, memoryStore, playCandle, startVenue, type Venue } from './helpers.js';
+import { alertSchema } from '../../shared/messages.js';
+import { liveIssueAlert } from '../../shared/alerts.js';
 
 const at = (hhmm: string) => Date.parse(`2025-06-11T${hhmm}:00Z`);
 const BTC = realBtc1m().filter((c) => c.openTime >= at('12:15') && c.openTime <= at('12:31'));

@@ -22,7 +22,6 @@ import { DuckDbWarehouse, IN_MEMORY } from '../../infra/warehouse/duckdb.js';
 import { candleIngest } from '../../functions/candle-ingest/index.js';
 import { execution } from '../../functions/execution/index.js';
 import { microScalp } from '../../functions/micro-scalp/index.js';
-import type { Alert } from '../../shared/alerts.js';
 import { staticConfig } from '../../shared/config/source.js';
 import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
@@ -38,6 +37,7 @@ import type { PositionClosedEvent, TradeEvent } from '../../shared/trading/model
 import { tradingDocPath, type TradingDoc } from '../../shared/trading/store.js';
 import { PAPER_ACCOUNT_ID } from '../../shared/pipeline/execution.js';
 import { realBtc1m, signal } from '../trading/helpers.js';
+import type { Alert } from '../../shared/messages.js';
 
 const MIN = 60_000;
 const DAY = 24 * 60 * MIN;

@@ -9,7 +9,6 @@ import { setContext, type AppContext } from '../../infra/context.js';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { DuckDbWarehouse, IN_MEMORY } from '../../infra/warehouse/duckdb.js';
 import { execution } from '../../functions/execution/index.js';
-import type { Alert } from '../../shared/alerts.js';
 import type { ConfigSource } from '../../shared/config/source.js';
 import { staticConfig } from '../../shared/config/source.js';
 import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
@@ -17,12 +16,12 @@ import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { createLogger, type Logger } from '../../shared/log.js';
 import { candleKey, type Candle } from '../../shared/market/types.js';
 import { ManualClock } from '../../shared/ports/clock.js';
-import type { TradeCommand } from '../../shared/telegram/trade-commands.js';
 import { TOPICS } from '../../shared/topics.js';
 import type { TradeEvent } from '../../shared/trading/model.js';
 import { tradingDocPath, type TradingDoc } from '../../shared/trading/store.js';
 import type { Signal } from '../../shared/trading/types.js';
 import { PAPER_ACCOUNT_ID } from '../../shared/pipeline/execution.js';
+import type { Alert, TradeCommand } from '../../shared/messages.js';
 
 export interface Harness {
   ctx: AppContext;

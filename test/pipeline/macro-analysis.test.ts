@@ -21,8 +21,8 @@ import { TOPICS } from '../../shared/topics.js';
 import { fromRows } from '../../shared/strategies/macro/columns.js';
 import { computeBias } from '../../shared/strategies/macro/bias.js';
 import { biasPath, candlesNeeded, runMacro, swingPublishedPath, type MacroDeps, type StoredBias } from '../../shared/pipeline/macro-analysis.js';
-import { macroBiasMessageSchema, swingSignalMessageSchema } from '../../shared/strategies/macro/messages.js';
 import { FILES, HOUR, MIN, aggregate, loadRows, quietLogger, toCandles, ts, type Row } from '../macro/helpers.js';
+import { MESSAGE_SCHEMAS } from '../../shared/messages.js';
 
 const SYSTEM: SystemConfig = {
   ...DEFAULT_SYSTEM_CONFIG,
@@ -158,7 +158,7 @@ describe('runMacro end to end (Kraken XBTUSD, 2023-03-17 breakout)', () => {
     const biasMsgs = env.received[TOPICS.macroBias]!;
     expect(biasMsgs).toHaveLength(2);
     const btcMsg = biasMsgs.find((m) => (m.data as { symbol: string }).symbol === 'BTCUSDT')!;
-    const parsed = macroBiasMessageSchema.parse(btcMsg.data);
+    const parsed = MESSAGE_SCHEMAS[TOPICS.macroBias].parse(btcMsg.data);
     const { published: _p, computedAt: _c, ...stored } = btc;
     expect(parsed).toEqual(stored);
     expect(btcMsg.attributes).toEqual({ symbol: 'BTCUSDT', bias: 'LONG', dedupeId: btc.dedupeId, slotStart: String(slot) });
@@ -182,7 +182,7 @@ describe('runMacro end to end (Kraken XBTUSD, 2023-03-17 breakout)', () => {
     // The TAKE on trade-signals-swing, once, with its marker.
     const swing = env.received[TOPICS.swingSignals]!;
     expect(swing).toHaveLength(1);
-    const sig = swingSignalMessageSchema.parse(swing[0]!.data);
+    const sig = MESSAGE_SCHEMAS[TOPICS.swingSignals].parse(swing[0]!.data);
     expect(sig.signalId).toBe(`swing_breakout:BTCUSDT:${slot - HOUR}`);
     expect(sig.stopLoss).toBeCloseTo(25732.3 * 0.98, 6);
     expect(swing[0]!.attributes.dedupeId).toBe(sig.signalId);

@@ -19,7 +19,6 @@ import { DEFAULT_STRATEGY_CONFIGS, DEFAULT_V52_DIVERGENCE_CONFIG, DEFAULT_LEVELS
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { createLogger } from '../../shared/log.js';
 import { writeHotCandles } from '../../shared/market/hot-store.js';
-import { snapshotSchema } from '../../shared/market/snapshot-schema.js';
 import type { Candle } from '../../shared/market/types.js';
 import { encodePayload, PermanentError } from '../../shared/ports/bus.js';
 import { ManualClock } from '../../shared/ports/clock.js';
@@ -33,6 +32,7 @@ import { scalpSignal, SCALP_MAX_HOLD_MS, SCALP_SIGNAL_CONFIDENCE } from '../../s
 import { createMicroCache, evaluateMicro, type MicroDeps, type MicroResult } from '../../shared/pipeline/micro-scalp.js';
 import { DecisionCandlePendingError, executeCandles, executeSignal, executionCacheFor, PAPER_ACCOUNT_ID, REJECTED_DECISION, type ExecutionDeps } from '../../shared/pipeline/execution.js';
 import { MIN } from './helpers.js';
+import { snapshotSchema } from '../../shared/messages.js';
 
 const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'pipeline', 'BTCUSDT_1m_2025-06-12T22_600.csv');
 

@@ -10,7 +10,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigService, configChanges } from '../../shared/config/service.js';
 import type { Candle } from '../../shared/market/types.js';
 import type { DocData } from '../../shared/ports/state.js';
-import type { TradeCommand } from '../../shared/telegram/trade-commands.js';
 import type { PositionClosedEvent, TradeEvent } from '../../shared/trading/model.js';
 import { signalMarkerPath } from '../../shared/trading/store.js';
 import { PAPER_ACCOUNT_ID } from '../../shared/pipeline/execution.js';
@@ -18,6 +17,7 @@ import { suggestionPath, type SuggestionDecisionDoc } from '../../shared/pipelin
 import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
 import { realBtc1m, signal } from '../trading/helpers.js';
 import { executionHarness, type Harness } from './harness.js';
+import type { TradeCommand } from '../../shared/messages.js';
 
 const MIN = 60_000;
 const at = (hhmm: string) => Date.parse(`2025-06-11T${hhmm}:00Z`);

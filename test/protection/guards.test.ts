@@ -1,10 +1,10 @@
 /** Account guards (shared/protection/guards.ts): daily loss halt, drawdown alert, loss-streak pause. */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PROTECTIONS_CONFIG } from '../../shared/config/strategy.js';
-import { protectionAlert } from '../../shared/protection/alerts.js';
 import { checkEquity, guardBlock, LOSS_STREAK_PAUSE_MS, recordTradeResult, resumeTrading, tickGuards } from '../../shared/protection/guards.js';
 import { createProtectionState, DAY_MS, type ProtectionEvent } from '../../shared/protection/model.js';
-import { alertSchema } from '../../shared/alerts.js';
+import { protectionAlert } from '../../shared/alerts.js';
+import { alertSchema } from '../../shared/messages.js';
 
 const cfg = DEFAULT_PROTECTIONS_CONFIG.accountGuards;
 const D0 = Date.UTC(2025, 5, 11);

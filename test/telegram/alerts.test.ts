@@ -7,14 +7,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { TOPICS } from '../../shared/topics.js';
-import type { Alert } from '../../shared/alerts.js';
 import { alertKeyOf } from '../../shared/telegram/keyboards.js';
 import { groupIdOf } from '../../shared/trading/group-id.js';
 import { LOCK_PATH } from '../../shared/telegram/outbox.js';
-import { TELEGRAM_JOBS_TOPIC } from '../../shared/telegram/deps.js';
 import type { Signal, StrategyId } from '../../shared/trading/types.js';
 import { openedOutcome } from './outcomes.js';
 import { callbackUpdate, loadCandles, makeHarness, MIN, OWNER, PNG_SIGNATURE, T0, textsTo, textUpdate, type Harness } from './helpers.js';
+import type { Alert } from '../../shared/messages.js';
 
 let h: Harness;
 beforeEach(async () => {
@@ -141,7 +140,7 @@ describe('trade alerts', () => {
     await h.bus.drain();
     expect(h.server.requests).toHaveLength(0);
     await h.state.set(LOCK_PATH, { holder: 'other-instance', leaseUntil: 0, limiter: null });
-    await publish(TELEGRAM_JOBS_TOPIC, { kind: 'drain' });
+    await publish(TOPICS.telegramJobs, { kind: 'drain' });
     const albums = h.server.ok('sendMediaGroup').filter((r) => r.chatId === OWNER);
     expect(albums).toHaveLength(1);
     const media = JSON.parse(albums[0]!.fields.media!) as Array<{ type: string; media: string; caption: string; parse_mode: string }>;

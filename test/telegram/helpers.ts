@@ -27,7 +27,6 @@ import { TelegramTestServer, type ServerLimits } from '../../infra/replay/telegr
 import { BotApiTelegram } from '../../infra/telegram/bot-api.js';
 import { buildTelegramRuntime, setTelegramRuntime, type TelegramRuntime } from '../../infra/telegram/runtime.js';
 import { sharpChartRenderer } from '../../infra/telegram/charts.js';
-import { TELEGRAM_JOBS_TOPIC } from '../../shared/telegram/deps.js';
 import type { SecretSource } from '../../shared/ports/secrets.js';
 import { notifier } from '../../functions/notifier/index.js';
 import '../../functions/telegram-webhook/index.js';

@@ -12,12 +12,12 @@
  * re-publishes at the same instant, forever (capped here).
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { TOPICS } from '../../shared/topics.js';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { DEFAULT_TELEGRAM_CONFIG } from '../../shared/config/telegram.js';
 import { createLogger } from '../../shared/log.js';
 import type { Bus } from '../../shared/ports/bus.js';
 import { TelegramApiError, type SentMessage, type TelegramApi } from '../../shared/ports/telegram.js';
-import { TELEGRAM_JOBS_TOPIC } from '../../shared/telegram/deps.js';
 import { drainAndContinue } from '../../shared/telegram/dispatch.js';
 import { enqueue, LOCK_PATH, OutboxSender, type DrainResult } from '../../shared/telegram/outbox.js';
 import { AutoClock, T0 } from './helpers.js';
@@ -58,7 +58,7 @@ async function drainToQuiet(sender: OutboxSender): Promise<{ jobs: number; runs:
   const queue: unknown[] = [];
   const bus: Bus = {
     publish: async (topic, data) => {
-      expect(topic).toBe(TELEGRAM_JOBS_TOPIC);
+      expect(topic).toBe(TOPICS.telegramJobs);
       expect(data).toEqual({ kind: 'drain' });
       queue.push(data);
       return String(queue.length);

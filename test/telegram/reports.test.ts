@@ -11,6 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import { reportsJob } from '../../functions/reports/index.js';
 import { StateTradeLog } from '../../shared/telegram/trade-log.js';
 import type { ClosedTradeRecord } from '../../shared/ports/trade-history.js';
+import type { StrategyId } from '../../shared/trading/types.js';
 import { enqueue, OutboxSender } from '../../shared/telegram/outbox.js';
 import { DEFAULT_TELEGRAM_CONFIG } from '../../shared/config/telegram.js';
 import { ConsoleTelegram } from '../../infra/telegram/console.js';
@@ -23,7 +24,7 @@ const sol = loadCandles('SOLUSDT_1m_2025-06-22T1000_1400.csv', 'SOLUSDT', '1m');
 const btc = loadCandles('BTCUSDT_1m_2025-06-22T1000_1400.csv', 'BTCUSDT', '1m');
 
 /** Trades entered and exited at real closes of 2025-06-22. */
-function trade(id: string, strategy: string, c: typeof sol, i: number, j: number, direction: 'LONG' | 'SHORT', qty: number): ClosedTradeRecord {
+function trade(id: string, strategy: StrategyId, c: typeof sol, i: number, j: number, direction: 'LONG' | 'SHORT', qty: number): ClosedTradeRecord {
   const entry = c[i]!.close;
   const exit = c[j]!.close;
   const fees = (entry + exit) * qty * 0.0006;

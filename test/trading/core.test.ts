@@ -2,9 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import type { ProtectionEvent } from '../../shared/protection/model.js';
 import { applyCandle, applySignal, createTradingState, ownerResume, tick, type TradingEvent, type TradingState } from '../../shared/trading/core.js';
-import { signalSchema, type TradingConfig } from '../../shared/trading/model.js';
+import { type TradingConfig } from '../../shared/trading/model.js';
 import type { Signal } from '../../shared/trading/types.js';
 import { HOUR, MIN, candle, cfg1m, defaultCfg, signal } from './helpers.js';
+import { signalSchema } from '../../shared/messages.js';
 
 const T = Date.UTC(2025, 5, 11, 12, 0);
 const kinds = (evs: readonly TradingEvent[]) => evs.filter((e): e is ProtectionEvent => e.type === 'protection').map((e) => e.kind);

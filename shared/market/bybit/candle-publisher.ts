@@ -18,7 +18,6 @@
  */
 import { TOPICS } from '../../topics.js';
 import { candleKey, INTERVAL_MS, type Candle } from '../types.js';
-import { candleBatchSchema } from '../schemas.js';
 import { EMPTY_SANITY, judgeSanity, type QualityConfig, type SanityState } from '../quality.js';
 import type { Bus } from '../../ports/bus.js';
 import type { StateStore } from '../../ports/state.js';
@@ -26,6 +25,7 @@ import { safeId } from '../../ports/state.js';
 import type { Clock } from '../../ports/clock.js';
 import type { KlineSource } from '../../ports/bybit.js';
 import type { Logger } from '../../log.js';
+import { publish } from '../../messages.js';
 
 const MINUTE = INTERVAL_MS['1m'];
 
@@ -52,7 +52,6 @@ export interface PublisherOptions {
   /** REST is asked for a minute only this long after the minute ended. */
   restSettleMs: number;
   maxCandlesPerMessage: number;
-  topic?: string;
 }
 
 interface Item {
@@ -105,11 +104,8 @@ class NotYetAvailable extends Error {
 
 export class CandlePublisher {
   private readonly lanes = new Map<string, SymbolLane>();
-  private readonly topic: string;
 
-  constructor(private readonly o: PublisherOptions) {
-    this.topic = o.topic ?? TOPICS.bybitCandles;
-  }
+  constructor(private readonly o: PublisherOptions) {}
 
   private lane(symbol: string): SymbolLane {
     let l = this.lanes.get(symbol);
@@ -232,10 +228,9 @@ export class CandlePublisher {
   private async publish(l: SymbolLane, run: Candle[], kind: 'live' | 'backfill'): Promise<void> {
     if (run.length === 0) return;
     const candles = run.map((c) => this.checkQuality(l, c));
-    const payload = candleBatchSchema.parse({ candles });
     const first = candles[0] as Candle;
     const last = candles[candles.length - 1] as Candle;
-    await this.o.bus.publish(this.topic, payload, {
+    await publish(this.o.bus, TOPICS.bybitCandles, { candles }, {
       orderingKey: l.symbol,
       attributes: {
         symbol: l.symbol,

@@ -15,7 +15,6 @@
  */
 import { TOPICS } from '../../topics.js';
 import { INTERVAL_MS, type Candle, type Snapshot, type Trade } from '../types.js';
-import type { Alert, AlertKind } from '../../alerts.js';
 import type { Bus } from '../../ports/bus.js';
 import type { StateStore } from '../../ports/state.js';
 import type { Clock } from '../../ports/clock.js';
@@ -38,6 +37,8 @@ import { OrderBook, type BookApplyResult } from './orderbook.js';
 import { CandleAggregator, type ClosedMinute } from './candle-aggregator.js';
 import { CandlePublisher, type SymbolPublishStats } from './candle-publisher.js';
 import { TickBatcher, type TickBatcherStats } from './tick-batcher.js';
+import { publish, type Alert, type AlertKind } from '../../messages.js';
+import { alertAttributes } from '../../alerts.js';
 
 const MINUTE = INTERVAL_MS['1m'];
 /** Relative tolerance of the kline.1 volume cross-check (float sums of decimal sizes). */
@@ -272,7 +273,7 @@ export class BybitHolder {
   private async alert(kind: AlertKind, severity: Alert['severity'], message: string, ts: number): Promise<void> {
     const a: Alert = { alertId: `bybit-holder:${kind}:${ts}`, kind, severity, subject: 'bybit-holder', message, ts };
     try {
-      await this.d.bus.publish(TOPICS.alerts, a, { attributes: { kind } });
+      await publish(this.d.bus, TOPICS.alerts, a, { attributes: alertAttributes(a) });
     } catch (e) {
       this.log.warn('alert publish failed', { kind, error: e as Error });
     }
@@ -520,7 +521,7 @@ export class BybitHolder {
       if (!snap || (snap.forming === null && snap.book === null)) continue;
       snap.ts = at;
       jobs.push(
-        this.d.bus.publish(TOPICS.snapshots, snap, { orderingKey: symbol, attributes: { symbol } }).then(
+        publish(this.d.bus, TOPICS.snapshots, snap, { orderingKey: symbol, attributes: { symbol } }).then(
           () => this.snapshotsPublished++,
           (e: unknown) => this.log.warn('snapshot publish failed', { symbol, error: e as Error }),
         ),

@@ -1,14 +1,14 @@
 /**
  * Raw trades -> `raw-tick-data-bybit`, batched: at most one message per symbol per `batchMs`
- * (SPEC 1 cost rule: never one invocation per raw tick). Payload = `tickBatchSchema`
- * (shared/market/schemas.ts). The warehouse `ticks` table is filled by the subscriber of that topic
+ * (SPEC 1 cost rule: never one invocation per raw tick). Payload = the catalog's `tickBatchSchema`
+ * (shared/messages.ts). The warehouse `ticks` table is filled by the subscriber of that topic
  * (tick-archive function), so the holder only publishes.
  *
  * A failed publish keeps the trades for the next attempt (in order, nothing lost or reordered).
  */
 import { TOPICS } from '../../topics.js';
 import type { Trade } from '../types.js';
-import type { TickBatch } from '../schemas.js';
+import { publish, type TickBatch } from '../../messages.js';
 import type { Bus } from '../../ports/bus.js';
 import type { Logger } from '../../log.js';
 
@@ -33,7 +33,6 @@ export class TickBatcher {
     private readonly bus: Bus,
     private readonly batchMs: number,
     private readonly log: Logger,
-    private readonly topic: string = TOPICS.rawTicks,
   ) {}
 
   add(t: Trade): void {
@@ -80,7 +79,7 @@ export class TickBatcher {
     }
     const payload: TickBatch = { symbol, fromTs, toTs, trades };
     try {
-      await this.bus.publish(this.topic, payload, { orderingKey: symbol, attributes: { symbol } });
+      await publish(this.bus, TOPICS.rawTicks, payload, { orderingKey: symbol, attributes: { symbol } });
       this.counters.messages++;
       this.counters.trades += trades.length;
     } catch (e) {

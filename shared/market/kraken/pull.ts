@@ -21,7 +21,6 @@
  * Publishing happens before the cursor moves: a crash in between re-publishes the same candles on
  * the next run (at-least-once; consumers de-duplicate by candle key), never loses them.
  */
-import type { Alert } from '../../alerts.js';
 import type { SystemConfig } from '../../config/system.js';
 import type { Logger } from '../../log.js';
 import type { Bus } from '../../ports/bus.js';
@@ -33,9 +32,10 @@ import { TOPICS } from '../../topics.js';
 import { candleToRow } from '../../warehouse-schema.js';
 import { barsCollection, writeHotCandles } from '../hot-store.js';
 import { flagBadData } from '../quality.js';
-import { candleBatchSchema } from '../schemas.js';
 import { INTERVAL_MS, KRAKEN_INTERVAL_MINUTES, isTradable, type Candle, type Interval } from '../types.js';
 import { detectGaps, totalMissing, type GapRange } from './gaps.js';
+import { publish, type Alert } from '../../messages.js';
+import { alertAttributes } from '../../alerts.js';
 
 export const CURSOR_COLLECTION = 'cursors';
 const MS_PER_S = 1000;
@@ -310,8 +310,7 @@ async function publishFresh(
 ): Promise<void> {
   const tradable = fresh.filter(isTradable);
   if (tradable.length > 0) {
-    const batch = candleBatchSchema.parse({ candles: tradable });
-    await deps.bus.publish(TOPICS.krakenOhlc, batch, {
+    await publish(deps.bus, TOPICS.krakenOhlc, { candles: tradable }, {
       attributes: { venue: 'kraken', symbol, interval },
       orderingKey: `kraken:${symbol}:${interval}`,
     });
@@ -321,7 +320,7 @@ async function publishFresh(
   if (freshFlagged.length > 0) {
     const alert = badDataAlert(symbol, interval, pair, freshFlagged, deps.clock.now());
     log.warn('bad data flagged: stored, not published', { alertId: alert.alertId, candles: alert.details });
-    await deps.bus.publish(TOPICS.alerts, alert, { attributes: { kind: alert.kind } });
+    await publish(deps.bus, TOPICS.alerts, alert, { attributes: alertAttributes(alert) });
   }
 }
 

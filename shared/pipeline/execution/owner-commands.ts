@@ -35,10 +35,11 @@ import { ConfigService, configStatePath, validateConfigDocument, type ConfigStat
 import { effectiveDocument } from '../../config/strict.js';
 import type { DocData, JsonValue, StateStore } from '../../ports/state.js';
 import { safeId } from '../../ports/state.js';
-import { SUGGESTIONS as BOT_SUGGESTIONS, type TradeCommand } from '../../telegram/trade-commands.js';
+import { SUGGESTIONS as BOT_SUGGESTIONS } from '../../telegram/trade-commands.js';
 import { tradingConfigFrom } from '../../trading/model.js';
 import { TradingStore, type StoreCommandResult } from '../../trading/store.js';
 import { LiveLink, PAPER_ACCOUNT_ID, settle, type ExecutionDeps } from '../execution.js';
+import type { TradeCommand } from '../../messages.js';
 
 /** Decisions (and the backtester's proposals) live here: `suggestions/{id}`. */
 export const SUGGESTION_DECISIONS = 'suggestions';

@@ -9,9 +9,9 @@
  * nothing and raises no alert, so a redelivered owner command is harmless.
  */
 import { z } from 'zod';
-import type { Alert } from '../../alerts.js';
 import type { DocData, StateStore } from '../../ports/state.js';
 import type { FillSource } from '../model.js';
+import type { Alert } from '../../messages.js';
 
 export const TRADING_MODES = ['paper', 'live'] as const;
 export type TradingMode = (typeof TRADING_MODES)[number];
