@@ -14,7 +14,8 @@
  * 5. evaluate the swing setups (DCA, SWING breakout, CHANNEL) on their last closed candles, resolve
  *    conflicts per coin (SPEC 12), log EVERY scan decision to the warehouse `signals` table
  *    (idempotent by signal_id: a signal id is per candle, so a re-run adds no rows);
- * 6. publish each surviving TAKE on `trade-signals-swing` once: a marker document
+ * 6. publish each surviving TAKE on `trade-signals-swing` once, as the `Signal` it is (the catalog's
+ *    schema, the same as the scalps'; its grid weights stay in the scan row): a marker document
  *    `macro_swing_published/{signalId}` is created after the publish (same at-least-once argument).
  *
  * Missing or insufficient data gives a NEUTRAL bias with the reason and setups that SKIP (or are not
