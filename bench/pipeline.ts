@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InMemoryBus } from '../infra/bus/memory.js';
 import { createLogger } from '../shared/log.js';
-import { candleKey, type Candle } from '../shared/market/types.js';
+import { candleKey, type Candle } from '../shared/model/market.js';
 import { TOPICS } from '../shared/topics.js';
 import { DEFAULT_SYMBOLS, runReplay } from '../scripts/replay-month.js';
 

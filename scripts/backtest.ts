@@ -52,7 +52,7 @@ import {
   type StressReport,
   type WalkForwardResult,
 } from '../shared/backtest/index.js';
-import { INTERVAL_MS, type Interval } from '../shared/market/types.js';
+import { INTERVAL_MS, type Interval } from '../shared/model/market.js';
 import { newBadRowReport, seriesFromCandles, type CandleSeries } from '../shared/strategies/series.js';
 import type { MacroSeries } from '../shared/backtest/macro.js';
 

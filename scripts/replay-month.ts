@@ -54,7 +54,7 @@ import { DEFAULT_STRATEGY_CONFIGS, type StrategyConfigs } from '../shared/config
 import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from '../shared/config/system.js';
 import { createLogger, type Logger, type Severity } from '../shared/log.js';
 import { writeHotCandles } from '../shared/market/hot-store.js';
-import { candleKey, INTERVAL_MS, type Candle, type Interval } from '../shared/market/types.js';
+import { candleKey, INTERVAL_MS, type Candle, type Interval } from '../shared/model/market.js';
 import { ManualClock } from '../shared/ports/clock.js';
 import { getTelegramRuntime } from '../infra/telegram/runtime.js';
 import type { StateStore } from '../shared/ports/state.js';

@@ -10,14 +10,14 @@
 import type { z } from 'zod';
 import { alertSchema } from './alerts.js';
 import { candleBatchSchema, tickBatchSchema } from './market/schemas.js';
-import { snapshotSchema } from './market/snapshot-schema.js';
+import { snapshotSchema } from './model/market.js';
 import { PermanentError, type Bus, type PublishOptions } from './ports/bus.js';
 import { macroBiasMessageSchema, swingSignalMessageSchema } from './strategies/macro/messages.js';
 import { tradeCommandSchema } from './telegram/trade-commands.js';
 import { telegramJobSchema } from './telegram/jobs.js';
 import { notifierTradeEventSchema } from './telegram/notifier.js';
 import { TOPICS, type TopicName } from './topics.js';
-import { signalSchema } from './trading/model.js';
+import { signalSchema } from './model/trading.js';
 
 /** Topic -> the schema of its payload. One entry per topic; nothing else declares a topic's schema. */
 export const MESSAGE_SCHEMAS = {

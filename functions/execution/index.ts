@@ -18,7 +18,7 @@ import { asCloudEventFunction, topicFromSource } from '../../infra/bus/envelope.
 import type { AppContext } from '../../infra/context.js';
 import { candleBatchSchema } from '../../shared/market/schemas.js';
 import { macroBiasMessageSchema, swingSignalMessageSchema } from '../../shared/strategies/macro/messages.js';
-import { signalSchema } from '../../shared/trading/model.js';
+import { signalSchema } from '../../shared/model/trading.js';
 import {
   executeBias,
   executeCandles,

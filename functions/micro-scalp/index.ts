@@ -10,7 +10,7 @@ import { pubsubHandler } from '../../infra/functions.js';
 import { asCloudEventFunction, topicFromSource } from '../../infra/bus/envelope.js';
 import type { AppContext } from '../../infra/context.js';
 import { candleBatchSchema } from '../../shared/market/schemas.js';
-import { snapshotSchema } from '../../shared/market/snapshot-schema.js';
+import { snapshotSchema } from '../../shared/model/market.js';
 import { evaluateMicro, evaluateMicroCandles, microCacheFor, type MicroDeps } from '../../shared/pipeline/micro-scalp.js';
 import { PermanentError, type CloudEventHandler } from '../../shared/ports/bus.js';
 import { TOPICS } from '../../shared/topics.js';

@@ -35,7 +35,7 @@ import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import type { KrakenOhlcRawRow } from '../../shared/ports/kraken.js';
 import { parseOhlcvtCsv, parseOhlcvtFileName } from '../../shared/market/kraken/ohlcvt.js';
-import { intervalFromMinutes } from '../../shared/market/types.js';
+import { intervalFromMinutes } from '../../shared/model/market.js';
 
 export const KRAKEN_MAX_CANDLES = 720;
 export const KRAKEN_OHLC_INTERVALS = [1, 5, 15, 30, 60, 240, 1440, 10080, 21600];

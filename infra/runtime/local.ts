@@ -11,7 +11,7 @@ import { systemClock, type Clock } from '../../shared/ports/clock.js';
 import type { Logger } from '../../shared/log.js';
 import { createLogger } from '../../shared/log.js';
 import { TOPICS } from '../../shared/topics.js';
-import { KRAKEN_INTERVAL_MINUTES, type Interval } from '../../shared/market/types.js';
+import { KRAKEN_INTERVAL_MINUTES, type Interval } from '../../shared/model/market.js';
 import { recentHotCandles } from '../../shared/market/hot-store.js';
 import { seedDefaults } from '../../shared/config/service.js';
 import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from '../../shared/config/system.js';

@@ -14,7 +14,7 @@
 import type { SystemConfig } from '../config/system.js';
 import { candleViolation } from '../market/candle-gate.js';
 import { parseOhlcvtCsv, parseOhlcvtFileName, resolveImportSymbol } from '../market/kraken/ohlcvt.js';
-import { isTradable, type Candle, type Interval, type Venue } from '../market/types.js';
+import { isTradable, type Candle, type Interval, type Venue } from '../model/market.js';
 import { badRow, CANDLE_CSV_HEADER, seriesFromCandles, seriesFromCsv, type CandleSeries, type CsvGateOptions } from '../strategies/series.js';
 
 export interface CsvSource {

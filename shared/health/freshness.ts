@@ -13,7 +13,7 @@
 import type { Bus } from '../ports/bus.js';
 import type { DocData, StateStore } from '../ports/state.js';
 import type { SymbolConfig, SystemConfig } from '../config/system.js';
-import { INTERVAL_MS, INTERVALS, type Interval, type Venue } from '../market/types.js';
+import { INTERVAL_MS, INTERVALS, type Interval, type Venue } from '../model/market.js';
 import { latestHotCandle } from '../market/hot-store.js';
 import { createLogger, type Logger } from '../log.js';
 import { publishAlert } from './alerting.js';

@@ -6,7 +6,7 @@
  */
 import type { StateStore, WriteOp } from '../ports/state.js';
 import type { SystemConfig } from '../config/system.js';
-import { INTERVALS, type Interval, type Venue } from '../market/types.js';
+import { INTERVALS, type Interval, type Venue } from '../model/market.js';
 import { barsCollection, MAX_BATCH_WRITES } from '../market/hot-store.js';
 import { createLogger, type Logger } from '../log.js';
 

@@ -20,7 +20,7 @@
  */
 import { candleViolation } from './candle-gate.js';
 import { barsCollection } from './hot-store.js';
-import { INTERVAL_MS, isTradable, type Candle, type Interval, type Venue } from './types.js';
+import { INTERVAL_MS, isTradable, type Candle, type Interval, type Venue } from '../model/market.js';
 import type { StateStore } from '../ports/state.js';
 import { allocSeries, type CandleSeries } from '../strategies/series.js';
 

@@ -35,7 +35,7 @@ import type { DocData, StateStore } from '../ports/state.js';
 import { TOPICS } from '../topics.js';
 import { candlePath, seriesId } from './hot-store.js';
 import { EMPTY_SANITY, judgeSanity, priceIntegrityReason, type SanityState } from './quality.js';
-import { candleKey, INTERVAL_MS, isTradable, type Candle } from './types.js';
+import { candleKey, INTERVAL_MS, isTradable, type Candle } from '../model/market.js';
 
 export interface ViolationContext {
   /** Configured symbols; absent = not checked (backtests name their own files). */

@@ -3,7 +3,7 @@
  * Writes are keyed by open time, so writing the same candle twice leaves the same state.
  */
 import type { DocData, StateStore, WriteOp } from '../ports/state.js';
-import type { Candle, Interval, Venue } from './types.js';
+import type { Candle, Interval, Venue } from '../model/market.js';
 
 /** Firestore allows 500 writes per batch; stay well under. */
 export const MAX_BATCH_WRITES = 400;

@@ -15,7 +15,7 @@ import { candleToRow } from '../warehouse-schema.js';
 import { accepted, gateCandles, gateRefusal } from './candle-gate.js';
 import { writeHotCandles } from './hot-store.js';
 import type { TickBatch } from './schemas.js';
-import type { Candle, Venue } from './types.js';
+import type { Candle, Venue } from '../model/market.js';
 
 export interface IngestDeps {
   state: StateStore;

@@ -54,7 +54,7 @@ import type { ConfigSource } from '../config/source.js';
 import type { StrategyConfigs } from '../config/strategy.js';
 import type { Logger } from '../log.js';
 import { gateCandles, gateRefusal, type GateVerdict } from '../market/candle-gate.js';
-import { INTERVAL_MS, type Candle } from '../market/types.js';
+import { INTERVAL_MS, type Candle } from '../model/market.js';
 import type { Bus } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
 import type { StateStore } from '../ports/state.js';
@@ -68,7 +68,8 @@ import { biasPath, type StoredBias } from './macro-analysis.js';
 import type { MacroBiasMessage, SwingSignalMessage } from '../strategies/macro/messages.js';
 import { TOPICS } from '../topics.js';
 import type { CandleMarket, SignalDecision, TradingEvent, TradingState } from '../trading/core.js';
-import { tradingConfigFrom, type TradeEvent, type TradingConfig } from '../trading/model.js';
+import { tradingConfigFrom, type TradingConfig } from '../trading/model.js';
+import type { BiasState, Signal, TradeEvent } from '../model/trading.js';
 import { closedTradeRows, feedKey, tradingDocPath, TradingStore, type StoreResult, type TradingDoc } from '../trading/store.js';
 import type { Alert } from '../alerts.js';
 import type { TradingVenue } from '../ports/trading-venue.js';
@@ -76,7 +77,6 @@ import { safeId } from '../ports/state.js';
 import { liveIssueAlert } from '../trading/live/alerts.js';
 import { LiveExecutor, liveGroupPath, type LiveResult } from '../trading/live/executor.js';
 import { parseModeDoc, TRADING_MODE_DOC, type TradingMode } from '../trading/live/mode.js';
-import type { BiasState, Signal } from '../trading/types.js';
 import { CandleCache, type CandleWindow } from '../market/candle-cache.js';
 
 /** The paper account every signal trades on. Proposed config field: `paper.accountId`. */

@@ -27,14 +27,14 @@ import type { MacroConfig, Regime, StrategyConfigs } from '../config/strategy.js
 import type { SymbolConfig, SystemConfig } from '../config/system.js';
 import type { Logger } from '../log.js';
 import { recentHotCandles } from '../market/hot-store.js';
-import { INTERVAL_MS, type Interval } from '../market/types.js';
+import { INTERVAL_MS, type Interval } from '../model/market.js';
 import type { Bus } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
 import { safeId, type DocData, type StateStore } from '../ports/state.js';
 import type { Row, Warehouse } from '../ports/warehouse.js';
 import { regimeAt } from '../protection/regime.js';
 import { TOPICS } from '../topics.js';
-import type { ScanDecision } from '../trading/types.js';
+import type { ScanDecision } from '../model/trading.js';
 import { computeBias, MAX_STALE_INTERVALS, VOLUME_RECENT_CANDLES, type BiasResult } from '../strategies/macro/bias.js';
 import { lastClosedIndex, toColumns, type SeriesByInterval } from '../strategies/macro/columns.js';
 import type { MacroBiasMessage } from '../strategies/macro/messages.js';

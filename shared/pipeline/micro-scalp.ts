@@ -32,7 +32,7 @@ import { SCALP_STRATEGIES, type LevelsExhaustionConfig, type ScalpStrategyConfig
 import type { Logger } from '../log.js';
 import { accepted, gateCandles, gateRefusal } from '../market/candle-gate.js';
 import { priceIntegrityReason, sanityBandReason } from '../market/quality.js';
-import { INTERVAL_MS, isTradable, type Candle, type Snapshot } from '../market/types.js';
+import { INTERVAL_MS, isTradable, type Candle, type Snapshot } from '../model/market.js';
 import type { Bus } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
 import type { StateStore } from '../ports/state.js';
@@ -43,7 +43,7 @@ import { resample, visibleCountAt, type ResampledSeries } from '../strategies/re
 import { levelSetFor, scalpStrategy, type EvalContext, type FormingCandle, type ScalpDecision } from '../strategies/scalp/index.js';
 import { sliceSeries, type CandleSeries } from '../strategies/series.js';
 import { TOPICS } from '../topics.js';
-import type { Signal } from '../trading/types.js';
+import type { Signal } from '../model/trading.js';
 import { CandleCache, type CandleWindow } from '../market/candle-cache.js';
 import { scalpSignal } from '../strategies/scalp/signal.js';
 

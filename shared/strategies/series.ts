@@ -5,7 +5,7 @@
  * series for a whole month and evaluates every index.
  */
 import { candleViolation } from '../market/candle-gate.js';
-import type { Candle, Interval, Venue } from '../market/types.js';
+import type { Candle, Interval, Venue } from '../model/market.js';
 
 /** The columns of a candle series: what indicators and setups read (symbol-agnostic). */
 export interface CandleColumns {

@@ -4,7 +4,7 @@
  * Every outbox key derives from the request key (the update id), so a redelivered job sends nothing twice.
  */
 import { z } from 'zod';
-import type { Candle } from '../market/types.js';
+import type { Candle } from '../model/market.js';
 import { ema, last as lastValue, macd, rsi } from '../indicators/index.js';
 import { horizontalLevels } from '../strategies/levels.js';
 import { seriesFromCandles } from '../strategies/series.js';

@@ -19,7 +19,7 @@ import type { DocData } from '../ports/state.js';
 import { safeId } from '../ports/state.js';
 import type { PhotoFile } from '../ports/telegram.js';
 import { groupIdOf } from '../trading/book.js';
-import type { ClosedTrade } from '../trading/model.js';
+import type { ClosedTrade } from '../model/trading.js';
 import { SCALP_STRATEGIES } from '../config/strategy.js';
 import { buildTradeChartInput, type ChartLevelParams } from './chart-data.js';
 import type { TelegramDeps } from './deps.js';

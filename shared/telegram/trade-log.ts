@@ -6,7 +6,7 @@
 import type { DocData, StateStore } from '../ports/state.js';
 import { safeId } from '../ports/state.js';
 import type { ClosedTradeRecord, TradeHistory } from '../ports/trade-history.js';
-import type { ClosedTrade } from '../trading/model.js';
+import type { ClosedTrade } from '../model/trading.js';
 
 export const TRADES = 'tg_trades';
 

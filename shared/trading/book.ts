@@ -43,21 +43,26 @@
  * - Risk and notional follow the fills: filled lots at their fill price, working remainders at their
  *   limit, scaled down by the part already exited.
  */
-import { INTERVAL_MS, type Candle } from '../market/types.js';
-import type { Direction, EngineKind, ExitReason, Signal } from './types.js';
+import { INTERVAL_MS, type Candle } from '../model/market.js';
+import type {
+  ClosedTrade,
+  Direction,
+  EngineKind,
+  EntryCancelReason,
+  ExitReason,
+  PaperTradeRow,
+  Signal,
+  TradeEvent,
+} from '../model/trading.js';
 import {
   QTY_EPSILON_FRACTION,
   TRAILING_ACTIVATION_MULTIPLE,
   type AccountState,
-  type ClosedTrade,
-  type EntryCancelReason,
   type EntryOrder,
   type ExternalExecution,
   type ExternalFill,
   type FillSource,
-  type PaperTradeRow,
   type Position,
-  type TradeEvent,
   type TradingConfig,
 } from './model.js';
 

@@ -1,7 +1,8 @@
 /**
  * Trading-core model: the JSON-serialisable paper account (trade groups with their limit entries),
- * the typed trade events it emits, the warehouse row of a closed trade, and the resolved config the
- * core runs with. Types shared with the engines live in ./types.ts (not edited here).
+ * the exchange fills of live groups, and the resolved config the core runs with. The vocabulary the
+ * core shares with everything else (signals, trade events, closed trades) is on the ground floor,
+ * shared/model/trading.ts.
  *
  * Everything in these shapes is plain JSON (no undefined, no Infinity/NaN, no class instances), so a
  * state can be written to the StateStore as-is and read back identical.
@@ -10,9 +11,7 @@
  * numbers (2.5 = 2.5 %), `...Rate` = fractions (0.0006 = 0.06 %).
  */
 import { z } from 'zod';
-import type { Tier } from '../config/system.js';
-import { TIERS } from '../config/system.js';
-import type { Interval } from '../market/types.js';
+import type { Interval, Tier } from '../model/market.js';
 import type {
   FiltersConfig,
   PaperConfig,
@@ -21,7 +20,7 @@ import type {
   RiskConfig,
   StrategyConfigs,
 } from '../config/strategy.js';
-import type { Direction, EngineKind, ExitReason, Signal, StrategyId } from './types.js';
+import type { Direction, EngineKind, ExitReason, StrategyId } from '../model/trading.js';
 
 // ---------- named constants (proposed config fields, see the report) ----------
 
@@ -237,161 +236,6 @@ export interface AccountState {
   counters: AccountCounters;
 }
 
-// ---------- events ----------
-
-interface EventBase {
-  /** Deterministic id (publish de-dup downstream). */
-  eventId: string;
-  accountId: string;
-  ts: number;
-  groupId: string;
-  signalId: string;
-  symbol: string;
-  strategy: StrategyId;
-  direction: Direction;
-}
-
-export interface OrderPlacedEvent extends EventBase {
-  type: 'order_placed';
-  entries: Array<{ orderId: string; price: number; qty: number }>;
-  stopLoss: number;
-  takeProfit: number;
-  risk: number;
-  notional: number;
-}
-export interface EntryFilledEvent extends EventBase {
-  type: 'entry_filled';
-  orderId: string;
-  price: number;
-  qty: number;
-  fee: number;
-  avgEntry: number;
-  filledQty: number;
-}
-/** Why unfilled entries were cancelled: their timeout, or the regime turning PANIC (SPEC 6). */
-export type EntryCancelReason = 'entry_timeout' | 'regime_panic';
-
-export interface EntryTimeoutEvent extends EventBase {
-  type: 'entry_timeout';
-  cancelledOrderIds: string[];
-  /** true when some entries had filled: the position stays open with them. */
-  positionRemains: boolean;
-  /** Absent: the entry timeout; `regime_panic`: cancelled because PANIC holds (booked the same way). */
-  reason?: Exclude<EntryCancelReason, 'entry_timeout'>;
-}
-export interface TrailingActivatedEvent extends EventBase {
-  type: 'trailing_activated';
-  trailStop: number;
-}
-export interface HalfTakeProfitEvent extends EventBase {
-  type: 'half_take_profit';
-  price: number;
-}
-export interface ExitFilledEvent extends EventBase {
-  type: 'exit_filled';
-  reason: ExitReason;
-  price: number;
-  qty: number;
-  fee: number;
-}
-export interface PositionClosedEvent extends EventBase {
-  type: 'position_closed';
-  trade: ClosedTrade;
-}
-/**
- * External groups only: the core decided an exit (stop loss, take profit, trailing stop, time exit,
- * owner close); the executor carries it out. Nothing filled yet: fills arrive as exit_filled.
- */
-export interface ExitDecidedEvent extends EventBase {
-  type: 'exit_decided';
-  reason: ExitReason;
-  /** Reference price (no slippage). */
-  price: number;
-  /** Quantity held when decided. */
-  qty: number;
-}
-/**
- * External groups only: the core decided to cancel these unfilled entries (entry timeout, owner
- * close). They end when the executor confirms with `cancelEntry` (an `entry_timeout` each).
- */
-export interface EntryCancelDecidedEvent extends EventBase {
-  type: 'entry_cancel_decided';
-  reason: EntryCancelReason | 'manual';
-  orderIds: string[];
-}
-
-/**
- * Owner command (Telegram "move TP"): a group's take profit moved. Simulated groups only: candles
- * exit at the new level from the next candle on (book.ts moveTakeProfit).
- */
-export interface TakeProfitMovedEvent extends EventBase {
-  type: 'take_profit_moved';
-  from: number;
-  to: number;
-  /** The owner command that moved it (`tg:{update_id}`). */
-  commandId: string;
-}
-
-export type TradeEvent =
-  | OrderPlacedEvent
-  | TakeProfitMovedEvent
-  | EntryFilledEvent
-  | EntryTimeoutEvent
-  | TrailingActivatedEvent
-  | HalfTakeProfitEvent
-  | ExitFilledEvent
-  | PositionClosedEvent
-  | ExitDecidedEvent
-  | EntryCancelDecidedEvent;
-
-// ---------- closed trades ----------
-
-/** One `paper_trades` row: one filled entry lot of a trade group with its share of the exit. */
-export interface PaperTradeRow {
-  [k: string]: string | number | boolean | null;
-  trade_id: string;
-  trade_group_id: string;
-  signal_id: string | null;
-  strategy: string;
-  symbol: string;
-  direction: string;
-  mode: string;
-  entry_time: number;
-  exit_time: number;
-  entry_price: number;
-  exit_price: number;
-  qty: number;
-  fees: number;
-  pnl: number;
-  pnl_pct: number;
-  exit_reason: string;
-  /** JSON string (warehouse JSON columns travel as strings). */
-  features: string | null;
-}
-
-export interface ClosedTrade {
-  groupId: string;
-  signalId: string;
-  strategy: StrategyId;
-  engine: EngineKind;
-  symbol: string;
-  tier: Tier;
-  direction: Direction;
-  entryTime: number;
-  exitTime: number;
-  /** Size-weighted average entry fill. */
-  avgEntry: number;
-  exitPrice: number;
-  qty: number;
-  fees: number;
-  pnl: number;
-  /** pnl / entry notional x 100: the size-weighted mean of the lots' pnl_pct (never a sum). */
-  pnlPct: number;
-  exitReason: ExitReason;
-  /** Rows for the warehouse `paper_trades` table, one per filled entry lot. */
-  rows: PaperTradeRow[];
-}
-
 // ---------- external fills ----------
 
 /**
@@ -426,32 +270,9 @@ export function externalFillId(f: Pick<ExternalFill, 'orderId' | 'cumQty'>): str
   return `${f.orderId}:${f.cumQty}`;
 }
 
-// ---------- signal validation at the edge ----------
+// ---------- external fill validation at the edge ----------
 
 const finitePositive = z.number().finite().positive();
-
-/** zod schema of a `Signal` (bus payloads on trade-signals-micro / trade-signals-swing). */
-export const signalSchema = z.object({
-  signalId: z.string().min(1),
-  strategy: z.enum(['v52_divergence', 'levels_exhaustion', 'dca', 'swing_breakout', 'channel']),
-  engine: z.enum(['SCALP', 'SWING']),
-  symbol: z.string().min(1),
-  ts: z.number().int(),
-  candleTime: z.number().int(),
-  decision: z.literal('TAKE'),
-  direction: z.enum(['LONG', 'SHORT']),
-  price: finitePositive,
-  reasons: z.array(z.string()),
-  features: z.record(z.string(), z.union([z.number(), z.boolean(), z.string(), z.null()])),
-  tier: z.enum(TIERS),
-  entries: z.array(finitePositive).min(1).max(50),
-  stopLoss: finitePositive,
-  takeProfit: finitePositive,
-  trailingFraction: z.number().positive().lt(1).nullable(),
-  maxHoldMs: z.number().int().positive(),
-  confidence: z.number().min(0).max(100),
-  emit: z.boolean(),
-}) satisfies z.ZodType<Signal>;
 
 /** zod schema of an `ExternalFill` (validated by TradingStore.applyExternalFill). */
 export const externalFillSchema = z

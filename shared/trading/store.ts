@@ -28,7 +28,7 @@
  * The caller publishes the returned events (trade-events / system-alerts via `protectionAlert`) and
  * appends `position_closed` rows to the warehouse `paper_trades` table (`closedTradeRows`).
  */
-import type { Candle } from '../market/types.js';
+import type { Candle } from '../model/market.js';
 import type { DocData, StateStore } from '../ports/state.js';
 import { safeId } from '../ports/state.js';
 import {
@@ -54,8 +54,8 @@ import {
 } from './core.js';
 import type { ExternalFillOutcome } from './book.js';
 import { fillSourceOfMode, modeOfDoc, TRADING_MODE_DOC } from './live/mode.js';
-import { externalFillSchema, type ExternalFill, type PaperTradeRow, type TradingConfig } from './model.js';
-import type { BiasState, Signal } from './types.js';
+import { externalFillSchema, type ExternalFill, type TradingConfig } from './model.js';
+import type { BiasState, Signal, PaperTradeRow } from '../model/trading.js';
 
 export const TRADING_SCHEMA_VERSION = 1;
 

@@ -7,7 +7,7 @@ import { PermanentError, type PubsubCloudEvent } from '../../shared/ports/bus.js
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { decodeEvent } from '../../shared/events.js';
 import { candleBatchSchema } from '../../shared/market/schemas.js';
-import { candleKey, type Candle } from '../../shared/market/types.js';
+import { candleKey, type Candle } from '../../shared/model/market.js';
 import { TOPICS } from '../../shared/topics.js';
 import { captureLog, fixtureCandles, flushAsync, runUntilDrained } from './helpers.js';
 

@@ -9,7 +9,7 @@ import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { ManualClock } from '../../shared/ports/clock.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import type { KlineSource } from '../../shared/ports/bybit.js';
-import type { Candle } from '../../shared/market/types.js';
+import type { Candle } from '../../shared/model/market.js';
 import { CaptureBus, captureLog, fixtureCandles, MINUTE } from './helpers.js';
 
 const real = fixtureCandles('BTCUSDT');

@@ -4,7 +4,7 @@ import { barsCollection, writeHotCandles } from '../../shared/market/hot-store.j
 import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from '../../shared/config/system.js';
 import { staticConfig } from '../../shared/config/source.js';
 import { ManualClock } from '../../shared/ports/clock.js';
-import type { Candle, Interval, Venue } from '../../shared/market/types.js';
+import type { Candle, Interval, Venue } from '../../shared/model/market.js';
 import { retentionCleanupJob } from '../../functions/retention-cleanup/index.js';
 import type { AppContext } from '../../infra/context.js';
 import type { SqliteStateStore } from '../../infra/state/sqlite.js';

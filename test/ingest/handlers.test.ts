@@ -25,7 +25,7 @@ import { staticConfig } from '../../shared/config/source.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { barsCollection, candleToDoc, recentHotCandles } from '../../shared/market/hot-store.js';
 import type { TickBatch } from '../../shared/market/schemas.js';
-import type { Candle } from '../../shared/market/types.js';
+import type { Candle } from '../../shared/model/market.js';
 import type { TableName } from '../../shared/warehouse-schema.js';
 import { readCandlesCsv } from '../warehouse/market-csv.js';
 import { fixture } from '../kit.js';

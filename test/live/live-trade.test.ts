@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BYBIT_MAKER_FEE_RATE, BYBIT_TAKER_FEE_RATE } from '../../infra/replay/bybit-trade-server.js';
 import type { SqliteStateStore } from '../../infra/state/sqlite.js';
-import type { Candle } from '../../shared/market/types.js';
+import type { Candle } from '../../shared/model/market.js';
 import { applyCandle, applySignal, createTradingState, type TradingEvent, type TradingState } from '../../shared/trading/core.js';
 import { alertSchema } from '../../shared/alerts.js';
 import { liveIssueAlert } from '../../shared/trading/live/alerts.js';
@@ -20,9 +20,9 @@ import { LiveExecutor, type LiveResult } from '../../shared/trading/live/executo
 import type { LiveEvent } from '../../shared/trading/live/ledger.js';
 import { setTradingMode } from '../../shared/trading/live/mode.js';
 import { clientOrderId } from '../../shared/trading/live/orders.js';
-import type { PositionClosedEvent, TradeEvent, TradingConfig } from '../../shared/trading/model.js';
+import type { TradingConfig } from '../../shared/trading/model.js';
+import type { Signal, PositionClosedEvent, TradeEvent } from '../../shared/model/trading.js';
 import { closedTradeRows, TradingStore } from '../../shared/trading/store.js';
-import type { Signal } from '../../shared/trading/types.js';
 import { MIN, defaultCfg, realBtc1m, signal } from '../trading/helpers.js';
 import { candlesFrom, FIXTURES, memoryStore, playCandle, startVenue, type Venue } from './helpers.js';
 

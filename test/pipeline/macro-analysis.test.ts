@@ -13,7 +13,7 @@ import { staticConfig } from '../../shared/config/source.js';
 import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from '../../shared/config/system.js';
 import { writeHotCandles } from '../../shared/market/hot-store.js';
-import { INTERVAL_MS, type Interval } from '../../shared/market/types.js';
+import { INTERVAL_MS, type Interval } from '../../shared/model/market.js';
 import { ManualClock } from '../../shared/ports/clock.js';
 import { PermanentError, type Bus, type PublishOptions } from '../../shared/ports/bus.js';
 import { regimeAt } from '../../shared/protection/regime.js';

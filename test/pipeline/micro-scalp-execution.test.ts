@@ -19,15 +19,15 @@ import { DEFAULT_STRATEGY_CONFIGS, DEFAULT_V52_DIVERGENCE_CONFIG, DEFAULT_LEVELS
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { createLogger } from '../../shared/log.js';
 import { writeHotCandles } from '../../shared/market/hot-store.js';
-import { snapshotSchema } from '../../shared/market/snapshot-schema.js';
-import type { Candle } from '../../shared/market/types.js';
+import { snapshotSchema } from '../../shared/model/market.js';
+import type { Candle } from '../../shared/model/market.js';
 import { encodePayload, PermanentError } from '../../shared/ports/bus.js';
 import { ManualClock } from '../../shared/ports/clock.js';
 import { seriesFromCandles } from '../../shared/strategies/series.js';
 import { v52Divergence, type ScalpDecision } from '../../shared/strategies/scalp/index.js';
 import { TOPICS } from '../../shared/topics.js';
 import { tradingDocPath, type TradingDoc } from '../../shared/trading/store.js';
-import type { Signal } from '../../shared/trading/types.js';
+import type { Signal } from '../../shared/model/trading.js';
 import { scalpSignal, SCALP_MAX_HOLD_MS, SCALP_SIGNAL_CONFIDENCE } from '../../shared/strategies/scalp/signal.js';
 import { createMicroCache, evaluateMicro, type MicroDeps, type MicroResult } from '../../shared/pipeline/micro-scalp.js';
 import { DecisionCandlePendingError, executeCandles, executeSignal, executionCacheFor, PAPER_ACCOUNT_ID, REJECTED_DECISION, type ExecutionDeps } from '../../shared/pipeline/execution.js';

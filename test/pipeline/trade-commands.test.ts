@@ -8,10 +8,10 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigService, configChanges } from '../../shared/config/service.js';
-import type { Candle } from '../../shared/market/types.js';
+import type { Candle } from '../../shared/model/market.js';
 import type { DocData } from '../../shared/ports/state.js';
 import type { TradeCommand } from '../../shared/telegram/trade-commands.js';
-import type { PositionClosedEvent, TradeEvent } from '../../shared/trading/model.js';
+import type { PositionClosedEvent, TradeEvent } from '../../shared/model/trading.js';
 import { signalMarkerPath } from '../../shared/trading/store.js';
 import { PAPER_ACCOUNT_ID } from '../../shared/pipeline/execution.js';
 import { suggestionPath, type SuggestionDecisionDoc } from '../../shared/pipeline/execution/owner-commands.js';

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DocData, StateStore } from '../../shared/ports/state.js';
-import type { Candle } from '../../shared/market/types.js';
+import type { Candle } from '../../shared/model/market.js';
 import { barsCollection, candlePath, candleToDoc, recentHotCandles, writeHotCandles } from '../../shared/market/hot-store.js';
 
 export interface StateCapabilities {

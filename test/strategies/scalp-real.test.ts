@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LEVELS_EXHAUSTION_CONFIG, DEFAULT_V52_DIVERGENCE_CONFIG } from '../../shared/config/strategy.js';
-import { INTERVAL_MS } from '../../shared/market/types.js';
+import { INTERVAL_MS } from '../../shared/model/market.js';
 import { IndicatorCache, levelsExhaustion, v52Divergence, type ScalpDecision } from '../../shared/strategies/scalp/index.js';
 import type { CandleSeries } from '../../shared/strategies/series.js';
 import { btcWeek1m, cloneSeries } from './data.js';

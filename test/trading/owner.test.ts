@@ -8,7 +8,7 @@ import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import type { ProtectionEvent } from '../../shared/protection/model.js';
 import { applyCandle, applySignal, createTradingState, ownerMoveTakeProfit, ownerPause, ownerResume, OWNER_PAUSED_KIND, setFillSource, tick, type TradingEvent } from '../../shared/trading/core.js';
 import { setTradingMode } from '../../shared/trading/live/mode.js';
-import type { PositionClosedEvent } from '../../shared/trading/model.js';
+import type { PositionClosedEvent } from '../../shared/model/trading.js';
 import { commandMarkerPath, TradingStore } from '../../shared/trading/store.js';
 import { MIN, candle, defaultCfg, signal } from './helpers.js';
 

@@ -11,7 +11,7 @@ import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import type { StateStore, Transaction } from '../../shared/ports/state.js';
 import { openRisk } from '../../shared/trading/book.js';
 import { closedTradeRows, signalMarkerPath, TradingStore, tradingDocPath } from '../../shared/trading/store.js';
-import type { Signal } from '../../shared/trading/types.js';
+import type { Signal } from '../../shared/model/trading.js';
 import { MIN, candle, defaultCfg, signal } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'trading-store-'));

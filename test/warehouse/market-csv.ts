@@ -4,7 +4,7 @@
  * `withKit`).
  */
 import { readFileSync } from 'node:fs';
-import type { Candle, Interval, Venue } from '../../shared/market/types.js';
+import type { Candle, Interval, Venue } from '../../shared/model/market.js';
 
 const HEADER = 'ts_ms,open,high,low,close,volume';
 

@@ -17,7 +17,7 @@
  * after restart; consumers de-duplicate on the `candleKey` attribute (venue:symbol:interval:openTime).
  */
 import { TOPICS } from '../../topics.js';
-import { candleKey, INTERVAL_MS, type Candle } from '../types.js';
+import { candleKey, INTERVAL_MS, type Candle } from '../../model/market.js';
 import { candleBatchSchema } from '../schemas.js';
 import { EMPTY_SANITY, judgeSanity, type QualityConfig, type SanityState } from '../quality.js';
 import type { Bus } from '../../ports/bus.js';

@@ -34,7 +34,7 @@ import { candleToRow } from '../../warehouse-schema.js';
 import { barsCollection, writeHotCandles } from '../hot-store.js';
 import { flagBadData } from '../quality.js';
 import { candleBatchSchema } from '../schemas.js';
-import { INTERVAL_MS, KRAKEN_INTERVAL_MINUTES, isTradable, type Candle, type Interval } from '../types.js';
+import { INTERVAL_MS, KRAKEN_INTERVAL_MINUTES, isTradable, type Candle, type Interval } from '../../model/market.js';
 import { detectGaps, totalMissing, type GapRange } from './gaps.js';
 
 export const CURSOR_COLLECTION = 'cursors';

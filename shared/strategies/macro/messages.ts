@@ -7,7 +7,7 @@
  *   `dedupeId` = the signal id.
  */
 import { z } from 'zod';
-import { TIERS } from '../../config/system.js';
+import { TIERS } from '../../model/market.js';
 
 const finite = z.number().finite();
 

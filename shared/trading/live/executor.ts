@@ -54,7 +54,8 @@ import { VenueError } from '../../ports/trading-venue.js';
 import type { DocData, StateStore } from '../../ports/state.js';
 import { safeId } from '../../ports/state.js';
 import type { TradingEvent, TradingState } from '../core.js';
-import type { ExternalFill, TradeEvent } from '../model.js';
+import type { ExternalFill } from '../model.js';
+import type { TradeEvent } from '../../model/trading.js';
 import type { TradingStore } from '../store.js';
 import {
   DEFAULT_LIVE_EXECUTION_CONFIG,

@@ -1,0 +1,248 @@
+/**
+ * Ground floor, trading vocabulary: the plain types the strategies, the trading core, the backtester,
+ * the notifier and the ports speak (scan decisions, signals, macro bias, the trade events the core
+ * emits, closed trades and their warehouse rows) and the base zod schema of a signal. It imports
+ * nothing but zod and the market vocabulary; the logic on these shapes lives in shared/trading/ and
+ * shared/strategies/. Prices in quote currency (USD/USDT), quantities in base asset, times epoch ms
+ * UTC, percentages as fractions unless a name ends in `Pct` (then 2.5 means 2.5 %).
+ */
+import { z } from 'zod';
+import { TIERS, type Tier } from './market.js';
+
+export type Direction = 'LONG' | 'SHORT';
+export type Bias = 'LONG' | 'SHORT' | 'NEUTRAL';
+export type Decision = 'TAKE' | 'SKIP' | 'NEAR_MISS';
+export type EngineKind = 'SCALP' | 'SWING';
+export type StrategyId = 'v52_divergence' | 'levels_exhaustion' | 'dca' | 'swing_breakout' | 'channel';
+export type ExitReason = 'stop_loss' | 'take_profit' | 'trailing_stop' | 'time_exit' | 'manual' | 'entry_timeout';
+
+/** What a strategy decided at one evaluation (one row of the `signals` scan history). */
+export interface ScanDecision {
+  /** Deterministic: `${strategy}:${symbol}:${candleOpenTime}` (+ `:snap:${ts}` for a 15 s snapshot evaluation). */
+  signalId: string;
+  strategy: StrategyId;
+  engine: EngineKind;
+  symbol: string;
+  /** Decision time: the close of the candle (or the snapshot time) the decision used. */
+  ts: number;
+  /** Open time of the candle the decision belongs to. */
+  candleTime: number;
+  decision: Decision;
+  direction: Direction | null;
+  /** Reference price at decision time (close or snapshot price). */
+  price: number;
+  reasons: string[];
+  /** Entry features (ML learning loop): numbers and flags. */
+  features: Record<string, number | boolean | string | null>;
+}
+
+/** A TAKE turned into an actionable signal: limit entry, exits. */
+export interface Signal extends ScanDecision {
+  decision: 'TAKE';
+  direction: Direction;
+  tier: Tier;
+  /** Limit entry price(s): one for scalps/breakouts, a grid for DCA. */
+  entries: number[];
+  stopLoss: number;
+  takeProfit: number;
+  /** Trailing distance as a fraction of price, when the strategy trails. */
+  trailingFraction: number | null;
+  /** Time exit after entry, ms. */
+  maxHoldMs: number;
+  /** Strategy confidence 0-100 (swing conflicts: the higher wins). */
+  confidence: number;
+  /** Whether this strategy may emit (config `emitSignals`); log-only strategies still record scans. */
+  emit: boolean;
+}
+
+/** Macro bias per symbol, stored at `bias/{symbol}` and published on `macro-bias-updates`. */
+export interface BiasState {
+  symbol: string;
+  bias: Bias;
+  confidence: number;
+  components: Array<{ name: string; weight: number; score: number; detail: string }>;
+  ts: number;
+  expiresAt: number;
+}
+
+// ---------- events ----------
+
+interface EventBase {
+  /** Deterministic id (publish de-dup downstream). */
+  eventId: string;
+  accountId: string;
+  ts: number;
+  groupId: string;
+  signalId: string;
+  symbol: string;
+  strategy: StrategyId;
+  direction: Direction;
+}
+
+export interface OrderPlacedEvent extends EventBase {
+  type: 'order_placed';
+  entries: Array<{ orderId: string; price: number; qty: number }>;
+  stopLoss: number;
+  takeProfit: number;
+  risk: number;
+  notional: number;
+}
+export interface EntryFilledEvent extends EventBase {
+  type: 'entry_filled';
+  orderId: string;
+  price: number;
+  qty: number;
+  fee: number;
+  avgEntry: number;
+  filledQty: number;
+}
+/** Why unfilled entries were cancelled: their timeout, or the regime turning PANIC (SPEC 6). */
+export type EntryCancelReason = 'entry_timeout' | 'regime_panic';
+
+export interface EntryTimeoutEvent extends EventBase {
+  type: 'entry_timeout';
+  cancelledOrderIds: string[];
+  /** true when some entries had filled: the position stays open with them. */
+  positionRemains: boolean;
+  /** Absent: the entry timeout; `regime_panic`: cancelled because PANIC holds (booked the same way). */
+  reason?: Exclude<EntryCancelReason, 'entry_timeout'>;
+}
+export interface TrailingActivatedEvent extends EventBase {
+  type: 'trailing_activated';
+  trailStop: number;
+}
+export interface HalfTakeProfitEvent extends EventBase {
+  type: 'half_take_profit';
+  price: number;
+}
+export interface ExitFilledEvent extends EventBase {
+  type: 'exit_filled';
+  reason: ExitReason;
+  price: number;
+  qty: number;
+  fee: number;
+}
+export interface PositionClosedEvent extends EventBase {
+  type: 'position_closed';
+  trade: ClosedTrade;
+}
+/**
+ * External groups only: the core decided an exit (stop loss, take profit, trailing stop, time exit,
+ * owner close); the executor carries it out. Nothing filled yet: fills arrive as exit_filled.
+ */
+export interface ExitDecidedEvent extends EventBase {
+  type: 'exit_decided';
+  reason: ExitReason;
+  /** Reference price (no slippage). */
+  price: number;
+  /** Quantity held when decided. */
+  qty: number;
+}
+/**
+ * External groups only: the core decided to cancel these unfilled entries (entry timeout, owner
+ * close). They end when the executor confirms with `cancelEntry` (an `entry_timeout` each).
+ */
+export interface EntryCancelDecidedEvent extends EventBase {
+  type: 'entry_cancel_decided';
+  reason: EntryCancelReason | 'manual';
+  orderIds: string[];
+}
+
+/**
+ * Owner command (Telegram "move TP"): a group's take profit moved. Simulated groups only: candles
+ * exit at the new level from the next candle on (book.ts moveTakeProfit).
+ */
+export interface TakeProfitMovedEvent extends EventBase {
+  type: 'take_profit_moved';
+  from: number;
+  to: number;
+  /** The owner command that moved it (`tg:{update_id}`). */
+  commandId: string;
+}
+
+export type TradeEvent =
+  | OrderPlacedEvent
+  | TakeProfitMovedEvent
+  | EntryFilledEvent
+  | EntryTimeoutEvent
+  | TrailingActivatedEvent
+  | HalfTakeProfitEvent
+  | ExitFilledEvent
+  | PositionClosedEvent
+  | ExitDecidedEvent
+  | EntryCancelDecidedEvent;
+
+// ---------- closed trades ----------
+
+/** One `paper_trades` row: one filled entry lot of a trade group with its share of the exit. */
+export interface PaperTradeRow {
+  [k: string]: string | number | boolean | null;
+  trade_id: string;
+  trade_group_id: string;
+  signal_id: string | null;
+  strategy: string;
+  symbol: string;
+  direction: string;
+  mode: string;
+  entry_time: number;
+  exit_time: number;
+  entry_price: number;
+  exit_price: number;
+  qty: number;
+  fees: number;
+  pnl: number;
+  pnl_pct: number;
+  exit_reason: string;
+  /** JSON string (warehouse JSON columns travel as strings). */
+  features: string | null;
+}
+
+export interface ClosedTrade {
+  groupId: string;
+  signalId: string;
+  strategy: StrategyId;
+  engine: EngineKind;
+  symbol: string;
+  tier: Tier;
+  direction: Direction;
+  entryTime: number;
+  exitTime: number;
+  /** Size-weighted average entry fill. */
+  avgEntry: number;
+  exitPrice: number;
+  qty: number;
+  fees: number;
+  pnl: number;
+  /** pnl / entry notional x 100: the size-weighted mean of the lots' pnl_pct (never a sum). */
+  pnlPct: number;
+  exitReason: ExitReason;
+  /** Rows for the warehouse `paper_trades` table, one per filled entry lot. */
+  rows: PaperTradeRow[];
+}
+
+// ---------- signal validation at the edge ----------
+
+const finitePositive = z.number().finite().positive();
+
+/** zod schema of a `Signal` (bus payloads on trade-signals-micro / trade-signals-swing). */
+export const signalSchema = z.object({
+  signalId: z.string().min(1),
+  strategy: z.enum(['v52_divergence', 'levels_exhaustion', 'dca', 'swing_breakout', 'channel']),
+  engine: z.enum(['SCALP', 'SWING']),
+  symbol: z.string().min(1),
+  ts: z.number().int(),
+  candleTime: z.number().int(),
+  decision: z.literal('TAKE'),
+  direction: z.enum(['LONG', 'SHORT']),
+  price: finitePositive,
+  reasons: z.array(z.string()),
+  features: z.record(z.string(), z.union([z.number(), z.boolean(), z.string(), z.null()])),
+  tier: z.enum(TIERS),
+  entries: z.array(finitePositive).min(1).max(50),
+  stopLoss: finitePositive,
+  takeProfit: finitePositive,
+  trailingFraction: z.number().positive().lt(1).nullable(),
+  maxHoldMs: z.number().int().positive(),
+  confidence: z.number().min(0).max(100),
+  emit: z.boolean(),
+}) satisfies z.ZodType<Signal>;
