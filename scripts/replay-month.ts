@@ -70,7 +70,8 @@ import { protectionsConfigSchema } from '../shared/config/strategy.js';
 import type { DocData, DocSnapshot, Query, Transaction, WriteOp } from '../shared/ports/state.js';
 import type { Clock } from '../shared/ports/clock.js';
 import type { AccountState } from '../shared/trading/model.js';
-import { tradingDocPath, type TradingDoc } from '../shared/trading/store.js';
+import type { TradingDoc } from '../shared/trading/store.js';
+import { tradingDocPath } from '../shared/state-paths.js';
 import { candleToRow } from '../shared/warehouse-schema.js';
 import { PAPER_ACCOUNT_ID, REJECTED_DECISION } from '../shared/pipeline/execution.js';
 

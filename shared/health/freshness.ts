@@ -17,8 +17,7 @@ import { INTERVAL_MS, INTERVALS, type Interval, type Venue } from '../model/mark
 import { latestHotCandle } from '../market/hot-store.js';
 import { createLogger, type Logger } from '../log.js';
 import { publishAlert } from './alerting.js';
-
-export const HEALTH_COLLECTION = 'health';
+import { healthPath } from '../state-paths.js';
 
 export type FreshnessStatus = 'fresh' | 'stale';
 
@@ -58,10 +57,6 @@ export interface FreshnessDeps {
   state: StateStore;
   bus: Bus;
   log?: Logger;
-}
-
-export function healthPath(symbol: string): string {
-  return `${HEALTH_COLLECTION}/${symbol}`;
 }
 
 /** The series whose newest candle counts for a symbol: Bybit 1m, plus the smallest Kraken interval. */

@@ -64,19 +64,19 @@ import { protectionAlert } from '../protection/alerts.js';
 import type { ProtectionEvent, RegimeInputs } from '../protection/model.js';
 import { REGIME_WINDOWS_MS, regimeInputsAt } from '../protection/regime.js';
 import { volatilityPctAt } from '../protection/volatility.js';
-import { biasPath, type StoredBias } from './macro-analysis.js';
+import type { StoredBias } from './macro-analysis.js';
+import { biasPath, liveGroupPath, liveNoticePath, TRADING_MODE_DOC, tradingDocPath } from '../state-paths.js';
 import type { MacroBiasMessage, SwingSignalMessage } from '../strategies/macro/messages.js';
 import { TOPICS } from '../topics.js';
 import type { CandleMarket, SignalDecision, TradingEvent, TradingState } from '../trading/core.js';
 import { tradingConfigFrom, type TradingConfig } from '../trading/model.js';
 import type { BiasState, Signal, TradeEvent } from '../model/trading.js';
-import { closedTradeRows, feedKey, tradingDocPath, TradingStore, type StoreResult, type TradingDoc } from '../trading/store.js';
+import { closedTradeRows, feedKey, TradingStore, type StoreResult, type TradingDoc } from '../trading/store.js';
 import type { Alert } from '../alerts.js';
 import type { TradingVenue } from '../ports/trading-venue.js';
-import { safeId } from '../ports/state.js';
 import { liveIssueAlert } from '../trading/live/alerts.js';
-import { LiveExecutor, liveGroupPath, type LiveResult } from '../trading/live/executor.js';
-import { parseModeDoc, TRADING_MODE_DOC, type TradingMode } from '../trading/live/mode.js';
+import { LiveExecutor, type LiveResult } from '../trading/live/executor.js';
+import { parseModeDoc, type TradingMode } from '../trading/live/mode.js';
 import { CandleCache, type CandleWindow } from '../market/candle-cache.js';
 
 /** The paper account every signal trades on. Proposed config field: `paper.accountId`. */
@@ -146,10 +146,6 @@ export class DecisionCandlePendingError extends Error {
 
 // ---------- live side ----------
 
-/** Where the live side's notices (one alert per switch to live without keys) are recorded. */
-export function liveNoticePath(accountId: string, key: string): string {
-  return `${tradingDocPath(accountId)}/notices/${safeId(key)}`;
-}
 
 /**
  * The live side of one invocation: reads the mode once, asks the venue source at most once, builds

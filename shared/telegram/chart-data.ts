@@ -5,7 +5,7 @@
  */
 import type { TradeChartInput } from '../charts/trade-chart.js';
 import type { LevelsExhaustionConfig } from '../config/strategy.js';
-import { barsCollection } from '../market/hot-store.js';
+import { barsCollection } from '../state-paths.js';
 import type { Candle, Interval, Venue } from '../model/market.js';
 import { INTERVAL_MS } from '../model/market.js';
 import type { StateStore } from '../ports/state.js';

@@ -16,7 +16,6 @@
 import { z } from 'zod';
 import type { Alert } from '../alerts.js';
 import type { DocData } from '../ports/state.js';
-import { safeId } from '../ports/state.js';
 import type { PhotoFile } from '../ports/telegram.js';
 import { groupIdOf } from '../trading/book.js';
 import type { ClosedTrade } from '../model/trading.js';
@@ -26,9 +25,10 @@ import type { TelegramDeps } from './deps.js';
 import { mutedChats } from './deps.js';
 import { alertCaption, RANK, type AlertRecord } from './format.js';
 import { alertKeyboard, alertKeyOf } from './keyboards.js';
-import { alertRecordPath, enqueue, outboxPath, type EnqueueItem } from './outbox.js';
+import { enqueue, type EnqueueItem } from './outbox.js';
 import { closedTradeRecord, StateTradeLog } from './trade-log.js';
 import { systemAlertText } from './format.js';
+import { alertRecordPath, outboxPath, systemStatePath } from '../state-paths.js';
 
 const finite = z.number().finite();
 
@@ -96,7 +96,6 @@ const STATE_FAMILIES: Record<string, string> = {
   holder_disconnected: 'holder',
   holder_reconnected: 'holder',
 };
-export const SYSTEM_STATE = 'tg_system_state';
 
 function engineOf(strategy: string): 'SCALP' | 'SWING' {
   return (SCALP_STRATEGIES as readonly string[]).includes(strategy) ? 'SCALP' : 'SWING';
@@ -339,7 +338,7 @@ export class Notifier {
   async onSystemAlert(a: Alert): Promise<number> {
     const family = STATE_FAMILIES[a.kind];
     if (family) {
-      const path = `${SYSTEM_STATE}/${family}_${safeId(a.subject ?? 'system')}`;
+      const path = systemStatePath(family, a.subject ?? 'system');
       const changed = await this.d.state.runTransaction(async (tx) => {
         const cur = await tx.get<{ kind: string; alertId: string }>(path);
         if (cur && cur.kind === a.kind && cur.alertId !== a.alertId) return false;

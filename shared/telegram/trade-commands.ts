@@ -19,9 +19,6 @@ export const tradeCommandSchema = z.discriminatedUnion('type', [
 ]);
 export type TradeCommand = z.infer<typeof tradeCommandSchema>;
 
-/** ML threshold suggestions awaiting the owner (`ml_suggestions/{id}`, written by the learning loop). */
-export const SUGGESTIONS = 'ml_suggestions';
-
 export const suggestionSchema = z.object({
   id: z.string().min(1),
   strategy: z.string(),

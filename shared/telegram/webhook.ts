@@ -19,10 +19,9 @@ import type { DocData } from '../ports/state.js';
 import type { Bot } from './bot.js';
 import type { TelegramDeps } from './deps.js';
 import { TELEGRAM_JOBS_TOPIC } from './deps.js';
+import { updateMarkerPath } from '../state-paths.js';
 
 export const SECRET_HEADER = 'x-telegram-bot-api-secret-token';
-export const UPDATES = 'tg_updates';
-export const updateMarkerPath = (updateId: number) => `${UPDATES}/${updateId}`;
 
 export interface WebhookResponse {
   status: number;

@@ -28,14 +28,14 @@ import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { createLogger } from '../../shared/log.js';
 import { CandlePublisher } from '../../shared/market/bybit/candle-publisher.js';
-import { gateDocPath, type GateDoc } from '../../shared/market/candle-gate.js';
-import { barsCollection } from '../../shared/market/hot-store.js';
+import type { GateDoc } from '../../shared/market/candle-gate.js';
 import { candleKey, type Candle } from '../../shared/model/market.js';
 import type { CloudEventHandler } from '../../shared/ports/bus.js';
 import { ManualClock } from '../../shared/ports/clock.js';
 import { TOPICS } from '../../shared/topics.js';
 import type { PositionClosedEvent, TradeEvent } from '../../shared/model/trading.js';
-import { tradingDocPath, type TradingDoc } from '../../shared/trading/store.js';
+import type { TradingDoc } from '../../shared/trading/store.js';
+import { barsCollection, gateDocPath, tradingDocPath } from '../../shared/state-paths.js';
 import { PAPER_ACCOUNT_ID } from '../../shared/pipeline/execution.js';
 import { realBtc1m, signal } from '../trading/helpers.js';
 

@@ -20,7 +20,8 @@ import { ManualClock } from '../../shared/ports/clock.js';
 import type { TradeCommand } from '../../shared/telegram/trade-commands.js';
 import { TOPICS } from '../../shared/topics.js';
 import type { Signal, TradeEvent } from '../../shared/model/trading.js';
-import { tradingDocPath, type TradingDoc } from '../../shared/trading/store.js';
+import type { TradingDoc } from '../../shared/trading/store.js';
+import { tradingDocPath } from '../../shared/state-paths.js';
 import { PAPER_ACCOUNT_ID } from '../../shared/pipeline/execution.js';
 
 export interface Harness {

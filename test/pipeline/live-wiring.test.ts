@@ -22,7 +22,7 @@ import type { Candle } from '../../shared/model/market.js';
 import { clientOrderId } from '../../shared/trading/live/orders.js';
 import { setTradingMode } from '../../shared/trading/live/mode.js';
 import type { PositionClosedEvent } from '../../shared/model/trading.js';
-import { signalMarkerPath } from '../../shared/trading/store.js';
+import { signalMarkerPath } from '../../shared/state-paths.js';
 import { PAPER_ACCOUNT_ID } from '../../shared/pipeline/execution.js';
 import { realBtc1m, signal } from '../trading/helpers.js';
 import { executionHarness, type Harness } from './harness.js';

@@ -20,7 +20,8 @@ import { regimeAt } from '../../shared/protection/regime.js';
 import { TOPICS } from '../../shared/topics.js';
 import { fromRows } from '../../shared/strategies/macro/columns.js';
 import { computeBias } from '../../shared/strategies/macro/bias.js';
-import { biasPath, candlesNeeded, runMacro, swingPublishedPath, type MacroDeps, type StoredBias } from '../../shared/pipeline/macro-analysis.js';
+import { candlesNeeded, runMacro, type MacroDeps, type StoredBias } from '../../shared/pipeline/macro-analysis.js';
+import { biasPath, swingPublishedPath } from '../../shared/state-paths.js';
 import { macroBiasMessageSchema, swingSignalMessageSchema } from '../../shared/strategies/macro/messages.js';
 import { FILES, HOUR, MIN, aggregate, loadRows, quietLogger, toCandles, ts, type Row } from '../macro/helpers.js';
 

@@ -10,7 +10,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import type { StateStore, Transaction } from '../../shared/ports/state.js';
 import { openRisk } from '../../shared/trading/book.js';
-import { closedTradeRows, signalMarkerPath, TradingStore, tradingDocPath } from '../../shared/trading/store.js';
+import { closedTradeRows, TradingStore } from '../../shared/trading/store.js';
+import { signalMarkerPath, tradingDocPath } from '../../shared/state-paths.js';
 import type { Signal } from '../../shared/model/trading.js';
 import { MIN, candle, defaultCfg, signal } from './helpers.js';
 
