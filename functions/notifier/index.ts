@@ -1,7 +1,7 @@
 /**
- * notifier (Pub/Sub): signals (trade-signals-micro, trade-signals-swing), trade events (trade-events),
- * system alerts (system-alerts) and the webhook's hand-off jobs (telegram-jobs) become Telegram
- * messages in the persisted outbox, which is then drained within Telegram's limits.
+ * notifier (Pub/Sub): trade events (trade-events: each signal's one outcome, then its trade), system
+ * alerts (system-alerts) and the webhook's hand-off jobs (telegram-jobs) become Telegram messages in
+ * the persisted outbox, which is then drained within Telegram's limits.
  */
 import * as ff from '@google-cloud/functions-framework';
 import { z } from 'zod';

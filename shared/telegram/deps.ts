@@ -13,7 +13,7 @@ import type { TelegramConfig } from '../config/telegram.js';
 import type { Logger } from '../log.js';
 import type { TradingDoc } from '../trading/store.js';
 import type { AccountState } from '../trading/model.js';
-import { createAccount } from '../trading/book.js';
+import { createAccount } from '../trading/account.js';
 import { AccessControl } from './access.js';
 import { mutePath, TG_MUTES_COLLECTION, tradingDocPath } from '../state-paths.js';
 

@@ -1,6 +1,7 @@
 /**
  * The notifier's entry (one function subscribed to several topics): classifies a bus payload by its
- * shape (system alert, hand-off job, trade event, signal), validates it at the edge (PermanentError
+ * shape (system alert, hand-off job, trade event: signals reach it only as their outcome on
+ * trade-events), validates it at the edge (PermanentError
  * when it can never be processed), queues its messages, then drains the outbox.
  */
 import { alertSchema } from '../alerts.js';
@@ -8,11 +9,11 @@ import { PermanentError } from '../ports/bus.js';
 import type { TelegramDeps } from './deps.js';
 import { TELEGRAM_JOBS_TOPIC } from './deps.js';
 import { runJob, telegramJobSchema } from './jobs.js';
-import { Notifier, notifierSignalSchema, notifierTradeEventSchema } from './notifier.js';
+import { Notifier, notifierTradeEventSchema } from './notifier.js';
 import type { DrainResult, OutboxSender } from './outbox.js';
 import type { z } from 'zod';
 
-export type PayloadKind = 'alert' | 'job' | 'trade_event' | 'signal';
+export type PayloadKind = 'alert' | 'job' | 'trade_event';
 
 export function classifyPayload(p: unknown): PayloadKind {
   if (!p || typeof p !== 'object' || Array.isArray(p)) throw new PermanentError('notifier: payload is not an object');
@@ -20,8 +21,7 @@ export function classifyPayload(p: unknown): PayloadKind {
   if (typeof o.alertId === 'string') return 'alert';
   if (typeof o.kind === 'string') return 'job';
   if (typeof o.type === 'string' && typeof o.eventId === 'string') return 'trade_event';
-  if (typeof o.signalId === 'string') return 'signal';
-  throw new PermanentError('notifier: payload is neither a signal, a trade event, a system alert nor a telegram job');
+  throw new PermanentError('notifier: payload is neither a trade event, a system alert nor a telegram job');
 }
 
 function parse<T>(schema: z.ZodType<T>, p: unknown, what: string): T {
@@ -41,8 +41,6 @@ export async function notify(d: TelegramDeps, payload: unknown): Promise<{ kind:
       return { kind, queued: await runJob(d, parse(telegramJobSchema, payload, 'telegram job')) };
     case 'trade_event':
       return { kind, queued: await n.onTradeEvent(parse(notifierTradeEventSchema, payload, 'trade event')) };
-    case 'signal':
-      return { kind, queued: await n.onSignal(parse(notifierSignalSchema, payload, 'signal')) };
   }
 }
 

@@ -51,7 +51,7 @@ import {
   type TradingEvent,
   type TradingState,
 } from './core.js';
-import type { ExternalFillOutcome } from './book.js';
+import type { ExternalFillOutcome } from './external-groups.js';
 import { fillSourceOfMode, modeOfDoc } from './live/mode.js';
 import { commandMarkerPath, externalMarkerPath, signalMarkerPath, TRADING_MODE_DOC, tradingDocPath } from '../state-paths.js';
 import { externalFillSchema, type ExternalFill, type TradingConfig } from './model.js';

@@ -19,12 +19,12 @@ import { DEFAULT_STRATEGY_CONFIGS, DEFAULT_V52_DIVERGENCE_CONFIG, DEFAULT_LEVELS
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { createLogger } from '../../shared/log.js';
 import { writeHotCandles } from '../../shared/market/hot-store.js';
-import { snapshotSchema } from '../../shared/model/market.js';
-import type { Candle } from '../../shared/model/market.js';
+import { snapshotSchema, type Candle } from '../../shared/model/market.js';
 import { encodePayload, PermanentError } from '../../shared/ports/bus.js';
 import { ManualClock } from '../../shared/ports/clock.js';
 import { seriesFromCandles } from '../../shared/strategies/series.js';
-import { v52Divergence, type ScalpDecision } from '../../shared/strategies/scalp/index.js';
+import type { ScalpDecision } from '../../shared/strategies/scalp/common.js';
+import { v52Divergence } from '../../shared/strategies/scalp/v52-divergence.js';
 import { TOPICS } from '../../shared/topics.js';
 import type { TradingDoc } from '../../shared/trading/store.js';
 import { tradingDocPath } from '../../shared/state-paths.js';

@@ -11,7 +11,6 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { TOPICS } from '../../shared/topics.js';
 import { staticConfig } from '../../shared/config/source.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
-import { TELEGRAM_JOBS_TOPIC } from '../../shared/telegram/deps.js';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { InMemoryBus } from '../../infra/bus/memory.js';
 import { DuckDbWarehouse } from '../../infra/warehouse/duckdb.js';
@@ -19,7 +18,8 @@ import { setContext, type AppContext } from '../../infra/context.js';
 import { buildTelegramRuntime, OUTPUT_DIR_ENV, setTelegramRuntime, type TelegramRuntime } from '../../infra/telegram/runtime.js';
 import { CONSOLE_CHAT_ID } from '../../infra/telegram/console.js';
 import { notifier } from '../../functions/notifier/index.js';
-import { AutoClock, loadCandles, MIN, PNG_SIGNATURE, quietLog, seedCandles, T0 } from './helpers.js';
+import { AutoClock, loadCandles, MIN, notifierTopics, PNG_SIGNATURE, quietLog, seedCandles, T0 } from './helpers.js';
+import { openedOutcome } from './outcomes.js';
 
 let dir: string;
 let state: SqliteStateStore;
@@ -44,9 +44,7 @@ beforeEach(async () => {
   rt = await buildTelegramRuntime(ctx, { env: { [OUTPUT_DIR_ENV]: dir }, localChat: true });
   setContext(ctx);
   setTelegramRuntime(rt);
-  for (const topic of [TELEGRAM_JOBS_TOPIC, TOPICS.alerts, TOPICS.tradeEvents, TOPICS.microSignals, TOPICS.swingSignals]) {
-    bus.subscribe({ name: `notifier--${topic}`, topic, handler: notifier });
-  }
+  for (const topic of notifierTopics()) bus.subscribe({ name: `notifier--${topic}`, topic, handler: notifier });
   printed = [];
   vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
     printed.push(String(chunk));
@@ -71,11 +69,11 @@ describe('no owner, no bot: the console is the default chat', () => {
     expect(rt.offline).toBe(true);
     expect(rt.deps.access.owner).toBeUndefined();
     const price = sol.find((c) => c.openTime === T0)!.close;
-    await bus.publish(TOPICS.microSignals, {
+    await bus.publish(TOPICS.tradeEvents, openedOutcome({
       signalId: `v52_divergence:SOLUSDT:${T0}`, strategy: 'v52_divergence', engine: 'SCALP', symbol: 'SOLUSDT', ts: T0 + MIN, candleTime: T0,
       decision: 'TAKE', direction: 'SHORT', price, reasons: ['RSI divergence'], features: {}, tier: 'mid_cap', entries: [price],
       stopLoss: price * 1.003, takeProfit: price * 0.995, trailingFraction: null, maxHoldMs: 3_600_000, confidence: 71, emit: true,
-    });
+    }));
     await bus.publish(TOPICS.alerts, { alertId: 'bad-1', kind: 'bad_data', severity: 'warning', subject: 'ETHUSDT', message: 'candle refused: high < low', ts: T0 });
     await bus.publish(TOPICS.alerts, { alertId: 'cfg-1', kind: 'config_rejected', severity: 'warning', subject: 'system', message: 'unknown key "spikeThresold"', ts: T0 });
     await bus.drain();

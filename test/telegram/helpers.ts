@@ -14,6 +14,7 @@ import type { Candle, Interval } from '../../shared/model/market.js';
 import { writeHotCandles } from '../../shared/market/hot-store.js';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { InMemoryBus } from '../../infra/bus/memory.js';
+import { SUBSCRIBERS } from '../../infra/bus/topology.js';
 import { DuckDbWarehouse } from '../../infra/warehouse/duckdb.js';
 import { setContext, type AppContext } from '../../infra/context.js';
 import { httpFunctionListener } from '../../infra/functions.js';
@@ -94,6 +95,11 @@ export async function seedCandles(state: SqliteStateStore): Promise<void> {
   ]);
 }
 
+/** The topics the notifier is subscribed to (infra/bus/topology.ts). */
+export function notifierTopics(): string[] {
+  return Object.entries(SUBSCRIBERS).flatMap(([topic, entries]) => (entries.some((e) => e.function === 'notifier') ? [topic] : []));
+}
+
 export const quietLog = createLogger({}, { minSeverity: 'CRITICAL', sink: () => undefined });
 
 export interface Harness {
@@ -162,9 +168,7 @@ export async function makeHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const rt = await buildTelegramRuntime(ctx, { secrets, api: new BotApiTelegram(TOKEN, { apiRoot: server.apiRoot }), tg, ownerId: OWNER, charts: sharpChartRenderer, env: {} });
   setContext(ctx);
   setTelegramRuntime(rt);
-  for (const topic of [TELEGRAM_JOBS_TOPIC, TOPICS.alerts, TOPICS.tradeEvents, TOPICS.microSignals, TOPICS.swingSignals]) {
-    bus.subscribe({ name: `notifier--${topic}`, topic, handler: notifier });
-  }
+  for (const topic of notifierTopics()) bus.subscribe({ name: `notifier--${topic}`, topic, handler: notifier });
   const commands: unknown[] = [];
   bus.subscribe({ name: 'probe--trade-commands', topic: TOPICS.tradeCommands, handler: (ev) => void commands.push(JSON.parse(Buffer.from(ev.data.message.data, 'base64').toString('utf8'))) });
   // Served as `npm start` serves it (the webhook's front: secret, size cap, parse; then functions-framework),

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import type { StateStore, Transaction } from '../../shared/ports/state.js';
-import { openRisk } from '../../shared/trading/book.js';
+import { openRisk } from '../../shared/trading/account.js';
 import { closedTradeRows, TradingStore } from '../../shared/trading/store.js';
 import { signalMarkerPath, tradingDocPath } from '../../shared/state-paths.js';
 import type { Signal } from '../../shared/model/trading.js';

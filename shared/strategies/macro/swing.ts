@@ -35,7 +35,7 @@
  * Signal ids: `${strategy}:${symbol}:${candleOpenTime}` (deterministic; idempotent downstream).
  */
 import type { MacroConfig, Regime } from '../../config/strategy.js';
-import { ema, rsi, sma } from '../../indicators/index.js';
+import { ema, rsi, sma } from '../../indicators/tulind.js';
 import { INTERVAL_MS, type Interval, type Tier } from '../../model/market.js';
 import type { Decision, Direction, ScanDecision, Signal, StrategyId } from '../../model/trading.js';
 import { clamp, closeTimeAt, lastClosedIndex, round, type CandleColumns, type SeriesByInterval } from './columns.js';
