@@ -28,7 +28,7 @@ import { runBacktest, type BacktestResult, type IndicatorMode } from '../shared/
 import { defaultGrid, runGrid } from '../shared/backtest/grid.js';
 import { seriesFromCandles, seriesFromCsv, type CandleSeries } from '../shared/strategies/series.js';
 import type { MacroSeries } from '../shared/backtest/macro.js';
-import type { Interval } from '../shared/market/types.js';
+import type { Interval } from '../shared/model/market.js';
 import { selectStrategies, type StrategySelection } from '../shared/backtest/config.js';
 
 export const DATA_DIR = join(import.meta.dirname, '..', '..', 'shared', 'data');

@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InMemoryBus } from '../infra/bus/memory.js';
 import { createLogger } from '../shared/log.js';
+import { candleKey, type Candle } from '../shared/model/market.js';
 import { readCandleCsv } from '../shared/market/candle-csv.js';
-import { candleKey, type Candle } from '../shared/market/types.js';
 import { TOPICS } from '../shared/topics.js';
 import { DEFAULT_SYMBOLS, runReplay } from '../infra/runtime/month-replay.js';
 

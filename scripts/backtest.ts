@@ -15,7 +15,7 @@ import { DEFAULT_STRATEGY_CONFIGS, SCALP_STRATEGIES, type StrategyConfigs } from
 import { DEFAULT_SYSTEM_CONFIG } from '../shared/config/system.js';
 import { applyOverrides, selectStrategies, type ConfigValue, type Overrides, type StrategySelection } from '../shared/backtest/config.js';
 import { describeCsv, seriesFromSource, seriesFromWarehouse } from '../shared/backtest/data.js';
-import { createMarket } from '../shared/backtest/market.js';
+import { createMarket, type BacktestMarket } from '../shared/backtest/market.js';
 import { INDICATOR_MODES, runBacktest, type BacktestResult, type IndicatorMode } from '../shared/backtest/run.js';
 import { defaultGrid, runGrid, valueDimension, type GridDimension, type GridResult } from '../shared/backtest/grid.js';
 import { runWalkForward, type WalkForwardResult } from '../shared/backtest/walk-forward.js';
@@ -23,11 +23,10 @@ import { runStress, STRESS_WINDOW_MS, type StressReport } from '../shared/backte
 import { OBJECTIVES, summariseTrade, type Objective } from '../shared/backtest/metrics.js';
 import { decimateEquity, formatGrid, formatRun, formatStress, formatWalkForward, htmlReport } from '../shared/backtest/report.js';
 import { backtestId, backtestRunRow, configChanges, proposeConfigChange, storeBacktest } from '../shared/backtest/store.js';
-import { INTERVAL_MS, type Interval } from '../shared/market/types.js';
-import { newBadRowReport } from '../shared/market/candle-csv.js';
+import { INTERVAL_MS, type Interval } from '../shared/model/market.js';
 import { seriesFromCandles, type CandleSeries } from '../shared/strategies/series.js';
+import { newBadRowReport } from '../shared/market/candle-csv.js';
 import type { MacroSeries } from '../shared/backtest/macro.js';
-import type { BacktestMarket } from '../shared/backtest/market.js';
 import type { StateStore } from '../shared/ports/state.js';
 import { krakenCandles } from '../infra/replay/kit-data.js';
 

@@ -13,13 +13,10 @@
  * reaches a function's `handle` is a `BusMessage` whose payload already passed its topic's schema.
  */
 import { z } from 'zod';
-import { TIERS } from './config/system.js';
-import { bookFeaturesSchema, candleSchema, tradeSchema } from './market/schemas.js';
-import type { Snapshot } from './market/types.js';
+import { bookFeaturesSchema, candleSchema, TIERS, tradeSchema, type Snapshot } from './model/market.js';
+import { closedTradeSchema, directionSchema, engineKindSchema, exitReasonSchema, strategyIdSchema, type Signal, type TradeEvent } from './model/trading.js';
 import { PermanentError, type Bus, type PublishOptions } from './ports/bus.js';
 import { TOPICS, type TopicName } from './topics.js';
-import { closedTradeSchema, directionSchema, engineKindSchema, exitReasonSchema, strategyIdSchema, type TradeEvent } from './trading/model.js';
-import type { Signal } from './trading/types.js';
 
 const finite = z.number().finite();
 const positive = finite.positive();

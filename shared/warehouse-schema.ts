@@ -2,8 +2,8 @@
  * The warehouse tables, defined once. BigQuery and DuckDB DDL are both derived from this.
  * Dataset: `cryptotracker`.
  */
-import type { Candle } from './market/types.js';
-import type { ScanDecision } from './trading/types.js';
+import type { Candle } from './model/market.js';
+import type { ScanDecision } from './model/trading.js';
 import type { Row } from './ports/warehouse.js';
 
 export type ColumnType = 'STRING' | 'INT64' | 'FLOAT64' | 'BOOL' | 'TIMESTAMP' | 'JSON';

@@ -9,10 +9,10 @@
  */
 import { RestClientV5 } from 'bybit-api';
 import type { KlineSource } from '../../shared/ports/bybit.js';
-import type { Candle } from '../../shared/market/types.js';
+import type { Candle } from '../../shared/model/market.js';
 import type { Clock } from '../../shared/ports/clock.js';
 import type { Logger } from '../../shared/log.js';
-import { INTERVAL_MS } from '../../shared/market/types.js';
+import { INTERVAL_MS } from '../../shared/model/market.js';
 import { klineIssue, klineResponseSchema, type KlineBar } from '../../shared/market/bybit/messages.js';
 
 const MINUTE = INTERVAL_MS['1m'];

@@ -12,7 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { INTERVAL_MS, type Candle, type Interval } from '../../shared/market/types.js';
+import { INTERVAL_MS, type Candle, type Interval } from '../../shared/model/market.js';
 import { resample } from '../../shared/strategies/resample.js';
 import { candleAt, seriesFromCsv, type CandleSeries } from '../../shared/strategies/series.js';
 

@@ -33,6 +33,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { KrakenOhlcRawRow } from '../../shared/ports/kraken.js';
+import { parseOhlcvtCsv, parseOhlcvtFileName } from '../../shared/market/kraken/ohlcvt.js';
+import { intervalFromMinutes } from '../../shared/model/market.js';
 import { upperBoundBy } from '../../shared/sorted.js';
 
 export const KRAKEN_MAX_CANDLES = 720;

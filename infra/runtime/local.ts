@@ -11,7 +11,7 @@ import { systemClock, type Clock } from '../../shared/ports/clock.js';
 import type { Logger } from '../../shared/log.js';
 import { createLogger } from '../../shared/log.js';
 import { TOPICS } from '../../shared/topics.js';
-import { KRAKEN_INTERVAL_MINUTES, type Interval } from '../../shared/market/types.js';
+import { KRAKEN_INTERVAL_MINUTES, type Interval } from '../../shared/model/market.js';
 import { recentHotCandles } from '../../shared/market/hot-store.js';
 import { seedDefaults } from '../../shared/config/service.js';
 import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from '../../shared/config/system.js';
@@ -21,7 +21,7 @@ import { httpFunctionListener } from '../functions.js';
 import { InMemoryBus } from '../bus/memory.js';
 import { SqliteStateStore } from '../state/sqlite.js';
 import { getTelegramRuntime } from '../telegram/runtime.js';
-import { cursorPath, type CursorDoc } from '../../shared/market/bybit/candle-publisher.js';
+import type { CursorDoc } from '../../shared/market/bybit/candle-publisher.js';
 import { PubSubPullRunner, createPubSubClient, provisionTopology } from '../bus/pubsub.js';
 import { subscriptionName, topologySpecs } from '../bus/topology.js';
 import { LocalScheduler, handlersFromScheduledJobs } from '../scheduler/local-runner.js';
@@ -31,6 +31,7 @@ import { loadCandlesCsv, tradesFromCandles, mergeReplayData } from '../replay/by
 import { KrakenRestServer } from '../replay/kraken-server.js';
 import { HOLDER_SERVICE, PUBLIC_HTTP_FUNCTIONS, SCHEDULED_FUNCTIONS, pubsubBindings } from '../../functions/registry.js';
 import { startHolder, type RunningHolder } from '../../functions/bybit-holder/server.js';
+import { configPath, holderCursorPath } from '../../shared/state-paths.js';
 
 export type MarketMode = 'auto' | 'live' | 'replay';
 
@@ -138,7 +139,7 @@ async function replayResumePoint(dataDir: string, symbols: readonly string[]): P
   if (!existsSync(file)) return undefined;
   const state = new SqliteStateStore({ file });
   try {
-    const cursors = await Promise.all(symbols.map((s) => state.get<CursorDoc>(cursorPath(s))));
+    const cursors = await Promise.all(symbols.map((s) => state.get<CursorDoc>(holderCursorPath(s))));
     if (cursors.some((c) => c === undefined)) return undefined;
     return Math.min(...cursors.map((c) => (c as CursorDoc).lastOpenTime)) + 60_000;
   } finally {
@@ -335,7 +336,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     // The replay has data for some symbols only: enable exactly those (an owner edit, recorded as such).
     const system = await ctx.config.system();
     const symbols = system.symbols.map((s) => ({ ...s, enabled: replay.symbols.includes(s.symbol) }));
-    await ctx.state.set('config/system', JSON.parse(JSON.stringify({ ...system, symbols })));
+    await ctx.state.set(configPath('system'), JSON.parse(JSON.stringify({ ...system, symbols })));
     await ctx.config.check(['system']);
   }
 

@@ -15,7 +15,8 @@ import type { Row } from '../../shared/ports/warehouse.js';
 import { protectionsConfigSchema, type StrategyConfigs } from '../../shared/config/strategy.js';
 import { accountEquity, openRisk } from '../../shared/trading/account.js';
 import { cooldownUntil } from '../../shared/protection/limiter.js';
-import { tradingDocPath, type TradingDoc } from '../../shared/trading/store.js';
+import type { TradingDoc } from '../../shared/trading/store.js';
+import { tradingDocPath } from '../../shared/state-paths.js';
 import { PAPER_ACCOUNT_ID } from '../../shared/pipeline/execution.js';
 import type { ReplayResult } from './month-replay.js';
 

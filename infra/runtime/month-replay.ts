@@ -38,7 +38,7 @@ import { DEFAULT_STRATEGY_CONFIGS, type StrategyConfigs } from '../../shared/con
 import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from '../../shared/config/system.js';
 import { createLogger, type Logger, type Severity } from '../../shared/log.js';
 import { writeHotCandles } from '../../shared/market/hot-store.js';
-import { candleKey, INTERVAL_MS, type Candle, type Interval } from '../../shared/market/types.js';
+import { candleKey, INTERVAL_MS, type Candle, type Interval } from '../../shared/model/market.js';
 import { ManualClock } from '../../shared/ports/clock.js';
 import { getTelegramRuntime } from '../telegram/runtime.js';
 import type { StateStore } from '../../shared/ports/state.js';
@@ -49,7 +49,8 @@ import { candleAt, type CandleSeries } from '../../shared/strategies/series.js';
 import { TOPICS } from '../../shared/topics.js';
 import { markedEquity, unrealizedPnl } from '../../shared/trading/account.js';
 import type { AccountState } from '../../shared/trading/model.js';
-import { tradingDocPath, type TradingDoc } from '../../shared/trading/store.js';
+import type { TradingDoc } from '../../shared/trading/store.js';
+import { tradingDocPath } from '../../shared/state-paths.js';
 import { candleToRow } from '../../shared/warehouse-schema.js';
 import { PAPER_ACCOUNT_ID, REJECTED_DECISION } from '../../shared/pipeline/execution.js';
 import { kitSeries, krakenCandles } from '../replay/kit-data.js';

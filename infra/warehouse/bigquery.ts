@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { BigQuery, type BigQueryOptions, type Dataset } from '@google-cloud/bigquery';
 import type { CandleRange, Row, Warehouse } from '../../shared/ports/warehouse.js';
-import type { Candle } from '../../shared/market/types.js';
+import type { Candle } from '../../shared/model/market.js';
 import { DATASET, TABLES, type Column, type TableName } from '../../shared/warehouse-schema.js';
 import type { Logger } from '../../shared/log.js';
 import { TABLE_NAMES, bigQueryTableMetadata, bqIdent } from './ddl.js';

@@ -11,7 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import type { CandleRange, Row, Warehouse } from '../../shared/ports/warehouse.js';
-import type { Candle } from '../../shared/market/types.js';
+import type { Candle } from '../../shared/model/market.js';
 import { TABLES, type Column, type TableName } from '../../shared/warehouse-schema.js';
 import type { Logger } from '../../shared/log.js';
 import {

@@ -5,8 +5,8 @@
  */
 import { TABLES, rowKey, type Column, type TableName } from '../../shared/warehouse-schema.js';
 import type { Row } from '../../shared/ports/warehouse.js';
-import type { Candle, CandleFlag, Interval, Venue } from '../../shared/market/types.js';
-import { INTERVALS } from '../../shared/market/types.js';
+import type { Candle, CandleFlag, Interval, Venue } from '../../shared/model/market.js';
+import { INTERVALS } from '../../shared/model/market.js';
 
 export type Cell = string | number | boolean | null;
 

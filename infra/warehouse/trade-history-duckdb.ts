@@ -7,7 +7,7 @@
 import type { DuckDbWarehouse } from './duckdb.js';
 import type { ClosedTradeRecord, TradeHistory } from '../../shared/ports/trade-history.js';
 import type { Row } from '../../shared/ports/warehouse.js';
-import type { ExitReason, StrategyId } from '../../shared/trading/types.js';
+import type { ExitReason, StrategyId } from '../../shared/model/trading.js';
 
 /** Merges lot rows into one record per trade group. */
 export function groupLots(rows: readonly Row[]): ClosedTradeRecord[] {

@@ -16,6 +16,7 @@ import {
   type ScalpStrategyId,
   type StrategyConfigs,
 } from '../config/strategy.js';
+import { configPath } from '../state-paths.js';
 
 /** A config value an override may set (JSON). */
 export type ConfigValue = string | number | boolean | null | ConfigValue[] | { [k: string]: ConfigValue };
@@ -107,7 +108,7 @@ export function documentOf(path: string): { document: string; field: string } {
   if (parts[0] === 'scalp') {
     const id = parts[1] as ScalpStrategyId;
     if (!SCALP_STRATEGIES.includes(id)) throw new Error(`config key '${path}': unknown scalp strategy '${parts[1] ?? ''}'`);
-    return { document: `config/scalp_${id}`, field: parts.slice(2).join('.') };
+    return { document: configPath(`scalp_${id}`), field: parts.slice(2).join('.') };
   }
-  return { document: `config/${parts[0] as string}`, field: parts.slice(1).join('.') };
+  return { document: configPath(parts[0] as string), field: parts.slice(1).join('.') };
 }

@@ -14,9 +14,9 @@
 import type { SystemConfig } from '../config/system.js';
 import { candleViolation } from '../market/candle-gate.js';
 import { parseOhlcvtCsv, parseOhlcvtFileName, resolveImportSymbol } from '../market/kraken/ohlcvt.js';
-import { isTradable, type Candle, type Interval, type Venue } from '../market/types.js';
-import { badRow, CANDLE_CSV_HEADER, type CsvGateOptions } from '../market/candle-csv.js';
+import { isTradable, type Candle, type Interval, type Venue } from '../model/market.js';
 import { seriesFromCandles, seriesFromCsv, type CandleSeries } from '../strategies/series.js';
+import { badRow, CANDLE_CSV_HEADER, type CsvGateOptions } from '../market/candle-csv.js';
 
 export interface CsvSource {
   /** File name (its base name gives symbol and interval). */

@@ -24,14 +24,14 @@
 import { biasStateOf } from '../pipeline/execution.js';
 import type { Regime, StrategyConfigs } from '../config/strategy.js';
 import type { SystemConfig } from '../config/system.js';
-import { INTERVAL_MS, type Candle, type Interval, type Venue } from '../market/types.js';
+import { INTERVAL_MS, type Candle, type Interval, type Venue } from '../model/market.js';
 import { regimeAt } from '../protection/regime.js';
 import { evaluateBiasAt, MAX_STALE_INTERVALS, prepareBias, type BiasResult } from '../strategies/macro/bias.js';
 import { lastClosedIndex, type SeriesByInterval } from '../strategies/macro/columns.js';
 import { candlesNeeded, MACRO_SLOT_MS, REGIME_INTERVAL, REGIME_LOOKBACK_MS } from '../pipeline/macro-analysis.js';
 import { evaluateSwingAt, isSwingSignal, prepareSwing, resolveSwingConflicts, type SwingScan } from '../strategies/macro/swing.js';
 import { allocColumns, candleAt, sliceSeries, type CandleColumns, type CandleSeries } from '../strategies/series.js';
-import type { BiasState, Signal } from '../trading/types.js';
+import type { BiasState, Signal } from '../model/trading.js';
 import { MESSAGE_SCHEMAS, type MacroBiasMessage } from '../messages.js';
 import { TOPICS } from '../topics.js';
 

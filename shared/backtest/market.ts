@@ -20,7 +20,7 @@ import type { LevelsExhaustionConfig } from '../config/strategy.js';
 import { CandleWindow } from '../market/candle-cache.js';
 import { VOLATILITY_WINDOW_MS } from '../pipeline/execution.js';
 import { createMicroCache, levelsAt } from '../pipeline/micro-scalp.js';
-import { INTERVAL_MS, type Candle, type Venue } from '../market/types.js';
+import { INTERVAL_MS, type Candle, type Venue } from '../model/market.js';
 import type { RegimeInputs } from '../protection/model.js';
 import { regimeInputsAt } from '../protection/regime.js';
 import { volatilitySeries } from '../protection/volatility.js';

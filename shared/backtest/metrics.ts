@@ -20,7 +20,7 @@
  *   (an equal-weight buy and hold).
  * - best / worst: the trades with the highest / lowest pnl.
  */
-import type { ClosedTrade } from '../trading/model.js';
+import type { ClosedTrade } from '../model/trading.js';
 
 /** Period of the returns behind Sharpe / Sortino. */
 export const RETURN_PERIOD_MS = 60 * 60_000;

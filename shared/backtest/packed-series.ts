@@ -3,7 +3,7 @@
  * process receives its candles: one IPC message per worker (structured clone of one ArrayBuffer),
  * unpacked into column views without another copy.
  */
-import type { Interval, Venue } from '../market/types.js';
+import type { Interval, Venue } from '../model/market.js';
 import type { CandleSeries } from '../strategies/series.js';
 
 const COLUMNS = ['openTime', 'open', 'high', 'low', 'close', 'volume'] as const;

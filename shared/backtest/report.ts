@@ -6,7 +6,7 @@
  */
 import { escapeXml } from '../charts/svg.js';
 import { stepVertices } from '../charts/equity-chart.js';
-import type { ClosedTrade } from '../trading/model.js';
+import type { ClosedTrade } from '../model/trading.js';
 import type { BacktestResult } from './run.js';
 import type { GridResult } from './grid.js';
 import type { BacktestMetrics } from './metrics.js';

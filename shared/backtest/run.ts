@@ -49,7 +49,7 @@ import { SCALP_STRATEGIES, type ScalpStrategyConfig, type StrategyConfigs } from
 import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from '../config/system.js';
 import { PAPER_ACCOUNT_ID } from '../pipeline/execution.js';
 import { scalpSignal } from '../strategies/scalp/signal.js';
-import { INTERVAL_MS, type Candle } from '../market/types.js';
+import { INTERVAL_MS, type Candle } from '../model/market.js';
 import type { LevelSet } from '../strategies/levels.js';
 import type { EvalContext, PreparedBase, ScalpDecision, ScalpStrategy } from '../strategies/scalp/common.js';
 import { scalpStrategy } from '../strategies/scalp/registry.js';
@@ -57,8 +57,8 @@ import { candleAt, sliceSeries, type CandleSeries } from '../strategies/series.j
 import { markedEquity, unrealizedPnl } from '../trading/account.js';
 import { EMPTY_SANITY, judgeSanity, type QualityConfig, type SanityState } from '../market/quality.js';
 import { applyBias, applyCandle, applySignal, createTradingState, type CandleMarket, type RejectReason, type TradingEvent, type TradingState } from '../trading/core.js';
-import { DEFAULT_FEEDS, tradingConfigFrom, type ClosedTrade, type TradingConfig } from '../trading/model.js';
-import type { BiasState, Signal } from '../trading/types.js';
+import { DEFAULT_FEEDS, tradingConfigFrom, type TradingConfig } from '../trading/model.js';
+import type { BiasState, Signal, ClosedTrade } from '../model/trading.js';
 import type { SwingScan } from '../strategies/macro/swing.js';
 import { checkMacroSeries, feedCandles, macroTimeline, type MacroSeries, type MacroSlot } from './macro.js';
 import { levelTimeline, regimeInputsOf, type BacktestMarket } from './market.js';

@@ -13,15 +13,11 @@
  */
 import { createHash } from 'node:crypto';
 import type { StrategyConfigs } from '../config/strategy.js';
-import { safeId, type DocData, type StateStore } from '../ports/state.js';
+import type { DocData, StateStore } from '../ports/state.js';
 import { documentOf, getPath, type ConfigValue, type Overrides } from './config.js';
 import type { BacktestMetrics } from './metrics.js';
 import type { Row } from '../ports/warehouse.js';
-
-export const BACKTESTS_COLLECTION = 'backtests';
-export const SUGGESTIONS_COLLECTION = 'suggestions';
-/** The collection the Telegram bot lists under /suggestions. */
-export const BOT_SUGGESTIONS_COLLECTION = 'ml_suggestions';
+import { backtestPath, configNameOf, mlSuggestionPath, suggestionPath } from '../state-paths.js';
 
 /** Deterministic id: time of the run + a hash of its parameters. */
 export function backtestId(createdAt: number, params: unknown): string {
@@ -35,7 +31,7 @@ export function jsonSafe<T>(x: T): T {
 }
 
 export async function storeBacktest(state: StateStore, id: string, doc: Record<string, unknown>): Promise<{ path: string; created: boolean }> {
-  const path = `${BACKTESTS_COLLECTION}/${safeId(id)}`;
+  const path = backtestPath(id);
   const created = await state.create(path, jsonSafe({ ...doc, id }) as unknown as DocData);
   return { path, created };
 }
@@ -99,7 +95,7 @@ export interface Proposal {
 
 /** Writes the pending suggestion (and its numeric items for the bot); never touches `config/*`. */
 export async function proposeConfigChange(state: StateStore, p: Proposal): Promise<{ path: string; botItems: string[] }> {
-  const path = `${SUGGESTIONS_COLLECTION}/${safeId(p.id)}`;
+  const path = suggestionPath(p.id);
   await state.create(path, jsonSafe({ ...p, kind: 'backtest_config_change', status: 'pending', appliedAutomatically: false }) as unknown as DocData);
   const botItems: string[] = [];
   let n = 0;
@@ -107,9 +103,9 @@ export async function proposeConfigChange(state: StateStore, p: Proposal): Promi
     n++;
     if (typeof c.before !== 'number' || typeof c.after !== 'number') continue;
     const itemId = `${p.id}-${n}`;
-    await state.create(`${BOT_SUGGESTIONS_COLLECTION}/${safeId(itemId)}`, {
+    await state.create(mlSuggestionPath(itemId), {
       id: itemId,
-      strategy: c.document.replace(/^config\//, ''),
+      strategy: configNameOf(c.document) ?? c.document,
       parameter: c.key,
       current: c.before,
       suggested: c.after,

@@ -11,14 +11,14 @@
  * every candle after trainTo and gets the same choice). Candles before trainFrom are history
  * (indicator and level warm-up), as live has them.
  */
-import { INTERVAL_MS } from '../market/types.js';
+import { INTERVAL_MS } from '../model/market.js';
 import type { CandleSeries } from '../strategies/series.js';
 import { applyOverrides } from './config.js';
 import { runBacktest, type BacktestConfig, type IndicatorMode } from './run.js';
 import { runGrid, type GridDimension, type GridRow } from './grid.js';
 import { createMarket } from './market.js';
 import { computeMetrics, type BacktestMetrics, type Objective } from './metrics.js';
-import type { ClosedTrade } from '../trading/model.js';
+import type { ClosedTrade } from '../model/trading.js';
 
 const MINUTE = INTERVAL_MS['1m'];
 

@@ -8,8 +8,7 @@
  * whose colour is exactly the line colour (tests read the PNG there).
  */
 import { z } from 'zod';
-import { candleSchema } from '../market/schemas.js';
-import { INTERVAL_MS, type Candle } from '../market/types.js';
+import { candleSchema, INTERVAL_MS, type Candle } from '../model/market.js';
 import {
   decimalsOf, formatNumber, formatPct, formatTimeTick, formatUtcDateTime, linearScale, niceStep, niceTicks, priceDecimals,
   timeTicks,

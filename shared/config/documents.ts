@@ -52,10 +52,7 @@ import {
   type RiskConfig,
   type V52DivergenceConfig,
 } from './strategy.js';
-
-export const CONFIG_COLLECTION = 'config';
-export const CONFIG_STATE_COLLECTION = 'config_state';
-export const CONFIG_CHANGES_COLLECTION = 'config_changes';
+import { configPath } from '../state-paths.js';
 
 export interface ConfigDocumentDef<T> {
   name: string;
@@ -88,7 +85,7 @@ function def<N extends ConfigDocName>(
   defaults: ConfigDocumentTypes[N],
   description: string,
 ): ConfigDocumentDef<ConfigDocumentTypes[N]> {
-  return { name, path: `${CONFIG_COLLECTION}/${name}`, schema: strictDeep(schema), defaults, description };
+  return { name, path: configPath(name), schema: strictDeep(schema), defaults, description };
 }
 
 export const CONFIG_DOCUMENTS: { [N in ConfigDocName]: ConfigDocumentDef<ConfigDocumentTypes[N]> } = {

@@ -37,14 +37,13 @@ import type { StrategyConfigs } from './strategy.js';
 import type { TelegramConfig } from './telegram.js';
 import { effectiveDocument } from './strict.js';
 import {
-  CONFIG_CHANGES_COLLECTION,
   CONFIG_DOC_NAMES,
   CONFIG_DOCUMENTS,
-  CONFIG_STATE_COLLECTION,
   type ConfigDocName,
   type ConfigDocumentTypes,
 } from './documents.js';
 import type { z } from 'zod';
+import { CONFIG_CHANGES_COLLECTION, configChangePath, configStatePath } from '../state-paths.js';
 
 /** How many validation issues a rejection message lists (the change record keeps them all). */
 export const MAX_ISSUES_IN_MESSAGE = 8;
@@ -109,14 +108,6 @@ interface CacheEntry {
   value: unknown;
   rawHash: string;
   loadedAt: number;
-}
-
-export function configStatePath(name: ConfigDocName): string {
-  return `${CONFIG_STATE_COLLECTION}/${name}`;
-}
-
-export function configChangePath(id: string): string {
-  return `${CONFIG_CHANGES_COLLECTION}/${id}`;
 }
 
 /** Change-record id: document, sequence (sorts in order) and raw-document hash. */

@@ -15,8 +15,7 @@
  * `config/protections`, `config/paper`, `config/ml`. A bad edit to one area never blocks another.
  */
 import { z } from 'zod';
-import { TIERS, type Tier } from './system.js';
-import { INTERVALS } from '../market/types.js';
+import { INTERVALS, TIERS, type Tier } from '../model/market.js';
 
 const HOUR_MS = 60 * 60_000;
 const DAY_MS = 24 * HOUR_MS;

@@ -7,10 +7,7 @@
  * that still flags a bad print).
  */
 import { z } from 'zod';
-import { INTERVALS } from '../market/types.js';
-
-export const TIERS = ['large_cap', 'mid_cap', 'small_cap', 'memecoin'] as const;
-export type Tier = (typeof TIERS)[number];
+import { INTERVALS, TIERS } from '../model/market.js';
 
 const symbolSchema = z.strictObject({
   /** System symbol = Bybit linear perp, e.g. BTCUSDT. */

@@ -12,7 +12,6 @@
 import { z } from 'zod';
 import { isTimeZone } from './system.js';
 
-export const TELEGRAM_CONFIG_PATH = 'config/telegram';
 export const OWNER_ENV_VAR = 'CST_TELEGRAM_OWNER_ID';
 
 const ms = z.number().int().positive();

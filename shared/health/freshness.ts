@@ -13,14 +13,13 @@
 import type { Bus } from '../ports/bus.js';
 import type { DocData, StateStore } from '../ports/state.js';
 import type { SymbolConfig, SystemConfig } from '../config/system.js';
-import { INTERVAL_MS, INTERVALS, type Interval, type Venue } from '../market/types.js';
+import { INTERVAL_MS, INTERVALS, type Interval, type Venue } from '../model/market.js';
 import { latestHotCandle } from '../market/hot-store.js';
 import { createLogger, type Logger } from '../log.js';
 import { alertAttributes } from '../alerts.js';
 import { publish, type Alert } from '../messages.js';
 import { TOPICS } from '../topics.js';
-
-export const HEALTH_COLLECTION = 'health';
+import { healthPath } from '../state-paths.js';
 
 export type FreshnessStatus = 'fresh' | 'stale';
 
@@ -60,10 +59,6 @@ export interface FreshnessDeps {
   state: StateStore;
   bus: Bus;
   log?: Logger;
-}
-
-export function healthPath(symbol: string): string {
-  return `${HEALTH_COLLECTION}/${symbol}`;
 }
 
 /** The series whose newest candle counts for a symbol: Bybit 1m, plus the smallest Kraken interval. */

@@ -7,6 +7,7 @@
 import type { StateStore, WriteOp } from '../ports/state.js';
 import { MAX_BATCH_WRITES } from '../market/hot-store.js';
 import { DAY_MS } from './retention.js';
+import { externalMarkersCollection, signalMarkersCollection, SWING_PUBLISHED_COLLECTION, TG_UPDATES_COLLECTION } from '../state-paths.js';
 
 export interface MarkerCollection {
   /** Collection path (not a collection group). */
@@ -18,11 +19,11 @@ export interface MarkerCollection {
 /** The marker collections of the system. Per-account collections are listed for the given accounts. */
 export function markerCollections(accountIds: readonly string[]): MarkerCollection[] {
   return [
-    { collection: 'tg_updates', timeField: 'receivedAt' },
-    { collection: 'macro_swing_published', timeField: 'publishedAt' },
+    { collection: TG_UPDATES_COLLECTION, timeField: 'receivedAt' },
+    { collection: SWING_PUBLISHED_COLLECTION, timeField: 'publishedAt' },
     ...accountIds.flatMap((a) => [
-      { collection: `trading/${a}/applied`, timeField: 'appliedAt' },
-      { collection: `trading/${a}/external`, timeField: 'appliedAt' },
+      { collection: signalMarkersCollection(a), timeField: 'appliedAt' },
+      { collection: externalMarkersCollection(a), timeField: 'appliedAt' },
     ]),
   ];
 }

@@ -6,8 +6,9 @@
  */
 import type { StateStore, WriteOp } from '../ports/state.js';
 import type { SystemConfig } from '../config/system.js';
-import { INTERVALS, type Interval, type Venue } from '../market/types.js';
-import { barsCollection, MAX_BATCH_WRITES } from '../market/hot-store.js';
+import { INTERVALS, type Interval, type Venue } from '../model/market.js';
+import { MAX_BATCH_WRITES } from '../market/hot-store.js';
+import { barsCollection } from '../state-paths.js';
 import { createLogger, type Logger } from '../log.js';
 
 export const DAY_MS = 24 * 60 * 60_000;

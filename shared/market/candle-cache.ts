@@ -19,8 +19,8 @@
  * plain query of the shared hot store, so any instance converges to the same window.
  */
 import { candleViolation } from './candle-gate.js';
-import { barsCollection } from './hot-store.js';
-import { INTERVAL_MS, isTradable, type Candle, type Interval, type Venue } from './types.js';
+import { barsCollection } from '../state-paths.js';
+import { INTERVAL_MS, isTradable, type Candle, type Interval, type Venue } from '../model/market.js';
 import type { StateStore } from '../ports/state.js';
 import { allocSeries, type CandleSeries } from '../strategies/series.js';
 import { lowerBoundBy } from '../sorted.js';

@@ -19,7 +19,7 @@
  * the count and samples for a report (the OHLCVT import). Order and duplicates are the caller's too.
  */
 import { priceIntegrityReason } from './quality.js';
-import { INTERVAL_MS, type Candle, type Interval, type Venue } from './types.js';
+import { INTERVAL_MS, type Candle, type Interval, type Venue } from '../model/market.js';
 
 /** The kit's header line. */
 export const CANDLE_CSV_HEADER = 'ts_ms,open,high,low,close,volume';

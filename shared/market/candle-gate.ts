@@ -32,9 +32,9 @@ import { PermanentError, type Bus } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
 import type { DocData, StateStore, Transaction } from '../ports/state.js';
 import { TOPICS } from '../topics.js';
-import { candlePath, seriesId } from './hot-store.js';
 import { EMPTY_SANITY, judgeSanity, priceIntegrityReason, type SanityState } from './quality.js';
-import { candleKey, INTERVAL_MS, isTradable, type Candle } from './types.js';
+import { candleKey, INTERVAL_MS, isTradable, type Candle } from '../model/market.js';
+import { candlePath, gateDocPath } from '../state-paths.js';
 import { publish, type Alert } from '../messages.js';
 import { alertAttributes } from '../alerts.js';
 
@@ -91,10 +91,6 @@ export interface GateDoc {
   /** openTime -> verdict of the recent candles (at most dataQuality.gateMemoryCandles). */
   seen: Record<string, SeenEntry>;
   updatedAt: number;
-}
-
-export function gateDocPath(c: Pick<Candle, 'venue' | 'symbol' | 'interval'>): string {
-  return `gate/${seriesId(c.venue, c.symbol, c.interval)}`;
 }
 
 /** What makes two copies of a closed candle the same candle. */

@@ -3,22 +3,11 @@
  * Writes are keyed by open time, so writing the same candle twice leaves the same state.
  */
 import type { DocData, StateStore, WriteOp } from '../ports/state.js';
-import type { Candle, Interval, Venue } from './types.js';
+import type { Candle, Interval, Venue } from '../model/market.js';
+import { barsCollection, candlePath } from '../state-paths.js';
 
 /** Firestore allows 500 writes per batch; stay well under. */
 export const MAX_BATCH_WRITES = 400;
-
-export function seriesId(venue: Venue, symbol: string, interval: Interval): string {
-  return `${venue}:${symbol}:${interval}`;
-}
-
-export function barsCollection(venue: Venue, symbol: string, interval: Interval): string {
-  return `candles/${seriesId(venue, symbol, interval)}/bars`;
-}
-
-export function candlePath(c: Pick<Candle, 'venue' | 'symbol' | 'interval' | 'openTime'>): string {
-  return `${barsCollection(c.venue, c.symbol, c.interval)}/${c.openTime}`;
-}
 
 export function candleToDoc(c: Candle): DocData {
   const doc: DocData = {

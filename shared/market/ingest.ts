@@ -14,7 +14,7 @@ import type { Logger } from '../log.js';
 import { candleToRow } from '../warehouse-schema.js';
 import { accepted, gateCandles, gateRefusal } from './candle-gate.js';
 import { writeHotCandles } from './hot-store.js';
-import type { Candle, Venue } from './types.js';
+import type { Candle, Venue } from '../model/market.js';
 import type { TickBatch } from '../messages.js';
 
 export interface IngestDeps {

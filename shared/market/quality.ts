@@ -12,7 +12,7 @@
  *   becomes the new reference. Without this a lasting move over the threshold would be suspect
  *   forever, and with it every stop on that coin.
  */
-import type { Candle } from './types.js';
+import type { Candle } from '../model/market.js';
 
 export interface QualityConfig {
   maxMoveFractionPerMinute: number;

@@ -64,27 +64,27 @@ import type { ConfigSource } from '../config/source.js';
 import type { StrategyConfigs } from '../config/strategy.js';
 import type { Logger } from '../log.js';
 import { gateCandles, gateRefusal, type GateVerdict } from '../market/candle-gate.js';
-import { INTERVAL_MS, type Candle } from '../market/types.js';
+import { INTERVAL_MS, type Candle } from '../model/market.js';
 import type { Bus } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
-import type { StateStore } from '../ports/state.js';
+import { type StateStore, safeId } from '../ports/state.js';
 import type { Row, Warehouse } from '../ports/warehouse.js';
 import { scanDecisionRow } from '../warehouse-schema.js';
 import type { ProtectionEvent, RegimeInputs } from '../protection/model.js';
 import { REGIME_WINDOWS_MS, regimeInputsAt } from '../protection/regime.js';
 import { volatilityPctAt } from '../protection/volatility.js';
-import { biasPath, type StoredBias } from './macro-analysis.js';
+import type { StoredBias } from './macro-analysis.js';
+import { biasPath, liveGroupPath, liveNoticePath, TRADING_MODE_DOC, tradingDocPath } from '../state-paths.js';
 import { TOPICS } from '../topics.js';
 import { groupIdOf } from '../trading/group-id.js';
 import type { CandleMarket, SignalDecision, SignalMarket, TradingEvent, TradingState } from '../trading/core.js';
-import { tradingConfigFrom, type SignalPlan, type SignalRejectedEvent, type TradeEvent, type TradingConfig } from '../trading/model.js';
-import { closedTradeRows, feedKey, tradingDocPath, TradingStore, type StoreResult, type StoreSignalResult, type TradingDoc } from '../trading/store.js';
+import { tradingConfigFrom, type TradingConfig } from '../trading/model.js';
+import type { BiasState, Signal, SignalPlan, SignalRejectedEvent, TradeEvent } from '../model/trading.js';
+import { closedTradeRows, feedKey, TradingStore, type StoreResult, type StoreSignalResult, type TradingDoc } from '../trading/store.js';
 import type { TradingVenue } from '../ports/trading-venue.js';
-import { safeId } from '../ports/state.js';
-import { LiveExecutor, liveGroupPath } from '../trading/live/executor.js';
+import { LiveExecutor } from '../trading/live/executor.js';
 import type { LiveEvent } from '../trading/live/ledger.js';
-import { parseModeDoc, TRADING_MODE_DOC, type TradingMode } from '../trading/live/mode.js';
-import type { BiasState, Signal } from '../trading/types.js';
+import { parseModeDoc, type TradingMode } from '../trading/live/mode.js';
 import { CandleCache, type CandleWindow } from '../market/candle-cache.js';
 import { alertAttributes, liveIssueAlert, protectionAlert } from '../alerts.js';
 import { publish, type Alert, type MacroBiasMessage } from '../messages.js';
@@ -156,10 +156,6 @@ export class DecisionCandlePendingError extends Error {
 
 // ---------- live side ----------
 
-/** Where the live side's notices (one alert per switch to live without keys) are recorded. */
-function liveNoticePath(accountId: string, key: string): string {
-  return `${tradingDocPath(accountId)}/notices/${safeId(key)}`;
-}
 
 /**
  * The live side of one invocation: reads the mode once, asks the venue source at most once, builds

@@ -28,17 +28,18 @@ import type { MacroConfig, Regime, StrategyConfigs } from '../config/strategy.js
 import type { SymbolConfig, SystemConfig } from '../config/system.js';
 import type { Logger } from '../log.js';
 import { recentHotCandles } from '../market/hot-store.js';
-import { INTERVAL_MS, type Interval } from '../market/types.js';
+import { INTERVAL_MS, type Interval } from '../model/market.js';
 import type { Bus } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
-import { safeId, type DocData, type StateStore } from '../ports/state.js';
+import type { DocData, StateStore } from '../ports/state.js';
 import type { Row, Warehouse } from '../ports/warehouse.js';
 import { regimeAt } from '../protection/regime.js';
 import { TOPICS } from '../topics.js';
-import type { ScanDecision } from '../trading/types.js';
+import type { ScanDecision } from '../model/trading.js';
 import { computeBias, MAX_STALE_INTERVALS, VOLUME_RECENT_CANDLES, type BiasResult } from '../strategies/macro/bias.js';
 import { lastClosedIndex, toColumns, type SeriesByInterval } from '../strategies/macro/columns.js';
 import { DCA_INTERVAL, SWING_INTERVAL, evaluateSwingAt, isSwingSignal, prepareSwing, resolveSwingConflicts, type SwingScan, type SwingSignal } from '../strategies/macro/swing.js';
+import { biasPath, swingPublishedPath } from '../state-paths.js';
 import { publish, type MacroBiasMessage } from '../messages.js';
 
 /** One bias per symbol per slot; matches the 5-minute schedule (proposed config: `macro.slotMs`). */
@@ -49,17 +50,7 @@ export const HOT_READ_WARMUP_FACTOR = 3;
 export const REGIME_INTERVAL: Interval = '15m';
 /** Look-back of the regime (its longest window is 48 h). */
 export const REGIME_LOOKBACK_MS = 48 * 60 * 60_000;
-export const BIAS_COLLECTION = 'bias';
-export const SWING_PUBLISHED_COLLECTION = 'macro_swing_published';
 const VENUE = 'kraken' as const;
-
-export function biasPath(symbol: string): string {
-  return `${BIAS_COLLECTION}/${safeId(symbol)}`;
-}
-
-export function swingPublishedPath(signalId: string): string {
-  return `${SWING_PUBLISHED_COLLECTION}/${safeId(signalId)}`;
-}
 
 export function slotStartOf(now: number): number {
   return Math.floor(now / MACRO_SLOT_MS) * MACRO_SLOT_MS;

@@ -33,7 +33,7 @@ import { SCALP_STRATEGIES, type LevelsExhaustionConfig, type ScalpStrategyConfig
 import type { Logger } from '../log.js';
 import { accepted, gateCandles, gateRefusal } from '../market/candle-gate.js';
 import { priceIntegrityReason, sanityBandReason } from '../market/quality.js';
-import { INTERVAL_MS, isTradable, type Candle, type Snapshot } from '../market/types.js';
+import { INTERVAL_MS, isTradable, type Candle, type Snapshot } from '../model/market.js';
 import type { Bus } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
 import type { StateStore } from '../ports/state.js';
@@ -46,8 +46,8 @@ import { levelSetFor } from '../strategies/scalp/levels-exhaustion.js';
 import { scalpStrategy } from '../strategies/scalp/registry.js';
 import { sliceSeries, type CandleSeries } from '../strategies/series.js';
 import { TOPICS } from '../topics.js';
+import type { Signal } from '../model/trading.js';
 import { publish } from '../messages.js';
-import type { Signal } from '../trading/types.js';
 import { CandleCache, type CandleWindow } from '../market/candle-cache.js';
 import { scalpSignal } from '../strategies/scalp/signal.js';
 import { lowerBound } from '../sorted.js';

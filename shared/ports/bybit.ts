@@ -5,7 +5,7 @@
  * Adapters: `infra/bybit/ws-stream.ts` (bybit-api `WebsocketClient`, live Bybit or the local replay
  * server) and `infra/bybit/rest-klines.ts` (bybit-api `RestClientV5`).
  */
-import type { Candle } from '../market/types.js';
+import type { Candle } from '../model/market.js';
 
 export type StreamState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed';
 

@@ -5,7 +5,7 @@
  * - `DuckDbTradeHistory` (infra/warehouse/trade-history-duckdb.ts): reads the warehouse
  *   `paper_trades` table (embedded default; size-weighted per trade group).
  */
-import type { ClosedTrade } from '../trading/model.js';
+import type { ClosedTrade } from '../model/trading.js';
 
 /**
  * One closed trade group (its lots merged, P&L % size-weighted): the part of the one closed-trade

@@ -6,7 +6,7 @@
  * no-op (DuckDB: primary key + ON CONFLICT DO NOTHING; BigQuery: insertId from the key, and readers
  * de-duplicate by key), so at-least-once delivery never duplicates history.
  */
-import type { Candle, Interval } from '../market/types.js';
+import type { Candle, Interval } from '../model/market.js';
 import type { TableName } from '../warehouse-schema.js';
 
 export type Row = Record<string, string | number | boolean | null>;

@@ -4,7 +4,7 @@
  * (the seeds: "0.3 = 30 % adjustment per 10 % volatility").
  */
 import type { ProtectionsConfig, Regime } from '../config/strategy.js';
-import type { Tier } from '../config/system.js';
+import type { Tier } from '../model/market.js';
 
 /** Proposed config field: `protections.adaptiveStops.volatilityNormaliserPct`. */
 export const VOLATILITY_NORMALISER_PCT = 10;

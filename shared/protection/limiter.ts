@@ -5,7 +5,7 @@
  * exit, or a trailing-stop activation (each per config `resetOn`). Only `stop_loss` exits count as stops.
  */
 import type { ProtectionsConfig } from '../config/strategy.js';
-import type { Tier } from '../config/system.js';
+import type { Tier } from '../model/market.js';
 import { protectionEvent, type LimiterEntry, type ProtectionEvent, type ProtectionState } from './model.js';
 
 export type LimiterResetReason = 'half_take_profit' | 'profitable_timeout' | 'trailing_activation';

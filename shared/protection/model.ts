@@ -5,7 +5,7 @@
  * raised once per change, never once per evaluation.
  */
 import type { Regime, SwingSetup } from '../config/strategy.js';
-import type { Tier } from '../config/system.js';
+import type { Tier } from '../model/market.js';
 
 export const DAY_MS = 24 * 60 * 60_000;
 

@@ -24,8 +24,8 @@
  *   UNAVAILABLE (not a miss), so the backtester (no book data) reports it as off.
  */
 import type { LevelsExhaustionConfig } from '../config/strategy.js';
-import type { BookFeatures } from '../market/types.js';
-import type { Direction } from '../trading/types.js';
+import type { BookFeatures } from '../model/market.js';
+import type { Direction } from '../model/trading.js';
 import { BOUNDARY_EPSILON } from './levels.js';
 
 export interface CheckResult {

@@ -14,7 +14,7 @@
  * minute of a bucket is missing, the bucket becomes visible at the close of the next base candle that
  * exists (the first moment the data proves the bucket is over).
  */
-import { INTERVAL_MS, type Interval } from '../market/types.js';
+import { INTERVAL_MS, type Interval } from '../model/market.js';
 import { allocSeries, sliceSeries, type CandleSeries } from './series.js';
 
 export interface ResampledSeries {

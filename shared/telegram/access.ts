@@ -12,11 +12,8 @@
 import { randomInt } from 'node:crypto';
 import type { DocData, StateStore } from '../ports/state.js';
 import type { TelegramConfig } from '../config/telegram.js';
+import { groupPath, invitePath, TG_GROUPS_COLLECTION, TG_USERS_COLLECTION, userPath, verifyPath } from '../state-paths.js';
 
-export const USERS = 'tg_users';
-export const GROUPS = 'tg_groups';
-export const INVITES = 'tg_invites';
-export const VERIFY = 'tg_verify';
 export const CODE_DIGITS = 6;
 const CODE_SPACE = 10 ** CODE_DIGITS;
 /** Attempts to draw a code not already in the invite collection. */
@@ -58,10 +55,6 @@ export interface VerifyDoc {
   lastAttemptAt: number;
 }
 
-export const userPath = (userId: number) => `${USERS}/${userId}`;
-export const groupPath = (chatId: number) => `${GROUPS}/${chatId}`;
-export const invitePath = (code: string) => `${INVITES}/${code}`;
-export const verifyPath = (userId: number) => `${VERIFY}/${userId}`;
 
 const doc = (x: unknown) => x as DocData;
 
@@ -173,11 +166,11 @@ export class AccessControl {
   }
 
   async members(): Promise<MemberDoc[]> {
-    return (await this.state.query<MemberDoc>(USERS)).map((d) => d.data);
+    return (await this.state.query<MemberDoc>(TG_USERS_COLLECTION)).map((d) => d.data);
   }
 
   async groups(): Promise<GroupDoc[]> {
-    return (await this.state.query<GroupDoc>(GROUPS)).map((d) => d.data);
+    return (await this.state.query<GroupDoc>(TG_GROUPS_COLLECTION)).map((d) => d.data);
   }
 
   /** Chats that receive broadcast messages: the owner, members with alerts on, allowed groups. */

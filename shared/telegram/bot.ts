@@ -10,23 +10,33 @@
 import { z } from 'zod';
 import { TOPICS } from '../topics.js';
 import { alertAttributes } from '../alerts.js';
-import { HEALTH_COLLECTION, type HealthDoc } from '../health/freshness.js';
-import { biasPath, type StoredBias } from '../pipeline/macro-analysis.js';
+import type { HealthDoc } from '../health/freshness.js';
+import type { StoredBias } from '../pipeline/macro-analysis.js';
+import {
+  alertRecordPath,
+  biasPath,
+  HEALTH_COLLECTION,
+  ML_SUGGESTIONS_COLLECTION,
+  mlSuggestionPath,
+  TG_CONTROL_DOC,
+  TG_QUEUE_COLLECTION,
+  tradingDocPath,
+} from '../state-paths.js';
 import { isBiasActive } from '../strategies/macro/bias.js';
 import { getTradingMode, setTradingMode } from '../trading/live/mode.js';
-import { tradingDocPath, type TradingDoc } from '../trading/store.js';
+import type { TradingDoc } from '../trading/store.js';
 import { positionUnrealized } from '../trading/account.js';
 import type { DocData } from '../ports/state.js';
 import type { InlineKeyboard } from '../ports/telegram.js';
 import { CODE_DIGITS, type Role } from './access.js';
 import { parseCommand, parseCount, parsePeriod, parseSymbol, parseVerifyCode, type ParsedCommand } from './command-parser.js';
-import { CONTROL_PATH, clearMute, mutesOf, readAccount, setMute, type ControlDoc, type TelegramDeps } from './deps.js';
+import { clearMute, mutesOf, readAccount, setMute, type ControlDoc, type TelegramDeps } from './deps.js';
 import { isTradeInProgress, type AlertRecord } from './format.js';
 import { escapeHtml, fmtDuration, fmtPct, fmtPrice, fmtTimeUtc, fmtUsd, fmtUsdPlain, html } from './html.js';
 import { decodeCallback, encodeCallback, moveTpKeyboard, pagingKeyboard, requestAccessKeyboard, type Callback, type ListName } from './keyboards.js';
-import { alertRecordPath, enqueue, QUEUE, type EnqueueItem, type OutboxOp } from './outbox.js';
+import { enqueue, type EnqueueItem, type OutboxOp } from './outbox.js';
 import { buildReport, reportText } from './reports.js';
-import { SUGGESTIONS, type Suggestion } from './trade-commands.js';
+import type { Suggestion } from './trade-commands.js';
 import { publish, type TelegramJob, type TradeCommand } from '../messages.js';
 
 // ---------- the update shape (validated at the edge) ----------
@@ -286,7 +296,7 @@ export class Bot {
   private async controlCommand(ctx: Ctx, c: ParsedCommand): Promise<void> {
     if (c.name === 'pause' || c.name === 'resume') {
       const paused = c.name === 'pause';
-      await this.d.state.set(CONTROL_PATH, { paused, by: ctx.user.id, at: ctx.now } satisfies ControlDoc as unknown as DocData);
+      await this.d.state.set(TG_CONTROL_DOC, { paused, by: ctx.user.id, at: ctx.now } satisfies ControlDoc as unknown as DocData);
       await this.command(ctx, { type: c.name });
       return this.reply(ctx, paused ? '⏸ Paused: no new trades until /resume. Open positions are still managed.' : '▶️ Resumed: new trades allowed (loss-streak pause and daily halt cleared).');
     }
@@ -429,7 +439,7 @@ export class Bot {
   }
 
   private async decideSuggestion(id: string, approve: boolean, ctx: Ctx): Promise<string> {
-    const path = `${SUGGESTIONS}/${id}`;
+    const path = mlSuggestionPath(id);
     const r = await this.d.state.runTransaction(async (tx) => {
       const s = await tx.get<Suggestion>(path);
       if (!s) return 'missing' as const;
@@ -482,7 +492,7 @@ export class Bot {
           html`\n   swing TP ${ex.takeProfitPct}% · SL ${ex.stopLossPct}% · trail ${ex.trailingPct}% · cooldown ${fmtDuration(st.protections.tradeLimiter.cooldownMs[s.tier])} · stop cap ${st.protections.adaptiveStops.capPct[s.tier]}%`;
       });
     } else {
-      const docs = await this.d.state.query<Suggestion>(SUGGESTIONS, { where: [{ field: 'status', op: '==', value: 'pending' }] });
+      const docs = await this.d.state.query<Suggestion>(ML_SUGGESTIONS_COLLECTION, { where: [{ field: 'status', op: '==', value: 'pending' }] });
       head = '🧠 <b>Suggestions</b> awaiting approval';
       const pending = docs.map((x) => x.data).sort((a, b) => a.createdAt - b.createdAt);
       rows = pending.map((s) => html`${s.strategy} · ${s.parameter}: ${s.current} → <b>${s.suggested}</b>${s.summary ? `\n   ${s.summary}` : ''}`);
@@ -504,10 +514,10 @@ export class Bot {
       this.d.config.system(),
       this.d.config.strategies(),
       getTradingMode(this.d.state),
-      this.d.state.get<ControlDoc>(CONTROL_PATH),
+      this.d.state.get<ControlDoc>(TG_CONTROL_DOC),
       this.d.state.get<TradingDoc>(tradingDocPath(this.d.tg.accountId)),
       this.d.state.query<HealthDoc>(HEALTH_COLLECTION),
-      this.d.state.query(QUEUE, { orderBy: { field: 'enqueuedAt' }, limit: 1000 }),
+      this.d.state.query(TG_QUEUE_COLLECTION, { orderBy: { field: 'enqueuedAt' }, limit: 1000 }),
     ]);
     const lines: string[] = ['🩺 <b>Status</b>'];
     const prot = trading?.state.protections;

@@ -5,9 +5,9 @@
  */
 import type { TradeChartInput } from '../charts/trade-chart.js';
 import type { LevelsExhaustionConfig } from '../config/strategy.js';
-import { barsCollection } from '../market/hot-store.js';
-import type { Candle, Interval, Venue } from '../market/types.js';
-import { INTERVAL_MS } from '../market/types.js';
+import { barsCollection } from '../state-paths.js';
+import type { Candle, Interval, Venue } from '../model/market.js';
+import { INTERVAL_MS } from '../model/market.js';
 import type { StateStore } from '../ports/state.js';
 import { horizontalLevels, trendLines, trendLineValueAt } from '../strategies/levels.js';
 import { resample } from '../strategies/resample.js';

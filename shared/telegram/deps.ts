@@ -6,15 +6,15 @@ import type { Bus } from '../ports/bus.js';
 import type { ChartRenderer } from '../ports/charts.js';
 import type { Clock } from '../ports/clock.js';
 import type { DocData, StateStore } from '../ports/state.js';
-import { safeId } from '../ports/state.js';
 import type { TradeHistory } from '../ports/trade-history.js';
 import type { ConfigSource } from '../config/source.js';
 import type { TelegramConfig } from '../config/telegram.js';
 import type { Logger } from '../log.js';
-import { tradingDocPath, type TradingDoc } from '../trading/store.js';
+import type { TradingDoc } from '../trading/store.js';
 import type { AccountState } from '../trading/model.js';
 import { createAccount } from '../trading/account.js';
 import { AccessControl } from './access.js';
+import { mutePath, TG_MUTES_COLLECTION, tradingDocPath } from '../state-paths.js';
 
 export interface TelegramDeps {
   state: StateStore;
@@ -28,15 +28,11 @@ export interface TelegramDeps {
   trades: TradeHistory;
 }
 
-export const MUTES = 'tg_mutes';
-
 export interface MuteDoc {
   chatId: number;
   symbol: string;
   until: number;
 }
-
-export const mutePath = (chatId: number, symbol: string) => `${MUTES}/${chatId}_${safeId(symbol)}`;
 
 export async function setMute(state: StateStore, chatId: number, symbol: string, until: number): Promise<void> {
   await state.set(mutePath(chatId, symbol), { chatId, symbol, until } satisfies MuteDoc as unknown as DocData);
@@ -48,12 +44,12 @@ export async function clearMute(state: StateStore, chatId: number, symbol: strin
 
 /** Chats that muted `symbol` (mute still running at `now`). */
 export async function mutedChats(state: StateStore, symbol: string, now: number): Promise<Set<number>> {
-  const docs = await state.query<MuteDoc>(MUTES, { where: [{ field: 'symbol', op: '==', value: symbol }] });
+  const docs = await state.query<MuteDoc>(TG_MUTES_COLLECTION, { where: [{ field: 'symbol', op: '==', value: symbol }] });
   return new Set(docs.filter((d) => d.data.until > now).map((d) => d.data.chatId));
 }
 
 export async function mutesOf(state: StateStore, chatId: number, now: number): Promise<MuteDoc[]> {
-  const docs = await state.query<MuteDoc>(MUTES, { where: [{ field: 'chatId', op: '==', value: chatId }] });
+  const docs = await state.query<MuteDoc>(TG_MUTES_COLLECTION, { where: [{ field: 'chatId', op: '==', value: chatId }] });
   return docs.map((d) => d.data).filter((m) => m.until > now);
 }
 
@@ -65,8 +61,6 @@ export async function readAccount(d: Pick<TelegramDeps, 'state' | 'config' | 'tg
   return createAccount(d.tg.accountId, risk.startingEquityUsd);
 }
 
-/** Paused by the owner (`/pause`), as recorded by the bot. */
-export const CONTROL_PATH = 'tg_control/trading';
 export interface ControlDoc {
   paused: boolean;
   by: number;

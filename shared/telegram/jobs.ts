@@ -4,18 +4,20 @@
  * a chart per trade, /equity, /analyze.
  * Every outbox key derives from the request key (the update id), so a redelivered job sends nothing twice.
  */
-import type { Candle } from '../market/types.js';
+import { z } from 'zod';
+import type { Candle } from '../model/market.js';
 import { ema, last as lastValue, macd, rsi } from '../indicators/tulind.js';
 import { horizontalLevels } from '../strategies/levels.js';
 import { seriesFromCandles } from '../strategies/series.js';
-import { biasPath, type StoredBias } from '../pipeline/macro-analysis.js';
+import type { StoredBias } from '../pipeline/macro-analysis.js';
+import { alertRecordPath, biasPath } from '../state-paths.js';
 import { isBiasActive } from '../strategies/macro/bias.js';
 import { buildTradeChartInput, candlesUntil } from './chart-data.js';
 import type { TelegramDeps } from './deps.js';
 import { readAccount } from './deps.js';
 import { alertCaption, tradeCaption, type AlertRecord } from './format.js';
 import { escapeHtml, fmtPct, fmtPrice, fmtTimeUtc, html, MAX_CAPTION_CHARS, truncateHtml } from './html.js';
-import { alertRecordPath, enqueue, type EnqueueItem } from './outbox.js';
+import { enqueue, type EnqueueItem } from './outbox.js';
 import { equityCaption, equityPoints } from './reports.js';
 import { Notifier } from './notifier.js';
 import { alertKeyOf } from './keyboards.js';

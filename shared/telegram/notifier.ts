@@ -21,18 +21,19 @@
  * Every key is deterministic, so a redelivered event queues nothing new.
  */
 import type { DocData } from '../ports/state.js';
-import { safeId } from '../ports/state.js';
 import type { PhotoFile } from '../ports/telegram.js';
-import type { TradeEvent } from '../trading/model.js';
+import type { ClosedTrade } from '../model/trading.js';
+import type { TradeEvent } from '../model/trading.js';
 import { SCALP_STRATEGIES } from '../config/strategy.js';
 import { buildTradeChartInput, type ChartLevelParams } from './chart-data.js';
 import type { TelegramDeps } from './deps.js';
 import { mutedChats } from './deps.js';
 import { alertCaption, isTradeInProgress, RANK, type AlertRecord } from './format.js';
 import { alertKeyboard, alertKeyOf, signalKeyboard } from './keyboards.js';
-import { alertRecordPath, enqueue, outboxPath, type EnqueueItem } from './outbox.js';
+import { enqueue, type EnqueueItem } from './outbox.js';
 import { closedTradeRecord, StateTradeLog } from './trade-log.js';
 import { systemAlertText } from './format.js';
+import { alertRecordPath, outboxPath, systemStatePath } from '../state-paths.js';
 import type { Alert } from '../messages.js';
 
 type OrderPlaced = Extract<TradeEvent, { type: 'order_placed' }>;
@@ -50,7 +51,6 @@ const STATE_FAMILIES: Record<string, string> = {
   holder_disconnected: 'holder',
   holder_reconnected: 'holder',
 };
-export const SYSTEM_STATE = 'tg_system_state';
 
 function engineOf(strategy: string): 'SCALP' | 'SWING' {
   return (SCALP_STRATEGIES as readonly string[]).includes(strategy) ? 'SCALP' : 'SWING';
@@ -315,7 +315,7 @@ export class Notifier {
   async onSystemAlert(a: Alert): Promise<number> {
     const family = STATE_FAMILIES[a.kind];
     if (family) {
-      const path = `${SYSTEM_STATE}/${family}_${safeId(a.subject ?? 'system')}`;
+      const path = systemStatePath(family, a.subject ?? 'system');
       const changed = await this.d.state.runTransaction(async (tx) => {
         const cur = await tx.get<{ kind: string; alertId: string }>(path);
         if (cur && cur.kind === a.kind && cur.alertId !== a.alertId) return false;

@@ -38,15 +38,17 @@ import {
 import type { TelegramConfig } from '../config/telegram.js';
 import type { Logger } from '../log.js';
 import { NO_CHAT, RateLimiter, type LimiterSnapshot } from './ratelimit.js';
-
-export const OUTBOX = 'tg_outbox';
-export const QUEUE = 'tg_queue';
-export const FILES = 'tg_files';
-export const LOCK_PATH = 'tg_outbox_lock/drain';
-export const CHAT_SEQ = 'tg_chat_seq';
-export const TOPICS_COLLECTION = 'tg_topics';
-/** Highest edit rank applied per original message (an older edit never overwrites a newer one). */
-export const EDIT_RANKS = 'tg_edit_ranks';
+import {
+  alertRecordPath,
+  chatSeqPath,
+  editRankPath,
+  forumTopicPath,
+  OUTBOX_LOCK_DOC,
+  outboxFilePath,
+  outboxPath,
+  queuePath,
+  TG_QUEUE_COLLECTION,
+} from '../state-paths.js';
 
 export type OutboxOp =
   | { type: 'text'; text: string; keyboard?: InlineKeyboard | null }
@@ -122,12 +124,6 @@ interface FileDoc {
 }
 
 export const outboxId = (key: string) => safeId(key);
-export const outboxPath = (key: string) => `${OUTBOX}/${outboxId(key)}`;
-const queuePath = (id: string) => `${QUEUE}/${id}`;
-const filePath = (id: string) => `${FILES}/${id}`;
-export const topicPath = (chatId: number, symbol: string) => `${TOPICS_COLLECTION}/${chatId}_${safeId(symbol)}`;
-export const alertRecordPath = (alertKey: string) => `tg_alerts/${safeId(alertKey)}`;
-export const chatSeqPath = (chatId: number) => `${CHAT_SEQ}/${chatId}`;
 
 interface ChatSeqDoc {
   chatId: number;
@@ -156,7 +152,7 @@ export async function enqueue(state: StateStore, items: EnqueueItem[], now: numb
     let op = it.op;
     if (it.photo) {
       const fid = `${id}.png`;
-      await state.set(filePath(fid), { b64: it.photo.source.toString('base64'), filename: it.photo.filename });
+      await state.set(outboxFilePath(fid), { b64: it.photo.source.toString('base64'), filename: it.photo.filename });
       if (op.type === 'photo' || op.type === 'edit') op = { ...op, fileId: fid };
     }
     const q: QueueDoc = {
@@ -329,10 +325,10 @@ class OutboxRun {
   private async acquire(): Promise<boolean> {
     const now = this.d.clock.now();
     const lock = await this.d.state.runTransaction(async (tx) => {
-      const cur = await tx.get<LockDoc>(LOCK_PATH);
+      const cur = await tx.get<LockDoc>(OUTBOX_LOCK_DOC);
       if (cur && cur.holder !== this.holder && cur.leaseUntil > now) return null;
       const next: LockDoc = { holder: this.holder, leaseUntil: now + this.d.cfg.outbox.leaseMs, limiter: cur?.limiter ?? null };
-      tx.set(LOCK_PATH, asDoc(next));
+      tx.set(OUTBOX_LOCK_DOC, asDoc(next));
       return next;
     });
     if (!lock) return false;
@@ -343,12 +339,12 @@ class OutboxRun {
 
   private async renew(): Promise<void> {
     const now = this.d.clock.now();
-    await this.d.state.set(LOCK_PATH, asDoc({ holder: this.holder, leaseUntil: now + this.d.cfg.outbox.leaseMs, limiter: this.limiter.snapshot(now) }));
+    await this.d.state.set(OUTBOX_LOCK_DOC, asDoc({ holder: this.holder, leaseUntil: now + this.d.cfg.outbox.leaseMs, limiter: this.limiter.snapshot(now) }));
   }
 
   private async release(): Promise<void> {
     const now = this.d.clock.now();
-    await this.d.state.set(LOCK_PATH, asDoc({ holder: this.holder, leaseUntil: 0, limiter: this.limiter.snapshot(now) }));
+    await this.d.state.set(OUTBOX_LOCK_DOC, asDoc({ holder: this.holder, leaseUntil: 0, limiter: this.limiter.snapshot(now) }));
   }
 
   /**
@@ -359,7 +355,7 @@ class OutboxRun {
    */
   private async scanPage(from: number | null): Promise<{ docs: QueueDoc[]; more: boolean }> {
     const limit = this.d.cfg.outbox.scanLimit;
-    const docs = await this.d.state.query<QueueDoc>(QUEUE, {
+    const docs = await this.d.state.query<QueueDoc>(TG_QUEUE_COLLECTION, {
       ...(from !== null ? { where: [{ field: 'sortAt', op: '>=', value: from }] } : {}),
       orderBy: { field: 'sortAt', direction: 'asc' },
       limit,
@@ -368,12 +364,12 @@ class OutboxRun {
   }
 
   private async queueLength(limit: number): Promise<number> {
-    return (await this.d.state.query(QUEUE, { orderBy: { field: 'sortAt' }, limit })).length;
+    return (await this.d.state.query(TG_QUEUE_COLLECTION, { orderBy: { field: 'sortAt' }, limit })).length;
   }
 
   /** Entries queued by an earlier version (no `sortAt`) get one, in their old order, so they are sent too. */
   private async migrateLegacy(): Promise<void> {
-    const old = await this.d.state.query<QueueDoc & { order?: number }>(QUEUE, { orderBy: { field: 'enqueuedAt', direction: 'asc' }, limit: 500 });
+    const old = await this.d.state.query<QueueDoc & { order?: number }>(TG_QUEUE_COLLECTION, { orderBy: { field: 'enqueuedAt', direction: 'asc' }, limit: 500 });
     const legacy = old.map((x) => x.data).filter((q) => typeof q.sortAt !== 'number');
     if (legacy.length === 0) return;
     legacy.sort((a, b) => a.enqueuedAt - b.enqueuedAt || (a.order ?? 0) - (b.order ?? 0));
@@ -481,7 +477,7 @@ class OutboxRun {
   }
 
   private async photo(fileId: string, longQueue: boolean): Promise<PhotoFile> {
-    const f = await this.d.state.get<FileDoc>(filePath(fileId));
+    const f = await this.d.state.get<FileDoc>(outboxFilePath(fileId));
     if (!f) throw new TelegramApiError('outbox', 400, `photo ${fileId} is missing from the outbox`);
     let source: Buffer = Buffer.from(f.b64, 'base64');
     if (longQueue && this.d.charts) source = (await this.d.charts.shrink(source, this.d.cfg.outbox.shrinkMaxWidth)).png;
@@ -547,7 +543,7 @@ class OutboxRun {
       const m = await api.sendMessage(q.chatId, op.text, { parseMode: 'HTML', ...thread, ...kb });
       return { status: 'sent', messages: [m], shownAs: 'text' };
     }
-    const rankPath = `${EDIT_RANKS}/${outboxId(op.originalKey)}`;
+    const rankPath = editRankPath(op.originalKey);
     const rank = (await state.get<{ rank: number }>(rankPath))?.rank ?? 0;
     if (op.rank <= rank) return { status: 'skipped', messages: [], shownAs: null };
     try {
@@ -567,7 +563,7 @@ class OutboxRun {
 
   /** The forum topic of `symbol` in `chatId`, created on first use. */
   private async topic(chatId: number, symbol: string): Promise<number> {
-    const path = topicPath(chatId, symbol);
+    const path = forumTopicPath(chatId, symbol);
     const known = await this.d.state.get<{ threadId: number }>(path);
     if (known) return known.threadId;
     const at = this.limiter.earliest(chatId, this.d.clock.now());
@@ -595,7 +591,7 @@ class OutboxRun {
       const rec = await tx.get<OutboxRecord>(outboxPath(q.key));
       tx.set(outboxPath(q.key), asDoc({ ...(rec ?? {}), key: q.key, chatId: q.chatId, kind: q.op.type, enqueuedAt: q.enqueuedAt, status, messageIds, shownAs, threadId, doneAt: now, error }));
       tx.delete(queuePath(q.id));
-      if (fileId) tx.delete(filePath(fileId));
+      if (fileId) tx.delete(outboxFilePath(fileId));
       if (q.alertKey && status === 'sent' && messageIds.length) {
         tx.merge(alertRecordPath(q.alertKey), { messages: { [String(q.chatId)]: { messageId: messageIds[0]!, key: q.key } } });
       }

@@ -5,8 +5,6 @@
  */
 import { z } from 'zod';
 
-/** ML threshold suggestions awaiting the owner (`ml_suggestions/{id}`, written by the learning loop). */
-export const SUGGESTIONS = 'ml_suggestions';
 
 export const suggestionSchema = z.object({
   id: z.string().min(1),

@@ -4,11 +4,9 @@
  * trade twice leaves the same document (idempotent under redelivery).
  */
 import type { DocData, StateStore } from '../ports/state.js';
-import { safeId } from '../ports/state.js';
 import type { ClosedTradeRecord, TradeHistory } from '../ports/trade-history.js';
-import type { ClosedTrade } from '../trading/model.js';
-
-export const TRADES = 'tg_trades';
+import type { ClosedTrade } from '../model/trading.js';
+import { TG_TRADES_COLLECTION, tradeRecordPath } from '../state-paths.js';
 
 export function closedTradeRecord(t: ClosedTrade): ClosedTradeRecord {
   return {
@@ -32,11 +30,11 @@ export class StateTradeLog implements TradeHistory {
   constructor(private readonly state: StateStore) {}
 
   async record(t: ClosedTradeRecord): Promise<void> {
-    await this.state.set(`${TRADES}/${safeId(t.groupId)}`, t as unknown as DocData);
+    await this.state.set(tradeRecordPath(t.groupId), t as unknown as DocData);
   }
 
   async closedBetween(fromMs: number, toMs: number): Promise<ClosedTradeRecord[]> {
-    const docs = await this.state.query<ClosedTradeRecord>(TRADES, {
+    const docs = await this.state.query<ClosedTradeRecord>(TG_TRADES_COLLECTION, {
       where: [
         { field: 'exitTime', op: '>=', value: fromMs },
         { field: 'exitTime', op: '<', value: toMs },
@@ -47,7 +45,7 @@ export class StateTradeLog implements TradeHistory {
   }
 
   async latest(n: number): Promise<ClosedTradeRecord[]> {
-    const docs = await this.state.query<ClosedTradeRecord>(TRADES, { orderBy: { field: 'exitTime', direction: 'desc' }, limit: n });
+    const docs = await this.state.query<ClosedTradeRecord>(TG_TRADES_COLLECTION, { orderBy: { field: 'exitTime', direction: 'desc' }, limit: n });
     return docs.map((d) => d.data);
   }
 }

@@ -18,12 +18,11 @@ import { timingSafeEqual } from 'node:crypto';
 import type { DocData } from '../ports/state.js';
 import type { Bot } from './bot.js';
 import type { TelegramDeps } from './deps.js';
+import { updateMarkerPath } from '../state-paths.js';
 import { publish } from '../messages.js';
 import { TOPICS } from '../topics.js';
 
 export const SECRET_HEADER = 'x-telegram-bot-api-secret-token';
-export const UPDATES = 'tg_updates';
-export const updateMarkerPath = (updateId: number) => `${UPDATES}/${updateId}`;
 
 export interface WebhookResponse {
   status: number;

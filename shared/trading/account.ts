@@ -4,8 +4,8 @@
  * which books the totals (realized P&L, fees, counters, marks) of the events one transition emitted.
  * Pure: nothing here reads a clock or does I/O.
  */
-import type { EngineKind } from './types.js';
-import type { AccountState, FillSource, Position, TradeEvent } from './model.js';
+import type { AccountState, FillSource, Position } from './model.js';
+import type { EngineKind, TradeEvent } from '../model/trading.js';
 
 export interface BookResult {
   account: AccountState;

@@ -13,9 +13,9 @@
  * - account.ts: equity, unrealized P&L, reserved risk and notional, and the totals a transition books;
  * - trade-group.ts: event header, favourable excursion and the closed-trade record both kinds share.
  */
-import { INTERVAL_MS, type Candle } from '../market/types.js';
-import type { ExitReason, Signal } from './types.js';
-import type { AccountState, EntryOrder, Position, TradeEvent, TradingConfig } from './model.js';
+import { INTERVAL_MS, type Candle } from '../model/market.js';
+import type { AccountState, EntryOrder, Position, TradingConfig } from './model.js';
+import type { ExitReason, Signal, TradeEvent } from '../model/trading.js';
 import { fillSourceOf, NO_TRADE_EVENTS, settleAccount, type BookResult } from './account.js';
 import { costRates, stoppedLossPerUnit } from './costs.js';
 import { decideCancel, decideExit, heldQty, newExternal, qtyEps, stepExternal } from './external-groups.js';

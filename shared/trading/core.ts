@@ -31,7 +31,7 @@
  * cancelEntry confirms that an entry's exchange order ended; both run the trade limiter, loss streak
  * and equity guards on the trades they close, exactly like a simulated close.
  */
-import { INTERVAL_MS, type Candle } from '../market/types.js';
+import { INTERVAL_MS, type Candle } from '../model/market.js';
 import type { Regime } from '../config/strategy.js';
 import { adaptiveStopPct } from '../protection/adaptive-stops.js';
 import { checkEquity, guardBlock, recordTradeResult, resumeTrading, tickGuards } from '../protection/guards.js';
@@ -45,9 +45,9 @@ import { costRates, stoppedLossPerUnit } from './costs.js';
 import { applyFill, endEntry, type ExternalFillOutcome } from './external-groups.js';
 import { groupIdOf } from './group-id.js';
 import { biasRestriction, createBiasFilterState, expireBiasFilter, hasSwingConflict, updateBiasFilter, type BiasFilterState } from './filters.js';
-import type { AccountState, ExternalFill, FillSource, OwnerControl, TradeEvent, TradingConfig } from './model.js';
+import type { AccountState, ExternalFill, FillSource, OwnerControl, TradingConfig } from './model.js';
+import type { BiasState, Signal, TradeEvent } from '../model/trading.js';
 import { capToRoom, qtysForNotional, qtysForRisk, scalpRiskBudget, swingNotionalBudget, swingSetupOf } from './sizing.js';
-import type { BiasState, Signal } from './types.js';
 
 const PCT = 100;
 

@@ -4,7 +4,7 @@
  * stopped, the unit of the risk budget: sizing.ts, and each group's reserved risk) go through these,
  * so the risk a signal is sized with is exactly what the paper venue would book at the stop.
  */
-import type { Direction, EngineKind } from './types.js';
+import type { Direction, EngineKind } from '../model/trading.js';
 import type { Position, TradingConfig } from './model.js';
 
 const PCT = 100;

@@ -14,18 +14,9 @@
  * - Risk and notional follow the fills: filled lots at their fill price, working remainders at their
  *   limit, scaled down by the part already exited.
  */
-import type { Candle } from '../market/types.js';
-import type { ExitReason } from './types.js';
-import {
-  QTY_EPSILON_FRACTION,
-  type AccountState,
-  type EntryCancelReason,
-  type EntryOrder,
-  type ExternalExecution,
-  type ExternalFill,
-  type Position,
-  type TradeEvent,
-} from './model.js';
+import type { Candle } from '../model/market.js';
+import { QTY_EPSILON_FRACTION, type AccountState, type EntryOrder, type ExternalExecution, type ExternalFill, type Position } from './model.js';
+import type { ExitReason, EntryCancelReason, TradeEvent } from '../model/trading.js';
 import { NO_TRADE_EVENTS, settleAccount, type BookResult } from './account.js';
 import { stoppedLossPerUnit, stoppedLossPerUnitFromFill } from './costs.js';
 import { bookClose, eventBase, updateExcursion } from './trade-group.js';

@@ -13,7 +13,7 @@
 import type { FiltersConfig } from '../config/strategy.js';
 import { protectionEvent, type ProtectionEvent } from '../protection/model.js';
 import type { AccountState } from './model.js';
-import type { BiasState, Direction } from './types.js';
+import type { BiasState, Direction } from '../model/trading.js';
 
 export interface BiasFilterEntry {
   engaged: Direction;

@@ -1,7 +1,8 @@
 /**
  * Trading-core model: the JSON-serialisable paper account (trade groups with their limit entries),
- * the typed trade events it emits, the closed trade (schema and type) with its warehouse rows, and the resolved config the
- * core runs with. Types shared with the engines live in ./types.ts (not edited here).
+ * the exchange fills of live groups, and the resolved config the core runs with. The vocabulary the
+ * core shares with everything else (signals, trade events, closed trades) is on the ground floor,
+ * shared/model/trading.ts.
  *
  * Everything in these shapes is plain JSON (no undefined, no Infinity/NaN, no class instances), so a
  * state can be written to the StateStore as-is and read back identical.
@@ -10,9 +11,7 @@
  * numbers (2.5 = 2.5 %), `...Rate` = fractions (0.0006 = 0.06 %).
  */
 import { z } from 'zod';
-import type { Tier } from '../config/system.js';
-import { TIERS } from '../config/system.js';
-import type { Interval } from '../market/types.js';
+import type { Interval, Tier } from '../model/market.js';
 import type {
   FiltersConfig,
   PaperConfig,
@@ -21,7 +20,7 @@ import type {
   RiskConfig,
   StrategyConfigs,
 } from '../config/strategy.js';
-import type { Direction, EngineKind, ExitReason, StrategyId } from './types.js';
+import { exitReasonSchema, type Direction, type EngineKind, type ExitReason, type StrategyId } from '../model/trading.js';
 
 // ---------- named constants (proposed config fields, see the report) ----------
 
@@ -237,218 +236,6 @@ export interface AccountState {
   counters: AccountCounters;
 }
 
-// ---------- events ----------
-
-interface EventBase {
-  /** Deterministic id (publish de-dup downstream). */
-  eventId: string;
-  accountId: string;
-  ts: number;
-  groupId: string;
-  signalId: string;
-  symbol: string;
-  strategy: StrategyId;
-  direction: Direction;
-}
-
-export interface OrderPlacedEvent extends EventBase {
-  type: 'order_placed';
-  entries: Array<{ orderId: string; price: number; qty: number }>;
-  stopLoss: number;
-  takeProfit: number;
-  risk: number;
-  notional: number;
-  /**
-   * The signal's own plan, added by the execution function when it publishes this event as the
-   * signal's outcome (the Telegram alert shows it); absent on the core's stored copy.
-   */
-  signal?: SignalPlan;
-}
-export interface EntryFilledEvent extends EventBase {
-  type: 'entry_filled';
-  orderId: string;
-  price: number;
-  qty: number;
-  fee: number;
-  avgEntry: number;
-  filledQty: number;
-}
-/** Why unfilled entries were cancelled: their timeout, or the regime turning PANIC (SPEC 6). */
-export type EntryCancelReason = 'entry_timeout' | 'regime_panic';
-
-export interface EntryTimeoutEvent extends EventBase {
-  type: 'entry_timeout';
-  cancelledOrderIds: string[];
-  /** true when some entries had filled: the position stays open with them. */
-  positionRemains: boolean;
-  /** Absent: the entry timeout; `regime_panic`: cancelled because PANIC holds (booked the same way). */
-  reason?: Exclude<EntryCancelReason, 'entry_timeout'>;
-}
-export interface TrailingActivatedEvent extends EventBase {
-  type: 'trailing_activated';
-  trailStop: number;
-}
-export interface HalfTakeProfitEvent extends EventBase {
-  type: 'half_take_profit';
-  price: number;
-}
-export interface ExitFilledEvent extends EventBase {
-  type: 'exit_filled';
-  reason: ExitReason;
-  price: number;
-  qty: number;
-  fee: number;
-}
-export interface PositionClosedEvent extends EventBase {
-  type: 'position_closed';
-  trade: ClosedTrade;
-}
-/**
- * External groups only: the core decided an exit (stop loss, take profit, trailing stop, time exit,
- * owner close); the executor carries it out. Nothing filled yet: fills arrive as exit_filled.
- */
-export interface ExitDecidedEvent extends EventBase {
-  type: 'exit_decided';
-  reason: ExitReason;
-  /** Reference price (no slippage). */
-  price: number;
-  /** Quantity held when decided. */
-  qty: number;
-}
-/**
- * External groups only: the core decided to cancel these unfilled entries (entry timeout, owner
- * close). They end when the executor confirms with `cancelEntry` (an `entry_timeout` each).
- */
-export interface EntryCancelDecidedEvent extends EventBase {
-  type: 'entry_cancel_decided';
-  reason: EntryCancelReason | 'manual';
-  orderIds: string[];
-}
-
-/**
- * Owner command (Telegram "move TP"): a group's take profit moved. Simulated groups only: candles
- * exit at the new level from the next candle on (book.ts moveTakeProfit).
- */
-export interface TakeProfitMovedEvent extends EventBase {
-  type: 'take_profit_moved';
-  from: number;
-  to: number;
-  /** The owner command that moved it (`tg:{update_id}`). */
-  commandId: string;
-}
-
-// ---------- the outcome of a signal (published by the execution function) ----------
-
-/**
- * A signal as its alert presents it: its plan before the core sized it or made its stop adaptive.
- * Carried by the signal's outcome on `trade-events` (order_placed `signal`, signal_rejected).
- */
-export interface SignalPlan {
-  engine: EngineKind;
-  /** Decision time and the open time of its candle (the cycle: signals of one cycle go out together). */
-  ts: number;
-  candleTime: number;
-  price: number;
-  entries: number[];
-  stopLoss: number;
-  takeProfit: number;
-  confidence: number;
-  reasons: string[];
-}
-
-/**
- * The core refused a signal: its outcome on `trade-events` (the core itself never emits it; the
- * execution function publishes it from the core's decision). eventId `${groupId}:rejected`, groupId
- * the group it would have opened, ts the signal's decision time (a redelivery publishes it identical).
- */
-export interface SignalRejectedEvent extends EventBase {
-  type: 'signal_rejected';
-  /** The core's rejection reason (core.ts RejectReason). */
-  reason: string;
-  /** Its human-readable detail. */
-  detail: string;
-  signal: SignalPlan;
-}
-
-export type TradeEvent =
-  | SignalRejectedEvent
-  | OrderPlacedEvent
-  | TakeProfitMovedEvent
-  | EntryFilledEvent
-  | EntryTimeoutEvent
-  | TrailingActivatedEvent
-  | HalfTakeProfitEvent
-  | ExitFilledEvent
-  | PositionClosedEvent
-  | ExitDecidedEvent
-  | EntryCancelDecidedEvent;
-
-// ---------- closed trades ----------
-
-/** zod schemas of the trading vocabulary (./types.ts), for the shapes below that cross an edge. */
-export const strategyIdSchema = z.enum(['v52_divergence', 'levels_exhaustion', 'dca', 'swing_breakout', 'channel']) satisfies z.ZodType<StrategyId>;
-export const engineKindSchema = z.enum(['SCALP', 'SWING']) satisfies z.ZodType<EngineKind>;
-export const directionSchema = z.enum(['LONG', 'SHORT']) satisfies z.ZodType<Direction>;
-export const exitReasonSchema = z.enum(['stop_loss', 'take_profit', 'trailing_stop', 'time_exit', 'manual', 'entry_timeout']) satisfies z.ZodType<ExitReason>;
-
-const finite = z.number().finite();
-/** A warehouse cell (JSON columns travel as strings). */
-const rowCell = z.union([z.string(), finite, z.boolean(), z.null()]);
-
-/** One `paper_trades` row: one filled entry lot of a trade group with its share of the exit. */
-export const paperTradeRowSchema = z
-  .object({
-    trade_id: z.string(),
-    trade_group_id: z.string(),
-    signal_id: z.string().nullable(),
-    strategy: z.string(),
-    symbol: z.string(),
-    direction: z.string(),
-    mode: z.string(),
-    entry_time: finite,
-    exit_time: finite,
-    entry_price: finite,
-    exit_price: finite,
-    qty: finite,
-    fees: finite,
-    pnl: finite,
-    pnl_pct: finite,
-    exit_reason: z.string(),
-    /** JSON string (warehouse JSON columns travel as strings). */
-    features: z.string().nullable(),
-  })
-  .catchall(rowCell);
-export type PaperTradeRow = z.infer<typeof paperTradeRowSchema>;
-
-/**
- * A closed trade group: THE closed-trade shape (the `position_closed` trade event carries it, the
- * trade history keeps its `ClosedTradeRecord` part (shared/ports/trade-history.ts), which the formatter
- * and the reports read).
- */
-export const closedTradeSchema = z.object({
-  groupId: z.string().min(1),
-  signalId: z.string().min(1),
-  strategy: strategyIdSchema,
-  engine: engineKindSchema,
-  symbol: z.string().min(1),
-  tier: z.enum(TIERS),
-  direction: directionSchema,
-  entryTime: z.number().int(),
-  exitTime: z.number().int(),
-  /** Size-weighted average entry fill. */
-  avgEntry: finite,
-  exitPrice: finite,
-  qty: finite,
-  fees: finite,
-  pnl: finite,
-  /** pnl / entry notional x 100: the size-weighted mean of the lots' pnl_pct (never a sum). */
-  pnlPct: finite,
-  exitReason: exitReasonSchema,
-  /** Rows for the warehouse `paper_trades` table, one per filled entry lot. */
-  rows: z.array(paperTradeRowSchema),
-});
-export type ClosedTrade = z.infer<typeof closedTradeSchema>;
-
 // ---------- external fills ----------
 
 /**
@@ -483,7 +270,7 @@ export function externalFillId(f: Pick<ExternalFill, 'orderId' | 'cumQty'>): str
   return `${f.orderId}:${f.cumQty}`;
 }
 
-// ---------- external fills at the edge ----------
+// ---------- external fill validation at the edge ----------
 
 const finitePositive = z.number().finite().positive();
 

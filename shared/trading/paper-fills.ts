@@ -31,9 +31,9 @@
  * - P&L per filled entry lot: (exit - entry) x qty (short: reversed) - entry fee - its share of the exit
  *   fee. Group pnlPct = Σ pnl / Σ entry notional x 100, i.e. size-weighted, never a sum of percentages.
  */
-import type { Candle } from '../market/types.js';
-import type { ExitReason } from './types.js';
-import type { EntryCancelReason, EntryOrder, Position, TradeEvent } from './model.js';
+import type { Candle } from '../model/market.js';
+import type { EntryOrder, Position } from './model.js';
+import type { ExitReason, EntryCancelReason, TradeEvent } from '../model/trading.js';
 import { entryFillPrice, exitFillPrice, fillFee, stoppedLossPerUnit } from './costs.js';
 import { bookClose, eventBase, updateExcursion } from './trade-group.js';
 

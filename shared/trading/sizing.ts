@@ -35,7 +35,7 @@
 import type { RiskConfig, SwingSetup } from '../config/strategy.js';
 import { stoppedLossPerUnit, type CostRates } from './costs.js';
 import { RISK_EPSILON_FRACTION } from './model.js';
-import type { Direction, StrategyId } from './types.js';
+import type { Direction, StrategyId } from '../model/trading.js';
 
 const PCT = 100;
 

@@ -28,9 +28,8 @@
  * The caller publishes the returned events (trade-events / system-alerts via `protectionAlert`) and
  * appends `position_closed` rows to the warehouse `paper_trades` table (`closedTradeRows`).
  */
-import type { Candle } from '../market/types.js';
+import type { Candle } from '../model/market.js';
 import type { DocData, StateStore } from '../ports/state.js';
-import { safeId } from '../ports/state.js';
 import {
   applyBias,
   applyCandle,
@@ -53,27 +52,12 @@ import {
   type TradingState,
 } from './core.js';
 import type { ExternalFillOutcome } from './external-groups.js';
-import { fillSourceOfMode, modeOfDoc, TRADING_MODE_DOC } from './live/mode.js';
-import { externalFillSchema, type ExternalFill, type PaperTradeRow, type TradingConfig } from './model.js';
-import type { BiasState, Signal } from './types.js';
+import { fillSourceOfMode, modeOfDoc } from './live/mode.js';
+import { commandMarkerPath, externalMarkerPath, signalMarkerPath, TRADING_MODE_DOC, tradingDocPath } from '../state-paths.js';
+import { externalFillSchema, type ExternalFill, type TradingConfig } from './model.js';
+import type { BiasState, Signal, PaperTradeRow } from '../model/trading.js';
 
 export const TRADING_SCHEMA_VERSION = 1;
-
-export function tradingDocPath(accountId: string): string {
-  return `trading/${safeId(accountId)}`;
-}
-
-export function signalMarkerPath(accountId: string, signalId: string): string {
-  return `${tradingDocPath(accountId)}/applied/${safeId(signalId)}`;
-}
-
-export function externalMarkerPath(accountId: string, key: string): string {
-  return `${tradingDocPath(accountId)}/external/${safeId(key)}`;
-}
-
-export function commandMarkerPath(accountId: string, commandId: string): string {
-  return `${tradingDocPath(accountId)}/commands/${safeId(commandId)}`;
-}
 
 export interface TradingDoc {
   schemaVersion: number;

@@ -3,9 +3,9 @@
  * header of its events, the favourable-excursion rule (best price, half-TP mark, trailing activation
  * and ratchet) and the closed-trade record a close books.
  */
-import type { Candle } from '../market/types.js';
-import type { ExitReason } from './types.js';
-import { TRAILING_ACTIVATION_MULTIPLE, type ClosedTrade, type PaperTradeRow, type Position, type TradeEvent } from './model.js';
+import type { Candle } from '../model/market.js';
+import { TRAILING_ACTIVATION_MULTIPLE, type Position } from './model.js';
+import type { ExitReason, ClosedTrade, PaperTradeRow, TradeEvent } from '../model/trading.js';
 
 const PCT = 100;
 

@@ -11,7 +11,7 @@ import { seriesFromCandles, seriesFromCsv, sliceSeries, type CandleSeries } from
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { DEFAULT_STRATEGY_CONFIGS, type StrategyConfigs } from '../../shared/config/strategy.js';
 import { applyOverrides, selectStrategies } from '../../shared/backtest/config.js';
-import type { Interval } from '../../shared/market/types.js';
+import type { Interval } from '../../shared/model/market.js';
 import type { MacroSeries } from '../../shared/backtest/macro.js';
 import { krakenCandles } from '../../infra/replay/kit-data.js';
 import { lowerBound, upperBound } from '../../shared/sorted.js';

@@ -17,7 +17,7 @@ import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { createMarket } from '../../shared/backtest/market.js';
 import { runBacktest, type BacktestResult } from '../../shared/backtest/run.js';
 import { macroTimeline, type MacroSeries, type MacroTimeline } from '../../shared/backtest/macro.js';
-import type { Signal } from '../../shared/trading/types.js';
+import type { Signal } from '../../shared/model/trading.js';
 import type { Row } from '../../shared/ports/warehouse.js';
 import { TOPICS } from '../../shared/topics.js';
 import { runReplay, type ReplayResult } from '../../infra/runtime/month-replay.js';

@@ -7,7 +7,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
-import { INTERVAL_MS, type Interval } from '../../shared/market/types.js';
+import { INTERVAL_MS, type Interval } from '../../shared/model/market.js';
 import { checkMacroSeries, feedCandles, hotWindow, macroTimeline, type MacroSeries } from '../../shared/backtest/macro.js';
 import { computeBias } from '../../shared/strategies/macro/bias.js';
 import { candlesNeeded } from '../../shared/pipeline/macro-analysis.js';

@@ -15,7 +15,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { computeMetrics, maxDrawdownPct, objectiveScore, periodReturns, sharpeSortino, YEAR_MS } from '../../shared/backtest/metrics.js';
-import type { ClosedTrade, PaperTradeRow } from '../../shared/trading/model.js';
+import type { ClosedTrade, PaperTradeRow } from '../../shared/model/trading.js';
 
 const H = 3_600_000;
 const T0 = Date.UTC(2025, 5, 1);

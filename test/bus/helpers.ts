@@ -1,7 +1,7 @@
 /** Shared helpers for the bus tests: real candles from the fixtures, a log capture, clock driving. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Candle } from '../../shared/market/types.js';
+import type { Candle } from '../../shared/model/market.js';
 import { createLogger, type Logger } from '../../shared/log.js';
 import type { ManualClock } from '../../shared/ports/clock.js';
 import type { SubscribableBus } from '../../shared/ports/bus.js';

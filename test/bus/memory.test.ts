@@ -6,7 +6,7 @@ import { ManualClock } from '../../shared/ports/clock.js';
 import { PermanentError, type PubsubCloudEvent } from '../../shared/ports/bus.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { decodeEvent } from '../../shared/events.js';
-import { candleKey, type Candle } from '../../shared/market/types.js';
+import { candleKey, type Candle } from '../../shared/model/market.js';
 import { TOPICS } from '../../shared/topics.js';
 import { captureLog, fixtureCandles, flushAsync, runUntilDrained } from './helpers.js';
 import { candleBatchSchema } from '../../shared/messages.js';

@@ -12,7 +12,7 @@ import { alertAttributes, liveIssueAlert, protectionAlert } from '../../shared/a
 import { DEFAULT_MACRO_CONFIG, DEFAULT_PROTECTIONS_CONFIG } from '../../shared/config/strategy.js';
 import { OrderBook } from '../../shared/market/bybit/orderbook.js';
 import { decodeTrades } from '../../shared/market/bybit/messages.js';
-import type { Trade } from '../../shared/market/types.js';
+import type { Trade } from '../../shared/model/market.js';
 import { decodeMessage, MESSAGE_SCHEMAS, publish, type MessageOf, type RawDelivery } from '../../shared/messages.js';
 import { PermanentError, type Bus, type PublishOptions } from '../../shared/ports/bus.js';
 import { checkEquity } from '../../shared/protection/guards.js';
@@ -22,7 +22,7 @@ import { evaluateDcaAt, isSwingSignal, prepareSwing } from '../../shared/strateg
 import { ALL_TOPICS, TOPICS, type TopicName } from '../../shared/topics.js';
 import { applyCandle, applySignal, createTradingState, type TradingEvent } from '../../shared/trading/core.js';
 import type { LiveEvent } from '../../shared/trading/live/ledger.js';
-import type { TradeEvent } from '../../shared/trading/model.js';
+import type { TradeEvent } from '../../shared/model/trading.js';
 import { fixtureCandles } from './helpers.js';
 import { cols, FILES, ts } from '../macro/helpers.js';
 import { defaultCfg, MIN, realBtc1m, signal } from '../trading/helpers.js';

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { CandleAggregator, type ClosedMinute } from '../../shared/market/bybit/candle-aggregator.js';
 import { decodeKlines, decodeTrades, type KlineBar, type Rejected } from '../../shared/market/bybit/messages.js';
-import type { Trade } from '../../shared/market/types.js';
+import type { Trade } from '../../shared/model/market.js';
 import { eventMessage } from '../../infra/replay/bybit-replay-data.js';
 import { candleData, fixtureCandles, MINUTE, recorded, RECORDING_SYMBOLS, sameCandle } from './helpers.js';
 

@@ -4,12 +4,13 @@
  * candles, a REST source that lags makes the queue wait, a restart resumes from the persisted cursor.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { CandlePublisher, cursorPath, type CursorDoc } from '../../shared/market/bybit/candle-publisher.js';
+import { CandlePublisher, type CursorDoc } from '../../shared/market/bybit/candle-publisher.js';
+import { holderCursorPath } from '../../shared/state-paths.js';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { ManualClock } from '../../shared/ports/clock.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import type { KlineSource } from '../../shared/ports/bybit.js';
-import type { Candle } from '../../shared/market/types.js';
+import type { Candle } from '../../shared/model/market.js';
 import { CaptureBus, captureLog, fixtureCandles, MINUTE } from './helpers.js';
 
 const real = fixtureCandles('BTCUSDT');
@@ -69,7 +70,7 @@ describe('candle publisher', () => {
     expect(bus.candles('BTCUSDT').map((c) => c.openTime)).toEqual([at(0).openTime, at(1).openTime, at(2).openTime]);
     expect(pub.stats().BTCUSDT).toMatchObject({ published: 3, duplicatesDropped: 2, backfilled: 0 });
     expect(bus.candleMessages.map((m) => m.candleKey)).toEqual([0, 1, 2].map((i) => `bybit:BTCUSDT:1m:${at(i).openTime}`));
-    expect((await state.get<CursorDoc>(cursorPath('BTCUSDT')))!.lastOpenTime).toBe(at(2).openTime);
+    expect((await state.get<CursorDoc>(holderCursorPath('BTCUSDT')))!.lastOpenTime).toBe(at(2).openTime);
   });
 
   it('a gap is backfilled from REST, in order, BEFORE the newer candle', async () => {
@@ -163,11 +164,11 @@ describe('candle publisher', () => {
   it('the cursor never moves backwards, even if another writer advanced it', async () => {
     const { pub, settle, state, bus } = setup();
     await pub.init(['BTCUSDT']);
-    await state.set(cursorPath('BTCUSDT'), { symbol: 'BTCUSDT', lastOpenTime: at(10).openTime, lastClose: null, updatedAt: 0 });
+    await state.set(holderCursorPath('BTCUSDT'), { symbol: 'BTCUSDT', lastOpenTime: at(10).openTime, lastClose: null, updatedAt: 0 });
     pub.submit('BTCUSDT', at(0).openTime, at(0)); // this publisher's cursor was unset when loaded
     await settle();
     expect(bus.candles('BTCUSDT')).toHaveLength(1);
-    expect((await state.get<CursorDoc>(cursorPath('BTCUSDT')))!.lastOpenTime).toBe(at(10).openTime);
+    expect((await state.get<CursorDoc>(holderCursorPath('BTCUSDT')))!.lastOpenTime).toBe(at(10).openTime);
   });
 
   it('a gap longer than maxBackfillMinutes backfills only the newest part and logs the skip', async () => {

@@ -5,7 +5,7 @@ import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from '../../shared/config/sy
 import { createLogger, type Logger } from '../../shared/log.js';
 import type { Clock } from '../../shared/ports/clock.js';
 import { TOPICS } from '../../shared/topics.js';
-import type { Candle, Snapshot } from '../../shared/market/types.js';
+import type { Candle, Snapshot } from '../../shared/model/market.js';
 import { InMemoryBus } from '../../infra/bus/memory.js';
 import type { BybitHolder } from '../../shared/market/bybit/holder.js';
 import type { BybitReplayServer } from '../../infra/replay/bybit-server.js';

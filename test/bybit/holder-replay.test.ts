@@ -15,8 +15,9 @@ import type { SystemConfig } from '../../shared/config/system.js';
 import type { StateStore } from '../../shared/ports/state.js';
 import { createLogger } from '../../shared/log.js';
 import { BybitReplayServer } from '../../infra/replay/bybit-server.js';
+import type { CursorDoc } from '../../shared/market/bybit/candle-publisher.js';
+import { holderCursorPath } from '../../shared/state-paths.js';
 import type { ReplayData } from '../../infra/replay/bybit-replay-data.js';
-import { cursorPath, type CursorDoc } from '../../shared/market/bybit/candle-publisher.js';
 import {
   CaptureBus,
   candleData,
@@ -228,7 +229,7 @@ describe('holder on real 1m candles (derived trades): exactly once, in order, ac
     await server.advanceTo(server.now() + 3 * MINUTE);
     const state2 = new SqliteStateStore({ file });
     cleanups.push(() => state2.close());
-    expect((await state2.get<CursorDoc>(cursorPath('BTCUSDT')))!.lastOpenTime).toBe(cursor1);
+    expect((await state2.get<CursorDoc>(holderCursorPath('BTCUSDT')))!.lastOpenTime).toBe(cursor1);
     const h2 = makeHolder(server, testConfig(symbols), state2, bus);
     const sentToH1 = server.stats.dataSent;
     await h2.start();
@@ -237,6 +238,6 @@ describe('holder on real 1m candles (derived trades): exactly once, in order, ac
     await bus.bus.drain();
 
     expectExactlyOnceInOrder(bus, T0, T0 + 10 * MINUTE);
-    expect((await state2.get<CursorDoc>(cursorPath('ETHUSDT')))!.lastOpenTime).toBe(T0 + 10 * MINUTE);
+    expect((await state2.get<CursorDoc>(holderCursorPath('ETHUSDT')))!.lastOpenTime).toBe(T0 + 10 * MINUTE);
   });
 });

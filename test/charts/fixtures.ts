@@ -1,7 +1,7 @@
 /** Loads the real candle slices in test/fixtures/charts (see its README). */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Candle, Interval } from '../../shared/market/types.js';
+import type { Candle, Interval } from '../../shared/model/market.js';
 import type { TradeChartInput } from '../../shared/charts/trade-chart.js';
 import type { EquityPoint } from '../../shared/charts/equity-chart.js';
 

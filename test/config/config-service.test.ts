@@ -1,12 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/ports/clock.js';
-import {
-  ConfigService,
-  configChanges,
-  configStatePath,
-  seedDefaults,
-  type ConfigStateDoc,
-} from '../../shared/config/service.js';
+import { ConfigService, configChanges, seedDefaults, type ConfigStateDoc } from '../../shared/config/service.js';
+import { configStatePath } from '../../shared/state-paths.js';
 import { CONFIG_DOC_NAMES, CONFIG_DOCUMENTS } from '../../shared/config/documents.js';
 import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from '../../shared/config/system.js';
 import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';

@@ -8,7 +8,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { ManualClock } from '../../shared/ports/clock.js';
-import { ConfigService, configChanges, configStatePath, validateConfigDocument, type ConfigStateDoc } from '../../shared/config/service.js';
+import { ConfigService, configChanges, validateConfigDocument, type ConfigStateDoc } from '../../shared/config/service.js';
+import { configStatePath } from '../../shared/state-paths.js';
 import { CONFIG_DOC_NAMES, CONFIG_DOCUMENTS, type ConfigDocName } from '../../shared/config/documents.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { DEFAULT_TELEGRAM_CONFIG } from '../../shared/config/telegram.js';

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkFreshness, freshnessSeries, healthPath, lastDataTime, type HealthDoc } from '../../shared/health/freshness.js';
+import { checkFreshness, freshnessSeries, lastDataTime, type HealthDoc } from '../../shared/health/freshness.js';
+import { healthPath } from '../../shared/state-paths.js';
 import { writeHotCandles } from '../../shared/market/hot-store.js';
 import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from '../../shared/config/system.js';
 import { staticConfig } from '../../shared/config/source.js';

@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanupRetention, DAY_MS, retentionCutoffs } from '../../shared/health/retention.js';
-import { barsCollection, writeHotCandles } from '../../shared/market/hot-store.js';
+import { writeHotCandles } from '../../shared/market/hot-store.js';
+import { barsCollection } from '../../shared/state-paths.js';
 import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from '../../shared/config/system.js';
 import { staticConfig } from '../../shared/config/source.js';
 import { ManualClock } from '../../shared/ports/clock.js';
-import type { Candle, Interval, Venue } from '../../shared/market/types.js';
+import type { Candle, Interval, Venue } from '../../shared/model/market.js';
 import { retentionCleanupJob } from '../../functions/retention-cleanup/index.js';
 import type { AppContext } from '../../infra/context.js';
 import type { SqliteStateStore } from '../../infra/state/sqlite.js';

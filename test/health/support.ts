@@ -1,7 +1,7 @@
 /** Loads the real-candle fixtures of test/fixtures/health. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Candle, Interval, Venue } from '../../shared/market/types.js';
+import type { Candle, Interval, Venue } from '../../shared/model/market.js';
 
 const DIR = join(import.meta.dirname, '..', 'fixtures', 'health');
 

@@ -12,7 +12,8 @@ import { ManualClock } from '../../shared/ports/clock.js';
 import { TOPICS } from '../../shared/topics.js';
 import { detectGaps } from '../../shared/market/kraken/gaps.js';
 import { importOhlcvt, parseOhlcvtCsv } from '../../shared/market/kraken/ohlcvt.js';
-import { cursorPath, pullKraken, type KrakenCursor, type PairIntervalSummary } from '../../shared/market/kraken/pull.js';
+import { pullKraken, type KrakenCursor, type PairIntervalSummary } from '../../shared/market/kraken/pull.js';
+import { krakenCursorPath } from '../../shared/state-paths.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { KrakenRestServer } from '../../infra/replay/kraken-server.js';
 import { FIXTURES, embeddedEnv, pullDeps, record, testConfig, type Env } from './helpers.js';
@@ -93,7 +94,7 @@ describe('Kraken pull over real history with gaps', () => {
 
     const pub = batches.flatMap((b) => b.candles.map((c) => c.openTime));
     expect(pub).toEqual(real.slice(0, -1).map((c) => c.openTime));
-    expect((await env.state.get<KrakenCursor>(cursorPath('XBTUSD', '5m')))!.lastOpenTime).toBe(SLICE_END - FIVE);
+    expect((await env.state.get<KrakenCursor>(krakenCursorPath('XBTUSD', '5m')))!.lastOpenTime).toBe(SLICE_END - FIVE);
     const gapLogs = env.logs.filter((l) => l.message.startsWith('gaps: Kraken omitted intervals'));
     expect(gapLogs.map((l) => l.missing)).toEqual([1, 15]);
   });

@@ -6,7 +6,7 @@ import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { createLogger, type Logger } from '../../shared/log.js';
 import type { KrakenOhlcResponse, KrakenOhlcRawRow } from '../../shared/ports/kraken.js';
 import type { Clock } from '../../shared/ports/clock.js';
-import type { Interval } from '../../shared/market/types.js';
+import type { Interval } from '../../shared/model/market.js';
 import { InMemoryBus } from '../../infra/bus/memory.js';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { DuckDbWarehouse } from '../../infra/warehouse/duckdb.js';

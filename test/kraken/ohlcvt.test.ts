@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { ManualClock } from '../../shared/ports/clock.js';
-import { barsCollection } from '../../shared/market/hot-store.js';
+import { barsCollection } from '../../shared/state-paths.js';
 import { importOhlcvt, parseOhlcvtCsv, parseOhlcvtFileName } from '../../shared/market/kraken/ohlcvt.js';
 import { symbolForKrakenPair } from '../../shared/market/kraken/pairs.js';
 import { DuckDbWarehouse } from '../../infra/warehouse/duckdb.js';

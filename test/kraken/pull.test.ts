@@ -6,8 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/ports/clock.js';
 import { staticConfig } from '../../shared/config/source.js';
 import { TOPICS } from '../../shared/topics.js';
-import { barsCollection } from '../../shared/market/hot-store.js';
-import { advanceCursor, cursorPath, pullKraken, type KrakenCursor } from '../../shared/market/kraken/pull.js';
+import { barsCollection, krakenCursorPath } from '../../shared/state-paths.js';
+import { advanceCursor, pullKraken, type KrakenCursor } from '../../shared/market/kraken/pull.js';
 import type { KrakenOhlcRawRow } from '../../shared/ports/kraken.js';
 import { krakenPullJob } from '../../functions/kraken-pull/index.js';
 import { KrakenRestServer } from '../../infra/replay/kraken-server.js';
@@ -58,7 +58,7 @@ describe('Kraken pull on the real XBTUSDT 1m response', () => {
     expect(s.since).toBeUndefined();
     expect(s.cursorAfter).toBe(head.last * S); // 1762780800000, the last committed minute
 
-    const cursor = await env.state.get<KrakenCursor>(cursorPath('XBTUSDT', '1m'));
+    const cursor = await env.state.get<KrakenCursor>(krakenCursorPath('XBTUSDT', '1m'));
     expect(cursor).toMatchObject({ lastOpenTime: 1762780800 * S, krakenLast: 1762780800, pairKey: 'XBTUSDT', symbol: 'BTCUSDT' });
 
     expect(published().map((c) => c.openTime)).toEqual(times.slice(0, -1).map((t) => t * S));
@@ -97,7 +97,7 @@ describe('Kraken pull over time', () => {
     await pullKraken(pullDeps(env, config, clock, server.url));
     const older: KrakenCursor = { venue: 'kraken', pair: 'XBTUSDT', pairKey: 'XBTUSDT', symbol: 'BTCUSDT', interval: '1m', lastOpenTime: times[10]! * S, krakenLast: times[10]!, updatedAt: clock.now() };
     expect(await advanceCursor(env.state, older)).toBe(head.last * S);
-    expect((await env.state.get<KrakenCursor>(cursorPath('XBTUSDT', '1m')))!.lastOpenTime).toBe(head.last * S);
+    expect((await env.state.get<KrakenCursor>(krakenCursorPath('XBTUSDT', '1m')))!.lastOpenTime).toBe(head.last * S);
   });
 
   it('publishes each closed candle exactly once as time advances (overlap de-duplicated)', async () => {
@@ -114,7 +114,7 @@ describe('Kraken pull over time', () => {
     expect(got).toEqual(times.slice(0, -1).map((t) => t * S)); // in order, no duplicate, no open candle
     expect(results.map((r) => r.published)).toEqual([20, 1, 19, 1, 23]);
     expect(await env.warehouse.count('ohlcv')).toBe(64);
-    expect((await env.state.get<KrakenCursor>(cursorPath('XBTUSDT', '1m')))!.lastOpenTime).toBe(times[63]! * S);
+    expect((await env.state.get<KrakenCursor>(krakenCursorPath('XBTUSDT', '1m')))!.lastOpenTime).toBe(times[63]! * S);
   });
 
   it('drops a row whose interval has not ended even when it is not the last row', async () => {
@@ -179,7 +179,7 @@ describe('Kraken pull over time', () => {
     });
     expect(res.summaries.find((s) => s.symbol === 'BTCUSDT')!.published).toBe(64);
     expect(env.logs.some((l) => l.severity === 'ERROR' && l.message === 'kraken pull failed' && l.pair === 'ETHNOPE')).toBe(true);
-    expect(await env.state.get(cursorPath('ETHNOPE', '1m'))).toBeUndefined();
+    expect(await env.state.get(krakenCursorPath('ETHNOPE', '1m'))).toBeUndefined();
   });
 
   it('the scheduled job runs from the AppContext (endpoint from ctx.endpoints.krakenRest)', async () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { BybitTradingClient } from '../../infra/bybit/trading-client.js';
 import { BybitTradeServer } from '../../infra/replay/bybit-trade-server.js';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
-import type { Candle } from '../../shared/market/types.js';
+import type { Candle } from '../../shared/model/market.js';
 
 export const API_KEY = 'local-test-key-7Hq2';
 export const API_SECRET = 'local-test-secret-Zp91xLk3';

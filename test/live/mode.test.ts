@@ -1,6 +1,7 @@
 /** The owner-only paper/live switch on the embedded StateStore. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { getTradingMode, modeChangePath, setTradingMode, TRADING_MODE_CHANGES, TRADING_MODE_DOC } from '../../shared/trading/live/mode.js';
+import { getTradingMode, setTradingMode } from '../../shared/trading/live/mode.js';
+import { modeChangePath, TRADING_MODE_CHANGES, TRADING_MODE_DOC } from '../../shared/state-paths.js';
 import { memoryStore } from './helpers.js';
 import { alertSchema } from '../../shared/messages.js';
 

@@ -9,15 +9,14 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BYBIT_MAKER_FEE_RATE } from '../../infra/replay/bybit-trade-server.js';
 import type { SqliteStateStore } from '../../infra/state/sqlite.js';
-import type { Candle } from '../../shared/market/types.js';
+import type { Candle } from '../../shared/model/market.js';
 import type { TradingEvent } from '../../shared/trading/core.js';
 import { LiveExecutor, type LiveResult } from '../../shared/trading/live/executor.js';
 import type { LiveEvent } from '../../shared/trading/live/ledger.js';
 import { setTradingMode } from '../../shared/trading/live/mode.js';
 import { clientOrderId } from '../../shared/trading/live/orders.js';
-import type { PositionClosedEvent } from '../../shared/trading/model.js';
+import type { Signal, PositionClosedEvent } from '../../shared/model/trading.js';
 import { TradingStore } from '../../shared/trading/store.js';
-import type { Signal } from '../../shared/trading/types.js';
 import { MIN, defaultCfg, realBtc1m, signal } from '../trading/helpers.js';
 import { candlesFrom, FIXTURES, memoryStore, playCandle, startVenue, type Venue } from './helpers.js';
 

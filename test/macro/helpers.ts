@@ -1,8 +1,8 @@
 /** Shared set-up of the MACRO tests: the real candle slices in test/fixtures/macro. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Candle, Interval, Venue } from '../../shared/market/types.js';
-import { INTERVAL_MS } from '../../shared/market/types.js';
+import type { Candle, Interval, Venue } from '../../shared/model/market.js';
+import { INTERVAL_MS } from '../../shared/model/market.js';
 import { fromRows, type CandleColumns } from '../../shared/strategies/macro/columns.js';
 import { createLogger, type Logger } from '../../shared/log.js';
 

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MACRO_CONFIG, type MacroConfig } from '../../shared/config/strategy.js';
-import type { Tier } from '../../shared/config/system.js';
+import type { Tier } from '../../shared/model/market.js';
 import type { CandleColumns } from '../../shared/strategies/macro/columns.js';
 import {
   detectChannel,

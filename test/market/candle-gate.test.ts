@@ -12,7 +12,7 @@ import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { createLogger } from '../../shared/log.js';
 import { ManualClock } from '../../shared/ports/clock.js';
 import { EMPTY_SANITY, flagBadData, judgeSanity, type SanityState } from '../../shared/market/quality.js';
-import type { Candle } from '../../shared/market/types.js';
+import type { Candle } from '../../shared/model/market.js';
 import { newBadRowReport } from '../../shared/market/candle-csv.js';
 import { realBtc1m } from '../trading/helpers.js';
 

@@ -14,12 +14,12 @@ import { staticConfig } from '../../shared/config/source.js';
 import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { createLogger, type Logger } from '../../shared/log.js';
-import { candleKey, type Candle } from '../../shared/market/types.js';
+import { candleKey, type Candle } from '../../shared/model/market.js';
 import { ManualClock } from '../../shared/ports/clock.js';
 import { TOPICS } from '../../shared/topics.js';
-import type { TradeEvent } from '../../shared/trading/model.js';
-import { tradingDocPath, type TradingDoc } from '../../shared/trading/store.js';
-import type { Signal } from '../../shared/trading/types.js';
+import type { Signal, TradeEvent } from '../../shared/model/trading.js';
+import type { TradingDoc } from '../../shared/trading/store.js';
+import { tradingDocPath } from '../../shared/state-paths.js';
 import { PAPER_ACCOUNT_ID } from '../../shared/pipeline/execution.js';
 import type { Alert, TradeCommand } from '../../shared/messages.js';
 

@@ -13,14 +13,15 @@ import { staticConfig } from '../../shared/config/source.js';
 import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from '../../shared/config/system.js';
 import { writeHotCandles } from '../../shared/market/hot-store.js';
-import { INTERVAL_MS, type Interval } from '../../shared/market/types.js';
+import { INTERVAL_MS, type Interval } from '../../shared/model/market.js';
 import { ManualClock } from '../../shared/ports/clock.js';
 import { PermanentError, type Bus, type PublishOptions } from '../../shared/ports/bus.js';
 import { regimeAt } from '../../shared/protection/regime.js';
 import { TOPICS } from '../../shared/topics.js';
 import { fromRows } from '../../shared/strategies/macro/columns.js';
 import { computeBias } from '../../shared/strategies/macro/bias.js';
-import { biasPath, candlesNeeded, runMacro, swingPublishedPath, type MacroDeps, type StoredBias } from '../../shared/pipeline/macro-analysis.js';
+import { candlesNeeded, runMacro, type MacroDeps, type StoredBias } from '../../shared/pipeline/macro-analysis.js';
+import { biasPath, swingPublishedPath } from '../../shared/state-paths.js';
 import { FILES, HOUR, MIN, aggregate, loadRows, quietLogger, toCandles, ts, type Row } from '../macro/helpers.js';
 import { MESSAGE_SCHEMAS } from '../../shared/messages.js';
 

@@ -17,12 +17,12 @@ import { DEFAULT_STRATEGY_CONFIGS, protectionsConfigSchema, type StrategyConfigs
 import { staticConfig } from '../../shared/config/source.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { createLogger } from '../../shared/log.js';
-import type { Candle } from '../../shared/market/types.js';
+import type { Candle } from '../../shared/model/market.js';
 import type { Row, Warehouse } from '../../shared/ports/warehouse.js';
 import type { Bus } from '../../shared/ports/bus.js';
 import { cooldownUntil } from '../../shared/protection/limiter.js';
 import { accountEquity, openRisk } from '../../shared/trading/account.js';
-import type { Signal } from '../../shared/trading/types.js';
+import type { Signal } from '../../shared/model/trading.js';
 import { createMicroCache, evaluateMicro } from '../../shared/pipeline/micro-scalp.js';
 import { recentHotCandles } from '../../shared/market/hot-store.js';
 import { runReplay, type ReplayResult } from '../../infra/runtime/month-replay.js';

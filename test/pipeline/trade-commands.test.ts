@@ -8,12 +8,12 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigService, configChanges } from '../../shared/config/service.js';
-import type { Candle } from '../../shared/market/types.js';
+import type { Candle } from '../../shared/model/market.js';
 import type { DocData } from '../../shared/ports/state.js';
-import type { PositionClosedEvent, TradeEvent } from '../../shared/trading/model.js';
-import { signalMarkerPath } from '../../shared/trading/store.js';
+import type { PositionClosedEvent, TradeEvent } from '../../shared/model/trading.js';
+import { signalMarkerPath, suggestionPath } from '../../shared/state-paths.js';
 import { PAPER_ACCOUNT_ID } from '../../shared/pipeline/execution.js';
-import { suggestionPath, type SuggestionDecisionDoc } from '../../shared/pipeline/execution/owner-commands.js';
+import type { SuggestionDecisionDoc } from '../../shared/pipeline/execution/owner-commands.js';
 import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
 import { realBtc1m, signal } from '../trading/helpers.js';
 import { executionHarness, type Harness } from './harness.js';

@@ -1,7 +1,7 @@
 /** Trade limiter (shared/protection/limiter.ts): cooldown after 3 stops by tier, resets, expiry. */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PROTECTIONS_CONFIG } from '../../shared/config/strategy.js';
-import type { Tier } from '../../shared/config/system.js';
+import type { Tier } from '../../shared/model/market.js';
 import { cooldownUntil, expireCooldowns, recordReset, recordStop, type LimiterResetReason } from '../../shared/protection/limiter.js';
 import { createProtectionState, type ProtectionEvent, type ProtectionState } from '../../shared/protection/model.js';
 

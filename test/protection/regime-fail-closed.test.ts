@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { REGIMES, type Regime } from '../../shared/config/strategy.js';
-import type { Candle } from '../../shared/market/types.js';
+import type { Candle } from '../../shared/model/market.js';
 import type { ProtectionEvent } from '../../shared/protection/model.js';
 import { classifyRegime, regimeInputsAt, stepRegime } from '../../shared/protection/regime.js';
 import { createProtectionState } from '../../shared/protection/model.js';

@@ -11,8 +11,9 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DocData, StateStore } from '../../shared/ports/state.js';
-import type { Candle } from '../../shared/market/types.js';
-import { barsCollection, candlePath, candleToDoc, recentHotCandles, writeHotCandles } from '../../shared/market/hot-store.js';
+import type { Candle } from '../../shared/model/market.js';
+import { candleToDoc, recentHotCandles, writeHotCandles } from '../../shared/market/hot-store.js';
+import { barsCollection, candlePath } from '../../shared/state-paths.js';
 
 export interface StateCapabilities {
   /** Concurrent read-modify-write transactions never lose an update (serialisable isolation). */

@@ -7,8 +7,9 @@ import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStateStore, TransactionContentionError } from '../../infra/state/sqlite.js';
-import { barsCollection, recentHotCandles, writeHotCandles } from '../../shared/market/hot-store.js';
-import type { Candle } from '../../shared/market/types.js';
+import { recentHotCandles, writeHotCandles } from '../../shared/market/hot-store.js';
+import { barsCollection } from '../../shared/state-paths.js';
+import type { Candle } from '../../shared/model/market.js';
 import { loadFixtureCandles, parseCandleCsv, stateContract } from './contract.js';
 import { kitFile, withKit } from '../kit.js';
 

@@ -1,7 +1,7 @@
 /** Loads the real-data fixtures of test/fixtures/strategies (see its README.md). Test helper only. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Interval, Venue } from '../../shared/market/types.js';
+import type { Interval, Venue } from '../../shared/model/market.js';
 import { seriesFromCsv, type CandleSeries } from '../../shared/strategies/series.js';
 
 export const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'strategies');

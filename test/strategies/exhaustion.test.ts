@@ -1,7 +1,7 @@
 /** The four exhaustion checks, each at and beyond its threshold. */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LEVELS_EXHAUSTION_CONFIG } from '../../shared/config/strategy.js';
-import type { BookFeatures } from '../../shared/market/types.js';
+import type { BookFeatures } from '../../shared/model/market.js';
 import {
   doubleWickCheck,
   lowVolumeCheck,

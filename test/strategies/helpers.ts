@@ -1,7 +1,7 @@
 /** Hand-built candle series for rule tests (numbers chosen so every expectation is checkable by hand). */
 import { allocSeries, type CandleSeries } from '../../shared/strategies/series.js';
-import type { Interval } from '../../shared/market/types.js';
-import { INTERVAL_MS } from '../../shared/market/types.js';
+import type { Interval } from '../../shared/model/market.js';
+import { INTERVAL_MS } from '../../shared/model/market.js';
 
 export interface Bar {
   o: number;

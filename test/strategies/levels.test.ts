@@ -1,7 +1,7 @@
 /** Horizontal levels (touch counting, clustering), trend lines (R^2 guard), nearestLevel. */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LEVELS_EXHAUSTION_CONFIG } from '../../shared/config/strategy.js';
-import { INTERVAL_MS } from '../../shared/market/types.js';
+import { INTERVAL_MS } from '../../shared/model/market.js';
 import {
   horizontalLevels,
   linearRegression,

@@ -3,7 +3,7 @@
  * for the same real week, and on Kraken's real gappy 1m data.
  */
 import { describe, expect, it } from 'vitest';
-import { INTERVAL_MS, type Interval } from '../../shared/market/types.js';
+import { INTERVAL_MS, type Interval } from '../../shared/model/market.js';
 import { resample, visibleCountAt, visibleSeries } from '../../shared/strategies/resample.js';
 import { candleAt, indexOfOpenTime, seriesFromCandles, type CandleSeries } from '../../shared/strategies/series.js';
 import { btcWeek15m, btcWeek1h, btcWeek1m, btcWeek4h, krakenSparse1m } from './data.js';

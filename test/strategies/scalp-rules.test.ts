@@ -6,7 +6,7 @@ import {
   type LevelsExhaustionConfig,
   type V52DivergenceConfig,
 } from '../../shared/config/strategy.js';
-import type { BookFeatures } from '../../shared/market/types.js';
+import type { BookFeatures } from '../../shared/model/market.js';
 import type { LevelSet } from '../../shared/strategies/levels.js';
 import { levelsExhaustion } from '../../shared/strategies/scalp/levels-exhaustion.js';
 import { pivotIndex, v52Divergence } from '../../shared/strategies/scalp/v52-divergence.js';

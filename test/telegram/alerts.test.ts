@@ -9,8 +9,8 @@ import sharp from 'sharp';
 import { TOPICS } from '../../shared/topics.js';
 import { alertKeyOf } from '../../shared/telegram/keyboards.js';
 import { groupIdOf } from '../../shared/trading/group-id.js';
-import { LOCK_PATH } from '../../shared/telegram/outbox.js';
-import type { Signal, StrategyId } from '../../shared/trading/types.js';
+import { OUTBOX_LOCK_DOC } from '../../shared/state-paths.js';
+import type { Signal, StrategyId } from '../../shared/model/trading.js';
 import { openedOutcome } from './outcomes.js';
 import { callbackUpdate, loadCandles, makeHarness, MIN, OWNER, PNG_SIGNATURE, T0, textsTo, textUpdate, type Harness } from './helpers.js';
 import type { Alert } from '../../shared/messages.js';
@@ -135,11 +135,11 @@ describe('trade alerts', () => {
     ];
     // Another notifier instance is draining (holds the outbox lease) while the cycle's signals arrive:
     // they all queue (held for gatherMs), then the next drain run sends them together.
-    await h.state.set(LOCK_PATH, { holder: 'other-instance', leaseUntil: h.clock.now() + 60_000, limiter: null });
+    await h.state.set(OUTBOX_LOCK_DOC, { holder: 'other-instance', leaseUntil: h.clock.now() + 60_000, limiter: null });
     await Promise.all(signals.map((s) => h.bus.publish(TOPICS.tradeEvents, openedOutcome(s))));
     await h.bus.drain();
     expect(h.server.requests).toHaveLength(0);
-    await h.state.set(LOCK_PATH, { holder: 'other-instance', leaseUntil: 0, limiter: null });
+    await h.state.set(OUTBOX_LOCK_DOC, { holder: 'other-instance', leaseUntil: 0, limiter: null });
     await publish(TOPICS.telegramJobs, { kind: 'drain' });
     const albums = h.server.ok('sendMediaGroup').filter((r) => r.chatId === OWNER);
     expect(albums).toHaveLength(1);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createServer, request, type Server } from 'node:http';
 import type { Clock } from '../../shared/ports/clock.js';
-import type { Candle, Interval } from '../../shared/market/types.js';
+import type { Candle, Interval } from '../../shared/model/market.js';
 import { writeHotCandles } from '../../shared/market/hot-store.js';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { InMemoryBus } from '../../infra/bus/memory.js';

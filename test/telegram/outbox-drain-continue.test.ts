@@ -19,7 +19,8 @@ import { createLogger } from '../../shared/log.js';
 import type { Bus } from '../../shared/ports/bus.js';
 import { TelegramApiError, type SentMessage, type TelegramApi } from '../../shared/ports/telegram.js';
 import { drainAndContinue } from '../../shared/telegram/dispatch.js';
-import { enqueue, LOCK_PATH, OutboxSender, type DrainResult } from '../../shared/telegram/outbox.js';
+import { enqueue, OutboxSender, type DrainResult } from '../../shared/telegram/outbox.js';
+import { OUTBOX_LOCK_DOC } from '../../shared/state-paths.js';
 import { AutoClock, T0 } from './helpers.js';
 
 const CHAT = 4242;
@@ -125,7 +126,7 @@ describe('drain continuation (telegram-jobs drain jobs)', () => {
     state = new SqliteStateStore({ file: ':memory:', clock });
     const sent: Array<{ chatId: number; text: string; at: number }> = [];
     const sender = new OutboxSender({ state, api: recordingApi(sent, clock), clock, cfg });
-    await state.set(LOCK_PATH, { holder: 'dead-instance#1', leaseUntil: T0 + cfg.outbox.leaseMs, limiter: null });
+    await state.set(OUTBOX_LOCK_DOC, { holder: 'dead-instance#1', leaseUntil: T0 + cfg.outbox.leaseMs, limiter: null });
     await enqueue(state, [{ key: 'm', chatId: CHAT, op: { type: 'text' as const, text: 'm' } }], T0);
 
     const { jobs, runs } = await drainToQuiet(sender);

@@ -8,7 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { TOPICS } from '../../shared/topics.js';
 import { DEFAULT_TELEGRAM_CONFIG, type TelegramConfig } from '../../shared/config/telegram.js';
-import { enqueue, LOCK_PATH, OutboxSender, readOutboxRecord, type EnqueueItem } from '../../shared/telegram/outbox.js';
+import { enqueue, OutboxSender, readOutboxRecord, type EnqueueItem } from '../../shared/telegram/outbox.js';
+import { OUTBOX_LOCK_DOC } from '../../shared/state-paths.js';
 import { TELEGRAM_LIMITS, type RecordedRequest } from '../../infra/replay/telegram-server.js';
 import { sharpChartRenderer } from '../../infra/telegram/charts.js';
 import { loadCandles, makeHarness, OWNER, textUpdate, type Harness } from './helpers.js';
@@ -100,7 +101,7 @@ describe('persistence', () => {
 
     // A drainer that died holding the lease blocks others only until the lease runs out.
     await enqueue(h.state, texts(5150, 1, 'after-crash'), h.clock.now());
-    await h.state.set(LOCK_PATH, { holder: 'dead', leaseUntil: h.clock.now() + DEFAULT_TELEGRAM_CONFIG.outbox.leaseMs, limiter: null });
+    await h.state.set(OUTBOX_LOCK_DOC, { holder: 'dead', leaseUntil: h.clock.now() + DEFAULT_TELEGRAM_CONFIG.outbox.leaseMs, limiter: null });
     expect((await sender({}, 'instance-c').drain()).ran).toBe(false);
     h.clock.advance(DEFAULT_TELEGRAM_CONFIG.outbox.leaseMs);
     expect((await sender({}, 'instance-c').drain()).sent).toBe(1);

@@ -6,8 +6,8 @@
 import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
 import { rejectionEvent, signalPlanOf } from '../../shared/pipeline/execution.js';
 import { applySignal, createTradingState, type RejectReason } from '../../shared/trading/core.js';
-import { tradingConfigFrom, type OrderPlacedEvent, type SignalRejectedEvent } from '../../shared/trading/model.js';
-import type { Signal } from '../../shared/trading/types.js';
+import { tradingConfigFrom } from '../../shared/trading/model.js';
+import type { Signal, OrderPlacedEvent, SignalRejectedEvent } from '../../shared/model/trading.js';
 
 /** The "opened" outcome: the order_placed the core emits for the signal, with the signal's plan. */
 export function openedOutcome(s: Signal): OrderPlacedEvent {

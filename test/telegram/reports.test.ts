@@ -11,7 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import { reportsJob } from '../../functions/reports/index.js';
 import { StateTradeLog } from '../../shared/telegram/trade-log.js';
 import type { ClosedTradeRecord } from '../../shared/ports/trade-history.js';
-import type { StrategyId } from '../../shared/trading/types.js';
+import type { StrategyId } from '../../shared/model/trading.js';
 import { enqueue, OutboxSender } from '../../shared/telegram/outbox.js';
 import { DEFAULT_TELEGRAM_CONFIG } from '../../shared/config/telegram.js';
 import { ConsoleTelegram } from '../../infra/telegram/console.js';

@@ -12,8 +12,7 @@ import { DEFAULT_TELEGRAM_CONFIG } from '../../shared/config/telegram.js';
 import { PermanentError } from '../../shared/ports/bus.js';
 import { notify } from '../../shared/telegram/dispatch.js';
 import { TOPICS } from '../../shared/topics.js';
-import type { OrderPlacedEvent, SignalRejectedEvent, TradeEvent } from '../../shared/trading/model.js';
-import type { Signal } from '../../shared/trading/types.js';
+import type { Signal, OrderPlacedEvent, SignalRejectedEvent, TradeEvent } from '../../shared/model/trading.js';
 import { loadCandles, makeHarness, MIN, notifierTopics, OWNER, T0, textUpdate, type Harness, type HarnessOptions } from './helpers.js';
 
 const HOUR = 60 * MIN;

@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { getTradingMode } from '../../shared/trading/live/mode.js';
-import { UPDATES } from '../../shared/telegram/webhook.js';
+import { TG_UPDATES_COLLECTION } from '../../shared/state-paths.js';
 import { DEFAULT_TELEGRAM_CONFIG } from '../../shared/config/telegram.js';
 import { callbackUpdate, makeHarness, OWNER, textsTo, textUpdate, type Harness } from './helpers.js';
 
@@ -33,7 +33,7 @@ describe('webhook security and de-duplication', () => {
     const u = textUpdate(OWNER, '/status');
     expect((await h.deliver(u, 'wrong-secret')).status).toBe(401);
     expect((await h.deliver(u, '')).status).toBe(401);
-    expect(await h.state.query(UPDATES)).toHaveLength(0);
+    expect(await h.state.query(TG_UPDATES_COLLECTION)).toHaveLength(0);
     expect(h.server.requests).toHaveLength(0);
   });
 

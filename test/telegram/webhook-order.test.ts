@@ -7,7 +7,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_TELEGRAM_CONFIG } from '../../shared/config/telegram.js';
-import { UPDATES, updateMarkerPath } from '../../shared/telegram/webhook.js';
+import { TG_UPDATES_COLLECTION, updateMarkerPath } from '../../shared/state-paths.js';
 import { makeHarness, MB, OWNER, postPartial as post, postRaw, SECRET, textsTo, textUpdate, WEBHOOK_SERVINGS, type Harness } from './helpers.js';
 
 describe.each(WEBHOOK_SERVINGS)('served by %s', (serve) => {
@@ -27,7 +27,7 @@ describe.each(WEBHOOK_SERVINGS)('served by %s', (serve) => {
       const r = await post(h.webhookUrl, { 'x-telegram-bot-api-secret-token': 'wrong' }, 5 * MB, { writeAtMost: 64 * 1024 });
       expect(r.status).toBe(401);
       expect(JSON.parse(r.text)).toEqual({ error: 'unauthorized' });
-      expect(await h.state.query(UPDATES)).toHaveLength(0);
+      expect(await h.state.query(TG_UPDATES_COLLECTION)).toHaveLength(0);
     }, 10_000);
 
     it('refuses an authenticated body over the cap: by its declared length, and by counting a chunked one', async () => {
@@ -50,7 +50,7 @@ describe.each(WEBHOOK_SERVINGS)('served by %s', (serve) => {
       const r = await raw('{"update_id": 1, ', undefined);
       expect(r.status).toBe(401);
       expect(r.text).not.toMatch(/SyntaxError|JSON|at |\/work|node_modules/);
-      expect(await h.state.query(UPDATES)).toHaveLength(0);
+      expect(await h.state.query(TG_UPDATES_COLLECTION)).toHaveLength(0);
     });
 
     it('still handles a normal update (the front hands the parsed body to the function)', async () => {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_TELEGRAM_CONFIG } from '../../shared/config/telegram.js';
-import { UPDATES } from '../../shared/telegram/webhook.js';
+import { TG_UPDATES_COLLECTION } from '../../shared/state-paths.js';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { MB, OWNER, postPartial, postRaw, SECRET, textUpdate } from './helpers.js';
 
@@ -88,7 +88,7 @@ describe('the telegram-webhook Cloud Run service process', () => {
     // Only the valid update left a marker: nothing refused was parsed or recorded.
     const state = new SqliteStateStore({ file: join(dir, 'state.sqlite') });
     try {
-      const markers = await state.query(UPDATES);
+      const markers = await state.query(TG_UPDATES_COLLECTION);
       expect(markers.map((m) => (m.data as { updateId: number; status: string }))).toEqual([expect.objectContaining({ updateId: u.update_id, status: 'done' })]);
     } finally {
       await state.close();

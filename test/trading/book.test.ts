@@ -7,8 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { TABLES } from '../../shared/warehouse-schema.js';
 import { createAccount, markedEquity, openRisk } from '../../shared/trading/account.js';
 import { closeManually, expireOrders, onCandle, submitSignal } from '../../shared/trading/book.js';
-import type { AccountState, PositionClosedEvent, TradeEvent, TradingConfig } from '../../shared/trading/model.js';
-import type { Signal } from '../../shared/trading/types.js';
+import type { AccountState, TradingConfig } from '../../shared/trading/model.js';
+import type { Signal, PositionClosedEvent, TradeEvent } from '../../shared/model/trading.js';
 import { HOUR, MIN, candle, cfg1m, defaultCfg, signal } from './helpers.js';
 
 const T = Date.UTC(2025, 5, 11, 12, 0); // decision candle open

@@ -2,8 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import type { ProtectionEvent } from '../../shared/protection/model.js';
 import { applyCandle, applySignal, createTradingState, ownerResume, tick, type TradingEvent, type TradingState } from '../../shared/trading/core.js';
-import { type TradingConfig } from '../../shared/trading/model.js';
-import type { Signal } from '../../shared/trading/types.js';
+import type { TradingConfig } from '../../shared/trading/model.js';
+import { type Signal } from '../../shared/model/trading.js';
 import { HOUR, MIN, candle, cfg1m, defaultCfg, signal } from './helpers.js';
 import { signalSchema } from '../../shared/messages.js';
 

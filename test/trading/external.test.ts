@@ -18,8 +18,8 @@ import {
   type TradingEvent,
   type TradingState,
 } from '../../shared/trading/core.js';
-import type { ExternalFill, PositionClosedEvent, TradeEvent, TradingConfig } from '../../shared/trading/model.js';
-import type { Signal } from '../../shared/trading/types.js';
+import type { ExternalFill, TradingConfig } from '../../shared/trading/model.js';
+import type { Signal, PositionClosedEvent, TradeEvent } from '../../shared/model/trading.js';
 import { MIN, candle, defaultCfg, realBtc1m, signal } from './helpers.js';
 
 const T = Date.UTC(2025, 5, 11, 12, 0);

@@ -4,7 +4,7 @@ import { DEFAULT_FILTERS_CONFIG } from '../../shared/config/strategy.js';
 import type { ProtectionEvent } from '../../shared/protection/model.js';
 import { applyBias, applySignal, applyCandle, createTradingState } from '../../shared/trading/core.js';
 import { biasRestriction, createBiasFilterState, updateBiasFilter, type BiasFilterState } from '../../shared/trading/filters.js';
-import type { Bias, BiasState } from '../../shared/trading/types.js';
+import type { Bias, BiasState } from '../../shared/model/trading.js';
 import { HOUR, MIN, candle, defaultCfg, signal } from './helpers.js';
 
 const T0 = Date.UTC(2025, 5, 11, 0, 0);

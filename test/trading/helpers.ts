@@ -2,9 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
-import type { Candle } from '../../shared/market/types.js';
+import type { Candle } from '../../shared/model/market.js';
 import { tradingConfigFrom, type TradingConfig } from '../../shared/trading/model.js';
-import type { Signal } from '../../shared/trading/types.js';
+import type { Signal } from '../../shared/model/trading.js';
 
 export const MIN = 60_000;
 export const HOUR = 60 * MIN;

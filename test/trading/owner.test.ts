@@ -8,8 +8,9 @@ import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import type { ProtectionEvent } from '../../shared/protection/model.js';
 import { applyCandle, applySignal, createTradingState, ownerMoveTakeProfit, ownerPause, ownerResume, OWNER_PAUSED_KIND, setFillSource, tick, type TradingEvent } from '../../shared/trading/core.js';
 import { setTradingMode } from '../../shared/trading/live/mode.js';
-import type { PositionClosedEvent } from '../../shared/trading/model.js';
-import { commandMarkerPath, TradingStore } from '../../shared/trading/store.js';
+import type { PositionClosedEvent } from '../../shared/model/trading.js';
+import { TradingStore } from '../../shared/trading/store.js';
+import { commandMarkerPath } from '../../shared/state-paths.js';
 import { MIN, candle, defaultCfg, signal } from './helpers.js';
 
 const T = Date.UTC(2025, 5, 11, 12, 0);

@@ -31,7 +31,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { applyCandle, applySignal, createTradingState, type TradingEvent, type TradingState } from '../../shared/trading/core.js';
-import type { PositionClosedEvent } from '../../shared/trading/model.js';
+import type { PositionClosedEvent } from '../../shared/model/trading.js';
 import { MIN, defaultCfg, realBtc1m, signal } from './helpers.js';
 
 const at = (hhmm: string) => Date.parse(`2025-06-11T${hhmm}:00Z`);

@@ -10,7 +10,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { setTradingMode } from '../../shared/trading/live/mode.js';
 import type { ExternalFill } from '../../shared/trading/model.js';
-import { externalMarkerPath, TradingStore, tradingDocPath } from '../../shared/trading/store.js';
+import { TradingStore } from '../../shared/trading/store.js';
+import { externalMarkerPath, tradingDocPath } from '../../shared/state-paths.js';
 import { MIN, defaultCfg, signal } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'trading-store-ext-'));

@@ -10,8 +10,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import type { StateStore, Transaction } from '../../shared/ports/state.js';
 import { openRisk } from '../../shared/trading/account.js';
-import { closedTradeRows, signalMarkerPath, TradingStore, tradingDocPath } from '../../shared/trading/store.js';
-import type { Signal } from '../../shared/trading/types.js';
+import { closedTradeRows, TradingStore } from '../../shared/trading/store.js';
+import { signalMarkerPath, tradingDocPath } from '../../shared/state-paths.js';
+import type { Signal } from '../../shared/model/trading.js';
 import { MIN, candle, defaultCfg, signal } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'trading-store-'));

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { BigQueryWarehouse, candlesQuery } from '../../infra/warehouse/bigquery.js';
 import { TABLES, candleToRow, type TableName } from '../../shared/warehouse-schema.js';
-import type { Candle } from '../../shared/market/types.js';
+import type { Candle } from '../../shared/model/market.js';
 import {
   FakeBigQueryServer,
   type FakeBigQueryOptions,

@@ -6,7 +6,7 @@ import { DuckDbWarehouse } from '../../infra/warehouse/duckdb.js';
 import { duckDbCreateTable } from '../../infra/warehouse/ddl.js';
 import { candleToRow, type TableName } from '../../shared/warehouse-schema.js';
 import type { Row } from '../../shared/ports/warehouse.js';
-import type { Candle } from '../../shared/market/types.js';
+import type { Candle } from '../../shared/model/market.js';
 import { readKrakenCandles } from './market-csv.js';
 import { fixture } from '../kit.js';
 

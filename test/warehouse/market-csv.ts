@@ -4,8 +4,8 @@
  * `withKit`).
  */
 import { readFileSync } from 'node:fs';
+import type { Candle, Interval, Venue } from '../../shared/model/market.js';
 import { badRow, readCandleCsv } from '../../shared/market/candle-csv.js';
-import type { Candle, Interval, Venue } from '../../shared/market/types.js';
 
 /** `path` is a file path, e.g. `fixture('macro', 'XBTUSD_60.csv')`; read by the one candle CSV reader (a bad row throws with file and line). */
 export function readCandlesCsv(path: string, venue: Venue, symbol: string, interval: Interval): Candle[] {

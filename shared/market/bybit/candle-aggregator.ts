@@ -12,7 +12,7 @@
  * was observed. Other minutes (the partial minute around a reconnect) are reported `complete: false`
  * and must be taken from REST by the caller.
  */
-import { INTERVAL_MS, type Candle } from '../types.js';
+import { INTERVAL_MS, type Candle } from '../../model/market.js';
 import type { KlineBar } from './messages.js';
 
 const MINUTE = INTERVAL_MS['1m'];

@@ -17,20 +17,19 @@
  * after restart; consumers de-duplicate on the `candleKey` attribute (venue:symbol:interval:openTime).
  */
 import { TOPICS } from '../../topics.js';
-import { candleKey, INTERVAL_MS, type Candle } from '../types.js';
+import { candleKey, INTERVAL_MS, type Candle } from '../../model/market.js';
+import { candleBatchSchema } from '../../messages.js';
 import { EMPTY_SANITY, judgeSanity, type QualityConfig, type SanityState } from '../quality.js';
 import type { Bus } from '../../ports/bus.js';
 import type { StateStore } from '../../ports/state.js';
-import { safeId } from '../../ports/state.js';
 import type { Clock } from '../../ports/clock.js';
 import type { KlineSource } from '../../ports/bybit.js';
 import type { Logger } from '../../log.js';
+import { holderCursorPath } from '../../state-paths.js';
 import { publish } from '../../messages.js';
 
 const MINUTE = INTERVAL_MS['1m'];
 
-/** Firestore needs an even number of segments: collection `holder`, doc `bybit`, sub-collection `cursors`. */
-export const cursorPath = (symbol: string): string => `holder/bybit/cursors/${safeId(symbol)}`;
 
 export interface CursorDoc {
   symbol: string;
@@ -123,7 +122,7 @@ export class CandlePublisher {
 
   private async load(l: SymbolLane): Promise<void> {
     if (l.loaded) return;
-    const doc = await this.o.state.get<CursorDoc>(cursorPath(l.symbol));
+    const doc = await this.o.state.get<CursorDoc>(holderCursorPath(l.symbol));
     l.cursor = doc?.lastOpenTime;
     const close = doc?.lastClose ?? undefined;
     l.sanity = close === undefined ? EMPTY_SANITY : { ref: { openTime: doc?.lastOpenTime ?? Number.NEGATIVE_INFINITY, close }, run: [] };
@@ -258,7 +257,7 @@ export class CandlePublisher {
   }
 
   private async advanceCursor(l: SymbolLane, openTime: number): Promise<void> {
-    const path = cursorPath(l.symbol);
+    const path = holderCursorPath(l.symbol);
     const now = this.o.clock.now();
     await this.o.state.runTransaction(async (tx) => {
       const doc = await tx.get<CursorDoc>(path);

@@ -14,7 +14,7 @@
  * `ingest()` is synchronous and allocation-light: it is the hot path measured by `npm run bench`.
  */
 import { TOPICS } from '../../topics.js';
-import { INTERVAL_MS, type Candle, type Snapshot, type Trade } from '../types.js';
+import { INTERVAL_MS, type Candle, type Snapshot, type Trade } from '../../model/market.js';
 import type { Bus } from '../../ports/bus.js';
 import type { StateStore } from '../../ports/state.js';
 import type { Clock } from '../../ports/clock.js';

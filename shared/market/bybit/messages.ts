@@ -21,7 +21,7 @@
  *   {"success":true,"ret_msg":"pong","conn_id":"...","req_id":"","op":"ping"}
  */
 import { z } from 'zod';
-import type { Trade } from '../types.js';
+import type { Trade } from '../../model/market.js';
 
 export type Channel = 'publicTrade' | 'orderbook' | 'kline' | 'other';
 

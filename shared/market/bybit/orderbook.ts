@@ -12,7 +12,7 @@
  * compares, O(n) moves only for structural changes, with n <= 500. Features read the first N
  * entries directly.
  */
-import type { BookFeatures, BookLevel } from '../types.js';
+import type { BookFeatures, BookLevel } from '../../model/market.js';
 import { bookDataIssue, num, type BookData } from './messages.js';
 import { lowerBound } from '../../sorted.js';
 

@@ -7,7 +7,7 @@
  * A failed publish keeps the trades for the next attempt (in order, nothing lost or reordered).
  */
 import { TOPICS } from '../../topics.js';
-import type { Trade } from '../types.js';
+import type { Trade } from '../../model/market.js';
 import { publish, type TickBatch } from '../../messages.js';
 import type { Bus } from '../../ports/bus.js';
 import type { Logger } from '../../log.js';

@@ -20,9 +20,9 @@ import type { StateStore } from '../../ports/state.js';
 import type { Warehouse } from '../../ports/warehouse.js';
 import { candleToRow } from '../../warehouse-schema.js';
 import { writeHotCandles } from '../hot-store.js';
+import { flagBadData, priceIntegrityReason, type QualityConfig } from '../quality.js';
+import { INTERVAL_MS, intervalFromMinutes, type Candle, type Interval, type Venue } from '../../model/market.js';
 import { readCandleCsv, type CandleCsvFormat } from '../candle-csv.js';
-import { flagBadData, type QualityConfig } from '../quality.js';
-import { INTERVAL_MS, intervalFromMinutes, type Candle, type Interval, type Venue } from '../types.js';
 import { detectGaps, totalMissing, type GapRange } from './gaps.js';
 import { symbolForKrakenPair } from './pairs.js';
 

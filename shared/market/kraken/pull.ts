@@ -30,21 +30,18 @@ import type { DocData, StateStore } from '../../ports/state.js';
 import type { Warehouse } from '../../ports/warehouse.js';
 import { TOPICS } from '../../topics.js';
 import { candleToRow } from '../../warehouse-schema.js';
-import { barsCollection, writeHotCandles } from '../hot-store.js';
+import { writeHotCandles } from '../hot-store.js';
 import { flagBadData } from '../quality.js';
-import { INTERVAL_MS, KRAKEN_INTERVAL_MINUTES, isTradable, type Candle, type Interval } from '../types.js';
+import { candleBatchSchema } from '../../messages.js';
+import { INTERVAL_MS, KRAKEN_INTERVAL_MINUTES, isTradable, type Candle, type Interval } from '../../model/market.js';
 import { detectGaps, totalMissing, type GapRange } from './gaps.js';
+import { barsCollection, krakenCursorPath } from '../../state-paths.js';
 import { publish, type Alert } from '../../messages.js';
 import { alertAttributes } from '../../alerts.js';
 
-export const CURSOR_COLLECTION = 'cursors';
 const MS_PER_S = 1000;
 /** Warehouse insert batch size (BigQuery streaming inserts are fine well below 10k rows). */
 export const WAREHOUSE_BATCH_ROWS = 500;
-
-export function cursorPath(pair: string, interval: Interval): string {
-  return `${CURSOR_COLLECTION}/kraken:${pair}:${interval}`;
-}
 
 export interface KrakenCursor {
   venue: 'kraken';
@@ -196,7 +193,7 @@ export async function pullOne(deps: KrakenPullDeps, target: Target, interval: In
 async function pullInto(deps: KrakenPullDeps, target: Target, interval: Interval, summary: PairIntervalSummary, log: Logger): Promise<void> {
   const { config, state, clock } = deps;
   const { pair, symbol } = target;
-  const cursorDoc = await state.get<KrakenCursor>(cursorPath(pair, interval));
+  const cursorDoc = await state.get<KrakenCursor>(krakenCursorPath(pair, interval));
   const cursor = cursorDoc?.lastOpenTime;
   summary.cursorBefore = cursor;
   const { res, raw } = await fetchClosed(deps, target, interval, cursor, summary);
@@ -343,7 +340,7 @@ async function storedCloseBefore(state: StateStore, symbol: string, interval: In
 
 /** Moves the cursor forward in a transaction; never backwards. Returns the cursor after the call. */
 export async function advanceCursor(state: StateStore, next: KrakenCursor): Promise<number> {
-  const path = cursorPath(next.pair, next.interval);
+  const path = krakenCursorPath(next.pair, next.interval);
   return state.runTransaction(async (tx) => {
     const cur = await tx.get<KrakenCursor>(path);
     if (cur && cur.lastOpenTime >= next.lastOpenTime) return cur.lastOpenTime;

@@ -30,23 +30,15 @@
  *   `parameter` (a dotted key of the strategy configs, `risk.scalp.totalRiskPct`, or a field of the
  *   document named by `strategy`), `current` (before) and `suggested` (after).
  */
-import { CONFIG_COLLECTION, CONFIG_DOCUMENTS, isConfigDocName, type ConfigDocName } from '../../config/documents.js';
-import { ConfigService, configStatePath, validateConfigDocument, type ConfigStateDoc } from '../../config/service.js';
+import { CONFIG_DOCUMENTS, isConfigDocName, type ConfigDocName } from '../../config/documents.js';
+import { ConfigService, validateConfigDocument, type ConfigStateDoc } from '../../config/service.js';
 import { effectiveDocument } from '../../config/strict.js';
 import type { DocData, JsonValue, StateStore } from '../../ports/state.js';
-import { safeId } from '../../ports/state.js';
-import { SUGGESTIONS as BOT_SUGGESTIONS } from '../../telegram/trade-commands.js';
 import { tradingConfigFrom } from '../../trading/model.js';
 import { TradingStore, type StoreCommandResult } from '../../trading/store.js';
 import { LiveLink, PAPER_ACCOUNT_ID, settle, type ExecutionDeps } from '../execution.js';
 import type { TradeCommand } from '../../messages.js';
-
-/** Decisions (and the backtester's proposals) live here: `suggestions/{id}`. */
-export const SUGGESTION_DECISIONS = 'suggestions';
-
-export function suggestionPath(id: string): string {
-  return `${SUGGESTION_DECISIONS}/${safeId(id)}`;
-}
+import { configNameOf, configPath, configStatePath, mlSuggestionPath, suggestionPath } from '../../state-paths.js';
 
 /** One proposed config value. */
 export interface ProposedChange {
@@ -162,7 +154,7 @@ function documentOfKey(key: string): { name: ConfigDocName; field: string } | nu
 }
 
 function docName(document: string): ConfigDocName | null {
-  const name = document.startsWith(`${CONFIG_COLLECTION}/`) ? document.slice(CONFIG_COLLECTION.length + 1) : document;
+  const name = configNameOf(document) ?? document;
   return isConfigDocName(name) ? name : null;
 }
 
@@ -180,13 +172,13 @@ async function proposedChanges(state: StateStore, id: string): Promise<ProposedC
   if (proposal && Array.isArray(proposal.changes)) {
     return proposal.changes.map((c) => ({ document: c.document, field: c.field, before: c.before ?? null, after: c.after }));
   }
-  const item = await state.get<BotSuggestion>(`${BOT_SUGGESTIONS}/${safeId(id)}`);
+  const item = await state.get<BotSuggestion>(mlSuggestionPath(id));
   if (!item) return proposal ? [] : null;
   const byKey = documentOfKey(item.parameter);
   const byDoc = isConfigDocName(item.strategy) ? item.strategy : isConfigDocName(`scalp_${item.strategy}`) ? (`scalp_${item.strategy}` as ConfigDocName) : null;
   const target = byKey ?? (byDoc ? { name: byDoc, field: item.parameter } : null);
-  if (!target) return [{ document: `${CONFIG_COLLECTION}/${item.strategy}`, field: item.parameter, before: item.current, after: item.suggested }];
-  return [{ document: `${CONFIG_COLLECTION}/${target.name}`, field: target.field, before: item.current, after: item.suggested }];
+  if (!target) return [{ document: configPath(item.strategy), field: item.parameter, before: item.current, after: item.suggested }];
+  return [{ document: configPath(target.name), field: target.field, before: item.current, after: item.suggested }];
 }
 
 function sameValue(a: unknown, b: unknown): boolean {
@@ -248,7 +240,7 @@ export async function decideSuggestion(deps: ExecutionDeps, cmd: Extract<TradeCo
       applied: null,
       appliedAt: null,
     };
-    tx.merge(path, { ...(cur ? {} : { source: changes === null ? 'unknown' : `${BOT_SUGGESTIONS}/${cmd.suggestionId}`, changes: (changes ?? []) as unknown as JsonValue }), ...decision } as unknown as DocData);
+    tx.merge(path, { ...(cur ? {} : { source: changes === null ? 'unknown' : mlSuggestionPath(cmd.suggestionId), changes: (changes ?? []) as unknown as JsonValue }), ...decision } as unknown as DocData);
     return { mine: true, status, applied: null };
   });
   if (!rec.mine) {

@@ -31,8 +31,8 @@
  */
 import type { MacroConfig } from '../../config/strategy.js';
 import { ema, macd, rsi, sma } from '../../indicators/tulind.js';
-import { INTERVAL_MS } from '../../market/types.js';
-import type { Bias, BiasState } from '../../trading/types.js';
+import { INTERVAL_MS } from '../../model/market.js';
+import type { Bias, BiasState } from '../../model/trading.js';
 import { clamp, closeTimeAt, lastClosedIndex, round, type CandleColumns, type SeriesByInterval } from './columns.js';
 
 // ---- named constants (proposed config fields: macro.bias.scales.*) ----

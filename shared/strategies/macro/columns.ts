@@ -5,7 +5,7 @@
  * `lastClosedIndex`, so series of different intervals are aligned on close times, never open times.
  */
 import { candleViolation } from '../../market/candle-gate.js';
-import { INTERVAL_MS, isTradable, type Candle, type Interval } from '../../market/types.js';
+import { INTERVAL_MS, isTradable, type Candle, type Interval } from '../../model/market.js';
 import { allocColumns, type CandleColumns } from '../series.js';
 import { upperBound } from '../../sorted.js';
 

@@ -35,10 +35,9 @@
  * Signal ids: `${strategy}:${symbol}:${candleOpenTime}` (deterministic; idempotent downstream).
  */
 import type { MacroConfig, Regime } from '../../config/strategy.js';
-import type { Tier } from '../../config/system.js';
 import { ema, rsi, sma } from '../../indicators/tulind.js';
-import { INTERVAL_MS, type Interval } from '../../market/types.js';
-import type { Decision, Direction, ScanDecision, Signal, StrategyId } from '../../trading/types.js';
+import { INTERVAL_MS, type Interval, type Tier } from '../../model/market.js';
+import type { Decision, Direction, ScanDecision, Signal, StrategyId } from '../../model/trading.js';
 import { clamp, closeTimeAt, lastClosedIndex, round, type CandleColumns, type SeriesByInterval } from './columns.js';
 import { MAX_STALE_INTERVALS } from './bias.js';
 

@@ -12,8 +12,8 @@
  *   "peeked" from the state at i, so the decision uses only what existed at the snapshot time.
  */
 import type { ScalpStrategyConfig, ScalpStrategyId } from '../../config/strategy.js';
-import { INTERVAL_MS } from '../../market/types.js';
-import type { Direction, ScanDecision } from '../../trading/types.js';
+import { INTERVAL_MS } from '../../model/market.js';
+import type { Direction, ScanDecision } from '../../model/trading.js';
 import type { BookSample } from '../exhaustion.js';
 import type { LevelSet } from '../levels.js';
 import type { CandleSeries } from '../series.js';

@@ -20,8 +20,8 @@
  * the hot 15m/1h store (see `levelSetFor`).
  */
 import type { LevelsExhaustionConfig } from '../../config/strategy.js';
-import { INTERVAL_MS } from '../../market/types.js';
-import type { Direction } from '../../trading/types.js';
+import { INTERVAL_MS } from '../../model/market.js';
+import type { Direction } from '../../model/trading.js';
 import { atr, ema, rsi } from '../../indicators/tulind.js';
 import { doubleWickCheck, lowVolumeCheck, orderBookFlipCheck, rsiCheck, UNAVAILABLE } from '../exhaustion.js';
 import {

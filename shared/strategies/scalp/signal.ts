@@ -1,6 +1,6 @@
 /**
  * The ONE conversion of a MICRO-SCALP decision (TAKE + proposal) into an actionable `Signal`
- * (shared/trading/types.ts). Used by the live micro engine (shared/pipeline/micro-scalp.ts) and by the
+ * (shared/model/trading.ts). Used by the live micro engine (shared/pipeline/micro-scalp.ts) and by the
  * backtester, so both hand the trading core exactly the same signal. Pure: no clock, no I/O.
  *
  * - tier: from SystemConfig.symbols (a symbol that is not configured is an error: the caller only
@@ -12,9 +12,10 @@
  * - maxHoldMs and confidence: named constants below (the strategy configs have no such fields yet).
  */
 import type { ScalpStrategyConfig } from '../../config/strategy.js';
-import type { SystemConfig, Tier } from '../../config/system.js';
+import type { SystemConfig } from '../../config/system.js';
+import type { Tier } from '../../model/market.js';
 import type { ScalpDecision } from './common.js';
-import type { Signal } from '../../trading/types.js';
+import type { Signal } from '../../model/trading.js';
 
 /**
  * Time exit of a scalp after its entry fills. Proposed config field: `scalp_<strategy>.maxHoldMs`

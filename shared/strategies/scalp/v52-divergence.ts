@@ -21,7 +21,7 @@
  * -> NEAR_MISS; anything else -> null (not logged).
  */
 import type { V52DivergenceConfig } from '../../config/strategy.js';
-import type { Direction } from '../../trading/types.js';
+import type { Direction } from '../../model/trading.js';
 import { atr, ema, rsi } from '../../indicators/tulind.js';
 import { pivotFlags } from '../levels.js';
 import type { CandleSeries } from '../series.js';

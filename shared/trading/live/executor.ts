@@ -52,9 +52,9 @@ import type { Logger } from '../../log.js';
 import type { TradingVenue, InstrumentRules, VenueOrder } from '../../ports/trading-venue.js';
 import { VenueError } from '../../ports/trading-venue.js';
 import type { DocData, StateStore } from '../../ports/state.js';
-import { safeId } from '../../ports/state.js';
 import type { TradingEvent, TradingState } from '../core.js';
-import type { ExternalFill, TradeEvent } from '../model.js';
+import type { ExternalFill } from '../model.js';
+import type { TradeEvent } from '../../model/trading.js';
 import type { TradingStore } from '../store.js';
 import {
   DEFAULT_LIVE_EXECUTION_CONFIG,
@@ -75,13 +75,7 @@ import {
   type LiveGroup,
   type LiveLeg,
 } from './ledger.js';
-
-export function liveCollection(accountId: string): string {
-  return `trading/${safeId(accountId)}/live`;
-}
-export function liveGroupPath(accountId: string, groupId: string): string {
-  return `${liveCollection(accountId)}/${safeId(groupId)}`;
-}
+import { liveCollection, liveGroupPath } from '../../state-paths.js';
 
 export interface LiveExecutorOptions {
   venue: TradingVenue;

@@ -36,9 +36,9 @@
 import { z } from 'zod';
 import type { InstrumentRules, OrderSide, VenueOrder, VenueOrderStatus } from '../../ports/trading-venue.js';
 import { TERMINAL_STATUSES } from '../../ports/trading-venue.js';
-import type { Tier } from '../../config/system.js';
+import type { Tier } from '../../model/market.js';
 import type { Position } from '../model.js';
-import type { Direction, EngineKind, ExitReason, StrategyId } from '../types.js';
+import type { Direction, EngineKind, ExitReason, StrategyId } from '../../model/trading.js';
 import { boundedExitPrice, clientOrderId, entrySide, exitSide, prepareLimitOrder } from './orders.js';
 
 /** Bybit's reject reason of a PostOnly order that would have taken liquidity. */

@@ -11,14 +11,12 @@
 import { z } from 'zod';
 import type { DocData, StateStore } from '../../ports/state.js';
 import type { FillSource } from '../model.js';
+import { modeChangePath, TRADING_MODE_DOC } from '../../state-paths.js';
 import type { Alert } from '../../messages.js';
 
 export const TRADING_MODES = ['paper', 'live'] as const;
 export type TradingMode = (typeof TRADING_MODES)[number];
 export const DEFAULT_TRADING_MODE: TradingMode = 'paper';
-
-export const TRADING_MODE_DOC = 'trading/mode';
-export const TRADING_MODE_CHANGES = `${TRADING_MODE_DOC}/changes`;
 
 export type Actor = 'owner' | 'member';
 
@@ -84,10 +82,6 @@ export function fillSourceOfMode(mode: TradingMode): FillSource {
 export async function getTradingMode(store: StateStore): Promise<TradingMode> {
   const doc = parseModeDoc(await store.get(TRADING_MODE_DOC));
   return doc?.mode ?? DEFAULT_TRADING_MODE;
-}
-
-export function modeChangePath(seq: number): string {
-  return `${TRADING_MODE_CHANGES}/${String(seq).padStart(6, '0')}`;
 }
 
 /** Owner-only mode change: refuses members, records every change, returns one alert per change. */

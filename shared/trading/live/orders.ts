@@ -18,7 +18,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { InstrumentRules, OrderSide } from '../../ports/trading-venue.js';
-import type { Direction } from '../types.js';
+import type { Direction } from '../../model/trading.js';
 
 /** Bybit's `orderLinkId` limit. */
 export const MAX_CLIENT_ORDER_ID_LENGTH = 36;

@@ -1,6 +1,15 @@
 /**
- * Market-data domain types shared by every engine. All times are UTC epoch milliseconds.
+ * Ground floor, market vocabulary: the plain market-data types every layer speaks (candles, intervals,
+ * venues, trades, order-book features, snapshots, symbol tiers) and their base zod schemas. It imports
+ * nothing but zod, so ports, config, charts and the domain can all import it without pulling in logic.
+ * Message schemas (a topic's payload) are built from these in shared/messages.ts.
+ * All times are UTC epoch milliseconds.
  */
+import { z } from 'zod';
+
+/** Market-cap tier of a symbol: risk, exits and costs are configured per tier. */
+export const TIERS = ['large_cap', 'mid_cap', 'small_cap', 'memecoin'] as const;
+export type Tier = (typeof TIERS)[number];
 
 /** Candle intervals the system stores. Kraken and Bybit names are mapped onto these. */
 export const INTERVALS = ['1m', '5m', '15m', '1h', '4h', '12h', '1d'] as const;
@@ -106,3 +115,48 @@ export interface Snapshot {
   forming: Candle | null;
   book: BookFeatures | null;
 }
+
+// ---------- base zod schemas (validation at an edge: bus payloads, fixtures, config) ----------
+
+const finite = z.number().finite();
+const positive = finite.positive();
+
+export const candleSchema = z
+  .object({
+    symbol: z.string().min(1),
+    interval: z.enum(INTERVALS),
+    venue: z.enum(['kraken', 'bybit']),
+    openTime: z.number().int().nonnegative(),
+    open: positive,
+    high: positive,
+    low: positive,
+    close: positive,
+    volume: finite.nonnegative(),
+    trades: z.number().int().nonnegative().optional(),
+    vwap: finite.nonnegative().optional(),
+    flags: z.array(z.enum(['bad_data'])).optional(),
+  })
+  .refine((c) => c.low <= Math.min(c.open, c.close) && c.high >= Math.max(c.open, c.close), {
+    message: 'OHLC out of order (need low <= open,close <= high)',
+  });
+
+export const tradeSchema = z.object({
+  symbol: z.string().min(1),
+  ts: z.number().int().nonnegative(),
+  price: positive,
+  size: positive,
+  side: z.enum(['Buy', 'Sell']),
+  id: z.string().min(1),
+});
+
+export const bookFeaturesSchema = z
+  .object({
+    bestBid: finite.positive(),
+    bestAsk: finite.positive(),
+    mid: finite.positive(),
+    spreadBps: finite,
+    bidDepth: finite.nonnegative(),
+    askDepth: finite.nonnegative(),
+    imbalance: finite.min(-1).max(1),
+    depthLevels: z.number().int().nonnegative(),
+  }) satisfies z.ZodType<BookFeatures>;
