@@ -43,12 +43,11 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import cliProgress from 'cli-progress';
 import { InMemoryBus, type DeadLetterRecord } from '../infra/bus/memory.js';
-import { subscriptionName } from '../infra/bus/topology.js';
-import { setContext, type AppContext } from '../infra/context.js';
+import { createRoot, type Services } from '../infra/runtime/root.js';
 import { SqliteStateStore } from '../infra/state/sqlite.js';
 import { DuckDbWarehouse, IN_MEMORY } from '../infra/warehouse/duckdb.js';
-import { pubsubBindings } from '../functions/registry.js';
-import { macroAnalysisJob } from '../functions/macro-analysis/index.js';
+import { runScheduled, subscribeFunctions } from '../infra/runtime/bind.js';
+import { SCHEDULED_FUNCTIONS } from '../infra/runtime/registry.js';
 import { staticConfig } from '../shared/config/source.js';
 import { DEFAULT_STRATEGY_CONFIGS, type StrategyConfigs } from '../shared/config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from '../shared/config/system.js';
@@ -56,7 +55,6 @@ import { createLogger, type Logger, type Severity } from '../shared/log.js';
 import { writeHotCandles } from '../shared/market/hot-store.js';
 import { candleKey, INTERVAL_MS, type Candle, type Interval } from '../shared/market/types.js';
 import { ManualClock } from '../shared/ports/clock.js';
-import { getTelegramRuntime } from '../infra/telegram/runtime.js';
 import type { StateStore } from '../shared/ports/state.js';
 import type { CandleRange, Row, Warehouse } from '../shared/ports/warehouse.js';
 import type { TableName } from '../shared/warehouse-schema.js';
@@ -106,7 +104,7 @@ export interface ReplayOptions {
   taps?: Partial<Record<string, (payload: unknown, attributes: Record<string, string>) => void>>;
   onProgress?: (done: number, total: number, marketTime: number) => void;
   /** Called after the replay, before the adapters close (tests inspect state and warehouse). */
-  inspect?: (x: { ctx: AppContext; state: StateStore; warehouse: DuckDbWarehouse; bus: InMemoryBus }) => Promise<void>;
+  inspect?: (x: { ctx: Services; state: StateStore; warehouse: DuckDbWarehouse; bus: InMemoryBus }) => Promise<void>;
   /**
    * Warehouse write-behind: rows are validated at once but appended to DuckDB every this many minutes
    * of market time (and at the end). 0 = every insert goes straight to DuckDB. Default 60.
@@ -561,7 +559,7 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
   const flushMinutes = opts.warehouseFlushMinutes ?? DEFAULT_WAREHOUSE_FLUSH_MINUTES;
   const warehouse = flushMinutes > 0 ? new WriteBehindWarehouse(duck) : duck;
   const bus = new InMemoryBus({ clock, fast: true, duplicateDelivery: opts.duplicateDelivery ?? false, log: log.child({ component: 'bus' }) });
-  const ctx: AppContext = {
+  const ctx: Services = {
     state,
     bus,
     warehouse,
@@ -570,11 +568,12 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
     config: staticConfig(system, strategies),
     endpoints: { krakenRest: 'http://127.0.0.1:9', bybitRest: 'http://127.0.0.1:9', bybitWs: 'ws://127.0.0.1:9' },
   };
-  setContext(ctx);
   // The notifier's outbox must never sleep on this manual clock (it only moves between deliveries):
   // what is due is sent, the rest on a later drain.
-  await getTelegramRuntime(ctx, { maxDrainWaitMs: 0 });
-  for (const b of pubsubBindings()) bus.subscribe({ name: subscriptionName(b.function, b.topic), topic: b.topic, handler: b.handler });
+  const root = createRoot(ctx, { telegram: { maxDrainWaitMs: 0 } });
+  await root.telegram();
+  const macroAnalysis = SCHEDULED_FUNCTIONS.find((f) => f.name === 'macro-analysis')!;
+  subscribeFunctions(bus, root);
   for (const [topic, tap] of Object.entries(opts.taps ?? {})) {
     if (!tap) continue;
     bus.subscribe({
@@ -658,7 +657,7 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
       // 3. macro analysis every 5 minutes of market time.
       if (t % MACRO_EVERY_MS === 0) {
         for (const s of symbols) {
-          await macroAnalysisJob.run(ctx, { symbols: [s] });
+          await runScheduled(root, macroAnalysis, { symbols: [s] });
           macroRuns++;
           await bus.drain();
         }
@@ -721,7 +720,6 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
     await bus.close();
     await state.close();
     await warehouse.close();
-    setContext(undefined);
   }
 }
 

@@ -55,7 +55,8 @@ import type { StrategyConfigs } from '../config/strategy.js';
 import type { Logger } from '../log.js';
 import { gateCandles, gateRefusal, type GateVerdict } from '../market/candle-gate.js';
 import { INTERVAL_MS, type Candle } from '../market/types.js';
-import type { Bus } from '../ports/bus.js';
+import { PermanentError, type Bus } from '../ports/bus.js';
+import { routeByTopic, type BusMessage } from '../messages.js';
 import type { Clock } from '../ports/clock.js';
 import type { StateStore } from '../ports/state.js';
 import type { Row, Warehouse } from '../ports/warehouse.js';
@@ -103,16 +104,9 @@ export interface ExecutionCache {
  */
 export const RECONCILE_MIN_INTERVAL_MS = 15_000;
 
-const caches = new WeakMap<StateStore, ExecutionCache>();
-
-/** The instance's cache for this state store (a new store starts cold). */
-export function executionCacheFor(state: StateStore): ExecutionCache {
-  let c = caches.get(state);
-  if (!c) {
-    c = { candles: new CandleCache('bybit', '1m') };
-    caches.set(state, c);
-  }
-  return c;
+/** A cold cache for one instance (the composition root builds one per root, with the function's deps). */
+export function createExecutionCache(): ExecutionCache {
+  return { candles: new CandleCache('bybit', '1m') };
 }
 
 export interface ExecutionDeps {
@@ -493,3 +487,42 @@ export async function executeBias(deps: ExecutionDeps, bias: MacroBiasMessage): 
   await afterCore(deps, link, store, r, now);
   return { applied: r.applied, events: r.events };
 }
+
+// ---------- the function's handle (functions/execution binds it) ----------
+
+export const FUNCTION_NAME = 'execution';
+
+/** What the execution function gets from the composition root (infra/runtime/deps.ts), once per instance. */
+export type Deps = ExecutionDeps;
+
+async function deliveryOf(deps: Deps, attempt: number): Promise<DeliveryInfo> {
+  return { attempt, maxAttempts: (await deps.config.system()).delivery.maxAttempts };
+}
+
+/**
+ * The execution function: scalp and swing signals, closed Bybit 1m and Kraken candles, macro-bias
+ * updates and the owner's trade commands, routed by topic. Owner commands load on the first command:
+ * their module builds on this one (a static import back would be an import cycle).
+ */
+export const handle = routeByTopic(FUNCTION_NAME, {
+  [TOPICS.microSignals]: async (deps: Deps, msg: BusMessage<typeof TOPICS.microSignals>) => {
+    if (msg.payload.engine !== 'SCALP') throw new PermanentError(`a ${msg.payload.engine} signal on ${TOPICS.microSignals}`);
+    await executeSignal(deps, msg.payload, await deliveryOf(deps, msg.deliveryAttempt));
+  },
+  [TOPICS.swingSignals]: async (deps: Deps, msg: BusMessage<typeof TOPICS.swingSignals>) => {
+    await executeSignal(deps, signalFromSwingMessage(msg.payload), await deliveryOf(deps, msg.deliveryAttempt));
+  },
+  [TOPICS.bybitCandles]: async (deps: Deps, msg: BusMessage<typeof TOPICS.bybitCandles>) => {
+    await executeCandles(deps, msg.payload.candles);
+  },
+  [TOPICS.krakenOhlc]: async (deps: Deps, msg: BusMessage<typeof TOPICS.krakenOhlc>) => {
+    await executeCandles(deps, msg.payload.candles);
+  },
+  [TOPICS.macroBias]: async (deps: Deps, msg: BusMessage<typeof TOPICS.macroBias>) => {
+    await executeBias(deps, msg.payload);
+  },
+  [TOPICS.tradeCommands]: async (deps: Deps, msg: BusMessage<typeof TOPICS.tradeCommands>) => {
+    const { executeTradeCommand } = await import('./execution/owner-commands.js');
+    await executeTradeCommand(deps, msg.payload);
+  },
+});

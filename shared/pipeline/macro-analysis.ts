@@ -28,7 +28,8 @@ import type { SymbolConfig, SystemConfig } from '../config/system.js';
 import type { Logger } from '../log.js';
 import { recentHotCandles } from '../market/hot-store.js';
 import { INTERVAL_MS, type Interval } from '../market/types.js';
-import type { Bus } from '../ports/bus.js';
+import { PermanentError, type Bus } from '../ports/bus.js';
+import { z } from 'zod';
 import type { Clock } from '../ports/clock.js';
 import { safeId, type DocData, type StateStore } from '../ports/state.js';
 import type { Row, Warehouse } from '../ports/warehouse.js';
@@ -327,4 +328,22 @@ async function resolveRegime(
     return null;
   }
   return regimeAt(cols.openTime, cols.close, i, cfg);
+}
+
+// ---------- the function's handle (functions/macro-analysis binds it) ----------
+
+export const FUNCTION_NAME = 'macro-analysis';
+
+/** What the macro-analysis function gets from the composition root (infra/runtime/deps.ts). */
+export type Deps = MacroDeps;
+
+/** The scheduled body: `{ "symbols": ["BTCUSDT", ...] }` restricts the run to those symbols. */
+const bodySchema = z.object({ symbols: z.array(z.string().min(1)).min(1).optional() }).passthrough();
+
+/** One run (Cloud Scheduler every 5 minutes; the local scheduler on the same cadence). A bad body is permanent. */
+export async function handle(deps: Deps, body: unknown): Promise<Record<string, unknown>> {
+  const parsed = bodySchema.safeParse(body ?? {});
+  if (!parsed.success) throw new PermanentError(`macro-analysis: bad body: ${parsed.error.message}`);
+  const result = await runMacro(deps, parsed.data.symbols ? { symbols: parsed.data.symbols } : {});
+  return { ...result };
 }

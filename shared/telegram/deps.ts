@@ -16,6 +16,7 @@ import { tradingDocPath, type TradingDoc } from '../trading/store.js';
 import type { AccountState } from '../trading/model.js';
 import { createAccount } from '../trading/book.js';
 import { AccessControl } from './access.js';
+import type { OutboxSender } from './outbox.js';
 
 /** Topic for work the webhook hands off (charts, lists with PNGs, drains). Proposed: add to shared/topics.ts. */
 export const TELEGRAM_JOBS_TOPIC = TOPICS.telegramJobs;
@@ -30,6 +31,18 @@ export interface TelegramDeps {
   access: AccessControl;
   charts: ChartRenderer;
   trades: TradeHistory;
+}
+
+/**
+ * The Telegram side of a function (notifier, reports, webhook): the deps for the config in force, the
+ * outbox's sender, the webhook's secret and the bot's username. Built by infra/telegram/runtime.ts from
+ * the secrets and `config/telegram`; asked per message, since an edit of the config replaces it.
+ */
+export interface TelegramSide {
+  deps: TelegramDeps;
+  sender: OutboxSender;
+  webhookSecret: string | undefined;
+  botUsername: string | undefined;
 }
 
 export const MUTES = 'tg_mutes';

@@ -48,6 +48,7 @@ import type { Direction, EngineKind, ExitReason, Signal } from './types.js';
 import {
   QTY_EPSILON_FRACTION,
   TRAILING_ACTIVATION_MULTIPLE,
+  groupIdOf,
   type AccountState,
   type ClosedTrade,
   type EntryCancelReason,
@@ -207,10 +208,6 @@ export function stoppedLossPerUnitFromFill(direction: Direction, entryFill: numb
 /** Loss per unit of a limit entry at `limit` stopped at `stop`: round-trip costs included (the risk budget's unit). */
 export function stoppedLossPerUnit(direction: Direction, limit: number, stop: number, rates: CostRates): number {
   return stoppedLossPerUnitFromFill(direction, entryFillPrice(direction, limit, rates.slippageRate), stop, rates);
-}
-
-export function groupIdOf(signalId: string): string {
-  return `tg:${signalId}`;
 }
 
 // ---------- transitions ----------

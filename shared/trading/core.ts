@@ -48,7 +48,6 @@ import {
   endEntry,
   expireOrders,
   fillSourceOf,
-  groupIdOf,
   costRates,
   largestNotional,
   hasPendingEntries,
@@ -65,7 +64,7 @@ import {
   type MoveTakeProfitOutcome,
 } from './book.js';
 import { biasRestriction, createBiasFilterState, expireBiasFilter, hasSwingConflict, updateBiasFilter, type BiasFilterState } from './filters.js';
-import type { AccountState, ExternalFill, FillSource, OwnerControl, TradeEvent, TradingConfig } from './model.js';
+import { groupIdOf, type AccountState, type ExternalFill, type FillSource, type OwnerControl, type TradeEvent, type TradingConfig } from './model.js';
 import { capToRoom, qtysForNotional, qtysForRisk, scalpRiskBudget, swingNotionalBudget, swingSetupOf } from './sizing.js';
 import type { BiasState, Signal } from './types.js';
 

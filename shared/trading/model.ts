@@ -422,6 +422,11 @@ export interface ExternalFill {
   orderDone?: boolean;
 }
 
+/** The trade group a signal opens (the id alerts, trade events and the trade log share). */
+export function groupIdOf(signalId: string): string {
+  return `tg:${signalId}`;
+}
+
 export function externalFillId(f: Pick<ExternalFill, 'orderId' | 'cumQty'>): string {
   return `${f.orderId}:${f.cumQty}`;
 }

@@ -9,7 +9,7 @@ import sharp from 'sharp';
 import { TOPICS } from '../../shared/topics.js';
 import type { Alert } from '../../shared/alerts.js';
 import { alertKeyOf } from '../../shared/telegram/keyboards.js';
-import { groupIdOf } from '../../shared/trading/book.js';
+import { groupIdOf } from '../../shared/trading/model.js';
 import { LOCK_PATH } from '../../shared/telegram/outbox.js';
 import { TELEGRAM_JOBS_TOPIC } from '../../shared/telegram/deps.js';
 import { callbackUpdate, loadCandles, makeHarness, MIN, OWNER, PNG_SIGNATURE, T0, textsTo, textUpdate, type Harness } from './helpers.js';
