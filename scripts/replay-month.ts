@@ -2,7 +2,7 @@
  * The month of REAL data through the REAL pipeline, in one process and as fast as the machine goes.
  * `npx tsx scripts/replay-month.ts --help` for the options.
  *
- * What runs: the registered Pub/Sub functions (functions/registry.ts, subscribed exactly as the local
+ * What runs: the registered Pub/Sub functions (infra/runtime/registry.ts, subscribed exactly as the local
  * runtime does: candle-ingest, tick-archive, micro-scalp, execution) on the in-process bus
  * (InMemoryBus, optionally delivering every message twice), the embedded adapters (SqliteStateStore,
  * DuckDbWarehouse) and a ManualClock, plus the macro-analysis job every 5 minutes of market time.

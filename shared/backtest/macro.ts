@@ -16,7 +16,7 @@
  *   trip and zod validation of the bus;
  * - the surviving swing TAKEs (one per coin after `resolveSwingConflicts`) are published ONCE per
  *   signal id (the job's `macro_swing_published` marker) and reach the core through
- *   `signalFromSwingMessage(swingSignalMessageSchema.parse(...))`, as functions/execution does.
+ *   `signalFromSwingMessage(swingSignalMessageSchema.parse(...))`, as the execution function does (shared/pipeline/execution.ts).
  *
  * Nothing here depends on the trading state, so the timeline is computed once per (HTF data, macro
  * config, regime config, symbols) and memoised on the data object (grids reuse it).

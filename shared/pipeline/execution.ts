@@ -120,7 +120,7 @@ export interface ExecutionDeps {
   /** Default PAPER_ACCOUNT_ID. */
   accountId?: string;
   /**
-   * The exchange for live mode (functions/execution builds it from the Bybit keys); asked only when
+   * The exchange for live mode (the composition root builds it from the Bybit keys: infra/bybit/live-venue.ts); asked only when
    * the live side is needed (see the header). Absent = paper only, the mode is not even read.
    */
   liveVenue?: () => Promise<LiveVenueAccess>;
