@@ -22,7 +22,7 @@ import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { DEFAULT_STRATEGY_CONFIGS, SCALP_STRATEGIES, type StrategyConfigs } from '../shared/config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../shared/config/system.js';
-import { ema } from '../shared/indicators/index.js';
+import { ema } from '../shared/indicators/tulind.js';
 import { createMarket } from '../shared/backtest/market.js';
 import { runBacktest, type BacktestResult, type IndicatorMode } from '../shared/backtest/run.js';
 import { defaultGrid, runGrid } from '../shared/backtest/grid.js';

@@ -13,7 +13,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DEFAULT_LEVELS_EXHAUSTION_CONFIG, DEFAULT_V52_DIVERGENCE_CONFIG } from '../shared/config/strategy.js';
 import { seriesFromCsv, type CandleSeries } from '../shared/strategies/series.js';
-import { levelsExhaustion, v52Divergence, type ScalpDecision } from '../shared/strategies/scalp/index.js';
+import type { ScalpDecision } from '../shared/strategies/scalp/common.js';
+import { levelsExhaustion } from '../shared/strategies/scalp/levels-exhaustion.js';
+import { v52Divergence } from '../shared/strategies/scalp/v52-divergence.js';
 
 export const DATA_FILE = join(import.meta.dirname, '..', '..', 'shared', 'data', 'bybit_linear', 'BTCUSDT_1m.csv');
 const TIMED_PASSES = 5;

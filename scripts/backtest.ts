@@ -13,45 +13,16 @@ import { pathToFileURL } from 'node:url';
 import cliProgress from 'cli-progress';
 import { DEFAULT_STRATEGY_CONFIGS, SCALP_STRATEGIES } from '../shared/config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../shared/config/system.js';
-import {
-  applyOverrides,
-  backtestId,
-  configChanges,
-  createMarket,
-  defaultGrid,
-  describeCsv,
-  formatGrid,
-  formatRun,
-  formatStress,
-  formatWalkForward,
-  decimateEquity,
-  htmlReport,
-  INDICATOR_MODES,
-  OBJECTIVES,
-  proposeConfigChange,
-  runBacktest,
-  runGrid,
-  runStress,
-  runWalkForward,
-  selectStrategies,
-  seriesFromSource,
-  seriesFromWarehouse,
-  storeBacktest,
-  backtestRunRow,
-  summariseTrade,
-  valueDimension,
-  STRESS_WINDOW_MS,
-  type BacktestResult,
-  type ConfigValue,
-  type GridDimension,
-  type GridResult,
-  type IndicatorMode,
-  type Objective,
-  type Overrides,
-  type StrategySelection,
-  type StressReport,
-  type WalkForwardResult,
-} from '../shared/backtest/index.js';
+import { applyOverrides, selectStrategies, type ConfigValue, type Overrides, type StrategySelection } from '../shared/backtest/config.js';
+import { describeCsv, seriesFromSource, seriesFromWarehouse } from '../shared/backtest/data.js';
+import { createMarket } from '../shared/backtest/market.js';
+import { INDICATOR_MODES, runBacktest, type BacktestResult, type IndicatorMode } from '../shared/backtest/run.js';
+import { defaultGrid, runGrid, valueDimension, type GridDimension, type GridResult } from '../shared/backtest/grid.js';
+import { runWalkForward, type WalkForwardResult } from '../shared/backtest/walk-forward.js';
+import { runStress, STRESS_WINDOW_MS, type StressReport } from '../shared/backtest/stress.js';
+import { OBJECTIVES, summariseTrade, type Objective } from '../shared/backtest/metrics.js';
+import { decimateEquity, formatGrid, formatRun, formatStress, formatWalkForward, htmlReport } from '../shared/backtest/report.js';
+import { backtestId, backtestRunRow, configChanges, proposeConfigChange, storeBacktest } from '../shared/backtest/store.js';
 import { INTERVAL_MS, type Interval } from '../shared/market/types.js';
 import { newBadRowReport, seriesFromCandles, type CandleSeries } from '../shared/strategies/series.js';
 import type { MacroSeries } from '../shared/backtest/macro.js';

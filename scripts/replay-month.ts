@@ -62,7 +62,7 @@ import { prepareRows } from '../infra/warehouse/rows.js';
 import { resample } from '../shared/strategies/resample.js';
 import { candleAt, seriesFromCsv, type CandleSeries } from '../shared/strategies/series.js';
 import { TOPICS } from '../shared/topics.js';
-import { accountEquity, markedEquity, openRisk, unrealizedPnl } from '../shared/trading/book.js';
+import { accountEquity, markedEquity, openRisk, unrealizedPnl } from '../shared/trading/account.js';
 import { cooldownUntil } from '../shared/protection/limiter.js';
 import { protectionsConfigSchema } from '../shared/config/strategy.js';
 import type { DocData, DocSnapshot, Query, Transaction, WriteOp } from '../shared/ports/state.js';

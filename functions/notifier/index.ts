@@ -1,5 +1,6 @@
 /**
- * notifier: signals, trade events, system alerts and Telegram jobs to the Telegram outbox (shared/pipeline/notifier.ts).
+ * notifier: trade events (each signal's one outcome, then its trade), system alerts and Telegram jobs
+ * to the Telegram outbox (shared/pipeline/notifier.ts).
  * Cloud entry (Pub/Sub-triggered): binds the function's handle to functions-framework with the deps of the
  * process's composition root (infra/functions.ts).
  */

@@ -30,7 +30,8 @@ export const SUBSCRIBERS: Record<TopicName, SubscriberEntry[]> = {
   [TOPICS.krakenOhlc]: [{ function: 'execution', enableOrdering: true }],
   // Published with orderingKey `macro-bias:{symbol}`: the bias filter sees the updates in order.
   [TOPICS.macroBias]: [{ function: 'execution', enableOrdering: true }],
-  [TOPICS.microSignals]: [{ function: 'execution' }, { function: 'notifier' }],
+  // Signals go to the execution only: a signal reaches Telegram as its outcome on trade-events (one road).
+  [TOPICS.microSignals]: [{ function: 'execution' }],
   // Closed candles are published with orderingKey = symbol; ingest, the scalp evaluation (its candle
   // window) and the execution (fills, exits, watermarks) must each see them in order.
   [TOPICS.bybitCandles]: [
@@ -40,8 +41,9 @@ export const SUBSCRIBERS: Record<TopicName, SubscriberEntry[]> = {
   ],
   // Snapshots carry orderingKey = symbol (book history in time order).
   [TOPICS.snapshots]: [{ function: 'micro-scalp', enableOrdering: true }],
-  [TOPICS.swingSignals]: [{ function: 'execution' }, { function: 'notifier' }],
-  // Published with orderingKey = trade group: an exit never edits an alert before its entry.
+  [TOPICS.swingSignals]: [{ function: 'execution' }],
+  // Published with orderingKey = trade group: an exit never edits an alert before its entry. Every
+  // signal's ONE outcome comes here too (order_placed or signal_rejected): the notifier's only road.
   [TOPICS.tradeEvents]: [{ function: 'notifier', enableOrdering: true }],
   // Owner commands from the Telegram bot (pause, resume, move TP, decided suggestions): idempotent by
   // commandId; pause / resume carry their own time, so no ordering key is needed.

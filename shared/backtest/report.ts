@@ -4,7 +4,7 @@
  * peak, the drawdown panel, and a marker per trade at its exit on the equity curve: green up-triangle
  * = win, red down-triangle = loss; hover shows the trade). No script, no external resource.
  */
-import { escapeXml } from '../charts/index.js';
+import { escapeXml } from '../charts/svg.js';
 import { stepVertices } from '../charts/equity-chart.js';
 import type { ClosedTrade } from '../trading/model.js';
 import type { BacktestResult } from './run.js';

@@ -14,7 +14,7 @@
  *      macro.ts; or, without it, the given bias updates (`BiasUpdate`, applied at their `now`). The
  *      latest bias per symbol is what the execution reads as `bias/{symbol}`;
  *   2. `applyCandle(state, c, { volatility24hPct, regimeInputs on the reference symbol }, cfg, t)`:
- *      fills and exits of open groups (book.ts: limits fill only when traded through, stop before
+ *      fills and exits of open groups (paper-fills.ts: limits fill only when traded through, stop before
  *      take profit inside a candle, fees + slippage per side), protections;
  *   3. every enabled scalp strategy that evaluates closes, in SCALP_STRATEGIES order, decides on
  *      the CLOSED candle c (`evaluateAt` reads indices <= c only), with the live level set
@@ -22,7 +22,7 @@
  *   4. a TAKE becomes a Signal through shared/strategies/scalp/signal.ts `scalpSignal` (THE one
  *      conversion); a signal of an emitting strategy goes to `applySignal(state, signal, { bias,
  *      volatility24hPct at c }, cfg, t)`; its limit entry can fill from the NEXT candle on
- *      (book.ts ignores candles opening before the signal time).
+ *      (the book ignores candles opening before the signal time).
  *   5. after the last candle, the same `flush` up to `to` + 1m (the replay's last minute mark).
  * The trading state is created on the first input (`createTradingState(accountId, cfg, t)`), as
  * TradingStore does, with the live account id, so group / trade ids equal the live ones.
@@ -51,9 +51,10 @@ import { PAPER_ACCOUNT_ID } from '../pipeline/execution.js';
 import { scalpSignal } from '../strategies/scalp/signal.js';
 import { INTERVAL_MS, type Candle } from '../market/types.js';
 import type { LevelSet } from '../strategies/levels.js';
-import { scalpStrategy, type EvalContext, type PreparedBase, type ScalpDecision, type ScalpStrategy } from '../strategies/scalp/index.js';
+import type { EvalContext, PreparedBase, ScalpDecision, ScalpStrategy } from '../strategies/scalp/common.js';
+import { scalpStrategy } from '../strategies/scalp/registry.js';
 import { candleAt, sliceSeries, type CandleSeries } from '../strategies/series.js';
-import { markedEquity, unrealizedPnl } from '../trading/book.js';
+import { markedEquity, unrealizedPnl } from '../trading/account.js';
 import { EMPTY_SANITY, judgeSanity, type QualityConfig, type SanityState } from '../market/quality.js';
 import { applyBias, applyCandle, applySignal, createTradingState, type CandleMarket, type RejectReason, type TradingEvent, type TradingState } from '../trading/core.js';
 import { DEFAULT_FEEDS, tradingConfigFrom, type ClosedTrade, type TradingConfig } from '../trading/model.js';
@@ -189,45 +190,130 @@ export function backtestTradingConfig(strategies: StrategyConfigs, m: BacktestMa
   return allowMissingReference ? { ...c, allowMissingReference: true } : c;
 }
 
+/** Macro inputs timed by minute mark: HTF feed candles, MACRO runs and given bias updates. */
+interface TimedInputs {
+  bias: readonly BiasUpdate[];
+  slots: readonly MacroSlot[];
+  htfCandles: readonly Candle[];
+}
+
+/** One run in progress: its inputs, the trading state, the cursors into the timed inputs, and what it records. */
+interface Run {
+  m: BacktestMarket;
+  system: BacktestConfig['system'];
+  tcfg: TradingConfig;
+  accountId: string;
+  mode: IndicatorMode;
+  rec: { decisions: boolean; signals: boolean; events: boolean };
+  onState: BacktestOptions['onState'];
+  /** Index of the regime reference symbol in the data (-1: absent). */
+  refK: number;
+  evaluators: Evaluator[];
+  timed: TimedInputs;
+  /** Next HTF candle, MACRO slot and bias update to apply. */
+  hp: number;
+  sp: number;
+  bp: number;
+  state: TradingState | null;
+  /** Close time of the candles being processed (NaN before the first). */
+  curNow: number;
+  /** The latest bias per symbol index: what the execution reads as `bias/{symbol}`. */
+  latestBias: Array<BiasState | null>;
+  /** live-window mode: the candle windows of the current candle, by length. */
+  views: Map<number, CandleSeries>;
+  trades: ClosedTrade[];
+  decisions: ScalpDecision[];
+  swingDecisions: SwingScan[];
+  swingSignals: number;
+  signals: SignalOutcome[];
+  events: TradingEvent[];
+  rejected: Partial<Record<RejectReason, number>>;
+  accepted: number;
+  protectionEvents: number;
+  equityTime: Float64Array;
+  equity: Float64Array;
+  samples: number;
+}
+
 export function runBacktest(m: BacktestMarket, config: BacktestConfig, opts: BacktestOptions = {}): BacktestResult {
   const t0 = performance.now();
+  const { run, notes } = startRun(m, config, opts);
+  const total = m.orderIndex.length;
+  const progressEvery = opts.progressEvery ?? 10_000;
+  for (let n = 0; n < total; n++) {
+    stepCandle(run, n);
+    if (opts.onProgress && (n + 1) % progressEvery === 0) opts.onProgress(n + 1, total);
+  }
+  // The replay's last minute mark is `to` + 1m.
+  flush(run, m.to + MINUTE, true);
+  if (run.state !== null && !Number.isNaN(run.curNow)) {
+    run.equityTime[run.samples] = run.curNow;
+    run.equity[run.samples++] = markedEquity(run.state.account);
+  }
+  opts.onProgress?.(total, total);
+  return backtestResult(run, config, opts, notes, t0);
+}
+
+/** Checks the inputs, prepares the strategies and the timed inputs, and says what the run cannot replay. */
+function startRun(m: BacktestMarket, config: BacktestConfig, opts: BacktestOptions): { run: Run; notes: string[] } {
   const mode = opts.indicators ?? 'full';
-  const recDecisions = opts.record?.decisions ?? true;
-  const recSignals = opts.record?.signals ?? true;
-  const recEvents = opts.record?.events ?? false;
-  const accountId = opts.accountId ?? PAPER_ACCOUNT_ID;
+  const rec = { decisions: opts.record?.decisions ?? true, signals: opts.record?.signals ?? true, events: opts.record?.events ?? false };
   const { system, strategies } = config;
   const allowMissingReference = config.allowMissingReference === true;
   const tcfg = backtestTradingConfig(strategies, m, allowMissingReference);
   for (const s of m.symbols) {
     if (!system.symbols.some((x) => x.symbol === s)) throw new Error(`backtest: ${s} is not in SystemConfig.symbols (its tier decides costs and cooldowns)`);
   }
-  const refSymbol = strategies.protections.regime.referenceSymbol;
-  const refK = m.symbols.indexOf(refSymbol);
-  const notes: string[] = [];
-  if (refK < 0 && !allowMissingReference) {
-    notes.push(
-      `regime reference ${refSymbol} is not in the data: the market regime is unknown, so new entries stop (fail closed, as live) and the run opens nothing; add ${refSymbol} 1m data, or opt out with --allow-missing-reference (library: allowMissingReference)`,
-    );
-  } else if (refK < 0) {
-    notes.push(`regime reference ${refSymbol} is not in the data: allowed by --allow-missing-reference, the regime stays NORMAL all run (no PANIC / CAUTION protection)`);
-  } else if (allowMissingReference) {
-    notes.push(`--allow-missing-reference: the freshness of the regime reference ${refSymbol} is not checked (gaps in its data do not stop entries)`);
-  }
+  const refK = m.symbols.indexOf(strategies.protections.regime.referenceSymbol);
+  const notes = referenceNotes(strategies.protections.regime.referenceSymbol, refK >= 0, allowMissingReference);
+  notes.push(...sanityBandNotes(m, system.dataQuality ?? DEFAULT_SYSTEM_CONFIG.dataQuality));
+  const evaluators = prepareEvaluators(m, strategies, mode, rec.decisions, notes);
+  const timed = timedInputs(m, config, opts, tcfg, notes);
+  const total = m.orderIndex.length;
+  const run: Run = {
+    m, system, tcfg, accountId: opts.accountId ?? PAPER_ACCOUNT_ID, mode, rec, onState: opts.onState, refK, evaluators, timed,
+    hp: 0, sp: 0, bp: 0, state: null, curNow: Number.NaN, latestBias: m.symbols.map(() => null), views: new Map(),
+    trades: [], decisions: [], swingDecisions: [], swingSignals: 0, signals: [], events: [], rejected: {}, accepted: 0, protectionEvents: 0,
+    equityTime: new Float64Array(total), equity: new Float64Array(total), samples: 0,
+  };
+  return { run, notes };
+}
 
-  // The live candle gate's sanity band (shared/market/quality.ts judgeSanity) holds back candles out of
-  // the band of the last good close; a candle backtest trades every row. Say so when it matters.
+/** What the run does about the regime reference symbol (fail closed like live unless opted out). */
+function referenceNotes(refSymbol: string, present: boolean, allowMissingReference: boolean): string[] {
+  if (!present && !allowMissingReference) {
+    return [
+      `regime reference ${refSymbol} is not in the data: the market regime is unknown, so new entries stop (fail closed, as live) and the run opens nothing; add ${refSymbol} 1m data, or opt out with --allow-missing-reference (library: allowMissingReference)`,
+    ];
+  }
+  if (!present) return [`regime reference ${refSymbol} is not in the data: allowed by --allow-missing-reference, the regime stays NORMAL all run (no PANIC / CAUTION protection)`];
+  if (allowMissingReference) return [`--allow-missing-reference: the freshness of the regime reference ${refSymbol} is not checked (gaps in its data do not stop entries)`];
+  return [];
+}
+
+/**
+ * The live candle gate's sanity band (shared/market/quality.ts judgeSanity) holds back candles out of
+ * the band of the last good close; a candle backtest trades every row. Say so when it matters.
+ */
+function sanityBandNotes(m: BacktestMarket, q: QualityConfig): string[] {
+  const notes: string[] = [];
   for (let k = 0; k < m.series.length; k++) {
-    const held = heldBackBySanityBand(m.series[k] as CandleSeries, system.dataQuality ?? DEFAULT_SYSTEM_CONFIG.dataQuality);
+    const held = heldBackBySanityBand(m.series[k] as CandleSeries, q);
     if (held.count > 0) {
       notes.push(
         `${m.symbols[k]}: ${held.count} candle(s) out of the live sanity band (first ${new Date(held.first).toISOString()}: ${held.reason}); live holds them back (stops only), this backtest traded them`,
       );
     }
   }
+  return notes;
+}
 
-  // A log-only strategy's decisions never reach the trading core: when decisions are not recorded
-  // (grids), it is not evaluated at all (same trades, less work).
+/**
+ * The scalp strategies evaluated on closes, prepared per symbol (full mode) with their live level
+ * timelines. A log-only strategy's decisions never reach the trading core: when decisions are not
+ * recorded (grids), it is not evaluated at all (same trades, less work).
+ */
+function prepareEvaluators(m: BacktestMarket, strategies: StrategyConfigs, mode: IndicatorMode, recDecisions: boolean, notes: string[]): Evaluator[] {
   const evaluated = closeEvaluators(strategies).filter((cfg) => recDecisions || cfg.emitSignals);
   const evaluators: Evaluator[] = evaluated.map((cfg) => {
     const impl = scalpStrategy(cfg.strategy) as unknown as AnyStrategy;
@@ -242,178 +328,170 @@ export function runBacktest(m: BacktestMarket, config: BacktestConfig, opts: Bac
     notes.push('order-book flip check unavailable (no order-book data in a candle backtest): it never hits; the other three exhaustion checks decide');
   }
   if (evaluators.length > 0) notes.push('15 s snapshot evaluations (forming candle + book) are not replayed: decisions on closed candles only');
+  return evaluators;
+}
+
+/** The MACRO timeline and Kraken feed candles (with `macroSeries`), or the given bias updates. */
+function timedInputs(m: BacktestMarket, config: BacktestConfig, opts: BacktestOptions, tcfg: TradingConfig, notes: string[]): TimedInputs {
+  const { system, strategies } = config;
   const bias = opts.biasUpdates ?? [];
   for (let b = 1; b < bias.length; b++) if ((bias[b] as BiasUpdate).now < (bias[b - 1] as BiasUpdate).now) throw new Error('backtest: biasUpdates must be in ascending now');
-  let slots: readonly MacroSlot[] = [];
-  let htfCandles: readonly Candle[] = [];
-  if (opts.macroSeries) {
-    if (bias.length > 0) throw new Error('backtest: give either macroSeries (the MACRO engine runs in the loop) or biasUpdates, not both');
-    checkMacroSeries(opts.macroSeries);
-    const tl = macroTimeline({
-      symbols: m.symbols,
-      from: m.from,
-      to: m.to,
-      series: opts.macroSeries,
-      strategies,
-      system: { symbols: system.symbols, hotWindowCandles: system.hotWindowCandles ?? DEFAULT_SYSTEM_CONFIG.hotWindowCandles },
-    });
-    slots = tl.slots;
-    notes.push(...tl.notes);
-    if (!strategies.macro.enabled) notes.push('MACRO disabled in config: no bias, no swing setups (the Kraken feed candles are still applied)');
-    const htfFeeds = Object.values(tcfg.feeds).filter((f) => !(f.venue === m.venue && f.interval === '1m'));
-    htfCandles = feedCandles(opts.macroSeries, m.symbols, htfFeeds, m.from, m.to);
-  } else if (bias.length === 0) {
-    notes.push('no macro-bias updates and no HTF data given: the MACRO engine does not run, the bias filter never restricts');
+  if (!opts.macroSeries) {
+    if (bias.length === 0) notes.push('no macro-bias updates and no HTF data given: the MACRO engine does not run, the bias filter never restricts');
+    return { bias, slots: [], htfCandles: [] };
   }
-  const latestBias: Array<BiasState | null> = m.symbols.map(() => null);
-  let bp = 0;
-  let sp = 0;
-  let hp = 0;
-  let swingSignals = 0;
-  const swingDecisions: SwingScan[] = [];
+  if (bias.length > 0) throw new Error('backtest: give either macroSeries (the MACRO engine runs in the loop) or biasUpdates, not both');
+  checkMacroSeries(opts.macroSeries);
+  const tl = macroTimeline({
+    symbols: m.symbols,
+    from: m.from,
+    to: m.to,
+    series: opts.macroSeries,
+    strategies,
+    system: { symbols: system.symbols, hotWindowCandles: system.hotWindowCandles ?? DEFAULT_SYSTEM_CONFIG.hotWindowCandles },
+  });
+  notes.push(...tl.notes);
+  if (!strategies.macro.enabled) notes.push('MACRO disabled in config: no bias, no swing setups (the Kraken feed candles are still applied)');
+  const htfFeeds = Object.values(tcfg.feeds).filter((f) => !(f.venue === m.venue && f.interval === '1m'));
+  return { bias, slots: tl.slots, htfCandles: feedCandles(opts.macroSeries, m.symbols, htfFeeds, m.from, m.to) };
+}
 
-  const total = m.orderIndex.length;
-  const equityTime = new Float64Array(total);
-  const equity = new Float64Array(total);
-  let samples = 0;
-  const trades: ClosedTrade[] = [];
-  const decisions: ScalpDecision[] = [];
-  const signals: SignalOutcome[] = [];
-  const events: TradingEvent[] = [];
-  const rejected: Partial<Record<RejectReason, number>> = {};
-  let accepted = 0;
-  let protectionEvents = 0;
-  let state: TradingState | null = null;
-  let curNow = Number.NaN;
-  const progressEvery = opts.progressEvery ?? 10_000;
-  const views = new Map<number, CandleSeries>();
-
-  const take = (evs: readonly TradingEvent[]) => {
-    for (const e of evs) {
-      if (e.type === 'position_closed') trades.push(e.trade);
-      else if (e.type === 'protection') protectionEvents++;
-      if (recEvents) events.push(e);
-    }
-    if (opts.onState && state !== null && evs.length > 0) opts.onState(state, evs);
-  };
-  const ensure = (now: number): TradingState => {
-    state ??= createTradingState(accountId, tcfg, now);
-    return state;
-  };
-  const signal = (sig: Signal, market: { bias: BiasState | null; volatility24hPct: number | null }, now: number) => {
-    const rs = applySignal(ensure(now), sig, market, tcfg, now);
-    state = rs.state;
-    if (rs.events.length > 0) take(rs.events);
-    const dec = rs.decision;
-    if (dec.accepted) accepted++;
-    else rejected[dec.reason] = (rejected[dec.reason] ?? 0) + 1;
-    if (recSignals) signals.push({ signalId: sig.signalId, now, symbol: sig.symbol, strategy: sig.strategy, accepted: dec.accepted, reason: dec.accepted ? null : dec.reason });
-  };
-  const htfClose = (c: Candle) => c.openTime + INTERVAL_MS[c.interval];
-  /**
-   * Everything the live pipeline does after the 1m candles of minute T, for every T < limit (or <=
-   * with `inclusive`), in time order: the Kraken feed candles closed at T (symbol order), then the
-   * MACRO runs of T (per symbol: its bias, then its swing signals), then given bias updates.
-   */
-  const flush = (limit: number, inclusive: boolean) => {
-    for (;;) {
-      const th = hp < htfCandles.length ? htfClose(htfCandles[hp] as Candle) : Number.POSITIVE_INFINITY;
-      const ts = sp < slots.length ? (slots[sp] as MacroSlot).now : Number.POSITIVE_INFINITY;
-      const tb = bp < bias.length ? (bias[bp] as BiasUpdate).now : Number.POSITIVE_INFINITY;
-      const T = Math.min(th, ts, tb);
-      if (!(inclusive ? T <= limit : T < limit)) return;
-      while (hp < htfCandles.length && htfClose(htfCandles[hp] as Candle) === T) {
-        const r = applyCandle(ensure(T), htfCandles[hp++] as Candle, null, tcfg, T);
-        state = r.state;
-        if (r.events.length > 0) take(r.events);
-      }
-      while (sp < slots.length && (slots[sp] as MacroSlot).now === T) {
-        const u = slots[sp++] as MacroSlot;
-        const r = applyBias(ensure(T), u.bias, tcfg, T);
-        state = r.state;
-        take(r.events);
-        const bk = m.symbols.indexOf(u.symbol);
-        latestBias[bk] = u.bias;
-        if (recDecisions) for (const d of u.scans) swingDecisions.push(d);
-        for (const sig of u.signals) {
-          // executeSignal: the stored bias of the slot, the 24h volatility at the last 1m candle opening before the signal.
-          const li = lowerBound((m.series[bk] as CandleSeries).openTime, sig.ts) - 1;
-          const v = li >= 0 ? (m.volatility[bk]?.[li] as number) : Number.NaN;
-          signal(sig, { bias: u.bias, volatility24hPct: Number.isFinite(v) ? v : null }, T);
-          swingSignals++;
-        }
-      }
-      while (bp < bias.length && (bias[bp] as BiasUpdate).now === T) {
-        const u = bias[bp++] as BiasUpdate;
-        const r = applyBias(ensure(u.now), u.bias, tcfg, u.now);
-        state = r.state;
-        take(r.events);
-        const bk = m.symbols.indexOf(u.bias.symbol);
-        if (bk >= 0) latestBias[bk] = u.bias;
-      }
-    }
-  };
-
-  for (let n = 0; n < total; n++) {
-    const k = m.orderSymbol[n] as number;
-    const i = m.orderIndex[n] as number;
-    const s = m.series[k] as CandleSeries;
-    const now = (s.openTime[i] as number) + MINUTE;
-    if (now !== curNow) {
-      // 1. what followed the previous minutes' 1m candles: Kraken feed candles, MACRO runs, bias updates.
-      flush(now, false);
-      if (state !== null && samples < total && !Number.isNaN(curNow)) {
-        equityTime[samples] = curNow;
-        equity[samples++] = markedEquity((state as TradingState).account);
-      }
-      curNow = now;
-    }
-
-    // 2. the candle.
-    const v = m.volatility[k]?.[i] as number;
-    const vol = Number.isFinite(v) ? v : null;
-    const market: CandleMarket = { volatility24hPct: vol };
-    if (k === refK) market.regimeInputs = regimeInputsOf(s, i);
-    const rc = applyCandle(ensure(now), m.candles[k]?.[i] as Candle, market, tcfg, now);
-    state = rc.state;
-    if (rc.events.length > 0) take(rc.events);
-
-    // 3-4. decisions on the closed candle, signals.
-    if (evaluators.length > 0) {
-      if (mode === 'live-window') views.clear();
-      for (const ev of evaluators) {
-        const lv = ev.levels[k];
-        const ctx: EvalContext | undefined = lv ? { levels: lv[i] as LevelSet } : undefined;
-        let d: ScalpDecision | null;
-        if (mode === 'full') {
-          d = ev.impl.evaluateAt(ev.prepared[k] as PreparedBase<ScalpStrategyConfig>, i, ctx);
-        } else {
-          const len = Math.min(ev.cfg.candleWindow, i + 1);
-          let view = views.get(len);
-          if (!view) {
-            view = sliceSeries(s, i + 1 - len, i + 1);
-            views.set(len, view);
-          }
-          d = ev.impl.evaluateAt(ev.impl.prepare(view, ev.cfg), len - 1, ctx);
-        }
-        if (!d) continue;
-        if (recDecisions) decisions.push(d);
-        const sig = scalpSignal(d, system, ev.cfg);
-        if (!sig || !sig.emit) continue;
-        signal(sig, { bias: latestBias[k] ?? null, volatility24hPct: vol }, now);
-      }
-    }
-    if (opts.onProgress && (n + 1) % progressEvery === 0) opts.onProgress(n + 1, total);
+/** Records the core's events (closed trades, protections, the events themselves) and reports the state. */
+function take(run: Run, evs: readonly TradingEvent[]): void {
+  for (const e of evs) {
+    if (e.type === 'position_closed') run.trades.push(e.trade);
+    else if (e.type === 'protection') run.protectionEvents++;
+    if (run.rec.events) run.events.push(e);
   }
-  // The replay's last minute mark is `to` + 1m.
-  flush(m.to + MINUTE, true);
-  if (state !== null && !Number.isNaN(curNow)) {
-    equityTime[samples] = curNow;
-    equity[samples++] = markedEquity((state as TradingState).account);
-  }
-  opts.onProgress?.(total, total);
+  if (run.onState && run.state !== null && evs.length > 0) run.onState(run.state, evs);
+}
 
-  const marketChangeBySymbol: Record<string, number> = {};
+/** The trading state, created on the first input as TradingStore does. */
+function ensure(run: Run, now: number): TradingState {
+  run.state ??= createTradingState(run.accountId, run.tcfg, now);
+  return run.state;
+}
+
+/** A signal to the core (`applySignal`), with its outcome counted and recorded. */
+function signal(run: Run, sig: Signal, market: { bias: BiasState | null; volatility24hPct: number | null }, now: number): void {
+  const rs = applySignal(ensure(run, now), sig, market, run.tcfg, now);
+  run.state = rs.state;
+  if (rs.events.length > 0) take(run, rs.events);
+  const dec = rs.decision;
+  if (dec.accepted) run.accepted++;
+  else run.rejected[dec.reason] = (run.rejected[dec.reason] ?? 0) + 1;
+  if (run.rec.signals) run.signals.push({ signalId: sig.signalId, now, symbol: sig.symbol, strategy: sig.strategy, accepted: dec.accepted, reason: dec.accepted ? null : dec.reason });
+}
+
+function htfClose(c: Candle): number {
+  return c.openTime + INTERVAL_MS[c.interval];
+}
+
+/**
+ * Everything the live pipeline does after the 1m candles of minute T, for every T < limit (or <=
+ * with `inclusive`), in time order: the Kraken feed candles closed at T (symbol order), then the
+ * MACRO runs of T (per symbol: its bias, then its swing signals), then given bias updates.
+ */
+function flush(run: Run, limit: number, inclusive: boolean): void {
+  const { bias, slots, htfCandles } = run.timed;
+  for (;;) {
+    const th = run.hp < htfCandles.length ? htfClose(htfCandles[run.hp] as Candle) : Number.POSITIVE_INFINITY;
+    const ts = run.sp < slots.length ? (slots[run.sp] as MacroSlot).now : Number.POSITIVE_INFINITY;
+    const tb = run.bp < bias.length ? (bias[run.bp] as BiasUpdate).now : Number.POSITIVE_INFINITY;
+    const T = Math.min(th, ts, tb);
+    if (!(inclusive ? T <= limit : T < limit)) return;
+    while (run.hp < htfCandles.length && htfClose(htfCandles[run.hp] as Candle) === T) {
+      const r = applyCandle(ensure(run, T), htfCandles[run.hp++] as Candle, null, run.tcfg, T);
+      run.state = r.state;
+      if (r.events.length > 0) take(run, r.events);
+    }
+    while (run.sp < slots.length && (slots[run.sp] as MacroSlot).now === T) applyMacroSlot(run, slots[run.sp++] as MacroSlot, T);
+    while (run.bp < bias.length && (bias[run.bp] as BiasUpdate).now === T) {
+      const u = bias[run.bp++] as BiasUpdate;
+      const r = applyBias(ensure(run, u.now), u.bias, run.tcfg, u.now);
+      run.state = r.state;
+      take(run, r.events);
+      const bk = run.m.symbols.indexOf(u.bias.symbol);
+      if (bk >= 0) run.latestBias[bk] = u.bias;
+    }
+  }
+}
+
+/** One MACRO run of minute T: its bias, then its swing signals. */
+function applyMacroSlot(run: Run, u: MacroSlot, T: number): void {
+  const { m } = run;
+  const r = applyBias(ensure(run, T), u.bias, run.tcfg, T);
+  run.state = r.state;
+  take(run, r.events);
+  const bk = m.symbols.indexOf(u.symbol);
+  run.latestBias[bk] = u.bias;
+  if (run.rec.decisions) for (const d of u.scans) run.swingDecisions.push(d);
+  for (const sig of u.signals) {
+    // executeSignal: the stored bias of the slot, the 24h volatility at the last 1m candle opening before the signal.
+    const li = lowerBound((m.series[bk] as CandleSeries).openTime, sig.ts) - 1;
+    const v = li >= 0 ? (m.volatility[bk]?.[li] as number) : Number.NaN;
+    signal(run, sig, { bias: u.bias, volatility24hPct: Number.isFinite(v) ? v : null }, T);
+    run.swingSignals++;
+  }
+}
+
+/** Step n of the processing order: one 1m candle of one symbol (steps 1-4 of the module comment). */
+function stepCandle(run: Run, n: number): void {
+  const { m } = run;
+  const k = m.orderSymbol[n] as number;
+  const i = m.orderIndex[n] as number;
+  const s = m.series[k] as CandleSeries;
+  const now = (s.openTime[i] as number) + MINUTE;
+  if (now !== run.curNow) {
+    // 1. what followed the previous minutes' 1m candles: Kraken feed candles, MACRO runs, bias updates.
+    flush(run, now, false);
+    if (run.state !== null && run.samples < run.equity.length && !Number.isNaN(run.curNow)) {
+      run.equityTime[run.samples] = run.curNow;
+      run.equity[run.samples++] = markedEquity(run.state.account);
+    }
+    run.curNow = now;
+  }
+
+  // 2. the candle.
+  const v = m.volatility[k]?.[i] as number;
+  const vol = Number.isFinite(v) ? v : null;
+  const market: CandleMarket = { volatility24hPct: vol };
+  if (k === run.refK) market.regimeInputs = regimeInputsOf(s, i);
+  const rc = applyCandle(ensure(run, now), m.candles[k]?.[i] as Candle, market, run.tcfg, now);
+  run.state = rc.state;
+  if (rc.events.length > 0) take(run, rc.events);
+
+  // 3-4. decisions on the closed candle, signals.
+  if (run.evaluators.length > 0) {
+    if (run.mode === 'live-window') run.views.clear();
+    for (const ev of run.evaluators) {
+      const d = decide(run, ev, k, i);
+      if (!d) continue;
+      if (run.rec.decisions) run.decisions.push(d);
+      const sig = scalpSignal(d, run.system, ev.cfg);
+      if (!sig || !sig.emit) continue;
+      signal(run, sig, { bias: run.latestBias[k] ?? null, volatility24hPct: vol }, now);
+    }
+  }
+}
+
+/** One strategy's decision on the closed candle i of symbol k (prepared once, or on the live window). */
+function decide(run: Run, ev: Evaluator, k: number, i: number): ScalpDecision | null {
+  const lv = ev.levels[k];
+  const ctx: EvalContext | undefined = lv ? { levels: lv[i] as LevelSet } : undefined;
+  if (run.mode === 'full') return ev.impl.evaluateAt(ev.prepared[k] as PreparedBase<ScalpStrategyConfig>, i, ctx);
+  const len = Math.min(ev.cfg.candleWindow, i + 1);
+  let view = run.views.get(len);
+  if (!view) {
+    view = sliceSeries(run.m.series[k] as CandleSeries, i + 1 - len, i + 1);
+    run.views.set(len, view);
+  }
+  return ev.impl.evaluateAt(ev.impl.prepare(view, ev.cfg), len - 1, ctx);
+}
+
+/** Change of each symbol's price over [from, to], in % (first open to last close): the market baseline. */
+function marketChangeBySymbol(m: BacktestMarket): Record<string, number> {
+  const out: Record<string, number> = {};
   for (let k = 0; k < m.series.length; k++) {
     const s = m.series[k] as CandleSeries;
     let a = -1;
@@ -424,36 +502,41 @@ export function runBacktest(m: BacktestMarket, config: BacktestConfig, opts: Bac
       if (a < 0) a = i;
       b = i;
     }
-    if (a >= 0) marketChangeBySymbol[s.symbol] = ((s.close[b] as number) / (s.open[a] as number) - 1) * 100;
+    if (a >= 0) out[s.symbol] = ((s.close[b] as number) / (s.open[a] as number) - 1) * 100;
   }
-  const fin = state as TradingState | null;
+  return out;
+}
+
+function backtestResult(run: Run, config: BacktestConfig, opts: BacktestOptions, notes: string[], t0: number): BacktestResult {
+  const { m, trades, equityTime, equity, samples, timed } = run;
+  const fin = run.state;
   const metrics = computeMetrics({
     trades,
-    startingEquity: strategies.risk.startingEquityUsd,
+    startingEquity: config.strategies.risk.startingEquityUsd,
     equityTime,
     equity,
     samples,
     start: m.from,
-    marketChangeBySymbol,
+    marketChangeBySymbol: marketChangeBySymbol(m),
   });
   return {
     from: m.from,
     to: m.to,
     symbols: [...m.symbols],
-    indicators: mode,
-    strategies: evaluators.map((e) => ({ id: e.cfg.strategy, emit: e.cfg.emitSignals })),
-    steps: total,
+    indicators: run.mode,
+    strategies: run.evaluators.map((e) => ({ id: e.cfg.strategy, emit: e.cfg.emitSignals })),
+    steps: m.orderIndex.length,
     trades,
     openAtEnd: fin ? fin.account.positions.length : 0,
     unrealizedAtEnd: fin ? unrealizedPnl(fin.account) : 0,
-    decisions,
-    swingDecisions,
-    macro: opts.macroSeries ? { runs: slots.length, swingSignals, feedCandles: htfCandles.length } : null,
-    signals,
-    accepted,
-    rejected,
-    protectionEvents,
-    events,
+    decisions: run.decisions,
+    swingDecisions: run.swingDecisions,
+    macro: opts.macroSeries ? { runs: timed.slots.length, swingSignals: run.swingSignals, feedCandles: timed.htfCandles.length } : null,
+    signals: run.signals,
+    accepted: run.accepted,
+    rejected: run.rejected,
+    protectionEvents: run.protectionEvents,
+    events: run.events,
     equityTime: equityTime.subarray(0, samples),
     equity: equity.subarray(0, samples),
     samples,

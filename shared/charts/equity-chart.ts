@@ -13,6 +13,7 @@
 import { z } from 'zod';
 import {
   decimalsOf, formatNumber, formatPct, formatTimeTick, formatUtcDate, linearScale, niceStep, niceTicks, timeTicks,
+  type LinearScale,
 } from './scale.js';
 import { centredBaseline, line, polygon, polyline, rect, svgDocument, text } from './svg.js';
 import { CHART_SIZES, DARK_THEME, LAYOUT, textWidth, type ChartSize, type Theme } from './theme.js';
@@ -136,12 +137,66 @@ export interface EquityChartSvg {
   totalReturn: number;
 }
 
+/** What the drawing steps of the equity chart share: sizes, panels, scales and the (decimated) series. */
+interface EquityFrame {
+  W: number;
+  H: number;
+  s: number;
+  plot: PlotRect;
+  ddPanel: PlotRect;
+  /** Time axis span (may be wider than the data). */
+  t0: number;
+  t1: number;
+  x: LinearScale;
+  /** Equity axis: data range and its padding. */
+  lo: number;
+  hi: number;
+  pad: number;
+  y: LinearScale;
+  eqDecimals: number;
+  /** Lowest drawdown on the drawdown panel's axis (a fraction, < 0). */
+  ddLo: number;
+  yd: LinearScale;
+  first: DrawdownPoint;
+  last: DrawdownPoint;
+  max: MaxDrawdown;
+  /** The series as drawn (at most a few points per pixel column). */
+  pts: DrawdownPoint[];
+}
+
 export function buildEquityChart(raw: EquityChartInput, theme: Theme = DARK_THEME): EquityChartSvg {
   const parsed = equityChartInputSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new Error(`invalid equity chart input at ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
   }
+  const f = equityFrame(raw);
+  const { W, H, max } = f;
+  const mark = maxDrawdownMark(f, theme);
+  const head = equityHeader(f, raw, theme);
+  const body: string[] = [
+    rect(0, 0, W, H, { fill: theme.background }),
+    ...equityAxes(f, theme),
+    ...equityCurves(f, theme),
+    ...mark.body,
+    ...underwaterPanel(f, theme),
+    ...lastEquityTag(f, theme),
+    ...head.body,
+  ];
+  return {
+    svg: svgDocument(W, H, body),
+    width: W,
+    height: H,
+    plot: f.plot,
+    drawdownPanel: f.ddPanel,
+    maxDrawdown: max,
+    marks: mark.marks,
+    totalReturn: head.totalReturn,
+  };
+}
+
+/** Panels, time and value scales, and the drawdown series of the chart. */
+function equityFrame(raw: EquityChartInput): EquityFrame {
   const { width: W, height: H, scale: s } = CHART_SIZES[raw.size ?? 'alert'];
   const L = LAYOUT;
   const { series, max } = computeDrawdown(raw.points);
@@ -165,40 +220,45 @@ export function buildEquityChart(raw: EquityChartInput, theme: Theme = DARK_THEM
   }
   const pad = (hi - lo) * L.pricePadShare || Math.abs(hi) * 0.01 || 1;
   const y = linearScale(lo - pad, hi + pad, plot.bottom, plot.top);
+  const eqDecimals = Math.min(2, decimalsOf(niceStep(lo - pad, hi + pad, L.priceTicks - 1)));
   const ddLo = Math.min(max.drawdown * 1.1, -0.001);
   const yd = linearScale(ddLo, 0, ddPanel.bottom, ddPanel.top);
+  return { W, H, s, plot, ddPanel, t0, t1, x, lo, hi, pad, y, eqDecimals, ddLo, yd, first, last, max, pts: decimate(series, x) };
+}
 
-  const pts = decimate(series, x);
-  const body: string[] = [rect(0, 0, W, H, { fill: theme.background })];
+/** Grid and axis labels of both panels (equity values, drawdown %), the time axis and "UTC". */
+function equityAxes(f: EquityFrame, theme: Theme): string[] {
+  const L = LAYOUT;
+  const { W, H, s, plot, ddPanel } = f;
+  const body: string[] = [];
   const gridW = L.gridLineWidth * s;
   const axisFs = L.axisFontSize * s;
   const gutterX = plot.right + 6 * s;
 
   // Grid and axis labels: equity panel.
-  const eqTicks = niceTicks(lo - pad, hi + pad, L.priceTicks - 1);
-  const eqDecimals = Math.min(2, decimalsOf(niceStep(lo - pad, hi + pad, L.priceTicks - 1)));
+  const eqTicks = niceTicks(f.lo - f.pad, f.hi + f.pad, L.priceTicks - 1);
   for (const v of eqTicks) {
-    const r = Math.round(y(v));
+    const r = Math.round(f.y(v));
     if (r < plot.top || r >= plot.bottom) continue;
     body.push(rect(plot.left, r, plot.right - plot.left, gridW, { fill: theme.grid }));
     if (r > plot.top + axisFs / 2 && r < plot.bottom - axisFs / 2) {
-      body.push(text(gutterX, centredBaseline(r, axisFs), formatNumber(v, eqDecimals), { size: axisFs, fill: theme.axisText }));
+      body.push(text(gutterX, centredBaseline(r, axisFs), formatNumber(v, f.eqDecimals), { size: axisFs, fill: theme.axisText }));
     }
   }
   // Drawdown panel grid: 0 % and a couple of nice negative levels.
-  const ddTicks = niceTicks(ddLo * 100, 0, 3);
-  const ddDecimals = Math.min(2, decimalsOf(niceStep(ddLo * 100, 0, 3)));
+  const ddTicks = niceTicks(f.ddLo * 100, 0, 3);
+  const ddDecimals = Math.min(2, decimalsOf(niceStep(f.ddLo * 100, 0, 3)));
   for (const v of ddTicks) {
-    const r = Math.round(yd(v / 100));
+    const r = Math.round(f.yd(v / 100));
     if (r < ddPanel.top || r >= ddPanel.bottom) continue;
     body.push(rect(ddPanel.left, r, ddPanel.right - ddPanel.left, gridW, { fill: theme.grid }));
     if (r > ddPanel.top + axisFs / 2 - 1 && r < ddPanel.bottom - axisFs / 2) {
       body.push(text(gutterX, centredBaseline(r, axisFs), `${formatNumber(v, ddDecimals)}%`, { size: axisFs, fill: theme.axisText }));
     }
   }
-  const tt = timeTicks(t0, t1, L.timeTicks);
+  const tt = timeTicks(f.t0, f.t1, L.timeTicks);
   for (const t of tt.ticks) {
-    const xx = Math.round(x(t));
+    const xx = Math.round(f.x(t));
     body.push(rect(xx, plot.top, gridW, plot.bottom - plot.top, { fill: theme.grid }));
     body.push(rect(xx, ddPanel.top, gridW, ddPanel.bottom - ddPanel.top, { fill: theme.grid }));
     const label = formatTimeTick(t, tt.step);
@@ -207,19 +267,30 @@ export function buildEquityChart(raw: EquityChartInput, theme: Theme = DARK_THEM
     body.push(text(xx, H - 7 * s, label, { size: axisFs, fill: theme.axisText, anchor: 'middle' }));
   }
   body.push(text(W - 6 * s, H - 7 * s, 'UTC', { size: axisFs, fill: theme.axisText, anchor: 'end' }));
+  return body;
+}
 
-  // Equity panel: soft area under the curve, drawdown between peak and equity, peak line, equity line.
+/** Equity panel: soft area under the curve, drawdown between peak and equity, peak line, equity line. */
+function equityCurves(f: EquityFrame, theme: Theme): string[] {
+  const { s, plot, x, y, pts } = f;
   const eqLine = stepVertices(pts, x, (p) => y(p.equity));
   const peakLine = stepVertices(pts, x, (p) => y(p.peak));
-  body.push(polygon([[x(first.t), plot.bottom], ...eqLine, [x(last.t), plot.bottom]], theme.equityFill));
-  body.push(polygon([...peakLine, ...[...eqLine].reverse()], theme.drawdownFill));
-  body.push(polyline(peakLine, { stroke: theme.peakLine, width: 1 * s }));
-  body.push(polyline(eqLine, { stroke: theme.equityLine, width: 2 * s }));
+  return [
+    polygon([[x(f.first.t), plot.bottom], ...eqLine, [x(f.last.t), plot.bottom]], theme.equityFill),
+    polygon([...peakLine, ...[...eqLine].reverse()], theme.drawdownFill),
+    polyline(peakLine, { stroke: theme.peakLine, width: 1 * s }),
+    polyline(eqLine, { stroke: theme.equityLine, width: 2 * s }),
+  ];
+}
 
-  // Max-drawdown annotation: a dashed drop from the peak level to the trough, with its size.
-  const troughX = x(max.troughTime);
-  const peakY = y(max.peak);
-  const troughY = y(max.trough);
+/** Max-drawdown annotation: a dashed drop from the peak level to the trough, with its size. */
+function maxDrawdownMark(f: EquityFrame, theme: Theme): { body: string[]; marks: EquityChartSvg['marks'] } {
+  const L = LAYOUT;
+  const { s, plot, max } = f;
+  const body: string[] = [];
+  const troughX = f.x(max.troughTime);
+  const peakY = f.y(max.peak);
+  const troughY = f.y(max.trough);
   if (max.drawdown < 0) {
     body.push(line(troughX, peakY, troughX, troughY, { stroke: theme.drawdownLine, width: 1 * s, dash: [3 * s, 3 * s] }));
     const label = `max DD ${formatPct(max.drawdown * 100)}`;
@@ -230,50 +301,59 @@ export function buildEquityChart(raw: EquityChartInput, theme: Theme = DARK_THEM
     body.push(rect(lx, ly, w, fs + 5 * s, { fill: theme.background, opacity: 0.85, rx: 3 * s }));
     body.push(text(lx + L.tagPadX * s, ly + fs + 1 * s, label, { size: fs, fill: theme.drawdownLine, bold: true }));
   }
+  return { body, marks: { troughX, peakY, troughY } };
+}
 
-  // Drawdown panel ("underwater").
-  const ddLine = stepVertices(pts, x, (p) => yd(p.drawdown));
-  body.push(polygon([[x(first.t), yd(0)], ...ddLine, [x(last.t), yd(0)]], theme.drawdownFill));
-  body.push(polyline(ddLine, { stroke: theme.drawdownLine, width: 1.5 * s }));
+/** Drawdown panel ("underwater"): the drawdown area and line, and its label. */
+function underwaterPanel(f: EquityFrame, theme: Theme): string[] {
+  const { s, ddPanel, x, yd } = f;
+  const axisFs = LAYOUT.axisFontSize * s;
+  const ddLine = stepVertices(f.pts, x, (p) => yd(p.drawdown));
   const ddLabel = 'Drawdown';
-  body.push(rect(ddPanel.left + 2 * s, ddPanel.bottom - axisFs - 7 * s, textWidth(ddLabel, axisFs) + 6 * s, axisFs + 5 * s, {
-    fill: theme.background,
-    opacity: 0.85,
-    rx: 2 * s,
-  }));
-  body.push(text(ddPanel.left + 5 * s, ddPanel.bottom - 5 * s, ddLabel, { size: axisFs, fill: theme.subtleText }));
+  return [
+    polygon([[x(f.first.t), yd(0)], ...ddLine, [x(f.last.t), yd(0)]], theme.drawdownFill),
+    polyline(ddLine, { stroke: theme.drawdownLine, width: 1.5 * s }),
+    rect(ddPanel.left + 2 * s, ddPanel.bottom - axisFs - 7 * s, textWidth(ddLabel, axisFs) + 6 * s, axisFs + 5 * s, {
+      fill: theme.background,
+      opacity: 0.85,
+      rx: 2 * s,
+    }),
+    text(ddPanel.left + 5 * s, ddPanel.bottom - 5 * s, ddLabel, { size: axisFs, fill: theme.subtleText }),
+  ];
+}
 
-  // Last-equity tag.
+/** Last-equity tag in the gutter, kept inside the equity panel. */
+function lastEquityTag(f: EquityFrame, theme: Theme): string[] {
+  const L = LAYOUT;
+  const { W, s, plot } = f;
   const tagH = L.tagHeight * s;
-  const ly = Math.min(Math.max(y(last.equity), plot.top + tagH / 2), plot.bottom - tagH / 2);
-  body.push(rect(plot.right + 4 * s, ly - tagH / 2, W - plot.right - 6 * s, tagH, { fill: theme.equityLine, rx: 3 * s }));
-  body.push(text((plot.right + 4 * s + W - 2 * s) / 2, centredBaseline(ly, L.tagFontSize * s), formatNumber(last.equity, eqDecimals), {
-    size: L.tagFontSize * s,
-    fill: theme.tagText,
-    anchor: 'middle',
-    bold: true,
-  }));
+  const ly = Math.min(Math.max(f.y(f.last.equity), plot.top + tagH / 2), plot.bottom - tagH / 2);
+  return [
+    rect(plot.right + 4 * s, ly - tagH / 2, W - plot.right - 6 * s, tagH, { fill: theme.equityLine, rx: 3 * s }),
+    text((plot.right + 4 * s + W - 2 * s) / 2, centredBaseline(ly, L.tagFontSize * s), formatNumber(f.last.equity, f.eqDecimals), {
+      size: L.tagFontSize * s,
+      fill: theme.tagText,
+      anchor: 'middle',
+      bold: true,
+    }),
+  ];
+}
 
-  // Header.
+/** Header: title, subtitle (default the UTC date range), total return and max drawdown. */
+function equityHeader(f: EquityFrame, raw: EquityChartInput, theme: Theme): { body: string[]; totalReturn: number } {
+  const L = LAYOUT;
+  const { W, s, first, last, max } = f;
   const totalReturn = first.equity !== 0 ? last.equity / first.equity - 1 : 0;
-  body.push(rect(0, 0, W, L.headerHeight * s, { fill: theme.header }));
-  body.push(text(10 * s, 20 * s, raw.title, { size: L.titleFontSize * s, fill: theme.titleText, bold: true }));
-  const subtitle = raw.subtitle ?? `${formatUtcDate(t0)} \u2013 ${formatUtcDate(t1)} UTC`;
-  body.push(text(10 * s, 35 * s, subtitle, { size: L.subtitleFontSize * s, fill: theme.subtleText }));
+  const subtitle = raw.subtitle ?? `${formatUtcDate(f.t0)} \u2013 ${formatUtcDate(f.t1)} UTC`;
   const statFs = L.subtitleFontSize * s * 1.1;
   const ret = `Return ${formatPct(totalReturn * 100)}`;
   const dd = `Max DD ${formatPct(max.drawdown * 100)}`;
-  body.push(text(W - 10 * s, 18 * s, ret, { size: statFs, fill: totalReturn >= 0 ? theme.long : theme.short, anchor: 'end', bold: true }));
-  body.push(text(W - 10 * s, 34 * s, dd, { size: statFs, fill: theme.drawdownLine, anchor: 'end', bold: true }));
-
-  return {
-    svg: svgDocument(W, H, body),
-    width: W,
-    height: H,
-    plot,
-    drawdownPanel: ddPanel,
-    maxDrawdown: max,
-    marks: { troughX, peakY, troughY },
-    totalReturn,
-  };
+  const body = [
+    rect(0, 0, W, L.headerHeight * s, { fill: theme.header }),
+    text(10 * s, 20 * s, raw.title, { size: L.titleFontSize * s, fill: theme.titleText, bold: true }),
+    text(10 * s, 35 * s, subtitle, { size: L.subtitleFontSize * s, fill: theme.subtleText }),
+    text(W - 10 * s, 18 * s, ret, { size: statFs, fill: totalReturn >= 0 ? theme.long : theme.short, anchor: 'end', bold: true }),
+    text(W - 10 * s, 34 * s, dd, { size: statFs, fill: theme.drawdownLine, anchor: 'end', bold: true }),
+  ];
+  return { body, totalReturn };
 }

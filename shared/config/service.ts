@@ -26,7 +26,7 @@ import { createHash } from 'node:crypto';
 import type { Bus } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
 import { systemClock } from '../ports/clock.js';
-import type { DocData, JsonValue, StateStore } from '../ports/state.js';
+import type { DocData, JsonValue, StateStore, Transaction } from '../ports/state.js';
 import { createLogger, type Logger } from '../log.js';
 import { publishAlert } from '../health/alerting.js';
 import type { ConfigSource } from './source.js';
@@ -185,6 +185,72 @@ export function validateConfigDocument<N extends ConfigDocName>(name: N, raw: un
   return parsed.success ? { success: true, data: parsed.data, errors: [] } : { success: false, errors: describeIssues(parsed.error) };
 }
 
+/** What one document's transition transaction decided (see recordTransition). */
+interface Transition {
+  outcome: CheckOutcome;
+  /** The last valid config recorded before this transition. */
+  before: DocData | null;
+  /** The change record written, when one was. */
+  changeId: string | undefined;
+  /** The document merged over `before` and validated. */
+  parsed: ConfigValidation<unknown>;
+  rejectMessage: string;
+}
+
+function rejectionMessage(name: ConfigDocName, errors: string[]): string {
+  return `config "${name}" rejected: ${errors.slice(0, MAX_ISSUES_IN_MESSAGE).join('; ')}${
+    errors.length > MAX_ISSUES_IN_MESSAGE ? `; and ${errors.length - MAX_ISSUES_IN_MESSAGE} more` : ''
+  }. The last valid config stays in force.`;
+}
+
+/**
+ * Inside the transaction on `config_state/{name}`: validates `raw` over the last valid version as
+ * recorded there (not a stale read) and records the transition once per raw hash: applied (or the
+ * first version), rejected, or nothing when this hash is already in force / already rejected.
+ */
+async function recordTransition(t: Transaction, name: ConfigDocName, raw: DocData, hash: string, now: number): Promise<Transition> {
+  const statePath = configStatePath(name);
+  const st = await t.get<ConfigStateDoc>(statePath);
+  const seq = (st?.seq ?? 0) + 1;
+  const before = st?.lastValid ?? null;
+  const parsed: ConfigValidation<unknown> = validateConfigDocument(name, raw, before);
+  const rejectMessage = rejectionMessage(name, parsed.errors);
+  const decided = (outcome: CheckOutcome, changeId?: string): Transition => ({ outcome, before, changeId, parsed, rejectMessage });
+  if (parsed.success) {
+    if (st && st.appliedHash === hash) {
+      // Already in force (another instance, or a cold start). A revert of a rejected edit
+      // clears the rejection so the same bad edit alerts again if it comes back.
+      if (st.rejectedHash) t.merge(statePath, { rejectedHash: null, rejectedAt: null, rejectReason: null });
+      return decided('unchanged');
+    }
+    const outcome: ChangeOutcome = st ? 'applied' : 'initial';
+    const after = toDoc(parsed.data);
+    const id = configChangeId(name, seq, hash);
+    const message = outcome === 'initial' ? `config "${name}" in force (first version)` : `config "${name}" applied`;
+    const record: ConfigChangeRecord = { name, seq, outcome, hash, ts: now, before, after, errors: [], message };
+    t.set(configChangePath(id), record as unknown as DocData);
+    const next: ConfigStateDoc = { name, seq, appliedHash: hash, appliedAt: now, lastValid: after, rejectedHash: null, rejectedAt: null, rejectReason: null };
+    t.set(statePath, next as unknown as DocData);
+    return decided(outcome, id);
+  }
+  if (st && st.rejectedHash === hash) return decided('still_rejected');
+  const id = configChangeId(name, seq, hash);
+  const record: ConfigChangeRecord = { name, seq, outcome: 'rejected', hash, ts: now, before, after: toDoc(raw), errors: parsed.errors, message: rejectMessage };
+  t.set(configChangePath(id), record as unknown as DocData);
+  const next: ConfigStateDoc = {
+    name,
+    seq,
+    appliedHash: st?.appliedHash ?? null,
+    appliedAt: st?.appliedAt ?? null,
+    lastValid: before,
+    rejectedHash: hash,
+    rejectedAt: now,
+    rejectReason: rejectMessage,
+  };
+  t.set(statePath, next as unknown as DocData);
+  return decided('rejected', id);
+}
+
 export class ConfigService implements ConfigSource {
   private readonly state: StateStore;
   private readonly bus: Bus;
@@ -267,18 +333,12 @@ export class ConfigService implements ConfigSource {
     return p;
   }
 
+  /**
+   * One re-read of a document: read it (seeding a missing one), and when its hash differs from the
+   * cached one record the transition once (transaction), cache what runs now and report the change.
+   */
   private async doReload(name: ConfigDocName): Promise<ConfigCheckResult> {
-    const def = CONFIG_DOCUMENTS[name] as { path: string; schema: z.ZodType<unknown>; defaults: unknown };
-    const statePath = configStatePath(name);
-    let seeded = false;
-    let raw = await this.state.get(def.path);
-    if (raw === undefined) {
-      const st = await this.state.get<ConfigStateDoc>(statePath);
-      const seed = toDoc(st?.lastValid ?? def.defaults);
-      seeded = await this.state.create(def.path, seed);
-      if (seeded) this.log.notice('config document missing: seeded', { config: name, path: def.path, from: st?.lastValid ? 'last valid' : 'defaults' });
-      raw = (await this.state.get(def.path)) ?? seed;
-    }
+    const { raw, seeded } = await this.readOrSeed(name);
     const hash = hashDocument(raw);
     const now = this.clock.now();
     const cached = this.cache.get(name);
@@ -286,94 +346,30 @@ export class ConfigService implements ConfigSource {
       cached.loadedAt = now;
       return { name, outcome: 'unchanged', hash, seeded };
     }
-
-    let parsed: ConfigValidation<unknown> = { success: false, errors: [] };
-    let errors: string[] = [];
-    let rejectMessage = '';
-
-    const tx = await this.state.runTransaction(async (t) => {
-      const st = await t.get<ConfigStateDoc>(statePath);
-      const seq = (st?.seq ?? 0) + 1;
-      const before = st?.lastValid ?? null;
-      // Merged over the last valid version as recorded in this transaction (not a stale read).
-      parsed = validateConfigDocument(name, raw, before);
-      errors = parsed.errors;
-      rejectMessage = `config "${name}" rejected: ${errors.slice(0, MAX_ISSUES_IN_MESSAGE).join('; ')}${
-        errors.length > MAX_ISSUES_IN_MESSAGE ? `; and ${errors.length - MAX_ISSUES_IN_MESSAGE} more` : ''
-      }. The last valid config stays in force.`;
-      if (parsed.success) {
-        if (st && st.appliedHash === hash) {
-          // Already in force (another instance, or a cold start). A revert of a rejected edit
-          // clears the rejection so the same bad edit alerts again if it comes back.
-          if (st.rejectedHash) t.merge(statePath, { rejectedHash: null, rejectedAt: null, rejectReason: null });
-          return { outcome: 'unchanged' as CheckOutcome, before, changeId: undefined as string | undefined };
-        }
-        const outcome: ChangeOutcome = st ? 'applied' : 'initial';
-        const after = toDoc(parsed.data);
-        const id = configChangeId(name, seq, hash);
-        const record: ConfigChangeRecord = {
-          name,
-          seq,
-          outcome,
-          hash,
-          ts: now,
-          before,
-          after,
-          errors: [],
-          message: outcome === 'initial' ? `config "${name}" in force (first version)` : `config "${name}" applied`,
-        };
-        t.set(configChangePath(id), record as unknown as DocData);
-        const next: ConfigStateDoc = {
-          name,
-          seq,
-          appliedHash: hash,
-          appliedAt: now,
-          lastValid: after,
-          rejectedHash: null,
-          rejectedAt: null,
-          rejectReason: null,
-        };
-        t.set(statePath, next as unknown as DocData);
-        return { outcome: outcome as CheckOutcome, before, changeId: id };
-      }
-      if (st && st.rejectedHash === hash) return { outcome: 'still_rejected' as CheckOutcome, before, changeId: undefined };
-      const id = configChangeId(name, seq, hash);
-      const record: ConfigChangeRecord = {
-        name,
-        seq,
-        outcome: 'rejected',
-        hash,
-        ts: now,
-        before,
-        after: toDoc(raw),
-        errors,
-        message: rejectMessage,
-      };
-      t.set(configChangePath(id), record as unknown as DocData);
-      const next: ConfigStateDoc = {
-        name,
-        seq,
-        appliedHash: st?.appliedHash ?? null,
-        appliedAt: st?.appliedAt ?? null,
-        lastValid: before,
-        rejectedHash: hash,
-        rejectedAt: now,
-        rejectReason: rejectMessage,
-      };
-      t.set(statePath, next as unknown as DocData);
-      return { outcome: 'rejected' as CheckOutcome, before, changeId: id };
-    });
-
+    const tx = await this.state.runTransaction((t) => recordTransition(t, name, raw, hash, now));
     // What runs now.
-    let value: unknown;
-    const result = parsed as ConfigValidation<unknown>;
-    if (result.success) {
-      value = result.data;
-    } else {
-      value = this.lastValidValue(name, tx.before, cached);
-    }
+    const value = tx.parsed.success ? tx.parsed.data : this.lastValidValue(name, tx.before, cached);
     this.cache.set(name, { value: deepFreeze(value), rawHash: hash, loadedAt: now });
+    await this.reportTransition(name, tx, hash, now, cached !== undefined);
+    const errors = tx.parsed.errors;
+    return { name, outcome: tx.outcome, hash, seeded, ...(errors.length > 0 ? { errors } : {}) };
+  }
 
+  /** The stored document; a missing one is seeded with the last valid config, else the defaults. */
+  private async readOrSeed(name: ConfigDocName): Promise<{ raw: DocData; seeded: boolean }> {
+    const def = CONFIG_DOCUMENTS[name] as { path: string; defaults: unknown };
+    const raw = await this.state.get(def.path);
+    if (raw !== undefined) return { raw, seeded: false };
+    const st = await this.state.get<ConfigStateDoc>(configStatePath(name));
+    const seed = toDoc(st?.lastValid ?? def.defaults);
+    const seeded = await this.state.create(def.path, seed);
+    if (seeded) this.log.notice('config document missing: seeded', { config: name, path: def.path, from: st?.lastValid ? 'last valid' : 'defaults' });
+    return { raw: (await this.state.get(def.path)) ?? seed, seeded };
+  }
+
+  /** Logs and alerts a transition this instance recorded (a still-rejected document only on a cold start). */
+  private async reportTransition(name: ConfigDocName, tx: Transition, hash: string, now: number, hadCache: boolean): Promise<void> {
+    const errors = tx.parsed.errors;
     if (tx.outcome === 'applied' || tx.outcome === 'initial') {
       this.log.notice(`config "${name}" ${tx.outcome === 'initial' ? 'in force (first version)' : 'applied'}`, {
         config: name,
@@ -384,12 +380,11 @@ export class ConfigService implements ConfigSource {
         await this.alert('config_applied', 'info', name, hash, now, `config "${name}" applied (change ${tx.changeId})`, { changeId: tx.changeId });
       }
     } else if (tx.outcome === 'rejected') {
-      this.log.error(rejectMessage, { config: name, changeId: tx.changeId, errors });
-      await this.alert('config_rejected', 'warning', name, hash, now, rejectMessage, { changeId: tx.changeId, errors });
-    } else if (tx.outcome === 'still_rejected' && !cached) {
+      this.log.error(tx.rejectMessage, { config: name, changeId: tx.changeId, errors });
+      await this.alert('config_rejected', 'warning', name, hash, now, tx.rejectMessage, { changeId: tx.changeId, errors });
+    } else if (tx.outcome === 'still_rejected' && !hadCache) {
       this.log.warn(`config "${name}" document is still invalid; running on the last valid config`, { config: name, hash });
     }
-    return { name, outcome: tx.outcome, hash, seeded, ...(errors.length > 0 ? { errors } : {}) };
   }
 
   /** The last valid config when the document is invalid: recorded state, else cache, else defaults. */

@@ -57,6 +57,13 @@ export const telegramConfigSchema = z.strictObject({
     scanPages: z.number().int().min(1).max(50),
   }),
   alerts: z.strictObject({
+    /**
+     * The owner's choice of signal alerts: false (default) = each signal's alert says what happened to
+     * it (opened as a trade and edited as it fills and exits, or NOT TAKEN with the reason); true =
+     * "signal only": the signal's plan (entries, SL, TP, chart) without trade wording, whatever the
+     * paper book did. One alert per signal either way.
+     */
+    signalOnly: z.boolean(),
     /** Signal alerts wait this long so the siblings of one cycle can go out as one album. */
     gatherMs: z.number().int().nonnegative().max(60_000),
     /** This many signals of one cycle or more go as a media group... */
@@ -115,6 +122,7 @@ export const DEFAULT_TELEGRAM_CONFIG: TelegramConfig = {
   limits: { perChatIntervalMs: 1_000, perGroupMax: 20, perGroupWindowMs: 60_000, globalMax: 30, globalWindowMs: 1_000 },
   outbox: { maxAttempts: 8, leaseMs: 60_000, maxDrainMs: 50_000, shrinkQueueLength: 20, shrinkMaxWidth: 480, retryBackoffMs: 2_000, scanLimit: 100, scanPages: 5 },
   alerts: {
+    signalOnly: false,
     gatherMs: 3_000,
     mediaGroupMin: 3,
     mediaGroupMax: 10,

@@ -31,7 +31,7 @@ import type { SystemConfig } from '../config/system.js';
 import type { Logger } from '../log.js';
 import { PermanentError, type Bus } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
-import type { DocData, StateStore } from '../ports/state.js';
+import type { DocData, StateStore, Transaction } from '../ports/state.js';
 import { TOPICS } from '../topics.js';
 import { candlePath, seriesId } from './hot-store.js';
 import { EMPTY_SANITY, judgeSanity, priceIntegrityReason, type SanityState } from './quality.js';
@@ -114,8 +114,29 @@ export interface GateDeps {
  */
 export async function gateCandles(deps: GateDeps, system: Pick<SystemConfig, 'symbols' | 'dataQuality'>, candles: readonly Candle[], consumer: string): Promise<GateVerdict[]> {
   const now = deps.clock.now();
-  const ctx = violationContext(system, now);
   const verdicts = new Map<Candle, GateVerdict>();
+  const bySeries = screenCandles(candles, violationContext(system, now), verdicts);
+  for (const [path, list] of bySeries) {
+    const sorted = [...list].sort((a, b) => a.openTime - b.openTime);
+    const out = await deps.state.runTransaction((tx) => judgeSeries(tx, path, sorted, system, now));
+    for (const v of out) verdicts.set(v.candle, v);
+  }
+  const result = candles.map((c) => verdicts.get(c) as GateVerdict);
+  for (const v of result) {
+    if (v.status === 'accepted' && !v.reanchored) continue;
+    const alert = gateAlert(v, now);
+    deps.log.warn(v.status === 'accepted' ? 'candle gate: sanity reference re-anchored' : `candle gate: ${v.status}`, { consumer, candle: candleKey(v.candle), reason: v.reason });
+    await deps.bus.publish(TOPICS.alerts, alert, { attributes: { kind: alert.kind, dedupeId: alert.alertId } });
+  }
+  return result;
+}
+
+/**
+ * The stateless checks: a candle that violates the system's rules (candleViolation) or comes with a
+ * conflicting copy in the same message is rejected into `verdicts`; the others are grouped by series
+ * (their gate document path) for the sanity check.
+ */
+function screenCandles(candles: readonly Candle[], ctx: ViolationContext, verdicts: Map<Candle, GateVerdict>): Map<string, Candle[]> {
   const bySeries = new Map<string, Candle[]>();
   // One message carrying two versions of one candle: no copy is trusted (whichever consumer judged first
   // would otherwise decide which version is traded and which is stored).
@@ -137,62 +158,63 @@ export async function gateCandles(deps: GateDeps, system: Pick<SystemConfig, 'sy
     list.push(c);
     bySeries.set(path, list);
   }
-  for (const [path, list] of bySeries) {
-    const sorted = [...list].sort((a, b) => a.openTime - b.openTime);
-    const out = await deps.state.runTransaction(async (tx) => {
-      const stored = await tx.get<GateDoc>(path);
-      const doc: GateDoc = { sanity: stored?.sanity ?? EMPTY_SANITY, seen: { ...stored?.seen }, updatedAt: now };
-      let changed = false;
-      const res: GateVerdict[] = [];
-      for (const c of sorted) {
-        const fp = candleFingerprint(c);
-        const key = String(c.openTime);
-        const seen = doc.seen[key];
-        if (seen && seen.fp === fp) {
-          res.push(fromSeen(c, seen));
-          continue;
-        }
-        if (seen && seen.status === 'accepted') {
-          res.push(altered(c, `values differ from the accepted candle (${seen.fp} vs ${fp})`));
-          continue;
-        }
-        const ref = doc.sanity.ref;
-        if (!seen && ref !== null && c.openTime <= ref.openTime) {
-          // older than the memory: the hot window has the accepted copy, if any
-          const hot = await tx.get<Candle>(candlePath(c));
-          if (hot) {
-            const hotFp = candleFingerprint(hot);
-            res.push(hotFp === fp ? { candle: c, status: 'accepted', reason: null, reanchored: false, altered: false } : altered(c, `values differ from the stored candle (${hotFp} vs ${fp})`));
-            continue;
-          }
-        }
-        const j = judgeSanity(doc.sanity, c, system.dataQuality);
-        doc.sanity = j.state;
-        let entry: SeenEntry;
-        if (j.verdict === 'suspect') entry = { fp, status: 'suspect', reason: j.reason };
-        else if (!isTradable(c)) entry = { fp, status: 'suspect', reason: `flagged ${String(c.flags)} by its producer` };
-        else entry = { fp, status: 'accepted', reason: j.reason, ...(j.verdict === 'reanchored' ? { reanchored: true } : {}) };
-        doc.seen[key] = entry;
-        changed = true;
-        res.push(fromSeen(c, entry));
-      }
-      if (changed) {
-        const keys = Object.keys(doc.seen).map(Number).sort((a, b) => a - b);
-        for (const k of keys.slice(0, Math.max(0, keys.length - system.dataQuality.gateMemoryCandles))) delete doc.seen[String(k)];
-        tx.set(path, doc as unknown as DocData);
-      }
-      return res;
-    });
-    for (const v of out) verdicts.set(v.candle, v);
+  return bySeries;
+}
+
+/**
+ * Inside the transaction on one series' gate document: the verdicts of its candles (sorted by open
+ * time), then the document with the new verdicts, trimmed to the last gateMemoryCandles.
+ */
+async function judgeSeries(tx: Transaction, path: string, sorted: readonly Candle[], system: Pick<SystemConfig, 'dataQuality'>, now: number): Promise<GateVerdict[]> {
+  const stored = await tx.get<GateDoc>(path);
+  const doc: GateDoc = { sanity: stored?.sanity ?? EMPTY_SANITY, seen: { ...stored?.seen }, updatedAt: now };
+  let changed = false;
+  const res: GateVerdict[] = [];
+  for (const c of sorted) {
+    const known = await knownVerdict(tx, doc, c);
+    if (known !== null) {
+      res.push(known);
+      continue;
+    }
+    const j = judgeSanity(doc.sanity, c, system.dataQuality);
+    doc.sanity = j.state;
+    const fp = candleFingerprint(c);
+    let entry: SeenEntry;
+    if (j.verdict === 'suspect') entry = { fp, status: 'suspect', reason: j.reason };
+    else if (!isTradable(c)) entry = { fp, status: 'suspect', reason: `flagged ${String(c.flags)} by its producer` };
+    else entry = { fp, status: 'accepted', reason: j.reason, ...(j.verdict === 'reanchored' ? { reanchored: true } : {}) };
+    doc.seen[String(c.openTime)] = entry;
+    changed = true;
+    res.push(fromSeen(c, entry));
   }
-  const result = candles.map((c) => verdicts.get(c) as GateVerdict);
-  for (const v of result) {
-    if (v.status === 'accepted' && !v.reanchored) continue;
-    const alert = gateAlert(v, now);
-    deps.log.warn(v.status === 'accepted' ? 'candle gate: sanity reference re-anchored' : `candle gate: ${v.status}`, { consumer, candle: candleKey(v.candle), reason: v.reason });
-    await deps.bus.publish(TOPICS.alerts, alert, { attributes: { kind: alert.kind, dedupeId: alert.alertId } });
+  if (changed) {
+    const keys = Object.keys(doc.seen).map(Number).sort((a, b) => a - b);
+    for (const k of keys.slice(0, Math.max(0, keys.length - system.dataQuality.gateMemoryCandles))) delete doc.seen[String(k)];
+    tx.set(path, doc as unknown as DocData);
   }
-  return result;
+  return res;
+}
+
+/**
+ * The verdict of a candle the gate already knows: the same copy judged before (its verdict again),
+ * other values than the accepted copy (altered), or a candle older than the memory checked against
+ * the hot window's accepted copy. Null: a new candle, to judge.
+ */
+async function knownVerdict(tx: Transaction, doc: GateDoc, c: Candle): Promise<GateVerdict | null> {
+  const fp = candleFingerprint(c);
+  const seen = doc.seen[String(c.openTime)];
+  if (seen && seen.fp === fp) return fromSeen(c, seen);
+  if (seen && seen.status === 'accepted') return altered(c, `values differ from the accepted candle (${seen.fp} vs ${fp})`);
+  const ref = doc.sanity.ref;
+  if (!seen && ref !== null && c.openTime <= ref.openTime) {
+    // older than the memory: the hot window has the accepted copy, if any
+    const hot = await tx.get<Candle>(candlePath(c));
+    if (hot) {
+      const hotFp = candleFingerprint(hot);
+      return hotFp === fp ? { candle: c, status: 'accepted', reason: null, reanchored: false, altered: false } : altered(c, `values differ from the stored candle (${hotFp} vs ${fp})`);
+    }
+  }
+  return null;
 }
 
 function fromSeen(c: Candle, s: SeenEntry): GateVerdict {

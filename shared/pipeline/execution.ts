@@ -1,12 +1,20 @@
 /**
- * The execution / paper engine glue (SPEC 5, 6), domain only: every input goes through the ONE
- * trading core (shared/trading/core.ts) via TradingStore (one transaction per input on
- * `trading/{accountId}`, idempotent by signal id / candle watermark), then the outcome is published:
- * trade events on `trade-events` (attribute `dedupeId` = the deterministic event id, ordering key =
- * trade group), protection changes as alerts on `system-alerts` (`protectionAlert`, one per change),
- * and closed trades appended to the warehouse `paper_trades` (`closedTradeRows`, idempotent by
- * trade id). A redelivered input returns the stored events, which are published again with the same
+ * The execution / paper engine glue (SPEC 5, 6), domain only. Every input reads top to bottom as a
+ * short list of STEPS; a step decides in the ONE trading core (shared/trading/core.ts) through
+ * TradingStore (one transaction on `trading/{accountId}`, idempotent by signal id / candle watermark /
+ * command id), then its outcome is published by `publishOutcome`, the one place anything leaves this
+ * module: trade events on `trade-events` (attribute `dedupeId` = the deterministic event id, ordering
+ * key = trade group), protection changes as alerts on `system-alerts` (`protectionAlert`, one per
+ * change), closed trades appended to the warehouse `paper_trades` (`closedTradeRows`, idempotent by
+ * trade id), live notices and issues as `live_order_issue` alerts. A step is published before the next
+ * one commits; a redelivered input returns the stored events, which are published again with the same
  * ids (downstream de-duplicates), so a crash between commit and publish loses nothing.
+ *
+ * A signal's outcome is ONE event on `trade-events`, the only road by which a signal reaches Telegram
+ * (the notifier does not read the signal topics): opened = its group's `order_placed`, published with
+ * the signal's plan (`signal`), or `signal_rejected` (the core's reason code and detail, the plan;
+ * eventId `${groupId}:rejected`), for every decision but `duplicate` (the same signal id was decided
+ * before, and its outcome published then).
  *
  * Inputs:
  * - scalp signals (`trade-signals-micro`, `Signal`) and swing signals (`trade-signals-swing`);
@@ -44,9 +52,11 @@
  *   symbol's candles stop);
  * - what the executor returns is published like a core result (trade events, protection alerts,
  *   `paper_trades` rows, here with mode `live`) and its issues as `live_order_issue` alerts; it is
- *   never fed back to the executor (it has applied it already).
- * A rejected signal (any reason but `duplicate`) is logged ("signal rejected", reason, detail) and
- * written to the warehouse `signals` as its own REJECTED row (`rejectionRow`).
+ *   never fed back to the executor (it has applied it already). So a step is: decide, publish the
+ *   decision, carry it out live, publish what that produced (`settle`).
+ * A rejected signal (any reason but `duplicate`) is logged ("signal rejected", reason, detail),
+ * published as `signal_rejected` and written to the warehouse `signals` as its own REJECTED row
+ * (`rejectionRow`).
  * Live mode without keys: every signal is rejected `live_unavailable` by the store's gate, no order
  * is sent, and ONE critical alert per switch to live says why (marker `trading/{id}/notices/...`).
  */
@@ -68,14 +78,16 @@ import { volatilityPctAt } from '../protection/volatility.js';
 import { biasPath, type StoredBias } from './macro-analysis.js';
 import type { MacroBiasMessage, SwingSignalMessage } from '../strategies/macro/messages.js';
 import { TOPICS } from '../topics.js';
-import type { CandleMarket, SignalDecision, TradingEvent, TradingState } from '../trading/core.js';
-import { tradingConfigFrom, type TradeEvent, type TradingConfig } from '../trading/model.js';
-import { closedTradeRows, feedKey, tradingDocPath, TradingStore, type StoreResult, type TradingDoc } from '../trading/store.js';
+import { groupIdOf } from '../trading/group-id.js';
+import type { CandleMarket, SignalDecision, SignalMarket, TradingEvent, TradingState } from '../trading/core.js';
+import { tradingConfigFrom, type SignalPlan, type SignalRejectedEvent, type TradeEvent, type TradingConfig } from '../trading/model.js';
+import { closedTradeRows, feedKey, tradingDocPath, TradingStore, type StoreResult, type StoreSignalResult, type TradingDoc } from '../trading/store.js';
 import type { Alert } from '../alerts.js';
 import type { TradingVenue } from '../ports/trading-venue.js';
 import { safeId } from '../ports/state.js';
 import { liveIssueAlert } from '../trading/live/alerts.js';
-import { LiveExecutor, liveGroupPath, type LiveResult } from '../trading/live/executor.js';
+import { LiveExecutor, liveGroupPath } from '../trading/live/executor.js';
+import type { LiveEvent } from '../trading/live/ledger.js';
 import { parseModeDoc, TRADING_MODE_DOC, type TradingMode } from '../trading/live/mode.js';
 import type { BiasState, Signal } from '../trading/types.js';
 import { CandleCache, type CandleWindow } from '../market/candle-cache.js';
@@ -141,14 +153,15 @@ export class DecisionCandlePendingError extends Error {
 // ---------- live side ----------
 
 /** Where the live side's notices (one alert per switch to live without keys) are recorded. */
-export function liveNoticePath(accountId: string, key: string): string {
+function liveNoticePath(accountId: string, key: string): string {
   return `${tradingDocPath(accountId)}/notices/${safeId(key)}`;
 }
 
 /**
  * The live side of one invocation: reads the mode once, asks the venue source at most once, builds
  * the executor over the invocation's TradingStore. Everything is lazy: paper mode with no live group
- * reads the mode document and nothing else.
+ * reads the mode document and nothing else. It publishes nothing: its notices are part of the step's
+ * outcome (publishOutcome).
  */
 export class LiveLink {
   private modeP: Promise<{ mode: TradingMode; seq: number }> | undefined;
@@ -191,41 +204,45 @@ export class LiveLink {
     if ((await this.mode()).mode === 'live') await this.access();
   }
 
-  /** One critical alert per switch to live (the mode's change sequence) when live cannot run. */
-  async alertUnavailable(reason: string): Promise<void> {
+  /**
+   * The critical alert that live trading cannot run, once per switch to live (the mode's change
+   * sequence, marker `trading/{id}/notices/...`): [alert] the first time, [] after.
+   */
+  async unavailableNotice(reason: string): Promise<Alert[]> {
     const { seq } = await this.mode();
     const key = `live-unavailable-${seq}`;
     const now = this.deps.clock.now();
-    if (!(await this.deps.state.create(liveNoticePath(this.accountId, key), { key, reason, at: now }))) return;
-    const alert: Alert = {
-      alertId: `${key}:${this.accountId}`,
-      kind: 'live_order_issue',
-      severity: 'critical',
-      subject: TRADING_MODE_DOC,
-      message: `Trading mode is LIVE but live trading cannot run: ${reason}. No order is sent; new signals are rejected until this is fixed or the mode is set back to paper.`,
-      ts: now,
-      details: { reason, accountId: this.accountId, modeSeq: seq },
-    };
+    if (!(await this.deps.state.create(liveNoticePath(this.accountId, key), { key, reason, at: now }))) return [];
     this.deps.log.error('live mode without a usable exchange: signals rejected, no orders', { reason, modeSeq: seq });
-    await this.deps.bus.publish(TOPICS.alerts, alert, { attributes: { kind: alert.kind, dedupeId: alert.alertId } });
+    return [
+      {
+        alertId: `${key}:${this.accountId}`,
+        kind: 'live_order_issue',
+        severity: 'critical',
+        subject: TRADING_MODE_DOC,
+        message: `Trading mode is LIVE but live trading cannot run: ${reason}. No order is sent; new signals are rejected until this is fixed or the mode is set back to paper.`,
+        ts: now,
+        details: { reason, accountId: this.accountId, modeSeq: seq },
+      },
+    ];
   }
 
   /**
    * The executor when the live side is needed (mode live, or `state` still has live groups), else
-   * null. Null too (after the one alert) when the venue is unavailable.
+   * null. Null too when the venue is unavailable, with the one notice saying so.
    */
-  async executor(store: TradingStore, state: TradingState | null): Promise<LiveExecutor | null> {
-    if (this.exec !== undefined) return this.exec;
-    if (!this.deps.liveVenue) return (this.exec = null);
+  async executor(store: TradingStore, state: TradingState | null): Promise<{ exec: LiveExecutor | null; notices: Alert[] }> {
+    if (this.exec !== undefined) return { exec: this.exec, notices: [] };
+    if (!this.deps.liveVenue) return { exec: (this.exec = null), notices: [] };
     const live = (await this.mode()).mode === 'live';
-    if (!live && !(state?.account.positions.some((p) => p.external !== null) ?? false)) return null;
+    if (!live && !(state?.account.positions.some((p) => p.external !== null) ?? false)) return { exec: null, notices: [] };
     const a = await this.access();
     if (!('venue' in a)) {
-      await this.alertUnavailable(a.unavailable);
-      return (this.exec = null);
+      this.exec = null;
+      return { exec: null, notices: await this.unavailableNotice(a.unavailable) };
     }
     this.exec = new LiveExecutor({ venue: a.venue, store: this.deps.state, accountId: this.accountId, trading: store, log: this.deps.log.child({ component: 'live' }) });
-    return this.exec;
+    return { exec: this.exec, notices: [] };
   }
 }
 
@@ -252,69 +269,169 @@ function regimeInputsOf(w: CandleWindow, i: number): RegimeInputs {
   return regimeInputsAt(w.cols.openTime, w.cols.close, i);
 }
 
-/** Publishes an outcome: trade events, protection alerts, closed-trade rows (`paper_trades`). */
-export async function publishOutcome(deps: ExecutionDeps, _state: TradingState, events: readonly TradingEvent[], _now: number): Promise<void> {
-  for (const e of events) {
-    if (e.type === 'protection') {
-      const alert = protectionAlert(e as ProtectionEvent);
-      await deps.bus.publish(TOPICS.alerts, alert, { attributes: { kind: alert.kind, dedupeId: alert.alertId } });
-    } else {
-      const t = e as TradeEvent;
-      await deps.bus.publish(TOPICS.tradeEvents, t, {
-        attributes: { dedupeId: t.eventId, type: t.type, symbol: t.symbol, strategy: t.strategy },
-        orderingKey: t.groupId,
-      });
-    }
-  }
-  const rows = closedTradeRows(events);
-  if (rows.length > 0) await deps.warehouse.insert('paper_trades', rows);
+// ---------- the outcome of a step, published in one place ----------
+
+/** The signal a step decided on, and the core's decision (the signal's outcome on trade-events). */
+export interface SignalVerdict {
+  signal: Signal;
+  decision: SignalDecision;
 }
 
-/** Publishes what the live executor produced: core events like any outcome, issues as alerts. */
-export async function publishLive(deps: ExecutionDeps, x: LiveResult, fallback: TradingState, now: number): Promise<void> {
-  if (x.events.length > 0) await publishOutcome(deps, x.state ?? fallback, x.events, now);
-  for (const i of x.issues) {
-    const alert = liveIssueAlert(i);
-    await deps.bus.publish(TOPICS.alerts, alert, { attributes: { kind: alert.kind, dedupeId: alert.alertId } });
-  }
+/** What one step committed, in the order it is published (see publishOutcome). */
+interface Outcome {
+  /** Alerts of the live side that are no core event (the live-unavailable notice). */
+  notices?: readonly Alert[];
+  /** Committed core events: trade events, protection changes, closed trades. */
+  events: readonly TradingEvent[];
+  /** The signal this step decided on: published as its ONE outcome (opened or rejected). */
+  verdict?: SignalVerdict;
+  /** Exchange-side issues of the live executor. */
+  issues?: readonly LiveEvent[];
+}
+
+const NOTHING: Outcome = { events: [] };
+
+/** A signal as its alert presents it (the plan before sizing and adaptive stops). */
+export function signalPlanOf(s: Signal): SignalPlan {
+  return {
+    engine: s.engine,
+    ts: s.ts,
+    candleTime: s.candleTime,
+    price: s.price,
+    entries: [...s.entries],
+    stopLoss: s.stopLoss,
+    takeProfit: s.takeProfit,
+    confidence: s.confidence,
+    reasons: [...s.reasons],
+  };
 }
 
 /**
- * A committed core result: published, then (when the live side is needed) carried out on the
- * exchange; what that produced is published too. Entry cancels the core decided for live groups that
- * never reached the exchange are confirmed to the core when the live side is unavailable.
+ * The `signal_rejected` event of a refused signal (its outcome on trade-events), or null when the
+ * signal was accepted or is a `duplicate` (the same signal id decided before: its outcome went out
+ * then; a second one would be a second alert).
  */
-export async function afterCore(deps: ExecutionDeps, link: LiveLink, store: TradingStore, r: StoreResult, now: number, marks?: Record<string, number>): Promise<void> {
-  await publishOutcome(deps, r.state, r.events, now);
-  if (!deps.liveVenue || !r.events.some((e) => e.type !== 'protection')) return;
-  const exec = await link.executor(store, r.state);
-  if (exec) {
-    const x = await exec.onEvents(r.events, { state: r.state, marks: { ...r.state.account.marks, ...marks } }, now);
-    await publishLive(deps, x, r.state, now);
-    return;
-  }
-  await confirmUnplacedCancels(deps, store, r, now);
+export function rejectionEvent(accountId: string, v: SignalVerdict): SignalRejectedEvent | null {
+  const d = v.decision;
+  if (d.accepted || d.reason === 'duplicate') return null;
+  const s = v.signal;
+  const groupId = groupIdOf(s.signalId);
+  return {
+    type: 'signal_rejected',
+    eventId: `${groupId}:rejected`,
+    accountId,
+    ts: s.ts,
+    groupId,
+    signalId: s.signalId,
+    symbol: s.symbol,
+    strategy: s.strategy,
+    direction: s.direction,
+    reason: d.reason,
+    detail: d.detail,
+    signal: signalPlanOf(s),
+  };
 }
 
-async function confirmUnplacedCancels(deps: ExecutionDeps, store: TradingStore, r: StoreResult, now: number): Promise<void> {
+/** The trade event as published: the signal's own order_placed (its "opened" outcome) carries its plan. */
+function asPublished(e: TradeEvent, v: SignalVerdict | undefined): TradeEvent {
+  return e.type === 'order_placed' && v && e.signalId === v.signal.signalId ? { ...e, signal: signalPlanOf(v.signal) } : e;
+}
+
+async function publishAlert(deps: ExecutionDeps, alert: Alert): Promise<void> {
+  await deps.bus.publish(TOPICS.alerts, alert, { attributes: { kind: alert.kind, dedupeId: alert.alertId } });
+}
+
+async function publishTradeEvent(deps: ExecutionDeps, t: TradeEvent): Promise<void> {
+  await deps.bus.publish(TOPICS.tradeEvents, t, {
+    attributes: { dedupeId: t.eventId, type: t.type, symbol: t.symbol, strategy: t.strategy },
+    orderingKey: t.groupId,
+  });
+}
+
+/**
+ * THE place a step's outcome is published, in this order: notices (`system-alerts`); the core's
+ * events (trade events on `trade-events`, dedupeId = event id, ordering key = trade group;
+ * protection changes as `system-alerts`); the signal's outcome when the step decided one (its
+ * order_placed above carries the signal's plan; a rejection is one `signal_rejected` event and its
+ * REJECTED `signals` row); the closed trades' `paper_trades` rows; the live issues as
+ * `live_order_issue` alerts. Every id is deterministic, so publishing an outcome again (a redelivery)
+ * queues nothing new downstream.
+ */
+async function publishOutcome(deps: ExecutionDeps, o: Outcome): Promise<void> {
+  for (const a of o.notices ?? []) await publishAlert(deps, a);
+  for (const e of o.events) {
+    if (e.type === 'protection') await publishAlert(deps, protectionAlert(e as ProtectionEvent));
+    else await publishTradeEvent(deps, asPublished(e as TradeEvent, o.verdict));
+  }
+  const rejected = o.verdict ? rejectionEvent(deps.accountId ?? PAPER_ACCOUNT_ID, o.verdict) : null;
+  if (rejected && o.verdict) {
+    await publishTradeEvent(deps, rejected);
+    // the rejection in the scan history (idempotent by key: a redelivery writes nothing new)
+    await deps.warehouse.insert('signals', [rejectionRow(o.verdict.signal, rejected.reason, rejected.detail)]);
+  }
+  const rows = closedTradeRows(o.events);
+  if (rows.length > 0) await deps.warehouse.insert('paper_trades', rows);
+  for (const i of o.issues ?? []) await publishAlert(deps, liveIssueAlert(i));
+}
+
+// ---------- steps: decide in the core, then publish ----------
+
+/**
+ * What the live side does with a committed core result (nothing when it is not needed): the
+ * executor carries the events out on the exchange (its fills come back as core events), or, when
+ * the venue is unavailable, the entry cancels the core decided for live groups that never reached
+ * the exchange are confirmed to the core.
+ */
+async function carryOutLive(deps: ExecutionDeps, link: LiveLink, store: TradingStore, r: StoreResult, now: number, marks?: Record<string, number>): Promise<Outcome> {
+  if (!deps.liveVenue || !r.events.some((e) => e.type !== 'protection')) return NOTHING;
+  const { exec, notices } = await link.executor(store, r.state);
+  if (exec) {
+    const x = await exec.onEvents(r.events, { state: r.state, marks: { ...r.state.account.marks, ...marks } }, now);
+    return { events: x.events, issues: x.issues };
+  }
+  return { notices, events: await confirmUnplacedCancels(deps, store, r, now) };
+}
+
+async function confirmUnplacedCancels(deps: ExecutionDeps, store: TradingStore, r: StoreResult, now: number): Promise<TradingEvent[]> {
   const accountId = deps.accountId ?? PAPER_ACCOUNT_ID;
+  const events: TradingEvent[] = [];
   for (const e of r.events) {
     if (e.type !== 'entry_cancel_decided') continue;
     const p = r.state.account.positions.find((g) => g.groupId === e.groupId);
     if (!p?.external || (await deps.state.get(liveGroupPath(accountId, e.groupId))) !== undefined) continue;
     for (const orderId of e.orderIds) {
+      // idempotent per entry (marker): a redelivery returns the same events again
       const c = await store.cancelEntry(e.groupId, Number(orderId.slice(orderId.lastIndexOf(':e') + 2)), now);
-      await publishOutcome(deps, c.state, c.events, now);
+      events.push(...c.events);
     }
   }
+  return events;
 }
 
-/** Polls the exchange for the live groups (when the live side is needed) and publishes what it booked. */
-export async function reconcileLive(deps: ExecutionDeps, link: LiveLink, store: TradingStore, state: TradingState | null, now: number, marks?: Record<string, number>): Promise<void> {
-  const exec = await link.executor(store, state);
-  if (!exec) return;
+/**
+ * The tail of every step: the committed core result's outcome is published (with the signal's
+ * verdict when the step decided one), THEN carried out live, and what that produced is published.
+ * A step is published before the next one commits: a crash in between is healed by the redelivery
+ * (the store returns the stored events, published again with the same ids).
+ */
+export async function settle(deps: ExecutionDeps, link: LiveLink, store: TradingStore, r: StoreResult, now: number, extra: { marks?: Record<string, number>; verdict?: SignalVerdict; notices?: readonly Alert[] } = {}): Promise<void> {
+  await publishOutcome(deps, { events: r.events, ...(extra.notices ? { notices: extra.notices } : {}), ...(extra.verdict ? { verdict: extra.verdict } : {}) });
+  await publishOutcome(deps, await carryOutLive(deps, link, store, r, now, extra.marks));
+}
+
+/** Polls the exchange for the live groups (when the live side is needed): what it booked, as an outcome. */
+async function reconcileLive(deps: ExecutionDeps, link: LiveLink, store: TradingStore, state: TradingState | null, now: number, marks?: Record<string, number>): Promise<Outcome> {
+  const { exec, notices } = await link.executor(store, state);
+  if (!exec) return { notices, events: [] };
   const x = await exec.reconcile(now, { ...state?.account.marks, ...marks });
-  await publishLive(deps, x, state ?? (await store.read(now)), now);
+  return { events: x.events, issues: x.issues };
+}
+
+/** An instance reconciles at most every RECONCILE_MIN_INTERVAL_MS (true: now is the time; recorded). */
+function reconcileDue(cache: ExecutionCache, now: number): boolean {
+  if (cache.lastReconcileAt !== undefined && now - cache.lastReconcileAt < RECONCILE_MIN_INTERVAL_MS) return false;
+  cache.lastReconcileAt = now;
+  return true;
 }
 
 export interface DeliveryInfo {
@@ -342,34 +459,33 @@ export function biasStateOf(b: Pick<MacroBiasMessage, 'symbol' | 'bias' | 'confi
   };
 }
 
-/** Applies one signal (scalp or swing) through the core; see the ordering rule above. */
-export async function executeSignal(deps: ExecutionDeps, signal: Signal, delivery?: DeliveryInfo): Promise<ExecutionOutcome> {
-  const strategies = await deps.config.strategies();
-  const cfg = tradingConfigFrom(strategies);
-  const now = deps.clock.now();
-  const accountId = deps.accountId ?? PAPER_ACCOUNT_ID;
+// ---------- signals ----------
+
+/** The ordering rule (see the header): throws DecisionCandlePendingError while the decision candle is not applied. */
+async function requireDecisionCandle(deps: ExecutionDeps, cfg: TradingConfig, signal: Signal, now: number, delivery?: DeliveryInfo): Promise<void> {
   const timeout = signal.engine === 'SCALP' ? cfg.paper.entryTimeoutMs.scalp : cfg.paper.entryTimeoutMs.swing;
   const stale = now >= signal.ts + timeout;
-  if (signal.engine === 'SCALP' && !stale && (!delivery || delivery.attempt < delivery.maxAttempts)) {
-    const feed = cfg.feeds.SCALP;
-    const feedMs = INTERVAL_MS[feed.interval];
-    const required = Math.floor(signal.ts / feedMs) * feedMs - feedMs;
-    const doc = await deps.state.get<TradingDoc>(tradingDocPath(accountId));
-    const mark = doc?.candleWatermarks[feedKey({ venue: feed.venue, symbol: signal.symbol, interval: feed.interval })];
-    if (mark === undefined || mark < required) {
-      throw new DecisionCandlePendingError(`${signal.signalId}: candle ${required} of ${signal.symbol} not applied yet (watermark ${mark ?? 'none'}); retry`);
-    }
+  if (signal.engine !== 'SCALP' || stale || (delivery && delivery.attempt >= delivery.maxAttempts)) return;
+  const feed = cfg.feeds.SCALP;
+  const feedMs = INTERVAL_MS[feed.interval];
+  const required = Math.floor(signal.ts / feedMs) * feedMs - feedMs;
+  const doc = await deps.state.get<TradingDoc>(tradingDocPath(deps.accountId ?? PAPER_ACCOUNT_ID));
+  const mark = doc?.candleWatermarks[feedKey({ venue: feed.venue, symbol: signal.symbol, interval: feed.interval })];
+  if (mark === undefined || mark < required) {
+    throw new DecisionCandlePendingError(`${signal.signalId}: candle ${required} of ${signal.symbol} not applied yet (watermark ${mark ?? 'none'}); retry`);
   }
+}
+
+/** The signal's market context: the stored macro bias and its symbol's 24h volatility before the decision. */
+async function signalMarket(deps: ExecutionDeps, strategies: StrategyConfigs, signal: Signal): Promise<SignalMarket> {
   const stored = await deps.state.get<StoredBias>(biasPath(signal.symbol));
   const w = await deps.cache.candles.ingest(deps.state, signal.symbol, [], capacityFor(signal.symbol, strategies));
   const lastIdx = w.lowerBound(signal.ts) - 1;
-  const market = { bias: stored ? biasStateOf(stored) : null, volatility24hPct: lastIdx >= 0 ? volatilityAt(w, lastIdx) : null };
-  const link = new LiveLink(deps);
-  const store = storeFor(deps, cfg, link);
-  await link.prepare();
-  const r = await store.applySignal(signal, market, now);
+  return { bias: stored ? biasStateOf(stored) : null, volatility24hPct: lastIdx >= 0 ? volatilityAt(w, lastIdx) : null };
+}
+
+function logSignalDecision(deps: ExecutionDeps, signal: Signal, r: StoreSignalResult): void {
   const d = r.decision;
-  if (!d.accepted && d.reason === 'live_unavailable') await link.alertUnavailable(d.detail);
   deps.log.info(d.accepted ? 'signal accepted' : 'signal rejected', {
     signalId: signal.signalId,
     strategy: signal.strategy,
@@ -378,9 +494,26 @@ export async function executeSignal(deps: ExecutionDeps, signal: Signal, deliver
     redelivery: !r.applied,
     ...(d.accepted ? { risk: d.risk, notional: d.notional, stopLoss: d.stopLoss, sizeMultiplier: d.sizeMultiplier, cappedBy: d.cappedBy } : { reason: d.reason, detail: d.detail }),
   });
-  // the rejection in the scan history (idempotent by key: a redelivery writes nothing new)
-  if (!d.accepted && d.reason !== 'duplicate') await deps.warehouse.insert('signals', [rejectionRow(signal, d.reason, d.detail)]);
-  await afterCore(deps, link, store, r, now);
+}
+
+/**
+ * Applies one signal (scalp or swing) through the core; see the ordering rule above. Its outcome is
+ * ONE event on trade-events: the order_placed of its group (opened) or `signal_rejected`.
+ */
+export async function executeSignal(deps: ExecutionDeps, signal: Signal, delivery?: DeliveryInfo): Promise<ExecutionOutcome> {
+  const strategies = await deps.config.strategies();
+  const cfg = tradingConfigFrom(strategies);
+  const now = deps.clock.now();
+  await requireDecisionCandle(deps, cfg, signal, now, delivery);
+  const market = await signalMarket(deps, strategies, signal);
+  const link = new LiveLink(deps);
+  const store = storeFor(deps, cfg, link);
+  await link.prepare();
+  const r = await store.applySignal(signal, market, now);
+  const d = r.decision;
+  logSignalDecision(deps, signal, r);
+  const notices = !d.accepted && d.reason === 'live_unavailable' ? await link.unavailableNotice(d.detail) : [];
+  await settle(deps, link, store, r, now, { verdict: { signal, decision: d }, notices });
   return { applied: r.applied, events: r.events, decision: d };
 }
 
@@ -400,14 +533,34 @@ export function rejectionRow(signal: Signal, reason: string, detail: string): Ro
   return { ...row, decision: REJECTED_DECISION };
 }
 
+// ---------- candles ----------
+
+/** The candles of a message in the order they are applied: per symbol, in open-time order. */
+function inApplyOrder(candles: readonly Candle[]): Candle[] {
+  return [...candles].sort((a, b) => (a.symbol === b.symbol ? a.openTime - b.openTime : a.symbol < b.symbol ? -1 : 1));
+}
+
+/** A Bybit 1m candle's market inputs (volatility; the regime inputs on the reference symbol); null for other feeds. */
+async function candleMarket(deps: ExecutionDeps, strategies: StrategyConfigs, c: Candle): Promise<CandleMarket | null> {
+  if (c.venue !== 'bybit' || c.interval !== '1m') return null;
+  const w = await deps.cache.candles.ingest(deps.state, c.symbol, [c], capacityFor(c.symbol, strategies));
+  const i = w.indexOf(c.openTime);
+  const market: CandleMarket = { volatility24hPct: volatilityAt(w, i) };
+  if (c.symbol === strategies.protections.regime.referenceSymbol) market.regimeInputs = regimeInputsOf(w, i);
+  return market;
+}
+
 /**
  * Applies closed candles (one message of `candles-bybit-1m` or `ohlc-data-kraken`) in open-time order
- * per symbol, one transaction each.
+ * per symbol, one step each: (live) the exchange reconciled first, the candle decided in the core,
+ * its outcome published and carried out; (paper with leftover live groups) reconciled after; then
+ * (live) the tick.
  */
 export async function executeCandles(deps: ExecutionDeps, candles: readonly Candle[]): Promise<ExecutionOutcome[]> {
   const strategies = await deps.config.strategies();
   const cfg = tradingConfigFrom(strategies);
   const feeds = Object.values(cfg.feeds);
+  const onFeed = (c: Candle) => feeds.some((f) => f.venue === c.venue && f.interval === c.interval);
   const link = new LiveLink(deps);
   const store = storeFor(deps, cfg, link);
   const live = (await link.mode()).mode === 'live';
@@ -415,67 +568,58 @@ export async function executeCandles(deps: ExecutionDeps, candles: readonly Cand
   let last: TradingState | null = null;
   const verdicts = await gateCandles(deps, await deps.config.system(), candles, 'execution');
   const verdictOf = new Map<Candle, GateVerdict>(verdicts.map((v) => [v.candle, v]));
-  const sorted = [...candles].sort((a, b) => (a.symbol === b.symbol ? a.openTime - b.openTime : a.symbol < b.symbol ? -1 : 1));
   const out: ExecutionOutcome[] = [];
-  for (const c of sorted) {
-    const v = verdictOf.get(c);
-    if (v?.status === 'rejected') continue;
-    if (v?.status === 'suspect') {
+  for (const c of inApplyOrder(candles)) {
+    const status = verdictOf.get(c)?.status;
+    if (status === 'rejected') continue;
+    if (status === 'suspect') {
       // held back: no market input, no entry, no watermark; the protective exits only
-      if (!feeds.some((f) => f.venue === c.venue && f.interval === c.interval)) continue;
-      const now = deps.clock.now();
-      const r = await store.applySuspectCandle(c, now);
-      await afterCore(deps, link, store, r, now);
-      out.push({ applied: r.applied, events: r.events });
-      if (r.events.length > 0) deps.log.warn('suspect candle: protective exits evaluated', { symbol: c.symbol, openTime: c.openTime, events: r.events.map((e) => e.type) });
+      if (onFeed(c)) out.push(await suspectCandleStep(deps, link, store, c));
       continue;
     }
-    let market: CandleMarket | null = null;
-    if (c.venue === 'bybit' && c.interval === '1m') {
-      const w = await deps.cache.candles.ingest(deps.state, c.symbol, [c], capacityFor(c.symbol, strategies));
-      const i = w.indexOf(c.openTime);
-      market = { volatility24hPct: volatilityAt(w, i) };
-      if (c.symbol === strategies.protections.regime.referenceSymbol) market.regimeInputs = regimeInputsOf(w, i);
-    }
-    if (!market && !feeds.some((f) => f.venue === c.venue && f.interval === c.interval)) continue;
+    const market = await candleMarket(deps, strategies, c);
+    if (!market && !onFeed(c)) continue;
     const now = deps.clock.now();
     const marks = { [c.symbol]: c.close };
+    const bybit1m = c.venue === 'bybit' && c.interval === '1m';
     // live: the exchange's fills are booked before the candle decides anything on those groups
-    if (live && !reconciled && c.venue === 'bybit' && c.interval === '1m') {
+    if (live && bybit1m && !reconciled) {
       reconciled = true;
-      if (deps.cache.lastReconcileAt === undefined || now - deps.cache.lastReconcileAt >= RECONCILE_MIN_INTERVAL_MS) {
-        deps.cache.lastReconcileAt = now;
-        await reconcileLive(deps, link, store, null, now, marks);
-      }
+      if (reconcileDue(deps.cache, now)) await publishOutcome(deps, await reconcileLive(deps, link, store, null, now, marks));
     }
     const r = await store.applyCandle(c, market, now);
-    await afterCore(deps, link, store, r, now, marks);
+    await settle(deps, link, store, r, now, { marks });
     out.push({ applied: r.applied, events: r.events });
     last = r.state;
     // paper with live groups left over from live mode: they are still polled, after the candle
-    if (!live && !reconciled && c.venue === 'bybit' && c.interval === '1m' && r.state.account.positions.some((p) => p.external !== null)) {
+    if (!live && bybit1m && !reconciled && r.state.account.positions.some((p) => p.external !== null)) {
       reconciled = true;
-      await reconcileLive(deps, link, store, r.state, now, marks);
+      await publishOutcome(deps, await reconcileLive(deps, link, store, r.state, now, marks));
     }
   }
-  if (live && last !== null) await executeTickWith(deps, link, store, deps.clock.now());
+  if (live && last !== null) await tickStep(deps, link, store, deps.clock.now());
   const refusal = gateRefusal(verdicts);
   if (refusal) throw refusal;
   return out;
 }
 
-async function executeTickWith(deps: ExecutionDeps, link: LiveLink, store: TradingStore, now: number): Promise<ExecutionOutcome> {
-  const r = await store.tick(now);
-  await afterCore(deps, link, store, r, now);
+/** A suspect candle: the protective exits of its symbol's groups only (TradingStore applySuspectCandle). */
+async function suspectCandleStep(deps: ExecutionDeps, link: LiveLink, store: TradingStore, c: Candle): Promise<ExecutionOutcome> {
+  const now = deps.clock.now();
+  const r = await store.applySuspectCandle(c, now);
+  await settle(deps, link, store, r, now);
+  if (r.events.length > 0) deps.log.warn('suspect candle: protective exits evaluated', { symbol: c.symbol, openTime: c.openTime, events: r.events.map((e) => e.type) });
   return { applied: r.applied, events: r.events };
 }
 
 /** The core's periodic sweep (entry timeouts, time-driven protection changes), published and carried out live. */
-export async function executeTick(deps: ExecutionDeps): Promise<ExecutionOutcome> {
-  const cfg = tradingConfigFrom(await deps.config.strategies());
-  const link = new LiveLink(deps);
-  return executeTickWith(deps, link, storeFor(deps, cfg, link), deps.clock.now());
+async function tickStep(deps: ExecutionDeps, link: LiveLink, store: TradingStore, now: number): Promise<ExecutionOutcome> {
+  const r = await store.tick(now);
+  await settle(deps, link, store, r, now);
+  return { applied: r.applied, events: r.events };
 }
+
+// ---------- macro bias ----------
 
 /** Applies a macro-bias update to the scalp bias filter. */
 export async function executeBias(deps: ExecutionDeps, bias: MacroBiasMessage): Promise<ExecutionOutcome> {
@@ -484,7 +628,7 @@ export async function executeBias(deps: ExecutionDeps, bias: MacroBiasMessage): 
   const link = new LiveLink(deps);
   const store = storeFor(deps, cfg, link);
   const r = await store.applyBias(biasStateOf(bias), now);
-  await afterCore(deps, link, store, r, now);
+  await settle(deps, link, store, r, now);
   return { applied: r.applied, events: r.events };
 }
 

@@ -28,6 +28,7 @@
  */
 import { scanDecisionRow } from '../warehouse-schema.js';
 import type { ConfigSource } from '../config/source.js';
+import type { SystemConfig } from '../config/system.js';
 import { SCALP_STRATEGIES, type LevelsExhaustionConfig, type ScalpStrategyConfig, type StrategyConfigs } from '../config/strategy.js';
 import type { Logger } from '../log.js';
 import { accepted, gateCandles, gateRefusal } from '../market/candle-gate.js';
@@ -40,7 +41,9 @@ import type { Row, Warehouse } from '../ports/warehouse.js';
 import type { BookSample } from '../strategies/exhaustion.js';
 import type { LevelSet } from '../strategies/levels.js';
 import { resample, visibleCountAt, type ResampledSeries } from '../strategies/resample.js';
-import { levelSetFor, scalpStrategy, type EvalContext, type FormingCandle, type ScalpDecision } from '../strategies/scalp/index.js';
+import type { EvalContext, FormingCandle, ScalpDecision } from '../strategies/scalp/common.js';
+import { levelSetFor } from '../strategies/scalp/levels-exhaustion.js';
+import { scalpStrategy } from '../strategies/scalp/registry.js';
 import { sliceSeries, type CandleSeries } from '../strategies/series.js';
 import { TOPICS } from '../topics.js';
 import { routeByTopic, type BusMessage } from '../messages.js';
@@ -214,47 +217,47 @@ function result(symbol: string, kind: MicroInput['kind'], note: string | null): 
   return { symbol, kind, note, decisions: [], published: [] };
 }
 
-/** Evaluates one symbol on one closed candle or one snapshot (see the module comment). */
-export async function evaluateMicro(deps: MicroDeps, input: MicroInput): Promise<MicroResult> {
-  const [system, strategies] = await Promise.all([deps.config.system(), deps.config.strategies()]);
-  const symbol = input.kind === 'close' ? input.candle.symbol : input.snapshot.symbol;
-  const sym = system.symbols.find((s) => s.symbol === symbol);
-  if (!sym || !sym.enabled) return result(symbol, input.kind, `${symbol} is not an enabled symbol`);
-  const configs = enabledStrategies(strategies, input.kind);
-  const capacity = historyCandles(strategies);
-  const cache = deps.cache;
+/** Where an input is evaluated: the 1m window, the index of its last closed candle, the forming candle, the book. */
+interface EvalPoint {
+  w: CandleWindow;
+  i: number;
+  forming?: FormingCandle;
+  book?: BookSample[];
+}
 
-  let w: CandleWindow;
-  let i: number;
-  let forming: FormingCandle | undefined;
-  let book: BookSample[] | undefined = cache.books.get(symbol);
-  if (input.kind === 'close') {
-    const c = input.candle;
-    if (c.venue !== 'bybit' || c.interval !== '1m') return result(symbol, 'close', `not a Bybit 1m candle (${c.venue} ${c.interval})`);
-    w = await cache.candles.ingest(deps.state, symbol, [c], capacity);
-    if (!isTradable(c)) return result(symbol, 'close', `candle ${c.openTime} is flagged ${String(c.flags)}: never traded`);
-    i = w.indexOf(c.openTime);
-  } else {
-    const snap = input.snapshot;
-    book = recordBook(cache, snap, bookHistoryMs(strategies));
-    const f = snap.forming;
-    if (!f) return result(symbol, 'snapshot', 'snapshot without a forming candle (book recorded)');
-    if (f.openTime > snap.ts) return result(symbol, 'snapshot', `forming candle ${f.openTime} opens after the snapshot time ${snap.ts} (late holder tick): not evaluated`);
-    const prevOpen = f.openTime - MINUTE;
-    // The close before the forming candle may not have reached this instance yet: at most one range read.
-    w = await cache.candles.fillThrough(deps.state, symbol, prevOpen, capacity);
-    i = w.indexOf(prevOpen);
-    if (i < 0) return result(symbol, 'snapshot', `closed candle ${prevOpen} before the forming one is not known yet`);
-    // the candle gate's rules on the forming candle: impossible numbers, or out of the band of the last good close
-    const refused = priceIntegrityReason(f) ?? sanityBandReason(f, (w.at(i) as Candle).close, system.dataQuality);
-    if (refused) {
-      deps.log.warn('snapshot forming candle refused by the candle gate: not evaluated', { symbol, ts: snap.ts, reason: refused });
-      return result(symbol, 'snapshot', `forming candle refused by the candle gate: ${refused}`);
-    }
-    forming = { openTime: f.openTime, ts: snap.ts, open: f.open, high: f.high, low: f.low, close: f.close, volume: f.volume };
+/** A closed candle's evaluation point, or why it is not evaluated. */
+async function closePoint(deps: MicroDeps, c: Candle, capacity: number): Promise<EvalPoint | string> {
+  if (c.venue !== 'bybit' || c.interval !== '1m') return `not a Bybit 1m candle (${c.venue} ${c.interval})`;
+  const book = deps.cache.books.get(c.symbol);
+  const w = await deps.cache.candles.ingest(deps.state, c.symbol, [c], capacity);
+  if (!isTradable(c)) return `candle ${c.openTime} is flagged ${String(c.flags)}: never traded`;
+  return { w, i: w.indexOf(c.openTime), ...(book ? { book } : {}) };
+}
+
+/** A snapshot's evaluation point (its book recorded first), or why it is not evaluated. */
+async function snapshotPoint(deps: MicroDeps, system: SystemConfig, strategies: StrategyConfigs, snap: Snapshot, capacity: number): Promise<EvalPoint | string> {
+  const symbol = snap.symbol;
+  const book = recordBook(deps.cache, snap, bookHistoryMs(strategies));
+  const f = snap.forming;
+  if (!f) return 'snapshot without a forming candle (book recorded)';
+  if (f.openTime > snap.ts) return `forming candle ${f.openTime} opens after the snapshot time ${snap.ts} (late holder tick): not evaluated`;
+  const prevOpen = f.openTime - MINUTE;
+  // The close before the forming candle may not have reached this instance yet: at most one range read.
+  const w = await deps.cache.candles.fillThrough(deps.state, symbol, prevOpen, capacity);
+  const i = w.indexOf(prevOpen);
+  if (i < 0) return `closed candle ${prevOpen} before the forming one is not known yet`;
+  // the candle gate's rules on the forming candle: impossible numbers, or out of the band of the last good close
+  const refused = priceIntegrityReason(f) ?? sanityBandReason(f, (w.at(i) as Candle).close, system.dataQuality);
+  if (refused) {
+    deps.log.warn('snapshot forming candle refused by the candle gate: not evaluated', { symbol, ts: snap.ts, reason: refused });
+    return `forming candle refused by the candle gate: ${refused}`;
   }
-  if (i < 0 || configs.length === 0) return result(symbol, input.kind, configs.length === 0 ? 'no strategy evaluates this input' : 'candle not in the window');
+  return { w, i, book, forming: { openTime: f.openTime, ts: snap.ts, open: f.open, high: f.high, low: f.low, close: f.close, volume: f.volume } };
+}
 
+/** Every strategy's decision at the point, its `signals` row, and the TAKE signals to publish (emitting strategies). */
+function decideAt(cache: MicroCache, system: SystemConfig, configs: readonly ScalpStrategyConfig[], p: EvalPoint): { decisions: ScalpDecision[]; rows: Row[]; toPublish: Signal[] } {
+  const { w, i } = p;
   // One series (and one indicator cache) per distinct candleWindow.
   const seriesByLength = new Map<number, CandleSeries>();
   const decisions: ScalpDecision[] = [];
@@ -269,8 +272,8 @@ export async function evaluateMicro(deps: MicroDeps, input: MicroInput): Promise
     }
     const ctx: { levels?: LevelSet; book?: readonly BookSample[]; forming?: FormingCandle } = {};
     if (cfg.strategy === 'levels_exhaustion') ctx.levels = levelsAt(cache, w, i, cfg.levels);
-    if (book && book.length > 0) ctx.book = book;
-    if (forming) ctx.forming = forming;
+    if (p.book && p.book.length > 0) ctx.book = p.book;
+    if (p.forming) ctx.forming = p.forming;
     const d = evaluate(cfg, series, ctx);
     if (!d) continue;
     const signal = scalpSignal(d, system, cfg);
@@ -278,7 +281,22 @@ export async function evaluateMicro(deps: MicroDeps, input: MicroInput): Promise
     rows.push(decisionRow(d, signal));
     if (signal && signal.emit) toPublish.push(signal);
   }
+  return { decisions, rows, toPublish };
+}
 
+/** Evaluates one symbol on one closed candle or one snapshot (see the module comment). */
+export async function evaluateMicro(deps: MicroDeps, input: MicroInput): Promise<MicroResult> {
+  const [system, strategies] = await Promise.all([deps.config.system(), deps.config.strategies()]);
+  const symbol = input.kind === 'close' ? input.candle.symbol : input.snapshot.symbol;
+  const sym = system.symbols.find((s) => s.symbol === symbol);
+  if (!sym || !sym.enabled) return result(symbol, input.kind, `${symbol} is not an enabled symbol`);
+  const configs = enabledStrategies(strategies, input.kind);
+  const capacity = historyCandles(strategies);
+  const point = input.kind === 'close' ? await closePoint(deps, input.candle, capacity) : await snapshotPoint(deps, system, strategies, input.snapshot, capacity);
+  if (typeof point === 'string') return result(symbol, input.kind, point);
+  if (point.i < 0 || configs.length === 0) return result(symbol, input.kind, configs.length === 0 ? 'no strategy evaluates this input' : 'candle not in the window');
+
+  const { decisions, rows, toPublish } = decideAt(deps.cache, system, configs, point);
   if (rows.length > 0) await deps.warehouse.insert('signals', rows);
   for (const s of toPublish) {
     await deps.bus.publish(TOPICS.microSignals, s, {

@@ -1,8 +1,8 @@
 /**
- * notifier (Pub/Sub): signals (trade-signals-micro, trade-signals-swing), trade events (trade-events),
- * system alerts (system-alerts) and the webhook's hand-off jobs (telegram-jobs) become Telegram
- * messages in the persisted outbox, which is then drained within Telegram's limits. Routed by the
- * message's topic (its payload was validated against that topic's schema on the way in).
+ * notifier (Pub/Sub): trade events (trade-events: each signal's one outcome, then its trade), system
+ * alerts (system-alerts) and the webhook's hand-off jobs (telegram-jobs) become Telegram messages in
+ * the persisted outbox, which is then drained within Telegram's limits. Routed by the message's topic
+ * (its payload was validated against that topic's schema on the way in), never by its shape.
  */
 import type { Logger } from '../log.js';
 import { routeByTopic, type BusMessage } from '../messages.js';
@@ -29,12 +29,7 @@ async function queueAndDrain(deps: Deps, kind: string, queue: (d: TelegramDeps) 
   deps.log.info('notifier done', { kind, queued, sent: r.sent, remaining: r.remaining, drained: r.ran, stopped: r.stopped });
 }
 
-const onSignal = async (deps: Deps, msg: BusMessage<typeof TOPICS.microSignals | typeof TOPICS.swingSignals>) =>
-  queueAndDrain(deps, 'signal', (d) => new Notifier(d).onSignal(msg.payload));
-
 export const handle = routeByTopic(FUNCTION_NAME, {
-  [TOPICS.microSignals]: onSignal,
-  [TOPICS.swingSignals]: onSignal,
   [TOPICS.tradeEvents]: async (deps: Deps, msg: BusMessage<typeof TOPICS.tradeEvents>) =>
     queueAndDrain(deps, 'trade_event', (d) => new Notifier(d).onTradeEvent(msg.payload)),
   [TOPICS.alerts]: async (deps: Deps, msg: BusMessage<typeof TOPICS.alerts>) =>

@@ -85,17 +85,32 @@ export function horizontalLevels(
 ): HorizontalLevel[] {
   const stop = Math.min(end, series.length);
   const start = Math.max(0, stop - params.lookbackCandles);
-  const w = stop - start;
-  if (w <= 0) return [];
+  if (stop - start <= 0) return [];
   const ref = referencePrice ?? (series.close[stop - 1] as number);
+  const tolFactor = (params.touchPct / 100) * (1 + BOUNDARY_EPSILON);
+  const candidates = touchedCandidates(sortedExtremes(series, start, stop), tolFactor, params.minTouches);
+  if (candidates.count === 0) return [];
+  return clusterLevels(series, start, stop, candidates, params.clusterPct, tolFactor, ref);
+}
+
+/**
+ * The window's highs and lows, sorted: the extremes within a band are a contiguous run (binary search).
+ * A candle touching with both extremes counts once: those have c - tol <= low <= high <= c + tol, found
+ * among the candles sorted by low (their low lies in the band, a contiguous run) by checking their high.
+ */
+interface SortedExtremes {
+  /** Highs, ascending. */
+  hs: Float64Array;
+  /** Lows, ascending. */
+  ls: Float64Array;
+  /** The high of the candle whose low is ls[q] (the lows sorted with their highs alongside). */
+  highByLow: Float64Array;
+}
+
+function sortedExtremes(series: CandleSeries, start: number, stop: number): SortedExtremes {
+  const w = stop - start;
   const high = series.high;
   const low = series.low;
-  const ot = series.openTime;
-  const tolFactor = (params.touchPct / 100) * (1 + BOUNDARY_EPSILON);
-
-  // Sorted highs and lows: the extremes within a band are a contiguous run (binary search). A candle
-  // touching with both extremes counts once: those have c - tol <= low <= high <= c + tol, found among
-  // the candles sorted by low (their low lies in the band, a contiguous run) by checking their high.
   const hs = Float64Array.from(high.subarray(start, stop)).sort();
   const ls = Float64Array.from(low.subarray(start, stop)).sort();
   // Lows sorted with their highs alongside (insertion sort on typed arrays: w is small).
@@ -113,8 +128,20 @@ export function horizontalLevels(
     lowSorted[q + 1] = l;
     highByLow[q + 1] = h;
   }
+  return { hs, ls, highByLow };
+}
 
-  // Candidates: every distinct extreme (2 per candle), ascending.
+/** Candidate prices touched by at least `minTouches` distinct candles, ascending, with their touches. */
+interface Candidates {
+  price: Float64Array;
+  touches: Int32Array;
+  count: number;
+}
+
+/** Every distinct extreme (2 per candle), ascending, kept when touched by >= minTouches candles. */
+function touchedCandidates(x: SortedExtremes, tolFactor: number, minTouches: number): Candidates {
+  const { hs, ls, highByLow } = x;
+  const w = hs.length;
   const cand = new Float64Array(2 * w);
   cand.set(hs, 0);
   cand.set(ls, w);
@@ -132,15 +159,30 @@ export function horizontalLevels(
     const b = upperBound(ls, hi);
     let touches = upperBound(hs, hi) - lowerBound(hs, lo) + (b - a);
     for (let q = a; q < b; q++) if ((highByLow[q] as number) <= hi) touches--;
-    if (touches >= params.minTouches) {
+    if (touches >= minTouches) {
       cPrice[m] = c;
       cTouches[m] = touches;
       m++;
     }
   }
-  if (m === 0) return [];
-  // Walk the ranking (touches desc, then price asc) greedily: take the best candidate not yet absorbed,
-  // then absorb every candidate within clusterPct of it (a contiguous run around it in price order).
+  return { price: cPrice, touches: cTouches, count: m };
+}
+
+/**
+ * Walks the ranking (touches desc, then price asc) greedily: takes the best candidate not yet absorbed,
+ * then absorbs every candidate within clusterPct of it (a contiguous run around it in price order).
+ * The levels come out sorted by price.
+ */
+function clusterLevels(
+  series: CandleSeries,
+  start: number,
+  stop: number,
+  cands: Candidates,
+  clusterPct: number,
+  tolFactor: number,
+  ref: number,
+): HorizontalLevel[] {
+  const { price: cPrice, touches: cTouches, count: m } = cands;
   const absorbed = new Uint8Array(m);
   const levels: HorizontalLevel[] = [];
   for (;;) {
@@ -149,26 +191,26 @@ export function horizontalLevels(
     if (best < 0) break;
     const c = cPrice[best] as number;
     absorbed[best] = 1;
-    for (let k = best - 1; k >= 0 && within(c - (cPrice[k] as number), c, params.clusterPct); k--) absorbed[k] = 1;
-    for (let k = best + 1; k < m && within(c - (cPrice[k] as number), c, params.clusterPct); k++) absorbed[k] = 1;
-    const tol = c * tolFactor;
-    let last = Number.NEGATIVE_INFINITY;
-    for (let j = stop - 1; j >= start; j--) {
-      if (Math.abs((high[j] as number) - c) <= tol || Math.abs((low[j] as number) - c) <= tol) {
-        last = ot[j] as number;
-        break;
-      }
-    }
+    for (let k = best - 1; k >= 0 && within(c - (cPrice[k] as number), c, clusterPct); k--) absorbed[k] = 1;
+    for (let k = best + 1; k < m && within(c - (cPrice[k] as number), c, clusterPct); k++) absorbed[k] = 1;
     levels.push({
       source: 'horizontal',
       price: c,
       touches: cTouches[best] as number,
       kind: c > ref ? 'resistance' : 'support',
-      lastTouchTime: last,
+      lastTouchTime: lastTouchTime(series, start, stop, c, c * tolFactor),
     });
   }
   levels.sort((a, b) => a.price - b.price);
   return levels;
+}
+
+/** Open time of the most recent candle in [start, stop) whose high or low is within tol of c (-Infinity if none). */
+function lastTouchTime(series: CandleSeries, start: number, stop: number, c: number, tol: number): number {
+  for (let j = stop - 1; j >= start; j--) {
+    if (Math.abs((series.high[j] as number) - c) <= tol || Math.abs((series.low[j] as number) - c) <= tol) return series.openTime[j] as number;
+  }
+  return Number.NEGATIVE_INFINITY;
 }
 
 /**

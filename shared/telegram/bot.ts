@@ -15,13 +15,13 @@ import { biasPath, type StoredBias } from '../pipeline/macro-analysis.js';
 import { isBiasActive } from '../strategies/macro/bias.js';
 import { getTradingMode, setTradingMode } from '../trading/live/mode.js';
 import { tradingDocPath, type TradingDoc } from '../trading/store.js';
-import { positionUnrealized } from '../trading/book.js';
+import { positionUnrealized } from '../trading/account.js';
 import type { DocData } from '../ports/state.js';
 import type { InlineKeyboard } from '../ports/telegram.js';
 import { CODE_DIGITS, type Role } from './access.js';
 import { parseCommand, parseCount, parsePeriod, parseSymbol, parseVerifyCode, type ParsedCommand } from './command-parser.js';
 import { CONTROL_PATH, TELEGRAM_JOBS_TOPIC, clearMute, mutesOf, readAccount, setMute, type ControlDoc, type TelegramDeps } from './deps.js';
-import type { AlertRecord } from './format.js';
+import { isTradeInProgress, type AlertRecord } from './format.js';
 import { escapeHtml, fmtDuration, fmtPct, fmtPrice, fmtTimeUtc, fmtUsd, fmtUsdPlain, html } from './html.js';
 import type { TelegramJob } from './jobs.js';
 import { decodeCallback, encodeCallback, moveTpKeyboard, pagingKeyboard, requestAccessKeyboard, type Callback, type ListName } from './keyboards.js';
@@ -203,8 +203,8 @@ export class Bot {
     return `verify:${r.reason}`;
   }
 
+  /** Runs one command (access already checked) by its family. */
   private async dispatch(ctx: Ctx, c: ParsedCommand): Promise<void> {
-    const tg = this.d.tg;
     switch (c.name) {
       case 'start':
       case 'help':
@@ -212,18 +212,51 @@ export class Bot {
       case 'verify':
         this.reply(ctx, 'You already have access.');
         return;
-      case 'invite': {
-        const inv = await this.d.access.createInvite(ctx.user.id, ctx.now);
-        return this.reply(
-          ctx,
-          html`🎟 Invite code <code>${inv.code}</code>\nSingle use, valid ${fmtDuration(inv.expiresAt - inv.createdAt)} (until ${fmtTimeUtc(inv.expiresAt)}).\nThe new user sends: <code>/verify ${inv.code}</code>`,
-        );
+      case 'invite':
+      case 'allowgroup':
+        return this.accessCommand(ctx, c.name);
+      case 'stats':
+      case 'last':
+      case 'equity':
+      case 'analyze':
+        return this.reportCommand(ctx, c);
+      case 'positions':
+      case 'config':
+      case 'suggestions': {
+        const list: ListName = c.name === 'positions' ? 'pos' : c.name === 'config' ? 'cfg' : 'sg';
+        const { text, pages, extra } = await this.listPage(list, 0, ctx.role);
+        return this.reply(ctx, text, [...extra, ...this.listKeyboard(list, 0, pages, ctx.role)]);
       }
-      case 'allowgroup': {
-        if (ctx.chat.type !== 'group' && ctx.chat.type !== 'supergroup') return this.reply(ctx, 'Use /allowgroup inside the group to allow.');
-        const added = await this.d.access.allowGroup({ id: ctx.chat.id, title: ctx.chat.title ?? String(ctx.chat.id), isForum: ctx.chat.is_forum ?? false }, ctx.user.id, ctx.now);
-        return this.reply(ctx, added ? html`✅ Group "${ctx.chat.title ?? ctx.chat.id}" is allowed: it receives alerts and reports.` : 'This group was already allowed.');
-      }
+      case 'pause':
+      case 'resume':
+      case 'mode':
+        return this.controlCommand(ctx, c);
+      case 'mute':
+      case 'unmute':
+        return this.muteCommand(ctx, c);
+      case 'status':
+        return this.reply(ctx, await this.statusText(ctx.now));
+    }
+  }
+
+  /** /invite (a single-use code), /allowgroup (inside the group). */
+  private async accessCommand(ctx: Ctx, name: 'invite' | 'allowgroup'): Promise<void> {
+    if (name === 'invite') {
+      const inv = await this.d.access.createInvite(ctx.user.id, ctx.now);
+      return this.reply(
+        ctx,
+        html`🎟 Invite code <code>${inv.code}</code>\nSingle use, valid ${fmtDuration(inv.expiresAt - inv.createdAt)} (until ${fmtTimeUtc(inv.expiresAt)}).\nThe new user sends: <code>/verify ${inv.code}</code>`,
+      );
+    }
+    if (ctx.chat.type !== 'group' && ctx.chat.type !== 'supergroup') return this.reply(ctx, 'Use /allowgroup inside the group to allow.');
+    const added = await this.d.access.allowGroup({ id: ctx.chat.id, title: ctx.chat.title ?? String(ctx.chat.id), isForum: ctx.chat.is_forum ?? false }, ctx.user.id, ctx.now);
+    return this.reply(ctx, added ? html`✅ Group "${ctx.chat.title ?? ctx.chat.id}" is allowed: it receives alerts and reports.` : 'This group was already allowed.');
+  }
+
+  /** /stats (answered here), /last, /equity, /analyze (heavy: handed off as telegram jobs). */
+  private async reportCommand(ctx: Ctx, c: ParsedCommand): Promise<void> {
+    const tg = this.d.tg;
+    switch (c.name) {
       case 'stats': {
         const p = parsePeriod(c.args[0], '24h');
         if (!p) return this.reply(ctx, 'Usage: <code>/stats 24h</code> (also 7d, 30d, 2w, all)');
@@ -246,53 +279,42 @@ export class Bot {
         if (!symbol) return this.reply(ctx, html`Usage: /analyze SOL (one of ${sys.symbols.map((s) => s.symbol.replace(/USDT$/, '')).join(', ')})`);
         return this.job(ctx, { kind: 'analyze', symbol });
       }
-      case 'positions':
-      case 'config': {
-        const list: ListName = c.name === 'positions' ? 'pos' : 'cfg';
-        const { text, pages, extra } = await this.listPage(list, 0, ctx.role);
-        return this.reply(ctx, text, [...extra, ...this.listKeyboard(list, 0, pages, ctx.role)]);
-      }
-      case 'suggestions': {
-        const { text, pages, extra } = await this.listPage('sg', 0, ctx.role);
-        return this.reply(ctx, text, [...extra, ...this.listKeyboard('sg', 0, pages, ctx.role)]);
-      }
-      case 'pause':
-      case 'resume': {
-        const paused = c.name === 'pause';
-        await this.d.state.set(CONTROL_PATH, { paused, by: ctx.user.id, at: ctx.now } satisfies ControlDoc as unknown as DocData);
-        await this.command(ctx, { type: c.name });
-        return this.reply(ctx, paused ? '⏸ Paused: no new trades until /resume. Open positions are still managed.' : '▶️ Resumed: new trades allowed (loss-streak pause and daily halt cleared).');
-      }
-      case 'mode': {
-        const want = c.args[0]?.toLowerCase();
-        if (want !== 'live' && want !== 'paper') {
-          const mode = await getTradingMode(this.d.state);
-          return this.reply(ctx, html`Trading mode: <b>${mode.toUpperCase()}</b>`, modeKeyboard(mode));
-        }
-        return this.reply(ctx, await this.switchMode(ctx, want));
-      }
-      case 'mute': {
-        const sys = await this.d.config.system();
-        if (c.args.length === 0) {
-          const mutes = await mutesOf(this.d.state, ctx.chat.id, ctx.now);
-          return this.reply(ctx, mutes.length ? `🔕 Muted here:\n${mutes.map((m) => html`${m.symbol} until ${fmtTimeUtc(m.until)}`).join('\n')}` : 'Nothing is muted here. Usage: <code>/mute SOL 6h</code>');
-        }
-        const symbol = parseSymbol(c.args[0], sys.symbols.map((s) => s.symbol));
-        const p = parsePeriod(c.args[1], `${Math.round(tg.alerts.muteDefaultMs / 3_600_000)}h`);
-        if (!symbol || !p) return this.reply(ctx, 'Usage: <code>/mute SOL 6h</code> · <code>/unmute SOL</code>');
-        await setMute(this.d.state, ctx.chat.id, symbol, ctx.now + p.ms);
-        return this.reply(ctx, html`🔕 ${symbol} muted here for ${p.label}.`);
-      }
-      case 'unmute': {
-        const sys = await this.d.config.system();
-        const symbol = parseSymbol(c.args[0], sys.symbols.map((s) => s.symbol));
-        if (!symbol) return this.reply(ctx, 'Usage: <code>/unmute SOL</code>');
-        await clearMute(this.d.state, ctx.chat.id, symbol);
-        return this.reply(ctx, html`🔔 ${symbol} alerts back on here.`);
-      }
-      case 'status':
-        return this.reply(ctx, await this.statusText(ctx.now));
     }
+  }
+
+  /** /pause, /resume (trade commands to the execution), /mode (show, or switch). */
+  private async controlCommand(ctx: Ctx, c: ParsedCommand): Promise<void> {
+    if (c.name === 'pause' || c.name === 'resume') {
+      const paused = c.name === 'pause';
+      await this.d.state.set(CONTROL_PATH, { paused, by: ctx.user.id, at: ctx.now } satisfies ControlDoc as unknown as DocData);
+      await this.command(ctx, { type: c.name });
+      return this.reply(ctx, paused ? '⏸ Paused: no new trades until /resume. Open positions are still managed.' : '▶️ Resumed: new trades allowed (loss-streak pause and daily halt cleared).');
+    }
+    const want = c.args[0]?.toLowerCase();
+    if (want !== 'live' && want !== 'paper') {
+      const mode = await getTradingMode(this.d.state);
+      return this.reply(ctx, html`Trading mode: <b>${mode.toUpperCase()}</b>`, modeKeyboard(mode));
+    }
+    return this.reply(ctx, await this.switchMode(ctx, want));
+  }
+
+  /** /mute (list, or mute a symbol here), /unmute. */
+  private async muteCommand(ctx: Ctx, c: ParsedCommand): Promise<void> {
+    const sys = await this.d.config.system();
+    const symbol = parseSymbol(c.args[0], sys.symbols.map((s) => s.symbol));
+    if (c.name === 'unmute') {
+      if (!symbol) return this.reply(ctx, 'Usage: <code>/unmute SOL</code>');
+      await clearMute(this.d.state, ctx.chat.id, symbol);
+      return this.reply(ctx, html`🔔 ${symbol} alerts back on here.`);
+    }
+    if (c.args.length === 0) {
+      const mutes = await mutesOf(this.d.state, ctx.chat.id, ctx.now);
+      return this.reply(ctx, mutes.length ? `🔕 Muted here:\n${mutes.map((m) => html`${m.symbol} until ${fmtTimeUtc(m.until)}`).join('\n')}` : 'Nothing is muted here. Usage: <code>/mute SOL 6h</code>');
+    }
+    const p = parsePeriod(c.args[1], `${Math.round(this.d.tg.alerts.muteDefaultMs / 3_600_000)}h`);
+    if (!symbol || !p) return this.reply(ctx, 'Usage: <code>/mute SOL 6h</code> · <code>/unmute SOL</code>');
+    await setMute(this.d.state, ctx.chat.id, symbol, ctx.now + p.ms);
+    return this.reply(ctx, html`🔕 ${symbol} muted here for ${p.label}.`);
   }
 
   private async switchMode(ctx: Ctx, mode: 'live' | 'paper'): Promise<string> {
@@ -328,7 +350,7 @@ export class Bot {
         break;
       case 'move_tp_menu': {
         const a = await this.d.state.get<AlertRecord>(alertRecordPath(cb.ak));
-        if (!a || a.status === 'closed' || a.status === 'cancelled') {
+        if (!a || !isTradeInProgress(a)) {
           this.answer(ctx, 'That trade is no longer open.');
           break;
         }
@@ -397,7 +419,7 @@ export class Bot {
   private async moveTp(ak: string, stepPct: number): Promise<AlertRecord | null> {
     return this.d.state.runTransaction(async (tx) => {
       const a = await tx.get<AlertRecord>(alertRecordPath(ak));
-      if (!a || a.status === 'closed' || a.status === 'cancelled') return null;
+      if (!a || !isTradeInProgress(a)) return null;
       const sign = a.direction === 'LONG' ? 1 : -1;
       const takeProfit = a.takeProfit + sign * (stepPct / 100) * a.entry;
       if (!(takeProfit > 0)) return null;

@@ -14,7 +14,7 @@ import type { TelegramConfig } from '../config/telegram.js';
 import type { Logger } from '../log.js';
 import { tradingDocPath, type TradingDoc } from '../trading/store.js';
 import type { AccountState } from '../trading/model.js';
-import { createAccount } from '../trading/book.js';
+import { createAccount } from '../trading/account.js';
 import { AccessControl } from './access.js';
 import type { OutboxSender } from './outbox.js';
 

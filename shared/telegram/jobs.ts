@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { Candle } from '../market/types.js';
-import { ema, last as lastValue, macd, rsi } from '../indicators/index.js';
+import { ema, last as lastValue, macd, rsi } from '../indicators/tulind.js';
 import { horizontalLevels } from '../strategies/levels.js';
 import { seriesFromCandles } from '../strategies/series.js';
 import { biasPath, type StoredBias } from '../pipeline/macro-analysis.js';

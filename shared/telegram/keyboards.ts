@@ -83,6 +83,11 @@ export function alertKeyboard(ak: string, symbol: string): InlineKeyboard {
   return [[btn('📈 Chart', { kind: 'chart', ak }), btn('🎯 Move TP', { kind: 'move_tp_menu', ak }), btn(`🔕 Mute ${symbol.replace(/USDT$/, '')}`, { kind: 'mute', symbol })]];
 }
 
+/** Chart, Mute: the keyboard under an alert that follows no trade (signal only, or NOT TAKEN). */
+export function signalKeyboard(ak: string, symbol: string): InlineKeyboard {
+  return [[btn('📈 Chart', { kind: 'chart', ak }), btn(`🔕 Mute ${symbol.replace(/USDT$/, '')}`, { kind: 'mute', symbol })]];
+}
+
 export function moveTpKeyboard(ak: string, stepsPct: readonly number[]): InlineKeyboard {
   return [stepsPct.map((p, i) => btn(`TP ${fmtPct(p)}`, { kind: 'move_tp', ak, step: i }))];
 }

@@ -1,13 +1,20 @@
 /**
- * Notifier domain (SPEC 9): turns signals, trade events and system alerts into outbox entries.
+ * Notifier domain (SPEC 9): turns trade events and system alerts into outbox entries.
  *
- * - A trade group gets ONE alert per chat (`alert:{alertKey}:{chatId}`): a chart PNG with the HTML
- *   caption and the Chart / Move TP / Mute keyboard, in the symbol's forum topic when the chat is a
- *   forum. Signals of one cycle (engine + candle time) carry the same `groupTag` and wait `gatherMs`,
- *   so three or more go out as one media group (outbox.ts).
- * - Later stages EDIT that message (opened, cancelled, closed with WIN/LOSS badge and a chart with the
- *   exit marker). The alert record `tg_alerts/{alertKey}` holds the trade's stage; edits carry a rank
- *   so a late, older stage never overwrites a newer one.
+ * - A signal reaches Telegram on ONE road: its outcome on `trade-events`, published by the execution
+ *   function once the trading core decided (the notifier does not read the signal topics). Opened =
+ *   the group's `order_placed` carrying the signal's plan; rejected = `signal_rejected` with the
+ *   core's reason. Each signal gets ONE alert per chat (`alert:{alertKey}:{chatId}`): a chart PNG with
+ *   the HTML caption, in the symbol's forum topic when the chat is a forum. What it says depends on
+ *   the owner's choice (`config/telegram` alerts.signalOnly): by default what happened to the signal
+ *   (opened: the Chart / Move TP / Mute keyboard, later edited; NOT TAKEN with the reason: Chart /
+ *   Mute), or, signal-only, the plan alone without trade wording (never edited). A log-only
+ *   strategy's signal (`not_emitting`) gets no alert. Outcomes of one cycle (engine + candle time)
+ *   carry the same `groupTag` and wait `gatherMs`, so three or more go out as one media group
+ *   (outbox.ts).
+ * - Later stages EDIT a trade alert (opened, cancelled, closed with WIN/LOSS badge and a chart with
+ *   the exit marker). The alert record `tg_alerts/{alertKey}` holds the trade's stage; edits carry a
+ *   rank so a late, older stage never overwrites a newer one.
  * - System alerts go out once per alert id, and for state-like kinds (data stale/fresh, holder
  *   disconnected/reconnected) once per CHANGE of state per subject.
  * - Muted (chat, symbol) pairs receive nothing for that symbol.
@@ -18,37 +25,18 @@ import type { Alert } from '../alerts.js';
 import type { DocData } from '../ports/state.js';
 import { safeId } from '../ports/state.js';
 import type { PhotoFile } from '../ports/telegram.js';
-import { groupIdOf, type ClosedTrade } from '../trading/model.js';
+import type { ClosedTrade } from '../trading/model.js';
 import { SCALP_STRATEGIES } from '../config/strategy.js';
 import { buildTradeChartInput, type ChartLevelParams } from './chart-data.js';
 import type { TelegramDeps } from './deps.js';
 import { mutedChats } from './deps.js';
-import { alertCaption, RANK, type AlertRecord } from './format.js';
-import { alertKeyboard, alertKeyOf } from './keyboards.js';
+import { alertCaption, isTradeInProgress, RANK, type AlertRecord } from './format.js';
+import { alertKeyboard, alertKeyOf, signalKeyboard } from './keyboards.js';
 import { alertRecordPath, enqueue, outboxPath, type EnqueueItem } from './outbox.js';
 import { closedTradeRecord, StateTradeLog } from './trade-log.js';
 import { systemAlertText } from './format.js';
 
 const finite = z.number().finite();
-
-/** A TAKE signal as published on trade-signals-micro / trade-signals-swing (fields the notifier uses). */
-export const notifierSignalSchema = z.object({
-  signalId: z.string().min(1),
-  strategy: z.string().min(1),
-  engine: z.enum(['SCALP', 'SWING']),
-  symbol: z.string().min(1),
-  ts: z.number().int(),
-  candleTime: z.number().int(),
-  direction: z.enum(['LONG', 'SHORT']),
-  price: finite.positive(),
-  entries: z.array(finite.positive()).min(1),
-  stopLoss: finite.positive(),
-  takeProfit: finite.positive(),
-  confidence: finite.min(0).max(100).optional(),
-  emit: z.boolean().optional(),
-  reasons: z.array(z.string()).optional(),
-});
-export type NotifierSignal = z.infer<typeof notifierSignalSchema>;
 
 const base = {
   eventId: z.string().min(1),
@@ -60,9 +48,23 @@ const base = {
   direction: z.enum(['LONG', 'SHORT']),
 };
 
+/** A signal's plan as its outcome carries it (shared/trading/model.ts SignalPlan). */
+const signalPlanSchema = z.object({
+  engine: z.enum(['SCALP', 'SWING']),
+  ts: z.number().int(),
+  candleTime: z.number().int(),
+  price: finite.positive(),
+  entries: z.array(finite.positive()).min(1),
+  stopLoss: finite.positive(),
+  takeProfit: finite.positive(),
+  confidence: finite.min(0).max(100),
+  reasons: z.array(z.string()),
+});
+
 /** Trade events (shared/trading/model.ts TradeEvent) the notifier acts on; the rest pass through as `other`. */
 export const notifierTradeEventSchema = z.union([
-  z.object({ ...base, type: z.literal('order_placed'), entries: z.array(z.object({ price: finite.positive() })).min(1), stopLoss: finite.positive(), takeProfit: finite.positive() }),
+  z.object({ ...base, type: z.literal('order_placed'), entries: z.array(z.object({ price: finite.positive() })).min(1), stopLoss: finite.positive(), takeProfit: finite.positive(), signal: signalPlanSchema.optional() }),
+  z.object({ ...base, type: z.literal('signal_rejected'), reason: z.string().min(1), detail: z.string(), signal: signalPlanSchema }),
   z.object({ ...base, type: z.literal('entry_filled'), price: finite.positive(), qty: finite, avgEntry: finite.positive(), filledQty: finite }),
   z.object({ ...base, type: z.literal('entry_timeout'), positionRemains: z.boolean() }),
   z.object({
@@ -87,6 +89,13 @@ export const notifierTradeEventSchema = z.union([
   z.object({ type: z.string(), eventId: z.string().min(1) }).loose(),
 ]);
 export type NotifierTradeEvent = z.infer<typeof notifierTradeEventSchema>;
+type OrderPlaced = Extract<NotifierTradeEvent, { type: 'order_placed' }>;
+type SignalRejected = Extract<NotifierTradeEvent, { type: 'signal_rejected' }>;
+
+/** A trade view whose signal was taken (it follows the trade: edits); not signal-only, not rejected. */
+function isTradeAlert(a: AlertRecord): boolean {
+  return (a.view ?? 'trade') === 'trade' && a.status !== 'rejected';
+}
 
 /** Alert kinds that describe a state: only a change of state per subject is sent. */
 const STATE_FAMILIES: Record<string, string> = {
@@ -140,31 +149,41 @@ export class Notifier {
     return { source: r.png, filename: `${a.symbol}-${a.alertKey}.png`, contentType: 'image/png' };
   }
 
-  async onSignal(s: NotifierSignal): Promise<number> {
-    if (s.emit === false) return 0;
-    const groupId = groupIdOf(s.signalId);
+  /**
+   * The ONE alert of a signal, from its outcome: order_placed (opened) or signal_rejected. An
+   * order_placed without the plan (published before outcomes carried it) shows the order's levels and
+   * is not gathered with its cycle. A record already there (a redelivery, a fill seen first) stays.
+   */
+  private async onSignalOutcome(e: OrderPlaced | SignalRejected): Promise<number> {
+    if (e.type === 'signal_rejected' && e.reason === 'not_emitting') return 0;
+    const plan = e.signal ?? null;
+    const entries = plan?.entries ?? (e as OrderPlaced).entries.map((x) => x.price);
+    const signalOnly = this.d.tg.alerts.signalOnly;
     const rec: AlertRecord = {
-      alertKey: alertKeyOf(groupId),
-      groupId,
-      signalId: s.signalId,
-      symbol: s.symbol,
-      strategy: s.strategy,
-      engine: s.engine,
-      direction: s.direction,
-      entry: s.entries[0] as number,
-      stopLoss: s.stopLoss,
-      takeProfit: s.takeProfit,
-      confidence: s.confidence ?? null,
-      ts: s.ts,
-      candleTime: s.candleTime,
-      reasons: s.reasons ?? [],
-      status: 'signal',
+      alertKey: alertKeyOf(e.groupId),
+      groupId: e.groupId,
+      signalId: e.signalId,
+      symbol: e.symbol,
+      strategy: e.strategy,
+      engine: plan?.engine ?? engineOf(e.strategy),
+      direction: e.direction,
+      entry: entries[0] as number,
+      stopLoss: plan?.stopLoss ?? (e as OrderPlaced).stopLoss,
+      takeProfit: plan?.takeProfit ?? (e as OrderPlaced).takeProfit,
+      confidence: plan?.confidence ?? null,
+      ts: plan?.ts ?? e.ts,
+      candleTime: plan?.candleTime ?? e.ts,
+      reasons: plan?.reasons ?? [],
+      status: e.type === 'signal_rejected' && !signalOnly ? 'rejected' : 'signal',
       fill: null,
       exit: null,
+      view: signalOnly ? 'signal_only' : 'trade',
+      entries,
+      rejection: e.type === 'signal_rejected' ? { reason: e.reason, detail: e.detail } : null,
     };
     await this.d.state.create(alertRecordPath(rec.alertKey), rec as unknown as DocData);
     const current = (await this.alertRecord(rec.alertKey)) ?? rec;
-    return this.sendOriginal(current, `cycle:${s.engine}:${s.candleTime}`);
+    return this.sendOriginal(current, plan ? `cycle:${plan.engine}:${plan.candleTime}` : null);
   }
 
   async alertRecord(ak: string): Promise<AlertRecord | undefined> {
@@ -190,7 +209,7 @@ export class Notifier {
     if (todo.size === 0) return 0;
     const photo = await this.tradeChart(a, 'alert');
     const caption = alertCaption(a);
-    const keyboard = alertKeyboard(a.alertKey, a.symbol);
+    const keyboard = isTradeInProgress(a) ? alertKeyboard(a.alertKey, a.symbol) : signalKeyboard(a.alertKey, a.symbol);
     const now = this.d.clock.now();
     const items: EnqueueItem[] = [];
     for (const c of chats) {
@@ -212,7 +231,18 @@ export class Notifier {
     return (await enqueue(this.d.state, items, now)).length;
   }
 
-  /** Record from a trade event when no signal alert was seen (the trade must still be shown). */
+  /**
+   * The group's trade alert for a trade event: created when its outcome was not seen (the trade must
+   * still be shown), except in the signal-only view; null when the group's alert shows no trade.
+   */
+  private async tradeRecord(e: { groupId: string; signalId: string; symbol: string; strategy: string; direction: 'LONG' | 'SHORT'; ts: number }, entry: number, sl: number, tp: number): Promise<AlertRecord | null> {
+    const existing = await this.alertRecord(alertKeyOf(e.groupId));
+    if (existing) return isTradeAlert(existing) ? existing : null;
+    if (this.d.tg.alerts.signalOnly) return null;
+    return (await this.ensureRecord(e, entry, sl, tp)).rec;
+  }
+
+  /** Record from a trade event when no outcome was seen (the trade must still be shown). */
   private async ensureRecord(e: { groupId: string; signalId: string; symbol: string; strategy: string; direction: 'LONG' | 'SHORT'; ts: number }, entry: number, sl: number, tp: number): Promise<{ rec: AlertRecord; created: boolean }> {
     const ak = alertKeyOf(e.groupId);
     const existing = await this.alertRecord(ak);
@@ -248,7 +278,7 @@ export class Notifier {
   private async advance(ak: string, next: (cur: AlertRecord) => { rank: number; patch: Partial<AlertRecord> }): Promise<{ rec: AlertRecord; rank: number } | null> {
     return this.d.state.runTransaction(async (tx) => {
       const cur = await tx.get<AlertRecord & { rank?: number }>(alertRecordPath(ak));
-      if (!cur) return null;
+      if (!cur || !isTradeAlert(cur)) return null;
       const { rank, patch } = next(cur);
       if ((cur.rank ?? 0) >= rank) return null;
       tx.merge(alertRecordPath(ak), { ...(patch as unknown as DocData), rank });
@@ -280,14 +310,14 @@ export class Notifier {
 
   async onTradeEvent(e: NotifierTradeEvent): Promise<number> {
     switch (e.type) {
-      case 'order_placed': {
-        const ev = e as Extract<NotifierTradeEvent, { type: 'order_placed' }>;
-        const { rec } = await this.ensureRecord(ev, ev.entries[0]!.price, ev.stopLoss, ev.takeProfit);
-        return this.sendOriginal(rec, null);
-      }
+      case 'order_placed':
+        return this.onSignalOutcome(e as OrderPlaced);
+      case 'signal_rejected':
+        return this.onSignalOutcome(e as SignalRejected);
       case 'entry_filled': {
         const ev = e as Extract<NotifierTradeEvent, { type: 'entry_filled' }>;
-        const { rec } = await this.ensureRecord(ev, ev.price, ev.price, ev.price);
+        const rec = await this.tradeRecord(ev, ev.price, ev.price, ev.price);
+        if (!rec) return 0;
         let n = rec.status === 'signal' ? await this.sendOriginal(rec, null) : 0;
         // A DCA grid fills several entries: each later fill is a higher rank within the "open" stage.
         const next = await this.advance(rec.alertKey, (cur) => {
@@ -317,7 +347,8 @@ export class Notifier {
         const ev = e as Extract<NotifierTradeEvent, { type: 'position_closed' }>;
         const t = ev.trade as unknown as ClosedTrade;
         await new StateTradeLog(this.d.state).record(closedTradeRecord(t));
-        const { rec } = await this.ensureRecord(ev, t.avgEntry, t.avgEntry, t.exitPrice);
+        const rec = await this.tradeRecord(ev, t.avgEntry, t.avgEntry, t.exitPrice);
+        if (!rec) return 0;
         const next = await this.advance(rec.alertKey, (cur) => ({
           rank: RANK.closed * RANK_STEP,
           patch: {

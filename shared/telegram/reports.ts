@@ -6,7 +6,7 @@
  */
 import type { ClosedTradeRecord } from '../ports/trade-history.js';
 import type { AccountState, Position } from '../trading/model.js';
-import { accountEquity, markedEquity, positionUnrealized, unrealizedPnl } from '../trading/book.js';
+import { accountEquity, markedEquity, positionUnrealized, unrealizedPnl } from '../trading/account.js';
 import type { EquityPoint } from '../charts/equity-chart.js';
 import type { TelegramDeps } from './deps.js';
 import { readAccount } from './deps.js';

@@ -18,13 +18,13 @@
  * the size computed (sizing.ts: cost-inclusive risk budget, then the notional caps) and the limit
  * entries placed (book.ts).
  *
- * applyCandle: fills/exits of the candle's symbol (book.ts), then the trade limiter (stop counts and
+ * applyCandle: fills/exits of the candle's symbol (book.ts, paper-fills.ts), then the trade limiter (stop counts and
  * resets), the loss streak, regime (held: protection/regime.ts stepRegime) / reference freshness /
  * volatility updates from `market`, cooldown / pause / bias expiry, day rollover and the equity guards
  * (marked equity). While PANIC holds, pending entries are cancelled (book.ts cancelPendingEntries,
  * booked like an entry timeout) before a candle could fill them. Returns the same state object when nothing
  * changed (the hot path allocates only the result). External (live) groups are not filled by candles:
- * they get exit / entry-cancel DECISIONS (book.ts) that the live executor carries out.
+ * they get exit / entry-cancel DECISIONS (external-groups.ts) that the live executor carries out.
  *
  * Live fill source (`setFillSource(state, 'external')`, done by TradingStore from `trading/mode`):
  * applyExternalFill books the exchange's fills (idempotent per exchange order + cumulative qty) and
@@ -39,32 +39,13 @@ import { cooldownUntil, expireCooldowns, recordReset, recordStop } from '../prot
 import { createProtectionState, DAY_MS, protectionEvent, type ProtectionEvent, type ProtectionEventKind, type ProtectionState, type RegimeInputs } from '../protection/model.js';
 import { classifyRegime, regimeSizeMultiplier, stepRegime, updateReference } from '../protection/regime.js';
 import { isSetupDisabled, updateVolatility } from '../protection/volatility.js';
-import {
-  accountEquity,
-  applyFill,
-  cancelPendingEntries,
-  closeManually,
-  createAccount,
-  endEntry,
-  expireOrders,
-  fillSourceOf,
-  costRates,
-  largestNotional,
-  hasPendingEntries,
-  markedEquity,
-  moveTakeProfit,
-  onCandle,
-  onSuspectCandle,
-  openNotional,
-  openRisk,
-  stoppedLossPerUnit,
-  submitSignal,
-  withFillSource,
-  type ExternalFillOutcome,
-  type MoveTakeProfitOutcome,
-} from './book.js';
+import { accountEquity, createAccount, fillSourceOf, largestNotional, markedEquity, openNotional, openRisk, withFillSource } from './account.js';
+import { cancelPendingEntries, closeManually, expireOrders, hasPendingEntries, moveTakeProfit, onCandle, onSuspectCandle, submitSignal, type MoveTakeProfitOutcome } from './book.js';
+import { costRates, stoppedLossPerUnit } from './costs.js';
+import { applyFill, endEntry, type ExternalFillOutcome } from './external-groups.js';
+import { groupIdOf } from './group-id.js';
 import { biasRestriction, createBiasFilterState, expireBiasFilter, hasSwingConflict, updateBiasFilter, type BiasFilterState } from './filters.js';
-import { groupIdOf, type AccountState, type ExternalFill, type FillSource, type OwnerControl, type TradeEvent, type TradingConfig } from './model.js';
+import type { AccountState, ExternalFill, FillSource, OwnerControl, TradeEvent, TradingConfig } from './model.js';
 import { capToRoom, qtysForNotional, qtysForRisk, scalpRiskBudget, swingNotionalBudget, swingSetupOf } from './sizing.js';
 import type { BiasState, Signal } from './types.js';
 
@@ -176,6 +157,11 @@ function tickProtections(account: AccountState, p: ProtectionState, bf: BiasFilt
   return [p, bf];
 }
 
+/**
+ * A signal through the core: the time-driven protection changes first, then the checks in order
+ * (the signal itself, the protections, the position limits), the adaptive stop, the size inside the
+ * risk budget / allocation and the notional caps, and the placement of its entries in the book.
+ */
 export function applySignal(state: TradingState, signal: Signal, market: SignalMarket | null, cfg: TradingConfig, now: number): SignalResult {
   const out: TradingEvent[] = [];
   const pev = out as ProtectionEvent[];
@@ -186,11 +172,47 @@ export function applySignal(state: TradingState, signal: Signal, market: SignalM
   if (market?.bias && market.bias.symbol === signal.symbol) bf = updateBiasFilter(bf, market.bias, now, cfg.filters.macroBias, pev);
   const s0 = withParts(state, account, prot, bf);
 
-  if (!signal.emit) return reject(s0, out, 'not_emitting', `${signal.strategy} is log-only (emitSignals=false)`);
-  const groupId = groupIdOf(signal.signalId);
-  if (account.positions.some((p) => p.groupId === groupId)) return reject(s0, out, 'duplicate', `signal ${signal.signalId} already placed`);
-  const timeout = signal.engine === 'SCALP' ? cfg.paper.entryTimeoutMs.scalp : cfg.paper.entryTimeoutMs.swing;
-  if (now >= signal.ts + timeout) return reject(s0, out, 'stale_signal', `signal from ${signal.ts} is older than the entry timeout (${timeout} ms)`);
+  const levelsOk = levelCheck(signal);
+  const refused = signalRefusal(state, signal, levelsOk, cfg, now) ?? protectionRefusal(prot, bf, signal, cfg, now) ?? positionRefusal(account, signal, cfg);
+  if (refused) return reject(s0, out, refused.reason, refused.detail);
+
+  const regime = prot.regime.current;
+  const stopLoss = adaptiveStop(signal, market?.volatility24hPct ?? null, regime, cfg);
+  if (!levelsOk(stopLoss)) return reject(s0, out, 'invalid_levels', `adaptive stop ${stopLoss} falls inside the entry grid`);
+  const sized = sizeSignal(account, signal, stopLoss, regime, cfg);
+  if (!sized.ok) return reject(s0, out, sized.reason, sized.detail);
+
+  const placed = submitSignal(account, signal, { qtys: sized.qtys, stopLoss, takeProfit: signal.takeProfit }, cfg, now);
+  out.push(...placed.events);
+  const p = placed.account.positions[placed.account.positions.length - 1];
+  return {
+    state: withParts(state, placed.account, prot, bf),
+    events: out,
+    decision: {
+      accepted: true,
+      groupId: groupIdOf(signal.signalId),
+      qtys: sized.qtys,
+      risk: p?.risk ?? 0,
+      notional: p?.notional ?? 0,
+      stopLoss,
+      sizeMultiplier: sized.multiplier,
+      cappedBy: sized.cappedBy,
+    },
+  };
+}
+
+/** Why a signal is not placed (a RejectReason and its detail), or null from a check it passes. */
+interface Refusal {
+  reason: RejectReason;
+  detail: string;
+}
+
+function refusal(reason: RejectReason, detail: string): Refusal {
+  return { reason, detail };
+}
+
+/** Whether a stop leaves the signal's levels on the right sides: stop beyond every entry, take profit beyond the other side. */
+function levelCheck(signal: Signal): (stop: number) => boolean {
   const long = signal.direction === 'LONG';
   let lo = Infinity;
   let hi = -Infinity;
@@ -198,31 +220,48 @@ export function applySignal(state: TradingState, signal: Signal, market: SignalM
     if (e < lo) lo = e;
     if (e > hi) hi = e;
   }
-  const levelsOk = (stop: number) => (long ? stop < lo && signal.takeProfit > hi : stop > hi && signal.takeProfit < lo);
-  if (!levelsOk(signal.stopLoss)) return reject(s0, out, 'invalid_levels', `${signal.direction}: stop ${signal.stopLoss} / take profit ${signal.takeProfit} on the wrong side of the entries`);
-  if (state.control?.paused) return reject(s0, out, 'owner_paused', `the owner paused new trades at ${state.control.pausedAt ?? 'an unknown time'} (/resume to allow them)`);
+  return (stop) => (long ? stop < lo && signal.takeProfit > hi : stop > hi && signal.takeProfit < lo);
+}
 
+/** Checks of the signal itself: emitting, not already placed, fresh, levels on the right sides, owner not paused. */
+function signalRefusal(state: TradingState, signal: Signal, levelsOk: (stop: number) => boolean, cfg: TradingConfig, now: number): Refusal | null {
+  if (!signal.emit) return refusal('not_emitting', `${signal.strategy} is log-only (emitSignals=false)`);
+  const groupId = groupIdOf(signal.signalId);
+  if (state.account.positions.some((p) => p.groupId === groupId)) return refusal('duplicate', `signal ${signal.signalId} already placed`);
+  const timeout = signal.engine === 'SCALP' ? cfg.paper.entryTimeoutMs.scalp : cfg.paper.entryTimeoutMs.swing;
+  if (now >= signal.ts + timeout) return refusal('stale_signal', `signal from ${signal.ts} is older than the entry timeout (${timeout} ms)`);
+  if (!levelsOk(signal.stopLoss)) return refusal('invalid_levels', `${signal.direction}: stop ${signal.stopLoss} / take profit ${signal.takeProfit} on the wrong side of the entries`);
+  if (state.control?.paused) return refusal('owner_paused', `the owner paused new trades at ${state.control.pausedAt ?? 'an unknown time'} (/resume to allow them)`);
+  return null;
+}
+
+/** Checks of the protections: account guards, regime reference and PANIC, volatility disable, cooldown, macro bias filter. */
+function protectionRefusal(prot: ProtectionState, bf: BiasFilterState, signal: Signal, cfg: TradingConfig, now: number): Refusal | null {
   const block = guardBlock(prot, now);
-  if (block) return reject(s0, out, block, block === 'daily_loss_halt' ? 'daily loss limit reached: no new trades today' : `paused after consecutive losses until ${prot.guards.pausedUntil}`);
+  if (block) return refusal(block, block === 'daily_loss_halt' ? 'daily loss limit reached: no new trades today' : `paused after consecutive losses until ${prot.guards.pausedUntil}`);
   const ref = prot.reference;
   if (!cfg.allowMissingReference && ref && ref.status !== 'ok') {
     const sym = cfg.protections.regime.referenceSymbol;
     return ref.status === 'missing'
-      ? reject(s0, out, 'regime_reference_missing', `no ${sym} candle received: the market regime is unknown, new entries stop`)
-      : reject(s0, out, 'regime_reference_stale', `the last ${sym} candle closed at ${ref.lastAt} (> ${cfg.protections.regime.referenceMaxAgeMs} ms before ${now}): the market regime is unknown, new entries stop`);
+      ? refusal('regime_reference_missing', `no ${sym} candle received: the market regime is unknown, new entries stop`)
+      : refusal('regime_reference_stale', `the last ${sym} candle closed at ${ref.lastAt} (> ${cfg.protections.regime.referenceMaxAgeMs} ms before ${now}): the market regime is unknown, new entries stop`);
   }
-  const regime = prot.regime.current;
-  if (regime === 'PANIC') return reject(s0, out, 'regime_panic', 'BTC regime PANIC halts new trades');
+  if (prot.regime.current === 'PANIC') return refusal('regime_panic', 'BTC regime PANIC halts new trades');
   const setup = swingSetupOf(signal.strategy);
   if (setup !== null && isSetupDisabled(prot, setup, signal.symbol)) {
-    return reject(s0, out, 'strategy_disabled_volatility', `${setup} disabled on ${signal.symbol} by 24h volatility`);
+    return refusal('strategy_disabled_volatility', `${setup} disabled on ${signal.symbol} by 24h volatility`);
   }
   const cd = cooldownUntil(prot, signal.symbol, now);
-  if (cd !== null) return reject(s0, out, 'symbol_cooldown', `${signal.symbol} cooling down until ${cd}`);
+  if (cd !== null) return refusal('symbol_cooldown', `${signal.symbol} cooling down until ${cd}`);
   if (signal.engine === 'SCALP') {
     const only = biasRestriction(bf, signal.symbol, now, cfg.filters.macroBias);
-    if (only !== null && only !== signal.direction) return reject(s0, out, 'macro_bias_filter', `macro bias filter allows only ${only} scalps on ${signal.symbol}`);
+    if (only !== null && only !== signal.direction) return refusal('macro_bias_filter', `macro bias filter allows only ${only} scalps on ${signal.symbol}`);
   }
+  return null;
+}
+
+/** Checks of the open positions: per coin and strategy, an opposite live group (one-way mode), per strategy, in total. */
+function positionRefusal(account: AccountState, signal: Signal, cfg: TradingConfig): Refusal | null {
   const pos = cfg.risk.positions;
   let sameCoin = 0;
   let sameStrategy = 0;
@@ -231,37 +270,49 @@ export function applySignal(state: TradingState, signal: Signal, market: SignalM
     sameStrategy++;
     if (p.symbol === signal.symbol) sameCoin++;
   }
-  if (sameCoin >= pos.maxPerCoinPerStrategy) return reject(s0, out, 'position_exists', `${signal.strategy} already has a position on ${signal.symbol}`);
+  if (sameCoin >= pos.maxPerCoinPerStrategy) return refusal('position_exists', `${signal.strategy} already has a position on ${signal.symbol}`);
   if (fillSourceOf(account) === 'external') {
     const opposite = account.positions.find((p) => p.external !== null && p.symbol === signal.symbol && p.direction !== signal.direction);
     if (opposite) {
-      return reject(s0, out, 'opposite_position_live', `${opposite.strategy} has a live ${opposite.direction} ${opposite.status} group on ${signal.symbol}; Bybit one-way mode would net a ${signal.direction} against it`);
+      return refusal('opposite_position_live', `${opposite.strategy} has a live ${opposite.direction} ${opposite.status} group on ${signal.symbol}; Bybit one-way mode would net a ${signal.direction} against it`);
     }
   }
-  if (sameStrategy >= pos.maxPerStrategy) return reject(s0, out, 'strategy_position_limit', `${signal.strategy} has ${sameStrategy} positions (max ${pos.maxPerStrategy})`);
-  if (account.positions.length >= pos.maxTotal) return reject(s0, out, 'total_position_limit', `${account.positions.length} positions open (max ${pos.maxTotal})`);
+  if (sameStrategy >= pos.maxPerStrategy) return refusal('strategy_position_limit', `${signal.strategy} has ${sameStrategy} positions (max ${pos.maxPerStrategy})`);
+  if (account.positions.length >= pos.maxTotal) return refusal('total_position_limit', `${account.positions.length} positions open (max ${pos.maxTotal})`);
+  return null;
+}
 
-  // adaptive stop from the first entry
+/** The stop the group uses: the signal's, widened or tightened from the first entry by the adaptive stops. */
+function adaptiveStop(signal: Signal, volatility24hPct: number | null, regime: Regime, cfg: TradingConfig): number {
   const first = signal.entries[0] as number;
   const basePct = (Math.abs(first - signal.stopLoss) / first) * PCT;
-  const stopPct = adaptiveStopPct(basePct, market?.volatility24hPct ?? null, regime, signal.tier, cfg.protections.adaptiveStops);
-  const stopLoss = stopPct === basePct ? signal.stopLoss : long ? first * (1 - stopPct / PCT) : first * (1 + stopPct / PCT);
-  if (!levelsOk(stopLoss)) return reject(s0, out, 'invalid_levels', `adaptive stop ${stopLoss} falls inside the entry grid`);
+  const stopPct = adaptiveStopPct(basePct, volatility24hPct, regime, signal.tier, cfg.protections.adaptiveStops);
+  if (stopPct === basePct) return signal.stopLoss;
+  return signal.direction === 'LONG' ? first * (1 - stopPct / PCT) : first * (1 + stopPct / PCT);
+}
 
+type SignalSize = { ok: true; qtys: number[]; multiplier: number; cappedBy: 'position' | 'existing' | 'total' | null } | ({ ok: false } & Refusal);
+
+/**
+ * The quantities of a signal: scalps from the scalp risk budget (cost-inclusive loss at `stopLoss`),
+ * swings from their setup's allocation, both x the regime (and swing-conflict) multiplier, then cut
+ * to the notional caps' room.
+ */
+function sizeSignal(account: AccountState, signal: Signal, stopLoss: number, regime: Regime, cfg: TradingConfig): SignalSize {
   const equity = accountEquity(account);
   let multiplier = regimeSizeMultiplier(regime, cfg.protections.regime);
   let qtys: number[];
   if (signal.engine === 'SCALP') {
     if (hasSwingConflict(account, signal.symbol)) multiplier *= cfg.filters.swingConflictSizeFactor;
     const b = scalpRiskBudget(equity, openRisk(account, 'SCALP'), multiplier, cfg.risk);
-    if (!(b.budget > 0)) return reject(s0, out, 'risk_budget_exhausted', `open scalp risk ${b.used.toFixed(2)} of cap ${b.cap.toFixed(2)}: nothing remains`);
+    if (!(b.budget > 0)) return { ok: false, ...refusal('risk_budget_exhausted', `open scalp risk ${b.used.toFixed(2)} of cap ${b.cap.toFixed(2)}: nothing remains`) };
     qtys = qtysForRisk(signal.direction, signal.entries, stopLoss, b.budget, costRates(signal.engine, signal.tier, cfg));
   } else {
-    const sw = setup ?? 'SWING';
+    const sw = swingSetupOf(signal.strategy) ?? 'SWING';
     let used = 0;
     for (const p of account.positions) if (p.engine === 'SWING' && (swingSetupOf(p.strategy) ?? 'SWING') === sw) used += p.notional;
     const b = swingNotionalBudget(equity, sw, used, multiplier, cfg.risk);
-    if (!(b.budget > 0)) return reject(s0, out, 'allocation_exhausted', `${sw} allocation ${b.allocation.toFixed(2)} fully used`);
+    if (!(b.budget > 0)) return { ok: false, ...refusal('allocation_exhausted', `${sw} allocation ${b.allocation.toFixed(2)} fully used`) };
     qtys = qtysForNotional(signal.entries, b.budget);
   }
   const rates = costRates(signal.engine, signal.tier, cfg);
@@ -274,16 +325,8 @@ export function applySignal(state: TradingState, signal: Signal, market: SignalM
   }
   const exposure = { risk: openRisk(account, null), scalpRisk: openRisk(account, 'SCALP'), notional: openNotional(account), largest: largestNotional(account) };
   const sized = capToRoom(signal.entries, qtys, wantRisk / wantNotional, signal.engine === 'SCALP', equity, exposure, cfg.risk);
-  if (!sized.ok) return reject(s0, out, 'notional_cap', sized.detail);
-  qtys = sized.qtys;
-  const placed = submitSignal(account, signal, { qtys, stopLoss, takeProfit: signal.takeProfit }, cfg, now);
-  out.push(...placed.events);
-  const p = placed.account.positions[placed.account.positions.length - 1];
-  return {
-    state: withParts(state, placed.account, prot, bf),
-    events: out,
-    decision: { accepted: true, groupId, qtys, risk: p?.risk ?? 0, notional: p?.notional ?? 0, stopLoss, sizeMultiplier: multiplier, cappedBy: sized.cappedBy },
-  };
+  if (!sized.ok) return { ok: false, ...refusal('notional_cap', sized.detail) };
+  return { ok: true, qtys: sized.qtys, multiplier, cappedBy: sized.cappedBy };
 }
 
 /** Scratch event list of applyCandle (synchronous, never re-entered); copied out when non-empty. */
@@ -528,7 +571,7 @@ export function applyExternalFill(state: TradingState, fill: ExternalFill, cfg: 
 
 /**
  * The exchange order of entry `entryIndex` of an external group ended (cancelled / rejected) without
- * further fills: the entry ends with what it got (book.ts endEntry). Idempotent.
+ * further fills: the entry ends with what it got (external-groups.ts endEntry). Idempotent.
  */
 export function cancelEntry(state: TradingState, groupId: string, entryIndex: number, cfg: TradingConfig, now: number): EngineResult {
   const r = endEntry(state.account, groupId, entryIndex, now);

@@ -258,6 +258,11 @@ export interface OrderPlacedEvent extends EventBase {
   takeProfit: number;
   risk: number;
   notional: number;
+  /**
+   * The signal's own plan, added by the execution function when it publishes this event as the
+   * signal's outcome (the Telegram alert shows it); absent on the core's stored copy.
+   */
+  signal?: SignalPlan;
 }
 export interface EntryFilledEvent extends EventBase {
   type: 'entry_filled';
@@ -332,7 +337,41 @@ export interface TakeProfitMovedEvent extends EventBase {
   commandId: string;
 }
 
+// ---------- the outcome of a signal (published by the execution function) ----------
+
+/**
+ * A signal as its alert presents it: its plan before the core sized it or made its stop adaptive.
+ * Carried by the signal's outcome on `trade-events` (order_placed `signal`, signal_rejected).
+ */
+export interface SignalPlan {
+  engine: EngineKind;
+  /** Decision time and the open time of its candle (the cycle: signals of one cycle go out together). */
+  ts: number;
+  candleTime: number;
+  price: number;
+  entries: number[];
+  stopLoss: number;
+  takeProfit: number;
+  confidence: number;
+  reasons: string[];
+}
+
+/**
+ * The core refused a signal: its outcome on `trade-events` (the core itself never emits it; the
+ * execution function publishes it from the core's decision). eventId `${groupId}:rejected`, groupId
+ * the group it would have opened, ts the signal's decision time (a redelivery publishes it identical).
+ */
+export interface SignalRejectedEvent extends EventBase {
+  type: 'signal_rejected';
+  /** The core's rejection reason (core.ts RejectReason). */
+  reason: string;
+  /** Its human-readable detail. */
+  detail: string;
+  signal: SignalPlan;
+}
+
 export type TradeEvent =
+  | SignalRejectedEvent
   | OrderPlacedEvent
   | TakeProfitMovedEvent
   | EntryFilledEvent
@@ -420,11 +459,6 @@ export interface ExternalFill {
   reason?: ExitReason;
   /** Entry leg: the exchange order is finished (Filled): the entry takes no more fills. */
   orderDone?: boolean;
-}
-
-/** The trade group a signal opens (the id alerts, trade events and the trade log share). */
-export function groupIdOf(signalId: string): string {
-  return `tg:${signalId}`;
 }
 
 export function externalFillId(f: Pick<ExternalFill, 'orderId' | 'cumQty'>): string {

@@ -12,7 +12,7 @@
  * allocatable x swingAllocationPct[setup] (DCA 40 / SWING 30 / CHANNEL 30); one position gets
  * min(allocation / maxPerStrategy x multiplier, allocation - notional already placed in that setup).
  *
- * Risk is the loss when stopped INCLUDING the round trip's costs (book.ts stoppedLossPerUnit: entry
+ * Risk is the loss when stopped INCLUDING the round trip's costs (costs.ts stoppedLossPerUnit: entry
  * slippage and fee, the stop's exit slippage and fee, the same rules the paper fills apply), so a scalp
  * sized to risk 0.5 % loses about 0.5 % when stopped (a gap through the stop aside).
  *
@@ -33,7 +33,7 @@
  * Equity is realized equity (starting + realized P&L).
  */
 import type { RiskConfig, SwingSetup } from '../config/strategy.js';
-import { stoppedLossPerUnit, type CostRates } from './book.js';
+import { stoppedLossPerUnit, type CostRates } from './costs.js';
 import { RISK_EPSILON_FRACTION } from './model.js';
 import type { Direction, StrategyId } from './types.js';
 
@@ -66,7 +66,7 @@ export function qtysForRisk(direction: Direction, entries: readonly number[], st
   return entries.map((e) => c / e);
 }
 
-/** What the open groups hold, as the notional caps see it (book.ts openRisk / openNotional over every group). */
+/** What the open groups hold, as the notional caps see it (account.ts openRisk / openNotional over every group). */
 export interface Exposure {
   /** Σ risk of every open group (Position.risk: loss if stopped, costs included). */
   risk: number;

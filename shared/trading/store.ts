@@ -52,7 +52,7 @@ import {
   type TradingEvent,
   type TradingState,
 } from './core.js';
-import type { ExternalFillOutcome } from './book.js';
+import type { ExternalFillOutcome } from './external-groups.js';
 import { fillSourceOfMode, modeOfDoc, TRADING_MODE_DOC } from './live/mode.js';
 import { externalFillSchema, type ExternalFill, type PaperTradeRow, type TradingConfig } from './model.js';
 import type { BiasState, Signal } from './types.js';

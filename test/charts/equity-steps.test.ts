@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { renderEquityChart } from '../../infra/charts/render.js';
 import { DARK_THEME } from '../../shared/charts/theme.js';
-import { createAccount } from '../../shared/trading/book.js';
+import { createAccount } from '../../shared/trading/account.js';
 import { equityPoints } from '../../shared/telegram/reports.js';
 import { equitySvg, type HtmlChartInput } from '../../shared/backtest/report.js';
 import type { ClosedTradeRecord } from '../../shared/ports/trade-history.js';

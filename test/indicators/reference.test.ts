@@ -4,7 +4,8 @@
  * both agree to 1e-6 (relative for prices; absolute for RSI's 0-100 scale).
  */
 import { describe, expect, it } from 'vitest';
-import { atr, ema, IncrementalEma, IncrementalRsi, macd, rsi, sma } from '../../shared/indicators/index.js';
+import { IncrementalEma, IncrementalRsi } from '../../shared/indicators/incremental.js';
+import { atr, ema, macd, rsi, sma } from '../../shared/indicators/tulind.js';
 import { peekRsi, rsiState } from '../../shared/strategies/scalp/common.js';
 import { btcWeek1m, eth2Days1m } from '../strategies/data.js';
 import { refAtr, refEma, refMacd, refRsi, refSma } from './reference.js';

@@ -21,7 +21,7 @@ import type { SecretSource } from '../../shared/ports/secrets.js';
 import type { Candle } from '../../shared/market/types.js';
 import { clientOrderId } from '../../shared/trading/live/orders.js';
 import { setTradingMode } from '../../shared/trading/live/mode.js';
-import type { PositionClosedEvent } from '../../shared/trading/model.js';
+import type { PositionClosedEvent, SignalRejectedEvent } from '../../shared/trading/model.js';
 import { signalMarkerPath } from '../../shared/trading/store.js';
 import { PAPER_ACCOUNT_ID } from '../../shared/pipeline/execution.js';
 import { realBtc1m, signal } from '../trading/helpers.js';
@@ -182,7 +182,11 @@ describe('the execution function with live wiring', () => {
     expect(live).toHaveLength(1);
     expect(live[0]).toMatchObject({ severity: 'critical', subject: 'trading/mode' });
     expect(live[0]!.message).toMatch(/No order is sent/);
-    expect(h.tradeEvents).toEqual([]);
+    // no trade: each signal's one outcome on trade-events is its rejection
+    expect(h.tradeEvents.map((e) => [e.type, e.signalId, (e as SignalRejectedEvent).reason])).toEqual([
+      ['signal_rejected', 'v52_divergence:BTCUSDT:nokeys-1', 'live_unavailable'],
+      ['signal_rejected', 'v52_divergence:BTCUSDT:nokeys-2', 'live_unavailable'],
+    ]);
     expect(server.requests).toEqual([]);
     expect(orderRequests()).toEqual([]);
   });

@@ -21,7 +21,7 @@ import type { Candle } from '../../shared/market/types.js';
 import type { Row, Warehouse } from '../../shared/ports/warehouse.js';
 import type { Bus } from '../../shared/ports/bus.js';
 import { cooldownUntil } from '../../shared/protection/limiter.js';
-import { accountEquity, openRisk } from '../../shared/trading/book.js';
+import { accountEquity, openRisk } from '../../shared/trading/account.js';
 import type { Signal } from '../../shared/trading/types.js';
 import { createMicroCache, evaluateMicro } from '../../shared/pipeline/micro-scalp.js';
 import { recentHotCandles } from '../../shared/market/hot-store.js';

@@ -6,7 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LEVELS_EXHAUSTION_CONFIG, DEFAULT_V52_DIVERGENCE_CONFIG } from '../../shared/config/strategy.js';
 import { INTERVAL_MS } from '../../shared/market/types.js';
-import { IndicatorCache, levelsExhaustion, v52Divergence, type ScalpDecision } from '../../shared/strategies/scalp/index.js';
+import { IndicatorCache, type ScalpDecision } from '../../shared/strategies/scalp/common.js';
+import { levelsExhaustion } from '../../shared/strategies/scalp/levels-exhaustion.js';
+import { v52Divergence } from '../../shared/strategies/scalp/v52-divergence.js';
 import type { CandleSeries } from '../../shared/strategies/series.js';
 import { btcWeek1m, cloneSeries } from './data.js';
 

@@ -8,7 +8,8 @@ import {
 } from '../../shared/config/strategy.js';
 import type { BookFeatures } from '../../shared/market/types.js';
 import type { LevelSet } from '../../shared/strategies/levels.js';
-import { levelsExhaustion, pivotIndex, v52Divergence } from '../../shared/strategies/scalp/index.js';
+import { levelsExhaustion } from '../../shared/strategies/scalp/levels-exhaustion.js';
+import { pivotIndex, v52Divergence } from '../../shared/strategies/scalp/v52-divergence.js';
 import { refAtr, refEma, refRsi } from '../indicators/reference.js';
 import { mkSeries, path } from './helpers.js';
 

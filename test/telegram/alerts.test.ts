@@ -9,9 +9,11 @@ import sharp from 'sharp';
 import { TOPICS } from '../../shared/topics.js';
 import type { Alert } from '../../shared/alerts.js';
 import { alertKeyOf } from '../../shared/telegram/keyboards.js';
-import { groupIdOf } from '../../shared/trading/model.js';
+import { groupIdOf } from '../../shared/trading/group-id.js';
 import { LOCK_PATH } from '../../shared/telegram/outbox.js';
 import { TELEGRAM_JOBS_TOPIC } from '../../shared/telegram/deps.js';
+import type { Signal, StrategyId } from '../../shared/trading/types.js';
+import { openedOutcome } from './outcomes.js';
 import { callbackUpdate, loadCandles, makeHarness, MIN, OWNER, PNG_SIGNATURE, T0, textsTo, textUpdate, type Harness } from './helpers.js';
 
 let h: Harness;
@@ -26,20 +28,20 @@ const sol1m = loadCandles('SOLUSDT_1m_2025-06-22T1000_1400.csv', 'SOLUSDT', '1m'
 const at = (t: number) => sol1m.find((c) => c.openTime === t)!;
 
 /** A SHORT on SOL at 12:00 (real close), TP -0.5 %, SL +0.3 %, with a reason carrying HTML specials. */
-function solSignal(candleTime = T0, strategy = 'v52_divergence', symbol = 'SOLUSDT', price = at(T0).close) {
+function solSignal(candleTime = T0, strategy: StrategyId = 'v52_divergence', symbol = 'SOLUSDT', price = at(T0).close): Signal {
   return {
     signalId: `${strategy}:${symbol}:${candleTime}`,
     strategy,
-    engine: 'SCALP',
+    engine: 'SCALP' as const,
     symbol,
     ts: candleTime + MIN,
     candleTime,
-    decision: 'TAKE',
-    direction: 'SHORT',
+    decision: 'TAKE' as const,
+    direction: 'SHORT' as const,
     price,
     reasons: ['RSI divergence <bearish> & volume spike x2.4'],
     features: {},
-    tier: 'mid_cap',
+    tier: 'mid_cap' as const,
     entries: [price],
     stopLoss: price * 1.003,
     takeProfit: price * 0.995,
@@ -64,7 +66,7 @@ function photoOf(req: { files: Array<{ bytes: Buffer }> }): Buffer {
 describe('trade alerts', () => {
   it('sends the alert with its chart PNG, then EDITS it on fill and on exit', async () => {
     const s = solSignal();
-    await publish(TOPICS.microSignals, s);
+    await publish(TOPICS.tradeEvents, openedOutcome(s));
     const photos = h.server.ok('sendPhoto').filter((r) => r.chatId === OWNER);
     expect(photos).toHaveLength(1);
     const p = photos[0]!;
@@ -79,8 +81,8 @@ describe('trade alerts', () => {
     expect(kb).toEqual(['📈 Chart', '🎯 Move TP', '🔕 Mute SOL']);
     const alertMsg = h.server.chatMessages(OWNER).find((m) => m.photo)!;
 
-    // A replayed signal sends nothing new.
-    await publish(TOPICS.microSignals, s);
+    // A replayed outcome sends nothing new.
+    await publish(TOPICS.tradeEvents, openedOutcome(s));
     expect(h.server.ok('sendPhoto')).toHaveLength(1);
 
     const groupId = groupIdOf(s.signalId);
@@ -135,7 +137,7 @@ describe('trade alerts', () => {
     // Another notifier instance is draining (holds the outbox lease) while the cycle's signals arrive:
     // they all queue (held for gatherMs), then the next drain run sends them together.
     await h.state.set(LOCK_PATH, { holder: 'other-instance', leaseUntil: h.clock.now() + 60_000, limiter: null });
-    await Promise.all(signals.map((s) => h.bus.publish(TOPICS.microSignals, s)));
+    await Promise.all(signals.map((s) => h.bus.publish(TOPICS.tradeEvents, openedOutcome(s))));
     await h.bus.drain();
     expect(h.server.requests).toHaveLength(0);
     await h.state.set(LOCK_PATH, { holder: 'other-instance', leaseUntil: 0, limiter: null });
@@ -166,8 +168,8 @@ describe('trade alerts', () => {
     h.server.setForum(forum.id);
     await h.deliver(textUpdate(OWNER, '/allowgroup', forum));
     await h.deliver(textUpdate(OWNER, '/mute SOL 6h'));
-    await publish(TOPICS.microSignals, solSignal(T0));
-    await publish(TOPICS.microSignals, solSignal(T0 + 5 * MIN));
+    await publish(TOPICS.tradeEvents, openedOutcome(solSignal(T0)));
+    await publish(TOPICS.tradeEvents, openedOutcome(solSignal(T0 + 5 * MIN)));
     const topics = h.server.ok('createForumTopic');
     expect(topics).toHaveLength(1);
     expect(topics[0]!.fields.name).toBe('SOLUSDT');
@@ -179,7 +181,7 @@ describe('trade alerts', () => {
     // The Mute button mutes the forum group too.
     const msg = h.server.chatMessages(forum.id).find((m) => m.photo)!;
     await h.deliver(callbackUpdate(OWNER, 'mu:SOLUSDT', forum.id, msg.messageId));
-    await publish(TOPICS.microSignals, solSignal(T0 + 10 * MIN));
+    await publish(TOPICS.tradeEvents, openedOutcome(solSignal(T0 + 10 * MIN)));
     expect(h.server.ok('sendPhoto').filter((r) => r.chatId === forum.id)).toHaveLength(2);
   });
 });
@@ -217,7 +219,7 @@ describe('hand-off commands', () => {
     expect(card.fields.caption).toContain('Macro bias: none yet');
     expect((await sharp(photoOf(card)).metadata()).width).toBeGreaterThan(640);
 
-    await publish(TOPICS.microSignals, solSignal());
+    await publish(TOPICS.tradeEvents, openedOutcome(solSignal()));
     const alertMsg = h.server.chatMessages(OWNER).filter((m) => m.photo).at(-1)!;
     const ak = alertKeyOf(groupIdOf(solSignal().signalId));
     await h.deliver(callbackUpdate(OWNER, `ch:${ak}`, OWNER, alertMsg.messageId));

@@ -7,7 +7,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeHotCandles } from '../../shared/market/hot-store.js';
-import { rsi, last } from '../../shared/indicators/index.js';
+import { rsi, last } from '../../shared/indicators/tulind.js';
 import { candlesUntil } from '../../shared/telegram/chart-data.js';
 import { ANALYZE } from '../../shared/telegram/jobs.js';
 import { fmtPrice } from '../../shared/telegram/html.js';

@@ -19,7 +19,8 @@ import type { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { OUTPUT_DIR_ENV, type TelegramRuntime } from '../../infra/telegram/runtime.js';
 import { CONSOLE_CHAT_ID } from '../../infra/telegram/console.js';
 import { testRoot } from '../root.js';
-import { AutoClock, loadCandles, MIN, PNG_SIGNATURE, quietLog, seedCandles, T0 } from './helpers.js';
+import { AutoClock, loadCandles, MIN, notifierTopics, PNG_SIGNATURE, quietLog, seedCandles, T0 } from './helpers.js';
+import { openedOutcome } from './outcomes.js';
 
 let dir: string;
 let root: Root;
@@ -42,9 +43,7 @@ beforeEach(async () => {
   await seedCandles(state);
   rt = await root.telegram();
   const notifier = pubsubHandlerFor(root, PUBSUB_FUNCTIONS.find((f) => f.name === 'notifier')!);
-  for (const topic of [TOPICS.telegramJobs, TOPICS.alerts, TOPICS.tradeEvents, TOPICS.microSignals, TOPICS.swingSignals]) {
-    bus.subscribe({ name: `notifier--${topic}`, topic, handler: notifier });
-  }
+  for (const topic of notifierTopics()) bus.subscribe({ name: `notifier--${topic}`, topic, handler: notifier });
   printed = [];
   vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
     printed.push(String(chunk));
@@ -65,11 +64,11 @@ describe('no owner, no bot: the console is the default chat', () => {
     expect(rt.offline).toBe(true);
     expect(rt.deps.access.owner).toBeUndefined();
     const price = sol.find((c) => c.openTime === T0)!.close;
-    await bus.publish(TOPICS.microSignals, {
+    await bus.publish(TOPICS.tradeEvents, openedOutcome({
       signalId: `v52_divergence:SOLUSDT:${T0}`, strategy: 'v52_divergence', engine: 'SCALP', symbol: 'SOLUSDT', ts: T0 + MIN, candleTime: T0,
       decision: 'TAKE', direction: 'SHORT', price, reasons: ['RSI divergence'], features: {}, tier: 'mid_cap', entries: [price],
       stopLoss: price * 1.003, takeProfit: price * 0.995, trailingFraction: null, maxHoldMs: 3_600_000, confidence: 71, emit: true,
-    });
+    }));
     await bus.publish(TOPICS.alerts, { alertId: 'bad-1', kind: 'bad_data', severity: 'warning', subject: 'ETHUSDT', message: 'candle refused: high < low', ts: T0 });
     await bus.publish(TOPICS.alerts, { alertId: 'cfg-1', kind: 'config_rejected', severity: 'warning', subject: 'system', message: 'unknown key "spikeThresold"', ts: T0 });
     await bus.drain();

@@ -18,6 +18,7 @@ import type { InMemoryBus } from '../../infra/bus/memory.js';
 import { bindPubsub } from '../../infra/functions.js';
 import type { Root } from '../../infra/runtime/root.js';
 import { webhookListener } from '../../infra/telegram/webhook-http.js';
+import { SUBSCRIBERS } from '../../infra/bus/topology.js';
 import { createLogger } from '../../shared/log.js';
 import { staticConfig } from '../../shared/config/source.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
@@ -94,6 +95,11 @@ export async function seedCandles(state: SqliteStateStore): Promise<void> {
   ]);
 }
 
+/** The topics the notifier is subscribed to (infra/bus/topology.ts). */
+export function notifierTopics(): string[] {
+  return Object.entries(SUBSCRIBERS).flatMap(([topic, entries]) => (entries.some((e) => e.function === 'notifier') ? [topic] : []));
+}
+
 export const quietLog = createLogger({}, { minSeverity: 'CRITICAL', sink: () => undefined });
 
 export interface Harness {
@@ -158,9 +164,7 @@ export async function makeHarness(opts: HarnessOptions = {}): Promise<Harness> {
   if (opts.candles !== false) await seedCandles(state);
   const rt = await root.telegram();
   const notifier = bindPubsub(NOTIFIER, notifierHandle, () => root.deps(NOTIFIER));
-  for (const topic of [TOPICS.telegramJobs, TOPICS.alerts, TOPICS.tradeEvents, TOPICS.microSignals, TOPICS.swingSignals]) {
-    bus.subscribe({ name: `notifier--${topic}`, topic, handler: notifier });
-  }
+  for (const topic of notifierTopics()) bus.subscribe({ name: `notifier--${topic}`, topic, handler: notifier });
   const commands: unknown[] = [];
   bus.subscribe({ name: 'probe--trade-commands', topic: TOPICS.tradeCommands, handler: (ev) => void commands.push(JSON.parse(Buffer.from(ev.data.message.data, 'base64').toString('utf8'))) });
   // Served as `npm start` serves it (the webhook's front: secret, size cap, parse; then functions-framework),

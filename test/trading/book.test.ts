@@ -1,11 +1,12 @@
 /**
- * Paper book rules (shared/trading/book.ts), hand-checked. Candles here are built with exact levels
+ * Paper book rules (shared/trading/book.ts, paper-fills.ts), hand-checked. Candles here are built with exact levels
  * around the order prices (the rules are about ties and ordering); the real-data scenario is in
  * scenario.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import { TABLES } from '../../shared/warehouse-schema.js';
-import { closeManually, createAccount, expireOrders, markedEquity, onCandle, openRisk, submitSignal } from '../../shared/trading/book.js';
+import { createAccount, markedEquity, openRisk } from '../../shared/trading/account.js';
+import { closeManually, expireOrders, onCandle, submitSignal } from '../../shared/trading/book.js';
 import type { AccountState, PositionClosedEvent, TradeEvent, TradingConfig } from '../../shared/trading/model.js';
 import type { Signal } from '../../shared/trading/types.js';
 import { HOUR, MIN, candle, cfg1m, defaultCfg, signal } from './helpers.js';

@@ -19,7 +19,7 @@ import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { runBacktest, type BacktestResult } from '../../shared/backtest/run.js';
 import { createMarket } from '../../shared/backtest/market.js';
 import { seriesFromCandles, type CandleSeries } from '../../shared/strategies/series.js';
-import { accountEquity } from '../../shared/trading/book.js';
+import { accountEquity } from '../../shared/trading/account.js';
 import type { OrderPlacedEvent } from '../../shared/trading/model.js';
 import type { TradingEvent, TradingState } from '../../shared/trading/core.js';
 import { KIT_DIR, kitSeries, MONTH_KIT_FILES, SYMBOLS } from '../backtest/helpers.js';

@@ -1,5 +1,5 @@
 /**
- * The external (live) fill source of the trading core (shared/trading/book.ts + engine.ts): candles
+ * The external (live) fill source of the trading core (shared/trading/external-groups.ts + core.ts): candles
  * only DECIDE for external groups, the exchange's fills are booked with applyExternalFill /
  * cancelEntry, and the simulated (paper) path is unchanged. Rule tests use candles with exact levels
  * around the order prices; the real-candle runs are the paper scenario (test/fixtures/trading) and the

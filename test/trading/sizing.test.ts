@@ -1,7 +1,8 @@
 /** Sizing rules (shared/trading/sizing.ts) and their use by the engine: risk cap, conflict, regime, swing allocation. */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_RISK_CONFIG, riskConfigSchema } from '../../shared/config/strategy.js';
-import { openRisk, stoppedLossPerUnit } from '../../shared/trading/book.js';
+import { openRisk } from '../../shared/trading/account.js';
+import { stoppedLossPerUnit } from '../../shared/trading/costs.js';
 import { applyCandle, applySignal, createTradingState, type SignalResult, type TradingState } from '../../shared/trading/core.js';
 import { capToRoom, notionalRoom, qtysForNotional, qtysForRisk, scalpRiskBudget, swingNotionalBudget } from '../../shared/trading/sizing.js';
 import { MIN, candle, cfg1m, defaultCfg, signal } from './helpers.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import type { StateStore, Transaction } from '../../shared/ports/state.js';
-import { openRisk } from '../../shared/trading/book.js';
+import { openRisk } from '../../shared/trading/account.js';
 import { closedTradeRows, signalMarkerPath, TradingStore, tradingDocPath } from '../../shared/trading/store.js';
 import type { Signal } from '../../shared/trading/types.js';
 import { MIN, candle, defaultCfg, signal } from './helpers.js';

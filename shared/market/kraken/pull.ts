@@ -26,7 +26,7 @@ import type { SystemConfig } from '../../config/system.js';
 import type { Logger } from '../../log.js';
 import type { Bus } from '../../ports/bus.js';
 import type { Clock } from '../../ports/clock.js';
-import { KrakenError, type KrakenMarketData, type KrakenOhlcRow } from '../../ports/kraken.js';
+import { KrakenError, type KrakenMarketData, type KrakenOhlcResult, type KrakenOhlcRow } from '../../ports/kraken.js';
 import type { DocData, StateStore } from '../../ports/state.js';
 import type { Warehouse } from '../../ports/warehouse.js';
 import { TOPICS } from '../../topics.js';
@@ -192,40 +192,75 @@ export async function pullOne(deps: KrakenPullDeps, target: Target, interval: In
   return summary;
 }
 
-async function pullInto(
-  deps: KrakenPullDeps,
-  { pair, symbol }: Target,
-  interval: Interval,
-  summary: PairIntervalSummary,
-  log: Logger,
-): Promise<void> {
+/** Steps 1-8 of the header for one (pair, interval), filling `summary` as it goes. */
+async function pullInto(deps: KrakenPullDeps, target: Target, interval: Interval, summary: PairIntervalSummary, log: Logger): Promise<void> {
   const { config, state, clock } = deps;
-  const intervalMs = INTERVAL_MS[interval];
+  const { pair, symbol } = target;
   const cursorDoc = await state.get<KrakenCursor>(cursorPath(pair, interval));
   const cursor = cursorDoc?.lastOpenTime;
   summary.cursorBefore = cursor;
-  const since = cursor !== undefined ? Math.floor((cursor - config.kraken.overlapCandles * intervalMs) / MS_PER_S) : undefined;
-  summary.since = since;
+  const { res, raw } = await fetchClosed(deps, target, interval, cursor, summary);
+  reportGaps(config, raw, cursor, res.rows.length >= config.kraken.maxCandlesPerResponse, INTERVAL_MS[interval], summary, log);
+  if (raw.length === 0) return;
 
+  const prevClose = await storedCloseBefore(state, symbol, interval, raw[0]!.openTime);
+  const { candles, flagged } = flagBadData(raw, prevClose, config.dataQuality);
+  const isNew = (c: Candle) => cursor === undefined || c.openTime > cursor;
+  const fresh = candles.filter(isNew);
+  summary.overlapped = candles.length - fresh.length;
+
+  await storeCandles(deps, candles);
+  summary.stored = candles.length;
+  await publishFresh(deps, target, interval, fresh, flagged.filter((f) => isNew(f.candle)), summary, log);
+
+  const newest = candles[candles.length - 1]!;
+  summary.cursorAfter = await advanceCursor(state, {
+    venue: 'kraken',
+    pair,
+    pairKey: res.pairKey,
+    symbol,
+    interval,
+    lastOpenTime: newest.openTime,
+    krakenLast: res.last,
+    updatedAt: clock.now(),
+  });
+}
+
+/**
+ * Steps 2-3: the OHLC rows since the cursor minus the overlap, as candles: the still-open last row
+ * and any row ending after now dropped, sorted, one per open time.
+ */
+async function fetchClosed(
+  deps: KrakenPullDeps,
+  { pair, symbol }: Target,
+  interval: Interval,
+  cursor: number | undefined,
+  summary: PairIntervalSummary,
+): Promise<{ res: KrakenOhlcResult; raw: Candle[] }> {
+  const intervalMs = INTERVAL_MS[interval];
+  const since = cursor !== undefined ? Math.floor((cursor - deps.config.kraken.overlapCandles * intervalMs) / MS_PER_S) : undefined;
+  summary.since = since;
   const res = await deps.kraken.ohlc(pair, KRAKEN_INTERVAL_MINUTES[interval], since);
-  const now = clock.now();
+  const now = deps.clock.now();
   summary.pairKey = res.pairKey;
   summary.received = res.rows.length;
-
   // The last row is the still-open candle; anything ending after now is not closed either.
   const closedRows = res.rows.slice(0, -1).filter((r) => r.time * MS_PER_S + intervalMs <= now);
   summary.droppedOpen = res.rows.length - closedRows.length;
-  const raw = dedupeSorted(closedRows.map((r) => rowToCandle(r, symbol, interval)));
+  return { res, raw: dedupeSorted(closedRows.map((r) => rowToCandle(r, symbol, interval))) };
+}
 
-  // Gaps after the cursor. When the response was capped (720 candles) and its oldest row is
-  // younger than the cursor's successor, the range in between is older than what Kraken serves:
-  // not an omission but unserved history.
+/**
+ * Step 5: gaps after the cursor. When the response was capped (720 candles) and its oldest row is
+ * younger than the cursor's successor, the range in between is older than what Kraken serves: not
+ * an omission but unserved history.
+ */
+function reportGaps(config: SystemConfig, raw: readonly Candle[], cursor: number | undefined, capped: boolean, intervalMs: number, summary: PairIntervalSummary, log: Logger): void {
   const gaps = detectGaps(
     raw.map((c) => c.openTime),
     intervalMs,
     cursor,
   );
-  const capped = res.rows.length >= config.kraken.maxCandlesPerResponse;
   const firstGap = gaps[0];
   const unserved = cursor !== undefined && capped && firstGap !== undefined && firstGap.fromMs === cursor + intervalMs ? firstGap : undefined;
   const after = unserved ? gaps.slice(1) : gaps;
@@ -246,26 +281,33 @@ async function pullInto(
       gaps: after.map((g) => ({ from: new Date(g.fromMs).toISOString(), to: new Date(g.toMs).toISOString(), missing: g.missing })),
     });
   }
-  if (raw.length === 0) return;
+}
 
-  const prevClose = await storedCloseBefore(state, symbol, interval, raw[0]!.openTime);
-  const { candles, flagged } = flagBadData(raw, prevClose, config.dataQuality);
-  const isNew = (c: Candle) => cursor === undefined || c.openTime > cursor;
-  const fresh = candles.filter(isNew);
-  summary.overlapped = candles.length - fresh.length;
-
-  // Idempotent writes (keyed by open time): the overlap is re-written so late revisions heal in the
-  // hot store. The hot store keeps the window; the warehouse keeps everything.
-  await writeHotCandles(state, candles.slice(-config.hotWindowCandles));
-  const ingestedAt = clock.now();
+/**
+ * Step 6: idempotent writes (keyed by open time): the overlap is re-written so late revisions heal
+ * in the hot store. The hot store keeps the window; the warehouse keeps everything.
+ */
+async function storeCandles(deps: KrakenPullDeps, candles: readonly Candle[]): Promise<void> {
+  await writeHotCandles(deps.state, candles.slice(-deps.config.hotWindowCandles));
+  const ingestedAt = deps.clock.now();
   for (let i = 0; i < candles.length; i += WAREHOUSE_BATCH_ROWS) {
     await deps.warehouse.insert(
       'ohlcv',
       candles.slice(i, i + WAREHOUSE_BATCH_ROWS).map((c) => candleToRow(c, ingestedAt)),
     );
   }
-  summary.stored = candles.length;
+}
 
+/** Step 7: the new unflagged (tradable) candles on `ohlc-data-kraken`, one bad_data alert for the new flagged ones. */
+async function publishFresh(
+  deps: KrakenPullDeps,
+  { pair, symbol }: Target,
+  interval: Interval,
+  fresh: readonly Candle[],
+  freshFlagged: Array<{ candle: Candle; reason: string }>,
+  summary: PairIntervalSummary,
+  log: Logger,
+): Promise<void> {
   const tradable = fresh.filter(isTradable);
   if (tradable.length > 0) {
     const batch = candleBatchSchema.parse({ candles: tradable });
@@ -275,26 +317,12 @@ async function pullInto(
     });
   }
   summary.published = tradable.length;
-
-  const freshFlagged = flagged.filter((f) => isNew(f.candle));
   summary.flagged = freshFlagged.length;
   if (freshFlagged.length > 0) {
-    const alert = badDataAlert(symbol, interval, pair, freshFlagged, clock.now());
+    const alert = badDataAlert(symbol, interval, pair, freshFlagged, deps.clock.now());
     log.warn('bad data flagged: stored, not published', { alertId: alert.alertId, candles: alert.details });
     await deps.bus.publish(TOPICS.alerts, alert, { attributes: { kind: alert.kind } });
   }
-
-  const newest = candles[candles.length - 1]!;
-  summary.cursorAfter = await advanceCursor(state, {
-    venue: 'kraken',
-    pair,
-    pairKey: res.pairKey,
-    symbol,
-    interval,
-    lastOpenTime: newest.openTime,
-    krakenLast: res.last,
-    updatedAt: clock.now(),
-  });
 }
 
 /** Sorted ascending by open time, one candle per open time (the later row wins). */

@@ -10,7 +10,7 @@
  *   older than the last applied pause / resume (the topic has no ordering key) changes nothing.
  * - move_tp: a group's take profit moves (core.ts ownerMoveTakeProfit, one `take_profit_moved`
  *   trade event). A paper group's candles exit at the new level from the next candle on. For a LIVE
- *   group the same event goes to the LiveExecutor (afterCore), which cancels the group's resting
+ *   group the same event goes to the LiveExecutor (execution.ts settle), which cancels the group's resting
  *   reduce-only take-profit orders (`t{k}` PostOnly, GTC fallbacks `g{k}`) and, once each is terminal,
  *   places a PostOnly reduce-only limit at the new level for what the lot still holds under a new
  *   deterministic client id `t{k}r{n}` (n = the group's move count; Bybit never reuses an orderLinkId;
@@ -38,7 +38,7 @@ import { safeId } from '../../ports/state.js';
 import { SUGGESTIONS as BOT_SUGGESTIONS, type TradeCommand } from '../../telegram/trade-commands.js';
 import { tradingConfigFrom } from '../../trading/model.js';
 import { TradingStore, type StoreCommandResult } from '../../trading/store.js';
-import { afterCore, LiveLink, PAPER_ACCOUNT_ID, type ExecutionDeps } from '../execution.js';
+import { LiveLink, PAPER_ACCOUNT_ID, settle, type ExecutionDeps } from '../execution.js';
 
 /** Decisions (and the backtester's proposals) live here: `suggestions/{id}`. */
 export const SUGGESTION_DECISIONS = 'suggestions';
@@ -94,20 +94,24 @@ function tradingStore(deps: ExecutionDeps, cfg: ReturnType<typeof tradingConfigF
   return new TradingStore(deps.state, { accountId: deps.accountId ?? PAPER_ACCOUNT_ID, config: cfg });
 }
 
-/** Applies one owner command (validated with tradeCommandSchema at the edge). */
+/** The core's decision on a pause / resume / move TP (one TradingStore transaction, idempotent by commandId). */
+function applyOwnerCommand(store: TradingStore, cmd: Exclude<TradeCommand, { type: 'suggestion_decided' }>, now: number): Promise<StoreCommandResult> {
+  const ref = { commandId: cmd.commandId, actorId: cmd.actorId, ts: cmd.ts };
+  if (cmd.type === 'pause') return store.pause(ref, now);
+  if (cmd.type === 'resume') return store.resumeCommand(ref, now);
+  return store.moveTakeProfit({ ...ref, groupId: cmd.groupId, symbol: cmd.symbol, takeProfit: cmd.takeProfit }, now);
+}
+
+/** Applies one owner command (validated with tradeCommandSchema at the edge): decided in the core, then settled (published, carried out live). */
 export async function executeTradeCommand(deps: ExecutionDeps, cmd: TradeCommand): Promise<CommandOutcome> {
   if (cmd.type === 'suggestion_decided') return decideSuggestion(deps, cmd);
   const cfg = tradingConfigFrom(await deps.config.strategies());
   const store = tradingStore(deps, cfg);
   const link = new LiveLink(deps);
   const now = deps.clock.now();
-  const ref = { commandId: cmd.commandId, actorId: cmd.actorId, ts: cmd.ts };
-  let r: StoreCommandResult;
-  if (cmd.type === 'pause') r = await store.pause(ref, now);
-  else if (cmd.type === 'resume') r = await store.resumeCommand(ref, now);
-  else r = await store.moveTakeProfit({ ...ref, groupId: cmd.groupId, symbol: cmd.symbol, takeProfit: cmd.takeProfit }, now);
+  const r = await applyOwnerCommand(store, cmd, now);
   deps.log.info('owner command', { commandId: cmd.commandId, type: cmd.type, outcome: r.outcome, detail: r.detail, redelivery: !r.applied });
-  await afterCore(deps, link, store, r, now);
+  await settle(deps, link, store, r, now);
   if (cmd.type === 'move_tp' && r.outcome !== 'applied' && r.outcome !== 'unchanged') {
     deps.log.warn('move TP not carried out', { commandId: cmd.commandId, groupId: cmd.groupId, outcome: r.outcome, detail: r.detail });
   }

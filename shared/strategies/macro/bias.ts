@@ -30,7 +30,7 @@
  * `evaluateBiasAt(prepared, asOf)` is O(log n) (index look-up) and reads only candles closed by `asOf`.
  */
 import type { MacroConfig } from '../../config/strategy.js';
-import { ema, macd, rsi, sma } from '../../indicators/index.js';
+import { ema, macd, rsi, sma } from '../../indicators/tulind.js';
 import { INTERVAL_MS } from '../../market/types.js';
 import type { Bias, BiasState } from '../../trading/types.js';
 import { clamp, closeTimeAt, lastClosedIndex, round, type CandleColumns, type SeriesByInterval } from './columns.js';

@@ -36,7 +36,7 @@
  */
 import type { MacroConfig, Regime } from '../../config/strategy.js';
 import type { Tier } from '../../config/system.js';
-import { ema, rsi, sma } from '../../indicators/index.js';
+import { ema, rsi, sma } from '../../indicators/tulind.js';
 import { INTERVAL_MS, type Interval } from '../../market/types.js';
 import type { Decision, Direction, ScanDecision, Signal, StrategyId } from '../../trading/types.js';
 import { clamp, closeTimeAt, lastClosedIndex, round, type CandleColumns, type SeriesByInterval } from './columns.js';

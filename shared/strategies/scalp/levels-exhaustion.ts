@@ -22,7 +22,7 @@
 import type { LevelsExhaustionConfig } from '../../config/strategy.js';
 import { INTERVAL_MS } from '../../market/types.js';
 import type { Direction } from '../../trading/types.js';
-import { atr, ema, rsi } from '../../indicators/index.js';
+import { atr, ema, rsi } from '../../indicators/tulind.js';
 import { doubleWickCheck, lowVolumeCheck, orderBookFlipCheck, rsiCheck, UNAVAILABLE } from '../exhaustion.js';
 import {
   BOUNDARY_EPSILON,
@@ -138,6 +138,25 @@ function prepare(series: CandleSeries, cfg: LevelsExhaustionConfig, cache?: Indi
   };
 }
 
+/** The level price is at: the nearest horizontal level or trend line within the proximity. */
+interface LevelHit {
+  price: number;
+  kind: LevelKind;
+  source: string;
+  touches: number | null;
+  r2: number | null;
+}
+
+/** The four exhaustion checks for a direction, with the inputs they were judged on. */
+interface ExhaustionChecks {
+  rsiNow: number;
+  cRsi: ReturnType<typeof rsiCheck>;
+  cVol: ReturnType<typeof lowVolumeCheck>;
+  cWick: ReturnType<typeof doubleWickCheck>;
+  cFlip: ReturnType<typeof orderBookFlipCheck>;
+  hits: number;
+}
+
 function evaluateAt(p: LevelsExhaustionPrepared, i: number, ctx?: EvalContext): ScalpDecision | null {
   const s = p.series;
   const cfg = p.cfg;
@@ -146,80 +165,21 @@ function evaluateAt(p: LevelsExhaustionPrepared, i: number, ctx?: EvalContext): 
   const price = forming ? forming.close : (s.close[i] as number);
 
   // 1. At a level?
-  const set = ctx?.levels ?? p.levels.at(i);
-  const prox = cfg.levels.proximityPct;
-  let levelPrice = Number.NaN;
-  let kind: LevelKind = 'support';
-  let source = '';
-  let touches: number | null = null;
-  let r2: number | null = null;
-  let bestAbs = Number.POSITIVE_INFINITY;
-  const nh = nearestLevel(price, set.horizontal, prox);
-  if (nh) {
-    const l = set.horizontal[nh.index] as HorizontalLevel;
-    levelPrice = l.price;
-    kind = l.kind;
-    source = 'horizontal';
-    touches = l.touches;
-    bestAbs = Math.abs(price - l.price);
-  }
-  for (const line of set.trendLines) {
-    const v = trendLineValueAt(line, ts);
-    const d = Math.abs(price - v);
-    if (d < bestAbs && d <= v * (prox / 100) * (1 + BOUNDARY_EPSILON)) {
-      levelPrice = v;
-      kind = line.kind;
-      source = `trendline_${line.side}`;
-      touches = line.swings;
-      r2 = line.r2;
-      bestAbs = d;
-    }
-  }
-  if (source === '') return null;
-  const direction: Direction = kind === 'resistance' ? 'SHORT' : 'LONG';
+  const level = levelAt(ctx?.levels ?? p.levels.at(i), price, ts, cfg.levels.proximityPct);
+  if (!level) return null;
+  const direction: Direction = level.kind === 'resistance' ? 'SHORT' : 'LONG';
 
   // 2. Exhaustion checks for that direction.
-  const ex = cfg.exhaustion;
-  const rsiNow = forming ? peekRsi(p.rsiState, s.close, i, forming.close) : (p.rsi[i] as number);
-  const volAvg = forming ? (p.volumeEma[i] as number) : i > 0 ? (p.volumeEma[i - 1] as number) : Number.NaN;
-  const vol = forming ? projectedVolume(forming, INTERVAL_MS[s.interval]) : (s.volume[i] as number);
-  const cRsi = rsiCheck(rsiNow, direction, ex.rsi);
-  const cVol = lowVolumeCheck(vol, volAvg, ex.lowVolume.maxRatio);
-  const cWick = forming ? doubleWickCheck(s, i, direction, ex.doubleWick, forming) : doubleWickCheck(s, i, direction, ex.doubleWick);
-  const cFlip = orderBookFlipCheck(ctx?.book, ts, direction, ex.orderBookFlip);
-  const flipHit = cFlip !== UNAVAILABLE && cFlip.hit;
-  const hits = (cRsi.hit ? 1 : 0) + (cVol.hit ? 1 : 0) + (cWick.hit ? 1 : 0) + (flipHit ? 1 : 0);
-  if (hits === 0) return null;
+  const checks = exhaustionChecks(p, i, direction, ts, ctx);
+  if (checks.hits === 0) return null;
 
-  const levelDistancePct = ((price - levelPrice) / levelPrice) * 100;
+  const levelDistancePct = ((price - level.price) / level.price) * 100;
   const atrNow = p.atr[i] as number;
-  const reasons: string[] = [
-    `price ${price} at ${kind} ${source} ${round(levelPrice)} (${round(levelDistancePct, 4)} %, within ${prox} %)`,
+  const reasons = [
+    `price ${price} at ${level.kind} ${level.source} ${round(level.price)} (${round(levelDistancePct, 4)} %, within ${cfg.levels.proximityPct} %)`,
+    ...checkReasons(checks, direction, cfg.exhaustion),
   ];
-  const side = direction === 'SHORT' ? 'overbought' : 'oversold';
-  if (cRsi.hit) reasons.push(`RSI(${ex.rsi.period}) ${round(rsiNow, 2)} ${direction === 'SHORT' ? '>' : '<'} ${cRsi.threshold}`);
-  if (cVol.hit) reasons.push(`low volume: ${round(cVol.value, 3)} x EMA${ex.lowVolume.emaPeriod} < ${ex.lowVolume.maxRatio}`);
-  if (cWick.hit) reasons.push(`double wick: ${direction === 'SHORT' ? 'highs' : 'lows'} ${round(cWick.value, 4)} % apart (<= ${ex.doubleWick.maxApartPct} %)`);
-  if (cFlip === UNAVAILABLE) reasons.push('order-book flip unavailable (no book data)');
-  else if (cFlip.hit) reasons.push(`order-book flip: |imbalance| ${round(cFlip.value, 3)} >= ${cFlip.threshold} on both sides`);
-
-  let decision: ScalpDecision['decision'];
-  let proposal: ScalpDecision['proposal'] = null;
-  if (hits >= ex.minChecks) {
-    const exits = computeExits(direction, price, cfg.exits, atrNow);
-    if (exits) {
-      decision = 'TAKE';
-      proposal = { entry: price, stopLoss: exits.stopLoss, takeProfit: exits.takeProfit, exitMode: cfg.exits.mode };
-      reasons.push(`${hits}/${EXHAUSTION_CHECK_COUNT} ${side} exhaustion checks >= ${ex.minChecks}: ${direction}`);
-    } else {
-      decision = 'SKIP';
-      reasons.push(`ATR(${cfg.exits.atr.period}) not available for ATR exits`);
-    }
-  } else {
-    decision = hits === ex.minChecks - 1 ? 'NEAR_MISS' : 'SKIP';
-    reasons.push(`${hits}/${EXHAUSTION_CHECK_COUNT} ${side} exhaustion checks < ${ex.minChecks}`);
-  }
-
+  const { decision, proposal } = decideOnChecks(checks.hits, direction, price, cfg, atrNow, reasons);
   return {
     signalId: signalIdFor(STRATEGY, s.symbol, candleTime, forming),
     strategy: STRATEGY,
@@ -231,31 +191,121 @@ function evaluateAt(p: LevelsExhaustionPrepared, i: number, ctx?: EvalContext): 
     direction: decision === 'TAKE' ? direction : null,
     price,
     reasons,
-    features: {
-      snapshot: forming !== undefined,
-      setupDirection: direction,
-      levelSource: source,
-      levelKind: kind,
-      levelPrice: num(levelPrice),
-      levelDistancePct: num(levelDistancePct),
-      levelTouches: touches,
-      levelR2: r2,
-      checksHit: hits,
-      checkRsi: cRsi.hit,
-      rsi: num(rsiNow),
-      checkLowVolume: cVol.hit,
-      volumeRatio: num(cVol.value),
-      checkDoubleWick: cWick.hit,
-      doubleWickApartPct: num(cWick.value),
-      checkBookFlip: cFlip === UNAVAILABLE ? UNAVAILABLE : cFlip.hit,
-      bookFlipImbalance: cFlip === UNAVAILABLE ? null : num(cFlip.value),
-      atr: num(atrNow),
-      exitMode: cfg.exits.mode,
-      entry: proposal ? proposal.entry : null,
-      stopLoss: proposal ? proposal.stopLoss : null,
-      takeProfit: proposal ? proposal.takeProfit : null,
-    },
+    features: decisionFeatures(forming !== undefined, direction, level, levelDistancePct, checks, atrNow, cfg, proposal),
     proposal,
+  };
+}
+
+/** The nearest level within `prox` % of price: a horizontal level, or a trend line closer than it. */
+function levelAt(set: LevelSet, price: number, ts: number, prox: number): LevelHit | null {
+  let hit: LevelHit | null = null;
+  let bestAbs = Number.POSITIVE_INFINITY;
+  const nh = nearestLevel(price, set.horizontal, prox);
+  if (nh) {
+    const l = set.horizontal[nh.index] as HorizontalLevel;
+    hit = { price: l.price, kind: l.kind, source: 'horizontal', touches: l.touches, r2: null };
+    bestAbs = Math.abs(price - l.price);
+  }
+  for (const line of set.trendLines) {
+    const v = trendLineValueAt(line, ts);
+    const d = Math.abs(price - v);
+    if (d < bestAbs && d <= v * (prox / 100) * (1 + BOUNDARY_EPSILON)) {
+      hit = { price: v, kind: line.kind, source: `trendline_${line.side}`, touches: line.swings, r2: line.r2 };
+      bestAbs = d;
+    }
+  }
+  return hit;
+}
+
+/** RSI, low volume, double wick and order-book flip, on the closed candle i or the forming one. */
+function exhaustionChecks(p: LevelsExhaustionPrepared, i: number, direction: Direction, ts: number, ctx?: EvalContext): ExhaustionChecks {
+  const s = p.series;
+  const forming = ctx?.forming;
+  const ex = p.cfg.exhaustion;
+  const rsiNow = forming ? peekRsi(p.rsiState, s.close, i, forming.close) : (p.rsi[i] as number);
+  const volAvg = forming ? (p.volumeEma[i] as number) : i > 0 ? (p.volumeEma[i - 1] as number) : Number.NaN;
+  const vol = forming ? projectedVolume(forming, INTERVAL_MS[s.interval]) : (s.volume[i] as number);
+  const cRsi = rsiCheck(rsiNow, direction, ex.rsi);
+  const cVol = lowVolumeCheck(vol, volAvg, ex.lowVolume.maxRatio);
+  const cWick = forming ? doubleWickCheck(s, i, direction, ex.doubleWick, forming) : doubleWickCheck(s, i, direction, ex.doubleWick);
+  const cFlip = orderBookFlipCheck(ctx?.book, ts, direction, ex.orderBookFlip);
+  const flipHit = cFlip !== UNAVAILABLE && cFlip.hit;
+  const hits = (cRsi.hit ? 1 : 0) + (cVol.hit ? 1 : 0) + (cWick.hit ? 1 : 0) + (flipHit ? 1 : 0);
+  return { rsiNow, cRsi, cVol, cWick, cFlip, hits };
+}
+
+/** One reason per check that hit (and the flip's unavailability). */
+function checkReasons(c: ExhaustionChecks, direction: Direction, ex: LevelsExhaustionConfig['exhaustion']): string[] {
+  const reasons: string[] = [];
+  if (c.cRsi.hit) reasons.push(`RSI(${ex.rsi.period}) ${round(c.rsiNow, 2)} ${direction === 'SHORT' ? '>' : '<'} ${c.cRsi.threshold}`);
+  if (c.cVol.hit) reasons.push(`low volume: ${round(c.cVol.value, 3)} x EMA${ex.lowVolume.emaPeriod} < ${ex.lowVolume.maxRatio}`);
+  if (c.cWick.hit) reasons.push(`double wick: ${direction === 'SHORT' ? 'highs' : 'lows'} ${round(c.cWick.value, 4)} % apart (<= ${ex.doubleWick.maxApartPct} %)`);
+  if (c.cFlip === UNAVAILABLE) reasons.push('order-book flip unavailable (no book data)');
+  else if (c.cFlip.hit) reasons.push(`order-book flip: |imbalance| ${round(c.cFlip.value, 3)} >= ${c.cFlip.threshold} on both sides`);
+  return reasons;
+}
+
+/**
+ * TAKE (limit entry at price, with exits) when enough checks hit, SKIP when the exits cannot be
+ * computed; NEAR_MISS one check short, else SKIP. Adds the reason to `reasons`.
+ */
+function decideOnChecks(
+  hits: number,
+  direction: Direction,
+  price: number,
+  cfg: LevelsExhaustionConfig,
+  atrNow: number,
+  reasons: string[],
+): { decision: ScalpDecision['decision']; proposal: ScalpDecision['proposal'] } {
+  const ex = cfg.exhaustion;
+  const side = direction === 'SHORT' ? 'overbought' : 'oversold';
+  if (hits < ex.minChecks) {
+    reasons.push(`${hits}/${EXHAUSTION_CHECK_COUNT} ${side} exhaustion checks < ${ex.minChecks}`);
+    return { decision: hits === ex.minChecks - 1 ? 'NEAR_MISS' : 'SKIP', proposal: null };
+  }
+  const exits = computeExits(direction, price, cfg.exits, atrNow);
+  if (!exits) {
+    reasons.push(`ATR(${cfg.exits.atr.period}) not available for ATR exits`);
+    return { decision: 'SKIP', proposal: null };
+  }
+  reasons.push(`${hits}/${EXHAUSTION_CHECK_COUNT} ${side} exhaustion checks >= ${ex.minChecks}: ${direction}`);
+  return { decision: 'TAKE', proposal: { entry: price, stopLoss: exits.stopLoss, takeProfit: exits.takeProfit, exitMode: cfg.exits.mode } };
+}
+
+/** The features logged with the decision (scan history). */
+function decisionFeatures(
+  snapshot: boolean,
+  direction: Direction,
+  level: LevelHit,
+  levelDistancePct: number,
+  c: ExhaustionChecks,
+  atrNow: number,
+  cfg: LevelsExhaustionConfig,
+  proposal: ScalpDecision['proposal'],
+): ScalpDecision['features'] {
+  return {
+    snapshot,
+    setupDirection: direction,
+    levelSource: level.source,
+    levelKind: level.kind,
+    levelPrice: num(level.price),
+    levelDistancePct: num(levelDistancePct),
+    levelTouches: level.touches,
+    levelR2: level.r2,
+    checksHit: c.hits,
+    checkRsi: c.cRsi.hit,
+    rsi: num(c.rsiNow),
+    checkLowVolume: c.cVol.hit,
+    volumeRatio: num(c.cVol.value),
+    checkDoubleWick: c.cWick.hit,
+    doubleWickApartPct: num(c.cWick.value),
+    checkBookFlip: c.cFlip === UNAVAILABLE ? UNAVAILABLE : c.cFlip.hit,
+    bookFlipImbalance: c.cFlip === UNAVAILABLE ? null : num(c.cFlip.value),
+    atr: num(atrNow),
+    exitMode: cfg.exits.mode,
+    entry: proposal ? proposal.entry : null,
+    stopLoss: proposal ? proposal.stopLoss : null,
+    takeProfit: proposal ? proposal.takeProfit : null,
   };
 }
 

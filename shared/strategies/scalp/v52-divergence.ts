@@ -22,7 +22,7 @@
  */
 import type { V52DivergenceConfig } from '../../config/strategy.js';
 import type { Direction } from '../../trading/types.js';
-import { atr, ema, rsi } from '../../indicators/index.js';
+import { atr, ema, rsi } from '../../indicators/tulind.js';
 import { pivotFlags } from '../levels.js';
 import type { CandleSeries } from '../series.js';
 import {
@@ -145,29 +145,99 @@ function searchDivergence(
   }
 }
 
+/** What is evaluated at index i: the closed candle i, or the forming candle after it (index e = i + 1). */
+interface EvalPoint {
+  /** Evaluated index (i, or i + 1 for a forming candle). */
+  e: number;
+  high: number;
+  low: number;
+  price: number;
+  volumeRatio: number;
+  spike: boolean;
+  rsiE: number;
+}
+
+/** The pivot a decision refers to, its direction (null: none or both), and the reasons so far. */
+interface Setup {
+  direction: Direction | null;
+  pivot: number;
+  pivotIsHigh: boolean;
+  reasons: string[];
+}
+
 function evaluateAt(p: V52Prepared, i: number, ctx?: EvalContext): ScalpDecision | null {
   const s = p.series;
   const cfg = p.cfg;
   const forming = ctx?.forming;
   const { ts, candleTime } = evaluationPoint(s, i, forming);
-  const e = forming ? i + 1 : i;
-  const high = forming ? forming.high : (s.high[i] as number);
-  const low = forming ? forming.low : (s.low[i] as number);
-  const price = forming ? forming.close : (s.close[i] as number);
-  const vol = forming ? forming.volume : (s.volume[i] as number);
-  const volAvg = forming ? (p.volumeEma[i] as number) : i > 0 ? (p.volumeEma[i - 1] as number) : Number.NaN;
-  const volumeRatio = volAvg > 0 ? vol / volAvg : Number.NaN;
-  const spike = volumeRatio >= cfg.volumeSpike.minRatio;
-  const rsiE = forming ? peekRsi(p.rsiState, s.close, i, forming.close) : (p.rsi[i] as number);
-  if (Number.isNaN(rsiE)) return null;
+  const pt = evalPoint(p, i, ctx);
+  if (Number.isNaN(pt.rsiE)) return null;
 
-  searchDivergence(bear, true, p, i, e, high, rsiE);
-  searchDivergence(bull, false, p, i, e, low, rsiE);
+  searchDivergence(bear, true, p, i, pt.e, pt.high, pt.rsiE);
+  searchDivergence(bull, false, p, i, pt.e, pt.low, pt.rsiE);
   const hasBear = bear.pivot >= 0;
   const hasBull = bull.pivot >= 0;
   const priceOnly = !hasBear && !hasBull && (bear.priceOnlyPivot >= 0 || bull.priceOnlyPivot >= 0);
-  if (!hasBear && !hasBull && !(spike && priceOnly)) return null;
+  if (!hasBear && !hasBull && !(pt.spike && priceOnly)) return null;
 
+  const setup = divergenceSetup(p, pt, hasBear, hasBull, priceOnly);
+  const { direction, pivot, reasons } = setup;
+  const atrNow = p.atr[i] as number;
+  const { decision, proposal } = decideOnDivergence(hasBear, hasBull, pt, direction, cfg, atrNow, reasons);
+  return {
+    signalId: signalIdFor(STRATEGY, s.symbol, candleTime, forming),
+    strategy: STRATEGY,
+    engine: 'SCALP',
+    symbol: s.symbol,
+    ts,
+    candleTime,
+    decision,
+    direction: decision === 'TAKE' ? direction : null,
+    price: pt.price,
+    reasons,
+    features: {
+      snapshot: forming !== undefined,
+      divergence: hasBear && hasBull ? 'both' : hasBear ? 'bearish' : hasBull ? 'bullish' : 'none',
+      rsi: num(pt.rsiE),
+      pivotRsi: pivot >= 0 ? num(p.rsi[pivot] as number) : null,
+      pivotPrice: pivot >= 0 ? ((setup.pivotIsHigh ? s.high[pivot] : s.low[pivot]) as number) : null,
+      pivotTime: pivot >= 0 ? (s.openTime[pivot] as number) : null,
+      pivotAgeCandles: pivot >= 0 ? pt.e - pivot : null,
+      volumeRatio: num(pt.volumeRatio),
+      volumeSpike: pt.spike,
+      atr: num(atrNow),
+      exitMode: cfg.exits.mode,
+      entry: proposal ? proposal.entry : null,
+      stopLoss: proposal ? proposal.stopLoss : null,
+      takeProfit: proposal ? proposal.takeProfit : null,
+    },
+    proposal,
+  };
+}
+
+/** Prices, volume ratio (spike?) and RSI of the closed candle i or of the forming candle. */
+function evalPoint(p: V52Prepared, i: number, ctx?: EvalContext): EvalPoint {
+  const s = p.series;
+  const forming = ctx?.forming;
+  const vol = forming ? forming.volume : (s.volume[i] as number);
+  const volAvg = forming ? (p.volumeEma[i] as number) : i > 0 ? (p.volumeEma[i - 1] as number) : Number.NaN;
+  const volumeRatio = volAvg > 0 ? vol / volAvg : Number.NaN;
+  return {
+    e: forming ? i + 1 : i,
+    high: forming ? forming.high : (s.high[i] as number),
+    low: forming ? forming.low : (s.low[i] as number),
+    price: forming ? forming.close : (s.close[i] as number),
+    volumeRatio,
+    spike: volumeRatio >= p.cfg.volumeSpike.minRatio,
+    rsiE: forming ? peekRsi(p.rsiState, s.close, i, forming.close) : (p.rsi[i] as number),
+  };
+}
+
+/** The divergence found (bearish, bullish, both, or a price-only new extreme) and its reasons, then the volume's. */
+function divergenceSetup(p: V52Prepared, pt: EvalPoint, hasBear: boolean, hasBull: boolean, priceOnly: boolean): Setup {
+  const s = p.series;
+  const { e, rsiE } = pt;
+  const cfg = p.cfg;
   const d = cfg.divergence;
   const reasons: string[] = [];
   let direction: Direction | null = null;
@@ -177,7 +247,7 @@ function evaluateAt(p: V52Prepared, i: number, ctx?: EvalContext): ScalpDecision
     pivot = bear.pivot;
     direction = 'SHORT';
     reasons.push(
-      `bearish RSI divergence: high ${high} > pivot high ${s.high[pivot]} (${candleLag(e, pivot)} candles ago) while RSI(${d.rsiPeriod}) ${round(rsiE)} <= ${round(p.rsi[pivot] as number)} - ${d.minRsiDelta}`,
+      `bearish RSI divergence: high ${pt.high} > pivot high ${s.high[pivot]} (${candleLag(e, pivot)} candles ago) while RSI(${d.rsiPeriod}) ${round(rsiE)} <= ${round(p.rsi[pivot] as number)} - ${d.minRsiDelta}`,
     );
   }
   if (hasBull) {
@@ -187,7 +257,7 @@ function evaluateAt(p: V52Prepared, i: number, ctx?: EvalContext): ScalpDecision
     }
     direction = hasBear ? null : 'LONG';
     reasons.push(
-      `bullish RSI divergence: low ${low} < pivot low ${s.low[bull.pivot]} (${candleLag(e, bull.pivot)} candles ago) while RSI(${d.rsiPeriod}) ${round(rsiE)} >= ${round(p.rsi[bull.pivot] as number)} + ${d.minRsiDelta}`,
+      `bullish RSI divergence: low ${pt.low} < pivot low ${s.low[bull.pivot]} (${candleLag(e, bull.pivot)} candles ago) while RSI(${d.rsiPeriod}) ${round(rsiE)} >= ${round(p.rsi[bull.pivot] as number)} + ${d.minRsiDelta}`,
     );
   }
   if (priceOnly) {
@@ -199,59 +269,37 @@ function evaluateAt(p: V52Prepared, i: number, ctx?: EvalContext): ScalpDecision
     );
   }
   reasons.push(
-    spike
-      ? `volume spike: ${round(volumeRatio)} x EMA${cfg.volumeSpike.emaPeriod} >= ${cfg.volumeSpike.minRatio}`
-      : `no volume spike: ${round(volumeRatio)} x EMA${cfg.volumeSpike.emaPeriod} < ${cfg.volumeSpike.minRatio}`,
+    pt.spike
+      ? `volume spike: ${round(pt.volumeRatio)} x EMA${cfg.volumeSpike.emaPeriod} >= ${cfg.volumeSpike.minRatio}`
+      : `no volume spike: ${round(pt.volumeRatio)} x EMA${cfg.volumeSpike.emaPeriod} < ${cfg.volumeSpike.minRatio}`,
   );
+  return { direction, pivot, pivotIsHigh, reasons };
+}
 
-  const atrNow = p.atr[i] as number;
-  let decision: ScalpDecision['decision'];
-  let proposal: ScalpDecision['proposal'] = null;
+/**
+ * SKIP on divergence both ways; TAKE on one divergence with a volume spike (SKIP when the exits cannot
+ * be computed); NEAR_MISS otherwise. Adds the reason to `reasons` where there is one.
+ */
+function decideOnDivergence(
+  hasBear: boolean,
+  hasBull: boolean,
+  pt: EvalPoint,
+  direction: Direction | null,
+  cfg: V52DivergenceConfig,
+  atrNow: number,
+  reasons: string[],
+): { decision: ScalpDecision['decision']; proposal: ScalpDecision['proposal'] } {
   if (hasBear && hasBull) {
-    decision = 'SKIP';
     reasons.push('bullish and bearish divergence at once (outside candle): no direction');
-  } else if ((hasBear || hasBull) && spike && direction) {
-    const exits = computeExits(direction, price, cfg.exits, atrNow);
-    if (exits) {
-      decision = 'TAKE';
-      proposal = { entry: price, stopLoss: exits.stopLoss, takeProfit: exits.takeProfit, exitMode: cfg.exits.mode };
-    } else {
-      decision = 'SKIP';
-      reasons.push(`ATR(${cfg.exits.atr.period}) not available for ATR exits`);
-    }
-  } else {
-    decision = 'NEAR_MISS';
+    return { decision: 'SKIP', proposal: null };
   }
-
-  return {
-    signalId: signalIdFor(STRATEGY, s.symbol, candleTime, forming),
-    strategy: STRATEGY,
-    engine: 'SCALP',
-    symbol: s.symbol,
-    ts,
-    candleTime,
-    decision,
-    direction: decision === 'TAKE' ? direction : null,
-    price,
-    reasons,
-    features: {
-      snapshot: forming !== undefined,
-      divergence: hasBear && hasBull ? 'both' : hasBear ? 'bearish' : hasBull ? 'bullish' : 'none',
-      rsi: num(rsiE),
-      pivotRsi: pivot >= 0 ? num(p.rsi[pivot] as number) : null,
-      pivotPrice: pivot >= 0 ? ((pivotIsHigh ? s.high[pivot] : s.low[pivot]) as number) : null,
-      pivotTime: pivot >= 0 ? (s.openTime[pivot] as number) : null,
-      pivotAgeCandles: pivot >= 0 ? e - pivot : null,
-      volumeRatio: num(volumeRatio),
-      volumeSpike: spike,
-      atr: num(atrNow),
-      exitMode: cfg.exits.mode,
-      entry: proposal ? proposal.entry : null,
-      stopLoss: proposal ? proposal.stopLoss : null,
-      takeProfit: proposal ? proposal.takeProfit : null,
-    },
-    proposal,
-  };
+  if (!((hasBear || hasBull) && pt.spike && direction)) return { decision: 'NEAR_MISS', proposal: null };
+  const exits = computeExits(direction, pt.price, cfg.exits, atrNow);
+  if (!exits) {
+    reasons.push(`ATR(${cfg.exits.atr.period}) not available for ATR exits`);
+    return { decision: 'SKIP', proposal: null };
+  }
+  return { decision: 'TAKE', proposal: { entry: pt.price, stopLoss: exits.stopLoss, takeProfit: exits.takeProfit, exitMode: cfg.exits.mode } };
 }
 
 function candleLag(e: number, j: number): number {

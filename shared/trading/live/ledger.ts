@@ -365,123 +365,159 @@ export function settleGroup(g0: LiveGroup, rules: InstrumentRules, cfg: LiveExec
   if (g0.status === 'closed' || g0.status === 'cancelled') return g0;
   const g: LiveGroup = { ...g0, legs: g0.legs.slice() };
   const eps = qtyEps(g);
-  const has = (leg: string) => g.legs.some((l) => l.leg === leg);
-  const xSide = exitSide(g.direction);
-
   if (g.status === 'working') {
-    const gen = g.tpGen ?? 0;
-    const placeTakeProfit = (leg: string, k: number, qty: number) => {
-      const prep = prepareLimitOrder(rules, xSide, g.takeProfit, qty, true);
-      if (prep.ok) g.legs.push({ ...newLeg(g, leg, 'take_profit', xSide, prep.price, prep.qty, true, true, k, now), tpGen: gen });
-      else {
-        const t: LiveLeg = { ...newLeg(g, leg, 'take_profit', xSide, String(g.takeProfit), String(qty), true, true, k, now), tpGen: gen };
-        t.status = 'Rejected';
-        t.rejectReason = `${prep.reason}: ${prep.detail}`;
-        g.legs.push(t);
-        out.push(issue(g, t, 'below_minimum', 'skipped', `take profit not placed (${prep.detail}); the lot stays covered by the core's stop / time exit`, now));
-      }
-    };
+    coverFilledLots(g, g0, rules, eps, now, out);
+    if (cancelWhenNothingFilled(g, eps, now, out)) return g;
+  }
+  if (g.status === 'closing' && settleClosing(g, rules, cfg, eps, now, out)) return g;
+  closeWhenFlat(g, eps, now);
+  return g;
+}
+
+function hasLeg(g: LiveGroup, leg: string): boolean {
+  return g.legs.some((l) => l.leg === leg);
+}
+
+/**
+ * A working group's take profits: one per finished entry lot, the GTC fallback of a crossed PostOnly
+ * take profit of the current generation, and after an owner move the remainder of each lot whose
+ * older take-profit legs are all terminal. Pushes onto `g.legs` (a fresh copy).
+ */
+function coverFilledLots(g: LiveGroup, g0: LiveGroup, rules: InstrumentRules, eps: number, now: number, out: LiveEvent[]): void {
+  const gen = g.tpGen ?? 0;
+  for (const l of g0.legs) {
+    if (l.kind === 'entry' && isTerminal(l.status) && l.filledQty > eps && l.entryIndex !== null && !hasLeg(g, `t${l.entryIndex}`)) {
+      placeTakeProfit(g, rules, `t${l.entryIndex}`, l.entryIndex, l.filledQty, now, out);
+    }
+    // the GTC fallback of a crossed PostOnly take profit of the current generation (an older one is re-placed below)
+    const fallback = `g${l.leg.slice(1)}`;
+    if (l.kind === 'take_profit' && l.status === 'Cancelled' && l.rejectReason === POST_ONLY_CROSS_REASON && l.entryIndex !== null && (l.tpGen ?? 0) === gen && !hasLeg(g, fallback)) {
+      placeGtcFallback(g, l, fallback, rules, now, out);
+    }
+  }
+  // owner moves: a lot whose take-profit legs are all terminal and older than the move gets its
+  // remainder re-placed at the new level (nothing when they filled it, a cancel racing a fill included)
+  if (gen > 0) {
     for (const l of g0.legs) {
-      if (l.kind === 'entry' && isTerminal(l.status) && l.filledQty > eps && l.entryIndex !== null && !has(`t${l.entryIndex}`)) {
-        placeTakeProfit(`t${l.entryIndex}`, l.entryIndex, l.filledQty);
-      }
-      // the GTC fallback of a crossed PostOnly take profit of the current generation (an older one is re-placed below)
-      const fallback = `g${l.leg.slice(1)}`;
-      if (l.kind === 'take_profit' && l.status === 'Cancelled' && l.rejectReason === POST_ONLY_CROSS_REASON && l.entryIndex !== null && (l.tpGen ?? 0) === gen && !has(fallback)) {
-        const left = Number(l.qty) - l.filledQty;
-        const prep = prepareLimitOrder(rules, xSide, Number(l.price), left, false);
-        if (prep.ok) {
-          g.legs.push({ ...newLeg(g, fallback, 'take_profit_gtc', xSide, prep.price, prep.qty, false, true, l.entryIndex, now), tpGen: gen });
-          out.push(issue(g, l, 'post_only_would_cross', 'replaced_gtc', `PostOnly take profit ${l.qty} @ ${l.price} would have taken liquidity (market already beyond it): re-sent as GTC limit at the same price`, now));
-        }
-      }
-    }
-    // owner moves: a lot whose take-profit legs are all terminal and older than the move gets its
-    // remainder re-placed at the new level (nothing when they filled it, a cancel racing a fill included)
-    if (gen > 0) {
-      for (const l of g0.legs) {
-        if (l.kind !== 'entry' || l.entryIndex === null || !isTerminal(l.status) || l.filledQty <= eps) continue;
-        const k = l.entryIndex;
-        const tps = g.legs.filter((t) => isTakeProfitLeg(t) && t.entryIndex === k);
-        if (tps.length === 0 || tps.some((t) => !isTerminal(t.status) || (t.tpGen ?? 0) >= gen)) continue;
-        const left = l.filledQty - tps.reduce((sum, t) => sum + t.filledQty, 0);
-        if (left > eps) placeTakeProfit(`t${k}r${gen}`, k, left);
-      }
-    }
-    const entries = g.legs.filter((l) => l.kind === 'entry');
-    const entryDone = entries.every((l) => isTerminal(l.status));
-    const inQty = entryFilled(g).qty;
-    if (entryDone && inQty <= eps) {
-      g.status = 'cancelled';
-      g.closedAt = now;
-      g.updatedAt = now;
-      const why = entries.map((l) => `${l.leg} ${l.status}${l.rejectReason ? ` (${l.rejectReason})` : ''}`).join(', ');
-      out.push({ type: 'live_group_cancelled', ...base(g, now, `${g.groupId}:live-cancelled`), reason: `no entry filled: ${why}` });
-      return g;
+      if (l.kind !== 'entry' || l.entryIndex === null || !isTerminal(l.status) || l.filledQty <= eps) continue;
+      const k = l.entryIndex;
+      const tps = g.legs.filter((t) => isTakeProfitLeg(t) && t.entryIndex === k);
+      if (tps.length === 0 || tps.some((t) => !isTerminal(t.status) || (t.tpGen ?? 0) >= gen)) continue;
+      const left = l.filledQty - tps.reduce((sum, t) => sum + t.filledQty, 0);
+      if (left > eps) placeTakeProfit(g, rules, `t${k}r${gen}`, k, left, now, out);
     }
   }
+}
 
-  if (g.status === 'closing') {
-    // cancel everything that could still add or reduce size, then flatten what is left
-    for (let i = 0; i < g.legs.length; i++) {
-      const l = g.legs[i] as LiveLeg;
-      if (l.kind !== 'exit' && !isTerminal(l.status) && !l.cancelRequested) g.legs[i] = { ...l, cancelRequested: true };
-    }
-    const othersDone = g.legs.every((l) => l.kind === 'exit' || isTerminal(l.status));
-    const exitWorking = g.legs.some((l) => l.kind === 'exit' && !isTerminal(l.status));
-    const left = entryFilled(g).qty - exitFilled(g).qty;
-    if (othersDone && !exitWorking && entryFilled(g).qty <= eps) {
-      g.status = 'cancelled';
-      g.closedAt = now;
-      g.updatedAt = now;
-      out.push({ type: 'live_group_cancelled', ...base(g, now, `${g.groupId}:live-cancelled`), reason: `${g.exitReason ?? 'exit'} decided before any live entry filled: working orders cancelled` });
-      return g;
-    }
-    if (othersDone && !exitWorking && left > eps) {
-      if (g.exitAttempts >= cfg.maxExitAttempts) {
-        const last = [...g.legs].reverse().find((l) => l.kind === 'exit');
-        if (last && !last.rejectReason.startsWith('gave_up')) {
-          const k = g.legs.indexOf(last);
-          g.legs[k] = { ...last, rejectReason: `gave_up; ${last.rejectReason}` };
-          out.push(issue(g, last, 'exit_unfilled', 'gave_up', `${left} ${g.symbol} still open after ${g.exitAttempts} exit attempts: manual action needed`, now));
-        }
-      } else {
-        const ref = g.exitReference ?? g.stopLoss;
-        const prep = prepareLimitOrder(rules, xSide, boundedExitPrice(g.direction, ref, cfg.exitSlippagePct), left, false);
-        if (prep.ok) {
-          g.legs.push(newLeg(g, `x${g.exitAttempts}`, 'exit', xSide, prep.price, prep.qty, false, true, null, now));
-          g.exitAttempts += 1;
-        } else {
-          const t = newLeg(g, `x${g.exitAttempts}`, 'exit', xSide, String(ref), String(left), false, true, null, now);
-          t.status = 'Rejected';
-          t.rejectReason = `gave_up; ${prep.reason}: ${prep.detail}`;
-          g.legs.push(t);
-          g.exitAttempts += 1;
-          out.push(issue(g, t, 'below_minimum', 'gave_up', `protective exit not placeable (${prep.detail}): manual action needed`, now));
-        }
-      }
-    }
+/** A PostOnly take-profit leg at the group's level for lot `k`; a size below the minimum is recorded as a Rejected leg and an issue. */
+function placeTakeProfit(g: LiveGroup, rules: InstrumentRules, leg: string, k: number, qty: number, now: number, out: LiveEvent[]): void {
+  const gen = g.tpGen ?? 0;
+  const xSide = exitSide(g.direction);
+  const prep = prepareLimitOrder(rules, xSide, g.takeProfit, qty, true);
+  if (prep.ok) {
+    g.legs.push({ ...newLeg(g, leg, 'take_profit', xSide, prep.price, prep.qty, true, true, k, now), tpGen: gen });
+    return;
   }
+  const t: LiveLeg = { ...newLeg(g, leg, 'take_profit', xSide, String(g.takeProfit), String(qty), true, true, k, now), tpGen: gen };
+  t.status = 'Rejected';
+  t.rejectReason = `${prep.reason}: ${prep.detail}`;
+  g.legs.push(t);
+  out.push(issue(g, t, 'below_minimum', 'skipped', `take profit not placed (${prep.detail}); the lot stays covered by the core's stop / time exit`, now));
+}
 
-  // closed: every filled lot is out and nothing is working
+/** Re-sends the unfilled rest of a crossed PostOnly take profit `l` as a GTC limit at the same price (leg `fallback`). */
+function placeGtcFallback(g: LiveGroup, l: LiveLeg, fallback: string, rules: InstrumentRules, now: number, out: LiveEvent[]): void {
+  const xSide = exitSide(g.direction);
+  const left = Number(l.qty) - l.filledQty;
+  const prep = prepareLimitOrder(rules, xSide, Number(l.price), left, false);
+  if (!prep.ok) return;
+  g.legs.push({ ...newLeg(g, fallback, 'take_profit_gtc', xSide, prep.price, prep.qty, false, true, l.entryIndex, now), tpGen: g.tpGen ?? 0 });
+  out.push(issue(g, l, 'post_only_would_cross', 'replaced_gtc', `PostOnly take profit ${l.qty} @ ${l.price} would have taken liquidity (market already beyond it): re-sent as GTC limit at the same price`, now));
+}
+
+/** A working group whose entries all ended with nothing filled is cancelled (live_group_cancelled). Returns whether it was. */
+function cancelWhenNothingFilled(g: LiveGroup, eps: number, now: number, out: LiveEvent[]): boolean {
+  const entries = g.legs.filter((l) => l.kind === 'entry');
+  const entryDone = entries.every((l) => isTerminal(l.status));
+  if (!entryDone || entryFilled(g).qty > eps) return false;
+  g.status = 'cancelled';
+  g.closedAt = now;
+  g.updatedAt = now;
+  const why = entries.map((l) => `${l.leg} ${l.status}${l.rejectReason ? ` (${l.rejectReason})` : ''}`).join(', ');
+  out.push({ type: 'live_group_cancelled', ...base(g, now, `${g.groupId}:live-cancelled`), reason: `no entry filled: ${why}` });
+  return true;
+}
+
+/**
+ * A closing group: cancel everything that could still add or reduce size, then flatten what is left
+ * with the next protective exit attempt. Returns true when the group was cancelled (nothing had filled).
+ */
+function settleClosing(g: LiveGroup, rules: InstrumentRules, cfg: LiveExecutionConfig, eps: number, now: number, out: LiveEvent[]): boolean {
+  for (let i = 0; i < g.legs.length; i++) {
+    const l = g.legs[i] as LiveLeg;
+    if (l.kind !== 'exit' && !isTerminal(l.status) && !l.cancelRequested) g.legs[i] = { ...l, cancelRequested: true };
+  }
+  const othersDone = g.legs.every((l) => l.kind === 'exit' || isTerminal(l.status));
+  const exitWorking = g.legs.some((l) => l.kind === 'exit' && !isTerminal(l.status));
+  const left = entryFilled(g).qty - exitFilled(g).qty;
+  if (othersDone && !exitWorking && entryFilled(g).qty <= eps) {
+    g.status = 'cancelled';
+    g.closedAt = now;
+    g.updatedAt = now;
+    out.push({ type: 'live_group_cancelled', ...base(g, now, `${g.groupId}:live-cancelled`), reason: `${g.exitReason ?? 'exit'} decided before any live entry filled: working orders cancelled` });
+    return true;
+  }
+  if (othersDone && !exitWorking && left > eps) placeExitAttempt(g, rules, cfg, left, now, out);
+  return false;
+}
+
+/**
+ * The next protective exit of `left` (a limit bounded by exitSlippagePct from the decision's
+ * reference), or, after maxExitAttempts, one `gave_up` issue: manual action needed.
+ */
+function placeExitAttempt(g: LiveGroup, rules: InstrumentRules, cfg: LiveExecutionConfig, left: number, now: number, out: LiveEvent[]): void {
+  if (g.exitAttempts >= cfg.maxExitAttempts) {
+    const last = [...g.legs].reverse().find((l) => l.kind === 'exit');
+    if (last && !last.rejectReason.startsWith('gave_up')) {
+      const k = g.legs.indexOf(last);
+      g.legs[k] = { ...last, rejectReason: `gave_up; ${last.rejectReason}` };
+      out.push(issue(g, last, 'exit_unfilled', 'gave_up', `${left} ${g.symbol} still open after ${g.exitAttempts} exit attempts: manual action needed`, now));
+    }
+    return;
+  }
+  const xSide = exitSide(g.direction);
+  const ref = g.exitReference ?? g.stopLoss;
+  const prep = prepareLimitOrder(rules, xSide, boundedExitPrice(g.direction, ref, cfg.exitSlippagePct), left, false);
+  if (prep.ok) {
+    g.legs.push(newLeg(g, `x${g.exitAttempts}`, 'exit', xSide, prep.price, prep.qty, false, true, null, now));
+    g.exitAttempts += 1;
+    return;
+  }
+  const t = newLeg(g, `x${g.exitAttempts}`, 'exit', xSide, String(ref), String(left), false, true, null, now);
+  t.status = 'Rejected';
+  t.rejectReason = `gave_up; ${prep.reason}: ${prep.detail}`;
+  g.legs.push(t);
+  g.exitAttempts += 1;
+  out.push(issue(g, t, 'below_minimum', 'gave_up', `protective exit not placeable (${prep.detail}): manual action needed`, now));
+}
+
+/** Closed: every filled lot is out and no entry works; leftovers (e.g. another lot's TP a GTC fallback covered) are cancelled first. */
+function closeWhenFlat(g: LiveGroup, eps: number, now: number): void {
   const inQ = entryFilled(g);
   const outQ = exitFilled(g);
   const working = g.legs.some((l) => !isTerminal(l.status));
   const entriesWorking = g.legs.some((l) => l.kind === 'entry' && !isTerminal(l.status));
-  if (inQ.qty > eps && outQ.qty >= inQ.qty - eps && !entriesWorking) {
-    // cancel leftovers (e.g. another lot's TP when a GTC fallback covered it) before closing
-    if (working) {
-      for (let i = 0; i < g.legs.length; i++) {
-        const l = g.legs[i] as LiveLeg;
-        if (!isTerminal(l.status) && !l.cancelRequested) g.legs[i] = { ...l, cancelRequested: true };
-      }
-      return g;
+  if (!(inQ.qty > eps && outQ.qty >= inQ.qty - eps && !entriesWorking)) return;
+  if (working) {
+    for (let i = 0; i < g.legs.length; i++) {
+      const l = g.legs[i] as LiveLeg;
+      if (!isTerminal(l.status) && !l.cancelRequested) g.legs[i] = { ...l, cancelRequested: true };
     }
-    g.status = 'closed';
-    g.closedAt = now;
-    g.updatedAt = now;
+    return;
   }
-  return g;
+  g.status = 'closed';
+  g.closedAt = now;
+  g.updatedAt = now;
 }
 
 /** Legs the shell must act on: place (`placing`) or cancel (`cancelRequested`, still working). */

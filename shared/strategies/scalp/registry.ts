@@ -1,23 +1,19 @@
 /**
- * MICRO-SCALP strategies (signal logic only; sizing and execution live elsewhere). See ./common.ts for
- * the prepare / evaluateAt protocol shared by the live engine and the backtester.
+ * The MICRO-SCALP strategy implementation for each config `strategy` id (signal logic only; sizing and
+ * execution live elsewhere). See ./common.ts for the prepare / evaluateAt protocol shared by the live
+ * micro-scalp function and the backtester.
  */
 import type { LevelsExhaustionConfig, ScalpStrategyId, V52DivergenceConfig } from '../../config/strategy.js';
 import { levelsExhaustion, type LevelsExhaustionPrepared } from './levels-exhaustion.js';
 import { v52Divergence, type V52Prepared } from './v52-divergence.js';
 import type { ScalpStrategy } from './common.js';
 
-export * from './common.js';
-export { levelsExhaustion, LevelTracker, levelSetFor, EXHAUSTION_CHECK_COUNT, type LevelsExhaustionPrepared } from './levels-exhaustion.js';
-export { v52Divergence, pivotIndex, type PivotIndex, type V52Prepared } from './v52-divergence.js';
-
 export interface ScalpStrategies {
   levels_exhaustion: ScalpStrategy<LevelsExhaustionConfig, LevelsExhaustionPrepared>;
   v52_divergence: ScalpStrategy<V52DivergenceConfig, V52Prepared>;
 }
 
-/** The strategy implementation for each config `strategy` id. */
-export const SCALP_STRATEGY_IMPLS: ScalpStrategies = {
+const SCALP_STRATEGY_IMPLS: ScalpStrategies = {
   levels_exhaustion: levelsExhaustion,
   v52_divergence: v52Divergence,
 };

@@ -1,2 +1,0 @@
-export * from './tulind.js';
-export * from './incremental.js';
