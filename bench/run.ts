@@ -7,6 +7,7 @@ import { runScalpBench } from './scalp.js';
 import { runChartBench } from './charts.js';
 import { runPipelineBench } from './pipeline.js';
 import { runBacktestBench } from './backtest.js';
+import { runColdStartBench } from './cold-start.js';
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
   ingest: () => runIngestBench({ print: true }),
@@ -14,6 +15,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   charts: () => runChartBench({ print: true }),
   pipeline: () => runPipelineBench({ print: true }),
   backtest: () => runBacktestBench({ print: true }),
+  'cold-start': () => runColdStartBench({ print: true }),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -5,7 +5,7 @@
  */
 import { FirestoreStateStore } from '../infra/state/firestore.js';
 import { seedDefaults } from '../shared/config/service.js';
-import { EMULATOR_PROJECT } from '../infra/runtime/build-context.js';
+import { EMULATOR_PROJECT } from '../infra/runtime/root.js';
 
 if (!process.env.FIRESTORE_EMULATOR_HOST) {
   console.error('FIRESTORE_EMULATOR_HOST is not set: start the emulators first (see emulators/README.md).');

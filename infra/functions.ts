@@ -1,53 +1,78 @@
 /**
- * Thin-handler wrappers shared by every function: get the context, validate the event at the edge,
- * log with the message id, call the domain. A payload that can never succeed throws PermanentError,
- * which the bus dead-letters with its reason; anything else is retried.
+ * The one wrapper between functions-framework and a function's `handle` (shared/pipeline/<name>.ts):
+ * - Pub/Sub: envelope -> delivery facts (infra/bus/envelope.ts) -> `decodeMessage` (the topic's schema
+ *   from shared/messages.ts) -> `handle(deps, message)`, with a logger per message. A payload that can
+ *   never succeed throws PermanentError, which the bus dead-letters with its reason; anything else is
+ *   retried.
+ * - Scheduled (Cloud Scheduler POSTs the job's JSON body): `handle(deps, body)`, its result as the JSON
+ *   answer.
+ * - HTTP (the Telegram webhook): `handle(deps, request facts)`, its `{ status, body }` as the answer.
+ * `bind*` take the deps explicitly (the local runtime, replays and tests pass their root's);
+ * `serve*` register with functions-framework under the function's name, with the deps of the
+ * process's root (`processRoot`: built from the environment on the first invocation, once per process).
  */
 import type { RequestListener } from 'node:http';
-import type { z } from 'zod';
+import * as ff from '@google-cloud/functions-framework';
 import type { Request, Response } from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
-import { decodeEvent, type DecodedMessage } from '../shared/events.js';
-import { PermanentError, type CloudEventHandler, type PubsubCloudEvent } from '../shared/ports/bus.js';
-import { traceFromHeaders } from '../shared/log.js';
-import { getContext, type AppContext } from './context.js';
+import { decodeMessage, type BusMessage } from '../shared/messages.js';
+import { PermanentError } from '../shared/ports/bus.js';
+import { traceFromHeaders, type Logger } from '../shared/log.js';
+import type { Headers } from '../shared/telegram/webhook.js';
+import { asCloudEventFunction, rawDelivery, type CloudEventHandler, type PubsubCloudEvent } from './bus/envelope.js';
+import { buildRootFromEnv, type Root } from './runtime/root.js';
+import type { FunctionDeps, FunctionName } from './runtime/deps.js';
 
-export type PubsubDomainFn<T> = (ctx: AppContext, msg: DecodedMessage<T>) => Promise<void>;
+/** What every function's deps carry: the logger the wrapper narrows per message / request. */
+export interface WithLog {
+  log: Logger;
+}
 
-/** Wraps a domain function as a Pub/Sub CloudEvent handler. */
-export function pubsubHandler<T>(name: string, schema: z.ZodType<T>, fn: PubsubDomainFn<T>): CloudEventHandler {
+/** A Pub/Sub function's handle (shared/messages.ts `routeByTopic`). */
+export type PubsubHandle<D> = (deps: D, msg: never) => Promise<void>;
+/** A scheduled function's handle: the job's body in, a JSON-able summary out. */
+export type ScheduledHandle<D> = (deps: D, body?: unknown) => Promise<Record<string, unknown>>;
+/** The facts of an HTTP request a function decides on. */
+export interface HttpRequestFacts {
+  method: string;
+  headers: Headers;
+  rawBody: Buffer | undefined;
+}
+/** An HTTP function's handle: request facts in, the answer out. */
+export type HttpHandle<D> = (deps: D, req: HttpRequestFacts) => Promise<{ status: number; body: unknown }>;
+
+export type DepsSource<D> = () => Promise<D>;
+
+/** A Pub/Sub handle as a CloudEvent handler over `deps`. */
+export function bindPubsub<D extends WithLog>(name: string, handle: PubsubHandle<D>, deps: DepsSource<D>): CloudEventHandler {
   return async (event: PubsubCloudEvent) => {
-    const ctx = await getContext();
-    const log = ctx.log.child({ function: name, messageId: event?.data?.message?.messageId });
-    let msg: DecodedMessage<T>;
+    const d = await deps();
+    const log = d.log.child({ function: name, messageId: event?.data?.message?.messageId });
+    let msg: BusMessage;
     try {
-      msg = decodeEvent(event, schema);
+      msg = decodeMessage(rawDelivery(event));
     } catch (e) {
       log.error('rejected malformed event', { reason: (e as Error).message });
       throw e;
     }
     try {
-      await fn({ ...ctx, log }, msg);
+      await handle({ ...d, log }, msg as never);
     } catch (e) {
       const permanent = e instanceof PermanentError;
-      log[permanent ? 'error' : 'warn'](permanent ? 'permanent failure' : 'failed; will be retried', {
-        error: e as Error,
-        deliveryAttempt: msg.deliveryAttempt,
-      });
+      log[permanent ? 'error' : 'warn'](permanent ? 'permanent failure' : 'failed; will be retried', { error: e as Error, deliveryAttempt: msg.deliveryAttempt });
       throw e;
     }
   };
 }
 
-export type HttpDomainFn = (ctx: AppContext, req: Request, res: Response) => Promise<void>;
+type HttpFn = (req: Request, res: Response) => Promise<void>;
 
-/** Wraps a domain function as an HTTP handler (Scheduler targets, Telegram webhook). */
-export function httpHandler(name: string, fn: HttpDomainFn): (req: Request, res: Response) => Promise<void> {
+function httpWrapper<D extends WithLog>(name: string, deps: DepsSource<D>, fn: (d: D, req: Request, res: Response) => Promise<void>): HttpFn {
   return async (req, res) => {
-    const ctx = await getContext();
-    const log = ctx.log.child({ function: name, trace: traceFromHeaders(req.headers) });
+    const d = await deps();
+    const log = d.log.child({ function: name, trace: traceFromHeaders(req.headers) });
     try {
-      await fn({ ...ctx, log }, req, res);
+      await fn({ ...d, log }, req, res);
     } catch (e) {
       log.error('handler failed', { error: e as Error });
       // The caller never sees internal error text (paths, stacks, store messages): the log has it.
@@ -56,38 +81,65 @@ export function httpHandler(name: string, fn: HttpDomainFn): (req: Request, res:
   };
 }
 
-/** Scheduled jobs: Cloud Scheduler POSTs to the function; the local runtime calls `run` directly. */
-export interface ScheduledJob {
-  name: string;
-  /** `body` is the job's JSON body from scheduler.yaml (Cloud Scheduler POSTs it; the local runner passes it). */
-  run(ctx: AppContext, body?: Record<string, unknown>): Promise<Record<string, unknown>>;
-}
-
-export function scheduledHttpHandler(job: ScheduledJob) {
-  return httpHandler(job.name, async (ctx, req, res) => {
+/** A scheduled handle as an HTTP handler (Cloud Scheduler POSTs the job's body). */
+export function bindScheduled<D extends WithLog>(name: string, handle: ScheduledHandle<D>, deps: DepsSource<D>): HttpFn {
+  return httpWrapper(name, deps, async (d, req, res) => {
     const body = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? (req.body as Record<string, unknown>) : undefined;
-    const result = await job.run(ctx, body);
-    ctx.log.info(`${job.name} done`, result);
+    const result = await handle(d, body);
+    d.log.info(`${name} done`, result);
     res.status(200).json(result);
   });
 }
 
-/**
- * A front runs on the raw Node request before functions-framework reads the body (which it does for
- * every request, up to 1 GB, before the function runs): the Telegram webhook checks its secret and
- * size cap there (infra/telegram/webhook-http.ts). A function with a front is deployed as a Cloud Run
- * service whose server serves `httpFunctionListener(name)` (functions/telegram-webhook/server.ts).
- */
-export type HttpFront = (app: RequestListener) => RequestListener;
-const fronts = new Map<string, HttpFront>();
-
-export function registerHttpFront(name: string, front: HttpFront): void {
-  fronts.set(name, front);
+/** An HTTP handle as an HTTP handler: the request's facts in (the raw body as received), its answer out. */
+export function bindHttp<D extends WithLog>(name: string, handle: HttpHandle<D>, deps: DepsSource<D>): HttpFn {
+  return httpWrapper(name, deps, async (d, req, res) => {
+    const r = await handle(d, { method: req.method, headers: req.headers, rawBody: (req as { rawBody?: Buffer }).rawBody });
+    res.status(r.status).json(r.body);
+  });
 }
 
-/** The request listener that serves a registered HTTP function (locally, and in its Cloud Run service): its front (if any), then its functions-framework app. */
-export function httpFunctionListener(name: string): RequestListener {
-  const server = getTestServer(name);
-  const app: RequestListener = (req, res) => void server.emit('request', req, res);
-  return fronts.get(name)?.(app) ?? app;
+let rootOfProcess: Promise<Root> | undefined;
+
+/** The process's root, from the environment, built on first use (the cloud entries only). */
+export function processRoot(): Promise<Root> {
+  if (!rootOfProcess) {
+    const building = buildRootFromEnv();
+    rootOfProcess = building;
+    building.catch(() => {
+      if (rootOfProcess === building) rootOfProcess = undefined;
+    });
+  }
+  return rootOfProcess;
+}
+
+const processDeps = <N extends FunctionName>(name: N) => async () => (await processRoot()).deps(name);
+
+/** Registers a Pub/Sub function with functions-framework (its cloud entry). */
+export function servePubsub<N extends FunctionName>(name: N, handle: PubsubHandle<FunctionDeps[N]>): void {
+  ff.cloudEvent(name, asCloudEventFunction(bindPubsub(name, handle, processDeps(name))));
+}
+
+/** Registers a scheduled function with functions-framework (its cloud entry). */
+export function serveScheduled<N extends FunctionName>(name: N, handle: ScheduledHandle<FunctionDeps[N]>): void {
+  ff.http(name, bindScheduled(name, handle, processDeps(name)));
+}
+
+/** Registers an HTTP function with functions-framework (its cloud entry). */
+export function serveHttp<N extends FunctionName>(name: N, handle: HttpHandle<FunctionDeps[N]>): void {
+  ff.http(name, bindHttp(name, handle, processDeps(name)));
+}
+
+let apps = 0;
+
+/**
+ * The functions-framework app of an HTTP handler, as a Node request listener (the local functions
+ * server, the webhook's Cloud Run service, tests): the same body parsing and error handling as a
+ * deployed function. Registered under a private name, so a process can serve several roots.
+ */
+export function httpFunctionListener(name: string, handler: HttpFn): RequestListener {
+  const key = `${name}-app${++apps}`;
+  ff.http(key, handler);
+  const server = getTestServer(key);
+  return (req, res) => void server.emit('request', req, res);
 }

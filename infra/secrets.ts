@@ -1,9 +1,10 @@
 /**
  * SecretSource adapters: Secret Manager (`projects/P/secrets/NAME/versions/latest`) in the cloud,
  * environment variables (`CST_TELEGRAM_BOT_TOKEN`, ...) locally. Values are cached per process and
- * registered with the logger's masking before anyone can log them.
+ * registered with the logger's masking before anyone can log them. Which one a process uses is decided
+ * once, by the composition root (infra/runtime/root.ts: Secret Manager on the gcp backend). The Secret
+ * Manager client library loads on the first read.
  */
-import { SecretManagerServiceClient } from '@google-cloud/secret-manager';
 import { registerSecret } from '../shared/log.js';
 import { secretEnvVar, type SecretName, type SecretSource } from '../shared/ports/secrets.js';
 
@@ -26,11 +27,21 @@ export interface SecretAccessClient {
   accessSecretVersion(req: { name: string }): Promise<[{ payload?: { data?: Uint8Array | string | null } | null }, ...unknown[]]>;
 }
 
-export function secretManagerSecrets(project: string, client: SecretAccessClient = new SecretManagerServiceClient()): SecretSource {
+async function secretManagerClient(): Promise<SecretAccessClient> {
+  const { SecretManagerServiceClient } = await import('@google-cloud/secret-manager');
+  return new SecretManagerServiceClient();
+}
+
+export function secretManagerSecrets(project: string, client?: SecretAccessClient): SecretSource {
   const cache = new Map<SecretName, Promise<string | undefined>>();
+  let accessor: Promise<SecretAccessClient> | undefined = client ? Promise.resolve(client) : undefined;
   const load = async (name: SecretName): Promise<string | undefined> => {
     try {
-      const [version] = await client.accessSecretVersion({ name: `projects/${project}/secrets/${name}/versions/latest` });
+      accessor ??= secretManagerClient().catch((e: unknown) => {
+        accessor = undefined;
+        throw e;
+      });
+      const [version] = await (await accessor).accessSecretVersion({ name: `projects/${project}/secrets/${name}/versions/latest` });
       const data = version.payload?.data;
       const value = data == null ? undefined : typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
       registerSecret(value);

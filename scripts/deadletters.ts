@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { fail } from './cli.js';
 import { BusJournal, type DeadLetterFilter, type StoredDeadLetter } from '../infra/bus/store.js';
-import { BUS_JOURNAL_FILE, DEFAULT_DATA_DIR } from '../infra/runtime/build-context.js';
+import { BUS_JOURNAL_FILE, DEFAULT_DATA_DIR } from '../infra/runtime/root.js';
 
 const HELP = `Usage: npm run deadletters -- <list|replay> [options]
 

@@ -1,6 +1,6 @@
 /**
  * One-command deploy (prints the plan; `--execute` runs it). Needs gcloud and firebase-tools logged in
- * on a machine with internet. Every deployable comes from functions/registry.ts, the schedules from
+ * on a machine with internet. Every deployable comes from infra/runtime/registry.ts, the schedules from
  * scheduler.yaml, the Pub/Sub topology from infra/bus/topology.ts: nothing is listed twice.
  *
  *   npm run deploy -- --project P --region us-central1 [--service-account SA] [--execute]
@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { DEFAULT_SYSTEM_CONFIG } from '../shared/config/system.js';
 import { deadLetterTopic } from '../shared/topics.js';
-import { HOLDER_SERVICE, PUBLIC_HTTP_FUNCTIONS, SCHEDULED_FUNCTIONS, TELEGRAM_WEBHOOK_SERVICE, publicServiceEntry, pubsubBindings } from '../functions/registry.js';
+import { HOLDER_SERVICE, PUBLIC_HTTP_FUNCTIONS, SCHEDULED_FUNCTIONS, TELEGRAM_WEBHOOK_SERVICE, publicServiceEntry, pubsubBindings } from '../infra/runtime/registry.js';
 
 export const RUNTIME = 'nodejs22';
 export const ARTIFACT_REPO = 'cst';
@@ -66,7 +66,7 @@ function scheduledSteps({ common }: PlanContext): DeployStep[] {
 /** Each public HTTP entry (the webhook) as a Cloud Run service, replacing an earlier Cloud Function of its name. */
 function publicServiceSteps({ o, env, sa }: PlanContext): DeployStep[] {
   const steps: DeployStep[] = [];
-  for (const name of Object.keys(PUBLIC_HTTP_FUNCTIONS)) {
+  for (const { name } of PUBLIC_HTTP_FUNCTIONS) {
     // A Cloud Function's framework reads and parses every body before our code runs, so the webhook
     // could not check its secret first: it runs as a Cloud Run service whose own Node server serves
     // the front (secret, size cap, parse) around the same handler. Built from source by the Node.js

@@ -15,7 +15,6 @@ import { createLogger, type Logger, type Severity } from '../shared/log.js';
 import { writeHotCandles } from '../shared/market/hot-store.js';
 import { candleKey, INTERVAL_MS, type Candle, type Interval } from '../shared/model/market.js';
 import { ManualClock } from '../shared/ports/clock.js';
-import { getTelegramRuntime } from '../infra/telegram/runtime.js';
 import type { StateStore } from '../shared/ports/state.js';
 import type { CandleRange, Row, Warehouse } from '../shared/ports/warehouse.js';
 import type { TableName } from '../shared/warehouse-schema.js';

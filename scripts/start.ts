@@ -15,7 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { createLogger, type Logger, type Severity } from '../shared/log.js';
-import { BACKENDS, DEFAULT_DATA_DIR, backendFromEnv, parseEnv, type Backend } from '../infra/runtime/build-context.js';
+import { BACKENDS, DEFAULT_DATA_DIR, backendFromEnv, parseEnv, type Backend } from '../infra/runtime/root.js';
 import { startLocalRuntime, type LocalRuntime, type MarketMode, type Progress, type RunSummary } from '../infra/runtime/local.js';
 
 const HELP = `Usage: npm start -- [options]

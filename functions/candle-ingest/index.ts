@@ -1,21 +1,9 @@
 /**
- * Candle ingest (SPEC 1/2): Pub/Sub-triggered on `candles-bybit-1m` (closed 1m candles from the
- * holder). Writes each batch to the hot window in state and to the warehouse `ohlcv` table;
- * idempotent by candle key, so redeliveries change nothing. Malformed payloads and candles the
- * candle gate refuses (shared/market/candle-gate.ts) are dead-lettered with the reason.
+ * Candle ingest: closed Bybit 1m candles to the hot window and the warehouse (shared/pipeline/candle-ingest.ts).
+ * Cloud entry (Pub/Sub-triggered): binds the function's handle to functions-framework with the deps of the
+ * process's composition root (infra/functions.ts).
  */
-import * as ff from '@google-cloud/functions-framework';
-import { pubsubHandler } from '../../infra/functions.js';
-import { ingestBusCandles } from '../../shared/market/ingest.js';
-import { TOPICS } from '../../shared/topics.js';
-import { asCloudEventFunction } from '../../infra/bus/envelope.js';
-import { candleBatchSchema } from '../../shared/messages.js';
+import { servePubsub } from '../../infra/functions.js';
+import { FUNCTION_NAME, handle } from '../../shared/pipeline/candle-ingest.js';
 
-/** The topic this function subscribes to. */
-export const CANDLE_INGEST_TOPIC = TOPICS.bybitCandles;
-
-export const candleIngest = pubsubHandler('candle-ingest', candleBatchSchema, async (ctx, msg) => {
-  await ingestBusCandles(ctx, msg.payload.candles);
-});
-
-ff.cloudEvent('candle-ingest', asCloudEventFunction(candleIngest));
+servePubsub(FUNCTION_NAME, handle);

@@ -1,21 +1,9 @@
 /**
- * health-check (Cloud Scheduler, every minute): data freshness per enabled symbol; one `data_stale`
- * alert per transition, one `data_fresh` on recovery (shared/health/freshness.ts).
+ * health-check: data freshness per enabled symbol, every minute (shared/pipeline/health-check.ts).
+ * Cloud entry (Cloud Scheduler target): binds the function's handle to functions-framework with the deps of the
+ * process's composition root (infra/functions.ts).
  */
-import * as ff from '@google-cloud/functions-framework';
-import { scheduledHttpHandler, type ScheduledJob } from '../../infra/functions.js';
-import { checkFreshness } from '../../shared/health/freshness.js';
+import { serveScheduled } from '../../infra/functions.js';
+import { FUNCTION_NAME, handle } from '../../shared/pipeline/health-check.js';
 
-export const FUNCTION_NAME = 'health-check';
-
-export const healthCheckJob: ScheduledJob = {
-  name: FUNCTION_NAME,
-  async run(ctx) {
-    const cfg = await ctx.config.system();
-    const r = await checkFreshness({ state: ctx.state, bus: ctx.bus, log: ctx.log }, cfg, ctx.clock.now());
-    return { checked: r.checked, stale: r.stale, transitions: r.transitions.map((t) => `${t.symbol}->${t.to}`) };
-  },
-};
-
-export const healthCheck = scheduledHttpHandler(healthCheckJob);
-ff.http(FUNCTION_NAME, healthCheck);
+serveScheduled(FUNCTION_NAME, handle);

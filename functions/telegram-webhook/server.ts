@@ -5,23 +5,23 @@
  * Why not a Cloud Function: functions-framework buffers and parses every request body (up to far more
  * than our cap) before the function runs, so a deployed function could not check the secret before
  * reading the body. Here a plain Node HTTP server owns the raw request and serves the SAME listener as
- * `npm start` (infra/functions.ts `httpFunctionListener`): the webhook's front
- * (infra/telegram/webhook-http.ts: secret header, then the body size cap, then parsing) around the
- * functions-framework app of the one handler in ./index.ts. Every path is the webhook (Telegram POSTs to
- * the service URL); anything but POST gets 405 from the front.
+ * `npm start` (infra/telegram/webhook-http.ts `webhookListener`): the webhook's front (secret header,
+ * then the body size cap, then parsing) around the functions-framework app of the one handle
+ * (shared/pipeline/telegram-webhook.ts). Every path is the webhook (Telegram POSTs to the service URL);
+ * anything but POST gets 405 from the front.
  *
- * `startWebhookService(opts)` runs it in-process (tests); `main()` builds the context from the
- * environment (the gcp backend on Cloud Run) when this file is the process entry point. SIGTERM (Cloud
- * Run scale-down / redeploy): stop accepting connections, let requests in flight finish, exit 0.
+ * `startWebhookService(root, opts)` runs it in-process (tests); `main()` builds the composition root
+ * from the environment (the gcp backend on Cloud Run) when this file is the process entry point.
+ * SIGTERM (Cloud Run scale-down / redeploy): stop accepting connections, let requests in flight
+ * finish, close the root's adapters, exit 0.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
-import { httpFunctionListener } from '../../infra/functions.js';
-import { installEnvContextFactory, type BuiltContext } from '../../infra/runtime/build-context.js';
-import { getContext } from '../../infra/context.js';
+import { buildRootFromEnv, type Root } from '../../infra/runtime/root.js';
+import { webhookListener } from '../../infra/telegram/webhook-http.js';
 import type { Logger } from '../../shared/log.js';
-import { FUNCTION_NAME } from './index.js';
+import { FUNCTION_NAME } from '../../shared/pipeline/telegram-webhook.js';
 
 const DEFAULT_PORT = 8080;
 
@@ -35,7 +35,7 @@ export interface StartWebhookServiceOptions {
   handleSignals?: boolean;
   /** Called with the exit code after a signal-triggered shutdown (default `process.exit`). */
   exit?: (code: number) => void;
-  /** Runs once the server is closed (main: close the context's adapters). */
+  /** Runs once the server is closed (main: close the root's adapters). */
   afterClose?: () => Promise<void>;
 }
 
@@ -46,8 +46,8 @@ export interface RunningWebhookService {
   close(reason?: string): Promise<void>;
 }
 
-export async function startWebhookService(opts: StartWebhookServiceOptions = {}): Promise<RunningWebhookService> {
-  const server = createServer(httpFunctionListener(FUNCTION_NAME));
+export async function startWebhookService(root: Root, opts: StartWebhookServiceOptions = {}): Promise<RunningWebhookService> {
+  const server = createServer(webhookListener(async () => root));
   const wanted = opts.port ?? (process.env.PORT ? Number(process.env.PORT) : DEFAULT_PORT);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -85,16 +85,10 @@ export async function startWebhookService(opts: StartWebhookServiceOptions = {})
   return { server, port, close };
 }
 
-/** Process entry point (Cloud Run): context from the environment, signals handled. */
+/** Process entry point (Cloud Run): the root from the environment, signals handled. */
 export async function main(): Promise<RunningWebhookService> {
-  installEnvContextFactory();
-  const ctx = await getContext();
-  const closable = ctx as Partial<Pick<BuiltContext, 'close'>>;
-  return startWebhookService({
-    log: ctx.log.child({ service: FUNCTION_NAME }),
-    handleSignals: true,
-    ...(closable.close ? { afterClose: () => closable.close!() } : {}),
-  });
+  const root = await buildRootFromEnv();
+  return startWebhookService(root, { log: root.log.child({ service: FUNCTION_NAME }), handleSignals: true, afterClose: () => root.close() });
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -1,20 +1,9 @@
 /**
- * Tick archive (SPEC 1): Pub/Sub-triggered on `raw-tick-data-bybit` (the holder's batches: one symbol,
- * at most one second of public trades). Appends the trades to the warehouse `ticks` table; idempotent
- * by (venue, symbol, trade id). Malformed payloads are dead-lettered.
+ * Tick archive: the holder's trade batches to the warehouse `ticks` table (shared/pipeline/tick-archive.ts).
+ * Cloud entry (Pub/Sub-triggered): binds the function's handle to functions-framework with the deps of the
+ * process's composition root (infra/functions.ts).
  */
-import * as ff from '@google-cloud/functions-framework';
-import { pubsubHandler } from '../../infra/functions.js';
-import { archiveTicks } from '../../shared/market/ingest.js';
-import { TOPICS } from '../../shared/topics.js';
-import { asCloudEventFunction } from '../../infra/bus/envelope.js';
-import { tickBatchSchema } from '../../shared/messages.js';
+import { servePubsub } from '../../infra/functions.js';
+import { FUNCTION_NAME, handle } from '../../shared/pipeline/tick-archive.js';
 
-/** The topic this function subscribes to. */
-export const TICK_ARCHIVE_TOPIC = TOPICS.rawTicks;
-
-export const tickArchive = pubsubHandler('tick-archive', tickBatchSchema, async (ctx, msg) => {
-  await archiveTicks(ctx, msg.payload);
-});
-
-ff.cloudEvent('tick-archive', asCloudEventFunction(tickArchive));
+servePubsub(FUNCTION_NAME, handle);

@@ -9,12 +9,66 @@
  * either spelling behaves the same here as in the cloud.
  */
 import type { CloudEvent, CloudEventFunction } from '@google-cloud/functions-framework';
-import {
-  PermanentError,
-  type CloudEventHandler,
-  type PubsubCloudEvent,
-  type PubsubMessagePublishedData,
-} from '../../shared/ports/bus.js';
+import { PermanentError, type Bus } from '../../shared/ports/bus.js';
+import { decodeMessage, type BusMessage, type RawDelivery } from '../../shared/messages.js';
+import type { TopicName } from '../../shared/topics.js';
+
+/** The `data` of a `google.cloud.pubsub.topic.v1.messagePublished` CloudEvent. */
+export interface PubsubMessagePublishedData {
+  message: {
+    /** base64 of the payload bytes (JSON for this system). */
+    data: string;
+    attributes?: Record<string, string>;
+    messageId: string;
+    publishTime: string;
+    orderingKey?: string;
+  };
+  subscription: string;
+  /** Delivery attempt number (1-based), present when dead-lettering is configured. */
+  deliveryAttempt?: number;
+}
+
+/** The CloudEvent envelope (structure of functions-framework's CloudEvent for Pub/Sub). */
+export interface PubsubCloudEvent {
+  /** '1.0'. Typed as string so functions-framework's CloudEvent is assignable. */
+  specversion: string;
+  id: string;
+  source: string;
+  /** 'google.cloud.pubsub.topic.v1.messagePublished' */
+  type: string;
+  datacontenttype?: string;
+  time: string;
+  data: PubsubMessagePublishedData;
+}
+
+/** What a bus delivers to: one envelope per delivery attempt. */
+export type CloudEventHandler = (event: PubsubCloudEvent) => Promise<void> | void;
+
+export interface SubscriptionSpec {
+  /** Subscription name, e.g. `candle-ingest--candles-bybit-1m`. */
+  name: string;
+  topic: string;
+  handler: CloudEventHandler;
+  /** Deliveries before the message goes to the dead-letter topic (Pub/Sub allows 5-100). */
+  maxDeliveryAttempts?: number;
+  /** Back-off between redeliveries. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** Defaults to `${topic}-dlq`. */
+  deadLetterTopic?: string;
+}
+
+/** A bus that can also deliver to in-process handlers (embedded default and tests). */
+export interface SubscribableBus extends Bus {
+  subscribe(spec: SubscriptionSpec): void;
+  /** Resolves when every published message has been delivered, retried or dead-lettered. */
+  drain(): Promise<void>;
+}
+
+/** base64 of a payload's JSON (the `data` of a Pub/Sub message). */
+export function encodePayload(data: unknown): string {
+  return Buffer.from(JSON.stringify(data), 'utf8').toString('base64');
+}
 
 export const PUBSUB_EVENT_TYPE = 'google.cloud.pubsub.topic.v1.messagePublished' as const;
 export const PUBSUB_SERVICE = 'pubsub.googleapis.com';
@@ -86,7 +140,7 @@ export function buildPubsubCloudEvent(input: EnvelopeInput): PubsubCloudEvent {
   };
 }
 
-/** Decodes the JSON payload of an envelope (no validation; handlers use shared/events.ts). */
+/** Decodes the JSON payload of an envelope (no validation; handlers get it through `decodeEnvelope`). */
 export function envelopeJson(event: PubsubCloudEvent): unknown {
   return JSON.parse(Buffer.from(event.data.message.data, 'base64').toString('utf8'));
 }
@@ -95,6 +149,42 @@ export function envelopeJson(event: PubsubCloudEvent): unknown {
 export function topicFromSource(source: string): string | undefined {
   const m = /^\/\/pubsub\.googleapis\.com\/projects\/[^/]+\/topics\/(.+)$/.exec(source);
   return m?.[1];
+}
+
+/**
+ * The facts of one delivery (topic from the event's source, JSON payload, ids, attempt), not yet
+ * validated. An envelope without a message or with a payload that is not JSON is permanent: it would
+ * fail identically on every retry, so the bus dead-letters it at once with the reason.
+ */
+export function rawDelivery(event: PubsubCloudEvent): RawDelivery {
+  const msg = event?.data?.message;
+  if (!msg || typeof msg.data !== 'string') {
+    throw new PermanentError('not a Pub/Sub messagePublished CloudEvent (data.message.data missing)');
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(msg.data, 'base64').toString('utf8'));
+  } catch (e) {
+    throw new PermanentError(`payload is not JSON: ${(e as Error).message}`);
+  }
+  return {
+    topic: topicFromSource(event.source) ?? String(event.source),
+    json,
+    messageId: msg.messageId,
+    publishTime: msg.publishTime,
+    attributes: msg.attributes ?? {},
+    deliveryAttempt: event.data.deliveryAttempt ?? 1,
+  };
+}
+
+/**
+ * An envelope as the message its topic's schema (shared/messages.ts MESSAGE_SCHEMAS) admits: the topic
+ * from the event's source, or `topic` when the caller subscribed to one topic and says which (taps,
+ * tests). An invalid payload is a PermanentError with the reason.
+ */
+export function decodeEnvelope<T extends TopicName>(event: PubsubCloudEvent, topic?: T): BusMessage<T> {
+  const raw = rawDelivery(event);
+  return decodeMessage(topic === undefined ? raw : { ...raw, topic }) as BusMessage<T>;
 }
 
 /**

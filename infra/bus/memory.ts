@@ -24,17 +24,12 @@
  *
  * Handlers receive the same CloudEvent envelope as Cloud Functions (envelope.ts).
  */
-import {
-  type CloudEventHandler,
-  type PublishOptions,
-  type SubscribableBus,
-  type SubscriptionSpec,
-} from '../../shared/ports/bus.js';
+import type { PublishOptions } from '../../shared/ports/bus.js';
 import { systemClock, type Clock } from '../../shared/ports/clock.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { deadLetterTopic as defaultDeadLetterTopic } from '../../shared/topics.js';
 import { createLogger, type Logger } from '../../shared/log.js';
-import { buildPubsubCloudEvent, LOCAL_PROJECT_ID } from './envelope.js';
+import { buildPubsubCloudEvent, LOCAL_PROJECT_ID, type CloudEventHandler, type SubscribableBus, type SubscriptionSpec } from './envelope.js';
 import {
   backoffDelayMs,
   checkPublishLimits,

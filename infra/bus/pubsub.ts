@@ -15,12 +15,12 @@
  * `PubSub` class satisfies them (checked at compile time in `createPubSubClient`).
  */
 import { PubSub, type CreateSubscriptionOptions } from '@google-cloud/pubsub';
-import type { Bus, CloudEventHandler, PublishOptions } from '../../shared/ports/bus.js';
+import type { Bus, PublishOptions } from '../../shared/ports/bus.js';
 import { systemClock, type Clock } from '../../shared/ports/clock.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { deadLetterTopic as defaultDeadLetterTopic } from '../../shared/topics.js';
 import { createLogger, type Logger } from '../../shared/log.js';
-import { buildPubsubCloudEvent } from './envelope.js';
+import { buildPubsubCloudEvent, type CloudEventHandler } from './envelope.js';
 import {
   PUBSUB_LIMITS,
   backoffDelayMs,

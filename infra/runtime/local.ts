@@ -4,7 +4,7 @@
  * speak Bybit v5 and Kraken REST over real recorded candles).
  */
 import { existsSync, readdirSync, rmSync, mkdirSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from '../../shared/ports/clock.js';
@@ -16,21 +16,21 @@ import { recentHotCandles } from '../../shared/market/hot-store.js';
 import { seedDefaults } from '../../shared/config/service.js';
 import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from '../../shared/config/system.js';
 import { loadSchedule, SCHEDULER_YAML } from '../../shared/schedule/schema.js';
-import { setContext, getContext } from '../context.js';
 import { httpFunctionListener } from '../functions.js';
 import { InMemoryBus } from '../bus/memory.js';
-import { SqliteStateStore } from '../state/sqlite.js';
-import { getTelegramRuntime } from '../telegram/runtime.js';
 import type { CursorDoc } from '../../shared/market/bybit/candle-publisher.js';
-import { PubSubPullRunner, createPubSubClient, provisionTopology } from '../bus/pubsub.js';
+import type { PubSubPullRunner } from '../bus/pubsub.js';
 import { subscriptionName, topologySpecs } from '../bus/topology.js';
 import { LocalScheduler, handlersFromScheduledJobs } from '../scheduler/local-runner.js';
-import { buildContext, EMULATOR_PROJECT, parseEnv, type Backend, type BuiltContext } from './build-context.js';
+import { buildRoot, EMULATOR_PROJECT, parseEnv, type Backend, type Root } from './root.js';
+import type { ConfigService } from '../../shared/config/service.js';
 import { BybitReplayServer } from '../replay/bybit-server.js';
 import { loadCandlesCsv, tradesFromCandles, mergeReplayData } from '../replay/bybit-replay-data.js';
 import { KrakenRestServer } from '../replay/kraken-server.js';
-import { HOLDER_SERVICE, PUBLIC_HTTP_FUNCTIONS, SCHEDULED_FUNCTIONS, pubsubBindings } from '../../functions/registry.js';
-import { startHolder, type RunningHolder } from '../../functions/bybit-holder/server.js';
+import { HOLDER_SERVICE, SCHEDULED_FUNCTIONS, TELEGRAM_WEBHOOK_SERVICE, pubsubBindings } from './registry.js';
+import { pubsubHandlerFor, runScheduled, scheduledHandlerFor, subscribeFunctions } from './bind.js';
+import { webhookListener } from '../telegram/webhook-http.js';
+import { startHolder, type RunningHolder } from '../bybit/holder-service.js';
 import { configPath, holderCursorPath } from '../../shared/state-paths.js';
 
 export type MarketMode = 'auto' | 'live' | 'replay';
@@ -137,6 +137,7 @@ export function replaySymbols(dir: string, cfg: SystemConfig): string[] {
 async function replayResumePoint(dataDir: string, symbols: readonly string[]): Promise<number | undefined> {
   const file = join(dataDir, 'state.sqlite');
   if (!existsSync(file)) return undefined;
+  const { SqliteStateStore } = await import('../state/sqlite.js');
   const state = new SqliteStateStore({ file });
   try {
     const cursors = await Promise.all(symbols.map((s) => state.get<CursorDoc>(holderCursorPath(s))));
@@ -184,10 +185,10 @@ async function startReplay(dir: string, cfg: SystemConfig, resumeFrom?: string):
   return { bybit, kraken, symbols, start, end: last };
 }
 
-/** Mounts every registered HTTP function at `/<name>` (functions-framework apps) plus `/healthz`. */
-async function startFunctionsServer(port: number, holder: () => RunningHolder | undefined): Promise<Server> {
-  const names = [...SCHEDULED_FUNCTIONS.map((j) => j.name), ...Object.keys(PUBLIC_HTTP_FUNCTIONS)];
-  const apps = new Map(names.map((name) => [name, httpFunctionListener(name)]));
+/** Mounts every registered HTTP function at `/<name>` (functions-framework apps over `root`) plus `/healthz`. */
+async function startFunctionsServer(root: Root, port: number, holder: () => RunningHolder | undefined): Promise<Server> {
+  const apps = new Map<string, RequestListener>(SCHEDULED_FUNCTIONS.map((fn) => [fn.name, httpFunctionListener(fn.name, scheduledHandlerFor(root, fn))]));
+  apps.set(TELEGRAM_WEBHOOK_SERVICE, webhookListener(async () => root));
   const server = createServer((req, res) => {
     const name = (req.url ?? '/').split('?')[0]!.replace(/^\/+/, '').split('/')[0] ?? '';
     if (name === 'healthz') {
@@ -277,7 +278,8 @@ export interface StopOptions {
 }
 
 export interface LocalRuntime {
-  ctx: BuiltContext;
+  /** The runtime's composition root (its adapters, config service, Telegram side). */
+  root: Root & { config: ConfigService };
   market: 'live' | 'replay';
   functionsUrl: string;
   /**
@@ -291,95 +293,104 @@ export interface LocalRuntime {
   stop(opts?: StopOptions): Promise<void>;
 }
 
-export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<LocalRuntime> {
-  const log = opts.log ?? createLogger({ component: 'runtime' });
-  let market: 'live' | 'replay';
-  if (opts.market === 'replay') market = 'replay';
-  else {
-    const unreachable = await probeLive(DEFAULT_SYSTEM_CONFIG);
-    if (unreachable && opts.market === 'live') {
-      throw new Error(`${unreachable}. The live market needs internet; run the offline replay instead: npm start -- --market replay`);
-    }
-    if (unreachable) {
-      const message = `Live market data unavailable: ${unreachable}. Running the offline replay of recorded real market data instead (--market replay; --market live insists on the exchanges).`;
-      log.warn(message);
-      opts.say?.(message);
-    }
-    market = unreachable ? 'replay' : 'live';
+/** Live when the exchanges answer (or insisted on), else the offline replay. */
+async function chooseMarket(opts: LocalRuntimeOptions, log: Logger): Promise<'live' | 'replay'> {
+  if (opts.market === 'replay') return 'replay';
+  const unreachable = await probeLive(DEFAULT_SYSTEM_CONFIG);
+  if (unreachable && opts.market === 'live') {
+    throw new Error(`${unreachable}. The live market needs internet; run the offline replay instead: npm start -- --market replay`);
   }
+  if (unreachable) {
+    const message = `Live market data unavailable: ${unreachable}. Running the offline replay of recorded real market data instead (--market replay; --market live insists on the exchanges).`;
+    log.warn(message);
+    opts.say?.(message);
+  }
+  return unreachable ? 'replay' : 'live';
+}
 
+interface Started {
+  root: Root & { config: ConfigService };
+  replay: ReplaySetup | undefined;
+  clock: HaltableClock | undefined;
+}
+
+/** The data dir, the replay servers (if any), and the root over them, with the defaults seeded. */
+async function startRoot(opts: LocalRuntimeOptions, market: 'live' | 'replay', log: Logger): Promise<Started> {
   const dataDir = resolve(opts.dataDir, market);
   if (market === 'replay' && !opts.keepState && opts.backend === 'embedded') rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(dataDir, { recursive: true });
-
   const kept = market === 'replay' && opts.keepState === true && opts.backend === 'embedded';
   const replay = market === 'replay' ? await startReplay(resolve(opts.replayData), DEFAULT_SYSTEM_CONFIG, kept ? dataDir : undefined) : undefined;
   const clock: HaltableClock | undefined = replay ? new HaltableClock(replay.bybit.clock, opts.speed) : undefined;
-  const env = parseEnv();
-  const ctx = await buildContext({
+  const root = await buildRoot({
     backend: opts.backend,
-    env,
     log,
     dataDir,
     ...(clock ? { clock } : {}),
     bus: { fast: market === 'replay' },
-    ...(replay
-      ? { endpoints: { krakenRest: replay.kraken.url, bybitRest: replay.bybit.restUrl, bybitWs: replay.bybit.wsUrl } }
-      : {}),
+    ...(replay ? { endpoints: { krakenRest: replay.kraken.url, bybitRest: replay.bybit.restUrl, bybitWs: replay.bybit.wsUrl } } : {}),
+    // No token and no owner: alerts and reports are printed to the console (the README's promise).
+    telegram: { localChat: true },
   });
-  setContext(ctx);
-  // No token and no owner: alerts and reports are printed to the console (the README's promise).
-  await getTelegramRuntime(ctx, { localChat: true });
-
-  await seedDefaults(ctx.state);
+  await root.telegram();
+  await seedDefaults(root.state);
   if (replay) {
     // The replay has data for some symbols only: enable exactly those (an owner edit, recorded as such).
-    const system = await ctx.config.system();
+    const system = await root.config.system();
     const symbols = system.symbols.map((s) => ({ ...s, enabled: replay.symbols.includes(s.symbol) }));
-    await ctx.state.set(configPath('system'), JSON.parse(JSON.stringify({ ...system, symbols })));
-    await ctx.config.check(['system']);
+    await root.state.set(configPath('system'), JSON.parse(JSON.stringify({ ...system, symbols })));
+    await root.config.check(['system']);
   }
+  return { root, replay, clock };
+}
 
-  // Pub/Sub-triggered functions.
-  let pullRunner: PubSubPullRunner | undefined;
-  if (ctx.bus instanceof InMemoryBus) {
-    for (const b of pubsubBindings()) {
-      ctx.bus.subscribe({ name: subscriptionName(b.function, b.topic), topic: b.topic, handler: b.handler });
-    }
-  } else {
-    const client = createPubSubClient(env.GOOGLE_CLOUD_PROJECT ?? EMULATOR_PROJECT);
-    const system = await ctx.config.system();
-    await provisionTopology(client, topologySpecs({ delivery: system.delivery }), { dryRun: false });
-    pullRunner = new PubSubPullRunner(client, { projectId: env.GOOGLE_CLOUD_PROJECT ?? EMULATOR_PROJECT, clock: ctx.clock, localBackoff: true });
-    const handlers = new Map(pubsubBindings().map((b) => [subscriptionName(b.function, b.topic), b.handler]));
-    for (const spec of topologySpecs({ delivery: system.delivery })) {
-      const handler = handlers.get(spec.subscription);
-      if (handler) pullRunner.add({ ...spec, handler });
-    }
-    pullRunner.start();
+/** The Pub/Sub-triggered functions: on the in-process bus, or pulled from the emulator's subscriptions. */
+async function startPubsub(root: Root): Promise<PubSubPullRunner | undefined> {
+  if (root.bus instanceof InMemoryBus) {
+    subscribeFunctions(root.bus, root);
+    return undefined;
   }
+  const { PubSubPullRunner, createPubSubClient, provisionTopology } = await import('../bus/pubsub.js');
+  const project = parseEnv().GOOGLE_CLOUD_PROJECT ?? EMULATOR_PROJECT;
+  const client = createPubSubClient(project);
+  const system = await root.config.system();
+  await provisionTopology(client, topologySpecs({ delivery: system.delivery }), { dryRun: false });
+  const runner = new PubSubPullRunner(client, { projectId: project, clock: root.clock, localBackoff: true });
+  const bindings = new Map(pubsubBindings().map((b) => [subscriptionName(b.function, b.topic), b.spec]));
+  for (const spec of topologySpecs({ delivery: system.delivery })) {
+    const fn = bindings.get(spec.subscription);
+    if (fn) runner.add({ ...spec, handler: pubsubHandlerFor(root, fn) });
+  }
+  runner.start();
+  return runner;
+}
+
+export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<LocalRuntime> {
+  const log = opts.log ?? createLogger({ component: 'runtime' });
+  const market = await chooseMarket(opts, log);
+  const { root, replay, clock } = await startRoot(opts, market, log);
+  const pullRunner = await startPubsub(root);
 
   // The holder (Cloud Run service in the cloud) in-process; its /healthz is served below.
-  const holder = await startHolder(ctx, { http: false });
-  const server = await startFunctionsServer(opts.port, () => holder);
+  const holder = await startHolder(root, { http: false });
+  const server = await startFunctionsServer(root, opts.port, () => holder);
   const functionsUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   log.notice('local runtime up', { market, backend: opts.backend, functionsUrl, holder: HOLDER_SERVICE });
 
   // Scheduled functions on their scheduler.yaml cadence, on the runtime's clock.
   const scheduler = new LocalScheduler({
     schedule: loadSchedule(SCHEDULER_YAML),
-    handlers: handlersFromScheduledJobs(SCHEDULED_FUNCTIONS, getContext),
-    clock: ctx.clock,
+    handlers: handlersFromScheduledJobs(SCHEDULED_FUNCTIONS.map((fn) => ({ name: fn.name, run: (body) => runScheduled(root, fn, body) }))),
+    clock: root.clock,
     log,
   });
   scheduler.start();
 
-  const startTime = ctx.clock.now();
+  const startTime = root.clock.now();
   // A replay's duration counts from the start of its data (a kept replay resumed after a crash ends
   // where the first run would have), a live run's from now.
   const endTime = opts.durationMs !== undefined ? (replay?.start ?? startTime) + opts.durationMs : replay?.end;
-  const bus = ctx.bus instanceof InMemoryBus ? ctx.bus : undefined;
-  let progressTimer: NodeJS.Timeout | undefined;
+  const bus = root.bus instanceof InMemoryBus ? root.bus : undefined;
   /** Market time when the producers were halted (the summary's end). */
   let haltedAt: number | undefined;
 
@@ -390,32 +401,64 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
       // stops in the same turn, before the moving clock could close the minute still forming.
       replay?.bybit.pause();
       clock?.halt();
-      haltedAt = clock?.haltedTime ?? ctx.clock.now();
+      haltedAt = clock?.haltedTime ?? root.clock.now();
       const holderDown = holder.shutdown('runtime halt');
       await scheduler.stop();
       await holderDown;
     })());
 
-  let ending: Promise<void> | undefined;
-  /** End of a replay or of the duration: halt, then deliver everything published before the summary. */
-  const end = (): Promise<void> =>
-    (ending ??= (async () => {
+  const run: Running = { root, replay, bus, holder, scheduler, startTime, endTime, halt, haltedAt: () => haltedAt };
+  const { finished, progressTimer } = watchEnd(run, opts);
+  replay?.bybit.play(opts.speed);
+
+  let stopping: Promise<void> | undefined;
+  const stop = (stopOpts: StopOptions = {}): Promise<void> =>
+    (stopping ??= (async () => {
+      clearInterval(progressTimer);
       await halt();
-      if (bus) await bus.drain();
+      if (bus) await drainWithin(bus, stopOpts.drainTimeoutMs);
+      await pullRunner?.stop();
+      await new Promise<void>((r) => server.close(() => r()));
+      await replay?.bybit.stop();
+      await replay?.kraken.stop();
+      await root.close();
     })());
 
+  return { root, market, functionsUrl, finished, halt, summary: () => runSummary(run, market, opts.backend), stop };
+}
+
+/** What the end watch and the summary read of a running runtime. */
+interface Running {
+  root: Root & { config: ConfigService };
+  replay: ReplaySetup | undefined;
+  bus: InMemoryBus | undefined;
+  holder: RunningHolder;
+  scheduler: LocalScheduler;
+  startTime: number;
+  endTime: number | undefined;
+  halt(): Promise<void>;
+  haltedAt(): number | undefined;
+}
+
+/** The end of a replay or of the duration (halt, then deliver everything published), and the progress ticks. */
+function watchEnd(run: Running, opts: LocalRuntimeOptions): { finished: Promise<void>; progressTimer: NodeJS.Timeout } {
+  const { root, replay, bus, holder, startTime, endTime } = run;
+  let ending: Promise<void> | undefined;
+  const end = (): Promise<void> =>
+    (ending ??= (async () => {
+      await run.halt();
+      if (bus) await bus.drain();
+    })());
+  let progressTimer!: NodeJS.Timeout;
   const finished = new Promise<void>((done, failed) => {
     const finish = () => end().then(done, failed);
-    if (endTime !== undefined) {
-      // Ends exactly at `endTime` of market time: the replay halts there, so the summary is consistent.
-      void ctx.clock.sleep(endTime - startTime).then(finish);
-    }
+    // Ends exactly at `endTime` of market time: the replay halts there, so the summary is consistent.
+    if (endTime !== undefined) void root.clock.sleep(endTime - startTime).then(finish);
     progressTimer = setInterval(() => {
-      const now = ctx.clock.now();
-      if (opts.onProgress && haltedAt === undefined) {
+      if (opts.onProgress && run.haltedAt() === undefined) {
         const published = Object.fromEntries(Object.values(TOPICS).map((t) => [t, bus?.published(t) ?? 0]));
         opts.onProgress({
-          marketTime: now,
+          marketTime: root.clock.now(),
           startTime,
           endTime,
           candles: holder.holder.health().published.candles,
@@ -426,65 +469,48 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
       if (replay?.bybit.finished) finish();
     }, PROGRESS_INTERVAL_MS);
   });
-  replay?.bybit.play(opts.speed);
+  return { finished, progressTimer };
+}
 
-  let stopping: Promise<void> | undefined;
-  const stop = (stopOpts: StopOptions = {}): Promise<void> =>
-    (stopping ??= (async () => {
-      if (progressTimer) clearInterval(progressTimer);
-      await halt();
-      if (bus) {
-        let timer: NodeJS.Timeout | undefined;
-        const limit =
-          stopOpts.drainTimeoutMs === undefined
-            ? new Promise<void>(() => undefined)
-            : new Promise<void>((r) => {
-                timer = setTimeout(r, stopOpts.drainTimeoutMs);
-              });
-        await Promise.race([bus.drain(), limit]);
-        clearTimeout(timer);
-      }
-      await pullRunner?.stop();
-      await new Promise<void>((r) => server.close(() => r()));
-      await replay?.bybit.stop();
-      await replay?.kraken.stop();
-      await ctx.close();
-      setContext(undefined);
-    })());
+/** Waits for the bus to deliver what was published, at most `timeoutMs` (unbounded when undefined). */
+async function drainWithin(bus: InMemoryBus, timeoutMs: number | undefined): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = timeoutMs === undefined ? new Promise<void>(() => undefined) : new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)));
+  await Promise.race([bus.drain(), limit]);
+  clearTimeout(timer);
+}
 
-  const summary = async (): Promise<RunSummary> => {
-    const system = await ctx.config.system();
-    const perSymbol = [];
-    for (const s of system.symbols.filter((x) => x.enabled)) {
-      const bybit1m = (await recentHotCandles(ctx.state, 'bybit', s.symbol, '1m', Number.MAX_SAFE_INTEGER)).length;
-      const kraken: Record<string, number> = {};
-      for (const i of system.kraken.intervals) {
-        kraken[i] = (await recentHotCandles(ctx.state, 'kraken', s.symbol, i, Number.MAX_SAFE_INTEGER)).length;
-      }
-      perSymbol.push({ symbol: s.symbol, bybit1m, kraken });
+async function runSummary(run: Running, market: 'live' | 'replay', backend: Backend): Promise<RunSummary> {
+  const { root, bus } = run;
+  const system = await root.config.system();
+  const perSymbol = [];
+  for (const s of system.symbols.filter((x) => x.enabled)) {
+    const bybit1m = (await recentHotCandles(root.state, 'bybit', s.symbol, '1m', Number.MAX_SAFE_INTEGER)).length;
+    const kraken: Record<string, number> = {};
+    for (const i of system.kraken.intervals) {
+      kraken[i] = (await recentHotCandles(root.state, 'kraken', s.symbol, i, Number.MAX_SAFE_INTEGER)).length;
     }
-    const h = holder.holder.health();
-    const jobStats = scheduler.stats();
-    return {
-      market,
-      backend: opts.backend,
-      from: startTime,
-      to: haltedAt ?? ctx.clock.now(),
-      perSymbol,
-      warehouse: { ohlcv: await ctx.warehouse.count('ohlcv'), ticks: await ctx.warehouse.count('ticks') },
-      published: Object.fromEntries(Object.values(TOPICS).map((t) => [t, bus?.published(t) ?? 0])),
-      deadLetters: (bus?.deadLetters() ?? []).map((d) => ({ subscription: d.subscription, reason: d.reason })),
-      alerts: bus?.published(TOPICS.alerts) ?? 0,
-      holder: {
-        reconnects: h.reconnects,
-        candles: h.published.candles,
-        backfilled: h.published.backfilledCandles,
-        snapshots: h.published.snapshots,
-        tickBatches: h.published.tickBatches,
-      },
-      jobs: Object.fromEntries(Object.entries(jobStats).map(([k, v]) => [k, { runs: v.fired, errors: v.failed }])),
-    };
+    perSymbol.push({ symbol: s.symbol, bybit1m, kraken });
+  }
+  const h = run.holder.holder.health();
+  const jobStats = run.scheduler.stats();
+  return {
+    market,
+    backend,
+    from: run.startTime,
+    to: run.haltedAt() ?? root.clock.now(),
+    perSymbol,
+    warehouse: { ohlcv: await root.warehouse.count('ohlcv'), ticks: await root.warehouse.count('ticks') },
+    published: Object.fromEntries(Object.values(TOPICS).map((t) => [t, bus?.published(t) ?? 0])),
+    deadLetters: (bus?.deadLetters() ?? []).map((d) => ({ subscription: d.subscription, reason: d.reason })),
+    alerts: bus?.published(TOPICS.alerts) ?? 0,
+    holder: {
+      reconnects: h.reconnects,
+      candles: h.published.candles,
+      backfilled: h.published.backfilledCandles,
+      snapshots: h.published.snapshots,
+      tickBatches: h.published.tickBatches,
+    },
+    jobs: Object.fromEntries(Object.entries(jobStats).map(([k, v]) => [k, { runs: v.fired, errors: v.failed }])),
   };
-
-  return { ctx, market, functionsUrl, finished, halt, summary, stop };
 }

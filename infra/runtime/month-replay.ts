@@ -2,7 +2,7 @@
  * The month of REAL data through the REAL pipeline, in one process and as fast as the machine goes.
  * The library of `npx tsx scripts/replay-month.ts` (`--help` for the options); tests and bench/ call it.
  *
- * What runs: the registered Pub/Sub functions (functions/registry.ts, subscribed exactly as the local
+ * What runs: the registered Pub/Sub functions (infra/runtime/registry.ts, subscribed exactly as the local
  * runtime does: candle-ingest, tick-archive, micro-scalp, execution) on the in-process bus
  * (InMemoryBus, optionally delivering every message twice), the embedded adapters (SqliteStateStore,
  * DuckDbWarehouse) and a ManualClock, plus the macro-analysis job every 5 minutes of market time.
@@ -27,12 +27,11 @@
  * infra/runtime/month-invariants.ts; the CLI (arguments, progress, printing) is scripts/replay-month.ts.
  */
 import { InMemoryBus, type DeadLetterRecord } from '../bus/memory.js';
-import { subscriptionName } from '../bus/topology.js';
-import { setContext, type AppContext } from '../context.js';
+import { createRoot, type Root, type Services } from './root.js';
+import { runScheduled, subscribeFunctions } from './bind.js';
 import { SqliteStateStore } from '../state/sqlite.js';
 import { DuckDbWarehouse, IN_MEMORY } from '../warehouse/duckdb.js';
-import { pubsubBindings } from '../../functions/registry.js';
-import { macroAnalysisJob } from '../../functions/macro-analysis/index.js';
+import { SCHEDULED_FUNCTIONS } from './registry.js';
 import { staticConfig } from '../../shared/config/source.js';
 import { DEFAULT_STRATEGY_CONFIGS, type StrategyConfigs } from '../../shared/config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from '../../shared/config/system.js';
@@ -40,7 +39,6 @@ import { createLogger, type Logger, type Severity } from '../../shared/log.js';
 import { writeHotCandles } from '../../shared/market/hot-store.js';
 import { candleKey, INTERVAL_MS, type Candle, type Interval } from '../../shared/model/market.js';
 import { ManualClock } from '../../shared/ports/clock.js';
-import { getTelegramRuntime } from '../telegram/runtime.js';
 import type { StateStore } from '../../shared/ports/state.js';
 import type { CandleRange, Row, Warehouse } from '../../shared/ports/warehouse.js';
 import type { TableName } from '../../shared/warehouse-schema.js';
@@ -80,7 +78,7 @@ export interface ReplayOptions {
   taps?: Partial<Record<string, (payload: unknown, attributes: Record<string, string>) => void>>;
   onProgress?: (done: number, total: number, marketTime: number) => void;
   /** Called after the replay, before the adapters close (tests inspect state and warehouse). */
-  inspect?: (x: { ctx: AppContext; state: StateStore; warehouse: DuckDbWarehouse; bus: InMemoryBus }) => Promise<void>;
+  inspect?: (x: { ctx: Services; state: StateStore; warehouse: DuckDbWarehouse; bus: InMemoryBus }) => Promise<void>;
   /**
    * Warehouse write-behind: rows are validated at once but appended to DuckDB every this many minutes
    * of market time (and at the end). 0 = every insert goes straight to DuckDB. Default 60.
@@ -234,7 +232,8 @@ interface ReplayRig {
   duck: DuckDbWarehouse;
   warehouse: Warehouse;
   bus: InMemoryBus;
-  ctx: AppContext;
+  ctx: Services;
+  root: Root;
   logCounts: Record<string, number>;
   flushMinutes: number;
 }
@@ -293,7 +292,7 @@ async function createRig(opts: ReplayOptions, input: ReplayInput): Promise<Repla
   const flushMinutes = opts.warehouseFlushMinutes ?? DEFAULT_WAREHOUSE_FLUSH_MINUTES;
   const warehouse = flushMinutes > 0 ? new WriteBehindWarehouse(duck) : duck;
   const bus = new InMemoryBus({ clock, fast: true, duplicateDelivery: opts.duplicateDelivery ?? false, log: log.child({ component: 'bus' }) });
-  const ctx: AppContext = {
+  const ctx: Services = {
     state,
     bus,
     warehouse,
@@ -302,11 +301,11 @@ async function createRig(opts: ReplayOptions, input: ReplayInput): Promise<Repla
     config: staticConfig(input.system, input.strategies),
     endpoints: { krakenRest: 'http://127.0.0.1:9', bybitRest: 'http://127.0.0.1:9', bybitWs: 'ws://127.0.0.1:9' },
   };
-  setContext(ctx);
   // The notifier's outbox must never sleep on this manual clock (it only moves between deliveries):
   // what is due is sent, the rest on a later drain.
-  await getTelegramRuntime(ctx, { maxDrainWaitMs: 0 });
-  for (const b of pubsubBindings()) bus.subscribe({ name: subscriptionName(b.function, b.topic), topic: b.topic, handler: b.handler });
+  const root = createRoot(ctx, { telegram: { maxDrainWaitMs: 0 } });
+  await root.telegram();
+  subscribeFunctions(bus, root);
   for (const [topic, tap] of Object.entries(opts.taps ?? {})) {
     if (!tap) continue;
     bus.subscribe({
@@ -315,7 +314,7 @@ async function createRig(opts: ReplayOptions, input: ReplayInput): Promise<Repla
       handler: (e) => tap(JSON.parse(Buffer.from(e.data.message.data, 'base64').toString('utf8')), e.data.message.attributes ?? {}),
     });
   }
-  return { clock, raw, state, duck, warehouse, bus, ctx, logCounts, flushMinutes };
+  return { clock, raw, state, duck, warehouse, bus, ctx, root, logCounts, flushMinutes };
 }
 
 /**
@@ -386,10 +385,13 @@ async function publishKraken(rig: ReplayRig, input: ReplayInput, krakenNext: Map
   if (rows.length > 0) await rig.warehouse.insert('ohlcv', rows);
 }
 
+/** The macro-analysis job as registered (scheduled every 5 minutes in the cloud). */
+const MACRO_ANALYSIS = SCHEDULED_FUNCTIONS.find((f) => f.name === 'macro-analysis')!;
+
 /** Minute step 3: the macro-analysis job, one symbol at a time, drained in between. Returns the runs. */
 async function runMacro(rig: ReplayRig, symbols: readonly string[]): Promise<number> {
   for (const s of symbols) {
-    await macroAnalysisJob.run(rig.ctx, { symbols: [s] });
+    await runScheduled(rig.root, MACRO_ANALYSIS, { symbols: [s] });
     await rig.bus.drain();
   }
   return symbols.length;
@@ -484,6 +486,5 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
     await rig.bus.close();
     await rig.state.close();
     await rig.warehouse.close();
-    setContext(undefined);
   }
 }

@@ -17,8 +17,6 @@ import { systemClock } from '../../shared/ports/clock.js';
 import { createLogger, type Logger } from '../../shared/log.js';
 import { CronSchedule } from '../../shared/schedule/cron.js';
 import type { ScheduleFile, ScheduleJob } from '../../shared/schedule/schema.js';
-import type { ScheduledJob } from '../functions.js';
-import type { AppContext } from '../context.js';
 
 export interface JobRun {
   job: ScheduleJob;
@@ -181,18 +179,15 @@ export class LocalScheduler {
   }
 }
 
-/**
- * Handlers for the local runtime from the functions' exported ScheduledJobs: keyed by function name
- * (ScheduledJob.name), each runs the job with the current AppContext.
- */
-export function handlersFromScheduledJobs(jobs: ScheduledJob[], getCtx: () => Promise<AppContext>): Record<string, JobHandler> {
-  return Object.fromEntries(
-    jobs.map((j) => [
-      j.name,
-      async (run: JobRun) => {
-        const ctx = await getCtx();
-        return j.run({ ...ctx, log: ctx.log.child({ function: j.name }) }, run.job.body as Record<string, unknown> | undefined);
-      },
-    ]),
-  );
+/** A job the local runtime can run: a scheduled function bound to its root (infra/runtime/bind.ts `runScheduled`). */
+export interface ScheduledJob {
+  /** The target function's name (scheduler.yaml `function`). */
+  name: string;
+  /** `body` is the job's JSON body from scheduler.yaml (Cloud Scheduler POSTs it; the local runner passes it). */
+  run(body?: Record<string, unknown>): Promise<unknown>;
+}
+
+/** Handlers for the local runtime keyed by function name, each running its job with the job's body. */
+export function handlersFromScheduledJobs(jobs: ScheduledJob[]): Record<string, JobHandler> {
+  return Object.fromEntries(jobs.map((j) => [j.name, (run: JobRun) => j.run(run.job.body as Record<string, unknown> | undefined)]));
 }

@@ -1,9 +1,13 @@
-/** The ChartRenderer port on the sharp renderer (infra/charts/render.ts). */
-import { renderEquityChart, renderTradeChart, shrink } from '../charts/render.js';
+/**
+ * The ChartRenderer port on the sharp renderer (infra/charts/render.ts). sharp (a native add-on) loads
+ * on the first chart, not when a function starts: most invocations never draw one.
+ */
 import type { ChartRenderer } from '../../shared/ports/charts.js';
 
+const renderer = () => import('../charts/render.js');
+
 export const sharpChartRenderer: ChartRenderer = {
-  renderTradeChart: (input) => renderTradeChart(input),
-  renderEquityChart: (input) => renderEquityChart(input),
-  shrink: (png, maxWidth) => shrink(png, maxWidth),
+  renderTradeChart: async (input) => (await renderer()).renderTradeChart(input),
+  renderEquityChart: async (input) => (await renderer()).renderEquityChart(input),
+  shrink: async (png, maxWidth) => (await renderer()).shrink(png, maxWidth),
 };

@@ -1,28 +1,42 @@
 /**
- * Builds the Telegram side for a function from its AppContext: secrets (Secret Manager in the cloud,
- * CST_* env locally), `config/telegram`, the owner (CST_TELEGRAM_OWNER_ID), the API adapter (the real
- * Bot API when a token is configured, else console + PNG folder), charts (sharp) and the trade log.
- * Secrets and adapters are built once per process; `config/telegram` is read through the context's
- * ConfigSource (ConfigService: validated, merged over the last valid version, change-logged) on every
- * `getTelegramRuntime`, and the config-dependent parts (deps, access, outbox sender) are rebuilt when
- * it changed, so an edit takes effect within the reload interval and a rejected edit leaves the last
- * valid config (and its owner id) in force. Tests install their own with `setTelegramRuntime`.
+ * Builds the Telegram side of a composition root (infra/runtime/root.ts builds it on first need): the
+ * secrets (the root's SecretSource), `config/telegram`, the owner (CST_TELEGRAM_OWNER_ID), the API
+ * adapter (the real Bot API when a token is configured, else console + PNG folder), charts (sharp,
+ * loaded on the first chart) and the trade log. Secrets and adapters are built once per root;
+ * `config/telegram` is read through the root's ConfigSource (ConfigService: validated, merged over the
+ * last valid version, change-logged) on every ask, and the config-dependent parts (deps, access, outbox
+ * sender) are rebuilt when it changed, so an edit takes effect within the reload interval and a rejected
+ * edit leaves the last valid config (and its owner id) in force.
  */
 import { join, resolve } from 'node:path';
-import type { AppContext } from '../context.js';
+import type { Bus } from '../../shared/ports/bus.js';
+import type { Clock } from '../../shared/ports/clock.js';
+import type { ConfigSource } from '../../shared/config/source.js';
+import type { Logger } from '../../shared/log.js';
+import type { StateStore } from '../../shared/ports/state.js';
 import type { SecretSource } from '../../shared/ports/secrets.js';
 import type { TelegramApi } from '../../shared/ports/telegram.js';
 import type { ChartRenderer } from '../../shared/ports/charts.js';
 import type { TradeHistory } from '../../shared/ports/trade-history.js';
 import { ownerIdFrom, type TelegramConfig } from '../../shared/config/telegram.js';
 import { AccessControl } from '../../shared/telegram/access.js';
-import type { TelegramDeps } from '../../shared/telegram/deps.js';
+import type { TelegramDeps, TelegramSide } from '../../shared/telegram/deps.js';
 import { OutboxSender } from '../../shared/telegram/outbox.js';
 import { StateTradeLog } from '../../shared/telegram/trade-log.js';
-import { envSecrets, secretManagerSecrets } from '../secrets.js';
 import { BotApiTelegram } from './bot-api.js';
 import { CONSOLE_CHAT_ID, ConsoleTelegram } from './console.js';
 import { sharpChartRenderer } from './charts.js';
+
+/** What the Telegram side is built over: the root's ports, its secrets and its environment. */
+export interface TelegramPorts {
+  state: StateStore;
+  bus: Bus;
+  clock: Clock;
+  log: Logger;
+  config: ConfigSource;
+  secrets: SecretSource;
+  env: NodeJS.ProcessEnv;
+}
 
 /** Env: Bot API origin override (the local server in tests / replays). */
 export const API_ROOT_ENV = 'CST_TELEGRAM_API_ROOT';
@@ -31,24 +45,20 @@ export const OUTPUT_DIR_ENV = 'CST_TELEGRAM_OUTPUT_DIR';
 /** Env: bot username (without @), to accept `/cmd@name` in groups. */
 export const BOT_USERNAME_ENV = 'CST_TELEGRAM_BOT_USERNAME';
 
-export interface TelegramRuntime {
-  deps: TelegramDeps;
+export interface TelegramRuntime extends TelegramSide {
   api: TelegramApi;
-  sender: OutboxSender;
-  webhookSecret: string | undefined;
-  botUsername: string | undefined;
   /** true when no token is configured (console + folder). */
   offline: boolean;
 }
 
+/** Overrides of the Telegram side (tests, replays, `npm start`). */
 export interface TelegramRuntimeOptions {
-  secrets?: SecretSource;
   api?: TelegramApi;
   charts?: ChartRenderer;
   trades?: TradeHistory;
+  /** A fixed `config/telegram` instead of the one in force (tests). */
   tg?: TelegramConfig;
   ownerId?: number;
-  env?: NodeJS.ProcessEnv;
   /** The outbox's longest in-process wait (OutboxSender `maxWaitMs`): 0 for replays on a manual clock. */
   maxDrainWaitMs?: number;
   /**
@@ -56,18 +66,6 @@ export interface TelegramRuntimeOptions {
    * (printed with their chart's path). Off elsewhere (replays, tests, the cloud).
    */
   localChat?: boolean;
-}
-
-let installed: TelegramRuntime | undefined;
-
-export function setTelegramRuntime(rt: TelegramRuntime | undefined): void {
-  installed = rt;
-}
-
-function defaultSecrets(env: NodeJS.ProcessEnv): SecretSource {
-  const onGcp = Boolean(env.K_SERVICE || env.FUNCTION_TARGET) && !env.FIRESTORE_EMULATOR_HOST;
-  const project = env.GOOGLE_CLOUD_PROJECT ?? env.GCLOUD_PROJECT;
-  return onGcp && project ? secretManagerSecrets(project) : envSecrets(env);
 }
 
 /** What does not depend on `config/telegram`: secrets and adapters (built once per process). */
@@ -83,10 +81,9 @@ interface RuntimeBase {
   localChat: boolean;
 }
 
-async function buildBase(ctx: AppContext, opts: TelegramRuntimeOptions): Promise<RuntimeBase> {
-  const env = opts.env ?? process.env;
-  const secrets = opts.secrets ?? defaultSecrets(env);
-  const [token, webhookSecret] = await Promise.all([secrets.get('telegram-bot-token'), secrets.get('telegram-webhook-secret')]);
+async function buildBase(ctx: TelegramPorts, opts: TelegramRuntimeOptions): Promise<RuntimeBase> {
+  const env = ctx.env;
+  const [token, webhookSecret] = await Promise.all([ctx.secrets.get('telegram-bot-token'), ctx.secrets.get('telegram-webhook-secret')]);
   const offline = !opts.api && !token;
   const api: TelegramApi =
     opts.api ??
@@ -98,7 +95,7 @@ async function buildBase(ctx: AppContext, opts: TelegramRuntimeOptions): Promise
 }
 
 /** The config-dependent parts over a base, for one `config/telegram` version. */
-function withConfig(ctx: AppContext, base: RuntimeBase, tg: TelegramConfig): TelegramRuntime {
+function withConfig(ctx: TelegramPorts, base: RuntimeBase, tg: TelegramConfig): TelegramRuntime {
   const ownerId = base.ownerId ?? ownerIdFrom(tg, base.env);
   const localChat = base.localChat && base.offline && ownerId === undefined;
   if (ownerId === undefined) ctx.log.warn(`no Telegram owner configured (CST_TELEGRAM_OWNER_ID or config/telegram.ownerUserId): owner commands are unavailable${localChat ? '; alerts and reports are printed to the console' : ''}`);
@@ -118,31 +115,30 @@ function withConfig(ctx: AppContext, base: RuntimeBase, tg: TelegramConfig): Tel
   return { deps, api: base.api, sender, webhookSecret: base.webhookSecret, botUsername: base.env[BOT_USERNAME_ENV], offline: base.offline };
 }
 
-/** A runtime with the config in force now (`opts.tg` fixes the config instead: tests). */
-export async function buildTelegramRuntime(ctx: AppContext, opts: TelegramRuntimeOptions = {}): Promise<TelegramRuntime> {
+/** A runtime with the config in force now (`opts.tg` fixes the config instead). */
+export async function buildTelegramRuntime(ctx: TelegramPorts, opts: TelegramRuntimeOptions = {}): Promise<TelegramRuntime> {
   const tg = opts.tg ?? (await ctx.config.telegram());
   return withConfig(ctx, await buildBase(ctx, opts), tg);
 }
 
 /**
- * The runtime for this context: adapters built once per state store (a process normally has one; the
- * local runtime and replays build a fresh context per run and must not reuse a closed store's
- * runtime), the config-dependent parts rebuilt whenever `config/telegram` in force changed.
- * `opts` only matter on the first call for a store.
+ * The Telegram side of one root: adapters built once (on the first ask; a failed build is retried on
+ * the next), the config-dependent parts rebuilt whenever `config/telegram` in force changed.
  */
-const byState = new WeakMap<object, { base: Promise<RuntimeBase>; current?: TelegramRuntime }>();
-
-export async function getTelegramRuntime(ctx: AppContext, opts: TelegramRuntimeOptions = {}): Promise<TelegramRuntime> {
-  if (installed) return installed;
-  let entry = byState.get(ctx.state);
-  if (!entry) {
-    const base = buildBase(ctx, opts);
-    entry = { base };
-    byState.set(ctx.state, entry);
-    base.catch(() => byState.delete(ctx.state));
-  }
-  const [base, tg] = await Promise.all([entry.base, opts.tg ?? ctx.config.telegram()]);
-  // ConfigService returns the same (frozen) object while the config in force is unchanged.
-  if (entry.current?.deps.tg !== tg) entry.current = withConfig(ctx, base, tg);
-  return entry.current;
+export function telegramRuntimeSource(ctx: TelegramPorts, opts: TelegramRuntimeOptions = {}): () => Promise<TelegramRuntime> {
+  let base: Promise<RuntimeBase> | undefined;
+  let current: TelegramRuntime | undefined;
+  return async () => {
+    if (!base) {
+      const building = buildBase(ctx, opts);
+      base = building;
+      building.catch(() => {
+        if (base === building) base = undefined;
+      });
+    }
+    const [b, tg] = await Promise.all([base, opts.tg ?? ctx.config.telegram()]);
+    // ConfigService returns the same (frozen) object while the config in force is unchanged.
+    if (current?.deps.tg !== tg) current = withConfig(ctx, b, tg);
+    return current;
+  };
 }

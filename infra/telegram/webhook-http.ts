@@ -12,8 +12,9 @@
  * finished, so its body parsers skip the request.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { getContext } from '../context.js';
-import { getTelegramRuntime } from './runtime.js';
+import { FUNCTION_NAME, handle } from '../../shared/pipeline/telegram-webhook.js';
+import { bindHttp, httpFunctionListener } from '../functions.js';
+import type { Root } from '../runtime/root.js';
 import { admitHeaders, parseWebhookBody, REFUSALS, type WebhookResponse } from '../../shared/telegram/webhook.js';
 import type { Logger } from '../../shared/log.js';
 
@@ -56,7 +57,7 @@ function readCapped(req: IncomingMessage, max: number): Promise<Buffer | null> {
 }
 
 /** Wraps the webhook's functions-framework app with the front. */
-export function webhookFront(app: RequestListener, opts: WebhookFrontOptions = { settings: defaultSettings }): RequestListener {
+export function webhookFront(app: RequestListener, opts: WebhookFrontOptions): RequestListener {
   return (req, res) => {
     void (async () => {
       let log: Logger | undefined;
@@ -94,8 +95,17 @@ export function webhookFront(app: RequestListener, opts: WebhookFrontOptions = {
   };
 }
 
-async function defaultSettings(): Promise<{ secret: string | undefined; maxBodyBytes: number; log: Logger }> {
-  const ctx = await getContext();
-  const rt = await getTelegramRuntime(ctx);
-  return { secret: rt.webhookSecret, maxBodyBytes: rt.deps.tg.webhook.maxBodyBytes, log: ctx.log.child({ function: 'telegram-webhook' }) };
+/**
+ * The webhook as served everywhere (`npm start`'s functions server, its Cloud Run service, tests): the
+ * front around the functions-framework app of its handle, both with the deps of `root`.
+ */
+export function webhookListener(root: () => Promise<Root>): RequestListener {
+  const app = httpFunctionListener(FUNCTION_NAME, bindHttp(FUNCTION_NAME, handle, async () => (await root()).deps(FUNCTION_NAME)));
+  return webhookFront(app, {
+    async settings() {
+      const r = await root();
+      const rt = await r.telegram();
+      return { secret: rt.webhookSecret, maxBodyBytes: rt.deps.tg.webhook.maxBodyBytes, log: r.log.child({ function: FUNCTION_NAME }) };
+    },
+  });
 }

@@ -13,9 +13,15 @@ interface TulindIndicator {
 }
 
 const require = createRequire(import.meta.url);
-const tulind = require('tulind') as { indicators: Record<string, TulindIndicator> };
+/**
+ * tulind (a native add-on) loads on the first indicator call, not when a module that could compute one
+ * is imported: a function that never computes an indicator never loads it. The indicator API is
+ * synchronous, so this is a lazy `require`, not a dynamic `import()`.
+ */
+let tulind: { indicators: Record<string, TulindIndicator> } | undefined;
 
 function indicator(name: string): TulindIndicator {
+  tulind ??= require('tulind') as { indicators: Record<string, TulindIndicator> };
   const ind = tulind.indicators[name];
   if (!ind) throw new Error(`tulind has no indicator '${name}'`);
   return ind;

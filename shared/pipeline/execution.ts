@@ -64,8 +64,9 @@ import type { ConfigSource } from '../config/source.js';
 import type { StrategyConfigs } from '../config/strategy.js';
 import type { Logger } from '../log.js';
 import { gateCandles, gateRefusal, type GateVerdict } from '../market/candle-gate.js';
+import { PermanentError, type Bus } from '../ports/bus.js';
+import { routeByTopic, type BusMessage, publish, type Alert, type MacroBiasMessage } from '../messages.js';
 import { INTERVAL_MS, type Candle } from '../model/market.js';
-import type { Bus } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
 import { type StateStore, safeId } from '../ports/state.js';
 import type { Row, Warehouse } from '../ports/warehouse.js';
@@ -87,7 +88,6 @@ import type { LiveEvent } from '../trading/live/ledger.js';
 import { parseModeDoc, type TradingMode } from '../trading/live/mode.js';
 import { CandleCache, type CandleWindow } from '../market/candle-cache.js';
 import { alertAttributes, liveIssueAlert, protectionAlert } from '../alerts.js';
-import { publish, type Alert, type MacroBiasMessage } from '../messages.js';
 
 /** The paper account every signal trades on. Proposed config field: `paper.accountId`. */
 export const PAPER_ACCOUNT_ID = 'paper';
@@ -113,16 +113,9 @@ export interface ExecutionCache {
  */
 export const RECONCILE_MIN_INTERVAL_MS = 15_000;
 
-const caches = new WeakMap<StateStore, ExecutionCache>();
-
-/** The instance's cache for this state store (a new store starts cold). */
-export function executionCacheFor(state: StateStore): ExecutionCache {
-  let c = caches.get(state);
-  if (!c) {
-    c = { candles: new CandleCache('bybit', '1m') };
-    caches.set(state, c);
-  }
-  return c;
+/** A cold cache for one instance (the composition root builds one per root, with the function's deps). */
+export function createExecutionCache(): ExecutionCache {
+  return { candles: new CandleCache('bybit', '1m') };
 }
 
 export interface ExecutionDeps {
@@ -136,7 +129,7 @@ export interface ExecutionDeps {
   /** Default PAPER_ACCOUNT_ID. */
   accountId?: string;
   /**
-   * The exchange for live mode (functions/execution builds it from the Bybit keys); asked only when
+   * The exchange for live mode (the composition root builds it from the Bybit keys: infra/bybit/live-venue.ts); asked only when
    * the live side is needed (see the header). Absent = paper only, the mode is not even read.
    */
   liveVenue?: () => Promise<LiveVenueAccess>;
@@ -625,3 +618,43 @@ export async function executeBias(deps: ExecutionDeps, bias: MacroBiasMessage): 
   await settle(deps, link, store, r, now);
   return { applied: r.applied, events: r.events };
 }
+
+// ---------- the function's handle (functions/execution binds it) ----------
+
+export const FUNCTION_NAME = 'execution';
+
+/** What the execution function gets from the composition root (infra/runtime/deps.ts), once per instance. */
+export type Deps = ExecutionDeps;
+
+async function deliveryOf(deps: Deps, attempt: number): Promise<DeliveryInfo> {
+  return { attempt, maxAttempts: (await deps.config.system()).delivery.maxAttempts };
+}
+
+/**
+ * The execution function: scalp and swing signals, closed Bybit 1m and Kraken candles, macro-bias
+ * updates and the owner's trade commands, routed by topic. Owner commands load on the first command:
+ * their module builds on this one (a static import back would be an import cycle).
+ */
+export const handle = routeByTopic(FUNCTION_NAME, {
+  [TOPICS.microSignals]: async (deps: Deps, msg: BusMessage<typeof TOPICS.microSignals>) => {
+    if (msg.payload.engine !== 'SCALP') throw new PermanentError(`a ${msg.payload.engine} signal on ${TOPICS.microSignals}`);
+    await executeSignal(deps, msg.payload, await deliveryOf(deps, msg.deliveryAttempt));
+  },
+  [TOPICS.swingSignals]: async (deps: Deps, msg: BusMessage<typeof TOPICS.swingSignals>) => {
+    if (msg.payload.engine !== 'SWING') throw new PermanentError(`a ${msg.payload.engine} signal on ${TOPICS.swingSignals}`);
+    await executeSignal(deps, msg.payload, await deliveryOf(deps, msg.deliveryAttempt));
+  },
+  [TOPICS.bybitCandles]: async (deps: Deps, msg: BusMessage<typeof TOPICS.bybitCandles>) => {
+    await executeCandles(deps, msg.payload.candles);
+  },
+  [TOPICS.krakenOhlc]: async (deps: Deps, msg: BusMessage<typeof TOPICS.krakenOhlc>) => {
+    await executeCandles(deps, msg.payload.candles);
+  },
+  [TOPICS.macroBias]: async (deps: Deps, msg: BusMessage<typeof TOPICS.macroBias>) => {
+    await executeBias(deps, msg.payload);
+  },
+  [TOPICS.tradeCommands]: async (deps: Deps, msg: BusMessage<typeof TOPICS.tradeCommands>) => {
+    const { executeTradeCommand } = await import('./execution/owner-commands.js');
+    await executeTradeCommand(deps, msg.payload);
+  },
+});

@@ -28,8 +28,9 @@ import type { MacroConfig, Regime, StrategyConfigs } from '../config/strategy.js
 import type { SymbolConfig, SystemConfig } from '../config/system.js';
 import type { Logger } from '../log.js';
 import { recentHotCandles } from '../market/hot-store.js';
+import { PermanentError, type Bus } from '../ports/bus.js';
+import { z } from 'zod';
 import { INTERVAL_MS, type Interval } from '../model/market.js';
-import type { Bus } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
 import type { DocData, StateStore } from '../ports/state.js';
 import type { Row, Warehouse } from '../ports/warehouse.js';
@@ -319,4 +320,22 @@ async function resolveRegime(
     return null;
   }
   return regimeAt(cols.openTime, cols.close, i, cfg);
+}
+
+// ---------- the function's handle (functions/macro-analysis binds it) ----------
+
+export const FUNCTION_NAME = 'macro-analysis';
+
+/** What the macro-analysis function gets from the composition root (infra/runtime/deps.ts). */
+export type Deps = MacroDeps;
+
+/** The scheduled body: `{ "symbols": ["BTCUSDT", ...] }` restricts the run to those symbols. */
+const bodySchema = z.object({ symbols: z.array(z.string().min(1)).min(1).optional() }).passthrough();
+
+/** One run (Cloud Scheduler every 5 minutes; the local scheduler on the same cadence). A bad body is permanent. */
+export async function handle(deps: Deps, body: unknown): Promise<Record<string, unknown>> {
+  const parsed = bodySchema.safeParse(body ?? {});
+  if (!parsed.success) throw new PermanentError(`macro-analysis: bad body: ${parsed.error.message}`);
+  const result = await runMacro(deps, parsed.data.symbols ? { symbols: parsed.data.symbols } : {});
+  return { ...result };
 }

@@ -46,6 +46,7 @@ import { levelSetFor } from '../strategies/scalp/levels-exhaustion.js';
 import { scalpStrategy } from '../strategies/scalp/registry.js';
 import { sliceSeries, type CandleSeries } from '../strategies/series.js';
 import { TOPICS } from '../topics.js';
+import { routeByTopic, type BusMessage } from '../messages.js';
 import type { Signal } from '../model/trading.js';
 import { publish } from '../messages.js';
 import { CandleCache, type CandleWindow } from '../market/candle-cache.js';
@@ -62,7 +63,7 @@ export const TREND_LINE_HISTORY_CANDLES = 72;
 /** Book samples kept per symbol: at least this long (and at least the flip window of the config). */
 export const BOOK_HISTORY_MS = 60_000;
 
-/** Per-instance memory of the micro engine (one per state store: see `microCacheFor`). */
+/** Per-instance memory of the micro engine (one per function instance: the root builds it with the deps). */
 export interface MicroCache {
   candles: CandleCache;
   /** symbol -> book samples, ascending ts. */
@@ -73,18 +74,6 @@ export interface MicroCache {
 
 export function createMicroCache(): MicroCache {
   return { candles: new CandleCache('bybit', '1m'), books: new Map(), levels: new Map() };
-}
-
-const caches = new WeakMap<StateStore, MicroCache>();
-
-/** The instance's cache for this state store (a new store, e.g. a new replay, starts cold). */
-export function microCacheFor(state: StateStore): MicroCache {
-  let c = caches.get(state);
-  if (!c) {
-    c = createMicroCache();
-    caches.set(state, c);
-  }
-  return c;
 }
 
 export interface MicroDeps {
@@ -358,3 +347,19 @@ export async function evaluateMicroCandles(deps: MicroDeps, candles: readonly Ca
   return out;
 }
 
+// ---------- the function's handle (functions/micro-scalp binds it) ----------
+
+export const FUNCTION_NAME = 'micro-scalp';
+
+/** What the micro-scalp function gets from the composition root (infra/runtime/deps.ts), once per instance. */
+export type Deps = MicroDeps;
+
+/** Every closed 1m candle, and the 15 s snapshots (the forming candle with the book), routed by topic. */
+export const handle = routeByTopic(FUNCTION_NAME, {
+  [TOPICS.bybitCandles]: async (deps: Deps, msg: BusMessage<typeof TOPICS.bybitCandles>) => {
+    await evaluateMicroCandles(deps, msg.payload.candles);
+  },
+  [TOPICS.snapshots]: async (deps: Deps, msg: BusMessage<typeof TOPICS.snapshots>) => {
+    await evaluateMicro(deps, { kind: 'snapshot', snapshot: msg.payload });
+  },
+});

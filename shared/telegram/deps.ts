@@ -15,6 +15,7 @@ import type { AccountState } from '../trading/model.js';
 import { createAccount } from '../trading/account.js';
 import { AccessControl } from './access.js';
 import { mutePath, TG_MUTES_COLLECTION, tradingDocPath } from '../state-paths.js';
+import type { OutboxSender } from './outbox.js';
 
 export interface TelegramDeps {
   state: StateStore;
@@ -26,6 +27,18 @@ export interface TelegramDeps {
   access: AccessControl;
   charts: ChartRenderer;
   trades: TradeHistory;
+}
+
+/**
+ * The Telegram side of a function (notifier, reports, webhook): the deps for the config in force, the
+ * outbox's sender, the webhook's secret and the bot's username. Built by infra/telegram/runtime.ts from
+ * the secrets and `config/telegram`; asked per message, since an edit of the config replaces it.
+ */
+export interface TelegramSide {
+  deps: TelegramDeps;
+  sender: OutboxSender;
+  webhookSecret: string | undefined;
+  botUsername: string | undefined;
 }
 
 export interface MuteDoc {

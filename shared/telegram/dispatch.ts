@@ -1,48 +1,12 @@
 /**
- * The notifier's entry (one function subscribed to several topics): classifies a bus payload by its
- * shape (system alert, hand-off job, trade event: signals reach it only as their outcome on
- * trade-events), validates it at the edge (PermanentError
- * when it can never be processed), queues its messages, then drains the outbox.
+ * The outbox drain the Telegram functions end with (the notifier after queueing a message's alerts,
+ * reports after queueing a report): drains within Telegram's limits and hands what is left to a later
+ * run. What a message queues is decided by its topic (shared/pipeline/notifier.ts).
  */
-import { MESSAGE_SCHEMAS, publish } from '../messages.js';
-import { PermanentError } from '../ports/bus.js';
+import { publish } from '../messages.js';
 import { TOPICS } from '../topics.js';
 import type { TelegramDeps } from './deps.js';
-import { runJob } from './jobs.js';
-import { Notifier } from './notifier.js';
 import type { DrainResult, OutboxSender } from './outbox.js';
-import type { z } from 'zod';
-
-export type PayloadKind = 'alert' | 'job' | 'trade_event';
-
-export function classifyPayload(p: unknown): PayloadKind {
-  if (!p || typeof p !== 'object' || Array.isArray(p)) throw new PermanentError('notifier: payload is not an object');
-  const o = p as Record<string, unknown>;
-  if (typeof o.alertId === 'string') return 'alert';
-  if (typeof o.kind === 'string') return 'job';
-  if (typeof o.type === 'string' && typeof o.eventId === 'string') return 'trade_event';
-  throw new PermanentError('notifier: payload is neither a trade event, a system alert nor a telegram job');
-}
-
-function parse<T>(schema: z.ZodType<T>, p: unknown, what: string): T {
-  const r = schema.safeParse(p);
-  if (!r.success) throw new PermanentError(`notifier: invalid ${what}: ${r.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
-  return r.data;
-}
-
-/** Queues the messages for one payload; returns how many were queued. */
-export async function notify(d: TelegramDeps, payload: unknown): Promise<{ kind: PayloadKind; queued: number }> {
-  const kind = classifyPayload(payload);
-  const n = new Notifier(d);
-  switch (kind) {
-    case 'alert':
-      return { kind, queued: await n.onSystemAlert(parse(MESSAGE_SCHEMAS[TOPICS.alerts], payload, 'system alert')) };
-    case 'job':
-      return { kind, queued: await runJob(d, parse(MESSAGE_SCHEMAS[TOPICS.telegramJobs], payload, 'telegram job')) };
-    case 'trade_event':
-      return { kind, queued: await n.onTradeEvent(parse(MESSAGE_SCHEMAS[TOPICS.tradeEvents], payload, 'trade event')) };
-  }
-}
 
 /**
  * Drains; asks for another run (a `telegram-jobs` drain job) only when this one held the lease and

@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InMemoryBus, type InMemoryBusOptions } from '../../infra/bus/memory.js';
-import { envelopeJson } from '../../infra/bus/envelope.js';
+import { envelopeJson, type PubsubCloudEvent } from '../../infra/bus/envelope.js';
 import { runDeadLetters } from '../../scripts/deadletters.js';
-import { PermanentError, type PubsubCloudEvent } from '../../shared/ports/bus.js';
+import { PermanentError } from '../../shared/ports/bus.js';
 import { TOPICS } from '../../shared/topics.js';
 import { captureLog, fixtureCandles, flushAsync } from './helpers.js';
 

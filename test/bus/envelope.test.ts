@@ -2,12 +2,16 @@ import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import * as ff from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
-import { encodePayload, PermanentError, type CloudEventHandler, type PubsubCloudEvent } from '../../shared/ports/bus.js';
-import { decodeEvent } from '../../shared/events.js';
+import { PermanentError } from '../../shared/ports/bus.js';
+import { TOPICS } from '../../shared/topics.js';
 import {
   asCloudEventFunction,
   asPubsubCloudEvent,
   buildPubsubCloudEvent,
+  decodeEnvelope,
+  encodePayload,
+  type CloudEventHandler,
+  type PubsubCloudEvent,
   envelopeJson,
   pubsubSource,
   subscriptionPath,
@@ -64,7 +68,8 @@ describe('Pub/Sub CloudEvent envelope', () => {
     const ev = sample();
     expect(ev.data.message.data).toBe(Buffer.from(JSON.stringify({ candles }), 'utf8').toString('base64'));
     expect(envelopeJson(ev)).toEqual({ candles });
-    const decoded = decodeEvent(ev, candleBatchSchema);
+    const decoded = decodeEnvelope<typeof TOPICS.bybitCandles>(ev);
+    expect(decoded.topic).toBe(TOPICS.bybitCandles);
     expect(decoded.payload.candles.map((c) => c.close)).toEqual([106688.4, 106580.4, 106589.2]);
     expect(decoded.messageId).toBe('11837451287561');
     expect(decoded.deliveryAttempt).toBe(2);
@@ -97,7 +102,7 @@ describe('Pub/Sub CloudEvent envelope', () => {
 
   it('is received unchanged by a functions-framework cloudEvent function (binary and structured mode)', async () => {
     const received: PubsubCloudEvent[] = [];
-    // A port-level CloudEventHandler, registered through the adapter the functions use.
+    // A CloudEventHandler, registered through the adapter the functions use.
     const handler: CloudEventHandler = (ev) => void received.push(ev);
     ff.cloudEvent('busEnvelopeProbe', asCloudEventFunction(handler));
     const server = getTestServer('busEnvelopeProbe');
@@ -122,7 +127,7 @@ describe('Pub/Sub CloudEvent envelope', () => {
         expect(got.specversion).toBe('1.0');
         expect(got.time).toBe(ev.time);
         expect(got.data).toEqual(ev.data);
-        expect(decodeEvent(got, candleBatchSchema).payload).toEqual({ candles });
+        expect(decodeEnvelope(got).payload).toEqual({ candles });
       }
     } finally {
       await new Promise<void>((r) => server.close(() => r()));

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Candle } from '../../shared/model/market.js';
 import { createLogger, type Logger } from '../../shared/log.js';
 import type { ManualClock } from '../../shared/ports/clock.js';
-import type { SubscribableBus } from '../../shared/ports/bus.js';
+import type { SubscribableBus } from '../../infra/bus/envelope.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures');
 

@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { InMemoryBus, type InMemoryBusOptions } from '../../infra/bus/memory.js';
 import { backoffDelayMs, DEAD_LETTER_ATTRS } from '../../infra/bus/delivery.js';
-import { envelopeJson } from '../../infra/bus/envelope.js';
+import { decodeEnvelope, envelopeJson, type PubsubCloudEvent } from '../../infra/bus/envelope.js';
 import { ManualClock } from '../../shared/ports/clock.js';
-import { PermanentError, type PubsubCloudEvent } from '../../shared/ports/bus.js';
+import { PermanentError } from '../../shared/ports/bus.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
-import { decodeEvent } from '../../shared/events.js';
 import { candleKey, type Candle } from '../../shared/model/market.js';
 import { TOPICS } from '../../shared/topics.js';
 import { captureLog, fixtureCandles, flushAsync, runUntilDrained } from './helpers.js';
@@ -25,7 +24,7 @@ function setup(opts: Omit<InMemoryBusOptions, 'clock' | 'log'> = {}) {
 }
 
 function candleOf(ev: PubsubCloudEvent): Candle {
-  const c = decodeEvent(ev, candleBatchSchema).payload.candles[0];
+  const c = decodeEnvelope(ev, TOPIC).payload.candles[0];
   if (!c) throw new Error('empty batch');
   return c as Candle;
 }
@@ -121,7 +120,7 @@ describe('InMemoryBus retries', () => {
       topic: TOPIC,
       handler: (ev) => {
         calls++;
-        decodeEvent(ev, candleBatchSchema); // throws PermanentError on a bad payload
+        decodeEnvelope(ev, TOPIC); // throws PermanentError on a bad payload
       },
     });
     const real = BTC[2]!;
@@ -133,7 +132,7 @@ describe('InMemoryBus retries', () => {
     expect(calls).toBe(1);
     const [dl] = bus.deadLetters();
     expect(dl).toMatchObject({ attempts: 1, permanent: true, at: T0 });
-    expect(dl?.reason).toMatch(/^payload failed validation: .*OHLC out of order/);
+    expect(dl?.reason).toMatch(/^payload failed validation for candles-bybit-1m: .*OHLC out of order/);
     expect(bus.stats().topics[DLQ]).toEqual({ published: 1, dropped: 1 });
   });
 

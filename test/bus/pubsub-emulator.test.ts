@@ -12,7 +12,8 @@ import type { Message } from '@google-cloud/pubsub';
 import { PubSubBus, PubSubPullRunner, createPubSubClient, deadLetterRetentionSubscription, provisionTopology } from '../../infra/bus/pubsub.js';
 import { DEAD_LETTER_ATTRS } from '../../infra/bus/delivery.js';
 
-import { decodeEvent } from '../../shared/events.js';
+import { decodeEnvelope } from '../../infra/bus/envelope.js';
+import { TOPICS } from '../../shared/topics.js';
 import { captureLog, fixtureCandles } from './helpers.js';
 import { candleBatchSchema } from '../../shared/messages.js';
 
@@ -53,7 +54,7 @@ describe.runIf(Boolean(EMULATOR))('Pub/Sub emulator (PUBSUB_EMULATOR_HOST)', () 
       minBackoffMs: 10,
       maxBackoffMs: 50,
       handler: (ev) => {
-        const { payload, deliveryAttempt } = decodeEvent(ev, candleBatchSchema);
+        const { payload, deliveryAttempt } = decodeEnvelope(ev, TOPICS.bybitCandles);
         seen.push({ close: payload.candles[0]?.close, attempt: deliveryAttempt });
         if (payload.candles[0]?.close === good?.close && !failedOnce) {
           failedOnce = true;

@@ -24,12 +24,12 @@ import {
 } from '../../infra/bus/pubsub.js';
 import { SUBSCRIBERS, topologySpecs, topologyTopics } from '../../infra/bus/topology.js';
 import { DEAD_LETTER_ATTRS } from '../../infra/bus/delivery.js';
-import { envelopeJson } from '../../infra/bus/envelope.js';
+import { envelopeJson, type PubsubCloudEvent } from '../../infra/bus/envelope.js';
 import { run as runCli, HELP } from '../../scripts/pubsub-provision.js';
 import { ALL_TOPICS, TOPICS } from '../../shared/topics.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { ManualClock } from '../../shared/ports/clock.js';
-import { PermanentError, type PubsubCloudEvent } from '../../shared/ports/bus.js';
+import { PermanentError } from '../../shared/ports/bus.js';
 import { captureLog, fixtureCandles, flushAsync } from './helpers.js';
 
 const PROJECT = 'cst-test';

@@ -2,7 +2,7 @@
  * Child process for the SIGTERM test: runs the holder service's real `main()` (signals handled by
  * the process) with embedded adapters, against the replay server whose URLs come from the env.
  */
-import { setContext, type AppContext } from '../../infra/context.js';
+import { createRoot, type Services } from '../../infra/runtime/root.js';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { InMemoryBus } from '../../infra/bus/memory.js';
 import { staticConfig } from '../../shared/config/source.js';
@@ -17,7 +17,7 @@ const unused = (): never => {
 };
 const warehouse: Warehouse = { ensureSchema: unused, insert: unused, candles: unused, count: unused, close: async () => undefined };
 
-const ctx: AppContext = {
+const ctx: Services = {
   state: new SqliteStateStore({ file: ':memory:' }),
   bus: new InMemoryBus({ fast: true }),
   warehouse,
@@ -26,5 +26,4 @@ const ctx: AppContext = {
   config: staticConfig(testConfig(RECORDING_SYMBOLS, { bookDepth: 200 })),
   endpoints: { krakenRest: 'http://127.0.0.1:9', bybitRest: process.env.BYBIT_REST as string, bybitWs: process.env.BYBIT_WS as string },
 };
-setContext(ctx);
-await main();
+await main(createRoot(ctx));

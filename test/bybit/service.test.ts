@@ -5,8 +5,8 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startHolder, type RunningHolder } from '../../functions/bybit-holder/server.js';
-import type { AppContext } from '../../infra/context.js';
+import { startHolder, type RunningHolder } from '../../infra/bybit/holder-service.js';
+import type { Services } from '../../infra/runtime/root.js';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { staticConfig } from '../../shared/config/source.js';
 import { createLogger } from '../../shared/log.js';
@@ -43,7 +43,7 @@ describe('bybit-holder service', () => {
     const bus = new CaptureBus(server.clock);
     const state = new SqliteStateStore({ file: ':memory:' });
     cleanups.push(() => state.close());
-    const ctx: AppContext = {
+    const ctx: Services = {
       state,
       bus: bus.bus,
       warehouse,

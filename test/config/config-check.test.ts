@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/ports/clock.js';
 import { ConfigService, configChanges } from '../../shared/config/service.js';
-import { configCheckJob } from '../../functions/config-check/index.js';
-import type { AppContext } from '../../infra/context.js';
+import { handle as configCheck, type Deps } from '../../shared/pipeline/config-check.js';
 import type { DocData } from '../../shared/ports/state.js';
 import { alertBus, captureLog, memoryStore, type AlertBus } from './support.js';
 import type { SqliteStateStore } from '../../infra/state/sqlite.js';
@@ -17,16 +16,8 @@ afterEach(async () => {
   await store.close();
 });
 
-function ctxWith(config: AppContext['config'], clock: ManualClock): AppContext {
-  return {
-    state: store,
-    bus: ab.bus,
-    clock,
-    log: captureLog().log,
-    config,
-    warehouse: undefined as never,
-    endpoints: { krakenRest: '', bybitRest: '', bybitWs: '' },
-  };
+function ctxWith(config: Deps['config'], clock: ManualClock): Deps {
+  return { state: store, bus: ab.bus, clock, log: captureLog().log, config };
 }
 
 describe('config-check job', () => {
@@ -36,7 +27,7 @@ describe('config-check job', () => {
     ab = alertBus();
     const ctx = ctxWith(staticConfig(DEFAULT_SYSTEM_CONFIG), clock);
 
-    const first = await configCheckJob.run(ctx);
+    const first = await configCheck(ctx);
     expect(first).toMatchObject({ checked: 10, initial: expect.arrayContaining(['system', 'macro', 'ml', 'telegram']) });
     expect((first.seeded as string[]).length).toBe(10);
 
@@ -44,9 +35,9 @@ describe('config-check job', () => {
     doc.fees.scalpPctPerSide = -1;
     await store.set('config/paper', doc as DocData);
     await clock.advance(60_000);
-    const second = await configCheckJob.run(ctx);
+    const second = await configCheck(ctx);
     expect(second).toMatchObject({ rejected: ['paper'], applied: [] });
-    const third = await configCheckJob.run(ctx);
+    const third = await configCheck(ctx);
     expect(third).toMatchObject({ rejected: [], stillRejected: ['paper'] });
     await ab.settle();
     expect(ab.alerts.map((a) => [a.kind, a.subject])).toEqual([['config_rejected', 'paper']]);
@@ -63,7 +54,7 @@ describe('config-check job', () => {
     const doc = structuredClone((await store.get('config/system')) as Record<string, any>);
     doc.hotWindowCandles = 600;
     await store.set('config/system', doc as DocData);
-    const r = await configCheckJob.run(ctxWith(svc, clock));
+    const r = await configCheck(ctxWith(svc, clock));
     expect(r.applied).toEqual(['system']);
     expect((await svc.system()).hotWindowCandles).toBe(600); // no clock advance needed
   });

@@ -14,9 +14,8 @@ import { CONFIG_DOC_NAMES, CONFIG_DOCUMENTS, type ConfigDocName } from '../../sh
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { DEFAULT_TELEGRAM_CONFIG } from '../../shared/config/telegram.js';
 import { staticConfig } from '../../shared/config/source.js';
-import { getTelegramRuntime } from '../../infra/telegram/runtime.js';
+import { createRoot, type Root, type Services } from '../../infra/runtime/root.js';
 import { ConsoleTelegram } from '../../infra/telegram/console.js';
-import type { AppContext } from '../../infra/context.js';
 import type { DocData } from '../../shared/ports/state.js';
 import type { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { alertBus, captureLog, memoryStore, type AlertBus } from './support.js';
@@ -354,23 +353,25 @@ describe('schema sweeps', () => {
 // ---------- config/telegram through the service, in the Telegram runtime ----------
 
 describe('config/telegram in the Telegram runtime', () => {
-  function ctxOf(svc: ConfigService, clock: ManualClock): AppContext {
+  function ctxOf(svc: ConfigService, clock: ManualClock): Services {
     return { state: store!, bus: ab!.bus, clock, log: captureLog().log, config: svc, warehouse: undefined as never, endpoints: { krakenRest: '', bybitRest: '', bybitWs: '' } };
   }
-  const opts = { env: {}, secrets: { get: async () => undefined }, api: new ConsoleTelegram({ dir: '/nonexistent', print: () => {} }) };
+  /** A root over `ctx` whose Telegram side has no secrets and prints nowhere. */
+  const rootOf = (ctx: Services): Root =>
+    createRoot(ctx, { env: {}, secrets: { get: async () => undefined }, telegram: { api: new ConsoleTelegram({ dir: '/nonexistent', print: () => {} }) } });
 
   it('is reloaded within the reload interval, change-logged, and a bad nested edit keeps the owner id', async () => {
     const { clock, svc, store } = setup();
     await store.set('config/telegram', { ...JSON.parse(JSON.stringify(DEFAULT_TELEGRAM_CONFIG)), ownerUserId: 777 });
-    const ctx = ctxOf(svc, clock);
-    let rt = await getTelegramRuntime(ctx, opts);
+    const root = rootOf(ctxOf(svc, clock));
+    let rt = await root.telegram();
     expect(rt.deps.access.owner).toBe(777);
     expect(rt.deps.tg.lists.pageSize).toBe(5);
 
     // A valid partial nested edit: picked up after the reload interval, owner kept.
     await store.set('config/telegram', { lists: { pageSize: 8 } });
     await clock.advance(RELOAD);
-    rt = await getTelegramRuntime(ctx, opts);
+    rt = await root.telegram();
     expect(rt.deps.tg.lists).toEqual({ pageSize: 8, defaultLast: 5, maxLast: 10 });
     expect(rt.deps.access.owner).toBe(777);
     const [rec] = await configChanges(store, 'telegram');
@@ -381,7 +382,7 @@ describe('config/telegram in the Telegram runtime', () => {
     for (const bad of bads) {
       await store.set('config/telegram', bad);
       await clock.advance(RELOAD);
-      rt = await getTelegramRuntime(ctx, opts);
+      rt = await root.telegram();
       expect(rt.deps.access.owner).toBe(777);
       expect(rt.deps.tg.lists.pageSize).toBe(8);
       expect(rt.deps.tg.limits.perChatIntervalMs).toBe(1_000);
@@ -393,8 +394,8 @@ describe('config/telegram in the Telegram runtime', () => {
 
   it('a fixed ConfigSource keeps the same runtime (nothing rebuilt)', async () => {
     const { clock } = setup();
-    const ctx = { ...ctxOf(undefined as never, clock), config: staticConfig(DEFAULT_SYSTEM_CONFIG) };
-    const a = await getTelegramRuntime(ctx, opts);
-    expect(await getTelegramRuntime(ctx, opts)).toBe(a);
+    const root = rootOf({ ...ctxOf(undefined as never, clock), config: staticConfig(DEFAULT_SYSTEM_CONFIG) });
+    const a = await root.telegram();
+    expect(await root.telegram()).toBe(a);
   });
 });

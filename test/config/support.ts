@@ -5,7 +5,7 @@
  */
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { InMemoryBus } from '../../infra/bus/memory.js';
-import { decodeEvent } from '../../shared/events.js';
+import { decodeEnvelope } from '../../infra/bus/envelope.js';
 import { TOPICS } from '../../shared/topics.js';
 import { createLogger, type Logger, type Severity } from '../../shared/log.js';
 import type { Clock } from '../../shared/ports/clock.js';
@@ -29,7 +29,7 @@ export function alertBus(): AlertBus {
     name: 'test-alerts',
     topic: TOPICS.alerts,
     handler: (event) => {
-      alerts.push(decodeEvent(event, alertSchema).payload);
+      alerts.push(decodeEnvelope(event, TOPICS.alerts).payload);
     },
   });
   return { bus, alerts, settle: () => bus.drain() };

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { deployPlan, PUBLIC_SERVICE_MAX_INSTANCES, RUNTIME } from '../../scripts/deploy.js';
 import { run as provisionCli } from '../../scripts/pubsub-provision.js';
-import { HOLDER_SERVICE, PUBLIC_HTTP_FUNCTIONS, SCHEDULED_FUNCTIONS, TELEGRAM_WEBHOOK_SERVICE, pubsubBindings } from '../../functions/registry.js';
+import { HOLDER_SERVICE, PUBLIC_HTTP_FUNCTIONS, SCHEDULED_FUNCTIONS, TELEGRAM_WEBHOOK_SERVICE, pubsubBindings } from '../../infra/runtime/registry.js';
 import { loadSchedule, SCHEDULER_YAML } from '../../shared/schedule/schema.js';
 
 describe('deploy plan', () => {
@@ -33,8 +33,8 @@ describe('deploy plan', () => {
 
   it('deploys the Telegram webhook as its own public Cloud Run service whose process serves the front, not as a Cloud Function', () => {
     // A Cloud Function's framework parses every body before our code runs: the secret would come too late.
-    expect(Object.keys(PUBLIC_HTTP_FUNCTIONS)).toContain(TELEGRAM_WEBHOOK_SERVICE);
-    for (const name of Object.keys(PUBLIC_HTTP_FUNCTIONS)) {
+    expect(PUBLIC_HTTP_FUNCTIONS.map((f) => f.name)).toContain(TELEGRAM_WEBHOOK_SERVICE);
+    for (const { name } of PUBLIC_HTTP_FUNCTIONS) {
       expect(lines.filter((l) => l.startsWith(`gcloud functions deploy ${name} `))).toEqual([]);
       const run = lines.filter((l) => l.startsWith(`gcloud run deploy ${name} `));
       expect(run).toHaveLength(1);
@@ -62,7 +62,7 @@ describe('deploy plan', () => {
   });
 
   it('every scheduler.yaml target that is registered is deployed as an HTTP function', () => {
-    const registered = new Set(SCHEDULED_FUNCTIONS.map((j) => j.name));
+    const registered = new Set<string>(SCHEDULED_FUNCTIONS.map((j) => j.name));
     const targets = Object.values(loadSchedule(SCHEDULER_YAML).jobs).map((j) => j.function);
     for (const t of targets.filter((t) => registered.has(t))) expect(lines.some((l) => l.includes(`functions deploy ${t} `))).toBe(true);
   });

@@ -5,8 +5,7 @@ import { writeHotCandles } from '../../shared/market/hot-store.js';
 import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from '../../shared/config/system.js';
 import { staticConfig } from '../../shared/config/source.js';
 import { ManualClock } from '../../shared/ports/clock.js';
-import { healthCheckJob } from '../../functions/health-check/index.js';
-import type { AppContext } from '../../infra/context.js';
+import { handle as healthCheck, type Deps } from '../../shared/pipeline/health-check.js';
 import type { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { alertBus, captureLog, memoryStore, type AlertBus } from '../config/support.js';
 import { loadCandles } from './support.js';
@@ -126,18 +125,10 @@ describe('data freshness', () => {
     ab = alertBus();
     await writeHotCandles(store, btc.slice(0, 10));
     const clock = new ManualClock(btc[9]!.openTime + MIN);
-    const ctx: AppContext = {
-      state: store,
-      bus: ab.bus,
-      clock,
-      log: captureLog().log,
-      config: staticConfig(config([BTC])),
-      warehouse: undefined as never,
-      endpoints: { krakenRest: '', bybitRest: '', bybitWs: '' },
-    };
-    expect(await healthCheckJob.run(ctx)).toEqual({ checked: 1, stale: [], transitions: [] });
+    const ctx: Deps = { state: store, bus: ab.bus, clock, log: captureLog().log, config: staticConfig(config([BTC])) };
+    expect(await healthCheck(ctx)).toEqual({ checked: 1, stale: [], transitions: [] });
     await clock.advance(11 * MIN);
-    expect(await healthCheckJob.run(ctx)).toEqual({ checked: 1, stale: ['BTCUSDT'], transitions: ['BTCUSDT->stale'] });
-    expect(await healthCheckJob.run(ctx)).toEqual({ checked: 1, stale: ['BTCUSDT'], transitions: [] });
+    expect(await healthCheck(ctx)).toEqual({ checked: 1, stale: ['BTCUSDT'], transitions: ['BTCUSDT->stale'] });
+    expect(await healthCheck(ctx)).toEqual({ checked: 1, stale: ['BTCUSDT'], transitions: [] });
   });
 });

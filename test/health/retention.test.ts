@@ -5,9 +5,8 @@ import { barsCollection } from '../../shared/state-paths.js';
 import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from '../../shared/config/system.js';
 import { staticConfig } from '../../shared/config/source.js';
 import { ManualClock } from '../../shared/ports/clock.js';
+import { handle as retentionCleanup, type Deps } from '../../shared/pipeline/retention-cleanup.js';
 import type { Candle, Interval, Venue } from '../../shared/model/market.js';
-import { retentionCleanupJob } from '../../functions/retention-cleanup/index.js';
-import type { AppContext } from '../../infra/context.js';
 import type { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { captureLog, memoryStore } from '../config/support.js';
 import { loadCandles } from './support.js';
@@ -94,16 +93,8 @@ describe('hot-store retention (1m 30 d, 15m 1 y, 1h 2 y, 1d forever)', () => {
   it('the retention-cleanup function uses the context config and clock', async () => {
     store = memoryStore();
     await writeHotCandles(store, [...m1, ...d1]);
-    const ctx: AppContext = {
-      state: store,
-      bus: undefined as never,
-      clock: new ManualClock(Date.parse('2025-06-29T14:00:00Z')),
-      log: captureLog().log,
-      config: staticConfig(cfg),
-      warehouse: undefined as never,
-      endpoints: { krakenRest: '', bybitRest: '', bybitWs: '' },
-    };
-    const r = await retentionCleanupJob.run(ctx);
+    const ctx: Deps = { state: store, clock: new ManualClock(Date.parse('2025-06-29T14:00:00Z')), log: captureLog().log, config: staticConfig(cfg) };
+    const r = await retentionCleanup(ctx);
     expect(r.deleted).toEqual({ '1m': m1.filter((c) => c.openTime < Date.parse('2025-05-30T14:00:00Z')).length });
     expect(await openTimes('kraken', '1d')).toHaveLength(90);
   });

@@ -6,18 +6,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { candleIngest, CANDLE_INGEST_TOPIC } from '../../functions/candle-ingest/index.js';
-import { tickArchive, TICK_ARCHIVE_TOPIC } from '../../functions/tick-archive/index.js';
-import { setContext, type AppContext } from '../../infra/context.js';
+import * as candleIngestFn from '../../shared/pipeline/candle-ingest.js';
+import * as tickArchiveFn from '../../shared/pipeline/tick-archive.js';
+import { encodePayload, type CloudEventHandler, type PubsubCloudEvent } from '../../infra/bus/envelope.js';
+import { bindPubsub } from '../../infra/functions.js';
+import { createRoot } from '../../infra/runtime/root.js';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { DuckDbWarehouse } from '../../infra/warehouse/duckdb.js';
-import {
-  encodePayload,
-  PermanentError,
-  type Bus,
-  type CloudEventHandler,
-  type PubsubCloudEvent,
-} from '../../shared/ports/bus.js';
+import { PermanentError, type Bus } from '../../shared/ports/bus.js';
+import { TOPICS } from '../../shared/topics.js';
 import { ManualClock } from '../../shared/ports/clock.js';
 import type { Row, Warehouse } from '../../shared/ports/warehouse.js';
 import { createLogger } from '../../shared/log.js';
@@ -87,9 +84,9 @@ function envelope(topic: string, subscription: string, payload: unknown, opts: {
 }
 
 const candleEvent = (candles: Candle[], opts?: Parameters<typeof envelope>[3]) =>
-  envelope(CANDLE_INGEST_TOPIC, 'candle-ingest--candles-bybit-1m', { candles }, opts);
+  envelope(TOPICS.bybitCandles, 'candle-ingest--candles-bybit-1m', { candles }, opts);
 const tickEvent = (batch: unknown, opts?: Parameters<typeof envelope>[3]) =>
-  envelope(TICK_ARCHIVE_TOPIC, 'tick-archive--raw-tick-data-bybit', batch, opts);
+  envelope(TOPICS.rawTicks, 'tick-archive--raw-tick-data-bybit', batch, opts);
 
 const noBus: Bus = {
   publish: async (topic) => {
@@ -103,8 +100,12 @@ let duck: DuckDbWarehouse;
 let clock: ManualClock;
 let logLines: string[];
 
+/** The two functions as their cloud entries bind them, over a root with `warehouse`. */
+let candleIngest: CloudEventHandler;
+let tickArchive: CloudEventHandler;
+
 function install(warehouse: Warehouse = duck): void {
-  const ctx: AppContext = {
+  const root = createRoot({
     state,
     bus: noBus,
     warehouse,
@@ -112,8 +113,9 @@ function install(warehouse: Warehouse = duck): void {
     log: createLogger({}, { sink: (line) => logLines.push(line), minSeverity: 'DEBUG' }),
     config: staticConfig(DEFAULT_SYSTEM_CONFIG),
     endpoints: { krakenRest: 'http://127.0.0.1:1', bybitRest: 'http://127.0.0.1:1', bybitWs: 'ws://127.0.0.1:1' },
-  };
-  setContext(ctx);
+  });
+  candleIngest = bindPubsub(candleIngestFn.FUNCTION_NAME, candleIngestFn.handle, () => root.deps(candleIngestFn.FUNCTION_NAME));
+  tickArchive = bindPubsub(tickArchiveFn.FUNCTION_NAME, tickArchiveFn.handle, () => root.deps(tickArchiveFn.FUNCTION_NAME));
 }
 
 beforeEach(() => {
@@ -125,7 +127,6 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
-  setContext(undefined);
   await state.close();
   await duck.close();
 });

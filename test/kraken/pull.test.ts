@@ -9,7 +9,8 @@ import { TOPICS } from '../../shared/topics.js';
 import { barsCollection, krakenCursorPath } from '../../shared/state-paths.js';
 import { advanceCursor, pullKraken, type KrakenCursor } from '../../shared/market/kraken/pull.js';
 import type { KrakenOhlcRawRow } from '../../shared/ports/kraken.js';
-import { krakenPullJob } from '../../functions/kraken-pull/index.js';
+import { FUNCTION_NAME as KRAKEN_PULL, handle as krakenPull } from '../../shared/pipeline/kraken-pull.js';
+import { createRoot } from '../../infra/runtime/root.js';
 import { KrakenRestServer } from '../../infra/replay/kraken-server.js';
 import { embeddedEnv, pullDeps, readRestExcerpt, record, testConfig, type Env } from './helpers.js';
 import type { Alert, CandleBatch } from '../../shared/messages.js';
@@ -182,9 +183,9 @@ describe('Kraken pull over time', () => {
     expect(await env.state.get(krakenCursorPath('ETHNOPE', '1m'))).toBeUndefined();
   });
 
-  it('the scheduled job runs from the AppContext (endpoint from ctx.endpoints.krakenRest)', async () => {
+  it('the scheduled job runs with its root\'s deps (endpoint from the root\'s endpoints.krakenRest)', async () => {
     await setup(head.rows, openRow[0] * S + 30 * S);
-    const ctx = {
+    const root = createRoot({
       state: env.state,
       bus: env.bus,
       warehouse: env.warehouse,
@@ -192,12 +193,12 @@ describe('Kraken pull over time', () => {
       log: env.log,
       config: staticConfig(config),
       endpoints: { krakenRest: server.url, bybitRest: 'http://127.0.0.1:1', bybitWs: 'ws://127.0.0.1:1' },
-    };
-    const out = await krakenPullJob.run(ctx);
+    });
+    const out = await krakenPull(await root.deps(KRAKEN_PULL));
     expect(out).toMatchObject({ pulls: 1, published: 64, stored: 64, errors: 0 });
     expect(server.ohlcRequests()).toHaveLength(1);
     // A warm instance reuses its client: the per-pair rate limit holds across invocations.
-    const second = krakenPullJob.run(ctx);
+    const second = krakenPull(await root.deps(KRAKEN_PULL));
     await new Promise((r) => setTimeout(r, 50));
     expect(server.ohlcRequests()).toHaveLength(1);
     await clock.advance(1_000);

@@ -14,29 +14,28 @@
  *   market goes on being stored and traded at its new level.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { InMemoryBus } from '../../infra/bus/memory.js';
+import type { InMemoryBus } from '../../infra/bus/memory.js';
 import { SUBSCRIBERS, subscriptionName } from '../../infra/bus/topology.js';
-import { setContext, type AppContext } from '../../infra/context.js';
+import { pubsubHandlerFor } from '../../infra/runtime/bind.js';
+import { PUBSUB_FUNCTIONS } from '../../infra/runtime/registry.js';
+import type { Root } from '../../infra/runtime/root.js';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { DuckDbWarehouse, IN_MEMORY } from '../../infra/warehouse/duckdb.js';
-import { candleIngest } from '../../functions/candle-ingest/index.js';
-import { execution } from '../../functions/execution/index.js';
-import { microScalp } from '../../functions/micro-scalp/index.js';
-import { staticConfig } from '../../shared/config/source.js';
-import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { createLogger } from '../../shared/log.js';
 import { CandlePublisher } from '../../shared/market/bybit/candle-publisher.js';
 import type { GateDoc } from '../../shared/market/candle-gate.js';
-import { candleKey, type Candle } from '../../shared/model/market.js';
-import type { CloudEventHandler } from '../../shared/ports/bus.js';
 import { ManualClock } from '../../shared/ports/clock.js';
+import { staticConfig } from '../../shared/config/source.js';
+import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
+import { candleKey, type Candle } from '../../shared/model/market.js';
 import { TOPICS } from '../../shared/topics.js';
 import type { PositionClosedEvent, TradeEvent } from '../../shared/model/trading.js';
 import type { TradingDoc } from '../../shared/trading/store.js';
 import { barsCollection, gateDocPath, tradingDocPath } from '../../shared/state-paths.js';
 import { PAPER_ACCOUNT_ID } from '../../shared/pipeline/execution.js';
 import { realBtc1m, signal } from '../trading/helpers.js';
+import { testRoot } from '../root.js';
 import type { Alert } from '../../shared/messages.js';
 
 const MIN = 60_000;
@@ -49,10 +48,11 @@ const real = (hhmm: string) => BTC.find((c) => c.openTime === at(hhmm)) as Candl
 const LONG = signal({ signalId: 'v52_divergence:BTCUSDT:gate-1', ts: at('12:18'), entries: [109100], stopLoss: 108800, takeProfit: 111000, maxHoldMs: 180 * MIN });
 const GROUP = 'tg:v52_divergence:BTCUSDT:gate-1';
 
-const CONSUMERS: Record<string, CloudEventHandler> = { 'candle-ingest': candleIngest, 'micro-scalp': microScalp, execution };
+const CONSUMERS = PUBSUB_FUNCTIONS.filter((f) => ['candle-ingest', 'micro-scalp', 'execution'].includes(f.name));
 const CANDLE_SUBS = SUBSCRIBERS[TOPICS.bybitCandles].map((e) => subscriptionName(e.function, TOPICS.bybitCandles));
 const decode = (data: string) => JSON.parse(Buffer.from(data, 'base64').toString('utf8')) as unknown;
 
+let root: Root;
 let clock: ManualClock;
 let state: SqliteStateStore;
 let warehouse: DuckDbWarehouse;
@@ -61,27 +61,12 @@ let events: TradeEvent[];
 let alerts: Alert[];
 
 beforeEach(async () => {
-  clock = new ManualClock(at('12:05'));
-  state = new SqliteStateStore({ file: ':memory:', clock });
-  warehouse = new DuckDbWarehouse({ file: IN_MEMORY });
-  await warehouse.ensureSchema();
-  const log = createLogger({}, { minSeverity: 'CRITICAL' });
-  bus = new InMemoryBus({ clock, fast: true, log });
-  const ctx: AppContext = {
-    state,
-    bus,
-    warehouse,
-    clock,
-    log,
-    config: staticConfig(DEFAULT_SYSTEM_CONFIG, DEFAULT_STRATEGY_CONFIGS),
-    endpoints: { krakenRest: 'http://127.0.0.1:9', bybitRest: 'http://127.0.0.1:9', bybitWs: 'ws://127.0.0.1:9' },
-  };
-  setContext(ctx);
+  ({ root, clock, state, warehouse, bus } = await testRoot({ start: at('12:05') }));
   for (const [topic, entries] of Object.entries(SUBSCRIBERS)) {
     for (const e of entries) {
-      const handler = CONSUMERS[e.function];
-      if (handler && (topic === TOPICS.bybitCandles || (e.function === 'execution' && topic === TOPICS.microSignals))) {
-        bus.subscribe({ name: subscriptionName(e.function, topic), topic, handler });
+      const fn = CONSUMERS.find((f) => f.name === e.function);
+      if (fn && (topic === TOPICS.bybitCandles || (e.function === 'execution' && topic === TOPICS.microSignals))) {
+        bus.subscribe({ name: subscriptionName(e.function, topic), topic, handler: pubsubHandlerFor(root, fn) });
       }
     }
   }
@@ -92,10 +77,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  setContext(undefined);
-  await bus.close();
-  await state.close();
-  await warehouse.close();
+  await root.close();
 });
 
 /** Publishes one candle message as the holder does (at `now`, default the candle's close) and drains the bus. */
@@ -153,7 +135,7 @@ describe('the candle gate at every consumer', () => {
         reason: /payload is not JSON/,
         send: () => publishRaw(JSON.stringify({ candles: [next] }).replace(/"close":[0-9.]+/, '"close":NaN'), next.symbol),
       },
-      { name: 'negative price', reason: /payload failed validation: candles\.0\.low/, send: () => publish({ ...next, low: -next.low }) },
+      { name: 'negative price', reason: /payload failed validation for candles-bybit-1m: candles\.0\.low/, send: () => publish({ ...next, low: -next.low }) },
       { name: 'high < low', reason: /OHLC out of order/, send: () => publish({ ...next, high: next.low - 1, low: next.high + 1 }) },
       { name: 'a month in the future', reason: /closes after now/, send: () => publish({ ...next, openTime: next.openTime + 30 * DAY }, next.openTime + MIN) },
       { name: 'unknown symbol', reason: /unknown symbol FOOUSDT/, send: () => publish({ ...next, symbol: 'FOOUSDT' }) },

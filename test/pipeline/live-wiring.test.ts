@@ -1,7 +1,7 @@
 /**
  * Live execution wired behind the owner's switch, end to end through the REAL execution function on
  * the in-process bus: micro signal and closed Bybit 1m candles in, trading core (TradingStore) ->
- * LiveExecutor -> bybit-api RestClientV5 (functions/execution/live.ts, keys from the SecretSource) ->
+ * LiveExecutor -> bybit-api RestClientV5 (infra/bybit/live-venue.ts, keys from the root's SecretSource) ->
  * the local Bybit v5 private REST server (signature checks, limit-only matching engine driven with the
  * REAL BTCUSDT 1m prices of 2025-06-11, test/fixtures/trading; instruments: the real recorded
  * instruments-info of test/live/fixtures).
@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BybitTradeServer, BYBIT_MAKER_FEE_RATE } from '../../infra/replay/bybit-trade-server.js';
 import { envSecrets } from '../../infra/secrets.js';
-import { setExecutionSecrets } from '../../functions/execution/live.js';
+import type { SecretSource } from '../../shared/ports/secrets.js';
 import type { Candle } from '../../shared/model/market.js';
 import { clientOrderId } from '../../shared/trading/live/orders.js';
 import { setTradingMode } from '../../shared/trading/live/mode.js';
@@ -40,6 +40,8 @@ const LONG = (id = 'v52_divergence:BTCUSDT:live-1') => signal({ signalId: id, ts
 
 let server: BybitTradeServer;
 let h: Harness;
+/** The keys the root's SecretSource reads (Secret Manager in the cloud; a test swaps them). */
+let keys: SecretSource;
 
 /** The market trades through the candle (open, the extreme against its direction, the other, close). */
 function play(c: Candle): void {
@@ -59,8 +61,8 @@ const orderRequests = () => server.requests.filter((r) => r.path.startsWith('/v5
 beforeEach(async () => {
   server = new BybitTradeServer({ apiKey: API_KEY, apiSecret: API_SECRET, instrumentsFile: INSTRUMENTS });
   const url = await server.start();
-  h = await executionHarness({ start: at('12:05'), bybitRest: url });
-  setExecutionSecrets(envSecrets({ CST_BYBIT_API_KEY: API_KEY, CST_BYBIT_API_SECRET: API_SECRET }));
+  keys = envSecrets({ CST_BYBIT_API_KEY: API_KEY, CST_BYBIT_API_SECRET: API_SECRET });
+  h = await executionHarness({ start: at('12:05'), bybitRest: url, secrets: { get: (name) => keys.get(name) } });
 });
 
 afterEach(async () => {
@@ -68,7 +70,6 @@ afterEach(async () => {
   expect(server.violations).toEqual([]);
   for (const body of server.orderCreates()) expect(body.orderType).toBe('Limit');
   expect(h.bus.deadLetters()).toEqual([]);
-  setExecutionSecrets(undefined);
   await h.close();
   await server.stop();
 });
@@ -165,7 +166,7 @@ describe('the execution function with live wiring', () => {
   });
 
   it('live without keys: signals are rejected live_unavailable, one critical alert, no request', async () => {
-    setExecutionSecrets(envSecrets({}));
+    keys = envSecrets({});
     await run(before('12:18'));
     await setTradingMode(h.state, { actor: 'owner', actorId: '42', mode: 'live' }, h.clock.now());
     await h.signal(LONG('v52_divergence:BTCUSDT:nokeys-1'));

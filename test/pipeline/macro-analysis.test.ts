@@ -7,8 +7,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { InMemoryBus } from '../../infra/bus/memory.js';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { DuckDbWarehouse } from '../../infra/warehouse/duckdb.js';
-import type { AppContext } from '../../infra/context.js';
-import { macroAnalysisJob } from '../../functions/macro-analysis/index.js';
 import { staticConfig } from '../../shared/config/source.js';
 import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from '../../shared/config/system.js';
@@ -20,9 +18,11 @@ import { regimeAt } from '../../shared/protection/regime.js';
 import { TOPICS } from '../../shared/topics.js';
 import { fromRows } from '../../shared/strategies/macro/columns.js';
 import { computeBias } from '../../shared/strategies/macro/bias.js';
-import { candlesNeeded, runMacro, type MacroDeps, type StoredBias } from '../../shared/pipeline/macro-analysis.js';
-import { biasPath, swingPublishedPath } from '../../shared/state-paths.js';
+import { candlesNeeded, FUNCTION_NAME, handle, runMacro, type MacroDeps, type StoredBias } from '../../shared/pipeline/macro-analysis.js';
 import { FILES, HOUR, MIN, aggregate, loadRows, quietLogger, toCandles, ts, type Row } from '../macro/helpers.js';
+import { createRoot } from '../../infra/runtime/root.js';
+import { UNREACHABLE } from '../root.js';
+import { biasPath, swingPublishedPath } from '../../shared/state-paths.js';
 import { MESSAGE_SCHEMAS } from '../../shared/messages.js';
 
 const SYSTEM: SystemConfig = {
@@ -255,22 +255,22 @@ describe('runMacro end to end (Kraken XBTUSD, 2023-03-17 breakout)', () => {
 });
 
 describe('macro-analysis scheduled job', () => {
-  it('runs runMacro from the AppContext and rejects a bad body', async () => {
+  it('runs runMacro with the root\'s deps and rejects a bad body', async () => {
     const env = await setup('2023-03-17T02:01:30Z');
     await env.feed();
-    const ctx: AppContext = {
+    const root = createRoot({
       state: env.state,
       bus: env.bus,
       warehouse: env.warehouse,
       clock: env.clock,
       log: quietLogger(),
       config: staticConfig(SYSTEM, DEFAULT_STRATEGY_CONFIGS),
-      endpoints: { krakenRest: 'http://127.0.0.1:1', bybitRest: 'http://127.0.0.1:1', bybitWs: 'ws://127.0.0.1:1' },
-    };
-    expect(macroAnalysisJob.name).toBe('macro-analysis');
-    const out = await macroAnalysisJob.run(ctx, { symbols: ['BTCUSDT'] });
+      endpoints: UNREACHABLE,
+    });
+    expect(FUNCTION_NAME).toBe('macro-analysis');
+    const out = await handle(await root.deps(FUNCTION_NAME), { symbols: ['BTCUSDT'] });
     expect(out).toMatchObject({ slotStart: ts('2023-03-17T02:00:00Z'), biasPublished: 1, scansLogged: 3, signalsPublished: 1 });
-    await expect(macroAnalysisJob.run(ctx, { symbols: 'BTCUSDT' })).rejects.toBeInstanceOf(PermanentError);
+    await expect(handle(await root.deps(FUNCTION_NAME), { symbols: 'BTCUSDT' })).rejects.toBeInstanceOf(PermanentError);
     await env.inner.drain();
   });
 });

@@ -7,20 +7,19 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InMemoryBus } from '../../infra/bus/memory.js';
-import { buildPubsubCloudEvent } from '../../infra/bus/envelope.js';
-import { setContext, type AppContext } from '../../infra/context.js';
+import { buildPubsubCloudEvent, encodePayload } from '../../infra/bus/envelope.js';
+import { bindPubsub } from '../../infra/functions.js';
+import { createRoot, type Services } from '../../infra/runtime/root.js';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { DuckDbWarehouse, IN_MEMORY } from '../../infra/warehouse/duckdb.js';
-import { pubsubBindings } from '../../functions/registry.js';
-import { microScalp } from '../../functions/micro-scalp/index.js';
-import { execution } from '../../functions/execution/index.js';
+import { pubsubBindings } from '../../infra/runtime/registry.js';
 import { staticConfig } from '../../shared/config/source.js';
 import { DEFAULT_STRATEGY_CONFIGS, DEFAULT_V52_DIVERGENCE_CONFIG, DEFAULT_LEVELS_EXHAUSTION_CONFIG } from '../../shared/config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { createLogger } from '../../shared/log.js';
 import { writeHotCandles } from '../../shared/market/hot-store.js';
+import { PermanentError } from '../../shared/ports/bus.js';
 import type { Candle } from '../../shared/model/market.js';
-import { encodePayload, PermanentError } from '../../shared/ports/bus.js';
 import { ManualClock } from '../../shared/ports/clock.js';
 import { seriesFromCandles } from '../../shared/strategies/series.js';
 import type { ScalpDecision } from '../../shared/strategies/scalp/common.js';
@@ -30,8 +29,19 @@ import type { TradingDoc } from '../../shared/trading/store.js';
 import { tradingDocPath } from '../../shared/state-paths.js';
 import type { Signal } from '../../shared/model/trading.js';
 import { scalpSignal, SCALP_MAX_HOLD_MS, SCALP_SIGNAL_CONFIDENCE } from '../../shared/strategies/scalp/signal.js';
+import * as microScalpFn from '../../shared/pipeline/micro-scalp.js';
 import { createMicroCache, evaluateMicro, type MicroDeps, type MicroResult } from '../../shared/pipeline/micro-scalp.js';
-import { DecisionCandlePendingError, executeCandles, executeSignal, executionCacheFor, PAPER_ACCOUNT_ID, REJECTED_DECISION, type ExecutionDeps } from '../../shared/pipeline/execution.js';
+import * as executionFn from '../../shared/pipeline/execution.js';
+import {
+  createExecutionCache,
+  DecisionCandlePendingError,
+  executeCandles,
+  executeSignal,
+  PAPER_ACCOUNT_ID,
+  REJECTED_DECISION,
+  type ExecutionCache,
+  type ExecutionDeps,
+} from '../../shared/pipeline/execution.js';
 import { MIN } from './helpers.js';
 import { snapshotSchema } from '../../shared/messages.js';
 
@@ -101,7 +111,8 @@ describe('micro-scalp and execution engines on the embedded adapters', () => {
   let warehouse: DuckDbWarehouse;
   let bus: InMemoryBus;
   let clock: ManualClock;
-  let ctx: AppContext;
+  let ctx: Services;
+  let execCache: ExecutionCache;
   const published: Signal[] = [];
   const events: Array<{ type: string; eventId: string }> = [];
 
@@ -116,6 +127,7 @@ describe('micro-scalp and execution engines on the embedded adapters', () => {
     bus.subscribe({ name: 'tap--micro', topic: TOPICS.microSignals, handler: (e) => void published.push(JSON.parse(Buffer.from(e.data.message.data, 'base64').toString('utf8')) as Signal) });
     bus.subscribe({ name: 'tap--events', topic: TOPICS.tradeEvents, handler: (e) => void events.push(JSON.parse(Buffer.from(e.data.message.data, 'base64').toString('utf8')) as { type: string; eventId: string }) });
     ctx = { state, bus, warehouse, clock, log, config: staticConfig(DEFAULT_SYSTEM_CONFIG, DEFAULT_STRATEGY_CONFIGS), endpoints: { krakenRest: '', bybitRest: '', bybitWs: '' } };
+    execCache = createExecutionCache();
     published.length = 0;
     events.length = 0;
     // The hot store as candle-ingest leaves it (the engines read it only up to the candle they evaluate).
@@ -123,14 +135,13 @@ describe('micro-scalp and execution engines on the embedded adapters', () => {
   });
 
   afterEach(async () => {
-    setContext(undefined);
     await bus.close();
     await state.close();
     await warehouse.close();
   });
 
   const microDeps = (cache = createMicroCache()): MicroDeps => ({ ...ctx, cache });
-  const execDeps = (): ExecutionDeps => ({ ...ctx, cache: executionCacheFor(state) });
+  const execDeps = (): ExecutionDeps => ({ ...ctx, cache: execCache });
 
   async function closeAt(deps: MicroDeps, k: number): Promise<MicroResult> {
     const c = CANDLES[k] as Candle;
@@ -278,7 +289,9 @@ describe('micro-scalp and execution engines on the embedded adapters', () => {
   });
 
   it('the function entry points route by topic and dead-letter what they can never process', async () => {
-    setContext(ctx);
+    const root = createRoot(ctx);
+    const microScalp = bindPubsub(microScalpFn.FUNCTION_NAME, microScalpFn.handle, () => root.deps(microScalpFn.FUNCTION_NAME));
+    const execution = bindPubsub(executionFn.FUNCTION_NAME, executionFn.handle, () => root.deps(executionFn.FUNCTION_NAME));
     const event = (topic: string, payload: unknown) =>
       buildPubsubCloudEvent({ projectId: 'p', topic, subscription: `x--${topic}`, data: encodePayload(payload), messageId: '1', publishTime: new Date(0).toISOString() });
     await expect(microScalp(event(TOPICS.snapshots, { symbol: 'BTCUSDT', ts: 'soon' }))).rejects.toBeInstanceOf(PermanentError);

@@ -119,7 +119,7 @@ describe('move TP', () => {
 describe('suggestion decided', () => {
   async function withConfigService(): Promise<void> {
     h = await executionHarness({ start: at('12:05'), config: ({ state, bus, clock, log }) => new ConfigService({ state, bus, clock, log }) });
-    await h.ctx.config.strategies(); // seeds the config documents, as the first read of any function does
+    await h.root.config.strategies(); // seeds the config documents, as the first read of any function does
   }
   const item = (id: string, current: number, suggested: number, parameter = 'risk.scalp.totalRiskPct', strategy = 'risk') =>
     h.state.create(`ml_suggestions/${id}`, { id, strategy, parameter, current, suggested, status: 'approved', createdAt: at('12:00'), summary: 'backtest' });
@@ -136,7 +136,7 @@ describe('suggestion decided', () => {
     expect(d).toMatchObject({ status: 'approved', decidedAt: ts, decidedBy: '42', commandId: 'tg:20', appliedAt: h.clock.now() });
     expect(d?.applied).toEqual([expect.objectContaining({ document: 'config/risk', field: 'scalp.totalRiskPct', before: 2, after: 1.5, outcome: 'applied' })]);
     expect(await risk()).toBe(1.5);
-    expect((await h.ctx.config.strategies()).risk.scalp.totalRiskPct).toBe(1.5);
+    expect((await h.root.config.strategies()).risk.scalp.totalRiskPct).toBe(1.5);
     const log = await configChanges(h.state, 'risk');
     expect(log.map((c) => c.outcome)).toEqual(['applied', 'initial']);
     expect(h.alerts.filter((a) => a.kind === 'config_applied')).toEqual([expect.objectContaining({ subject: 'risk' })]);
@@ -179,7 +179,7 @@ describe('suggestion decided', () => {
     });
     await h.command(cmd('suggestion_decided', 33, { suggestionId: 'bt_5', approved: true }));
     expect((await decided('bt_5'))?.applied?.map((c) => c.outcome)).toEqual(['applied', 'applied']);
-    const st = await h.ctx.config.strategies();
+    const st = await h.root.config.strategies();
     expect(st.scalp.v52_divergence.exits.fixed.takeProfitPct).toBe(0.6);
     expect(st.risk.scalp.perTradeRiskPct).toBe(0.4);
     expect(st.risk.scalp.totalRiskPct).toBe(2);
@@ -188,11 +188,11 @@ describe('suggestion decided', () => {
     await withConfigService();
     // The owner stored only the fields to change.
     await h.state.set('config/risk', { scalp: { perTradeRiskPct: 0.4 } });
-    await (h.ctx.config as ConfigService).check(['risk']);
+    await (h.root.config as ConfigService).check(['risk']);
     await item('bt_6-1', 2, 1.5);
     await h.command(cmd('suggestion_decided', 40, { suggestionId: 'bt_6-1', approved: true }));
     expect((await decided('bt_6-1'))?.applied).toEqual([expect.objectContaining({ outcome: 'applied', before: 2, after: 1.5 })]);
-    const risk = (await h.ctx.config.strategies()).risk;
+    const risk = (await h.root.config.strategies()).risk;
     expect(risk.scalp).toEqual({ perTradeRiskPct: 0.4, totalRiskPct: 1.5 });
     expect(risk.positions.maxTotal).toBe(15);
 
@@ -201,6 +201,6 @@ describe('suggestion decided', () => {
     const invalid = (await decided('bt_7-1'))?.applied?.[0];
     expect(invalid?.outcome).toBe('invalid');
     expect(invalid?.detail).toContain('scalp.totalRiskPct: Too big: expected number to be <=20');
-    expect((await h.ctx.config.strategies()).risk.scalp.totalRiskPct).toBe(1.5);
+    expect((await h.root.config.strategies()).risk.scalp.totalRiskPct).toBe(1.5);
   });
 });

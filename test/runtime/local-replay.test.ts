@@ -63,7 +63,7 @@ describe('local runtime: offline replay end to end', () => {
     expect(summary.market).toBe('replay');
     expect(summary.perSymbol.map((p) => p.symbol)).toEqual(['BTCUSDT', 'ETHUSDT', 'SOLUSDT']);
     for (const p of summary.perSymbol) {
-      const candles = await recentHotCandles(rt.ctx.state, 'bybit', p.symbol, '1m', 10_000);
+      const candles = await recentHotCandles(rt.root.state, 'bybit', p.symbol, '1m', 10_000);
       const closedMinutes = Math.floor((summary.to - START) / MINUTE) - 1;
       expect(candles.length).toBeGreaterThanOrEqual(MINUTES - 1);
       expect(candles.length).toBeLessThanOrEqual(closedMinutes + 1);
@@ -75,7 +75,7 @@ describe('local runtime: offline replay end to end', () => {
   it('pulls Kraken candles on the schedule and never stores the open candle', async () => {
     for (const p of summary.perSymbol) {
       for (const interval of ['5m', '15m', '1h', '4h'] as const) expect(p.kraken[interval]).toBeGreaterThan(0);
-      const fiveMin = await recentHotCandles(rt.ctx.state, 'kraken', p.symbol, '5m', 1);
+      const fiveMin = await recentHotCandles(rt.root.state, 'kraken', p.symbol, '5m', 1);
       expect(fiveMin[0]!.openTime + 5 * MINUTE).toBeLessThanOrEqual(summary.to);
     }
     // Fired every market minute; a pull still running when the next minute comes is skipped, not overlapped

@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock, systemClock } from '../../shared/ports/clock.js';
 import { loadSchedule, parseSchedule } from '../../shared/schedule/schema.js';
 import { handlersFromScheduledJobs, LocalScheduler, type JobRun } from '../../infra/scheduler/local-runner.js';
-import type { AppContext } from '../../infra/context.js';
 import { captureLog } from '../config/support.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -132,14 +131,10 @@ jobs:
     expect(s.stats().retrain!.fired).toBe(0);
   });
 
-  it('runs the functions\' exported ScheduledJobs by function name with the current context', async () => {
+  it('runs the scheduled functions\' jobs by function name with the job\'s body', async () => {
     const clock = new ManualClock(Date.parse('2025-06-01T00:00:30Z'));
     const seen: number[] = [];
-    const ctx = { clock, log: captureLog().log } as unknown as AppContext;
-    const handlers = handlersFromScheduledJobs(
-      [{ name: 'config-check', run: async (c) => (seen.push(c.clock.now()), { ok: true }) }],
-      async () => ctx,
-    );
+    const handlers = handlersFromScheduledJobs([{ name: 'config-check', run: async () => (seen.push(clock.now()), { ok: true }) }]);
     const s = new LocalScheduler({ schedule, clock, log: captureLog().log, handlers });
     expect(s.jobs()).toEqual(['configCheck']);
     s.start();

@@ -1,7 +1,7 @@
 /**
  * The embedded default with no bot token and no owner configured (what `npm start` runs on a fresh
  * clone): every alert is printed to the console with its chart's PNG path (a local default chat), as
- * the README promises. The Telegram runtime is built exactly as a function builds it (from the
+ * the README promises. The Telegram runtime is built exactly as a function's root builds it (from the
  * environment: no token, no owner), the notifier subscribed to the bus as the local runtime does.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -11,39 +11,38 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { TOPICS } from '../../shared/topics.js';
 import { staticConfig } from '../../shared/config/source.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
-import { SqliteStateStore } from '../../infra/state/sqlite.js';
-import { InMemoryBus } from '../../infra/bus/memory.js';
-import { DuckDbWarehouse } from '../../infra/warehouse/duckdb.js';
-import { setContext, type AppContext } from '../../infra/context.js';
-import { buildTelegramRuntime, OUTPUT_DIR_ENV, setTelegramRuntime, type TelegramRuntime } from '../../infra/telegram/runtime.js';
+import type { InMemoryBus } from '../../infra/bus/memory.js';
+import { pubsubHandlerFor } from '../../infra/runtime/bind.js';
+import { PUBSUB_FUNCTIONS } from '../../infra/runtime/registry.js';
+import type { Root } from '../../infra/runtime/root.js';
+import type { SqliteStateStore } from '../../infra/state/sqlite.js';
+import { OUTPUT_DIR_ENV, type TelegramRuntime } from '../../infra/telegram/runtime.js';
 import { CONSOLE_CHAT_ID } from '../../infra/telegram/console.js';
-import { notifier } from '../../functions/notifier/index.js';
+import { testRoot } from '../root.js';
 import { AutoClock, loadCandles, MIN, notifierTopics, PNG_SIGNATURE, quietLog, seedCandles, T0 } from './helpers.js';
 import { openedOutcome } from './outcomes.js';
 
 let dir: string;
+let root: Root;
 let state: SqliteStateStore;
 let bus: InMemoryBus;
-let warehouse: DuckDbWarehouse;
 let rt: TelegramRuntime;
 let printed: string[];
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'cst-console-'));
-  const clock = new AutoClock(T0 + 2 * 60 * MIN);
-  state = new SqliteStateStore({ file: ':memory:', clock });
-  bus = new InMemoryBus({ clock, fast: true, log: quietLog, delivery: { maxAttempts: 5, minBackoffMs: 1, maxBackoffMs: 1 } });
-  warehouse = new DuckDbWarehouse({ file: ':memory:' });
-  await seedCandles(state);
-  const ctx: AppContext = {
-    state, bus, warehouse, clock, log: quietLog,
-    config: staticConfig(DEFAULT_SYSTEM_CONFIG),
-    endpoints: { krakenRest: 'http://127.0.0.1:1', bybitRest: 'http://127.0.0.1:1', bybitWs: 'ws://127.0.0.1:1' },
-  };
   // As `npm start` on a fresh clone: no CST_TELEGRAM_BOT_TOKEN, no CST_TELEGRAM_OWNER_ID, no config/telegram.
-  rt = await buildTelegramRuntime(ctx, { env: { [OUTPUT_DIR_ENV]: dir }, localChat: true });
-  setContext(ctx);
-  setTelegramRuntime(rt);
+  ({ root, state, bus } = await testRoot({
+    clock: new AutoClock(T0 + 2 * 60 * MIN),
+    log: quietLog,
+    config: () => staticConfig(DEFAULT_SYSTEM_CONFIG),
+    bus: { delivery: { maxAttempts: 5, minBackoffMs: 1, maxBackoffMs: 1 } },
+    env: { [OUTPUT_DIR_ENV]: dir },
+    telegram: { localChat: true },
+  }));
+  await seedCandles(state);
+  rt = await root.telegram();
+  const notifier = pubsubHandlerFor(root, PUBSUB_FUNCTIONS.find((f) => f.name === 'notifier')!);
   for (const topic of notifierTopics()) bus.subscribe({ name: `notifier--${topic}`, topic, handler: notifier });
   printed = [];
   vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
@@ -54,11 +53,7 @@ beforeEach(async () => {
 
 afterEach(async () => {
   vi.restoreAllMocks();
-  await bus.close();
-  await state.close();
-  await warehouse.close();
-  setContext(undefined);
-  setTelegramRuntime(undefined);
+  await root.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -1,8 +1,9 @@
 /**
  * Test harness for the Telegram side: the local Bot API server (infra/replay/telegram-server.ts) on an
- * auto-advancing clock shared with the outbox's rate limiter, an in-memory SQLite state, the in-process
- * bus with the notifier subscribed, and the real webhook function served by functions-framework behind
- * its front, as `npm start` serves it or as its deployed Cloud Run service does (`serve`).
+ * auto-advancing clock shared with the outbox's rate limiter, a test root (test/root.ts: in-memory SQLite
+ * state, the in-process bus) whose Telegram side talks to that server, the notifier subscribed with the
+ * root's deps, and the real webhook function served by functions-framework behind its front, as
+ * `npm start` serves it or as its deployed Cloud Run service does (`serve`).
  * Candles are real Bybit data (test/fixtures/telegram, see its README).
  */
 import { readFileSync } from 'node:fs';
@@ -12,12 +13,12 @@ import { createServer, request, type Server } from 'node:http';
 import type { Clock } from '../../shared/ports/clock.js';
 import type { Candle, Interval } from '../../shared/model/market.js';
 import { writeHotCandles } from '../../shared/market/hot-store.js';
-import { SqliteStateStore } from '../../infra/state/sqlite.js';
-import { InMemoryBus } from '../../infra/bus/memory.js';
+import type { SqliteStateStore } from '../../infra/state/sqlite.js';
+import type { InMemoryBus } from '../../infra/bus/memory.js';
+import { bindPubsub } from '../../infra/functions.js';
+import type { Root } from '../../infra/runtime/root.js';
+import { webhookListener } from '../../infra/telegram/webhook-http.js';
 import { SUBSCRIBERS } from '../../infra/bus/topology.js';
-import { DuckDbWarehouse } from '../../infra/warehouse/duckdb.js';
-import { setContext, type AppContext } from '../../infra/context.js';
-import { httpFunctionListener } from '../../infra/functions.js';
 import { createLogger } from '../../shared/log.js';
 import { staticConfig } from '../../shared/config/source.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
@@ -25,12 +26,12 @@ import { DEFAULT_TELEGRAM_CONFIG, type TelegramConfig } from '../../shared/confi
 import { TOPICS } from '../../shared/topics.js';
 import { TelegramTestServer, type ServerLimits } from '../../infra/replay/telegram-server.js';
 import { BotApiTelegram } from '../../infra/telegram/bot-api.js';
-import { buildTelegramRuntime, setTelegramRuntime, type TelegramRuntime } from '../../infra/telegram/runtime.js';
+import type { TelegramRuntime } from '../../infra/telegram/runtime.js';
 import { sharpChartRenderer } from '../../infra/telegram/charts.js';
 import type { SecretSource } from '../../shared/ports/secrets.js';
-import { notifier } from '../../functions/notifier/index.js';
-import '../../functions/telegram-webhook/index.js';
+import { FUNCTION_NAME as NOTIFIER, handle as notifierHandle } from '../../shared/pipeline/notifier.js';
 import { startWebhookService } from '../../functions/telegram-webhook/server.js';
+import { testRoot } from '../root.js';
 
 export const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'telegram');
 export const TOKEN = '123456:TEST-token-for-the-local-server';
@@ -107,7 +108,7 @@ export interface Harness {
   bus: InMemoryBus;
   server: TelegramTestServer;
   rt: TelegramRuntime;
-  ctx: AppContext;
+  root: Root;
   webhookUrl: string;
   /** Trade commands the bot published. */
   commands: unknown[];
@@ -147,26 +148,22 @@ export function callbackUpdate(userId: number, data: string, chatId: number, mes
 
 export async function makeHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const clock = new AutoClock(T0 + 2 * 60 * MIN);
-  const state = new SqliteStateStore({ file: ':memory:', clock });
-  const bus = new InMemoryBus({ clock, fast: true, log: quietLog, delivery: { maxAttempts: 5, minBackoffMs: 1, maxBackoffMs: 1 } });
-  const warehouse = new DuckDbWarehouse({ file: ':memory:' });
   const server = new TelegramTestServer({ token: TOKEN, clock, limits: opts.limits === undefined ? undefined : opts.limits });
   await server.start();
-  if (opts.candles !== false) await seedCandles(state);
-  const ctx: AppContext = {
-    state,
-    bus,
-    warehouse,
-    clock,
-    log: quietLog,
-    config: staticConfig(DEFAULT_SYSTEM_CONFIG),
-    endpoints: { krakenRest: 'http://127.0.0.1:1', bybitRest: 'http://127.0.0.1:1', bybitWs: 'ws://127.0.0.1:1' },
-  };
   const secrets: SecretSource = { get: async (n) => (n === 'telegram-bot-token' ? TOKEN : n === 'telegram-webhook-secret' ? SECRET : undefined) };
   const tg: TelegramConfig = { ...DEFAULT_TELEGRAM_CONFIG, ...opts.tg };
-  const rt = await buildTelegramRuntime(ctx, { secrets, api: new BotApiTelegram(TOKEN, { apiRoot: server.apiRoot }), tg, ownerId: OWNER, charts: sharpChartRenderer, env: {} });
-  setContext(ctx);
-  setTelegramRuntime(rt);
+  const { root, state, bus } = await testRoot({
+    clock,
+    log: quietLog,
+    config: () => staticConfig(DEFAULT_SYSTEM_CONFIG),
+    bus: { delivery: { maxAttempts: 5, minBackoffMs: 1, maxBackoffMs: 1 } },
+    endpoints: { krakenRest: 'http://127.0.0.1:1', bybitRest: 'http://127.0.0.1:1', bybitWs: 'ws://127.0.0.1:1' },
+    secrets,
+    telegram: { api: new BotApiTelegram(TOKEN, { apiRoot: server.apiRoot }), tg, ownerId: OWNER, charts: sharpChartRenderer },
+  });
+  if (opts.candles !== false) await seedCandles(state);
+  const rt = await root.telegram();
+  const notifier = bindPubsub(NOTIFIER, notifierHandle, () => root.deps(NOTIFIER));
   for (const topic of notifierTopics()) bus.subscribe({ name: `notifier--${topic}`, topic, handler: notifier });
   const commands: unknown[] = [];
   bus.subscribe({ name: 'probe--trade-commands', topic: TOPICS.tradeCommands, handler: (ev) => void commands.push(JSON.parse(Buffer.from(ev.data.message.data, 'base64').toString('utf8'))) });
@@ -175,12 +172,12 @@ export async function makeHarness(opts: HarnessOptions = {}): Promise<Harness> {
   let webhookUrl: string;
   let stopHttp: () => Promise<void>;
   if ((opts.serve ?? 'npm-start') === 'npm-start') {
-    const http: Server = createServer(httpFunctionListener('telegram-webhook'));
+    const http: Server = createServer(webhookListener(async () => root));
     await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
     webhookUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}/`;
     stopHttp = () => new Promise<void>((r) => http.close(() => r()));
   } else {
-    const svc = await startWebhookService({ port: 0, host: '127.0.0.1' });
+    const svc = await startWebhookService(root, { port: 0, host: '127.0.0.1' });
     webhookUrl = `http://127.0.0.1:${svc.port}/`;
     stopHttp = () => svc.close();
   }
@@ -190,7 +187,7 @@ export async function makeHarness(opts: HarnessOptions = {}): Promise<Harness> {
     bus,
     server,
     rt,
-    ctx,
+    root,
     webhookUrl,
     commands,
     async deliver(update, secret = SECRET) {
@@ -203,11 +200,7 @@ export async function makeHarness(opts: HarnessOptions = {}): Promise<Harness> {
       const unparsable = server.requests.filter((r) => r.error?.includes("can't parse entities"));
       await stopHttp();
       await server.stop();
-      await bus.close();
-      await state.close();
-      await warehouse.close();
-      setContext(undefined);
-      setTelegramRuntime(undefined);
+      await root.close();
       if (unparsable.length) throw new Error(`Telegram refused the HTML of: ${unparsable.map((r) => `${r.method}: ${r.error}`).join('; ')}`);
     },
   };

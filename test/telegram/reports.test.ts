@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { reportsJob } from '../../functions/reports/index.js';
+import { FUNCTION_NAME as REPORTS, handle as reports } from '../../shared/pipeline/reports.js';
 import { StateTradeLog } from '../../shared/telegram/trade-log.js';
 import type { ClosedTradeRecord } from '../../shared/ports/trade-history.js';
 import type { StrategyId } from '../../shared/model/trading.js';
@@ -43,8 +43,8 @@ describe('reports', () => {
 
   it('scheduler.yaml drives the reports function at 07:00 / 19:00 and Sunday 19:00 Los Angeles time', () => {
     const y = parseYaml(readFileSync(join(import.meta.dirname, '..', '..', 'scheduler.yaml'), 'utf8')) as { jobs: Record<string, { schedule: string; timeZone: string; function: string; body?: { period: string } }> };
-    expect(y.jobs.reports).toMatchObject({ schedule: '0 7,19 * * *', timeZone: 'America/Los_Angeles', function: reportsJob.name, body: { period: 'daily' } });
-    expect(y.jobs.weeklyReport).toMatchObject({ schedule: '0 19 * * 0', timeZone: 'America/Los_Angeles', function: reportsJob.name, body: { period: 'weekly' } });
+    expect(y.jobs.reports).toMatchObject({ schedule: '0 7,19 * * *', timeZone: 'America/Los_Angeles', function: REPORTS, body: { period: 'daily' } });
+    expect(y.jobs.weeklyReport).toMatchObject({ schedule: '0 19 * * 0', timeZone: 'America/Los_Angeles', function: REPORTS, body: { period: 'weekly' } });
   });
 
   it('sends the daily report with its equity PNG once per slot', async () => {
@@ -55,7 +55,7 @@ describe('reports', () => {
       trade('c', 'levels_exhaustion', btc, 60, 200, 'SHORT', 0.05),
     ];
     for (const t of trades) await log.record(t);
-    const res = await reportsJob.run(h.ctx, { period: 'daily' });
+    const res = await reports(await h.root.deps(REPORTS), { period: 'daily' });
     expect(res).toMatchObject({ period: 'daily', trades: 3, queued: 2, remaining: 0 });
     const png = h.server.ok('sendPhoto').at(-1)!;
     expect(png.chatId).toBe(OWNER);
@@ -72,9 +72,9 @@ describe('reports', () => {
     expect(text).toContain('levels_exhaustion');
     expect(text).toContain('Open positions</b> (0)');
     // A scheduler retry in the same slot sends nothing twice; the weekly report is its own.
-    await reportsJob.run(h.ctx, { period: 'daily' });
+    await reports(await h.root.deps(REPORTS), { period: 'daily' });
     expect(h.server.ok('sendPhoto')).toHaveLength(1);
-    await reportsJob.run(h.ctx, { period: 'weekly' });
+    await reports(await h.root.deps(REPORTS), { period: 'weekly' });
     expect(h.server.ok('sendPhoto').at(-1)!.fields.caption).toContain('Weekly report');
     // /stats uses the same numbers.
     await h.deliver(textUpdate(OWNER, '/stats 24h'));

@@ -7,10 +7,11 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { SUBSCRIBERS, subscriptionName } from '../../infra/bus/topology.js';
-import { execution } from '../../functions/execution/index.js';
+import { buildPubsubCloudEvent, encodePayload } from '../../infra/bus/envelope.js';
+import { pubsubHandlerFor } from '../../infra/runtime/bind.js';
+import { PUBSUB_FUNCTIONS } from '../../infra/runtime/registry.js';
 import { DEFAULT_TELEGRAM_CONFIG } from '../../shared/config/telegram.js';
 import { PermanentError } from '../../shared/ports/bus.js';
-import { notify } from '../../shared/telegram/dispatch.js';
 import { TOPICS } from '../../shared/topics.js';
 import type { Signal, OrderPlacedEvent, SignalRejectedEvent, TradeEvent } from '../../shared/model/trading.js';
 import { loadCandles, makeHarness, MIN, notifierTopics, OWNER, T0, textUpdate, type Harness, type HarnessOptions } from './helpers.js';
@@ -25,6 +26,7 @@ const LAST = T0 + HOUR + 59 * MIN;
 
 let h: Harness;
 let started = false;
+const fn = (name: string) => PUBSUB_FUNCTIONS.find((f) => f.name === name)!;
 let events: TradeEvent[];
 
 afterEach(async () => {
@@ -38,6 +40,7 @@ afterEach(async () => {
 async function start(opts: HarnessOptions = {}): Promise<void> {
   h = await makeHarness(opts);
   started = true;
+  const execution = pubsubHandlerFor(h.root, fn('execution'));
   for (const [topic, entries] of Object.entries(SUBSCRIBERS)) {
     if (entries.some((e) => e.function === 'execution')) h.bus.subscribe({ name: subscriptionName('execution', topic), topic, handler: execution });
   }
@@ -100,7 +103,15 @@ describe('a signal reaches Telegram on one road: its outcome', () => {
 
   it('a raw signal is no notifier input (dead-lettered if one ever arrived)', async () => {
     await start();
-    await expect(notify(h.rt.deps, micro('SOLUSDT', LAST - MIN))).rejects.toBeInstanceOf(PermanentError);
+    const onSignals = buildPubsubCloudEvent({
+      projectId: 'p',
+      topic: TOPICS.microSignals,
+      subscription: `notifier--${TOPICS.microSignals}`,
+      data: encodePayload(micro('SOLUSDT', LAST - MIN)),
+      messageId: 'raw-signal-1',
+      publishTime: new Date(h.clock.now()).toISOString(),
+    });
+    await expect(pubsubHandlerFor(h.root, fn('notifier'))(onSignals)).rejects.toBeInstanceOf(PermanentError);
   });
 
   it('an accepted signal: ONE order_placed carrying the plan, ONE trade alert; a redelivery sends nothing more', async () => {

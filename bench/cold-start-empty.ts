@@ -1,0 +1,2 @@
+/** The cold-start bench's baseline: a module with nothing to load (bench/cold-start.ts). */
+export {};

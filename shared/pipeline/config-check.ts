@@ -1,0 +1,35 @@
+/**
+ * config-check (Cloud Scheduler, every minute): re-reads and validates every config document, so an
+ * edit is applied or rejected (and alerted once) within a minute even when nothing else reads config.
+ */
+import { ConfigService } from '../config/service.js';
+import type { ConfigSource } from '../config/source.js';
+import type { Logger } from '../log.js';
+import type { Bus } from '../ports/bus.js';
+import type { Clock } from '../ports/clock.js';
+import type { StateStore } from '../ports/state.js';
+
+export const FUNCTION_NAME = 'config-check';
+
+export interface Deps {
+  state: StateStore;
+  bus: Bus;
+  clock: Clock;
+  log: Logger;
+  config: ConfigSource;
+}
+
+export async function handle(deps: Deps, _body?: unknown): Promise<Record<string, unknown>> {
+  // Reuse the instance's ConfigService (its cache is refreshed too); otherwise check with a fresh one.
+  const svc = deps.config instanceof ConfigService ? deps.config : new ConfigService({ state: deps.state, bus: deps.bus, clock: deps.clock, log: deps.log });
+  const results = await svc.check();
+  const by = (o: string) => results.filter((r) => r.outcome === o).map((r) => r.name);
+  return {
+    checked: results.length,
+    applied: by('applied'),
+    rejected: by('rejected'),
+    stillRejected: by('still_rejected'),
+    initial: by('initial'),
+    seeded: results.filter((r) => r.seeded).map((r) => r.name),
+  };
+}

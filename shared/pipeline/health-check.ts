@@ -1,0 +1,26 @@
+/**
+ * health-check (Cloud Scheduler, every minute): data freshness per enabled symbol; one `data_stale`
+ * alert per transition, one `data_fresh` on recovery (shared/health/freshness.ts).
+ */
+import type { ConfigSource } from '../config/source.js';
+import { checkFreshness } from '../health/freshness.js';
+import type { Logger } from '../log.js';
+import type { Bus } from '../ports/bus.js';
+import type { Clock } from '../ports/clock.js';
+import type { StateStore } from '../ports/state.js';
+
+export const FUNCTION_NAME = 'health-check';
+
+export interface Deps {
+  state: StateStore;
+  bus: Bus;
+  clock: Clock;
+  log: Logger;
+  config: ConfigSource;
+}
+
+export async function handle(deps: Deps, _body?: unknown): Promise<Record<string, unknown>> {
+  const cfg = await deps.config.system();
+  const r = await checkFreshness({ state: deps.state, bus: deps.bus, log: deps.log }, cfg, deps.clock.now());
+  return { checked: r.checked, stale: r.stale, transitions: r.transitions.map((t) => `${t.symbol}->${t.to}`) };
+}
