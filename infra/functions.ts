@@ -33,7 +33,7 @@ export type PubsubHandle<D> = (deps: D, msg: never) => Promise<void>;
 /** A scheduled function's handle: the job's body in, a JSON-able summary out. */
 export type ScheduledHandle<D> = (deps: D, body?: unknown) => Promise<Record<string, unknown>>;
 /** The facts of an HTTP request a function decides on. */
-export interface HttpRequestFacts {
+interface HttpRequestFacts {
   method: string;
   headers: Headers;
   rawBody: Buffer | undefined;
@@ -41,7 +41,7 @@ export interface HttpRequestFacts {
 /** An HTTP function's handle: request facts in, the answer out. */
 export type HttpHandle<D> = (deps: D, req: HttpRequestFacts) => Promise<{ status: number; body: unknown }>;
 
-export type DepsSource<D> = () => Promise<D>;
+type DepsSource<D> = () => Promise<D>;
 
 /** A Pub/Sub handle as a CloudEvent handler over `deps`. */
 export function bindPubsub<D extends WithLog>(name: string, handle: PubsubHandle<D>, deps: DepsSource<D>): CloudEventHandler {
@@ -102,7 +102,7 @@ export function bindHttp<D extends WithLog>(name: string, handle: HttpHandle<D>,
 let rootOfProcess: Promise<Root> | undefined;
 
 /** The process's root, from the environment, built on first use (the cloud entries only). */
-export function processRoot(): Promise<Root> {
+function processRoot(): Promise<Root> {
   if (!rootOfProcess) {
     const building = buildRootFromEnv();
     rootOfProcess = building;

@@ -106,14 +106,14 @@ Output:
 `;
 
 /** `7d`, `72h`, `90m` -> ms. */
-export function parseDuration(s: string, name: string): number {
+function parseDuration(s: string, name: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*(m|h|d)$/i.exec(s.trim());
   if (!m) fail(`${name}: '${s}' is not a duration like 90m, 72h or 7d`);
   const unit = { m: 60_000, h: HOUR, d: 24 * HOUR }[(m[2] as string).toLowerCase() as 'm' | 'h' | 'd'];
   return Math.round(Number(m[1]) * unit);
 }
 
-export function parseValue(raw: string): ConfigValue {
+function parseValue(raw: string): ConfigValue {
   try {
     return JSON.parse(raw) as ConfigValue;
   } catch {

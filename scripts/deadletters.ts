@@ -38,7 +38,7 @@ Options:
   -h, --help           this help
 `;
 
-export interface DeadLetterCliResult {
+interface DeadLetterCliResult {
   code: number;
   lines: string[];
 }

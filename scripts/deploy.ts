@@ -13,7 +13,7 @@ import { deadLetterTopic } from '../shared/topics.js';
 import { HOLDER_SERVICE, PUBLIC_HTTP_FUNCTIONS, SCHEDULED_FUNCTIONS, TELEGRAM_WEBHOOK_SERVICE, publicServiceEntry, pubsubBindings } from '../infra/runtime/registry.js';
 
 export const RUNTIME = 'nodejs22';
-export const ARTIFACT_REPO = 'cst';
+const ARTIFACT_REPO = 'cst';
 /**
  * Upper bound of instances of a public HTTP service (the webhook). Telegram opens at most 40 parallel
  * connections per bot and one instance serves 80 requests at once, so one instance carries the bot; the
@@ -21,14 +21,14 @@ export const ARTIFACT_REPO = 'cst';
  */
 export const PUBLIC_SERVICE_MAX_INSTANCES = 3;
 
-export interface DeployOptions {
+interface DeployOptions {
   project: string;
   region: string;
   /** Runtime service account of the functions and the holder. */
   serviceAccount?: string;
 }
 
-export interface DeployStep {
+interface DeployStep {
   what: string;
   command: string[];
 }

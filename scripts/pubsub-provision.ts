@@ -40,7 +40,7 @@ Options:
   -h, --help         this text
 `;
 
-export interface CliDeps {
+interface CliDeps {
   env: NodeJS.ProcessEnv;
   out: (s: string) => void;
   /** Builds the client (tests pass a fake). */
@@ -113,7 +113,7 @@ export async function run(argv: string[], deps: CliDeps): Promise<number> {
   return 0;
 }
 
-export function formatPlan(plan: ProvisionPlan, project: string, target: string): string {
+function formatPlan(plan: ProvisionPlan, project: string, target: string): string {
   const lines = [`Project ${project} (${target})${plan.dryRun ? ' — dry run, nothing created' : ''}`, '', 'Topics:'];
   for (const t of plan.topics) lines.push(`  ${t.action.padEnd(8)} ${t.name}${t.role === 'dead-letter' ? '  (dead-letter)' : ''}`);
   lines.push('', 'Subscriptions:');

@@ -10,28 +10,7 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import cliProgress from 'cli-progress';
 import { DEFAULT_STRATEGY_CONFIGS, type StrategyConfigs } from '../shared/config/strategy.js';
-import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from '../shared/config/system.js';
-import { createLogger, type Logger, type Severity } from '../shared/log.js';
-import { writeHotCandles } from '../shared/market/hot-store.js';
-import { candleKey, INTERVAL_MS, type Candle, type Interval } from '../shared/model/market.js';
-import { ManualClock } from '../shared/ports/clock.js';
-import type { StateStore } from '../shared/ports/state.js';
-import type { CandleRange, Row, Warehouse } from '../shared/ports/warehouse.js';
-import type { TableName } from '../shared/warehouse-schema.js';
-import { prepareRows } from '../infra/warehouse/rows.js';
-import { resample } from '../shared/strategies/resample.js';
-import { candleAt, seriesFromCsv, type CandleSeries } from '../shared/strategies/series.js';
-import { TOPICS } from '../shared/topics.js';
-import { accountEquity, markedEquity, openRisk, unrealizedPnl } from '../shared/trading/account.js';
-import { cooldownUntil } from '../shared/protection/limiter.js';
-import { protectionsConfigSchema } from '../shared/config/strategy.js';
-import type { DocData, DocSnapshot, Query, Transaction, WriteOp } from '../shared/ports/state.js';
-import type { Clock } from '../shared/ports/clock.js';
-import type { AccountState } from '../shared/trading/model.js';
-import type { TradingDoc } from '../shared/trading/store.js';
-import { tradingDocPath } from '../shared/state-paths.js';
-import { candleToRow } from '../shared/warehouse-schema.js';
-import { PAPER_ACCOUNT_ID, REJECTED_DECISION } from '../shared/pipeline/execution.js';
+import { INTERVAL_MS } from '../shared/model/market.js';
 import { kitSeries } from '../infra/replay/kit-data.js';
 import { DEFAULT_SYMBOLS, runReplay, type ReplayOptions, type ReplayResult } from '../infra/runtime/month-replay.js';
 import { compareRuns, formatInvariants, InvariantMonitor, stressProtections, type InvariantReport } from '../infra/runtime/month-invariants.js';
@@ -69,7 +48,7 @@ function pad(s: string | number, n: number): string {
   return String(s).padStart(n);
 }
 
-export function formatSummary(r: ReplayResult): string {
+function formatSummary(r: ReplayResult): string {
   const out: string[] = [];
   const iso = (t: number) => new Date(t).toISOString().slice(0, 16) + 'Z';
   out.push(`Replay ${iso(r.from)} -> ${iso(r.to)}: ${r.minutes} minutes, ${r.candlesPublished} 1m candles, ${r.macroRuns} macro runs, wall ${(r.wallMs / 1000).toFixed(1)} s${r.duplicateDelivery ? ' (every message delivered twice)' : ''}`);

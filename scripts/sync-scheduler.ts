@@ -36,7 +36,7 @@ Options:
   -h, --help                this help
 `;
 
-export interface SyncDeps {
+interface SyncDeps {
   /** Builds the Cloud Scheduler client (tests pass a fake). */
   client?: () => Promise<SchedulerClientLike>;
   out?: (line: string) => void;

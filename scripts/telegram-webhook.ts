@@ -12,7 +12,7 @@ import { envSecrets, secretManagerSecrets } from '../infra/secrets.js';
 import { BotApiTelegram } from '../infra/telegram/bot-api.js';
 
 /** The update types the bot handles (messages in chats and groups, button presses). */
-export const ALLOWED_UPDATES = ['message', 'callback_query', 'my_chat_member'];
+const ALLOWED_UPDATES = ['message', 'callback_query', 'my_chat_member'];
 
 const HELP = `Usage: npx tsx scripts/telegram-webhook.ts --url URL [--project P] [--drop-pending]
 

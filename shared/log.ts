@@ -25,7 +25,7 @@ export function registerSecret(value: string | undefined): void {
   if (value && value.length >= 6) secretValues.add(value);
 }
 
-export type LogFields = Record<string, unknown>;
+type LogFields = Record<string, unknown>;
 
 export interface Logger {
   debug(message: string, fields?: LogFields): void;
@@ -36,7 +36,7 @@ export interface Logger {
   child(fields: LogFields): Logger;
 }
 
-export type LogSink = (line: string, severity: Severity) => void;
+type LogSink = (line: string, severity: Severity) => void;
 
 const defaultSink: LogSink = (line, severity) => {
   if (SEVERITY_RANK[severity] >= SEVERITY_RANK.WARNING) process.stderr.write(line + '\n');
@@ -62,7 +62,7 @@ function scrub(value: unknown, depth = 0): unknown {
   return value;
 }
 
-export interface LoggerOptions {
+interface LoggerOptions {
   minSeverity?: Severity;
   sink?: LogSink;
   /** GCP project, to expand a trace id into `projects/P/traces/T`. */
@@ -105,5 +105,3 @@ export function traceFromHeaders(headers: Record<string, string | string[] | und
   if (t) return t.split('-')[1];
   return undefined;
 }
-
-export const log = createLogger({ component: 'cst' });

@@ -24,7 +24,7 @@ const positive = finite.positive();
 // ---------- market data: raw-tick-data-bybit, ohlc-data-kraken, candles-bybit-1m, snapshots-bybit-15s ----------
 
 /** One message on `raw-tick-data-bybit`: the trades of one symbol over (at most) one second. */
-export const tickBatchSchema = z.object({
+const tickBatchSchema = z.object({
   symbol: z.string().min(1),
   fromTs: z.number().int(),
   toTs: z.number().int(),
@@ -57,7 +57,7 @@ export const snapshotSchema = z
 
 // ---------- macro-bias-updates ----------
 
-export const biasComponentSchema = z.object({
+const biasComponentSchema = z.object({
   name: z.string().min(1),
   weight: finite.min(0).max(1),
   score: finite.min(-1).max(1),
@@ -71,7 +71,7 @@ export const biasComponentSchema = z.object({
  * `dedupeId` = `macro-bias:{symbol}:{slotStart}`; a retried run republishes the SAME content with the
  * same `dedupeId`, so subscribers de-duplicate on it.
  */
-export const macroBiasMessageSchema = z.object({
+const macroBiasMessageSchema = z.object({
   symbol: z.string().min(1),
   bias: z.enum(['LONG', 'SHORT', 'NEUTRAL']),
   confidence: z.number().int().min(0).max(100),
@@ -148,7 +148,7 @@ const signalPlanSchema = z.object({
  * member per event type; attribute `dedupeId` = the event id, ordering key = the trade group). A new
  * event type is one more member here and in `TradeEvent` (the check below fails until both agree).
  */
-export const tradeEventSchema = z.discriminatedUnion('type', [
+const tradeEventSchema = z.discriminatedUnion('type', [
   z.object({
     ...eventBase,
     type: z.literal('order_placed'),
@@ -201,7 +201,7 @@ const commandBase = {
  * trades, move a trade group's take profit, a decided ML suggestion. `commandId` is deterministic
  * (`tg:{update_id}`), so a redelivered command is recognisable.
  */
-export const tradeCommandSchema = z.discriminatedUnion('type', [
+const tradeCommandSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('pause'), ...commandBase }),
   z.object({ type: z.literal('resume'), ...commandBase }),
   z.object({ type: z.literal('move_tp'), ...commandBase, groupId: z.string().min(1), symbol: z.string().min(1), takeProfit: positive }),
@@ -211,7 +211,7 @@ export type TradeCommand = z.infer<typeof tradeCommandSchema>;
 
 // ---------- system-alerts ----------
 
-export const ALERT_KINDS = [
+const ALERT_KINDS = [
   'data_stale',
   'data_fresh',
   'bad_data',
@@ -251,7 +251,7 @@ const chatJob = { chatId: z.number().int(), threadId: z.number().int().nullable(
  * Heavy Telegram work the webhook hands off on `telegram-jobs` (the notifier renders it,
  * shared/telegram/jobs.ts), and outbox drains. Outbox keys derive from `requestKey` (the update id).
  */
-export const telegramJobSchema = z.discriminatedUnion('kind', [
+const telegramJobSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('drain') }),
   z.object({ kind: z.literal('chart'), ...chatJob, alertKey: z.string().min(1) }),
   z.object({ kind: z.literal('last'), ...chatJob, n: z.number().int().min(1).max(10) }),
@@ -280,7 +280,7 @@ export const MESSAGE_SCHEMAS = {
 /** The payload type of a topic's messages. */
 export type MessageOf<T extends TopicName> = z.output<(typeof MESSAGE_SCHEMAS)[T]>;
 
-export function isTopic(topic: string): topic is TopicName {
+function isTopic(topic: string): topic is TopicName {
   return Object.hasOwn(MESSAGE_SCHEMAS, topic);
 }
 
@@ -296,7 +296,7 @@ export interface BusMessage<T extends TopicName = TopicName> {
 }
 
 /** A message from any of `Ts`, discriminated by `topic`. */
-export type InboundMessage<Ts extends TopicName> = { [T in Ts]: BusMessage<T> }[Ts];
+type InboundMessage<Ts extends TopicName> = { [T in Ts]: BusMessage<T> }[Ts];
 
 /** The facts of a delivery before its payload is validated (what infra decodes from an envelope). */
 export interface RawDelivery {
@@ -335,10 +335,10 @@ export async function publish<T extends TopicName>(bus: Bus, topic: T, payload: 
 }
 
 /** One handler per topic a function subscribes to. */
-export type TopicHandlers<D, Ts extends TopicName> = { [T in Ts]: (deps: D, msg: BusMessage<T>) => Promise<void> };
+type TopicHandlers<D, Ts extends TopicName> = { [T in Ts]: (deps: D, msg: BusMessage<T>) => Promise<void> };
 
 /** The function a multi-topic function exports as its `handle`. */
-export type MessageHandler<D, Ts extends TopicName> = ((deps: D, msg: InboundMessage<Ts>) => Promise<void>) & { readonly topics: readonly Ts[] };
+type MessageHandler<D, Ts extends TopicName> = ((deps: D, msg: InboundMessage<Ts>) => Promise<void>) & { readonly topics: readonly Ts[] };
 
 /**
  * The one topic router: dispatches a validated message to its topic's handler. A message from a topic

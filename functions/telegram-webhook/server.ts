@@ -25,7 +25,7 @@ import { FUNCTION_NAME } from '../../shared/pipeline/telegram-webhook.js';
 
 const DEFAULT_PORT = 8080;
 
-export interface StartWebhookServiceOptions {
+interface StartWebhookServiceOptions {
   /** Port; default `PORT` from the environment (Cloud Run) or 8080. 0 picks a free port. */
   port?: number;
   /** Interface to bind; default all (Cloud Run). */
@@ -39,7 +39,7 @@ export interface StartWebhookServiceOptions {
   afterClose?: () => Promise<void>;
 }
 
-export interface RunningWebhookService {
+interface RunningWebhookService {
   server: Server;
   port: number;
   /** Stops accepting connections and resolves when the requests in flight are answered (idempotent). */
@@ -86,7 +86,7 @@ export async function startWebhookService(root: Root, opts: StartWebhookServiceO
 }
 
 /** Process entry point (Cloud Run): the root from the environment, signals handled. */
-export async function main(): Promise<RunningWebhookService> {
+async function main(): Promise<RunningWebhookService> {
   const root = await buildRootFromEnv();
   return startWebhookService(root, { log: root.log.child({ service: FUNCTION_NAME }), handleSignals: true, afterClose: () => root.close() });
 }

@@ -20,7 +20,7 @@ export const PUBSUB_LIMITS = {
 } as const;
 
 /** Back-off multiplier between consecutive redeliveries. */
-export const BACKOFF_FACTOR = 2;
+const BACKOFF_FACTOR = 2;
 
 /**
  * Delay before redelivering after failed attempt `attempt` (1-based):
@@ -48,7 +48,7 @@ export const DEAD_LETTER_ATTRS = {
   sourceMessageId: 'deadLetterSourceMessageId',
 } as const;
 
-export interface DeadLetterInfo {
+interface DeadLetterInfo {
   projectId: string;
   /** Short subscription name. */
   subscription: string;
@@ -84,7 +84,7 @@ export function errorReason(e: unknown): string {
   return String(e);
 }
 
-export function truncateUtf8(s: string, maxBytes: number): string {
+function truncateUtf8(s: string, maxBytes: number): string {
   const buf = Buffer.from(s, 'utf8');
   if (buf.length <= maxBytes) return s;
   const ellipsis = '…';

@@ -14,7 +14,7 @@ import { decodeMessage, type BusMessage, type RawDelivery } from '../../shared/m
 import type { TopicName } from '../../shared/topics.js';
 
 /** The `data` of a `google.cloud.pubsub.topic.v1.messagePublished` CloudEvent. */
-export interface PubsubMessagePublishedData {
+interface PubsubMessagePublishedData {
   message: {
     /** base64 of the payload bytes (JSON for this system). */
     data: string;
@@ -70,10 +70,10 @@ export function encodePayload(data: unknown): string {
   return Buffer.from(JSON.stringify(data), 'utf8').toString('base64');
 }
 
-export const PUBSUB_EVENT_TYPE = 'google.cloud.pubsub.topic.v1.messagePublished' as const;
-export const PUBSUB_SERVICE = 'pubsub.googleapis.com';
-export const CLOUDEVENT_SPEC_VERSION = '1.0' as const;
-export const JSON_CONTENT_TYPE = 'application/json';
+const PUBSUB_EVENT_TYPE = 'google.cloud.pubsub.topic.v1.messagePublished' as const;
+const PUBSUB_SERVICE = 'pubsub.googleapis.com';
+const CLOUDEVENT_SPEC_VERSION = '1.0' as const;
+const JSON_CONTENT_TYPE = 'application/json';
 /** Project id used by the embedded bus and the emulator workflow when none is configured. */
 export const LOCAL_PROJECT_ID = 'local-project';
 
@@ -93,12 +93,12 @@ export function pubsubSource(project: string, topic: string): string {
 }
 
 /** The message as Eventarc puts it in `data.message` (camelCase fields plus snake_case aliases). */
-export type EventarcPubsubMessage = PubsubMessagePublishedData['message'] & {
+type EventarcPubsubMessage = PubsubMessagePublishedData['message'] & {
   message_id: string;
   publish_time: string;
 };
 
-export interface EnvelopeInput {
+interface EnvelopeInput {
   projectId: string;
   topic: string;
   subscription: string;

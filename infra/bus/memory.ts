@@ -44,9 +44,9 @@ import { BusJournal, type JournalMessage, type PendingDelivery } from './store.j
 /** After a failed journal write, the lane redelivers its head copy this much later (real time). */
 const JOURNAL_RETRY_MS = 1_000;
 
-export const DEFAULT_SUBSCRIPTION_CONCURRENCY = 32;
+const DEFAULT_SUBSCRIPTION_CONCURRENCY = 32;
 
-export interface DeliveryPolicy {
+interface DeliveryPolicy {
   maxAttempts: number;
   minBackoffMs: number;
   maxBackoffMs: number;
@@ -77,7 +77,7 @@ export interface InMemoryBusOptions {
   injectPollMs?: number;
 }
 
-export interface InMemorySubscriptionSpec extends SubscriptionSpec {
+interface InMemorySubscriptionSpec extends SubscriptionSpec {
   /** Overrides the bus-wide concurrency for this subscription. */
   concurrency?: number;
 }
@@ -104,7 +104,7 @@ export interface DeadLetterRecord {
   replayedMessageId?: string;
 }
 
-export interface SubscriptionStats {
+interface SubscriptionStats {
   topic: string;
   /** Handler invocations (every attempt, duplicates included). */
   deliveries: number;
@@ -115,7 +115,7 @@ export interface SubscriptionStats {
   duplicates: number;
 }
 
-export interface BusStats {
+interface BusStats {
   topics: Record<string, { published: number; dropped: number }>;
   subscriptions: Record<string, SubscriptionStats>;
   /** Message copies waiting or in flight. */
@@ -166,9 +166,9 @@ interface Sub {
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Default wall time `close()` waits for handlers in flight (durable mode). */
-export const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
+const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
 /** Default wall-time period of the look for dead-letter replays made by another process. */
-export const DEFAULT_INJECT_POLL_MS = 1_000;
+const DEFAULT_INJECT_POLL_MS = 1_000;
 
 export class InMemoryBus implements SubscribableBus {
   private readonly clock: Clock;

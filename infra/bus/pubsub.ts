@@ -73,7 +73,7 @@ export interface PulledMessage {
   nack(): void;
 }
 
-export interface PullSubscription {
+interface PullSubscription {
   on(event: 'message', listener: (message: PulledMessage) => void): unknown;
   on(event: 'error', listener: (error: Error) => void): unknown;
   close(): Promise<void>;
@@ -96,7 +96,7 @@ export function createPubSubClient(projectId?: string): PubSub {
 // ---------------------------------------------------------------------------------------------
 // Publisher
 
-export interface PubSubBusOptions {
+interface PubSubBusOptions {
   log?: Logger;
   /** close() also closes the client (true when the bus created it). */
   ownsClient?: boolean;
@@ -177,15 +177,15 @@ export interface TopologySpec {
   ackDeadlineSeconds?: number;
 }
 
-export type ProvisionAction = 'exists' | 'create' | 'created';
+type ProvisionAction = 'exists' | 'create' | 'created';
 
-export interface TopicPlan {
+interface TopicPlan {
   name: string;
   role: 'topic' | 'dead-letter';
   action: ProvisionAction;
 }
 
-export interface SubscriptionPlan {
+interface SubscriptionPlan {
   name: string;
   topic: string;
   role: 'handler' | 'dead-letter-retention';
@@ -201,7 +201,7 @@ export interface ProvisionPlan {
 }
 
 /** Retention of messages on dead-letter retention subscriptions: Pub/Sub's maximum, 7 days. */
-export const DEAD_LETTER_RETENTION_SECONDS = 7 * 24 * 3600;
+const DEAD_LETTER_RETENTION_SECONDS = 7 * 24 * 3600;
 const MS_PER_S = 1000;
 const NS_PER_MS = 1_000_000;
 /** gRPC status ALREADY_EXISTS (a concurrent provisioner won the race). */
@@ -218,7 +218,7 @@ export function msToDuration(ms: number): { seconds: number; nanos: number } {
 }
 
 /** Rejects specs Pub/Sub itself would reject, with a clear message. */
-export function validateTopologySpec(s: TopologySpec): void {
+function validateTopologySpec(s: TopologySpec): void {
   const where = `subscription ${s.subscription}`;
   if (!s.topic || !s.subscription) throw new Error(`${where}: topic and subscription names are required`);
   if (
@@ -237,7 +237,7 @@ export function validateTopologySpec(s: TopologySpec): void {
   if (dlq === s.topic) throw new Error(`${where}: dead-letter topic must differ from the topic`);
 }
 
-export function subscriptionOptions(s: TopologySpec, deadLetterTopicName: string): CreateSubscriptionOptions {
+function subscriptionOptions(s: TopologySpec, deadLetterTopicName: string): CreateSubscriptionOptions {
   const options: CreateSubscriptionOptions = {
     deadLetterPolicy: { deadLetterTopic: deadLetterTopicName, maxDeliveryAttempts: s.maxDeliveryAttempts },
     retryPolicy: { minimumBackoff: msToDuration(s.minBackoffMs), maximumBackoff: msToDuration(s.maxBackoffMs) },
@@ -338,7 +338,7 @@ async function createIgnoringAlreadyExists(create: () => Promise<unknown>): Prom
 // ---------------------------------------------------------------------------------------------
 // Pull runner (emulator workflow)
 
-export interface PullHandlerSpec {
+interface PullHandlerSpec {
   subscription: string;
   /** Source topic, for the envelope's `source`. */
   topic: string;
@@ -352,7 +352,7 @@ export interface PullHandlerSpec {
   maxMessages?: number;
 }
 
-export interface PubSubPullRunnerOptions {
+interface PubSubPullRunnerOptions {
   /** Project used in the envelope's source and subscription paths. */
   projectId: string;
   clock?: Clock;
@@ -364,7 +364,7 @@ export interface PubSubPullRunnerOptions {
   localBackoff?: boolean;
 }
 
-export interface PullRunnerStats {
+interface PullRunnerStats {
   deliveries: number;
   acked: number;
   nacked: number;
@@ -372,7 +372,7 @@ export interface PullRunnerStats {
 }
 
 /** Messages in flight per subscription when the spec does not say. */
-export const DEFAULT_PULL_MAX_MESSAGES = 16;
+const DEFAULT_PULL_MAX_MESSAGES = 16;
 
 export class PubSubPullRunner {
   private readonly specs: PullHandlerSpec[] = [];

@@ -40,7 +40,7 @@ export interface PendingDelivery {
   nextAttemptAt: number;
 }
 
-export interface JournalSubscription {
+interface JournalSubscription {
   name: string;
   topic: string;
   deadLetterTopic: string;
@@ -181,7 +181,7 @@ function toDeadLetter(r: DeadLetterRow): StoredDeadLetter {
   };
 }
 
-export interface BusJournalOptions {
+interface BusJournalOptions {
   /** How long a connection waits for another's write lock (the dead-letter CLI beside a running bus). */
   busyTimeoutMs?: number;
 }

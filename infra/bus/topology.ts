@@ -11,7 +11,7 @@ import { ALL_TOPICS, TOPICS, deadLetterTopic, type TopicName } from '../../share
 import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from '../../shared/config/system.js';
 import type { TopologySpec } from './pubsub.js';
 
-export interface SubscriberEntry {
+interface SubscriberEntry {
   /** Function name (folder under functions/). */
   function: string;
   /** Deliver messages of one ordering key in order (the publisher must set the key). */
@@ -56,7 +56,7 @@ export function subscriptionName(fn: string, topic: string): string {
   return `${fn}--${topic}`;
 }
 
-export interface TopologyOptions {
+interface TopologyOptions {
   /** Delivery defaults (SystemConfig `delivery`). */
   delivery?: SystemConfig['delivery'];
   /** When set, subscriptions are push subscriptions to `${pushBaseUrl}/${pushPath ?? function}`. */

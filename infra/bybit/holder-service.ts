@@ -30,7 +30,7 @@ const HEALTH_PATH = '/healthz';
 /** Bybit REST timeout for backfill requests. */
 const REST_TIMEOUT_MS = 10_000;
 
-export interface StartHolderOptions {
+interface StartHolderOptions {
   /** HTTP port; default `PORT` from the environment (Cloud Run) or 8080. 0 picks a free port. */
   port?: number;
   /** false: no HTTP server (an embedding runtime that has its own). Default true. */

@@ -13,11 +13,11 @@ import type { SecretSource } from '../../shared/ports/secrets.js';
 import { BybitTradingClient } from './trading-client.js';
 
 /** Bybit's X-BAPI-RECV-WINDOW default, ms. Proposed config field: `bybit.recvWindowMs`. */
-export const BYBIT_RECV_WINDOW_MS = 5_000;
+const BYBIT_RECV_WINDOW_MS = 5_000;
 /** Timeout of one private REST request, ms. Proposed config field: `bybit.requestTimeoutMs`. */
-export const BYBIT_REQUEST_TIMEOUT_MS = 10_000;
+const BYBIT_REQUEST_TIMEOUT_MS = 10_000;
 
-export interface LiveVenueSourceOptions {
+interface LiveVenueSourceOptions {
   secrets: SecretSource;
   baseUrl: string;
   log: Logger;

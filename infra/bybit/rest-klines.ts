@@ -17,7 +17,7 @@ import { klineIssue, klineResponseSchema, type KlineBar } from '../../shared/mar
 
 const MINUTE = INTERVAL_MS['1m'];
 
-export interface RestKlinesOptions {
+interface RestKlinesOptions {
   baseUrl: string;
   /** Page size (Bybit allows at most 1000). */
   pageLimit: number;

@@ -35,7 +35,7 @@ import {
 } from '../../shared/ports/trading-venue.js';
 
 /** Bybit v5 retCodes this adapter treats specially (https://bybit-exchange.github.io/docs/v5/error). */
-export const BYBIT_RET = {
+const BYBIT_RET = {
   OK: 0,
   REQUEST_EXPIRED: 10002,
   INVALID_API_KEY: 10003,
@@ -64,11 +64,11 @@ const AUTH_CODES = new Set<number>([
 ]);
 const RETRYABLE_CODES = new Set<number>([BYBIT_RET.TOO_MANY_VISITS, BYBIT_RET.SERVER_TIMEOUT, BYBIT_RET.SERVER_ERROR]);
 /** Transport failures (no Bybit answer) are reported with this code. */
-export const TRANSPORT_ERROR_CODE = -1;
+const TRANSPORT_ERROR_CODE = -1;
 
 const CATEGORY = 'linear';
 
-export interface BybitTradingClientOptions {
+interface BybitTradingClientOptions {
   baseUrl: string;
   apiKey: string;
   apiSecret: string;
@@ -114,7 +114,7 @@ const instrumentSchema = z.object({
 const instrumentListSchema = z.object({ list: z.array(instrumentSchema) });
 
 /** Bybit order status -> port status. */
-export function normaliseStatus(s: string): VenueOrderStatus {
+function normaliseStatus(s: string): VenueOrderStatus {
   switch (s) {
     case 'New':
     case 'Created':

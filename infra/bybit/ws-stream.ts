@@ -36,7 +36,7 @@ class BackoffWebsocketClient extends WebsocketClient {
   }
 }
 
-export interface WsStreamOptions {
+interface WsStreamOptions {
   wsUrl: string;
   pingIntervalMs: number;
   pongTimeoutMs: number;

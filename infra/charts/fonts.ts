@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
-export const FONTS_CONF_RELATIVE = join('assets', 'fonts', 'fonts.conf');
+const FONTS_CONF_RELATIVE = join('assets', 'fonts', 'fonts.conf');
 /** How many folders above this module to look for assets/fonts (source tree and dist/ build). */
 const MAX_ASCENT = 6;
 

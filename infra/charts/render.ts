@@ -16,7 +16,7 @@ export const PNG_OPTIONS = { compressionLevel: 9, adaptiveFiltering: false, pale
  * Shrunk images are quantised to a palette (flat chart colours survive it; anti-aliased resampling
  * alone would make the PNG BIGGER than the full-size one). No dithering: it only adds noise to flat fills.
  */
-export const SHRINK_PNG_OPTIONS = { compressionLevel: 9, adaptiveFiltering: false, palette: true, colours: 256, dither: 0 } as const;
+const SHRINK_PNG_OPTIONS = { compressionLevel: 9, adaptiveFiltering: false, palette: true, colours: 256, dither: 0 } as const;
 
 export interface TradeChartPng extends Omit<TradeChartSvg, 'svg'> {
   png: Buffer;

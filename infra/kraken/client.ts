@@ -28,18 +28,18 @@ import {
 } from '../../shared/ports/kraken.js';
 
 /** Kraken's OHLC intervals (minutes). */
-export const KRAKEN_OHLC_INTERVALS = [1, 5, 15, 30, 60, 240, 1440, 10080, 21600] as const;
+const KRAKEN_OHLC_INTERVALS = [1, 5, 15, 30, 60, 240, 1440, 10080, 21600] as const;
 
-export const DEFAULT_MAX_RETRIES = 3;
-export const DEFAULT_RETRY_BASE_MS = 1_000;
-export const DEFAULT_RETRY_MAX_MS = 16_000;
+const DEFAULT_MAX_RETRIES = 3;
+const DEFAULT_RETRY_BASE_MS = 1_000;
+const DEFAULT_RETRY_MAX_MS = 16_000;
 const HTTP_TOO_MANY_REQUESTS = 429;
 const HTTP_SERVER_ERROR = 500;
 const BODY_EXCERPT_CHARS = 200;
 /** Rate-limit key of the AssetPairs endpoint (not tied to one pair). */
 const ASSET_PAIRS_KEY = '/AssetPairs';
 
-export const krakenClientOptionsSchema = z.object({
+const krakenClientOptionsSchema = z.object({
   baseUrl: z.string().url(),
   requestTimeoutMs: z.number().int().positive(),
   minRequestIntervalMs: z.number().int().nonnegative(),
@@ -48,7 +48,7 @@ export const krakenClientOptionsSchema = z.object({
   retryMaxMs: z.number().int().positive().default(DEFAULT_RETRY_MAX_MS),
   userAgent: z.string().min(1).default('crypto-signal-tracker'),
 });
-export type KrakenClientOptions = z.input<typeof krakenClientOptionsSchema>;
+type KrakenClientOptions = z.input<typeof krakenClientOptionsSchema>;
 
 // --- wire schemas ---------------------------------------------------------------------------
 

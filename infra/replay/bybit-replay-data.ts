@@ -27,7 +27,7 @@ const DERIVED_TRADE_OFFSETS = [1_000, 20_000, 40_000, 59_000] as const;
  * the confirmed bar this long after the minute starts / ends. */
 const DERIVED_KLINE_LAG_MS = 100;
 
-export type Msg = Record<string, unknown>;
+type Msg = Record<string, unknown>;
 export type KlineRow = [string, string, string, string, string, string, string];
 
 export interface ReplayEvent {
@@ -67,7 +67,7 @@ export interface ReplayData {
 
 // loaders
 
-export const RECORDING_FILES = ['linear_publicTrade.jsonl', 'linear_orderbook200.jsonl', 'linear_kline1.jsonl', 'linear_tickers.jsonl'];
+const RECORDING_FILES = ['linear_publicTrade.jsonl', 'linear_orderbook200.jsonl', 'linear_kline1.jsonl', 'linear_tickers.jsonl'];
 
 /**
  * The real Bybit v5 linear recording (jsonl lines `{"recv_ts": s, "msg": {...}}`), all topics, in
@@ -107,7 +107,7 @@ export function loadRecording(dir: string, opts: { symbols?: string[]; files?: s
 
 /** A 1m candle as the CSV stores it (strings kept exact). */
 /** A 1m candle as the CSV stores it (strings kept exact). */
-export interface CsvCandle {
+interface CsvCandle {
   openTime: number;
   open: string;
   high: string;

@@ -87,13 +87,13 @@ interface Client {
   topics: Set<string>;
 }
 
-export interface ReplayServerOptions {
+interface ReplayServerOptions {
   data: ReplayData;
   /** Replay time to start at (default: 1 ms before the first event). */
   startAt?: number;
 }
 
-export interface ReplayServerStats {
+interface ReplayServerStats {
   connections: number;
   refused: number;
   subscribeRequests: number;

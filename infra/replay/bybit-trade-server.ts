@@ -44,7 +44,7 @@ const MAX_ORDER_LINK_ID = 36;
 const HISTORY_DEFAULT_LIMIT = 20;
 const HISTORY_MAX_LIMIT = 50;
 
-export const RET = {
+const RET = {
   OK: [0, 'OK'],
   PARAMS: [10001, 'Request parameter error.'],
   EXPIRED: [10002, 'The request time exceeds the time window range.'],
@@ -55,7 +55,7 @@ export const RET = {
   LINK_ID_DUPLICATE: [110072, 'OrderLinkedID is duplicate'],
 } as const satisfies Record<string, readonly [number, string]>;
 
-export interface TradeServerOptions {
+interface TradeServerOptions {
   apiKey: string;
   apiSecret: string;
   /** Path of a real recorded `/v5/market/instruments-info?category=linear` response. */
@@ -65,7 +65,7 @@ export interface TradeServerOptions {
   takerFeeRate?: number;
 }
 
-export interface RecordedRequest {
+interface RecordedRequest {
   method: string;
   path: string;
   query: Record<string, string>;

@@ -33,18 +33,16 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { KrakenOhlcRawRow } from '../../shared/ports/kraken.js';
-import { parseOhlcvtCsv, parseOhlcvtFileName } from '../../shared/market/kraken/ohlcvt.js';
-import { intervalFromMinutes } from '../../shared/model/market.js';
 import { upperBoundBy } from '../../shared/sorted.js';
 
-export const KRAKEN_MAX_CANDLES = 720;
-export const KRAKEN_OHLC_INTERVALS = [1, 5, 15, 30, 60, 240, 1440, 10080, 21600];
+const KRAKEN_MAX_CANDLES = 720;
+const KRAKEN_OHLC_INTERVALS = [1, 5, 15, 30, 60, 240, 1440, 10080, 21600];
 const MS_PER_S = 1000;
 const VOLUME_DECIMALS = 8;
 const LOOPBACK = '127.0.0.1';
 
 /** A candle as the system and the CSV loaders hold it (open time in ms). */
-export interface KrakenServerCandle {
+interface KrakenServerCandle {
   openTime: number;
   open: number;
   high: number;
@@ -55,7 +53,7 @@ export interface KrakenServerCandle {
   trades?: number;
 }
 
-export interface KrakenServerSeries {
+interface KrakenServerSeries {
   /** Any name of the pair (key, altname or wsname); rows are answered under the canonical key. */
   pair: string;
   intervalMinutes: number;
@@ -64,7 +62,7 @@ export interface KrakenServerSeries {
   rows?: KrakenOhlcRawRow[];
 }
 
-export interface KrakenServerPair {
+interface KrakenServerPair {
   key: string;
   altname: string;
   wsname?: string;
@@ -73,7 +71,7 @@ export interface KrakenServerPair {
 }
 
 /** Kraken's names of the SPEC 12 pairs (and XBTUSDT, whose real REST excerpt the tests serve). */
-export const KRAKEN_PAIRS: KrakenServerPair[] = [
+const KRAKEN_PAIRS: KrakenServerPair[] = [
   { key: 'XXBTZUSD', altname: 'XBTUSD', wsname: 'XBT/USD', base: 'XXBT', quote: 'ZUSD' },
   { key: 'XETHZUSD', altname: 'ETHUSD', wsname: 'ETH/USD', base: 'XETH', quote: 'ZUSD' },
   { key: 'SOLUSD', altname: 'SOLUSD', wsname: 'SOL/USD', base: 'SOL', quote: 'ZUSD' },
@@ -86,7 +84,7 @@ export const KRAKEN_PAIRS: KrakenServerPair[] = [
   { key: 'XBTUSDT', altname: 'XBTUSDT', wsname: 'XBT/USDT', base: 'XXBT', quote: 'USDT' },
 ];
 
-export type KrakenFault =
+type KrakenFault =
   /** An HTTP error status with a non-JSON body (as Kraken's CDN sends on 5xx). */
   | { kind: 'http'; status: number; body?: string }
   /** HTTP 200 with Kraken's error envelope, e.g. `EAPI:Rate limit exceeded`. */
@@ -96,13 +94,13 @@ export type KrakenFault =
   /** HTTP 200 with this raw body. */
   | { kind: 'raw'; body: string };
 
-export interface FaultMatch {
+interface FaultMatch {
   endpoint?: 'OHLC' | 'AssetPairs' | 'Time';
   /** Matches the `pair` query parameter as sent. */
   pair?: string;
 }
 
-export interface RecordedRequest {
+interface RecordedRequest {
   endpoint: string;
   params: Record<string, string>;
   /** Server clock (`now()`) at arrival, ms. */
@@ -112,7 +110,7 @@ export interface RecordedRequest {
   error?: string;
 }
 
-export interface KrakenServerOptions {
+interface KrakenServerOptions {
   series: KrakenServerSeries[];
   /** The (replay) clock, epoch ms. */
   now: () => number;
@@ -135,7 +133,7 @@ function fmtPrice(n: number): string {
 }
 
 /** A candle as Kraken's row. */
-export function candleToKrakenRow(c: KrakenServerCandle): KrakenOhlcRawRow {
+function candleToKrakenRow(c: KrakenServerCandle): KrakenOhlcRawRow {
   return [
     Math.floor(c.openTime / MS_PER_S),
     fmtPrice(c.open),

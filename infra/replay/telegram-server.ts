@@ -30,7 +30,7 @@ export interface ServerLimits {
 /** Telegram's published limits (about 1/s per chat, 20/min per group, 30/s overall). */
 export const TELEGRAM_LIMITS: ServerLimits = { perChatIntervalMs: 1_000, perGroupMax: 20, perGroupWindowMs: 60_000, globalMax: 30, globalWindowMs: 1_000 };
 
-export interface RecordedFile {
+interface RecordedFile {
   field: string;
   filename: string;
   contentType: string;
@@ -49,7 +49,7 @@ export interface RecordedRequest {
   error: string | null;
 }
 
-export interface StoredMessage {
+interface StoredMessage {
   chatId: number;
   messageId: number;
   text: string | null;
@@ -61,7 +61,7 @@ export interface StoredMessage {
   edits: number;
 }
 
-export interface Inject429 {
+interface Inject429 {
   method?: string;
   chatId?: number;
   retryAfterSec: number;
@@ -69,7 +69,7 @@ export interface Inject429 {
   times?: number;
 }
 
-export interface TelegramServerOptions {
+interface TelegramServerOptions {
   token: string;
   clock?: Clock;
   limits?: ServerLimits | null;

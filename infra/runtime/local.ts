@@ -35,7 +35,7 @@ import { configPath, holderCursorPath } from '../../shared/state-paths.js';
 
 export type MarketMode = 'auto' | 'live' | 'replay';
 
-export interface LocalRuntimeOptions {
+interface LocalRuntimeOptions {
   backend: Backend;
   market: MarketMode;
   /** Replay: folder with `{SYMBOL}_{1m,5m,15m,60m,240m}.csv` in the kit's normalised format. */
@@ -118,7 +118,7 @@ interface ReplaySetup {
 }
 
 /** Symbols that have a 1m file in the replay folder, in config order. */
-export function replaySymbols(dir: string, cfg: SystemConfig): string[] {
+function replaySymbols(dir: string, cfg: SystemConfig): string[] {
   if (!existsSync(dir)) throw new Error(`replay data folder not found: ${dir}`);
   const files = new Set(readdirSync(dir));
   const symbols = cfg.symbols.filter((s) => files.has(`${s.symbol}_1m.csv`)).map((s) => s.symbol);
@@ -220,7 +220,7 @@ async function startFunctionsServer(root: Root, port: number, holder: () => Runn
  * outbox's rate-limit waits, bus back-offs, jobs finishing) completes instead of sleeping forever on a
  * frozen replay clock. Sleeps started before the halt are carried over.
  */
-export class HaltableClock implements Clock {
+class HaltableClock implements Clock {
   private haltedAt: number | undefined;
   private wallAtHalt = 0;
   private readonly haltWaiters = new Set<() => void>();
@@ -269,7 +269,7 @@ export class HaltableClock implements Clock {
   }
 }
 
-export interface StopOptions {
+interface StopOptions {
   /**
    * How long (wall ms) to wait for the bus to deliver what was published before closing; default
    * unbounded. Durable bus: what is not delivered by then is kept in the journal for the next start.

@@ -21,9 +21,9 @@ import { PAPER_ACCOUNT_ID } from '../../shared/pipeline/execution.js';
 import type { ReplayResult } from './month-replay.js';
 
 /** Relative tolerance of the risk cap (float sums of |entry - stop| x qty). */
-export const RISK_CAP_TOLERANCE = 1e-9;
+const RISK_CAP_TOLERANCE = 1e-9;
 /** Absolute tolerance (USD) of P&L sums over a month of trades. */
-export const PNL_TOLERANCE_USD = 1e-6;
+const PNL_TOLERANCE_USD = 1e-6;
 /** Violations kept verbatim in the report (all are counted). */
 const MAX_VIOLATIONS_KEPT = 50;
 
@@ -144,7 +144,7 @@ export class InvariantMonitor {
   private readonly decisions: Record<string, number> = {};
   private readonly cap: number;
 
-  constructor(private readonly strategies: StrategyConfigs) {
+  constructor(strategies: StrategyConfigs) {
     this.cap = strategies.risk.scalp.totalRiskPct / 100;
   }
 

@@ -54,7 +54,7 @@ import { PAPER_ACCOUNT_ID, REJECTED_DECISION } from '../../shared/pipeline/execu
 import { kitSeries, krakenCandles } from '../replay/kit-data.js';
 
 export const DEFAULT_SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'];
-export const MACRO_EVERY_MS = 5 * 60_000;
+const MACRO_EVERY_MS = 5 * 60_000;
 const MINUTE = INTERVAL_MS['1m'];
 
 export interface ReplayOptions {
@@ -89,7 +89,7 @@ export interface ReplayOptions {
   logSink?: (line: string, severity: Severity) => void;
 }
 
-export interface SignalCounts {
+interface SignalCounts {
   strategy: string;
   symbol: string;
   TAKE: number;
@@ -97,7 +97,7 @@ export interface SignalCounts {
   SKIP: number;
 }
 
-export interface TradeStats {
+interface TradeStats {
   strategy: string;
   trades: number;
   wins: number;
@@ -134,7 +134,7 @@ export interface ReplayResult {
 }
 
 /** Default write-behind period of the replay's warehouse (minutes of market time). */
-export const DEFAULT_WAREHOUSE_FLUSH_MINUTES = 60;
+const DEFAULT_WAREHOUSE_FLUSH_MINUTES = 60;
 
 /**
  * A Warehouse that validates rows on insert (the adapter's own checks) and appends them to the
@@ -144,7 +144,7 @@ export const DEFAULT_WAREHOUSE_FLUSH_MINUTES = 60;
  * on the table key, and a batch is de-duplicated by key). Nothing in the pipeline reads the warehouse
  * back while the replay runs (engines read the hot store), so write-behind changes no decision.
  */
-export class WriteBehindWarehouse implements Warehouse {
+class WriteBehindWarehouse implements Warehouse {
   private readonly pending = new Map<TableName, Row[]>();
 
   constructor(private readonly inner: Warehouse) {}
@@ -184,7 +184,7 @@ export class WriteBehindWarehouse implements Warehouse {
 }
 
 /** The closed trade groups of the `paper_trades` rows, per strategy and in total. */
-export function tradeStats(rows: readonly Row[]): TradeStats[] {
+function tradeStats(rows: readonly Row[]): TradeStats[] {
   const groups = new Map<string, { strategy: string; pnl: number; fees: number }>();
   for (const r of rows) {
     const g = groups.get(String(r.trade_group_id)) ?? { strategy: String(r.strategy), pnl: 0, fees: 0 };
@@ -209,7 +209,6 @@ export function tradeStats(rows: readonly Row[]): TradeStats[] {
   }
   return [...by.values()].sort((a, b) => (a.strategy === 'all' ? 1 : b.strategy === 'all' ? -1 : a.strategy.localeCompare(b.strategy)));
 }
-
 
 /** What a run replays: the 1m series per symbol, the published range and the Kraken-venue candles. */
 interface ReplayInput {

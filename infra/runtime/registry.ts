@@ -24,7 +24,7 @@ interface Spec<K extends string, H> {
 
 export type PubsubFunction = Spec<'pubsub', PubsubHandle<never>>;
 export type ScheduledFunction = Spec<'scheduled', ScheduledHandle<never>>;
-export type HttpFunction = Spec<'http', HttpHandle<never>>;
+type HttpFunction = Spec<'http', HttpHandle<never>>;
 
 type Loader<H> = () => Promise<{ handle: H }>;
 const pubsub = <N extends FunctionName>(name: N, load: Loader<PubsubHandle<FunctionDeps[N]>>): PubsubFunction => ({ name, kind: 'pubsub', load });
@@ -75,7 +75,7 @@ export function publicServiceEntry(name: string): string {
   return `dist/functions/${name}/server.js`;
 }
 
-export interface PubsubBinding {
+interface PubsubBinding {
   function: FunctionName;
   topic: string;
   enableOrdering: boolean;

@@ -57,7 +57,7 @@ const envSchema = z.object({
   BYBIT_REST_URL: z.string().url().optional(),
   BYBIT_WS_URL: z.string().url().optional(),
 });
-export type RuntimeEnv = z.infer<typeof envSchema>;
+type RuntimeEnv = z.infer<typeof envSchema>;
 
 export function parseEnv(env: NodeJS.ProcessEnv = process.env): RuntimeEnv {
   const parsed = envSchema.safeParse(env);
@@ -162,7 +162,7 @@ export function createRoot(services: Services, opts: RootOptions = {}): Root {
   return root;
 }
 
-export interface BuildOptions extends Omit<RootOptions, 'close'> {
+interface BuildOptions extends Omit<RootOptions, 'close'> {
   backend: Backend;
   env?: NodeJS.ProcessEnv;
   clock?: Clock;

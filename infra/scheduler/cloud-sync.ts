@@ -39,7 +39,7 @@ export interface SyncTarget {
 }
 
 /** The fields this sync manages, normalised so live jobs and yaml jobs compare equal. */
-export interface JobSpec {
+interface JobSpec {
   /** Full resource name. */
   name: string;
   id: string;
@@ -56,9 +56,9 @@ export interface JobSpec {
   retryCount: number;
 }
 
-export type PlanAction = 'create' | 'update' | 'delete' | 'unchanged';
+type PlanAction = 'create' | 'update' | 'delete' | 'unchanged';
 
-export interface PlanEntry {
+interface PlanEntry {
   action: PlanAction;
   id: string;
   name: string;
@@ -85,11 +85,11 @@ const COMPARED: Array<keyof JobSpec> = [
   'retryCount',
 ];
 
-export function locationPath(t: Pick<SyncTarget, 'project' | 'location'>): string {
+function locationPath(t: Pick<SyncTarget, 'project' | 'location'>): string {
   return `projects/${t.project}/locations/${t.location}`;
 }
 
-export function functionUrl(t: SyncTarget, fn: string): string {
+function functionUrl(t: SyncTarget, fn: string): string {
   const base = (t.baseUrl ?? `https://${t.location}-${t.project}.cloudfunctions.net`).replace(/\/+$/, '');
   return `${base}/${fn}`;
 }
@@ -134,7 +134,7 @@ function bodyText(b: unknown): string {
 }
 
 /** A live Cloud Scheduler job as a JobSpec (unmanaged fields dropped). */
-export function specFromJob(job: IJob): JobSpec {
+function specFromJob(job: IJob): JobSpec {
   const name = job.name ?? '';
   const http = job.httpTarget ?? {};
   const method = typeof http.httpMethod === 'number' ? (HTTP_METHODS[http.httpMethod] ?? String(http.httpMethod)) : (http.httpMethod ?? 'POST');
@@ -205,7 +205,7 @@ export async function listAllJobs(client: SchedulerClientLike, t: SyncTarget): P
   return jobs;
 }
 
-export interface ApplyResult {
+interface ApplyResult {
   created: number;
   updated: number;
   deleted: number;

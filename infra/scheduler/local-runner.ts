@@ -24,9 +24,9 @@ export interface JobRun {
   scheduledAt: number;
 }
 
-export type JobHandler = (run: JobRun) => Promise<unknown>;
+type JobHandler = (run: JobRun) => Promise<unknown>;
 
-export interface LocalSchedulerOptions {
+interface LocalSchedulerOptions {
   schedule: ScheduleFile;
   /** Keyed by job name (`healthCheck`) or target function name (`health-check`). */
   handlers: Record<string, JobHandler>;
@@ -36,7 +36,7 @@ export interface LocalSchedulerOptions {
   only?: string[];
 }
 
-export interface JobStats {
+interface JobStats {
   fired: number;
   succeeded: number;
   failed: number;
@@ -180,7 +180,7 @@ export class LocalScheduler {
 }
 
 /** A job the local runtime can run: a scheduled function bound to its root (infra/runtime/bind.ts `runScheduled`). */
-export interface ScheduledJob {
+interface ScheduledJob {
   /** The target function's name (scheduler.yaml `function`). */
   name: string;
   /** `body` is the job's JSON body from scheduler.yaml (Cloud Scheduler POSTs it; the local runner passes it). */

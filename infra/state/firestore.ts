@@ -36,12 +36,12 @@ import type {
 import { splitDocPath } from '../../shared/ports/state.js';
 
 /** gRPC status code Firestore returns when `create` finds the document already there. */
-export const GRPC_ALREADY_EXISTS = 6;
+const GRPC_ALREADY_EXISTS = 6;
 const DEFAULT_UNIVERSE_DOMAIN = 'googleapis.com';
 /** Firestore client's own default number of transaction attempts. */
-export const DEFAULT_FIRESTORE_TRANSACTION_ATTEMPTS = 5;
+const DEFAULT_FIRESTORE_TRANSACTION_ATTEMPTS = 5;
 
-export interface FirestoreStateStoreOptions {
+interface FirestoreStateStoreOptions {
   /** Wrap an existing client (not terminated by `close()`: its owner terminates it). */
   firestore?: Firestore;
   /** For a new client. Ignored when `firestore` is given. */
@@ -86,7 +86,7 @@ function checkDoc(data: unknown): DocData {
 }
 
 /** Firestore values -> plain JSON. */
-export function toPlainJson(v: unknown): JsonValue {
+function toPlainJson(v: unknown): JsonValue {
   if (v === null || v === undefined) return null;
   if (typeof v === 'string' || typeof v === 'boolean' || typeof v === 'number') return v;
   if (typeof v === 'bigint') return Number(v);

@@ -44,30 +44,30 @@ import type {
 import { splitDocPath } from '../../shared/ports/state.js';
 
 /** Default number of attempts of a contended transaction before giving up. */
-export const DEFAULT_MAX_TRANSACTION_ATTEMPTS = 30;
+const DEFAULT_MAX_TRANSACTION_ATTEMPTS = 30;
 /** Back-off between attempts: uniformly random in [0, min(MAX, BASE * 2^attempt)] ms. */
-export const TRANSACTION_BACKOFF_BASE_MS = 1;
-export const TRANSACTION_BACKOFF_MAX_MS = 50;
+const TRANSACTION_BACKOFF_BASE_MS = 1;
+const TRANSACTION_BACKOFF_MAX_MS = 50;
 /** How long a connection waits for another connection's write lock before failing. */
-export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
+const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
 /** Firestore's maximum document size; enforced (on the JSON text) so offline never accepts what the cloud rejects. */
-export const MAX_DOCUMENT_BYTES = 1_048_576;
+const MAX_DOCUMENT_BYTES = 1_048_576;
 /** Firestore's limit on the number of values of an `in` filter; enforced here too for parity. */
-export const MAX_IN_VALUES = 30;
+const MAX_IN_VALUES = 30;
 /**
  * Like Firestore's automatic single-field indexes: the first `orderBy` on a field creates an
  * expression index (collection, type rank, value, id) so ordered/limited queries read only the rows
  * they return. Bounded, because every index costs a JSON parse per write.
  */
-export const MAX_AUTO_ORDER_INDEXES = 32;
+const MAX_AUTO_ORDER_INDEXES = 32;
 const ORDER_INDEX_PREFIX = 'docs_order_';
 /** Prepared statements kept per store (query shapes are few; this only bounds pathological use). */
 const STATEMENT_CACHE_SIZE = 256;
 
-export const READ_AFTER_WRITE_ERROR =
+const READ_AFTER_WRITE_ERROR =
   'Firestore transactions require all reads to be executed before all writes.';
 
-export interface SqliteStateStoreOptions {
+interface SqliteStateStoreOptions {
   /** Database file, or ':memory:' (private to this store). */
   file: string;
   maxTransactionAttempts?: number;
@@ -161,7 +161,7 @@ function isMap(v: JsonValue | undefined): v is { [k: string]: JsonValue } {
  * Firestore `set(..., {merge: true})`: non-empty maps merge recursively; anything else (scalars,
  * arrays, empty maps) replaces the value at that path.
  */
-export function deepMerge(base: DocData | undefined, patch: DocData): DocData {
+function deepMerge(base: DocData | undefined, patch: DocData): DocData {
   const out: DocData = { ...(base ?? {}) };
   for (const [k, v] of Object.entries(patch)) {
     if (isMap(v) && Object.keys(v).length > 0) {

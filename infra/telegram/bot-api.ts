@@ -17,14 +17,14 @@ import {
   type TelegramApi,
 } from '../../shared/ports/telegram.js';
 
-export interface BotApiOptions {
+interface BotApiOptions {
   /** API origin (default https://api.telegram.org); the local server in tests. */
   apiRoot?: string;
   timeoutMs?: number;
 }
 
 /** Default client timeout for one Bot API call. */
-export const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_TIMEOUT_MS = 30_000;
 
 function inputFile(p: PhotoFile): InputFile {
   return new InputFile(new Uint8Array(p.source.buffer, p.source.byteOffset, p.source.byteLength), { filename: p.filename, contentType: p.contentType ?? 'image/png' });

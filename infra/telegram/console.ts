@@ -13,7 +13,7 @@ import type { ChatId, InlineKeyboard, MediaItem, PhotoFile, SentMessage, Telegra
  */
 export const CONSOLE_CHAT_ID = 1;
 
-export interface ConsoleEntry {
+interface ConsoleEntry {
   method: string;
   chatId: ChatId | null;
   messageId: number | null;
@@ -22,7 +22,7 @@ export interface ConsoleEntry {
   keyboard: InlineKeyboard | null;
 }
 
-export interface ConsoleTelegramOptions {
+interface ConsoleTelegramOptions {
   /** PNGs are written here (created on demand). */
   dir: string;
   /** Where lines go (default: stdout). */
@@ -30,7 +30,7 @@ export interface ConsoleTelegramOptions {
 }
 
 /** Telegram HTML to plain console text. */
-export function htmlToText(s: string): string {
+function htmlToText(s: string): string {
   return s.replace(/<[^>]+>/g, '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&amp;/g, '&');
 }
 

@@ -28,7 +28,7 @@ import { CONSOLE_CHAT_ID, ConsoleTelegram } from './console.js';
 import { sharpChartRenderer } from './charts.js';
 
 /** What the Telegram side is built over: the root's ports, its secrets and its environment. */
-export interface TelegramPorts {
+interface TelegramPorts {
   state: StateStore;
   bus: Bus;
   clock: Clock;
@@ -39,11 +39,11 @@ export interface TelegramPorts {
 }
 
 /** Env: Bot API origin override (the local server in tests / replays). */
-export const API_ROOT_ENV = 'CST_TELEGRAM_API_ROOT';
+const API_ROOT_ENV = 'CST_TELEGRAM_API_ROOT';
 /** Env: folder for PNGs in no-token mode (default `<CST_DATA_DIR or .data>/telegram`). */
 export const OUTPUT_DIR_ENV = 'CST_TELEGRAM_OUTPUT_DIR';
 /** Env: bot username (without @), to accept `/cmd@name` in groups. */
-export const BOT_USERNAME_ENV = 'CST_TELEGRAM_BOT_USERNAME';
+const BOT_USERNAME_ENV = 'CST_TELEGRAM_BOT_USERNAME';
 
 export interface TelegramRuntime extends TelegramSide {
   api: TelegramApi;
@@ -113,12 +113,6 @@ function withConfig(ctx: TelegramPorts, base: RuntimeBase, tg: TelegramConfig): 
   if (localChat) deps.access.useLocalChat(CONSOLE_CHAT_ID);
   const sender = new OutboxSender({ state: ctx.state, api: base.api, clock: ctx.clock, cfg: tg, charts: base.charts, log: deps.log, ...(base.maxDrainWaitMs !== undefined ? { maxWaitMs: base.maxDrainWaitMs } : {}) });
   return { deps, api: base.api, sender, webhookSecret: base.webhookSecret, botUsername: base.env[BOT_USERNAME_ENV], offline: base.offline };
-}
-
-/** A runtime with the config in force now (`opts.tg` fixes the config instead). */
-export async function buildTelegramRuntime(ctx: TelegramPorts, opts: TelegramRuntimeOptions = {}): Promise<TelegramRuntime> {
-  const tg = opts.tg ?? (await ctx.config.telegram());
-  return withConfig(ctx, await buildBase(ctx, opts), tg);
 }
 
 /**

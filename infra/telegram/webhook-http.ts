@@ -18,7 +18,7 @@ import type { Root } from '../runtime/root.js';
 import { admitHeaders, parseWebhookBody, REFUSALS, type WebhookResponse } from '../../shared/telegram/webhook.js';
 import type { Logger } from '../../shared/log.js';
 
-export interface WebhookFrontOptions {
+interface WebhookFrontOptions {
   /** Secret and body cap, looked up per request (the runtime is built once). */
   settings(): Promise<{ secret: string | undefined; maxBodyBytes: number; log: Logger }>;
 }
@@ -57,7 +57,7 @@ function readCapped(req: IncomingMessage, max: number): Promise<Buffer | null> {
 }
 
 /** Wraps the webhook's functions-framework app with the front. */
-export function webhookFront(app: RequestListener, opts: WebhookFrontOptions): RequestListener {
+function webhookFront(app: RequestListener, opts: WebhookFrontOptions): RequestListener {
   return (req, res) => {
     void (async () => {
       let log: Logger | undefined;

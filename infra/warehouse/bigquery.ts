@@ -16,18 +16,18 @@ import { TABLE_NAMES, bigQueryTableMetadata, bqIdent } from './ddl.js';
 import { prepareRows, rowToCandle, type Cell } from './rows.js';
 
 /** Rows per insertAll request (Google recommends about 500; the hard limit is 50,000 / 10 MB). */
-export const INSERT_CHUNK_ROWS = 500;
+const INSERT_CHUNK_ROWS = 500;
 /** insertId longer than this is replaced by its SHA-256 (BigQuery limits insertId length). */
-export const MAX_INSERT_ID_LENGTH = 128;
+const MAX_INSERT_ID_LENGTH = 128;
 /** Default dataset location. */
-export const DEFAULT_LOCATION = 'US';
+const DEFAULT_LOCATION = 'US';
 /** A column that, when present, orders duplicates so that the first ingested row wins. */
 const INGESTED_AT = 'ingested_at';
 
 const HTTP_NOT_FOUND = 404;
 const HTTP_CONFLICT = 409;
 
-export interface BigQueryWarehouseOptions {
+interface BigQueryWarehouseOptions {
   projectId: string;
   /** Defaults to `cryptotracker`. */
   dataset?: string;
@@ -62,12 +62,12 @@ function anonymousAuthClient(projectId: string): NonNullable<BigQueryOptions['au
 }
 
 /** insertId of a row: its key (hashed when too long). */
-export function insertIdFor(key: string): string {
+function insertIdFor(key: string): string {
   return key.length <= MAX_INSERT_ID_LENGTH ? key : createHash('sha256').update(key).digest('hex');
 }
 
 /** A row in insertAll JSON: TIMESTAMP as ISO-8601 UTC, JSON columns as JSON text, others as is. */
-export function toInsertJson(table: TableName, cells: Cell[]): Record<string, string | number | boolean | null> {
+function toInsertJson(table: TableName, cells: Cell[]): Record<string, string | number | boolean | null> {
   const cols: readonly Column[] = TABLES[table].columns;
   const out: Record<string, string | number | boolean | null> = {};
   cols.forEach((c, i) => {
@@ -90,7 +90,7 @@ function dedupClause(table: TableName): string {
   return `QUALIFY ROW_NUMBER() OVER (PARTITION BY ${partition}${order}) = 1`;
 }
 
-export interface BigQueryStatement {
+interface BigQueryStatement {
   query: string;
   params: Record<string, string | number>;
 }
@@ -126,7 +126,7 @@ export function candlesQuery(projectId: string, dataset: string, range: CandleRa
   return { query, params };
 }
 
-export function countQuery(projectId: string, dataset: string, table: TableName): BigQueryStatement {
+function countQuery(projectId: string, dataset: string, table: TableName): BigQueryStatement {
   return {
     query:
       `SELECT COUNT(*) AS n FROM (SELECT 1 FROM ${tableRef(projectId, dataset, table)} ` +

@@ -8,23 +8,11 @@ import { TABLES, type Column, type ColumnType, type TableName, type TableSchema 
 
 export const TABLE_NAMES = Object.keys(TABLES) as TableName[];
 
-export function tableSchema(table: TableName): TableSchema {
-  return TABLES[table];
-}
-
-export function columnsOf(table: TableName): readonly Column[] {
-  return TABLES[table].columns;
-}
-
-export function isTableName(name: string): name is TableName {
-  return Object.prototype.hasOwnProperty.call(TABLES, name);
-}
-
 // ---------------------------------------------------------------------------------------------
 // DuckDB
 
 /** DuckDB column types of the stored tables. */
-export const DUCKDB_TYPES: Record<ColumnType, string> = {
+const DUCKDB_TYPES: Record<ColumnType, string> = {
   STRING: 'VARCHAR',
   INT64: 'BIGINT',
   FLOAT64: 'DOUBLE',
@@ -37,7 +25,7 @@ export const DUCKDB_TYPES: Record<ColumnType, string> = {
  * Types of the staging tables rows are appended into before the idempotent merge: TIMESTAMP travels
  * as epoch-ms BIGINT and JSON as text, converted by `duckDbMergeSql`.
  */
-export const DUCKDB_STAGING_TYPES: Record<ColumnType, string> = {
+const DUCKDB_STAGING_TYPES: Record<ColumnType, string> = {
   ...DUCKDB_TYPES,
   TIMESTAMP: 'BIGINT',
   JSON: 'VARCHAR',
@@ -107,7 +95,7 @@ export function bqIdent(name: string): string {
   return '`' + name.replace(/`/g, '\\`') + '`';
 }
 
-export function bigQueryFields(table: TableName): TableField[] {
+function bigQueryFields(table: TableName): TableField[] {
   return TABLES[table].columns.map((c: Column) => {
     const f: TableField = { name: c.name, type: c.type, mode: c.required ? 'REQUIRED' : 'NULLABLE' };
     if (c.description) f.description = c.description;

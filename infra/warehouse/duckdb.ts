@@ -27,7 +27,7 @@ import { prepareRows, rowToCandle, type Cell } from './rows.js';
 
 export const IN_MEMORY = ':memory:';
 
-export interface DuckDbWarehouseOptions {
+interface DuckDbWarehouseOptions {
   /** Database file, or ':memory:'. Parent folders of a file are created. */
   file: string;
   log?: Logger;

@@ -10,7 +10,7 @@ import type { Row } from '../../shared/ports/warehouse.js';
 import type { ExitReason, StrategyId } from '../../shared/model/trading.js';
 
 /** Merges lot rows into one record per trade group. */
-export function groupLots(rows: readonly Row[]): ClosedTradeRecord[] {
+function groupLots(rows: readonly Row[]): ClosedTradeRecord[] {
   const groups = new Map<string, Row[]>();
   for (const r of rows) {
     const g = String(r.trade_group_id);

@@ -32,7 +32,7 @@ import { candlesNeeded, MACRO_SLOT_MS, REGIME_INTERVAL, REGIME_LOOKBACK_MS } fro
 import { evaluateSwingAt, isSwingSignal, prepareSwing, resolveSwingConflicts, type SwingScan } from '../strategies/macro/swing.js';
 import { allocColumns, candleAt, sliceSeries, type CandleColumns, type CandleSeries } from '../strategies/series.js';
 import type { BiasState, Signal } from '../model/trading.js';
-import { MESSAGE_SCHEMAS, type MacroBiasMessage } from '../messages.js';
+import { MESSAGE_SCHEMAS } from '../messages.js';
 import { TOPICS } from '../topics.js';
 
 const MINUTE = INTERVAL_MS['1m'];

@@ -24,7 +24,7 @@ export interface EquityPoint {
   equity: number;
 }
 
-export const equityChartInputSchema = z.object({
+const equityChartInputSchema = z.object({
   points: z
     .array(z.object({ t: z.number().finite(), equity: z.number().finite() }))
     .min(2, 'an equity chart needs at least two points'),
@@ -60,14 +60,14 @@ export function stepVertices<P extends { t: number }>(pts: readonly P[], x: (t: 
   return out;
 }
 
-export interface DrawdownPoint extends EquityPoint {
+interface DrawdownPoint extends EquityPoint {
   /** Running maximum of equity up to and including this point. */
   peak: number;
   /** equity / peak - 1 (<= 0), as a fraction. */
   drawdown: number;
 }
 
-export interface MaxDrawdown {
+interface MaxDrawdown {
   /** Most negative drawdown, as a fraction (0 when equity never fell). */
   drawdown: number;
   peakTime: number;
@@ -96,7 +96,7 @@ export function computeDrawdown(points: readonly EquityPoint[]): { series: Drawd
 }
 
 /** At most one min and one max point per pixel column (time order kept), so huge series stay light. */
-export function decimate(series: readonly DrawdownPoint[], x: (t: number) => number, maxPerColumn = 2): DrawdownPoint[] {
+function decimate(series: readonly DrawdownPoint[], x: (t: number) => number, maxPerColumn = 2): DrawdownPoint[] {
   if (series.length <= maxPerColumn) return [...series];
   const out: DrawdownPoint[] = [];
   let col = Number.NaN;

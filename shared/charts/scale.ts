@@ -118,7 +118,7 @@ function pad2(n: number): string {
 }
 
 /** "HH:MM" in UTC. */
-export function formatUtcTime(t: number): string {
+function formatUtcTime(t: number): string {
   const d = new Date(t);
   return `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}`;
 }

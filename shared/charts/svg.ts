@@ -16,7 +16,7 @@ export function n(v: number): string {
   return Object.is(r, -0) ? '0' : String(r);
 }
 
-export interface RectOpts {
+interface RectOpts {
   fill: string;
   opacity?: number;
   rx?: number;
@@ -28,7 +28,7 @@ export function rect(x: number, y: number, w: number, h: number, o: RectOpts): s
   return `<rect x="${n(x)}" y="${n(y)}" width="${n(Math.max(0, w))}" height="${n(Math.max(0, h))}" fill="${o.fill}"${op}${rx}/>`;
 }
 
-export interface LineOpts {
+interface LineOpts {
   stroke: string;
   width: number;
   dash?: readonly number[];
@@ -55,7 +55,7 @@ export function polygon(points: readonly (readonly [number, number])[], fill: st
   return `<polygon points="${pts}" fill="${fill}"${op}/>`;
 }
 
-export interface TextOpts {
+interface TextOpts {
   size: number;
   fill: string;
   anchor?: 'start' | 'middle' | 'end';

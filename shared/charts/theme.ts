@@ -48,7 +48,7 @@ export const FONT_FAMILY = 'DejaVu Sans';
 
 export type ChartSize = 'alert' | 'large';
 
-export interface ChartDimensions {
+interface ChartDimensions {
   width: number;
   height: number;
   /** Multiplier applied to every base-pixel constant (line widths, fonts, margins). */
@@ -118,7 +118,7 @@ const UPPER_EM = 0.7;
 const LOWER_EM = 0.6;
 const DEFAULT_EM = 0.65;
 /** Bold DejaVu Sans is wider than Book. */
-export const BOLD_WIDTH_FACTOR = 1.1;
+const BOLD_WIDTH_FACTOR = 1.1;
 
 /** Estimated rendered width (px) of `text` in DejaVu Sans at `fontSize` px. */
 export function textWidth(text: string, fontSize: number, bold = false): number {

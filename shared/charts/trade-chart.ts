@@ -17,13 +17,13 @@ import {
 import { centredBaseline, line, n, polygon, rect, svgDocument, text } from './svg.js';
 import { CHART_SIZES, DARK_THEME, LAYOUT, textWidth, type ChartSize, type Theme } from './theme.js';
 
-export type ChartLevelKind = 'support' | 'resistance';
-export type ChartDirection = 'LONG' | 'SHORT';
-export type ChartBadge = 'WIN' | 'LOSS';
+type ChartLevelKind = 'support' | 'resistance';
+type ChartDirection = 'LONG' | 'SHORT';
+type ChartBadge = 'WIN' | 'LOSS';
 
 const finitePrice = z.number().finite().positive();
 
-export const tradeChartInputSchema = z.object({
+const tradeChartInputSchema = z.object({
   candles: z.array(candleSchema).min(1, 'a trade chart needs at least one candle'),
   levels: z.array(z.object({ price: finitePrice, kind: z.enum(['support', 'resistance']) })).optional(),
   trendLine: z
@@ -73,7 +73,7 @@ export interface PlotRect {
 }
 
 /** Pixel box of one drawn candle body (inclusive-exclusive: x0 <= x < x1, y0 <= y < y1). */
-export interface CandleBox {
+interface CandleBox {
   openTime: number;
   up: boolean;
   x0: number;
@@ -82,7 +82,7 @@ export interface CandleBox {
   y1: number;
 }
 
-export interface TradeChartRows {
+interface TradeChartRows {
   entry?: number;
   takeProfit?: number;
   stopLoss?: number;

@@ -54,7 +54,7 @@ import {
 } from './strategy.js';
 import { configPath } from '../state-paths.js';
 
-export interface ConfigDocumentDef<T> {
+interface ConfigDocumentDef<T> {
   name: string;
   /** Document path in state, e.g. `config/system`. */
   path: string;
@@ -107,10 +107,6 @@ export const CONFIG_DOCUMENTS: { [N in ConfigDocName]: ConfigDocumentDef<ConfigD
 };
 
 export const CONFIG_DOC_NAMES = Object.keys(CONFIG_DOCUMENTS) as ConfigDocName[];
-
-export function configDocument<N extends ConfigDocName>(name: N): ConfigDocumentDef<ConfigDocumentTypes[N]> {
-  return CONFIG_DOCUMENTS[name];
-}
 
 export function isConfigDocName(name: string): name is ConfigDocName {
   return Object.prototype.hasOwnProperty.call(CONFIG_DOCUMENTS, name);

@@ -46,7 +46,7 @@ import type { z } from 'zod';
 import { CONFIG_CHANGES_COLLECTION, configChangePath, configStatePath } from '../state-paths.js';
 
 /** How many validation issues a rejection message lists (the change record keeps them all). */
-export const MAX_ISSUES_IN_MESSAGE = 8;
+const MAX_ISSUES_IN_MESSAGE = 8;
 
 /** `config_state/{name}`: bookkeeping of the config in force. */
 export interface ConfigStateDoc {
@@ -64,10 +64,10 @@ export interface ConfigStateDoc {
   rejectReason: string | null;
 }
 
-export type ChangeOutcome = 'initial' | 'applied' | 'rejected';
+type ChangeOutcome = 'initial' | 'applied' | 'rejected';
 
 /** `config_changes/{id}`: one record per applied or rejected edit. */
-export interface ConfigChangeRecord {
+interface ConfigChangeRecord {
   name: string;
   seq: number;
   outcome: ChangeOutcome;
@@ -83,9 +83,9 @@ export interface ConfigChangeRecord {
   message: string;
 }
 
-export type CheckOutcome = ChangeOutcome | 'unchanged' | 'still_rejected';
+type CheckOutcome = ChangeOutcome | 'unchanged' | 'still_rejected';
 
-export interface ConfigCheckResult {
+interface ConfigCheckResult {
   name: ConfigDocName;
   outcome: CheckOutcome;
   hash: string;
@@ -94,7 +94,7 @@ export interface ConfigCheckResult {
   seeded: boolean;
 }
 
-export interface ConfigServiceOptions {
+interface ConfigServiceOptions {
   state: StateStore;
   /** Alerts go to `system-alerts` on this bus. */
   bus: Bus;
@@ -111,12 +111,12 @@ interface CacheEntry {
 }
 
 /** Change-record id: document, sequence (sorts in order) and raw-document hash. */
-export function configChangeId(name: ConfigDocName, seq: number, hash: string): string {
+function configChangeId(name: ConfigDocName, seq: number, hash: string): string {
   return `${name}_${String(seq).padStart(6, '0')}_${hash.slice(0, 16)}`;
 }
 
 /** JSON with object keys sorted at every level, so equal documents hash equally whatever the key order. */
-export function canonicalJson(value: unknown): string {
+function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   const entries = Object.entries(value as Record<string, unknown>)
@@ -125,7 +125,7 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
-export function hashDocument(value: unknown): string {
+function hashDocument(value: unknown): string {
   return createHash('sha256').update(canonicalJson(value)).digest('hex');
 }
 
@@ -143,7 +143,7 @@ function formatPath(path: ReadonlyArray<PropertyKey>): string {
  * One readable line per zod issue: "kraken.minRequestIntervalMs: expected number, received string";
  * one line per unknown key: "kraken.minRequstIntervalMs: unknown key".
  */
-export function describeIssues(error: z.ZodError): string[] {
+function describeIssues(error: z.ZodError): string[] {
   return error.issues.flatMap((issue) => {
     if (issue.code === 'unrecognized_keys') return issue.keys.map((k) => `${formatPath([...issue.path, k])}: unknown key`);
     let msg = issue.message.replace(/^Invalid input: /, '');
@@ -165,7 +165,7 @@ function toDoc(value: unknown): DocData {
   return JSON.parse(JSON.stringify(value)) as DocData;
 }
 
-export type ConfigValidation<T> = { success: true; data: T; errors: [] } | { success: false; errors: string[] };
+type ConfigValidation<T> = { success: true; data: T; errors: [] } | { success: false; errors: string[] };
 
 /**
  * THE validation of a config document, for the service and for every writer of config documents:

@@ -15,7 +15,7 @@
  * `config/protections`, `config/paper`, `config/ml`. A bad edit to one area never blocks another.
  */
 import { z } from 'zod';
-import { INTERVALS, TIERS, type Tier } from '../model/market.js';
+import { INTERVALS, type Tier } from '../model/market.js';
 
 const HOUR_MS = 60 * 60_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -24,7 +24,6 @@ const DAY_MS = 24 * HOUR_MS;
 
 const pct = z.number().min(0).max(100);
 const positivePct = z.number().positive().max(100);
-const ms = z.number().int().positive();
 /** A hold / exit / window duration: one minute to 30 days. */
 const duration = z.number().int().min(60_000).max(30 * DAY_MS);
 /** A volume multiple of its average. */
@@ -42,7 +41,7 @@ export type PerTier<T> = Record<Tier, T>;
 export const REGIMES = ['PANIC', 'CAUTION', 'EUPHORIA', 'NORMAL'] as const;
 export type Regime = (typeof REGIMES)[number];
 
-export const SWING_SETUPS = ['DCA', 'SWING', 'CHANNEL'] as const;
+const SWING_SETUPS = ['DCA', 'SWING', 'CHANNEL'] as const;
 export type SwingSetup = (typeof SWING_SETUPS)[number];
 
 export const SCALP_STRATEGIES = ['levels_exhaustion', 'v52_divergence'] as const;
@@ -564,7 +563,7 @@ export const DEFAULT_PROTECTIONS_CONFIG: ProtectionsConfig = {
 
 // ---------- paper trading (SPEC 5) ----------
 
-export const EXIT_PRIORITY = ['stop_loss', 'take_profit', 'trailing', 'time_exit'] as const;
+const EXIT_PRIORITY = ['stop_loss', 'take_profit', 'trailing', 'time_exit'] as const;
 
 export const paperConfigSchema = z.strictObject({
   fees: z.strictObject({
@@ -665,13 +664,6 @@ export const DEFAULT_STRATEGY_CONFIGS: StrategyConfigs = {
   paper: DEFAULT_PAPER_CONFIG,
   ml: DEFAULT_ML_CONFIG,
 };
-
-/** The per-tier value for a tier (typed helper for engines). */
-export function forTier<T>(values: PerTier<T>, tier: Tier): T {
-  return values[tier];
-}
-
-export { TIERS };
 
 function round(x: number): number {
   return Math.round(x * 1e6) / 1e6;

@@ -106,7 +106,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
  * other value replaced whole, undefined ignored. Keys are copied as own properties (a `__proto__` key
  * in a stored document stays a plain, unknown key that strict validation rejects).
  */
-export function deepMerge(base: unknown, patch: unknown): unknown {
+function deepMerge(base: unknown, patch: unknown): unknown {
   if (patch === undefined) return base;
   if (!isPlainObject(patch) || !isPlainObject(base)) return patch;
   const out: Record<string, unknown> = {};

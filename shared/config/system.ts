@@ -19,9 +19,6 @@ const symbolSchema = z.strictObject({
 });
 export type SymbolConfig = z.infer<typeof symbolSchema>;
 
-const ms = z.number().int().positive();
-const fraction = z.number().min(0).max(1);
-
 /** An IANA time zone name the runtime knows (`America/Los_Angeles`, `UTC`). */
 export function isTimeZone(tz: string): boolean {
   try {

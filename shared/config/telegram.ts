@@ -12,9 +12,7 @@
 import { z } from 'zod';
 import { isTimeZone } from './system.js';
 
-export const OWNER_ENV_VAR = 'CST_TELEGRAM_OWNER_ID';
-
-const ms = z.number().int().positive();
+const OWNER_ENV_VAR = 'CST_TELEGRAM_OWNER_ID';
 const HOUR_MS = 60 * 60_000;
 const DAY_MS = 24 * HOUR_MS;
 const timeZone = z.string().min(1).refine(isTimeZone, 'not a known IANA time zone (e.g. America/Los_Angeles)');

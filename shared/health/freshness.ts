@@ -21,7 +21,7 @@ import { publish, type Alert } from '../messages.js';
 import { TOPICS } from '../topics.js';
 import { healthPath } from '../state-paths.js';
 
-export type FreshnessStatus = 'fresh' | 'stale';
+type FreshnessStatus = 'fresh' | 'stale';
 
 /** `health/{symbol}`. */
 export interface HealthDoc {
@@ -36,12 +36,12 @@ export interface HealthDoc {
   updatedAt: number;
 }
 
-export interface FreshnessSeries {
+interface FreshnessSeries {
   venue: Venue;
   interval: Interval;
 }
 
-export interface FreshnessTransition {
+interface FreshnessTransition {
   symbol: string;
   to: FreshnessStatus;
   lastDataAt: number | null;
@@ -49,13 +49,13 @@ export interface FreshnessTransition {
   durationMs: number;
 }
 
-export interface FreshnessResult {
+interface FreshnessResult {
   checked: number;
   stale: string[];
   transitions: FreshnessTransition[];
 }
 
-export interface FreshnessDeps {
+interface FreshnessDeps {
   state: StateStore;
   bus: Bus;
   log?: Logger;

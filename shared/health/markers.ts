@@ -9,7 +9,7 @@ import { MAX_BATCH_WRITES } from '../market/hot-store.js';
 import { DAY_MS } from './retention.js';
 import { externalMarkersCollection, signalMarkersCollection, SWING_PUBLISHED_COLLECTION, TG_UPDATES_COLLECTION } from '../state-paths.js';
 
-export interface MarkerCollection {
+interface MarkerCollection {
   /** Collection path (not a collection group). */
   collection: string;
   /** Epoch-ms field the marker was written at. */

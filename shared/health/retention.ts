@@ -12,9 +12,9 @@ import { barsCollection } from '../state-paths.js';
 import { createLogger, type Logger } from '../log.js';
 
 export const DAY_MS = 24 * 60 * 60_000;
-export const RETENTION_VENUES: readonly Venue[] = ['bybit', 'kraken'];
+const RETENTION_VENUES: readonly Venue[] = ['bybit', 'kraken'];
 
-export interface RetentionOptions {
+interface RetentionOptions {
   venues?: readonly Venue[];
   /** Documents deleted per batch (<= Firestore's 500 writes). */
   batchSize?: number;
@@ -23,7 +23,7 @@ export interface RetentionOptions {
   log?: Logger;
 }
 
-export interface RetentionResult {
+interface RetentionResult {
   /** Cutoff open time per interval (null: kept forever). */
   cutoffs: Partial<Record<Interval, number | null>>;
   deleted: Partial<Record<Interval, number>>;

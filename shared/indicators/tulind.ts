@@ -87,7 +87,7 @@ export function atr(high: Series, low: Series, close: Series, period: number): F
   return first('atr', [high, low, close], [period]);
 }
 
-export interface MacdResult {
+interface MacdResult {
   macd: Float64Array;
   signal: Float64Array;
   histogram: Float64Array;
@@ -112,31 +112,6 @@ export function macd(close: Series, fast: number, slow: number, signal: number):
   if (n > start) sig.set(ema(line.subarray(start), signal), start);
   for (let i = start; i < n; i++) hist[i] = (line[i] as number) - (sig[i] as number);
   return { macd: line, signal: sig, histogram: hist };
-}
-
-export interface BandsResult {
-  lower: Float64Array;
-  middle: Float64Array;
-  upper: Float64Array;
-}
-
-/** Bollinger bands (population standard deviation, as tulind computes it). */
-export function bbands(close: Series, period: number, stddev: number): BandsResult {
-  assertPeriod('bbands', period);
-  const [lower, middle, upper] = run('bbands', [close], [period, stddev]) as [Float64Array, Float64Array, Float64Array];
-  return { lower, middle, upper };
-}
-
-/** Rate of change over `period` candles, as a fraction (0.05 = +5 %). */
-export function roc(close: Series, period: number): Float64Array {
-  assertPeriod('roc', period);
-  return first('roc', [close], [period]);
-}
-
-/** Rolling standard deviation (population). */
-export function stddev(close: Series, period: number): Float64Array {
-  assertPeriod('stddev', period);
-  return first('stddev', [close], [period]);
 }
 
 /** Last finite value of a series, or NaN. */

@@ -26,7 +26,7 @@ import { allocSeries, type CandleSeries } from '../strategies/series.js';
 import { lowerBoundBy } from '../sorted.js';
 
 /** Columns of a window as plain arrays (ArrayLike views for the protection functions; never copied). */
-export interface WindowColumns {
+interface WindowColumns {
   readonly openTime: number[];
   readonly high: number[];
   readonly low: number[];
@@ -127,7 +127,7 @@ export class CandleWindow {
 /** Candles a window may exceed its capacity by before the oldest are dropped (amortised trimming). */
 const TRIM_SLACK = 64;
 
-export interface CandleCacheStats {
+interface CandleCacheStats {
   coldFills: number;
   gapFills: number;
   docsRead: number;

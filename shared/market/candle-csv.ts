@@ -31,7 +31,7 @@ const MS_PER_S = 1000;
 export type CandleCsvFormat = 'normalised' | 'kraken';
 
 /** What the rows are: every candle read gets these. */
-export interface CandleCsvMeta {
+interface CandleCsvMeta {
   symbol: string;
   interval: Interval;
   venue: Venue;
@@ -46,7 +46,7 @@ export interface CandleCsvRow {
   fields: string[];
 }
 
-export interface CandleCsvReadOptions {
+interface CandleCsvReadOptions {
   /** 'normalised' (default) accepts the kit's format only; 'any' also Kraken's headerless rows. */
   formats?: 'normalised' | 'any';
   /** Named in a header error (a file name). */
@@ -118,9 +118,9 @@ export function readCandleCsv(text: string, meta: CandleCsvMeta, opts: CandleCsv
 // The CLIs' policy for bad rows
 
 /** What a CSV loader does with a row that fails a check: stop with file and line (default), or skip and count. */
-export type BadRowPolicy = 'refuse' | 'skip';
+type BadRowPolicy = 'refuse' | 'skip';
 
-export interface BadRowReport {
+interface BadRowReport {
   /** Rows skipped (policy `skip`). */
   skipped: number;
   /** The first few, with file and line. */

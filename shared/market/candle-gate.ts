@@ -38,7 +38,7 @@ import { candlePath, gateDocPath } from '../state-paths.js';
 import { publish, type Alert } from '../messages.js';
 import { alertAttributes } from '../alerts.js';
 
-export interface ViolationContext {
+interface ViolationContext {
   /** Configured symbols; absent = not checked (backtests name their own files). */
   symbols?: ReadonlySet<string>;
   /** The clock; absent = no future check (historical data). */
@@ -66,7 +66,7 @@ export function violationContext(system: Pick<SystemConfig, 'symbols' | 'dataQua
   return { symbols: new Set(system.symbols.map((s) => s.symbol)), now, maxClockSkewMs: system.dataQuality.maxClockSkewMs };
 }
 
-export type GateStatus = 'accepted' | 'suspect' | 'rejected';
+type GateStatus = 'accepted' | 'suspect' | 'rejected';
 
 export interface GateVerdict {
   candle: Candle;
@@ -94,11 +94,11 @@ export interface GateDoc {
 }
 
 /** What makes two copies of a closed candle the same candle. */
-export function candleFingerprint(c: Pick<Candle, 'open' | 'high' | 'low' | 'close' | 'volume'>): string {
+function candleFingerprint(c: Pick<Candle, 'open' | 'high' | 'low' | 'close' | 'volume'>): string {
   return `${c.open}|${c.high}|${c.low}|${c.close}|${c.volume}`;
 }
 
-export interface GateDeps {
+interface GateDeps {
   state: StateStore;
   bus: Bus;
   clock: Clock;
@@ -223,7 +223,7 @@ function altered(c: Candle, detail: string): GateVerdict {
 }
 
 /** The owner alert of a refused (or re-anchoring) candle; one id per candle key and values. */
-export function gateAlert(v: GateVerdict, now: number): Alert {
+function gateAlert(v: GateVerdict, now: number): Alert {
   const c = v.candle;
   const what = v.status === 'accepted' ? 'sanity reference re-anchored on' : v.status === 'suspect' ? 'suspect candle held back (open positions still get their stops)' : 'candle refused';
   return {

@@ -27,7 +27,7 @@ export function candleToDoc(c: Candle): DocData {
   return doc;
 }
 
-export function chunk<T>(items: T[], size: number): T[][] {
+function chunk<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;

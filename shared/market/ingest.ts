@@ -30,7 +30,7 @@ export interface GatedIngestDeps extends IngestDeps {
   config: ConfigSource;
 }
 
-export interface IngestResult {
+interface IngestResult {
   /** Candles written (after de-duplication within the batch). */
   candles: number;
   series: string[];
@@ -62,7 +62,7 @@ export async function ingestBusCandles(deps: GatedIngestDeps, candles: Candle[])
  * Stores closed candles: hot window first (what the engines read), then history. A failure after the
  * hot write is retried by the bus; both writes are idempotent, so the retry converges.
  */
-export async function ingestClosedCandles(deps: IngestDeps, candles: Candle[]): Promise<IngestResult> {
+async function ingestClosedCandles(deps: IngestDeps, candles: Candle[]): Promise<IngestResult> {
   const unique = dedupeCandles(candles);
   if (unique.length === 0) return { candles: 0, series: [] };
   await writeHotCandles(deps.state, unique);
@@ -85,7 +85,7 @@ export async function ingestClosedCandles(deps: IngestDeps, candles: Candle[]): 
 }
 
 /** The warehouse `ticks` row of one trade. */
-export function tradeToTickRow(venue: Venue, t: TickBatch['trades'][number]): Row {
+function tradeToTickRow(venue: Venue, t: TickBatch['trades'][number]): Row {
   return { venue, symbol: t.symbol, trade_id: t.id, ts: t.ts, price: t.price, size: t.size, side: t.side };
 }
 

@@ -21,9 +21,9 @@ export interface QualityConfig {
 }
 
 /** Re-anchor count when a config predates the key. */
-export const DEFAULT_REANCHOR_AFTER_CANDLES = 3;
+const DEFAULT_REANCHOR_AFTER_CANDLES = 3;
 
-export function moveFraction(from: number, to: number): number {
+function moveFraction(from: number, to: number): number {
   return from > 0 ? Math.abs(to - from) / from : Number.POSITIVE_INFINITY;
 }
 
@@ -49,11 +49,6 @@ export function sanityBandReason(c: Ohlcv, refClose: number | undefined, cfg: Qu
   return null;
 }
 
-/** Why a candle is impossible or implausible against `prevClose`, or null when it is fine. */
-export function badDataReason(c: Candle, prevClose: number | undefined, cfg: QualityConfig): string | null {
-  return priceIntegrityReason(c) ?? sanityBandReason(c, prevClose, cfg);
-}
-
 /** The sanity reference of one series: the last good close and the run of consistent suspects after it. */
 export interface SanityState {
   ref: { openTime: number; close: number } | null;
@@ -62,7 +57,7 @@ export interface SanityState {
 
 export const EMPTY_SANITY: SanityState = Object.freeze({ ref: null, run: [] }) as SanityState;
 
-export interface SanityJudgement {
+interface SanityJudgement {
   /** good: inside the band; reanchored: good, and the reference moved to it after a consistent run. */
   verdict: 'good' | 'suspect' | 'reanchored';
   reason: string | null;

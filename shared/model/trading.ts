@@ -92,7 +92,7 @@ export interface OrderPlacedEvent extends EventBase {
    */
   signal?: SignalPlan;
 }
-export interface EntryFilledEvent extends EventBase {
+interface EntryFilledEvent extends EventBase {
   type: 'entry_filled';
   orderId: string;
   price: number;
@@ -104,7 +104,7 @@ export interface EntryFilledEvent extends EventBase {
 /** Why unfilled entries were cancelled: their timeout, or the regime turning PANIC (SPEC 6). */
 export type EntryCancelReason = 'entry_timeout' | 'regime_panic';
 
-export interface EntryTimeoutEvent extends EventBase {
+interface EntryTimeoutEvent extends EventBase {
   type: 'entry_timeout';
   cancelledOrderIds: string[];
   /** true when some entries had filled: the position stays open with them. */
@@ -112,15 +112,15 @@ export interface EntryTimeoutEvent extends EventBase {
   /** Absent: the entry timeout; `regime_panic`: cancelled because PANIC holds (booked the same way). */
   reason?: Exclude<EntryCancelReason, 'entry_timeout'>;
 }
-export interface TrailingActivatedEvent extends EventBase {
+interface TrailingActivatedEvent extends EventBase {
   type: 'trailing_activated';
   trailStop: number;
 }
-export interface HalfTakeProfitEvent extends EventBase {
+interface HalfTakeProfitEvent extends EventBase {
   type: 'half_take_profit';
   price: number;
 }
-export interface ExitFilledEvent extends EventBase {
+interface ExitFilledEvent extends EventBase {
   type: 'exit_filled';
   reason: ExitReason;
   price: number;
@@ -135,7 +135,7 @@ export interface PositionClosedEvent extends EventBase {
  * External groups only: the core decided an exit (stop loss, take profit, trailing stop, time exit,
  * owner close); the executor carries it out. Nothing filled yet: fills arrive as exit_filled.
  */
-export interface ExitDecidedEvent extends EventBase {
+interface ExitDecidedEvent extends EventBase {
   type: 'exit_decided';
   reason: ExitReason;
   /** Reference price (no slippage). */
@@ -147,7 +147,7 @@ export interface ExitDecidedEvent extends EventBase {
  * External groups only: the core decided to cancel these unfilled entries (entry timeout, owner
  * close). They end when the executor confirms with `cancelEntry` (an `entry_timeout` each).
  */
-export interface EntryCancelDecidedEvent extends EventBase {
+interface EntryCancelDecidedEvent extends EventBase {
   type: 'entry_cancel_decided';
   reason: EntryCancelReason | 'manual';
   orderIds: string[];
@@ -157,7 +157,7 @@ export interface EntryCancelDecidedEvent extends EventBase {
  * Owner command (Telegram "move TP"): a group's take profit moved. Simulated groups only: candles
  * exit at the new level from the next candle on (book.ts moveTakeProfit).
  */
-export interface TakeProfitMovedEvent extends EventBase {
+interface TakeProfitMovedEvent extends EventBase {
   type: 'take_profit_moved';
   from: number;
   to: number;
@@ -224,7 +224,7 @@ const finite = z.number().finite();
 const rowCell = z.union([z.string(), finite, z.boolean(), z.null()]);
 
 /** One `paper_trades` row: one filled entry lot of a trade group with its share of the exit. */
-export const paperTradeRowSchema = z
+const paperTradeRowSchema = z
   .object({
     trade_id: z.string(),
     trade_group_id: z.string(),

@@ -68,7 +68,7 @@ import { PermanentError, type Bus } from '../ports/bus.js';
 import { routeByTopic, type BusMessage, publish, type Alert, type MacroBiasMessage } from '../messages.js';
 import { INTERVAL_MS, type Candle } from '../model/market.js';
 import type { Clock } from '../ports/clock.js';
-import { type StateStore, safeId } from '../ports/state.js';
+import { type StateStore } from '../ports/state.js';
 import type { Row, Warehouse } from '../ports/warehouse.js';
 import { scanDecisionRow } from '../warehouse-schema.js';
 import type { ProtectionEvent, RegimeInputs } from '../protection/model.js';
@@ -148,7 +148,6 @@ export class DecisionCandlePendingError extends Error {
 }
 
 // ---------- live side ----------
-
 
 /**
  * The live side of one invocation: reads the mode once, asks the venue source at most once, builds

@@ -46,18 +46,18 @@ import { publish, type MacroBiasMessage } from '../messages.js';
 /** One bias per symbol per slot; matches the 5-minute schedule (proposed config: `macro.slotMs`). */
 export const MACRO_SLOT_MS = 5 * 60_000;
 /** Candles read = this x the longest look-back, so EMAs/RSI warm up (capped by `hotWindowCandles`). */
-export const HOT_READ_WARMUP_FACTOR = 3;
+const HOT_READ_WARMUP_FACTOR = 3;
 /** The BTC regime (default provider) is computed on this Kraken interval of the reference symbol. */
 export const REGIME_INTERVAL: Interval = '15m';
 /** Look-back of the regime (its longest window is 48 h). */
 export const REGIME_LOOKBACK_MS = 48 * 60 * 60_000;
 const VENUE = 'kraken' as const;
 
-export function slotStartOf(now: number): number {
+function slotStartOf(now: number): number {
   return Math.floor(now / MACRO_SLOT_MS) * MACRO_SLOT_MS;
 }
 
-export function biasDedupeId(symbol: string, slotStart: number): string {
+function biasDedupeId(symbol: string, slotStart: number): string {
   return `macro-bias:${symbol}:${slotStart}`;
 }
 
@@ -77,9 +77,9 @@ export interface MacroDeps {
 }
 
 /** A fixed regime, or a provider called once per run with the slot start. */
-export type RegimeInput = Regime | null | ((asOf: number) => Promise<Regime | null>);
+type RegimeInput = Regime | null | ((asOf: number) => Promise<Regime | null>);
 
-export interface MacroOptions {
+interface MacroOptions {
   /** Restrict the run to these symbols (default: every enabled symbol with a Kraken pair). */
   symbols?: string[];
   /**
@@ -89,7 +89,7 @@ export interface MacroOptions {
   regime?: RegimeInput;
 }
 
-export interface SymbolSummary {
+interface SymbolSummary {
   symbol: string;
   bias: BiasResult['bias'];
   confidence: number;
@@ -100,7 +100,7 @@ export interface SymbolSummary {
   notes: string[];
 }
 
-export interface MacroRunSummary {
+interface MacroRunSummary {
   slotStart: number;
   regime: Regime | null;
   symbols: SymbolSummary[];
@@ -280,7 +280,7 @@ function conflictSkip(s: SwingSignal, reason: string): ScanDecision {
 }
 
 /** A scan decision as a warehouse `signals` row (reasons and features as JSON text). */
-export function scanToRow(d: ScanDecision | SwingSignal): Row {
+function scanToRow(d: ScanDecision | SwingSignal): Row {
   if (!isSwingSignal(d as SwingScan)) return scanDecisionRow(d);
   const s = d as SwingSignal;
   return scanDecisionRow(d, {

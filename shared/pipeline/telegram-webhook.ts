@@ -20,7 +20,7 @@ export interface Deps {
 }
 
 /** The facts of one HTTP request the handle decides on. */
-export interface WebhookRequest {
+interface WebhookRequest {
   method: string;
   headers: Headers;
   /** The body's bytes as received (functions-framework's `rawBody`). */

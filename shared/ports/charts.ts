@@ -7,7 +7,7 @@
 import type { EquityChartInput } from '../charts/equity-chart.js';
 import type { TradeChartInput } from '../charts/trade-chart.js';
 
-export interface RenderedPng {
+interface RenderedPng {
   png: Buffer;
   width: number;
   height: number;
@@ -20,4 +20,3 @@ export interface ChartRenderer {
   shrink(png: Buffer, maxWidth: number): Promise<RenderedPng>;
 }
 
-export type { EquityChartInput, TradeChartInput };

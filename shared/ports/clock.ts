@@ -52,28 +52,3 @@ export class ManualClock implements Clock {
     this.t = ms;
   }
 }
-
-/**
- * Replay time: starts at `startMs` and runs `speed` times faster than the wall clock, so real timers
- * and sockets work unchanged while an hour of recorded market data plays in a minute.
- */
-export class ScaledClock implements Clock {
-  private readonly wallStart: number;
-
-  constructor(
-    private readonly startMs: number,
-    readonly speed: number,
-    private readonly wall: Clock = systemClock,
-  ) {
-    if (!(speed > 0)) throw new Error(`replay speed must be > 0, got ${speed}`);
-    this.wallStart = wall.now();
-  }
-
-  now(): number {
-    return Math.floor(this.startMs + (this.wall.now() - this.wallStart) * this.speed);
-  }
-
-  sleep(ms: number): Promise<void> {
-    return this.wall.sleep(ms / this.speed);
-  }
-}

@@ -79,7 +79,7 @@ export interface KrakenMarketData {
 }
 
 /** Kraken error strings that mean "try again later" rather than "this request is wrong". */
-export const KRAKEN_RETRYABLE_ERRORS = [
+const KRAKEN_RETRYABLE_ERRORS = [
   'EAPI:Rate limit exceeded',
   'EService:Unavailable',
   'EService:Busy',

@@ -20,7 +20,7 @@ export interface DocSnapshot<T = DocData> {
   data: T;
 }
 
-export type WhereOp = '==' | '!=' | '<' | '<=' | '>' | '>=' | 'in' | 'array-contains';
+type WhereOp = '==' | '!=' | '<' | '<=' | '>' | '>=' | 'in' | 'array-contains';
 
 export interface Where {
   /** Top-level or dotted field path (`a.b`). */

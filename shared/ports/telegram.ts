@@ -21,7 +21,7 @@ export interface PhotoFile {
   contentType?: string;
 }
 
-export interface InlineButton {
+interface InlineButton {
   text: string;
   /** <= 64 bytes (Bot API limit). */
   callback_data: string;
@@ -45,13 +45,6 @@ export interface MediaItem {
   photo: PhotoFile;
   caption?: string;
   parseMode?: 'HTML';
-}
-
-export interface ChatInfo {
-  id: ChatId;
-  type: 'private' | 'group' | 'supergroup' | 'channel';
-  title?: string;
-  isForum: boolean;
 }
 
 export interface TelegramApi {

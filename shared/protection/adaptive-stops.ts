@@ -7,7 +7,7 @@ import type { ProtectionsConfig, Regime } from '../config/strategy.js';
 import type { Tier } from '../model/market.js';
 
 /** Proposed config field: `protections.adaptiveStops.volatilityNormaliserPct`. */
-export const VOLATILITY_NORMALISER_PCT = 10;
+const VOLATILITY_NORMALISER_PCT = 10;
 
 export function adaptiveStopPct(basePct: number, volatility24hPct: number | null, regime: Regime, tier: Tier, cfg: ProtectionsConfig['adaptiveStops']): number {
   const vol = volatility24hPct !== null && Number.isFinite(volatility24hPct) && volatility24hPct > 0 ? volatility24hPct : 0;

@@ -14,7 +14,7 @@ import { DAY_MS, protectionEvent, utcDayStart, type ProtectionEvent, type Protec
 export const LOSS_STREAK_PAUSE_MS = DAY_MS;
 const PCT = 100;
 
-export type GuardBlock = 'daily_loss_halt' | 'loss_streak_pause';
+type GuardBlock = 'daily_loss_halt' | 'loss_streak_pause';
 
 /** Why new trades are blocked at `now`, or null. */
 export function guardBlock(s: ProtectionState, now: number): GuardBlock | null {

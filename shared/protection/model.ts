@@ -5,7 +5,6 @@
  * raised once per change, never once per evaluation.
  */
 import type { Regime, SwingSetup } from '../config/strategy.js';
-import type { Tier } from '../model/market.js';
 
 export const DAY_MS = 24 * 60 * 60_000;
 
@@ -54,7 +53,7 @@ export interface LimiterEntry {
   cooldownUntil: number | null;
 }
 
-export interface GuardState {
+interface GuardState {
   /** Start (UTC midnight) of the current trading day. */
   dayStart: number;
   dayStartEquity: number;
@@ -66,7 +65,7 @@ export interface GuardState {
   pausedUntil: number | null;
 }
 
-export interface RegimeState {
+interface RegimeState {
   /** The regime in force (held: see shared/protection/regime.ts stepRegime). */
   current: Regime;
   /** When `current` began. */

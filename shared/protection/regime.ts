@@ -39,7 +39,7 @@ const HOUR_MS = 60 * 60_000;
 export const REGIME_WINDOWS_MS = { change1hPct: HOUR_MS, change4hPct: 4 * HOUR_MS, change24hPct: 24 * HOUR_MS, change48hPct: 48 * HOUR_MS } as const;
 const PCT = 100;
 
-export type RegimeConfig = ProtectionsConfig['regime'];
+type RegimeConfig = ProtectionsConfig['regime'];
 
 export function classifyRegime(x: RegimeInputs, cfg: RegimeConfig): Regime {
   const d1 = -x.change1hPct;
@@ -138,7 +138,7 @@ export function updateRegime(s: ProtectionState, regime: Regime, now: number, ou
 }
 
 /** Severity rank (higher = more severe: cuts sizes more). */
-export const REGIME_SEVERITY: Readonly<Record<Regime, number>> = { NORMAL: 0, EUPHORIA: 1, CAUTION: 2, PANIC: 3 };
+const REGIME_SEVERITY: Readonly<Record<Regime, number>> = { NORMAL: 0, EUPHORIA: 1, CAUTION: 2, PANIC: 3 };
 
 /**
  * The held regime after one classification at `now` (rule in the module comment). Returns the same
@@ -155,13 +155,8 @@ export function stepRegime(s: ProtectionState, classified: Regime, now: number, 
   return calmSince === null ? { ...s, regime: { ...r, calmSince: now } } : s;
 }
 
-/** The reference state of `s` (state stored before it existed: missing since `now`). */
-export function referenceOf(s: ProtectionState, now: number): ReferenceState {
-  return s.reference ?? { lastAt: null, status: 'missing', since: now, alerted: false };
-}
-
 /** Reference status at `now` from the last reference candle's close time. */
-export function referenceStatusAt(lastAt: number | null, now: number, cfg: RegimeConfig): ReferenceStatus {
+function referenceStatusAt(lastAt: number | null, now: number, cfg: RegimeConfig): ReferenceStatus {
   if (lastAt === null) return 'missing';
   return now - lastAt > cfg.referenceMaxAgeMs ? 'stale' : 'ok';
 }

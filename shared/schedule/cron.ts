@@ -58,7 +58,7 @@ export function assertTimeZone(timeZone: string): void {
 }
 
 /** UTC offset of `timeZone` at instant `t`, in ms (local wall clock = t + offset). */
-export function zoneOffsetMs(timeZone: string, t: number): number {
+function zoneOffsetMs(timeZone: string, t: number): number {
   const parts = formatter(timeZone).formatToParts(new Date(t));
   const v: Record<string, number> = {};
   for (const p of parts) if (p.type !== 'literal') v[p.type] = Number(p.value);
@@ -188,8 +188,4 @@ export class CronSchedule {
     }
     return out;
   }
-}
-
-export function nextFireTime(expr: string, timeZone: string, afterMs: number): number | null {
-  return new CronSchedule(expr, timeZone).next(afterMs);
 }

@@ -9,18 +9,18 @@ import { z } from 'zod';
 import { assertCron, assertTimeZone } from './cron.js';
 
 /** Cloud Scheduler's per-attempt deadline for HTTP targets is 15 s to 30 min. */
-export const MIN_ATTEMPT_DEADLINE_S = 15;
-export const MAX_ATTEMPT_DEADLINE_S = 1_800;
+const MIN_ATTEMPT_DEADLINE_S = 15;
+const MAX_ATTEMPT_DEADLINE_S = 1_800;
 /** Cloud Scheduler allows 0-5 retries. */
-export const MAX_RETRY_COUNT = 5;
-export const DEFAULT_ATTEMPT_DEADLINE_S = 180;
+const MAX_RETRY_COUNT = 5;
+const DEFAULT_ATTEMPT_DEADLINE_S = 180;
 
 /** Job names become Cloud Scheduler job ids (with a prefix): letters, digits, hyphens, underscores. */
 const JOB_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
 /** Deployed Cloud Function names. */
 const FUNCTION_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 
-export const scheduleJobSchema = z.strictObject({
+const scheduleJobSchema = z.strictObject({
   description: z.string().min(1).max(500),
   /** 5-field unix-cron, evaluated in `timeZone`. */
   schedule: z.string().superRefine((v, ctx) => {
@@ -48,9 +48,8 @@ export const scheduleJobSchema = z.strictObject({
   /** Retries of a failed attempt (0 for every-minute jobs: the next run comes anyway). */
   retryCount: z.number().int().min(0).max(MAX_RETRY_COUNT).default(0),
 });
-export type ScheduleJobInput = z.input<typeof scheduleJobSchema>;
 
-export const scheduleFileSchema = z.strictObject({
+const scheduleFileSchema = z.strictObject({
   version: z.literal(1),
   jobs: z
     .record(z.string(), scheduleJobSchema)

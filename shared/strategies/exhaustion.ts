@@ -28,19 +28,19 @@ import type { BookFeatures } from '../model/market.js';
 import type { Direction } from '../model/trading.js';
 import { BOUNDARY_EPSILON } from './levels.js';
 
-export interface CheckResult {
+interface CheckResult {
   readonly hit: boolean;
   readonly value: number;
   readonly threshold: number;
 }
 
 export const UNAVAILABLE = 'unavailable' as const;
-export type FlipResult = CheckResult | typeof UNAVAILABLE;
+type FlipResult = CheckResult | typeof UNAVAILABLE;
 
 type ExhaustionCfg = LevelsExhaustionConfig['exhaustion'];
-export type RsiParams = Pick<ExhaustionCfg['rsi'], 'overbought' | 'oversold'>;
-export type DoubleWickParams = ExhaustionCfg['doubleWick'];
-export type OrderBookFlipParams = ExhaustionCfg['orderBookFlip'];
+type RsiParams = Pick<ExhaustionCfg['rsi'], 'overbought' | 'oversold'>;
+type DoubleWickParams = ExhaustionCfg['doubleWick'];
+type OrderBookFlipParams = ExhaustionCfg['orderBookFlip'];
 
 export function rsiCheck(rsi: number, direction: Direction, p: RsiParams): CheckResult {
   if (direction === 'SHORT') return { hit: rsi > p.overbought, value: rsi, threshold: p.overbought };
@@ -53,14 +53,14 @@ export function lowVolumeCheck(volume: number, average: number, maxRatio: number
   return { hit: ratio < maxRatio, value: ratio, threshold: maxRatio };
 }
 
-export interface Ohlc {
+interface Ohlc {
   readonly open: number;
   readonly high: number;
   readonly low: number;
   readonly close: number;
 }
 
-export interface OhlcColumns {
+interface OhlcColumns {
   readonly open: ArrayLike<number>;
   readonly high: ArrayLike<number>;
   readonly low: ArrayLike<number>;

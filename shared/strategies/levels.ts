@@ -31,11 +31,11 @@ import type { CandleSeries } from './series.js';
 import { lowerBound, upperBound } from '../sorted.js';
 
 export type LevelKind = 'support' | 'resistance';
-export type HorizontalParams = LevelsExhaustionConfig['levels']['horizontal'];
-export type TrendLineParams = LevelsExhaustionConfig['levels']['trendLines'];
+type HorizontalParams = LevelsExhaustionConfig['levels']['horizontal'];
+type TrendLineParams = LevelsExhaustionConfig['levels']['trendLines'];
 
 /** A regression line needs at least this many swings (proposed config field `trendLines.minSwings`). */
-export const MIN_SWINGS_PER_LINE = 3;
+const MIN_SWINGS_PER_LINE = 3;
 /** Relative allowance on inclusive boundaries, so 0.1 % written in decimal still counts as 0.1 %. */
 export const BOUNDARY_EPSILON = 1e-9;
 
@@ -242,7 +242,7 @@ export function pivotFlags(high: Float64Array, low: Float64Array, strength: numb
   return { highs, lows };
 }
 
-export interface Regression {
+interface Regression {
   slope: number;
   intercept: number;
   r2: number;
@@ -335,7 +335,7 @@ export function trendLineValueAt(line: TrendLine, t: number): number {
   return line.intercept + line.slopePerMs * (t - line.originTime);
 }
 
-export interface NearestLevel {
+interface NearestLevel {
   /** Index into the list passed in. */
   index: number;
   /** (price - level) / level x 100: positive when price is above the level. */

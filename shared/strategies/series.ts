@@ -4,7 +4,6 @@
  * from the hot window (last N closed candles) and evaluates the last index; the backtester builds one
  * series for a whole month and evaluates every index.
  */
-import { candleViolation } from '../market/candle-gate.js';
 import type { Candle, Interval, Venue } from '../model/market.js';
 import { badRow, readCandleCsv, type CsvGateOptions } from '../market/candle-csv.js';
 import { lowerBound } from '../sorted.js';

@@ -21,7 +21,7 @@ const CODE_DRAWS = 8;
 
 export type Role = 'owner' | 'member' | 'none';
 
-export interface MemberDoc {
+interface MemberDoc {
   userId: number;
   name: string;
   role: 'member';
@@ -31,7 +31,7 @@ export interface MemberDoc {
   alerts: boolean;
 }
 
-export interface GroupDoc {
+interface GroupDoc {
   chatId: number;
   title: string;
   isForum: boolean;
@@ -39,7 +39,7 @@ export interface GroupDoc {
   addedBy: number;
 }
 
-export interface InviteDoc {
+interface InviteDoc {
   code: string;
   createdBy: number;
   createdAt: number;
@@ -48,17 +48,16 @@ export interface InviteDoc {
   usedAt: number | null;
 }
 
-export interface VerifyDoc {
+interface VerifyDoc {
   userId: number;
   failures: number;
   lockedUntil: number | null;
   lastAttemptAt: number;
 }
 
-
 const doc = (x: unknown) => x as DocData;
 
-export type VerifyResult =
+type VerifyResult =
   | { ok: true; member: MemberDoc }
   | { ok: false; reason: 'already_allowed' }
   | { ok: false; reason: 'locked'; lockedUntil: number }

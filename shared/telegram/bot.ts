@@ -46,23 +46,23 @@ const chatSchema = z.object({ id: z.number().int(), type: z.enum(['private', 'gr
 const messageSchema = z
   .object({ message_id: z.number().int(), from: userSchema.optional(), chat: chatSchema, text: z.string().optional(), message_thread_id: z.number().int().optional(), is_topic_message: z.boolean().optional() })
   .loose();
-export const updateSchema = z
+const updateSchema = z
   .object({
     update_id: z.number().int().nonnegative(),
     message: messageSchema.optional(),
     callback_query: z.object({ id: z.string().min(1), from: userSchema, message: messageSchema.optional(), data: z.string().optional() }).loose().optional(),
   })
   .loose();
-export type Update = z.infer<typeof updateSchema>;
+type Update = z.infer<typeof updateSchema>;
 type Chat = z.infer<typeof chatSchema>;
 type User = z.infer<typeof userSchema>;
 
-export interface BotOptions {
+interface BotOptions {
   /** Without the @: lets `/cmd@ThisBot` through in groups and ignores commands for other bots. */
   botUsername?: string;
 }
 
-export interface BotResult {
+interface BotResult {
   /** What the update was (for logs and tests): `command:stats`, `callback:chart`, `refused:owner_only`... */
   handled: string;
   queued: number;
@@ -548,7 +548,7 @@ function modeKeyboard(mode: string): InlineKeyboard {
   return [[mode === 'live' ? { text: '📝 Switch to PAPER', callback_data: encodeCallback({ kind: 'mode', mode: 'paper' }) } : { text: '🔴 Switch to LIVE', callback_data: encodeCallback({ kind: 'mode', mode: 'live' }) }]];
 }
 
-export function helpText(role: Role): string {
+function helpText(role: Role): string {
   const member = [
     '/stats 24h — P&L, win rate, per strategy',
     '/last 5 — last trades with charts',

@@ -15,15 +15,15 @@ import { seriesFromCandles } from '../strategies/series.js';
 import { DEFAULT_FEEDS } from '../trading/model.js';
 
 /** Levels drawn on a chart: the nearest few to the entry (more would clutter a phone screen). */
-export const MAX_CHART_LEVELS = 4;
+const MAX_CHART_LEVELS = 4;
 /** Candles drawn after the exit of a closed trade, as a share of the chart. */
-export const AFTER_EXIT_SHARE = 0.15;
+const AFTER_EXIT_SHARE = 0.15;
 
 /** Default cap on the 1m candles read to resample one series (config: telegram.alerts.resampleBaseCandles). */
-export const RESAMPLE_BASE_CANDLES = 6_000;
+const RESAMPLE_BASE_CANDLES = 6_000;
 
 /** Stored candles of exactly this series with openTime <= untilMs, newest `n`, ascending. */
-export async function storedCandlesUntil(state: StateStore, venue: Venue, symbol: string, interval: Interval, untilMs: number, n: number): Promise<Candle[]> {
+async function storedCandlesUntil(state: StateStore, venue: Venue, symbol: string, interval: Interval, untilMs: number, n: number): Promise<Candle[]> {
   const docs = await state.query<Candle>(barsCollection(venue, symbol, interval), {
     where: [{ field: 'openTime', op: '<=', value: untilMs }],
     orderBy: { field: 'openTime', direction: 'desc' },
@@ -75,7 +75,7 @@ export async function candlesUntil(
   return [...byTime.values()].sort((a, b) => a.openTime - b.openTime).slice(-n);
 }
 
-export interface TradeChartSpec {
+interface TradeChartSpec {
   symbol: string;
   engine: 'SCALP' | 'SWING';
   strategy?: string;

@@ -4,7 +4,7 @@
  * line on bad input.
  */
 
-export const COMMANDS = [
+const COMMANDS = [
   'start',
   'help',
   'invite',
@@ -24,14 +24,14 @@ export const COMMANDS = [
   'mode',
   'suggestions',
 ] as const;
-export type CommandName = (typeof COMMANDS)[number];
+type CommandName = (typeof COMMANDS)[number];
 
 export interface ParsedCommand {
   name: CommandName;
   args: string[];
 }
 
-export type CommandParse =
+type CommandParse =
   | { kind: 'command'; command: ParsedCommand }
   | { kind: 'unknown'; name: string }
   /** `/cmd@OtherBot` in a group: not for us, ignore silently. */
@@ -55,9 +55,9 @@ export function parseCommand(text: string | undefined, botUsername?: string): Co
 const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
 
 /** Longest period a command accepts (a year). */
-export const MAX_PERIOD_MS = 366 * 86_400_000;
+const MAX_PERIOD_MS = 366 * 86_400_000;
 
-export interface Period {
+interface Period {
   label: string;
   ms: number;
 }

@@ -41,7 +41,7 @@ export interface TelegramSide {
   botUsername: string | undefined;
 }
 
-export interface MuteDoc {
+interface MuteDoc {
   chatId: number;
   symbol: string;
   until: number;

@@ -71,17 +71,17 @@ const REJECT_LABELS: Record<string, string> = {
   notional_cap: 'notional cap',
 };
 
-export function rejectLabel(reason: string): string {
+function rejectLabel(reason: string): string {
   return REJECT_LABELS[reason] ?? reason.replace(/_/g, ' ');
 }
 
 const pctFrom = (from: number, to: number) => ((to - from) / from) * 100;
 
-export function directionIcon(d: 'LONG' | 'SHORT'): string {
+function directionIcon(d: 'LONG' | 'SHORT'): string {
   return d === 'LONG' ? '🟢' : '🔴';
 }
 
-export function isWin(pnl: number): boolean {
+function isWin(pnl: number): boolean {
   return pnl > 0;
 }
 

@@ -4,7 +4,6 @@
  * a chart per trade, /equity, /analyze.
  * Every outbox key derives from the request key (the update id), so a redelivered job sends nothing twice.
  */
-import { z } from 'zod';
 import type { Candle } from '../model/market.js';
 import { ema, last as lastValue, macd, rsi } from '../indicators/tulind.js';
 import { horizontalLevels } from '../strategies/levels.js';

@@ -14,8 +14,8 @@ import { createHash } from 'node:crypto';
 import type { InlineKeyboard } from '../ports/telegram.js';
 import { fmtPct } from './html.js';
 
-export const MAX_CALLBACK_BYTES = 64;
-export const LISTS = ['pos', 'cfg', 'sg'] as const;
+const MAX_CALLBACK_BYTES = 64;
+const LISTS = ['pos', 'cfg', 'sg'] as const;
 export type ListName = (typeof LISTS)[number];
 
 export function alertKeyOf(groupId: string): string {

@@ -22,7 +22,6 @@
  */
 import type { DocData } from '../ports/state.js';
 import type { PhotoFile } from '../ports/telegram.js';
-import type { ClosedTrade } from '../model/trading.js';
 import type { TradeEvent } from '../model/trading.js';
 import { SCALP_STRATEGIES } from '../config/strategy.js';
 import { buildTradeChartInput, type ChartLevelParams } from './chart-data.js';
@@ -59,7 +58,7 @@ function engineOf(strategy: string): 'SCALP' | 'SWING' {
 /** Ranks within one stage (DCA fills). */
 const RANK_STEP = 1000;
 
-export const originalKey = (ak: string, chatId: number) => `alert:${ak}:${chatId}`;
+const originalKey = (ak: string, chatId: number) => `alert:${ak}:${chatId}`;
 
 export class Notifier {
   constructor(private readonly d: TelegramDeps) {}

@@ -79,7 +79,7 @@ export interface EnqueueItem {
   alertKey?: string | null;
 }
 
-export interface QueueDoc {
+interface QueueDoc {
   key: string;
   id: string;
   chatId: number;
@@ -98,7 +98,7 @@ export interface QueueDoc {
   alertKey: string | null;
 }
 
-export interface OutboxRecord {
+interface OutboxRecord {
   key: string;
   chatId: number;
   status: 'queued' | 'sent' | 'failed' | 'skipped';
@@ -123,7 +123,7 @@ interface FileDoc {
   filename: string;
 }
 
-export const outboxId = (key: string) => safeId(key);
+const outboxId = (key: string) => safeId(key);
 
 interface ChatSeqDoc {
   chatId: number;
@@ -222,7 +222,7 @@ export interface DrainResult {
   nextDueAt: number | null;
 }
 
-export interface SenderDeps {
+interface SenderDeps {
   state: StateStore;
   api: TelegramApi;
   clock: Clock;

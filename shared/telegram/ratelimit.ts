@@ -9,7 +9,7 @@
  */
 import type { TelegramConfig } from '../config/telegram.js';
 
-export type Limits = TelegramConfig['limits'];
+type Limits = TelegramConfig['limits'];
 
 /** Chat id used for calls that belong to no chat (answerCallbackQuery, setWebhook). */
 export const NO_CHAT = 0;
@@ -22,7 +22,7 @@ export interface LimiterSnapshot {
   blocks: Record<string, number>;
 }
 
-export function isGroupChat(chatId: number): boolean {
+function isGroupChat(chatId: number): boolean {
   return chatId < 0;
 }
 

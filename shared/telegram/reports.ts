@@ -14,10 +14,10 @@ import { escapeHtml, fmtPct, fmtPrice, fmtTimeIn, fmtUsd, fmtUsdPlain, html, MAX
 import { tradeLine } from './format.js';
 import { enqueue, type EnqueueItem } from './outbox.js';
 
-export const REPORT_PERIODS = { daily: 24 * 3_600_000, weekly: 7 * 24 * 3_600_000 } as const;
-export type ReportPeriod = keyof typeof REPORT_PERIODS;
+const REPORT_PERIODS = { daily: 24 * 3_600_000, weekly: 7 * 24 * 3_600_000 } as const;
+type ReportPeriod = keyof typeof REPORT_PERIODS;
 
-export interface StrategyRow {
+interface StrategyRow {
   strategy: string;
   trades: number;
   wins: number;
@@ -25,7 +25,7 @@ export interface StrategyRow {
   pnl: number;
 }
 
-export interface ReportData {
+interface ReportData {
   title: string;
   from: number;
   to: number;
@@ -44,7 +44,7 @@ export interface ReportData {
   points: EquityPoint[];
 }
 
-export function strategyTable(trades: readonly ClosedTradeRecord[]): StrategyRow[] {
+function strategyTable(trades: readonly ClosedTradeRecord[]): StrategyRow[] {
   const by = new Map<string, StrategyRow>();
   for (const t of trades) {
     const r = by.get(t.strategy) ?? { strategy: t.strategy, trades: 0, wins: 0, winRatePct: 0, pnl: 0 };

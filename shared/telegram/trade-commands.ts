@@ -5,8 +5,7 @@
  */
 import { z } from 'zod';
 
-
-export const suggestionSchema = z.object({
+const suggestionSchema = z.object({
   id: z.string().min(1),
   strategy: z.string(),
   parameter: z.string(),

@@ -22,14 +22,14 @@ import { updateMarkerPath } from '../state-paths.js';
 import { publish } from '../messages.js';
 import { TOPICS } from '../topics.js';
 
-export const SECRET_HEADER = 'x-telegram-bot-api-secret-token';
+const SECRET_HEADER = 'x-telegram-bot-api-secret-token';
 
 export interface WebhookResponse {
   status: number;
   body: Record<string, unknown>;
 }
 
-export interface UpdateMarker {
+interface UpdateMarker {
   updateId: number;
   receivedAt: number;
   status: 'processing' | 'done';
@@ -48,7 +48,7 @@ export const REFUSALS = {
   503: { error: 'update in progress; retry later' },
 } as const;
 
-export function secretMatches(header: string | string[] | undefined, secret: string | undefined): boolean {
+function secretMatches(header: string | string[] | undefined, secret: string | undefined): boolean {
   if (!secret) return false;
   const got = Array.isArray(header) ? header[0] : header;
   if (typeof got !== 'string') return false;
@@ -120,7 +120,7 @@ async function claimMarker(d: TelegramDeps, updateId: number, now: number): Prom
 }
 
 /** Steps 1, 4 and 5 on a parsed body (the caller did 2 and 3). */
-export async function handleWebhook(
+async function handleWebhook(
   d: TelegramDeps,
   bot: Bot,
   req: { headers: Headers; body: unknown },

@@ -27,7 +27,7 @@ const PCT = 100;
 
 // ---------- transitions ----------
 
-export interface OrderPlan {
+interface OrderPlan {
   /** One quantity per `signal.entries` price. */
   qtys: number[];
   stopLoss: number;
@@ -279,7 +279,7 @@ export type MoveTakeProfitOutcome =
   /** The new level is not beyond every entry (and the average fill) on the profit side. */
   | 'invalid_level';
 
-export interface MoveTakeProfitResult extends BookResult {
+interface MoveTakeProfitResult extends BookResult {
   outcome: MoveTakeProfitOutcome;
   detail: string;
 }

@@ -64,7 +64,7 @@ export const OWNER_PAUSED_KIND: ProtectionEventKind = 'owner_paused';
 
 export type TradingEvent = TradeEvent | ProtectionEvent;
 
-export const NO_EVENTS: readonly TradingEvent[] = Object.freeze([]) as readonly TradingEvent[];
+const NO_EVENTS: readonly TradingEvent[] = Object.freeze([]) as readonly TradingEvent[];
 
 export function createTradingState(accountId: string, cfg: TradingConfig, now: number): TradingState {
   const account = createAccount(accountId, cfg.risk.startingEquityUsd);
@@ -447,14 +447,14 @@ export function tick(state: TradingState, cfg: TradingConfig, now: number): Engi
 }
 
 /** Who sent an owner pause / resume and when (the command's own `ts`, for out-of-order delivery). */
-export interface OwnerCommandInfo {
+interface OwnerCommandInfo {
   actorId: string;
   commandTs: number;
 }
 
-export type OwnerControlOutcome = 'applied' | 'unchanged' | 'stale';
+type OwnerControlOutcome = 'applied' | 'unchanged' | 'stale';
 
-export interface OwnerControlResult extends EngineResult {
+interface OwnerControlResult extends EngineResult {
   outcome: OwnerControlOutcome;
 }
 
@@ -511,7 +511,7 @@ export function ownerResume(state: TradingState, now: number, cmd?: OwnerCommand
   return { state: next, events: [event], outcome: 'applied' };
 }
 
-export interface MoveTakeProfitResult extends EngineResult {
+interface MoveTakeProfitResult extends EngineResult {
   outcome: MoveTakeProfitOutcome;
   detail: string;
 }
@@ -545,7 +545,7 @@ export function setFillSource(state: TradingState, source: FillSource): TradingS
   return account === state.account ? state : { ...state, account };
 }
 
-export interface ExternalFillResult extends EngineResult {
+interface ExternalFillResult extends EngineResult {
   outcome: ExternalFillOutcome;
 }
 

@@ -35,7 +35,7 @@ export type ExternalFillOutcome =
   /** entryIndex does not name an entry of the group. */
   | 'unknown_entry';
 
-export interface FillBookResult extends BookResult {
+interface FillBookResult extends BookResult {
   outcome: ExternalFillOutcome;
 }
 

@@ -15,7 +15,7 @@ import { protectionEvent, type ProtectionEvent } from '../protection/model.js';
 import type { AccountState } from './model.js';
 import type { BiasState, Direction } from '../model/trading.js';
 
-export interface BiasFilterEntry {
+interface BiasFilterEntry {
   engaged: Direction;
   confidence: number;
   /** ts of the bias that set or last held it. */

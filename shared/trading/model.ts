@@ -83,9 +83,8 @@ export function tradingConfigFrom(
  * placed with (a mode switch never changes how an existing group is filled).
  */
 export type FillSource = 'simulated' | 'external';
-export const FILL_SOURCES = ['simulated', 'external'] as const satisfies readonly FillSource[];
 
-export type EntryStatus = 'pending' | 'filled' | 'cancelled';
+type EntryStatus = 'pending' | 'filled' | 'cancelled';
 
 /** One limit entry of a trade group (a DCA grid has several). */
 export interface EntryOrder {
@@ -110,7 +109,7 @@ export interface EntryOrder {
 }
 
 /** Cumulative fill of one exchange order as applied to the book (idempotency of external fills). */
-export interface ExternalOrderFill {
+interface ExternalOrderFill {
   leg: 'entry' | 'exit';
   qty: number;
   /** The exchange's average price over qty (kept as reported: no float round trip). */
@@ -119,7 +118,7 @@ export interface ExternalOrderFill {
 }
 
 /** A decision of the core that the live executor carries out on the exchange. */
-export interface ExitDecision {
+interface ExitDecision {
   reason: ExitReason;
   /** Reference price (no slippage): stop / gap open, trailing level, take profit, close, owner price. */
   reference: number;
@@ -212,7 +211,7 @@ export interface OwnerControl {
   commandTs: number;
 }
 
-export interface AccountCounters {
+interface AccountCounters {
   ordersPlaced: number;
   entriesFilled: number;
   entryTimeouts: number;
@@ -264,10 +263,6 @@ export interface ExternalFill {
   reason?: ExitReason;
   /** Entry leg: the exchange order is finished (Filled): the entry takes no more fills. */
   orderDone?: boolean;
-}
-
-export function externalFillId(f: Pick<ExternalFill, 'orderId' | 'cumQty'>): string {
-  return `${f.orderId}:${f.cumQty}`;
 }
 
 // ---------- external fill validation at the edge ----------

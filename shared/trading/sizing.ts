@@ -39,7 +39,7 @@ import type { Direction, StrategyId } from '../model/trading.js';
 
 const PCT = 100;
 
-export interface ScalpBudget {
+interface ScalpBudget {
   perTrade: number;
   cap: number;
   used: number;
@@ -67,7 +67,7 @@ export function qtysForRisk(direction: Direction, entries: readonly number[], st
 }
 
 /** What the open groups hold, as the notional caps see it (account.ts openRisk / openNotional over every group). */
-export interface Exposure {
+interface Exposure {
   /** Σ risk of every open group (Position.risk: loss if stopped, costs included). */
   risk: number;
   /** Σ risk of the open SCALP groups. */
@@ -78,7 +78,7 @@ export interface Exposure {
   largest: number;
 }
 
-export interface NotionalRoom {
+interface NotionalRoom {
   /** equity - Σ open risk, before the new group. */
   basis: number;
   /** Scalp risk budget not yet reserved (totalRiskPct x equity - open scalp risk, >= 0). */
@@ -120,7 +120,7 @@ export function notionalRoom(equity: number, x: Exposure, rho: number, scalp: bo
   return { basis, headroom, position, existing, total, room: Math.max(0, room), binding };
 }
 
-export type CappedSize =
+type CappedSize =
   | { ok: true; qtys: number[]; notional: number; cappedBy: NotionalRoom['binding'] | null }
   | { ok: false; detail: string };
 
@@ -142,7 +142,7 @@ export function capToRoom(entries: readonly number[], qtys: readonly number[], r
   return { ok: true, qtys: qtysForNotional(entries, r.room), notional: r.room, cappedBy: r.binding };
 }
 
-export interface SwingBudget {
+interface SwingBudget {
   allocation: number;
   perPosition: number;
   used: number;

@@ -57,7 +57,7 @@ import { commandMarkerPath, externalMarkerPath, signalMarkerPath, TRADING_MODE_D
 import { externalFillSchema, type ExternalFill, type TradingConfig } from './model.js';
 import type { BiasState, Signal, PaperTradeRow } from '../model/trading.js';
 
-export const TRADING_SCHEMA_VERSION = 1;
+const TRADING_SCHEMA_VERSION = 1;
 
 export interface TradingDoc {
   schemaVersion: number;
@@ -87,7 +87,7 @@ export interface StoreSignalResult extends StoreResult {
   decision: SignalDecision;
 }
 
-export interface StoreFillResult extends StoreResult {
+interface StoreFillResult extends StoreResult {
   outcome: ExternalFillOutcome;
 }
 
@@ -98,7 +98,7 @@ interface ExternalMarker {
   events: TradingEvent[];
 }
 
-export interface TradingStoreOptions {
+interface TradingStoreOptions {
   accountId: string;
   /** Current config (re-read on every call, so live config edits apply). */
   config: TradingConfig | (() => TradingConfig);
@@ -110,7 +110,7 @@ export interface TradingStoreOptions {
 }
 
 /** An owner command as the store applies it (shared/telegram/trade-commands.ts). */
-export interface OwnerCommandRef {
+interface OwnerCommandRef {
   commandId: string;
   actorId: string;
   /** The command's own time (Telegram update time): orders pause / resume. */

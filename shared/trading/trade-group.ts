@@ -56,7 +56,7 @@ export function updateExcursion(q: Position, c: Candle, halfTp: number, accountI
 }
 
 /** One filled lot of a group, as the close books it. */
-export interface ClosedLot {
+interface ClosedLot {
   orderId: string;
   fill: number;
   qty: number;

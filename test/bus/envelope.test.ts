@@ -20,7 +20,6 @@ import {
   topicPath,
 } from '../../infra/bus/envelope.js';
 import { fixtureCandles } from './helpers.js';
-import { candleBatchSchema } from '../../shared/messages.js';
 
 const candles = fixtureCandles('BTCUSDT').slice(0, 3);
 

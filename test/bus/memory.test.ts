@@ -8,7 +8,6 @@ import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { candleKey, type Candle } from '../../shared/model/market.js';
 import { TOPICS } from '../../shared/topics.js';
 import { captureLog, fixtureCandles, flushAsync, runUntilDrained } from './helpers.js';
-import { candleBatchSchema } from '../../shared/messages.js';
 
 const T0 = Date.UTC(2025, 4, 29, 17, 13);
 const TOPIC = TOPICS.bybitCandles;

@@ -15,7 +15,6 @@ import { DEAD_LETTER_ATTRS } from '../../infra/bus/delivery.js';
 import { decodeEnvelope } from '../../infra/bus/envelope.js';
 import { TOPICS } from '../../shared/topics.js';
 import { captureLog, fixtureCandles } from './helpers.js';
-import { candleBatchSchema } from '../../shared/messages.js';
 
 const EMULATOR = process.env.PUBSUB_EMULATOR_HOST;
 const PROJECT = 'cst-emulator-test';

@@ -93,7 +93,7 @@ export class CaptureBus {
   readonly snapshots: Snapshot[] = [];
   readonly alerts: Array<{ kind: string; message: string }> = [];
 
-  constructor(private readonly clock: Clock) {
+  constructor(clock: Clock) {
     this.bus = new InMemoryBus({ clock, fast: true, log: createLogger({}, { minSeverity: 'ERROR' }) });
     const decode = (data: string): unknown => JSON.parse(Buffer.from(data, 'base64').toString('utf8'));
     this.bus.subscribe({

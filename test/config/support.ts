@@ -9,7 +9,7 @@ import { decodeEnvelope } from '../../infra/bus/envelope.js';
 import { TOPICS } from '../../shared/topics.js';
 import { createLogger, type Logger, type Severity } from '../../shared/log.js';
 import type { Clock } from '../../shared/ports/clock.js';
-import { alertSchema, type Alert } from '../../shared/messages.js';
+import { type Alert } from '../../shared/messages.js';
 
 export function memoryStore(clock?: Clock): SqliteStateStore {
   return new SqliteStateStore({ file: ':memory:', ...(clock ? { clock } : {}) });

@@ -11,8 +11,6 @@
  * Data: the always-present slice test/fixtures/trading (BTC 1m, 2025-06-11 00:00 to 06-13 05:59), and
  * the whole bundled month of BTC/ETH/SOL (../shared/data/bybit_linear) when the kit is there.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_STRATEGY_CONFIGS, type StrategyConfigs } from '../../shared/config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';

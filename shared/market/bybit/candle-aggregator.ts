@@ -42,29 +42,15 @@ interface Forming {
   seededAt: number;
 }
 
-export interface AggregatorOptions {
+interface AggregatorOptions {
   closeGraceMs: number;
   completeMarginMs: number;
 }
 
-export const minuteOf = (ts: number): number => ts - (((ts % MINUTE) + MINUTE) % MINUTE);
+const minuteOf = (ts: number): number => ts - (((ts % MINUTE) + MINUTE) % MINUTE);
 
-export function roundVolume(v: number): number {
+function roundVolume(v: number): number {
   return v === 0 ? 0 : Number(v.toPrecision(VOLUME_SIGNIFICANT_DIGITS));
-}
-
-export function klineBarToCandle(symbol: string, b: KlineBar): Candle {
-  return {
-    symbol,
-    interval: '1m',
-    venue: 'bybit',
-    openTime: b.start,
-    open: b.open,
-    high: b.high,
-    low: b.low,
-    close: b.close,
-    volume: b.volume,
-  };
 }
 
 export class CandleAggregator {

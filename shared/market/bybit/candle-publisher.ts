@@ -18,7 +18,6 @@
  */
 import { TOPICS } from '../../topics.js';
 import { candleKey, INTERVAL_MS, type Candle } from '../../model/market.js';
-import { candleBatchSchema } from '../../messages.js';
 import { EMPTY_SANITY, judgeSanity, type QualityConfig, type SanityState } from '../quality.js';
 import type { Bus } from '../../ports/bus.js';
 import type { StateStore } from '../../ports/state.js';
@@ -30,7 +29,6 @@ import { publish } from '../../messages.js';
 
 const MINUTE = INTERVAL_MS['1m'];
 
-
 export interface CursorDoc {
   symbol: string;
   lastOpenTime: number;
@@ -39,7 +37,7 @@ export interface CursorDoc {
   updatedAt: number;
 }
 
-export interface PublisherOptions {
+interface PublisherOptions {
   bus: Bus;
   state: StateStore;
   klines: KlineSource;

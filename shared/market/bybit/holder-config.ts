@@ -7,7 +7,7 @@ import { z } from 'zod';
 
 const ms = z.number().int().positive();
 
-export const holderSettingsSchema = z.object({
+const holderSettingsSchema = z.object({
   /** A forming minute is closed by the clock this long after its end when no later trade arrived. */
   closeGraceMs: ms,
   /**
@@ -39,7 +39,7 @@ export const holderSettingsSchema = z.object({
 });
 export type HolderSettings = z.infer<typeof holderSettingsSchema>;
 
-export const DEFAULT_HOLDER_SETTINGS: HolderSettings = {
+const DEFAULT_HOLDER_SETTINGS: HolderSettings = {
   closeGraceMs: 2_000,
   completeMarginMs: 1_000,
   maxBackfillMinutes: 24 * 60,

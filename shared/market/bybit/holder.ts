@@ -14,7 +14,7 @@
  * `ingest()` is synchronous and allocation-light: it is the hot path measured by `npm run bench`.
  */
 import { TOPICS } from '../../topics.js';
-import { INTERVAL_MS, type Candle, type Snapshot, type Trade } from '../../model/market.js';
+import { INTERVAL_MS, type Snapshot, type Trade } from '../../model/market.js';
 import type { Bus } from '../../ports/bus.js';
 import type { StateStore } from '../../ports/state.js';
 import type { Clock } from '../../ports/clock.js';
@@ -44,7 +44,7 @@ const MINUTE = INTERVAL_MS['1m'];
 /** Relative tolerance of the kline.1 volume cross-check (float sums of decimal sizes). */
 const VOLUME_REL_TOLERANCE = 1e-9;
 
-export interface HolderDeps {
+interface HolderDeps {
   stream: BybitStream;
   klines: KlineSource;
   bus: Bus;
@@ -79,7 +79,7 @@ interface SymbolState {
   pendingConfirm: Map<number, KlineBar>;
 }
 
-export interface KlineCheckStats {
+interface KlineCheckStats {
   /** Fully observed minutes equal to the exchange's confirmed kline.1. */
   matched: number;
   mismatched: number;
@@ -88,7 +88,7 @@ export interface KlineCheckStats {
   seededMismatched: number;
 }
 
-export interface SymbolHealth {
+interface SymbolHealth {
   lastMessageAgeMs: number | null;
   lastTradeAgeMs: number | null;
   book: 'ok' | 'awaiting_snapshot';

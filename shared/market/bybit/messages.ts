@@ -23,9 +23,9 @@
 import { z } from 'zod';
 import type { Trade } from '../../model/market.js';
 
-export type Channel = 'publicTrade' | 'orderbook' | 'kline' | 'other';
+type Channel = 'publicTrade' | 'orderbook' | 'kline' | 'other';
 
-export interface TopicInfo {
+interface TopicInfo {
   channel: Channel;
   symbol: string;
   /** orderbook depth (1, 50, 200, 500) */
@@ -62,7 +62,7 @@ export function num(v: unknown): number {
 const isPos = (x: number): boolean => x > 0 && x < Number.POSITIVE_INFINITY;
 
 /** Why one raw trade item is impossible, or null when it is fine. */
-export function tradeIssue(t: Trade, topicSymbol: string): string | null {
+function tradeIssue(t: Trade, topicSymbol: string): string | null {
   if (!isPos(t.price)) return 'non-positive or non-finite price';
   if (!isPos(t.size)) return 'non-positive or non-finite size';
   if (!Number.isSafeInteger(t.ts) || t.ts <= 0) return 'bad trade time';
@@ -182,7 +182,6 @@ export const subscribeAckSchema = z.object({
   req_id: z.string().optional(),
   op: z.enum(['subscribe', 'unsubscribe']),
 });
-export type SubscribeAck = z.infer<typeof subscribeAckSchema>;
 
 /** Reply to `{"op":"ping"}` on public v5 linear/inverse streams. */
 export const pongSchema = z.object({
@@ -198,7 +197,7 @@ export const pongSchema = z.object({
 const decimal = z.string().regex(/^-?\d+(\.\d+)?$/, 'not a decimal string');
 
 /** Row `[startTime, open, high, low, close, volume, turnover]`, all strings, newest first. */
-export const klineRowSchema = z.tuple([z.string().regex(/^\d+$/), decimal, decimal, decimal, decimal, decimal, decimal]);
+const klineRowSchema = z.tuple([z.string().regex(/^\d+$/), decimal, decimal, decimal, decimal, decimal, decimal]);
 
 export const klineResponseSchema = z.object({
   retCode: z.number(),
@@ -215,4 +214,3 @@ export const klineResponseSchema = z.object({
   /** Exchange time of the response, ms. */
   time: z.number().optional(),
 });
-export type KlineResponse = z.infer<typeof klineResponseSchema>;

@@ -20,7 +20,7 @@ import type { StateStore } from '../../ports/state.js';
 import type { Warehouse } from '../../ports/warehouse.js';
 import { candleToRow } from '../../warehouse-schema.js';
 import { writeHotCandles } from '../hot-store.js';
-import { flagBadData, priceIntegrityReason, type QualityConfig } from '../quality.js';
+import { flagBadData, type QualityConfig } from '../quality.js';
 import { INTERVAL_MS, intervalFromMinutes, type Candle, type Interval, type Venue } from '../../model/market.js';
 import { readCandleCsv, type CandleCsvFormat } from '../candle-csv.js';
 import { detectGaps, totalMissing, type GapRange } from './gaps.js';
@@ -30,7 +30,7 @@ export const DEFAULT_IMPORT_BATCH_ROWS = 1_000;
 /** Rejected lines kept verbatim in a summary (the count is always complete). */
 const MAX_REJECTED_KEPT = 20;
 
-export interface OhlcvtFileInfo {
+interface OhlcvtFileInfo {
   pair: string;
   intervalMinutes: number;
   interval: Interval;
@@ -51,14 +51,14 @@ export function parseOhlcvtFileName(fileName: string): OhlcvtFileInfo {
   return { pair: (m[1] as string).toUpperCase(), intervalMinutes, interval };
 }
 
-export interface OhlcvtRejected {
+interface OhlcvtRejected {
   /** 1-based line number. */
   line: number;
   reason: string;
   text: string;
 }
 
-export interface OhlcvtParseResult {
+interface OhlcvtParseResult {
   format: CandleCsvFormat;
   /** Data lines read (header and blank lines excluded). */
   rows: number;
@@ -72,7 +72,7 @@ export interface OhlcvtParseResult {
   unsorted: boolean;
 }
 
-export interface OhlcvtSeries {
+interface OhlcvtSeries {
   symbol: string;
   interval: Interval;
   venue?: Venue;
@@ -114,7 +114,7 @@ export interface OhlcvtImportDeps {
   quality: QualityConfig;
 }
 
-export interface OhlcvtImportOptions {
+interface OhlcvtImportOptions {
   fileName: string;
   text: string;
   /** System symbol; inferred from the pair (config, then alias table) when absent. */

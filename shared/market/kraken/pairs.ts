@@ -8,7 +8,7 @@
 import type { SystemConfig } from '../../config/system.js';
 
 /** Every known Kraken name (canonical key, altname, wsname) of each system symbol's USD spot pair. */
-export const KRAKEN_PAIR_NAMES: Record<string, readonly string[]> = {
+const KRAKEN_PAIR_NAMES: Record<string, readonly string[]> = {
   BTCUSDT: ['XXBTZUSD', 'XBTUSD', 'XBT/USD', 'BTC/USD'],
   ETHUSDT: ['XETHZUSD', 'ETHUSD', 'ETH/USD'],
   SOLUSDT: ['SOLUSD', 'SOL/USD'],
@@ -40,13 +40,4 @@ export function symbolForKrakenPair(pair: string, config?: Pick<SystemConfig, 's
     if (s.krakenPair && ALIAS_TO_SYMBOL.get(s.krakenPair.toUpperCase()) === ALIAS_TO_SYMBOL.get(p)) return s.symbol;
   }
   return undefined;
-}
-
-/** True when two Kraken names denote the same market per the alias table (or are equal). */
-export function sameKrakenPair(a: string, b: string): boolean {
-  const x = a.toUpperCase();
-  const y = b.toUpperCase();
-  if (x === y) return true;
-  const sx = ALIAS_TO_SYMBOL.get(x);
-  return sx !== undefined && sx === ALIAS_TO_SYMBOL.get(y);
 }

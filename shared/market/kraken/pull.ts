@@ -32,7 +32,6 @@ import { TOPICS } from '../../topics.js';
 import { candleToRow } from '../../warehouse-schema.js';
 import { writeHotCandles } from '../hot-store.js';
 import { flagBadData } from '../quality.js';
-import { candleBatchSchema } from '../../messages.js';
 import { INTERVAL_MS, KRAKEN_INTERVAL_MINUTES, isTradable, type Candle, type Interval } from '../../model/market.js';
 import { detectGaps, totalMissing, type GapRange } from './gaps.js';
 import { barsCollection, krakenCursorPath } from '../../state-paths.js';
@@ -41,7 +40,7 @@ import { alertAttributes } from '../../alerts.js';
 
 const MS_PER_S = 1000;
 /** Warehouse insert batch size (BigQuery streaming inserts are fine well below 10k rows). */
-export const WAREHOUSE_BATCH_ROWS = 500;
+const WAREHOUSE_BATCH_ROWS = 500;
 
 export interface KrakenCursor {
   venue: 'kraken';
@@ -96,7 +95,7 @@ export interface PairIntervalSummary {
   error?: { name: string; message: string; retryable: boolean };
 }
 
-export interface KrakenPullResult {
+interface KrakenPullResult {
   pulls: number;
   published: number;
   stored: number;
@@ -112,7 +111,7 @@ interface Target {
 }
 
 /** Enabled symbols with a Kraken pair, one target per pair. */
-export function pullTargets(config: SystemConfig): Target[] {
+function pullTargets(config: SystemConfig): Target[] {
   return config.symbols
     .filter((s) => s.enabled && s.krakenPair !== null)
     .map((s) => ({ pair: s.krakenPair as string, symbol: s.symbol }));
@@ -122,7 +121,7 @@ export function pullTargets(config: SystemConfig): Target[] {
  * A Kraken row as a system candle. Kraken sends vwap "0.0" when there were no trades: no vwap then.
  * A zero trade count with non-zero volume means the count is unknown: omitted.
  */
-export function rowToCandle(row: KrakenOhlcRow, symbol: string, interval: Interval): Candle {
+function rowToCandle(row: KrakenOhlcRow, symbol: string, interval: Interval): Candle {
   const c: Candle = {
     symbol,
     interval,
@@ -163,7 +162,7 @@ export async function pullKraken(deps: KrakenPullDeps): Promise<KrakenPullResult
 }
 
 /** One (pair, interval) pull. Errors are caught and reported in the summary; other pairs go on. */
-export async function pullOne(deps: KrakenPullDeps, target: Target, interval: Interval): Promise<PairIntervalSummary> {
+async function pullOne(deps: KrakenPullDeps, target: Target, interval: Interval): Promise<PairIntervalSummary> {
   const { pair, symbol } = target;
   const log = deps.log.child({ venue: 'kraken', pair, symbol, interval });
   const summary: PairIntervalSummary = {
@@ -349,7 +348,7 @@ export async function advanceCursor(state: StateStore, next: KrakenCursor): Prom
   });
 }
 
-export function badDataAlert(
+function badDataAlert(
   symbol: string,
   interval: Interval,
   pair: string,

@@ -38,30 +38,29 @@ import { clamp, closeTimeAt, lastClosedIndex, round, type CandleColumns, type Se
 // ---- named constants (proposed config fields: macro.bias.scales.*) ----
 
 /** EMA fast/slow spread (fraction of the slow EMA) that scores +/-1. */
-export const TREND_SPREAD_FULL_SCALE = 0.02;
+const TREND_SPREAD_FULL_SCALE = 0.02;
 /** Slow-EMA change over `slopeLookback` candles (fraction) that scores +/-1. */
-export const TREND_SLOPE_FULL_SCALE = 0.01;
+const TREND_SLOPE_FULL_SCALE = 0.01;
 /** RSI at which the bullish / bearish ramp saturates (the ramp starts at the config band edge). */
-export const RSI_BULL_SATURATION = 70;
-export const RSI_BEAR_SATURATION = 30;
+const RSI_BULL_SATURATION = 70;
+const RSI_BEAR_SATURATION = 30;
 /** MACD histogram as a fraction of price that scores +/-1. */
-export const MACD_HIST_FULL_SCALE = 0.005;
+const MACD_HIST_FULL_SCALE = 0.005;
 /** Close-to-EMA distance (fraction) on the structure interval that scores +/-1. */
-export const STRUCTURE_DISTANCE_FULL_SCALE = 0.005;
+const STRUCTURE_DISTANCE_FULL_SCALE = 0.005;
 /** Recent candles whose volume is tested for confirmation. */
 export const VOLUME_RECENT_CANDLES = 6;
 /** Net (up - down) / total volume of the recent candles that scores +/-1. */
-export const VOLUME_NET_FULL_SCALE = 0.5;
+const VOLUME_NET_FULL_SCALE = 0.5;
 /** A directional bias needs components with data carrying at least this share of the weight. */
 export const MIN_AVAILABLE_WEIGHT = 0.75;
 /** A series whose last closed candle is older than this many intervals (vs asOf) is stale. */
 export const MAX_STALE_INTERVALS = 3;
 
-export type BiasComponentName = 'trend4h' | 'momentum4h' | 'structure5m' | 'volume';
-export const BIAS_COMPONENTS: readonly BiasComponentName[] = ['trend4h', 'momentum4h', 'structure5m', 'volume'];
+type BiasComponentName = 'trend4h' | 'momentum4h' | 'structure5m' | 'volume';
 
 /** One explainable component (a superset of `BiasState['components'][number]`). */
-export interface BiasComponent {
+interface BiasComponent {
   name: BiasComponentName;
   weight: number;
   /** Signed score in [-1, 1]; 0 when the component has no data. */
@@ -84,7 +83,7 @@ export interface BiasResult extends BiasState {
   reasons: string[];
 }
 
-export interface PreparedBias {
+interface PreparedBias {
   cfg: MacroConfig['bias'];
   ttlMs: number;
   trend?: { cols: CandleColumns; fast: Float64Array; slow: Float64Array };
@@ -168,7 +167,7 @@ export function effectiveBias(bias: Pick<BiasState, 'bias' | 'expiresAt'> | null
 // ---------------------------------------------------------------------------------------------
 
 /** Bullish/bearish RSI ramp: 0 inside [bearBelow, bullAbove], +/-1 at the saturation levels. */
-export function rsiScore(value: number, bullAbove: number, bearBelow: number): number {
+function rsiScore(value: number, bullAbove: number, bearBelow: number): number {
   if (value > bullAbove) return clamp((value - bullAbove) / Math.max(RSI_BULL_SATURATION - bullAbove, 1e-9), 0, 1);
   if (value < bearBelow) return -clamp((bearBelow - value) / Math.max(bearBelow - RSI_BEAR_SATURATION, 1e-9), 0, 1);
   return 0;

@@ -68,8 +68,3 @@ export function round(x: number, digits = 4): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
 }
-
-/** `value` (>= 0) as a percentage string with 2 decimals. */
-export function pctStr(fraction: number): string {
-  return `${(fraction * 100).toFixed(2)} %`;
-}

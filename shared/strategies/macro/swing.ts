@@ -48,19 +48,18 @@ export const DCA_INTERVAL: Interval = '5m';
 /** Breakouts are evaluated on 1h candles (proposed: `setups.SWING.interval`). */
 export const SWING_INTERVAL: Interval = '1h';
 /** Channel half-width in mean candle ranges (proposed: `setups.CHANNEL.halfWidthRanges`). */
-export const CHANNEL_HALF_WIDTH_RANGES = 2;
+const CHANNEL_HALF_WIDTH_RANGES = 2;
 /** A failing numeric check within this fraction of its threshold makes a NEAR_MISS. */
-export const NEAR_MISS_FRACTION = 0.2;
+const NEAR_MISS_FRACTION = 0.2;
 /** Confidence of a TAKE exactly at every threshold. */
-export const CONFIDENCE_FLOOR = 50;
+const CONFIDENCE_FLOOR = 50;
 /** Margins that count as "fully beyond the threshold" for the confidence. */
-export const DCA_DROP_FULL_MARGIN_PCT = 2.5;
-export const VOLUME_FULL_MARGIN_RATIO = 1.0;
-export const BREAKOUT_FULL_MARGIN_PCT = 1.0;
-export const RSI_FULL_MARGIN_POINTS = 20;
+const DCA_DROP_FULL_MARGIN_PCT = 2.5;
+const VOLUME_FULL_MARGIN_RATIO = 1.0;
+const BREAKOUT_FULL_MARGIN_PCT = 1.0;
+const RSI_FULL_MARGIN_POINTS = 20;
 
-export type SwingStrategyId = Extract<StrategyId, 'dca' | 'swing_breakout' | 'channel'>;
-export const SWING_STRATEGY_IDS = { DCA: 'dca', SWING: 'swing_breakout', CHANNEL: 'channel' } as const satisfies Record<string, SwingStrategyId>;
+type SwingStrategyId = Extract<StrategyId, 'dca' | 'swing_breakout' | 'channel'>;
 
 /** A TAKE as an actionable swing signal. */
 export interface SwingSignal extends Signal {
@@ -77,7 +76,7 @@ export function isSwingSignal(d: SwingScan): d is SwingSignal {
 }
 
 /** A resistance level supplied from outside (e.g. shared/strategies/levels.ts): just its price. */
-export interface ResistanceLevel {
+interface ResistanceLevel {
   price: number;
 }
 
@@ -93,7 +92,7 @@ export interface SwingContext {
   resistance?: readonly ResistanceLevel[];
 }
 
-export interface PreparedSwing {
+interface PreparedSwing {
   cfg: MacroConfig;
   dca?: { cols: CandleColumns; volAvg: Float64Array };
   breakout?: { cols: CandleColumns; volAvg: Float64Array; rsi: Float64Array };
@@ -189,7 +188,7 @@ function scan(b: Base, decision: Decision, direction: Direction | null, reasons:
   };
 }
 
-export function signalIdOf(strategy: SwingStrategyId, symbol: string, candleOpenTime: number): string {
+function signalIdOf(strategy: SwingStrategyId, symbol: string, candleOpenTime: number): string {
   return `${strategy}:${symbol}:${candleOpenTime}`;
 }
 
@@ -285,7 +284,7 @@ export function evaluateDcaAt(p: PreparedSwing, i: number, ctx: SwingContext): S
 // SWING breakout
 
 /** Whether the last 4h candle closed by `asOf` is in an uptrend (EMA fast > EMA slow); null = unknown. */
-export function uptrend4hAt(p: PreparedSwing, asOf: number): { up: boolean; fast: number; slow: number } | null {
+function uptrend4hAt(p: PreparedSwing, asOf: number): { up: boolean; fast: number; slow: number } | null {
   if (!p.trend) return null;
   const t4 = p.cfg.bias.components.trend4h;
   const j = lastClosedIndex(p.trend.cols, asOf);
@@ -356,7 +355,7 @@ export function evaluateBreakoutAt(p: PreparedSwing, i: number, ctx: SwingContex
 // ---------------------------------------------------------------------------------------------
 // CHANNEL
 
-export interface Channel {
+interface Channel {
   /** Slope of the parallel lines per candle. */
   slope: number;
   /** Boundaries at the evaluated candle. */
@@ -436,7 +435,7 @@ export function evaluateChannelAt(p: PreparedSwing, i: number, ctx: SwingContext
 // ---------------------------------------------------------------------------------------------
 // all setups at one time
 
-export interface SwingEvaluation {
+interface SwingEvaluation {
   decisions: SwingScan[];
   /** Setups not evaluated and why (disabled, no or stale candles). */
   notes: string[];
@@ -466,7 +465,7 @@ export function evaluateSwingAt(p: PreparedSwing, asOf: number, ctx: SwingContex
 // ---------------------------------------------------------------------------------------------
 // conflicts (SPEC 12)
 
-export interface ConflictResolution {
+interface ConflictResolution {
   /** Signals that survive: at most one per symbol. */
   kept: SwingSignal[];
   /** Signals dropped, with the reason. */

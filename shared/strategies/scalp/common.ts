@@ -41,7 +41,7 @@ export interface EvalContext {
   readonly forming?: FormingCandle;
 }
 
-export interface TradeProposal {
+interface TradeProposal {
   /** Limit entry price (the signal close / snapshot price). */
   readonly entry: number;
   readonly stopLoss: number;
@@ -130,7 +130,7 @@ export function signalIdFor(strategy: ScalpStrategyId, symbol: string, candleTim
  * interval (proposed config field `snapshotMinElapsedFraction`). Spike checks use the raw partial
  * volume (it can only grow, so a partial spike is already a spike).
  */
-export const SNAPSHOT_MIN_ELAPSED_FRACTION = 0.25;
+const SNAPSHOT_MIN_ELAPSED_FRACTION = 0.25;
 
 export function projectedVolume(forming: FormingCandle, intervalMs: number = ONE_MINUTE): number {
   const fraction = Math.min(1, Math.max(SNAPSHOT_MIN_ELAPSED_FRACTION, (forming.ts - forming.openTime) / intervalMs));

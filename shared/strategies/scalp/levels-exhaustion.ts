@@ -58,10 +58,10 @@ import {
 
 const STRATEGY = 'levels_exhaustion' as const;
 /** Number of exhaustion checks (RSI, low volume, double wick, order-book flip). */
-export const EXHAUSTION_CHECK_COUNT = 4;
+const EXHAUSTION_CHECK_COUNT = 4;
 
 /** Levels of the 1m series at any index, computed once per closed 15m / 1h candle and memoised. */
-export class LevelTracker {
+class LevelTracker {
   readonly htfHorizontal: ResampledSeries;
   readonly htfTrend: ResampledSeries;
   private readonly pivots: { highs: Uint8Array; lows: Uint8Array };

@@ -8,7 +8,7 @@ import { levelsExhaustion, type LevelsExhaustionPrepared } from './levels-exhaus
 import { v52Divergence, type V52Prepared } from './v52-divergence.js';
 import type { ScalpStrategy } from './common.js';
 
-export interface ScalpStrategies {
+interface ScalpStrategies {
   levels_exhaustion: ScalpStrategy<LevelsExhaustionConfig, LevelsExhaustionPrepared>;
   v52_divergence: ScalpStrategy<V52DivergenceConfig, V52Prepared>;
 }

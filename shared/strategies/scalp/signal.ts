@@ -29,7 +29,7 @@ export const SCALP_MAX_HOLD_MS = 60 * 60_000;
  */
 export const SCALP_SIGNAL_CONFIDENCE = 50;
 
-export interface ScalpSignalOptions {
+interface ScalpSignalOptions {
   /** Overrides SCALP_MAX_HOLD_MS (a future config field). */
   maxHoldMs?: number;
   /** Overrides SCALP_SIGNAL_CONFIDENCE (a future config field). */
@@ -37,7 +37,7 @@ export interface ScalpSignalOptions {
 }
 
 /** The configured tier of `symbol`; throws for a symbol that is not in SystemConfig.symbols. */
-export function tierOf(system: Pick<SystemConfig, 'symbols'>, symbol: string): Tier {
+function tierOf(system: Pick<SystemConfig, 'symbols'>, symbol: string): Tier {
   const s = system.symbols.find((x) => x.symbol === symbol);
   if (!s) throw new Error(`scalpSignal: ${symbol} is not a configured symbol`);
   return s.tier;

@@ -44,7 +44,7 @@ import {
 const STRATEGY = 'v52_divergence' as const;
 
 /** Pivot links: `last[i]` = newest pivot confirmed by candle i (-1 if none), `prev[j]` = pivot before j. */
-export interface PivotIndex {
+interface PivotIndex {
   readonly last: Int32Array;
   readonly prev: Int32Array;
 }

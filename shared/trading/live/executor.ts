@@ -77,7 +77,7 @@ import {
 } from './ledger.js';
 import { liveCollection, liveGroupPath } from '../../state-paths.js';
 
-export interface LiveExecutorOptions {
+interface LiveExecutorOptions {
   venue: TradingVenue;
   store: StateStore;
   accountId: string;
@@ -87,7 +87,7 @@ export interface LiveExecutorOptions {
   log?: Logger;
 }
 
-export interface CoreEventContext {
+interface CoreEventContext {
   /** The core state AFTER the events (used to read the accepted position of an order_placed). */
   state: TradingState;
   /** Last traded price per symbol (the reference of a safety-net flatten the core did not price). */
@@ -417,7 +417,7 @@ function flattenOrphan(g: LiveGroup, mark: number | undefined, why: string, now:
 }
 
 /** One core event applied to a live group (pure). */
-export function applyCoreEvent(g: LiveGroup, e: TradeEvent, mark: number | undefined, now: number, out: LiveEvent[]): LiveGroup {
+function applyCoreEvent(g: LiveGroup, e: TradeEvent, mark: number | undefined, now: number, out: LiveEvent[]): LiveGroup {
   switch (e.type) {
     case 'entry_cancel_decided':
       return requestEntryCancels(g, e.orderIds.map(entryIndexOf).filter((k) => Number.isInteger(k)), now);

@@ -42,11 +42,11 @@ import type { Direction, EngineKind, ExitReason, StrategyId } from '../../model/
 import { boundedExitPrice, clientOrderId, entrySide, exitSide, prepareLimitOrder } from './orders.js';
 
 /** Bybit's reject reason of a PostOnly order that would have taken liquidity. */
-export const POST_ONLY_CROSS_REASON = 'EC_PostOnlyWillTakeLiquidity';
+const POST_ONLY_CROSS_REASON = 'EC_PostOnlyWillTakeLiquidity';
 
 // ---------- config ----------
 
-export const liveExecutionConfigSchema = z.strictObject({
+const liveExecutionConfigSchema = z.strictObject({
   /** Slippage bound of protective exits, % from the reference price (chosen; proposed `live.exitSlippagePct`). */
   exitSlippagePct: z.number().positive().max(10),
   /** Protective exit attempts before giving up and alerting (chosen; proposed `live.maxExitAttempts`). */
@@ -64,9 +64,9 @@ export const DEFAULT_LIVE_EXECUTION_CONFIG: LiveExecutionConfig = {
 
 // ---------- state ----------
 
-export type LegKind = 'entry' | 'take_profit' | 'take_profit_gtc' | 'exit';
+type LegKind = 'entry' | 'take_profit' | 'take_profit_gtc' | 'exit';
 /** `placing`: the intent is recorded, the exchange's answer is not (yet) known. */
-export type LegStatus = 'placing' | VenueOrderStatus;
+type LegStatus = 'placing' | VenueOrderStatus;
 
 export interface LiveLeg {
   leg: string;
@@ -96,7 +96,7 @@ export interface LiveLeg {
   updatedAt: number;
 }
 
-export type LiveGroupStatus = 'working' | 'closing' | 'closed' | 'cancelled';
+type LiveGroupStatus = 'working' | 'closing' | 'closed' | 'cancelled';
 export const OPEN_GROUP_STATUSES: readonly LiveGroupStatus[] = ['working', 'closing'];
 
 export interface LiveGroup {
@@ -145,9 +145,9 @@ interface LiveEventBase {
   direction: Direction;
 }
 
-export type LiveIssue = 'post_only_would_cross' | 'rejected_by_venue' | 'below_minimum' | 'exit_unfilled' | 'orphaned_fill';
+type LiveIssue = 'post_only_would_cross' | 'rejected_by_venue' | 'below_minimum' | 'exit_unfilled' | 'orphaned_fill';
 
-export interface LiveOrderIssueEvent extends LiveEventBase {
+interface LiveOrderIssueEvent extends LiveEventBase {
   type: 'live_order_issue';
   leg: string;
   clientOrderId: string;
@@ -158,7 +158,7 @@ export interface LiveOrderIssueEvent extends LiveEventBase {
 }
 
 /** No entry of the group filled and none is working (informational: the core learnt it through cancelEntry). */
-export interface LiveGroupCancelledEvent extends LiveEventBase {
+interface LiveGroupCancelledEvent extends LiveEventBase {
   type: 'live_group_cancelled';
   reason: string;
 }

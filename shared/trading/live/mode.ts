@@ -14,13 +14,13 @@ import type { FillSource } from '../model.js';
 import { modeChangePath, TRADING_MODE_DOC } from '../../state-paths.js';
 import type { Alert } from '../../messages.js';
 
-export const TRADING_MODES = ['paper', 'live'] as const;
+const TRADING_MODES = ['paper', 'live'] as const;
 export type TradingMode = (typeof TRADING_MODES)[number];
-export const DEFAULT_TRADING_MODE: TradingMode = 'paper';
+const DEFAULT_TRADING_MODE: TradingMode = 'paper';
 
-export type Actor = 'owner' | 'member';
+type Actor = 'owner' | 'member';
 
-export interface TradingModeDoc {
+interface TradingModeDoc {
   mode: TradingMode;
   /** Number of changes so far (the id of the last change record). */
   seq: number;
@@ -28,7 +28,7 @@ export interface TradingModeDoc {
   updatedBy: string;
 }
 
-export interface TradingModeChange {
+interface TradingModeChange {
   seq: number;
   before: TradingMode;
   after: TradingMode;
@@ -46,16 +46,16 @@ const modeDocSchema = z.object({
   updatedBy: z.string(),
 });
 
-export const modeRequestSchema = z.object({
+const modeRequestSchema = z.object({
   actor: z.enum(['owner', 'member']),
   /** Who asked (Telegram user id), for the record. */
   actorId: z.string().min(1).default('unknown'),
   mode: z.enum(TRADING_MODES),
   reason: z.string().default(''),
 });
-export type ModeRequest = z.input<typeof modeRequestSchema>;
+type ModeRequest = z.input<typeof modeRequestSchema>;
 
-export type ModeChangeResult =
+type ModeChangeResult =
   | { ok: false; refused: 'not_owner'; message: string; mode: TradingMode }
   | { ok: true; changed: false; mode: TradingMode }
   | { ok: true; changed: true; mode: TradingMode; change: TradingModeChange; alert: Alert };

@@ -45,7 +45,7 @@ export function exitSide(direction: Direction): OrderSide {
   return direction === 'LONG' ? 'Sell' : 'Buy';
 }
 
-export function decimalsOf(step: string): number {
+function decimalsOf(step: string): number {
   const s = step.trim();
   const dot = s.indexOf('.');
   return dot < 0 ? 0 : s.length - dot - 1;
@@ -77,7 +77,7 @@ export function roundQty(qty: number, rules: Pick<InstrumentRules, 'qtyStep'>): 
   return onGrid(qty, rules.qtyStep, 'down');
 }
 
-export type OrderCheckFailure =
+type OrderCheckFailure =
   | 'invalid_input'
   | 'instrument_not_trading'
   | 'price_out_of_range'
@@ -85,7 +85,7 @@ export type OrderCheckFailure =
   | 'qty_above_max'
   | 'notional_below_min';
 
-export type PreparedOrder =
+type PreparedOrder =
   | { ok: true; side: OrderSide; price: string; qty: string; priceValue: number; qtyValue: number; notional: number }
   | { ok: false; reason: OrderCheckFailure; detail: string };
 
