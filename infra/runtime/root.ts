@@ -16,6 +16,7 @@
  * `processRoot`); the local runtime, the replays and the tests build theirs explicitly (`buildRoot`
  * over a backend, or `createRoot` over adapters they made) and hand it to the handlers.
  */
+import type { Ports } from '../../shared/ports/ports.js';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
@@ -26,7 +27,6 @@ import type { StateStore } from '../../shared/ports/state.js';
 import type { Warehouse } from '../../shared/ports/warehouse.js';
 import type { SecretSource } from '../../shared/ports/secrets.js';
 import { createLogger, type Logger } from '../../shared/log.js';
-import type { ConfigSource } from '../../shared/config/source.js';
 import { ConfigService } from '../../shared/config/service.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import type { LiveVenueAccess } from '../../shared/pipeline/execution.js';
@@ -77,13 +77,7 @@ export function backendFromEnv(env: RuntimeEnv): Backend {
 }
 
 /** The ports every function is built from. */
-export interface Services {
-  state: StateStore;
-  bus: Bus;
-  warehouse: Warehouse;
-  clock: Clock;
-  log: Logger;
-  config: ConfigSource;
+export interface Services extends Ports {
   /** Base URLs of the market-data endpoints (live exchanges, or the local replay servers). */
   endpoints: { krakenRest: string; bybitRest: string; bybitWs: string };
 }

@@ -22,7 +22,7 @@ import { candleViolation } from './candle-gate.js';
 import { barsCollection } from '../state-paths.js';
 import { INTERVAL_MS, isTradable, type Candle, type Interval, type Venue } from '../model/market.js';
 import type { StateStore } from '../ports/state.js';
-import { allocSeries, type CandleSeries } from '../strategies/series.js';
+import { allocSeries, setCandleAt, type CandleSeries } from '../strategies/series.js';
 import { lowerBoundBy } from '../sorted.js';
 
 /** Columns of a window as plain arrays (ArrayLike views for the protection functions; never copied). */
@@ -112,13 +112,7 @@ export class CandleWindow {
     const s = allocSeries(this.symbol, first?.interval ?? '1m', first?.venue ?? 'bybit', Math.max(0, b - a));
     for (let i = a; i < b; i++) {
       const c = this.list[i] as Candle;
-      const k = i - a;
-      s.openTime[k] = c.openTime;
-      s.open[k] = c.open;
-      s.high[k] = c.high;
-      s.low[k] = c.low;
-      s.close[k] = c.close;
-      s.volume[k] = c.volume;
+      setCandleAt(s, i - a, c);
     }
     return s;
   }

@@ -2,22 +2,12 @@
  * config-check (Cloud Scheduler, every minute): re-reads and validates every config document, so an
  * edit is applied or rejected (and alerted once) within a minute even when nothing else reads config.
  */
+import type { Ports } from '../ports/ports.js';
 import { ConfigService } from '../config/service.js';
-import type { ConfigSource } from '../config/source.js';
-import type { Logger } from '../log.js';
-import type { Bus } from '../ports/bus.js';
-import type { Clock } from '../ports/clock.js';
-import type { StateStore } from '../ports/state.js';
 
 export const FUNCTION_NAME = 'config-check';
 
-export interface Deps {
-  state: StateStore;
-  bus: Bus;
-  clock: Clock;
-  log: Logger;
-  config: ConfigSource;
-}
+export type Deps = Pick<Ports, 'state' | 'bus' | 'clock' | 'log' | 'config'>;
 
 export async function handle(deps: Deps, _body?: unknown): Promise<Record<string, unknown>> {
   // Reuse the instance's ConfigService (its cache is refreshed too); otherwise check with a fresh one.

@@ -60,16 +60,13 @@
  * Live mode without keys: every signal is rejected `live_unavailable` by the store's gate, no order
  * is sent, and ONE critical alert per switch to live says why (marker `trading/{id}/notices/...`).
  */
-import type { ConfigSource } from '../config/source.js';
+import type { Ports } from '../ports/ports.js';
 import type { StrategyConfigs } from '../config/strategy.js';
-import type { Logger } from '../log.js';
 import { gateCandles, gateRefusal, type GateVerdict } from '../market/candle-gate.js';
-import { PermanentError, type Bus } from '../ports/bus.js';
+import { PermanentError } from '../ports/bus.js';
 import { routeByTopic, type BusMessage, publish, type Alert, type MacroBiasMessage } from '../messages.js';
 import { INTERVAL_MS, type Candle } from '../model/market.js';
-import type { Clock } from '../ports/clock.js';
-import { type StateStore } from '../ports/state.js';
-import type { Row, Warehouse } from '../ports/warehouse.js';
+import type { Row } from '../ports/warehouse.js';
 import { scanDecisionRow } from '../warehouse-schema.js';
 import type { ProtectionEvent, RegimeInputs } from '../protection/model.js';
 import { REGIME_WINDOWS_MS, regimeInputsAt } from '../protection/regime.js';
@@ -118,13 +115,7 @@ export function createExecutionCache(): ExecutionCache {
   return { candles: new CandleCache('bybit', '1m') };
 }
 
-export interface ExecutionDeps {
-  state: StateStore;
-  bus: Bus;
-  warehouse: Warehouse;
-  clock: Clock;
-  log: Logger;
-  config: ConfigSource;
+export interface ExecutionDeps extends Ports {
   cache: ExecutionCache;
   /** Default PAPER_ACCOUNT_ID. */
   accountId?: string;

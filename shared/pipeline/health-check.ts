@@ -2,22 +2,12 @@
  * health-check (Cloud Scheduler, every minute): data freshness per enabled symbol; one `data_stale`
  * alert per transition, one `data_fresh` on recovery (shared/health/freshness.ts).
  */
-import type { ConfigSource } from '../config/source.js';
+import type { Ports } from '../ports/ports.js';
 import { checkFreshness } from '../health/freshness.js';
-import type { Logger } from '../log.js';
-import type { Bus } from '../ports/bus.js';
-import type { Clock } from '../ports/clock.js';
-import type { StateStore } from '../ports/state.js';
 
 export const FUNCTION_NAME = 'health-check';
 
-export interface Deps {
-  state: StateStore;
-  bus: Bus;
-  clock: Clock;
-  log: Logger;
-  config: ConfigSource;
-}
+export type Deps = Pick<Ports, 'state' | 'bus' | 'clock' | 'log' | 'config'>;
 
 export async function handle(deps: Deps, _body?: unknown): Promise<Record<string, unknown>> {
   const cfg = await deps.config.system();

@@ -22,18 +22,17 @@
  * evaluated, with a note), never a crash. A failure of one symbol (I/O) is logged, the other symbols
  * still run, and the run then throws so the scheduler retries it (everything above is idempotent).
  */
+import type { Ports } from '../ports/ports.js';
 import { scanDecisionRow } from '../warehouse-schema.js';
-import type { ConfigSource } from '../config/source.js';
 import type { MacroConfig, Regime, StrategyConfigs } from '../config/strategy.js';
 import type { SymbolConfig, SystemConfig } from '../config/system.js';
 import type { Logger } from '../log.js';
 import { recentHotCandles } from '../market/hot-store.js';
-import { PermanentError, type Bus } from '../ports/bus.js';
+import { PermanentError } from '../ports/bus.js';
 import { z } from 'zod';
 import { INTERVAL_MS, type Interval } from '../model/market.js';
-import type { Clock } from '../ports/clock.js';
 import type { DocData, StateStore } from '../ports/state.js';
-import type { Row, Warehouse } from '../ports/warehouse.js';
+import type { Row } from '../ports/warehouse.js';
 import { regimeAt } from '../protection/regime.js';
 import { TOPICS } from '../topics.js';
 import type { ScanDecision } from '../model/trading.js';
@@ -67,14 +66,7 @@ export interface StoredBias extends MacroBiasMessage {
   computedAt: number;
 }
 
-export interface MacroDeps {
-  state: StateStore;
-  bus: Bus;
-  warehouse: Warehouse;
-  clock: Clock;
-  log: Logger;
-  config: ConfigSource;
-}
+export type MacroDeps = Ports;
 
 /** A fixed regime, or a provider called once per run with the slot start. */
 type RegimeInput = Regime | null | ((asOf: number) => Promise<Regime | null>);

@@ -26,18 +26,14 @@
  * Candles flagged bad data are never evaluated; candles from the bus pass the candle gate first
  * (shared/market/candle-gate.ts, `evaluateMicroCandles`): refused and suspect ones are dead-lettered.
  */
+import type { Ports } from '../ports/ports.js';
 import { scanDecisionRow } from '../warehouse-schema.js';
-import type { ConfigSource } from '../config/source.js';
 import type { SystemConfig } from '../config/system.js';
 import { SCALP_STRATEGIES, type LevelsExhaustionConfig, type ScalpStrategyConfig, type StrategyConfigs } from '../config/strategy.js';
-import type { Logger } from '../log.js';
 import { accepted, gateCandles, gateRefusal } from '../market/candle-gate.js';
 import { priceIntegrityReason, sanityBandReason } from '../market/quality.js';
 import { INTERVAL_MS, isTradable, type Candle, type Snapshot } from '../model/market.js';
-import type { Bus } from '../ports/bus.js';
-import type { Clock } from '../ports/clock.js';
-import type { StateStore } from '../ports/state.js';
-import type { Row, Warehouse } from '../ports/warehouse.js';
+import type { Row } from '../ports/warehouse.js';
 import type { BookSample } from '../strategies/exhaustion.js';
 import type { LevelSet } from '../strategies/levels.js';
 import { resample, visibleCountAt, type ResampledSeries } from '../strategies/resample.js';
@@ -76,13 +72,7 @@ export function createMicroCache(): MicroCache {
   return { candles: new CandleCache('bybit', '1m'), books: new Map(), levels: new Map() };
 }
 
-export interface MicroDeps {
-  state: StateStore;
-  bus: Bus;
-  warehouse: Warehouse;
-  clock: Clock;
-  log: Logger;
-  config: ConfigSource;
+export interface MicroDeps extends Ports {
   cache: MicroCache;
 }
 

@@ -3,22 +3,14 @@
  * SystemConfig.retentionDays per interval; intervals with null retention are kept forever; and
  * idempotency markers older than SystemConfig.markerRetentionDays.
  */
-import type { ConfigSource } from '../config/source.js';
+import type { Ports } from '../ports/ports.js';
 import { markerCollections, pruneMarkers } from '../health/markers.js';
 import { cleanupRetention } from '../health/retention.js';
-import type { Logger } from '../log.js';
-import type { Clock } from '../ports/clock.js';
-import type { StateStore } from '../ports/state.js';
 import { PAPER_ACCOUNT_ID } from './execution.js';
 
 export const FUNCTION_NAME = 'retention-cleanup';
 
-export interface Deps {
-  state: StateStore;
-  clock: Clock;
-  log: Logger;
-  config: ConfigSource;
-}
+export type Deps = Pick<Ports, 'state' | 'clock' | 'log' | 'config'>;
 
 export async function handle(deps: Deps, _body?: unknown): Promise<Record<string, unknown>> {
   const cfg = await deps.config.system();

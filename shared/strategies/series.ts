@@ -61,14 +61,19 @@ export function seriesFromCandles(candles: readonly Candle[]): CandleSeries {
     }
     if (!(c.openTime > prev)) throw new Error(`seriesFromCandles: open times must strictly increase (index ${i}: ${c.openTime} after ${prev})`);
     prev = c.openTime;
-    s.openTime[i] = c.openTime;
-    s.open[i] = c.open;
-    s.high[i] = c.high;
-    s.low[i] = c.low;
-    s.close[i] = c.close;
-    s.volume[i] = c.volume;
+    setCandleAt(s, i, c);
   }
   return s;
+}
+
+/** Writes one candle's open time and OHLCV at index `k` of preallocated columns. */
+export function setCandleAt(cols: CandleColumns, k: number, c: { openTime: number; open: number; high: number; low: number; close: number; volume: number }): void {
+  cols.openTime[k] = c.openTime;
+  cols.open[k] = c.open;
+  cols.high[k] = c.high;
+  cols.low[k] = c.low;
+  cols.close[k] = c.close;
+  cols.volume[k] = c.volume;
 }
 
 /** The candle at index `i` as an object (for logging, charts, the execution layer; not for hot loops). */
@@ -129,12 +134,7 @@ export function seriesFromCsv(text: string, meta: { symbol: string; interval: In
   const s = allocSeries(meta.symbol, meta.interval, meta.venue, candles.length);
   for (let i = 0; i < candles.length; i++) {
     const c = candles[i] as Candle;
-    s.openTime[i] = c.openTime;
-    s.open[i] = c.open;
-    s.high[i] = c.high;
-    s.low[i] = c.low;
-    s.close[i] = c.close;
-    s.volume[i] = c.volume;
+    setCandleAt(s, i, c);
   }
   return s;
 }

@@ -3,8 +3,9 @@
  * ports, config and charts take their vocabulary from it, never from the logic that uses it (the
  * trading core and book, the strategies, the pipeline, Telegram, market-data handling).
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import { tsFilesUnder } from '../source-files.js';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -24,15 +25,6 @@ const ALLOWED_FOR_PORTS_CONFIG_CHARTS = [
   'shared/log.ts',
 ];
 
-function walk(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...walk(p));
-    else if (p.endsWith('.ts')) out.push(p);
-  }
-  return out;
-}
 
 /** Import specifiers of a file (static, re-exports and dynamic). */
 function imports(file: string): string[] {
@@ -48,7 +40,7 @@ function target(file: string, spec: string): string {
 
 describe('ground floor', () => {
   it('shared/model imports nothing but zod and itself', () => {
-    const offenders = walk(join(ROOT, 'shared', 'model')).flatMap((f) =>
+    const offenders = tsFilesUnder(join(ROOT, 'shared', 'model')).flatMap((f) =>
       imports(f)
         .map((s) => target(f, s))
         .filter((t) => t !== 'zod' && !t.startsWith('shared/model/'))
@@ -58,7 +50,7 @@ describe('ground floor', () => {
   });
 
   it('ports, config and charts import only the ground floor, the catalogs and each other', () => {
-    const files = ['ports', 'config', 'charts'].flatMap((d) => walk(join(ROOT, 'shared', d)));
+    const files = ['ports', 'config', 'charts'].flatMap((d) => tsFilesUnder(join(ROOT, 'shared', d)));
     const offenders = files.flatMap((f) =>
       imports(f)
         .filter((s) => s.startsWith('.'))

@@ -14,6 +14,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import { tsFilesUnder } from '../source-files.js';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -32,15 +33,6 @@ const FORBIDDEN_IN_SHARED = [
 /** A function's cloud entry binds its handle (shared/pipeline/<name>.ts) through infra/functions.ts. */
 const MAX_ENTRY_LINES = 40;
 
-function walk(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...walk(p));
-    else if (p.endsWith('.ts')) out.push(p);
-  }
-  return out;
-}
 
 const rel = (file: string) => relative(ROOT, file);
 const source = (file: string) => readFileSync(file, 'utf8');
@@ -64,7 +56,7 @@ function loads(file: string): string[] {
   return out;
 }
 
-const FILES = [...LAYERS, 'scripts'].flatMap((d) => walk(join(ROOT, d)));
+const FILES = [...LAYERS, 'scripts'].flatMap((d) => tsFilesUnder(join(ROOT, d)));
 const layerOf = (file: string) => rel(file).split('/')[0] as string;
 
 /** Strongly connected components with more than one file (or a file importing itself): the cycles. */
@@ -104,7 +96,7 @@ function cycles(files: string[], edges: (f: string) => string[]): string[][] {
 describe('layers', () => {
   it('shared/ imports no GCP client, database, server, adapter or entry point', () => {
     const offenders: string[] = [];
-    for (const file of walk(join(ROOT, 'shared'))) {
+    for (const file of tsFilesUnder(join(ROOT, 'shared'))) {
       for (const spec of imports(file)) {
         if (FORBIDDEN_IN_SHARED.some((re) => re.test(spec))) offenders.push(`${rel(file)} -> ${spec}`);
       }
@@ -114,7 +106,7 @@ describe('layers', () => {
 
   it('infra/ never imports functions/ (entry points import infra and shared, never the reverse)', () => {
     const offenders: string[] = [];
-    for (const file of walk(join(ROOT, 'infra'))) {
+    for (const file of tsFilesUnder(join(ROOT, 'infra'))) {
       for (const spec of imports(file)) if (/(^|\/)functions\//.test(spec)) offenders.push(`${rel(file)} -> ${spec}`);
     }
     expect(offenders).toEqual([]);
@@ -175,7 +167,7 @@ describe('functions', () => {
 });
 
 describe('one router, one message catalog', () => {
-  const SOURCES = walk(join(ROOT, 'shared')).concat(walk(join(ROOT, 'infra')), walk(join(ROOT, 'functions')));
+  const SOURCES = tsFilesUnder(join(ROOT, 'shared')).concat(tsFilesUnder(join(ROOT, 'infra')), tsFilesUnder(join(ROOT, 'functions')));
   const MESSAGES = join(ROOT, 'shared', 'messages.ts');
   const ENVELOPE = join(ROOT, 'infra', 'bus', 'envelope.ts');
 
@@ -203,7 +195,7 @@ describe('one router, one message catalog', () => {
 
   it('every Pub/Sub function handles its messages through routeByTopic', () => {
     const off: string[] = [];
-    for (const e of walk(join(ROOT, 'functions')).filter((f) => f.endsWith('index.ts') && /servePubsub\(/.test(code(f)))) {
+    for (const e of tsFilesUnder(join(ROOT, 'functions')).filter((f) => f.endsWith('index.ts') && /servePubsub\(/.test(code(f)))) {
       const name = rel(e).split('/')[1]!;
       const mod = join(ROOT, 'shared', 'pipeline', `${name}.ts`);
       if (!/export const handle = routeByTopic\(/.test(code(mod))) off.push(rel(mod));

@@ -15,9 +15,10 @@
  *    It does not follow values through variables, and a bare collection name (`'tg_users'`) passed
  *    to `query` is not flagged; both are rare and reviewed by hand.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import ts from 'typescript';
+import { tsFilesUnder } from '../source-files.js';
 import { describe, expect, it } from 'vitest';
 import * as P from '../../shared/state-paths.js';
 import type { Candle } from '../../shared/model/market.js';
@@ -163,15 +164,6 @@ const SCANNED = ['shared', 'infra', 'functions', 'scripts'];
 const CATALOG_FILE = join('shared', 'state-paths.ts');
 const STATE_METHODS = new Set(['get', 'set', 'merge', 'delete', 'query', 'create']);
 
-function walk(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...walk(p));
-    else if (p.endsWith('.ts')) out.push(p);
-  }
-  return out;
-}
 
 /** The literal text of a string or template literal (a template's text parts joined with `${}`). */
 function literalText(node: ts.Node): string | null {
@@ -208,7 +200,7 @@ function scan(file: string, roots: ReadonlySet<string>): string[] {
 describe('state paths come from the catalog only', () => {
   it('no module outside shared/state-paths.ts builds a state path from a literal', () => {
     const roots = new Set(Object.values(CATALOG).map((v) => segments(v.entry.path)[0] as string));
-    const offenders = SCANNED.flatMap((d) => walk(join(ROOT, d)))
+    const offenders = SCANNED.flatMap((d) => tsFilesUnder(join(ROOT, d)))
       .filter((f) => relative(ROOT, f) !== CATALOG_FILE)
       .flatMap((f) => scan(f, roots));
     expect(offenders).toEqual([]);

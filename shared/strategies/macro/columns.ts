@@ -6,7 +6,7 @@
  */
 import { candleViolation } from '../../market/candle-gate.js';
 import { INTERVAL_MS, isTradable, type Candle, type Interval } from '../../model/market.js';
-import { allocColumns, type CandleColumns } from '../series.js';
+import { allocColumns, setCandleAt, type CandleColumns } from '../series.js';
 import { upperBound } from '../../sorted.js';
 
 export type { CandleColumns };
@@ -38,12 +38,7 @@ export function fromRows(
   for (let i = 0; i < n; i++) {
     const r = rows[i]!;
     if (i > 0 && !(r.openTime > rows[i - 1]!.openTime)) throw new Error(`fromRows(${interval}): open times must be strictly ascending at index ${i}`);
-    cols.openTime[i] = r.openTime;
-    cols.open[i] = r.open;
-    cols.high[i] = r.high;
-    cols.low[i] = r.low;
-    cols.close[i] = r.close;
-    cols.volume[i] = r.volume;
+    setCandleAt(cols, i, r);
   }
   return cols;
 }
