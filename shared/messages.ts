@@ -33,7 +33,7 @@ const tickBatchSchema = z.object({
 export type TickBatch = z.infer<typeof tickBatchSchema>;
 
 /** A batch of closed candles on `ohlc-data-kraken` / `candles-bybit-1m`. */
-export const candleBatchSchema = z.object({
+const candleBatchSchema = z.object({
   candles: z.array(candleSchema).min(1),
 });
 export type CandleBatch = z.infer<typeof candleBatchSchema>;

@@ -217,7 +217,7 @@ async function applyChange(state: StateStore, c: ProposedChange): Promise<Change
  * Records the owner's decision at `suggestions/{id}` and, when approved, applies its config changes
  * (see the header). Idempotent by commandId: a redelivery re-applies only what is not applied yet.
  */
-export async function decideSuggestion(deps: ExecutionDeps, cmd: Extract<TradeCommand, { type: 'suggestion_decided' }>): Promise<CommandOutcome> {
+async function decideSuggestion(deps: ExecutionDeps, cmd: Extract<TradeCommand, { type: 'suggestion_decided' }>): Promise<CommandOutcome> {
   const now = deps.clock.now();
   const path = suggestionPath(cmd.suggestionId);
   const changes = await proposedChanges(deps.state, cmd.suggestionId);
