@@ -5,7 +5,7 @@
  *
  * Every topic's payload schema is declared HERE and nowhere else; reusable building blocks (a candle,
  * a trade, the book features, the closed trade, the trading vocabulary) come from the model modules
- * below it (shared/market/schemas.ts, shared/trading/model.ts). This module imports only those, so
+ * below it (shared/model/market.ts, shared/model/trading.ts). This module imports only those, so
  * any module (the notifier, the jobs, a producer) can import the catalog without an import cycle.
  *
  * Producers and consumers both validate against this catalog: a consumer never trusts the producer.
@@ -39,7 +39,7 @@ const candleBatchSchema = z.object({
 export type CandleBatch = z.infer<typeof candleBatchSchema>;
 
 /**
- * The 15-second snapshot the Bybit holder publishes on `snapshots-bybit-15s` (shared/market/types.ts
+ * The 15-second snapshot the Bybit holder publishes on `snapshots-bybit-15s` (shared/model/market.ts
  * `Snapshot`): the forming 1m candle as it is at `ts`, and the order-book features.
  */
 export const snapshotSchema = z
@@ -90,7 +90,7 @@ export type MacroBiasMessage = z.infer<typeof macroBiasMessageSchema>;
 // ---------- trade-signals-micro, trade-signals-swing ----------
 
 /**
- * A `Signal` (shared/trading/types.ts): what both engines publish, the scalps on
+ * A `Signal` (shared/model/trading.ts): what both engines publish, the scalps on
  * `trade-signals-micro` (MICRO-SCALP) and the swings on `trade-signals-swing` (MACRO), attribute
  * `dedupeId` = the signal id. One shape for both: execution and the notifier read them alike.
  */
