@@ -17,7 +17,7 @@ import { accountEquity, openRisk } from '../../shared/trading/account.js';
 import { cooldownUntil } from '../../shared/protection/limiter.js';
 import type { TradingDoc } from '../../shared/trading/store.js';
 import { tradingDocPath } from '../../shared/state-paths.js';
-import { PAPER_ACCOUNT_ID } from '../../shared/pipeline/execution.js';
+import { PAPER_ACCOUNT_ID } from '../../shared/model/trading.js';
 import type { ReplayResult } from './month-replay.js';
 
 /** Relative tolerance of the risk cap (float sums of |entry - stop| x qty). */

@@ -50,7 +50,8 @@ import type { AccountState } from '../../shared/trading/model.js';
 import type { TradingDoc } from '../../shared/trading/store.js';
 import { tradingDocPath } from '../../shared/state-paths.js';
 import { candleToRow } from '../../shared/warehouse-schema.js';
-import { PAPER_ACCOUNT_ID, REJECTED_DECISION } from '../../shared/pipeline/execution.js';
+import { REJECTED_DECISION } from '../../shared/pipeline/execution.js';
+import { PAPER_ACCOUNT_ID } from '../../shared/model/trading.js';
 import { kitSeries, krakenCandles } from '../replay/kit-data.js';
 
 export const DEFAULT_SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'];

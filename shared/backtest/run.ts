@@ -47,7 +47,7 @@
  */
 import { SCALP_STRATEGIES, type ScalpStrategyConfig, type StrategyConfigs } from '../config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from '../config/system.js';
-import { PAPER_ACCOUNT_ID } from '../pipeline/execution.js';
+import { PAPER_ACCOUNT_ID } from '../model/trading.js';
 import { scalpSignal } from '../strategies/scalp/signal.js';
 import { INTERVAL_MS, type Candle } from '../model/market.js';
 import type { LevelSet } from '../strategies/levels.js';

@@ -276,3 +276,6 @@ export const closedTradeSchema = z.object({
   rows: z.array(paperTradeRowSchema),
 });
 export type ClosedTrade = z.infer<typeof closedTradeSchema>;
+
+/** The paper account every signal trades on (state document `trading/paper`). Proposed config field: `paper.accountId`. */
+export const PAPER_ACCOUNT_ID = 'paper';

@@ -61,6 +61,7 @@
  * is sent, and ONE critical alert per switch to live says why (marker `trading/{id}/notices/...`).
  */
 import type { Ports } from '../ports/ports.js';
+import { PAPER_ACCOUNT_ID } from '../model/trading.js';
 import type { StrategyConfigs } from '../config/strategy.js';
 import { gateCandles, gateRefusal, type GateVerdict } from '../market/candle-gate.js';
 import { PermanentError } from '../ports/bus.js';
@@ -86,8 +87,6 @@ import { parseModeDoc, type TradingMode } from '../trading/live/mode.js';
 import { CandleCache, type CandleWindow } from '../market/candle-cache.js';
 import { alertAttributes, liveIssueAlert, protectionAlert } from '../alerts.js';
 
-/** The paper account every signal trades on. Proposed config field: `paper.accountId`. */
-export const PAPER_ACCOUNT_ID = 'paper';
 /** Window of the "24h volatility" (SPEC 6) fed to adaptive stops and the strategy disable. */
 export const VOLATILITY_WINDOW_MS = 24 * 60 * 60_000;
 /** Longest regime window (48h bleed). */

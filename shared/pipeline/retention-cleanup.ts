@@ -6,7 +6,7 @@
 import type { Ports } from '../ports/ports.js';
 import { markerCollections, pruneMarkers } from '../health/markers.js';
 import { cleanupRetention } from '../health/retention.js';
-import { PAPER_ACCOUNT_ID } from './execution.js';
+import { PAPER_ACCOUNT_ID } from '../model/trading.js';
 
 export const FUNCTION_NAME = 'retention-cleanup';
 

@@ -31,7 +31,7 @@ import { TOPICS } from '../../shared/topics.js';
 import type { PositionClosedEvent, TradeEvent } from '../../shared/model/trading.js';
 import type { TradingDoc } from '../../shared/trading/store.js';
 import { barsCollection, gateDocPath, tradingDocPath } from '../../shared/state-paths.js';
-import { PAPER_ACCOUNT_ID } from '../../shared/pipeline/execution.js';
+import { PAPER_ACCOUNT_ID } from '../../shared/model/trading.js';
 import { realBtc1m, signal } from '../trading/helpers.js';
 import { testRoot } from '../root.js';
 import type { Alert } from '../../shared/messages.js';

@@ -11,7 +11,7 @@ import { tradingConfigFrom } from '../../shared/trading/model.js';
 import { TradingStore, type TradingDoc } from '../../shared/trading/store.js';
 import { AccountWriteTap, compareRuns, formatInvariants, InvariantMonitor, type AccountWrite } from '../../infra/runtime/month-invariants.js';
 import type { ReplayResult } from '../../infra/runtime/month-replay.js';
-import { PAPER_ACCOUNT_ID } from '../../shared/pipeline/execution.js';
+import { PAPER_ACCOUNT_ID } from '../../shared/model/trading.js';
 import { signal } from '../trading/helpers.js';
 
 const T = Date.UTC(2025, 5, 11, 12, 0);

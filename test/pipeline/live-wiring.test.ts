@@ -23,7 +23,7 @@ import { clientOrderId } from '../../shared/trading/live/orders.js';
 import { setTradingMode } from '../../shared/trading/live/mode.js';
 import type { PositionClosedEvent, SignalRejectedEvent } from '../../shared/model/trading.js';
 import { signalMarkerPath } from '../../shared/state-paths.js';
-import { PAPER_ACCOUNT_ID } from '../../shared/pipeline/execution.js';
+import { PAPER_ACCOUNT_ID } from '../../shared/model/trading.js';
 import { realBtc1m, signal } from '../trading/helpers.js';
 import { executionHarness, type Harness } from './harness.js';
 

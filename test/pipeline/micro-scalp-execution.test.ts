@@ -37,12 +37,12 @@ import {
   DecisionCandlePendingError,
   executeCandles,
   executeSignal,
-  PAPER_ACCOUNT_ID,
   REJECTED_DECISION,
   type ExecutionCache,
   type ExecutionDeps,
 } from '../../shared/pipeline/execution.js';
 import { MIN } from './helpers.js';
+import { PAPER_ACCOUNT_ID } from '../../shared/model/trading.js';
 import { snapshotSchema } from '../../shared/messages.js';
 
 const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'pipeline', 'BTCUSDT_1m_2025-06-12T22_600.csv');

@@ -12,7 +12,7 @@ import type { Candle } from '../../shared/model/market.js';
 import type { DocData } from '../../shared/ports/state.js';
 import type { PositionClosedEvent, TradeEvent } from '../../shared/model/trading.js';
 import { signalMarkerPath, suggestionPath } from '../../shared/state-paths.js';
-import { PAPER_ACCOUNT_ID } from '../../shared/pipeline/execution.js';
+import { PAPER_ACCOUNT_ID } from '../../shared/model/trading.js';
 import type { SuggestionDecisionDoc } from '../../shared/pipeline/execution/owner-commands.js';
 import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
 import { realBtc1m, signal } from '../trading/helpers.js';

@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TelegramTestServer } from '../../infra/replay/telegram-server.js';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { DuckDbWarehouse } from '../../infra/warehouse/duckdb.js';
-import { PAPER_ACCOUNT_ID } from '../../shared/pipeline/execution.js';
+import { PAPER_ACCOUNT_ID } from '../../shared/model/trading.js';
 import type { TradingDoc } from '../../shared/trading/store.js';
 import { tradingDocPath } from '../../shared/state-paths.js';
 import { FUNCTIONS_URL, REPLAY_DIR, SUMMARY, startChild } from './child.js';

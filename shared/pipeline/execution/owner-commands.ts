@@ -36,7 +36,8 @@ import { effectiveDocument } from '../../config/strict.js';
 import type { DocData, JsonValue, StateStore } from '../../ports/state.js';
 import { tradingConfigFrom } from '../../trading/model.js';
 import { TradingStore, type StoreCommandResult } from '../../trading/store.js';
-import { LiveLink, PAPER_ACCOUNT_ID, settle, type ExecutionDeps } from '../execution.js';
+import { LiveLink, settle, type ExecutionDeps } from '../execution.js';
+import { PAPER_ACCOUNT_ID } from '../../model/trading.js';
 import type { TradeCommand } from '../../messages.js';
 import { configNameOf, configPath, configStatePath, mlSuggestionPath, suggestionPath } from '../../state-paths.js';
 
