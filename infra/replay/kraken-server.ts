@@ -32,6 +32,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Candle } from '../../shared/model/market.js';
 import type { KrakenOhlcRawRow } from '../../shared/ports/kraken.js';
 import { upperBoundBy } from '../../shared/sorted.js';
 
@@ -42,16 +43,7 @@ const VOLUME_DECIMALS = 8;
 const LOOPBACK = '127.0.0.1';
 
 /** A candle as the system and the CSV loaders hold it (open time in ms). */
-interface KrakenServerCandle {
-  openTime: number;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
-  vwap?: number;
-  trades?: number;
-}
+type KrakenServerCandle = Pick<Candle, 'openTime' | 'open' | 'high' | 'low' | 'close' | 'volume' | 'vwap' | 'trades'>;
 
 interface KrakenServerSeries {
   /** Any name of the pair (key, altname or wsname); rows are answered under the canonical key. */

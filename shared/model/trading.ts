@@ -67,7 +67,8 @@ export interface BiasState {
 
 // ---------- events ----------
 
-interface EventBase {
+/** Fields every trade event carries (the live ledger's events too). */
+export interface EventBase {
   /** Deterministic id (publish de-dup downstream). */
   eventId: string;
   accountId: string;

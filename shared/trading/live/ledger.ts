@@ -38,7 +38,7 @@ import type { InstrumentRules, OrderSide, VenueOrder, VenueOrderStatus } from '.
 import { TERMINAL_STATUSES } from '../../ports/trading-venue.js';
 import type { Tier } from '../../model/market.js';
 import type { Position } from '../model.js';
-import type { Direction, EngineKind, ExitReason, StrategyId } from '../../model/trading.js';
+import type { Direction, EngineKind, EventBase, ExitReason, StrategyId } from '../../model/trading.js';
 import { boundedExitPrice, clientOrderId, entrySide, exitSide, prepareLimitOrder } from './orders.js';
 
 /** Bybit's reject reason of a PostOnly order that would have taken liquidity. */
@@ -134,20 +134,10 @@ export interface LiveGroup {
 
 // ---------- events ----------
 
-interface LiveEventBase {
-  eventId: string;
-  accountId: string;
-  ts: number;
-  groupId: string;
-  signalId: string;
-  symbol: string;
-  strategy: StrategyId;
-  direction: Direction;
-}
 
 type LiveIssue = 'post_only_would_cross' | 'rejected_by_venue' | 'below_minimum' | 'exit_unfilled' | 'orphaned_fill';
 
-interface LiveOrderIssueEvent extends LiveEventBase {
+interface LiveOrderIssueEvent extends EventBase {
   type: 'live_order_issue';
   leg: string;
   clientOrderId: string;
@@ -158,7 +148,7 @@ interface LiveOrderIssueEvent extends LiveEventBase {
 }
 
 /** No entry of the group filled and none is working (informational: the core learnt it through cancelEntry). */
-interface LiveGroupCancelledEvent extends LiveEventBase {
+interface LiveGroupCancelledEvent extends EventBase {
   type: 'live_group_cancelled';
   reason: string;
 }
@@ -172,7 +162,7 @@ export function isTerminal(s: LegStatus): boolean {
   return s !== 'placing' && TERMINAL_STATUSES.has(s);
 }
 
-function base(g: LiveGroup, now: number, eventId: string): LiveEventBase {
+function base(g: LiveGroup, now: number, eventId: string): EventBase {
   return { eventId, accountId: g.accountId, ts: now, groupId: g.groupId, signalId: g.signalId, symbol: g.symbol, strategy: g.strategy, direction: g.direction };
 }
 
