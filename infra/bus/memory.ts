@@ -40,10 +40,10 @@ import {
 } from './delivery.js';
 import { BusJournal, type JournalMessage, type PendingDelivery } from './store.js';
 
-/** Handler invocations in flight per subscription when neither the bus nor the spec says. */
 /** After a failed journal write, the lane redelivers its head copy this much later (real time). */
 const JOURNAL_RETRY_MS = 1_000;
 
+/** Handler invocations in flight per subscription when neither the bus nor the spec says. */
 const DEFAULT_SUBSCRIPTION_CONCURRENCY = 32;
 
 interface DeliveryPolicy {

@@ -20,7 +20,7 @@ import { systemClock, type Clock } from '../../shared/ports/clock.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { deadLetterTopic as defaultDeadLetterTopic } from '../../shared/topics.js';
 import { createLogger, type Logger } from '../../shared/log.js';
-import { buildPubsubCloudEvent, type CloudEventHandler } from './envelope.js';
+import { buildPubsubCloudEvent, type SubscriptionSpec } from './envelope.js';
 import {
   PUBSUB_LIMITS,
   backoffDelayMs,
@@ -338,16 +338,9 @@ async function createIgnoringAlreadyExists(create: () => Promise<unknown>): Prom
 // ---------------------------------------------------------------------------------------------
 // Pull runner (emulator workflow)
 
-interface PullHandlerSpec {
+/** A subscription's delivery policy (as the in-process bus takes it), pulled from Pub/Sub by name. */
+interface PullHandlerSpec extends Omit<SubscriptionSpec, 'name'> {
   subscription: string;
-  /** Source topic, for the envelope's `source`. */
-  topic: string;
-  handler: CloudEventHandler;
-  maxDeliveryAttempts?: number;
-  minBackoffMs?: number;
-  maxBackoffMs?: number;
-  /** Defaults to `${topic}-dlq`. */
-  deadLetterTopic?: string;
   /** Max messages in flight for this subscription (flow control). */
   maxMessages?: number;
 }

@@ -13,7 +13,8 @@
  * cooldowns really start: the invariants below are then exercised, not vacuous.
  */
 import { describe, expect, it, beforeAll } from 'vitest';
-import { DEFAULT_STRATEGY_CONFIGS, protectionsConfigSchema, type StrategyConfigs } from '../../shared/config/strategy.js';
+import { DEFAULT_STRATEGY_CONFIGS, type StrategyConfigs } from '../../shared/config/strategy.js';
+import { stressProtections } from '../../infra/runtime/month-invariants.js';
 import { staticConfig } from '../../shared/config/source.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { createLogger } from '../../shared/log.js';
@@ -37,13 +38,9 @@ const RISK_TOLERANCE = 1e-9;
 /** Every this-many minutes of the day, each symbol's decisions are recomputed and compared with the warehouse. */
 const RECOMPUTE_EVERY_MIN = 7;
 
+/** The CI day test's tightened protections: the same as the CLI's `--stress-protections`. */
 function testStrategies(): StrategyConfigs {
-  const s = structuredClone(DEFAULT_STRATEGY_CONFIGS);
-  s.protections.regime.panic = { drop1hPct: 1.5, drop4hPct: 3, sizeMultiplier: 0 };
-  s.protections.regime.caution.drop1hPct = 0.8;
-  s.protections.tradeLimiter.consecutiveStops = 1;
-  s.protections = protectionsConfigSchema.parse(s.protections);
-  return s;
+  return stressProtections(DEFAULT_STRATEGY_CONFIGS);
 }
 
 interface Observed {
