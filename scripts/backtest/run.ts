@@ -1,0 +1,381 @@
+/**
+ * `npm run backtest -- [options]`: one backtest, a grid, a walk-forward and / or a stress report over
+ * the production code (shared/backtest), printed as tables, written as JSON + HTML + PNG, optionally
+ * stored (`backtests/{id}`) and proposed to the owner (`suggestions/{id}`, never applied).
+ */
+import { fail, parseTime } from '../cli.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULT_STRATEGY_CONFIGS, SCALP_STRATEGIES, type StrategyConfigs } from '../../shared/config/strategy.js';
+import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
+import { applyOverrides, selectStrategies, type Overrides, type StrategySelection } from '../../shared/backtest/config.js';
+import { createMarket, type BacktestMarket } from '../../shared/backtest/market.js';
+import { INDICATOR_MODES, runBacktest, type BacktestResult, type IndicatorMode } from '../../shared/backtest/run.js';
+import { defaultGrid, runGrid, valueDimension, type GridDimension, type GridResult } from '../../shared/backtest/grid.js';
+import { runWalkForward, type WalkForwardResult } from '../../shared/backtest/walk-forward.js';
+import { runStress, STRESS_WINDOW_MS, type StressReport } from '../../shared/backtest/stress.js';
+import { OBJECTIVES, summariseTrade, type Objective } from '../../shared/backtest/metrics.js';
+import { decimateEquity, formatGrid, formatRun, formatStress, formatWalkForward, htmlReport } from '../../shared/backtest/report.js';
+import { backtestId, backtestRunRow, configChanges, proposeConfigChange, storeBacktest } from '../../shared/backtest/store.js';
+import type { CandleSeries } from '../../shared/strategies/series.js';
+import type { StateStore } from '../../shared/ports/state.js';
+import { parseAssignment, parseDuration, parseValue, progressBar } from './args.js';
+import { badRows, DEFAULT_DATA, DEFAULT_SYMBOLS, DEFAULT_WARMUP_HOURS, loadMacroSeries, loadSeries } from './load.js';
+
+const DEFAULT_TOP = 10;
+
+export const HELP = `Usage: npm run backtest -- [options]
+
+Runs the PRODUCTION scalp strategies, risk, protections and paper fills (shared/trading) over
+historical 1m candles, exactly as the live pipeline would have (decisions on closed candles, fills
+from the next candle, fees 0.06 % per side + slippage), and reports total P&L, win rate, max
+drawdown, profit factor, expectancy, Sharpe, Sortino, trades, average duration, market change and
+the best / worst trade.
+
+Data (1m candles; several symbols are merged by time):
+  --data PATHS          CSV files and/or folders, comma-separated (default ${DEFAULT_DATA}):
+                        the kit's SYMBOL_1m.csv (ts_ms,open,high,low,close,volume) or Kraken OHLCVT
+                        PAIR_1.csv (time_s,open,high,low,close,volume,trades; XBTUSD -> BTCUSDT);
+                        SYMBOL=FILE names the symbol of a file (e.g. BTCUSDT=XBTUSDC_1.csv)
+  --warehouse FILE      read the 1m candles from a DuckDB warehouse file instead (table ohlcv)
+  --venue NAME          warehouse venue (default bybit)
+  --symbols A,B,...     symbols (default ${DEFAULT_SYMBOLS.join(',')})
+  --from ISO --to ISO   traded range, candle open times in UTC (default: all the data); candles
+                        before --from are history (indicators, levels), never traded
+  --warmup-hours N      history read before --from from the warehouse (default ${DEFAULT_WARMUP_HOURS})
+  --htf-data DIR        run the MACRO engine too (bias every 5 min, swing setups DCA / SWING /
+                        CHANNEL, swing fills on the Kraken 5m feed), on the Kraken-venue candles the
+                        live replay uses: DIR holds the kit's SYMBOL_5m.csv and SYMBOL_15m.csv (the
+                        kit's bybit_linear folder, or the kit folder above it); 1h / 4h are resampled
+                        from 15m exactly as scripts/replay-month.ts does. Give history before --from
+                        (the 4h trend needs weeks). Single runs only (not with the grid options)
+
+Strategies and config (start: the SPEC defaults of shared/config/strategy.ts):
+  --strategy ID         levels_exhaustion | v52_divergence: trade only that strategy (made emitting,
+                        the other off); all (default): both exactly as configured (live behaviour)
+  --set KEY=VALUE       override a config key, repeatable (VALUE is JSON or a string), e.g.
+                        --set scalp.v52_divergence.exits.mode=atr --set risk.scalp.perTradeRiskPct=0.25
+  --indicators MODE     full (default: indicators prepared once over the whole series) or
+                        live-window (each candle re-prepared on live's last-200-candle window: what live
+                        computes to the last bit; ~0.35 ms per strategy per candle)
+
+Optimisation:
+  --grid                the SPEC grid: volume EMA {10,15,20,30} x RSI period {6,10,14} x RSI thresholds
+                        {80/20,75/25,70/30} x exits {fixed 0.5/0.3 %, ATR 1.5/1.0} = 72 runs
+  --dim KEY=V1,V2,...   a grid dimension on any config key (repeatable; adds to --grid or forms a grid)
+  --objective NAME      ranking: ${OBJECTIVES.join(' | ')} (default totalPnl)
+  --workers N           parallel worker processes (default: the number of cores)
+  --top N               grid rows shown (default ${DEFAULT_TOP})
+  --walk-forward T,S    walk-forward with train window T and test window S (e.g. 7d,2d or 72h,24h);
+                        uses the grid (--grid / --dim; the SPEC grid when neither is given)
+  --stress N            also run on the N most volatile windows (--stress-window, default 24h)
+  --stress-window D     e.g. 24h, 12h, 2d
+
+Output:
+  --out DIR             write result.json, report.html (equity + drawdown + trade markers) and
+                        equity.png (equity + drawdown)
+  --json                print the JSON result instead of the tables
+  --store               save the result as state document backtests/{id} and a warehouse backtest_runs row
+  --state FILE          the SQLite state file for --store / --propose (default .data/live/state.sqlite,
+                        the embedded runtime's store; CST_DATA_DIR is honoured)
+  --propose             with a grid: write the best parameters as a PENDING config change
+                        suggestions/{id} (+ numeric items in ml_suggestions for Telegram /suggestions);
+                        never applied automatically
+  --skip-bad-rows       skip CSV rows the candle gate refuses (non-finite or non-positive price, OHLC
+                        out of order, negative volume, time off the interval grid) and print their
+                        count; default: stop at the first one, naming its file and line
+  --allow-missing-reference
+                        trade although the regime reference (BTCUSDT) is missing from the data or
+                        has gaps: by default the run is fail-closed like live (no reference candle
+                        for 5 min = no new entries; without it the run opens nothing). The report
+                        notes say which applied
+  -h, --help            this help
+`;
+
+function runJson(r: BacktestResult) {
+  return {
+    from: r.from,
+    to: r.to,
+    symbols: r.symbols,
+    indicators: r.indicators,
+    strategies: r.strategies,
+    candles: r.steps,
+    metrics: r.metrics,
+    signals: { accepted: r.accepted, rejected: r.rejected },
+    macro: r.macro,
+    openAtEnd: r.openAtEnd,
+    unrealizedAtEnd: r.unrealizedAtEnd,
+    notes: r.notes,
+    trades: r.trades.map((t) => ({ ...summariseTrade(t), avgEntry: t.avgEntry, exitPrice: t.exitPrice, qty: t.qty, fees: t.fees })),
+    equity: decimateEquity(r.equityTime, r.equity, r.samples),
+  };
+}
+
+/** The command line as parseArgs reads it (a usage error exits with code 2). */
+function readArgs(args: string[]) {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        data: { type: 'string' },
+        warehouse: { type: 'string' },
+        venue: { type: 'string' },
+        symbols: { type: 'string', default: DEFAULT_SYMBOLS.join(',') },
+        from: { type: 'string' },
+        to: { type: 'string' },
+        'warmup-hours': { type: 'string' },
+        'htf-data': { type: 'string' },
+        strategy: { type: 'string', default: 'all' },
+        set: { type: 'string', multiple: true },
+        indicators: { type: 'string', default: 'full' },
+        grid: { type: 'boolean', default: false },
+        dim: { type: 'string', multiple: true },
+        objective: { type: 'string', default: 'totalPnl' },
+        workers: { type: 'string' },
+        top: { type: 'string' },
+        'walk-forward': { type: 'string' },
+        stress: { type: 'string' },
+        'stress-window': { type: 'string' },
+        out: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        store: { type: 'boolean', default: false },
+        state: { type: 'string' },
+        propose: { type: 'boolean', default: false },
+        'skip-bad-rows': { type: 'boolean', default: false },
+        'allow-missing-reference': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      allowPositionals: false,
+    });
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  return parsed.values;
+}
+
+type CliValues = ReturnType<typeof readArgs>;
+
+/** The checked settings of one invocation. */
+interface Settings {
+  symbols: string[];
+  from: number | undefined;
+  to: number | undefined;
+  sel: StrategySelection;
+  indicators: IndicatorMode;
+  objective: Objective;
+  workers: number | undefined;
+  top: number;
+  sets: Overrides;
+  base: StrategyConfigs;
+  dims: GridDimension[];
+  wf: string | undefined;
+  stressCount: number;
+  htf: string | undefined;
+}
+
+/** Checks the values in the order the usage errors are reported. */
+function settingsOf(v: CliValues): Settings {
+  const symbols = v.symbols.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
+  if (symbols.length === 0) fail('--symbols is empty');
+  const from = parseTime(v.from, '--from');
+  const to = parseTime(v.to, '--to');
+  const sel = v.strategy as StrategySelection;
+  if (sel !== 'all' && !SCALP_STRATEGIES.includes(sel)) fail(`--strategy must be ${SCALP_STRATEGIES.join(', ')} or all (got '${v.strategy}')`);
+  if (!INDICATOR_MODES.includes(v.indicators as IndicatorMode)) fail(`--indicators must be ${INDICATOR_MODES.join(' or ')}`);
+  const indicators = v.indicators as IndicatorMode;
+  if (!OBJECTIVES.includes(v.objective as Objective)) fail(`--objective must be one of ${OBJECTIVES.join(', ')}`);
+  const objective = v.objective as Objective;
+  const workers = v.workers === undefined ? undefined : Number(v.workers);
+  if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0)) fail('--workers must be an integer >= 0');
+  const top = v.top === undefined ? DEFAULT_TOP : Number(v.top);
+
+  const sets: Overrides = {};
+  for (const s of v.set ?? []) {
+    const [k, raw] = parseAssignment(s, '--set');
+    sets[k] = parseValue(raw);
+  }
+  let base;
+  try {
+    base = applyOverrides(selectStrategies(DEFAULT_STRATEGY_CONFIGS, sel), sets);
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  const dims: GridDimension[] = [];
+  if (v.grid) dims.push(...defaultGrid(sel));
+  for (const d of v.dim ?? []) {
+    const [k, raw] = parseAssignment(d, '--dim');
+    dims.push(valueDimension(k, [k], raw.split(',').map((x) => parseValue(x.trim()))));
+  }
+  const wf = v['walk-forward'];
+  if (wf !== undefined && dims.length === 0) dims.push(...defaultGrid(sel));
+  const stressCount = v.stress === undefined ? 0 : Number(v.stress);
+  if (!(Number.isInteger(stressCount) && stressCount >= 0)) fail('--stress must be a whole number');
+
+  const htf = v['htf-data'];
+  if (htf !== undefined && (dims.length > 0 || wf !== undefined || stressCount > 0)) fail('--htf-data (the MACRO engine) runs with a single backtest only, not with --grid, --dim, --walk-forward or --stress');
+  return { symbols, from, to, sel, indicators, objective, workers, top, sets, base, dims, wf, stressCount, htf };
+}
+
+/** What the stages of one invocation share: the settings, the data, the printed blocks and the JSON document. */
+interface Job {
+  st: Settings;
+  series: CandleSeries[];
+  market: BacktestMarket;
+  config: { system: typeof DEFAULT_SYSTEM_CONFIG; strategies: StrategyConfigs; allowMissingReference?: boolean };
+  out: string[];
+  doc: Record<string, unknown>;
+}
+
+/** The grid (unless walk-forward runs it per window); returns it and the best configuration. */
+async function gridStage(job: Job): Promise<{ grid: GridResult | null; chosen: StrategyConfigs }> {
+  const { st, series, market, config } = job;
+  if (st.dims.length === 0 || st.wf !== undefined) return { grid: null, chosen: st.base };
+  const bar = progressBar('grid', 'runs');
+  const grid = await runGrid({ series, from: market.from, to: market.to, config, dims: st.dims, objective: st.objective, indicators: st.indicators, ...(st.workers !== undefined ? { workers: st.workers } : {}), onProgress: bar.update });
+  bar.stop();
+  job.out.push(formatGrid(grid, st.top));
+  const best = grid.rows[0];
+  job.doc.grid = { runs: grid.runs, workers: grid.workers, wallMs: grid.wallMs, rows: grid.rows.map((r) => ({ rank: r.rank, labels: r.labels, overrides: r.overrides, metrics: r.metrics })) };
+  return { grid, chosen: best ? applyOverrides(st.base, best.overrides) : st.base };
+}
+
+/** Walk-forward (--walk-forward TRAIN,TEST). */
+async function walkForwardStage(job: Job, wf: string): Promise<void> {
+  const { st, series, market, config } = job;
+  const [a, b] = wf.split(',');
+  if (!a || !b) fail('--walk-forward needs TRAIN,TEST (e.g. 7d,2d)');
+  const bar = progressBar('walk-forward', 'windows');
+  let walk: WalkForwardResult;
+  try {
+    walk = await runWalkForward({ series, from: market.from, to: market.to, config, dims: st.dims, objective: st.objective, trainMs: parseDuration(a, '--walk-forward'), testMs: parseDuration(b, '--walk-forward'), indicators: st.indicators, ...(st.workers !== undefined ? { workers: st.workers } : {}), onWindow: bar.update });
+  } catch (e) {
+    bar.stop();
+    fail((e as Error).message);
+  }
+  bar.stop();
+  job.out.push(formatWalkForward(walk));
+  job.doc.walkForward = { wallMs: walk.wallMs, outOfSample: walk.outOfSample, windows: walk.windows.map((w) => ({ trainFrom: w.trainFrom, trainTo: w.trainTo, testFrom: w.testFrom, testTo: w.testTo, chosen: w.chosen.labels, overrides: w.chosen.overrides, train: w.chosen.metrics, test: w.test })) };
+}
+
+/** --out: result.json, report.html and (with two samples or more) equity.png. */
+async function writeOutputs(job: Job, dirArg: string, run: BacktestResult, grid: GridResult | null, chosen: StrategyConfigs): Promise<void> {
+  const { st } = job;
+  const dir = resolve(dirArg);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'result.json'), JSON.stringify(job.doc, null, 2) + '\n');
+  const title = `Backtest ${st.symbols.join(', ')} (${st.sel})`;
+  const subtitle = `${new Date(run.from).toISOString().slice(0, 16)}Z -> ${new Date(run.to).toISOString().slice(0, 16)}Z, ${grid ? `best of ${grid.runs} by ${st.objective}: ${Object.values(grid.rows[0]?.labels ?? {}).join(' | ')}` : 'configured parameters'}`;
+  writeFileSync(join(dir, 'report.html'), htmlReport({ title, subtitle, startingEquity: chosen.risk.startingEquityUsd, start: run.from, time: run.equityTime, equity: run.equity, samples: run.samples, trades: run.trades, metrics: run.metrics, notes: run.notes }));
+  if (run.samples >= 2) {
+    const { renderEquityChart } = await import('../../infra/charts/render.js');
+    const png = await renderEquityChart({ points: decimateEquity(run.equityTime, run.equity, run.samples), title, subtitle, size: 'large' });
+    writeFileSync(join(dir, 'equity.png'), png.png);
+  }
+  job.out.push(`wrote ${join(dir, 'result.json')}, ${join(dir, 'report.html')}${run.samples >= 2 ? `, ${join(dir, 'equity.png')}` : ''}`);
+}
+
+/** --store: the result document in the state store and a `backtest_runs` row in the warehouse beside it. */
+async function storeRun(job: Job, state: StateStore, file: string, id: string, createdAt: number, run: BacktestResult): Promise<void> {
+  const r = await storeBacktest(state, id, job.doc);
+  const { DuckDbWarehouse } = await import('../../infra/warehouse/duckdb.js');
+  const whFile = join(resolve(file, '..'), 'warehouse.duckdb');
+  const wh = new DuckDbWarehouse({ file: whFile });
+  try {
+    await wh.ensureSchema();
+    await wh.insert('backtest_runs', [backtestRunRow(id, createdAt, { symbols: job.st.symbols, from: job.market.from, to: job.market.to, objective: job.st.objective }, run.metrics, job.doc)]);
+  } finally {
+    await wh.close();
+  }
+  job.out.push(`${r.created ? 'stored' : 'already stored'}: ${r.path} in ${file}; warehouse backtest_runs row ${id} in ${whFile}`);
+}
+
+/** --propose: the grid's best parameters as a pending suggestion to the owner (never applied). */
+async function proposeBest(job: Job, state: StateStore, id: string, createdAt: number, grid: GridResult | null): Promise<void> {
+  const { st, market, config } = job;
+  const best = grid?.rows[0] ?? null;
+  if (!best) {
+    job.out.push('--propose: no grid ran, nothing to propose');
+    return;
+  }
+  const changes = configChanges(st.base, best.overrides);
+  if (changes.length === 0) {
+    job.out.push('--propose: the best parameters are the current ones: nothing to propose');
+    return;
+  }
+  const baseline = runBacktest(market, config, { indicators: st.indicators, record: { decisions: false, signals: false } }).metrics;
+  const p = await proposeConfigChange(state, {
+    id: `${id}-proposal`,
+    backtestId: id,
+    createdAt,
+    objective: st.objective,
+    changes,
+    baseline,
+    proposed: best.metrics,
+    summary: `${st.objective}: ${changes.map((c) => `${c.key} ${JSON.stringify(c.before)} -> ${JSON.stringify(c.after)}`).join(', ')}; P&L ${baseline.totalPnl.toFixed(2)} -> ${best.metrics.totalPnl.toFixed(2)} USD${
+      st.sel !== 'all' && !DEFAULT_STRATEGY_CONFIGS.scalp[st.sel].emitSignals ? ` (backtested with ${st.sel} emitting; its live config is log-only)` : ''
+    }`,
+  });
+  job.out.push(`proposed (pending, NOT applied): ${p.path}${p.botItems.length ? `; Telegram /suggestions items: ${p.botItems.join(', ')}` : ''}`);
+}
+
+/** The `backtest` command itself (no subcommand). */
+export async function main(args: string[]): Promise<void> {
+  const v = readArgs(args);
+  if (v.help) {
+    process.stdout.write(HELP);
+    return;
+  }
+  const st = settingsOf(v);
+  const series = await loadSeries(v as Record<string, string | boolean | string[] | undefined>, st.symbols, st.from, st.to);
+  if (badRows.skipped > 0) {
+    const first = badRows.samples.map((r) => `${r.source}:${r.line}: ${r.reason}`).join('; ');
+    process.stderr.write(`--skip-bad-rows: skipped ${badRows.skipped} CSV row(s) the candle gate refused (first: ${first})\n`);
+  }
+  const macroSeries = st.htf === undefined ? undefined : loadMacroSeries(st.htf, st.symbols);
+  const allowMissingReference = v['allow-missing-reference'] === true;
+  const config = { system: DEFAULT_SYSTEM_CONFIG, strategies: st.base, ...(allowMissingReference ? { allowMissingReference } : {}) };
+  const market = createMarket({ series, ...(st.from !== undefined ? { from: st.from } : {}), ...(st.to !== undefined ? { to: st.to } : {}) });
+  const { sel, sets, indicators, objective, dims, wf, stressCount } = st;
+  const doc: Record<string, unknown> = {
+    kind: 'backtest',
+    params: { symbols: st.symbols, from: market.from, to: market.to, strategy: sel, set: sets, indicators, objective, macro: macroSeries !== undefined, grid: dims.map((d) => ({ name: d.name, options: d.options.map((o) => o.label) })), walkForward: wf ?? null, stress: stressCount, ...(allowMissingReference ? { allowMissingReference } : {}) },
+  };
+  const job: Job = { st, series, market, config, out: [], doc };
+
+  const { grid, chosen } = await gridStage(job);
+  if (wf !== undefined) await walkForwardStage(job, wf);
+
+  // The run shown in detail: the grid's best, or the configured one.
+  const bar = progressBar(grid ? 'best run' : 'backtest', 'candles');
+  const run = runBacktest(market, { ...config, strategies: chosen }, { indicators, record: { decisions: false }, onProgress: bar.update, progressEvery: 5_000, ...(macroSeries ? { macroSeries } : {}) });
+  bar.stop();
+  job.out.push(formatRun(run));
+  doc.run = runJson(run);
+  if (stressCount > 0) {
+    const stress: StressReport = runStress({ series, from: market.from, to: market.to, config: { ...config, strategies: chosen }, count: stressCount, windowMs: v['stress-window'] ? parseDuration(v['stress-window'], '--stress-window') : STRESS_WINDOW_MS, indicators });
+    job.out.push(formatStress(stress));
+    doc.stress = stress;
+  }
+
+  const createdAt = Date.now();
+  const id = backtestId(createdAt, doc.params);
+  doc.createdAt = createdAt;
+  doc.id = id;
+  if (v.out !== undefined) await writeOutputs(job, v.out, run, grid, chosen);
+  if (v.store || v.propose) {
+    const { SqliteStateStore } = await import('../../infra/state/sqlite.js');
+    const file = v.state ? resolve(v.state) : join(resolve(process.env.CST_DATA_DIR ?? '.data'), 'live', 'state.sqlite');
+    mkdirSync(resolve(file, '..'), { recursive: true });
+    const state = new SqliteStateStore({ file });
+    try {
+      if (v.store) await storeRun(job, state, file, id, createdAt, run);
+      if (v.propose) await proposeBest(job, state, id, createdAt, grid);
+    } finally {
+      await state.close();
+    }
+  }
+  if (v.json) process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+  else process.stdout.write(job.out.join('\n\n') + '\n');
+}
