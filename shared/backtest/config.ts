@@ -112,3 +112,41 @@ export function documentOf(path: string): { document: string; field: string } {
   }
   return { document: configPath(parts[0] as string), field: parts.slice(1).join('.') };
 }
+
+/** Every key path of a config object down to its leaves (arrays are leaves), sorted. */
+export function configKeyPaths(obj: unknown, prefix = ''): string[] {
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return prefix ? [prefix] : [];
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(obj as Record<string, unknown>)) out.push(...configKeyPaths(v, prefix ? `${prefix}.${k}` : k));
+  return out.sort();
+}
+
+/** Edit distance (insert / delete / substitute = 1). */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min((prev[j] as number) + 1, (cur[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length] as number;
+}
+
+/**
+ * Up to `max` existing key paths nearest to a mistyped one: the closest by edit distance, plus the
+ * keys ending with the same last segment (a right name under the wrong document).
+ */
+export function nearKeys(bad: string, c: StrategyConfigs, max = 5): string[] {
+  const all = configKeyPaths(c);
+  const last = bad.split('.').pop() ?? bad;
+  const scored = all.map((k) => ({ k, d: editDistance(bad.toLowerCase(), k.toLowerCase()) - (k.endsWith(`.${last}`) ? bad.length : 0) }));
+  scored.sort((a, b) => a.d - b.d || a.k.localeCompare(b.k));
+  return scored.slice(0, max).map((x) => x.k);
+}
+
+/** Throws a clear error (with the nearest existing keys) when a key path does not name a config key. */
+export function checkConfigKey(path: string, c: StrategyConfigs, what = 'config key'): void {
+  if (path.split('.').some((p) => p.length === 0) || getPath(c, path) === undefined) {
+    throw new Error(`${what} '${path}' does not exist; did you mean: ${nearKeys(path, c).join(', ')}?`);
+  }
+}

@@ -29,7 +29,7 @@ import type { CandleSeries } from '../strategies/series.js';
 import { applyOverrides, type ConfigValue, type Overrides, type StrategySelection } from './config.js';
 import { runBacktest, type BacktestConfig, type IndicatorMode } from './run.js';
 import { createMarket, type BacktestMarket } from './market.js';
-import { objectiveScore, type BacktestMetrics, type Objective } from './metrics.js';
+import { compareRuns, DEFAULT_MIN_TRADES, objectiveScore, type BacktestMetrics, type Objective } from './metrics.js';
 import { packSeries, type PackedSeries } from './packed-series.js';
 
 export interface GridOption {
@@ -135,6 +135,8 @@ export interface GridRow extends GridCombo {
   wallMs: number;
   rank: number;
   score: number;
+  /** metrics.trades >= the run's minTrades (a row that is not is never ranked above one that is). */
+  eligible: boolean;
 }
 
 export interface GridInput {
@@ -145,6 +147,8 @@ export interface GridInput {
   config: BacktestConfig;
   dims: readonly GridDimension[];
   objective: Objective;
+  /** Runs with fewer closed trades rank below every run that has them (default DEFAULT_MIN_TRADES). */
+  minTrades?: number;
   indicators?: IndicatorMode;
   /** Worker threads; 0 = run in this thread. Default: min(cores, runs). */
   workers?: number;
@@ -154,6 +158,7 @@ export interface GridInput {
 export interface GridResult {
   rows: GridRow[];
   objective: Objective;
+  minTrades: number;
   runs: number;
   workers: number;
   wallMs: number;
@@ -161,10 +166,15 @@ export interface GridResult {
   to: number;
 }
 
-/** Ranks rows by the objective (ties: more trades, then lower index). Mutates `rank` / `score`. */
-export function rankRows(rows: Array<Omit<GridRow, 'rank' | 'score'> & Partial<Pick<GridRow, 'rank' | 'score'>>>, objective: Objective): GridRow[] {
-  const scored = rows.map((r) => ({ ...r, score: objectiveScore(r.metrics, objective), rank: 0 }));
-  scored.sort((a, b) => b.score - a.score || b.metrics.trades - a.metrics.trades || a.index - b.index);
+type UnrankedRow = Omit<GridRow, 'rank' | 'score' | 'eligible'> & Partial<Pick<GridRow, 'rank' | 'score' | 'eligible'>>;
+
+/**
+ * Ranks rows: every row with at least `minTrades` closed trades first, then by the objective (ties:
+ * more trades, then lower index). Returns new rows with `rank`, `score` and `eligible` set.
+ */
+export function rankRows<R extends UnrankedRow>(rows: readonly R[], objective: Objective, minTrades: number = DEFAULT_MIN_TRADES): Array<R & GridRow> {
+  const scored = rows.map((r) => ({ ...r, score: objectiveScore(r.metrics, objective), rank: 0, eligible: r.metrics.trades >= minTrades }));
+  scored.sort((a, b) => compareRuns(a, b, minTrades) || b.metrics.trades - a.metrics.trades || a.index - b.index);
   scored.forEach((r, k) => (r.rank = k + 1));
   return scored;
 }
@@ -184,30 +194,138 @@ export async function runGrid(input: GridInput): Promise<GridResult> {
   const indicators = input.indicators ?? 'full';
   const wanted = input.workers ?? Math.min(availableParallelism(), combos.length);
   const workers = Math.max(0, Math.min(wanted, combos.length));
-  const rows: Array<Omit<GridRow, 'rank' | 'score'>> = [];
-  let done = 0;
   const market = createMarket({ series: input.series, ...(input.from !== undefined ? { from: input.from } : {}), ...(input.to !== undefined ? { to: input.to } : {}) });
-  if (workers === 0) {
-    for (const c of combos) {
-      rows.push({ ...c, ...runCombo(market, input.config, c, indicators) });
-      input.onProgress?.(++done, combos.length);
-    }
-  } else {
-    const packed = input.series.map(packSeries);
-    const queue = [...combos];
-    await Promise.all(
-      Array.from({ length: workers }, () =>
-        runWorker({ series: packed, from: market.from, to: market.to, config: input.config, indicators }, queue, (row) => {
-          rows.push(row);
-          input.onProgress?.(++done, combos.length);
-        }),
-      ),
-    );
+  const pool = await ComboPool.start({ series: input.series, market, config: input.config, indicators, workers });
+  let rows: UnrankedRow[];
+  try {
+    rows = await pool.run(combos, input.onProgress);
+  } finally {
+    pool.close();
   }
-  return { rows: rankRows(rows, input.objective), objective: input.objective, runs: combos.length, workers, wallMs: performance.now() - t0, from: market.from, to: market.to };
+  const minTrades = input.minTrades ?? DEFAULT_MIN_TRADES;
+  return { rows: rankRows(rows, input.objective, minTrades), objective: input.objective, minTrades, runs: combos.length, workers, wallMs: performance.now() - t0, from: market.from, to: market.to };
 }
 
 // ---------- worker pool ----------
+
+export interface PoolInput {
+  series: readonly CandleSeries[];
+  /** The market of the range (its from / to go to the workers, which build their own). */
+  market: BacktestMarket;
+  config: BacktestConfig;
+  indicators: IndicatorMode;
+  /** Worker processes; 0 = run in this process on `market`. */
+  workers: number;
+}
+
+/**
+ * Worker processes that stay up across several batches of combinations (the grid sends one batch,
+ * hyperopt one batch per round): each gets the candles once and prepares its market once. `run`
+ * hands the combinations out one at a time (dynamic balancing) and resolves with one row per
+ * combination in the order given (not completion order), so results never depend on timing.
+ */
+export class ComboPool {
+  private constructor(
+    private readonly input: PoolInput,
+    private readonly procs: ChildProcess[],
+  ) {}
+
+  static async start(input: PoolInput): Promise<ComboPool> {
+    const procs: ChildProcess[] = [];
+    if (input.workers > 0) {
+      const init: WorkerInit = { series: input.series.map(packSeries), from: input.market.from, to: input.market.to, config: input.config, indicators: input.indicators };
+      for (let k = 0; k < input.workers; k++) procs.push(spawnGridWorker());
+      try {
+        await Promise.all(procs.map((w) => initWorker(w, init)));
+      } catch (e) {
+        for (const w of procs) w.kill();
+        throw e;
+      }
+    }
+    return new ComboPool(input, procs);
+  }
+
+  get workers(): number {
+    return this.procs.length;
+  }
+
+  async run(combos: readonly GridCombo[], onProgress?: (done: number, total: number) => void): Promise<Array<GridCombo & { metrics: BacktestMetrics; wallMs: number }>> {
+    const out: Array<GridCombo & { metrics: BacktestMetrics; wallMs: number }> = new Array(combos.length);
+    let done = 0;
+    if (this.procs.length === 0) {
+      combos.forEach((c, k) => {
+        out[k] = { ...c, ...runCombo(this.input.market, this.input.config, c, this.input.indicators) };
+        onProgress?.(++done, combos.length);
+      });
+      return out;
+    }
+    let next = 0;
+    await Promise.all(
+      this.procs.map(async (w) => {
+        while (next < combos.length) {
+          const k = next++;
+          const c = combos[k] as GridCombo;
+          const r = await runOnWorker(w, c);
+          out[k] = { ...c, metrics: r.metrics, wallMs: r.wallMs };
+          onProgress?.(++done, combos.length);
+        }
+      }),
+    );
+    return out;
+  }
+
+  close(): void {
+    for (const w of this.procs) {
+      if (w.connected) w.send({ type: 'stop' } satisfies WorkerRequest);
+    }
+  }
+}
+
+function initWorker(w: ChildProcess, init: WorkerInit): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onMsg = (msg: WorkerReply) => {
+      cleanup();
+      if (msg.type === 'ready') resolve();
+      else reject(new Error(`grid worker: ${msg.type === 'error' ? msg.message : 'unexpected reply to init'}`));
+    };
+    const onExit = (code: number | null) => {
+      cleanup();
+      reject(new Error(`grid worker exited with code ${code} during init`));
+    };
+    const cleanup = () => {
+      w.off('message', onMsg);
+      w.off('exit', onExit);
+    };
+    w.on('message', onMsg);
+    w.on('exit', onExit);
+    w.on('error', reject);
+    w.send({ type: 'init', init } satisfies WorkerRequest);
+  });
+}
+
+function runOnWorker(w: ChildProcess, combo: GridCombo): Promise<{ metrics: BacktestMetrics; wallMs: number }> {
+  return new Promise((resolve, reject) => {
+    const onMsg = (msg: WorkerReply) => {
+      cleanup();
+      if (msg.type === 'result') resolve({ metrics: msg.metrics, wallMs: msg.wallMs });
+      else {
+        w.kill();
+        reject(new Error(`grid worker: ${msg.type === 'error' ? msg.message : 'unexpected reply'}`));
+      }
+    };
+    const onExit = (code: number | null) => {
+      cleanup();
+      reject(new Error(`grid worker exited with code ${code} before finishing`));
+    };
+    const cleanup = () => {
+      w.off('message', onMsg);
+      w.off('exit', onExit);
+    };
+    w.on('message', onMsg);
+    w.on('exit', onExit);
+    w.send({ type: 'run', combo } satisfies WorkerRequest);
+  });
+}
 
 export interface WorkerInit {
   series: PackedSeries[];
@@ -231,41 +349,7 @@ export function spawnGridWorker(): ChildProcess {
   const ts = self.endsWith('.ts');
   const file = fileURLToPath(new URL(ts ? './grid-worker.ts' : './grid-worker.js', self));
   const execArgv = ts ? ['--import', pathToFileURL(createRequire(self).resolve('tsx')).href] : [];
-  return fork(file, [], { execArgv, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-}
-
-function runWorker(init: WorkerInit, queue: GridCombo[], onRow: (row: Omit<GridRow, 'rank' | 'score'>) => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const w = spawnGridWorker();
-    let finished = false;
-    const send = (m: WorkerRequest) => w.send(m);
-    const next = () => {
-      const c = queue.shift();
-      if (c) send({ type: 'run', combo: c });
-      else {
-        finished = true;
-        send({ type: 'stop' });
-      }
-    };
-    w.on('message', (msg: WorkerReply) => {
-      if (msg.type === 'ready') next();
-      else if (msg.type === 'result') {
-        onRow({ ...msg.combo, metrics: msg.metrics, wallMs: msg.wallMs });
-        next();
-      } else {
-        finished = true;
-        w.kill();
-        reject(new Error(`grid worker: ${msg.message}`));
-      }
-    });
-    w.on('error', (e) => {
-      finished = true;
-      reject(e);
-    });
-    w.on('exit', (code) => {
-      if (finished) resolve();
-      else reject(new Error(`grid worker exited with code ${code} before finishing`));
-    });
-    send({ type: 'init', init });
-  });
+  // A larger young generation: a backtest allocates many short-lived objects (states, events), and
+  // with the default semi-space most of them are copied once by a scavenge (~9 % less CPU per run).
+  return fork(file, [], { execArgv: [...execArgv, '--max-semi-space-size=32'], serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }

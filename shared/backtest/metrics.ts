@@ -19,6 +19,22 @@
  * - marketChangePct: per symbol last close / first open of the range - 1 (x 100), and their mean
  *   (an equal-weight buy and hold).
  * - best / worst: the trades with the highest / lowest pnl.
+ * - annualReturnPct: the MARKED return over the run (end marked equity / start - 1, %) scaled
+ *   linearly to a 365-day year (x YEAR_MS / span, span = last sample - start); linear, not
+ *   compounded, so a short window does not explode. Null with a span under one hour.
+ * - calmar: annualReturnPct / maxDrawdownPct (null when either is missing or the drawdown is 0).
+ * - sqn (Van Tharp's System Quality Number): sqrt(n) x mean(R) / sd(R) over the closed trades, R
+ *   being a trade's P&L in units of its risk. The sizer risks the same fraction of equity on every
+ *   trade, so R is proportional to the trade's P&L in USD and the ratio (scale-free) is computed on
+ *   pnl directly; sample sd (n - 1). Null with fewer than 2 trades or sd 0.
+ * - combined: one number in (-1, 1) for ranking (0 = break-even), the mean of four squashed
+ *   scores, each 0 at break-even and bounded so no single one dominates:
+ *     tanh(totalPnlPct / 10)            return (10 % ~ 0.76)
+ *     tanh(calmar / 3)                  return per drawdown
+ *     tanh(sqn / 2)                     consistency across trades (SQN 2 ~ 0.76)
+ *     (PF^2 - 1) / (PF^2 + 1)           = tanh(ln PF): profit factor, symmetric around 1
+ *   A missing part counts 0, except: no losing trade with profit (PF unbounded) counts 1; no trade
+ *   at all makes combined null.
  */
 import type { ClosedTrade } from '../model/trading.js';
 
@@ -67,6 +83,10 @@ export interface BacktestMetrics {
   exitReasons: Record<string, number>;
   startEquity: number;
   endEquityMarked: number;
+  annualReturnPct: number | null;
+  calmar: number | null;
+  sqn: number | null;
+  combined: number | null;
 }
 
 export interface MetricsInput {
@@ -189,6 +209,13 @@ export function computeMetrics(x: MetricsInput): BacktestMetrics {
   const rets = periodReturns(x.equityTime, x.equity, n, x.start, x.startingEquity, periodMs);
   const { sharpe, sortino } = sharpeSortino(rets, periodMs);
   const changes = Object.values(x.marketChangeBySymbol);
+  const endEquityMarked = n > 0 ? (x.equity[n - 1] as number) : x.startingEquity;
+  const span = n > 0 ? (x.equityTime[n - 1] as number) - x.start : 0;
+  const annualReturnPct = span >= RETURN_PERIOD_MS ? (endEquityMarked / x.startingEquity - 1) * PCT * (YEAR_MS / span) : null;
+  const maxDd = maxDrawdownPct(prepend(x.startingEquity, x.equity, n), n + 1);
+  const calmar = annualReturnPct !== null && maxDd > 0 ? annualReturnPct / maxDd : null;
+  const sqn = systemQuality(trades.map((t) => t.pnl));
+  const profitFactor = gl > 0 ? gp / gl : null;
   return {
     trades: count,
     wins,
@@ -200,10 +227,10 @@ export function computeMetrics(x: MetricsInput): BacktestMetrics {
     returnOnNotionalPct: notional > 0 ? (pnl / notional) * PCT : null,
     grossProfit: gp,
     grossLoss: gl,
-    profitFactor: gl > 0 ? gp / gl : null,
+    profitFactor,
     expectancy: count > 0 ? pnl / count : null,
     expectancyPct: count > 0 ? pctSum / count : null,
-    maxDrawdownPct: maxDrawdownPct(prepend(x.startingEquity, x.equity, n), n + 1),
+    maxDrawdownPct: maxDd,
     sharpe,
     sortino,
     returnPeriodMs: periodMs,
@@ -214,8 +241,33 @@ export function computeMetrics(x: MetricsInput): BacktestMetrics {
     worst: worst ? summariseTrade(worst) : null,
     exitReasons,
     startEquity: x.startingEquity,
-    endEquityMarked: n > 0 ? (x.equity[n - 1] as number) : x.startingEquity,
+    endEquityMarked,
+    annualReturnPct,
+    calmar,
+    sqn,
+    combined: combinedScore({ trades: count, totalPnlPct: (pnl / x.startingEquity) * PCT, calmar, sqn, profitFactor, grossProfit: gp }),
   };
+}
+
+/** SQN: sqrt(n) x mean / sample sd of the per-trade R values (null with n < 2 or sd 0). */
+export function systemQuality(r: readonly number[]): number | null {
+  const n = r.length;
+  if (n < 2) return null;
+  let mean = 0;
+  for (const v of r) mean += v;
+  mean /= n;
+  let ss = 0;
+  for (const v of r) ss += (v - mean) ** 2;
+  const sd = Math.sqrt(ss / (n - 1));
+  return sd > 0 ? (Math.sqrt(n) * mean) / sd : null;
+}
+
+/** The `combined` objective (see the module comment). */
+export function combinedScore(m: { trades: number; totalPnlPct: number; calmar: number | null; sqn: number | null; profitFactor: number | null; grossProfit: number }): number | null {
+  if (m.trades === 0) return null;
+  const pf = m.profitFactor === null ? (m.grossProfit > 0 ? 1 : 0) : (m.profitFactor ** 2 - 1) / (m.profitFactor ** 2 + 1);
+  const parts = [Math.tanh(m.totalPnlPct / 10), m.calmar === null ? 0 : Math.tanh(m.calmar / 3), m.sqn === null ? 0 : Math.tanh(m.sqn / 2), pf];
+  return parts.reduce((a, b) => a + b, 0) / parts.length;
 }
 
 function prepend(first: number, rest: ArrayLike<number>, n: number): Float64Array {
@@ -226,7 +278,7 @@ function prepend(first: number, rest: ArrayLike<number>, n: number): Float64Arra
 }
 
 /** Objectives a grid can rank by (higher is better; maxDrawdownPct is ranked lowest-first). */
-export const OBJECTIVES = ['totalPnl', 'sharpe', 'sortino', 'profitFactor', 'expectancy', 'winRate', 'maxDrawdownPct'] as const;
+export const OBJECTIVES = ['totalPnl', 'sharpe', 'sortino', 'profitFactor', 'calmar', 'sqn', 'combined', 'expectancy', 'winRate', 'maxDrawdownPct'] as const;
 export type Objective = (typeof OBJECTIVES)[number];
 
 /** A comparable score for ranking: larger is better; a missing value ranks last. */
@@ -235,7 +287,27 @@ export function objectiveScore(m: BacktestMetrics, objective: Objective): number
   if (v === null || !Number.isFinite(v)) {
     // No losing trade: an unbounded profit factor ranks first among finite ones only when it has trades.
     if (objective === 'profitFactor' && m.trades > 0 && m.grossLoss === 0 && m.grossProfit > 0) return Number.MAX_VALUE;
+    // No drawdown at all with a positive return: unbounded Calmar, first among finite ones.
+    if (objective === 'calmar' && m.maxDrawdownPct === 0 && (m.annualReturnPct ?? 0) > 0) return Number.MAX_VALUE;
     return Number.NEGATIVE_INFINITY;
   }
   return objective === 'maxDrawdownPct' ? -v : v;
+}
+
+/**
+ * Runs below this many closed trades are never ranked above a run that has them (grid, walk-forward,
+ * hyperopt; CLI --min-trades). 10 because under about ten trades every objective is decided by one
+ * or two trades (one lucky win gives an unbounded profit factor, a huge Sharpe and no SQN at all),
+ * while a 7-day train window of the seeds' scalps has a few dozen trades, so 10 rarely excludes a
+ * real candidate. Van Tharp asks 30+ for SQN; raise it for longer ranges.
+ */
+export const DEFAULT_MIN_TRADES = 10;
+
+/** Orders two runs: one meeting `minTrades` first, then the higher objective score. Negative = a first. */
+export function compareRuns(a: { score: number; metrics: { trades: number } }, b: { score: number; metrics: { trades: number } }, minTrades: number): number {
+  const ea = a.metrics.trades >= minTrades ? 1 : 0;
+  const eb = b.metrics.trades >= minTrades ? 1 : 0;
+  if (ea !== eb) return eb - ea;
+  if (a.score !== b.score) return a.score > b.score ? -1 : 1;
+  return 0;
 }

@@ -548,8 +548,22 @@ function backtestResult(run: Run, config: BacktestConfig, opts: BacktestOptions,
   };
 }
 
+/** heldBackBySanityBand per series object and quality config: a grid / hyperopt worker runs it once, not per combination. */
+const sanityMemo = new WeakMap<CandleSeries, Map<string, { count: number; first: number; reason: string | null }>>();
+
 /** Candles of a series that the live gate's sanity band would hold back as suspect (no lookahead: each judged on its past). */
 export function heldBackBySanityBand(s: CandleSeries, q: QualityConfig): { count: number; first: number; reason: string | null } {
+  let bySeries = sanityMemo.get(s);
+  if (!bySeries) sanityMemo.set(s, (bySeries = new Map()));
+  const key = JSON.stringify(q);
+  const hit = bySeries.get(key);
+  if (hit) return hit;
+  const r = judgeHeldBack(s, q);
+  bySeries.set(key, r);
+  return r;
+}
+
+function judgeHeldBack(s: CandleSeries, q: QualityConfig): { count: number; first: number; reason: string | null } {
   let state: SanityState = EMPTY_SANITY;
   let count = 0;
   let first = Number.NaN;
