@@ -188,6 +188,19 @@ export function backtestPath(id: string): string {
   return `${BACKTESTS_COLLECTION}/${safeId(id)}`;
 }
 
+/** The trials of one optimisation run (hyperopt): one document per trial, under the run's document. */
+export function backtestTrialsCollection(id: string): string {
+  return `${backtestPath(id)}/trials`;
+}
+
+/**
+ * One trial of an optimisation run (its index in the run, zero-padded so ids sort in trial order;
+ * parameters, metrics, score, rank); created by the backtest CLI's hyperopt --store.
+ */
+export function backtestTrialPath(id: string, index: number): string {
+  return `${backtestTrialsCollection(id)}/${String(Math.trunc(index)).padStart(6, '0')}`;
+}
+
 /** Config-change suggestions: the backtester's proposals and the owner's decisions on them. */
 export const SUGGESTIONS_COLLECTION = 'suggestions';
 

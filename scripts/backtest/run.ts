@@ -9,13 +9,13 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_STRATEGY_CONFIGS, SCALP_STRATEGIES, type StrategyConfigs } from '../../shared/config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
-import { applyOverrides, selectStrategies, type Overrides, type StrategySelection } from '../../shared/backtest/config.js';
+import { applyOverrides, checkConfigKey, selectStrategies, type Overrides, type StrategySelection } from '../../shared/backtest/config.js';
 import { createMarket, type BacktestMarket } from '../../shared/backtest/market.js';
 import { INDICATOR_MODES, runBacktest, type BacktestResult, type IndicatorMode } from '../../shared/backtest/run.js';
 import { defaultGrid, runGrid, valueDimension, type GridDimension, type GridResult } from '../../shared/backtest/grid.js';
 import { runWalkForward, type WalkForwardResult } from '../../shared/backtest/walk-forward.js';
 import { runStress, STRESS_WINDOW_MS, type StressReport } from '../../shared/backtest/stress.js';
-import { OBJECTIVES, summariseTrade, type Objective } from '../../shared/backtest/metrics.js';
+import { DEFAULT_MIN_TRADES, OBJECTIVES, summariseTrade, type Objective } from '../../shared/backtest/metrics.js';
 import { decimateEquity, formatGrid, formatRun, formatStress, formatWalkForward, htmlReport } from '../../shared/backtest/report.js';
 import { backtestId, backtestRunRow, configChanges, proposeConfigChange, storeBacktest } from '../../shared/backtest/store.js';
 import type { CandleSeries } from '../../shared/strategies/series.js';
@@ -65,10 +65,14 @@ Optimisation:
                         {80/20,75/25,70/30} x exits {fixed 0.5/0.3 %, ATR 1.5/1.0} = 72 runs
   --dim KEY=V1,V2,...   a grid dimension on any config key (repeatable; adds to --grid or forms a grid)
   --objective NAME      ranking: ${OBJECTIVES.join(' | ')} (default totalPnl)
+  --min-trades N        a run with fewer closed trades is never ranked above one that has them
+                        (default ${DEFAULT_MIN_TRADES}: below that one lucky trade decides any objective)
   --workers N           parallel worker processes (default: the number of cores)
   --top N               grid rows shown (default ${DEFAULT_TOP})
   --walk-forward T,S    walk-forward with train window T and test window S (e.g. 7d,2d or 72h,24h);
-                        uses the grid (--grid / --dim; the SPEC grid when neither is given)
+                        uses the grid (--grid / --dim; the SPEC grid when neither is given); the
+                        detailed run shown is the configuration chosen on the LAST train window
+                        (for TPE / random search per window: npm run backtest -- hyperopt --help)
   --stress N            also run on the N most volatile windows (--stress-window, default 24h)
   --stress-window D     e.g. 24h, 12h, 2d
 
@@ -133,6 +137,7 @@ function readArgs(args: string[]) {
         grid: { type: 'boolean', default: false },
         dim: { type: 'string', multiple: true },
         objective: { type: 'string', default: 'totalPnl' },
+        'min-trades': { type: 'string' },
         workers: { type: 'string' },
         top: { type: 'string' },
         'walk-forward': { type: 'string' },
@@ -165,6 +170,7 @@ interface Settings {
   sel: StrategySelection;
   indicators: IndicatorMode;
   objective: Objective;
+  minTrades: number;
   workers: number | undefined;
   top: number;
   sets: Overrides;
@@ -190,6 +196,8 @@ function settingsOf(v: CliValues): Settings {
   const workers = v.workers === undefined ? undefined : Number(v.workers);
   if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0)) fail('--workers must be an integer >= 0');
   const top = v.top === undefined ? DEFAULT_TOP : Number(v.top);
+  const minTrades = v['min-trades'] === undefined ? DEFAULT_MIN_TRADES : Number(v['min-trades']);
+  if (!(Number.isInteger(minTrades) && minTrades >= 0)) fail(`--min-trades must be a whole number >= 0 (got '${v['min-trades']}')`);
 
   const sets: Overrides = {};
   for (const s of v.set ?? []) {
@@ -206,7 +214,15 @@ function settingsOf(v: CliValues): Settings {
   if (v.grid) dims.push(...defaultGrid(sel));
   for (const d of v.dim ?? []) {
     const [k, raw] = parseAssignment(d, '--dim');
-    dims.push(valueDimension(k, [k], raw.split(',').map((x) => parseValue(x.trim()))));
+    const values = raw.split(',').map((x) => x.trim()).filter((x) => x.length > 0).map(parseValue);
+    if (values.length === 0) fail(`--dim ${k}: give the values, e.g. --dim ${k}=1,2,3`);
+    try {
+      checkConfigKey(k, base, '--dim key');
+      for (const value of values) applyOverrides(base, { [k]: value });
+    } catch (e) {
+      fail((e as Error).message);
+    }
+    dims.push(valueDimension(k, [k], values));
   }
   const wf = v['walk-forward'];
   if (wf !== undefined && dims.length === 0) dims.push(...defaultGrid(sel));
@@ -215,7 +231,7 @@ function settingsOf(v: CliValues): Settings {
 
   const htf = v['htf-data'];
   if (htf !== undefined && (dims.length > 0 || wf !== undefined || stressCount > 0)) fail('--htf-data (the MACRO engine) runs with a single backtest only, not with --grid, --dim, --walk-forward or --stress');
-  return { symbols, from, to, sel, indicators, objective, workers, top, sets, base, dims, wf, stressCount, htf };
+  return { symbols, from, to, sel, indicators, objective, minTrades, workers, top, sets, base, dims, wf, stressCount, htf };
 }
 
 /** What the stages of one invocation share: the settings, the data, the printed blocks and the JSON document. */
@@ -233,30 +249,39 @@ async function gridStage(job: Job): Promise<{ grid: GridResult | null; chosen: S
   const { st, series, market, config } = job;
   if (st.dims.length === 0 || st.wf !== undefined) return { grid: null, chosen: st.base };
   const bar = progressBar('grid', 'runs');
-  const grid = await runGrid({ series, from: market.from, to: market.to, config, dims: st.dims, objective: st.objective, indicators: st.indicators, ...(st.workers !== undefined ? { workers: st.workers } : {}), onProgress: bar.update });
+  let grid: GridResult;
+  try {
+    grid = await runGrid({ series, from: market.from, to: market.to, config, dims: st.dims, objective: st.objective, minTrades: st.minTrades, indicators: st.indicators, ...(st.workers !== undefined ? { workers: st.workers } : {}), onProgress: bar.update });
+  } catch (e) {
+    bar.stop();
+    // A combination of dimension values the config refuses (e.g. oversold >= overbought).
+    if (/^invalid config|config key/.test((e as Error).message)) fail(`grid: ${(e as Error).message}`);
+    throw e;
+  }
   bar.stop();
   job.out.push(formatGrid(grid, st.top));
   const best = grid.rows[0];
-  job.doc.grid = { runs: grid.runs, workers: grid.workers, wallMs: grid.wallMs, rows: grid.rows.map((r) => ({ rank: r.rank, labels: r.labels, overrides: r.overrides, metrics: r.metrics })) };
+  job.doc.grid = { runs: grid.runs, workers: grid.workers, wallMs: grid.wallMs, minTrades: grid.minTrades, rows: grid.rows.map((r) => ({ rank: r.rank, labels: r.labels, overrides: r.overrides, eligible: r.eligible, metrics: r.metrics })) };
   return { grid, chosen: best ? applyOverrides(st.base, best.overrides) : st.base };
 }
 
-/** Walk-forward (--walk-forward TRAIN,TEST). */
-async function walkForwardStage(job: Job, wf: string): Promise<void> {
+/** Walk-forward (--walk-forward TRAIN,TEST); returns the configuration chosen on the last train window. */
+async function walkForwardStage(job: Job, wf: string): Promise<WalkForwardResult> {
   const { st, series, market, config } = job;
   const [a, b] = wf.split(',');
   if (!a || !b) fail('--walk-forward needs TRAIN,TEST (e.g. 7d,2d)');
   const bar = progressBar('walk-forward', 'windows');
   let walk: WalkForwardResult;
   try {
-    walk = await runWalkForward({ series, from: market.from, to: market.to, config, dims: st.dims, objective: st.objective, trainMs: parseDuration(a, '--walk-forward'), testMs: parseDuration(b, '--walk-forward'), indicators: st.indicators, ...(st.workers !== undefined ? { workers: st.workers } : {}), onWindow: bar.update });
+    walk = await runWalkForward({ series, from: market.from, to: market.to, config, dims: st.dims, objective: st.objective, minTrades: st.minTrades, trainMs: parseDuration(a, '--walk-forward'), testMs: parseDuration(b, '--walk-forward'), indicators: st.indicators, ...(st.workers !== undefined ? { workers: st.workers } : {}), onWindow: bar.update });
   } catch (e) {
     bar.stop();
     fail((e as Error).message);
   }
   bar.stop();
   job.out.push(formatWalkForward(walk));
-  job.doc.walkForward = { wallMs: walk.wallMs, outOfSample: walk.outOfSample, windows: walk.windows.map((w) => ({ trainFrom: w.trainFrom, trainTo: w.trainTo, testFrom: w.testFrom, testTo: w.testTo, chosen: w.chosen.labels, overrides: w.chosen.overrides, train: w.chosen.metrics, test: w.test })) };
+  job.doc.walkForward = { wallMs: walk.wallMs, minTrades: st.minTrades, outOfSample: walk.outOfSample, latest: { labels: walk.latest.labels, overrides: walk.latest.overrides }, windows: walk.windows.map((w) => ({ trainFrom: w.trainFrom, trainTo: w.trainTo, testFrom: w.testFrom, testTo: w.testTo, chosen: w.chosen.labels, overrides: w.chosen.overrides, eligible: w.chosen.eligible, train: w.chosen.metrics, test: w.test })) };
+  return walk;
 }
 
 /** --out: result.json, report.html and (with two samples or more) equity.png. */
@@ -344,15 +369,25 @@ export async function main(args: string[]): Promise<void> {
   };
   const job: Job = { st, series, market, config, out: [], doc };
 
-  const { grid, chosen } = await gridStage(job);
-  if (wf !== undefined) await walkForwardStage(job, wf);
+  const g = await gridStage(job);
+  const { grid } = g;
+  let chosen = g.chosen;
+  let chosenBy = grid ? `the grid's best by ${objective}` : 'the configured parameters';
+  let chosenOverrides: Overrides = grid?.rows[0]?.overrides ?? {};
+  if (wf !== undefined) {
+    const walk = await walkForwardStage(job, wf);
+    // The run shown in detail: the configuration the walk-forward chose last (not the defaults).
+    chosen = walk.latest.strategies;
+    chosenOverrides = walk.latest.overrides;
+    chosenBy = `the walk-forward's choice on its last train window (${Object.values(walk.latest.labels).join(' | ')}); in-sample on that window, out-of-sample figures are in the walk-forward table`;
+  }
 
-  // The run shown in detail: the grid's best, or the configured one.
-  const bar = progressBar(grid ? 'best run' : 'backtest', 'candles');
+  // The run shown in detail: the grid's best, the walk-forward's latest choice, or the configured one.
+  const bar = progressBar(grid || wf !== undefined ? 'chosen run' : 'backtest', 'candles');
   const run = runBacktest(market, { ...config, strategies: chosen }, { indicators, record: { decisions: false }, onProgress: bar.update, progressEvery: 5_000, ...(macroSeries ? { macroSeries } : {}) });
   bar.stop();
-  job.out.push(formatRun(run));
-  doc.run = runJson(run);
+  job.out.push(`Detailed run: ${chosenBy}\n${formatRun(run)}`);
+  doc.run = { chosenBy, overrides: chosenOverrides, ...runJson(run) };
   if (stressCount > 0) {
     const stress: StressReport = runStress({ series, from: market.from, to: market.to, config: { ...config, strategies: chosen }, count: stressCount, windowMs: v['stress-window'] ? parseDuration(v['stress-window'], '--stress-window') : STRESS_WINDOW_MS, indicators });
     job.out.push(formatStress(stress));

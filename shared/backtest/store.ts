@@ -5,6 +5,9 @@
  *   summaries, trades and a decimated equity curve), written with `create` (an id is written once:
  *   the id is derived from the run's parameters and start time, so a retried write is a no-op).
  *   The warehouse table `backtest_runs` gets one row per run (`backtestRunRow`), for history queries.
+ * - `backtests/{id}/trials/{index}`: every trial of an optimisation run (hyperopt), one document
+ *   each (`storeTrials`), and one warehouse `backtest_trials` row each (`backtestTrialRow`; the
+ *   table's columns are defined once in shared/warehouse-schema.ts, shared with the shard runner).
  * - `suggestions/{id}`: a PENDING config change (every changed key with its config document, field,
  *   before and after, and the metrics of both) for the owner to approve. Nothing here, nor anywhere
  *   in the backtester, applies it. Numeric changes are also listed as `ml_suggestions/{id}-{n}`
@@ -17,7 +20,7 @@ import type { DocData, StateStore } from '../ports/state.js';
 import { documentOf, getPath, type ConfigValue, type Overrides } from './config.js';
 import type { BacktestMetrics } from './metrics.js';
 import type { Row } from '../ports/warehouse.js';
-import { backtestPath, configNameOf, mlSuggestionPath, suggestionPath } from '../state-paths.js';
+import { backtestPath, backtestTrialPath, backtestTrialsCollection, configNameOf, mlSuggestionPath, suggestionPath } from '../state-paths.js';
 
 /** Deterministic id: time of the run + a hash of its parameters. */
 export function backtestId(createdAt: number, params: unknown): string {
@@ -116,4 +119,50 @@ export async function proposeConfigChange(state: StateStore, p: Proposal): Promi
     botItems.push(itemId);
   }
   return { path, botItems };
+}
+
+/** A trial as stored: its place in the run, parameters and result. */
+export interface StoredTrialDoc {
+  index: number;
+  rank: number;
+  labels: Record<string, string>;
+  overrides: Overrides;
+  metrics: BacktestMetrics;
+  score: number;
+  eligible: boolean;
+  wallMs: number;
+  /** Extra facts (round, window, refused reason, duplicate of). */
+  [k: string]: unknown;
+}
+
+/** Writes every trial as `backtests/{id}/trials/{index}` (create: a retried store is a no-op). */
+export async function storeTrials(state: StateStore, id: string, trials: readonly StoredTrialDoc[]): Promise<{ written: number; path: string }> {
+  let written = 0;
+  for (const t of trials) {
+    if (await state.create(backtestTrialPath(id, t.index), jsonSafe({ ...t, runId: id }) as unknown as DocData)) written++;
+  }
+  return { written, path: backtestTrialsCollection(id) };
+}
+
+/** The warehouse `backtest_trials` row of a trial (columns: shared/warehouse-schema.ts). */
+export function backtestTrialRow(runId: string, createdAt: number, objective: string, t: StoredTrialDoc): Row {
+  const num = (x: number | null | undefined): number | null => (x !== null && x !== undefined && Number.isFinite(x) ? x : null);
+  return {
+    run_id: runId,
+    trial_index: t.index,
+    labels: JSON.stringify(t.labels),
+    overrides: JSON.stringify(jsonSafe(t.overrides)),
+    metrics: JSON.stringify(jsonSafe(t.metrics)),
+    trades: t.metrics.trades,
+    total_pnl: num(t.metrics.totalPnl),
+    profit_factor: num(t.metrics.profitFactor),
+    max_drawdown_pct: num(t.metrics.maxDrawdownPct),
+    sharpe: num(t.metrics.sharpe),
+    score: num(t.score),
+    objective,
+    wall_ms: num(t.wallMs),
+    shard_index: null,
+    attempt: null,
+    created_at: createdAt,
+  };
 }

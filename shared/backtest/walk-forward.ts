@@ -48,6 +48,8 @@ export interface WalkForwardWindow extends WalkForwardWindowSpec {
   trainRange: { from: number; to: number };
   test: BacktestMetrics;
   testTrades: ClosedTrade[];
+  /** The test window's configuration (the base with the chosen overrides). */
+  chosenConfig: BacktestConfig['strategies'];
 }
 
 export interface WalkForwardInput {
@@ -55,8 +57,16 @@ export interface WalkForwardInput {
   from?: number;
   to?: number;
   config: BacktestConfig;
-  dims: readonly GridDimension[];
+  /** The grid searched on each train window (or `search`). */
+  dims?: readonly GridDimension[];
+  /**
+   * Instead of the grid: the search run on each train window [from, to] (hyperopt), resolving with
+   * its rows ranked best first (runs meeting minTrades first).
+   */
+  search?: (range: { from: number; to: number; window: number }) => Promise<{ rows: GridRow[]; from: number; to: number }>;
   objective: Objective;
+  /** Grid: runs with fewer closed trades never rank above one that has them (default DEFAULT_MIN_TRADES). */
+  minTrades?: number;
   trainMs: number;
   testMs: number;
   stepMs?: number;
@@ -67,6 +77,8 @@ export interface WalkForwardInput {
 
 export interface WalkForwardResult {
   windows: WalkForwardWindow[];
+  /** The configuration chosen on the LAST train window: what the walk-forward would trade next. */
+  latest: { overrides: GridRow['overrides']; labels: GridRow['labels']; strategies: BacktestConfig['strategies'] };
   /** Metrics of all test windows together (trades concatenated, equity chained). */
   outOfSample: BacktestMetrics;
   wallMs: number;
@@ -84,22 +96,26 @@ export async function runWalkForward(x: WalkForwardInput): Promise<WalkForwardRe
   let carried = 0;
   const allTrades: ClosedTrade[] = [];
   const change: Record<string, number[]> = {};
+  if (!x.search && (!x.dims || x.dims.length === 0)) throw new Error('walk-forward: give the grid dimensions or a search');
   for (const w of specs) {
-    const g = await runGrid({
-      series: x.series,
-      from: w.trainFrom,
-      to: w.trainTo,
-      config: x.config,
-      dims: x.dims,
-      objective: x.objective,
-      ...(x.indicators ? { indicators: x.indicators } : {}),
-      ...(x.workers !== undefined ? { workers: x.workers } : {}),
-    });
+    const g = x.search
+      ? await x.search({ from: w.trainFrom, to: w.trainTo, window: windows.length })
+      : await runGrid({
+          series: x.series,
+          from: w.trainFrom,
+          to: w.trainTo,
+          config: x.config,
+          dims: x.dims ?? [],
+          objective: x.objective,
+          ...(x.minTrades !== undefined ? { minTrades: x.minTrades } : {}),
+          ...(x.indicators ? { indicators: x.indicators } : {}),
+          ...(x.workers !== undefined ? { workers: x.workers } : {}),
+        });
     const chosen = g.rows[0] as GridRow;
     const testMarket = createMarket({ series: x.series, from: w.testFrom, to: w.testTo });
     const strategies = applyOverrides(x.config.strategies, chosen.overrides);
     const r = runBacktest(testMarket, { ...x.config, strategies }, { ...(x.indicators ? { indicators: x.indicators } : {}), record: { decisions: false, signals: false } });
-    windows.push({ ...w, chosen, trainRange: { from: g.from, to: g.to }, test: r.metrics, testTrades: r.trades });
+    windows.push({ ...w, chosen, trainRange: { from: g.from, to: g.to }, test: r.metrics, testTrades: r.trades, chosenConfig: strategies });
     for (let k = 0; k < r.samples; k++) {
       eqT.push(r.equityTime[k] as number);
       eqV.push((r.equity[k] as number) + carried);
@@ -112,5 +128,6 @@ export async function runWalkForward(x: WalkForwardInput): Promise<WalkForwardRe
   const compound: Record<string, number> = {};
   for (const [s, list] of Object.entries(change)) compound[s] = (list.reduce((acc, v) => acc * (1 + v / 100), 1) - 1) * 100;
   const outOfSample = computeMetrics({ trades: allTrades, startingEquity: start, equityTime: eqT, equity: eqV, start: specs[0]?.testFrom ?? bounds.from, marketChangeBySymbol: compound });
-  return { windows, outOfSample, wallMs: performance.now() - t0 };
+  const last = windows[windows.length - 1] as WalkForwardWindow;
+  return { windows, latest: { overrides: last.chosen.overrides, labels: last.chosen.labels, strategies: last.chosenConfig }, outOfSample, wallMs: performance.now() - t0 };
 }

@@ -70,6 +70,8 @@ const CATALOG: Record<string, { entry: Entry; expected: string }> = {
   configChangePath: { entry: { kind: 'doc', path: P.configChangePath('risk-000001-ab'), hostile: P.configChangePath(X) }, expected: 'config_changes/risk-000001-ab' },
   BACKTESTS_COLLECTION: { entry: { kind: 'collection', path: P.BACKTESTS_COLLECTION }, expected: 'backtests' },
   backtestPath: { entry: { kind: 'doc', path: P.backtestPath('bt_1'), hostile: P.backtestPath(X) }, expected: 'backtests/bt_1' },
+  backtestTrialsCollection: { entry: { kind: 'collection', path: P.backtestTrialsCollection('bt_1'), hostile: P.backtestTrialsCollection(X) }, expected: 'backtests/bt_1/trials' },
+  backtestTrialPath: { entry: { kind: 'doc', path: P.backtestTrialPath('bt_1', 42), hostile: P.backtestTrialPath(X, 42) }, expected: 'backtests/bt_1/trials/000042' },
   SUGGESTIONS_COLLECTION: { entry: { kind: 'collection', path: P.SUGGESTIONS_COLLECTION }, expected: 'suggestions' },
   suggestionPath: { entry: { kind: 'doc', path: P.suggestionPath('s1'), hostile: P.suggestionPath(X) }, expected: 'suggestions/s1' },
   ML_SUGGESTIONS_COLLECTION: { entry: { kind: 'collection', path: P.ML_SUGGESTIONS_COLLECTION }, expected: 'ml_suggestions' },

@@ -151,6 +151,8 @@ export function valueOf(p: ParamSpec, x: number): ConfigValue {
     // Decimal steps: drop binary noise (0.1 + 0.2) to the step's precision.
     v = Number(v.toFixed(decimals(p.step) + decimals(p.low)));
   }
+  // A continuous float keeps 4 significant digits: configs need no more, and tables stay readable.
+  else if (p.kind === 'float') v = Number(v.toPrecision(4));
   v = Math.min(p.high, Math.max(p.low, v));
   return p.kind === 'int' ? Math.round(v) : v;
 }
