@@ -61,7 +61,13 @@ describe('grid optimisation', () => {
     expect(new Set(g.rows.map((r) => r.index)).size).toBe(72);
     expect(progress.at(-1)).toBe(72);
     expect(g.rows.map((r) => r.rank)).toEqual(Array.from({ length: 72 }, (_, k) => k + 1));
-    for (let k = 1; k < g.rows.length; k++) expect(g.rows[k - 1]!.score).toBeGreaterThanOrEqual(g.rows[k]!.score);
+    // Rows meeting --min-trades first, each group by score.
+    for (let k = 1; k < g.rows.length; k++) {
+      const a = g.rows[k - 1]!;
+      const b = g.rows[k]!;
+      expect(Number(a.eligible)).toBeGreaterThanOrEqual(Number(b.eligible));
+      if (a.eligible === b.eligible) expect(a.score).toBeGreaterThanOrEqual(b.score);
+    }
     // Not a degenerate grid: the parameters change the outcome.
     expect(new Set(g.rows.map((r) => r.metrics.totalPnl.toFixed(6))).size).toBeGreaterThan(10);
     expect(g.rows.some((r) => r.metrics.trades > 0)).toBe(true);
@@ -69,7 +75,19 @@ describe('grid optimisation', () => {
     const again = runBacktest(createMarket({ series, from: FROM, to: TO }), { system: DEFAULT_SYSTEM_CONFIG, strategies: applyOverrides(base(), best.overrides) }, { record: { decisions: false } });
     expect(again.metrics).toEqual(best.metrics);
     // Re-ranking by another objective orders by that objective.
-    const bySharpe = rankRows(g.rows, 'sharpe');
+    const bySharpe = rankRows(g.rows, 'sharpe', 0);
     for (let k = 1; k < bySharpe.length; k++) expect(objectiveScore(bySharpe[k - 1]!.metrics, 'sharpe')).toBeGreaterThanOrEqual(objectiveScore(bySharpe[k]!.metrics, 'sharpe'));
   }, 60_000);
+
+  it('never ranks a run below --min-trades above one that meets it (the one-trade winner)', () => {
+    const m = (trades: number, totalPnl: number) => ({ trades, totalPnl }) as unknown as import('../../shared/backtest/metrics.js').BacktestMetrics;
+    const rows = [
+      { index: 0, labels: {}, overrides: {}, wallMs: 0, metrics: m(1, 500) },
+      { index: 1, labels: {}, overrides: {}, wallMs: 0, metrics: m(25, -40) },
+      { index: 2, labels: {}, overrides: {}, wallMs: 0, metrics: m(12, -10) },
+    ];
+    expect(rankRows(rows, 'totalPnl', 10).map((r) => [r.index, r.rank, r.eligible])).toEqual([[2, 1, true], [1, 2, true], [0, 3, false]]);
+    expect(rankRows(rows, 'totalPnl').map((r) => r.index)).toEqual([2, 1, 0]); // default 10
+    expect(rankRows(rows, 'totalPnl', 0).map((r) => r.index)).toEqual([0, 2, 1]);
+  });
 });

@@ -14,7 +14,7 @@
  *   hourly returns +1 %, -5 %, +5 %, -2.583... % ; max drawdown from the 10,100 peak to 9,595 = 5 %.
  */
 import { describe, expect, it } from 'vitest';
-import { computeMetrics, maxDrawdownPct, objectiveScore, periodReturns, sharpeSortino, YEAR_MS } from '../../shared/backtest/metrics.js';
+import { combinedScore, compareRuns, computeMetrics, maxDrawdownPct, objectiveScore, periodReturns, sharpeSortino, systemQuality, YEAR_MS } from '../../shared/backtest/metrics.js';
 import type { ClosedTrade, PaperTradeRow } from '../../shared/model/trading.js';
 
 const H = 3_600_000;
@@ -72,5 +72,42 @@ describe('metrics', () => {
     const allWins = computeMetrics({ trades: [trades[0]!], startingEquity: 10_000, equityTime: eqT, equity: eqV, start: T0, marketChangeBySymbol: {} });
     expect(allWins.profitFactor).toBeNull();
     expect(objectiveScore(allWins, 'profitFactor')).toBe(Number.MAX_VALUE);
+  });
+
+  it('Calmar: marked return annualised linearly over the span, divided by max drawdown', () => {
+    // end 9,814.5 -> -1.855 % over 4 h -> x 8760 / 4 = -4,062.45 % a year; / 5 % drawdown = -812.49
+    expect(m.annualReturnPct).toBeCloseTo(-1.855 * 2190, 9);
+    expect(m.calmar).toBeCloseTo((-1.855 * 2190) / 5, 9);
+    expect(objectiveScore(m, 'calmar')).toBeCloseTo(-812.49, 9);
+    const flat = computeMetrics({ trades: [], startingEquity: 10_000, equityTime: [T0 + 1_000], equity: [10_000], start: T0, marketChangeBySymbol: {} });
+    expect(flat.annualReturnPct).toBeNull(); // under one hour
+    expect(flat.calmar).toBeNull();
+  });
+
+  it('SQN: sqrt(n) x mean / sample sd of the trades P&L', () => {
+    // pnl 30, -10, 20, -40: mean 0 -> SQN 0
+    expect(m.sqn).toBe(0);
+    // 1, 2, 3, 4: mean 2.5, sd sqrt(5/3) = 1.290994; 2 x 2.5 / 1.290994 = 3.872983
+    expect(systemQuality([1, 2, 3, 4])).toBeCloseTo(3.872983346, 8);
+    expect(systemQuality([5])).toBeNull();
+    expect(systemQuality([2, 2])).toBeNull();
+  });
+
+  it('combined: the mean of tanh(return % / 10), tanh(Calmar / 3), tanh(SQN / 2) and (PF^2 - 1) / (PF^2 + 1)', () => {
+    // return 0 -> 0; Calmar -812 -> -1; SQN 0 -> 0; PF 1 -> 0: (0 - 1 + 0 + 0) / 4
+    expect(m.combined).toBeCloseTo(-0.25, 12);
+    // return 5 %, Calmar 3, SQN 2, PF 2: (tanh 0.5 + tanh 1 + tanh 1 + 3/5) / 4
+    expect(combinedScore({ trades: 20, totalPnlPct: 5, calmar: 3, sqn: 2, profitFactor: 2, grossProfit: 1 })).toBeCloseTo((Math.tanh(0.5) + 2 * Math.tanh(1) + 0.6) / 4, 12);
+    // no losing trade: PF part 1; no trade: null
+    expect(combinedScore({ trades: 1, totalPnlPct: 0, calmar: null, sqn: null, profitFactor: null, grossProfit: 5 })).toBe(0.25);
+    expect(combinedScore({ trades: 0, totalPnlPct: 0, calmar: null, sqn: null, profitFactor: null, grossProfit: 0 })).toBeNull();
+  });
+
+  it('--min-trades: a run below it never ranks above one that meets it, whatever its score', () => {
+    const one = { score: 1e9, metrics: { trades: 1 } };
+    const ten = { score: -5, metrics: { trades: 10 } };
+    expect(compareRuns(one, ten, 10)).toBeGreaterThan(0);
+    expect(compareRuns(ten, one, 10)).toBeLessThan(0);
+    expect(compareRuns(one, ten, 0)).toBeLessThan(0);
   });
 });
