@@ -6,7 +6,9 @@
  *   `ratio_vs_single` = grid wall / one run (ideal: 72 / workers). `busy_s` sums the runs' own
  *   times; `busy_per_worker_s` = busy / workers is the wall an idle machine needs for the runs, and
  *   `overhead_s` = wall - that (worker start, candles to the workers, market preparation, and on a
- *   shared machine the time other processes took the cores).
+ *   shared machine the time other processes took the cores). `cpu_s` sums the runs' CPU time
+ *   (user + system, measured in the workers): on a machine shared with other work, `cpu_per_worker_s`
+ *   (+ the worker start) is the wall an idle machine of this size needs.
  * - hyperopt_tpe: trials per second of the TPE search (V5.2 emitting; RSI period, volume-spike
  *   ratio, exit mode), against the random search of the same budget in the same run
  *   (`ratio_vs_random`: ~1 means the model and the rounds of one trial per worker cost nothing).
@@ -58,6 +60,7 @@ export async function runHyperoptBench(opts: { print?: boolean; trials?: number;
   const wall = (performance.now() - t) / 1000;
   const busy = g.rows.reduce((a, r) => a + r.wallMs, 0) / 1000;
   const perWorker = busy / Math.max(1, g.workers);
+  const cpu = g.rows.reduce((a, r) => a + (r.cpuMs ?? 0), 0) / 1000;
   emit({
     bench: 'hyperopt_grid',
     runs: g.runs,
@@ -68,6 +71,8 @@ export async function runHyperoptBench(opts: { print?: boolean; trials?: number;
     within_goal: wall <= GRID_GOAL_S,
     busy_s: round(busy),
     busy_per_worker_s: round(perWorker),
+    cpu_s: round(cpu),
+    cpu_per_worker_s: round(cpu / Math.max(1, g.workers)),
     overhead_s: round(wall - perWorker),
     single_run_s: round(singleS),
     ratio_vs_single: round(wall / singleS, 2),

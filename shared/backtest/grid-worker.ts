@@ -20,7 +20,7 @@ process.on('message', (req: WorkerRequest) => {
     } else if (req.type === 'run') {
       if (!init || !market) throw new Error('run before init');
       const r = runCombo(market, init.config, req.combo, init.indicators);
-      reply({ type: 'result', combo: req.combo, metrics: r.metrics, wallMs: r.wallMs });
+      reply({ type: 'result', combo: req.combo, metrics: r.metrics, wallMs: r.wallMs, cpuMs: r.cpuMs });
     } else {
       process.disconnect();
     }

@@ -133,6 +133,8 @@ export function expandGrid(dims: readonly GridDimension[]): GridCombo[] {
 export interface GridRow extends GridCombo {
   metrics: BacktestMetrics;
   wallMs: number;
+  /** CPU time of the run (user + system, the process that ran it): its cost whatever else the machine does. */
+  cpuMs?: number;
   rank: number;
   score: number;
   /** metrics.trades >= the run's minTrades (a row that is not is never ranked above one that is). */
@@ -180,10 +182,12 @@ export function rankRows<R extends UnrankedRow>(rows: readonly R[], objective: O
 }
 
 /** One combination on a prepared market (what a worker does per job). */
-export function runCombo(m: BacktestMarket, base: BacktestConfig, combo: GridCombo, indicators: IndicatorMode): { metrics: BacktestMetrics; wallMs: number } {
+export function runCombo(m: BacktestMarket, base: BacktestConfig, combo: GridCombo, indicators: IndicatorMode): { metrics: BacktestMetrics; wallMs: number; cpuMs: number } {
+  const cpu0 = process.cpuUsage();
   const strategies: StrategyConfigs = applyOverrides(base.strategies, combo.overrides);
   const r = runBacktest(m, { ...base, strategies }, { indicators, record: { decisions: false, signals: false, events: false } });
-  return { metrics: r.metrics, wallMs: r.wallMs };
+  const cpu = process.cpuUsage(cpu0);
+  return { metrics: r.metrics, wallMs: r.wallMs, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
 export async function runGrid(input: GridInput): Promise<GridResult> {
@@ -249,8 +253,8 @@ export class ComboPool {
     return this.procs.length;
   }
 
-  async run(combos: readonly GridCombo[], onProgress?: (done: number, total: number) => void): Promise<Array<GridCombo & { metrics: BacktestMetrics; wallMs: number }>> {
-    const out: Array<GridCombo & { metrics: BacktestMetrics; wallMs: number }> = new Array(combos.length);
+  async run(combos: readonly GridCombo[], onProgress?: (done: number, total: number) => void): Promise<Array<GridCombo & { metrics: BacktestMetrics; wallMs: number; cpuMs?: number }>> {
+    const out: Array<GridCombo & { metrics: BacktestMetrics; wallMs: number; cpuMs?: number }> = new Array(combos.length);
     let done = 0;
     if (this.procs.length === 0) {
       combos.forEach((c, k) => {
@@ -266,7 +270,7 @@ export class ComboPool {
           const k = next++;
           const c = combos[k] as GridCombo;
           const r = await runOnWorker(w, c);
-          out[k] = { ...c, metrics: r.metrics, wallMs: r.wallMs };
+          out[k] = { ...c, metrics: r.metrics, wallMs: r.wallMs, ...(r.cpuMs !== undefined ? { cpuMs: r.cpuMs } : {}) };
           onProgress?.(++done, combos.length);
         }
       }),
@@ -303,11 +307,11 @@ function initWorker(w: ChildProcess, init: WorkerInit): Promise<void> {
   });
 }
 
-function runOnWorker(w: ChildProcess, combo: GridCombo): Promise<{ metrics: BacktestMetrics; wallMs: number }> {
+function runOnWorker(w: ChildProcess, combo: GridCombo): Promise<{ metrics: BacktestMetrics; wallMs: number; cpuMs?: number }> {
   return new Promise((resolve, reject) => {
     const onMsg = (msg: WorkerReply) => {
       cleanup();
-      if (msg.type === 'result') resolve({ metrics: msg.metrics, wallMs: msg.wallMs });
+      if (msg.type === 'result') resolve({ metrics: msg.metrics, wallMs: msg.wallMs, ...(msg.cpuMs !== undefined ? { cpuMs: msg.cpuMs } : {}) });
       else {
         w.kill();
         reject(new Error(`grid worker: ${msg.type === 'error' ? msg.message : 'unexpected reply'}`));
@@ -336,7 +340,7 @@ export interface WorkerInit {
 }
 
 export type WorkerRequest = { type: 'init'; init: WorkerInit } | { type: 'run'; combo: GridCombo } | { type: 'stop' };
-export type WorkerReply = { type: 'ready' } | { type: 'result'; combo: GridCombo; metrics: BacktestMetrics; wallMs: number } | { type: 'error'; message: string };
+export type WorkerReply = { type: 'ready' } | { type: 'result'; combo: GridCombo; metrics: BacktestMetrics; wallMs: number; cpuMs?: number } | { type: 'error'; message: string };
 
 /**
  * Spawns a grid worker PROCESS (grid-worker.ts; TypeScript sources run through tsx's loader, as the

@@ -119,10 +119,10 @@ export async function runHyperopt(x: HyperoptInput): Promise<HyperoptResult> {
         toRun.push(c);
         pending.push({ combo: c });
       }
-      const results = new Map<number, { metrics: BacktestMetrics; wallMs: number }>();
+      const results = new Map<number, { metrics: BacktestMetrics; wallMs: number; cpuMs?: number }>();
       const done = await pool.run(toRun);
       runs += done.length;
-      for (const r of done) results.set(r.index, { metrics: r.metrics, wallMs: r.wallMs });
+      for (const r of done) results.set(r.index, { metrics: r.metrics, wallMs: r.wallMs, ...(r.cpuMs !== undefined ? { cpuMs: r.cpuMs } : {}) });
       for (const p of pending) {
         const c = p.combo;
         if (p.invalid !== undefined) record({ ...c, metrics: emptyMetrics(x.config, market.from), wallMs: 0, rank: 0, score: Number.NEGATIVE_INFINITY, eligible: false, round, invalid: p.invalid });
@@ -131,8 +131,8 @@ export async function runHyperopt(x: HyperoptInput): Promise<HyperoptResult> {
           const m = prev ? prev.metrics : (results.get(p.duplicateOf) as { metrics: BacktestMetrics }).metrics;
           record({ ...c, metrics: m, wallMs: 0, rank: 0, score: 0, eligible: false, round, duplicateOf: p.duplicateOf, ...(prev?.invalid !== undefined ? { invalid: prev.invalid } : {}) });
         } else {
-          const r = results.get(c.index) as { metrics: BacktestMetrics; wallMs: number };
-          record({ ...c, metrics: r.metrics, wallMs: r.wallMs, rank: 0, score: 0, eligible: false, round });
+          const r = results.get(c.index) as { metrics: BacktestMetrics; wallMs: number; cpuMs?: number };
+          record({ ...c, metrics: r.metrics, wallMs: r.wallMs, ...(r.cpuMs !== undefined ? { cpuMs: r.cpuMs } : {}), rank: 0, score: 0, eligible: false, round });
         }
       }
     }
