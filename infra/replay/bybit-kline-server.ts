@@ -76,6 +76,12 @@ export class BybitKlineRestServer {
     this.tampered.set(`${symbol}:${BYBIT_KLINE_INTERVAL[interval]}:${openTime}`, row);
   }
 
+  /** Drops queued faults and tampered rows. */
+  clearFaults(): void {
+    this.faults.length = 0;
+    this.tampered.clear();
+  }
+
   /** Requests answered with data (not faults). */
   get dataRequests(): RecordedKlineRequest[] {
     return this.requests.filter((r) => r.status === 200 && r.retCode === 0);
