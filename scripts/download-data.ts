@@ -110,7 +110,7 @@ function report(s: DownloadSummary, file: string, gapsListed: number): string {
       out.push(`${name}: Kraken REST served nothing before ${iso(r.notServedBefore)} (it keeps only the 720 most recent candles); import older history with npm run import:ohlcvt`);
     }
     if (r.emptyIntervals > 0) out.push(`${name}: ${r.emptyIntervals} zero-volume row(s) (no trades) not stored`);
-    if (r.gaps.length > 0) {
+    if (r.gaps.length > 0 && r.status === 'ok') {
       out.push(`${name}: ${r.missing} missing candle(s) in ${r.gaps.length} gap(s):`);
       for (const g of r.gaps.slice(0, gapsListed)) out.push(`  ${iso(g.fromMs)} .. ${iso(g.toMs)}  (${g.missing})`);
       if (r.gaps.length > gapsListed) out.push(`  ... ${r.gaps.length - gapsListed} more (--json lists all)`);

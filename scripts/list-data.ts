@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_WAREHOUSE, fail, table } from './cli.js';
-import { INTERVAL_MS } from '../shared/model/market.js';
+import { INTERVAL_MS, INTERVALS } from '../shared/model/market.js';
 import { candlesIn } from '../shared/market/download-plan.js';
 import { DuckDbWarehouse } from '../infra/warehouse/duckdb.js';
 
@@ -61,7 +61,8 @@ async function main(): Promise<void> {
   try {
     rows = (await wh.ohlcvCoverage())
       .filter((r) => (v.venue === undefined || r.venue === v.venue) && (!symbols || symbols.has(r.symbol)))
-      .map((r) => ({ ...r, expected: candlesIn({ fromMs: r.firstMs, toMs: r.lastMs }, INTERVAL_MS[r.interval]) }));
+      .map((r) => ({ ...r, expected: candlesIn({ fromMs: r.firstMs, toMs: r.lastMs }, INTERVAL_MS[r.interval]) }))
+      .sort((a, b) => a.venue.localeCompare(b.venue) || a.symbol.localeCompare(b.symbol) || INTERVALS.indexOf(a.interval) - INTERVALS.indexOf(b.interval));
   } finally {
     await wh.close();
   }

@@ -164,7 +164,7 @@ async function downloadSeries(deps: DownloadDeps, req: DownloadRequest, target: 
   rep.heldBefore = before.reduce((n, r) => n + candlesIn(r, iv), 0);
   const missing = subtractRanges(range, before, iv);
   try {
-    if (skip) throw new Aborted('aborted');
+    if (skip) throw new Aborted('not started (interrupted; re-run the same command to resume)');
     if (req.venue === 'bybit') await bybitSeries(deps, req, target, interval, missing, rep);
     else await krakenSeries(deps, target, interval, missing, rep);
   } catch (e) {
