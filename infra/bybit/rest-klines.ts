@@ -175,6 +175,7 @@ export class BybitKlinePager {
     for (let attempt = 0; ; attempt++) {
       await this.limiter.acquire('bybit');
       const wait = this.notBefore - this.o.clock.now();
+      this.notBefore = 0;
       if (wait > 0) await this.o.clock.sleep(wait);
       try {
         this.stats.requests++;
@@ -216,7 +217,6 @@ export class BybitKlinePager {
     const now = this.o.clock.now();
     const resetAt = Number(res.headers.get('x-bapi-limit-reset-timestamp'));
     const remaining = res.headers.get('x-bapi-limit-status');
-    if (remaining !== null && Number(remaining) <= 0 && Number.isFinite(resetAt)) this.notBefore = Math.max(this.notBefore, resetAt);
     const retryAfterS = Number(res.headers.get('retry-after'));
     const retryAfterMs = res.headers.get('retry-after') !== null && Number.isFinite(retryAfterS) ? retryAfterS * 1000 : undefined;
     if (res.status === HTTP_FORBIDDEN) {
@@ -259,6 +259,8 @@ export class BybitKlinePager {
       candles.push({ symbol: req.symbol, interval: req.interval, venue: 'bybit', openTime: Number(start), open: Number(open), high: Number(high), low: Number(low), close: Number(close), volume: Number(volume) });
     }
     candles.sort((a, b) => a.openTime - b.openTime);
+    // the last request of the window: the next one waits for the reset
+    if (remaining !== null && Number(remaining) <= 0 && Number.isFinite(resetAt)) this.notBefore = resetAt;
     return { candles, badRows, serverTime: body.time ?? now };
   }
 }
