@@ -190,7 +190,7 @@ async function main(): Promise<number> {
     venue === 'bybit'
       ? new BybitKlinePager({
           baseUrl: url(v['bybit-url'], process.env.BYBIT_REST_URL, DEFAULT_SYSTEM_CONFIG.bybit.restUrl, '--bybit-url'),
-          requestsPerSecond: cfg.bybit.requestsPerSecond,
+          minRequestIntervalMs: Math.ceil(1000 / cfg.bybit.requestsPerSecond),
           requestTimeoutMs: cfg.bybit.requestTimeoutMs,
           maxRetries: cfg.maxRetries,
           backoff: cfg,

@@ -1,20 +1,22 @@
 /**
- * KlineSource adapter: Bybit REST `GET /v5/market/kline?category=linear&interval=1` through
- * bybit-api's `RestClientV5` (its `baseUrl` option points it at live Bybit or the replay server).
+ * Bybit REST `GET /v5/market/kline`, one implementation for both users:
+ * - `BybitKlinePager` (below): one page of any interval, linear or spot, on global fetch, spaced,
+ *   retried with back-off + jitter on rate limits (honouring the exchange's wait), every row checked;
+ *   `download-data` pages history with it;
+ * - `BybitRestKlines`: the holder's KlineSource (1m backfill), paging backwards with `end` through
+ *   the pager until the range is covered, without spacing or retries (the holder polls again).
  *
  * Bybit returns at most `limit` rows, NEWEST FIRST, each `[startTime, open, high, low, close, volume,
- * turnover]` as strings, including the minute still forming. This adapter validates the response
- * (zod), pages backwards through `end` until the range is covered, drops minutes that had not closed
- * at the exchange's response `time`, and returns ascending candles without duplicates.
+ * turnover]` as strings, including the minute still forming; the still-forming minute (at the
+ * response's `time`) is dropped, and candles come back ascending without duplicates.
  */
-import { RestClientV5 } from 'bybit-api';
 import { z } from 'zod';
 import type { KlineSource } from '../../shared/ports/bybit.js';
 import type { Candle, Interval } from '../../shared/model/market.js';
 import type { Clock } from '../../shared/ports/clock.js';
 import type { Logger } from '../../shared/log.js';
 import { INTERVAL_MS } from '../../shared/model/market.js';
-import { klineIssue, klineResponseSchema, klineRowSchema, type KlineBar } from '../../shared/market/bybit/messages.js';
+import { klineIssue, klineRowSchema, type KlineBar } from '../../shared/market/bybit/messages.js';
 import { BYBIT_KLINE_INTERVAL, backoffMs, type DownloadConfig } from '../../shared/market/download-plan.js';
 import { RateLimiter } from '../kraken/client.js';
 
@@ -30,61 +32,34 @@ interface RestKlinesOptions {
 }
 
 export class BybitRestKlines implements KlineSource {
-  private readonly client: RestClientV5;
+  private readonly pager: BybitKlinePager;
 
   constructor(private readonly o: RestKlinesOptions) {
-    this.client = new RestClientV5({ baseUrl: o.baseUrl, throwExceptions: false, parseAPIRateLimits: false }, { timeout: o.requestTimeoutMs });
+    // No spacing and no retries: the holder polls on its own cadence and retries on its next tick.
+    this.pager = new BybitKlinePager({ baseUrl: o.baseUrl, minRequestIntervalMs: 0, requestTimeoutMs: o.requestTimeoutMs, maxRetries: 0, backoff: { backoffBaseMs: 1, backoffMaxMs: 1, jitter: 0 }, clock: o.clock, log: o.log });
   }
 
   async closedKlines1m(symbol: string, fromOpenTime: number, toOpenTime: number): Promise<Candle[]> {
     const byTime = new Map<number, Candle>();
     let end = toOpenTime;
     for (;;) {
-      const raw: unknown = await this.client.getKline({ category: 'linear', symbol, interval: '1', start: fromOpenTime, end, limit: this.o.pageLimit });
-      const parsed = klineResponseSchema.safeParse(raw);
-      if (!parsed.success) {
-        throw new Error(`bybit kline response failed validation: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-      }
-      const res = parsed.data;
-      if (res.retCode !== 0) throw new Error(`bybit kline error ${res.retCode}: ${res.retMsg}`);
-      const list = 'list' in res.result ? res.result.list : [];
-      const serverTime = res.time ?? this.o.clock.now();
-      let oldest = Number.POSITIVE_INFINITY;
-      for (const row of list) {
-        const start = Number(row[0]);
-        if (start < oldest) oldest = start;
+      const page = await this.pager.page({ category: 'linear', symbol, interval: '1m', startMs: fromOpenTime, endMs: end, limit: this.o.pageLimit });
+      if (page.badRows.length > 0) this.o.log.error('malformed REST kline rows dropped', { symbol, rows: page.badRows.slice(0, 3) });
+      const serverTime = page.serverTime;
+      const oldest = page.oldestStart ?? Number.POSITIVE_INFINITY;
+      for (const c of page.candles) {
+        const start = c.openTime;
         if (start < fromOpenTime || start > toOpenTime) continue;
         if (start + MINUTE > serverTime) continue; // still forming at the exchange
-        const bar: KlineBar = {
-          start,
-          end: start + MINUTE - 1,
-          open: Number(row[1]),
-          high: Number(row[2]),
-          low: Number(row[3]),
-          close: Number(row[4]),
-          volume: Number(row[5]),
-          turnover: Number(row[6]),
-          confirm: true,
-          timestamp: serverTime,
-        };
+        const bar: KlineBar = { start, end: start + MINUTE - 1, open: c.open, high: c.high, low: c.low, close: c.close, volume: c.volume, turnover: c.turnover, confirm: true, timestamp: serverTime };
         const issue = klineIssue(bar);
         if (issue) {
-          this.o.log.error('impossible REST kline dropped (never traded)', { symbol, start, issue, row });
+          this.o.log.error('impossible REST kline dropped (never traded)', { symbol, start, issue, row: [start, c.open, c.high, c.low, c.close, c.volume] });
           continue;
         }
-        byTime.set(start, {
-          symbol,
-          interval: '1m',
-          venue: 'bybit',
-          openTime: start,
-          open: bar.open,
-          high: bar.high,
-          low: bar.low,
-          close: bar.close,
-          volume: bar.volume,
-        });
+        byTime.set(start, { symbol, interval: '1m', venue: 'bybit', openTime: start, open: c.open, high: c.high, low: c.low, close: c.close, volume: c.volume });
       }
-      if (list.length < this.o.pageLimit || oldest <= fromOpenTime) break;
+      if (page.rows < this.o.pageLimit || oldest <= fromOpenTime) break;
       end = oldest - 1;
     }
     return [...byTime.values()].sort((a, b) => a.openTime - b.openTime);
@@ -122,7 +97,11 @@ export interface BybitKlinePageRequest {
 
 export interface BybitKlinePage {
   /** Every well-formed row as a candle, ascending (not yet screened by the candle gate). */
-  candles: Candle[];
+  candles: Array<Candle & { turnover: number }>;
+  /** Rows in the answer (well-formed or not). */
+  rows: number;
+  /** The oldest well-formed row's start time (Bybit pages backwards from it). */
+  oldestStart?: number;
   /** Rows that are not [start, o, h, l, c, volume, turnover] decimal strings. */
   badRows: Array<{ row: unknown; reason: string }>;
   /** The exchange's time of the response (ms). */
@@ -131,7 +110,8 @@ export interface BybitKlinePage {
 
 interface BybitKlinePagerOptions {
   baseUrl: string;
-  requestsPerSecond: number;
+  /** Spacing of requests for the whole run (1000 / requests per second); 0 = none. */
+  minRequestIntervalMs: number;
   requestTimeoutMs: number;
   maxRetries: number;
   backoff: Pick<DownloadConfig, 'backoffBaseMs' | 'backoffMaxMs' | 'jitter'>;
@@ -167,7 +147,7 @@ export class BybitKlinePager {
   readonly stats = { requests: 0, retries: 0, rateLimited: 0 };
 
   constructor(private readonly o: BybitKlinePagerOptions) {
-    this.limiter = new RateLimiter(o.clock, Math.ceil(1000 / o.requestsPerSecond));
+    this.limiter = new RateLimiter(o.clock, o.minRequestIntervalMs);
     this.random = o.random ?? Math.random;
   }
 
@@ -247,7 +227,7 @@ export class BybitKlinePager {
       throw new Error(`${msg} (${req.category} ${req.symbol} interval ${BYBIT_KLINE_INTERVAL[req.interval]})`);
     }
     const list = 'list' in body.result ? body.result.list : [];
-    const candles: Candle[] = [];
+    const candles: BybitKlinePage['candles'] = [];
     const badRows: BybitKlinePage['badRows'] = [];
     for (const row of list) {
       const r = klineRowSchema.safeParse(row);
@@ -255,12 +235,14 @@ export class BybitKlinePager {
         badRows.push({ row, reason: r.error.issues.slice(0, 2).map((i) => `${i.path.join('.') || 'row'}: ${i.message}`).join('; ') });
         continue;
       }
-      const [start, open, high, low, close, volume] = r.data;
-      candles.push({ symbol: req.symbol, interval: req.interval, venue: 'bybit', openTime: Number(start), open: Number(open), high: Number(high), low: Number(low), close: Number(close), volume: Number(volume) });
+      const [start, open, high, low, close, volume, turnover] = r.data;
+      candles.push({ symbol: req.symbol, interval: req.interval, venue: 'bybit', openTime: Number(start), open: Number(open), high: Number(high), low: Number(low), close: Number(close), volume: Number(volume), turnover: Number(turnover) });
     }
     candles.sort((a, b) => a.openTime - b.openTime);
     // the last request of the window: the next one waits for the reset
     if (remaining !== null && Number(remaining) <= 0 && Number.isFinite(resetAt)) this.notBefore = resetAt;
-    return { candles, badRows, serverTime: body.time ?? now };
+    const page: BybitKlinePage = { candles, rows: list.length, badRows, serverTime: body.time ?? now };
+    if (candles.length > 0) page.oldestStart = candles[0]!.openTime;
+    return page;
   }
 }

@@ -68,7 +68,7 @@ describe('download-data from a local Bybit v5 REST server (real kit klines)', ()
 
   function deps(warehouse: DuckDbWarehouse, extra: Partial<DownloadDeps> = {}): DownloadDeps {
     const clock = fixedClock(NOW);
-    const bybit = new BybitKlinePager({ baseUrl: server.url, requestsPerSecond: 1000, requestTimeoutMs: 5_000, maxRetries: 3, backoff: FAST, clock, log: quiet });
+    const bybit = new BybitKlinePager({ baseUrl: server.url, minRequestIntervalMs: 1, requestTimeoutMs: 5_000, maxRetries: 3, backoff: FAST, clock, log: quiet });
     return { warehouse, bybit, clock, log: quiet, quality: DEFAULT_SYSTEM_CONFIG.dataQuality, bybitPageLimit: DEFAULT_DOWNLOAD_CONFIG.bybit.pageLimit, ...extra };
   }
   const request = (symbols: string[], intervals: Interval[]): DownloadRequest => ({ venue: 'bybit', category: 'linear', targets: symbols.map((symbol) => ({ symbol })), intervals, fromMs: FROM, toMs: TO });

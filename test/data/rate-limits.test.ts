@@ -41,7 +41,7 @@ describe('rate-limit waits', () => {
 
   it('Bybit: retCode 10006 waits until X-Bapi-Limit-Reset-Timestamp; 429 waits Retry-After; both with jittered back-off as a floor', async () => {
     const clock = recordingClock();
-    const pager = new BybitKlinePager({ baseUrl: bybit.url, requestsPerSecond: 1000, requestTimeoutMs: 5_000, maxRetries: 3, backoff: { backoffBaseMs: 10, backoffMaxMs: 100, jitter: 0.5 }, clock, log: quiet });
+    const pager = new BybitKlinePager({ baseUrl: bybit.url, minRequestIntervalMs: 1, requestTimeoutMs: 5_000, maxRetries: 3, backoff: { backoffBaseMs: 10, backoffMaxMs: 100, jitter: 0.5 }, clock, log: quiet });
     bybit.failNext({ kind: 'rateLimit', resetInMs: 4_000 });
     bybit.failNext({ kind: 'http', status: 429, headers: { 'retry-after': '7' } });
     const page = await pager.page({ category: 'linear', symbol: 'BTCUSDT', interval: '15m', startMs: Date.UTC(2025, 5, 11), endMs: Date.UTC(2025, 5, 11, 23, 45), limit: 1000 });
@@ -51,7 +51,7 @@ describe('rate-limit waits', () => {
   });
 
   it('Bybit: gives up after maxRetries with the exchange message', async () => {
-    const pager = new BybitKlinePager({ baseUrl: bybit.url, requestsPerSecond: 1000, requestTimeoutMs: 5_000, maxRetries: 1, backoff: { backoffBaseMs: 10, backoffMaxMs: 100, jitter: 0 }, clock: recordingClock(), log: quiet });
+    const pager = new BybitKlinePager({ baseUrl: bybit.url, minRequestIntervalMs: 1, requestTimeoutMs: 5_000, maxRetries: 1, backoff: { backoffBaseMs: 10, backoffMaxMs: 100, jitter: 0 }, clock: recordingClock(), log: quiet });
     bybit.failNext({ kind: 'rateLimit', resetInMs: 10 }, 2);
     await expect(pager.page({ category: 'linear', symbol: 'BTCUSDT', interval: '15m', startMs: Date.UTC(2025, 5, 11), endMs: Date.UTC(2025, 5, 11, 1), limit: 10 })).rejects.toThrow('bybit kline error 10006: Too many visits! (gave up after 2 attempts)');
   });
