@@ -3,7 +3,7 @@
  * Kraken REST server over real candles (test/fixtures), a temp DuckDB warehouse, then the backtester
  * reading what was downloaded (`backtest --warehouse FILE --venue bybit`).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BybitKlineRestServer } from '../../infra/replay/bybit-kline-server.js';
 import { KrakenRestServer } from '../../infra/replay/kraken-server.js';
 import { parseOhlcvtCsv } from '../../shared/market/kraken/ohlcvt.js';
+import { DuckDbWarehouse } from '../../infra/warehouse/duckdb.js';
 import { fixture, KIT_SLICE_DIR } from '../kit.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -67,6 +68,36 @@ describe('download-data / list-data CLI', () => {
     expect(none.status).toBe(2);
     expect(none.stderr).toContain('no warehouse at');
   }, 60_000);
+
+  it('a download killed (SIGKILL) mid-way keeps whole pages; the same command resumes to exactly the kit candles', async () => {
+    const file = join(dir, 'killed.duckdb');
+    const args = ['--import', 'tsx', join(ROOT, 'scripts', 'download-data.ts'), '--venue', 'bybit', '--symbols', 'BTCUSDT', '--from', '2025-06-07T00:00Z', '--to', '2025-06-12T00:00Z', '--warehouse', file, '--bybit-url', bybit.url];
+    const seen = bybit.requests.length;
+    const child = spawn(process.execPath, [...args, '--rps', '2'], { cwd: ROOT, stdio: 'ignore' });
+    const exited = new Promise<void>((r) => child.on('exit', () => r()));
+    // kill it hard once the server has answered its second page (the first is written by then)
+    while (bybit.requests.length < seen + 2) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 200));
+    child.kill('SIGKILL');
+    await exited;
+    let wh = new DuckDbWarehouse({ file });
+    const kept = await wh.count('ohlcv');
+    await wh.close();
+    expect(kept).toBeGreaterThanOrEqual(1000);
+    expect(kept % 1000).toBe(0); // whole pages only
+    expect(kept).toBeLessThan(7200);
+    const r = await cli('download-data.ts', args.slice(3).concat(['--rps', '50', '--json']));
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ series: [{ heldBefore: kept, stored: 7200 - kept, held: 7200, missing: 0 }] });
+    wh = new DuckDbWarehouse({ file });
+    try {
+      const stored = await wh.candles({ symbol: 'BTCUSDT', interval: '1m', venue: 'bybit' });
+      const want = csv(join(KIT_SLICE_DIR, 'bybit_linear', 'BTCUSDT_1m.csv'), 'BTCUSDT', 'bybit', '1m').filter((c) => c.openTime >= Date.UTC(2025, 5, 7) && c.openTime < Date.UTC(2025, 5, 12));
+      expect(stored.map((c) => [c.openTime, c.open, c.high, c.low, c.close, c.volume])).toEqual(want.map((c) => [c.openTime, c.open, c.high, c.low, c.close, c.volume]));
+    } finally {
+      await wh.close();
+    }
+  }, 120_000);
 
   it('downloads Bybit 1m (env base URL) and Kraken 5m with its real gap, lists them, and the backtester reads the download', async () => {
     const b = await cli('download-data.ts', ['--venue', 'bybit', '--symbols', 'BTCUSDT', '--intervals', '1m', '--from', '2025-06-11T00:00Z', '--to', '2025-06-12T06:00Z', '--warehouse', warehouse], { BYBIT_REST_URL: bybit.url });
