@@ -14,7 +14,7 @@ import { INTERVALS, type Interval, type Venue } from '../shared/model/market.js'
 import { DEFAULT_DOWNLOAD_CONFIG, downloadConfigSchema, type DownloadConfig } from '../shared/market/download-plan.js';
 import { downloadData, type DownloadSummary, type DownloadTarget } from '../infra/market-data/download.js';
 import { BybitKlinePager } from '../infra/bybit/rest-klines.js';
-import { KrakenRestClient } from '../infra/kraken/client.js';
+import { KrakenRestClient, RateLimiter } from '../infra/kraken/client.js';
 import { DuckDbWarehouse } from '../infra/warehouse/duckdb.js';
 
 const D = DEFAULT_DOWNLOAD_CONFIG;
@@ -106,7 +106,9 @@ function report(s: DownloadSummary, file: string, gapsListed: number): string {
       out.push(`${name}: ${r.rejected} row(s) refused by the candle gate (never stored):`);
       for (const x of r.rejectedSamples.slice(0, gapsListed || 1)) out.push(`  ${x.openTime === null ? '(no time)' : iso(x.openTime)}  ${x.reason}`);
     }
-    if (r.notServedBefore !== undefined && r.range && r.notServedBefore > r.range.fromMs) {
+    if (r.notServedBefore !== undefined && r.range && r.notServedBefore > r.range.toMs) {
+      out.push(`${name}: Kraken REST served no candle of the range (it keeps only the 720 most recent candles of an interval); import older history with npm run import:ohlcvt`);
+    } else if (r.notServedBefore !== undefined && r.range && r.notServedBefore > r.range.fromMs) {
       out.push(`${name}: Kraken REST served nothing before ${iso(r.notServedBefore)} (it keeps only the 720 most recent candles); import older history with npm run import:ohlcvt`);
     }
     if (r.emptyIntervals > 0) out.push(`${name}: ${r.emptyIntervals} zero-volume row(s) (no trades) not stored`);
@@ -198,7 +200,7 @@ async function main(): Promise<number> {
           log,
         })
       : undefined;
-  const kraken =
+  const krakenClient =
     venue === 'kraken'
       ? new KrakenRestClient(
           {
@@ -214,6 +216,18 @@ async function main(): Promise<number> {
           log,
         )
       : undefined;
+
+  // The client spaces requests per pair; Kraken's public limit is per IP: one spacing for the whole run.
+  const krakenSpacing = new RateLimiter(systemClock, Math.ceil(1000 / cfg.kraken.requestsPerSecond));
+  const kraken = krakenClient
+    ? {
+        stats: krakenClient.stats,
+        ohlc: async (pair: string, minutes: number, since?: number) => {
+          await krakenSpacing.acquire('kraken');
+          return krakenClient.ohlc(pair, minutes, since);
+        },
+      }
+    : undefined;
 
   const ac = new AbortController();
   const onSigint = () => {

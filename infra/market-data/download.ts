@@ -103,7 +103,7 @@ export interface DownloadSummary {
 export interface DownloadDeps {
   warehouse: DuckDbWarehouse;
   bybit?: BybitKlinePager;
-  kraken?: KrakenMarketData & { stats?: { requests: number; retries: number; rateLimited: number } };
+  kraken?: Pick<KrakenMarketData, 'ohlc'> & { stats?: { requests: number; retries: number; rateLimited: number } };
   clock: Clock;
   log?: Logger;
   quality: QualityConfig;
@@ -179,7 +179,7 @@ async function downloadSeries(deps: DownloadDeps, req: DownloadRequest, target: 
   return rep;
 }
 
-/** Screens and writes one page's candles (those inside `keepIn`); returns how many were stored. */
+/** Screens one page's candles (closed, inside `keepIn`) and writes the accepted ones in one insert. */
 async function storePage(deps: DownloadDeps, rep: SeriesReport, candles: Candle[], serverTime: number, keepIn: OpenTimeRange): Promise<void> {
   const iv = INTERVAL_MS[rep.interval];
   const inRange = candles.filter((c) => c.openTime >= keepIn.fromMs && c.openTime <= keepIn.toMs && c.openTime + iv <= serverTime);
