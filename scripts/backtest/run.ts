@@ -22,6 +22,7 @@ import { backtestId, backtestRunRow, configChanges, proposeConfigChange, storeBa
 import type { CandleSeries } from '../../shared/strategies/series.js';
 import type { StateStore } from '../../shared/ports/state.js';
 import { parseAssignment, parseDuration, parseValue, progressBar } from './args.js';
+import { openStateForWrite, stateFileOf } from './stored.js';
 import { badRows, DEFAULT_DATA, DEFAULT_SYMBOLS, DEFAULT_WARMUP_HOURS, loadMacroSeries, loadSeries } from './load.js';
 
 const DEFAULT_TOP = 10;
@@ -374,10 +375,8 @@ export async function main(args: string[]): Promise<void> {
   doc.id = id;
   if (v.out !== undefined) await writeOutputs(job, v.out, run, grid, chosen, analysis);
   if (v.store || v.propose) {
-    const { SqliteStateStore } = await import('../../infra/state/sqlite.js');
-    const file = v.state ? resolve(v.state) : join(resolve(process.env.CST_DATA_DIR ?? '.data'), 'live', 'state.sqlite');
-    mkdirSync(resolve(file, '..'), { recursive: true });
-    const state = new SqliteStateStore({ file });
+    const file = stateFileOf(v.state);
+    const state = await openStateForWrite(file);
     try {
       if (v.store) await storeRun(job, state, file, id, createdAt, run);
       if (v.propose) await proposeBest(job, state, id, createdAt, grid);
