@@ -189,9 +189,9 @@ export function analyseRun(trades: readonly ClosedTrade[], log: ScanLog = {}): R
   const sources = { decision: 0, tradeRow: 0, none: 0 };
   const feats = new Map<ClosedTrade, Features | null>();
   for (const t of trades) {
-    const e = entryFeatures(t, decisions);
-    sources[e.source]++;
-    feats.set(t, e.features);
+    const joined = entryFeatures(t, decisions);
+    sources[joined.source]++;
+    feats.set(t, joined.features);
   }
   const f = (t: ClosedTrade) => feats.get(t) ?? null;
   const fb = (name: string, title: string, keyOf: (t: ClosedTrade) => string, keyOrder?: readonly string[]) => breakdown(`feature:${name}`, title, trades, keyOf, 'key', keyOrder);
