@@ -83,6 +83,8 @@ Output:
                         against outcome; without it the per-pair, per-strategy and exit-reason tables.
                         The JSON, the stored run and report.html always hold them all
   --store               save the result as state document backtests/{id} and a warehouse backtest_runs row
+                        (read back with npm run backtest -- show [id] / compare A B; lookahead check:
+                        npm run backtest -- lookahead --help)
   --state FILE          the SQLite state file for --store / --propose (default .data/live/state.sqlite,
                         the embedded runtime's store; CST_DATA_DIR is honoured)
   --propose             with a grid: write the best parameters as a PENDING config change
