@@ -11,6 +11,7 @@
  */
 import { escapeXml } from '../charts/svg.js';
 import { buildTradeChart } from '../charts/trade-chart.js';
+import { formatNumber, priceDecimals } from '../charts/scale.js';
 import { INTERVAL_MS, type Interval } from '../model/market.js';
 import { resample } from '../strategies/resample.js';
 import { candleAt, sliceSeries, type CandleSeries } from '../strategies/series.js';
@@ -301,7 +302,8 @@ function tradesHtml(x: HtmlChartInput): string {
   const rows: string[] = [];
   const charts: string[] = [];
   let charted = 0;
-  for (const { t, k } of order) {
+  const price = (p: number) => formatNumber(p, priceDecimals(p));
+  for (const [n, { t, k }] of order.entries()) {
     const id = `trade-${k + 1}`;
     const svg = x.tradeCharts && charted < MAX_TRADE_CHARTS ? tradeChartSvg(t, bySymbol.get(t.symbol), k + 1, plannedExits(t, decisions)) : null;
     if (svg) {
@@ -310,10 +312,11 @@ function tradesHtml(x: HtmlChartInput): string {
     }
     const cls = t.pnl > 0 ? 'win' : 'loss';
     const cells = [
-      iso(t.entryTime), t.symbol, t.strategy, t.direction, String(t.avgEntry), iso(t.exitTime), String(t.exitPrice), t.exitReason,
+      iso(t.entryTime), t.symbol, t.strategy, t.direction, price(t.avgEntry), iso(t.exitTime), price(t.exitPrice), t.exitReason,
       t.pnl.toFixed(2), t.pnlPct.toFixed(3), ((t.exitTime - t.entryTime) / 60_000).toFixed(0),
     ];
-    const first = svg ? `<a href="#${id}">${k + 1}</a>` : String(k + 1);
+    // Numbered in entry order; the anchor is the trade's index in the run (the equity markers link to it too).
+    const first = svg ? `<a href="#${id}">${n + 1}</a>` : String(n + 1);
     rows.push(`<tr class="trade-row ${cls}" data-trade="${k + 1}"><td>${first}</td>${cells.map((c) => `<td>${escapeXml(c)}</td>`).join('')}</tr>`);
   }
   const head = ['#', 'entry (UTC)', 'pair', 'strategy', 'dir', 'entry price', 'exit (UTC)', 'exit price', 'exit reason', 'P&L USD', 'P&L %', 'min'].map((h) => `<th>${escapeXml(h)}</th>`).join('');
