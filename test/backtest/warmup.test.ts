@@ -198,6 +198,19 @@ describe('--htf-data from any folder name, and the old kit forms', () => {
   });
 });
 
+const kraken = withKit('--htf-data on Kraken\'s own OHLCVT files (PAIR_5 / 15 / 60.csv, with real gaps): 4h resampled from 60m, every component warm', 'kraken_ohlcvt/XBTUSDC_1.csv', 'kraken_ohlcvt/XBTUSD_5.csv', 'kraken_ohlcvt/XBTUSD_15.csv', 'kraken_ohlcvt/XBTUSD_60.csv');
+describe.skipIf(kraken.skip)(kraken.title, () => {
+  it('two days of 2023-03 with the kit\'s Kraken folder as the MACRO source', () => {
+    const r = cli(['--data', `BTCUSDT=${join(KIT_DIR, 'kraken_ohlcvt', 'XBTUSDC_1.csv')}`, '--symbols', 'BTCUSDT', '--htf-data', join(KIT_DIR, 'kraken_ohlcvt'), '--from', '2023-03-01T00:00Z', '--to', '2023-03-03T00:00Z', '--json']);
+    expect(r.status).toBe(0);
+    const doc = JSON.parse(r.stdout) as { run: { macro: { runs: number }; warmup: { short: unknown[]; partial: unknown[]; loadedHours: Record<string, { macro: Record<string, number> }> } } };
+    expect(doc.run.macro.runs).toBe(2 * 288);
+    expect(doc.run.warmup.short).toEqual([]);
+    // Two months of 60m history before March: 354 complete 4h buckets (live reads 500).
+    expect(doc.run.warmup.partial).toEqual([{ symbol: 'BTCUSDT', interval: '4h', candles: 354, window: 500 }]);
+  }, 120_000);
+});
+
 const month = withKit(
   'a month with --htf-data on the kit: the 4h trend computes from the first candle of the range',
   ...['BTCUSDT', 'ETHUSDT', 'SOLUSDT'].flatMap((s) => [`bybit_linear/${s}_1m.csv`, `bybit_linear/${s}_5m.csv`, `bybit_linear/${s}_15m.csv`]),
