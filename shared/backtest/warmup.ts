@@ -24,7 +24,7 @@
  *    levels, the MACRO regime), with one line per late component for the report.
  */
 import { SCALP_STRATEGIES, type StrategyConfigs } from '../config/strategy.js';
-import type { SystemConfig } from '../config/system.js';
+import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from '../config/system.js';
 import { INTERVAL_MS, type Interval } from '../model/market.js';
 import { candlesNeeded, MACRO_SLOT_MS, macroLookbacks, REGIME_INTERVAL, regimeReadCandles, type MacroLookback } from '../pipeline/macro-analysis.js';
 import { REGIME_HISTORY_MS, VOLATILITY_WINDOW_MS } from '../pipeline/execution.js';
@@ -74,9 +74,6 @@ export interface WarmupConfig {
   system: Partial<Pick<SystemConfig, 'hotWindowCandles'>>;
 }
 
-/** The default hot window when a config does not give one (SystemConfig default). */
-const DEFAULT_HOT_WINDOW = 500;
-
 function component(id: string, label: string, series: WarmupSeries, interval: Interval, candles: number, window: number, referenceOnly = false, computesShort = false): WarmupComponent {
   const ms = INTERVAL_MS[interval];
   const w = Math.max(window, candles);
@@ -109,7 +106,7 @@ function macroLabel(l: MacroLookback, s: StrategyConfigs['macro']): string {
 /** Every component in use and the history it needs (see the module comment). */
 export function warmupPlan(config: WarmupConfig, opts: { macro: boolean }): WarmupPlan {
   const { strategies } = config;
-  const hot = config.system.hotWindowCandles ?? DEFAULT_HOT_WINDOW;
+  const hot = config.system.hotWindowCandles ?? DEFAULT_SYSTEM_CONFIG.hotWindowCandles;
   const out: WarmupComponent[] = [];
   for (const id of SCALP_STRATEGIES) {
     const cfg = strategies.scalp[id];

@@ -125,7 +125,10 @@ describe('a run with enough history vs one with short history (real BTC data)', 
       expect(t.exitTime).toBeLessThanOrEqual(TO + MIN);
     }
     expect(r.events.length).toBeGreaterThan(0);
-    for (const e of r.events) expect(e.ts).toBeGreaterThanOrEqual(FROM);
+    for (const e of r.events) {
+      expect(e.ts).toBeGreaterThanOrEqual(FROM);
+      expect(e.ts).toBeLessThanOrEqual(TO + MIN);
+    }
   });
 
   it('short history: the report names the 4h trend and when it first computed (measured), and the cold 1m components', () => {
