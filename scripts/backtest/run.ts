@@ -21,8 +21,7 @@ import { backtestId, backtestRunRow, configChanges, proposeConfigChange, storeBa
 import type { CandleSeries } from '../../shared/strategies/series.js';
 import type { StateStore } from '../../shared/ports/state.js';
 import { parseAssignment, parseDuration, parseValue, progressBar } from './args.js';
-import { badRows, DEFAULT_DATA, DEFAULT_SYMBOLS, loadMacroSeries, loadSeries, warmupOverride, type LoadRange } from './load.js';
-import { warmupPlan, type WarmupPlan } from '../../shared/backtest/warmup.js';
+import { badRows, DEFAULT_DATA, DEFAULT_SYMBOLS, loadMacroSeries, loadSeries, neededWarmup, warmupOverride, type LoadRange } from './load.js';
 
 const DEFAULT_TOP = 10;
 
@@ -232,27 +231,6 @@ function settingsOf(v: CliValues): Settings {
   return { symbols, from, to, sel, indicators, objective, workers, top, sets, base, dims, wf, stressCount, htf };
 }
 
-/** The history the run needs before --from: the largest of the base config's and every grid option's (shared/backtest/warmup.ts). */
-function runWarmup(st: Settings): Pick<WarmupPlan, 'scalpMs' | 'macroMs'> {
-  const configs = [st.base];
-  for (const d of st.dims) {
-    for (const o of d.options) {
-      try {
-        configs.push(applyOverrides(st.base, o.set));
-      } catch {
-        // an invalid option fails in the grid itself, with its message
-      }
-    }
-  }
-  const out: Pick<WarmupPlan, 'scalpMs' | 'macroMs'> = { scalpMs: 0, macroMs: {} };
-  for (const strategies of configs) {
-    const p = warmupPlan({ strategies, system: DEFAULT_SYSTEM_CONFIG }, { macro: st.htf !== undefined });
-    out.scalpMs = Math.max(out.scalpMs, p.scalpMs);
-    for (const [iv, ms] of Object.entries(p.macroMs) as Array<[keyof WarmupPlan['macroMs'], number]>) out.macroMs[iv] = Math.max(out.macroMs[iv] ?? 0, ms);
-  }
-  return out;
-}
-
 /** What the stages of one invocation share: the settings, the data, the printed blocks and the JSON document. */
 interface Job {
   st: Settings;
@@ -363,7 +341,8 @@ export async function main(args: string[]): Promise<void> {
     return;
   }
   const st = settingsOf(v);
-  const range: LoadRange = { from: st.from, to: st.to, warmup: warmupOverride(v, runWarmup(st)) };
+  const needed = neededWarmup(st.base, st.dims.flatMap((d) => d.options.map((o) => o.set)), st.htf !== undefined);
+  const range: LoadRange = { from: st.from, to: st.to, warmup: warmupOverride(v, needed) };
   const series = await loadSeries(v as Record<string, string | boolean | string[] | undefined>, st.symbols, range);
   if (badRows.skipped > 0) {
     const first = badRows.samples.map((r) => `${r.source}:${r.line}: ${r.reason}`).join('; ');

@@ -25,6 +25,7 @@ import { krakenCandles } from '../../infra/replay/kit-data.js';
 import { seriesFromCandles, type CandleSeries } from '../../shared/strategies/series.js';
 import { candlesNeeded } from '../../shared/pipeline/macro-analysis.js';
 import { fixture, KIT_DIR, withKit } from '../kit.js';
+import { neededWarmup } from '../../scripts/backtest/load.js';
 import { HOUR, KIT_SLICE_DIR, kitSeries, MIN } from './helpers.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -82,6 +83,8 @@ describe('warmupPlan: the history each component needs, from the config', () => 
     expect(s.components.some((c) => c.id.startsWith('scalp.levels_exhaustion'))).toBe(false);
     expect(s.scalpMs).toBe(48 * HOUR + MIN); // then the regime's 48 h change is the longest
 
+    // A grid loads what its hungriest option needs.
+    expect(neededWarmup(DEFAULT_STRATEGY_CONFIGS, [{ 'scalp.levels_exhaustion.levels.trendLines.interval': '4h' }, { 'no.such.key': 1 }], false).scalpMs).toBe(73 * 4 * HOUR);
     expect(plan(DEFAULT_STRATEGY_CONFIGS, true, 250).macroMs['4h']).toBe(250 * 4 * HOUR);
     expect(plan(DEFAULT_STRATEGY_CONFIGS, false).macroMs).toEqual({});
     expect(plan(applyOverrides(DEFAULT_STRATEGY_CONFIGS, { 'macro.enabled': false })).macroMs).toEqual({});
