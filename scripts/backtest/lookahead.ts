@@ -13,7 +13,7 @@ import { createMarket } from '../../shared/backtest/market.js';
 import { closeEvaluators, INDICATOR_MODES, runBacktest, type IndicatorMode } from '../../shared/backtest/run.js';
 import { ALTERATIONS, checkLookahead, defaultCuts, formatLookahead, type Alteration } from '../../shared/backtest/lookahead.js';
 import { parseAssignment, parseValue, progressBar } from './args.js';
-import { badRows, DEFAULT_DATA, DEFAULT_SYMBOLS, loadSeries } from './load.js';
+import { badRows, DEFAULT_DATA, DEFAULT_SYMBOLS, loadSeries, neededWarmup, warmupOverride } from './load.js';
 
 export const HELP = `Usage: npm run backtest -- lookahead [options]
 
@@ -103,7 +103,8 @@ export async function main(args: string[]): Promise<void> {
   } catch (e) {
     fail((e as Error).message);
   }
-  const series = await loadSeries(v as Record<string, string | boolean | string[] | undefined>, symbols, from, to);
+  const warmup = warmupOverride(v, neededWarmup(strategies, [], false));
+  const series = await loadSeries(v as Record<string, string | boolean | string[] | undefined>, symbols, { from, to, warmup });
   if (badRows.skipped > 0) process.stderr.write(`--skip-bad-rows: skipped ${badRows.skipped} CSV row(s) the candle gate refused\n`);
   const allowMissingReference = v['allow-missing-reference'] === true;
   const config = { system: DEFAULT_SYSTEM_CONFIG, strategies, ...(allowMissingReference ? { allowMissingReference } : {}) };
