@@ -6,7 +6,8 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
-import { DEFAULT_WAREHOUSE, fail, parseTime, table } from './cli.js';
+import { DEFAULT_WAREHOUSE, fail, parseTime } from './cli.js';
+import { table } from '../shared/backtest/text-table.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../shared/config/system.js';
 import { createLogger } from '../shared/log.js';
 import { systemClock } from '../shared/ports/clock.js';
@@ -93,10 +94,10 @@ function report(s: DownloadSummary, file: string, gapsListed: number): string {
   const out: string[] = [];
   out.push(`Downloaded ${s.venue}${s.category ? ` ${s.category}` : ''} ${iso(s.fromMs)} -> ${iso(s.toMs)} into DuckDB ${file}`);
   out.push(
-    table([
+    table(
       ['symbol', 'interval', 'expected', 'held before', 'stored', 'held', 'pages', 'rejected', 'flagged', 'missing', 'gaps', 'status'],
-      ...s.series.map((r) => [r.pair && r.pair !== r.symbol ? `${r.symbol} (${r.pair})` : r.symbol, r.interval, String(r.expected), String(r.heldBefore), String(r.stored), String(r.held), String(r.pages), String(r.rejected), String(r.flagged), String(r.missing), String(r.gaps.length), r.status]),
-    ]),
+      s.series.map((r) => [r.pair && r.pair !== r.symbol ? `${r.symbol} (${r.pair})` : r.symbol, r.interval, String(r.expected), String(r.heldBefore), String(r.stored), String(r.held), String(r.pages), String(r.rejected), String(r.flagged), String(r.missing), String(r.gaps.length), r.status]),
+    ),
   );
   out.push(`requests ${s.requests}, retries ${s.retries} (rate-limited ${s.rateLimited})`);
   for (const r of s.series) {

@@ -6,7 +6,8 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_WAREHOUSE, fail, table } from './cli.js';
+import { DEFAULT_WAREHOUSE, fail } from './cli.js';
+import { table } from '../shared/backtest/text-table.js';
 import { INTERVAL_MS, INTERVALS } from '../shared/model/market.js';
 import { candlesIn } from '../shared/market/download-plan.js';
 import { DuckDbWarehouse } from '../infra/warehouse/duckdb.js';
@@ -76,10 +77,10 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`${file}\n`);
   process.stdout.write(
-    table([
+    table(
       ['venue', 'symbol', 'interval', 'first', 'last', 'candles', 'expected', 'missing', 'gaps'],
-      ...rows.map((r) => [r.venue, r.symbol, r.interval, iso(r.firstMs), iso(r.lastMs), String(r.count), String(r.expected), String(r.missing), String(r.gapRanges)]),
-    ]) + '\n',
+      rows.map((r) => [r.venue, r.symbol, r.interval, iso(r.firstMs), iso(r.lastMs), String(r.count), String(r.expected), String(r.missing), String(r.gapRanges)]),
+    ) + '\n',
   );
 }
 

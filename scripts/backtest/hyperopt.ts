@@ -25,7 +25,7 @@ import { monteCarlo, type MonteCarloResult } from '../../shared/backtest/hyperop
 import { bestSoFar, formatHyperopt, formatMonteCarlo, formatWalkForwardHyperopt } from '../../shared/backtest/hyperopt/report.js';
 import type { ClosedTrade } from '../../shared/model/trading.js';
 import { parseAssignment, parseDuration, parseValue } from './args.js';
-import { badRows, DEFAULT_DATA, DEFAULT_SYMBOLS, DEFAULT_WARMUP_HOURS, loadSeries } from './load.js';
+import { badRows, DEFAULT_DATA, DEFAULT_SYMBOLS, loadSeries, neededWarmup, warmupOverride, type LoadRange } from './load.js';
 
 const DEFAULT_TRIALS = 100;
 const DEFAULT_SEED = 1;
@@ -64,7 +64,7 @@ Search:
 
 Data and config (as \`npm run backtest -- --help\`):
   --data PATHS, --warehouse FILE, --venue NAME, --symbols A,B (default ${DEFAULT_SYMBOLS.join(',')}),
-  --from ISO, --to ISO, --warmup-hours N (default ${DEFAULT_WARMUP_HOURS}), --skip-bad-rows,
+  --from ISO, --to ISO, --warmup-hours N (default: what the widest point of the space needs), --skip-bad-rows,
   --strategy ID|all (default all), --set KEY=VALUE, --indicators full|live-window,
   --allow-missing-reference. Default data: ${DEFAULT_DATA}
 
@@ -291,7 +291,10 @@ export async function main(args: string[]): Promise<void> {
     return;
   }
   const st = settingsOf(v);
-  const series = await loadSeries(v as Record<string, string | boolean | string[] | undefined>, st.symbols, st.from, st.to);
+  // Warm-up history before --from: what the most demanding point of the space needs (each bound / choice).
+  const probes = st.space.flatMap((p) => (p.kind === 'choice' ? p.values : [p.low, p.high]).map((x) => Object.fromEntries(p.paths.map((path) => [path, x]))));
+  const range: LoadRange = { from: st.from, to: st.to, warmup: warmupOverride(v, neededWarmup(st.base, probes, false)) };
+  const series = await loadSeries(v as Record<string, string | boolean | string[] | undefined>, st.symbols, range);
   if (badRows.skipped > 0) process.stderr.write(`--skip-bad-rows: skipped ${badRows.skipped} CSV row(s) the candle gate refused\n`);
   const allowMissingReference = v['allow-missing-reference'] === true;
   const config = { system: DEFAULT_SYSTEM_CONFIG, strategies: st.base, ...(allowMissingReference ? { allowMissingReference } : {}) };
