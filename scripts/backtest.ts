@@ -7,7 +7,10 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 /** Subcommands: name -> module under scripts/backtest/ exporting `main(args: string[])`. */
-const SUBCOMMANDS: Record<string, string> = {};
+const SUBCOMMANDS: Record<string, string> = {
+  launch: './backtest/launch.js',
+  collect: './backtest/collect.js',
+};
 
 async function dispatch(argv: string[]): Promise<void> {
   const [first, ...rest] = argv;
