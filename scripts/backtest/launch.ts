@@ -15,7 +15,7 @@ import { defaultGrid, valueDimension, type GridCombo, type GridDimension } from 
 import { createMarket } from '../../shared/backtest/market.js';
 import { OBJECTIVES, type Objective } from '../../shared/backtest/metrics.js';
 import { INDICATOR_MODES, type IndicatorMode } from '../../shared/backtest/run.js';
-import { createManifest, manifestHash, shardRunId, MAX_TASKS, type ShardDataSpec, type ShardManifest, type TrialSpec } from '../../shared/backtest/shards.js';
+import { createManifest, manifestHash, parseManifest, shardRunId, MAX_TASKS, type ShardDataSpec, type ShardManifest, type TrialSpec } from '../../shared/backtest/shards.js';
 import { sliceSeries, type CandleSeries } from '../../shared/strategies/series.js';
 import { upperBound } from '../../shared/sorted.js';
 import { parseAssignment, parseDuration, parseValue, progressBar, HOUR } from './args.js';
@@ -162,7 +162,9 @@ function buildManifest(v: Values, data: ShardDataSpec, createdAt: number): Shard
   const { spec, config, objective, indicators } = trialsAndConfig(v);
   const body = { objective, indicators, config, data, trials: spec };
   try {
-    return createManifest({ runId: v['run-id'] ?? shardRunId(createdAt, body), createdAt, ...body });
+    const m = createManifest({ runId: v['run-id'] ?? shardRunId(createdAt, body), createdAt, ...body });
+    parseManifest(JSON.stringify(m)); // what every task will check: refuse a bad --trials file here, not in N tasks
+    return m;
   } catch (e) {
     fail((e as Error).message);
   }
