@@ -8,6 +8,9 @@ import { pathToFileURL } from 'node:url';
 
 /** Subcommands: name -> module under scripts/backtest/ exporting `main(args: string[])`. */
 const SUBCOMMANDS: Record<string, string> = {
+  show: './backtest/show.js',
+  compare: './backtest/compare.js',
+  lookahead: './backtest/lookahead.js',
   launch: './backtest/launch.js',
   collect: './backtest/collect.js',
 };

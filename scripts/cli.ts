@@ -13,3 +13,13 @@ export function parseTime(s: string | undefined, name: string): number | undefin
   if (!Number.isFinite(t)) fail(`${name} must be an ISO date/time (got '${s}')`);
   return t;
 }
+
+/** The warehouse file of download-data, list-data and import:ohlcvt. */
+export const DEFAULT_WAREHOUSE = '.data/warehouse.duckdb';
+
+/** A plain text table: the first row is the header, columns padded to their widest cell. */
+export function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
+}

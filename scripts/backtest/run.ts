@@ -17,10 +17,12 @@ import { runWalkForward, type WalkForwardResult } from '../../shared/backtest/wa
 import { runStress, STRESS_WINDOW_MS, type StressReport } from '../../shared/backtest/stress.js';
 import { OBJECTIVES, summariseTrade, type Objective } from '../../shared/backtest/metrics.js';
 import { decimateEquity, formatGrid, formatRun, formatStress, formatWalkForward, htmlReport } from '../../shared/backtest/report.js';
+import { analyseRun, formatAnalysis, type RunAnalysis } from '../../shared/backtest/analysis.js';
 import { backtestId, backtestRunRow, configChanges, proposeConfigChange, storeBacktest } from '../../shared/backtest/store.js';
 import type { CandleSeries } from '../../shared/strategies/series.js';
 import type { StateStore } from '../../shared/ports/state.js';
 import { parseAssignment, parseDuration, parseValue, progressBar } from './args.js';
+import { openStateForWrite, stateFileOf } from './stored.js';
 import { badRows, DEFAULT_DATA, DEFAULT_SYMBOLS, DEFAULT_WARMUP_HOURS, loadMacroSeries, loadSeries } from './load.js';
 
 const DEFAULT_TOP = 10;
@@ -76,7 +78,13 @@ Output:
   --out DIR             write result.json, report.html (equity + drawdown + trade markers) and
                         equity.png (equity + drawdown)
   --json                print the JSON result instead of the tables
+  --analysis            print every breakdown (hour of day, weekday, daily / weekly / monthly, direction)
+                        and the entry-feature buckets (exhaustion checks, level, bias, volume, RSI)
+                        against outcome; without it the per-pair, per-strategy and exit-reason tables.
+                        The JSON, the stored run and report.html always hold them all
   --store               save the result as state document backtests/{id} and a warehouse backtest_runs row
+                        (read back with npm run backtest -- show [id] / compare A B; lookahead check:
+                        npm run backtest -- lookahead --help)
   --state FILE          the SQLite state file for --store / --propose (default .data/live/state.sqlite,
                         the embedded runtime's store; CST_DATA_DIR is honoured)
   --propose             with a grid: write the best parameters as a PENDING config change
@@ -140,6 +148,7 @@ function readArgs(args: string[]) {
         'stress-window': { type: 'string' },
         out: { type: 'string' },
         json: { type: 'boolean', default: false },
+        analysis: { type: 'boolean', default: false },
         store: { type: 'boolean', default: false },
         state: { type: 'string' },
         propose: { type: 'boolean', default: false },
@@ -260,14 +269,14 @@ async function walkForwardStage(job: Job, wf: string): Promise<void> {
 }
 
 /** --out: result.json, report.html and (with two samples or more) equity.png. */
-async function writeOutputs(job: Job, dirArg: string, run: BacktestResult, grid: GridResult | null, chosen: StrategyConfigs): Promise<void> {
+async function writeOutputs(job: Job, dirArg: string, run: BacktestResult, grid: GridResult | null, chosen: StrategyConfigs, analysis: RunAnalysis): Promise<void> {
   const { st } = job;
   const dir = resolve(dirArg);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'result.json'), JSON.stringify(job.doc, null, 2) + '\n');
   const title = `Backtest ${st.symbols.join(', ')} (${st.sel})`;
   const subtitle = `${new Date(run.from).toISOString().slice(0, 16)}Z -> ${new Date(run.to).toISOString().slice(0, 16)}Z, ${grid ? `best of ${grid.runs} by ${st.objective}: ${Object.values(grid.rows[0]?.labels ?? {}).join(' | ')}` : 'configured parameters'}`;
-  writeFileSync(join(dir, 'report.html'), htmlReport({ title, subtitle, startingEquity: chosen.risk.startingEquityUsd, start: run.from, time: run.equityTime, equity: run.equity, samples: run.samples, trades: run.trades, metrics: run.metrics, notes: run.notes }));
+  writeFileSync(join(dir, 'report.html'), htmlReport({ title, subtitle, startingEquity: chosen.risk.startingEquityUsd, start: run.from, time: run.equityTime, equity: run.equity, samples: run.samples, trades: run.trades, metrics: run.metrics, notes: run.notes, analysis, tradeCharts: { series: job.series, decisions: run.decisions } }));
   if (run.samples >= 2) {
     const { renderEquityChart } = await import('../../infra/charts/render.js');
     const png = await renderEquityChart({ points: decimateEquity(run.equityTime, run.equity, run.samples), title, subtitle, size: 'large' });
@@ -349,10 +358,13 @@ export async function main(args: string[]): Promise<void> {
 
   // The run shown in detail: the grid's best, or the configured one.
   const bar = progressBar(grid ? 'best run' : 'backtest', 'candles');
-  const run = runBacktest(market, { ...config, strategies: chosen }, { indicators, record: { decisions: false }, onProgress: bar.update, progressEvery: 5_000, ...(macroSeries ? { macroSeries } : {}) });
+  const run = runBacktest(market, { ...config, strategies: chosen }, { indicators, record: { decisions: v.analysis }, onProgress: bar.update, progressEvery: 5_000, ...(macroSeries ? { macroSeries } : {}) });
   bar.stop();
   job.out.push(formatRun(run));
+  const analysis = analyseRun(run.trades, run);
+  job.out.push(formatAnalysis(analysis, v.analysis ? 'full' : 'compact'));
   doc.run = runJson(run);
+  doc.analysis = analysis;
   if (stressCount > 0) {
     const stress: StressReport = runStress({ series, from: market.from, to: market.to, config: { ...config, strategies: chosen }, count: stressCount, windowMs: v['stress-window'] ? parseDuration(v['stress-window'], '--stress-window') : STRESS_WINDOW_MS, indicators });
     job.out.push(formatStress(stress));
@@ -363,12 +375,10 @@ export async function main(args: string[]): Promise<void> {
   const id = backtestId(createdAt, doc.params);
   doc.createdAt = createdAt;
   doc.id = id;
-  if (v.out !== undefined) await writeOutputs(job, v.out, run, grid, chosen);
+  if (v.out !== undefined) await writeOutputs(job, v.out, run, grid, chosen, analysis);
   if (v.store || v.propose) {
-    const { SqliteStateStore } = await import('../../infra/state/sqlite.js');
-    const file = v.state ? resolve(v.state) : join(resolve(process.env.CST_DATA_DIR ?? '.data'), 'live', 'state.sqlite');
-    mkdirSync(resolve(file, '..'), { recursive: true });
-    const state = new SqliteStateStore({ file });
+    const file = stateFileOf(v.state);
+    const state = await openStateForWrite(file);
     try {
       if (v.store) await storeRun(job, state, file, id, createdAt, run);
       if (v.propose) await proposeBest(job, state, id, createdAt, grid);

@@ -128,6 +128,8 @@ export interface SignalOutcome {
   strategy: string;
   accepted: boolean;
   reason: RejectReason | null;
+  /** The macro bias the execution read for this signal (null: none yet), for the analysis' bias buckets. */
+  bias: { bias: BiasState['bias']; confidence: number } | null;
 }
 
 export interface BacktestResult {
@@ -381,7 +383,7 @@ function signal(run: Run, sig: Signal, market: { bias: BiasState | null; volatil
   const dec = rs.decision;
   if (dec.accepted) run.accepted++;
   else run.rejected[dec.reason] = (run.rejected[dec.reason] ?? 0) + 1;
-  if (run.rec.signals) run.signals.push({ signalId: sig.signalId, now, symbol: sig.symbol, strategy: sig.strategy, accepted: dec.accepted, reason: dec.accepted ? null : dec.reason });
+  if (run.rec.signals) run.signals.push({ signalId: sig.signalId, now, symbol: sig.symbol, strategy: sig.strategy, accepted: dec.accepted, reason: dec.accepted ? null : dec.reason, bias: market.bias ? { bias: market.bias.bias, confidence: market.bias.confidence } : null });
 }
 
 function htfClose(c: Candle): number {
