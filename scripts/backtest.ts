@@ -11,6 +11,8 @@ const SUBCOMMANDS: Record<string, string> = {
   show: './backtest/show.js',
   compare: './backtest/compare.js',
   lookahead: './backtest/lookahead.js',
+  launch: './backtest/launch.js',
+  collect: './backtest/collect.js',
   hyperopt: './backtest/hyperopt.js',
 };
 

@@ -267,6 +267,33 @@ export class DuckDbWarehouse implements Warehouse {
     });
   }
 
+  /** The rows of one run of a run table (`backtest_trials`, `backtest_manifests`), ordered by key. */
+  async runRows(table: 'backtest_trials' | 'backtest_manifests', runId: string): Promise<Row[]> {
+    return (await this.rowsWhere(table, `${duckIdent('run_id')} = $runId`, { runId }));
+  }
+
+  private rowsWhere(table: TableName, where: string, params: Record<string, DuckDBValue>): Promise<Row[]> {
+    const t = TABLES[table];
+    const cols: readonly Column[] = t.columns;
+    const sql =
+      `SELECT ${cols.map((c) => duckDbSelectExpr(c)).join(', ')} FROM ${duckIdent(t.name)} WHERE ${where} ` +
+      `ORDER BY ${t.key.map((k: string) => duckIdent(k)).join(', ')}`;
+    return this.exclusive(async (conn) => {
+      const reader = await conn.runAndReadAll(sql, params);
+      return reader.getRowObjectsJS().map((r) => {
+        const out: Row = {};
+        for (const c of cols) {
+          const v = r[c.name];
+          if (v === null || v === undefined) out[c.name] = null;
+          else if (typeof v === 'bigint') out[c.name] = Number(v);
+          else if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[c.name] = v;
+          else out[c.name] = String(v);
+        }
+        return out;
+      });
+    });
+  }
+
   close(): Promise<void> {
     const run = this.tail.then(() => {
       if (this.closed) return;

@@ -17,7 +17,8 @@ import { INDICATOR_MODES, runBacktest, type IndicatorMode } from '../../shared/b
 import { DEFAULT_MIN_TRADES, OBJECTIVES, summariseTrade, type BacktestMetrics, type Objective } from '../../shared/backtest/metrics.js';
 import { runWalkForward, type WalkForwardResult } from '../../shared/backtest/walk-forward.js';
 import { decimateEquity, formatRun, htmlReport } from '../../shared/backtest/report.js';
-import { backtestId, backtestRunRow, backtestTrialRow, configChanges, proposeConfigChange, storeBacktest, storeTrials, type StoredTrialDoc } from '../../shared/backtest/store.js';
+import { trialRow } from '../../shared/backtest/shards.js';
+import { backtestId, backtestRunRow, configChanges, proposeConfigChange, storeBacktest, storeTrials, type StoredTrialDoc } from '../../shared/backtest/store.js';
 import { parseParam, spaceFromDocument, validateSpace, type SearchSpace } from '../../shared/backtest/hyperopt/space.js';
 import { SAMPLERS, type SamplerName } from '../../shared/backtest/hyperopt/sampler.js';
 import { runHyperopt, type HyperoptResult, type Trial } from '../../shared/backtest/hyperopt/search.js';
@@ -414,7 +415,7 @@ export async function main(args: string[]): Promise<void> {
         try {
           await wh.ensureSchema();
           await wh.insert('backtest_runs', [backtestRunRow(id, createdAt, { symbols: st.symbols, from: market.from, to: market.to, objective: st.objective }, run.metrics, summary)]);
-          await wh.insert('backtest_trials', storedTrials.map((x) => backtestTrialRow(id, createdAt, st.objective, x)));
+          await wh.insert('backtest_trials', storedTrials.map((x) => trialRow({ runId: id, index: x.index, labels: x.labels, overrides: x.overrides, metrics: x.metrics, wallMs: x.wallMs, shardIndex: null, attempt: null, createdAt }, st.objective)));
         } finally {
           await wh.close();
         }

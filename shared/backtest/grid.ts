@@ -160,7 +160,8 @@ export interface GridInput {
 export interface GridResult {
   rows: GridRow[];
   objective: Objective;
-  minTrades: number;
+  /** The run's --min-trades (runGrid always sets it). */
+  minTrades?: number;
   runs: number;
   workers: number;
   wallMs: number;

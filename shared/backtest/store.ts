@@ -6,8 +6,8 @@
  *   the id is derived from the run's parameters and start time, so a retried write is a no-op).
  *   The warehouse table `backtest_runs` gets one row per run (`backtestRunRow`), for history queries.
  * - `backtests/{id}/trials/{index}`: every trial of an optimisation run (hyperopt), one document
- *   each (`storeTrials`), and one warehouse `backtest_trials` row each (`backtestTrialRow`; the
- *   table's columns are defined once in shared/warehouse-schema.ts, shared with the shard runner).
+ *   each (`storeTrials`), and one warehouse `backtest_trials` row each (shards.ts `trialRow`, the
+ *   one builder of that table's rows; columns in shared/warehouse-schema.ts).
  * - `suggestions/{id}`: a PENDING config change (every changed key with its config document, field,
  *   before and after, and the metrics of both) for the owner to approve. Nothing here, nor anywhere
  *   in the backtester, applies it. Numeric changes are also listed as `ml_suggestions/{id}-{n}`
@@ -142,27 +142,4 @@ export async function storeTrials(state: StateStore, id: string, trials: readonl
     if (await state.create(backtestTrialPath(id, t.index), jsonSafe({ ...t, runId: id }) as unknown as DocData)) written++;
   }
   return { written, path: backtestTrialsCollection(id) };
-}
-
-/** The warehouse `backtest_trials` row of a trial (columns: shared/warehouse-schema.ts). */
-export function backtestTrialRow(runId: string, createdAt: number, objective: string, t: StoredTrialDoc): Row {
-  const num = (x: number | null | undefined): number | null => (x !== null && x !== undefined && Number.isFinite(x) ? x : null);
-  return {
-    run_id: runId,
-    trial_index: t.index,
-    labels: JSON.stringify(t.labels),
-    overrides: JSON.stringify(jsonSafe(t.overrides)),
-    metrics: JSON.stringify(jsonSafe(t.metrics)),
-    trades: t.metrics.trades,
-    total_pnl: num(t.metrics.totalPnl),
-    profit_factor: num(t.metrics.profitFactor),
-    max_drawdown_pct: num(t.metrics.maxDrawdownPct),
-    sharpe: num(t.metrics.sharpe),
-    score: num(t.score),
-    objective,
-    wall_ms: num(t.wallMs),
-    shard_index: null,
-    attempt: null,
-    created_at: createdAt,
-  };
 }
