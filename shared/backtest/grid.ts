@@ -199,8 +199,8 @@ export async function runGrid(input: GridInput): Promise<GridResult> {
   const indicators = input.indicators ?? 'full';
   const wanted = input.workers ?? Math.min(availableParallelism(), combos.length);
   const workers = Math.max(0, Math.min(wanted, combos.length));
-  const market = createMarket({ series: input.series, ...(input.from !== undefined ? { from: input.from } : {}), ...(input.to !== undefined ? { to: input.to } : {}) });
-  const pool = await ComboPool.start({ series: input.series, market, config: input.config, indicators, workers });
+  const pool = await ComboPool.start({ series: input.series, market: () => createMarket({ series: input.series, ...(input.from !== undefined ? { from: input.from } : {}), ...(input.to !== undefined ? { to: input.to } : {}) }), config: input.config, indicators, workers });
+  const market = pool.market;
   let rows: UnrankedRow[];
   try {
     rows = await pool.run(combos, input.onProgress);
@@ -215,8 +215,11 @@ export async function runGrid(input: GridInput): Promise<GridResult> {
 
 export interface PoolInput {
   series: readonly CandleSeries[];
-  /** The market of the range (its from / to go to the workers, which build their own). */
-  market: BacktestMarket;
+  /**
+   * The market of the range (its from / to go to the workers, which build their own); a function is
+   * called after the worker processes are forked, so their start overlaps its preparation.
+   */
+  market: BacktestMarket | (() => BacktestMarket);
   config: BacktestConfig;
   indicators: IndicatorMode;
   /** Worker processes; 0 = run in this process on `market`. */
@@ -237,17 +240,24 @@ export class ComboPool {
 
   static async start(input: PoolInput): Promise<ComboPool> {
     const procs: ChildProcess[] = [];
-    if (input.workers > 0) {
-      const init: WorkerInit = { series: input.series.map(packSeries), from: input.market.from, to: input.market.to, config: input.config, indicators: input.indicators };
-      for (let k = 0; k < input.workers; k++) procs.push(spawnGridWorker());
-      try {
+    for (let k = 0; k < input.workers; k++) procs.push(spawnGridWorker());
+    let market: BacktestMarket;
+    try {
+      market = typeof input.market === 'function' ? input.market() : input.market;
+      if (procs.length > 0) {
+        const init: WorkerInit = { series: input.series.map(packSeries), from: market.from, to: market.to, config: input.config, indicators: input.indicators };
         await Promise.all(procs.map((w) => initWorker(w, init)));
-      } catch (e) {
-        for (const w of procs) w.kill();
-        throw e;
       }
+    } catch (e) {
+      for (const w of procs) w.kill();
+      throw e;
     }
-    return new ComboPool(input, procs);
+    return new ComboPool({ ...input, market }, procs);
+  }
+
+  /** The market of the pool's range. */
+  get market(): BacktestMarket {
+    return this.input.market as BacktestMarket;
   }
 
   get workers(): number {
@@ -259,7 +269,7 @@ export class ComboPool {
     let done = 0;
     if (this.procs.length === 0) {
       combos.forEach((c, k) => {
-        out[k] = { ...c, ...runCombo(this.input.market, this.input.config, c, this.input.indicators) };
+        out[k] = { ...c, ...runCombo(this.market, this.input.config, c, this.input.indicators) };
         onProgress?.(++done, combos.length);
       });
       return out;

@@ -76,9 +76,9 @@ export async function runHyperopt(x: HyperoptInput): Promise<HyperoptResult> {
   if (!(Number.isInteger(x.trials) && x.trials >= 1)) throw new Error('hyperopt: trials must be a whole number >= 1');
   const minTrades = x.minTrades ?? DEFAULT_MIN_TRADES;
   const indicators = x.indicators ?? 'full';
-  const market = createMarket({ series: x.series, ...(x.from !== undefined ? { from: x.from } : {}), ...(x.to !== undefined ? { to: x.to } : {}) });
   const workers = Math.max(0, Math.min(x.workers ?? availableParallelism(), x.trials));
-  const pool = await ComboPool.start({ series: x.series, market, config: x.config, indicators, workers });
+  const pool = await ComboPool.start({ series: x.series, market: () => createMarket({ series: x.series, ...(x.from !== undefined ? { from: x.from } : {}), ...(x.to !== undefined ? { to: x.to } : {}) }), config: x.config, indicators, workers });
+  const market = pool.market;
   const rows: Trial[] = [];
   const history: Observation[] = [];
   const seen = new Map<string, number>();
