@@ -25,7 +25,7 @@ const BTC = realBtc1m().filter((c) => c.openTime >= at('12:05') && c.openTime <=
 const between = (a: string, b: string) => BTC.filter((c) => c.openTime >= at(a) && c.openTime < at(b));
 const LONG = (id: string, ts = at('12:18'), strategy: 'v52_divergence' | 'levels_exhaustion' = 'v52_divergence') =>
   signal({ signalId: `${strategy}:BTCUSDT:${id}`, strategy, ts, entries: [109100], stopLoss: 108800, takeProfit: 109650, maxHoldMs: 60 * MIN });
-const SLIPPAGE = DEFAULT_STRATEGY_CONFIGS.paper.scalpSlippagePct / 100;
+const SLIPPAGE = DEFAULT_STRATEGY_CONFIGS.paper.costs.scalpSlippagePct / 100;
 
 let h: Harness;
 afterEach(async () => {
