@@ -97,7 +97,8 @@ export function restingEntryFill(direction: Direction, limit: number, qty: numbe
  * `conservative` it is an ordinary fill at the limit plus slippage (the behaviour it keeps).
  */
 export function crossingEntryFill(direction: Direction, open: number, limit: number, qty: number, rates: CostRates): Fill {
-  if (rates.profile === 'conservative') return restingEntryFill(direction, limit, qty, rates);
+  // conservative: priced like any entry (limit + slippage, flat fee), but it did cross the book
+  if (rates.profile === 'conservative') return { ...restingEntryFill(direction, limit, qty, rates), liquidity: 'taker' };
   const raw = entryPrice(direction, open, rates.slippageRate);
   const price = direction === 'LONG' ? Math.min(raw, limit) : Math.max(raw, limit);
   return fill(price, open, qty, 'taker', rates);
