@@ -10,10 +10,11 @@ import { runChartBench } from './charts.js';
 import { runPipelineBench } from './pipeline.js';
 import { runBacktestBench } from './backtest.js';
 import { runColdStartBench } from './cold-start.js';
+import { runShardsBench } from './shards.js';
 
 /** The benches that read the data kit's month (../shared/data/bybit_linear); the others use the repository's fixtures. */
 const KIT_MONTH = join(import.meta.dirname, '..', '..', 'shared', 'data', 'bybit_linear', 'BTCUSDT_1m.csv');
-const NEEDS_KIT = new Set(['scalp', 'pipeline', 'backtest']);
+const NEEDS_KIT = new Set(['scalp', 'pipeline', 'backtest', 'shards']);
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
   ingest: () => runIngestBench({ print: true }),
@@ -22,6 +23,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   pipeline: () => runPipelineBench({ print: true }),
   backtest: () => runBacktestBench({ print: true }),
   'cold-start': () => runColdStartBench({ print: true }),
+  shards: () => runShardsBench({ print: true }),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -7,7 +7,13 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 /** Subcommands: name -> module under scripts/backtest/ exporting `main(args: string[])`. */
-const SUBCOMMANDS: Record<string, string> = {};
+const SUBCOMMANDS: Record<string, string> = {
+  show: './backtest/show.js',
+  compare: './backtest/compare.js',
+  lookahead: './backtest/lookahead.js',
+  launch: './backtest/launch.js',
+  collect: './backtest/collect.js',
+};
 
 async function dispatch(argv: string[]): Promise<void> {
   const [first, ...rest] = argv;

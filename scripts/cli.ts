@@ -13,3 +13,6 @@ export function parseTime(s: string | undefined, name: string): number | undefin
   if (!Number.isFinite(t)) fail(`${name} must be an ISO date/time (got '${s}')`);
   return t;
 }
+
+/** The warehouse file of download-data, list-data and import:ohlcvt. */
+export const DEFAULT_WAREHOUSE = '.data/warehouse.duckdb';

@@ -159,6 +159,48 @@ export const TABLES = {
     partitionBy: 'ts',
     clusterBy: ['objective'],
   },
+  backtest_trials: {
+    name: 'backtest_trials',
+    description:
+      'One row per optimisation trial (grid combination, hyperopt sample, shard task result): the trial, its metrics and where it ran. ' +
+      'Written as each trial finishes; idempotent on (run_id, trial_index), so a retried shard attempt never duplicates a trial.',
+    columns: [
+      { name: 'run_id', type: 'STRING', required: true, description: 'the optimisation run (grid / hyperopt / sharded run id)' },
+      { name: 'trial_index', type: 'INT64', required: true, description: "the trial's index in the run's deterministic trial list (0-based)" },
+      { name: 'labels', type: 'JSON', required: true, description: 'dimension name -> option label' },
+      { name: 'overrides', type: 'JSON', required: true, description: 'config key path -> value applied on the base config' },
+      { name: 'metrics', type: 'JSON', required: true, description: 'the full BacktestMetrics (numbers JSON cannot carry exactly, -0 / NaN / Infinity, as {"$num": "-0"})' },
+      { name: 'trades', type: 'INT64' },
+      { name: 'total_pnl', type: 'FLOAT64' },
+      { name: 'profit_factor', type: 'FLOAT64', description: 'null when there is no losing trade' },
+      { name: 'max_drawdown_pct', type: 'FLOAT64' },
+      { name: 'sharpe', type: 'FLOAT64' },
+      { name: 'score', type: 'FLOAT64', description: 'the objective score (null when it is not a finite number, e.g. -Infinity)' },
+      { name: 'objective', type: 'STRING' },
+      { name: 'wall_ms', type: 'FLOAT64', description: 'wall time of the trial' },
+      { name: 'shard_index', type: 'INT64', description: 'task index of the shard that ran it (null: not sharded)' },
+      { name: 'attempt', type: 'INT64', description: 'task attempt that wrote it (CLOUD_RUN_TASK_ATTEMPT; 0 = first)' },
+      { name: 'created_at', type: 'TIMESTAMP', required: true },
+    ],
+    key: ['run_id', 'trial_index'],
+    partitionBy: 'created_at',
+    clusterBy: ['run_id'],
+  },
+  backtest_manifests: {
+    name: 'backtest_manifests',
+    description:
+      'The manifest of a sharded optimisation run (base config, data, trial list spec and its hash), written once by the launcher; every shard task reads it by run id.',
+    columns: [
+      { name: 'run_id', type: 'STRING', required: true },
+      { name: 'created_at', type: 'TIMESTAMP', required: true },
+      { name: 'trial_count', type: 'INT64', required: true },
+      { name: 'trials_hash', type: 'STRING', required: true, description: 'SHA-256 of the canonical trial list' },
+      { name: 'manifest_hash', type: 'STRING', required: true, description: 'SHA-256 of the canonical manifest' },
+      { name: 'manifest', type: 'JSON', required: true },
+    ],
+    key: ['run_id'],
+    partitionBy: 'created_at',
+  },
 } as const satisfies Record<string, TableSchema>;
 
 export type TableName = keyof typeof TABLES;

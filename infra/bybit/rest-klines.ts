@@ -1,19 +1,24 @@
 /**
- * KlineSource adapter: Bybit REST `GET /v5/market/kline?category=linear&interval=1` through
- * bybit-api's `RestClientV5` (its `baseUrl` option points it at live Bybit or the replay server).
+ * Bybit REST `GET /v5/market/kline`, one implementation for both users:
+ * - `BybitKlinePager` (below): one page of any interval, linear or spot, on global fetch, spaced,
+ *   retried with back-off + jitter on rate limits (honouring the exchange's wait), every row checked;
+ *   `download-data` pages history with it;
+ * - `BybitRestKlines`: the holder's KlineSource (1m backfill), paging backwards with `end` through
+ *   the pager until the range is covered, without spacing or retries (the holder polls again).
  *
  * Bybit returns at most `limit` rows, NEWEST FIRST, each `[startTime, open, high, low, close, volume,
- * turnover]` as strings, including the minute still forming. This adapter validates the response
- * (zod), pages backwards through `end` until the range is covered, drops minutes that had not closed
- * at the exchange's response `time`, and returns ascending candles without duplicates.
+ * turnover]` as strings, including the minute still forming; the still-forming minute (at the
+ * response's `time`) is dropped, and candles come back ascending without duplicates.
  */
-import { RestClientV5 } from 'bybit-api';
+import { z } from 'zod';
 import type { KlineSource } from '../../shared/ports/bybit.js';
-import type { Candle } from '../../shared/model/market.js';
+import type { Candle, Interval } from '../../shared/model/market.js';
 import type { Clock } from '../../shared/ports/clock.js';
 import type { Logger } from '../../shared/log.js';
 import { INTERVAL_MS } from '../../shared/model/market.js';
-import { klineIssue, klineResponseSchema, type KlineBar } from '../../shared/market/bybit/messages.js';
+import { klineIssue, klineRowSchema, type KlineBar } from '../../shared/market/bybit/messages.js';
+import { BYBIT_KLINE_INTERVAL, backoffMs, type DownloadConfig } from '../../shared/market/download-plan.js';
+import { RateLimiter } from '../kraken/client.js';
 
 const MINUTE = INTERVAL_MS['1m'];
 
@@ -27,63 +32,217 @@ interface RestKlinesOptions {
 }
 
 export class BybitRestKlines implements KlineSource {
-  private readonly client: RestClientV5;
+  private readonly pager: BybitKlinePager;
 
   constructor(private readonly o: RestKlinesOptions) {
-    this.client = new RestClientV5({ baseUrl: o.baseUrl, throwExceptions: false, parseAPIRateLimits: false }, { timeout: o.requestTimeoutMs });
+    // No spacing and no retries: the holder polls on its own cadence and retries on its next tick.
+    this.pager = new BybitKlinePager({ baseUrl: o.baseUrl, minRequestIntervalMs: 0, requestTimeoutMs: o.requestTimeoutMs, maxRetries: 0, backoff: { backoffBaseMs: 1, backoffMaxMs: 1, jitter: 0 }, clock: o.clock, log: o.log });
   }
 
   async closedKlines1m(symbol: string, fromOpenTime: number, toOpenTime: number): Promise<Candle[]> {
     const byTime = new Map<number, Candle>();
     let end = toOpenTime;
     for (;;) {
-      const raw: unknown = await this.client.getKline({ category: 'linear', symbol, interval: '1', start: fromOpenTime, end, limit: this.o.pageLimit });
-      const parsed = klineResponseSchema.safeParse(raw);
-      if (!parsed.success) {
-        throw new Error(`bybit kline response failed validation: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-      }
-      const res = parsed.data;
-      if (res.retCode !== 0) throw new Error(`bybit kline error ${res.retCode}: ${res.retMsg}`);
-      const list = 'list' in res.result ? res.result.list : [];
-      const serverTime = res.time ?? this.o.clock.now();
-      let oldest = Number.POSITIVE_INFINITY;
-      for (const row of list) {
-        const start = Number(row[0]);
-        if (start < oldest) oldest = start;
+      const page = await this.pager.page({ category: 'linear', symbol, interval: '1m', startMs: fromOpenTime, endMs: end, limit: this.o.pageLimit });
+      if (page.badRows.length > 0) this.o.log.error('malformed REST kline rows dropped', { symbol, rows: page.badRows.slice(0, 3) });
+      const serverTime = page.serverTime;
+      const oldest = page.oldestStart ?? Number.POSITIVE_INFINITY;
+      for (const c of page.candles) {
+        const start = c.openTime;
         if (start < fromOpenTime || start > toOpenTime) continue;
         if (start + MINUTE > serverTime) continue; // still forming at the exchange
-        const bar: KlineBar = {
-          start,
-          end: start + MINUTE - 1,
-          open: Number(row[1]),
-          high: Number(row[2]),
-          low: Number(row[3]),
-          close: Number(row[4]),
-          volume: Number(row[5]),
-          turnover: Number(row[6]),
-          confirm: true,
-          timestamp: serverTime,
-        };
+        const bar: KlineBar = { start, end: start + MINUTE - 1, open: c.open, high: c.high, low: c.low, close: c.close, volume: c.volume, turnover: c.turnover, confirm: true, timestamp: serverTime };
         const issue = klineIssue(bar);
         if (issue) {
-          this.o.log.error('impossible REST kline dropped (never traded)', { symbol, start, issue, row });
+          this.o.log.error('impossible REST kline dropped (never traded)', { symbol, start, issue, row: [start, c.open, c.high, c.low, c.close, c.volume] });
           continue;
         }
-        byTime.set(start, {
-          symbol,
-          interval: '1m',
-          venue: 'bybit',
-          openTime: start,
-          open: bar.open,
-          high: bar.high,
-          low: bar.low,
-          close: bar.close,
-          volume: bar.volume,
-        });
+        byTime.set(start, { symbol, interval: '1m', venue: 'bybit', openTime: start, open: c.open, high: c.high, low: c.low, close: c.close, volume: c.volume });
       }
-      if (list.length < this.o.pageLimit || oldest <= fromOpenTime) break;
+      if (page.rows < this.o.pageLimit || oldest <= fromOpenTime) break;
       end = oldest - 1;
     }
     return [...byTime.values()].sort((a, b) => a.openTime - b.openTime);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// History pages for `download-data` (issue 10): any interval, spot or linear, rate-limited, retried.
+
+/** Bybit retCodes that mean "try again later": 10006 too many visits, 10000 server timeout, 10016 server error. */
+const BYBIT_RETRY_CODES = new Set([10006, 10000, 10016]);
+const BYBIT_RATE_LIMIT_CODE = 10006;
+const HTTP_TOO_MANY_REQUESTS = 429;
+const HTTP_FORBIDDEN = 403;
+const HTTP_SERVER_ERROR = 500;
+const BODY_EXCERPT = 200;
+
+const pageEnvelopeSchema = z.object({
+  retCode: z.number(),
+  retMsg: z.string(),
+  result: z.union([z.object({ category: z.string().optional(), symbol: z.string().optional(), list: z.array(z.unknown()) }), z.object({}).strict()]),
+  retExtInfo: z.unknown().optional(),
+  time: z.number().optional(),
+});
+
+export interface BybitKlinePageRequest {
+  category: 'linear' | 'spot';
+  symbol: string;
+  interval: Interval;
+  /** Inclusive open-time bounds (ms). */
+  startMs: number;
+  endMs: number;
+  limit: number;
+}
+
+export interface BybitKlinePage {
+  /** Every well-formed row as a candle, ascending (not yet screened by the candle gate). */
+  candles: Array<Candle & { turnover: number }>;
+  /** Rows in the answer (well-formed or not). */
+  rows: number;
+  /** The oldest well-formed row's start time (Bybit pages backwards from it). */
+  oldestStart?: number;
+  /** Rows that are not [start, o, h, l, c, volume, turnover] decimal strings. */
+  badRows: Array<{ row: unknown; reason: string }>;
+  /** The exchange's time of the response (ms). */
+  serverTime: number;
+}
+
+interface BybitKlinePagerOptions {
+  baseUrl: string;
+  /** Spacing of requests for the whole run (1000 / requests per second); 0 = none. */
+  minRequestIntervalMs: number;
+  requestTimeoutMs: number;
+  maxRetries: number;
+  backoff: Pick<DownloadConfig, 'backoffBaseMs' | 'backoffMaxMs' | 'jitter'>;
+  clock: Clock;
+  log: Logger;
+  /** [0, 1) source of the back-off jitter (default Math.random). */
+  random?: () => number;
+}
+
+class BybitRetryable extends Error {
+  constructor(
+    message: string,
+    /** The wait the exchange asked for (Retry-After, X-Bapi-Limit-Reset-Timestamp), ms. */
+    readonly waitMs: number | undefined,
+    readonly rateLimited: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * `GET /v5/market/kline` pages on global fetch: one request per `1 / requestsPerSecond` s for the
+ * whole run; HTTP 429 / 5xx / network failures / timeouts and retCode 10006 (rate limit), 10000,
+ * 10016 are retried with exponential back-off plus jitter, waiting at least what the exchange asked
+ * for (`Retry-After`, or `X-Bapi-Limit-Reset-Timestamp` on a rate limit); when a response says
+ * `X-Bapi-Limit-Status: 0` the next request waits for the reset. Any other retCode, HTTP 403 (Bybit's
+ * IP ban) or a malformed envelope is an error at once.
+ */
+export class BybitKlinePager {
+  private readonly limiter: RateLimiter;
+  private readonly random: () => number;
+  private notBefore = 0;
+  readonly stats = { requests: 0, retries: 0, rateLimited: 0 };
+
+  constructor(private readonly o: BybitKlinePagerOptions) {
+    this.limiter = new RateLimiter(o.clock, o.minRequestIntervalMs);
+    this.random = o.random ?? Math.random;
+  }
+
+  async page(req: BybitKlinePageRequest): Promise<BybitKlinePage> {
+    for (let attempt = 0; ; attempt++) {
+      await this.limiter.acquire('bybit');
+      const wait = this.notBefore - this.o.clock.now();
+      this.notBefore = 0;
+      if (wait > 0) await this.o.clock.sleep(wait);
+      try {
+        this.stats.requests++;
+        return await this.once(req);
+      } catch (e) {
+        if (!(e instanceof BybitRetryable)) throw e;
+        if (e.rateLimited) this.stats.rateLimited++;
+        if (attempt >= this.o.maxRetries) throw new Error(`${e.message} (gave up after ${attempt + 1} attempts)`);
+        const delay = Math.max(backoffMs(attempt, this.o.backoff, this.random()), e.waitMs ?? 0);
+        this.stats.retries++;
+        this.o.log.warn('bybit kline request failed; retrying', { symbol: req.symbol, interval: req.interval, attempt: attempt + 1, delayMs: delay, error: e.message });
+        await this.o.clock.sleep(delay);
+      }
+    }
+  }
+
+  private async once(req: BybitKlinePageRequest): Promise<BybitKlinePage> {
+    const params = new URLSearchParams({
+      category: req.category,
+      symbol: req.symbol,
+      interval: BYBIT_KLINE_INTERVAL[req.interval],
+      start: String(req.startMs),
+      end: String(req.endMs),
+      limit: String(req.limit),
+    });
+    const url = `${this.o.baseUrl.replace(/\/+$/, '')}/v5/market/kline?${params.toString()}`;
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), this.o.requestTimeoutMs);
+    let res: Response;
+    let text: string;
+    try {
+      res = await fetch(url, { signal: ac.signal, headers: { accept: 'application/json' } });
+      text = await res.text();
+    } catch (e) {
+      throw new BybitRetryable(ac.signal.aborted ? `bybit kline timed out after ${this.o.requestTimeoutMs} ms` : `bybit kline request failed: ${(e as Error).message}`, undefined, false);
+    } finally {
+      clearTimeout(timer);
+    }
+    const now = this.o.clock.now();
+    const resetAt = Number(res.headers.get('x-bapi-limit-reset-timestamp'));
+    const remaining = res.headers.get('x-bapi-limit-status');
+    const retryAfterS = Number(res.headers.get('retry-after'));
+    const retryAfterMs = res.headers.get('retry-after') !== null && Number.isFinite(retryAfterS) ? retryAfterS * 1000 : undefined;
+    if (res.status === HTTP_FORBIDDEN) {
+      throw new Error(`bybit refused the request (HTTP 403: Bybit bans an IP that exceeds 600 requests per 5 s for at least 10 minutes); wait, lower --rps and re-run (the download resumes)`);
+    }
+    if (res.status === HTTP_TOO_MANY_REQUESTS || res.status >= HTTP_SERVER_ERROR) {
+      throw new BybitRetryable(`bybit kline HTTP ${res.status}: ${text.slice(0, BODY_EXCERPT)}`, retryAfterMs, res.status === HTTP_TOO_MANY_REQUESTS);
+    }
+    if (res.status < 200 || res.status >= 300) throw new Error(`bybit kline HTTP ${res.status}: ${text.slice(0, BODY_EXCERPT)}`);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new Error(`bybit kline returned non-JSON: ${text.slice(0, BODY_EXCERPT)}`);
+    }
+    const env = pageEnvelopeSchema.safeParse(json);
+    if (!env.success) {
+      throw new Error(`bybit kline response failed validation: ${env.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    }
+    const body = env.data;
+    if (body.retCode !== 0) {
+      const msg = `bybit kline error ${body.retCode}: ${body.retMsg}`;
+      if (BYBIT_RETRY_CODES.has(body.retCode)) {
+        const rateLimited = body.retCode === BYBIT_RATE_LIMIT_CODE;
+        const waitMs = rateLimited && Number.isFinite(resetAt) && resetAt > now ? resetAt - now : retryAfterMs;
+        throw new BybitRetryable(msg, waitMs, rateLimited);
+      }
+      throw new Error(`${msg} (${req.category} ${req.symbol} interval ${BYBIT_KLINE_INTERVAL[req.interval]})`);
+    }
+    const list = 'list' in body.result ? body.result.list : [];
+    const candles: BybitKlinePage['candles'] = [];
+    const badRows: BybitKlinePage['badRows'] = [];
+    for (const row of list) {
+      const r = klineRowSchema.safeParse(row);
+      if (!r.success) {
+        badRows.push({ row, reason: r.error.issues.slice(0, 2).map((i) => `${i.path.join('.') || 'row'}: ${i.message}`).join('; ') });
+        continue;
+      }
+      const [start, open, high, low, close, volume, turnover] = r.data;
+      candles.push({ symbol: req.symbol, interval: req.interval, venue: 'bybit', openTime: Number(start), open: Number(open), high: Number(high), low: Number(low), close: Number(close), volume: Number(volume), turnover: Number(turnover) });
+    }
+    candles.sort((a, b) => a.openTime - b.openTime);
+    // the last request of the window: the next one waits for the reset
+    if (remaining !== null && Number(remaining) <= 0 && Number.isFinite(resetAt)) this.notBefore = resetAt;
+    const page: BybitKlinePage = { candles, rows: list.length, badRows, serverTime: body.time ?? now };
+    if (candles.length > 0) page.oldestStart = candles[0]!.openTime;
+    return page;
   }
 }

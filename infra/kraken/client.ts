@@ -47,6 +47,8 @@ const krakenClientOptionsSchema = z.object({
   retryBaseMs: z.number().int().positive().default(DEFAULT_RETRY_BASE_MS),
   retryMaxMs: z.number().int().positive().default(DEFAULT_RETRY_MAX_MS),
   userAgent: z.string().min(1).default('crypto-signal-tracker'),
+  /** Back-off jitter: each retry waits its delay times a random factor in [1 - jitter, 1 + jitter]. */
+  jitter: z.number().min(0).max(1).default(0),
 });
 type KrakenClientOptions = z.input<typeof krakenClientOptionsSchema>;
 
@@ -117,6 +119,8 @@ export class KrakenRestClient implements KrakenMarketData {
   private readonly limiter: RateLimiter;
   /** requested name -> confirmed canonical key. */
   private readonly confirmedKeys = new Map<string, string>();
+  /** Requests sent, retries made, and retries caused by a rate limit (429 or EAPI:Rate limit exceeded). */
+  readonly stats = { requests: 0, retries: 0, rateLimited: 0 };
 
   constructor(
     options: KrakenClientOptions,
@@ -187,11 +191,17 @@ export class KrakenRestClient implements KrakenMarketData {
     for (let attempt = 0; ; attempt++) {
       await this.limiter.acquire(limitKey);
       try {
+        this.stats.requests++;
         return await this.once(endpoint, params);
       } catch (e) {
         const retryable = e instanceof KrakenError && e.retryable;
         if (!retryable || attempt >= this.opts.maxRetries) throw e;
-        const delay = Math.min(this.opts.retryBaseMs * 2 ** attempt, this.opts.retryMaxMs);
+        const rateLimited = (e instanceof KrakenHttpError && e.status === HTTP_TOO_MANY_REQUESTS) || (e instanceof KrakenApiError && e.message.includes('Rate limit'));
+        if (rateLimited) this.stats.rateLimited++;
+        this.stats.retries++;
+        const base = Math.min(this.opts.retryBaseMs * 2 ** attempt, this.opts.retryMaxMs);
+        const jittered = Math.round(base * (1 - this.opts.jitter + 2 * this.opts.jitter * Math.random()));
+        const delay = Math.max(jittered, e instanceof KrakenHttpError ? (e.retryAfterMs ?? 0) : 0);
         this.log.warn('kraken request failed; retrying', { endpoint, params, attempt: attempt + 1, delayMs: delay, error: (e as Error).message });
         await this.clock.sleep(delay);
       }
@@ -204,9 +214,11 @@ export class KrakenRestClient implements KrakenMarketData {
     const timer = setTimeout(() => ac.abort(), this.opts.requestTimeoutMs);
     let status: number;
     let text: string;
+    let retryAfter: string | null;
     try {
       const res = await fetch(url, { signal: ac.signal, headers: { accept: 'application/json', 'user-agent': this.opts.userAgent } });
       status = res.status;
+      retryAfter = res.headers.get('retry-after');
       text = await res.text();
     } catch (e) {
       const timedOut = ac.signal.aborted;
@@ -222,7 +234,9 @@ export class KrakenRestClient implements KrakenMarketData {
     }
     if (status < 200 || status >= 300) {
       const retryable = status >= HTTP_SERVER_ERROR || status === HTTP_TOO_MANY_REQUESTS;
-      throw new KrakenHttpError(`Kraken ${endpoint} HTTP ${status}: ${text.slice(0, BODY_EXCERPT_CHARS)}`, status, retryable);
+      const retryAfterS = retryAfter === null ? Number.NaN : Number(retryAfter);
+      const retryAfterMs = Number.isFinite(retryAfterS) && retryAfterS >= 0 ? retryAfterS * 1000 : undefined;
+      throw new KrakenHttpError(`Kraken ${endpoint} HTTP ${status}: ${text.slice(0, BODY_EXCERPT_CHARS)}`, status, retryable, retryAfterMs);
     }
     let json: unknown;
     try {

@@ -78,7 +78,7 @@ const KRAKEN_PAIRS: KrakenServerPair[] = [
 
 type KrakenFault =
   /** An HTTP error status with a non-JSON body (as Kraken's CDN sends on 5xx). */
-  | { kind: 'http'; status: number; body?: string }
+  | { kind: 'http'; status: number; body?: string; headers?: Record<string, string> }
   /** HTTP 200 with Kraken's error envelope, e.g. `EAPI:Rate limit exceeded`. */
   | { kind: 'kraken'; error: string }
   /** Answer normally after a real-time delay (timeouts). */
@@ -258,7 +258,7 @@ export class KrakenRestServer {
     else if (fault?.kind === 'http') {
       rec.status = fault.status;
       rec.error = `http ${fault.status}`;
-      res.writeHead(fault.status, { 'content-type': 'text/html' });
+      res.writeHead(fault.status, { 'content-type': 'text/html', ...fault.headers });
       res.end(fault.body ?? `<html><body>${fault.status} Service Unavailable</body></html>`);
       return;
     } else if (fault?.kind === 'kraken') return send(200, { error: [fault.error] }, fault.error);

@@ -126,6 +126,32 @@ export function candlesQuery(projectId: string, dataset: string, range: CandleRa
   return { query, params };
 }
 
+/** Tables whose rows belong to a run (`run_id`) and carry `created_at`: read back by run id. */
+export type RunTable = 'backtest_trials' | 'backtest_manifests';
+
+/**
+ * The rows of one run, key-de-duplicated keeping the first created (a retried shard attempt or a
+ * redelivery that slipped past insertId de-duplication), ordered by key; TIMESTAMPs as epoch ms,
+ * JSON columns as JSON text. Parameterised: the run id is never spliced into the SQL.
+ */
+export function runRowsQuery(projectId: string, dataset: string, table: RunTable, runId: string): BigQueryStatement {
+  const t = TABLES[table];
+  const select = t.columns.map((c: Column) =>
+    c.type === 'TIMESTAMP'
+      ? `UNIX_MILLIS(${bqIdent(c.name)}) AS ${bqIdent(c.name)}`
+      : c.type === 'JSON'
+        ? `TO_JSON_STRING(${bqIdent(c.name)}) AS ${bqIdent(c.name)}`
+        : bqIdent(c.name),
+  );
+  const key = t.key.map((k: string) => bqIdent(k)).join(', ');
+  return {
+    query:
+      `SELECT ${select.join(', ')} FROM ${tableRef(projectId, dataset, table)} WHERE ${bqIdent('run_id')} = @runId ` +
+      `QUALIFY ROW_NUMBER() OVER (PARTITION BY ${key} ORDER BY ${bqIdent('created_at')} ASC) = 1 ORDER BY ${key}`,
+    params: { runId },
+  };
+}
+
 function countQuery(projectId: string, dataset: string, table: TableName): BigQueryStatement {
   return {
     query:
@@ -268,6 +294,23 @@ export class BigQueryWarehouse implements Warehouse {
         flags: r.flags === null || r.flags === undefined ? null : String(r.flags),
       }),
     );
+  }
+
+  /** The rows of one run of a run table (see `runRowsQuery`), in `Row` form. */
+  async runRows(table: RunTable, runId: string): Promise<Row[]> {
+    const rows = await this.run(runRowsQuery(this.projectId, this.datasetId, table, runId));
+    const cols: readonly Column[] = TABLES[table].columns;
+    return rows.map((r) => {
+      const out: Row = {};
+      for (const c of cols) {
+        const v = r[c.name];
+        if (v === null || v === undefined) out[c.name] = null;
+        else if (c.type === 'INT64' || c.type === 'FLOAT64' || c.type === 'TIMESTAMP') out[c.name] = num(v);
+        else if (c.type === 'BOOL') out[c.name] = v === true || v === 'true';
+        else out[c.name] = typeof v === 'string' ? v : JSON.stringify(v);
+      }
+      return out;
+    });
   }
 
   async count(table: TableName): Promise<number> {

@@ -11,7 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import type { CandleRange, Row, Warehouse } from '../../shared/ports/warehouse.js';
-import type { Candle } from '../../shared/model/market.js';
+import { INTERVAL_MS, INTERVALS, type Candle, type Interval, type Venue } from '../../shared/model/market.js';
 import { TABLES, type Column, type TableName } from '../../shared/warehouse-schema.js';
 import type { Logger } from '../../shared/log.js';
 import {
@@ -190,6 +190,56 @@ export class DuckDbWarehouse implements Warehouse {
     });
   }
 
+  /**
+   * Open times (epoch ms, ascending) of one series' stored candles, optionally within inclusive
+   * bounds: what `download-data` already holds (resume = requested range minus these).
+   */
+  openTimes(series: { venue: Venue; symbol: string; interval: Interval; fromMs?: number; toMs?: number }): Promise<number[]> {
+    const where = [`${duckIdent('venue')} = $venue`, `${duckIdent('symbol')} = $symbol`, `${duckIdent('interval')} = $interval`];
+    const params: Record<string, DuckDBValue> = { venue: series.venue, symbol: series.symbol, interval: series.interval };
+    if (series.fromMs !== undefined) {
+      where.push(`${duckIdent('open_time')} >= epoch_ms(CAST($fromMs AS BIGINT))`);
+      params.fromMs = BigInt(Math.trunc(series.fromMs));
+    }
+    if (series.toMs !== undefined) {
+      where.push(`${duckIdent('open_time')} <= epoch_ms(CAST($toMs AS BIGINT))`);
+      params.toMs = BigInt(Math.trunc(series.toMs));
+    }
+    const sql = `SELECT epoch_ms(${duckIdent('open_time')}) AS t FROM ${duckIdent(TABLES.ohlcv.name)} WHERE ${where.join(' AND ')} ORDER BY t`;
+    return this.exclusive(async (conn) => {
+      const reader = await conn.runAndReadAll(sql, params);
+      return reader.getRowsJS().map((r) => toNumber(r[0]));
+    });
+  }
+
+  /**
+   * Per venue/symbol/interval of `ohlcv`: count, first and last open time, and the runs of missing
+   * candles between them (one SQL pass with a window function; `list-data`).
+   */
+  ohlcvCoverage(): Promise<Array<{ venue: Venue; symbol: string; interval: Interval; count: number; firstMs: number; lastMs: number; missing: number; gapRanges: number }>> {
+    const ivCase = `CASE ${duckIdent('interval')} ${INTERVALS.map((i) => `WHEN '${i}' THEN ${INTERVAL_MS[i]}`).join(' ')} END`;
+    const key = [duckIdent('venue'), duckIdent('symbol'), duckIdent('interval')].join(', ');
+    const sql =
+      `WITH t AS (SELECT ${key}, epoch_ms(${duckIdent('open_time')}) AS t, ${ivCase} AS iv FROM ${duckIdent(TABLES.ohlcv.name)}), ` +
+      `d AS (SELECT *, t - lag(t) OVER (PARTITION BY ${key} ORDER BY t) AS dt FROM t) ` +
+      `SELECT ${key}, count(*) AS n, min(t) AS first_ms, max(t) AS last_ms, ` +
+      `coalesce(sum(CASE WHEN dt > iv THEN dt // iv - 1 ELSE 0 END), 0) AS missing, count(*) FILTER (WHERE dt > iv) AS gap_ranges ` +
+      `FROM d GROUP BY ${key} ORDER BY ${key}`;
+    return this.exclusive(async (conn) => {
+      const reader = await conn.runAndReadAll(sql);
+      return reader.getRowObjectsJS().map((r) => ({
+        venue: String(r.venue) as Venue,
+        symbol: String(r.symbol),
+        interval: String(r.interval) as Interval,
+        count: toNumber(r.n),
+        firstMs: toNumber(r.first_ms),
+        lastMs: toNumber(r.last_ms),
+        missing: toNumber(r.missing),
+        gapRanges: toNumber(r.gap_ranges),
+      }));
+    });
+  }
+
   count(table: TableName): Promise<number> {
     return this.exclusive(async (conn) => {
       const reader = await conn.runAndReadAll(`SELECT count(*) AS n FROM ${duckIdent(TABLES[table].name)}`);
@@ -210,6 +260,33 @@ export class DuckDbWarehouse implements Warehouse {
       `ORDER BY ${t.key.map((k: string) => duckIdent(k)).join(', ')}`;
     return this.exclusive(async (conn) => {
       const reader = await conn.runAndReadAll(sql);
+      return reader.getRowObjectsJS().map((r) => {
+        const out: Row = {};
+        for (const c of cols) {
+          const v = r[c.name];
+          if (v === null || v === undefined) out[c.name] = null;
+          else if (typeof v === 'bigint') out[c.name] = Number(v);
+          else if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[c.name] = v;
+          else out[c.name] = String(v);
+        }
+        return out;
+      });
+    });
+  }
+
+  /** The rows of one run of a run table (`backtest_trials`, `backtest_manifests`), ordered by key. */
+  async runRows(table: 'backtest_trials' | 'backtest_manifests', runId: string): Promise<Row[]> {
+    return (await this.rowsWhere(table, `${duckIdent('run_id')} = $runId`, { runId }));
+  }
+
+  private rowsWhere(table: TableName, where: string, params: Record<string, DuckDBValue>): Promise<Row[]> {
+    const t = TABLES[table];
+    const cols: readonly Column[] = t.columns;
+    const sql =
+      `SELECT ${cols.map((c) => duckDbSelectExpr(c)).join(', ')} FROM ${duckIdent(t.name)} WHERE ${where} ` +
+      `ORDER BY ${t.key.map((k: string) => duckIdent(k)).join(', ')}`;
+    return this.exclusive(async (conn) => {
+      const reader = await conn.runAndReadAll(sql, params);
       return reader.getRowObjectsJS().map((r) => {
         const out: Row = {};
         for (const c of cols) {

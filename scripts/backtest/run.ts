@@ -17,11 +17,13 @@ import { runWalkForward, type WalkForwardResult } from '../../shared/backtest/wa
 import { runStress, STRESS_WINDOW_MS, type StressReport } from '../../shared/backtest/stress.js';
 import { OBJECTIVES, summariseTrade, type Objective } from '../../shared/backtest/metrics.js';
 import { decimateEquity, formatGrid, formatRun, formatStress, formatWalkForward, htmlReport } from '../../shared/backtest/report.js';
+import { analyseRun, formatAnalysis, type RunAnalysis } from '../../shared/backtest/analysis.js';
 import { backtestId, backtestRunRow, configChanges, proposeConfigChange, storeBacktest } from '../../shared/backtest/store.js';
 import type { CandleSeries } from '../../shared/strategies/series.js';
 import type { StateStore } from '../../shared/ports/state.js';
 import { parseAssignment, parseDuration, parseValue, progressBar } from './args.js';
-import { badRows, DEFAULT_DATA, DEFAULT_SYMBOLS, DEFAULT_WARMUP_HOURS, loadMacroSeries, loadSeries } from './load.js';
+import { openStateForWrite, stateFileOf } from './stored.js';
+import { badRows, DEFAULT_DATA, DEFAULT_SYMBOLS, loadMacroSeries, loadSeries, neededWarmup, warmupOverride, type LoadRange } from './load.js';
 
 const DEFAULT_TOP = 10;
 
@@ -38,18 +40,28 @@ Data (1m candles; several symbols are merged by time):
                         the kit's SYMBOL_1m.csv (ts_ms,open,high,low,close,volume) or Kraken OHLCVT
                         PAIR_1.csv (time_s,open,high,low,close,volume,trades; XBTUSD -> BTCUSDT);
                         SYMBOL=FILE names the symbol of a file (e.g. BTCUSDT=XBTUSDC_1.csv)
-  --warehouse FILE      read the 1m candles from a DuckDB warehouse file instead (table ohlcv)
-  --venue NAME          warehouse venue (default bybit)
+  --warehouse FILE      read the 1m candles from a DuckDB warehouse file instead (table ohlcv, filled
+                        by download-data)
+  --venue NAME          warehouse venue of the 1m candles: bybit (default) | kraken
   --symbols A,B,...     symbols (default ${DEFAULT_SYMBOLS.join(',')})
   --from ISO --to ISO   traded range, candle open times in UTC (default: all the data); candles
-                        before --from are history (indicators, levels), never traded
-  --warmup-hours N      history read before --from from the warehouse (default ${DEFAULT_WARMUP_HOURS})
-  --htf-data DIR        run the MACRO engine too (bias every 5 min, swing setups DCA / SWING /
-                        CHANNEL, swing fills on the Kraken 5m feed), on the Kraken-venue candles the
-                        live replay uses: DIR holds the kit's SYMBOL_5m.csv and SYMBOL_15m.csv (the
-                        kit's bybit_linear folder, or the kit folder above it); 1h / 4h are resampled
-                        from 15m exactly as scripts/replay-month.ts does. Give history before --from
-                        (the 4h trend needs weeks). Single runs only (not with the grid options)
+                        before --from are warm-up history (indicators, levels, volatility, regime,
+                        MACRO), never traded. Without --from the range starts at the first candle,
+                        cold: the report's warm-up lines say what could not compute and how long
+  --warmup-hours N      override the 1m history read before --from (CSV and warehouse alike);
+                        default: what the config needs (73 h with the defaults: the trend lines'
+                        72 closed 1h buckets), see "warm-up" in the JSON
+  --htf-data PATHS      run the MACRO engine too (bias every 5 min, swing setups DCA / SWING /
+                        CHANNEL, swing fills on the Kraken 5m feed) on Kraken-venue candles:
+                        a folder (any name) or files holding SYMBOL_5m.csv and SYMBOL_15m.csv (and
+                        optionally SYMBOL_60m / 240m.csv, or Kraken OHLCVT PAIR_5 / 15 / 60 / 240.csv);
+                        1h / 4h come from their own files or are resampled from 15m, whichever
+                        reaches further back (the kit: as scripts/replay-month.ts does). Or a DuckDB
+                        warehouse FILE.duckdb (5m / 15m / 1h / 4h of --htf-venue). The history
+                        before --from is loaded as the config needs (the 4h trend: 210 closed 4h
+                        candles to compute, live reads 500); less is reported. Single runs only
+                        (not with the grid options)
+  --htf-venue NAME      venue of the --htf-data warehouse candles: kraken (default) | bybit
 
 Strategies and config (start: the SPEC defaults of shared/config/strategy.ts):
   --strategy ID         levels_exhaustion | v52_divergence: trade only that strategy (made emitting,
@@ -80,7 +92,13 @@ Output:
   --out DIR             write result.json, report.html (equity + drawdown + trade markers) and
                         equity.png (equity + drawdown)
   --json                print the JSON result instead of the tables
+  --analysis            print every breakdown (hour of day, weekday, daily / weekly / monthly, direction)
+                        and the entry-feature buckets (exhaustion checks, level, bias, volume, RSI)
+                        against outcome; without it the per-pair, per-strategy and exit-reason tables.
+                        The JSON, the stored run and report.html always hold them all
   --store               save the result as state document backtests/{id} and a warehouse backtest_runs row
+                        (read back with npm run backtest -- show [id] / compare A B; lookahead check:
+                        npm run backtest -- lookahead --help)
   --state FILE          the SQLite state file for --store / --propose (default .data/live/state.sqlite,
                         the embedded runtime's store; CST_DATA_DIR is honoured)
   --propose             with a grid: write the best parameters as a PENDING config change
@@ -108,6 +126,7 @@ function runJson(r: BacktestResult) {
     metrics: r.metrics,
     signals: { accepted: r.accepted, rejected: r.rejected },
     macro: r.macro,
+    warmup: { neededHours: r.warmup.neededHours, loadedHours: r.warmup.loadedHours, short: r.warmup.short, partial: r.warmup.partial },
     openAtEnd: r.openAtEnd,
     unrealizedAtEnd: r.unrealizedAtEnd,
     notes: r.notes,
@@ -133,6 +152,7 @@ function readArgs(args: string[]) {
         to: { type: 'string' },
         'warmup-hours': { type: 'string' },
         'htf-data': { type: 'string' },
+        'htf-venue': { type: 'string' },
         strategy: { type: 'string', default: 'all' },
         set: { type: 'string', multiple: true },
         costs: { type: 'string' },
@@ -147,6 +167,7 @@ function readArgs(args: string[]) {
         'stress-window': { type: 'string' },
         out: { type: 'string' },
         json: { type: 'boolean', default: false },
+        analysis: { type: 'boolean', default: false },
         store: { type: 'boolean', default: false },
         state: { type: 'string' },
         propose: { type: 'boolean', default: false },
@@ -225,6 +246,7 @@ function settingsOf(v: CliValues): Settings {
   if (!(Number.isInteger(stressCount) && stressCount >= 0)) fail('--stress must be a whole number');
 
   const htf = v['htf-data'];
+  if (v['htf-venue'] !== undefined && htf === undefined) fail('--htf-venue needs --htf-data FILE.duckdb');
   if (htf !== undefined && (dims.length > 0 || wf !== undefined || stressCount > 0)) fail('--htf-data (the MACRO engine) runs with a single backtest only, not with --grid, --dim, --walk-forward or --stress');
   return { symbols, from, to, sel, indicators, objective, workers, top, sets, base, dims, wf, stressCount, htf };
 }
@@ -271,14 +293,14 @@ async function walkForwardStage(job: Job, wf: string): Promise<void> {
 }
 
 /** --out: result.json, report.html and (with two samples or more) equity.png. */
-async function writeOutputs(job: Job, dirArg: string, run: BacktestResult, grid: GridResult | null, chosen: StrategyConfigs): Promise<void> {
+async function writeOutputs(job: Job, dirArg: string, run: BacktestResult, grid: GridResult | null, chosen: StrategyConfigs, analysis: RunAnalysis): Promise<void> {
   const { st } = job;
   const dir = resolve(dirArg);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'result.json'), JSON.stringify(job.doc, null, 2) + '\n');
   const title = `Backtest ${st.symbols.join(', ')} (${st.sel})`;
   const subtitle = `${new Date(run.from).toISOString().slice(0, 16)}Z -> ${new Date(run.to).toISOString().slice(0, 16)}Z, ${grid ? `best of ${grid.runs} by ${st.objective}: ${Object.values(grid.rows[0]?.labels ?? {}).join(' | ')}` : 'configured parameters'}`;
-  writeFileSync(join(dir, 'report.html'), htmlReport({ title, subtitle, startingEquity: chosen.risk.startingEquityUsd, start: run.from, time: run.equityTime, equity: run.equity, samples: run.samples, trades: run.trades, metrics: run.metrics, notes: run.notes }));
+  writeFileSync(join(dir, 'report.html'), htmlReport({ title, subtitle, startingEquity: chosen.risk.startingEquityUsd, start: run.from, time: run.equityTime, equity: run.equity, samples: run.samples, trades: run.trades, metrics: run.metrics, notes: run.notes, analysis, tradeCharts: { series: job.series, decisions: run.decisions } }));
   if (run.samples >= 2) {
     const { renderEquityChart } = await import('../../infra/charts/render.js');
     const png = await renderEquityChart({ points: decimateEquity(run.equityTime, run.equity, run.samples), title, subtitle, size: 'large' });
@@ -339,12 +361,14 @@ export async function main(args: string[]): Promise<void> {
     return;
   }
   const st = settingsOf(v);
-  const series = await loadSeries(v as Record<string, string | boolean | string[] | undefined>, st.symbols, st.from, st.to);
+  const needed = neededWarmup(st.base, st.dims.flatMap((d) => d.options.map((o) => o.set)), st.htf !== undefined);
+  const range: LoadRange = { from: st.from, to: st.to, warmup: warmupOverride(v, needed) };
+  const series = await loadSeries(v as Record<string, string | boolean | string[] | undefined>, st.symbols, range);
   if (badRows.skipped > 0) {
     const first = badRows.samples.map((r) => `${r.source}:${r.line}: ${r.reason}`).join('; ');
     process.stderr.write(`--skip-bad-rows: skipped ${badRows.skipped} CSV row(s) the candle gate refused (first: ${first})\n`);
   }
-  const macroSeries = st.htf === undefined ? undefined : loadMacroSeries(st.htf, st.symbols);
+  const macroSeries = st.htf === undefined ? undefined : await loadMacroSeries(st.htf, st.symbols, range, v);
   const allowMissingReference = v['allow-missing-reference'] === true;
   const config = { system: DEFAULT_SYSTEM_CONFIG, strategies: st.base, ...(allowMissingReference ? { allowMissingReference } : {}) };
   const market = createMarket({ series, ...(st.from !== undefined ? { from: st.from } : {}), ...(st.to !== undefined ? { to: st.to } : {}) });
@@ -360,10 +384,13 @@ export async function main(args: string[]): Promise<void> {
 
   // The run shown in detail: the grid's best, or the configured one.
   const bar = progressBar(grid ? 'best run' : 'backtest', 'candles');
-  const run = runBacktest(market, { ...config, strategies: chosen }, { indicators, record: { decisions: false }, onProgress: bar.update, progressEvery: 5_000, ...(macroSeries ? { macroSeries } : {}) });
+  const run = runBacktest(market, { ...config, strategies: chosen }, { indicators, record: { decisions: v.analysis }, onProgress: bar.update, progressEvery: 5_000, ...(macroSeries ? { macroSeries } : {}) });
   bar.stop();
   job.out.push(formatRun(run));
+  const analysis = analyseRun(run.trades, run);
+  job.out.push(formatAnalysis(analysis, v.analysis ? 'full' : 'compact'));
   doc.run = runJson(run);
+  doc.analysis = analysis;
   if (stressCount > 0) {
     const stress: StressReport = runStress({ series, from: market.from, to: market.to, config: { ...config, strategies: chosen }, count: stressCount, windowMs: v['stress-window'] ? parseDuration(v['stress-window'], '--stress-window') : STRESS_WINDOW_MS, indicators });
     job.out.push(formatStress(stress));
@@ -374,12 +401,10 @@ export async function main(args: string[]): Promise<void> {
   const id = backtestId(createdAt, doc.params);
   doc.createdAt = createdAt;
   doc.id = id;
-  if (v.out !== undefined) await writeOutputs(job, v.out, run, grid, chosen);
+  if (v.out !== undefined) await writeOutputs(job, v.out, run, grid, chosen, analysis);
   if (v.store || v.propose) {
-    const { SqliteStateStore } = await import('../../infra/state/sqlite.js');
-    const file = v.state ? resolve(v.state) : join(resolve(process.env.CST_DATA_DIR ?? '.data'), 'live', 'state.sqlite');
-    mkdirSync(resolve(file, '..'), { recursive: true });
-    const state = new SqliteStateStore({ file });
+    const file = stateFileOf(v.state);
+    const state = await openStateForWrite(file);
     try {
       if (v.store) await storeRun(job, state, file, id, createdAt, run);
       if (v.propose) await proposeBest(job, state, id, createdAt, grid);

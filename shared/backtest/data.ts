@@ -14,8 +14,10 @@
 import type { SystemConfig } from '../config/system.js';
 import { candleViolation } from '../market/candle-gate.js';
 import { parseOhlcvtCsv, parseOhlcvtFileName, resolveImportSymbol } from '../market/kraken/ohlcvt.js';
-import { isTradable, type Candle, type Interval, type Venue } from '../model/market.js';
-import { seriesFromCandles, seriesFromCsv, type CandleSeries } from '../strategies/series.js';
+import { INTERVAL_MS, isTradable, type Candle, type Interval, type Venue } from '../model/market.js';
+import { allocSeries, seriesFromCandles, seriesFromCsv, setCandleAt, sliceSeries, type CandleSeries } from '../strategies/series.js';
+import { resample } from '../strategies/resample.js';
+import { lowerBound, upperBound } from '../sorted.js';
 import { badRow, CANDLE_CSV_HEADER, type CsvGateOptions } from '../market/candle-csv.js';
 
 export interface CsvSource {
@@ -68,4 +70,61 @@ export function seriesFromWarehouse(candles: readonly Candle[]): CandleSeries {
   for (const c of candles) if (isTradable(c) && candleViolation(c) === null) byTime.set(c.openTime, c);
   const list = [...byTime.values()].sort((a, b) => a.openTime - b.openTime);
   return seriesFromCandles(list);
+}
+
+/** Candles of `s` with open time in [fromMs, toMs] (a view; either bound optional). */
+export function trimSeries(s: CandleSeries, fromMs: number | undefined, toMs: number | undefined): CandleSeries {
+  const a = fromMs === undefined ? 0 : lowerBound(s.openTime, fromMs);
+  const b = toMs === undefined ? s.length : upperBound(s.openTime, toMs);
+  return a === 0 && b === s.length ? s : sliceSeries(s, a, b);
+}
+
+/** Complete `interval` buckets resampled from `base` (a bucket missing a base candle is dropped: no invented prices). */
+function completeBuckets(base: CandleSeries, interval: Interval, venue: Venue): CandleSeries {
+  const r = resample(base, interval);
+  const full = INTERVAL_MS[interval] / INTERVAL_MS[base.interval];
+  let n = 0;
+  for (let b = 0; b < r.series.length; b++) if ((r.minutes[b] as number) === full) n++;
+  const out = allocSeries(base.symbol, interval, venue, n);
+  let k = 0;
+  for (let b = 0; b < r.series.length; b++) {
+    if ((r.minutes[b] as number) !== full) continue;
+    setCandleAt(out, k++, { openTime: r.series.openTime[b] as number, open: r.series.open[b] as number, high: r.series.high[b] as number, low: r.series.low[b] as number, close: r.series.close[b] as number, volume: r.series.volume[b] as number });
+  }
+  return out;
+}
+
+/** The same columns under another venue (the MACRO engine reads Kraken-venue candles). */
+function asVenue(s: CandleSeries, venue: Venue): CandleSeries {
+  return s.venue === venue ? s : { ...s, venue };
+}
+
+/**
+ * The MACRO engine's candles of ONE symbol per interval, from whatever series a source holds (any
+ * folder's SYMBOL_5m / 15m / 60m / 240m files or Kraken PAIR_5 / 15 / 60 / 240 OHLCVT files, the
+ * warehouse): for each of `intervals`, the source's own candles of that interval or complete buckets
+ * resampled from a finer series, whichever reaches further back (ties: the interval's own candles,
+ * then the coarsest source). On the kit that is 5m and 15m from their files and 1h / 4h resampled from
+ * 15m (its 60m / 240m files only cover the month), exactly what infra/replay/kit-data.ts gives the replay.
+ * An interval no source can give is absent (its components then say they have no candles).
+ */
+export function macroSeriesOf(sources: readonly CandleSeries[], intervals: readonly Interval[], venue: Venue = 'kraken'): Partial<Record<Interval, CandleSeries>> {
+  const out: Partial<Record<Interval, CandleSeries>> = {};
+  for (const iv of intervals) {
+    const ms = INTERVAL_MS[iv];
+    let best: { c: CandleSeries; rank: number } | undefined;
+    for (const s of sources) {
+      const sm = INTERVAL_MS[s.interval];
+      if (s.length === 0 || sm > ms || ms % sm !== 0) continue;
+      const c = s.interval === iv ? asVenue(s, venue) : completeBuckets(s, iv, venue);
+      if (c.length === 0) continue;
+      // Earliest first candle; ties: the interval's own candles, then the coarsest source.
+      const rank = s.interval === iv ? Number.POSITIVE_INFINITY : sm;
+      const t = c.openTime[0] as number;
+      const bt = best ? (best.c.openTime[0] as number) : Number.POSITIVE_INFINITY;
+      if (!best || t < bt || (t === bt && rank > best.rank)) best = { c, rank };
+    }
+    if (best) out[iv] = best.c;
+  }
+  return out;
 }

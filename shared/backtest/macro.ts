@@ -28,7 +28,7 @@ import { INTERVAL_MS, type Candle, type Interval, type Venue } from '../model/ma
 import { regimeAt } from '../protection/regime.js';
 import { evaluateBiasAt, MAX_STALE_INTERVALS, prepareBias, type BiasResult } from '../strategies/macro/bias.js';
 import { lastClosedIndex, type SeriesByInterval } from '../strategies/macro/columns.js';
-import { candlesNeeded, MACRO_SLOT_MS, REGIME_INTERVAL, REGIME_LOOKBACK_MS } from '../pipeline/macro-analysis.js';
+import { candlesNeeded, MACRO_SLOT_MS, REGIME_INTERVAL, regimeReadCandles } from '../pipeline/macro-analysis.js';
 import { evaluateSwingAt, isSwingSignal, prepareSwing, resolveSwingConflicts, type SwingScan } from '../strategies/macro/swing.js';
 import { allocColumns, candleAt, sliceSeries, type CandleColumns, type CandleSeries } from '../strategies/series.js';
 import type { BiasState, Signal } from '../model/trading.js';
@@ -90,7 +90,7 @@ export function regimeAsOf(series: MacroSeries, strategies: Pick<StrategyConfigs
   const cfg = strategies.protections.regime;
   const ref = system.symbols.find((s) => s.symbol === cfg.referenceSymbol && s.krakenPair !== null);
   if (!ref) return null;
-  const n = Math.min(system.hotWindowCandles, Math.ceil(REGIME_LOOKBACK_MS / INTERVAL_MS[REGIME_INTERVAL]) + 1);
+  const n = regimeReadCandles(system.hotWindowCandles);
   const cols = hotWindow(series[ref.symbol]?.[REGIME_INTERVAL], REGIME_INTERVAL, t, n);
   const i = lastClosedIndex(cols, t);
   if (i < 0 || t - ((cols.openTime[i] as number) + INTERVAL_MS[REGIME_INTERVAL]) > MAX_STALE_INTERVALS * INTERVAL_MS[REGIME_INTERVAL]) return null;

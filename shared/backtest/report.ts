@@ -2,9 +2,21 @@
  * Backtest output, pure (text in, text out; the CLI writes the files): console tables, the JSON
  * document, and a self-contained HTML page with an inline SVG chart (marked equity with its running
  * peak, the drawdown panel, and a marker per trade at its exit on the equity curve: green up-triangle
- * = win, red down-triangle = loss; hover shows the trade). No script, no external resource.
+ * = win, red down-triangle = loss; hover shows the trade), the analysis tables (analysis.ts) and the
+ * trade list: clicking a trade (or its marker) shows that trade's chart, drawn by the bot's chart code
+ * (shared/charts/trade-chart.ts: candles around the trade, entry / planned TP / planned SL lines, entry
+ * and exit markers). No script, no external resource: the charts are inline SVGs shown by CSS
+ * `:target`. Size: at most TRADE_CHART_MAX_CANDLES candles per chart (a longer trade is drawn on 5m /
+ * 15m / 1h / 4h candles resampled from the 1m ones), no volume bars, at most MAX_TRADE_CHARTS charts.
  */
 import { escapeXml } from '../charts/svg.js';
+import { buildTradeChart } from '../charts/trade-chart.js';
+import { formatNumber, priceDecimals } from '../charts/scale.js';
+import { INTERVAL_MS, type Interval } from '../model/market.js';
+import { resample } from '../strategies/resample.js';
+import { candleAt, sliceSeries, type CandleSeries } from '../strategies/series.js';
+import { lowerBound, upperBound } from '../sorted.js';
+import { BREAKDOWN_HEADERS, breakdownCells, entryFeatures, type Breakdown, type RunAnalysis, type ScanLog } from './analysis.js';
 import { stepVertices } from '../charts/equity-chart.js';
 import type { ClosedTrade } from '../model/trading.js';
 import type { BacktestResult } from './run.js';
@@ -13,23 +25,14 @@ import type { BacktestMetrics } from './metrics.js';
 import type { StressReport } from './stress.js';
 import type { WalkForwardResult } from './walk-forward.js';
 import { upperBoundBy } from '../sorted.js';
+import { fmt, table } from './text-table.js';
 
 /** Equity points kept in the JSON / chart (decimated by time buckets, keeping each bucket's min and max). */
 export const MAX_CHART_POINTS = 2_000;
 
 const iso = (t: number) => new Date(t).toISOString().slice(0, 16).replace('T', ' ');
 
-function fmt(x: number | null | undefined, digits = 2): string {
-  if (x === null || x === undefined || !Number.isFinite(x)) return '-';
-  return x.toFixed(digits);
-}
-
-/** A plain-text table (right-aligned numbers, left-aligned first column). */
-export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-  const w = headers.map((h, k) => Math.max(h.length, ...rows.map((r) => (r[k] ?? '').length)));
-  const line = (cells: readonly string[]) => cells.map((c, k) => (k === 0 ? c.padEnd(w[k] as number) : c.padStart(w[k] as number))).join('  ');
-  return [line(headers), w.map((n) => '-'.repeat(n)).join('  '), ...rows.map(line)].join('\n');
-}
+export { table };
 
 export const METRIC_HEADERS = ['trades', 'win %', 'P&L USD', 'P&L %', 'max DD %', 'PF', 'expect USD', 'Sharpe', 'Sortino', 'avg min', 'market %', 'best', 'worst'] as const;
 
@@ -134,6 +137,13 @@ export interface HtmlChartInput {
   trades: readonly ClosedTrade[];
   metrics: BacktestMetrics;
   notes?: readonly string[];
+  /** Breakdown and entry-feature tables (analysis.ts analyseRun). */
+  analysis?: RunAnalysis;
+  /**
+   * The run's 1m candles (every symbol traded): with them each trade gets its chart. `decisions`
+   * (the scan log) gives the planned TP / SL when the trade's own feature copy does not.
+   */
+  tradeCharts?: { series: readonly CandleSeries[]; decisions?: ScanLog['decisions'] };
 }
 
 const W = 1200;
@@ -195,16 +205,131 @@ export function equitySvg(x: HtmlChartInput): string {
   body.push(`<path d="${peakPath}" fill="none" stroke="#787b86" stroke-width="1"/>`);
   body.push(`<path d="${eqPath}" fill="none" stroke="#2962ff" stroke-width="2"/>`);
   body.push(`<path d="${ddPath}" fill="rgba(242,54,69,0.45)" stroke="#f23645" stroke-width="1"/>`);
-  for (const t of x.trades) {
+  for (const [k, t] of x.trades.entries()) {
     const cx = X(t.exitTime);
     const cy = Y(equityAt(pts, t.exitTime));
     const win = t.pnl > 0;
     const s = 5;
     const shape = win ? `${f(cx)},${f(cy - s)} ${f(cx - s)},${f(cy + s)} ${f(cx + s)},${f(cy + s)}` : `${f(cx)},${f(cy + s)} ${f(cx - s)},${f(cy - s)} ${f(cx + s)},${f(cy - s)}`;
     const tip = `${t.symbol} ${t.direction} ${t.strategy}: ${iso(t.entryTime)} -> ${iso(t.exitTime)} ${t.exitReason}, P&L ${t.pnl.toFixed(2)} USD (${t.pnlPct.toFixed(3)} %)`;
-    body.push(`<polygon class="trade ${win ? 'win' : 'loss'}" points="${shape}" fill="${win ? '#089981' : '#f23645'}"><title>${escapeXml(tip)}</title></polygon>`);
+    body.push(`<a href="#trade-${k + 1}"><polygon class="trade ${win ? 'win' : 'loss'}" points="${shape}" fill="${win ? '#089981' : '#f23645'}"><title>${escapeXml(tip)}</title></polygon></a>`);
   }
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif">${body.join('')}</svg>`;
+}
+
+/** Candles per trade chart at most (the window is resampled to a coarser interval past it). */
+export const TRADE_CHART_MAX_CANDLES = 90;
+/** Candles shown before the entry and after the exit (of the chart's interval). */
+const TRADE_CHART_BEFORE = 30;
+const TRADE_CHART_AFTER = 10;
+/** Trade charts embedded at most (the trade list goes on without charts past it, and says so). */
+export const MAX_TRADE_CHARTS = 1_000;
+const CHART_INTERVALS: readonly Interval[] = ['1m', '5m', '15m', '1h', '4h', '1d'];
+
+/** Open time of the `iv` candle in which a fill at `t` (a candle close time) happened. */
+const candleOf = (t: number, iv: number) => Math.floor((t - 1) / iv) * iv;
+
+/**
+ * The candles around a trade: TRADE_CHART_BEFORE before the entry to TRADE_CHART_AFTER after the exit,
+ * on the finest interval that keeps them within TRADE_CHART_MAX_CANDLES (1m, else resampled).
+ */
+export function tradeWindow(s: CandleSeries, entryTime: number, exitTime: number): { interval: Interval; candles: ReturnType<typeof candleAt>[] } | null {
+  const baseMs = INTERVAL_MS[s.interval];
+  for (const iv of CHART_INTERVALS) {
+    const ms = INTERVAL_MS[iv];
+    if (ms < baseMs) continue;
+    const a = candleOf(entryTime, ms) - TRADE_CHART_BEFORE * ms;
+    const b = candleOf(exitTime, ms) + TRADE_CHART_AFTER * ms;
+    if ((b - a) / ms + 1 > TRADE_CHART_MAX_CANDLES && iv !== '1d') continue;
+    const lo = lowerBound(s.openTime, a);
+    const hi = upperBound(s.openTime, b + ms - baseMs);
+    if (hi <= lo) return null;
+    const view = sliceSeries(s, lo, hi);
+    const src = ms === baseMs ? view : resample(view, iv).series;
+    return { interval: iv, candles: Array.from({ length: src.length }, (_, i) => candleAt(src, i)) };
+  }
+  return null;
+}
+
+/** One trade's chart (inline SVG, ids made unique by `k`), or null without candles for it. */
+export function tradeChartSvg(t: ClosedTrade, s: CandleSeries | undefined, k: number, planned: { takeProfit?: number; stopLoss?: number } = {}): string | null {
+  if (!s) return null;
+  const w = tradeWindow(s, t.entryTime, t.exitTime);
+  if (!w || w.candles.length === 0) return null;
+  const ms = INTERVAL_MS[w.interval];
+  const svg = buildTradeChart({
+    candles: w.candles,
+    entry: t.avgEntry,
+    ...(planned.takeProfit !== undefined ? { takeProfit: planned.takeProfit } : {}),
+    ...(planned.stopLoss !== undefined ? { stopLoss: planned.stopLoss } : {}),
+    entryTime: candleOf(t.entryTime, ms),
+    exit: { time: candleOf(t.exitTime, ms), price: t.exitPrice },
+    title: { symbol: t.symbol, interval: w.interval, strategy: t.strategy, direction: t.direction },
+    badge: t.pnl > 0 ? 'WIN' : 'LOSS',
+    size: 'alert',
+    volume: false,
+  }).svg;
+  return svg.replace(/id="plot"/g, `id="plot-${k}"`).replace(/url\(#plot\)/g, `url(#plot-${k})`);
+}
+
+function plannedExits(t: ClosedTrade, decisions: ReadonlyMap<string, Record<string, unknown>>): { takeProfit?: number; stopLoss?: number } {
+  const f = entryFeatures(t, decisions).features;
+  const ok = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x) && x > 0;
+  return { ...(ok(f?.takeProfit) ? { takeProfit: f.takeProfit } : {}), ...(ok(f?.stopLoss) ? { stopLoss: f.stopLoss } : {}) };
+}
+
+function breakdownHtml(b: Breakdown): string {
+  const head = [b.name.replace(/^feature:/, ''), ...BREAKDOWN_HEADERS].map((h) => `<th>${escapeXml(h)}</th>`).join('');
+  const rows = b.rows.map((r) => `<tr><td class="k">${escapeXml(r.key)}</td>${breakdownCells(r).map((c) => `<td>${escapeXml(c)}</td>`).join('')}</tr>`).join('');
+  return `<table class="breakdown" data-name="${escapeXml(b.name)}"><caption>${escapeXml(b.title)}</caption><tr>${head}</tr>${rows}</table>`;
+}
+
+function analysisHtml(a: RunAnalysis): string {
+  if (a.trades === 0) return '';
+  const s = a.featureSources;
+  return `<h2 id="analysis">Breakdowns</h2>
+<div class="grid">${a.groups.map(breakdownHtml).join('\n')}</div>
+<h2>Entry features against outcome</h2>
+<p>${s.decision} trade(s) joined to their scan decision, ${s.tradeRow} from the trade's own feature copy, ${s.none} without features; n/a = the decision did not record that feature.</p>
+<div class="grid">${a.features.map(breakdownHtml).join('\n')}</div>`;
+}
+
+/** The trade list (ordered by entry) and, per trade, its chart shown on click (CSS :target). */
+function tradesHtml(x: HtmlChartInput): string {
+  if (x.trades.length === 0) return '';
+  const bySymbol = new Map((x.tradeCharts?.series ?? []).map((s) => [s.symbol, s]));
+  const decisions = new Map((x.tradeCharts?.decisions ?? []).map((d) => [d.signalId, d.features]));
+  const order = x.trades.map((t, k) => ({ t, k })).sort((a, b) => a.t.entryTime - b.t.entryTime || a.k - b.k);
+  const rows: string[] = [];
+  const charts: string[] = [];
+  let charted = 0;
+  const price = (p: number) => formatNumber(p, priceDecimals(p));
+  for (const [n, { t, k }] of order.entries()) {
+    const id = `trade-${k + 1}`;
+    const svg = x.tradeCharts && charted < MAX_TRADE_CHARTS ? tradeChartSvg(t, bySymbol.get(t.symbol), k + 1, plannedExits(t, decisions)) : null;
+    if (svg) {
+      charted++;
+      charts.push(`<div class="chart" id="${id}"><a class="close" href="#trades">close</a>${svg}</div>`);
+    }
+    const cls = t.pnl > 0 ? 'win' : 'loss';
+    const cells = [
+      iso(t.entryTime), t.symbol, t.strategy, t.direction, price(t.avgEntry), iso(t.exitTime), price(t.exitPrice), t.exitReason,
+      t.pnl.toFixed(2), t.pnlPct.toFixed(3), ((t.exitTime - t.entryTime) / 60_000).toFixed(0),
+    ];
+    // Numbered in entry order; the anchor is the trade's index in the run (the equity markers link to it too).
+    const first = svg ? `<a href="#${id}">${n + 1}</a>` : String(n + 1);
+    rows.push(`<tr class="trade-row ${cls}" data-trade="${k + 1}"><td>${first}</td>${cells.map((c) => `<td>${escapeXml(c)}</td>`).join('')}</tr>`);
+  }
+  const head = ['#', 'entry (UTC)', 'pair', 'strategy', 'dir', 'entry price', 'exit (UTC)', 'exit price', 'exit reason', 'P&L USD', 'P&L %', 'min'].map((h) => `<th>${escapeXml(h)}</th>`).join('');
+  const note = !x.tradeCharts
+    ? '<p>No candles were given: trades without charts.</p>'
+    : charted < x.trades.length
+      ? `<p>${charted} of ${x.trades.length} trades have a chart${x.trades.length > MAX_TRADE_CHARTS ? ` (at most ${MAX_TRADE_CHARTS})` : ''}.</p>`
+      : '<p>Click a trade number (or a marker on the equity chart) for its chart: candles around the trade, entry, planned take profit / stop loss, entry and exit markers.</p>';
+  return `<h2 id="trades">Trades (${x.trades.length}, by entry time)</h2>
+${note}
+<table class="trades"><tr>${head}</tr>${rows.join('\n')}</table>
+${charts.join('\n')}`;
 }
 
 /** The whole self-contained page. */
@@ -215,7 +340,10 @@ export function htmlReport(x: HtmlChartInput): string {
   const notes = (x.notes ?? []).map((n) => `<li>${escapeXml(n)}</li>`).join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeXml(x.title)}</title>
-<style>body{background:#0b0e14;color:#d1d4dc;font:14px sans-serif;margin:24px}table{border-collapse:collapse}th,td{padding:3px 10px;text-align:right}th{color:#b2b5be;text-align:left}.trade{cursor:pointer}</style>
+<style>body{background:#0b0e14;color:#d1d4dc;font:14px sans-serif;margin:24px}table{border-collapse:collapse}th,td{padding:3px 10px;text-align:right}th{color:#b2b5be;text-align:left}.trade{cursor:pointer}
+a{color:#6ea8fe}caption{text-align:left;color:#b2b5be;padding:6px 0}.grid{display:flex;flex-wrap:wrap;gap:8px 32px;align-items:flex-start}td.k{text-align:left}
+.trades tr.win td:nth-child(10){color:#089981}.trades tr.loss td:nth-child(10){color:#f23645}.trades tr:hover{background:#1e222d}
+.chart{display:none}.chart:target{display:block;position:fixed;right:16px;bottom:16px;background:#131722;border:1px solid #2a2e39;padding:6px;box-shadow:0 4px 24px #000}.chart .close{display:block;text-align:right;padding:0 4px 4px}</style>
 </head><body>
 <h1>${escapeXml(x.title)}</h1>
 ${x.subtitle ? `<p>${escapeXml(x.subtitle)}</p>` : ''}
@@ -223,6 +351,8 @@ ${equitySvg(x)}
 <p>Blue: marked equity; grey: running peak; red: drawdown; triangles: trades at their exit (green up = win, red down = loss; hover for details).</p>
 <table>${rows}</table>
 ${notes ? `<ul>${notes}</ul>` : ''}
+${x.analysis ? analysisHtml(x.analysis) : ''}
+${tradesHtml(x)}
 </body></html>
 `;
 }

@@ -64,6 +64,7 @@ import { checkMacroSeries, feedCandles, macroTimeline, type MacroSeries, type Ma
 import { levelTimeline, regimeInputsOf, type BacktestMarket } from './market.js';
 import { lowerBound } from '../sorted.js';
 import { computeMetrics, type BacktestMetrics } from './metrics.js';
+import { warmupReport, type WarmupReport } from './warmup.js';
 
 const MINUTE = INTERVAL_MS['1m'];
 
@@ -128,6 +129,8 @@ export interface SignalOutcome {
   strategy: string;
   accepted: boolean;
   reason: RejectReason | null;
+  /** The macro bias the execution read for this signal (null: none yet), for the analysis' bias buckets. */
+  bias: { bias: BiasState['bias']; confidence: number } | null;
 }
 
 /** Simulated fill counts by leg and liquidity: maker (a resting limit traded through) or taker (crossed the book). */
@@ -166,6 +169,13 @@ export interface BacktestResult {
   samples: number;
   metrics: BacktestMetrics;
   finalState: TradingState | null;
+  /**
+   * Warm-up (SPEC 7): the history the config needs before `from` and what the data had, and every
+   * component (indicators, levels, volatility, regime, MACRO bias components and swing setups) that
+   * had no value at the start of the range, with when it first had one (shared/backtest/warmup.ts).
+   * Its lines are also in `notes`.
+   */
+  warmup: WarmupReport;
   notes: string[];
   wallMs: number;
 }
@@ -392,7 +402,7 @@ function signal(run: Run, sig: Signal, market: { bias: BiasState | null; volatil
   const dec = rs.decision;
   if (dec.accepted) run.accepted++;
   else run.rejected[dec.reason] = (run.rejected[dec.reason] ?? 0) + 1;
-  if (run.rec.signals) run.signals.push({ signalId: sig.signalId, now, symbol: sig.symbol, strategy: sig.strategy, accepted: dec.accepted, reason: dec.accepted ? null : dec.reason });
+  if (run.rec.signals) run.signals.push({ signalId: sig.signalId, now, symbol: sig.symbol, strategy: sig.strategy, accepted: dec.accepted, reason: dec.accepted ? null : dec.reason, bias: market.bias ? { bias: market.bias.bias, confidence: market.bias.confidence } : null });
 }
 
 function htfClose(c: Candle): number {
@@ -531,6 +541,8 @@ function backtestResult(run: Run, config: BacktestConfig, opts: BacktestOptions,
     start: m.from,
     marketChangeBySymbol: marketChangeBySymbol(m),
   });
+  const warmup = warmupReport({ market: m, config, slots: timed.slots, ...(opts.macroSeries ? { macroSeries: opts.macroSeries } : {}) });
+  notes.push(...warmup.lines);
   return {
     from: m.from,
     to: m.to,
@@ -556,6 +568,7 @@ function backtestResult(run: Run, config: BacktestConfig, opts: BacktestOptions,
     samples,
     metrics,
     finalState: fin,
+    warmup,
     notes,
     wallMs: performance.now() - t0,
   };

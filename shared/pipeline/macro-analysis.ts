@@ -36,9 +36,9 @@ import type { Row } from '../ports/warehouse.js';
 import { regimeAt } from '../protection/regime.js';
 import { TOPICS } from '../topics.js';
 import type { ScanDecision } from '../model/trading.js';
-import { computeBias, MAX_STALE_INTERVALS, VOLUME_RECENT_CANDLES, type BiasResult } from '../strategies/macro/bias.js';
+import { biasComponentCandles, computeBias, MAX_STALE_INTERVALS, type BiasResult } from '../strategies/macro/bias.js';
 import { lastClosedIndex, toColumns, type SeriesByInterval } from '../strategies/macro/columns.js';
-import { DCA_INTERVAL, SWING_INTERVAL, evaluateSwingAt, isSwingSignal, prepareSwing, resolveSwingConflicts, type SwingScan, type SwingSignal } from '../strategies/macro/swing.js';
+import { evaluateSwingAt, isSwingSignal, prepareSwing, resolveSwingConflicts, swingSetupCandles, type SwingScan, type SwingSignal } from '../strategies/macro/swing.js';
 import { biasPath, swingPublishedPath } from '../state-paths.js';
 import { publish, type MacroBiasMessage } from '../messages.js';
 
@@ -103,26 +103,49 @@ interface MacroRunSummary {
   skipped?: string;
 }
 
+/** One MACRO component's look-back: closed candles of `interval` it needs to produce a value. */
+export interface MacroLookback {
+  /** Bias component (trend4h, momentum4h, structure5m, volume), swing setup (DCA, SWING, CHANNEL) or SWING's 4h-uptrend check. */
+  component: 'trend4h' | 'momentum4h' | 'structure5m' | 'volume' | 'DCA' | 'SWING' | 'SWING.uptrend4h' | 'CHANNEL';
+  interval: Interval;
+  /** Closed candles needed before the component produces a value (fewer: no value / insufficient data). */
+  candles: number;
+  /** Candles the job wants for it before the warm-up factor (DCA: its high window too). */
+  read: number;
+}
+
+/** Every look-back of this MACRO config (enabled setups only), from the config values. */
+export function macroLookbacks(macro: MacroConfig): MacroLookback[] {
+  const c = macro.bias.components;
+  const b = biasComponentCandles(c);
+  const out: MacroLookback[] = [
+    { component: 'trend4h', interval: c.trend4h.interval, candles: b.trend4h, read: b.trend4h },
+    { component: 'momentum4h', interval: c.momentum4h.interval, candles: b.momentum4h, read: b.momentum4h },
+    { component: 'structure5m', interval: c.structure5m.interval, candles: b.structure5m, read: b.structure5m },
+    { component: 'volume', interval: c.volume.interval, candles: b.volume, read: b.volume },
+  ];
+  const s = macro.setups;
+  const sw = swingSetupCandles(macro);
+  if (s.DCA.enabled) out.push({ component: 'DCA', ...sw.DCA, read: Math.ceil(s.DCA.highWindowMs / INTERVAL_MS[sw.DCA.interval]) + sw.DCA.candles });
+  if (s.SWING.enabled) {
+    out.push({ component: 'SWING', ...sw.SWING, read: sw.SWING.candles });
+    if (s.SWING.require4hUptrend) out.push({ component: 'SWING.uptrend4h', interval: c.trend4h.interval, candles: c.trend4h.emaSlow, read: c.trend4h.emaSlow });
+  }
+  if (s.CHANNEL.enabled) out.push({ component: 'CHANNEL', ...sw.CHANNEL, read: sw.CHANNEL.candles });
+  return out;
+}
+
 /** Candles to read per interval for this config. */
 export function candlesNeeded(macro: MacroConfig, hotWindowCandles: number): Partial<Record<Interval, number>> {
-  const c = macro.bias.components;
-  const s = macro.setups;
   const need: Partial<Record<Interval, number>> = {};
-  const want = (iv: Interval, n: number) => {
-    need[iv] = Math.max(need[iv] ?? 0, n);
-  };
-  want(c.trend4h.interval, c.trend4h.emaSlow + c.trend4h.slopeLookback);
-  want(c.momentum4h.interval, Math.max(c.momentum4h.rsiPeriod + 1, c.momentum4h.macdSlow + c.momentum4h.macdSignal));
-  want(c.structure5m.interval, Math.max(c.structure5m.emaPeriod, c.structure5m.rsiPeriod + 1));
-  want(c.volume.interval, c.volume.avgPeriod + VOLUME_RECENT_CANDLES);
-  if (s.DCA.enabled) want(DCA_INTERVAL, Math.ceil(s.DCA.highWindowMs / INTERVAL_MS[DCA_INTERVAL]) + s.DCA.volumeAvgPeriod + 1);
-  if (s.SWING.enabled) {
-    want(SWING_INTERVAL, Math.max(s.SWING.resistanceLookback, s.SWING.volumeAvgPeriod, s.SWING.rsiPeriod) + 1);
-    if (s.SWING.require4hUptrend) want(c.trend4h.interval, c.trend4h.emaSlow);
-  }
-  if (s.CHANNEL.enabled) want(s.CHANNEL.interval, s.CHANNEL.lookbackCandles);
+  for (const l of macroLookbacks(macro)) need[l.interval] = Math.max(need[l.interval] ?? 0, l.read);
   for (const iv of Object.keys(need) as Interval[]) need[iv] = Math.min(hotWindowCandles, (need[iv] as number) * HOT_READ_WARMUP_FACTOR);
   return need;
+}
+
+/** REGIME_INTERVAL candles of the reference symbol read for the regime. */
+export function regimeReadCandles(hotWindowCandles: number): number {
+  return Math.min(hotWindowCandles, Math.ceil(REGIME_LOOKBACK_MS / INTERVAL_MS[REGIME_INTERVAL]) + 1);
 }
 
 export async function runMacro(deps: MacroDeps, opts: MacroOptions = {}): Promise<MacroRunSummary> {
@@ -304,7 +327,7 @@ async function resolveRegime(
     log.warn('regime reference symbol has no Kraken pair; regime unknown', { referenceSymbol: cfg.referenceSymbol });
     return null;
   }
-  const n = Math.min(system.hotWindowCandles, Math.ceil(REGIME_LOOKBACK_MS / INTERVAL_MS[REGIME_INTERVAL]) + 1);
+  const n = regimeReadCandles(system.hotWindowCandles);
   const cols = toColumns(await recentHotCandles(deps.state, VENUE, ref.symbol, REGIME_INTERVAL, n), REGIME_INTERVAL);
   const i = lastClosedIndex(cols, slotStart);
   if (i < 0 || slotStart - ((cols.openTime[i] as number) + INTERVAL_MS[REGIME_INTERVAL]) > MAX_STALE_INTERVALS * INTERVAL_MS[REGIME_INTERVAL]) {

@@ -128,6 +128,8 @@ export class KrakenHttpError extends KrakenError {
     /** HTTP status, or undefined for network failures and timeouts. */
     readonly status: number | undefined,
     retryable: boolean,
+    /** The wait the server asked for (`Retry-After`), ms. */
+    readonly retryAfterMs?: number,
   ) {
     super(message, retryable);
   }

@@ -193,6 +193,32 @@ describe('DuckDbWarehouse other tables', () => {
       params: JSON.stringify({ symbols: ['BTCUSDT', 'ETHUSDT'], grid: [{ name: 'ema', options: ['10', '20'] }] }),
       result: JSON.stringify({ kind: 'backtest', run: { trades: 42 } }),
     },
+    backtest_trials: {
+      run_id: 'sh_20250629T000000_abc',
+      trial_index: 7,
+      labels: JSON.stringify({ ema: '10', exits: 'ATR 1.5/1' }),
+      overrides: JSON.stringify({ 'scalp.v52_divergence.volumeSpike.emaPeriod': 10 }),
+      metrics: JSON.stringify({ trades: 3, totalPnl: -1.25, profitFactor: null, zero: { $num: '-0' } }),
+      trades: 3,
+      total_pnl: -1.25,
+      profit_factor: null,
+      max_drawdown_pct: 0.4,
+      sharpe: -1.1,
+      score: -1.25,
+      objective: 'totalPnl',
+      wall_ms: 812.5,
+      shard_index: 1,
+      attempt: 0,
+      created_at: ts,
+    },
+    backtest_manifests: {
+      run_id: 'sh_20250629T000000_abc',
+      created_at: ts,
+      trial_count: 72,
+      trials_hash: 'a'.repeat(64),
+      manifest_hash: 'b'.repeat(64),
+      manifest: JSON.stringify({ version: 1, runId: 'sh_20250629T000000_abc', trials: { kind: 'grid', dims: [] } }),
+    },
   };
 
   for (const [table, row] of Object.entries(samples) as Array<[TableName, Row]>) {

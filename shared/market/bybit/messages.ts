@@ -197,7 +197,7 @@ export const pongSchema = z.object({
 const decimal = z.string().regex(/^-?\d+(\.\d+)?$/, 'not a decimal string');
 
 /** Row `[startTime, open, high, low, close, volume, turnover]`, all strings, newest first. */
-const klineRowSchema = z.tuple([z.string().regex(/^\d+$/), decimal, decimal, decimal, decimal, decimal, decimal]);
+export const klineRowSchema = z.tuple([z.string().regex(/^\d+$/), decimal, decimal, decimal, decimal, decimal, decimal]);
 
 export const klineResponseSchema = z.object({
   retCode: z.number(),

@@ -18,7 +18,7 @@ import type { Logger } from '../../log.js';
 import type { Clock } from '../../ports/clock.js';
 import type { StateStore } from '../../ports/state.js';
 import type { Warehouse } from '../../ports/warehouse.js';
-import { candleToRow } from '../../warehouse-schema.js';
+import { DEFAULT_WRITE_BATCH_ROWS, writeCandles } from '../candle-writer.js';
 import { writeHotCandles } from '../hot-store.js';
 import { flagBadData, type QualityConfig } from '../quality.js';
 import { INTERVAL_MS, intervalFromMinutes, type Candle, type Interval, type Venue } from '../../model/market.js';
@@ -26,7 +26,7 @@ import { readCandleCsv, type CandleCsvFormat } from '../candle-csv.js';
 import { detectGaps, totalMissing, type GapRange } from './gaps.js';
 import { symbolForKrakenPair } from './pairs.js';
 
-export const DEFAULT_IMPORT_BATCH_ROWS = 1_000;
+export const DEFAULT_IMPORT_BATCH_ROWS = DEFAULT_WRITE_BATCH_ROWS;
 /** Rejected lines kept verbatim in a summary (the count is always complete). */
 const MAX_REJECTED_KEPT = 20;
 
@@ -167,17 +167,12 @@ export async function importOhlcvt(deps: OhlcvtImportDeps, opts: OhlcvtImportOpt
     candles.map((c) => c.openTime),
     INTERVAL_MS[info.interval],
   );
-  const batch = opts.batchRows ?? DEFAULT_IMPORT_BATCH_ROWS;
-  const ingestedAt = deps.clock.now();
   opts.onProgress?.(0, candles.length);
-  for (let i = 0; i < candles.length; i += batch) {
-    const part = candles.slice(i, i + batch);
-    await deps.warehouse.insert(
-      'ohlcv',
-      part.map((c) => candleToRow(c, ingestedAt)),
-    );
-    opts.onProgress?.(i + part.length, candles.length);
-  }
+  await writeCandles(deps.warehouse, candles, {
+    ingestedAt: deps.clock.now(),
+    batchRows: opts.batchRows ?? DEFAULT_IMPORT_BATCH_ROWS,
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+  });
   let hotWritten = 0;
   if (deps.state && opts.hotCandles && opts.hotCandles > 0) {
     const recent = candles.slice(-opts.hotCandles);

@@ -57,7 +57,21 @@ export const MIN_AVAILABLE_WEIGHT = 0.75;
 /** A series whose last closed candle is older than this many intervals (vs asOf) is stale. */
 export const MAX_STALE_INTERVALS = 3;
 
-type BiasComponentName = 'trend4h' | 'momentum4h' | 'structure5m' | 'volume';
+export type BiasComponentName = 'trend4h' | 'momentum4h' | 'structure5m' | 'volume';
+
+/**
+ * Closed candles (of the component's configured interval) each component needs before it produces
+ * a value: the one rule the evaluation below, the MACRO job's hot-window read (`candlesNeeded`) and
+ * the backtester's warm-up (shared/backtest/warmup.ts) use.
+ */
+export function biasComponentCandles(c: MacroConfig['bias']['components']): Record<BiasComponentName, number> {
+  return {
+    trend4h: c.trend4h.emaSlow + c.trend4h.slopeLookback,
+    momentum4h: Math.max(c.momentum4h.rsiPeriod + 1, c.momentum4h.macdSlow + c.momentum4h.macdSignal),
+    structure5m: Math.max(c.structure5m.emaPeriod, c.structure5m.rsiPeriod + 1),
+    volume: c.volume.avgPeriod + VOLUME_RECENT_CANDLES,
+  };
+}
 
 /** One explainable component (a superset of `BiasState['components'][number]`). */
 interface BiasComponent {
@@ -197,7 +211,7 @@ function fin(x: number | undefined): x is number {
 function trendComponent(p: PreparedBias, asOf: number): BiasComponent {
   const c = p.cfg.components.trend4h;
   const name: BiasComponentName = 'trend4h';
-  const u = usableIndex(p.trend?.cols, asOf, c.emaSlow + c.slopeLookback);
+  const u = usableIndex(p.trend?.cols, asOf, biasComponentCandles(p.cfg.components).trend4h);
   if (!p.trend || 'why' in u) return unavailable(name, c.weight, 'why' in u ? u.why : 'no candles');
   const i = u.i;
   const fast = p.trend.fast[i];
@@ -224,7 +238,7 @@ function trendComponent(p: PreparedBias, asOf: number): BiasComponent {
 function momentumComponent(p: PreparedBias, asOf: number): BiasComponent {
   const c = p.cfg.components.momentum4h;
   const name: BiasComponentName = 'momentum4h';
-  const u = usableIndex(p.momentum?.cols, asOf, Math.max(c.rsiPeriod + 1, c.macdSlow + c.macdSignal));
+  const u = usableIndex(p.momentum?.cols, asOf, biasComponentCandles(p.cfg.components).momentum4h);
   if (!p.momentum || 'why' in u) return unavailable(name, c.weight, 'why' in u ? u.why : 'no candles');
   const i = u.i;
   const r = p.momentum.rsi[i];
@@ -250,7 +264,7 @@ function momentumComponent(p: PreparedBias, asOf: number): BiasComponent {
 function structureComponent(p: PreparedBias, asOf: number): BiasComponent {
   const c = p.cfg.components.structure5m;
   const name: BiasComponentName = 'structure5m';
-  const u = usableIndex(p.structure?.cols, asOf, Math.max(c.emaPeriod, c.rsiPeriod + 1));
+  const u = usableIndex(p.structure?.cols, asOf, biasComponentCandles(p.cfg.components).structure5m);
   if (!p.structure || 'why' in u) return unavailable(name, c.weight, 'why' in u ? u.why : 'no candles');
   const i = u.i;
   const e = p.structure.ema[i];
@@ -276,7 +290,7 @@ function structureComponent(p: PreparedBias, asOf: number): BiasComponent {
 function volumeComponent(p: PreparedBias, asOf: number): BiasComponent {
   const c = p.cfg.components.volume;
   const name: BiasComponentName = 'volume';
-  const u = usableIndex(p.volume?.cols, asOf, c.avgPeriod + VOLUME_RECENT_CANDLES);
+  const u = usableIndex(p.volume?.cols, asOf, biasComponentCandles(p.cfg.components).volume);
   if (!p.volume || 'why' in u) return unavailable(name, c.weight, 'why' in u ? u.why : 'no candles');
   const i = u.i;
   const cols = p.volume.cols;

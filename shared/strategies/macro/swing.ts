@@ -34,7 +34,7 @@
  *
  * Signal ids: `${strategy}:${symbol}:${candleOpenTime}` (deterministic; idempotent downstream).
  */
-import type { MacroConfig, Regime } from '../../config/strategy.js';
+import type { MacroConfig, Regime, SwingSetup } from '../../config/strategy.js';
 import { ema, rsi, sma } from '../../indicators/tulind.js';
 import { INTERVAL_MS, type Interval, type Tier } from '../../model/market.js';
 import type { Decision, Direction, ScanDecision, Signal, StrategyId } from '../../model/trading.js';
@@ -60,6 +60,21 @@ const BREAKOUT_FULL_MARGIN_PCT = 1.0;
 const RSI_FULL_MARGIN_POINTS = 20;
 
 type SwingStrategyId = Extract<StrategyId, 'dca' | 'swing_breakout' | 'channel'>;
+
+/**
+ * Closed candles each setup needs on its interval before it is evaluated (fewer: SKIP "insufficient
+ * data"): the one rule the evaluations below, the MACRO job's hot-window read (`candlesNeeded`) and
+ * the backtester's warm-up (shared/backtest/warmup.ts) use. SWING's 4h-uptrend check (when required)
+ * also needs `trend4h.emaSlow` closed candles of the trend interval.
+ */
+export function swingSetupCandles(cfg: MacroConfig): Record<SwingSetup, { interval: Interval; candles: number }> {
+  const s = cfg.setups;
+  return {
+    DCA: { interval: DCA_INTERVAL, candles: s.DCA.volumeAvgPeriod + 1 },
+    SWING: { interval: SWING_INTERVAL, candles: Math.max(s.SWING.resistanceLookback, s.SWING.volumeAvgPeriod, s.SWING.rsiPeriod) + 1 },
+    CHANNEL: { interval: s.CHANNEL.interval, candles: s.CHANNEL.lookbackCandles },
+  };
+}
 
 /** A TAKE as an actionable swing signal. */
 export interface SwingSignal extends Signal {
@@ -239,7 +254,8 @@ export function evaluateDcaAt(p: PreparedSwing, i: number, ctx: SwingContext): S
   if (!p.dca) throw new Error(`evaluateDcaAt: no ${DCA_INTERVAL} series prepared`);
   const { cols, volAvg } = p.dca;
   const b: Base = { strategy: 'dca', symbol: ctx.symbol, cols, i };
-  if (i < s.volumeAvgPeriod) return insufficient(b, `${i + 1} ${cols.interval} candles, need ${s.volumeAvgPeriod + 1}`);
+  const needDca = swingSetupCandles(p.cfg).DCA.candles;
+  if (i + 1 < needDca) return insufficient(b, `${i + 1} ${cols.interval} candles, need ${needDca}`);
   const close = cols.close[i] as number;
   const windowStart = closeTimeAt(cols, i) - s.highWindowMs;
   let high = -Infinity;
@@ -300,7 +316,7 @@ export function evaluateBreakoutAt(p: PreparedSwing, i: number, ctx: SwingContex
   if (!p.breakout) throw new Error(`evaluateBreakoutAt: no ${SWING_INTERVAL} series prepared`);
   const { cols, volAvg, rsi: rsiSeries } = p.breakout;
   const b: Base = { strategy: 'swing_breakout', symbol: ctx.symbol, cols, i };
-  const need = Math.max(s.resistanceLookback, s.volumeAvgPeriod, s.rsiPeriod) + 1;
+  const need = swingSetupCandles(p.cfg).SWING.candles;
   if (i + 1 < need) return insufficient(b, `${i + 1} ${cols.interval} candles, need ${need}`);
   const close = cols.close[i] as number;
   let resistance = -Infinity;
