@@ -15,11 +15,11 @@ import { defaultGrid, valueDimension, type GridCombo, type GridDimension } from 
 import { createMarket } from '../../shared/backtest/market.js';
 import { OBJECTIVES, type Objective } from '../../shared/backtest/metrics.js';
 import { INDICATOR_MODES, type IndicatorMode } from '../../shared/backtest/run.js';
-import { createManifest, manifestHash, parseManifest, shardRunId, MAX_TASKS, type ShardDataSpec, type ShardManifest, type TrialSpec } from '../../shared/backtest/shards.js';
+import { createManifest, manifestHash, parseManifest, shardRunId, MAX_TASKS, type ShardDataSpec, type ShardManifest, type TrialSpec, trialsOf } from '../../shared/backtest/shards.js';
 import { sliceSeries, type CandleSeries } from '../../shared/strategies/series.js';
 import { upperBound } from '../../shared/sorted.js';
-import { parseAssignment, parseDuration, parseValue, progressBar, HOUR } from './args.js';
-import { DEFAULT_DATA, DEFAULT_SYMBOLS, DEFAULT_WARMUP_HOURS, loadSeries } from './load.js';
+import { parseAssignment, parseDuration, parseValue, progressBar } from './args.js';
+import { DEFAULT_DATA, DEFAULT_SYMBOLS, loadSeries, neededWarmup, warmupOverride } from './load.js';
 import { printCollected } from './collect.js';
 
 export const HELP = `Usage: npm run backtest -- launch [options]
@@ -41,8 +41,8 @@ Shards:
 Data:
   --symbols A,B,...     (default ${DEFAULT_SYMBOLS.join(',')}); --venue NAME (default bybit)
   --from ISO --to ISO   traded range (required for the cloud; locally default: all the data)
-  --warmup-hours N      history before --from (default ${DEFAULT_WARMUP_HOURS}; locally from CSV: all the
-                        file's candles before --from)
+  --warmup-hours N      history before --from (default: what the config needs, shared/backtest/warmup.ts;
+                        73 h with the defaults)
 
 Local (--local): the tasks run here as worker processes, writing to a DuckDB warehouse, then collect
   --data PATHS | --warehouse FILE    candles as the backtest command reads them (default ${DEFAULT_DATA})
@@ -181,7 +181,17 @@ function venueOf(v: Values): 'bybit' | 'kraken' {
   return v.venue;
 }
 
-const warmupMs = (v: Values) => (v['warmup-hours'] === undefined ? DEFAULT_WARMUP_HOURS : Number(v['warmup-hours'])) * HOUR;
+/** The 1m history every trial needs before --from (shared/backtest/warmup.ts), or --warmup-hours. */
+function warmupOf(v: Values): ReturnType<typeof warmupOverride> {
+  const { spec, config } = trialsAndConfig(v);
+  let trials;
+  try {
+    trials = trialsOf(spec);
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  return warmupOverride(v, neededWarmup(config.strategies, trials.map((t) => t.overrides), false));
+}
 
 function summary(m: ShardManifest, tasks: number): string {
   const per = Math.ceil(m.trialCount / tasks);
@@ -196,7 +206,7 @@ async function launchLocal(v: Values, tasks: number): Promise<void> {
   const symbols = symbolsOf(v);
   const from = parseTime(v.from, '--from');
   const to = parseTime(v.to, '--to');
-  const loaded = await loadSeries(v as Record<string, string | boolean | string[] | undefined>, symbols, from, to);
+  const loaded = await loadSeries(v as Record<string, string | boolean | string[] | undefined>, symbols, { from, to, warmup: warmupOf(v) });
   const market = createMarket({ series: loaded, ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) });
   // Exactly the candles a cloud task would read: history .. the end of the traded range.
   const series: CandleSeries[] = loaded.map((s) => sliceSeries(s, 0, upperBound(s.openTime, market.to)));
@@ -235,7 +245,7 @@ async function launchCloud(v: Values, tasks: number): Promise<void> {
   if (!(to >= from)) fail('--to must not be before --from');
   const dataset = v.dataset ?? 'cryptotracker';
   const location = v.location ?? 'US';
-  const m = buildManifest(v, { symbols: symbolsOf(v), venue: venueOf(v), interval: '1m', historyFrom: from - warmupMs(v), from, to, source: `bigquery:${v.project}.${dataset}` }, Date.now());
+  const m = buildManifest(v, { symbols: symbolsOf(v), venue: venueOf(v), interval: '1m', historyFrom: from - warmupOf(v).scalpMs, from, to, source: `bigquery:${v.project}.${dataset}` }, Date.now());
   const hash = manifestHash(m);
   const { runJobRequest, runJob } = await import('../../infra/backtest/cloud-run-jobs.js');
   let req;
