@@ -14,7 +14,7 @@
  */
 import { z } from 'zod';
 import { bookFeaturesSchema, candleSchema, TIERS, tradeSchema, type Snapshot } from './model/market.js';
-import { closedTradeSchema, directionSchema, engineKindSchema, exitReasonSchema, strategyIdSchema, type Signal, type TradeEvent } from './model/trading.js';
+import { closedTradeSchema, directionSchema, engineKindSchema, exitReasonSchema, fillLiquiditySchema, strategyIdSchema, type Signal, type TradeEvent } from './model/trading.js';
 import { PermanentError, type Bus, type PublishOptions } from './ports/bus.js';
 import { TOPICS, type TopicName } from './topics.js';
 
@@ -161,7 +161,7 @@ const tradeEventSchema = z.discriminatedUnion('type', [
   }),
   z.object({ ...eventBase, type: z.literal('signal_rejected'), reason: z.string().min(1), detail: z.string(), signal: signalPlanSchema }),
   z.object({ ...eventBase, type: z.literal('take_profit_moved'), from: finite, to: finite, commandId: z.string().min(1) }),
-  z.object({ ...eventBase, type: z.literal('entry_filled'), orderId: z.string().min(1), price: positive, qty: finite, fee: finite, avgEntry: positive, filledQty: finite }),
+  z.object({ ...eventBase, type: z.literal('entry_filled'), orderId: z.string().min(1), price: positive, qty: finite, fee: finite, liquidity: fillLiquiditySchema.optional(), slippage: finite.optional(), avgEntry: positive, filledQty: finite }),
   z.object({
     ...eventBase,
     type: z.literal('entry_timeout'),
@@ -171,7 +171,7 @@ const tradeEventSchema = z.discriminatedUnion('type', [
   }),
   z.object({ ...eventBase, type: z.literal('trailing_activated'), trailStop: finite }),
   z.object({ ...eventBase, type: z.literal('half_take_profit'), price: finite }),
-  z.object({ ...eventBase, type: z.literal('exit_filled'), reason: exitReasonSchema, price: finite, qty: finite, fee: finite }),
+  z.object({ ...eventBase, type: z.literal('exit_filled'), reason: exitReasonSchema, price: finite, qty: finite, fee: finite, liquidity: fillLiquiditySchema.optional(), slippage: finite.optional() }),
   z.object({ ...eventBase, type: z.literal('position_closed'), trade: closedTradeSchema }),
   z.object({ ...eventBase, type: z.literal('exit_decided'), reason: exitReasonSchema, price: finite, qty: finite }),
   z.object({

@@ -107,6 +107,11 @@ export const TABLES = {
       { name: 'pnl_pct', type: 'FLOAT64', required: true },
       { name: 'exit_reason', type: 'STRING', required: true },
       { name: 'features', type: 'JSON' },
+      {
+        name: 'slippage',
+        type: 'FLOAT64',
+        description: 'slippage cost of the lot (entry and its share of the exit), USD; null on rows written before it was recorded',
+      },
     ],
     key: ['trade_id'],
     partitionBy: 'exit_time',

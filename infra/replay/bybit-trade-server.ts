@@ -34,9 +34,11 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from '../../shared/ports/clock.js';
+import { DEFAULT_PAPER_CONFIG } from '../../shared/config/strategy.js';
 
-export const BYBIT_MAKER_FEE_RATE = 0.0002;
-export const BYBIT_TAKER_FEE_RATE = 0.00055;
+/** The venue's base-tier fees (fractions): the same numbers the paper book charges (config/paper costs.bybit). */
+export const BYBIT_MAKER_FEE_RATE = DEFAULT_PAPER_CONFIG.costs.bybit.makerPct / 100;
+export const BYBIT_TAKER_FEE_RATE = DEFAULT_PAPER_CONFIG.costs.bybit.takerPct / 100;
 const DEFAULT_RECV_WINDOW_MS = 5000;
 /** Bybit accepts a timestamp at most this far ahead of its clock. */
 const MAX_FUTURE_SKEW_MS = 1000;

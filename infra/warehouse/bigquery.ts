@@ -7,12 +7,12 @@
  * redelivery arrives after the de-dup window (first ingested row wins, as in DuckDB).
  */
 import { createHash } from 'node:crypto';
-import { BigQuery, type BigQueryOptions, type Dataset } from '@google-cloud/bigquery';
+import { BigQuery, type BigQueryOptions, type Dataset, type TableMetadata } from '@google-cloud/bigquery';
 import type { CandleRange, Row, Warehouse } from '../../shared/ports/warehouse.js';
 import type { Candle } from '../../shared/model/market.js';
 import { DATASET, TABLES, type Column, type TableName } from '../../shared/warehouse-schema.js';
 import type { Logger } from '../../shared/log.js';
-import { TABLE_NAMES, bigQueryTableMetadata, bqIdent } from './ddl.js';
+import { TABLE_NAMES, bigQueryFieldsWithAdded, bigQueryTableMetadata, bqIdent } from './ddl.js';
 import { prepareRows, rowToCandle, type Cell } from './rows.js';
 
 /** Rows per insertAll request (Google recommends about 500; the hard limit is 50,000 / 10 MB). */
@@ -213,8 +213,23 @@ export class BigQueryWarehouse implements Warehouse {
       }
     }
     for (const name of TABLE_NAMES) {
-      const [exists] = await ds.table(TABLES[name].name).exists();
-      if (exists) continue;
+      const table = ds.table(TABLES[name].name);
+      let meta: TableMetadata | null = null;
+      try {
+        meta = (await table.getMetadata())[0] as TableMetadata;
+      } catch (e) {
+        if (errorCode(e) !== HTTP_NOT_FOUND) throw e;
+      }
+      if (meta) {
+        // a table created by an older version gains the nullable columns added since (additive only)
+        const existing = meta.schema?.fields ?? [];
+        const fields = bigQueryFieldsWithAdded(name, existing);
+        if (fields) {
+          await table.setMetadata({ schema: { fields } });
+          this.log?.info('added BigQuery columns', { dataset: this.datasetId, table: name, columns: fields.slice(existing.length).map((f) => f.name ?? '') });
+        }
+        continue;
+      }
       try {
         await ds.createTable(TABLES[name].name, bigQueryTableMetadata(name));
         this.log?.info('created BigQuery table', { dataset: this.datasetId, table: name });

@@ -74,6 +74,32 @@ export function duckDbMergeSql(table: TableName): string {
   );
 }
 
+/**
+ * Columns added to a table after it was first created: a stored table keeps its rows and gets each
+ * missing NULLABLE column (`ALTER TABLE ... ADD COLUMN`; its old rows read null). A missing REQUIRED
+ * column cannot be added to rows that exist: that is an error naming it (a schema change must be additive).
+ */
+export function missingColumns(table: TableName, existing: ReadonlySet<string>): Column[] {
+  const missing = (TABLES[table].columns as readonly Column[]).filter((c) => !existing.has(c.name));
+  const required = missing.filter((c) => c.required);
+  if (required.length > 0) {
+    throw new Error(`warehouse table ${TABLES[table].name} lacks required column(s) ${required.map((c) => c.name).join(', ')}: a stored table can only gain nullable columns; migrate it by hand`);
+  }
+  return missing;
+}
+
+/** DuckDB statements adding the missing nullable columns of a stored table (see missingColumns). */
+export function duckDbAddColumnsSql(table: TableName, existing: ReadonlySet<string>): string[] {
+  return missingColumns(table, existing).map((c) => `ALTER TABLE ${duckIdent(TABLES[table].name)} ADD COLUMN ${duckIdent(c.name)} ${DUCKDB_TYPES[c.type]}`);
+}
+
+/** BigQuery fields of a stored table's schema with its missing nullable columns appended (null: none missing). */
+export function bigQueryFieldsWithAdded(table: TableName, existing: readonly TableField[]): TableField[] | null {
+  const missing = new Set(missingColumns(table, new Set(existing.map((f) => f.name ?? ''))).map((c) => c.name));
+  if (missing.size === 0) return null;
+  return [...existing, ...bigQueryFields(table).filter((f) => missing.has(f.name ?? ''))];
+}
+
 /** Every CREATE TABLE statement of the warehouse. */
 export function duckDbSchemaSql(): string[] {
   return TABLE_NAMES.map(duckDbCreateTable);

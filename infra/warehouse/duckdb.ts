@@ -16,6 +16,7 @@ import { TABLES, type Column, type TableName } from '../../shared/warehouse-sche
 import type { Logger } from '../../shared/log.js';
 import {
   TABLE_NAMES,
+  duckDbAddColumnsSql,
   duckDbCreateStaging,
   duckDbMergeSql,
   duckDbSchemaSql,
@@ -95,6 +96,12 @@ export class DuckDbWarehouse implements Warehouse {
     const conn = await instance.connect();
     try {
       for (const sql of duckDbSchemaSql()) await conn.run(sql);
+      // tables stored by an older version gain the nullable columns added since (e.g. paper_trades.slippage)
+      const cols = (await conn.runAndReadAll(`SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'main'`)).getRowObjectsJS();
+      for (const t of TABLE_NAMES) {
+        const existing = new Set(cols.filter((r) => r.table_name === TABLES[t].name).map((r) => String(r.column_name)));
+        for (const sql of duckDbAddColumnsSql(t, existing)) await conn.run(sql);
+      }
       for (const t of TABLE_NAMES) await conn.run(duckDbCreateStaging(t));
     } catch (e) {
       conn.closeSync();

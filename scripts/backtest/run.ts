@@ -7,7 +7,7 @@ import { fail, parseTime } from '../cli.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_STRATEGY_CONFIGS, SCALP_STRATEGIES, type StrategyConfigs } from '../../shared/config/strategy.js';
+import { COST_PROFILES, DEFAULT_STRATEGY_CONFIGS, SCALP_STRATEGIES, type StrategyConfigs } from '../../shared/config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { applyOverrides, checkConfigKey, selectStrategies, type Overrides, type StrategySelection } from '../../shared/backtest/config.js';
 import { createMarket, type BacktestMarket } from '../../shared/backtest/market.js';
@@ -31,7 +31,7 @@ export const HELP = `Usage: npm run backtest -- [options]
 
 Runs the PRODUCTION scalp strategies, risk, protections and paper fills (shared/trading) over
 historical 1m candles, exactly as the live pipeline would have (decisions on closed candles, fills
-from the next candle, fees 0.06 % per side + slippage), and reports total P&L, win rate, max
+from the next candle, maker/taker costs as each order fills), and reports total P&L, win rate, max
 drawdown, profit factor, expectancy, Sharpe, Sortino, trades, average duration, market change and
 the best / worst trade.
 
@@ -68,6 +68,10 @@ Strategies and config (start: the SPEC defaults of shared/config/strategy.ts):
                         the other off); all (default): both exactly as configured (live behaviour)
   --set KEY=VALUE       override a config key, repeatable (VALUE is JSON or a string), e.g.
                         --set scalp.v52_divergence.exits.mode=atr --set risk.scalp.perTradeRiskPct=0.25
+  --costs PROFILE       maker_taker (default: resting limits maker at their price, stops and
+                        crossing fills taker + slippage; Bybit 0.02/0.055 %, Kraken 0.25/0.40 %) or
+                        conservative (flat 0.06 % scalps / 0.3 % swings per side + slippage on every
+                        fill); the same as --set paper.costs.profile=PROFILE
   --indicators MODE     full (default: indicators prepared once over the whole series) or
                         live-window (each candle re-prepared on live's last-200-candle window: what live
                         computes to the last bit; ~0.35 ms per strategy per candle)
@@ -130,7 +134,9 @@ function runJson(r: BacktestResult) {
     openAtEnd: r.openAtEnd,
     unrealizedAtEnd: r.unrealizedAtEnd,
     notes: r.notes,
-    trades: r.trades.map((t) => ({ ...summariseTrade(t), avgEntry: t.avgEntry, exitPrice: t.exitPrice, qty: t.qty, fees: t.fees })),
+    costProfile: r.costProfile,
+    fills: r.fills,
+    trades: r.trades.map((t) => ({ ...summariseTrade(t), avgEntry: t.avgEntry, exitPrice: t.exitPrice, qty: t.qty, fees: t.fees, slippage: t.slippage ?? 0 })),
     equity: decimateEquity(r.equityTime, r.equity, r.samples),
   };
 }
@@ -153,6 +159,7 @@ function readArgs(args: string[]) {
         'htf-venue': { type: 'string' },
         strategy: { type: 'string', default: 'all' },
         set: { type: 'string', multiple: true },
+        costs: { type: 'string' },
         indicators: { type: 'string', default: 'full' },
         grid: { type: 'boolean', default: false },
         dim: { type: 'string', multiple: true },
@@ -224,6 +231,10 @@ function settingsOf(v: CliValues): Settings {
   for (const s of v.set ?? []) {
     const [k, raw] = parseAssignment(s, '--set');
     sets[k] = parseValue(raw);
+  }
+  if (v.costs !== undefined) {
+    if (!(COST_PROFILES as readonly string[]).includes(v.costs)) fail(`--costs must be ${COST_PROFILES.join(' or ')} (got '${v.costs}')`);
+    sets['paper.costs.profile'] = v.costs;
   }
   let base;
   try {

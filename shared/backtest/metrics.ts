@@ -63,7 +63,10 @@ export interface BacktestMetrics {
   winRate: number | null;
   totalPnl: number;
   totalPnlPct: number;
+  /** Σ fees of the closed trades, USD. */
   fees: number;
+  /** Σ slippage cost of the closed trades (|fill - reference| x qty over every fill), USD. */
+  slippage: number;
   returnOnNotionalPct: number | null;
   grossProfit: number;
   grossLoss: number;
@@ -180,6 +183,7 @@ export function computeMetrics(x: MetricsInput): BacktestMetrics {
   let losses = 0;
   let pnl = 0;
   let fees = 0;
+  let slippage = 0;
   let gp = 0;
   let gl = 0;
   let notional = 0;
@@ -191,6 +195,7 @@ export function computeMetrics(x: MetricsInput): BacktestMetrics {
   for (const t of trades) {
     pnl += t.pnl;
     fees += t.fees;
+    slippage += t.slippage ?? 0;
     if (t.pnl > 0) {
       wins++;
       gp += t.pnl;
@@ -224,6 +229,7 @@ export function computeMetrics(x: MetricsInput): BacktestMetrics {
     totalPnl: pnl,
     totalPnlPct: (pnl / x.startingEquity) * PCT,
     fees,
+    slippage,
     returnOnNotionalPct: notional > 0 ? (pnl / notional) * PCT : null,
     grossProfit: gp,
     grossLoss: gl,

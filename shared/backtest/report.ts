@@ -62,7 +62,8 @@ export function formatRun(r: BacktestResult): string {
   out.push(table(['run', ...METRIC_HEADERS], [['result', ...metricCells(r.metrics)]]));
   out.push('');
   const rej = Object.entries(r.rejected).map(([k, n]) => `${k} ${n}`).join(', ');
-  out.push(`signals: ${r.accepted} accepted${rej ? `, rejected: ${rej}` : ''}; fees ${fmt(r.metrics.fees)} USD; open at end ${r.openAtEnd} (unrealized ${fmt(r.unrealizedAtEnd)} USD)`);
+  out.push(`signals: ${r.accepted} accepted${rej ? `, rejected: ${rej}` : ''}; open at end ${r.openAtEnd} (unrealized ${fmt(r.unrealizedAtEnd)} USD)`);
+  out.push(`costs (${r.costProfile}): fees ${fmt(r.metrics.fees)} USD, slippage ${fmt(r.metrics.slippage)} USD; fills: entries ${r.fills.entry.maker} maker / ${r.fills.entry.taker} taker, exits ${r.fills.exit.maker} maker / ${r.fills.exit.taker} taker`);
   out.push(`exit reasons: ${Object.entries(r.metrics.exitReasons).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}; Sharpe/Sortino on ${r.metrics.returnPeriodMs / 60_000}-minute returns, annualised`);
   for (const n of r.notes) out.push(`note: ${n}`);
   return out.join('\n');

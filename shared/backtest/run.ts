@@ -45,7 +45,7 @@
  * symbols). With MACRO on, both modes match the replay's trades, swing trades included (measured on
  * 12 h slices by test/backtest/macro-parity.test.ts; the month by `bench/backtest.ts --parity`).
  */
-import { SCALP_STRATEGIES, type ScalpStrategyConfig, type StrategyConfigs } from '../config/strategy.js';
+import { SCALP_STRATEGIES, type CostProfile, type ScalpStrategyConfig, type StrategyConfigs } from '../config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from '../config/system.js';
 import { PAPER_ACCOUNT_ID } from '../model/trading.js';
 import { scalpSignal } from '../strategies/scalp/signal.js';
@@ -133,6 +133,12 @@ export interface SignalOutcome {
   bias: { bias: BiasState['bias']; confidence: number } | null;
 }
 
+/** Simulated fill counts by leg and liquidity: maker (a resting limit traded through) or taker (crossed the book). */
+export interface FillCounts {
+  entry: { maker: number; taker: number };
+  exit: { maker: number; taker: number };
+}
+
 export interface BacktestResult {
   from: number;
   to: number;
@@ -153,6 +159,9 @@ export interface BacktestResult {
   accepted: number;
   rejected: Partial<Record<RejectReason, number>>;
   protectionEvents: number;
+  /** The cost profile the run filled with (config paper.costs.profile), and its fills by how they met the book (shared/trading/costs.ts). */
+  costProfile: CostProfile;
+  fills: FillCounts;
   events: TradingEvent[];
   /** Marked equity after every market minute (close times). */
   equityTime: Float64Array;
@@ -241,6 +250,7 @@ interface Run {
   rejected: Partial<Record<RejectReason, number>>;
   accepted: number;
   protectionEvents: number;
+  fills: FillCounts;
   equityTime: Float64Array;
   equity: Float64Array;
   samples: number;
@@ -284,7 +294,7 @@ function startRun(m: BacktestMarket, config: BacktestConfig, opts: BacktestOptio
   const run: Run = {
     m, system, tcfg, accountId: opts.accountId ?? PAPER_ACCOUNT_ID, mode, rec, onState: opts.onState, refK, evaluators, timed,
     hp: 0, sp: 0, bp: 0, state: null, curNow: Number.NaN, latestBias: m.symbols.map(() => null), views: new Map(),
-    trades: [], decisions: [], swingDecisions: [], swingSignals: 0, signals: [], events: [], rejected: {}, accepted: 0, protectionEvents: 0,
+    trades: [], decisions: [], swingDecisions: [], swingSignals: 0, signals: [], events: [], rejected: {}, accepted: 0, protectionEvents: 0, fills: { entry: { maker: 0, taker: 0 }, exit: { maker: 0, taker: 0 } },
     equityTime: new Float64Array(total), equity: new Float64Array(total), samples: 0,
   };
   return { run, notes };
@@ -372,6 +382,7 @@ function take(run: Run, evs: readonly TradingEvent[]): void {
   for (const e of evs) {
     if (e.type === 'position_closed') run.trades.push(e.trade);
     else if (e.type === 'protection') run.protectionEvents++;
+    else if ((e.type === 'entry_filled' || e.type === 'exit_filled') && e.liquidity) run.fills[e.type === 'entry_filled' ? 'entry' : 'exit'][e.liquidity]++;
     if (run.rec.events) run.events.push(e);
   }
   if (run.onState && run.state !== null && evs.length > 0) run.onState(run.state, evs);
@@ -549,6 +560,8 @@ function backtestResult(run: Run, config: BacktestConfig, opts: BacktestOptions,
     accepted: run.accepted,
     rejected: run.rejected,
     protectionEvents: run.protectionEvents,
+    costProfile: config.strategies.paper.costs.profile,
+    fills: run.fills,
     events: run.events,
     equityTime: equityTime.subarray(0, samples),
     equity: equity.subarray(0, samples),

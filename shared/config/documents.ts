@@ -9,13 +9,14 @@
  *   config/filters                    macro-bias hysteresis, swing-conflict sizing
  *   config/risk                       equity, risk caps, position limits, swing allocation
  *   config/protections                regimes, volatility disable, cooldowns, adaptive stops, guards
- *   config/paper                      paper fills: fees, slippage, entry timeouts
+ *   config/paper                      costs (maker/taker per venue, or conservative), slippage, entry timeouts
  *   config/ml                         learning loop (advisory by default)
  *   config/telegram                   TelegramConfig (shared/config/telegram.ts): owner, limits, outbox
  *
  * Every document is validated strictly (an unknown or misspelt key anywhere is rejected with its
  * path) and merged over the last valid version before validation, so a partial edit changes only
- * what it names; arrays are replaced whole (shared/config/strict.ts).
+ * what it names; arrays are replaced whole (shared/config/strict.ts). A document stored under keys
+ * that were renamed since is brought to the current shape first (shared/config/migrations.ts).
  *
  * Bookkeeping written by ConfigService (never edited by hand):
  *   config_state/{name}    last valid config in force (survives cold starts), hashes of the last
@@ -101,7 +102,7 @@ export const CONFIG_DOCUMENTS: { [N in ConfigDocName]: ConfigDocumentDef<ConfigD
   filters: def('filters', filtersConfigSchema, DEFAULT_FILTERS_CONFIG, 'macro-bias filter with hysteresis, swing-conflict sizing'),
   risk: def('risk', riskConfigSchema, DEFAULT_RISK_CONFIG, 'equity, risk caps, position limits, swing allocation'),
   protections: def('protections', protectionsConfigSchema, DEFAULT_PROTECTIONS_CONFIG, 'regimes, volatility disable, cooldowns, stops, guards'),
-  paper: def('paper', paperConfigSchema, DEFAULT_PAPER_CONFIG, 'paper fills: fees, slippage, entry timeouts'),
+  paper: def('paper', paperConfigSchema, DEFAULT_PAPER_CONFIG, 'costs (maker/taker per venue or conservative), slippage, entry timeouts'),
   ml: def('ml', mlConfigSchema, DEFAULT_ML_CONFIG, 'learning loop: advisory mode, retrain and suggestion settings'),
   telegram: def('telegram', telegramConfigSchema, DEFAULT_TELEGRAM_CONFIG, 'Telegram: owner, account, access, rate limits, outbox, alerts'),
 };

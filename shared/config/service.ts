@@ -36,6 +36,7 @@ import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from './system.js';
 import type { StrategyConfigs } from './strategy.js';
 import type { TelegramConfig } from './telegram.js';
 import { effectiveDocument } from './strict.js';
+import { migrateConfigDocument } from './migrations.js';
 import {
   CONFIG_DOC_NAMES,
   CONFIG_DOCUMENTS,
@@ -169,12 +170,16 @@ type ConfigValidation<T> = { success: true; data: T; errors: [] } | { success: f
 
 /**
  * THE validation of a config document, for the service and for every writer of config documents:
- * the stored document merged over the last valid version (over the SPEC defaults), then the strict
- * schema (see shared/config/strict.ts). `lastValid` null: merged over the defaults only.
+ * both brought to the current shape (renamed keys, shared/config/migrations.ts), the stored document
+ * merged over the last valid version (over the SPEC defaults), then the strict schema (see
+ * shared/config/strict.ts). `lastValid` null: merged over the defaults only.
  */
 export function validateConfigDocument<N extends ConfigDocName>(name: N, raw: unknown, lastValid: unknown): ConfigValidation<ConfigDocumentTypes[N]> {
   const def = CONFIG_DOCUMENTS[name] as unknown as { schema: z.ZodType<ConfigDocumentTypes[N]>; defaults: unknown };
-  const parsed = def.schema.safeParse(effectiveDocument(def.defaults, lastValid, raw));
+  // renamed / retired keys first (shared/config/migrations.ts): an old-shaped document keeps loading
+  const doc = migrateConfigDocument(name, raw);
+  if (doc.errors.length > 0) return { success: false, errors: doc.errors };
+  const parsed = def.schema.safeParse(effectiveDocument(def.defaults, migrateConfigDocument(name, lastValid).doc, doc.doc));
   return parsed.success ? { success: true, data: parsed.data, errors: [] } : { success: false, errors: describeIssues(parsed.error) };
 }
 

@@ -145,8 +145,11 @@ export const macroConfigSchema = z
     /** Exit defaults by market-cap tier (memecoin: chosen = small-cap numbers). */
     exits: perTier(exitTierSchema),
     costs: z.strictObject({
-      /** Costs are part of the risk budget: never zero. */
-      takerFeePct: z.number().min(0.01).max(5),
+      /**
+       * Swing slippage per taker fill (every fill under the `conservative` cost profile), by tier. The
+       * swing FEES are config/paper `costs.kraken` (the venue's tier) and `costs.conservative`.
+       * Costs are part of the risk budget: never zero.
+       */
       slippagePct: perTier(z.number().min(0.01).max(10)),
     }),
     /** SPEC 12: two swing setups on one coin. */
@@ -218,7 +221,6 @@ export const DEFAULT_MACRO_CONFIG: MacroConfig = {
     memecoin: { takeProfitPct: 3.0, stopLossPct: 3.0, trailingPct: 1.0 },
   },
   costs: {
-    takerFeePct: 0.3,
     slippagePct: { large_cap: 0.15, mid_cap: 0.25, small_cap: 0.5, memecoin: 0.5 },
   },
   conflicts: { sameDirection: 'higher_confidence', opposing: 'cancel_both' },
@@ -565,15 +567,41 @@ export const DEFAULT_PROTECTIONS_CONFIG: ProtectionsConfig = {
 
 const EXIT_PRIORITY = ['stop_loss', 'take_profit', 'trailing', 'time_exit'] as const;
 
+/** How fills are charged (SPEC 5); see shared/trading/costs.ts and the fill model in paper-fills.ts. */
+export const COST_PROFILES = ['maker_taker', 'conservative'] as const;
+export type CostProfile = (typeof COST_PROFILES)[number];
+
+/** A venue's fee tier, % of the fill notional. Costs are part of the risk budget: the taker fee is never zero. */
+const venueFeesSchema = z
+  .strictObject({
+    /** A resting limit filled when traded through (PostOnly entry, take profit). */
+    makerPct: z.number().min(0).max(2),
+    /** A stop, a time / owner / protection close, an entry that crosses the book on arrival. */
+    takerPct: z.number().min(0.01).max(5),
+  })
+  .refine((f) => f.makerPct <= f.takerPct, { message: 'makerPct must not exceed takerPct', path: ['makerPct'] });
+
 export const paperConfigSchema = z.strictObject({
-  fees: z.strictObject({
-    /** Bybit scalps, per side (costs are part of the risk budget: never zero). */
-    scalpPctPerSide: z.number().min(0.01).max(2),
-    /** Kraken swings, per side. */
-    swingPctPerSide: z.number().min(0.01).max(5),
+  costs: z.strictObject({
+    /**
+     * maker_taker (SPEC 5, default): a resting limit traded through is a maker fill at its own price
+     * with no slippage; a stop or any crossing fill is a taker fill with slippage at the worse price.
+     * conservative: the plans' flat figures, every fill at `conservative` fees plus slippage (for
+     * comparison with the numbers before the maker/taker split).
+     */
+    profile: z.enum(COST_PROFILES),
+    /** Bybit linear perpetuals (the scalps' venue), base tier. */
+    bybit: venueFeesSchema,
+    /** Kraken spot (the swings' venue), base tier. */
+    kraken: venueFeesSchema,
+    /** Flat fee per side on every fill under the conservative profile. */
+    conservative: z.strictObject({
+      scalpPctPerSide: z.number().min(0.01).max(2),
+      swingPctPerSide: z.number().min(0.01).max(5),
+    }),
+    /** Scalp slippage per taker fill (chosen; swing slippage is per tier in `macro.costs.slippagePct`). */
+    scalpSlippagePct: z.number().min(0.001).max(2),
   }),
-  /** Scalp slippage per fill (chosen; swing slippage is per tier in `macro.costs`). */
-  scalpSlippagePct: z.number().min(0.001).max(2),
   /** An unfilled limit entry is cancelled after this long (chosen). */
   entryTimeoutMs: z.strictObject({ scalp: z.number().int().min(10_000).max(HOUR_MS), swing: z.number().int().min(60_000).max(7 * DAY_MS) }),
   /** Exit checks in this order when several trigger on the same candle (SPEC 5, fixed). */
@@ -582,8 +610,13 @@ export const paperConfigSchema = z.strictObject({
 export type PaperConfig = z.infer<typeof paperConfigSchema>;
 
 export const DEFAULT_PAPER_CONFIG: PaperConfig = {
-  fees: { scalpPctPerSide: 0.06, swingPctPerSide: 0.3 },
-  scalpSlippagePct: 0.02,
+  costs: {
+    profile: 'maker_taker',
+    bybit: { makerPct: 0.02, takerPct: 0.055 },
+    kraken: { makerPct: 0.25, takerPct: 0.4 },
+    conservative: { scalpPctPerSide: 0.06, swingPctPerSide: 0.3 },
+    scalpSlippagePct: 0.02,
+  },
   entryTimeoutMs: { scalp: 5 * 60_000, swing: 24 * HOUR_MS },
   exitPriority: [...EXIT_PRIORITY],
 };

@@ -99,9 +99,17 @@ interface EntryFilledEvent extends EventBase {
   price: number;
   qty: number;
   fee: number;
+  /** Simulated (paper) fills: maker (a resting limit traded through) or taker (crossed the book), and
+   * the slippage cost |price - reference| x qty. Absent on exchange fills and on older events. */
+  liquidity?: FillLiquidity;
+  slippage?: number;
   avgEntry: number;
   filledQty: number;
 }
+/** How a simulated fill met the book (shared/trading/costs.ts). */
+export type FillLiquidity = 'maker' | 'taker';
+export const fillLiquiditySchema = z.enum(['maker', 'taker']) satisfies z.ZodType<FillLiquidity>;
+
 /** Why unfilled entries were cancelled: their timeout, or the regime turning PANIC (SPEC 6). */
 export type EntryCancelReason = 'entry_timeout' | 'regime_panic';
 
@@ -127,6 +135,9 @@ interface ExitFilledEvent extends EventBase {
   price: number;
   qty: number;
   fee: number;
+  /** As on EntryFilledEvent: simulated fills only. */
+  liquidity?: FillLiquidity;
+  slippage?: number;
 }
 export interface PositionClosedEvent extends EventBase {
   type: 'position_closed';
@@ -240,6 +251,8 @@ const paperTradeRowSchema = z
     exit_price: finite,
     qty: finite,
     fees: finite,
+    /** Slippage cost of the lot's entry and its share of the exit, USD (absent on rows written before it existed). */
+    slippage: finite.nullable().optional(),
     pnl: finite,
     pnl_pct: finite,
     exit_reason: z.string(),
@@ -268,7 +281,10 @@ export const closedTradeSchema = z.object({
   avgEntry: finite,
   exitPrice: finite,
   qty: finite,
+  /** Fees of every fill, USD. */
   fees: finite,
+  /** Slippage cost of every fill, Σ |fill - reference| x qty, USD (absent on trades booked before it existed). */
+  slippage: finite.optional(),
   pnl: finite,
   /** pnl / entry notional x 100: the size-weighted mean of the lots' pnl_pct (never a sum). */
   pnlPct: finite,

@@ -11,6 +11,7 @@ import type { ConfigSource } from '../config/source.js';
 import type { TelegramConfig } from '../config/telegram.js';
 import type { Logger } from '../log.js';
 import type { TradingDoc } from '../trading/store.js';
+import { upgradeTradingDoc } from '../trading/doc-upgrade.js';
 import type { AccountState } from '../trading/model.js';
 import { createAccount } from '../trading/account.js';
 import { AccessControl } from './access.js';
@@ -68,7 +69,7 @@ export async function mutesOf(state: StateStore, chatId: number, now: number): P
 
 /** The trading account the bot reports on (a fresh paper account when nothing traded yet). */
 export async function readAccount(d: Pick<TelegramDeps, 'state' | 'config' | 'tg'>): Promise<AccountState> {
-  const doc = await d.state.get<TradingDoc>(tradingDocPath(d.tg.accountId));
+  const doc = upgradeTradingDoc(await d.state.get<TradingDoc>(tradingDocPath(d.tg.accountId)));
   if (doc) return doc.state.account;
   const risk = (await d.config.strategies()).risk;
   return createAccount(d.tg.accountId, risk.startingEquityUsd);

@@ -9,7 +9,7 @@
  * - paper-fills.ts: how a candle fills, exits and times out a SIMULATED group (the fill model);
  * - external-groups.ts: groups whose fills come from an exchange (live): candles only DECIDE, the
  *   exchange's fills (`applyFill`, `endEntry`) are booked;
- * - costs.ts: fee and slippage rates, fill prices, the cost-inclusive loss per unit at the stop;
+ * - costs.ts: maker / taker fee and slippage rates, fills, the cost-inclusive loss per unit at the stop;
  * - account.ts: equity, unrealized P&L, reserved risk and notional, and the totals a transition books;
  * - trade-group.ts: event header, favourable excursion and the closed-trade record both kinds share.
  */
@@ -38,7 +38,7 @@ interface OrderPlan {
 export function submitSignal(a: AccountState, signal: Signal, plan: OrderPlan, cfg: TradingConfig, now: number): BookResult {
   if (plan.qtys.length !== signal.entries.length) throw new Error('order plan: one qty per entry price');
   const groupId = groupIdOf(signal.signalId);
-  const { feeRate, slippageRate } = costRates(signal.engine, signal.tier, cfg);
+  const costs = costRates(signal.engine, signal.tier, cfg);
   const feed = cfg.feeds[signal.engine];
   const entries: EntryOrder[] = signal.entries.map((price, k) => ({
     orderId: `${groupId}:e${k}`,
@@ -48,12 +48,14 @@ export function submitSignal(a: AccountState, signal: Signal, plan: OrderPlan, c
     fillPrice: null,
     fillTime: null,
     fee: 0,
+    slippage: 0,
+    liquidity: null,
     filledQty: 0,
   }));
   let risk = 0;
   let notional = 0;
   for (const e of entries) {
-    risk += stoppedLossPerUnit(signal.direction, e.price, plan.stopLoss, { feeRate, slippageRate }) * e.qty;
+    risk += stoppedLossPerUnit(signal.direction, e.price, plan.stopLoss, costs) * e.qty;
     notional += e.price * e.qty;
   }
   const timeout = signal.engine === 'SCALP' ? cfg.paper.entryTimeoutMs.scalp : cfg.paper.entryTimeoutMs.swing;
@@ -82,8 +84,7 @@ export function submitSignal(a: AccountState, signal: Signal, plan: OrderPlan, c
     trailActive: false,
     trailStop: null,
     halfTpReached: false,
-    feeRate,
-    slippageRate,
+    costs,
     feedVenue: feed.venue,
     feedInterval: feed.interval,
     lastCandleOpen: -1,

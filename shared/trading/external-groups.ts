@@ -115,12 +115,13 @@ function externalExposure(q: Position, filledQty: number, exitedQty: number): { 
   for (const e of entries) {
     if (e.filledQty > 0) {
       const f = e.fillPrice as number;
-      fr += stoppedLossPerUnitFromFill(direction, f, stop, q) * e.filledQty;
+      // a working PostOnly entry fills as a maker (its real fee is booked when it closes)
+      fr += stoppedLossPerUnitFromFill(direction, f, q.costs.makerFeeRate, stop, q.costs) * e.filledQty;
       fn += f * e.filledQty;
     }
     if (e.status === 'pending') {
       const rem = Math.max(0, e.qty - e.filledQty);
-      pr += stoppedLossPerUnit(direction, e.price, stop, q) * rem;
+      pr += stoppedLossPerUnit(direction, e.price, stop, q.costs) * rem;
       pn += e.price * rem;
     }
   }
@@ -288,11 +289,19 @@ function exitAverage(x: ExternalExecution): number {
   return mixed || common === null ? (qty > 0 ? value / qty : x.exitValue / x.exitedQty) : common;
 }
 
-/** position_closed of a flat external group from the exchange's fills (rows mode `live`). */
+/**
+ * position_closed of a flat external group from the exchange's fills (rows mode `live`). Slippage
+ * cost: entries none (a limit never fills worse than its price); the exit, when a protective decision
+ * (stop, trailing, time, owner) drove it, the adverse distance of the average exit from the decision's
+ * reference price x qty (a better price counts 0).
+ */
 function closeExternal(p: Position, x: ExternalExecution, accountId: string, now: number, out: TradeEvent[]): void {
   const lots = p.entries
     .filter((e) => e.filledQty > 0)
-    .map((e) => ({ orderId: e.orderId, fill: e.fillPrice as number, qty: e.filledQty, fee: e.fee, fillTime: e.fillTime as number }));
-  const { trade } = bookClose(p, lots, exitAverage(x), (qty) => x.exitFees * (qty / p.filledQty), x.exitReason ?? 'take_profit', x.lastExitTime ?? now, 'live');
+    .map((e) => ({ orderId: e.orderId, fill: e.fillPrice as number, qty: e.filledQty, fee: e.fee, slippage: e.slippage, fillTime: e.fillTime as number }));
+  const exit = exitAverage(x);
+  const ref = x.decision !== null && x.decision.reason !== 'take_profit' ? x.decision.reference : null;
+  const slipPerUnit = ref === null ? 0 : Math.max(0, p.direction === 'LONG' ? ref - exit : exit - ref);
+  const { trade } = bookClose(p, lots, exit, (qty) => ({ fee: x.exitFees * (qty / p.filledQty), slippage: slipPerUnit * qty }), x.exitReason ?? 'take_profit', x.lastExitTime ?? now, 'live');
   out.push({ type: 'position_closed', ...eventBase(accountId, p, now, `${p.groupId}:closed`), trade });
 }

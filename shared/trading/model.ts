@@ -21,6 +21,7 @@ import type {
   StrategyConfigs,
 } from '../config/strategy.js';
 import { exitReasonSchema, type Direction, type EngineKind, type ExitReason, type StrategyId } from '../model/trading.js';
+import type { CostRates, Liquidity } from './costs.js';
 
 // ---------- named constants (proposed config fields, see the report) ----------
 
@@ -47,7 +48,7 @@ export interface TradingConfig {
   filters: FiltersConfig;
   protections: ProtectionsConfig;
   paper: PaperConfig;
-  /** Swing slippage per fill by tier, % (macro.costs.slippagePct). */
+  /** Swing slippage per taker fill by tier, % (macro.costs.slippagePct). */
   swingSlippagePct: PerTier<number>;
   feeds: Record<EngineKind, { venue: 'bybit' | 'kraken'; interval: Interval }>;
   /**
@@ -100,6 +101,10 @@ export interface EntryOrder {
   fillTime: number | null;
   /** Entry fee paid (0 until filled). */
   fee: number;
+  /** Slippage cost of the fill, |fillPrice - reference| x qty (0 until filled; external fills: 0). */
+  slippage: number;
+  /** How the fill met the book (costs.ts); null until filled, and for external (exchange) fills. */
+  liquidity: Liquidity | null;
   /**
    * Quantity filled so far: simulated entries 0 or `qty`; external entries the exchange's cumulative
    * (partial fills). An external entry stays `pending` while its exchange order works (even partly
@@ -181,8 +186,8 @@ export interface Position {
   trailStop: number | null;
   /** Price covered >= 50 % of the entry->TP distance (trade-limiter reset). */
   halfTpReached: boolean;
-  feeRate: number;
-  slippageRate: number;
+  /** The cost rates the group was opened with (costs.ts costRates; a config edit never re-prices it). */
+  costs: CostRates;
   feedVenue: 'bybit' | 'kraken';
   feedInterval: Interval;
   /** Open time of the last candle processed (a candle is never processed twice). */

@@ -2,7 +2,7 @@
  * Paper fills: how one closed candle moves one SIMULATED trade group (the paper venue). The entry
  * fills, the exits in priority order, the entry timeout and the favourable excursion of one candle
  * (`stepPosition`), the cancel of pending entries and the close at a fill price with the cost model's
- * slippage and fees (costs.ts).
+ * slippage and fees (costs.ts: maker / taker by how each order fills).
  *
  * Fill model (documented rules, all pessimistic where a 1m candle cannot tell the order of events):
  * - Limit orders only. A group's entries are eligible on candles that OPEN at or after the decision
@@ -12,12 +12,35 @@
  *   after `expiresAt`, unfilled entries are cancelled (`entry_timeout`).
  * - Tie rule: a BUY limit fills only when the candle trades THROUGH it (low < limit); touching
  *   (low == limit) does not fill. SELL limits mirror (high > limit). The take profit is a resting limit,
- *   so it follows the same rule. Fills happen at the limit price (a resting order), then slippage.
+ *   so it follows the same rule.
  * - Stops trigger on touch (long: low <= stop; short: high >= stop) and fill at the stop, or at the open
- *   when the candle gapped through it. The trailing stop is the same with its ratcheted level.
- * - Slippage moves every fill against us (buy x (1 + s), sell x (1 - s)): scalps paper.scalpSlippagePct,
- *   swings macro.costs.slippagePct[tier]. Fees per side on the fill notional: scalps
- *   paper.fees.scalpPctPerSide (Bybit), swings paper.fees.swingPctPerSide (Kraken).
+ *   when the candle gapped through it (the worse of the two). The trailing stop is the same with its
+ *   ratcheted level.
+ * - Costs (costs.ts; profile config/paper costs.profile), decided per fill:
+ *   * maker_taker (default). MAKER, at its own price, no slippage, the venue's maker fee: an entry
+ *     limit traded through by a later candle (also when that candle gaps through it: the order was
+ *     resting, the exchange fills it at its limit), and the take profit. TAKER, slippage against us
+ *     (buy x (1 + s), sell x (1 - s)), the venue's taker fee: the stop and the trailing stop (at the
+ *     worse of level and open), the time exit (at the close), an owner close or a protection
+ *     (suspect-candle) close.
+ *     Crossing entry: an entry whose FIRST eligible candle (the first candle of its feed the group
+ *     processes, i.e. the first opening at or after the decision) already OPENS through its limit
+ *     (long: open < limit; short: open > limit, strictly, as the tie rule) would cross the book on
+ *     arrival: it is a TAKER fill at that open plus slippage, never worse than its limit (long:
+ *     min(open x (1 + s), limit); short: max(open x (1 - s), limit)); its reference price (for the
+ *     slippage cost) is the open. On the venue a PostOnly order would be rejected instead; the paper
+ *     book takes the trade at the taker price rather than guess which later price a re-placed order
+ *     would get. Any later candle gapping through a resting entry is a maker fill at the limit.
+ *   * conservative: every fill (entries, crossing or not, and every exit) at its reference price
+ *     (limit, stop / open, take profit, trailing level, close) plus slippage, at the flat fee per side
+ *     (costs.conservative.scalpPctPerSide for scalps, swingPctPerSide for swings): the rule before the
+ *     maker/taker split.
+ *   Slippage: scalps costs.scalpSlippagePct, swings macro.costs.slippagePct[tier]. Each fill records
+ *   its fee and its slippage cost |fill - reference| x qty; a closed trade sums both (ClosedTrade
+ *   fees / slippage). A group keeps the rates it was opened with (Position.costs).
+ * - Reserved risk: the loss at the stop with costs (costs.ts stoppedLossPerUnit: maker entry at the
+ *   limit, taker stop exit with slippage), exactly what this book charges at the stop; once a lot has
+ *   filled it counts from its actual fill and fee (a crossing entry: taker).
  * - Exit priority (SPEC 5) on one candle: stop loss > take profit > trailing stop > time exit. When the
  *   stop and the take profit are both inside one candle, the STOP wins.
  * - On a candle in which an entry filled, only the stop (and the time exit) is checked: the candle may
@@ -34,7 +57,7 @@
 import type { Candle } from '../model/market.js';
 import type { EntryOrder, Position } from './model.js';
 import type { ExitReason, EntryCancelReason, TradeEvent } from '../model/trading.js';
-import { entryFillPrice, exitFillPrice, fillFee, stoppedLossPerUnit } from './costs.js';
+import { type Liquidity, crossingEntryFill, exitFillPrice, exitLiquidity, feeRateOf, restingEntryFill, stoppedLossPerUnit, stoppedLossPerUnitFromFill } from './costs.js';
 import { bookClose, eventBase, updateExcursion } from './trade-group.js';
 
 /**
@@ -70,10 +93,10 @@ export function stepPosition(p: Position, c: Candle, end: number, halfTp: number
 }
 
 /**
- * Step 1 of a candle: every pending entry the candle traded through fills (at its limit, then
- * slippage; fee on the fill) while the entries are still eligible. Updates `q` (the group's fresh
- * copy: entries, filled quantity, average entry, status) and pushes one entry_filled per new fill.
- * Returns whether anything filled.
+ * Step 1 of a candle: every pending entry the candle traded through fills (maker at its limit, or
+ * taker when it crossed on arrival; see the header) while the entries are still eligible. Updates `q`
+ * (the group's fresh copy: entries, filled quantity, average entry, status, reserved risk) and pushes
+ * one entry_filled per new fill. Returns whether anything filled.
  */
 function fillEntries(p: Position, q: Position, c: Candle, end: number, accountId: string, now: number, out: TradeEvent[]): boolean {
   if (!(c.openTime < p.expiresAt && p.filledQty < totalQty(p))) return false;
@@ -89,6 +112,7 @@ function fillEntries(p: Position, q: Position, c: Candle, end: number, accountId
   }
   q.filledQty = qty;
   q.avgEntry = cost / qty;
+  q.risk = reservedRisk(p, entries);
   q.status = 'open';
   q.openedAt ??= end;
   q.bestPrice ??= q.avgEntry;
@@ -102,6 +126,8 @@ function fillEntries(p: Position, q: Position, c: Candle, end: number, accountId
       price: e.fillPrice as number,
       qty: e.qty,
       fee: e.fee,
+      liquidity: e.liquidity as Liquidity,
+      slippage: e.slippage,
       avgEntry: q.avgEntry,
       filledQty: q.filledQty,
     });
@@ -112,17 +138,36 @@ function fillEntries(p: Position, q: Position, c: Candle, end: number, accountId
 /** The group's entries with those the candle traded through filled at `end`; null when none did. */
 function tradedThrough(p: Position, c: Candle, end: number): EntryOrder[] | null {
   const long = p.direction === 'LONG';
+  // the first candle the group processes: an entry it opens through crossed the book on arrival
+  const arrival = p.lastCandleOpen < p.placedAt;
   let entries: EntryOrder[] | null = null;
   for (let i = 0; i < p.entries.length; i++) {
     const e = p.entries[i] as EntryOrder;
     if (e.status !== 'pending') continue;
     if (long ? !(c.low < e.price) : !(c.high > e.price)) continue;
-    const fillPrice = entryFillPrice(p.direction, e.price, p.slippageRate);
-    const fee = fillFee(fillPrice, e.qty, p.feeRate);
+    const crossed = arrival && (long ? c.open < e.price : c.open > e.price);
+    const f = crossed ? crossingEntryFill(p.direction, c.open, e.price, e.qty, p.costs) : restingEntryFill(p.direction, e.price, e.qty, p.costs);
     entries ??= p.entries.slice();
-    entries[i] = { ...e, status: 'filled', fillPrice, fillTime: end, fee, filledQty: e.qty };
+    entries[i] = { ...e, status: 'filled', fillPrice: f.price, fillTime: end, fee: f.fee, slippage: f.slippage, liquidity: f.liquidity, filledQty: e.qty };
   }
   return entries;
+}
+
+/**
+ * The risk a simulated group reserves: its loss if stopped with costs, pending entries from their
+ * limit (a maker fill), filled lots from their actual fill and fee rate (cancelled entries: none).
+ */
+function reservedRisk(p: Position, entries: readonly EntryOrder[]): number {
+  let risk = 0;
+  for (const e of entries) {
+    if (e.status === 'cancelled') continue;
+    const perUnit =
+      e.status === 'filled'
+        ? stoppedLossPerUnitFromFill(p.direction, e.fillPrice as number, feeRateOf(e.liquidity ?? 'maker', p.costs), p.stopLoss, p.costs)
+        : stoppedLossPerUnit(p.direction, e.price, p.stopLoss, p.costs);
+    risk += perUnit * e.qty;
+  }
+  return risk;
 }
 
 /**
@@ -159,13 +204,9 @@ export function cancelPending(p: Position, accountId: string, now: number, out: 
     cancelled.push(e.orderId);
     return { ...e, status: 'cancelled' as const };
   });
-  let risk = 0;
+  const risk = reservedRisk(p, entries);
   let notional = 0;
-  for (const e of entries) {
-    if (e.status === 'cancelled') continue;
-    risk += stoppedLossPerUnit(p.direction, e.price, p.stopLoss, p) * e.qty; // a simulated lot fills at entryFillPrice(limit)
-    notional += e.price * e.qty;
-  }
+  for (const e of entries) if (e.status !== 'cancelled') notional += e.price * e.qty;
   const remains = p.filledQty > 0;
   out.push({
     type: 'entry_timeout',
@@ -177,13 +218,19 @@ export function cancelPending(p: Position, accountId: string, now: number, out: 
   return remains ? { ...p, entries, risk, notional } : null;
 }
 
-/** Books the exit of every filled lot; pushes exit_filled and position_closed. */
+/**
+ * Books the exit of every filled lot at reference `rawPrice` (a take profit maker, every other reason
+ * taker: costs.ts exitLiquidity); pushes exit_filled and position_closed.
+ */
 export function closeGroup(p: Position, reason: ExitReason, rawPrice: number, exitTime: number, accountId: string, now: number, out: TradeEvent[]): void {
-  const exitPrice = exitFillPrice(p.direction, rawPrice, p.slippageRate);
+  const liquidity = exitLiquidity(reason);
+  const exitPrice = exitFillPrice(p.direction, rawPrice, liquidity, p.costs);
+  const feeRate = feeRateOf(liquidity, p.costs);
+  const slipPerUnit = Math.abs(exitPrice - rawPrice);
   const lots = p.entries
     .filter((e) => e.status === 'filled')
-    .map((e) => ({ orderId: e.orderId, fill: e.fillPrice as number, qty: e.qty, fee: e.fee, fillTime: e.fillTime as number }));
-  const { trade, exitFees } = bookClose(p, lots, exitPrice, (qty) => fillFee(exitPrice, qty, p.feeRate), reason, exitTime, 'paper');
-  out.push({ type: 'exit_filled', ...eventBase(accountId, p, now, `${p.groupId}:exit`), reason, price: exitPrice, qty: p.filledQty, fee: exitFees });
+    .map((e) => ({ orderId: e.orderId, fill: e.fillPrice as number, qty: e.qty, fee: e.fee, slippage: e.slippage, fillTime: e.fillTime as number }));
+  const { trade, exitFees, exitSlippage } = bookClose(p, lots, exitPrice, (qty) => ({ fee: exitPrice * qty * feeRate, slippage: slipPerUnit * qty }), reason, exitTime, 'paper');
+  out.push({ type: 'exit_filled', ...eventBase(accountId, p, now, `${p.groupId}:exit`), reason, price: exitPrice, qty: p.filledQty, fee: exitFees, liquidity, slippage: exitSlippage });
   out.push({ type: 'position_closed', ...eventBase(accountId, p, now, `${p.groupId}:closed`), trade });
 }

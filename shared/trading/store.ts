@@ -55,9 +55,9 @@ import type { ExternalFillOutcome } from './external-groups.js';
 import { fillSourceOfMode, modeOfDoc } from './live/mode.js';
 import { commandMarkerPath, externalMarkerPath, signalMarkerPath, TRADING_MODE_DOC, tradingDocPath } from '../state-paths.js';
 import { externalFillSchema, type ExternalFill, type TradingConfig } from './model.js';
+import { TRADING_SCHEMA_VERSION, upgradeTradingDoc } from './doc-upgrade.js';
 import type { BiasState, Signal, PaperTradeRow } from '../model/trading.js';
 
-const TRADING_SCHEMA_VERSION = 1;
 
 export interface TradingDoc {
   schemaVersion: number;
@@ -161,7 +161,7 @@ export class TradingStore {
 
   /** The current state (a fresh one, not persisted, when the account does not exist yet). */
   async read(now: number): Promise<TradingState> {
-    const doc = await this.store.get<TradingDoc>(this.docPath);
+    const doc = upgradeTradingDoc(await this.store.get<TradingDoc>(this.docPath));
     return doc ? doc.state : createTradingState(this.opts.accountId, this.cfg(), now);
   }
 
@@ -169,7 +169,7 @@ export class TradingStore {
     const cfg = this.cfg();
     const markerPath = signalMarkerPath(this.opts.accountId, signal.signalId);
     return this.store.runTransaction(async (tx) => {
-      const doc = await tx.get<TradingDoc>(this.docPath);
+      const doc = upgradeTradingDoc(await tx.get<TradingDoc>(this.docPath));
       const marker = await tx.get<SignalMarker>(markerPath);
       const mode = modeOfDoc(await tx.get(TRADING_MODE_DOC));
       const stored = doc?.state ?? createTradingState(this.opts.accountId, cfg, now);
@@ -195,7 +195,7 @@ export class TradingStore {
     const cfg = this.cfg();
     const key = feedKey(candle);
     return this.store.runTransaction(async (tx) => {
-      const doc = await tx.get<TradingDoc>(this.docPath);
+      const doc = upgradeTradingDoc(await tx.get<TradingDoc>(this.docPath));
       const state = doc?.state ?? createTradingState(this.opts.accountId, cfg, now);
       const mark = doc?.candleWatermarks[key];
       if (mark !== undefined && candle.openTime <= mark) {
@@ -220,7 +220,7 @@ export class TradingStore {
    */
   async applySuspectCandle(candle: Candle, now: number): Promise<StoreResult> {
     const cfg = this.cfg();
-    const doc = await this.store.get<TradingDoc>(this.docPath);
+    const doc = upgradeTradingDoc(await this.store.get<TradingDoc>(this.docPath));
     const mark = doc?.candleWatermarks[feedKey(candle)];
     if (mark !== undefined && candle.openTime <= mark) return { applied: false, state: doc?.state ?? createTradingState(this.opts.accountId, cfg, now), events: [] };
     const key = `suspect:${candle.venue}:${candle.symbol}:${candle.interval}:${candle.openTime}`;
@@ -249,7 +249,7 @@ export class TradingStore {
     const cfg = this.cfg();
     const markerPath = externalMarkerPath(this.opts.accountId, key);
     return this.store.runTransaction(async (tx) => {
-      const doc = await tx.get<TradingDoc>(this.docPath);
+      const doc = upgradeTradingDoc(await tx.get<TradingDoc>(this.docPath));
       const marker = await tx.get<ExternalMarker>(markerPath);
       const state = doc?.state ?? createTradingState(this.opts.accountId, cfg, now);
       if (marker) return { applied: false, state, events: marker.events, outcome: marker.outcome };
@@ -296,7 +296,7 @@ export class TradingStore {
     const cfg = this.cfg();
     const markerPath = commandMarkerPath(this.opts.accountId, commandId);
     return this.store.runTransaction(async (tx) => {
-      const doc = await tx.get<TradingDoc>(this.docPath);
+      const doc = upgradeTradingDoc(await tx.get<TradingDoc>(this.docPath));
       const marker = await tx.get<CommandMarker>(markerPath);
       const state = doc?.state ?? createTradingState(this.opts.accountId, cfg, now);
       if (marker) return { applied: false, state, events: marker.events, outcome: marker.outcome, detail: marker.detail };
@@ -316,7 +316,7 @@ export class TradingStore {
   private transition(now: number, fn: (s: TradingState, cfg: TradingConfig) => EngineResult): Promise<StoreResult> {
     const cfg = this.cfg();
     return this.store.runTransaction(async (tx) => {
-      const doc = await tx.get<TradingDoc>(this.docPath);
+      const doc = upgradeTradingDoc(await tx.get<TradingDoc>(this.docPath));
       const state = doc?.state ?? createTradingState(this.opts.accountId, cfg, now);
       const r = fn(state, cfg);
       if (doc && r.state === state) return { applied: false, state, events: [] };

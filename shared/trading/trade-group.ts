@@ -61,39 +61,47 @@ interface ClosedLot {
   fill: number;
   qty: number;
   fee: number;
+  /** Slippage cost of the lot's entry fill, USD. */
+  slippage: number;
   fillTime: number;
 }
 
 /**
  * The closed-trade record of a group: one warehouse row per filled lot (sharing trade_group_id) and
- * the group's size-weighted P&L. Paper and live closes both book through here; they differ only in
- * where the exit price and exit fees come from.
+ * the group's size-weighted P&L, fees and slippage cost. Paper and live closes both book through
+ * here; they differ only in where the exit price and the exit fee / slippage of a lot come from.
  */
 export function bookClose(
   p: Position,
   lots: readonly ClosedLot[],
   exitPrice: number,
-  exitFeeOf: (qty: number) => number,
+  exitCostOf: (qty: number) => { fee: number; slippage: number },
   reason: ExitReason,
   exitTime: number,
   mode: 'paper' | 'live',
-): { trade: ClosedTrade; exitFees: number } {
+): { trade: ClosedTrade; exitFees: number; exitSlippage: number } {
   const long = p.direction === 'LONG';
   const rows: PaperTradeRow[] = [];
   let pnl = 0;
   let fees = 0;
+  let slippage = 0;
   let entryNotional = 0;
   let exitFees = 0;
+  let exitSlippage = 0;
   const features = JSON.stringify(p.features);
   for (const lot of lots) {
-    const exitFee = exitFeeOf(lot.qty);
+    const exitCost = exitCostOf(lot.qty);
+    const exitFee = exitCost.fee;
+    const lotSlippage = lot.slippage + exitCost.slippage;
     const gross = long ? (exitPrice - lot.fill) * lot.qty : (lot.fill - exitPrice) * lot.qty;
     const lotFees = lot.fee + exitFee;
     const lotPnl = gross - lotFees;
     const lotNotional = lot.fill * lot.qty;
     pnl += lotPnl;
     fees += lotFees;
+    slippage += lotSlippage;
     exitFees += exitFee;
+    exitSlippage += exitCost.slippage;
     entryNotional += lotNotional;
     rows.push({
       trade_id: mode === 'live' ? `${lot.orderId}:live` : lot.orderId,
@@ -109,6 +117,7 @@ export function bookClose(
       exit_price: exitPrice,
       qty: lot.qty,
       fees: lotFees,
+      slippage: lotSlippage,
       pnl: lotPnl,
       pnl_pct: (lotPnl / lotNotional) * PCT,
       exit_reason: reason,
@@ -129,10 +138,11 @@ export function bookClose(
     exitPrice,
     qty: p.filledQty,
     fees,
+    slippage,
     pnl,
     pnlPct: (pnl / entryNotional) * PCT,
     exitReason: reason,
     rows,
   };
-  return { trade, exitFees };
+  return { trade, exitFees, exitSlippage };
 }

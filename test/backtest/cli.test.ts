@@ -31,10 +31,13 @@ describe('backtest CLI', () => {
   it('--help explains the options; a bad option is a clear error with exit code 2', () => {
     const h = cli(['--help']);
     expect(h.status).toBe(0);
-    for (const flag of ['--data', '--warehouse', '--grid', '--walk-forward', '--stress', '--objective', '--out', '--store', '--propose', '--indicators']) expect(h.stdout).toContain(flag);
+    for (const flag of ['--data', '--warehouse', '--grid', '--walk-forward', '--stress', '--objective', '--out', '--store', '--propose', '--indicators', '--costs']) expect(h.stdout).toContain(flag);
     const bad = cli(['--objective', 'luck']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('--objective must be one of totalPnl');
+    const costs = cli(['--costs', 'flat']);
+    expect(costs.status).toBe(2);
+    expect(costs.stderr).toContain("--costs must be maker_taker or conservative (got 'flat')");
   });
 
   it('grid + outputs + store + propose on 6 h of real data', () => {

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { seriesFromCandles, seriesFromCsv, sliceSeries, type CandleSeries } from '../../shared/strategies/series.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
-import { DEFAULT_STRATEGY_CONFIGS, type StrategyConfigs } from '../../shared/config/strategy.js';
+import { DEFAULT_STRATEGY_CONFIGS, type CostProfile, type StrategyConfigs } from '../../shared/config/strategy.js';
 import { applyOverrides, selectStrategies } from '../../shared/backtest/config.js';
 import type { Interval } from '../../shared/model/market.js';
 import type { MacroSeries } from '../../shared/backtest/macro.js';
@@ -79,8 +79,14 @@ export function scenarioSeries(): CandleSeries {
 }
 
 /** V5.2 alone, MACRO off, with the short periods the 16-candle scenario needs. */
-export function scenarioStrategies(): StrategyConfigs {
+/**
+ * The hand-computed scenario's configs. Cost profile `conservative` by default: the hand computation
+ * in scenario.test.ts (and the trade reference.test.ts re-uses) was worked out with the flat costs;
+ * scenario.test.ts re-derives the same trade under maker_taker separately.
+ */
+export function scenarioStrategies(profile: CostProfile = 'conservative'): StrategyConfigs {
   return applyOverrides(selectStrategies(DEFAULT_STRATEGY_CONFIGS, 'v52_divergence'), {
+    'paper.costs.profile': profile,
     'macro.enabled': false,
     'scalp.v52_divergence.divergence.rsiPeriod': 3,
     'scalp.v52_divergence.divergence.pivotStrength': 1,

@@ -36,19 +36,30 @@
  * P&L = (2627.494396 - 2615.40287598) x qty - 6.5170341 - 6.4870432
  *     = 10,863.896 x (0.9998 - 0.995 x 1.0002) - 13.0040773 = 10,863.896 x 0.004601 - 13.0040773
  *     = 49.9847866 - 13.0040773 = 36.9807093 USD (0.370 % of equity); duration 7 minutes.
+ * (All of the above is the `conservative` cost profile: flat fee + slippage on every fill.)
+ *
+ * The same trade under the default maker_taker profile (Bybit 0.02 % maker / 0.055 % taker, slippage
+ * only on taker fills): candle 8 opens AT the limit 2628.02 (not through it: the order rests), its high
+ * trades through -> MAKER fill at 2628.02, no slippage. Size per USD of notional: entry 1, stop exit
+ * 1.003 x 1.0002 = 1.0032006 (taker) -> move 0.0032006, fees 0.0002 + 0.00055 x 1.0032006 = 0.00075176033;
+ * together 0.00395236033 -> notional = 50 / 0.00395236033 = 12,650.668417 USD, qty 4.8137641331 ETH.
+ * Entry fee 12,650.668417 x 0.0002 = 2.5301336834. TP at candle 15: MAKER at 2614.8799, fee
+ * 12,650.668417 x 0.995 x 0.0002 = 2.5174830150; slippage 0.
+ * P&L = 12,650.668417 x (0.005 - 0.0002 - 0.000199) = 12,650.668417 x 0.004601 = 58.2057253874 USD.
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { runBacktest } from '../../shared/backtest/run.js';
 import { createMarket } from '../../shared/backtest/market.js';
 import { scenarioSeries, scenarioStrategies } from './helpers.js';
+import type { CostProfile } from '../../shared/config/strategy.js';
 
 const SIGNAL_CANDLE = Date.UTC(2025, 5, 3, 14, 0);
 const MIN = 60_000;
 
-function run() {
+function run(profile: CostProfile = 'conservative') {
   const series = scenarioSeries();
-  const strategies = scenarioStrategies();
+  const strategies = scenarioStrategies(profile);
   // ETH only: the run opts out of the BTC regime-reference gate (test/backtest/reference.test.ts shows the default)
   return runBacktest(createMarket({ series: [series] }), { system: DEFAULT_SYSTEM_CONFIG, strategies, allowMissingReference: true }, { record: { events: true } });
 }
@@ -117,5 +128,18 @@ describe('hand-computed scenario: 16 real ETH candles, one V5.2 short to its tak
     expect(m.maxDrawdownPct).toBeCloseTo(((0.77 * qty) / e8) * 100, 9);
     expect(m.maxDrawdownPct).toBeCloseTo(0.0318207, 6);
     expect(r.openAtEnd).toBe(0);
+  });
+
+  it('maker_taker: the same short fills maker at its limit and exits maker at the TP: P&L 58.2057253874 USD, no slippage', () => {
+    const mt = run('maker_taker');
+    expect(mt.events.find((e) => e.type === 'order_placed')).toMatchObject({ risk: expect.closeTo(50, 9) });
+    const filled = mt.events.find((e) => e.type === 'entry_filled');
+    expect(filled).toMatchObject({ price: entry, qty: expect.closeTo(4.8137641331, 9), fee: expect.closeTo(2.5301336834, 9), liquidity: 'maker', slippage: 0 });
+    expect(mt.trades).toHaveLength(1);
+    expect(mt.trades[0]).toMatchObject({ exitReason: 'take_profit', exitPrice: expect.closeTo(tp, 9), fees: expect.closeTo(2.5301336834 + 2.517483015, 9), slippage: 0, pnl: expect.closeTo(58.2057253874, 9) });
+    expect(mt.metrics).toMatchObject({ fees: expect.closeTo(5.0476166984, 9), slippage: 0 });
+    expect(mt.fills).toEqual({ entry: { maker: 1, taker: 0 }, exit: { maker: 1, taker: 0 } });
+    // conservative: slippage (2628.02 - 2627.494396 + 2615.40287598 - 2614.8799) x qty = (0.525604 + 0.52297598) x 4.1338712214
+    expect(r.metrics.slippage).toBeCloseTo(1.04858 * 4.1338712214, 4);
   });
 });

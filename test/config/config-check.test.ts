@@ -32,7 +32,7 @@ describe('config-check job', () => {
     expect((first.seeded as string[]).length).toBe(10);
 
     const doc = structuredClone((await store.get('config/paper')) as Record<string, any>);
-    doc.fees.scalpPctPerSide = -1;
+    doc.costs.bybit.takerPct = -1;
     await store.set('config/paper', doc as DocData);
     await clock.advance(60_000);
     const second = await configCheck(ctx);
@@ -41,7 +41,7 @@ describe('config-check job', () => {
     expect(third).toMatchObject({ rejected: [], stillRejected: ['paper'] });
     await ab.settle();
     expect(ab.alerts.map((a) => [a.kind, a.subject])).toEqual([['config_rejected', 'paper']]);
-    expect(ab.alerts[0]!.message).toContain('fees.scalpPctPerSide: Too small: expected number to be >=0.01');
+    expect(ab.alerts[0]!.message).toContain('costs.bybit.takerPct: Too small: expected number to be >=0.01');
     expect((await configChanges(store, 'paper'))[0]).toMatchObject({ outcome: 'rejected' });
   });
 

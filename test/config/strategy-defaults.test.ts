@@ -3,6 +3,7 @@ import { CONFIG_DOC_NAMES, CONFIG_DOCUMENTS } from '../../shared/config/document
 import {
   DEFAULT_LEVELS_EXHAUSTION_CONFIG,
   DEFAULT_MACRO_CONFIG,
+  DEFAULT_PAPER_CONFIG,
   DEFAULT_PROTECTIONS_CONFIG,
   macroConfigSchema,
   mlConfigSchema,
@@ -28,7 +29,15 @@ describe('config documents registry', () => {
     expect(m.setups.SWING).toMatchObject({ breakoutPct: 1, minVolumeRatio: 1.3, rsiMin: 60, timeExitMs: 48 * 3_600_000 });
     expect(m.setups.CHANNEL).toMatchObject({ entryZonePct: 10, minStrength: 0.75 });
     expect(m.exits.mid_cap).toEqual({ takeProfitPct: 2.5, stopLossPct: 2.5, trailingPct: 0.7 });
-    expect(m.costs).toEqual({ takerFeePct: 0.3, slippagePct: { large_cap: 0.15, mid_cap: 0.25, small_cap: 0.5, memecoin: 0.5 } });
+    expect(m.costs).toEqual({ slippagePct: { large_cap: 0.15, mid_cap: 0.25, small_cap: 0.5, memecoin: 0.5 } });
+    // SPEC 5: Bybit linear 0.02 % maker / 0.055 % taker, Kraken spot 0.25 % / 0.40 %; the plans' flat figures kept as `conservative`
+    expect(DEFAULT_PAPER_CONFIG.costs).toEqual({
+      profile: 'maker_taker',
+      bybit: { makerPct: 0.02, takerPct: 0.055 },
+      kraken: { makerPct: 0.25, takerPct: 0.4 },
+      conservative: { scalpPctPerSide: 0.06, swingPctPerSide: 0.3 },
+      scalpSlippagePct: 0.02,
+    });
     const l = DEFAULT_LEVELS_EXHAUSTION_CONFIG;
     expect(l.levels.horizontal).toMatchObject({ interval: '15m', lookbackCandles: 120, minTouches: 3, clusterPct: 0.25, touchPct: 0.1 });
     expect(l.levels.trendLines).toMatchObject({ maxSwings: 200, minRSquared: 0.7 });

@@ -13,6 +13,7 @@ import { configStatePath } from '../../shared/state-paths.js';
 import { CONFIG_DOC_NAMES, CONFIG_DOCUMENTS, type ConfigDocName } from '../../shared/config/documents.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { DEFAULT_TELEGRAM_CONFIG } from '../../shared/config/telegram.js';
+import { DEFAULT_PAPER_CONFIG } from '../../shared/config/strategy.js';
 import { staticConfig } from '../../shared/config/source.js';
 import { createRoot, type Root, type Services } from '../../infra/runtime/root.js';
 import { ConsoleTelegram } from '../../infra/telegram/console.js';
@@ -152,15 +153,15 @@ const CASES: Record<ConfigDocName, DocCase> = {
     badPartialMsg: 'regime.caution.drop1hPct: CAUTION drop must be below the PANIC drop',
   },
   paper: {
-    goodPartial: { fees: { scalpPctPerSide: 0.055 } },
-    applied: (c) => expect(c.fees).toEqual({ scalpPctPerSide: 0.055, swingPctPerSide: 0.3 }),
-    misspelt: { fees: { scalpPctPerSid: 0.05 } },
-    misspeltPath: 'fees.scalpPctPerSid: unknown key',
-    unknownAt: ['entryTimeoutMs'],
-    outOfRange: { fees: { scalpPctPerSide: 0 } },
-    outOfRangeMsg: 'fees.scalpPctPerSide: Too small: expected number to be >=0.01',
-    badPartial: { exitPriority: ['take_profit', 'stop_loss', 'trailing', 'time_exit'] },
-    badPartialMsg: 'exitPriority[0]',
+    goodPartial: { costs: { bybit: { takerPct: 0.06 } } },
+    applied: (c) => expect(c.costs).toEqual({ ...DEFAULT_PAPER_CONFIG.costs, bybit: { makerPct: 0.02, takerPct: 0.06 } }),
+    misspelt: { costs: { bybit: { takerPtc: 0.05 } } },
+    misspeltPath: 'costs.bybit.takerPtc: unknown key',
+    unknownAt: ['costs', 'kraken'],
+    outOfRange: { costs: { bybit: { takerPct: 0 } } },
+    outOfRangeMsg: 'costs.bybit.takerPct: Too small: expected number to be >=0.01',
+    badPartial: { costs: { kraken: { makerPct: 0.5 } } },
+    badPartialMsg: 'costs.kraken.makerPct: makerPct must not exceed takerPct',
   },
   ml: {
     goodPartial: { retrain: { minNewTrades: 30 } },

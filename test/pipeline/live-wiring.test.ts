@@ -98,10 +98,11 @@ describe('the execution function with live wiring', () => {
     server.setPrice('BTCUSDT', BTC.find((c) => c.openTime === at('12:17'))!.close); // the market when the signal arrives
     await h.signal(sig);
 
-    // the accepted signal went out at once as ONE PostOnly limit entry: core qty 50 / 474.320036 (risk 50 with
-    // costs) = 0.10541 BTC, on the 0.001 step
+    // the accepted signal went out at once as ONE PostOnly limit entry: core qty 50 / 403.408032 (risk 50 with
+    // maker/taker costs: (109100 - 108800 x 0.9998) + 0.0002 x 109100 + 0.00055 x 108778.24 = 403.408032 per BTC,
+    // costs.test.ts) = 0.12394 BTC, on the 0.001 step
     expect(server.orderCreates()).toEqual([
-      { category: 'linear', symbol: 'BTCUSDT', side: 'Buy', orderType: 'Limit', qty: '0.105', price: '109100.00', timeInForce: 'PostOnly', orderLinkId: clientOrderId(group, 'e0'), reduceOnly: false },
+      { category: 'linear', symbol: 'BTCUSDT', side: 'Buy', orderType: 'Limit', qty: '0.123', price: '109100.00', timeInForce: 'PostOnly', orderLinkId: clientOrderId(group, 'e0'), reduceOnly: false },
     ]);
     // every private (order) request was signed with the configured key
     expect(orderRequests().length).toBeGreaterThan(0);
@@ -118,11 +119,11 @@ describe('the execution function with live wiring', () => {
     await run([from('12:18')[fillCandle]!]);
     // the fill happened while the 12:21 candle traded; its own message polled it before the candle
     const afterFill = (await h.doc())!.state.account.positions[0]!;
-    expect(afterFill).toMatchObject({ status: 'open', filledQty: 0.105, avgEntry: 109100 });
+    expect(afterFill).toMatchObject({ status: 'open', filledQty: 0.123, avgEntry: 109100 });
     expect(h.tradeEvents.map((e) => e.type)).toEqual(['order_placed', 'entry_filled']);
-    expect(h.tradeEvents[1]).toMatchObject({ orderId: `${group}:e0`, price: 109100, qty: 0.105, ts: at('12:22') });
+    expect(h.tradeEvents[1]).toMatchObject({ orderId: `${group}:e0`, price: 109100, qty: 0.123, ts: at('12:22') });
     // ...and the take profit went out PostOnly reduce-only
-    expect(server.orderCreates()[1]).toMatchObject({ side: 'Sell', orderType: 'Limit', timeInForce: 'PostOnly', reduceOnly: true, price: '109650.00', qty: '0.105', orderLinkId: clientOrderId(group, 't0') });
+    expect(server.orderCreates()[1]).toMatchObject({ side: 'Sell', orderType: 'Limit', timeInForce: 'PostOnly', reduceOnly: true, price: '109650.00', qty: '0.123', orderLinkId: clientOrderId(group, 't0') });
 
     // the owner's "move TP" on a LIVE group: the resting t0 is cancelled and re-placed at the new level
     // under a new client id; the redelivered command places nothing more
@@ -134,24 +135,24 @@ describe('the execution function with live wiring', () => {
     expect((await h.doc())!.state.account.positions[0]!.takeProfit).toBe(109800);
     expect(server.requests.filter((r) => r.path === '/v5/order/cancel').map((r) => [r.body?.orderLinkId, r.retCode])).toEqual([[clientOrderId(group, 't0'), 0]]);
     expect(server.orderCreates()).toHaveLength(3);
-    expect(server.orderCreates()[2]).toMatchObject({ side: 'Sell', orderType: 'Limit', timeInForce: 'PostOnly', reduceOnly: true, price: '109800.00', qty: '0.105', orderLinkId: clientOrderId(group, 't0r1') });
+    expect(server.orderCreates()[2]).toMatchObject({ side: 'Sell', orderType: 'Limit', timeInForce: 'PostOnly', reduceOnly: true, price: '109800.00', qty: '0.123', orderLinkId: clientOrderId(group, 't0r1') });
 
     await run(from('12:22'));
     // the redelivered command re-published its stored event (same eventId: downstream de-duplicates)
     const types = [...new Map(h.tradeEvents.map((e) => [e.eventId, e.type])).values()];
     expect(types).toEqual(['order_placed', 'entry_filled', 'take_profit_moved', 'exit_filled', 'position_closed']);
     const closed = h.tradeEvents.at(-1) as PositionClosedEvent;
-    const entryFee = 109100 * 0.105 * BYBIT_MAKER_FEE_RATE;
-    const exitFee = 109800 * 0.105 * BYBIT_MAKER_FEE_RATE;
-    const pnl = (109800 - 109100) * 0.105 - entryFee - exitFee;
+    const entryFee = 109100 * 0.123 * BYBIT_MAKER_FEE_RATE;
+    const exitFee = 109800 * 0.123 * BYBIT_MAKER_FEE_RATE;
+    const pnl = (109800 - 109100) * 0.123 - entryFee - exitFee;
     // the 12:30 spike (high 109850) filled the MOVED take profit as maker
-    expect(closed.trade).toMatchObject({ exitReason: 'take_profit', avgEntry: 109100, exitPrice: 109800, qty: 0.105, exitTime: at('12:31') });
+    expect(closed.trade).toMatchObject({ exitReason: 'take_profit', avgEntry: 109100, exitPrice: 109800, qty: 0.123, exitTime: at('12:31') });
     expect(closed.trade.pnl).toBeCloseTo(pnl, 9);
 
     // the warehouse row of the closed trade: mode live, the exchange's prices and fees
     const rows = await h.warehouse.rows('paper_trades');
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ mode: 'live', trade_group_id: group, entry_price: 109100, exit_price: 109800, qty: 0.105, exit_reason: 'take_profit' });
+    expect(rows[0]).toMatchObject({ mode: 'live', trade_group_id: group, entry_price: 109100, exit_price: 109800, qty: 0.123, exit_reason: 'take_profit' });
     expect(Number(rows[0]!.pnl)).toBeCloseTo(pnl, 9);
     const doc = (await h.doc())!;
     expect(doc.state.account.positions).toEqual([]);

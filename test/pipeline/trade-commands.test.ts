@@ -14,7 +14,6 @@ import type { PositionClosedEvent, TradeEvent } from '../../shared/model/trading
 import { signalMarkerPath, suggestionPath } from '../../shared/state-paths.js';
 import { PAPER_ACCOUNT_ID } from '../../shared/model/trading.js';
 import type { SuggestionDecisionDoc } from '../../shared/pipeline/execution/owner-commands.js';
-import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
 import { realBtc1m, signal } from '../trading/helpers.js';
 import { executionHarness, type Harness } from './harness.js';
 import type { TradeCommand } from '../../shared/messages.js';
@@ -25,7 +24,6 @@ const BTC = realBtc1m().filter((c) => c.openTime >= at('12:05') && c.openTime <=
 const between = (a: string, b: string) => BTC.filter((c) => c.openTime >= at(a) && c.openTime < at(b));
 const LONG = (id: string, ts = at('12:18'), strategy: 'v52_divergence' | 'levels_exhaustion' = 'v52_divergence') =>
   signal({ signalId: `${strategy}:BTCUSDT:${id}`, strategy, ts, entries: [109100], stopLoss: 108800, takeProfit: 109650, maxHoldMs: 60 * MIN });
-const SLIPPAGE = DEFAULT_STRATEGY_CONFIGS.paper.scalpSlippagePct / 100;
 
 let h: Harness;
 afterEach(async () => {
@@ -112,7 +110,9 @@ describe('move TP', () => {
     await run(between('12:25', '12:40'));
     const [closed] = trades('position_closed') as PositionClosedEvent[];
     expect(closed?.trade).toMatchObject({ exitReason: 'take_profit', exitTime: at('12:33') });
-    expect(closed!.trade.exitPrice).toBeCloseTo(109900 * (1 - SLIPPAGE), 6);
+    // a take profit is a resting limit: a maker fill AT its price, no slippage (maker_taker, the default)
+    expect(closed!.trade.exitPrice).toBe(109900);
+    expect(closed!.trade.slippage).toBe(0);
   });
 });
 

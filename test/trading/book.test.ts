@@ -111,7 +111,9 @@ describe('exits', () => {
     // exit 102 x 0.9998 = 101.9796, fee 101.9796 x 10 x 0.0006 = 0.6118776
     // gross (101.9796 - 100.02) x 10 = 19.596; pnl = 19.596 - 0.60012 - 0.6118776 = 18.3840024
     // pnl% = 18.3840024 / 1000.2 x 100 = 1.838032633...
+    // slippage cost: entry (100.02 - 100) x 10 = 0.2, exit (102 - 101.9796) x 10 = 0.204; 0.404
     expect(t?.exitReason).toBe('take_profit');
+    expect(t?.slippage).toBeCloseTo(0.404, 10);
     expect(t?.exitPrice).toBeCloseTo(101.9796, 10);
     expect(t?.fees).toBeCloseTo(1.2119976, 10);
     expect(t?.pnl).toBeCloseTo(18.3840024, 9);
@@ -134,6 +136,7 @@ describe('exits', () => {
         exit_price: expect.closeTo(101.9796, 10),
         qty: 10,
         fees: expect.closeTo(1.2119976, 10),
+        slippage: expect.closeTo(0.404, 10),
         pnl: expect.closeTo(18.3840024, 9),
         pnl_pct: expect.closeTo(1.838032633, 8),
         exit_reason: 'take_profit',
@@ -190,7 +193,7 @@ describe('exits', () => {
 
   it('trailing stop: activation, ratchet only upward, levels as of the candle open', () => {
     const cfg = defaultCfg();
-    cfg.paper.scalpSlippagePct = 0;
+    cfg.paper.costs.scalpSlippagePct = 0;
     const sig = signal({ ts: TS, entries: [100], stopLoss: 95, takeProfit: 110, trailingFraction: 0.01 });
     let acc = place(cfg, sig, [1]);
     acc = run(cfg, acc, [candle(T + MIN, 100.2, 100.3, 99.9, 100.1)]).acc; // avg 100
@@ -211,7 +214,7 @@ describe('exits', () => {
 
   it('exit priority take profit > trailing when both trigger on one candle', () => {
     const cfg = defaultCfg();
-    cfg.paper.scalpSlippagePct = 0;
+    cfg.paper.costs.scalpSlippagePct = 0;
     const sig = signal({ ts: TS, entries: [100], stopLoss: 95, takeProfit: 103, trailingFraction: 0.01 });
     let acc = place(cfg, sig, [1]);
     acc = run(cfg, acc, [candle(T + MIN, 100.2, 100.3, 99.9, 100.1), candle(T + 2 * MIN, 100.1, 102, 101, 101.9)]).acc;

@@ -52,7 +52,7 @@ interface Audit {
 
 function audit(series: CandleSeries[], from: number, to: number, strategies: StrategyConfigs): Audit {
   const risk = strategies.risk;
-  const slip = strategies.paper.scalpSlippagePct / 100;
+  const slip = strategies.paper.costs.scalpSlippagePct / 100;
   const placed = new Map<string, { ev: OrderPlacedEvent; equity: number }>();
   const a: Omit<Audit, 'result'> = { states: 0, maxPositionLeverage: 0, maxTotalLeverage: 0, stops: 0, gappedStops: 0, worstExcess: -Infinity, worstUngappedMiss: 0, worstBudgetUse: 0 };
   const onState = (state: TradingState, events: readonly TradingEvent[]) => {

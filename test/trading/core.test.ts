@@ -168,7 +168,7 @@ describe('protections through the engine', () => {
 
   it('trailing activation and a 50 % take-profit reach reset the count', () => {
     const cfg = defaultCfg();
-    cfg.paper.scalpSlippagePct = 0;
+    cfg.paper.costs.scalpSlippagePct = 0;
     let s = createTradingState('a', cfg, T);
     s = stopOut(cfg, s, T).s;
     const t = T + 10 * MIN;

@@ -30,8 +30,8 @@ const closedOf = (evs: readonly TradingEvent[]) => evs.filter((e): e is Position
 /** No fees, no slippage: the fill mechanics below keep round hand numbers (risk = |price - stop| x qty). */
 function costFree(): TradingConfig {
   const c = defaultCfg();
-  c.paper.fees.scalpPctPerSide = 0;
-  c.paper.scalpSlippagePct = 0;
+  c.paper.costs.conservative.scalpPctPerSide = 0;
+  c.paper.costs.scalpSlippagePct = 0;
   return c;
 }
 

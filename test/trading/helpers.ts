@@ -18,9 +18,25 @@ export function defaultCfg(): TradingConfig {
   return { ...referenceCfg(), allowMissingReference: true };
 }
 
-/** The production trading config (the regime-reference gate on). */
+/**
+ * The production trading config (the regime-reference gate on), under the `conservative` cost
+ * profile: the rule tests here are about fills, exits, sizing and protections, and their hand numbers
+ * use the flat costs (0.06 % per side + 0.02 % slippage on every scalp fill; swings 0.3 % + the tier's
+ * slippage). The maker/taker profile (the default) has its own hand-checked tests in costs.test.ts.
+ */
 export function referenceCfg(): TradingConfig {
-  return structuredClone(tradingConfigFrom(DEFAULT_STRATEGY_CONFIGS));
+  return conservative(structuredClone(tradingConfigFrom(DEFAULT_STRATEGY_CONFIGS)));
+}
+
+/** `c` under the conservative cost profile (mutates and returns it). */
+export function conservative(c: TradingConfig): TradingConfig {
+  c.paper = { ...c.paper, costs: { ...c.paper.costs, profile: 'conservative' } };
+  return c;
+}
+
+/** The production trading config with the default maker/taker costs (reference gate off, as defaultCfg). */
+export function makerTakerCfg(): TradingConfig {
+  return { ...structuredClone(tradingConfigFrom(DEFAULT_STRATEGY_CONFIGS)), allowMissingReference: true };
 }
 
 /** Config where swing groups are fed by Bybit 1m candles too (as the backtester does). */

@@ -80,7 +80,7 @@ describe('move take profit (core)', () => {
     const exit = applyCandle(m.state, candle(T + MIN, 100, 100.1, 99.4, 99.6), null, cfg, T + 2 * MIN);
     const closed = exit.events.find((e) => e.type === 'position_closed') as PositionClosedEvent;
     expect(closed.trade.exitReason).toBe('take_profit');
-    expect(closed.trade.exitPrice).toBeCloseTo(99.5 * (1 + cfg.paper.scalpSlippagePct / 100), 9);
+    expect(closed.trade.exitPrice).toBeCloseTo(99.5 * (1 + cfg.paper.costs.scalpSlippagePct / 100), 9);
 
     const live = applySignal(setFillSource(createTradingState('b', cfg, T), 'external'), signal({ ts: T, entries: [100], stopLoss: 99, takeProfit: 101 }), null, cfg, T).state;
     // a live group moves too (the live executor re-places its resting take-profit orders on the event)

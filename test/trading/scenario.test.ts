@@ -14,7 +14,8 @@
  *  12:30 109232.5  109850.0  109232.5  109739.9   LONG take profit (high > 109650); SHORT stop (high >= 109330)
  *
  * Equity 10,000: per-trade risk budget 0.5 % = 50, the loss if stopped INCLUDING costs (SPEC 4).
- * Costs (scalp): fee 0.06 % per side, slippage 0.02 % per fill.
+ * Costs (scalp): fee 0.06 % per side, slippage 0.02 % per fill (the conservative profile the rule tests pin,
+ * test/trading/helpers.ts; the same two trades under maker_taker are hand-computed in costs.test.ts).
  * LONG:  entry 109100 x 1.0002 = 109121.82; stopped: exit 108800 x 0.9998 = 108778.24
  *        loss per BTC = 343.58 + 0.0006 x (109121.82 + 108778.24) = 343.58 + 130.740036 = 474.320036
  *        qty = 50 / 474.320036 = 0.10541406 BTC (notional 11,500.67: 1.15x equity, inside the 2x cap)

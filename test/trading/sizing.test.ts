@@ -27,7 +27,8 @@ describe('scalp risk budget', () => {
   });
 
   it('quantities: the cost-inclusive risk stoppedLossPerUnit x qty equals the budget; grid entries get equal notional', () => {
-    const rates = { feeRate: 0.0006, slippageRate: 0.0002 };
+    // conservative: 0.06 % per side on every fill, 0.02 % slippage on every fill
+    const rates = { profile: 'conservative', makerFeeRate: 0.0006, takerFeeRate: 0.0006, slippageRate: 0.0002 } as const;
     // LONG 100 -> stop 99.5: fill 100.02, exit 99.5 x 0.9998 = 99.48010; 0.53990 + 0.0006 x (100.02 + 99.4801) = 0.65960006
     expect(stoppedLossPerUnit('LONG', 100, 99.5, rates)).toBeCloseTo(0.65960006, 12);
     // SHORT 100 -> stop 100.5: fill 99.98, exit 100.5 x 1.0002 = 100.5201; 0.5401 + 0.0006 x (99.98 + 100.5201) = 0.66040006
@@ -37,7 +38,15 @@ describe('scalp risk budget', () => {
     expect(q[0]! * 100).toBeCloseTo(q[1]! * 98, 10);
     expect(q[0]! * stoppedLossPerUnit('LONG', 100, 95, rates) + q[1]! * stoppedLossPerUnit('LONG', 98, 95, rates)).toBeCloseTo(30, 10);
     // without costs it is the old price-only risk
-    expect(qtysForRisk('LONG', [100], 99, 50, { feeRate: 0, slippageRate: 0 })).toEqual([50]);
+    expect(qtysForRisk('LONG', [100], 99, 50, { profile: 'maker_taker', makerFeeRate: 0, takerFeeRate: 0, slippageRate: 0 })).toEqual([50]);
+    // maker_taker (Bybit 0.02 % maker / 0.055 % taker, 0.02 % slippage on the taker stop only):
+    // LONG 100 -> stop 99.5: maker fill 100 (no slippage), exit 99.5 x 0.9998 = 99.4801;
+    // 0.5199 + 100 x 0.0002 + 99.4801 x 0.00055 = 0.5199 + 0.02 + 0.054714055 = 0.594614055
+    const mt = { profile: 'maker_taker', makerFeeRate: 0.0002, takerFeeRate: 0.00055, slippageRate: 0.0002 } as const;
+    expect(stoppedLossPerUnit('LONG', 100, 99.5, mt)).toBeCloseTo(0.594614055, 12);
+    // SHORT 100 -> stop 100.5: exit 100.5 x 1.0002 = 100.5201; 0.5201 + 0.02 + 100.5201 x 0.00055 = 0.595386055
+    expect(stoppedLossPerUnit('SHORT', 100, 100.5, mt)).toBeCloseTo(0.595386055, 12);
+    expect(qtysForRisk('LONG', [100], 99.5, 50, mt)[0]).toBeCloseTo(50 / 0.594614055, 9);
     const n = qtysForNotional([100, 99, 98], 300);
     expect(n.map((x, i) => x * [100, 99, 98][i]!)).toEqual([100, 100, 100].map((v) => expect.closeTo(v, 10)));
   });

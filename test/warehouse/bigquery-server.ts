@@ -5,6 +5,7 @@
  *   POST /bigquery/v2/projects/{p}/datasets                         datasets.insert
  *   GET  /bigquery/v2/projects/{p}/datasets/{d}/tables/{t}          tables.get (exists)
  *   POST /bigquery/v2/projects/{p}/datasets/{d}/tables              tables.insert
+ *   PATCH /bigquery/v2/projects/{p}/datasets/{d}/tables/{t}         tables.patch (schema: additive only, as BigQuery)
  *   POST /bigquery/v2/projects/{p}/datasets/{d}/tables/{t}/insertAll tabledata.insertAll
  *   POST /bigquery/v2/projects/{p}/queries                          jobs.query (fast path)
  *   GET  /bigquery/v2/projects/{p}/queries/{jobId}                  jobs.getQueryResults (polling, pages)
@@ -169,6 +170,7 @@ export class FakeBigQueryServer {
             ? ok(res, found.resource)
             : apiError(res, 404, 'notFound', `Not found: Table ${projectId}:${ds}.${t}`);
         }
+        if (m === 'PATCH' && rest.length === 4) return this.patchTable(res, projectId, ds, t, body);
         if (m === 'POST' && rest.length === 5 && rest[4] === 'insertAll') return this.insertAll(res, projectId, ds, t, body);
       }
     }
@@ -216,6 +218,21 @@ export class FakeBigQueryServer {
     };
     this.tables.set(`${ds}.${id}`, { resource, rows: [], insertIds: new Set() });
     ok(res, resource);
+  }
+
+  /** tables.patch: a new schema must keep every existing field as it is and add only NULLABLE ones (BigQuery's rule). */
+  private patchTable(res: ServerResponse, projectId: string, ds: string, t: string, body: unknown): void {
+    const table = this.table(ds, t);
+    if (!table) return apiError(res, 404, 'notFound', `Not found: Table ${projectId}:${ds}.${t}`);
+    const fields = (body as { schema?: { fields?: BqField[] } }).schema?.fields;
+    if (fields) {
+      const old = table.resource.schema.fields;
+      const kept = old.every((f, i) => fields[i]?.name === f.name && fields[i]?.type === f.type && (fields[i]?.mode ?? 'NULLABLE') === (f.mode ?? 'NULLABLE'));
+      const added = fields.slice(old.length).every((f) => (f.mode ?? 'NULLABLE') === 'NULLABLE');
+      if (!kept || !added) return apiError(res, 400, 'invalid', `Provided Schema does not match Table ${projectId}:${ds}.${t}`);
+      table.resource.schema = { fields };
+    }
+    ok(res, table.resource);
   }
 
   private insertAll(res: ServerResponse, projectId: string, ds: string, t: string, body: unknown): void {

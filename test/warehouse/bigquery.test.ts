@@ -146,6 +146,20 @@ describe('BigQueryWarehouse against a local BigQuery REST server', () => {
     expect(again).toHaveLength(1 + Object.keys(TABLES).length);
   });
 
+  it('a table created before a nullable column existed gains it (paper_trades.slippage); its old fields stay', async () => {
+    const { server, wh } = await setup();
+    await wh.ensureSchema();
+    const stored = server.table('cryptotracker', 'paper_trades')!;
+    const current = stored.resource.schema.fields;
+    stored.resource.schema = { fields: current.filter((f) => f.name !== 'slippage') }; // as the older version created it
+    const before = server.requests.length;
+    await wh.ensureSchema();
+    const patches = server.requests.slice(before).filter((r) => r.method === 'PATCH');
+    expect(patches.map((r) => r.path)).toEqual([`/bigquery/v2/projects/${PROJECT}/datasets/cryptotracker/tables/paper_trades`]);
+    expect(stored.resource.schema.fields).toEqual(current);
+    expect(current.find((f) => f.name === 'slippage')).toMatchObject({ type: 'FLOAT64', mode: 'NULLABLE' });
+  });
+
   it('streams the real candles with key insertIds and ISO timestamps; redelivery adds nothing', async () => {
     const { server, wh } = await setup();
     await wh.ensureSchema();

@@ -243,3 +243,39 @@ describe('DuckDbWarehouse other tables', () => {
     );
   });
 });
+
+describe('a warehouse file written before a nullable column existed', () => {
+  it('an old paper_trades table (no slippage column) gains it on open: old rows read null, new rows carry it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cst-duck-old-'));
+    try {
+      const file = join(dir, 'old.duckdb');
+      // the table as the version before `slippage` created it, with one stored row
+      const { DuckDBInstance } = await import('@duckdb/node-api');
+      const inst = await DuckDBInstance.create(file);
+      const conn = await inst.connect();
+      const oldDdl = duckDbCreateTable('paper_trades').replace(/,\n\s+"slippage" DOUBLE/, '');
+      expect(oldDdl).not.toContain('slippage');
+      await conn.run(oldDdl);
+      await conn.run(
+        `INSERT INTO paper_trades VALUES ('t-old', 'g-old', NULL, 'v52_divergence', 'BTCUSDT', 'LONG', 'paper', epoch_ms(1700000000000), epoch_ms(1700000060000), 100, 101, 1, 0.12, 0.88, 0.88, 'take_profit', NULL)`,
+      );
+      conn.closeSync();
+      inst.closeSync();
+
+      const w = warehouse(file);
+      const row: Row = {
+        trade_id: 't-new', trade_group_id: 'g-new', signal_id: null, strategy: 'v52_divergence', symbol: 'BTCUSDT', direction: 'LONG', mode: 'paper',
+        entry_time: 1700000120000, exit_time: 1700000180000, entry_price: 100, exit_price: 99, qty: 1, fees: 0.075, pnl: -1.075, pnl_pct: -1.075,
+        exit_reason: 'stop_loss', features: null, slippage: 0.0198,
+      };
+      await w.insert('paper_trades', [row]);
+      const back = (await w.rows('paper_trades')).sort((a, b) => String(a.trade_id).localeCompare(String(b.trade_id)));
+      expect(back.map((r) => [r.trade_id, r.slippage])).toEqual([
+        ['t-new', 0.0198],
+        ['t-old', null],
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
