@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { parse as parseYaml } from 'yaml';
 import { fail, parseTime } from '../cli.js';
-import { DEFAULT_STRATEGY_CONFIGS, SCALP_STRATEGIES, type StrategyConfigs } from '../../shared/config/strategy.js';
+import { COST_PROFILES, DEFAULT_STRATEGY_CONFIGS, SCALP_STRATEGIES, type StrategyConfigs } from '../../shared/config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { applyOverrides, selectStrategies, type Overrides, type StrategySelection } from '../../shared/backtest/config.js';
 import { createMarket } from '../../shared/backtest/market.js';
@@ -66,7 +66,8 @@ Search:
 Data and config (as \`npm run backtest -- --help\`):
   --data PATHS, --warehouse FILE, --venue NAME, --symbols A,B (default ${DEFAULT_SYMBOLS.join(',')}),
   --from ISO, --to ISO, --warmup-hours N (default: what the widest point of the space needs), --skip-bad-rows,
-  --strategy ID|all (default all), --set KEY=VALUE, --indicators full|live-window,
+  --strategy ID|all (default all), --set KEY=VALUE, --costs ${COST_PROFILES.join('|')} (default: config),
+  --indicators full|live-window,
   --allow-missing-reference. Default data: ${DEFAULT_DATA}
 
 Output:
@@ -102,6 +103,7 @@ function readArgs(args: string[]) {
         'warmup-hours': { type: 'string' },
         strategy: { type: 'string', default: 'all' },
         set: { type: 'string', multiple: true },
+        costs: { type: 'string' },
         indicators: { type: 'string', default: 'full' },
         space: { type: 'string', multiple: true },
         'space-file': { type: 'string' },
@@ -195,6 +197,10 @@ function settingsOf(v: CliValues): Settings {
   for (const s of v.set ?? []) {
     const [k, raw] = parseAssignment(s, '--set');
     sets[k] = parseValue(raw);
+  }
+  if (v.costs !== undefined) {
+    if (!(COST_PROFILES as readonly string[]).includes(v.costs)) fail(`--costs must be ${COST_PROFILES.join(' or ')} (got '${v.costs}')`);
+    sets['paper.costs.profile'] = v.costs;
   }
   let base: StrategyConfigs;
   try {
