@@ -365,6 +365,6 @@ export function spawnGridWorker(): ChildProcess {
   const file = fileURLToPath(new URL(ts ? './grid-worker.ts' : './grid-worker.js', self));
   const execArgv = ts ? ['--import', pathToFileURL(createRequire(self).resolve('tsx')).href] : [];
   // A larger young generation: a backtest allocates many short-lived objects (states, events), and
-  // with the default semi-space most of them are copied once by a scavenge (~9 % less CPU per run).
-  return fork(file, [], { execArgv: [...execArgv, '--max-semi-space-size=32'], serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // with the default semi-space many of them are copied by a scavenge (~9 % less CPU per run at 64 MB).
+  return fork(file, [], { execArgv: [...execArgv, '--max-semi-space-size=64'], serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }

@@ -138,7 +138,12 @@ export function levelTimeline(m: BacktestMarket, k: number, cfg: LevelsExhaustio
   return out;
 }
 
+/** regimeInputsOf per series object and index: a grid / hyperopt worker computes each once, not per run (read-only objects). */
+const regimeMemo = new WeakMap<CandleSeries, Array<Readonly<RegimeInputs> | undefined>>();
+
 /** The execution's regime inputs on the reference symbol at index i. */
 export function regimeInputsOf(s: CandleSeries, i: number): RegimeInputs {
-  return regimeInputsAt(s.openTime, s.close, i);
+  let memo = regimeMemo.get(s);
+  if (!memo) regimeMemo.set(s, (memo = new Array(s.length)));
+  return (memo[i] ??= Object.freeze(regimeInputsAt(s.openTime, s.close, i)));
 }
