@@ -53,6 +53,6 @@ export function warehouseTrialStore(wh: RunWarehouse, objective: ShardManifest['
 /** `collect`: the run's manifest and trials, merged, checked for completeness, ranked. */
 export async function collectRun(wh: RunWarehouse, runId: string): Promise<{ manifest: ShardManifest; merged: MergeResult }> {
   const { manifest } = await loadManifest(wh, runId);
-  const merged = mergeShardResults({ runId, trialCount: manifest.trialCount, objective: manifest.objective, trials: trialsOf(manifest.trials) }, await storedTrials(wh, runId));
+  const merged = mergeShardResults({ runId, trialCount: manifest.trialCount, objective: manifest.objective, ...(manifest.minTrades !== undefined ? { minTrades: manifest.minTrades } : {}), trials: trialsOf(manifest.trials) }, await storedTrials(wh, runId));
   return { manifest, merged };
 }

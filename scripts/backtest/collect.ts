@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { fail } from '../cli.js';
 import { formatGrid } from '../../shared/backtest/report.js';
 import { formatIndexRanges } from '../../shared/backtest/shards.js';
+import { DEFAULT_MIN_TRADES } from '../../shared/backtest/metrics.js';
 import type { RunWarehouse } from '../../infra/backtest/shard-store.js';
 
 export const HELP = `Usage: npm run backtest -- collect RUN_ID [options]
@@ -40,7 +41,7 @@ export async function printCollected(wh: RunWarehouse, runId: string, top: numbe
     process.stdout.write(JSON.stringify({ runId, objective: manifest.objective, trialCount: merged.trialCount, complete: merged.complete, missing: merged.missing, duplicates: merged.duplicates, conflicts: merged.conflicts, rows: merged.rows.map((x) => ({ rank: x.rank, index: x.index, labels: x.labels, overrides: x.overrides, score: x.score, metrics: x.metrics })) }, null, 2) + '\n');
   } else {
     const lines = [`Sharded run ${runId}: ${merged.rows.length} of ${merged.trialCount} trials stored${merged.duplicates ? ` (${merged.duplicates} duplicate row(s) of retried attempts dropped)` : ''}`];
-    if (merged.rows.length > 0) lines.push(formatGrid({ rows: merged.rows, objective: manifest.objective, runs: merged.rows.length, workers: tasks, wallMs, from: manifest.data.from, to: manifest.data.to }, top));
+    if (merged.rows.length > 0) lines.push(formatGrid({ rows: merged.rows, objective: manifest.objective, minTrades: manifest.minTrades ?? DEFAULT_MIN_TRADES, runs: merged.rows.length, workers: tasks, wallMs, from: manifest.data.from, to: manifest.data.to }, top));
     if (merged.conflicts.length > 0) lines.push(`WARNING: duplicate rows disagree on metrics for trial(s) ${formatIndexRanges(merged.conflicts)} (the first stored is used)`);
     lines.push(merged.complete ? `complete: every trial 0..${merged.trialCount - 1} is stored exactly once` : `INCOMPLETE: ${merged.missing.length} trial(s) missing: ${formatIndexRanges(merged.missing)}`);
     process.stdout.write(lines.join('\n') + '\n');

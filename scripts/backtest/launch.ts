@@ -34,7 +34,8 @@ Trials (as the backtest command):
   --grid                the SPEC grid (72 trials); --dim KEY=V1,V2,... adds a dimension (repeatable)
   --trials FILE         or a JSON trial list [{"index":0,"labels":{...},"overrides":{...}}, ...]
                         indexed 0..n-1 (e.g. a hyperopt sample)
-  --strategy ID, --set KEY=VALUE, --objective NAME, --indicators MODE, --allow-missing-reference
+  --strategy ID, --set KEY=VALUE, --objective NAME, --min-trades N, --indicators MODE,
+  --allow-missing-reference
 Shards:
   --shards N            number of tasks (1..${MAX_TASKS}, Cloud Run Jobs' limit)
   --run-id ID           default sh_<UTC time>_<hash of the manifest>
@@ -73,6 +74,7 @@ function readArgs(args: string[]) {
         strategy: { type: 'string', default: 'all' },
         set: { type: 'string', multiple: true },
         objective: { type: 'string', default: 'totalPnl' },
+        'min-trades': { type: 'string' },
         indicators: { type: 'string', default: 'full' },
         'allow-missing-reference': { type: 'boolean', default: false },
         shards: { type: 'string' },
@@ -160,7 +162,9 @@ function trialsAndConfig(v: Values): { spec: TrialSpec; config: ShardManifest['c
 
 function buildManifest(v: Values, data: ShardDataSpec, createdAt: number): ShardManifest {
   const { spec, config, objective, indicators } = trialsAndConfig(v);
-  const body = { objective, indicators, config, data, trials: spec };
+  const minTrades = v['min-trades'] === undefined ? undefined : Number(v['min-trades']);
+  if (minTrades !== undefined && !(Number.isInteger(minTrades) && minTrades >= 0)) fail('--min-trades must be a whole number >= 0');
+  const body = { objective, ...(minTrades !== undefined ? { minTrades } : {}), indicators, config, data, trials: spec };
   try {
     const m = createManifest({ runId: v['run-id'] ?? shardRunId(createdAt, body), createdAt, ...body });
     parseManifest(JSON.stringify(m)); // what every task will check: refuse a bad --trials file here, not in N tasks

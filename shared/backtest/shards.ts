@@ -27,7 +27,7 @@ import type { Row } from '../ports/warehouse.js';
 import { applyOverrides, validateStrategyConfigs, type Overrides } from './config.js';
 import { expandGrid, rankRows, type GridCombo, type GridDimension, type GridRow } from './grid.js';
 import { INDICATOR_MODES, type BacktestConfig, type IndicatorMode } from './run.js';
-import { OBJECTIVES, objectiveScore, type BacktestMetrics, type Objective } from './metrics.js';
+import { DEFAULT_MIN_TRADES, OBJECTIVES, objectiveScore, type BacktestMetrics, type Objective } from './metrics.js';
 
 export const SHARD_MANIFEST_VERSION = 1;
 /** Cloud Run Jobs: at most 10,000 tasks per execution. */
@@ -55,6 +55,8 @@ export interface ShardManifest {
   runId: string;
   createdAt: number;
   objective: Objective;
+  /** Runs with fewer closed trades rank below every run that has them (as runGrid's minTrades; default DEFAULT_MIN_TRADES). */
+  minTrades?: number;
   indicators: IndicatorMode;
   config: BacktestConfig;
   data: ShardDataSpec;
@@ -159,6 +161,7 @@ export interface ManifestInput {
   runId: string;
   createdAt: number;
   objective: Objective;
+  minTrades?: number;
   indicators: IndicatorMode;
   config: BacktestConfig;
   data: ShardDataSpec;
@@ -187,6 +190,7 @@ const manifestSchema = z.strictObject({
   runId: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'letters, digits, _ . - (at most 128)'),
   createdAt: z.number().int(),
   objective: z.enum(OBJECTIVES),
+  minTrades: z.number().int().min(0).optional(),
   indicators: z.enum(INDICATOR_MODES),
   config: z.strictObject({
     system: z.record(z.string(), z.unknown()),
@@ -353,7 +357,7 @@ export interface MergeResult {
  * index; a second row of an index (a retried attempt that wrote it again, a BigQuery redelivery) is
  * dropped, keeping the earliest (attempt, then created time): idempotent by (runId, index).
  */
-export function mergeShardResults(run: { runId: string; trialCount: number; objective: Objective; trials?: readonly GridCombo[] }, rows: readonly StoredTrial[]): MergeResult {
+export function mergeShardResults(run: { runId: string; trialCount: number; objective: Objective; minTrades?: number; trials?: readonly GridCombo[] }, rows: readonly StoredTrial[]): MergeResult {
   const byIndex = new Map<number, StoredTrial>();
   let duplicates = 0;
   const conflicts = new Set<number>();
@@ -378,6 +382,7 @@ export function mergeShardResults(run: { runId: string; trialCount: number; obje
   const ranked = rankRows(
     [...byIndex.values()].map((r) => ({ index: r.index, labels: r.labels, overrides: r.overrides, metrics: r.metrics, wallMs: r.wallMs })),
     run.objective,
+    run.minTrades ?? DEFAULT_MIN_TRADES,
   );
   return { runId: run.runId, rows: ranked, trialCount: run.trialCount, missing, duplicates, conflicts: [...conflicts].sort((a, b) => a - b), complete: missing.length === 0 };
 }

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { applyOverrides, selectStrategies } from '../../shared/backtest/config.js';
-import { defaultGrid, expandGrid, runGrid, valueDimension, type GridCombo, type GridDimension } from '../../shared/backtest/grid.js';
+import { defaultGrid, expandGrid, rankRows, runGrid, valueDimension, type GridCombo, type GridDimension } from '../../shared/backtest/grid.js';
 import { runShard, type TrialStore } from '../../shared/backtest/shard-runner.js';
 import {
   createManifest,
@@ -136,6 +136,21 @@ describe('shard assignment and manifest (pure)', () => {
     expect(() => mergeShardResults({ runId: m.runId, trialCount: 4, objective: 'totalPnl' }, rows)).toThrow('outside 0..3');
     const swapped = rows.map((r) => (r.index === 0 ? { ...r, labels: (trials[1] as GridCombo).labels } : r));
     expect(() => mergeShardResults({ runId: m.runId, trialCount: 8, objective: 'totalPnl', trials }, swapped)).toThrow("the manifest's trial 0 is");
+  });
+
+  it("merge ranks with the manifest's --min-trades exactly as runGrid's rankRows does (a thin run never ranks first)", () => {
+    const m = createManifest({ runId: 'sh_min', createdAt: Date.UTC(2026, 0, 1), objective: 'totalPnl', minTrades: 10, indicators: 'full', config, data, trials: { kind: 'grid', dims } });
+    const back = parseManifest(JSON.parse(JSON.stringify(m)));
+    expect(back.minTrades).toBe(10);
+    expect(manifestHash(back)).not.toBe(manifestHash({ ...back, minTrades: 0 }));
+    const trials = expandGrid(dims);
+    // trial k: 3k trades and P&L -k: the fewer trades, the better the P&L
+    const rows = trials.map((c): StoredTrial => ({ ...c, metrics: { trades: 3 * c.index, totalPnl: -c.index } as unknown as StoredTrial['metrics'], wallMs: 1, runId: m.runId, shardIndex: 0, attempt: 0, createdAt: 1 }));
+    const none = mergeShardResults({ runId: m.runId, trialCount: 8, objective: 'totalPnl', minTrades: 0, trials }, rows);
+    expect(none.rows.map((r) => r.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    const ten = mergeShardResults({ runId: m.runId, trialCount: 8, objective: 'totalPnl', minTrades: back.minTrades as number, trials }, rows);
+    expect(ten.rows.slice(0, 4).map((r) => r.index)).toEqual([4, 5, 6, 7]); // 12..21 trades, best P&L first
+    expect(ten.rows.map((r) => r.index)).toEqual(rankRows(rows, 'totalPnl', 10).map((r) => r.index));
   });
 });
 
