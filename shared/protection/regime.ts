@@ -174,29 +174,46 @@ export function updateReference(s: ProtectionState, candleClose: number | null, 
   const lastAt = candleClose === null ? prevLast : prevLast === null ? candleClose : Math.max(prevLast, candleClose);
   const status = referenceStatusAt(lastAt, now, cfg);
   if (r0 !== undefined && r0.lastAt === lastAt && r0.status === status && (status === 'ok' || r0.alerted || now - r0.since <= cfg.referenceMaxAgeMs)) return s;
-  const base = r0 ?? { lastAt, status, since: now, alerted: false };
-  let r: ReferenceState = { ...base, lastAt };
-  if (r.status !== status) r = { ...r, status, since: now };
+  // Runs on every reference candle (lastAt moves): new objects built field by field, not by spread
+  // (V8's spread copy cost ~10 times more here); referenceState / withReference keep every field.
+  let r = r0 === undefined ? referenceState(lastAt, status, now, false) : referenceState(lastAt, r0.status, r0.since, r0.alerted);
+  if (r.status !== status) r = referenceState(lastAt, status, now, r.alerted);
   const sym = cfg.referenceSymbol;
-  const maxMin = cfg.referenceMaxAgeMs / 60_000;
-  const details = { referenceSymbol: sym, status, lastCandleAt: lastAt, maxAgeMs: cfg.referenceMaxAgeMs };
   if (status === 'ok') {
     if (r.alerted) {
-      out.push(protectionEvent('regime_reference_restored', 'market', now, 'info', `Regime reference ${sym} is back (candle closed ${isoOf(lastAt)}): new entries allowed again`, details));
-      r = { ...r, alerted: false };
+      out.push(protectionEvent('regime_reference_restored', 'market', now, 'info', `Regime reference ${sym} is back (candle closed ${isoOf(lastAt)}): new entries allowed again`, referenceDetails(cfg, status, lastAt)));
+      r = referenceState(r.lastAt, r.status, r.since, false);
     }
   } else if (!r.alerted && (status === 'stale' || now - r.since > cfg.referenceMaxAgeMs)) {
+    const maxMin = cfg.referenceMaxAgeMs / 60_000;
     const why =
       status === 'missing'
         ? `no ${sym} candle received since ${isoOf(r.since)}`
         : `the last ${sym} candle closed ${isoOf(lastAt)}, more than ${maxMin} min ago`;
     out.push(
       protectionEvent('regime_reference_lost', 'market', now, 'critical', `Regime reference ${sym} ${status}: ${why}. The market regime is unknown: new entries stopped until it is back (open positions are still managed)`, {
-        ...details,
+        ...referenceDetails(cfg, status, lastAt),
         since: r.since,
       }),
     );
-    r = { ...r, alerted: true };
+    r = referenceState(r.lastAt, r.status, r.since, true);
   }
-  return { ...s, reference: r };
+  return withReference(s, r);
+}
+
+function referenceState(lastAt: number | null, status: ReferenceStatus, since: number, alerted: boolean): ReferenceState {
+  return { lastAt, status, since, alerted };
+}
+
+/** Every key of ProtectionState (compile error when a key is added there and not here, or removed). */
+const PROTECTION_STATE_KEYS = { regime: true, reference: true, volDisabled: true, limiter: true, nextCooldownEnd: true, guards: true } as const satisfies Record<keyof ProtectionState, true>;
+void PROTECTION_STATE_KEYS;
+
+/** `{ ...s, reference }` with the fields listed (same keys and values; see PROTECTION_STATE_KEYS). */
+function withReference(s: ProtectionState, reference: ReferenceState): ProtectionState {
+  return { regime: s.regime, reference, volDisabled: s.volDisabled, limiter: s.limiter, nextCooldownEnd: s.nextCooldownEnd, guards: s.guards };
+}
+
+function referenceDetails(cfg: RegimeConfig, status: ReferenceStatus, lastAt: number | null): { referenceSymbol: string; status: ReferenceStatus; lastCandleAt: number | null; maxAgeMs: number } {
+  return { referenceSymbol: cfg.referenceSymbol, status, lastCandleAt: lastAt, maxAgeMs: cfg.referenceMaxAgeMs };
 }

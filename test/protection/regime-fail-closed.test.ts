@@ -19,8 +19,8 @@ import { describe, expect, it } from 'vitest';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { REGIMES, type Regime } from '../../shared/config/strategy.js';
 import type { Candle } from '../../shared/model/market.js';
-import type { ProtectionEvent } from '../../shared/protection/model.js';
-import { classifyRegime, regimeInputsAt, stepRegime } from '../../shared/protection/regime.js';
+import type { ProtectionEvent, ProtectionState } from '../../shared/protection/model.js';
+import { classifyRegime, regimeInputsAt, stepRegime, updateReference } from '../../shared/protection/regime.js';
 import { createProtectionState } from '../../shared/protection/model.js';
 import { applyCandle, applySignal, createTradingState, tick, type TradingEvent, type TradingState } from '../../shared/trading/core.js';
 import type { TradingConfig } from '../../shared/trading/model.js';
@@ -281,5 +281,32 @@ describe('the regime reference (BTC) missing or stale stops new entries, with on
     const d = await b.applySignal(scalp(T + 3 * MIN), null, T + 3 * MIN);
     expect(d.decision).toMatchObject({ accepted: false, reason: 'regime_panic' });
     await db2.close();
+  });
+});
+
+describe('updateReference keeps the rest of the protection state', () => {
+  // It builds its result field by field (speed, issue 10): the result must be `{ ...s, reference }`.
+  const cfg = referenceCfg().protections.regime;
+  it('every other field is the same object, none added or lost, the input untouched (also a state stored before `reference` existed)', () => {
+    const full = createProtectionState(0, 10_000);
+    full.limiter = { BTCUSDT: { consecutiveStops: 1, cooldownUntil: null } };
+    full.nextCooldownEnd = 5 * MIN;
+    const { reference: _dropped, ...old } = createProtectionState(0, 10_000);
+    for (const s0 of [full, old] as ProtectionState[]) {
+      const before = structuredClone(s0);
+      let s = s0;
+      const events: ProtectionEvent[] = [];
+      // ok, ok, silent for longer than referenceMaxAgeMs (stale, alert), back (restored)
+      for (const [close, now] of [[MIN, MIN], [2 * MIN, 2 * MIN], [null, 2 * MIN + cfg.referenceMaxAgeMs + MIN], [cfg.referenceMaxAgeMs + 4 * MIN, cfg.referenceMaxAgeMs + 4 * MIN]] as Array<[number | null, number]>) {
+        const prev = s;
+        s = updateReference(prev, close, now, cfg, events);
+        expect(s).toStrictEqual({ ...prev, reference: s.reference });
+        expect(Object.keys(s).sort()).toEqual(Object.keys({ ...prev, reference: s.reference }).sort());
+        for (const k of ['regime', 'volDisabled', 'limiter', 'guards'] as const) expect(s[k]).toBe(prev[k]);
+      }
+      expect(s0).toStrictEqual(before);
+      expect(events.map((e) => e.kind)).toEqual(['regime_reference_lost', 'regime_reference_restored']);
+      expect(s.reference).toMatchObject({ status: 'ok', alerted: false, lastAt: cfg.referenceMaxAgeMs + 4 * MIN });
+    }
   });
 });

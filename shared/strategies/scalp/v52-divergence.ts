@@ -92,7 +92,7 @@ function prepare(series: CandleSeries, cfg: V52DivergenceConfig, cache?: Indicat
 }
 
 /** Result of a divergence search, reused (no per-candle allocation). */
-interface DivergenceHit {
+export interface DivergenceHit {
   pivot: number;
   /** A pivot that price exceeded (new extreme) with the RSI condition on the pivot met, but no RSI divergence. */
   priceOnlyPivot: number;
@@ -103,9 +103,10 @@ const bull: DivergenceHit = { pivot: -1, priceOnlyPivot: -1 };
 /**
  * Searches pivots newest-first. `e` = evaluated index (i, or i + 1 for a forming candle), `ext` = its
  * high (bearish) or low (bullish), `rsiE` its RSI. Candles strictly between a pivot and e are read from
- * the closed arrays (all <= i).
+ * the closed arrays (all <= i). Stops as soon as a candle after the pivot reached is strictly beyond
+ * `ext`: no older pivot can then see a new extreme (the result is that of the full walk).
  */
-function searchDivergence(
+export function searchDivergence(
   out: DivergenceHit,
   bearish: boolean,
   p: V52Prepared,
@@ -125,7 +126,12 @@ function searchDivergence(
   while (j >= 0 && e - j <= d.lookbackCandles) {
     for (; k > j; k--) {
       const v = prices[k] as number;
-      if (bearish ? v > between : v < between) between = v;
+      if (bearish ? v > between : v < between) {
+        between = v;
+        // E is no new extreme beyond a candle after this pivot, so none older can qualify either
+        // (`between` only grows more extreme): nothing more to find.
+        if (bearish ? ext < between : ext > between) return;
+      }
     }
     const pj = prices[j] as number;
     const rj = p.rsi[j] as number;
@@ -139,7 +145,10 @@ function searchDivergence(
       if (out.priceOnlyPivot < 0) out.priceOnlyPivot = j;
     }
     // An older pivot needs E above/below this one too: fold the pivot into `between`.
-    if (bearish ? pj > between : pj < between) between = pj;
+    if (bearish ? pj > between : pj < between) {
+      between = pj;
+      if (bearish ? ext < between : ext > between) return;
+    }
     k = j - 1;
     j = idx.prev[j] as number;
   }
