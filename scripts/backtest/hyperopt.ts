@@ -8,12 +8,12 @@ import { extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { parse as parseYaml } from 'yaml';
-import { fail, parseTime } from '../cli.js';
-import { COST_PROFILES, DEFAULT_STRATEGY_CONFIGS, SCALP_STRATEGIES, type StrategyConfigs } from '../../shared/config/strategy.js';
+import { fail } from '../cli.js';
+import { COST_PROFILES, type StrategyConfigs } from '../../shared/config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
-import { applyOverrides, selectStrategies, type Overrides, type StrategySelection } from '../../shared/backtest/config.js';
+import { applyOverrides, type Overrides, type StrategySelection } from '../../shared/backtest/config.js';
 import { createMarket } from '../../shared/backtest/market.js';
-import { INDICATOR_MODES, runBacktest, type IndicatorMode } from '../../shared/backtest/run.js';
+import { runBacktest, type IndicatorMode } from '../../shared/backtest/run.js';
 import { DEFAULT_MIN_TRADES, OBJECTIVES, summariseTrade, type BacktestMetrics, type Objective } from '../../shared/backtest/metrics.js';
 import { runWalkForward, type WalkForwardResult } from '../../shared/backtest/walk-forward.js';
 import { decimateEquity, formatRun, htmlReport } from '../../shared/backtest/report.js';
@@ -25,7 +25,7 @@ import { runHyperopt, type HyperoptResult, type Trial } from '../../shared/backt
 import { monteCarlo, type MonteCarloResult } from '../../shared/backtest/hyperopt/monte-carlo.js';
 import { bestSoFar, formatHyperopt, formatMonteCarlo, formatWalkForwardHyperopt } from '../../shared/backtest/hyperopt/report.js';
 import type { ClosedTrade } from '../../shared/model/trading.js';
-import { parseAssignment, parseDuration, parseValue } from './args.js';
+import { parseAssignment, parseDuration, RUN_OPTIONS, runSelection, objectiveOf } from './args.js';
 import { badRows, DEFAULT_DATA, DEFAULT_SYMBOLS, loadSeries, neededWarmup, warmupOverride, type LoadRange } from './load.js';
 
 const DEFAULT_TRIALS = 100;
@@ -94,17 +94,7 @@ function readArgs(args: string[]) {
     return parseArgs({
       args,
       options: {
-        data: { type: 'string' },
-        warehouse: { type: 'string' },
-        venue: { type: 'string' },
-        symbols: { type: 'string', default: DEFAULT_SYMBOLS.join(',') },
-        from: { type: 'string' },
-        to: { type: 'string' },
-        'warmup-hours': { type: 'string' },
-        strategy: { type: 'string', default: 'all' },
-        set: { type: 'string', multiple: true },
-        costs: { type: 'string' },
-        indicators: { type: 'string', default: 'full' },
+        ...RUN_OPTIONS,
         space: { type: 'string', multiple: true },
         'space-file': { type: 'string' },
         trials: { type: 'string' },
@@ -122,8 +112,6 @@ function readArgs(args: string[]) {
         store: { type: 'boolean', default: false },
         state: { type: 'string' },
         propose: { type: 'boolean', default: false },
-        'skip-bad-rows': { type: 'boolean', default: false },
-        'allow-missing-reference': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       allowPositionals: false,
@@ -184,30 +172,9 @@ function readSpaceFile(file: string): SearchSpace {
 }
 
 function settingsOf(v: CliValues): Settings {
-  const symbols = v.symbols.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
-  if (symbols.length === 0) fail('--symbols is empty');
-  const from = parseTime(v.from, '--from');
-  const to = parseTime(v.to, '--to');
-  const sel = v.strategy as StrategySelection;
-  if (sel !== 'all' && !SCALP_STRATEGIES.includes(sel)) fail(`--strategy must be ${SCALP_STRATEGIES.join(', ')} or all (got '${v.strategy}')`);
-  if (!INDICATOR_MODES.includes(v.indicators as IndicatorMode)) fail(`--indicators must be ${INDICATOR_MODES.join(' or ')}`);
-  if (!OBJECTIVES.includes(v.objective as Objective)) fail(`--objective must be one of ${OBJECTIVES.join(', ')}`);
+  const { symbols, from, to, sel, sets, base, indicators } = runSelection(v);
+  const objective = objectiveOf(v.objective);
   if (!SAMPLERS.includes(v.sampler as SamplerName)) fail(`--sampler must be ${SAMPLERS.join(' or ')} (got '${v.sampler}')`);
-  const sets: Overrides = {};
-  for (const s of v.set ?? []) {
-    const [k, raw] = parseAssignment(s, '--set');
-    sets[k] = parseValue(raw);
-  }
-  if (v.costs !== undefined) {
-    if (!(COST_PROFILES as readonly string[]).includes(v.costs)) fail(`--costs must be ${COST_PROFILES.join(' or ')} (got '${v.costs}')`);
-    sets['paper.costs.profile'] = v.costs;
-  }
-  let base: StrategyConfigs;
-  try {
-    base = applyOverrides(selectStrategies(DEFAULT_STRATEGY_CONFIGS, sel), sets);
-  } catch (e) {
-    fail((e as Error).message);
-  }
   const space: SearchSpace = [];
   try {
     for (const s of v.space ?? []) {
@@ -236,14 +203,14 @@ function settingsOf(v: CliValues): Settings {
     from,
     to,
     sel,
-    indicators: v.indicators as IndicatorMode,
+    indicators,
     sets,
     base,
     space,
     trials: wholeNumber(v.trials, DEFAULT_TRIALS, '--trials', 1),
     sampler: v.sampler as SamplerName,
     seed: wholeNumber(v.seed, DEFAULT_SEED, '--seed'),
-    objective: v.objective as Objective,
+    objective,
     minTrades: wholeNumber(v['min-trades'], DEFAULT_MIN_TRADES, '--min-trades'),
     workers: v.workers === undefined ? undefined : wholeNumber(v.workers, 0, '--workers'),
     top: wholeNumber(v.top, 10, '--top', 1),

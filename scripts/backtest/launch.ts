@@ -8,17 +8,15 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fail, parseTime } from '../cli.js';
-import { DEFAULT_STRATEGY_CONFIGS, SCALP_STRATEGIES } from '../../shared/config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
-import { applyOverrides, selectStrategies, type Overrides, type StrategySelection } from '../../shared/backtest/config.js';
 import { defaultGrid, valueDimension, type GridCombo, type GridDimension } from '../../shared/backtest/grid.js';
 import { createMarket } from '../../shared/backtest/market.js';
-import { OBJECTIVES, type Objective } from '../../shared/backtest/metrics.js';
-import { INDICATOR_MODES, type IndicatorMode } from '../../shared/backtest/run.js';
+import { type Objective } from '../../shared/backtest/metrics.js';
+import { type IndicatorMode } from '../../shared/backtest/run.js';
 import { createManifest, manifestHash, parseManifest, shardRunId, MAX_TASKS, type ShardDataSpec, type ShardManifest, type TrialSpec, trialsOf } from '../../shared/backtest/shards.js';
 import { sliceSeries, type CandleSeries } from '../../shared/strategies/series.js';
 import { upperBound } from '../../shared/sorted.js';
-import { parseAssignment, parseDuration, parseValue, progressBar } from './args.js';
+import { parseAssignment, parseDuration, parseValue, progressBar, RUN_OPTIONS, runSelection, objectiveOf } from './args.js';
 import { DEFAULT_DATA, DEFAULT_SYMBOLS, loadSeries, neededWarmup, warmupOverride } from './load.js';
 import { printCollected } from './collect.js';
 
@@ -34,7 +32,7 @@ Trials (as the backtest command):
   --grid                the SPEC grid (72 trials); --dim KEY=V1,V2,... adds a dimension (repeatable)
   --trials FILE         or a JSON trial list [{"index":0,"labels":{...},"overrides":{...}}, ...]
                         indexed 0..n-1 (e.g. a hyperopt sample)
-  --strategy ID, --set KEY=VALUE, --objective NAME, --min-trades N, --indicators MODE,
+  --strategy ID, --set KEY=VALUE, --costs PROFILE, --objective NAME, --min-trades N, --indicators MODE,
   --allow-missing-reference
 Shards:
   --shards N            number of tasks (1..${MAX_TASKS}, Cloud Run Jobs' limit)
@@ -68,26 +66,16 @@ function readArgs(args: string[]) {
     return parseArgs({
       args,
       options: {
+        ...RUN_OPTIONS,
         grid: { type: 'boolean', default: false },
         dim: { type: 'string', multiple: true },
         trials: { type: 'string' },
-        strategy: { type: 'string', default: 'all' },
-        set: { type: 'string', multiple: true },
         objective: { type: 'string', default: 'totalPnl' },
         'min-trades': { type: 'string' },
-        indicators: { type: 'string', default: 'full' },
-        'allow-missing-reference': { type: 'boolean', default: false },
         shards: { type: 'string' },
         'run-id': { type: 'string' },
-        symbols: { type: 'string', default: DEFAULT_SYMBOLS.join(',') },
         venue: { type: 'string', default: 'bybit' },
-        from: { type: 'string' },
-        to: { type: 'string' },
-        'warmup-hours': { type: 'string' },
         local: { type: 'boolean', default: false },
-        data: { type: 'string' },
-        warehouse: { type: 'string' },
-        'skip-bad-rows': { type: 'boolean', default: false },
         parallelism: { type: 'string' },
         results: { type: 'string' },
         top: { type: 'string' },
@@ -120,21 +108,8 @@ function positiveInt(raw: string | undefined, name: string, max = Number.MAX_SAF
 
 /** The trial spec and base config (the same options as the backtest command). */
 function trialsAndConfig(v: Values): { spec: TrialSpec; config: ShardManifest['config']; objective: Objective; indicators: IndicatorMode } {
-  const sel = v.strategy as StrategySelection;
-  if (sel !== 'all' && !SCALP_STRATEGIES.includes(sel)) fail(`--strategy must be ${SCALP_STRATEGIES.join(', ')} or all (got '${v.strategy}')`);
-  if (!OBJECTIVES.includes(v.objective as Objective)) fail(`--objective must be one of ${OBJECTIVES.join(', ')}`);
-  if (!INDICATOR_MODES.includes(v.indicators as IndicatorMode)) fail(`--indicators must be ${INDICATOR_MODES.join(' or ')}`);
-  const sets: Overrides = {};
-  for (const s of v.set ?? []) {
-    const [k, raw] = parseAssignment(s, '--set');
-    sets[k] = parseValue(raw);
-  }
-  let strategies;
-  try {
-    strategies = applyOverrides(selectStrategies(DEFAULT_STRATEGY_CONFIGS, sel), sets);
-  } catch (e) {
-    fail((e as Error).message);
-  }
+  const { sel, base: strategies, indicators } = runSelection(v);
+  const objective = objectiveOf(v.objective);
   const dims: GridDimension[] = [];
   if (v.grid) dims.push(...defaultGrid(sel));
   for (const d of v.dim ?? []) {
@@ -157,7 +132,7 @@ function trialsAndConfig(v: Values): { spec: TrialSpec; config: ShardManifest['c
     spec = { kind: 'grid', dims };
   }
   const config = { system: DEFAULT_SYSTEM_CONFIG, strategies, ...(v['allow-missing-reference'] ? { allowMissingReference: true } : {}) };
-  return { spec, config, objective: v.objective as Objective, indicators: v.indicators as IndicatorMode };
+  return { spec, config, objective, indicators };
 }
 
 function buildManifest(v: Values, data: ShardDataSpec, createdAt: number): ShardManifest {

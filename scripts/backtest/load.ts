@@ -2,10 +2,12 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fail } from '../cli.js';
-import { HOUR } from './args.js';
+
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { describeCsv, macroSeriesOf, seriesFromSource, seriesFromWarehouse, trimSeries } from '../../shared/backtest/data.js';
 import { INTERVAL_MS, type Interval, type Venue } from '../../shared/model/market.js';
+
+const HOUR = INTERVAL_MS['1h'];
 import type { CandleSeries } from '../../shared/strategies/series.js';
 import { newBadRowReport } from '../../shared/market/candle-csv.js';
 import type { MacroSeries } from '../../shared/backtest/macro.js';

@@ -6,13 +6,11 @@
  */
 import { parseArgs } from 'node:util';
 import { fail, parseTime } from '../cli.js';
-import { DEFAULT_STRATEGY_CONFIGS, SCALP_STRATEGIES } from '../../shared/config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
-import { applyOverrides, selectStrategies, type Overrides, type StrategySelection } from '../../shared/backtest/config.js';
 import { createMarket } from '../../shared/backtest/market.js';
-import { closeEvaluators, INDICATOR_MODES, runBacktest, type IndicatorMode } from '../../shared/backtest/run.js';
+import { closeEvaluators, runBacktest } from '../../shared/backtest/run.js';
 import { ALTERATIONS, checkLookahead, defaultCuts, formatLookahead, type Alteration } from '../../shared/backtest/lookahead.js';
-import { parseAssignment, parseValue, progressBar } from './args.js';
+import { progressBar, RUN_OPTIONS, runSelection } from './args.js';
 import { badRows, DEFAULT_DATA, DEFAULT_SYMBOLS, loadSeries, neededWarmup, warmupOverride } from './load.js';
 
 export const HELP = `Usage: npm run backtest -- lookahead [options]
@@ -31,6 +29,7 @@ Options:
   --strategy ID         levels_exhaustion | v52_divergence | all (default all: both, as configured;
                         log-only strategies are checked on their decisions)
   --set KEY=VALUE       override a config key, repeatable (as for the backtest)
+  --costs PROFILE       maker_taker | conservative (as for the backtest)
   --indicators MODE     full (default; indicators over the whole series, the mode that could leak)
                         or live-window
   --cuts N              cut times spread evenly over the range (default 3)
@@ -48,21 +47,10 @@ function readArgs(args: string[]) {
     return parseArgs({
       args,
       options: {
-        data: { type: 'string' },
-        warehouse: { type: 'string' },
-        venue: { type: 'string' },
-        symbols: { type: 'string', default: DEFAULT_SYMBOLS.join(',') },
-        from: { type: 'string' },
-        to: { type: 'string' },
-        'warmup-hours': { type: 'string' },
-        strategy: { type: 'string', default: 'all' },
-        set: { type: 'string', multiple: true },
-        indicators: { type: 'string', default: 'full' },
+        ...RUN_OPTIONS,
         cuts: { type: 'string' },
         cut: { type: 'string', multiple: true },
         alter: { type: 'string' },
-        'skip-bad-rows': { type: 'boolean', default: false },
-        'allow-missing-reference': { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -79,30 +67,12 @@ export async function main(args: string[]): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
-  const symbols = v.symbols.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
-  if (symbols.length === 0) fail('--symbols is empty');
-  const from = parseTime(v.from, '--from');
-  const to = parseTime(v.to, '--to');
-  const sel = v.strategy as StrategySelection;
-  if (sel !== 'all' && !SCALP_STRATEGIES.includes(sel)) fail(`--strategy must be ${SCALP_STRATEGIES.join(', ')} or all (got '${v.strategy}')`);
-  if (!INDICATOR_MODES.includes(v.indicators as IndicatorMode)) fail(`--indicators must be ${INDICATOR_MODES.join(' or ')}`);
-  const indicators = v.indicators as IndicatorMode;
+  const { symbols, from, to, base: strategies, indicators } = runSelection(v);
   const alterations = (v.alter ?? 'replace,drop').split(',').map((s) => s.trim()) as Alteration[];
   for (const a of alterations) if (!ALTERATIONS.includes(a)) fail(`--alter: '${a}' is not one of ${ALTERATIONS.join(', ')}`);
   const count = v.cuts === undefined ? 3 : Number(v.cuts);
   if (!(Number.isInteger(count) && count > 0)) fail('--cuts must be a whole number > 0');
   if (v.cuts !== undefined && v.cut !== undefined) fail('give --cuts N or --cut ISO, not both');
-  const sets: Overrides = {};
-  for (const s of v.set ?? []) {
-    const [k, raw] = parseAssignment(s, '--set');
-    sets[k] = parseValue(raw);
-  }
-  let strategies;
-  try {
-    strategies = applyOverrides(selectStrategies(DEFAULT_STRATEGY_CONFIGS, sel), sets);
-  } catch (e) {
-    fail((e as Error).message);
-  }
   const warmup = warmupOverride(v, neededWarmup(strategies, [], false));
   const series = await loadSeries(v as Record<string, string | boolean | string[] | undefined>, symbols, { from, to, warmup });
   if (badRows.skipped > 0) process.stderr.write(`--skip-bad-rows: skipped ${badRows.skipped} CSV row(s) the candle gate refused\n`);

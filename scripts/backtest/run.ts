@@ -3,15 +3,15 @@
  * the production code (shared/backtest), printed as tables, written as JSON + HTML + PNG, optionally
  * stored (`backtests/{id}`) and proposed to the owner (`suggestions/{id}`, never applied).
  */
-import { fail, parseTime } from '../cli.js';
+import { fail } from '../cli.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { COST_PROFILES, DEFAULT_STRATEGY_CONFIGS, SCALP_STRATEGIES, type StrategyConfigs } from '../../shared/config/strategy.js';
+import { DEFAULT_STRATEGY_CONFIGS, type StrategyConfigs } from '../../shared/config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
-import { applyOverrides, checkConfigKey, selectStrategies, type Overrides, type StrategySelection } from '../../shared/backtest/config.js';
+import { applyOverrides, checkConfigKey, type Overrides, type StrategySelection } from '../../shared/backtest/config.js';
 import { createMarket, type BacktestMarket } from '../../shared/backtest/market.js';
-import { INDICATOR_MODES, runBacktest, type BacktestResult, type IndicatorMode } from '../../shared/backtest/run.js';
+import { runBacktest, type BacktestResult, type IndicatorMode } from '../../shared/backtest/run.js';
 import { defaultGrid, runGrid, valueDimension, type GridDimension, type GridResult } from '../../shared/backtest/grid.js';
 import { runWalkForward, type WalkForwardResult } from '../../shared/backtest/walk-forward.js';
 import { runStress, STRESS_WINDOW_MS, type StressReport } from '../../shared/backtest/stress.js';
@@ -21,7 +21,7 @@ import { analyseRun, formatAnalysis, type RunAnalysis } from '../../shared/backt
 import { backtestId, backtestRunRow, configChanges, proposeConfigChange, storeBacktest } from '../../shared/backtest/store.js';
 import type { CandleSeries } from '../../shared/strategies/series.js';
 import type { StateStore } from '../../shared/ports/state.js';
-import { parseAssignment, parseDuration, parseValue, progressBar } from './args.js';
+import { parseAssignment, parseDuration, parseValue, progressBar, RUN_OPTIONS, runSelection, objectiveOf } from './args.js';
 import { openStateForWrite, stateFileOf } from './stored.js';
 import { badRows, DEFAULT_DATA, DEFAULT_SYMBOLS, loadMacroSeries, loadSeries, neededWarmup, warmupOverride, type LoadRange } from './load.js';
 
@@ -148,19 +148,9 @@ function readArgs(args: string[]) {
     parsed = parseArgs({
       args,
       options: {
-        data: { type: 'string' },
-        warehouse: { type: 'string' },
-        venue: { type: 'string' },
-        symbols: { type: 'string', default: DEFAULT_SYMBOLS.join(',') },
-        from: { type: 'string' },
-        to: { type: 'string' },
-        'warmup-hours': { type: 'string' },
+        ...RUN_OPTIONS,
         'htf-data': { type: 'string' },
         'htf-venue': { type: 'string' },
-        strategy: { type: 'string', default: 'all' },
-        set: { type: 'string', multiple: true },
-        costs: { type: 'string' },
-        indicators: { type: 'string', default: 'full' },
         grid: { type: 'boolean', default: false },
         dim: { type: 'string', multiple: true },
         objective: { type: 'string', default: 'totalPnl' },
@@ -176,8 +166,6 @@ function readArgs(args: string[]) {
         store: { type: 'boolean', default: false },
         state: { type: 'string' },
         propose: { type: 'boolean', default: false },
-        'skip-bad-rows': { type: 'boolean', default: false },
-        'allow-missing-reference': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       allowPositionals: false,
@@ -211,37 +199,14 @@ interface Settings {
 
 /** Checks the values in the order the usage errors are reported. */
 function settingsOf(v: CliValues): Settings {
-  const symbols = v.symbols.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
-  if (symbols.length === 0) fail('--symbols is empty');
-  const from = parseTime(v.from, '--from');
-  const to = parseTime(v.to, '--to');
-  const sel = v.strategy as StrategySelection;
-  if (sel !== 'all' && !SCALP_STRATEGIES.includes(sel)) fail(`--strategy must be ${SCALP_STRATEGIES.join(', ')} or all (got '${v.strategy}')`);
-  if (!INDICATOR_MODES.includes(v.indicators as IndicatorMode)) fail(`--indicators must be ${INDICATOR_MODES.join(' or ')}`);
-  const indicators = v.indicators as IndicatorMode;
-  if (!OBJECTIVES.includes(v.objective as Objective)) fail(`--objective must be one of ${OBJECTIVES.join(', ')}`);
-  const objective = v.objective as Objective;
+  const { symbols, from, to, sel, sets, base, indicators } = runSelection(v);
+  const objective = objectiveOf(v.objective);
   const workers = v.workers === undefined ? undefined : Number(v.workers);
   if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0)) fail('--workers must be an integer >= 0');
   const top = v.top === undefined ? DEFAULT_TOP : Number(v.top);
   const minTrades = v['min-trades'] === undefined ? DEFAULT_MIN_TRADES : Number(v['min-trades']);
   if (!(Number.isInteger(minTrades) && minTrades >= 0)) fail(`--min-trades must be a whole number >= 0 (got '${v['min-trades']}')`);
 
-  const sets: Overrides = {};
-  for (const s of v.set ?? []) {
-    const [k, raw] = parseAssignment(s, '--set');
-    sets[k] = parseValue(raw);
-  }
-  if (v.costs !== undefined) {
-    if (!(COST_PROFILES as readonly string[]).includes(v.costs)) fail(`--costs must be ${COST_PROFILES.join(' or ')} (got '${v.costs}')`);
-    sets['paper.costs.profile'] = v.costs;
-  }
-  let base;
-  try {
-    base = applyOverrides(selectStrategies(DEFAULT_STRATEGY_CONFIGS, sel), sets);
-  } catch (e) {
-    fail((e as Error).message);
-  }
   const dims: GridDimension[] = [];
   if (v.grid) dims.push(...defaultGrid(sel));
   for (const d of v.dim ?? []) {

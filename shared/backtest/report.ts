@@ -21,7 +21,7 @@ import { stepVertices } from '../charts/equity-chart.js';
 import type { ClosedTrade } from '../model/trading.js';
 import type { BacktestResult } from './run.js';
 import type { GridResult } from './grid.js';
-import type { BacktestMetrics } from './metrics.js';
+import { DEFAULT_MIN_TRADES, type BacktestMetrics } from './metrics.js';
 import type { StressReport } from './stress.js';
 import type { WalkForwardResult } from './walk-forward.js';
 import { upperBoundBy } from '../sorted.js';
@@ -71,10 +71,13 @@ export function formatRun(r: BacktestResult): string {
 
 export function formatGrid(g: GridResult, top = 10): string {
   const dims = Object.keys(g.rows[0]?.labels ?? {});
-  const rows = g.rows.slice(0, top).map((r) => [String(r.rank), ...dims.map((d) => r.labels[d] ?? ''), ...metricCells(r.metrics)]);
+  // A run below --min-trades ranks after every run that meets it: its rank is marked `*`.
+  const rows = g.rows.slice(0, top).map((r) => [`${r.rank}${r.eligible === false ? '*' : ''}`, ...dims.map((d) => r.labels[d] ?? ''), ...metricCells(r.metrics)]);
+  const thin = g.rows.filter((r) => r.eligible === false).length;
   return [
     `Grid: ${g.runs} runs on ${g.workers || 1} ${g.workers ? 'worker thread(s)' : 'thread (inline)'}, ${(g.wallMs / 1000).toFixed(1)} s, ranked by ${g.objective} (top ${Math.min(top, g.rows.length)})`,
     table(['#', ...dims, ...METRIC_HEADERS], rows),
+    ...(thin > 0 ? [`* ${thin} run(s) closed fewer than ${g.minTrades ?? DEFAULT_MIN_TRADES} trades (--min-trades): ranked after every run that did`] : []),
   ].join('\n');
 }
 

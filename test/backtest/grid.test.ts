@@ -7,6 +7,7 @@
  * levels + exhaustion strategy (the SPEC's grid values match its RSI(7) 80/20 check and EMA20 of
  * volume), MACRO off. The full month runs in `npm run bench -- backtest` (the 60 s goal).
  */
+import { formatGrid } from '../../shared/backtest/report.js';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
@@ -89,5 +90,9 @@ describe('grid optimisation', () => {
     expect(rankRows(rows, 'totalPnl', 10).map((r) => [r.index, r.rank, r.eligible])).toEqual([[2, 1, true], [1, 2, true], [0, 3, false]]);
     expect(rankRows(rows, 'totalPnl').map((r) => r.index)).toEqual([2, 1, 0]); // default 10
     expect(rankRows(rows, 'totalPnl', 0).map((r) => r.index)).toEqual([0, 2, 1]);
+    // the printed table marks the thin run and says why it ranks last
+    const text = formatGrid({ rows: rankRows(rows, 'totalPnl', 10), objective: 'totalPnl', minTrades: 10, runs: 3, workers: 0, wallMs: 0, from: 0, to: 0 });
+    expect(text.split('\n').filter((l) => /^3\*\s/.test(l))).toHaveLength(1);
+    expect(text).toContain('* 1 run(s) closed fewer than 10 trades (--min-trades): ranked after every run that did');
   });
 });
