@@ -176,11 +176,24 @@ type ConfigValidation<T> = { success: true; data: T; errors: [] } | { success: f
  */
 export function validateConfigDocument<N extends ConfigDocName>(name: N, raw: unknown, lastValid: unknown): ConfigValidation<ConfigDocumentTypes[N]> {
   const def = CONFIG_DOCUMENTS[name] as unknown as { schema: z.ZodType<ConfigDocumentTypes[N]>; defaults: unknown };
-  // renamed / retired keys first (shared/config/migrations.ts): an old-shaped document keeps loading
-  const doc = migrateConfigDocument(name, raw);
-  if (doc.errors.length > 0) return { success: false, errors: doc.errors };
-  const parsed = def.schema.safeParse(effectiveDocument(def.defaults, migrateConfigDocument(name, lastValid).doc, doc.doc));
+  const merged = mergedConfigDocument(name, raw, lastValid);
+  if (merged.errors.length > 0) return { success: false, errors: merged.errors };
+  const parsed = def.schema.safeParse(merged.doc);
   return parsed.success ? { success: true, data: parsed.data, errors: [] } : { success: false, errors: describeIssues(parsed.error) };
+}
+
+/**
+ * What a stored (possibly partial, possibly old-shaped) config document means before validation:
+ * both it and the last valid version brought to the current shape (renamed / retired keys,
+ * shared/config/migrations.ts), the document merged over the last valid version over the SPEC
+ * defaults. Every reader and writer of config documents goes through this (the service, an approved
+ * suggestion), so an old document reads the same everywhere.
+ */
+export function mergedConfigDocument(name: ConfigDocName, raw: unknown, lastValid: unknown): { doc: unknown; errors: string[] } {
+  const def = CONFIG_DOCUMENTS[name] as unknown as { defaults: unknown };
+  const doc = migrateConfigDocument(name, raw);
+  if (doc.errors.length > 0) return { doc: undefined, errors: doc.errors };
+  return { doc: effectiveDocument(def.defaults, migrateConfigDocument(name, lastValid).doc, doc.doc), errors: [] };
 }
 
 /** What one document's transition transaction decided (see recordTransition). */

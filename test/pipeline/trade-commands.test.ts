@@ -184,6 +184,28 @@ describe('suggestion decided', () => {
     expect(st.risk.scalp.perTradeRiskPct).toBe(0.4);
     expect(st.risk.scalp.totalRiskPct).toBe(2);
   });
+  it('applies over an OLD-shaped config/paper (fees / scalpSlippagePct, before the maker/taker keys): read as the service reads it, the owner\'s values kept', async () => {
+    await withConfigService();
+    // an owner-tuned document written before the costs block existed
+    await h.state.set('config/paper', { fees: { scalpPctPerSide: 0.08, swingPctPerSide: 0.3 }, scalpSlippagePct: 0.03 });
+    await (h.root.config as ConfigService).check(['paper']);
+    expect((await h.root.config.strategies()).paper.costs.conservative.scalpPctPerSide).toBe(0.08);
+    await h.state.set(suggestionPath('bt_9'), {
+      id: 'bt_9',
+      kind: 'backtest_config_change',
+      status: 'pending',
+      changes: [{ key: 'paper.costs.scalpSlippagePct', document: 'config/paper', field: 'costs.scalpSlippagePct', before: 0.03, after: 0.025 }],
+    });
+    await h.command(cmd('suggestion_decided', 50, { suggestionId: 'bt_9', approved: true }));
+    expect((await decided('bt_9'))?.applied).toEqual([expect.objectContaining({ outcome: 'applied', before: 0.03, after: 0.025 })]);
+    const paper = (await h.root.config.strategies()).paper;
+    expect(paper.costs.scalpSlippagePct).toBe(0.025);
+    expect(paper.costs.conservative.scalpPctPerSide).toBe(0.08); // the owner's tuned fee survives the write
+    const stored = (await h.state.get<DocData>('config/paper')) as Record<string, unknown>;
+    expect(stored).not.toHaveProperty('fees'); // written back in the current shape, no old key beside its new name
+    expect(stored).not.toHaveProperty('scalpSlippagePct');
+  });
+
   it('applies over a partial stored document (merged over the last valid) and refuses a value out of bounds', async () => {
     await withConfigService();
     // The owner stored only the fields to change.

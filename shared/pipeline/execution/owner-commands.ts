@@ -31,8 +31,7 @@
  *   document named by `strategy`), `current` (before) and `suggested` (after).
  */
 import { CONFIG_DOCUMENTS, isConfigDocName, type ConfigDocName } from '../../config/documents.js';
-import { ConfigService, validateConfigDocument, type ConfigStateDoc } from '../../config/service.js';
-import { effectiveDocument } from '../../config/strict.js';
+import { ConfigService, mergedConfigDocument, validateConfigDocument, type ConfigStateDoc } from '../../config/service.js';
 import type { DocData, JsonValue, StateStore } from '../../ports/state.js';
 import { tradingConfigFrom } from '../../trading/model.js';
 import { TradingStore, type StoreCommandResult } from '../../trading/store.js';
@@ -196,7 +195,9 @@ async function applyChange(state: StateStore, c: ProposedChange): Promise<Change
     // ConfigService reads it; the full merged document is written back with the one field changed.
     const lastValid = (await tx.get<ConfigStateDoc>(configStatePath(name)))?.lastValid ?? null;
     const stored = await tx.get<DocData>(def.path);
-    const raw = JSON.parse(JSON.stringify(effectiveDocument(def.defaults, lastValid, stored ?? {}))) as DocData;
+    const merged = mergedConfigDocument(name, stored ?? {}, lastValid);
+    if (merged.errors.length > 0) return { ...c, outcome: 'invalid' as const, detail: `${def.path} does not validate: ${merged.errors.join('; ')}` };
+    const raw = JSON.parse(JSON.stringify(merged.doc)) as DocData;
     const current = getField(raw, c.field);
     if (current === undefined) return { ...c, outcome: 'not_config' as const, detail: `${def.path} has no field ${c.field}` };
     if (sameValue(current, c.after)) return { ...c, outcome: 'applied' as const, detail: `${def.path} ${c.field} is already ${JSON.stringify(c.after)}` };
