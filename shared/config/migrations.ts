@@ -8,6 +8,8 @@
  *   fees.scalpPctPerSide  -> costs.conservative.scalpPctPerSide  (the flat fee is now the conservative profile's)
  *   fees.swingPctPerSide  -> costs.conservative.swingPctPerSide
  *   scalpSlippagePct      -> costs.scalpSlippagePct
+ *   fees that differ from the old defaults (0.06 / 0.3): also costs.profile = conservative, so the
+ *   owner's tuned flat fees stay in force (seeded documents with the defaults move to maker_taker)
  * config/macro:
  *   costs.takerFeePct     retired: it was never read (the swing fee was paper `fees.swingPctPerSide`);
  *                         the Kraken fees are config/paper `costs.kraken`. Dropped whatever its value,
@@ -64,10 +66,22 @@ function dropEmpty(doc: Doc, key: string): void {
   if (isObject(v) && Object.keys(v).length === 0) delete doc[key];
 }
 
+/** The flat fees every deployment had before the maker/taker keys (the plans' figures, the old defaults). */
+const OLD_DEFAULT_FEES: Readonly<Doc> = { scalpPctPerSide: 0.06, swingPctPerSide: 0.3 };
+
 function migratePaper(raw: unknown): Migrated {
   if (!isObject(raw) || !('fees' in raw || 'scalpSlippagePct' in raw)) return { doc: raw, errors: [] };
   const doc = structuredClone(raw);
   const errors: string[] = [];
+  // An owner who TUNED the flat fees (e.g. a VIP tier) keeps them in force: the profile becomes
+  // `conservative` (unless the document names one). A document holding the old defaults (every seeded
+  // deployment) moves to the SPEC default, maker_taker.
+  const fees = doc.fees;
+  const tuned = isObject(fees) && Object.entries(fees).some(([k, v]) => k in OLD_DEFAULT_FEES && v !== OLD_DEFAULT_FEES[k]);
+  if (tuned && !(isObject(doc.costs) && 'profile' in doc.costs)) {
+    if (doc.costs === undefined) doc.costs = {};
+    if (isObject(doc.costs)) doc.costs.profile = 'conservative';
+  }
   move(doc, ['fees', 'scalpPctPerSide'], ['costs', 'conservative', 'scalpPctPerSide'], errors);
   move(doc, ['fees', 'swingPctPerSide'], ['costs', 'conservative', 'swingPctPerSide'], errors);
   move(doc, ['scalpSlippagePct'], ['costs', 'scalpSlippagePct'], errors);

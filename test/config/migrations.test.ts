@@ -36,7 +36,15 @@ describe('renamed config keys', () => {
   it('an old config/paper document loads: its flat figures become the conservative profile, its slippage moves under costs', () => {
     const r = validateConfigDocument('paper', OLD_PAPER, null);
     expect(r.errors).toEqual([]);
-    expect(r.success && r.data.costs).toEqual({ ...DEFAULT_PAPER_CONFIG.costs, conservative: { scalpPctPerSide: 0.075, swingPctPerSide: 0.3 }, scalpSlippagePct: 0.03 });
+    // the owner had TUNED the flat scalp fee (0.075, not 0.06): it stays in force (profile conservative)
+    expect(r.success && r.data.costs).toEqual({ ...DEFAULT_PAPER_CONFIG.costs, profile: 'conservative', conservative: { scalpPctPerSide: 0.075, swingPctPerSide: 0.3 }, scalpSlippagePct: 0.03 });
+    // a seeded document with the old default fees moves to the SPEC default (maker_taker)
+    const seeded = validateConfigDocument('paper', { ...OLD_PAPER, fees: { scalpPctPerSide: 0.06, swingPctPerSide: 0.3 } }, null);
+    expect(seeded.success && seeded.data.costs).toEqual({ ...DEFAULT_PAPER_CONFIG.costs, scalpSlippagePct: 0.03 });
+    expect(seeded.success && seeded.data.costs.profile).toBe('maker_taker');
+    // a document that names its profile keeps it
+    const named = validateConfigDocument('paper', { ...OLD_PAPER, costs: { profile: 'maker_taker' } }, null);
+    expect(named.success && named.data.costs.profile).toBe('maker_taker');
     // an old recorded last valid config under a new partial edit
     const edit = validateConfigDocument('paper', { costs: { profile: 'conservative' } }, OLD_PAPER);
     expect(edit.success && edit.data.costs).toMatchObject({ profile: 'conservative', conservative: { scalpPctPerSide: 0.075 }, scalpSlippagePct: 0.03 });
@@ -67,7 +75,7 @@ describe('renamed config keys', () => {
     expect(check).toMatchObject({ outcome: 'applied' });
     const paper = await svc.get('paper');
     expect(paper.costs.conservative.scalpPctPerSide).toBe(0.075);
-    expect(paper.costs.profile).toBe('maker_taker');
+    expect(paper.costs.profile).toBe('conservative'); // its tuned flat fee (0.075) stays in force
     await ab.settle();
     expect(ab.alerts.map((a) => a.kind)).toEqual(['config_applied']);
   });
