@@ -19,7 +19,7 @@ import { runWalkForward, type WalkForwardResult } from '../../shared/backtest/wa
 import { decimateEquity, formatRun, htmlReport } from '../../shared/backtest/report.js';
 import { trialRow } from '../../shared/backtest/shards.js';
 import { backtestId, backtestRunRow, configChanges, proposeConfigChange, storeBacktest, storeTrials, type StoredTrialDoc } from '../../shared/backtest/store.js';
-import { parseParam, spaceFromDocument, validateSpace, type SearchSpace } from '../../shared/backtest/hyperopt/space.js';
+import { parseParam, spaceCorners, spaceFromDocument, validateSpace, type SearchSpace } from '../../shared/backtest/hyperopt/space.js';
 import { SAMPLERS, type SamplerName } from '../../shared/backtest/hyperopt/sampler.js';
 import { runHyperopt, type HyperoptResult, type Trial } from '../../shared/backtest/hyperopt/search.js';
 import { monteCarlo, type MonteCarloResult } from '../../shared/backtest/hyperopt/monte-carlo.js';
@@ -265,8 +265,8 @@ export async function main(args: string[]): Promise<void> {
     return;
   }
   const st = settingsOf(v);
-  // Warm-up history before --from: what the most demanding point of the space needs (each bound / choice).
-  const probes = st.space.flatMap((p) => (p.kind === 'choice' ? p.values : [p.low, p.high]).map((x) => Object.fromEntries(p.paths.map((path) => [path, x]))));
+  // Warm-up history before --from: what the most demanding point of the space needs (its corners: keys combine).
+  const probes = spaceCorners(st.space);
   const range: LoadRange = { from: st.from, to: st.to, warmup: warmupOverride(v, neededWarmup(st.base, probes, false)) };
   const series = await loadSeries(v as Record<string, string | boolean | string[] | undefined>, st.symbols, range);
   if (badRows.skipped > 0) process.stderr.write(`--skip-bad-rows: skipped ${badRows.skipped} CSV row(s) the candle gate refused\n`);

@@ -12,7 +12,7 @@ import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { applyOverrides, checkConfigKey, type Overrides, type StrategySelection } from '../../shared/backtest/config.js';
 import { createMarket, type BacktestMarket } from '../../shared/backtest/market.js';
 import { runBacktest, type BacktestResult, type IndicatorMode } from '../../shared/backtest/run.js';
-import { defaultGrid, runGrid, valueDimension, type GridDimension, type GridResult } from '../../shared/backtest/grid.js';
+import { defaultGrid, expandGrid, runGrid, valueDimension, type GridDimension, type GridResult } from '../../shared/backtest/grid.js';
 import { runWalkForward, type WalkForwardResult } from '../../shared/backtest/walk-forward.js';
 import { runStress, STRESS_WINDOW_MS, type StressReport } from '../../shared/backtest/stress.js';
 import { DEFAULT_MIN_TRADES, OBJECTIVES, summariseTrade, type Objective } from '../../shared/backtest/metrics.js';
@@ -351,7 +351,7 @@ export async function main(args: string[]): Promise<void> {
     return;
   }
   const st = settingsOf(v);
-  const needed = neededWarmup(st.base, st.dims.flatMap((d) => d.options.map((o) => o.set)), st.htf !== undefined);
+  const needed = neededWarmup(st.base, expandGrid(st.dims).map((c) => c.overrides), st.htf !== undefined); // every combination: keys combine (interval x look-back)
   const range: LoadRange = { from: st.from, to: st.to, warmup: warmupOverride(v, needed) };
   const series = await loadSeries(v as Record<string, string | boolean | string[] | undefined>, st.symbols, range);
   if (badRows.skipped > 0) {

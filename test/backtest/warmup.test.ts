@@ -26,6 +26,8 @@ import { seriesFromCandles, type CandleSeries } from '../../shared/strategies/se
 import { candlesNeeded } from '../../shared/pipeline/macro-analysis.js';
 import { fixture, KIT_DIR, withKit } from '../kit.js';
 import { neededWarmup } from '../../scripts/backtest/load.js';
+import { expandGrid, valueDimension } from '../../shared/backtest/grid.js';
+import { parseParam, spaceCorners } from '../../shared/backtest/hyperopt/space.js';
 import { HOUR, KIT_SLICE_DIR, kitSeries, MIN } from './helpers.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -85,6 +87,16 @@ describe('warmupPlan: the history each component needs, from the config', () => 
 
     // A grid loads what its hungriest option needs.
     expect(neededWarmup(DEFAULT_STRATEGY_CONFIGS, [{ 'scalp.levels_exhaustion.levels.trendLines.interval': '4h' }, { 'no.such.key': 1 }], false).scalpMs).toBe(73 * 4 * HOUR);
+    // Keys combine: a grid's or a search space's interval x look-back. Each option alone needs 121 h
+    // (120 x 1h + 1, or 200 x 15m + 1 bucket) but the run with both needs 201 h of 1m history.
+    const H = 'scalp.levels_exhaustion.levels.horizontal';
+    const dims = [valueDimension('iv', [`${H}.interval`], ['15m', '1h']), valueDimension('lb', [`${H}.lookbackCandles`], [120, 200])];
+    const alone = neededWarmup(DEFAULT_STRATEGY_CONFIGS, dims.flatMap((d) => d.options.map((o) => o.set)), false).scalpMs;
+    expect(alone).toBeLessThan(201 * HOUR);
+    expect(neededWarmup(DEFAULT_STRATEGY_CONFIGS, expandGrid(dims).map((c) => c.overrides), false).scalpMs).toBe(201 * HOUR);
+    const space = [parseParam(`${H}.interval`, 'choice:15m,1h'), parseParam(`${H}.lookbackCandles`, 'int:60:200')];
+    expect(spaceCorners(space)).toHaveLength(4);
+    expect(neededWarmup(DEFAULT_STRATEGY_CONFIGS, spaceCorners(space), false).scalpMs).toBe(201 * HOUR);
     expect(plan(DEFAULT_STRATEGY_CONFIGS, true, 250).macroMs['4h']).toBe(250 * 4 * HOUR);
     expect(plan(DEFAULT_STRATEGY_CONFIGS, false).macroMs).toEqual({});
     expect(plan(applyOverrides(DEFAULT_STRATEGY_CONFIGS, { 'macro.enabled': false })).macroMs).toEqual({});

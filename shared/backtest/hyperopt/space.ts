@@ -188,3 +188,32 @@ export function describeParam(p: ParamSpec): string {
   if (p.kind === 'choice') return `${p.name} in {${p.values.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(', ')}}`;
   return `${p.name} ${p.kind} ${p.low}..${p.high}${p.step !== null && !(p.kind === 'int' && p.step === 1) ? ` step ${p.step}` : ''}${p.log ? ' log' : ''}`;
 }
+
+/** At most this many corner points from `spaceCorners` (beyond it: the all-low and all-high corners per choice combination). */
+const MAX_CORNERS = 4096;
+
+/**
+ * The corners of a space: every combination of each numeric parameter at its low or high bound and
+ * each choice value, as overrides. What needs the most history (e.g. a look-back = interval x
+ * candles, or EMA period + slope) is at a corner when each key's need grows monotonically, and keys
+ * combine, so each key alone at its bound is not enough. When the full product exceeds MAX_CORNERS,
+ * every choice combination with all numeric keys low, then all high (still every choice combination).
+ */
+export function spaceCorners(space: SearchSpace): Overrides[] {
+  const axis = (p: ParamSpec): ConfigValue[] => (p.kind === 'choice' ? p.values : [p.low, p.high]);
+  const size = space.reduce((n, p) => n * axis(p).length, 1);
+  const set = (o: Overrides, p: ParamSpec, x: ConfigValue) => {
+    for (const path of p.paths) o[path] = x;
+  };
+  let out: Overrides[] = [{}];
+  if (size <= MAX_CORNERS) {
+    for (const p of space) out = out.flatMap((o) => axis(p).map((x) => ({ ...o, ...Object.fromEntries(p.paths.map((path) => [path, x])) })));
+    return out;
+  }
+  for (const p of space.filter((q) => q.kind === 'choice')) out = out.flatMap((o) => axis(p).map((x) => ({ ...o, ...Object.fromEntries(p.paths.map((path) => [path, x])) })));
+  return out.flatMap((o) => (['low', 'high'] as const).map((end) => {
+    const c = { ...o };
+    for (const p of space) if (p.kind !== 'choice') set(c, p, p[end]);
+    return c;
+  }));
+}
