@@ -288,7 +288,14 @@ export async function main(args: string[]): Promise<void> {
       series, from, to, config, space: st.space, trials: st.trials, sampler: st.sampler, seed, objective: st.objective, minTrades: st.minTrades, indicators: st.indicators,
       ...(st.workers !== undefined ? { workers: st.workers } : {}),
       onTrial: (d, n, best) => bar.update(d, n, bestSoFar(best, st.objective)),
-    }).finally(() => bar.stop());
+    })
+      .finally(() => bar.stop())
+      .then((h) => {
+        // refused trials rank last: a refused best means the config refused every trial
+        const best = h.trials[0];
+        if (best === undefined || best.invalid !== undefined) fail(`${label}: the config refused every trial of the space (e.g. ${best?.invalid ?? 'no trial ran'}); narrow or move the ranges so that a valid combination exists`);
+        return h;
+      });
   };
 
   let chosen: { overrides: Overrides; labels: Record<string, string>; metrics: BacktestMetrics; by: string };

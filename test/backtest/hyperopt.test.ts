@@ -86,7 +86,13 @@ describe('hyperopt CLI', () => {
     expect(value.status).toBe(2);
     expect(value.stderr).toMatch(/minRatio/);
     expect(value.stderr).not.toMatch(/\n\s+at /);
-  }, 60_000);
+    // a space in which the config refuses the trials run (oversold above overbought): a usage error, not a crash
+    const refused = cli(['hyperopt', '--data', join(KIT_SLICE_DIR, 'bybit_linear'), '--from', '2025-06-12T00:00Z', '--to', '2025-06-12T05:59Z', '--strategy', 'v52_divergence', '--trials', '1', '--seed', '1', '--workers', '0',
+      '--space', 'scalp.v52_divergence.divergence.oversold=int:30:59', '--space', 'scalp.v52_divergence.divergence.overbought=int:41:70']);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain('the config refused every trial of the space');
+    expect(refused.stderr).not.toMatch(/\n\s+at /);
+  }, 90_000);
 
   it('runs, writes every trial to the JSON, the state and the warehouse, and proposes the best (pending)', async () => {
     const out = join(dir, 'out');
