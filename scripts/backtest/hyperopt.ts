@@ -21,7 +21,7 @@ import { trialRow } from '../../shared/backtest/shards.js';
 import { backtestId, backtestRunRow, configChanges, proposeConfigChange, storeBacktest, storeTrials, type StoredTrialDoc } from '../../shared/backtest/store.js';
 import { parseParam, spaceCorners, spaceFromDocument, validateSpace, type SearchSpace } from '../../shared/backtest/hyperopt/space.js';
 import { SAMPLERS, type SamplerName } from '../../shared/backtest/hyperopt/sampler.js';
-import { runHyperopt, type HyperoptResult, type Trial } from '../../shared/backtest/hyperopt/search.js';
+import { DEFAULT_TPE_BATCH, runHyperopt, type HyperoptResult, type Trial } from '../../shared/backtest/hyperopt/search.js';
 import { monteCarlo, type MonteCarloResult } from '../../shared/backtest/hyperopt/monte-carlo.js';
 import { bestSoFar, formatHyperopt, formatMonteCarlo, formatWalkForwardHyperopt } from '../../shared/backtest/hyperopt/report.js';
 import type { ClosedTrade } from '../../shared/model/trading.js';
@@ -278,7 +278,7 @@ export async function main(args: string[]): Promise<void> {
     kind: 'hyperopt',
     params: {
       symbols: st.symbols, from: market.from, to: market.to, strategy: st.sel, set: st.sets, indicators: st.indicators, objective: st.objective, minTrades: st.minTrades,
-      sampler: st.sampler, seed: st.seed, trials: st.trials, workers: st.workers ?? null, space: st.space, walkForward: st.wf?.spec ?? null, monteCarlo: st.mc, mcSkip: st.mcSkip,
+      sampler: st.sampler, seed: st.seed, batch: st.sampler === 'tpe' ? DEFAULT_TPE_BATCH : st.trials, trials: st.trials, workers: st.workers ?? null, space: st.space, walkForward: st.wf?.spec ?? null, monteCarlo: st.mc, mcSkip: st.mcSkip,
       ...(allowMissingReference ? { allowMissingReference } : {}),
     },
   };

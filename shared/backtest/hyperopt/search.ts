@@ -3,17 +3,20 @@
  * (space.ts), each trial one backtest on the grid's worker pool (grid.ts ComboPool), ranked like a
  * grid (runs meeting `minTrades` first, then the objective).
  *
- * Trials run in rounds of B = worker processes (one in-process "worker" when workers = 0): the
- * sampler proposes B trials from every finished one, the pool runs them on both cores, and the
+ * Trials run in rounds of B (`batch`, default DEFAULT_TPE_BATCH, whatever the worker count): the
+ * sampler proposes B trials from every finished one, the pool runs them on its workers, and the
  * results are told back in trial order. The random sampler's whole list is known up front
  * (`randomTrials`), so it runs as one batch (dynamic balancing, like the grid). A run is deterministic
- * for a seed and a worker count (TPE's rounds depend on B).
+ * for a seed and a batch size, on any machine (TPE's rounds depend on B, not on the cores).
  *
  * A trial the config schemas refuse (e.g. oversold >= overbought drawn together) is recorded with
  * its reason and ranked last (never run); a trial that repeats an earlier configuration reuses its
  * result (recorded as `duplicateOf`), so integer / choice spaces do not waste runs.
  */
 import { availableParallelism } from 'node:os';
+
+/** TPE trials proposed per round (independent of the worker count, so a seed reproduces on any machine). */
+export const DEFAULT_TPE_BATCH = 2;
 import type { CandleSeries } from '../../strategies/series.js';
 import { applyOverrides } from '../config.js';
 import { ComboPool, rankRows, type GridCombo, type GridRow } from '../grid.js';
@@ -37,6 +40,8 @@ export interface HyperoptInput {
   indicators?: IndicatorMode;
   /** Worker processes (0 = this process). Default: min(cores, trials). */
   workers?: number;
+  /** TPE proposals per round (default DEFAULT_TPE_BATCH); part of what makes a seed reproducible. */
+  batch?: number;
   /** TPE: random trials first (default min(10, trials)). */
   nStartup?: number;
   /** After every finished trial: done / total and the best so far. */
@@ -61,6 +66,8 @@ export interface HyperoptResult {
   minTrades: number;
   runs: number;
   workers: number;
+  /** TPE proposals per round that were used (random: the whole list). */
+  batch: number;
   wallMs: number;
   from: number;
   to: number;
@@ -77,6 +84,7 @@ export async function runHyperopt(x: HyperoptInput): Promise<HyperoptResult> {
   const minTrades = x.minTrades ?? DEFAULT_MIN_TRADES;
   const indicators = x.indicators ?? 'full';
   const workers = Math.max(0, Math.min(x.workers ?? availableParallelism(), x.trials));
+  const tpeBatch = Math.max(1, Math.floor(x.batch ?? DEFAULT_TPE_BATCH));
   const pool = await ComboPool.start({ series: x.series, market: () => createMarket({ series: x.series, ...(x.from !== undefined ? { from: x.from } : {}), ...(x.to !== undefined ? { to: x.to } : {}) }), config: x.config, indicators, workers });
   const market = pool.market;
   const rows: Trial[] = [];
@@ -94,7 +102,7 @@ export async function runHyperopt(x: HyperoptInput): Promise<HyperoptResult> {
   };
   try {
     const sampler = createSampler(x.sampler, x.space, { seed: x.seed, nStartup: x.nStartup ?? Math.min(10, x.trials) });
-    const batch = x.sampler === 'random' ? x.trials : Math.max(1, workers);
+    const batch = x.sampler === 'random' ? x.trials : tpeBatch;
     const all = x.sampler === 'random' ? randomTrials(x.space, x.trials, x.seed) : null;
     for (let round = 0; rows.length < x.trials; round++) {
       const n = Math.min(batch, x.trials - rows.length);
@@ -143,7 +151,7 @@ export async function runHyperopt(x: HyperoptInput): Promise<HyperoptResult> {
   const ranked = rankRows(rows, x.objective, minTrades).map((r) => (r.invalid !== undefined ? { ...r, score: Number.NEGATIVE_INFINITY, eligible: false } : r));
   ranked.sort((a, b) => Number(a.invalid !== undefined) - Number(b.invalid !== undefined) || a.rank - b.rank);
   ranked.forEach((r, k) => (r.rank = k + 1));
-  return { trials: ranked, sampler: x.sampler, seed: x.seed, objective: x.objective, minTrades, runs, workers, wallMs: performance.now() - t0, from: market.from, to: market.to };
+  return { trials: ranked, sampler: x.sampler, seed: x.seed, objective: x.objective, minTrades, runs, workers, batch: x.sampler === 'random' ? x.trials : tpeBatch, wallMs: performance.now() - t0, from: market.from, to: market.to };
 }
 
 /** Trials in the order they were run (index ascending): the search's history. */
