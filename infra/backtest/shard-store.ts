@@ -9,7 +9,7 @@
 import type { Row } from '../../shared/ports/warehouse.js';
 import type { TableName } from '../../shared/warehouse-schema.js';
 import type { TrialStore } from '../../shared/backtest/shard-runner.js';
-import { manifestHash, mergeShardResults, parseManifest, trialFromRow, trialRow, trialsOf, type MergeResult, type ShardManifest, type StoredTrial } from '../../shared/backtest/shards.js';
+import { manifestHash, mergeShardResults, parseManifest, ShardManifestError, trialFromRow, trialRow, trialsOf, type MergeResult, type ShardManifest, type StoredTrial } from '../../shared/backtest/shards.js';
 
 /** What both warehouse adapters offer for sharded runs. */
 export interface RunWarehouse {
@@ -17,12 +17,24 @@ export interface RunWarehouse {
   runRows(table: 'backtest_trials' | 'backtest_manifests', runId: string): Promise<Row[]>;
 }
 
-export async function saveManifest(wh: RunWarehouse, m: ShardManifest): Promise<string> {
+/**
+ * Writes the run's manifest, once. Launching again with the same --run-id and the same options (only
+ * the launch time differs) RESUMES the run: the stored manifest and its hash are returned, so the
+ * tasks check against it and skip the trials already stored. Another manifest under that run id is
+ * refused (ShardManifestError).
+ */
+export async function saveManifest(wh: RunWarehouse, m: ShardManifest): Promise<{ manifest: ShardManifest; hash: string; resumed: boolean }> {
   const hash = manifestHash(m);
   const [existing] = await wh.runRows('backtest_manifests', m.runId);
-  if (existing && existing.manifest_hash !== hash) throw new Error(`run ${m.runId} already has another manifest (hash ${String(existing.manifest_hash).slice(0, 12)}...): choose another --run-id`);
+  if (existing) {
+    const stored = parseManifest(String(existing.manifest));
+    if (manifestHash({ ...stored, createdAt: m.createdAt }) !== hash) {
+      throw new ShardManifestError(`run ${m.runId} already has another manifest (hash ${String(existing.manifest_hash).slice(0, 12)}...): choose another --run-id, or give the run's own options to resume it`);
+    }
+    return { manifest: stored, hash: manifestHash(stored), resumed: true };
+  }
   await wh.insert('backtest_manifests', [{ run_id: m.runId, created_at: m.createdAt, trial_count: m.trialCount, trials_hash: m.trialsHash, manifest_hash: hash, manifest: JSON.stringify(m) }]);
-  return hash;
+  return { manifest: m, hash, resumed: false };
 }
 
 export async function loadManifest(wh: RunWarehouse, runId: string): Promise<{ manifest: ShardManifest; hash: string }> {

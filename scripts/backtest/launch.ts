@@ -13,7 +13,7 @@ import { defaultGrid, valueDimension, type GridCombo, type GridDimension } from 
 import { createMarket } from '../../shared/backtest/market.js';
 import { type Objective } from '../../shared/backtest/metrics.js';
 import { type IndicatorMode } from '../../shared/backtest/run.js';
-import { createManifest, manifestHash, parseManifest, shardRunId, MAX_TASKS, type ShardDataSpec, type ShardManifest, type TrialSpec, trialsOf } from '../../shared/backtest/shards.js';
+import { createManifest, manifestHash, parseManifest, shardRunId, ShardManifestError, MAX_TASKS, type ShardDataSpec, type ShardManifest, type TrialSpec, trialsOf } from '../../shared/backtest/shards.js';
 import { sliceSeries, type CandleSeries } from '../../shared/strategies/series.js';
 import { upperBound } from '../../shared/sorted.js';
 import { parseAssignment, parseDuration, parseValue, progressBar, RUN_OPTIONS, runSelection, objectiveOf } from './args.js';
@@ -191,7 +191,7 @@ async function launchLocal(v: Values, tasks: number): Promise<void> {
   const series: CandleSeries[] = loaded.map((s) => sliceSeries(s, 0, upperBound(s.openTime, market.to)));
   const historyFrom = Math.min(...series.map((s) => s.openTime[0] as number));
   const source = v.warehouse !== undefined ? `duckdb:${v.warehouse}` : `csv:${v.data ?? DEFAULT_DATA}`;
-  const m = buildManifest(v, { symbols, venue: series[0]?.venue ?? 'bybit', interval: '1m', historyFrom, from: market.from, to: market.to, source }, Date.now());
+  const launched = buildManifest(v, { symbols, venue: series[0]?.venue ?? 'bybit', interval: '1m', historyFrom, from: market.from, to: market.to, source }, Date.now());
   const file = v.results ? resolve(v.results) : join(resolve(process.env.CST_DATA_DIR ?? '.data'), 'live', 'warehouse.duckdb');
   mkdirSync(dirname(file), { recursive: true });
   const { DuckDbWarehouse } = await import('../../infra/warehouse/duckdb.js');
@@ -199,8 +199,9 @@ async function launchLocal(v: Values, tasks: number): Promise<void> {
   const { runLocalShards } = await import('../../infra/backtest/local-shards.js');
   const wh = new DuckDbWarehouse({ file });
   try {
-    await saveManifest(wh, m);
-    process.stderr.write(summary(m, tasks) + `\nresults: ${file}\n`);
+    const saved = await saveManifest(wh, launched).catch((e: unknown) => (e instanceof ShardManifestError ? fail(e.message) : Promise.reject(e)));
+    const m = saved.manifest;
+    process.stderr.write(summary(m, tasks) + `${saved.resumed ? '\nresuming: the trials already stored are skipped' : ''}\nresults: ${file}\n`);
     const bar = progressBar(`${tasks} local shard task(s)`, 'trials');
     let done = 0;
     const parallelism = positiveInt(v.parallelism, '--parallelism');
@@ -225,22 +226,23 @@ async function launchCloud(v: Values, tasks: number): Promise<void> {
   const dataset = v.dataset ?? 'cryptotracker';
   const location = v.location ?? 'US';
   const m = buildManifest(v, { symbols: symbolsOf(v), venue: venueOf(v), interval: '1m', historyFrom: from - warmupOf(v).scalpMs, from, to, source: `bigquery:${v.project}.${dataset}` }, Date.now());
-  const hash = manifestHash(m);
   const { runJobRequest, runJob } = await import('../../infra/backtest/cloud-run-jobs.js');
-  let req;
-  try {
-    req = runJobRequest({
-      project: v.project,
-      region: v.region,
-      job: v.job,
-      taskCount: tasks,
-      ...(v['task-timeout'] ? { timeoutSeconds: Math.round(parseDuration(v['task-timeout'], '--task-timeout') / 1000) } : {}),
-      env: { BACKTEST_RUN_ID: m.runId, BACKTEST_MANIFEST_HASH: hash, GOOGLE_CLOUD_PROJECT: v.project, BIGQUERY_DATASET: dataset, BIGQUERY_LOCATION: location },
-      ...(v.endpoint ? { endpoint: v.endpoint } : {}),
-    });
-  } catch (e) {
-    fail((e as Error).message);
-  }
+  const request = (hash: string) => {
+    try {
+      return runJobRequest({
+        project: v.project as string,
+        region: v.region as string,
+        job: v.job as string,
+        taskCount: tasks,
+        ...(v['task-timeout'] ? { timeoutSeconds: Math.round(parseDuration(v['task-timeout'], '--task-timeout') / 1000) } : {}),
+        env: { BACKTEST_RUN_ID: m.runId, BACKTEST_MANIFEST_HASH: hash, GOOGLE_CLOUD_PROJECT: v.project as string, BIGQUERY_DATASET: dataset, BIGQUERY_LOCATION: location },
+        ...(v.endpoint ? { endpoint: v.endpoint } : {}),
+      });
+    } catch (e) {
+      fail((e as Error).message);
+    }
+  };
+  let req = request(manifestHash(m));
   process.stdout.write(summary(m, tasks) + '\n');
   if (v['dry-run']) {
     process.stdout.write(`dry run: the manifest would be written to ${v.project}.${dataset}.backtest_manifests and this request sent:\n${req.method} ${req.url}\n${JSON.stringify(req.body, null, 2)}\n`);
@@ -250,7 +252,11 @@ async function launchCloud(v: Values, tasks: number): Promise<void> {
   const { saveManifest } = await import('../../infra/backtest/shard-store.js');
   const bq = new BigQueryWarehouse({ projectId: v.project, dataset, location, ...(v['bigquery-endpoint'] ? { apiEndpoint: v['bigquery-endpoint'], anonymous: isLoopback(v['bigquery-endpoint']) } : {}) });
   await bq.ensureSchema();
-  await saveManifest(bq, m);
+  const saved = await saveManifest(bq, m).catch((e: unknown) => (e instanceof ShardManifestError ? fail(e.message) : Promise.reject(e)));
+  if (saved.resumed) {
+    process.stdout.write('resuming: the run is already stored; its tasks skip the trials already written\n');
+    req = request(saved.hash);
+  }
   // A local fake endpoint gets no credentials; any other endpoint gets Application Default Credentials.
   const r = await runJob(req, v.endpoint && isLoopback(v.endpoint) ? { headers: new Headers() } : {});
   process.stdout.write(`launched: operation ${r.operation}${r.execution ? `, execution ${r.execution}` : ''}\nwhen it has finished: npm run backtest -- collect ${m.runId} --project ${v.project}${v.dataset ? ` --dataset ${dataset}` : ''}\n`);

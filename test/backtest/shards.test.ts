@@ -241,6 +241,13 @@ describe('shard tasks on real data', () => {
       expect(merged.rows.map((r) => r.index).sort()).toEqual([1, 3, 5, 7]);
       // A second manifest under the same run id is refused.
       await expect(saveManifest(wh, manifest('sh_test_refuse', { kind: 'grid', dims: dims.slice(0, 2) }))).rejects.toThrow('already has another manifest');
+      // Launched again with the same options (only the launch time differs): the run RESUMES with the
+      // stored manifest; task 0 then completes it without touching what task 1 stored.
+      const again = await saveManifest(wh, { ...m, createdAt: m.createdAt + 60_000 });
+      expect(again).toMatchObject({ resumed: true, hash: manifestHash(m) });
+      expect(again.manifest.createdAt).toBe(m.createdAt);
+      await runShard({ manifest: again.manifest, expectedManifestHash: again.hash, task: { index: 0, count: 2, attempt: 0 }, candles: { load: async () => series }, store: warehouseTrialStore(wh, m.objective) });
+      expect((await collectRun(wh, m.runId)).merged).toMatchObject({ complete: true, missing: [], duplicates: 0 });
     } finally {
       await wh.close();
     }
