@@ -44,7 +44,9 @@ export class BybitRestKlines implements KlineSource {
     let end = toOpenTime;
     for (;;) {
       const page = await this.pager.page({ category: 'linear', symbol, interval: '1m', startMs: fromOpenTime, endMs: end, limit: this.o.pageLimit });
-      if (page.badRows.length > 0) this.o.log.error('malformed REST kline rows dropped', { symbol, rows: page.badRows.slice(0, 3) });
+      // A malformed answer fails the backfill (the holder retries on its next tick) rather than
+      // leaving a silent gap where the row was.
+      if (page.badRows.length > 0) throw new Error(`Bybit REST kline answer for ${symbol} has ${page.badRows.length} malformed row(s) (first: ${JSON.stringify(page.badRows[0])}); retried on the next poll`);
       const serverTime = page.serverTime;
       const oldest = page.oldestStart ?? Number.POSITIVE_INFINITY;
       for (const c of page.candles) {

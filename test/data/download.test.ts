@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BybitKlineRestServer } from '../../infra/replay/bybit-kline-server.js';
 import { KrakenRestServer } from '../../infra/replay/kraken-server.js';
-import { BybitKlinePager } from '../../infra/bybit/rest-klines.js';
+import { BybitKlinePager, BybitRestKlines } from '../../infra/bybit/rest-klines.js';
 import { KrakenRestClient } from '../../infra/kraken/client.js';
 import { DuckDbWarehouse } from '../../infra/warehouse/duckdb.js';
 import { downloadData, type DownloadDeps, type DownloadRequest } from '../../infra/market-data/download.js';
@@ -64,6 +64,15 @@ describe('download-data from a local Bybit v5 REST server (real kit klines)', ()
   afterEach(() => {
     server.requests.splice(0);
     server.clearFaults();
+  });
+
+  it("the live holder's 1m backfill (same pager) fails on a malformed row, to be retried on its next poll: no silent gap", async () => {
+    const klines = new BybitRestKlines({ baseUrl: server.url, pageLimit: 1000, requestTimeoutMs: 5_000, clock: fixedClock(NOW), log: quiet });
+    const from = Date.UTC(2025, 5, 10, 0, 0);
+    const to = from + 59 * 60_000;
+    expect(await klines.closedKlines1m('BTCUSDT', from, to)).toHaveLength(60);
+    server.tamper('BTCUSDT', '1m', from + 30 * 60_000, [String(from + 30 * 60_000), 'abc', '1', '1', '1', '1', '1']);
+    await expect(klines.closedKlines1m('BTCUSDT', from, to)).rejects.toThrow(/malformed row/);
   });
 
   function deps(warehouse: DuckDbWarehouse, extra: Partial<DownloadDeps> = {}): DownloadDeps {
