@@ -223,6 +223,9 @@ async function launchCloud(v: Values, tasks: number): Promise<void> {
   const from = parseTime(v.from, '--from') as number;
   const to = parseTime(v.to, '--to') as number;
   if (!(to >= from)) fail('--to must not be before --from');
+  // Every task (and every retry, maybe hours later) must read the same candles: no range that is still being written.
+  const lastClosed = Math.floor(Date.now() / 60_000) * 60_000 - 60_000;
+  if (to > lastClosed) fail(`--to ${new Date(to).toISOString()} is not in the past: the tasks would read candles still arriving; give --to ${new Date(lastClosed).toISOString()} or earlier`);
   const dataset = v.dataset ?? 'cryptotracker';
   const location = v.location ?? 'US';
   const m = buildManifest(v, { symbols: symbolsOf(v), venue: venueOf(v), interval: '1m', historyFrom: from - warmupOf(v).scalpMs, from, to, source: `bigquery:${v.project}.${dataset}` }, Date.now());

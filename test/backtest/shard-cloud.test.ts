@@ -10,6 +10,8 @@
  *   candles with PARAMETERISED queries and streams each trial (insertId = run_id|trial_index), a
  *   retried task writes nothing new, and collect gives exactly the trials of the one-process grid.
  */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -180,6 +182,13 @@ describe('a sharded run on Cloud Run Jobs + BigQuery (local fakes)', () => {
     expect(body.overrides.timeout).toBe('7200s');
     expect(body.overrides.containerOverrides[0]!.env.map((e) => e.name)).toEqual(['BACKTEST_RUN_ID', 'BACKTEST_MANIFEST_HASH', 'GOOGLE_CLOUD_PROJECT', 'BIGQUERY_DATASET', 'BIGQUERY_LOCATION']);
     expect(bq.requests).toEqual([]);
+  });
+
+  it('refuses a cloud range that is not in the past (tasks and retries would read candles still arriving)', () => {
+    const future = new Date(Date.now() + 3_600_000).toISOString();
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', '..', 'scripts', 'backtest.ts'), 'launch', '--grid', '--shards', '2', '--from', new Date(FROM).toISOString(), '--to', future, '--project', PROJECT, '--region', 'r', '--job', 'j', '--dry-run'], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('is not in the past');
   });
 
   it('launch writes the manifest and runs the job; the tasks read BigQuery and stream their trials; collect = the one-process grid, to the bit', async () => {
