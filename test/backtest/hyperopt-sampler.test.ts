@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
-import { parseParam, spaceFromDocument, validateSpace, valueOf, internalRange, comboOf, type SearchSpace } from '../../shared/backtest/hyperopt/space.js';
+import { parseParam, spaceCorners, spaceFromDocument, validateSpace, valueOf, internalRange, comboOf, type SearchSpace } from '../../shared/backtest/hyperopt/space.js';
 import { categoricalWeights, erf, fitParzen, orderObservations, parzenLogPdf, randomTrials, rng, TpeSampler, RandomSampler, type Observation } from '../../shared/backtest/hyperopt/sampler.js';
 import type { ConfigValue } from '../../shared/backtest/config.js';
 
@@ -172,5 +172,19 @@ describe('rng', () => {
     expect(_rngIsUniform()).toBeGreaterThan(0.45);
     expect(_rngIsUniform()).toBeLessThan(0.55);
     expect(rng(3)()).toBe(rng(3)());
+  });
+});
+
+describe('spaceCorners (the warm-up probes of a search space)', () => {
+  it('every bound x choice combination; past 4096 corners, all-low and all-high per choice combination', () => {
+    const small = spaceCorners([parseParam('a', 'int:1:9'), parseParam('b', 'choice:x,y,z'), parseParam('c,d', 'float:0.5:2')]);
+    expect(small).toHaveLength(12);
+    expect(small).toContainEqual({ a: 9, b: 'z', c: 2, d: 2 });
+    expect(small).toContainEqual({ a: 1, b: 'x', c: 0.5, d: 0.5 });
+    const many = [...Array.from({ length: 13 }, (_, k) => parseParam(`n${k}`, 'int:1:5')), parseParam('m', 'choice:p,q')];
+    const corners = spaceCorners(many);
+    expect(corners).toHaveLength(4);
+    const high = Object.fromEntries([...Array.from({ length: 13 }, (_, k) => [`n${k}`, 5]), ['m', 'q']]);
+    expect(corners).toContainEqual(high);
   });
 });

@@ -201,19 +201,9 @@ const MAX_CORNERS = 4096;
  */
 export function spaceCorners(space: SearchSpace): Overrides[] {
   const axis = (p: ParamSpec): ConfigValue[] => (p.kind === 'choice' ? p.values : [p.low, p.high]);
-  const size = space.reduce((n, p) => n * axis(p).length, 1);
-  const set = (o: Overrides, p: ParamSpec, x: ConfigValue) => {
-    for (const path of p.paths) o[path] = x;
-  };
-  let out: Overrides[] = [{}];
-  if (size <= MAX_CORNERS) {
-    for (const p of space) out = out.flatMap((o) => axis(p).map((x) => ({ ...o, ...Object.fromEntries(p.paths.map((path) => [path, x])) })));
-    return out;
-  }
-  for (const p of space.filter((q) => q.kind === 'choice')) out = out.flatMap((o) => axis(p).map((x) => ({ ...o, ...Object.fromEntries(p.paths.map((path) => [path, x])) })));
-  return out.flatMap((o) => (['low', 'high'] as const).map((end) => {
-    const c = { ...o };
-    for (const p of space) if (p.kind !== 'choice') set(c, p, p[end]);
-    return c;
-  }));
+  const cross = (list: Overrides[], p: ParamSpec, values: readonly ConfigValue[]): Overrides[] => list.flatMap((o) => values.map((x) => ({ ...o, ...Object.fromEntries(p.paths.map((path) => [path, x])) })));
+  if (space.reduce((n, p) => n * axis(p).length, 1) <= MAX_CORNERS) return space.reduce<Overrides[]>((list, p) => cross(list, p, axis(p)), [{}]);
+  const choices = space.filter((p) => p.kind === 'choice').reduce<Overrides[]>((list, p) => cross(list, p, axis(p)), [{}]);
+  const atEnd = (end: 'low' | 'high'): Overrides => Object.fromEntries(space.flatMap((p) => (p.kind === 'choice' ? [] : p.paths.map((path) => [path, p[end]]))));
+  return choices.flatMap((o) => [{ ...o, ...atEnd('low') }, { ...o, ...atEnd('high') }]);
 }
