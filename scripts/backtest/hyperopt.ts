@@ -18,7 +18,7 @@ import { DEFAULT_MIN_TRADES, OBJECTIVES, summariseTrade, type BacktestMetrics, t
 import { runWalkForward, type WalkForwardResult } from '../../shared/backtest/walk-forward.js';
 import { decimateEquity, formatRun, htmlReport } from '../../shared/backtest/report.js';
 import { trialRow } from '../../shared/backtest/shards.js';
-import { backtestId, backtestRunRow, configChanges, proposeConfigChange, storeBacktest, storeTrials, type StoredTrialDoc } from '../../shared/backtest/store.js';
+import { backtestId, backtestRunRow, storeBacktest, storeTrials, type StoredTrialDoc } from '../../shared/backtest/store.js';
 import { parseParam, spaceCorners, spaceFromDocument, validateSpace, type SearchSpace } from '../../shared/backtest/hyperopt/space.js';
 import { SAMPLERS, type SamplerName } from '../../shared/backtest/hyperopt/sampler.js';
 import { DEFAULT_TPE_BATCH, runHyperopt, type HyperoptResult, type Trial } from '../../shared/backtest/hyperopt/search.js';
@@ -26,6 +26,7 @@ import { monteCarlo, type MonteCarloResult } from '../../shared/backtest/hyperop
 import { bestSoFar, formatHyperopt, formatMonteCarlo, formatWalkForwardHyperopt } from '../../shared/backtest/hyperopt/report.js';
 import type { ClosedTrade } from '../../shared/model/trading.js';
 import { parseAssignment, parseDuration, RUN_OPTIONS, runSelection, objectiveOf } from './args.js';
+import { openStateForWrite, proposeOverrides, stateFileOf } from './stored.js';
 import { badRows, DEFAULT_DATA, DEFAULT_SYMBOLS, loadSeries, neededWarmup, warmupOverride, type LoadRange } from './load.js';
 
 const DEFAULT_TRIALS = 100;
@@ -379,10 +380,8 @@ export async function main(args: string[]): Promise<void> {
     out.push(`wrote ${join(dir, 'result.json')}, ${join(dir, 'report.html')}`);
   }
   if (v.store || v.propose) {
-    const { SqliteStateStore } = await import('../../infra/state/sqlite.js');
-    const file = v.state ? resolve(v.state) : join(resolve(process.env.CST_DATA_DIR ?? '.data'), 'live', 'state.sqlite');
-    mkdirSync(resolve(file, '..'), { recursive: true });
-    const state = new SqliteStateStore({ file });
+    const file = stateFileOf(v.state);
+    const state = await openStateForWrite(file);
     try {
       if (v.store) {
         // The run document keeps the ten best trials; every trial is its own document.
@@ -402,22 +401,13 @@ export async function main(args: string[]): Promise<void> {
         out.push(`${r.created ? 'stored' : 'already stored'}: ${r.path} and ${t.written} trial(s) under ${t.path} in ${file}; warehouse backtest_runs + ${storedTrials.length} backtest_trials rows in ${whFile}`);
       }
       if (v.propose) {
-        const changes = configChanges(st.base, chosen.overrides);
-        if (changes.length === 0) out.push('--propose: the chosen parameters are the current ones: nothing to propose');
-        else {
-          const baseline = runBacktest(market, config, { indicators: st.indicators, record: { decisions: false, signals: false } }).metrics;
-          const p = await proposeConfigChange(state, {
-            id: `${id}-proposal`,
-            backtestId: id,
-            createdAt,
-            objective: st.objective,
-            changes,
-            baseline,
-            proposed: run.metrics,
-            summary: `hyperopt ${st.sampler} ${st.trials} trials${st.wf ? ` walk-forward ${st.wf.spec}` : ''} (${st.objective}, min ${st.minTrades} trades): ${changes.map((c) => `${c.key} ${JSON.stringify(c.before)} -> ${JSON.stringify(c.after)}`).join(', ')}; P&L over the range ${baseline.totalPnl.toFixed(2)} -> ${run.metrics.totalPnl.toFixed(2)} USD${st.wf ? ' (in-sample for the last train window; see the out-of-sample result)' : ' (in-sample)'}`,
-          });
-          out.push(`proposed (pending, NOT applied): ${p.path}${p.botItems.length ? `; Telegram /suggestions items: ${p.botItems.join(', ')}` : ''}`);
-        }
+        out.push(
+          await proposeOverrides(state, {
+            id, createdAt, objective: st.objective, base: st.base, overrides: chosen.overrides, proposed: run.metrics,
+            baseline: () => runBacktest(market, config, { indicators: st.indicators, record: { decisions: false, signals: false } }).metrics,
+            summary: (list, baseline) => `hyperopt ${st.sampler} ${st.trials} trials${st.wf ? ` walk-forward ${st.wf.spec}` : ''} (${st.objective}, min ${st.minTrades} trades): ${list}; P&L over the range ${baseline.totalPnl.toFixed(2)} -> ${run.metrics.totalPnl.toFixed(2)} USD${st.wf ? ' (in-sample for the last train window; see the out-of-sample result)' : ' (in-sample)'}`,
+          }),
+        );
       }
     } finally {
       await state.close();

@@ -18,11 +18,11 @@ import { runStress, STRESS_WINDOW_MS, type StressReport } from '../../shared/bac
 import { DEFAULT_MIN_TRADES, OBJECTIVES, summariseTrade, type Objective } from '../../shared/backtest/metrics.js';
 import { decimateEquity, formatGrid, formatRun, formatStress, formatWalkForward, htmlReport } from '../../shared/backtest/report.js';
 import { analyseRun, formatAnalysis, type RunAnalysis } from '../../shared/backtest/analysis.js';
-import { backtestId, backtestRunRow, configChanges, proposeConfigChange, storeBacktest } from '../../shared/backtest/store.js';
+import { backtestId, backtestRunRow, storeBacktest } from '../../shared/backtest/store.js';
 import type { CandleSeries } from '../../shared/strategies/series.js';
 import type { StateStore } from '../../shared/ports/state.js';
 import { parseAssignment, parseDuration, parseValue, progressBar, RUN_OPTIONS, runSelection, objectiveOf } from './args.js';
-import { openStateForWrite, stateFileOf } from './stored.js';
+import { openStateForWrite, proposeOverrides, stateFileOf } from './stored.js';
 import { badRows, DEFAULT_DATA, DEFAULT_SYMBOLS, loadMacroSeries, loadSeries, neededWarmup, warmupOverride, type LoadRange } from './load.js';
 
 const DEFAULT_TOP = 10;
@@ -322,25 +322,14 @@ async function proposeBest(job: Job, state: StateStore, id: string, createdAt: n
     job.out.push('--propose: no grid ran, nothing to propose');
     return;
   }
-  const changes = configChanges(st.base, best.overrides);
-  if (changes.length === 0) {
-    job.out.push('--propose: the best parameters are the current ones: nothing to propose');
-    return;
-  }
-  const baseline = runBacktest(market, config, { indicators: st.indicators, record: { decisions: false, signals: false } }).metrics;
-  const p = await proposeConfigChange(state, {
-    id: `${id}-proposal`,
-    backtestId: id,
-    createdAt,
-    objective: st.objective,
-    changes,
-    baseline,
-    proposed: best.metrics,
-    summary: `${st.objective}: ${changes.map((c) => `${c.key} ${JSON.stringify(c.before)} -> ${JSON.stringify(c.after)}`).join(', ')}; P&L ${baseline.totalPnl.toFixed(2)} -> ${best.metrics.totalPnl.toFixed(2)} USD${
-      st.sel !== 'all' && !DEFAULT_STRATEGY_CONFIGS.scalp[st.sel].emitSignals ? ` (backtested with ${st.sel} emitting; its live config is log-only)` : ''
-    }`,
-  });
-  job.out.push(`proposed (pending, NOT applied): ${p.path}${p.botItems.length ? `; Telegram /suggestions items: ${p.botItems.join(', ')}` : ''}`);
+  job.out.push(
+    await proposeOverrides(state, {
+      id, createdAt, objective: st.objective, base: st.base, overrides: best.overrides, proposed: best.metrics,
+      baseline: () => runBacktest(market, config, { indicators: st.indicators, record: { decisions: false, signals: false } }).metrics,
+      summary: (list, baseline) =>
+        `${st.objective}: ${list}; P&L ${baseline.totalPnl.toFixed(2)} -> ${best.metrics.totalPnl.toFixed(2)} USD${st.sel !== 'all' && !DEFAULT_STRATEGY_CONFIGS.scalp[st.sel].emitSignals ? ` (backtested with ${st.sel} emitting; its live config is log-only)` : ''}`,
+    }),
+  );
 }
 
 /** The `backtest` command itself (no subcommand). */
