@@ -123,6 +123,9 @@ interface BybitKlinePagerOptions {
   random?: () => number;
 }
 
+/** HTTP 403: Bybit banned this IP for a while; every further request would be refused too. */
+export class BybitIpBan extends Error {}
+
 class BybitRetryable extends Error {
   constructor(
     message: string,
@@ -202,7 +205,7 @@ export class BybitKlinePager {
     const retryAfterS = Number(res.headers.get('retry-after'));
     const retryAfterMs = res.headers.get('retry-after') !== null && Number.isFinite(retryAfterS) ? retryAfterS * 1000 : undefined;
     if (res.status === HTTP_FORBIDDEN) {
-      throw new Error(`bybit refused the request (HTTP 403: Bybit bans an IP that exceeds 600 requests per 5 s for at least 10 minutes); wait, lower --rps and re-run (the download resumes)`);
+      throw new BybitIpBan(`bybit refused the request (HTTP 403: Bybit bans an IP that exceeds 600 requests per 5 s for at least 10 minutes); wait, lower --rps and re-run (the download resumes)`);
     }
     if (res.status === HTTP_TOO_MANY_REQUESTS || res.status >= HTTP_SERVER_ERROR) {
       throw new BybitRetryable(`bybit kline HTTP ${res.status}: ${text.slice(0, BODY_EXCERPT)}`, retryAfterMs, res.status === HTTP_TOO_MANY_REQUESTS);

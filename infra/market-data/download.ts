@@ -36,7 +36,7 @@ import {
   type GapRange,
   type OpenTimeRange,
 } from '../../shared/market/download-plan.js';
-import type { BybitKlinePager } from '../bybit/rest-klines.js';
+import { BybitIpBan, type BybitKlinePager } from '../bybit/rest-klines.js';
 import type { DuckDbWarehouse } from '../warehouse/duckdb.js';
 
 /** Rejected rows kept per series in the summary (the count is complete). */
@@ -62,6 +62,8 @@ export interface DownloadRequest {
 }
 
 export interface SeriesReport {
+  /** Bybit answered HTTP 403 (IP ban): the remaining series were not started. */
+  ipBan?: boolean;
   venue: Venue;
   symbol: string;
   pair?: string;
@@ -122,11 +124,13 @@ class Aborted extends Error {}
 export async function downloadData(deps: DownloadDeps, req: DownloadRequest): Promise<DownloadSummary> {
   const summary: DownloadSummary = { venue: req.venue, fromMs: req.fromMs, toMs: req.toMs, series: [], requests: 0, retries: 0, rateLimited: 0 };
   if (req.venue === 'bybit') summary.category = req.category;
-  let aborted = false;
+  // once interrupted, or once Bybit has banned this IP, the remaining series are not started
+  let stop: string | undefined;
   for (const target of req.targets) {
     for (const interval of req.intervals) {
-      const rep = await downloadSeries(deps, req, target, interval, aborted);
-      if (rep.status === 'aborted') aborted = true;
+      const rep = await downloadSeries(deps, req, target, interval, stop);
+      if (rep.status === 'aborted') stop ??= 'not started (interrupted; re-run the same command to resume)';
+      if (rep.ipBan) stop ??= 'not started: Bybit refused this IP (HTTP 403); wait, lower --rps and re-run the same command to resume';
       summary.series.push(rep);
     }
   }
@@ -135,7 +139,7 @@ export async function downloadData(deps: DownloadDeps, req: DownloadRequest): Pr
   return summary;
 }
 
-async function downloadSeries(deps: DownloadDeps, req: DownloadRequest, target: DownloadTarget, interval: Interval, skip: boolean): Promise<SeriesReport> {
+async function downloadSeries(deps: DownloadDeps, req: DownloadRequest, target: DownloadTarget, interval: Interval, skip: string | undefined): Promise<SeriesReport> {
   const iv = INTERVAL_MS[interval];
   const range = requestedRange(interval, req.fromMs, req.toMs, deps.clock.now());
   const rep: SeriesReport = {
@@ -164,12 +168,13 @@ async function downloadSeries(deps: DownloadDeps, req: DownloadRequest, target: 
   rep.heldBefore = before.reduce((n, r) => n + candlesIn(r, iv), 0);
   const missing = subtractRanges(range, before, iv);
   try {
-    if (skip) throw new Aborted('not started (interrupted; re-run the same command to resume)');
+    if (skip !== undefined) throw new Aborted(skip);
     if (req.venue === 'bybit') await bybitSeries(deps, req, target, interval, missing, rep);
     else await krakenSeries(deps, target, interval, missing, rep);
   } catch (e) {
     rep.status = e instanceof Aborted ? 'aborted' : 'failed';
     rep.error = (e as Error).message;
+    if (e instanceof BybitIpBan) rep.ipBan = true;
   }
   const after = await heldNow();
   rep.held = after.reduce((n, r) => n + candlesIn(r, iv), 0);

@@ -66,6 +66,20 @@ describe('download-data from a local Bybit v5 REST server (real kit klines)', ()
     server.clearFaults();
   });
 
+  it('a Bybit IP ban (HTTP 403) stops the download: the remaining series are not started, nothing more is asked', async () => {
+    const wh = tempWarehouse();
+    server.failNext({ kind: 'http', status: 403 });
+    try {
+      const s = await downloadData(deps(wh), request(['BTCUSDT', 'ETHUSDT'], ['1h']));
+      expect(server.requests).toHaveLength(1);
+      expect(s.series.map((r) => r.status)).toEqual(['failed', 'aborted']);
+      expect(s.series[0]).toMatchObject({ ipBan: true });
+      expect(s.series[1]!.error).toContain('Bybit refused this IP (HTTP 403)');
+    } finally {
+      await wh.close();
+    }
+  });
+
   it("the live holder's 1m backfill (same pager) fails on a malformed row, to be retried on its next poll: no silent gap", async () => {
     const klines = new BybitRestKlines({ baseUrl: server.url, pageLimit: 1000, requestTimeoutMs: 5_000, clock: fixedClock(NOW), log: quiet });
     const from = Date.UTC(2025, 5, 10, 0, 0);
