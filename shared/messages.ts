@@ -14,7 +14,7 @@
  */
 import { z } from 'zod';
 import { bookFeaturesSchema, candleSchema, TIERS, tradeSchema, type Snapshot } from './model/market.js';
-import { closedTradeSchema, directionSchema, engineKindSchema, exitReasonSchema, fillLiquiditySchema, strategyIdSchema, type Signal, type TradeEvent } from './model/trading.js';
+import { closedTradeSchema, directionSchema, engineKindSchema, exitReasonSchema, fillLiquiditySchema, mlPredictionSchema, strategyIdSchema, type Signal, type TradeEvent } from './model/trading.js';
 import { PermanentError, type Bus, type PublishOptions } from './ports/bus.js';
 import { TOPICS, type TopicName } from './topics.js';
 
@@ -114,6 +114,7 @@ export const signalSchema = z.object({
   maxHoldMs: z.number().int().positive(),
   confidence: z.number().min(0).max(100),
   emit: z.boolean(),
+  ml: mlPredictionSchema.optional(),
 }) satisfies z.ZodType<Signal>;
 
 // ---------- trade-events ----------

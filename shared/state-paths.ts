@@ -217,6 +217,60 @@ export function mlSuggestionPath(id: string): string {
   return `${ML_SUGGESTIONS_COLLECTION}/${safeId(id)}`;
 }
 
+// ---------- learning loop (SPEC 8) ----------
+
+/** The models collection: one document per strategy. */
+export const MODELS_COLLECTION = 'models';
+
+/**
+ * The model IN FORCE of one strategy (shared/learning/model-store.ts StoredModel: version, feature
+ * list and version, metrics, importances, training window, the serialized forest); written only by
+ * the retraining run when a candidate passes the replacement rules, or by the owner's approval of a
+ * feature change. Read by every scan of the strategy (the prediction beside the decision).
+ */
+export function modelPath(strategy: string): string {
+  return `${MODELS_COLLECTION}/${safeId(strategy)}`;
+}
+
+/** Every trained model of a strategy, kept or not (metadata, and the forest of kept or pending ones). */
+export function modelVersionsCollection(strategy: string): string {
+  return `${modelPath(strategy)}/versions`;
+}
+
+/** One trained model (`{strategy}@{n}`), zero-padded so ids sort in training order. */
+export function modelVersionPath(strategy: string, n: number): string {
+  return `${modelVersionsCollection(strategy)}/${String(Math.trunc(n)).padStart(6, '0')}`;
+}
+
+/**
+ * The retraining cursor of one strategy: trades seen, last run, and a candidate waiting for the
+ * owner's approval of a feature change. Written in a transaction by the retraining run.
+ */
+export function learningStatePath(strategy: string): string {
+  return `learning/${safeId(strategy)}`;
+}
+
+/** The shadow test's latest results (champion vs challengers per period); written by the shadow run. */
+export const SHADOW_LATEST_PATH = 'shadow/latest';
+
+/** The shadow runs, one document each (results, variations, window); id = the run id. */
+export const SHADOW_RUNS_COLLECTION = 'shadow_runs';
+
+export function shadowRunPath(runId: string): string {
+  return `${SHADOW_RUNS_COLLECTION}/${safeId(runId)}`;
+}
+
+/**
+ * Applied threshold adjustments (an approved learning-loop suggestion): before / after, when, the
+ * rollback state; one per suggestion id. Written by the owner-command path in a transaction (the
+ * daily limit counts them), read by the rollback trigger.
+ */
+export const ADJUSTMENTS_COLLECTION = 'threshold_adjustments';
+
+export function adjustmentPath(suggestionId: string): string {
+  return `${ADJUSTMENTS_COLLECTION}/${safeId(suggestionId)}`;
+}
+
 // ---------- Telegram ----------
 
 /** Idempotency records of outbound Telegram messages (status, result). */

@@ -625,19 +625,65 @@ export const DEFAULT_PAPER_CONFIG: PaperConfig = {
 
 const rangeSchema = z.tuple([z.number().min(0).max(100), z.number().min(0).max(100)]).refine(([lo, hi]) => lo <= hi, 'range must be [min, max] with min <= max');
 
+/** A shadow variation's override value: a scalar at a config key path (hyperopt's override syntax). */
+/** Bounded here only loosely: the target document's own schema bounds the value when the variation is built. */
+const overrideValue = z.union([z.number().min(-1e9).max(1e9), z.boolean(), z.string().max(64)]);
+
+/**
+ * A shadow challenger (SPEC 8): the champion (the config in force) with these overrides, evaluated on
+ * the same scans with the same strategy, risk, cost and fill code. Keys are config key paths as in
+ * `npm run backtest -- hyperopt` (`macro.exits.large_cap.takeProfitPct`, `ml.mode`, ...); a path that
+ * does not exist, or a value the document schema refuses, is reported by the shadow run (the
+ * variation is skipped with its reason, never silently run as the champion).
+ */
+export const shadowVariationSchema = z.strictObject({
+  /** Upper-case id shown in /shadow (CHAMPION is reserved for the config in force). */
+  name: z
+    .string()
+    .regex(/^[A-Z][A-Z0-9_]{1,31}$/, 'name must be 2-32 characters of A-Z, 0-9 and _, starting with a letter')
+    .refine((n) => n !== 'CHAMPION', 'CHAMPION is the config in force, not a challenger'),
+  description: z.string().max(200),
+  enabled: z.boolean(),
+  overrides: z.record(z.string().regex(/^[a-zA-Z0-9_]+(\.[a-zA-Z0-9_]+)+$/, 'a config key path like macro.exits.large_cap.takeProfitPct'), overrideValue),
+});
+export type ShadowVariation = z.infer<typeof shadowVariationSchema>;
+
+/** Graduated confidence of a threshold suggestion (the 003 seed): evidence needed and the share of the step applied. */
+const confidenceLevelSchema = z.strictObject({
+  /** Challenger trades in the period at least. */
+  minTrades: z.number().int().min(1).max(100_000),
+  /** Challenger P&L over the champion's, % of the champion's |P&L| (or of the risk budget when it is ~0), at least. */
+  minOutperformancePct: z.number().min(0).max(1_000),
+  /** Share of the 30 % step applied at this confidence. */
+  stepShare: z.number().min(0).max(1),
+});
+
 export const mlConfigSchema = z
   .strictObject({
     /** advisory: predictions are recorded and shown; filter: confidence >= minConfidence gates signals. */
     mode: z.enum(['advisory', 'filter']),
     minConfidence: weight,
+    /** The tree ensemble (shared/learning): a random forest of CART trees (ml-random-forest). */
+    model: z.strictObject({
+      trees: z.number().int().min(1).max(500),
+      maxDepth: z.number().int().min(1).max(32),
+      /** A node with fewer rows is a leaf. */
+      minLeafRows: z.number().int().min(1).max(1_000),
+      /** Share of the features each tree sees. */
+      featureFraction: z.number().min(0.05).max(1),
+      /** Fixed seed: the same rows train the same model. */
+      seed: z.number().int().min(0).max(2 ** 31 - 1),
+    }),
     retrain: z.strictObject({
       /** Retrain a strategy only with at least this many new completed trades. */
       minNewTrades: z.number().int().min(1).max(100_000),
-      /** Held-out fraction for scoring (chosen). */
+      /** Held-out fraction for scoring: the most recent rows by entry time (never shuffled across time). */
       holdoutFraction: z.number().min(0.05).max(0.5),
       scoreWeights: z.strictObject({ accuracy: weight, precision: weight, recall: weight }),
       /** Never replace a model scoring >= this with a lower-scoring one. */
       protectScore: weight,
+      /** Train on at most this many most recent labelled trades per strategy. */
+      maxTrainRows: z.number().int().min(20).max(1_000_000),
     }),
     suggestions: z.strictObject({
       /** Each step moves this fraction of the way toward the optimum. */
@@ -649,6 +695,23 @@ export const mlConfigSchema = z
         takeProfitPct: rangeSchema,
         stopLossPct: rangeSchema,
       }),
+      /** At most this many suggestions APPLIED per day (America/Los_Angeles day). */
+      maxAppliedPerDay: z.number().int().min(0).max(100),
+      /** Graduated confidence (the 003 seed): HIGH full step, MEDIUM half, LOW a quarter. */
+      confidence: z.strictObject({ high: confidenceLevelSchema, medium: confidenceLevelSchema, low: confidenceLevelSchema }),
+      /** After an applied adjustment: a drop of the strategy's performance by this much over the window asks the owner to roll back. */
+      rollback: z.strictObject({
+        windowHours: z.number().int().min(1).max(24 * 30),
+        dropPct: z.number().min(1).max(100),
+      }),
+    }),
+    shadow: z.strictObject({
+      enabled: z.boolean(),
+      /** Comparison periods, hours (24h / 3d / 7d / 30d). */
+      periodsHours: z.array(z.number().int().min(1).max(24 * 365)).min(1).max(8),
+      /** A challenger beats the champion significantly when the test's p-value is below this. */
+      significanceP: z.number().min(0.001).max(0.5),
+      variations: z.array(shadowVariationSchema).max(16),
     }),
   })
   .superRefine((c, ctx) => {
@@ -656,23 +719,96 @@ export const mlConfigSchema = z
     if (Math.abs(w.accuracy + w.precision + w.recall - 1) > 1e-6) {
       ctx.addIssue({ code: 'custom', path: ['retrain', 'scoreWeights'], message: 'score weights must sum to 1' });
     }
+    const seen = new Set<string>();
+    c.shadow.variations.forEach((v, i) => {
+      if (seen.has(v.name)) ctx.addIssue({ code: 'custom', path: ['shadow', 'variations', i, 'name'], message: `duplicate variation name ${v.name}` });
+      seen.add(v.name);
+    });
+    const { high, medium, low } = c.suggestions.confidence;
+    if (!(high.minTrades >= medium.minTrades && medium.minTrades >= low.minTrades)) {
+      ctx.addIssue({ code: 'custom', path: ['suggestions', 'confidence'], message: 'minTrades must not decrease from low to medium to high' });
+    }
   });
 export type MlConfig = z.infer<typeof mlConfigSchema>;
+
+/**
+ * The default challengers: the 003 seed's shadow variations, as config overrides of this project
+ * (the seed's 55/65 % confidences are ML confidences here; its "volatility sized" is a stronger
+ * adaptive-stop volatility factor, which shrinks the size of a trade as its stop widens).
+ */
+export const DEFAULT_SHADOW_VARIATIONS: ShadowVariation[] = [
+  {
+    name: 'AGGRESSIVE',
+    description: 'more risk per scalp (0.75 %), wider swing stops and targets',
+    enabled: true,
+    overrides: {
+      'risk.scalp.perTradeRiskPct': 0.75,
+      'macro.exits.large_cap.stopLossPct': 3,
+      'macro.exits.large_cap.takeProfitPct': 3,
+      'macro.exits.mid_cap.stopLossPct': 3.5,
+      'macro.exits.mid_cap.takeProfitPct': 3.5,
+    },
+  },
+  {
+    name: 'CONSERVATIVE',
+    description: 'half the scalp risk (0.25 %), tighter swing stops, ML filter at 0.65',
+    enabled: true,
+    overrides: {
+      'risk.scalp.perTradeRiskPct': 0.25,
+      'macro.exits.large_cap.stopLossPct': 1.5,
+      'macro.exits.mid_cap.stopLossPct': 2,
+      'ml.mode': 'filter',
+      'ml.minConfidence': 0.65,
+    },
+  },
+  { name: 'ML_TRUST', description: 'follow the model: take only setups it calls more likely to win than not', enabled: true, overrides: { 'ml.mode': 'filter', 'ml.minConfidence': 0.5 } },
+  {
+    name: 'QUICK_EXITS',
+    description: 'swing take profits at 0.8x, 24 h time exits',
+    enabled: true,
+    overrides: {
+      'macro.exits.large_cap.takeProfitPct': 1.6,
+      'macro.exits.mid_cap.takeProfitPct': 2,
+      'macro.setups.DCA.timeExitMs': 24 * HOUR_MS,
+      'macro.setups.SWING.timeExitMs': 24 * HOUR_MS,
+      'macro.setups.CHANNEL.timeExitMs': 24 * HOUR_MS,
+    },
+  },
+  { name: 'DCA_DROP_4', description: 'DCA arms on a 4 % drop from the recent high (champion 2.5 %)', enabled: true, overrides: { 'macro.setups.DCA.dropFromHighPct': 4 } },
+  { name: 'CONFIDENCE_55', description: 'ML filter at 0.55', enabled: true, overrides: { 'ml.mode': 'filter', 'ml.minConfidence': 0.55 } },
+  {
+    name: 'VOLATILITY_SIZED',
+    description: 'stops widen twice as fast with volatility (the budget then buys a smaller size)',
+    enabled: true,
+    overrides: { 'protections.adaptiveStops.volatilityFactor': 0.6 },
+  },
+  { name: 'BREAKOUT_2', description: "owner's pick: swing breakout at 2 % above resistance (champion 1 %)", enabled: true, overrides: { 'macro.setups.SWING.breakoutPct': 2 } },
+];
 
 export const DEFAULT_ML_CONFIG: MlConfig = {
   mode: 'advisory',
   minConfidence: 0.6,
+  model: { trees: 60, maxDepth: 6, minLeafRows: 5, featureFraction: 0.6, seed: 20_251_203 },
   retrain: {
     minNewTrades: 20,
     holdoutFraction: 0.25,
     scoreWeights: { accuracy: 0.3, precision: 0.5, recall: 0.2 },
     protectScore: 0.85,
+    maxTrainRows: 20_000,
   },
   suggestions: {
     stepFraction: 0.3,
     minTrades: 10,
     bounds: { dcaDropPct: [2, 10], swingBreakoutPct: [1, 5], takeProfitPct: [1, 20], stopLossPct: [2, 15] },
+    maxAppliedPerDay: 3,
+    confidence: {
+      high: { minTrades: 100, minOutperformancePct: 10, stepShare: 1 },
+      medium: { minTrades: 50, minOutperformancePct: 5, stepShare: 0.5 },
+      low: { minTrades: 30, minOutperformancePct: 3, stepShare: 0.25 },
+    },
+    rollback: { windowHours: 24, dropPct: 15 },
   },
+  shadow: { enabled: true, periodsHours: [24, 72, 168, 720], significanceP: 0.1, variations: DEFAULT_SHADOW_VARIATIONS },
 };
 
 // ---------- the whole set ----------

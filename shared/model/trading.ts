@@ -34,7 +34,33 @@ export interface ScanDecision {
   reasons: string[];
   /** Entry features (ML learning loop): numbers and flags. */
   features: Record<string, number | boolean | string | null>;
+  /**
+   * The learning loop's win probability for this scan (SPEC 8), recorded beside the decision.
+   * Absent: the strategy has no model (nothing to predict with). Present with `probability: null`:
+   * the strategy has a model but it could not predict (`error` says why); the ML filter then fails
+   * closed (`ml_unavailable`).
+   */
+  ml?: MlPrediction;
 }
+
+/** A model's prediction for one scan (shared/learning). */
+export interface MlPrediction {
+  /** P(WIN) in [0, 1], or null when the model could not predict (a feature missing or not finite). */
+  probability: number | null;
+  /** The stored model that predicted (`{strategy}@{n}`). */
+  modelVersion: string;
+  /** The feature-set version the model was trained on (shared/learning/features.ts). */
+  featureVersion: string;
+  /** Why no probability (probability null only). */
+  error?: string;
+}
+
+export const mlPredictionSchema = z.strictObject({
+  probability: z.number().min(0).max(1).nullable(),
+  modelVersion: z.string().min(1).max(80),
+  featureVersion: z.string().min(1).max(80),
+  error: z.string().max(500).optional(),
+}) satisfies z.ZodType<MlPrediction>;
 
 /** A TAKE turned into an actionable signal: limit entry, exits. */
 export interface Signal extends ScanDecision {

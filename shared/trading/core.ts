@@ -5,7 +5,9 @@
  *
  * applySignal checks, in this order (the first failing check is the rejection reason):
  *   not_emitting, duplicate, stale_signal (now >= ts + entry timeout), invalid_levels,
- *   owner_paused (Telegram /pause), daily_loss_halt, loss_streak_pause, regime_reference_missing /
+ *   owner_paused (Telegram /pause), ml_filter / ml_unavailable (config/ml mode `filter` only: the
+ *   signal's model predicts P(WIN) below ml.minConfidence, or the strategy has a model that could not
+ *   predict: fail closed; a strategy without a model is not filtered), daily_loss_halt, loss_streak_pause, regime_reference_missing /
  *   regime_reference_stale (no fresh candle of the regime reference symbol: fail closed, see
  *   protection/regime.ts updateReference), regime_panic, strategy_disabled_volatility (swing setups),
  *   symbol_cooldown, macro_bias_filter (scalps), position_exists (one per coin per strategy),
@@ -75,6 +77,8 @@ export type RejectReason =
   | 'not_emitting'
   | 'duplicate'
   | 'owner_paused'
+  | 'ml_filter'
+  | 'ml_unavailable'
   | 'live_unavailable'
   | 'stale_signal'
   | 'invalid_levels'
@@ -173,7 +177,7 @@ export function applySignal(state: TradingState, signal: Signal, market: SignalM
   const s0 = withParts(state, account, prot, bf);
 
   const levelsOk = levelCheck(signal);
-  const refused = signalRefusal(state, signal, levelsOk, cfg, now) ?? protectionRefusal(prot, bf, signal, cfg, now) ?? positionRefusal(account, signal, cfg);
+  const refused = signalRefusal(state, signal, levelsOk, cfg, now) ?? mlRefusal(signal, cfg) ?? protectionRefusal(prot, bf, signal, cfg, now) ?? positionRefusal(account, signal, cfg);
   if (refused) return reject(s0, out, refused.reason, refused.detail);
 
   const regime = prot.regime.current;
@@ -232,6 +236,20 @@ function signalRefusal(state: TradingState, signal: Signal, levelsOk: (stop: num
   if (now >= signal.ts + timeout) return refusal('stale_signal', `signal from ${signal.ts} is older than the entry timeout (${timeout} ms)`);
   if (!levelsOk(signal.stopLoss)) return refusal('invalid_levels', `${signal.direction}: stop ${signal.stopLoss} / take profit ${signal.takeProfit} on the wrong side of the entries`);
   if (state.control?.paused) return refusal('owner_paused', `the owner paused new trades at ${state.control.pausedAt ?? 'an unknown time'} (/resume to allow them)`);
+  return null;
+}
+
+/**
+ * The ML filter (SPEC 8), only when the owner switched config/ml `mode` to `filter`: a signal whose
+ * strategy has a model must carry a probability >= ml.minConfidence. Advisory mode never refuses.
+ */
+function mlRefusal(signal: Signal, cfg: TradingConfig): Refusal | null {
+  if (cfg.ml.mode !== 'filter' || signal.ml === undefined) return null;
+  const { probability, modelVersion, error } = signal.ml;
+  if (probability === null) return refusal('ml_unavailable', `model ${modelVersion} could not predict (${error ?? 'no reason given'}): the ML filter fails closed`);
+  if (!(probability >= cfg.ml.minConfidence)) {
+    return refusal('ml_filter', `model ${modelVersion} gives P(win) ${probability.toFixed(3)} < ${cfg.ml.minConfidence} (config/ml minConfidence)`);
+  }
   return null;
 }
 

@@ -14,6 +14,7 @@ import { z } from 'zod';
 import type { Interval, Tier } from '../model/market.js';
 import type {
   FiltersConfig,
+  MlConfig,
   PaperConfig,
   PerTier,
   ProtectionsConfig,
@@ -51,6 +52,8 @@ export interface TradingConfig {
   /** Swing slippage per taker fill by tier, % (macro.costs.slippagePct). */
   swingSlippagePct: PerTier<number>;
   feeds: Record<EngineKind, { venue: 'bybit' | 'kraken'; interval: Interval }>;
+  /** The learning loop's switch (config/ml): in `filter` mode a signal whose model predicts below `minConfidence` is refused. */
+  ml: Pick<MlConfig, 'mode' | 'minConfidence'>;
   /**
    * Not config (no document can set it): the backtester's `allowMissingReference` opt-out. When true
    * the regime reference's freshness is not checked (no reference gate, no reference alerts).
@@ -59,10 +62,11 @@ export interface TradingConfig {
 }
 
 export function tradingConfigFrom(
-  c: Pick<StrategyConfigs, 'risk' | 'filters' | 'protections' | 'paper' | 'macro'>,
+  c: Pick<StrategyConfigs, 'risk' | 'filters' | 'protections' | 'paper' | 'macro' | 'ml'>,
   feeds: TradingConfig['feeds'] = DEFAULT_FEEDS,
 ): TradingConfig {
   return {
+    ml: { mode: c.ml.mode, minConfidence: c.ml.minConfidence },
     risk: c.risk,
     filters: c.filters,
     protections: c.protections,

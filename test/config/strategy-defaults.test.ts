@@ -66,3 +66,28 @@ describe('config documents registry', () => {
     expect(mlConfigSchema.safeParse(ml).success).toBe(false);
   });
 });
+
+describe('default shadow challengers (config/ml shadow.variations)', () => {
+  it('each applies onto the default configs (existing keys, values the documents accept) and changes something', async () => {
+    const { applyOverrides } = await import('../../shared/backtest/config.js');
+    const { DEFAULT_STRATEGY_CONFIGS } = await import('../../shared/config/strategy.js');
+    expect(DEFAULT_ML_CONFIG.shadow.variations).toHaveLength(8);
+    for (const v of DEFAULT_ML_CONFIG.shadow.variations) {
+      const c = applyOverrides(DEFAULT_STRATEGY_CONFIGS, v.overrides);
+      expect(c, v.name).not.toEqual(DEFAULT_STRATEGY_CONFIGS);
+    }
+  });
+
+  it('names are unique, CHAMPION is reserved, an override path must look like a key path', () => {
+    const base = structuredClone(DEFAULT_ML_CONFIG);
+    const dup = structuredClone(base);
+    dup.shadow.variations.push({ ...dup.shadow.variations[0]! });
+    expect(mlConfigSchema.safeParse(dup).error?.issues[0]?.message).toMatch(/duplicate variation name AGGRESSIVE/);
+    const champ = structuredClone(base);
+    champ.shadow.variations[0]!.name = 'CHAMPION';
+    expect(mlConfigSchema.safeParse(champ).success).toBe(false);
+    const badPath = structuredClone(base);
+    badPath.shadow.variations[0]!.overrides = { 'risk': 1 };
+    expect(mlConfigSchema.safeParse(badPath).success).toBe(false);
+  });
+});

@@ -242,3 +242,33 @@ describe('hot path', () => {
     expect(r.events).toHaveLength(0);
   });
 });
+
+describe('the ML filter (config/ml mode filter) inside the core', () => {
+  const ml = (probability: number | null) => ({ probability, modelVersion: 'v52_divergence@3', featureVersion: 'v52_divergence/1', ...(probability === null ? { error: 'feature rsi is null' } : {}) });
+
+  it('advisory mode never refuses, whatever the prediction', () => {
+    const cfg = defaultCfg();
+    expect(cfg.ml.mode).toBe('advisory');
+    const s0 = createTradingState('a', cfg, T);
+    expect(applySignal(s0, scalp('BTCUSDT', T, { ml: ml(0.1) }), null, cfg, T).decision.accepted).toBe(true);
+    expect(applySignal(s0, scalp('BTCUSDT', T, { ml: ml(null) }), null, cfg, T).decision.accepted).toBe(true);
+  });
+
+  it('filter mode: below minConfidence refused, at it accepted, no model not filtered, a failed prediction fails closed', () => {
+    const cfg = { ...defaultCfg(), ml: { mode: 'filter' as const, minConfidence: 0.6 } };
+    const s0 = createTradingState('a', cfg, T);
+    const low = applySignal(s0, scalp('BTCUSDT', T, { ml: ml(0.59) }), null, cfg, T);
+    expect(low.decision).toMatchObject({ accepted: false, reason: 'ml_filter' });
+    expect(low.state.account).toBe(s0.account);
+    expect(applySignal(s0, scalp('BTCUSDT', T, { ml: ml(0.6) }), null, cfg, T).decision.accepted).toBe(true);
+    expect(applySignal(s0, scalp('BTCUSDT', T), null, cfg, T).decision.accepted).toBe(true);
+    expect(applySignal(s0, scalp('BTCUSDT', T, { ml: ml(null) }), null, cfg, T).decision).toMatchObject({ accepted: false, reason: 'ml_unavailable' });
+  });
+
+  it('a signal message carrying a prediction validates; an impossible probability is refused at the boundary', () => {
+    const sig = scalp('BTCUSDT', T, { ml: ml(0.7) });
+    expect(signalSchema.safeParse(sig).success).toBe(true);
+    expect(signalSchema.safeParse({ ...sig, ml: { ...ml(0.7), probability: 1.5 } }).success).toBe(false);
+    expect(signalSchema.safeParse({ ...sig, ml: { ...ml(0.7), extra: 1 } }).success).toBe(false);
+  });
+});
