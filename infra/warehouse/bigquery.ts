@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { BigQuery, type BigQueryOptions, type Dataset, type TableMetadata } from '@google-cloud/bigquery';
 import type { CandleRange, Row, Warehouse } from '../../shared/ports/warehouse.js';
+import type { LearningTable } from '../../shared/ports/learning-history.js';
 import type { Candle } from '../../shared/model/market.js';
 import { DATASET, TABLES, type Column, type TableName } from '../../shared/warehouse-schema.js';
 import type { Logger } from '../../shared/log.js';
@@ -149,6 +150,28 @@ export function runRowsQuery(projectId: string, dataset: string, table: RunTable
       `SELECT ${select.join(', ')} FROM ${tableRef(projectId, dataset, table)} WHERE ${bqIdent('run_id')} = @runId ` +
       `QUALIFY ROW_NUMBER() OVER (PARTITION BY ${key} ORDER BY ${bqIdent('created_at')} ASC) = 1 ORDER BY ${key}`,
     params: { runId },
+  };
+}
+
+/**
+ * The rows of one strategy in a learning table (shared/ports/learning-history.ts), key-de-duplicated
+ * (first row per key), ordered by key. Parameterised: the strategy is never spliced into the SQL.
+ */
+export function strategyRowsQuery(projectId: string, dataset: string, table: LearningTable, strategy: string): BigQueryStatement {
+  const t = TABLES[table];
+  const select = t.columns.map((c: Column) =>
+    c.type === 'TIMESTAMP'
+      ? `UNIX_MILLIS(${bqIdent(c.name)}) AS ${bqIdent(c.name)}`
+      : c.type === 'JSON'
+        ? `TO_JSON_STRING(${bqIdent(c.name)}) AS ${bqIdent(c.name)}`
+        : bqIdent(c.name),
+  );
+  const key = t.key.map((k: string) => bqIdent(k)).join(', ');
+  return {
+    query:
+      `SELECT ${select.join(', ')} FROM ${tableRef(projectId, dataset, table)} WHERE ${bqIdent('strategy')} = @strategy ` +
+      `${dedupClause(table)} ORDER BY ${key}`,
+    params: { strategy },
   };
 }
 
@@ -298,7 +321,15 @@ export class BigQueryWarehouse implements Warehouse {
 
   /** The rows of one run of a run table (see `runRowsQuery`), in `Row` form. */
   async runRows(table: RunTable, runId: string): Promise<Row[]> {
-    const rows = await this.run(runRowsQuery(this.projectId, this.datasetId, table, runId));
+    return this.asRows(table, await this.run(runRowsQuery(this.projectId, this.datasetId, table, runId)));
+  }
+
+  /** LearningHistory: the rows of one strategy (see `strategyRowsQuery`), in `Row` form. */
+  async strategyRows(table: LearningTable, strategy: string): Promise<Row[]> {
+    return this.asRows(table, await this.run(strategyRowsQuery(this.projectId, this.datasetId, table, strategy)));
+  }
+
+  private asRows(table: TableName, rows: Array<Record<string, unknown>>): Row[] {
     const cols: readonly Column[] = TABLES[table].columns;
     return rows.map((r) => {
       const out: Row = {};

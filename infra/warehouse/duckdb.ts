@@ -11,6 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import type { CandleRange, Row, Warehouse } from '../../shared/ports/warehouse.js';
+import type { LearningTable } from '../../shared/ports/learning-history.js';
 import { INTERVAL_MS, INTERVALS, type Candle, type Interval, type Venue } from '../../shared/model/market.js';
 import { TABLES, type Column, type TableName } from '../../shared/warehouse-schema.js';
 import type { Logger } from '../../shared/log.js';
@@ -277,6 +278,11 @@ export class DuckDbWarehouse implements Warehouse {
   /** The rows of one run of a run table (`backtest_trials`, `backtest_manifests`), ordered by key. */
   async runRows(table: 'backtest_trials' | 'backtest_manifests', runId: string): Promise<Row[]> {
     return (await this.rowsWhere(table, `${duckIdent('run_id')} = $runId`, { runId }));
+  }
+
+  /** LearningHistory (shared/ports/learning-history.ts): the rows of one strategy, ordered by key. */
+  strategyRows(table: LearningTable, strategy: string): Promise<Row[]> {
+    return this.rowsWhere(table, `${duckIdent('strategy')} = $strategy`, { strategy });
   }
 
   private rowsWhere(table: TableName, where: string, params: Record<string, DuckDBValue>): Promise<Row[]> {
