@@ -126,6 +126,8 @@ export const shadowVariationResultSchema = z.strictObject({
   periods: z.record(z.string(), shadowPeriodStatsSchema),
   /** Set when the variation could not run (bad override): its reason; periods then empty. */
   error: z.string().optional(),
+  /** How the variation ran when it matters to the reader, e.g. "no model: ..." for an ML-filter variation run without models. */
+  note: z.string().optional(),
 });
 export type ShadowVariationResult = z.infer<typeof shadowVariationResultSchema>;
 
