@@ -14,6 +14,7 @@ const SUBCOMMANDS: Record<string, string> = {
   launch: './backtest/launch.js',
   collect: './backtest/collect.js',
   hyperopt: './backtest/hyperopt.js',
+  shadow: './backtest/shadow.js',
 };
 
 async function dispatch(argv: string[]): Promise<void> {
