@@ -109,8 +109,8 @@ export function buildBarChart(raw: BarChartInput, theme: Theme = DARK_THEME): Ba
     const h = rowH * BAR.barShare;
     const x1 = x(b.value);
     const fill = b.highlight ? theme.entry : b.value >= 0 ? theme.win : theme.loss;
-    const x0 = Math.min(zeroX, x1);
     const w = Math.max(Math.abs(x1 - zeroX), 1 * s);
+    const x0 = b.value < 0 ? zeroX - w : zeroX;
     if (b.highlight) body.push(rect(0, cy - rowH / 2, W, rowH, { fill: theme.header }));
     body.push(rect(x0, cy - h / 2, w, h, { fill, rx: 2 * s }));
     boxes.push({ label: b.label, x0, x1: x0 + w, y: cy - h / 2, h, fill });

@@ -192,17 +192,22 @@ export function shadowRows(r: ShadowResults, hours: number): { rows: ShadowRow[]
 }
 
 /**
- * A variation name in at most `w` characters: words (split on `_`) shortened evenly, numbers kept
- * (CONFIDENCE_55 -> CONFIDE_55, VOLATILITY_SIZED -> VOLA_SIZE); one long word is cut with a dot.
+ * A variation name in at most `w` characters: the longest word (split on `_`) shortened first, numbers kept
+ * (CONFIDENCE_55 -> CONFIDE_55, VOLATILITY_SIZED -> VOLAT_SIZE); one long word is cut with a dot.
  */
 export function abbreviate(name: string, w: number): string {
   if (name.length <= w) return name;
   const parts = name.split('_').filter(Boolean);
   if (parts.length > 1) {
-    for (let len = Math.max(...parts.map((p) => p.length)) - 1; len >= 1; len--) {
-      const s = parts.map((p) => (/^\d+$/.test(p) ? p : p.slice(0, len))).join('_');
-      if (s.length <= w) return s;
+    // shorten the longest word (the last of equals) one letter at a time
+    while (parts.join('_').length > w) {
+      let at = -1;
+      for (const [i, p] of parts.entries()) if (!/^\d+$/.test(p) && p.length > 1 && (at < 0 || p.length >= parts[at]!.length)) at = i;
+      if (at < 0) break;
+      parts[at] = parts[at]!.slice(0, -1);
     }
+    const s = parts.join('_');
+    if (s.length <= w) return s;
   }
   return `${name.slice(0, w - 1)}.`;
 }
