@@ -29,7 +29,8 @@ import {
   type StoredModel,
 } from '../learning/types.js';
 import { parsePeriod } from './command-parser.js';
-import type { TelegramDeps } from './deps.js';
+import type { TelegramDeps, TelegramSide } from './deps.js';
+import { drainAndContinue } from './dispatch.js';
 import { escapeHtml, fmtDuration, fmtTimeUtc, fmtUsd, html, MAX_CAPTION_CHARS, MAX_MESSAGE_CHARS, truncateHtml } from './html.js';
 import { enqueue, type EnqueueItem } from './outbox.js';
 
@@ -416,15 +417,16 @@ export function researchSlot(now: number, timeZone = 'America/Los_Angeles'): str
 /**
  * Queues the research summary for the owner (text, then the shadow chart when there is a run). The
  * outbox keys derive from `slot` (researchSlot): a retried retraining run queues nothing new that day.
- * No owner configured: nothing queued (`reason` says so).
+ * Goes to the owner's chat (`npm start`'s local console chat when no owner is configured); none:
+ * nothing queued (`reason` says so).
  */
 export async function queueResearchSummary(
   d: Pick<TelegramDeps, 'state' | 'charts' | 'access' | 'clock'>,
   input: ResearchSummaryInput,
   slot: string,
 ): Promise<{ queued: number; reason?: string }> {
-  const owner = d.access.owner;
-  if (owner === undefined) return { queued: 0, reason: 'no owner configured (telegram owner id)' };
+  const owner = d.access.ownerChat;
+  if (owner === undefined) return { queued: 0, reason: 'no owner chat (no telegram owner id configured, no local chat)' };
   const s = researchSummary(input);
   const items: EnqueueItem[] = [{ key: `research:${slot}:${owner}:text`, chatId: owner, op: { type: 'text', text: s.text } }];
   if (s.chart) {
@@ -432,4 +434,19 @@ export async function queueResearchSummary(
     items.push({ key: `research:${slot}:${owner}:png`, chatId: owner, op: { type: 'photo', fileId: '', caption: s.caption ?? '' }, photo: { source: png.png, filename: 'shadow.png', contentType: 'image/png' } });
   }
   return { queued: (await enqueue(d.state, items, d.clock.now())).length };
+}
+
+/**
+ * What the retraining run (02:00 America/Los_Angeles) calls after it wrote its runs: queues the summary
+ * for the owner (once per Los Angeles day of `now`) and drains the outbox, as the reports function does.
+ */
+export async function sendResearchSummary(
+  side: TelegramSide,
+  input: ResearchSummaryInput,
+  now: number,
+): Promise<{ slot: string; queued: number; sent: number; remaining: number; reason?: string }> {
+  const slot = researchSlot(now);
+  const q = await queueResearchSummary(side.deps, input, slot);
+  const drained = await drainAndContinue(side.deps, side.sender);
+  return { slot, queued: q.queued, sent: drained.sent, remaining: drained.remaining, ...(q.reason ? { reason: q.reason } : {}) };
 }

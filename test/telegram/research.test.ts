@@ -19,6 +19,7 @@ import {
   queueResearchSummary,
   researchSlot,
   researchSummary,
+  sendResearchSummary,
   SHADOW_TABLE_WIDTH,
   shadowChartInput,
   shadowPeriodHours,
@@ -26,6 +27,7 @@ import {
   shadowTableLines,
 } from '../../shared/telegram/research.js';
 import { alertCaption, type AlertRecord } from '../../shared/telegram/format.js';
+import type { AccessControl } from '../../shared/telegram/access.js';
 import { DEFAULT_SHADOW_VARIATIONS } from '../../shared/config/strategy.js';
 import { makeHarness, OWNER, PNG_SIGNATURE, textsTo, textUpdate, type Harness } from './helpers.js';
 import { modelRuns, shadowResults, storedModel } from './research-fixtures.js';
@@ -246,7 +248,13 @@ describe('in the bot (webhook -> local Bot API server)', () => {
     expect(photos[0]!.files[0]!.bytes.subarray(0, 8)).toEqual(PNG_SIGNATURE);
     // only the owner: no other chat got anything
     expect(new Set(h.server.ok('sendMessage').map((r) => r.chatId))).toEqual(new Set([OWNER]));
-    // the next day is a new summary
-    expect(await queueResearchSummary(h.rt.deps, input, '2099-01-01')).toEqual({ queued: 2 });
+    // the next day is a new summary; sendResearchSummary (what the retraining run calls) queues and sends it
+    const nextDay = h.clock.now() + 24 * 3_600_000;
+    expect(await sendResearchSummary(h.rt, input, nextDay)).toEqual({ slot: '2025-06-23', queued: 2, sent: 2, remaining: 0 });
+    expect(await sendResearchSummary(h.rt, input, nextDay + 3_600_000)).toMatchObject({ slot: '2025-06-23', queued: 0 });
+    expect(textsTo(h.server, OWNER).filter((x) => x.includes('Research summary'))).toHaveLength(2);
+    // no owner chat: nothing queued, and the reason says why
+    const noOwner = { ...h.rt.deps, access: { ownerChat: undefined } as unknown as AccessControl };
+    expect(await queueResearchSummary(noOwner, input, '2099-01-01')).toEqual({ queued: 0, reason: expect.stringContaining('no owner chat') });
   });
 });
