@@ -63,24 +63,28 @@ export async function readDoc<T>(state: Pick<StateStore, 'get'>, path: string, s
 }
 
 /**
- * The retraining cursor's count of labelled trades (`learning/{strategy}`, written by the retraining
- * run). Read leniently: the first non-negative integer of `labelledTrades` / `tradesSeen`; anything
- * else (absent, another shape) gives null and the reply simply leaves the count out.
+ * What /models shows of the retraining cursor (`learning/{strategy}`, owned and validated by the
+ * retraining run, shared/learning/model-store.ts): the completed trades its last run saw
+ * (`tradesSeen`) and a candidate waiting for the owner's approval of a feature change (`pending`).
+ * Read leniently, field by field: a field of another shape is left out of the reply, never guessed.
  */
-function labelledTradesOf(doc: unknown): number | null {
-  if (!doc || typeof doc !== 'object') return null;
+function cursorOf(doc: unknown): { labelledTrades: number | null; pending: { version: string; reason: string } | null } {
+  if (!doc || typeof doc !== 'object') return { labelledTrades: null, pending: null };
   const d = doc as Record<string, unknown>;
-  for (const k of ['labelledTrades', 'tradesSeen']) {
-    const v = d[k];
-    if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
-  }
-  return null;
+  const seen = d.tradesSeen;
+  const p = d.pending as Record<string, unknown> | null | undefined;
+  return {
+    labelledTrades: typeof seen === 'number' && Number.isInteger(seen) && seen >= 0 ? seen : null,
+    pending: p && typeof p === 'object' && typeof p.version === 'string' ? { version: p.version, reason: typeof p.reason === 'string' ? p.reason : '' } : null,
+  };
 }
 
 export interface ModelEntry {
   strategy: StrategyId;
   model: DocRead<StoredModel>;
   labelledTrades: number | null;
+  /** A trained candidate kept out until the owner approves its feature change. */
+  pending: { version: string; reason: string } | null;
 }
 
 /** The model in force of every strategy (validated), with the retraining cursor's trade count. */
@@ -88,7 +92,7 @@ export async function readModels(state: Pick<StateStore, 'get'>): Promise<ModelE
   return Promise.all(
     STRATEGIES.map(async (strategy) => {
       const [model, cursor] = await Promise.all([readDoc(state, modelPath(strategy), storedModelSchema), state.get<unknown>(learningStatePath(strategy))]);
-      return { strategy, model, labelledTrades: labelledTradesOf(cursor) };
+      return { strategy, model, ...cursorOf(cursor) };
     }),
   );
 }
@@ -109,6 +113,12 @@ export function mlModeText(ml: Pick<MlConfig, 'mode' | 'minConfidence'>): string
 }
 
 function modelBlock(e: ModelEntry, minNewTrades: number, now: number): string[] {
+  const lines = modelLines(e, minNewTrades, now);
+  if (e.pending) lines.push(html`   ⏳ ${e.pending.version} waits for the owner's approval${e.pending.reason ? `: ${e.pending.reason}` : ''}`);
+  return lines;
+}
+
+function modelLines(e: ModelEntry, minNewTrades: number, now: number): string[] {
   const head = html`<b>${e.strategy}</b>`;
   if (e.model.status === 'absent') {
     const n = e.labelledTrades === null ? '' : `${e.labelledTrades} labelled trades, `;

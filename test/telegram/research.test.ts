@@ -192,7 +192,8 @@ describe('in the bot (webhook -> local Bot API server)', () => {
     const now = h.clock.now();
     await h.state.set(modelPath('v52_divergence'), storedModel(now) as unknown as DocData);
     await h.state.set(modelPath('levels_exhaustion'), { ...storedModel(now), strategy: 'levels_exhaustion', metrics: { ...storedModel(now).metrics, score: 1.5 } } as unknown as DocData);
-    await h.state.set(learningStatePath('dca'), { labelledTrades: 12 } as unknown as DocData);
+    await h.state.set(learningStatePath('dca'), { n: 0, lastRunAt: null, lastRunId: null, lastOutcome: null, tradesSeen: 12, lastExitTime: null, pending: null } as unknown as DocData);
+    await h.state.set(learningStatePath('v52_divergence'), { n: 5, lastRunAt: now, lastRunId: 'r1', lastOutcome: 'features_changed', tradesSeen: 200, lastExitTime: now, pending: { version: 'v52_divergence@5', reason: 'features differ: +funding_rate' } } as unknown as DocData);
     await h.deliver(textUpdate(OWNER, '/models'));
     const t = lastText();
     expect(t).toContain('🧠 <b>Models</b> · ML advisory');
@@ -200,7 +201,7 @@ describe('in the bot (webhook -> local Bot API server)', () => {
     expect(t).toContain('acc 0.70 · prec 0.75 · rec 0.60 (40 scored, 20 won)');
     expect(t).toContain('trained 2025-06-22 11:00 UTC (3h 00m ago)');
     expect(t).toContain('window 2025-05-23 → 2025-06-22 · 160 train + 40 scored rows');
-    expect(t).toContain('top: rsi 0.40 · volume_z 0.30 · ema_gap 0.20');
+    expect(t).toContain("top: rsi 0.40 · volume_z 0.30 · ema_gap 0.20\n   ⏳ v52_divergence@5 waits for the owner's approval: features differ: +funding_rate");
     expect(t).toMatch(/<b>levels_exhaustion<\/b> · ⚠️ stored model unreadable \(metrics\.score: .+\); the next retraining replaces it/);
     expect(t).toContain('<b>dca</b> · no model yet (12 labelled trades, needs 20 new)');
     expect(t).toContain('<b>channel</b> · no model yet (needs 20 new)');
