@@ -11,7 +11,7 @@ import { DEFAULT_STRATEGY_CONFIGS, DEFAULT_SHADOW_VARIATIONS, type MlConfig } fr
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { applyOverrides } from '../../shared/backtest/config.js';
 import { createMarket } from '../../shared/backtest/market.js';
-import type { MacroSeries } from '../../shared/backtest/macro.js';
+import { macroTimeline, type MacroSeries } from '../../shared/backtest/macro.js';
 import { runBacktest } from '../../shared/backtest/run.js';
 import { runShadow, type ShadowRun } from '../../shared/shadow/runner.js';
 import { CHAMPION } from '../../shared/shadow/variations.js';
@@ -51,4 +51,20 @@ describe.skipIf(kit.skip)(kit.title, () => {
     }
     expect(shadow.results.scans).toBeGreaterThan(shadow.trades[CHAMPION]!.length);
   }, 300_000);
+
+  it('the shared bias is keyed by what it reads: a config with longer hot windows (DCA high window x3: 5m 207 -> 495 candles) computes its own', () => {
+    const system = { symbols: DEFAULT_SYSTEM_CONFIG.symbols, hotWindowCandles: DEFAULT_SYSTEM_CONFIG.hotWindowCandles };
+    const longer = applyOverrides(DEFAULT_STRATEGY_CONFIGS, { 'macro.setups.DCA.highWindowMs': 3 * DEFAULT_STRATEGY_CONFIGS.macro.setups.DCA.highWindowMs });
+    const range = { symbols: SYMBOLS, from: FROM, to: FROM + 6 * HOUR };
+    const shared = freshMacro();
+    const champ = macroTimeline({ ...range, series: shared, strategies: DEFAULT_STRATEGY_CONFIGS, system });
+    const swingOnly = macroTimeline({ ...range, series: shared, strategies: applyOverrides(DEFAULT_STRATEGY_CONFIGS, { 'macro.setups.DCA.dropFromHighPct': 4 }), system });
+    const long = macroTimeline({ ...range, series: shared, strategies: longer, system });
+    const alone = macroTimeline({ ...range, series: freshMacro(), strategies: longer, system });
+    // A swing-only change shares the champion's bias objects; the longer windows do not (and equal their own fresh computation).
+    expect(swingOnly.slots.every((x, k) => x.biasResult === champ.slots[k]!.biasResult)).toBe(true);
+    expect(long.slots.some((x, k) => x.biasResult === champ.slots[k]!.biasResult)).toBe(false);
+    expect(exact(long.slots.map((x) => [x.bias, x.biasResult]))).toBe(exact(alone.slots.map((x) => [x.bias, x.biasResult])));
+    expect(exact(long.slots.map((x) => x.biasResult))).not.toBe(exact(champ.slots.map((x) => x.biasResult)));
+  }, 120_000);
 });
