@@ -15,8 +15,8 @@
  *   library's `predictProbability` (2.1.0) seeds its `reduce` with the first tree's vote, so it is
  *   off by that vote (5 trees all voting 1 give 0.800001);
  * - importances are computed from the trees here (mean decrease in Gini impurity, as the library's
- *   `featureImportance`, which divides by zero on a tree without a split and needs the training
- *   matrix's width that a loaded forest no longer has).
+ *   `featureImportance`, which subtracts the children's gains from a node's (negative shares), divides
+ *   by zero on a tree without a split, and needs the training width a loaded forest no longer has).
  * Feature bagging is WITHOUT replacement (`replacement: false`): in this library `replacement`
  * applies to the per-tree feature subset (rows are always bootstrapped with replacement when
  * `useSampleBagging`), and with replacement a tree can get the same column twice and see fewer features.
@@ -101,9 +101,10 @@ export function probabilitiesOfWin(forest: Forest, X: readonly (readonly number[
 }
 
 /**
- * Normalised importances (sum 1), descending (ties by name): per tree, each split's weighted Gini
- * decrease (gain x rows minus the children's), normalised per tree (trees without a split skipped),
- * averaged over the trees, mapped back to the original columns. All zero (no split anywhere): equal shares.
+ * Normalised importances (sum 1), descending (ties by name): the mean decrease in Gini impurity. Per
+ * tree, each real split (a node with two children) adds its Gini gain x the rows it split to its
+ * column; each tree's total is normalised to 1 (a tree without a split adds nothing), the trees are
+ * averaged, mapped back to the original columns. No split anywhere: equal shares.
  */
 export function featureImportances(forest: Forest, names: readonly string[]): Array<{ feature: string; importance: number }> {
   if (names.length !== forest.width) throw new Error(`featureImportances: ${names.length} names for ${forest.width} features`);
@@ -113,20 +114,18 @@ export function featureImportances(forest: Forest, names: readonly string[]): Ar
     const cols = indexes[t] as number[];
     const imp = new Array<number>(cols.length).fill(0);
     const walk = (n: TreeNode | undefined): void => {
-      if (!n || n.splitColumn === undefined || !((n.gain ?? 0) > 0)) return;
-      let f = (n.gain as number) * (n.numberSamples ?? 0);
-      if (n.left) f -= (n.left.gain ?? 0) * (n.left.numberSamples ?? 0);
-      if (n.right) f -= (n.right.gain ?? 0) * (n.right.numberSamples ?? 0);
+      if (!n || n.splitColumn === undefined || !n.left || !n.right) return;
+      const f = Math.max(0, n.gain ?? 0) * (n.numberSamples ?? 0);
       imp[n.splitColumn] = (imp[n.splitColumn] as number) + f;
       walk(n.left);
       walk(n.right);
     };
     walk(est.root);
-    const s = imp.reduce((a, b) => a + Math.max(0, b), 0);
+    const s = imp.reduce((a, b) => a + b, 0);
     if (!(s > 0)) return;
     imp.forEach((v, k) => {
       const col = cols[k] as number;
-      total[col] = (total[col] as number) + Math.max(0, v) / s;
+      total[col] = (total[col] as number) + v / s;
     });
   });
   const sum = total.reduce((a, b) => a + b, 0);
@@ -137,12 +136,12 @@ export function featureImportances(forest: Forest, names: readonly string[]): Ar
 }
 
 /** The forest as a JSON string (stored in the model document); refused above MAX_FOREST_BYTES. */
-export function serializeForest(forest: Forest): string {
+export function serializeForest(forest: Forest, maxBytes: number = MAX_FOREST_BYTES): string {
   const json = JSON.stringify({ width: forest.width, model: forest.rf.toJSON() });
   const bytes = new TextEncoder().encode(json).length;
-  if (bytes > MAX_FOREST_BYTES) {
+  if (bytes > maxBytes) {
     throw new Error(
-      `serialized forest is ${bytes} bytes, above the ${MAX_FOREST_BYTES}-byte limit of a stored model (Firestore documents hold 1 MiB): ` +
+      `serialized forest is ${bytes} bytes, above the ${maxBytes}-byte limit of a stored model (Firestore documents hold 1 MiB): ` +
         'lower config/ml model.trees or model.maxDepth, or raise model.minLeafRows',
     );
   }
