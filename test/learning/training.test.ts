@@ -150,7 +150,7 @@ describe('forest wrapper', () => {
   it('60 trees of depth 6 stay well under the stored-model limit; a larger forest is refused', () => {
     // The real rows repeated to 300 (slightly perturbed, so every value is distinct) with minLeafRows 1:
     // depth 6 caps a tree at 64 leaves whatever the row count, so this is near the largest such forest
-    // (3,000 rows measured 335,505 bytes; see the note).
+    //.
     const big = Array.from({ length: 300 }, (_, k) => X[k % X.length]!.map((v, j) => v + ((k * 7 + j) % 13) * 1e-3));
     const by = Array.from({ length: 300 }, (_, k) => y[k % y.length]!);
     const forest = trainForest(big, by, { ...cfg.model, minLeafRows: 1 });
