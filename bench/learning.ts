@@ -4,6 +4,7 @@
  * month's real closed trades, each joined to its scan (shared/learning/labels.ts). Then:
  * - learning_train_strategy: trainCandidate (config/ml defaults: 60 trees, depth 6) on the strategy
  *   with the most trades, against a single-tree fit of the same rows in the same run;
+ * - learning_train_3000: the same strategy's rows cycled to 3,000 (the month has fewer), same baseline;
  * - learning_train_all: every strategy's candidate in turn (the daily run's work), rows stated
  *   honestly (the month's trades of all strategies; fewer than 2,000 if that is what the month has);
  * - learning_predict: Predictor.predict per scan (warm forest cache) over the month's TAKE decisions,
@@ -71,6 +72,26 @@ export async function runLearningBench(opts: { print?: boolean } = {}): Promise<
     trained: full.r.ok,
     score: full.r.ok ? round(full.r.model.metrics.score, 4) : null,
     forest_bytes: full.r.ok ? new TextEncoder().encode(full.r.model.forest ?? '').length : null,
+  });
+  // A few thousand rows: the month has fewer, so the top strategy's real rows are cycled to 3,000 with a
+  // shifted decision time per cycle (the feature vectors repeat; the forest sees 3,000 rows to split).
+  const cycle = topRows[topRows.length - 1]!.decisionTs - topRows[0]!.decisionTs + 3_600_000;
+  const big = Array.from({ length: 3000 }, (_, k) => {
+    const r = topRows[k % topRows.length]!;
+    const shift = Math.floor(k / topRows.length) * cycle;
+    return { ...r, signalId: `${r.signalId}#${k}`, decisionTs: r.decisionTs + shift, entryTime: r.entryTime + shift, exitTime: r.exitTime + shift };
+  });
+  const bigOne = timeTrain(big, 1);
+  const bigFull = timeTrain(big, ml.model.trees);
+  emit({
+    bench: 'learning_train_3000',
+    strategy: top,
+    rows: big.length,
+    note: `the month's ${topRows.length} real ${top} trades cycled to 3,000 rows`,
+    train_ms: round(bigFull.ms, 1),
+    baseline_single_tree_ms: round(bigOne.ms, 1),
+    ratio_vs_single_tree: round(bigFull.ms / bigOne.ms, 2),
+    trained: bigFull.r.ok,
   });
   let allMs = 0;
   let allOne = 0;

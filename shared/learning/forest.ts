@@ -17,6 +17,10 @@
  * - importances are computed from the trees here (mean decrease in Gini impurity, as the library's
  *   `featureImportance`, which subtracts the children's gains from a node's (negative shares), divides
  *   by zero on a tree without a split, and needs the training width a loaded forest no longer has).
+ * - features are binned into FEATURE_BINS quantile bins of the training rows (edges stored with the
+ *   forest, applied identically at prediction) and the library's split search scores each distinct
+ *   candidate once (`dedupeSplitCandidates`): ml-cart's search is O(n^2) per feature and node, 3,000
+ *   raw rows took minutes; binned, seconds. (Histogram binning as in LightGBM / sklearn's HistGradientBoosting.)
  * Feature bagging is WITHOUT replacement (`replacement: false`): in this library `replacement`
  * applies to the per-tree feature subset (rows are always bootstrapped with replacement when
  * `useSampleBagging`), and with replacement a tree can get the same column twice and see fewer features.
@@ -53,7 +57,77 @@ export interface Forest {
   readonly rf: RfClassifier;
   /** Feature count it was trained on (a prediction with another width is refused). */
   readonly width: number;
+  /** Per feature, the ascending bin edges the trees read values through (see `binOf`). */
+  readonly edges: readonly (readonly number[])[];
 }
+
+/** Bins per feature (quantiles of the training rows): the trees split on bin numbers. */
+export const FEATURE_BINS = 32;
+
+/**
+ * Quantile bin edges of one training column: at most FEATURE_BINS - 1 distinct interior cut points.
+ * A value's bin is the number of edges <= it, so training and prediction bin identically.
+ */
+function binEdges(values: readonly number[]): number[] {
+  const sorted = [...values].sort((a, b) => a - b);
+  const edges: number[] = [];
+  for (let k = 1; k < FEATURE_BINS; k++) {
+    const v = sorted[Math.floor((k * sorted.length) / FEATURE_BINS)] as number;
+    if (v > (sorted[0] as number) && (edges.length === 0 || v > (edges[edges.length - 1] as number))) edges.push(v);
+  }
+  return edges;
+}
+
+function binOf(edges: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = edges.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((edges[mid] as number) <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Rows as the trees read them (each value replaced by its bin number). */
+export function binned(forest: Pick<Forest, 'edges'>, X: readonly (readonly number[])[]): number[][] {
+  return X.map((r) => r.map((v, j) => binOf(forest.edges[j] as number[], v)));
+}
+
+interface CartNodeProto {
+  featureSplit(x: number[], y: number[]): number[];
+  __cstDeduped?: boolean;
+}
+
+/**
+ * ml-cart scores a candidate split at every label change along the sorted column, each over all the
+ * node's rows: O(n^2) per feature and node (3,000 rows took minutes). On binned columns most of those
+ * candidates are the same value; scoring each distinct value once finds the same best split (equal
+ * candidates have equal gain and the first one wins either way), so the trees are identical, only
+ * built much faster. Patched once on the library's tree-node prototype (reached through a trained tree:
+ * ml-cart does not export it).
+ */
+function dedupeSplitCandidates(rf: RfClassifier): void {
+  const root = (rf as unknown as { estimators?: Array<{ root?: object }> }).estimators?.[0]?.root;
+  if (!root) return;
+  const proto = Object.getPrototypeOf(root) as CartNodeProto;
+  if (proto.__cstDeduped || typeof proto.featureSplit !== 'function') return;
+  const original = proto.featureSplit;
+  proto.featureSplit = function featureSplit(this: unknown, x: number[], y: number[]): number[] {
+    const all = original.call(this, x, y);
+    const seen = new Set<number>();
+    const out: number[] = [];
+    for (const v of all) {
+      if (!seen.has(v)) {
+        seen.add(v);
+        out.push(v);
+      }
+    }
+    return out;
+  };
+  proto.__cstDeduped = true;
+}
+let patched = false;
 
 /** The library options of config/ml `model` for `width` features. */
 export function forestOptions(params: ForestParams, width: number) {
@@ -75,9 +149,16 @@ export function trainForest(X: readonly (readonly number[])[], y: readonly numbe
   if (X.length !== y.length) throw new Error(`trainForest: ${X.length} rows but ${y.length} labels`);
   const width = (X[0] as readonly number[]).length;
   if (width === 0 || X.some((r) => r.length !== width)) throw new Error('trainForest: rows of different or zero width');
+  if (!patched) {
+    const probe = new RandomForestClassifier({ ...forestOptions(params, 1), nEstimators: 1 }) as unknown as RfClassifier;
+    probe.train([[0], [1], [0], [1]], [0, 1, 0, 1]);
+    dedupeSplitCandidates(probe);
+    patched = true;
+  }
+  const edges = Array.from({ length: width }, (_, j) => binEdges(X.map((r) => r[j] as number)));
   const rf = new RandomForestClassifier(forestOptions(params, width)) as unknown as RfClassifier;
-  rf.train(X.map((r) => [...r]), [...y]);
-  return { rf, width };
+  rf.train(binned({ edges }, X), [...y]);
+  return { rf, width, edges };
 }
 
 /** P(WIN) for one feature vector: the share of trees voting class 1. */
@@ -89,7 +170,7 @@ export function probabilityOfWin(forest: Forest, x: readonly number[]): number {
 export function probabilitiesOfWin(forest: Forest, X: readonly (readonly number[])[]): number[] {
   for (const x of X) if (x.length !== forest.width) throw new Error(`forest expects ${forest.width} features, got ${x.length}`);
   if (X.length === 0) return [];
-  const pv = forest.rf.predictionValues(X.map((r) => [...r]));
+  const pv = forest.rf.predictionValues(binned(forest, X));
   const out: number[] = [];
   for (let i = 0; i < pv.rows; i++) {
     const votes = pv.getRow(i);
@@ -137,7 +218,7 @@ export function featureImportances(forest: Forest, names: readonly string[]): Ar
 
 /** The forest as a JSON string (stored in the model document); refused above MAX_FOREST_BYTES. */
 export function serializeForest(forest: Forest, maxBytes: number = MAX_FOREST_BYTES): string {
-  const json = JSON.stringify({ width: forest.width, model: forest.rf.toJSON() });
+  const json = JSON.stringify({ width: forest.width, edges: forest.edges, model: forest.rf.toJSON() });
   const bytes = new TextEncoder().encode(json).length;
   if (bytes > maxBytes) {
     throw new Error(
@@ -156,11 +237,15 @@ export function loadForest(json: string): Forest {
   } catch {
     throw new Error('stored forest is not JSON');
   }
-  const p = parsed as { width?: unknown; model?: { name?: unknown } };
+  const p = parsed as { width?: unknown; edges?: unknown; model?: { name?: unknown } };
   if (typeof p !== 'object' || p === null || typeof p.width !== 'number' || !Number.isInteger(p.width) || p.width < 1 || typeof p.model !== 'object' || p.model === null) {
-    throw new Error('stored forest is not {width, model}');
+    throw new Error('stored forest is not {width, edges, model}');
+  }
+  const edges = p.edges;
+  if (!Array.isArray(edges) || edges.length !== p.width || !edges.every((e) => Array.isArray(e) && e.every((v) => typeof v === 'number' && Number.isFinite(v)))) {
+    throw new Error(`stored forest has no valid bin edges for its ${p.width} features`);
   }
   if (p.model.name !== 'RFClassifier') throw new Error(`stored forest is not a random-forest classifier (name ${String(p.model.name)})`);
   const rf = RandomForestClassifier.load(p.model as never) as unknown as RfClassifier;
-  return { rf, width: p.width };
+  return { rf, width: p.width, edges: edges as number[][] };
 }

@@ -11,6 +11,7 @@ import { FEATURE_SETS, featureVector } from '../../shared/learning/features.js';
 import {
   FOREST_LIBRARY_VERSION,
   MAX_FOREST_BYTES,
+  binned,
   featureImportances,
   loadForest,
   probabilityOfWin,
@@ -130,7 +131,7 @@ describe('forest wrapper', () => {
     const f = trainForest(X, y, { ...cfg.model, trees: 7 });
     const loaded = loadForest(serializeForest(f));
     for (const x of X) {
-      const votes = f.rf.predictionValues([x]).getRow(0);
+      const votes = f.rf.predictionValues(binned(f, [x])).getRow(0);
       const share = votes.filter((v) => v === 1).length / votes.length;
       expect(probabilityOfWin(f, x)).toBe(share);
       expect(probabilityOfWin(loaded, x)).toBe(share);
