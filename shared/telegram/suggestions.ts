@@ -15,6 +15,8 @@ import type { ThresholdSuggestion } from '../learning/suggestions.js';
 import type { AdjustmentChange, WindowPerformance } from '../learning/rollback.js';
 import { escapeHtml, fmtTimeUtc, fmtUsd, html, MAX_MESSAGE_CHARS, truncateHtml } from './html.js';
 import { encodeCallback } from './keyboards.js';
+import { enqueue } from './outbox.js';
+import type { TelegramDeps } from './deps.js';
 
 /** The alert kinds of adjustments: always owner only (they carry owner buttons), whatever config/telegram lists. */
 export const ADJUSTMENT_ALERT_KINDS: readonly string[] = ['adjustment_applied', 'adjustment_refused', 'adjustment_rolled_back', 'rollback_proposed'];
@@ -29,7 +31,7 @@ const signed = (x: number, d = 1) => `${x >= 0 ? '+' : ''}${x.toFixed(d)}`;
 const changeLine = (c: { document: string; field: string; before: unknown; after: unknown }) =>
   html`<code>${c.document.replace(/^config\//, '')}.${c.field}</code>: ${JSON.stringify(c.before)} → <b>${JSON.stringify(c.after)}</b>`;
 const perfLine = (label: string, p: WindowPerformance) =>
-  html`${label}: ${p.trades} trades · win ${pct(p.winRate)} · P&L ${fmtUsd(p.pnl)}`;
+  html`${label}: ${p.trades} trades · win ${pct(p.winRate)} · P&amp;L ${fmtUsd(p.pnl)}`;
 
 /** A threshold suggestion for the owner: before → after and the evidence. */
 export function suggestionText(s: ThresholdSuggestion): string {
@@ -38,8 +40,8 @@ export function suggestionText(s: ThresholdSuggestion): string {
   const lines = [
     html`🧠 <b>Threshold suggestion</b> · ${e.confidence} confidence`,
     changeLine({ document: s.document, field: s.field, before: s.before, after: s.after }) + html` (best challenger ${s.optimum})`,
-    html`Evidence: shadow <b>${e.variation}</b> over ${e.periodHours}h — ${e.trades} trades, win ${pct(e.winRate)}, PF ${num(e.profitFactor)}, P&L ${fmtUsd(e.pnl)}`,
-    html`Champion: ${e.champion.trades} trades, win ${pct(e.champion.winRate)}, PF ${num(e.champion.profitFactor)}, P&L ${fmtUsd(e.champion.pnl)}`,
+    html`Evidence: shadow <b>${e.variation}</b> over ${e.periodHours}h — ${e.trades} trades, win ${pct(e.winRate)}, PF ${num(e.profitFactor)}, P&amp;L ${fmtUsd(e.pnl)}`,
+    html`Champion: ${e.champion.trades} trades, win ${pct(e.champion.winRate)}, PF ${num(e.champion.profitFactor)}, P&amp;L ${fmtUsd(e.champion.pnl)}`,
     html`Outperformance ${signed(e.outperformancePct)}% · p=${num(e.pValue, 3)}${e.significant ? ' (significant)' : ' (not significant)'} · step ${Math.round(e.stepShare * 100)}% of 30%`,
   ];
   if (others.length > 0) lines.push(html`<i>${e.variation} also changes ${others.map(([k, v]) => `${k}=${String(v)}`).join(', ')}</i>`);
@@ -92,4 +94,15 @@ export function adjustmentAlertMessage(a: Alert): { text: string; keyboard: Inli
       text = [html`⛔ <b>Adjustment not applied</b>`, escapeHtml(a.message), when].join('\n');
   }
   return { text: truncateHtml(text, MAX_MESSAGE_CHARS), keyboard };
+}
+
+/**
+ * Queues each suggestion to the owner (before -> after, the evidence, Approve / Reject), keyed by its
+ * id: a retried run queues nothing twice while it waits. The caller drains the outbox (dispatch.ts).
+ */
+export async function queueSuggestions(d: Pick<TelegramDeps, 'state' | 'clock' | 'access'>, suggestions: readonly ThresholdSuggestion[]): Promise<number> {
+  const owner = d.access.ownerChat;
+  if (owner === undefined || suggestions.length === 0) return 0;
+  const items = suggestions.map((s) => ({ key: `sg:${s.id}`, chatId: owner, op: { type: 'text' as const, text: suggestionText(s), keyboard: suggestionKeyboard(s.id) } }));
+  return (await enqueue(d.state, items, d.clock.now())).length;
 }
