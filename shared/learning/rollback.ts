@@ -230,7 +230,8 @@ export interface RollbackTriggerDeps {
  */
 export async function askRollbacks(deps: RollbackTriggerDeps, history: TradeHistory, cfg: MlConfig, equityUsd: number, now: number): Promise<string[]> {
   const w = cfg.suggestions.rollback.windowHours * HOUR_MS;
-  const adjustments = await recentAdjustments(deps.state, now - ASK_WITHIN_WINDOWS * w);
+  // only those whose window is complete and not asked yet: no trade read otherwise
+  const adjustments = (await recentAdjustments(deps.state, now - ASK_WITHIN_WINDOWS * w)).filter((a) => !a.prompt && now >= a.appliedAt + w);
   if (adjustments.length === 0) return [];
   const from = Math.min(...adjustments.map((a) => a.appliedAt)) - w;
   const trades = await history.closedBetween(from, now);

@@ -22,6 +22,7 @@ import { decodeCallback } from '../../shared/telegram/keyboards.js';
 import { executeTradeCommand } from '../../shared/pipeline/execution/owner-commands.js';
 import { adjustmentPath } from '../../shared/state-paths.js';
 import type { TradeCommand } from '../../shared/messages.js';
+import { handle as reports } from '../../shared/pipeline/reports.js';
 import { HOUR, MIN, kitSeries, slice, SYMBOLS } from '../backtest/helpers.js';
 import { executionHarness, type Harness } from '../pipeline/harness.js';
 
@@ -136,5 +137,18 @@ describe('asking the owner', () => {
     await executeTradeCommand(deps, cmd({ type: 'suggestion_rollback', suggestionId: 'bt_v52-1', rollBack: true }, 2));
     expect((await h.root.config.strategies()).scalp.v52_divergence.exits.fixed.takeProfitPct).toBe(0.5);
     expect((await h.state.get<AdjustmentDoc>(adjustmentPath('bt_v52-1')))?.prompt).toMatchObject({ answer: 'rolled_back', answeredAt: at + HOUR });
+  }, 60_000);
+
+  it('the scheduled reports run (07:00 / 19:00 Los Angeles) runs the trigger', async () => {
+    h = await executionHarness({ start: APPLIED, config: ({ state, bus, clock, log }) => new ConfigService({ state, bus, clock, log }) });
+    await h.root.config.strategies();
+    for (const t of trades) await new StateTradeLog(h.state).record(t);
+    await h.state.create('ml_suggestions/bt_v52-2', { id: 'bt_v52-2', strategy: 'scalp_v52_divergence', parameter: 'scalp.v52_divergence.exits.fixed.takeProfitPct', current: 0.5, suggested: 0.6, status: 'approved', createdAt: APPLIED - HOUR, summary: 'backtest' });
+    await executeTradeCommand(await h.root.deps('execution'), { type: 'suggestion_decided', commandId: 'tg:1', actorId: '42', ts: APPLIED, suggestionId: 'bt_v52-2', approved: true });
+    await h.clock.advance(Date.parse('2025-06-12T02:00:00Z') - APPLIED); // 19:00 in Los Angeles
+    expect(await reports(await h.root.deps('reports'), { period: 'daily' })).toMatchObject({ rollbackAsked: 1 });
+    await h.bus.drain();
+    expect(h.alerts.filter((a) => a.kind === 'rollback_proposed').map((a) => a.subject)).toEqual(['bt_v52-2']);
+    expect(await reports(await h.root.deps('reports'), { period: 'daily' })).toMatchObject({ rollbackAsked: 0 });
   }, 60_000);
 });

@@ -368,8 +368,10 @@ const MACRO_STRATEGY_IDS = ['dca', 'swing_breakout', 'channel'];
  * adjustments were already applied this America/Los_Angeles day: counted from
  * `threshold_adjustments/*` in the SAME transaction that writes the config and the new adjustment, so
  * two concurrent approvals cannot both pass the limit (the loser's transaction is retried and sees
- * the winner's adjustment). A refused approval leaves the suggestion pending (the bot's item back to
- * `pending`) and tells the owner. Idempotent by commandId.
+ * the winner's adjustment; on Firestore the query's result set is part of the transaction's read set
+ * as well). A rolled-back adjustment still counts for its day. An approval that changes nothing (stale,
+ * invalid, already at the value) does not count. A refused approval leaves the suggestion pending (the
+ * bot's item back to `pending`) and tells the owner. Idempotent by commandId.
  */
 async function decideSuggestion(deps: ExecutionDeps, cmd: Extract<TradeCommand, { type: 'suggestion_decided' }>): Promise<CommandOutcome> {
   const now = deps.clock.now();
