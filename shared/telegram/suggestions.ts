@@ -17,6 +17,7 @@ import { escapeHtml, fmtTimeUtc, fmtUsd, html, MAX_MESSAGE_CHARS, truncateHtml }
 import { encodeCallback } from './keyboards.js';
 import { enqueue } from './outbox.js';
 import type { TelegramDeps } from './deps.js';
+import type { ResearchSuggestion } from './research.js';
 
 /** The alert kinds of adjustments: always owner only (they carry owner buttons), whatever config/telegram lists. */
 export const ADJUSTMENT_ALERT_KINDS: readonly string[] = ['adjustment_applied', 'adjustment_refused', 'adjustment_rolled_back', 'rollback_proposed'];
@@ -105,4 +106,18 @@ export async function queueSuggestions(d: Pick<TelegramDeps, 'state' | 'clock' |
   if (owner === undefined || suggestions.length === 0) return 0;
   const items = suggestions.map((s) => ({ key: `sg:${s.id}`, chatId: owner, op: { type: 'text' as const, text: suggestionText(s), keyboard: suggestionKeyboard(s.id) } }));
   return (await enqueue(d.state, items, d.clock.now())).length;
+}
+
+/** A suggestion as the daily research summary lists it (shared/telegram/research.ts). */
+export function researchSuggestionOf(s: ThresholdSuggestion): ResearchSuggestion {
+  const e = s.evidence;
+  return {
+    id: s.id,
+    strategy: s.strategies.join('/'),
+    parameter: s.key,
+    before: s.before,
+    after: s.after,
+    confidence: e.confidence,
+    evidence: `${e.variation} over ${e.periodHours}h: ${e.trades} trades, ${e.outperformancePct >= 0 ? '+' : ''}${e.outperformancePct.toFixed(1)}% vs champion, p=${e.pValue === null ? 'n/a' : e.pValue.toFixed(3)}`,
+  };
 }

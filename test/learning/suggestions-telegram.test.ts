@@ -10,7 +10,7 @@ import { DEFAULT_ML_CONFIG, DEFAULT_STRATEGY_CONFIGS } from '../../shared/config
 import { shadowResultsSchema } from '../../shared/learning/types.js';
 import { suggestFromShadow } from '../../shared/learning/suggestions.js';
 import { adjustmentAppliedAlert, adjustmentRefusedAlert, type AdjustmentDoc } from '../../shared/learning/rollback.js';
-import { queueSuggestions } from '../../shared/telegram/suggestions.js';
+import { queueSuggestions, researchSuggestionOf } from '../../shared/telegram/suggestions.js';
 import { drainAndContinue } from '../../shared/telegram/dispatch.js';
 import { publish } from '../../shared/messages.js';
 import { alertAttributes } from '../../shared/alerts.js';
@@ -63,6 +63,16 @@ describe('Telegram', () => {
     expect(msg.text).toContain('Outperformance +16.2% · p=0.034 (significant)');
     expect(msg.text).toContain('AGGRESSIVE also changes risk.scalp.perTradeRiskPct=0.75');
     expect(JSON.parse(msg.replyMarkup!).inline_keyboard[0].map((b: { callback_data: string }) => b.callback_data)).toEqual([`sa:${sg[0]!.id}`, `sr:${sg[0]!.id}`]);
+    // the same suggestion in the daily research summary's list
+    expect(researchSuggestionOf(sg[0]!)).toEqual({
+      id: sg[0]!.id,
+      strategy: 'dca/swing_breakout/channel',
+      parameter: 'macro.exits.large_cap.takeProfitPct',
+      before: 2,
+      after: 2.3,
+      confidence: 'HIGH',
+      evidence: 'AGGRESSIVE over 720h: 112 trades, +16.2% vs champion, p=0.034',
+    });
   });
 
   it('the applied confirmation carries Roll back, goes to the owner only; the buttons are owner-only and publish suggestion_rollback', async () => {
