@@ -35,8 +35,8 @@ import { createHash } from 'node:crypto';
 import type { MlConfig, StrategyConfigs } from '../config/strategy.js';
 import type { DocData, JsonValue, StateStore } from '../ports/state.js';
 import type { StrategyId } from '../model/trading.js';
-import { configPath, mlSuggestionPath, suggestionPath } from '../state-paths.js';
-import type { ShadowPeriodStats, ShadowResults, ShadowVariationResult } from './types.js';
+import { configPath, mlSuggestionPath, SHADOW_LATEST_PATH, suggestionPath } from '../state-paths.js';
+import { shadowResultsSchema, type ShadowPeriodStats, type ShadowResults, type ShadowVariationResult } from './types.js';
 
 /** The day of the daily limit (SPEC: schedules and reports run on Los Angeles time). */
 export const ADJUSTMENT_TIME_ZONE = 'America/Los_Angeles';
@@ -198,12 +198,12 @@ export function suggestFromShadow(results: ShadowResults, current: StrategyConfi
         confidence: conf.level,
         stepShare: conf.stepShare,
       };
-      const prev = best.get(key);
-      const rank = (e: SuggestionEvidence) => [e.outperformancePct, e.stepShare] as const;
+      const prev = best.get(key)?.evidence;
+      // the best: higher outperformance, then higher confidence, then the name (deterministic)
       const better =
         !prev ||
-        rank(evidence)[0] > rank(prev.evidence)[0] ||
-        (rank(evidence)[0] === rank(prev.evidence)[0] && (rank(evidence)[1] > rank(prev.evidence)[1] || (rank(evidence)[1] === rank(prev.evidence)[1] && v.name < prev.evidence.variation)));
+        evidence.outperformancePct > prev.outperformancePct ||
+        (evidence.outperformancePct === prev.outperformancePct && (evidence.stepShare > prev.stepShare || (evidence.stepShare === prev.stepShare && v.name < prev.variation)));
       if (better) best.set(key, { value, evidence, tk });
     }
   }
@@ -276,4 +276,21 @@ export async function storeSuggestions(state: StateStore, suggestions: readonly 
 /** The calendar day (YYYY-MM-DD) of `t` in `timeZone`: the key of the daily limit. */
 export function localDay(t: number, timeZone = ADJUSTMENT_TIME_ZONE): string {
   return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(t));
+}
+
+/**
+ * The step after a shadow run: the suggestions the latest results (`shadow/latest`, validated) support
+ * against the config in force, stored for the owner. A missing run gives nothing; a stored document
+ * that does not validate is refused with its reason (never half-read).
+ */
+export async function proposeFromLatestShadow(state: StateStore, current: StrategyConfigs, now: number): Promise<{ runId: string | null; suggestions: ThresholdSuggestion[]; created: string[] }> {
+  const raw = await state.get(SHADOW_LATEST_PATH);
+  if (raw === undefined) return { runId: null, suggestions: [], created: [] };
+  const parsed = shadowResultsSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new Error(`${SHADOW_LATEST_PATH} is not a valid shadow result (${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}); run the shadow test again`);
+  }
+  const suggestions = suggestFromShadow(parsed.data, current, current.ml, now);
+  const { created } = await storeSuggestions(state, suggestions);
+  return { runId: parsed.data.runId, suggestions, created };
 }

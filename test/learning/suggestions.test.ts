@@ -15,12 +15,14 @@ import {
   confidenceOf,
   localDay,
   outperformancePct,
+  proposeFromLatestShadow,
   stepToward,
   storeSuggestions,
   suggestFromShadow,
   suggestionIdOf,
 } from '../../shared/learning/suggestions.js';
-import { mlSuggestionPath, suggestionPath } from '../../shared/state-paths.js';
+import { mlSuggestionPath, SHADOW_LATEST_PATH, suggestionPath } from '../../shared/state-paths.js';
+import type { DocData } from '../../shared/ports/state.js';
 import { memoryStore } from '../config/support.js';
 
 const NOW = Date.UTC(2025, 6, 1, 10, 0);
@@ -173,6 +175,18 @@ describe('storeSuggestions', () => {
     expect(await state.get(mlSuggestionPath(id))).toMatchObject({ id, strategy: 'macro', parameter: DCA, current: 2.5, suggested: 2.95, status: 'pending', createdAt: NOW });
     expect(suggestionIdOf(r.runId, DCA)).not.toBe(suggestionIdOf('shadow_20250702T0200', DCA));
     expect(`sa:${id}`.length).toBeLessThanOrEqual(64);
+  });
+
+  it('proposeFromLatestShadow: reads shadow/latest (validated), stores what it supports once; a bad document is refused with its reason', async () => {
+    const state = memoryStore();
+    expect(await proposeFromLatestShadow(state, current, NOW)).toEqual({ runId: null, suggestions: [], created: [] });
+    const r = results([variation('DCA_DROP_4', { [DCA]: 4 }, 110, 345)]);
+    await state.set(SHADOW_LATEST_PATH, r as unknown as DocData);
+    const first = await proposeFromLatestShadow(state, current, NOW);
+    expect([first.runId, first.created]).toEqual([r.runId, [suggestionIdOf(r.runId, DCA)]]);
+    expect((await proposeFromLatestShadow(state, current, NOW + 1)).created).toEqual([]);
+    await state.set(SHADOW_LATEST_PATH, { ...r, variations: 'none' } as unknown as DocData);
+    await expect(proposeFromLatestShadow(state, current, NOW)).rejects.toThrow(/shadow\/latest is not a valid shadow result \(variations: .*run the shadow test again/);
   });
 
   it('the day of the daily limit is the Los Angeles calendar day', () => {
