@@ -132,11 +132,8 @@ async function retrainOne(deps: RetrainDeps, cfg: MlConfig, strategy: StrategyId
   let replace = false;
   let detail: string;
   const t0 = performance.now();
-  if (!currentRead.ok) {
-    // Never overwrite what cannot be compared (the >= protectScore rule): the owner fixes or deletes it.
-    outcome = 'untrainable';
-    detail = `the stored model cannot be read, so the replacement rules cannot be applied: ${currentRead.error}`;
-  } else if (newTrades < cfg.retrain.minNewTrades && !o.force) {
+  if (!currentRead.ok) deps.log.warn('retrain: the stored model cannot be read; a trained candidate replaces it (its score is unknown)', { strategy, error: currentRead.error });
+  if (newTrades < cfg.retrain.minNewTrades && !o.force) {
     outcome = 'not_enough_trades';
     detail = `${newTrades} new completed trades since the last run (of ${trades.length}); needs ${cfg.retrain.minNewTrades} (config/ml retrain.minNewTrades)`;
   } else {
@@ -146,10 +143,12 @@ async function retrainOne(deps: RetrainDeps, cfg: MlConfig, strategy: StrategyId
       detail = c.reason;
     } else {
       candidate = c.model;
+      // An unreadable stored model predicts nothing (every scan's prediction fails closed): a trained
+      // candidate replaces it, as a first model (its score, hence the protect rule, is unknown).
       const d = decideReplacement(current, c.model, cfg);
       outcome = d.outcome;
       replace = d.replace;
-      detail = d.detail;
+      detail = currentRead.ok ? d.detail : `${d.detail}; it replaces an unreadable stored model (${currentRead.error})`;
     }
   }
   const trainMs = performance.now() - t0;

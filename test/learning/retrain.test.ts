@@ -12,6 +12,8 @@ import { modelPath } from '../../shared/state-paths.js';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { DuckDbWarehouse } from '../../infra/warehouse/duckdb.js';
 import { captureLog } from '../bus/helpers.js';
+import { approveModelFeatureChange, modelApprovalKeyboard } from '../../shared/telegram/research.js';
+import { decodeCallback } from '../../shared/telegram/keyboards.js';
 import { sliceRun } from './helpers.js';
 
 const NOW = Date.UTC(2025, 5, 12, 9, 0);
@@ -76,12 +78,35 @@ describe('retrainStrategies', () => {
     expect(before).toHaveLength(sliceRun().run.trades.filter((x) => x.strategy === 'v52_divergence').length);
   });
 
-  it('an unreadable stored model is never overwritten (the protect rule cannot be checked): the run says why', async () => {
+  it('an unreadable stored model (it predicts nothing) is replaced by a trained candidate, and the run says so', async () => {
     await state.set(modelPath('v52_divergence'), { version: 'broken' });
     const { log } = captureLog();
     const r = await retrainStrategies({ state, warehouse, log }, cfg, { runId: 'retrain:x', now: NOW, strategies: ['v52_divergence'] });
-    expect(r.runs[0]?.run.outcome).toBe('untrainable');
-    expect(r.runs[0]?.run.detail).toContain('models/v52_divergence is not a valid stored document');
-    expect(await state.get(modelPath('v52_divergence'))).toEqual({ version: 'broken' });
+    expect(r.runs[0]?.run).toMatchObject({ outcome: 'first_model', replaced: true, previous: null });
+    expect(r.runs[0]?.run.detail).toContain('replaces an unreadable stored model (models/v52_divergence is not a valid stored document');
+    expect(await state.get(modelPath('v52_divergence'))).toMatchObject({ version: 'v52_divergence@1' });
+  });
+
+  it('a candidate whose features differ is kept out and waits; /models offers the owner the button; the tap puts it in force', async () => {
+    const { log } = captureLog();
+    const deps = { state, warehouse, log };
+    await retrainStrategies(deps, cfg, { runId: 'd1', now: NOW, strategies: ['v52_divergence'] });
+    // the model in force was trained on an older feature set (as after a feature-set upgrade)
+    const inForce = (await state.get(modelPath('v52_divergence'))) as Record<string, unknown>;
+    await state.set(modelPath('v52_divergence'), { ...inForce, featureVersion: 'v52_divergence/0', features: ['rsi'] });
+    expect(await modelApprovalKeyboard(state)).toBeUndefined();
+    const r = await retrainStrategies(deps, cfg, { runId: 'd2', now: NOW + 1, strategies: ['v52_divergence'], force: true });
+    expect(r.runs[0]?.run).toMatchObject({ outcome: 'features_changed', replaced: false, modelVersion: 'v52_divergence@2' });
+    expect(await state.get(modelPath('v52_divergence'))).toMatchObject({ featureVersion: 'v52_divergence/0' });
+    const kb = await modelApprovalKeyboard(state);
+    expect(kb).toEqual([[{ text: '✅ Approve v52_divergence@2 (new features)', callback_data: 'ma:v52_divergence@2' }]]);
+    expect(decodeCallback('ma:v52_divergence@2')).toEqual({ kind: 'model_approve', version: 'v52_divergence@2' });
+    expect(decodeCallback('ma:../x')).toBeNull();
+    expect(await approveModelFeatureChange(state, 'nope@2', NOW + 2)).toMatchObject({ ok: false });
+    const a = await approveModelFeatureChange(state, 'v52_divergence@2', NOW + 2);
+    expect(a).toMatchObject({ ok: true, applied: true });
+    expect(await state.get(modelPath('v52_divergence'))).toMatchObject({ version: 'v52_divergence@2', featureVersion: 'v52_divergence/1' });
+    expect(await approveModelFeatureChange(state, 'v52_divergence@2', NOW + 3)).toMatchObject({ ok: true, applied: false });
+    expect(await modelApprovalKeyboard(state)).toBeUndefined();
   });
 });
