@@ -242,3 +242,26 @@ describe('trainCandidate with trades missing a feature', () => {
     expect(none).toEqual({ ok: false, reason: expect.stringMatching(/^no trade has every feature of levels_exhaustion\/1 \(first: trade .+rsi/) });
   });
 });
+
+describe('the split-search patch of ml-cart (forest.ts dedupeSplitCandidates)', () => {
+  it('builds exactly the trees the library builds itself, on real rows', async () => {
+    const { sliceRun } = await import('./helpers.js');
+    const { featureVector, FEATURE_SETS } = await import('../../shared/learning/features.js');
+    const { isPositive } = await import('../../shared/learning/labels.js');
+    const { serializeForest, trainForest, withLibrarySplitSearch } = await import('../../shared/learning/forest.js');
+    const { DEFAULT_ML_CONFIG } = await import('../../shared/config/strategy.js');
+    for (const strategy of ['levels_exhaustion', 'v52_divergence'] as const) {
+      const rows = sliceRun().labelled.filter((r) => r.strategy === strategy);
+      const X = rows.map((r) => {
+        const v = featureVector({ strategy, direction: r.direction, price: r.price, ts: r.decisionTs, features: r.features }, FEATURE_SETS[strategy]);
+        if (!v.ok) throw new Error(v.error);
+        return v.values;
+      });
+      const y = rows.map(isPositive);
+      const params = { ...DEFAULT_ML_CONFIG.model, trees: 20 };
+      const patched = serializeForest(trainForest(X, y, params));
+      const library = withLibrarySplitSearch(() => serializeForest(trainForest(X, y, params)));
+      expect(patched, strategy).toBe(library);
+    }
+  });
+});
