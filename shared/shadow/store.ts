@@ -6,25 +6,15 @@
  * - `shadow/latest`: the results of the most recent window (a run over an older window never replaces
  *   a newer one), in the same transaction;
  * - warehouse `shadow_trades` (every closed trade of every variation, with its scan's signal id,
- *   features and outcome label) and `shadow_results` (one row per variation and period); both
+ *   features and outcome label, shared/learning/labels.ts `outcomeOf`) and `shadow_results` (one row per variation and period); both
  *   inserts are idempotent on the tables' keys, so a retried store writes nothing twice.
  */
 import type { DocData, StateStore } from '../ports/state.js';
 import type { Row, Warehouse } from '../ports/warehouse.js';
-import { shadowResultsSchema, type OutcomeLabel, type ShadowResults } from '../learning/types.js';
-import type { ClosedTrade } from '../model/trading.js';
+import { shadowResultsSchema, type ShadowResults } from '../learning/types.js';
+import { outcomeOf } from '../learning/labels.js';
 import { SHADOW_LATEST_PATH, shadowRunPath } from '../state-paths.js';
 import type { ShadowRun, ShadowTrade } from './runner.js';
-
-/**
- * The outcome label of a completed trade: TIMEOUT for a time exit, WIN with P&L after costs > 0,
- * else LOSS. (The rule of the learning loop's labels; kept here until shared/learning/labels.ts
- * `outcomeOf` exists on main, then this uses it.)
- */
-export function outcomeOf(t: Pick<ClosedTrade, 'exitReason' | 'pnl'>): OutcomeLabel {
-  if (t.exitReason === 'time_exit') return 'TIMEOUT';
-  return t.pnl > 0 ? 'WIN' : 'LOSS';
-}
 
 /** The `shadow_trades` rows of a run: one per (variation, trade group). */
 export function shadowTradeRows(runId: string, trades: Readonly<Record<string, readonly ShadowTrade[]>>): Row[] {

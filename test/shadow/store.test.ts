@@ -11,7 +11,9 @@ import { applyOverrides } from '../../shared/backtest/config.js';
 import { createMarket } from '../../shared/backtest/market.js';
 import { shadowResultsSchema } from '../../shared/learning/types.js';
 import { runShadow, type ShadowRun } from '../../shared/shadow/runner.js';
-import { outcomeOf, shadowResultRows, shadowTradeRows, storeShadow } from '../../shared/shadow/store.js';
+import { shadowResultRows, shadowTradeRows, storeShadow } from '../../shared/shadow/store.js';
+import { outcomeOf } from '../../shared/learning/labels.js';
+import { labelledTradesOf } from '../../shared/learning/retrain.js';
 import { SHADOW_LATEST_PATH, shadowRunPath } from '../../shared/state-paths.js';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { DuckDbWarehouse, IN_MEMORY } from '../../infra/warehouse/duckdb.js';
@@ -80,6 +82,16 @@ describe('shadow store', () => {
     expect(await state.get(SHADOW_LATEST_PATH)).toEqual(doc);
     expect(await rowsOf()).toEqual(before);
     expect(await wh.count('shadow_results')).toBe(4);
+
+    // The retraining reads the CHAMPION's rows back as labelled trades (shared/learning/retrain.ts): every one, none refused.
+    const champ = run.trades.CHAMPION!.map((x) => x.trade).filter((x) => x.strategy === 'v52_divergence');
+    expect(champ.length).toBeGreaterThan(0);
+    const labelled = await labelledTradesOf(wh, 'v52_divergence');
+    expect(labelled.refused).toEqual([]);
+    // (pnlPct is re-derived from the lot rows there: equal to the last digits.)
+    expect(labelled.trades.map((x) => [x.signalId, x.pnl, x.outcome]).sort()).toEqual(champ.map((x) => [x.signalId, x.pnl, outcomeOf(x)]).sort());
+    const pct = new Map(champ.map((x) => [x.signalId, x.pnlPct]));
+    for (const x of labelled.trades) expect(x.pnlPct).toBeCloseTo(pct.get(x.signalId)!, 12);
   });
 
   it('an older window never replaces a newer shadow/latest; the results rows skip an errored variation', async () => {
