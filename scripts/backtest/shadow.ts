@@ -15,6 +15,7 @@ import { jsonSafe } from '../../shared/backtest/store.js';
 import { runShadow } from '../../shared/shadow/runner.js';
 import { formatShadow } from '../../shared/shadow/report.js';
 import { storeShadow } from '../../shared/shadow/store.js';
+import { suggestFromShadow } from '../../shared/learning/suggestions.js';
 import { shadowVariants } from '../../shared/shadow/variations.js';
 import { progressBar, RUN_OPTIONS, runSelection } from './args.js';
 import { openStateForWrite, stateFileOf } from './stored.js';
@@ -54,6 +55,10 @@ Shadow:
                         window and configs give the same run id)
   --state FILE          the SQLite state file (default .data/live/state.sqlite; CST_DATA_DIR honoured)
   --json FILE           write the results and every variation's trades as JSON
+
+The output ends with the threshold suggestions these results support (shared/learning/suggestions.ts:
+30 % steps toward the best challenger's value within the SPEC bounds, graduated by confidence);
+printed only: the daily job stores them for the owner's approval from shadow/latest.
   -h, --help            this help
 `;
 
@@ -114,6 +119,13 @@ export async function main(args: string[]): Promise<void> {
   );
   bar.stop();
   const out = [formatShadow(shadow.results)];
+  // What the daily suggestion step (shared/learning/suggestions.ts) would propose from these results; printed only, never stored or applied here.
+  const suggestions = suggestFromShadow(shadow.results, base, base.ml, shadow.results.ts);
+  out.push(
+    suggestions.length === 0
+      ? 'suggestions this run supports: none'
+      : `suggestions this run supports (the owner approves each in Telegram; not stored by this command):\n${suggestions.map((x) => `  ${x.key}: ${x.before} -> ${x.after} (${x.summary})`).join('\n')}`,
+  );
   if (shadow.notes.length > 0) out.push(shadow.notes.map((n) => `note: ${n}`).join('\n'));
   if (v.json !== undefined) {
     const file = resolve(v.json);

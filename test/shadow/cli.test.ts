@@ -43,6 +43,7 @@ describe('backtest shadow CLI', () => {
     expect(r.stdout).toContain('last 12h');
     for (const name of ['CHAMPION', 'AGGRESSIVE', 'CONSERVATIVE', 'ML_TRUST', 'QUICK_EXITS', 'DCA_DROP_4', 'CONFIDENCE_55', 'VOLATILITY_SIZED', 'BREAKOUT_2']) expect(r.stdout).toContain(name);
     expect(r.stdout).toMatch(/ML_TRUST: no model/);
+    expect(r.stdout).toMatch(/^suggestions this run supports/m);
     expect(r.stdout).toMatch(/^stored: shadow_runs\/shadow_20250612T1200_[0-9a-f]{10} \(shadow\/latest\)/m);
     const doc = JSON.parse(readFileSync(json, 'utf8')) as { results: unknown; trades: Record<string, unknown[]> };
     const results = shadowResultsSchema.parse(doc.results);
