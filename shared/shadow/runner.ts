@@ -28,7 +28,7 @@ import type { BacktestMarket } from '../backtest/market.js';
 import type { MacroSeries } from '../backtest/macro.js';
 import { runBacktest, type BacktestConfig, type BacktestOptions, type BacktestResult, type IndicatorMode } from '../backtest/run.js';
 import { variationPeriods } from './stats.js';
-import { CHAMPION, filtersByMl, NO_MODEL_NOTE, shadowVariants, type ShadowVariant } from './variations.js';
+import { CHAMPION, filtersByMl, NO_MODEL_NOTE, shadowVariants, WALK_FORWARD_NOTE, type ShadowVariant } from './variations.js';
 
 const MINUTE = INTERVAL_MS['1m'];
 
@@ -37,6 +37,8 @@ export interface ShadowTrade {
   trade: ClosedTrade;
   /** The entry features of its scan (the signal's, as its `paper_trades` rows carry them); null when absent. */
   features: Record<string, unknown> | null;
+  /** The model's P(WIN) recorded beside its scan (a variation run with walk-forward models); null otherwise. */
+  mlProbability: number | null;
 }
 
 export interface ShadowInput {
@@ -51,11 +53,8 @@ export interface ShadowInput {
   allowMissingReference?: boolean;
 }
 
-/** The backtest runner a variation goes through (default `runBacktest`); `models` says whether it predicts with models. */
-export interface ShadowBacktest {
-  run: (m: BacktestMarket, config: BacktestConfig, opts: BacktestOptions) => BacktestResult;
-  models: boolean;
-}
+/** A backtest runner with the same contract as `runBacktest` (the walk-forward learning run returns its real pass). */
+export type ShadowBacktest = (m: BacktestMarket, config: BacktestConfig, opts: BacktestOptions) => BacktestResult;
 
 export interface ShadowOptions {
   /** Comparison periods in hours (default config/ml shadow.periodsHours). */
@@ -64,7 +63,14 @@ export interface ShadowOptions {
   ts?: number;
   /** Default 'full' (indicators shared across the variations). */
   indicators?: IndicatorMode;
-  backtest?: ShadowBacktest;
+  /**
+   * The walk-forward learning run (shared/backtest/learning.ts `runWithLearning(...).run`), used for
+   * the variations whose config/ml mode is `filter`: models retrained on the backtest clock predict
+   * their scans and the core's ML filter acts. The other variations run plain: in advisory mode a
+   * prediction changes no trade. Without it the ML-filter variations run without models and their
+   * result says "no model" (nothing is filtered).
+   */
+  learning?: ShadowBacktest;
   /** Candles processed over every runnable variation (one backtest after the other), and the variation running. */
   onProgress?: (done: number, total: number, variation: string) => void;
 }
@@ -104,7 +110,6 @@ export function runShadow(input: ShadowInput, opts: ShadowOptions = {}): ShadowR
   const periodsHours = [...(opts.periodsHours ?? ml.shadow.periodsHours)];
   if (periodsHours.length === 0 || periodsHours.some((h) => !(Number.isInteger(h) && h > 0))) throw new Error(`shadow: periods must be whole hours > 0 (got ${periodsHours.join(', ')})`);
   const variants = shadowVariants(base, ml);
-  const bt = opts.backtest ?? { run: runBacktest, models: false };
   const end = m.to + MINUTE;
   const runnable = variants.filter((v) => v.config !== null);
   const total = runnable.length * m.orderIndex.length;
@@ -122,11 +127,12 @@ export function runShadow(input: ShadowInput, opts: ShadowOptions = {}): ShadowR
     const champion = v.name === CHAMPION;
     const config: BacktestConfig = { system: input.system, strategies: v.config, ...(input.allowMissingReference ? { allowMissingReference: true } : {}) };
     const offset = done;
+    const learning = opts.learning !== undefined && filtersByMl(v.config);
     let r: BacktestResult;
     try {
-      r = bt.run(m, config, {
+      r = (learning ? (opts.learning as ShadowBacktest) : runBacktest)(m, config, {
         indicators: opts.indicators ?? 'full',
-        record: { decisions: champion, signals: false, events: false },
+        record: { decisions: champion || learning, signals: false, events: false },
         ...(input.macroSeries ? { macroSeries: input.macroSeries } : {}),
         ...(opts.onProgress ? { onProgress: (n: number) => opts.onProgress?.(offset + n, total, v.name) } : {}),
       });
@@ -141,13 +147,15 @@ export function runShadow(input: ShadowInput, opts: ShadowOptions = {}): ShadowR
       scans = r.decisions.length + r.swingDecisions.length;
       notes = r.notes;
     }
-    trades[v.name] = r.trades.map((t) => ({ trade: t, features: featuresOf(t) }));
+    const probability = new Map<string, number>();
+    for (const d of [...r.decisions, ...r.swingDecisions]) if (typeof d.ml?.probability === 'number') probability.set(d.signalId, d.ml.probability);
+    trades[v.name] = r.trades.map((t) => ({ trade: t, features: featuresOf(t), mlProbability: probability.get(t.signalId) ?? null }));
   }
 
   const championTrades = (trades[CHAMPION] ?? []).map((t) => t.trade);
   const variations: ShadowVariationResult[] = variants.map((v) => {
     const err = errors.get(v.name);
-    const note = v.config !== null && filtersByMl(v.config) && !bt.models ? NO_MODEL_NOTE : v.note;
+    const note = v.config !== null && filtersByMl(v.config) ? (opts.learning ? WALK_FORWARD_NOTE : NO_MODEL_NOTE) : v.note;
     const own = (trades[v.name] ?? []).map((t) => t.trade);
     return {
       name: v.name,

@@ -20,7 +20,7 @@ import type { ShadowRun, ShadowTrade } from './runner.js';
 export function shadowTradeRows(runId: string, trades: Readonly<Record<string, readonly ShadowTrade[]>>): Row[] {
   const out: Row[] = [];
   for (const [variation, list] of Object.entries(trades)) {
-    for (const { trade: t, features } of list) {
+    for (const { trade: t, features, mlProbability } of list) {
       out.push({
         run_id: runId,
         variation,
@@ -40,8 +40,7 @@ export function shadowTradeRows(runId: string, trades: Readonly<Record<string, r
         pnl_pct: t.pnlPct,
         exit_reason: t.exitReason,
         outcome: outcomeOf(t),
-        // The backtest's signals carry no prediction until the walk-forward learning runs in it.
-        ml_probability: null,
+        ml_probability: mlProbability,
         features: features === null ? null : JSON.stringify(features),
       });
     }

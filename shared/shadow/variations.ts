@@ -47,6 +47,9 @@ export function shadowVariants(base: StrategyConfigs, ml: MlConfig = base.ml): S
 /** The note of a variation that would filter by ML, run without models (nothing is filtered). */
 export const NO_MODEL_NOTE = 'no model: ml.mode=filter ran without models, so nothing was filtered (a signal without a prediction is never filtered)';
 
+/** The note of a variation that filters by ML with walk-forward models. */
+export const WALK_FORWARD_NOTE = 'walk-forward models: retrained at 02:00 America/Los_Angeles on the backtest clock from the variation\'s unfiltered trades; each decision sees only models trained on earlier trades';
+
 /** Whether a variation's trading core filters by ML (config/ml mode `filter`). */
 export function filtersByMl(c: StrategyConfigs): boolean {
   return c.ml.mode === 'filter';

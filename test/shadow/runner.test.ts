@@ -15,7 +15,9 @@ import { runBacktest } from '../../shared/backtest/run.js';
 import { shadowResultsSchema } from '../../shared/learning/types.js';
 import { runShadow, type ShadowRun } from '../../shared/shadow/runner.js';
 import { periodStats, tradesInPeriod } from '../../shared/shadow/stats.js';
-import { CHAMPION, NO_MODEL_NOTE } from '../../shared/shadow/variations.js';
+import { CHAMPION, NO_MODEL_NOTE, WALK_FORWARD_NOTE } from '../../shared/shadow/variations.js';
+import type { BacktestConfig, BacktestOptions } from '../../shared/backtest/run.js';
+import type { BacktestMarket } from '../../shared/backtest/market.js';
 import { HOUR, kitSeries, MIN, slice, SYMBOLS } from '../backtest/helpers.js';
 
 const FROM = Date.UTC(2025, 5, 10, 0, 0);
@@ -115,4 +117,23 @@ describe('shadow run on real candles', () => {
     expect(agg.pValue).toBeGreaterThan(0);
     expect(agg.pValue).toBeLessThan(1);
   });
+
+  it('with a learning runner: only the ML-filter variations go through it, say so, and carry its predictions', () => {
+    const calls: string[] = [];
+    // A stand-in for runWithLearning(...).run: the plain run, its recorded scans given a prediction.
+    const learning = (mk: BacktestMarket, config: BacktestConfig, o: BacktestOptions) => {
+      calls.push(`${config.strategies.ml.mode}/${config.strategies.ml.minConfidence}/${String(o.record?.decisions)}`);
+      const r = runBacktest(mk, config, o);
+      return { ...r, decisions: r.decisions.map((d) => ({ ...d, ml: { probability: 0.42, modelVersion: 'v52_divergence@1', featureVersion: 'f1' } })) };
+    };
+    const from = Date.UTC(2025, 5, 12, 0, 0);
+    const r = runShadow({ market: createMarket({ series: series(), from, to: TO }), system: DEFAULT_SYSTEM_CONFIG, base, ml }, { learning });
+    expect(calls).toEqual(['filter/0.5/true']);
+    const v = (n: string) => r.results.variations.find((x) => x.name === n)!;
+    expect(v('ML_TRUST').note).toBe(WALK_FORWARD_NOTE);
+    expect(v('AGGRESSIVE').note).toBeUndefined();
+    expect(r.trades.ML_TRUST!.length).toBeGreaterThan(0);
+    expect(r.trades.ML_TRUST!.every((t) => t.mlProbability === 0.42)).toBe(true);
+    expect(r.trades.CHAMPION!.every((t) => t.mlProbability === null)).toBe(true);
+  }, 60_000);
 });
