@@ -83,10 +83,10 @@ export interface ShadowRun {
   notes: string[];
 }
 
-/** Deterministic id: the window's end + a hash of the symbols, window, champion config and variations (the same shadow run twice has the same id). */
-export function shadowRunId(input: { symbols: readonly string[]; from: number; to: number; base: StrategyConfigs; variants: readonly Pick<ShadowVariant, 'name' | 'overrides'>[]; macro: boolean }): string {
+/** Deterministic id: the window's end + a hash of the symbols, window, champion config, variations, MACRO and learning on / off (the same shadow run twice has the same id). */
+export function shadowRunId(input: { symbols: readonly string[]; from: number; to: number; base: StrategyConfigs; variants: readonly Pick<ShadowVariant, 'name' | 'overrides'>[]; macro: boolean; learning: boolean }): string {
   const h = createHash('sha256')
-    .update(JSON.stringify([input.symbols, input.from, input.to, input.base, input.variants.map((v) => [v.name, v.overrides]), input.macro]))
+    .update(JSON.stringify([input.symbols, input.from, input.to, input.base, input.variants.map((v) => [v.name, v.overrides]), input.macro, input.learning]))
     .digest('hex')
     .slice(0, 10);
   return `shadow_${new Date(input.to).toISOString().replace(/[-:]/g, '').slice(0, 13)}_${h}`;
@@ -167,7 +167,7 @@ export function runShadow(input: ShadowInput, opts: ShadowOptions = {}): ShadowR
     };
   });
   const results = shadowResultsSchema.parse({
-    runId: shadowRunId({ symbols: m.symbols, from: m.from, to: end, base, variants, macro: input.macroSeries !== undefined }),
+    runId: shadowRunId({ symbols: m.symbols, from: m.from, to: end, base, variants, macro: input.macroSeries !== undefined, learning: opts.learning !== undefined }),
     ts: opts.ts ?? Date.now(),
     from: m.from,
     to: end,
