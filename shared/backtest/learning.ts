@@ -87,8 +87,9 @@ export interface StrategyFigures {
   /** Signals refused by the ML filter (P below minConfidence) / because the model could not predict. */
   mlFilter: number;
   mlUnavailable: number;
-  /** Scans (TAKE / NEAR_MISS) that got a prediction. */
+  /** Scans (TAKE / NEAR_MISS) the model predicted (a probability), and those it could not (null: a feature missing, e.g. a NEAR_MISS has no order levels). */
   predictions: number;
+  unpredicted: number;
 }
 
 export interface LearningResult {
@@ -206,8 +207,9 @@ export function strategyFigures(r: BacktestResult): StrategyFigures[] {
   return [...ids].sort().map((strategy) => {
     const row = breakdownRow(strategy, r.trades.filter((t) => t.strategy === strategy));
     const refused = (reason: string) => r.signals.filter((s) => s.strategy === strategy && s.reason === reason).length;
-    const predictions = [...r.decisions, ...r.swingDecisions].filter((d) => d.strategy === strategy && d.ml !== undefined).length;
-    return { strategy, trades: row.trades, wins: row.wins, winRate: row.winRate, profitFactor: row.profitFactor, pnl: row.pnl, mlFilter: refused('ml_filter'), mlUnavailable: refused('ml_unavailable'), predictions };
+    const scans = [...r.decisions, ...r.swingDecisions].filter((d) => d.strategy === strategy && d.ml !== undefined);
+    const predictions = scans.filter((d) => d.ml?.probability !== null).length;
+    return { strategy, trades: row.trades, wins: row.wins, winRate: row.winRate, profitFactor: row.profitFactor, pnl: row.pnl, mlFilter: refused('ml_filter'), mlUnavailable: refused('ml_unavailable'), predictions, unpredicted: scans.length - predictions };
   });
 }
 
