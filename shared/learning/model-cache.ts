@@ -9,12 +9,12 @@
  *
  * Which decisions: TAKE and NEAR_MISS. The cost would allow every scan (a 60-tree forest predicts a
  * TAKE in ~30 us, a decision missing a feature returns null in ~3 us: far below the 1 ms per scan
- * target), so the choice is by use: a SKIP is never a signal (the filter has nothing to refuse), it is
- * the bulk of the swing scans (every setup every 5 minutes), and it carries no order levels, which
- * the feature sets read (shared/learning/features.ts), so its row would only say "could not predict".
+ * target), so the choice is by use: a SKIP is never a signal (the filter has nothing to refuse) and is
+ * the bulk of the swing scans (every setup every 5 minutes): a probability on it serves no decision.
  * A NEAR_MISS is predicted as the research view of "what the model thinks of the setups the
- * thresholds just missed"; with the current feature sets most NEAR_MISSes have no order levels
- * either and record `probability: null` with that reason (a TAKE always has them).
+ * thresholds just missed"; the scalp feature sets read the order levels (stop / take-profit distance,
+ * shared/learning/features.ts), which a scalp NEAR_MISS does not log, so those record
+ * `probability: null` with that reason.
  *
  * The per-instance cache (`ModelCache`, one per function instance): `models/{strategy}` is re-read at
  * most once every MODEL_REFRESH_MS (clock time of the caller) per strategy; a read that returns the
