@@ -142,6 +142,7 @@ const signalPlanSchema = z.object({
   takeProfit: positive,
   confidence: z.number().min(0).max(100),
   reasons: z.array(z.string()),
+  ml: mlPredictionSchema.optional(),
 });
 
 /**
@@ -258,6 +259,7 @@ const telegramJobSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('last'), ...chatJob, n: z.number().int().min(1).max(10) }),
   z.object({ kind: z.literal('equity'), ...chatJob, periodLabel: z.string(), periodMs: z.number().int().positive() }),
   z.object({ kind: z.literal('analyze'), ...chatJob, symbol: z.string().min(1) }),
+  z.object({ kind: z.literal('shadow'), ...chatJob, periodHours: z.number().int().positive() }),
 ]);
 export type TelegramJob = z.infer<typeof telegramJobSchema>;
 

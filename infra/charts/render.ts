@@ -4,6 +4,7 @@
  * time chunk; fonts, rasteriser and zlib all come from the pinned packages).
  */
 import sharp from 'sharp';
+import { buildBarChart, type BarChartInput, type BarChartSvg } from '../../shared/charts/bar-chart.js';
 import { buildEquityChart, type EquityChartInput, type EquityChartSvg } from '../../shared/charts/equity-chart.js';
 import { buildTradeChart, type TradeChartInput, type TradeChartSvg } from '../../shared/charts/trade-chart.js';
 import { useBundledFonts } from './fonts.js';
@@ -41,6 +42,16 @@ export async function renderTradeChart(input: TradeChartInput): Promise<TradeCha
 /** Equity curve with its drawdown (computed inside) as a PNG. */
 export async function renderEquityChart(input: EquityChartInput): Promise<EquityChartPng> {
   const { svg, ...rest } = buildEquityChart(input);
+  return { ...rest, png: await svgToPng(svg) };
+}
+
+export interface BarChartPng extends Omit<BarChartSvg, 'svg'> {
+  png: Buffer;
+}
+
+/** Horizontal bar chart (shadow P&L per variation) as a PNG. */
+export async function renderBarChart(input: BarChartInput): Promise<BarChartPng> {
+  const { svg, ...rest } = buildBarChart(input);
   return { ...rest, png: await svgToPng(svg) };
 }
 

@@ -39,6 +39,7 @@ import { createLogger, type Logger, type Severity } from '../../shared/log.js';
 import { writeHotCandles } from '../../shared/market/hot-store.js';
 import { candleKey, INTERVAL_MS, type Candle, type Interval } from '../../shared/model/market.js';
 import { ManualClock } from '../../shared/ports/clock.js';
+import type { LearningTable } from '../../shared/ports/learning-history.js';
 import type { StateStore } from '../../shared/ports/state.js';
 import type { CandleRange, Row, Warehouse } from '../../shared/ports/warehouse.js';
 import type { TableName } from '../../shared/warehouse-schema.js';
@@ -176,6 +177,11 @@ class WriteBehindWarehouse implements Warehouse {
   async count(table: TableName): Promise<number> {
     await this.flush();
     return this.inner.count(table);
+  }
+
+  async strategyRows(table: LearningTable, strategy: string): Promise<Row[]> {
+    await this.flush();
+    return this.inner.strategyRows(table, strategy);
   }
 
   async close(): Promise<void> {

@@ -9,5 +9,6 @@ const renderer = () => import('../charts/render.js');
 export const sharpChartRenderer: ChartRenderer = {
   renderTradeChart: async (input) => (await renderer()).renderTradeChart(input),
   renderEquityChart: async (input) => (await renderer()).renderEquityChart(input),
+  renderBarChart: async (input) => (await renderer()).renderBarChart(input),
   shrink: async (png, maxWidth) => (await renderer()).shrink(png, maxWidth),
 };

@@ -220,6 +220,8 @@ export interface SignalPlan {
   takeProfit: number;
   confidence: number;
   reasons: string[];
+  /** The learning loop's prediction for the signal (Signal.ml), shown on the alert; absent without a model. */
+  ml?: MlPrediction;
 }
 
 /**

@@ -285,6 +285,7 @@ export function signalPlanOf(s: Signal): SignalPlan {
     takeProfit: s.takeProfit,
     confidence: s.confidence,
     reasons: [...s.reasons],
+    ...(s.ml ? { ml: { ...s.ml } } : {}),
   };
 }
 

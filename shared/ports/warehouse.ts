@@ -8,6 +8,7 @@
  */
 import type { Candle, Interval } from '../model/market.js';
 import type { TableName } from '../warehouse-schema.js';
+import type { LearningHistory } from './learning-history.js';
 
 export type Row = Record<string, string | number | boolean | null>;
 
@@ -21,7 +22,8 @@ export interface CandleRange {
   limit?: number;
 }
 
-export interface Warehouse {
+/** The warehouse is also the learning loop's history (the completed trades a model learns from). */
+export interface Warehouse extends LearningHistory {
   /** Creates the dataset and tables if missing. */
   ensureSchema(): Promise<void>;
   insert(table: TableName, rows: Row[]): Promise<void>;

@@ -38,6 +38,7 @@ import { enqueue, type EnqueueItem, type OutboxOp } from './outbox.js';
 import { buildReport, reportText } from './reports.js';
 import type { Suggestion } from './trade-commands.js';
 import { publish, type TelegramJob, type TradeCommand } from '../messages.js';
+import { modelsReply, readModels, readShadow, shadowMissingText, shadowPeriodHours, shadowText, shadowUsage, statusModelsLine } from './research.js';
 
 // ---------- the update shape (validated at the edge) ----------
 
@@ -130,7 +131,7 @@ export class Bot {
     ctx.items.push({ key: `u${ctx.u.update_id}:e`, chatId: ctx.chat.id, op: { type: 'edit_message', messageId: m.message_id, text, keyboard } });
   }
 
-  private job(ctx: Ctx, j: Omit<Extract<TelegramJob, { kind: 'chart' }>, 'chatId' | 'threadId' | 'requestKey'> | Omit<Extract<TelegramJob, { kind: 'last' }>, 'chatId' | 'threadId' | 'requestKey'> | Omit<Extract<TelegramJob, { kind: 'equity' }>, 'chatId' | 'threadId' | 'requestKey'> | Omit<Extract<TelegramJob, { kind: 'analyze' }>, 'chatId' | 'threadId' | 'requestKey'>): void {
+  private job(ctx: Ctx, j: Omit<Extract<TelegramJob, { kind: 'chart' }>, 'chatId' | 'threadId' | 'requestKey'> | Omit<Extract<TelegramJob, { kind: 'last' }>, 'chatId' | 'threadId' | 'requestKey'> | Omit<Extract<TelegramJob, { kind: 'equity' }>, 'chatId' | 'threadId' | 'requestKey'> | Omit<Extract<TelegramJob, { kind: 'analyze' }>, 'chatId' | 'threadId' | 'requestKey'> | Omit<Extract<TelegramJob, { kind: 'shadow' }>, 'chatId' | 'threadId' | 'requestKey'>): void {
     ctx.jobs.push({ ...j, chatId: ctx.chat.id, threadId: ctx.threadId, requestKey: `u${ctx.u.update_id}` } as TelegramJob);
   }
 
@@ -246,6 +247,10 @@ export class Bot {
         return this.muteCommand(ctx, c);
       case 'status':
         return this.reply(ctx, await this.statusText(ctx.now));
+      case 'models':
+        return this.reply(ctx, await modelsReply(this.d, ctx.now));
+      case 'shadow':
+        return this.shadowCommand(ctx, c);
     }
   }
 
@@ -290,6 +295,16 @@ export class Bot {
         return this.job(ctx, { kind: 'analyze', symbol });
       }
     }
+  }
+
+  /** /shadow [period]: the table now, the P&L chart as a job. */
+  private async shadowCommand(ctx: Ctx, c: ParsedCommand): Promise<void> {
+    const read = await readShadow(this.d.state);
+    if (read.status !== 'ok') return this.reply(ctx, shadowMissingText(read));
+    const hours = shadowPeriodHours(c.args[0], read.doc.periodsHours);
+    if (hours === null) return this.reply(ctx, shadowUsage(read.doc.periodsHours));
+    this.reply(ctx, shadowText(read.doc, hours, ctx.now));
+    return this.job(ctx, { kind: 'shadow', periodHours: hours });
   }
 
   /** /pause, /resume (trade commands to the execution), /mode (show, or switch). */
@@ -538,7 +553,7 @@ export class Bot {
     lines.push('<b>Data &amp; MACRO</b>', ...engines);
     const scalps = Object.values(st.scalp).map((c) => html`${c.strategy} ${c.enabled ? (c.emitSignals ? 'emitting' : 'log-only') : 'off'}`);
     lines.push(html`<b>Engines</b>: MACRO ${st.macro.enabled ? 'on' : 'off'} · ${scalps.join(' · ')}`);
-    lines.push(html`<b>Models</b>: ML ${st.ml.mode} (min confidence ${st.ml.minConfidence})`);
+    lines.push(statusModelsLine(await readModels(this.d.state), st.ml));
     lines.push(html`Outbox: ${queue.length} queued`);
     return lines.map((l) => l).join('\n');
   }
@@ -557,6 +572,8 @@ function helpText(role: Role): string {
     '/config — per-coin parameters',
     '/analyze SOL — indicators, levels, bias',
     '/status — engines, data freshness, models',
+    '/models — ML models per strategy',
+    '/shadow 7d — champion vs challengers (24h, 3d, 7d, 30d)',
     '/mute SOL 6h · /unmute SOL',
   ];
   const owner = ['/invite — single-use invite code', '/allowgroup — allow this group', '/pause · /resume — new trades', '/mode live|paper — trading mode', '/suggestions — approve ML suggestions'];

@@ -23,6 +23,8 @@ const COMMANDS = [
   'analyze',
   'mode',
   'suggestions',
+  'models',
+  'shadow',
 ] as const;
 type CommandName = (typeof COMMANDS)[number];
 

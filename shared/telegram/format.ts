@@ -5,6 +5,8 @@
 import type { ClosedTradeRecord } from '../ports/trade-history.js';
 import { escapeHtml, fmtDuration, fmtPct, fmtPrice, fmtTimeUtc, fmtUsd, html, MAX_CAPTION_CHARS, truncateHtml } from './html.js';
 import type { Alert } from '../messages.js';
+import type { MlPrediction } from '../model/trading.js';
+import { mlAlertLine } from './research.js';
 
 /** One trade group's alert, stored at `tg_alerts/{alertKey}` (what edits and buttons work from). */
 export interface AlertRecord {
@@ -37,6 +39,8 @@ export interface AlertRecord {
   entries?: number[];
   /** Why the core did not take the signal (status `rejected`). */
   rejection?: { reason: string; detail: string } | null;
+  /** The learning loop's prediction for the signal (absent: the strategy has no model). */
+  ml?: MlPrediction;
 }
 
 /** Edit ranks: a later stage never gets overwritten by an earlier one delivered late. */
@@ -69,6 +73,8 @@ const REJECT_LABELS: Record<string, string> = {
   risk_budget_exhausted: 'risk budget used up',
   allocation_exhausted: 'allocation used up',
   notional_cap: 'notional cap',
+  ml_filter: 'ML filter: P(win) below the minimum confidence',
+  ml_unavailable: 'ML filter: the model could not predict',
 };
 
 function rejectLabel(reason: string): string {
@@ -106,6 +112,8 @@ export function alertCaption(a: AlertRecord): string {
   const conf = a.confidence !== null ? html`Confidence ${a.confidence.toFixed(0)} · ` : '';
   lines.push(`${conf}${escapeHtml(fmtTimeUtc(a.ts))}`);
   if (a.reasons.length) lines.push(`<i>${escapeHtml(a.reasons.slice(0, 3).join('; '))}</i>`);
+  const ml = mlAlertLine(a.ml, a.rejection?.reason);
+  if (ml) lines.push(ml);
   if (signalOnly) return truncateHtml(lines.join('\n'), MAX_CAPTION_CHARS);
   if (a.status === 'rejected') {
     const r = a.rejection;

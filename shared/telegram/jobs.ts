@@ -1,7 +1,7 @@
 /**
  * Heavy work the webhook hands off on the `telegram-jobs` topic (the catalog's `telegramJobSchema`;
  * the webhook answers Telegram at once, the notifier renders): the large chart of an alert, /last with
- * a chart per trade, /equity, /analyze.
+ * a chart per trade, /equity, /analyze, the chart of /shadow.
  * Every outbox key derives from the request key (the update id), so a redelivered job sends nothing twice.
  */
 import type { Candle } from '../model/market.js';
@@ -19,6 +19,7 @@ import { escapeHtml, fmtPct, fmtPrice, fmtTimeUtc, html, MAX_CAPTION_CHARS, trun
 import { enqueue, type EnqueueItem } from './outbox.js';
 import { equityCaption, equityPoints } from './reports.js';
 import { Notifier } from './notifier.js';
+import { shadowChartItem } from './research.js';
 import { alertKeyOf } from './keyboards.js';
 import type { TelegramJob } from '../messages.js';
 
@@ -96,6 +97,10 @@ export async function runJob(d: TelegramDeps, job: TelegramJob): Promise<number>
     }
     case 'analyze':
       return enqueue(d.state, [await analyzeItem(d, job)], now).then((k) => k.length);
+    case 'shadow': {
+      const item = await shadowChartItem(d, job.periodHours, `job:${job.requestKey}`, target(job));
+      return item ? (await enqueue(d.state, [item], now)).length : 0;
+    }
   }
 }
 

@@ -125,6 +125,7 @@ export class Notifier {
       view: signalOnly ? 'signal_only' : 'trade',
       entries,
       rejection: e.type === 'signal_rejected' ? { reason: e.reason, detail: e.detail } : null,
+      ...(plan?.ml ? { ml: plan.ml } : {}),
     };
     await this.d.state.create(alertRecordPath(rec.alertKey), rec as unknown as DocData);
     const current = (await this.alertRecord(rec.alertKey)) ?? rec;

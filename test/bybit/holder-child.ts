@@ -15,7 +15,7 @@ import { RECORDING_SYMBOLS, testConfig } from './helpers.js';
 const unused = (): never => {
   throw new Error('the holder does not use the warehouse');
 };
-const warehouse: Warehouse = { ensureSchema: unused, insert: unused, candles: unused, count: unused, close: async () => undefined };
+const warehouse: Warehouse = { ensureSchema: unused, insert: unused, candles: unused, count: unused, strategyRows: unused, close: async () => undefined };
 
 const ctx: Services = {
   state: new SqliteStateStore({ file: ':memory:' }),

@@ -23,7 +23,7 @@ afterEach(async () => {
 const unused = (): never => {
   throw new Error('the holder does not use the warehouse');
 };
-const warehouse: Warehouse = { ensureSchema: unused, insert: unused, candles: unused, count: unused, close: async () => undefined };
+const warehouse: Warehouse = { ensureSchema: unused, insert: unused, candles: unused, count: unused, strategyRows: unused, close: async () => undefined };
 
 async function replayServer(): Promise<BybitReplayServer> {
   const server = new BybitReplayServer({ data: recordingData() });

@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildTradeChart, type TradeChartInput } from '../../shared/charts/trade-chart.js';
 import { CHART_SIZES, DARK_THEME, LAYOUT } from '../../shared/charts/theme.js';
-import { renderEquityChart, renderTradeChart, shrink, type TradeChartPng } from '../../infra/charts/render.js';
+import { renderBarChart, renderEquityChart, renderTradeChart, shrink, type TradeChartPng } from '../../infra/charts/render.js';
 import type { ChartRenderer } from '../../shared/ports/charts.js';
 import { longScenario, shortScenario } from './fixtures.js';
 import { colourDistance, decode, rgb, type Raster } from './pixels.js';
@@ -227,7 +227,7 @@ describe('trade chart PNG (real BTCUSDT 1m candles)', () => {
   });
 
   it('implements the ChartRenderer port (shared/ports/charts.ts)', async () => {
-    const renderer: ChartRenderer = { renderTradeChart, renderEquityChart, shrink };
+    const renderer: ChartRenderer = { renderTradeChart, renderEquityChart, renderBarChart, shrink };
     const out = await renderer.renderTradeChart(shortScenario('large'));
     expect([out.width, out.height]).toEqual([1280, 800]);
     const small = await renderer.shrink(out.png, 640);

@@ -185,6 +185,7 @@ describe('candleIngest (candles-bybit-1m)', () => {
       },
       candles: (r) => duck.candles(r),
       count: (t) => duck.count(t),
+      strategyRows: (t, s) => duck.strategyRows(t, s),
       close: async () => undefined,
     };
     install(flaky);

@@ -88,6 +88,7 @@ function collectingWarehouse(rows: Row[]): Warehouse {
     },
     candles: async () => [],
     count: async () => rows.length,
+    strategyRows: async () => [],
     close: async () => undefined,
   };
 }

@@ -22,6 +22,7 @@ import { SUBSCRIBERS } from '../../infra/bus/topology.js';
 import { createLogger } from '../../shared/log.js';
 import { staticConfig } from '../../shared/config/source.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
+import type { StrategyConfigs } from '../../shared/config/strategy.js';
 import { DEFAULT_TELEGRAM_CONFIG, type TelegramConfig } from '../../shared/config/telegram.js';
 import { TOPICS } from '../../shared/topics.js';
 import { TelegramTestServer, type ServerLimits } from '../../infra/replay/telegram-server.js';
@@ -126,6 +127,8 @@ export interface HarnessOptions {
   limits?: ServerLimits | null;
   tg?: Partial<TelegramConfig>;
   candles?: boolean;
+  /** Strategy configs in force (default DEFAULT_STRATEGY_CONFIGS). */
+  strategies?: StrategyConfigs;
 }
 
 let nextUpdateId = 1;
@@ -155,7 +158,7 @@ export async function makeHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const { root, state, bus } = await testRoot({
     clock,
     log: quietLog,
-    config: () => staticConfig(DEFAULT_SYSTEM_CONFIG),
+    config: () => staticConfig(DEFAULT_SYSTEM_CONFIG, opts.strategies),
     bus: { delivery: { maxAttempts: 5, minBackoffMs: 1, maxBackoffMs: 1 } },
     endpoints: { krakenRest: 'http://127.0.0.1:1', bybitRest: 'http://127.0.0.1:1', bybitWs: 'ws://127.0.0.1:1' },
     secrets,
