@@ -52,6 +52,7 @@ export const RETRAIN_TIME_ZONE = 'America/Los_Angeles';
 export const ML_MODES = ['off', 'advisory', 'filter'] as const;
 export type BacktestMlMode = (typeof ML_MODES)[number];
 
+/** The backtest's options (decisions and signals are always recorded; `onState` sees pass 2 only). */
 export type LearningOptions = Omit<BacktestOptions, 'predict'> & {
   /** Progress of each pass (1: unfiltered trades, 2: the run with the models). */
   onPassProgress?: (pass: 1 | 2, done: number, total: number) => void;
@@ -219,7 +220,7 @@ function withMode(strategies: StrategyConfigs, mode: MlConfig['mode']): Strategy
 
 /** The two-pass walk-forward run (see the module comment). config.strategies.ml.mode decides advisory or filter. */
 export function runWithLearning(market: BacktestMarket, config: BacktestConfig, options: LearningOptions = {}): LearningResult {
-  const { onPassProgress, onProgress, ...opts } = options;
+  const { onPassProgress, onProgress, onState, ...opts } = options;
   const rec = { ...opts.record, decisions: true, signals: true };
   const progress = (pass: 1 | 2) => (done: number, total: number) => {
     onProgress?.(done, total);
@@ -229,7 +230,7 @@ export function runWithLearning(market: BacktestMarket, config: BacktestConfig, 
   const { byStrategy, unlinked } = labelledTrades(unfiltered);
   const instants = retrainInstants(market.from, market.to + MINUTE);
   const { timeline, inForce } = walkForwardModels(byStrategy, instants, config.strategies.ml);
-  const run = runBacktest(market, config, { ...opts, record: rec, predict: walkForwardPredict(inForce), onProgress: progress(2) });
+  const run = runBacktest(market, config, { ...opts, record: rec, predict: walkForwardPredict(inForce), onProgress: progress(2), ...(onState ? { onState } : {}) });
   return {
     mode: config.strategies.ml.mode,
     unfiltered,
