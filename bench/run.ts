@@ -12,10 +12,11 @@ import { runBacktestBench } from './backtest.js';
 import { runColdStartBench } from './cold-start.js';
 import { runShardsBench } from './shards.js';
 import { runHyperoptBench } from './hyperopt.js';
+import { runLearningBench } from './learning.js';
 
 /** The benches that read the data kit's month (../shared/data/bybit_linear); the others use the repository's fixtures. */
 const KIT_MONTH = join(import.meta.dirname, '..', '..', 'shared', 'data', 'bybit_linear', 'BTCUSDT_1m.csv');
-const NEEDS_KIT = new Set(['scalp', 'pipeline', 'backtest', 'shards', 'hyperopt']);
+const NEEDS_KIT = new Set(['scalp', 'pipeline', 'backtest', 'shards', 'hyperopt', 'learning']);
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
   ingest: () => runIngestBench({ print: true }),
@@ -26,6 +27,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   'cold-start': () => runColdStartBench({ print: true }),
   shards: () => runShardsBench({ print: true }),
   hyperopt: () => runHyperoptBench({ print: true }),
+  learning: () => runLearningBench({ print: true }),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

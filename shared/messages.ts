@@ -208,6 +208,8 @@ const tradeCommandSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('resume'), ...commandBase }),
   z.object({ type: z.literal('move_tp'), ...commandBase, groupId: z.string().min(1), symbol: z.string().min(1), takeProfit: positive }),
   z.object({ type: z.literal('suggestion_decided'), ...commandBase, suggestionId: z.string().min(1), approved: z.boolean() }),
+  /** The owner's answer on an applied suggestion: roll it back (rollBack true) or keep it (the rollback trigger's "Keep"). */
+  z.object({ type: z.literal('suggestion_rollback'), ...commandBase, suggestionId: z.string().min(1), rollBack: z.boolean() }),
 ]);
 export type TradeCommand = z.infer<typeof tradeCommandSchema>;
 
@@ -224,6 +226,11 @@ const ALERT_KINDS = [
   'protection_changed',
   'trading_mode_changed',
   'live_order_issue',
+  /** Threshold adjustments (owner only, shared/telegram/suggestions.ts renders them with their buttons). */
+  'adjustment_applied',
+  'adjustment_refused',
+  'adjustment_rolled_back',
+  'rollback_proposed',
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 

@@ -684,6 +684,8 @@ export const mlConfigSchema = z
       protectScore: weight,
       /** Train on at most this many most recent labelled trades per strategy. */
       maxTrainRows: z.number().int().min(20).max(1_000_000),
+      /** Train only with at least this many training rows (after the holdout and the exit-time purge). */
+      minTrainRows: z.number().int().min(2).max(100_000),
     }),
     suggestions: z.strictObject({
       /** Each step moves this fraction of the way toward the optimum. */
@@ -795,6 +797,7 @@ export const DEFAULT_ML_CONFIG: MlConfig = {
     scoreWeights: { accuracy: 0.3, precision: 0.5, recall: 0.2 },
     protectScore: 0.85,
     maxTrainRows: 20_000,
+    minTrainRows: 30,
   },
   suggestions: {
     stepFraction: 0.3,

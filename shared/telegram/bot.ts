@@ -363,7 +363,7 @@ export class Bot {
       this.answer(ctx, '🔒 Access required: send /verify with your invite code.', true);
       return 'refused:unknown_user';
     }
-    const ownerOnly: Callback['kind'][] = ['move_tp', 'move_tp_menu', 'mode', 'suggestion', 'new_invite'];
+    const ownerOnly: Callback['kind'][] = ['move_tp', 'move_tp_menu', 'mode', 'suggestion', 'rollback', 'new_invite'];
     if (ownerOnly.includes(cb.kind) && ctx.role !== 'owner') {
       this.answer(ctx, '⛔ Only the owner can do that.', true);
       return 'refused:owner_only';
@@ -419,6 +419,10 @@ export class Bot {
         this.answer(ctx, r);
         break;
       }
+      case 'rollback': // an applied adjustment: roll back / keep (shared/telegram/suggestions.ts)
+        await this.command(ctx, { type: 'suggestion_rollback', suggestionId: cb.id, rollBack: cb.rollBack });
+        this.answer(ctx, cb.rollBack ? '↩️ Rolling back…' : '✅ Kept');
+        break;
       case 'request_access':
         this.answer(ctx, 'You already have access.');
         break;
@@ -465,7 +469,7 @@ export class Bot {
     if (r === 'missing') return 'That suggestion no longer exists.';
     if (r !== 'decided') return `Already ${r}.`;
     await this.command(ctx, { type: 'suggestion_decided', suggestionId: id, approved: approve });
-    return approve ? '✅ Suggestion approved' : '🚫 Suggestion rejected';
+    return approve ? '✅ Approved: applying now (a confirmation follows)' : '🚫 Suggestion rejected';
   }
 
   // ---------- lists ----------

@@ -8,6 +8,7 @@
  *   pg:{list}:{p}    page p of a list                     rf:{list}:{p} refresh page p
  *   md:{live|paper}  owner: switch the trading mode
  *   sa:{id} / sr:{id}  owner: approve / reject a suggestion
+ *   rb:{id} / rk:{id}  owner: roll back / keep an applied adjustment (shared/telegram/suggestions.ts)
  *   ra               request access                       ni            owner: new invite code
  */
 import { createHash } from 'node:crypto';
@@ -31,6 +32,7 @@ export type Callback =
   | { kind: 'refresh'; list: ListName; page: number }
   | { kind: 'mode'; mode: 'live' | 'paper' }
   | { kind: 'suggestion'; id: string; approve: boolean }
+  | { kind: 'rollback'; id: string; rollBack: boolean }
   | { kind: 'request_access' }
   | { kind: 'new_invite' };
 
@@ -45,6 +47,7 @@ export function encodeCallback(c: Callback): string {
     case 'refresh': s = `rf:${c.list}:${c.page}`; break;
     case 'mode': s = `md:${c.mode}`; break;
     case 'suggestion': s = `${c.approve ? 'sa' : 'sr'}:${c.id}`; break;
+    case 'rollback': s = `${c.rollBack ? 'rb' : 'rk'}:${c.id}`; break;
     case 'request_access': s = 'ra'; break;
     case 'new_invite': s = 'ni'; break;
   }
@@ -70,6 +73,8 @@ export function decodeCallback(data: string | undefined): Callback | null {
     case 'md': return a === 'live' || a === 'paper' ? { kind: 'mode', mode: a } : null;
     case 'sa':
     case 'sr': return a ? { kind: 'suggestion', id: a, approve: tag === 'sa' } : null;
+    case 'rb':
+    case 'rk': return a ? { kind: 'rollback', id: a, rollBack: tag === 'rb' } : null;
     case 'ra': return { kind: 'request_access' };
     case 'ni': return { kind: 'new_invite' };
     default: return null;

@@ -32,6 +32,7 @@ import { alertKeyboard, alertKeyOf, signalKeyboard } from './keyboards.js';
 import { enqueue, type EnqueueItem } from './outbox.js';
 import { closedTradeRecord, StateTradeLog } from './trade-log.js';
 import { systemAlertText } from './format.js';
+import { adjustmentAlertMessage } from './suggestions.js';
 import { alertRecordPath, outboxPath, systemStatePath } from '../state-paths.js';
 import type { Alert } from '../messages.js';
 
@@ -325,13 +326,14 @@ export class Notifier {
       if (!changed) return 0;
     }
     const owner = this.d.access.ownerChat;
-    const chats = this.d.tg.alerts.ownerOnlyKinds.includes(a.kind)
+    const adj = adjustmentAlertMessage(a); // threshold adjustments: owner only, with their buttons (suggestions.ts)
+    const chats = this.d.tg.alerts.ownerOnlyKinds.includes(a.kind) || adj
       ? owner !== undefined
         ? [{ chatId: owner, isForum: false }]
         : []
       : await this.d.access.broadcastChats();
-    const text = systemAlertText(a);
+    const text = adj?.text ?? systemAlertText(a);
     const now = this.d.clock.now();
-    return (await enqueue(this.d.state, chats.map((c) => ({ key: `sys:${a.alertId}:${c.chatId}`, chatId: c.chatId, op: { type: 'text' as const, text } })), now)).length;
+    return (await enqueue(this.d.state, chats.map((c) => ({ key: `sys:${a.alertId}:${c.chatId}`, chatId: c.chatId, op: { type: 'text' as const, text, ...(adj?.keyboard ? { keyboard: adj.keyboard } : {}) } })), now)).length;
   }
 }

@@ -29,16 +29,38 @@
  *   [{document, field, before, after}]) or, for a Telegram item `ml_suggestions/{id}`, its
  *   `parameter` (a dotted key of the strategy configs, `risk.scalp.totalRiskPct`, or a field of the
  *   document named by `strategy`), `current` (before) and `suggested` (after).
+ *   The changes of one approval are applied in ONE transaction, which also enforces the daily limit
+ *   (config/ml suggestions.maxAppliedPerDay per America/Los_Angeles day, counted from
+ *   `threshold_adjustments/*`) and records `threshold_adjustments/{suggestionId}` (before / after,
+ *   appliedAt, by, the baseline of the affected strategies over the window before, rolledBack null).
+ *   The owner gets `adjustment_applied` (with a Roll back button) or `adjustment_refused`.
+ * - suggestion_rollback: the owner's one-tap rollback of an applied adjustment (or "Keep" on the
+ *   rollback trigger's question, shared/learning/rollback.ts); see rollbackSuggestion.
  */
 import { CONFIG_DOCUMENTS, isConfigDocName, type ConfigDocName } from '../../config/documents.js';
 import { ConfigService, mergedConfigDocument, validateConfigDocument, type ConfigStateDoc } from '../../config/service.js';
-import type { DocData, JsonValue, StateStore } from '../../ports/state.js';
+import type { DocData, JsonValue, StateStore, Transaction } from '../../ports/state.js';
 import { tradingConfigFrom } from '../../trading/model.js';
 import { TradingStore, type StoreCommandResult } from '../../trading/store.js';
 import { LiveLink, settle, type ExecutionDeps } from '../execution.js';
 import { PAPER_ACCOUNT_ID } from '../../model/trading.js';
-import type { TradeCommand } from '../../messages.js';
-import { configNameOf, configPath, configStatePath, mlSuggestionPath, suggestionPath } from '../../state-paths.js';
+import { publish, type Alert, type TradeCommand } from '../../messages.js';
+import { alertAttributes } from '../../alerts.js';
+import { TOPICS } from '../../topics.js';
+import { localDay, tunableKey } from '../../learning/suggestions.js';
+import {
+  adjustmentAppliedAlert,
+  adjustmentRefusedAlert,
+  rollbackResultAlert,
+  windowPerformance,
+  type AdjustmentDoc,
+  type AdjustmentScope,
+  type WindowPerformance,
+} from '../../learning/rollback.js';
+import { StateTradeLog } from '../../telegram/trade-log.js';
+import { ADJUSTMENTS_COLLECTION, adjustmentPath, configNameOf, configPath, configStatePath, mlSuggestionPath, suggestionPath } from '../../state-paths.js';
+
+const HOUR_MS = 3_600_000;
 
 /** One proposed config value. */
 export interface ProposedChange {
@@ -79,16 +101,38 @@ export interface SuggestionDecisionDoc {
   appliedAt: number | null;
 }
 
+export type RollbackOutcome =
+  /** Rolled back (now, or by this same command before). */
+  | 'rolled_back'
+  /** Rolled back before by another command: nothing more. */
+  | 'already_rolled_back'
+  /** The owner kept it (the trigger's "Keep"). */
+  | 'kept'
+  /** The config no longer holds the applied values (edited since): nothing written. */
+  | 'stale'
+  /** No applied adjustment with this id. */
+  | 'unknown';
+
 export type CommandOutcome =
   | { type: 'pause' | 'resume' | 'move_tp'; applied: boolean; outcome: string; detail: string; events: number }
-  | { type: 'suggestion_decided'; outcome: 'recorded' | 'already_decided' | 'unknown'; status: 'approved' | 'rejected' | null; changes: ChangeResult[] };
+  | {
+      type: 'suggestion_decided';
+      /** limit_reached: refused, maxAppliedPerDay adjustments were applied this Los Angeles day (still pending). */
+      outcome: 'recorded' | 'already_decided' | 'unknown' | 'limit_reached';
+      status: 'approved' | 'rejected' | null;
+      changes: ChangeResult[];
+      detail?: string;
+    }
+  | { type: 'suggestion_rollback'; outcome: RollbackOutcome; detail: string; changes: ChangeResult[] };
+
+type CoreCommand = Exclude<TradeCommand, { type: 'suggestion_decided' | 'suggestion_rollback' }>;
 
 function tradingStore(deps: ExecutionDeps, cfg: ReturnType<typeof tradingConfigFrom>): TradingStore {
   return new TradingStore(deps.state, { accountId: deps.accountId ?? PAPER_ACCOUNT_ID, config: cfg });
 }
 
 /** The core's decision on a pause / resume / move TP (one TradingStore transaction, idempotent by commandId). */
-function applyOwnerCommand(store: TradingStore, cmd: Exclude<TradeCommand, { type: 'suggestion_decided' }>, now: number): Promise<StoreCommandResult> {
+function applyOwnerCommand(store: TradingStore, cmd: CoreCommand, now: number): Promise<StoreCommandResult> {
   const ref = { commandId: cmd.commandId, actorId: cmd.actorId, ts: cmd.ts };
   if (cmd.type === 'pause') return store.pause(ref, now);
   if (cmd.type === 'resume') return store.resumeCommand(ref, now);
@@ -98,6 +142,7 @@ function applyOwnerCommand(store: TradingStore, cmd: Exclude<TradeCommand, { typ
 /** Applies one owner command (validated with tradeCommandSchema at the edge): decided in the core, then settled (published, carried out live). */
 export async function executeTradeCommand(deps: ExecutionDeps, cmd: TradeCommand): Promise<CommandOutcome> {
   if (cmd.type === 'suggestion_decided') return decideSuggestion(deps, cmd);
+  if (cmd.type === 'suggestion_rollback') return rollbackSuggestion(deps, cmd);
   const cfg = tradingConfigFrom(await deps.config.strategies());
   const store = tradingStore(deps, cfg);
   const link = new LiveLink(deps);
@@ -185,54 +230,179 @@ function sameValue(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-/** Writes one approved value into its config document (transaction), after the same checks ConfigService makes. */
-async function applyChange(state: StateStore, c: ProposedChange): Promise<ChangeResult> {
-  const name = docName(c.document);
-  if (!name) return { ...c, outcome: 'not_config', detail: `${c.document} is not an owner-editable config document` };
-  const def = CONFIG_DOCUMENTS[name];
-  return state.runTransaction(async (tx) => {
-    // What the stored (possibly partial) document means: merged over the last valid version, as
-    // ConfigService reads it; the full merged document is written back with the one field changed.
-    const lastValid = (await tx.get<ConfigStateDoc>(configStatePath(name)))?.lastValid ?? null;
-    const stored = await tx.get<DocData>(def.path);
-    const merged = mergedConfigDocument(name, stored ?? {}, lastValid);
-    if (merged.errors.length > 0) return { ...c, outcome: 'invalid' as const, detail: `${def.path} does not validate: ${merged.errors.join('; ')}` };
-    const raw = JSON.parse(JSON.stringify(merged.doc)) as DocData;
-    const current = getField(raw, c.field);
-    if (current === undefined) return { ...c, outcome: 'not_config' as const, detail: `${def.path} has no field ${c.field}` };
-    if (sameValue(current, c.after)) return { ...c, outcome: 'applied' as const, detail: `${def.path} ${c.field} is already ${JSON.stringify(c.after)}` };
-    if (c.before !== null && !sameValue(current, c.before)) {
-      return { ...c, outcome: 'stale' as const, detail: `${def.path} ${c.field} is ${JSON.stringify(current)}, not the suggestion's ${JSON.stringify(c.before)}: edited since, not overwritten` };
-    }
-    const next = withField(raw, c.field, c.after);
-    if (!next) return { ...c, outcome: 'not_config' as const, detail: `${def.path} has no field ${c.field}` };
-    const parsed = validateConfigDocument(name, next, lastValid);
-    if (!parsed.success) {
-      return { ...c, outcome: 'invalid' as const, detail: `${def.path} would not validate: ${parsed.errors.join('; ')}` };
-    }
-    tx.set(def.path, next);
-    return { ...c, outcome: 'applied' as const, detail: `${def.path} ${c.field}: ${JSON.stringify(current)} -> ${JSON.stringify(c.after)}` };
-  });
+/** One config document as a transaction reads it (merged over its last valid version) and changes it in memory. */
+interface PlannedDoc {
+  name: ConfigDocName;
+  path: string;
+  lastValid: unknown;
+  raw: DocData | null;
+  error: string | null;
+  dirty: boolean;
+}
+
+interface PlannedChanges {
+  results: ChangeResult[];
+  /** Per result: true when it changes the config (false: already at the value, or not applied). */
+  changed: boolean[];
+  /** Per result: the value in force before (what a rollback writes back). */
+  previous: Array<JsonValue | null>;
+  docs: Map<ConfigDocName, PlannedDoc>;
 }
 
 /**
+ * Reads every document the changes touch (all reads, no write: Firestore's rule) and applies the
+ * changes in memory, after the checks ConfigService makes: the config in force must still hold each
+ * change's `before` (else `stale`), the document with the value must validate (else `invalid`).
+ * Several changes to one document compose.
+ */
+async function planChanges(tx: Transaction, changes: readonly ProposedChange[]): Promise<PlannedChanges> {
+  const docs = new Map<ConfigDocName, PlannedDoc>();
+  const out: PlannedChanges = { results: [], changed: [], previous: [], docs };
+  const push = (r: ChangeResult, changed = false, previous: JsonValue | null = null) => {
+    out.results.push(r);
+    out.changed.push(changed);
+    out.previous.push(previous);
+  };
+  for (const c of changes) {
+    const name = docName(c.document);
+    if (!name) {
+      push({ ...c, outcome: 'not_config', detail: `${c.document} is not an owner-editable config document` });
+      continue;
+    }
+    const def = CONFIG_DOCUMENTS[name];
+    let d = docs.get(name);
+    if (!d) {
+      // What the stored (possibly partial) document means: merged over the last valid version, as
+      // ConfigService reads it; the full merged document is written back with the fields changed.
+      const lastValid = (await tx.get<ConfigStateDoc>(configStatePath(name)))?.lastValid ?? null;
+      const stored = await tx.get<DocData>(def.path);
+      const merged = mergedConfigDocument(name, stored ?? {}, lastValid);
+      d = merged.errors.length > 0
+        ? { name, path: def.path, lastValid, raw: null, error: `${def.path} does not validate: ${merged.errors.join('; ')}`, dirty: false }
+        : { name, path: def.path, lastValid, raw: JSON.parse(JSON.stringify(merged.doc)) as DocData, error: null, dirty: false };
+      docs.set(name, d);
+    }
+    if (d.error !== null || d.raw === null) {
+      push({ ...c, outcome: 'invalid', detail: d.error ?? `${def.path} does not validate` });
+      continue;
+    }
+    const current = getField(d.raw, c.field);
+    if (current === undefined) {
+      push({ ...c, outcome: 'not_config', detail: `${def.path} has no field ${c.field}` });
+      continue;
+    }
+    if (sameValue(current, c.after)) {
+      push({ ...c, outcome: 'applied', detail: `${def.path} ${c.field} is already ${JSON.stringify(c.after)}` });
+      continue;
+    }
+    if (c.before !== null && !sameValue(current, c.before)) {
+      push({ ...c, outcome: 'stale', detail: `${def.path} ${c.field} is ${JSON.stringify(current)}, not the suggestion's ${JSON.stringify(c.before)}: edited since, not overwritten` });
+      continue;
+    }
+    const next = withField(d.raw, c.field, c.after);
+    if (!next) {
+      push({ ...c, outcome: 'not_config', detail: `${def.path} has no field ${c.field}` });
+      continue;
+    }
+    const parsed = validateConfigDocument(name, next, d.lastValid);
+    if (!parsed.success) {
+      push({ ...c, outcome: 'invalid', detail: `${def.path} would not validate: ${parsed.errors.join('; ')}` });
+      continue;
+    }
+    d.raw = next;
+    d.dirty = true;
+    push({ ...c, outcome: 'applied', detail: `${def.path} ${c.field}: ${JSON.stringify(current)} -> ${JSON.stringify(c.after)}` }, true, current as JsonValue);
+  }
+  return out;
+}
+
+/** Writes the planned documents (after every read of the transaction); returns their names. */
+function writePlanned(tx: Transaction, plan: PlannedChanges): ConfigDocName[] {
+  const written: ConfigDocName[] = [];
+  for (const d of plan.docs.values()) {
+    if (!d.dirty || d.raw === null) continue;
+    tx.set(d.path, d.raw);
+    written.push(d.name);
+  }
+  return written;
+}
+
+async function publishAlert(deps: ExecutionDeps, alert: Alert): Promise<void> {
+  await publish(deps.bus, TOPICS.alerts, alert, { attributes: alertAttributes(alert) });
+}
+
+/** The trades an applied change affects (for its baseline and the rollback trigger): by strategy, and tier symbols for a per-tier key. */
+async function scopeOf(deps: ExecutionDeps, changes: readonly ProposedChange[]): Promise<AdjustmentScope | null> {
+  const strategies = new Set<string>();
+  const tiers = new Set<string>();
+  for (const c of changes) {
+    const name = docName(c.document);
+    if (!name) continue;
+    if (name.startsWith('scalp_')) {
+      strategies.add(name.slice('scalp_'.length));
+      continue;
+    }
+    const tk = tunableKey(`${name}.${c.field}`);
+    if (tk) {
+      tk.strategies.forEach((s) => strategies.add(s));
+      if (tk.tier) tiers.add(tk.tier);
+      continue;
+    }
+    if (name === 'macro') MACRO_STRATEGY_IDS.forEach((s) => strategies.add(s));
+    else return null; // a risk / paper / protections key: every strategy's trades
+  }
+  if (strategies.size === 0) return null;
+  let symbols: string[] | null = null;
+  if (tiers.size > 0) {
+    const sys = await deps.config.system();
+    symbols = sys.symbols.filter((s) => tiers.has(s.tier)).map((s) => s.symbol);
+  }
+  return { strategies: [...strategies].sort(), symbols };
+}
+
+const MACRO_STRATEGY_IDS = ['dca', 'swing_breakout', 'channel'];
+
+/**
  * Records the owner's decision at `suggestions/{id}` and, when approved, applies its config changes
- * (see the header). Idempotent by commandId: a redelivery re-applies only what is not applied yet.
+ * (see the header). An approval that would change the config is refused when `maxAppliedPerDay`
+ * adjustments were already applied this America/Los_Angeles day: counted from
+ * `threshold_adjustments/*` in the SAME transaction that writes the config and the new adjustment, so
+ * two concurrent approvals cannot both pass the limit (the loser's transaction is retried and sees
+ * the winner's adjustment; on Firestore the query's result set is part of the transaction's read set
+ * as well). A rolled-back adjustment still counts for its day. An approval that changes nothing (stale,
+ * invalid, already at the value) does not count. A refused approval leaves the suggestion pending (the
+ * bot's item back to `pending`) and tells the owner. Idempotent by commandId.
  */
 async function decideSuggestion(deps: ExecutionDeps, cmd: Extract<TradeCommand, { type: 'suggestion_decided' }>): Promise<CommandOutcome> {
   const now = deps.clock.now();
   const path = suggestionPath(cmd.suggestionId);
+  const itemPath = mlSuggestionPath(cmd.suggestionId);
   const changes = await proposedChanges(deps.state, cmd.suggestionId);
   if (changes === null) {
     deps.log.warn('suggestion decided but unknown here: recorded only', { suggestionId: cmd.suggestionId, commandId: cmd.commandId });
   }
   const status = cmd.approved ? 'approved' : 'rejected';
-  const rec = await deps.state.runTransaction(async (tx) => {
+  const approving = status === 'approved' && changes !== null;
+  const st = approving ? await deps.config.strategies() : null;
+  const scope = approving ? await scopeOf(deps, changes) : null;
+  let baseline: WindowPerformance | null = null;
+  if (st) {
+    const w = st.ml.suggestions.rollback.windowHours * HOUR_MS;
+    baseline = windowPerformance(await new StateTradeLog(deps.state).closedBetween(now - w, now), scope, now - w, now);
+  }
+  const day = localDay(now);
+  const maxPerDay = st?.ml.suggestions.maxAppliedPerDay ?? 0;
+
+  type Rec =
+    | { kind: 'decided_before'; mine: boolean; status: string; applied: ChangeResult[] | null }
+    | { kind: 'recorded'; status: 'approved' | 'rejected'; plan: PlannedChanges | null; written: ConfigDocName[]; adjustment: AdjustmentDoc | null }
+    | { kind: 'limit'; count: number };
+  const rec: Rec = await deps.state.runTransaction(async (tx): Promise<Rec> => {
     const cur = await tx.get<Partial<SuggestionDecisionDoc> & { status?: string }>(path);
     if (cur && (cur.status === 'approved' || cur.status === 'rejected')) {
-      return { mine: cur.commandId === cmd.commandId, status: cur.status, applied: cur.applied ?? null };
+      return { kind: 'decided_before', mine: cur.commandId === cmd.commandId, status: cur.status, applied: cur.applied ?? null };
     }
-    const decision: Omit<SuggestionDecisionDoc, 'id'> & { id: string } = {
+    const decision: SuggestionDecisionDoc = {
       id: cmd.suggestionId,
       status,
       decidedAt: cmd.ts,
@@ -242,25 +412,58 @@ async function decideSuggestion(deps: ExecutionDeps, cmd: Extract<TradeCommand, 
       applied: null,
       appliedAt: null,
     };
-    tx.merge(path, { ...(cur ? {} : { source: changes === null ? 'unknown' : mlSuggestionPath(cmd.suggestionId), changes: (changes ?? []) as unknown as JsonValue }), ...decision } as unknown as DocData);
-    return { mine: true, status, applied: null };
+    const source = cur ? {} : { source: changes === null ? 'unknown' : itemPath, changes: (changes ?? []) as unknown as JsonValue };
+    if (!approving) {
+      tx.merge(path, { ...source, ...decision } as unknown as DocData);
+      return { kind: 'recorded', status, plan: null, written: [], adjustment: null };
+    }
+    const item = await tx.get<DocData>(itemPath);
+    const today = await tx.query<AdjustmentDoc>(ADJUSTMENTS_COLLECTION, { where: [{ field: 'appliedDay', op: '==', value: day }] });
+    const plan = await planChanges(tx, changes);
+    const changing = plan.changed.some(Boolean);
+    if (changing && today.length >= maxPerDay) {
+      const refusal = { at: now, commandId: cmd.commandId, by: cmd.actorId, reason: 'daily_limit', appliedToday: today.length };
+      tx.merge(path, { ...source, id: cmd.suggestionId, lastRefusal: refusal } as unknown as DocData);
+      if (item) tx.merge(itemPath, { status: 'pending', decidedBy: null, decidedAt: null });
+      return { kind: 'limit', count: today.length };
+    }
+    const written = writePlanned(tx, plan);
+    tx.merge(path, { ...source, ...decision, applied: plan.results as unknown as JsonValue, appliedAt: now } as unknown as DocData);
+    let adjustment: AdjustmentDoc | null = null;
+    if (changing) {
+      adjustment = {
+        suggestionId: cmd.suggestionId,
+        appliedAt: now,
+        appliedDay: day,
+        by: cmd.actorId,
+        commandId: cmd.commandId,
+        changes: plan.results.flatMap((r, k) => (plan.changed[k] ? [{ document: r.document, field: r.field, before: plan.previous[k] ?? null, after: r.after }] : [])),
+        scope,
+        baseline,
+        rolledBack: null,
+        prompt: null,
+      };
+      tx.set(adjustmentPath(cmd.suggestionId), adjustment as unknown as DocData);
+    }
+    return { kind: 'recorded', status: 'approved', plan, written, adjustment };
   });
-  if (!rec.mine) {
-    deps.log.info('suggestion already decided by another command', { suggestionId: cmd.suggestionId, status: rec.status, commandId: cmd.commandId });
-    return { type: 'suggestion_decided', outcome: 'already_decided', status: rec.status as 'approved' | 'rejected', changes: rec.applied ?? [] };
-  }
-  if (rec.status !== 'approved' || changes === null) {
-    return { type: 'suggestion_decided', outcome: changes === null ? 'unknown' : 'recorded', status: rec.status as 'approved' | 'rejected', changes: [] };
-  }
-  if (rec.applied) return { type: 'suggestion_decided', outcome: 'recorded', status: 'approved', changes: rec.applied };
 
-  const results: ChangeResult[] = [];
-  for (const c of changes) results.push(await applyChange(deps.state, c));
+  if (rec.kind === 'decided_before') {
+    if (!rec.mine) deps.log.info('suggestion already decided by another command', { suggestionId: cmd.suggestionId, status: rec.status, commandId: cmd.commandId });
+    return { type: 'suggestion_decided', outcome: rec.mine ? 'recorded' : 'already_decided', status: rec.status as 'approved' | 'rejected', changes: rec.applied ?? [] };
+  }
+  if (rec.kind === 'limit') {
+    const alert = adjustmentRefusedAlert(cmd.suggestionId, cmd.commandId, rec.count, maxPerDay, now);
+    deps.log.warn('approved suggestion refused: daily limit', { suggestionId: cmd.suggestionId, commandId: cmd.commandId, appliedToday: rec.count, maxAppliedPerDay: maxPerDay });
+    await publishAlert(deps, alert);
+    return { type: 'suggestion_decided', outcome: 'limit_reached', status: null, changes: [], detail: alert.message };
+  }
+  if (rec.status !== 'approved' || changes === null || !rec.plan) {
+    return { type: 'suggestion_decided', outcome: changes === null ? 'unknown' : 'recorded', status: rec.status, changes: [] };
+  }
   // ConfigService validates the written documents now, records the change and raises config_applied
-  const written = [...new Set(results.filter((r) => r.outcome === 'applied').map((r) => docName(r.document)).filter((n): n is ConfigDocName => n !== null))];
-  if (deps.config instanceof ConfigService && written.length > 0) await deps.config.check(written);
-  await deps.state.merge(path, { applied: results as unknown as JsonValue, appliedAt: now });
-  for (const r of results) {
+  if (deps.config instanceof ConfigService && rec.written.length > 0) await deps.config.check(rec.written);
+  for (const r of rec.plan.results) {
     (r.outcome === 'applied' ? deps.log.notice.bind(deps.log) : deps.log.warn.bind(deps.log))('approved suggestion', {
       suggestionId: cmd.suggestionId,
       document: r.document,
@@ -269,5 +472,56 @@ async function decideSuggestion(deps: ExecutionDeps, cmd: Extract<TradeCommand, 
       detail: r.detail,
     });
   }
-  return { type: 'suggestion_decided', outcome: 'recorded', status: 'approved', changes: results };
+  if (rec.adjustment) await publishAlert(deps, adjustmentAppliedAlert(rec.adjustment));
+  return { type: 'suggestion_decided', outcome: 'recorded', status: 'approved', changes: rec.plan.results };
+}
+
+/**
+ * The owner's answer on an applied adjustment (`suggestion_rollback`): rollBack writes every change's
+ * `before` back, only when the config still holds the applied values (else `stale` with the reason,
+ * nothing written, recorded on the adjustment); keep records the answer to the rollback trigger's
+ * question. Idempotent: a redelivered command, or a second tap, changes nothing.
+ */
+async function rollbackSuggestion(deps: ExecutionDeps, cmd: Extract<TradeCommand, { type: 'suggestion_rollback' }>): Promise<CommandOutcome> {
+  const now = deps.clock.now();
+  const path = adjustmentPath(cmd.suggestionId);
+  type Rec = { outcome: RollbackOutcome; detail: string; changes: ChangeResult[]; written: ConfigDocName[] };
+  const rec = await deps.state.runTransaction(async (tx): Promise<Rec> => {
+    const adj = await tx.get<AdjustmentDoc>(path);
+    if (!adj) return { outcome: 'unknown', detail: `no applied adjustment ${cmd.suggestionId}`, changes: [], written: [] };
+    if (adj.rolledBack) {
+      const mine = adj.rolledBack.commandId === cmd.commandId;
+      return { outcome: mine ? 'rolled_back' : 'already_rolled_back', detail: `rolled back at ${new Date(adj.rolledBack.at).toISOString()}`, changes: [], written: [] };
+    }
+    if (!cmd.rollBack) {
+      if (adj.prompt && adj.prompt.answer === null) tx.merge(path, { prompt: { answer: 'kept', answeredAt: now } });
+      return { outcome: 'kept', detail: 'kept', changes: [], written: [] };
+    }
+    const plan = await planChanges(
+      tx,
+      adj.changes.map((c) => ({ document: c.document, field: c.field, before: c.after, after: c.before })),
+    );
+    const refused = plan.results.filter((r) => r.outcome !== 'applied');
+    if (refused.length > 0) {
+      const detail = refused.map((r) => r.detail).join('; ');
+      tx.merge(path, { rollbackRefusals: [...(adj.rollbackRefusals ?? []), { at: now, commandId: cmd.commandId, detail }] });
+      return { outcome: 'stale', detail, changes: plan.results, written: [] };
+    }
+    const written = writePlanned(tx, plan);
+    tx.merge(path, {
+      rolledBack: { at: now, by: cmd.actorId, commandId: cmd.commandId },
+      ...(adj.prompt && adj.prompt.answer === null ? { prompt: { answer: 'rolled_back', answeredAt: now } } : {}),
+    });
+    return { outcome: 'rolled_back', detail: plan.results.map((r) => r.detail).join('; '), changes: plan.results, written };
+  });
+  if (deps.config instanceof ConfigService && rec.written.length > 0) await deps.config.check(rec.written);
+  const fresh = rec.written.length > 0 || rec.outcome === 'stale';
+  (rec.outcome === 'stale' ? deps.log.warn.bind(deps.log) : deps.log.notice.bind(deps.log))('suggestion rollback', {
+    suggestionId: cmd.suggestionId,
+    commandId: cmd.commandId,
+    outcome: rec.outcome,
+    detail: rec.detail,
+  });
+  if (fresh) await publishAlert(deps, rollbackResultAlert(cmd.suggestionId, cmd.commandId, rec.outcome === 'stale' ? 'stale' : 'rolled_back', rec.detail, now));
+  return { type: 'suggestion_rollback', outcome: rec.outcome, detail: rec.detail, changes: rec.changes };
 }
