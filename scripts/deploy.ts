@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { DEFAULT_SYSTEM_CONFIG } from '../shared/config/system.js';
 import { deadLetterTopic } from '../shared/topics.js';
+import { loadSchedule, SCHEDULER_YAML } from '../shared/schedule/schema.js';
 import { HOLDER_SERVICE, PUBLIC_HTTP_FUNCTIONS, SCHEDULED_FUNCTIONS, TELEGRAM_WEBHOOK_SERVICE, publicServiceEntry, pubsubBindings } from '../infra/runtime/registry.js';
 
 export const RUNTIME = 'nodejs22';
@@ -55,12 +56,34 @@ function foundationSteps({ o }: PlanContext): DeployStep[] {
   ];
 }
 
+/** Memory beyond the default (256 MiB) for the functions that need it: retrain simulates the shadow test's month of candles. */
+export const SCHEDULED_MEMORY: Readonly<Record<string, string>> = { retrain: '2GiB' };
+
+/**
+ * The request timeout of a scheduled function: the longest `attemptDeadlineSeconds` of the
+ * scheduler.yaml jobs that call it (Cloud Scheduler waits that long; the function must too; the
+ * default 60 s would cut the 30-minute retrain run).
+ */
+export function scheduledTimeoutSeconds(fn: string, jobs: ReadonlyArray<{ function: string; attemptDeadlineSeconds: number }>): number | undefined {
+  const deadlines = jobs.filter((j) => j.function === fn).map((j) => j.attemptDeadlineSeconds);
+  return deadlines.length ? Math.max(...deadlines) : undefined;
+}
+
 /** The HTTP functions Cloud Scheduler calls. */
 function scheduledSteps({ common }: PlanContext): DeployStep[] {
-  return SCHEDULED_FUNCTIONS.map((job) => ({
-    what: `HTTP function ${job.name} (Cloud Scheduler target)`,
-    command: ['gcloud', 'functions', 'deploy', job.name, ...common, `--entry-point=${job.name}`, '--trigger-http', '--no-allow-unauthenticated'],
-  }));
+  const jobs = loadSchedule(SCHEDULER_YAML).jobs;
+  return SCHEDULED_FUNCTIONS.map((job) => {
+    const timeout = scheduledTimeoutSeconds(job.name, jobs);
+    const memory = SCHEDULED_MEMORY[job.name];
+    return {
+      what: `HTTP function ${job.name} (Cloud Scheduler target)`,
+      command: [
+        'gcloud', 'functions', 'deploy', job.name, ...common, `--entry-point=${job.name}`, '--trigger-http', '--no-allow-unauthenticated',
+        ...(timeout !== undefined ? [`--timeout=${timeout}s`] : []),
+        ...(memory !== undefined ? [`--memory=${memory}`] : []),
+      ],
+    };
+  });
 }
 
 /** Each public HTTP entry (the webhook) as a Cloud Run service, replacing an earlier Cloud Function of its name. */

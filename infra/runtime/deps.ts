@@ -16,6 +16,7 @@ import type { Deps as MacroAnalysisDeps } from '../../shared/pipeline/macro-anal
 import type { Deps as MicroScalpDeps } from '../../shared/pipeline/micro-scalp.js';
 import type { Deps as NotifierDeps } from '../../shared/pipeline/notifier.js';
 import type { Deps as ReportsDeps } from '../../shared/pipeline/reports.js';
+import type { Deps as RetrainDeps } from '../../shared/pipeline/retrain.js';
 import type { Deps as RetentionCleanupDeps } from '../../shared/pipeline/retention-cleanup.js';
 import type { Deps as TelegramWebhookDeps } from '../../shared/pipeline/telegram-webhook.js';
 import type { Deps as TickArchiveDeps } from '../../shared/pipeline/tick-archive.js';
@@ -34,6 +35,7 @@ export interface FunctionDeps {
   'config-check': ConfigCheckDeps;
   'retention-cleanup': RetentionCleanupDeps;
   reports: ReportsDeps;
+  retrain: RetrainDeps;
   'telegram-webhook': TelegramWebhookDeps;
 }
 
@@ -82,5 +84,6 @@ export const DEPS_BUILDERS: { [N in FunctionName]: (root: Root) => Promise<Funct
   'config-check': async (root) => ports(root),
   'retention-cleanup': async (root) => ports(root),
   reports: async (root) => telegramDeps(root),
+  retrain: async (root) => ({ ...ports(root), telegram: () => root.telegram() }),
   'telegram-webhook': async (root) => telegramDeps(root),
 };

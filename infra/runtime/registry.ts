@@ -48,6 +48,7 @@ export const SCHEDULED_FUNCTIONS = [
   scheduled('config-check', () => import('../../shared/pipeline/config-check.js')),
   scheduled('retention-cleanup', () => import('../../shared/pipeline/retention-cleanup.js')),
   scheduled('reports', () => import('../../shared/pipeline/reports.js')),
+  scheduled('retrain', () => import('../../shared/pipeline/retrain.js')),
 ] as const;
 
 /** The Cloud Run service Telegram calls (scripts/telegram-webhook.ts registers its URL). */

@@ -682,7 +682,7 @@ export const mlConfigSchema = z
       scoreWeights: z.strictObject({ accuracy: weight, precision: weight, recall: weight }),
       /** Never replace a model scoring >= this with a lower-scoring one. */
       protectScore: weight,
-      /** Train on at most this many most recent labelled trades per strategy. */
+      /** Train on at most this many most recent labelled trades per strategy (5,000 train in well under a minute: bench learning). */
       maxTrainRows: z.number().int().min(20).max(1_000_000),
       /** Train only with at least this many training rows (after the holdout and the exit-time purge). */
       minTrainRows: z.number().int().min(2).max(100_000),
@@ -796,7 +796,7 @@ export const DEFAULT_ML_CONFIG: MlConfig = {
     holdoutFraction: 0.25,
     scoreWeights: { accuracy: 0.3, precision: 0.5, recall: 0.2 },
     protectScore: 0.85,
-    maxTrainRows: 20_000,
+    maxTrainRows: 5_000,
     minTrainRows: 30,
   },
   suggestions: {

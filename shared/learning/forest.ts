@@ -113,7 +113,7 @@ function dedupeSplitCandidates(rf: RfClassifier): void {
   const proto = Object.getPrototypeOf(root) as CartNodeProto;
   if (proto.__cstDeduped || typeof proto.featureSplit !== 'function') return;
   const original = proto.featureSplit;
-  proto.featureSplit = function featureSplit(this: unknown, x: number[], y: number[]): number[] {
+  const deduped = function featureSplit(this: unknown, x: number[], y: number[]): number[] {
     const all = original.call(this, x, y);
     const seen = new Set<number>();
     const out: number[] = [];
@@ -125,7 +125,25 @@ function dedupeSplitCandidates(rf: RfClassifier): void {
     }
     return out;
   };
+  proto.featureSplit = deduped;
   proto.__cstDeduped = true;
+  splitPatch = { proto, original, deduped };
+}
+let splitPatch: { proto: CartNodeProto; original: CartNodeProto['featureSplit']; deduped: CartNodeProto['featureSplit'] } | null = null;
+
+/**
+ * Runs `fn` with the library's own split search (the patch above undone for its duration): the
+ * equivalence test trains the same rows both ways and compares the forests.
+ */
+export function withLibrarySplitSearch<T>(fn: () => T): T {
+  if (!splitPatch) return fn();
+  const p = splitPatch;
+  p.proto.featureSplit = p.original;
+  try {
+    return fn();
+  } finally {
+    p.proto.featureSplit = p.deduped;
+  }
 }
 let patched = false;
 

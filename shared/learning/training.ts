@@ -57,10 +57,11 @@ export function metricsOf(truth: readonly number[], predicted: readonly number[]
 }
 
 /**
- * Trains the strategy's candidate number `n` on its labelled trades (all of one strategy; the
- * `maxTrainRows` most recent are used), scored on the time-ordered holdout: predicted WIN when
- * P(WIN) >= 0.5. Untrainable (with the reason): rows of another strategy, a row whose features do not
- * give a vector, fewer than `retrain.minTrainRows` training rows, an empty scoring slice, or one class only.
+ * Trains the strategy's candidate number `n` on its labelled trades (all of one strategy; a trade
+ * missing a feature of the set is left out; the `maxTrainRows` most recent of the rest are used),
+ * scored on the time-ordered holdout: predicted WIN when P(WIN) >= 0.5. Untrainable (with the
+ * reason): rows of another strategy, no trade with every feature, fewer than `retrain.minTrainRows`
+ * training rows, an empty scoring slice, or one class only.
  */
 export function trainCandidate(rows: readonly LabelledTrade[], cfg: MlConfig, n: number, now: number): { ok: true; model: StoredModel } | { ok: false; reason: string } {
   if (rows.length === 0) return { ok: false, reason: 'no labelled trades' };
@@ -68,16 +69,25 @@ export function trainCandidate(rows: readonly LabelledTrade[], cfg: MlConfig, n:
   if (rows.some((r) => r.strategy !== strategy)) return { ok: false, reason: `rows of several strategies (expected only ${strategy})` };
   const set = FEATURE_SETS[strategy];
   const ordered = [...rows].sort((a, b) => a.decisionTs - b.decisionTs || (a.signalId < b.signalId ? -1 : a.signalId > b.signalId ? 1 : 0));
-  const recent = ordered.slice(Math.max(0, ordered.length - cfg.retrain.maxTrainRows));
+  // A trade whose scan lacks a feature of the set (e.g. logged before the feature existed) is left
+  // out, not the whole run: the model learns from the rows it can read (the count is in the log).
   const vec = new Map<LabelledTrade, number[]>();
-  for (const r of recent) {
+  let firstSkip: string | null = null;
+  const usable = ordered.filter((r) => {
     const v = featureVector({ strategy, direction: r.direction, price: r.price, ts: r.decisionTs, features: r.features }, set);
-    if (!v.ok) return { ok: false, reason: `trade ${r.signalId}: ${v.error}` };
+    if (!v.ok) {
+      firstSkip ??= `trade ${r.signalId}: ${v.error}`;
+      return false;
+    }
     vec.set(r, v.values);
-  }
+    return true;
+  });
+  if (usable.length === 0) return { ok: false, reason: `no trade has every feature of ${set.version} (first: ${firstSkip ?? '-'})` };
+  const recent = usable.slice(Math.max(0, usable.length - cfg.retrain.maxTrainRows));
   const { train, score, purged } = timeOrderedSplit(recent, cfg.retrain.holdoutFraction);
   if (train.length < cfg.retrain.minTrainRows) {
-    return { ok: false, reason: `${train.length} training rows (of ${recent.length}; ${score.length} held out, ${purged} exited after the holdout began), need ${cfg.retrain.minTrainRows} (config/ml retrain.minTrainRows)` };
+    const skipped = ordered.length - usable.length;
+    return { ok: false, reason: `${train.length} training rows (of ${recent.length}; ${score.length} held out, ${purged} exited after the holdout began${skipped ? `, ${skipped} without every feature` : ''}), need ${cfg.retrain.minTrainRows} (config/ml retrain.minTrainRows)` };
   }
   const y = train.map(isPositive);
   const wins = y.reduce<number>((a, b) => a + b, 0);

@@ -38,7 +38,7 @@ import { enqueue, type EnqueueItem, type OutboxOp } from './outbox.js';
 import { buildReport, reportText } from './reports.js';
 import type { Suggestion } from './trade-commands.js';
 import { publish, type TelegramJob, type TradeCommand } from '../messages.js';
-import { modelsReply, readModels, readShadow, shadowMissingText, shadowPeriodHours, shadowText, shadowUsage, statusModelsLine } from './research.js';
+import { approveModelFeatureChange, modelApprovalKeyboard, modelsReply, readModels, readShadow, shadowMissingText, shadowPeriodHours, shadowText, shadowUsage, statusModelsLine } from './research.js';
 
 // ---------- the update shape (validated at the edge) ----------
 
@@ -248,7 +248,7 @@ export class Bot {
       case 'status':
         return this.reply(ctx, await this.statusText(ctx.now));
       case 'models':
-        return this.reply(ctx, await modelsReply(this.d, ctx.now));
+        return this.reply(ctx, await modelsReply(this.d, ctx.now), ctx.role === 'owner' ? await modelApprovalKeyboard(this.d.state) : undefined);
       case 'shadow':
         return this.shadowCommand(ctx, c);
     }
@@ -363,7 +363,7 @@ export class Bot {
       this.answer(ctx, '🔒 Access required: send /verify with your invite code.', true);
       return 'refused:unknown_user';
     }
-    const ownerOnly: Callback['kind'][] = ['move_tp', 'move_tp_menu', 'mode', 'suggestion', 'rollback', 'new_invite'];
+    const ownerOnly: Callback['kind'][] = ['move_tp', 'move_tp_menu', 'mode', 'suggestion', 'rollback', 'model_approve', 'new_invite'];
     if (ownerOnly.includes(cb.kind) && ctx.role !== 'owner') {
       this.answer(ctx, '⛔ Only the owner can do that.', true);
       return 'refused:owner_only';
@@ -423,6 +423,13 @@ export class Bot {
         await this.command(ctx, { type: 'suggestion_rollback', suggestionId: cb.id, rollBack: cb.rollBack });
         this.answer(ctx, cb.rollBack ? '↩️ Rolling back…' : '✅ Kept');
         break;
+      case 'model_approve': {
+        // the owner approves a model kept out only because its features changed (shared/learning/model-store.ts)
+        const r = await approveModelFeatureChange(this.d.state, cb.version, ctx.now);
+        this.answer(ctx, r.ok ? (r.applied ? '✅ Approved' : 'Already in force') : '⛔ Not approved');
+        this.reply(ctx, html`${r.ok ? '✅' : '⛔'} ${r.ok ? r.detail : r.error}`);
+        break;
+      }
       case 'request_access':
         this.answer(ctx, 'You already have access.');
         break;

@@ -33,6 +33,7 @@ export type Callback =
   | { kind: 'mode'; mode: 'live' | 'paper' }
   | { kind: 'suggestion'; id: string; approve: boolean }
   | { kind: 'rollback'; id: string; rollBack: boolean }
+  | { kind: 'model_approve'; version: string }
   | { kind: 'request_access' }
   | { kind: 'new_invite' };
 
@@ -48,6 +49,7 @@ export function encodeCallback(c: Callback): string {
     case 'mode': s = `md:${c.mode}`; break;
     case 'suggestion': s = `${c.approve ? 'sa' : 'sr'}:${c.id}`; break;
     case 'rollback': s = `${c.rollBack ? 'rb' : 'rk'}:${c.id}`; break;
+    case 'model_approve': s = `ma:${c.version}`; break;
     case 'request_access': s = 'ra'; break;
     case 'new_invite': s = 'ni'; break;
   }
@@ -75,6 +77,7 @@ export function decodeCallback(data: string | undefined): Callback | null {
     case 'sr': return a ? { kind: 'suggestion', id: a, approve: tag === 'sa' } : null;
     case 'rb':
     case 'rk': return a ? { kind: 'rollback', id: a, rollBack: tag === 'rb' } : null;
+    case 'ma': return a && /^[a-z0-9_]{1,40}@\d{1,6}$/.test(a) ? { kind: 'model_approve', version: a } : null;
     case 'ra': return { kind: 'request_access' };
     case 'ni': return { kind: 'new_invite' };
     default: return null;

@@ -33,6 +33,9 @@ import type { TelegramDeps, TelegramSide } from './deps.js';
 import { drainAndContinue } from './dispatch.js';
 import { escapeHtml, fmtDuration, fmtTimeUtc, fmtUsd, html, MAX_CAPTION_CHARS, MAX_MESSAGE_CHARS, truncateHtml } from './html.js';
 import { enqueue, type EnqueueItem } from './outbox.js';
+import { encodeCallback } from './keyboards.js';
+import type { InlineKeyboard } from '../ports/telegram.js';
+import { approveFeatureChange, loadCursor } from '../learning/model-store.js';
 
 /** Every strategy, in the catalog's order. */
 export const STRATEGIES: readonly StrategyId[] = strategyIdSchema.options;
@@ -459,4 +462,26 @@ export async function sendResearchSummary(
   const q = await queueResearchSummary(side.deps, input, slot);
   const drained = await drainAndContinue(side.deps, side.sender);
   return { slot, queued: q.queued, sent: drained.sent, remaining: drained.remaining, ...(q.reason ? { reason: q.reason } : {}) };
+}
+
+// ---------- the owner's approval of a feature change ----------
+
+/**
+ * /models' owner buttons: one "approve" per strategy whose candidate waits only for the owner's
+ * approval of its feature change (learning cursor `pending`); empty (no keyboard) when none waits.
+ */
+export async function modelApprovalKeyboard(state: Pick<StateStore, 'get'>): Promise<InlineKeyboard | undefined> {
+  const rows: InlineKeyboard = [];
+  for (const strategy of STRATEGIES) {
+    const c = await loadCursor(state, strategy);
+    if (c.ok && c.value.pending) rows.push([{ text: `✅ Approve ${c.value.pending.version} (new features)`, callback_data: encodeCallback({ kind: 'model_approve', version: c.value.pending.version }) }]);
+  }
+  return rows.length ? rows : undefined;
+}
+
+/** The owner's tap on such a button: the pending candidate becomes the model in force (one transaction). */
+export async function approveModelFeatureChange(state: StateStore, version: string, now: number): Promise<{ ok: true; applied: boolean; detail: string } | { ok: false; error: string }> {
+  const strategy = strategyIdSchema.safeParse(version.slice(0, version.lastIndexOf('@')));
+  if (!strategy.success) return { ok: false, error: `${version} is not a model version of a known strategy` };
+  return approveFeatureChange(state, strategy.data, version, now);
 }

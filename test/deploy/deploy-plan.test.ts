@@ -87,3 +87,19 @@ describe('deploy plan', () => {
     expect(plan.subscriptions.every((s) => s.role === 'dead-letter-retention')).toBe(true);
   });
 });
+
+describe('scheduled functions live as long as their scheduler job waits', () => {
+  it('--timeout from scheduler.yaml attemptDeadlineSeconds (retrain 1800 s, not the 60 s default), retrain with 2 GiB', () => {
+    const lines = deployPlan({ project: 'p1', region: 'europe-west1' }).map((s) => s.command.join(' '));
+    const jobs = loadSchedule(SCHEDULER_YAML).jobs;
+    const line = (fn: string) => lines.find((l) => l.startsWith(`gcloud functions deploy ${fn} `)) ?? '';
+    expect(line('retrain')).toContain('--timeout=1800s --memory=2GiB');
+    expect(line('kraken-pull')).toContain('--timeout=55s');
+    expect(line('reports')).toContain('--timeout=300s');
+    for (const f of SCHEDULED_FUNCTIONS) {
+      const mine = jobs.filter((j) => j.function === f.name);
+      expect(mine.length, f.name).toBeGreaterThan(0);
+      expect(line(f.name)).toContain(`--timeout=${Math.max(...mine.map((j) => j.attemptDeadlineSeconds))}s`);
+    }
+  });
+});

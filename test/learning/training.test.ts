@@ -222,3 +222,46 @@ describe('Predictor', () => {
     expect(p.predict(model, { ...d, features: noRsi })).toMatchObject({ probability: null, featureVersion: 'v52_divergence/1', error: expect.stringContaining('rsi') });
   });
 });
+
+describe('trainCandidate with trades missing a feature', () => {
+  it('leaves those trades out (not the whole run); none readable is untrainable with the first reason', async () => {
+    const { sliceRun, ofStrategy } = await import('./helpers.js');
+    const { DEFAULT_ML_CONFIG } = await import('../../shared/config/strategy.js');
+    const cfg = { ...DEFAULT_ML_CONFIG, model: { ...DEFAULT_ML_CONFIG.model, trees: 5 } };
+    const rows = ofStrategy(sliceRun().labelled, 'levels_exhaustion');
+    const broken = rows.map((r, i) => (i < 5 ? { ...r, features: { ...r.features, rsi: null } } : r));
+    const all = trainCandidate(rows, cfg, 1, Date.UTC(2025, 5, 13));
+    const some = trainCandidate(broken, cfg, 1, Date.UTC(2025, 5, 13));
+    expect(all.ok && some.ok).toBe(true);
+    // the 5 oldest rows are left out (the purge at the holdout boundary may move by one row)
+    const total = (r: typeof all) => (r.ok ? r.model.window.trainRows + r.model.window.scoreRows : 0);
+    expect(total(some)).toBeLessThan(total(all));
+    expect(total(some)).toBeGreaterThanOrEqual(total(all) - 6);
+    if (all.ok && some.ok) expect(some.model.window.trainFrom).toBeGreaterThan(all.model.window.trainFrom);
+    const none = trainCandidate(rows.map((r) => ({ ...r, features: { ...r.features, rsi: null } })), cfg, 1, Date.UTC(2025, 5, 13));
+    expect(none).toEqual({ ok: false, reason: expect.stringMatching(/^no trade has every feature of levels_exhaustion\/1 \(first: trade .+rsi/) });
+  });
+});
+
+describe('the split-search patch of ml-cart (forest.ts dedupeSplitCandidates)', () => {
+  it('builds exactly the trees the library builds itself, on real rows', async () => {
+    const { sliceRun } = await import('./helpers.js');
+    const { featureVector, FEATURE_SETS } = await import('../../shared/learning/features.js');
+    const { isPositive } = await import('../../shared/learning/labels.js');
+    const { serializeForest, trainForest, withLibrarySplitSearch } = await import('../../shared/learning/forest.js');
+    const { DEFAULT_ML_CONFIG } = await import('../../shared/config/strategy.js');
+    for (const strategy of ['levels_exhaustion', 'v52_divergence'] as const) {
+      const rows = sliceRun().labelled.filter((r) => r.strategy === strategy);
+      const X = rows.map((r) => {
+        const v = featureVector({ strategy, direction: r.direction, price: r.price, ts: r.decisionTs, features: r.features }, FEATURE_SETS[strategy]);
+        if (!v.ok) throw new Error(v.error);
+        return v.values;
+      });
+      const y = rows.map(isPositive);
+      const params = { ...DEFAULT_ML_CONFIG.model, trees: 20 };
+      const patched = serializeForest(trainForest(X, y, params));
+      const library = withLibrarySplitSearch(() => serializeForest(trainForest(X, y, params)));
+      expect(patched, strategy).toBe(library);
+    }
+  });
+});

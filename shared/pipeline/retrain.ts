@@ -1,0 +1,67 @@
+/**
+ * retrain (Cloud Scheduler, scheduler.yaml job `retrain`, daily 02:00 America/Los_Angeles; on demand:
+ * `npm run retrain`): the learning loop's daily research run (SPEC 8), in order:
+ *   1. retraining per strategy (shared/learning/retrain.ts: >= retrain.minNewTrades new completed
+ *      trades, time-ordered split, the replacement rules; state + `model_runs`);
+ *   2. the shadow test (config/ml `shadow.enabled`): champion vs challengers re-simulated over the
+ *      longest period on the warehouse's candles (shared/shadow), stored in state and the warehouse;
+ *   3. threshold suggestions from the shadow results (shared/learning/suggestions.ts), stored pending
+ *      and sent to the owner with their buttons: applied only on the owner's approval;
+ *   4. the rollback trigger (shared/learning/rollback.ts): asks the owner about an adjustment whose
+ *      strategy dropped since;
+ *   5. the research summary to the owner (shared/telegram/research.ts), once per Los Angeles day.
+ * Body (optional): `{ strategies?: StrategyId[], force?: boolean, shadow?: boolean }`. Idempotent: the
+ * run id is the Los Angeles day, so a retried run (Cloud Scheduler retryCount) retrains nothing twice,
+ * and suggestions and the summary carry deterministic keys. ML stays research: nothing here trades.
+ */
+import { z } from 'zod';
+import type { Logger } from '../log.js';
+import { strategyIdSchema } from '../model/trading.js';
+import type { Ports } from '../ports/ports.js';
+import type { TelegramSide } from '../telegram/deps.js';
+import { retrainStrategies } from '../learning/retrain.js';
+import { proposeFromLatestShadow } from '../learning/suggestions.js';
+import { askRollbacks } from '../learning/rollback.js';
+import { queueSuggestions, researchSuggestionOf } from '../telegram/suggestions.js';
+import { researchSlot, sendResearchSummary } from '../telegram/research.js';
+import { readShadow } from '../telegram/research.js';
+
+export const FUNCTION_NAME = 'retrain';
+
+export interface Deps extends Pick<Ports, 'state' | 'bus' | 'warehouse' | 'clock' | 'config'> {
+  log: Logger;
+  /** The Telegram side for the config in force (infra/telegram/runtime.ts). */
+  telegram(): Promise<TelegramSide>;
+}
+
+const bodySchema = z.strictObject({
+  strategies: z.array(strategyIdSchema).min(1).optional(),
+  force: z.boolean().optional(),
+});
+
+export async function handle(deps: Deps, body?: unknown): Promise<Record<string, unknown>> {
+  const parsed = bodySchema.safeParse(body ?? {});
+  if (!parsed.success) {
+    throw new Error(`retrain: body must be { strategies?: [${strategyIdSchema.options.join(' | ')}], force?: boolean }: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
+  }
+  const now = deps.clock.now();
+  const st = await deps.config.strategies();
+  const runId = `retrain:${researchSlot(now)}`;
+  const retrain = await retrainStrategies(deps, st.ml, { runId, now, ...(parsed.data.strategies ? { strategies: parsed.data.strategies } : {}), ...(parsed.data.force ? { force: true } : {}) });
+
+  const side = await deps.telegram();
+  const d = { ...side.deps, log: deps.log };
+  const proposed = await proposeFromLatestShadow(deps.state, st, now);
+  const queuedSuggestions = await queueSuggestions(d, proposed.suggestions.filter((s) => proposed.created.includes(s.id)));
+  const rollbackAsked = await askRollbacks(deps, d.trades, st.ml, st.risk.startingEquityUsd, now);
+  const shadowRead = await readShadow(deps.state);
+  const summary = await sendResearchSummary(side, { runs: retrain.runs.map((r) => r.run), shadow: shadowRead.status === 'ok' ? shadowRead.doc : null, suggestions: proposed.suggestions.map(researchSuggestionOf) }, now);
+  return {
+    runId,
+    models: retrain.runs.map((r) => ({ strategy: r.run.strategy, outcome: r.run.outcome, version: r.run.modelVersion, score: r.run.metrics?.score ?? null, labelled: r.labelled, stored: r.stored })),
+    failed: retrain.failed,
+    suggestions: { fromShadowRun: proposed.runId, created: proposed.created.length, queued: queuedSuggestions },
+    rollbackAsked: rollbackAsked.length,
+    summary: { queued: summary.queued, sent: summary.sent, ...(summary.reason ? { reason: summary.reason } : {}) },
+  };
+}
