@@ -12,6 +12,7 @@ import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { applyOverrides, checkConfigKey, type Overrides, type StrategySelection } from '../../shared/backtest/config.js';
 import { createMarket, type BacktestMarket } from '../../shared/backtest/market.js';
 import { runBacktest, type BacktestResult, type IndicatorMode } from '../../shared/backtest/run.js';
+import { formatLearning, learningJson, ML_MODES, runWithLearning, type BacktestMlMode, type LearningResult } from '../../shared/backtest/learning.js';
 import { defaultGrid, expandGrid, runGrid, valueDimension, type GridDimension, type GridResult } from '../../shared/backtest/grid.js';
 import { runWalkForward, type WalkForwardResult } from '../../shared/backtest/walk-forward.js';
 import { runStress, STRESS_WINDOW_MS, type StressReport } from '../../shared/backtest/stress.js';
@@ -75,6 +76,20 @@ Strategies and config (start: the SPEC defaults of shared/config/strategy.ts):
   --indicators MODE     full (default: indicators prepared once over the whole series) or
                         live-window (each candle re-prepared on live's last-200-candle window: what live
                         computes to the last bit; ~0.35 ms per strategy per candle)
+
+Learning loop (SPEC 8; single runs only):
+  --ml MODE             off (default: no model, today's run) | advisory | filter: walk-forward
+                        learning on the backtest clock. Pass 1 is the run with ML off (the
+                        strategies' unfiltered trades, each labelled with its scan's features); at
+                        every 02:00 America/Los_Angeles in the range (the production retrain
+                        schedule) each strategy with >= ml.retrain.minNewTrades new trades CLOSED
+                        before that instant retrains with the production training and replacement
+                        rules; pass 2 gives every TAKE / NEAR_MISS the prediction of the model in
+                        force at its time. advisory records the predictions (trades as off); filter
+                        lets the trading core refuse signals below ml.minConfidence (ml_filter) as
+                        live does in filter mode. Prints per strategy trades, win rate, profit
+                        factor and refusals with the filter off and on, and the model timeline
+                        (--set ml.minConfidence=0.55 etc. tune it)
 
 Optimisation:
   --grid                the SPEC grid: volume EMA {10,15,20,30} x RSI period {6,10,14} x RSI thresholds
@@ -166,6 +181,7 @@ function readArgs(args: string[]) {
         store: { type: 'boolean', default: false },
         state: { type: 'string' },
         propose: { type: 'boolean', default: false },
+        ml: { type: 'string', default: 'off' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       allowPositionals: false,
@@ -195,6 +211,7 @@ interface Settings {
   wf: string | undefined;
   stressCount: number;
   htf: string | undefined;
+  ml: BacktestMlMode;
 }
 
 /** Checks the values in the order the usage errors are reported. */
@@ -229,7 +246,11 @@ function settingsOf(v: CliValues): Settings {
   const htf = v['htf-data'];
   if (v['htf-venue'] !== undefined && htf === undefined) fail('--htf-venue needs --htf-data FILE.duckdb');
   if (htf !== undefined && (dims.length > 0 || wf !== undefined || stressCount > 0)) fail('--htf-data (the MACRO engine) runs with a single backtest only, not with --grid, --dim, --walk-forward or --stress');
-  return { symbols, from, to, sel, indicators, objective, minTrades, workers, top, sets, base, dims, wf, stressCount, htf };
+  const ml = v.ml as BacktestMlMode;
+  if (!(ML_MODES as readonly string[]).includes(ml)) fail(`--ml must be one of ${ML_MODES.join(' | ')} (got '${v.ml}')`);
+  if (ml !== 'off' && (dims.length > 0 || wf !== undefined || stressCount > 0 || v.propose)) fail('--ml advisory|filter (walk-forward learning) runs with a single backtest only, not with --grid, --dim, --walk-forward, --stress or --propose');
+  const withMl = ml === 'off' ? base : { ...base, ml: { ...base.ml, mode: ml } };
+  return { symbols, from, to, sel, indicators, objective, minTrades, workers, top, sets, base: withMl, dims, wf, stressCount, htf, ml };
 }
 
 /** What the stages of one invocation share: the settings, the data, the printed blocks and the JSON document. */
@@ -354,7 +375,7 @@ export async function main(args: string[]): Promise<void> {
   const { sel, sets, indicators, objective, dims, wf, stressCount } = st;
   const doc: Record<string, unknown> = {
     kind: 'backtest',
-    params: { symbols: st.symbols, from: market.from, to: market.to, strategy: sel, set: sets, indicators, objective, macro: macroSeries !== undefined, grid: dims.map((d) => ({ name: d.name, options: d.options.map((o) => o.label) })), walkForward: wf ?? null, stress: stressCount, ...(allowMissingReference ? { allowMissingReference } : {}) },
+    params: { symbols: st.symbols, from: market.from, to: market.to, strategy: sel, set: sets, indicators, objective, macro: macroSeries !== undefined, grid: dims.map((d) => ({ name: d.name, options: d.options.map((o) => o.label) })), ...(st.ml !== 'off' ? { ml: st.ml } : {}), walkForward: wf ?? null, stress: stressCount, ...(allowMissingReference ? { allowMissingReference } : {}) },
   };
   const job: Job = { st, series, market, config, out: [], doc };
 
@@ -372,10 +393,30 @@ export async function main(args: string[]): Promise<void> {
   }
 
   // The run shown in detail: the grid's best, the walk-forward's latest choice, or the configured one.
-  const bar = progressBar(grid || wf !== undefined ? 'chosen run' : 'backtest', 'candles');
-  const run = runBacktest(market, { ...config, strategies: chosen }, { indicators, record: { decisions: v.analysis }, onProgress: bar.update, progressEvery: 5_000, ...(macroSeries ? { macroSeries } : {}) });
-  bar.stop();
-  job.out.push(`Detailed run: ${chosenBy}\n${formatRun(run)}`);
+  let learning: LearningResult | null = null;
+  let run: BacktestResult;
+  if (st.ml === 'off') {
+    const bar = progressBar(grid || wf !== undefined ? 'chosen run' : 'backtest', 'candles');
+    run = runBacktest(market, { ...config, strategies: chosen }, { indicators, record: { decisions: v.analysis }, onProgress: bar.update, progressEvery: 5_000, ...(macroSeries ? { macroSeries } : {}) });
+    bar.stop();
+  } else {
+    const bars = { 1: progressBar('pass 1 (ML off)', 'candles'), 2: progressBar(`pass 2 (ML ${st.ml})`, 'candles') };
+    learning = runWithLearning(market, { ...config, strategies: chosen }, {
+      indicators,
+      progressEvery: 5_000,
+      onPassProgress: (pass, done, total) => {
+        bars[pass].update(done, total);
+        if (done === total) bars[pass].stop();
+      },
+      ...(macroSeries ? { macroSeries } : {}),
+    });
+    run = learning.run;
+  }
+  job.out.push(`Detailed run: ${chosenBy}${learning ? `, ML ${st.ml} (walk-forward)` : ''}\n${formatRun(run)}`);
+  if (learning) {
+    job.out.push(formatLearning(learning));
+    doc.ml = learningJson(learning);
+  }
   const analysis = analyseRun(run.trades, run);
   job.out.push(formatAnalysis(analysis, v.analysis ? 'full' : 'compact'));
   doc.run = { chosenBy, overrides: chosenOverrides, ...runJson(run) };

@@ -19,6 +19,9 @@
  *   3. every enabled scalp strategy that evaluates closes, in SCALP_STRATEGIES order, decides on
  *      the CLOSED candle c (`evaluateAt` reads indices <= c only), with the live level set
  *      (micro.ts `levelsAt`) and no book (the order-book flip is then 'unavailable');
+ *   3b. with `predict` (walk-forward learning, shared/backtest/learning.ts), each TAKE / NEAR_MISS
+ *      gets the model's prediction as the live engine attaches it (shared/learning/model-cache.ts
+ *      `withPrediction`), before it is recorded and converted (the same for swing scans, macro slots);
  *   4. a TAKE becomes a Signal through shared/strategies/scalp/signal.ts `scalpSignal` (THE one
  *      conversion); a signal of an emitting strategy goes to `applySignal(state, signal, { bias,
  *      volatility24hPct at c }, cfg, t)`; its limit entry can fill from the NEXT candle on
@@ -65,6 +68,7 @@ import { levelTimeline, regimeInputsOf, type BacktestMarket } from './market.js'
 import { lowerBound } from '../sorted.js';
 import { computeMetrics, type BacktestMetrics } from './metrics.js';
 import { warmupReport, type WarmupReport } from './warmup.js';
+import { withPrediction, type ScanPredict } from '../learning/model-cache.js';
 
 const MINUTE = INTERVAL_MS['1m'];
 
@@ -105,6 +109,13 @@ export interface BacktestOptions {
    * to the core as the execution applies `ohlc-data-kraken`. Exclusive with `biasUpdates`.
    */
   macroSeries?: MacroSeries;
+  /**
+   * The learning loop's prediction of a scan decision (shared/backtest/learning.ts: the model in force
+   * at the decision's time on the backtest clock), attached to every TAKE / NEAR_MISS, scalp and swing,
+   * exactly where the live engines attach it: recorded with the decision and carried by its signal to
+   * the trading core's ML filter. Default none (no decision carries `ml`).
+   */
+  predict?: ScanPredict;
   record?: {
     /** Every non-null scalp decision (TAKE / NEAR_MISS / SKIP), as the live engine logs them. Default true. */
     decisions?: boolean;
@@ -226,6 +237,7 @@ interface Run {
   mode: IndicatorMode;
   rec: { decisions: boolean; signals: boolean; events: boolean };
   onState: BacktestOptions['onState'];
+  predict: ScanPredict | undefined;
   /** Index of the regime reference symbol in the data (-1: absent). */
   refK: number;
   evaluators: Evaluator[];
@@ -292,7 +304,7 @@ function startRun(m: BacktestMarket, config: BacktestConfig, opts: BacktestOptio
   const timed = timedInputs(m, config, opts, tcfg, notes);
   const total = m.orderIndex.length;
   const run: Run = {
-    m, system, tcfg, accountId: opts.accountId ?? PAPER_ACCOUNT_ID, mode, rec, onState: opts.onState, refK, evaluators, timed,
+    m, system, tcfg, accountId: opts.accountId ?? PAPER_ACCOUNT_ID, mode, rec, onState: opts.onState, predict: opts.predict, refK, evaluators, timed,
     hp: 0, sp: 0, bp: 0, state: null, curNow: Number.NaN, latestBias: m.symbols.map(() => null), views: new Map(),
     trades: [], decisions: [], swingDecisions: [], swingSignals: 0, signals: [], events: [], rejected: {}, accepted: 0, protectionEvents: 0, fills: { entry: { maker: 0, taker: 0 }, exit: { maker: 0, taker: 0 } },
     equityTime: new Float64Array(total), equity: new Float64Array(total), samples: 0,
@@ -447,8 +459,13 @@ function applyMacroSlot(run: Run, u: MacroSlot, T: number): void {
   take(run, r.events);
   const bk = m.symbols.indexOf(u.symbol);
   run.latestBias[bk] = u.bias;
-  if (run.rec.decisions) for (const d of u.scans) run.swingDecisions.push(d);
-  for (const sig of u.signals) {
+  // the prediction beside each scan (the slot is shared, memoised: copies), and on its published signal
+  const scans = run.predict ? u.scans.map((d) => withPrediction(d, run.predict)) : u.scans;
+  if (run.rec.decisions) for (const d of scans) run.swingDecisions.push(d);
+  const ml = run.predict ? new Map(scans.flatMap((d) => (d.ml ? [[d.signalId, d.ml] as const] : []))) : null;
+  for (const published of u.signals) {
+    const p = ml?.get(published.signalId);
+    const sig = p ? { ...published, ml: p } : published;
     // executeSignal: the stored bias of the slot, the 24h volatility at the last 1m candle opening before the signal.
     const li = lowerBound((m.series[bk] as CandleSeries).openTime, sig.ts) - 1;
     const v = li >= 0 ? (m.volatility[bk]?.[li] as number) : Number.NaN;
@@ -487,8 +504,9 @@ function stepCandle(run: Run, n: number): void {
   if (run.evaluators.length > 0) {
     if (run.mode === 'live-window') run.views.clear();
     for (const ev of run.evaluators) {
-      const d = decide(run, ev, k, i);
-      if (!d) continue;
+      const raw = decide(run, ev, k, i);
+      if (!raw) continue;
+      const d = withPrediction(raw, run.predict);
       if (run.rec.decisions) run.decisions.push(d);
       const sig = scalpSignal(d, run.system, ev.cfg);
       if (!sig || !sig.emit) continue;

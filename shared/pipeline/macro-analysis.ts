@@ -11,8 +11,9 @@
  * 4. publish it on `macro-bias-updates` unless the stored document says it was published; mark it
  *    published afterwards (a crash in between republishes the same stored content with the same
  *    `dedupeId` attribute: at-least-once, subscribers de-duplicate);
- * 5. evaluate the swing setups (DCA, SWING breakout, CHANNEL) on their last closed candles, resolve
- *    conflicts per coin (SPEC 12), log EVERY scan decision to the warehouse `signals` table
+ * 5. evaluate the swing setups (DCA, SWING breakout, CHANNEL) on their last closed candles, attach the
+ *    strategy model's win probability to each TAKE / NEAR_MISS (shared/learning/model-cache.ts; the
+ *    published signal carries it to the ML filter), resolve conflicts per coin (SPEC 12), log EVERY scan decision to the warehouse `signals` table
  *    (idempotent by signal_id: a signal id is per candle, so a re-run adds no rows);
  * 6. publish each surviving TAKE on `trade-signals-swing` once, as the `Signal` it is (the catalog's
  *    schema, the same as the scalps'; its grid weights stay in the scan row): a marker document
@@ -41,6 +42,8 @@ import { lastClosedIndex, toColumns, type SeriesByInterval } from '../strategies
 import { evaluateSwingAt, isSwingSignal, prepareSwing, resolveSwingConflicts, swingSetupCandles, type SwingScan, type SwingSignal } from '../strategies/macro/swing.js';
 import { biasPath, swingPublishedPath } from '../state-paths.js';
 import { publish, type MacroBiasMessage } from '../messages.js';
+import { ModelCache, withPrediction, type ScanPredict } from '../learning/model-cache.js';
+import type { StrategyId } from '../model/trading.js';
 
 /** One bias per symbol per slot; matches the 5-minute schedule (proposed config: `macro.slotMs`). */
 export const MACRO_SLOT_MS = 5 * 60_000;
@@ -66,7 +69,14 @@ export interface StoredBias extends MacroBiasMessage {
   computedAt: number;
 }
 
-export type MacroDeps = Ports;
+/** The swing strategies whose models predict the MACRO run's scans. */
+const SWING_STRATEGY_IDS: readonly StrategyId[] = ['dca', 'swing_breakout', 'channel'];
+
+/**
+ * `models`: the instance's model cache (re-reads `models/{strategy}` at most once a minute); without
+ * it each run reads them once (the run is every 5 minutes: the same reads).
+ */
+export type MacroDeps = Ports & { models?: ModelCache };
 
 /** A fixed regime, or a provider called once per run with the slot start. */
 type RegimeInput = Regime | null | ((asOf: number) => Promise<Regime | null>);
@@ -163,10 +173,11 @@ export async function runMacro(deps: MacroDeps, opts: MacroOptions = {}): Promis
   const symbols = system.symbols.filter((s) => s.enabled && s.krakenPair !== null && (!wanted || wanted.has(s.symbol)));
   summary.regime = await resolveRegime(deps, opts.regime, slotStart, strategies, system, log);
   const needed = candlesNeeded(macro, system.hotWindowCandles);
+  const predict = await (deps.models ?? new ModelCache()).predictorFor(deps.state, SWING_STRATEGY_IDS, deps.clock.now(), log);
 
   for (const sym of symbols) {
     try {
-      summary.symbols.push(await runSymbol(deps, macro, sym, needed, slotStart, summary.regime, log.child({ symbol: sym.symbol })));
+      summary.symbols.push(await runSymbol(deps, macro, sym, needed, slotStart, summary.regime, predict, log.child({ symbol: sym.symbol })));
     } catch (e) {
       summary.failed.push(sym.symbol);
       log.error('macro run failed for symbol', { symbol: sym.symbol, error: e as Error });
@@ -188,6 +199,7 @@ async function runSymbol(
   needed: Partial<Record<Interval, number>>,
   slotStart: number,
   regime: Regime | null,
+  predict: ScanPredict,
   log: Logger,
 ): Promise<SymbolSummary> {
   const symbol = sym.symbol;
@@ -213,7 +225,9 @@ async function runSymbol(
   }
 
   // Swing setups.
-  const evaluation = evaluateSwingAt(prepareSwing(macro, series), slotStart, { symbol, tier: sym.tier, regime });
+  const evaluated = evaluateSwingAt(prepareSwing(macro, series), slotStart, { symbol, tier: sym.tier, regime });
+  // the prediction beside each TAKE / NEAR_MISS, before the rows are written and the signals published
+  const evaluation = { ...evaluated, decisions: evaluated.decisions.map((d) => withPrediction(d, predict)) };
   const takes = evaluation.decisions.filter(isSwingSignal);
   const resolution = resolveSwingConflicts(takes);
   const droppedIds = new Map(resolution.dropped.map((d) => [d.signal.signalId, d.reason]));
@@ -291,6 +305,7 @@ function conflictSkip(s: SwingSignal, reason: string): ScanDecision {
     price: s.price,
     reasons: [...s.reasons, reason],
     features: { ...s.features, conflictLoser: true, confidence: s.confidence },
+    ...(s.ml ? { ml: s.ml } : {}),
   };
 }
 

@@ -48,6 +48,7 @@ import { publish } from '../messages.js';
 import { CandleCache, type CandleWindow } from '../market/candle-cache.js';
 import { scalpSignal } from '../strategies/scalp/signal.js';
 import { lowerBound } from '../sorted.js';
+import { ModelCache, withPrediction, type ScanPredict } from '../learning/model-cache.js';
 
 const MINUTE = INTERVAL_MS['1m'];
 
@@ -66,10 +67,12 @@ export interface MicroCache {
   books: Map<string, BookSample[]>;
   /** symbol -> memoised level set. */
   levels: Map<string, { key: string; set: LevelSet }>;
+  /** The strategies' models (`models/{strategy}`, re-read at most once a minute): the prediction beside each TAKE / NEAR_MISS. */
+  models: ModelCache;
 }
 
 export function createMicroCache(): MicroCache {
-  return { candles: new CandleCache('bybit', '1m'), books: new Map(), levels: new Map() };
+  return { candles: new CandleCache('bybit', '1m'), books: new Map(), levels: new Map(), models: new ModelCache() };
 }
 
 export interface MicroDeps extends Ports {
@@ -240,8 +243,12 @@ async function snapshotPoint(deps: MicroDeps, system: SystemConfig, strategies: 
   return { w, i, book, forming: { openTime: f.openTime, ts: snap.ts, open: f.open, high: f.high, low: f.low, close: f.close, volume: f.volume } };
 }
 
-/** Every strategy's decision at the point, its `signals` row, and the TAKE signals to publish (emitting strategies). */
-function decideAt(cache: MicroCache, system: SystemConfig, configs: readonly ScalpStrategyConfig[], p: EvalPoint): { decisions: ScalpDecision[]; rows: Row[]; toPublish: Signal[] } {
+/**
+ * Every strategy's decision at the point (with the model's prediction on a TAKE / NEAR_MISS, before
+ * its row is written: shared/learning/model-cache.ts), its `signals` row, and the TAKE signals to
+ * publish (emitting strategies; the Signal carries the same prediction).
+ */
+function decideAt(cache: MicroCache, system: SystemConfig, configs: readonly ScalpStrategyConfig[], p: EvalPoint, predict: ScanPredict): { decisions: ScalpDecision[]; rows: Row[]; toPublish: Signal[] } {
   const { w, i } = p;
   // One series (and one indicator cache) per distinct candleWindow.
   const seriesByLength = new Map<number, CandleSeries>();
@@ -259,8 +266,9 @@ function decideAt(cache: MicroCache, system: SystemConfig, configs: readonly Sca
     if (cfg.strategy === 'levels_exhaustion') ctx.levels = levelsAt(cache, w, i, cfg.levels);
     if (p.book && p.book.length > 0) ctx.book = p.book;
     if (p.forming) ctx.forming = p.forming;
-    const d = evaluate(cfg, series, ctx);
-    if (!d) continue;
+    const raw = evaluate(cfg, series, ctx);
+    if (!raw) continue;
+    const d = withPrediction(raw, predict);
     const signal = scalpSignal(d, system, cfg);
     decisions.push(d);
     rows.push(decisionRow(d, signal));
@@ -281,7 +289,8 @@ export async function evaluateMicro(deps: MicroDeps, input: MicroInput): Promise
   if (typeof point === 'string') return result(symbol, input.kind, point);
   if (point.i < 0 || configs.length === 0) return result(symbol, input.kind, configs.length === 0 ? 'no strategy evaluates this input' : 'candle not in the window');
 
-  const { decisions, rows, toPublish } = decideAt(deps.cache, system, configs, point);
+  const predict = await deps.cache.models.predictorFor(deps.state, configs.map((c) => c.strategy), deps.clock.now(), deps.log);
+  const { decisions, rows, toPublish } = decideAt(deps.cache, system, configs, point, predict);
   if (rows.length > 0) await deps.warehouse.insert('signals', rows);
   for (const s of toPublish) {
     await publish(deps.bus, TOPICS.microSignals, s, {

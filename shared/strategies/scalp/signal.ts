@@ -78,5 +78,7 @@ export function scalpSignal(
     maxHoldMs: opts.maxHoldMs ?? SCALP_MAX_HOLD_MS,
     confidence: opts.confidence ?? SCALP_SIGNAL_CONFIDENCE,
     emit: strategyCfg.emitSignals,
+    // the learning loop's prediction recorded beside the decision travels with its signal (the ML filter reads it)
+    ...(decision.ml ? { ml: { ...decision.ml } } : {}),
   };
 }
