@@ -16,6 +16,7 @@ import { runShadow } from '../../shared/shadow/runner.js';
 import { formatShadow } from '../../shared/shadow/report.js';
 import { storeShadow } from '../../shared/shadow/store.js';
 import { suggestFromShadow } from '../../shared/learning/suggestions.js';
+import { runWithLearning } from '../../shared/backtest/learning.js';
 import { shadowVariants } from '../../shared/shadow/variations.js';
 import { progressBar, RUN_OPTIONS, runSelection } from './args.js';
 import { openStateForWrite, stateFileOf } from './stored.js';
@@ -30,7 +31,11 @@ strategy / risk / cost / paper-fill code, exits on the 1m candles as the paper e
 DCA grids included), compared per period: trades (by exit time in the last N hours of the window),
 win rate, profit factor, P&L after costs, mean P&L % per trade and a two-sided Welch t-test of the
 per-trade P&L % against the champion's (+* / -*: better / worse at p < shadow.significanceP).
-Challengers with ml.mode=filter run without models here (nothing is filtered) and say "no model".
+Challengers with ml.mode=filter (ML_TRUST, CONFIDENCE_55, CONSERVATIVE) run with walk-forward
+models (shared/backtest/learning.ts: retrained at 02:00 America/Los_Angeles on the backtest clock from
+the variation's own unfiltered trades; each decision sees only earlier trades); the others run plain
+(in advisory mode a prediction changes no trade). --ml off runs them without models ("no model":
+nothing is filtered).
 
 Data (as the backtest itself: npm run backtest -- --help):
   --data PATHS          1m CSV files / folders (default ${DEFAULT_DATA})
@@ -49,6 +54,7 @@ Data (as the backtest itself: npm run backtest -- --help):
   --skip-bad-rows, --allow-missing-reference, --indicators MODE: as the backtest
 
 Shadow:
+  --ml MODE             on (default): walk-forward models for the ML-filter challengers; off: none
   --periods H,H,...     comparison periods in hours (default config/ml shadow.periodsHours: 24,72,168,720)
   --store               write shadow/latest + shadow_runs/{runId} to the state file and the rows of
                         shadow_trades / shadow_results to the warehouse beside it (idempotent: the same
@@ -71,6 +77,7 @@ function readArgs(args: string[]) {
         'htf-data': { type: 'string' },
         'htf-venue': { type: 'string' },
         periods: { type: 'string' },
+        ml: { type: 'string', default: 'on' },
         store: { type: 'boolean', default: false },
         state: { type: 'string' },
         json: { type: 'string' },
@@ -98,6 +105,7 @@ export async function main(args: string[]): Promise<void> {
   }
   const { symbols, from, to, base, indicators } = runSelection(v);
   const periodsHours = periodsOf(v.periods);
+  if (v.ml !== 'on' && v.ml !== 'off') fail(`--ml must be on or off (got '${v.ml}')`);
   const htf = v['htf-data'];
   if (v['htf-venue'] !== undefined && htf === undefined) fail('--htf-venue needs --htf-data FILE.duckdb');
   const variants = shadowVariants(base);
@@ -115,7 +123,7 @@ export async function main(args: string[]): Promise<void> {
   const bar = progressBar('shadow', 'candles');
   const shadow = runShadow(
     { market, system: DEFAULT_SYSTEM_CONFIG, base, ...(macroSeries ? { macroSeries } : {}), ...(v['allow-missing-reference'] ? { allowMissingReference: true } : {}) },
-    { indicators, ...(periodsHours ? { periodsHours } : {}), onProgress: (d, t) => bar.update(d, t) },
+    { indicators, ...(periodsHours ? { periodsHours } : {}), ...(v.ml === 'on' ? { learning: (m, c, o) => runWithLearning(m, c, o).run } : {}), onProgress: (d, t) => bar.update(d, t) },
   );
   bar.stop();
   const out = [formatShadow(shadow.results)];

@@ -1,7 +1,8 @@
 /**
  * `npm run backtest -- shadow` end to end on 12 h of the kit slice's REAL BTC/ETH/SOL 1m candles
  * (MACRO off): help, usage errors, the per-period tables with the champion and the 8 default
- * challengers, --json and --store (state + warehouse; a second identical run stores nothing new).
+ * challengers (the ML-filter ones with walk-forward models, or none with --ml off), --json and
+ * --store (state + warehouse; a second identical run stores nothing new).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -30,6 +31,9 @@ describe('backtest shadow CLI', () => {
     const bad = cli(['--periods', '24,0']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain("--periods must be whole hours > 0, comma-separated (got '24,0')");
+    const ml = cli(['--ml', 'maybe']);
+    expect(ml.status).toBe(2);
+    expect(ml.stderr).toContain("--ml must be on or off (got 'maybe')");
   });
 
   it('tables per period, --json and --store (idempotent) on 12 h of real data', async () => {
@@ -42,7 +46,7 @@ describe('backtest shadow CLI', () => {
     expect(r.stdout).toMatch(/last 6h\nvariation +trades +win % +PF +P&L USD +vs champ +avg P&L % +p +sig/);
     expect(r.stdout).toContain('last 12h');
     for (const name of ['CHAMPION', 'AGGRESSIVE', 'CONSERVATIVE', 'ML_TRUST', 'QUICK_EXITS', 'DCA_DROP_4', 'CONFIDENCE_55', 'VOLATILITY_SIZED', 'BREAKOUT_2']) expect(r.stdout).toContain(name);
-    expect(r.stdout).toMatch(/ML_TRUST: no model/);
+    expect(r.stdout).toMatch(/ML_TRUST: walk-forward models/);
     expect(r.stdout).toMatch(/^suggestions this run supports/m);
     expect(r.stdout).toMatch(/^stored: shadow_runs\/shadow_20250612T1200_[0-9a-f]{10} \(shadow\/latest\)/m);
     const doc = JSON.parse(readFileSync(json, 'utf8')) as { results: unknown; trades: Record<string, unknown[]> };
@@ -54,6 +58,10 @@ describe('backtest shadow CLI', () => {
     const again = cli(args);
     expect(again.status).toBe(0);
     expect(again.stdout).toMatch(/^already stored: shadow_runs\/shadow_20250612T1200_/m);
+    // Without models: another run (its own id), the ML-filter challengers say so.
+    const off = cli([...args.filter((a) => a !== '--store'), '--ml', 'off']);
+    expect(off.status).toBe(0);
+    expect(off.stdout).toMatch(/ML_TRUST: no model/);
     const s = new SqliteStateStore({ file: state });
     const wh = new DuckDbWarehouse({ file: join(dir, 'warehouse.duckdb') });
     try {
