@@ -4,7 +4,11 @@
  * - shadow_champion: the champion alone (a shadow run with no challenger: one backtest), wall time
  *   per champion scan (non-null scan decisions, scalp and swing);
  * - shadow_8: the champion and the 8 default challengers (config/ml shadow.variations), wall time per
- *   champion scan, and the ratio to the champion alone measured in the same run.
+ *   champion scan, and the ratio to the champion alone measured in the same run (the goal: the
+ *   shadow's own cost, the ML-filter challengers without models);
+ * - shadow_8_ml: the same with walk-forward models for the 3 ML-filter challengers (`npm run backtest --
+ *   shadow` default: shared/backtest/learning.ts, two passes + the daily retrainings each), for the
+ *   record (the training itself is learn's `bench learning`).
  * Each measurement starts cold on its own series objects (no indicator cache, no level timeline, no
  * MACRO timeline shared with the other). The MACRO engine runs by default (the kit's 5m / 15m, 1h / 4h
  * resampled, as the month replay feeds it; most challengers change swing settings); `--no-macro`
@@ -19,6 +23,7 @@ import { createMarket } from '../shared/backtest/market.js';
 import type { MacroSeries } from '../shared/backtest/macro.js';
 import type { Interval } from '../shared/model/market.js';
 import { runShadow } from '../shared/shadow/runner.js';
+import { runWithLearning } from '../shared/backtest/learning.js';
 import { seriesFromCandles, seriesFromCsv, type CandleSeries } from '../shared/strategies/series.js';
 import { DATA_DIR } from './backtest.js';
 
@@ -58,11 +63,11 @@ export async function runShadowBench(opts: ShadowBenchOptions = {}): Promise<Rec
   };
   const macro = opts.macro ?? true;
   const base = DEFAULT_STRATEGY_CONFIGS;
-  const measure = async (variations: boolean) => {
+  const measure = async (variations: boolean, learning = false) => {
     const market = createMarket({ series: load(), from: FROM, to: TO });
     const macroSeries = macro ? await loadMacro() : undefined;
     const ml = variations ? base.ml : { ...base.ml, shadow: { ...base.ml.shadow, variations: [] } };
-    return runShadow({ market, system: DEFAULT_SYSTEM_CONFIG, base, ml, ...(macroSeries ? { macroSeries } : {}) }).results;
+    return runShadow({ market, system: DEFAULT_SYSTEM_CONFIG, base, ml, ...(macroSeries ? { macroSeries } : {}) }, learning ? { learning: (m, c, o) => runWithLearning(m, c, o).run } : {}).results;
   };
   const champion = await measure(false);
   const shadow = await measure(true);
@@ -82,6 +87,8 @@ export async function runShadowBench(opts: ShadowBenchOptions = {}): Promise<Rec
     meets_goal: perScan(shadow) < SHADOW_GOAL_MS_PER_SCAN,
     errors: shadow.variations.filter((v) => v.error !== undefined).map((v) => v.name),
   });
+  const withMl = await measure(true, true);
+  emit({ bench: 'shadow_8_ml', macro, variations: ran, scans: withMl.scans, wall_s: round(withMl.wallMs / 1000), ms_per_scan: round(perScan(withMl), 4), ratio_vs_champion: round(perScan(withMl) / perScan(champion)) });
   return out;
 }
 
