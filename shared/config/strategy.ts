@@ -682,6 +682,11 @@ export const mlConfigSchema = z
       scoreWeights: z.strictObject({ accuracy: weight, precision: weight, recall: weight }),
       /** Never replace a model scoring >= this with a lower-scoring one. */
       protectScore: weight,
+      /**
+       * A candidate scored on fewer rows than this is not trained (untrainable): a score from a handful
+       * of trades is noise, and a lucky one would lock out every later model (the protect rule).
+       */
+      minScoreRows: z.number().int().min(1).max(100_000),
       /** Train on at most this many most recent labelled trades per strategy (5,000 train in well under a minute: bench learning). */
       maxTrainRows: z.number().int().min(20).max(1_000_000),
       /** Train only with at least this many training rows (after the holdout and the exit-time purge). */
@@ -797,6 +802,7 @@ export const DEFAULT_ML_CONFIG: MlConfig = {
     scoreWeights: { accuracy: 0.3, precision: 0.5, recall: 0.2 },
     protectScore: 0.85,
     maxTrainRows: 5_000,
+    minScoreRows: 20,
     minTrainRows: 30,
   },
   suggestions: {

@@ -13,8 +13,8 @@
  * the bulk of the swing scans (every setup every 5 minutes): a probability on it serves no decision.
  * A NEAR_MISS is predicted as the research view of "what the model thinks of the setups the
  * thresholds just missed"; the scalp feature sets read the order levels (stop / take-profit distance,
- * shared/learning/features.ts), which a scalp NEAR_MISS does not log, so those record
- * `probability: null` with that reason.
+ * shared/learning/features.ts), which a scalp NEAR_MISS does not log, so those get no prediction
+ * (a null is recorded only on a TAKE, where the filter needs it).
  *
  * The per-instance cache (`ModelCache`, one per function instance): `models/{strategy}` is re-read at
  * most once every MODEL_REFRESH_MS (clock time of the caller) per strategy; a read that returns the
@@ -47,7 +47,10 @@ export function predictsDecision(d: Pick<ScanDecision, 'decision'>): boolean {
 export function withPrediction<D extends ScanDecision>(d: D, predict: ScanPredict | undefined): D {
   if (!predict || !predictsDecision(d)) return d;
   const ml = predict(d);
-  return ml === undefined ? d : { ...d, ml };
+  // A NEAR_MISS is never traded: a prediction it cannot get (a scalp NEAR_MISS logs no order levels)
+  // is left out rather than recorded as a null; a TAKE's null is kept (the filter fails closed on it).
+  if (ml === undefined || (ml.probability === null && d.decision !== 'TAKE')) return d;
+  return { ...d, ml };
 }
 
 /** What a strategy's model document gave at its last read. */

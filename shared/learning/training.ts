@@ -61,7 +61,7 @@ export function metricsOf(truth: readonly number[], predicted: readonly number[]
  * missing a feature of the set is left out; the `maxTrainRows` most recent of the rest are used),
  * scored on the time-ordered holdout: predicted WIN when P(WIN) >= 0.5. Untrainable (with the
  * reason): rows of another strategy, no trade with every feature, fewer than `retrain.minTrainRows`
- * training rows, an empty scoring slice, or one class only.
+ * training rows, fewer than `retrain.minScoreRows` scoring rows, or one class only.
  */
 export function trainCandidate(rows: readonly LabelledTrade[], cfg: MlConfig, n: number, now: number): { ok: true; model: StoredModel } | { ok: false; reason: string } {
   if (rows.length === 0) return { ok: false, reason: 'no labelled trades' };
@@ -88,6 +88,9 @@ export function trainCandidate(rows: readonly LabelledTrade[], cfg: MlConfig, n:
   if (train.length < cfg.retrain.minTrainRows) {
     const skipped = ordered.length - usable.length;
     return { ok: false, reason: `${train.length} training rows (of ${recent.length}; ${score.length} held out, ${purged} exited after the holdout began${skipped ? `, ${skipped} without every feature` : ''}), need ${cfg.retrain.minTrainRows} (config/ml retrain.minTrainRows)` };
+  }
+  if (score.length < cfg.retrain.minScoreRows) {
+    return { ok: false, reason: `${score.length} scoring rows (the most recent ${Math.round(cfg.retrain.holdoutFraction * 100)} % of ${recent.length}), need ${cfg.retrain.minScoreRows} (config/ml retrain.minScoreRows): a score on fewer trades is noise` };
   }
   const y = train.map(isPositive);
   const wins = y.reduce<number>((a, b) => a + b, 0);

@@ -25,7 +25,7 @@ describe('backtest --ml', () => {
   });
 
   it('filter: per strategy the figures with the filter off and on, the refusals (ml_filter) and the model timeline', () => {
-    const r = cli(['--data', join(KIT_SLICE_DIR, 'bybit_linear'), '--ml', 'filter', '--set', 'scalp.levels_exhaustion.emitSignals=true', '--json']);
+    const r = cli(['--data', join(KIT_SLICE_DIR, 'bybit_linear'), '--ml', 'filter', '--set', 'scalp.levels_exhaustion.emitSignals=true', '--set', 'ml.retrain.minScoreRows=5', '--json']);
     expect(r.stderr).not.toContain('failed');
     expect(r.status).toBe(0);
     const doc = JSON.parse(r.stdout) as {

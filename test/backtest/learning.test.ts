@@ -25,7 +25,7 @@ function strategies(mode: 'advisory' | 'filter'): StrategyConfigs {
   const s = structuredClone(DEFAULT_STRATEGY_CONFIGS);
   s.macro.enabled = false;
   s.scalp.levels_exhaustion.emitSignals = true;
-  s.ml = { ...s.ml, mode, minConfidence: 0.5 };
+  s.ml = { ...s.ml, mode, minConfidence: 0.5, retrain: { ...s.ml.retrain, minScoreRows: 5 } }; // the kit slice has ~50 trades per strategy: a 25 % scoring slice of ~12 rows (the default minScoreRows 20 is for live volumes)
   return s;
 }
 

@@ -5,7 +5,10 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
-import { DEFAULT_ML_CONFIG } from '../../shared/config/strategy.js';
+import { DEFAULT_ML_CONFIG as DEFAULTS } from '../../shared/config/strategy.js';
+
+// the kit slice has ~50 trades per strategy: a 25 % scoring slice of ~12 rows (the default minScoreRows 20 is for live volumes)
+const DEFAULT_ML_CONFIG = { ...DEFAULTS, retrain: { ...DEFAULTS.retrain, minScoreRows: 5 } };
 import { approveFeatureChange, loadCursor, loadModel, saveRun } from '../../shared/learning/model-store.js';
 import { decideReplacement, trainCandidate } from '../../shared/learning/training.js';
 import { Predictor } from '../../shared/learning/predict.js';

@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { main } from '../../scripts/retrain.js';
 import { DuckDbWarehouse } from '../../infra/warehouse/duckdb.js';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
-import { modelPath } from '../../shared/state-paths.js';
+import { configPath, modelPath } from '../../shared/state-paths.js';
 import { sliceRun } from './helpers.js';
 
 let dir = '';
@@ -20,6 +20,10 @@ beforeAll(async () => {
   await w.ensureSchema();
   await w.insert('paper_trades', sliceRun().run.trades.flatMap((t) => t.rows));
   await w.close();
+  // the owner's config/ml edit: the kit slice's ~50 trades per strategy give ~12 scoring rows
+  const s = new SqliteStateStore({ file: join(dir, 'live', 'state.sqlite') });
+  await s.set(configPath('ml'), { retrain: { minScoreRows: 5 } });
+  await s.close();
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(() => vi.restoreAllMocks());

@@ -19,6 +19,7 @@ import { sliceRun } from './helpers.js';
 const NOW = Date.UTC(2025, 5, 12, 9, 0);
 const cfg = structuredClone(DEFAULT_ML_CONFIG);
 cfg.model.trees = 15;
+cfg.retrain.minScoreRows = 5; // the kit slice has ~50 trades per strategy: a 25 % scoring slice of ~12 rows (the default minScoreRows 20 is for live volumes)
 
 let state: SqliteStateStore;
 let warehouse: DuckDbWarehouse;

@@ -25,7 +25,8 @@ import type { StoredModel } from '../../shared/learning/types.js';
 import { REPO_ROOT } from '../kit.js';
 import { ofStrategy, sliceRun } from './helpers.js';
 
-const cfg: MlConfig = DEFAULT_ML_CONFIG;
+// the kit slice has ~50 trades per strategy: a 25 % scoring slice of ~12 rows (the default minScoreRows 20 is for live volumes)
+const cfg: MlConfig = { ...DEFAULT_ML_CONFIG, retrain: { ...DEFAULT_ML_CONFIG.retrain, minScoreRows: 5 } };
 const NOW = Date.UTC(2025, 5, 12, 12, 0);
 
 function vectors(rows: readonly LabelledTrade[]): number[][] {
@@ -227,7 +228,7 @@ describe('trainCandidate with trades missing a feature', () => {
   it('leaves those trades out (not the whole run); none readable is untrainable with the first reason', async () => {
     const { sliceRun, ofStrategy } = await import('./helpers.js');
     const { DEFAULT_ML_CONFIG } = await import('../../shared/config/strategy.js');
-    const cfg = { ...DEFAULT_ML_CONFIG, model: { ...DEFAULT_ML_CONFIG.model, trees: 5 } };
+    const cfg = { ...DEFAULT_ML_CONFIG, model: { ...DEFAULT_ML_CONFIG.model, trees: 5 }, retrain: { ...DEFAULT_ML_CONFIG.retrain, minScoreRows: 5 } };
     const rows = ofStrategy(sliceRun().labelled, 'levels_exhaustion');
     const broken = rows.map((r, i) => (i < 5 ? { ...r, features: { ...r.features, rsi: null } } : r));
     const all = trainCandidate(rows, cfg, 1, Date.UTC(2025, 5, 13));
