@@ -11,9 +11,8 @@ const HOUR = INTERVAL_MS['1h'];
 import type { CandleSeries } from '../../shared/strategies/series.js';
 import { newBadRowReport } from '../../shared/market/candle-csv.js';
 import type { MacroSeries } from '../../shared/backtest/macro.js';
-import { warmupPlan, type WarmupPlan } from '../../shared/backtest/warmup.js';
-import { applyOverrides, type Overrides } from '../../shared/backtest/config.js';
-import type { StrategyConfigs } from '../../shared/config/strategy.js';
+import { type WarmupPlan } from '../../shared/backtest/warmup.js';
+export { neededWarmup } from '../../shared/backtest/warmup.js';
 
 export const DEFAULT_SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'];
 export const DEFAULT_DATA = '../shared/data/bybit_linear';
@@ -32,22 +31,6 @@ export interface LoadRange {
  * The history a run needs before --from (shared/backtest/warmup.ts): the largest of the base config's
  * and every grid option's (`overrides`), so each run of a grid is warm.
  */
-export function neededWarmup(base: StrategyConfigs, overrides: readonly Overrides[], macro: boolean): Pick<WarmupPlan, 'scalpMs' | 'macroMs'> {
-  const out: Pick<WarmupPlan, 'scalpMs' | 'macroMs'> = { scalpMs: 0, macroMs: {} };
-  for (const o of [{}, ...overrides]) {
-    let strategies: StrategyConfigs;
-    try {
-      strategies = applyOverrides(base, o);
-    } catch {
-      continue; // an invalid option fails in the grid itself, with its message
-    }
-    const p = warmupPlan({ strategies, system: DEFAULT_SYSTEM_CONFIG }, { macro });
-    out.scalpMs = Math.max(out.scalpMs, p.scalpMs);
-    for (const [iv, ms] of Object.entries(p.macroMs) as Array<[Interval, number]>) out.macroMs[iv] = Math.max(out.macroMs[iv] ?? 0, ms);
-  }
-  return out;
-}
-
 /** --warmup-hours N overrides the 1m warm-up the config needs (`plan.scalpMs`). */
 export function warmupOverride(v: Record<string, unknown>, plan: Pick<WarmupPlan, 'scalpMs' | 'macroMs'>): Pick<WarmupPlan, 'scalpMs' | 'macroMs'> {
   const raw = v['warmup-hours'];

@@ -35,6 +35,7 @@ import type { CandleSeries } from '../strategies/series.js';
 import { lowerBound, upperBound } from '../sorted.js';
 import type { MacroSeries, MacroSlot } from './macro.js';
 import type { BacktestMarket } from './market.js';
+import { applyOverrides, type Overrides } from './config.js';
 
 const MINUTE = INTERVAL_MS['1m'];
 
@@ -341,3 +342,25 @@ function warmupLines(short: readonly WarmupStatus[], partial: WarmupReport['part
   }
   return lines;
 }
+
+/**
+ * The warm-up a set of runs needs: the longest of the base config's and of each override set's
+ * (grid combos, hyperopt corners, shadow challengers). An override set the schemas refuse is skipped
+ * here: its run fails on its own, with its message.
+ */
+export function neededWarmup(base: StrategyConfigs, overrides: readonly Overrides[], macro: boolean): Pick<WarmupPlan, 'scalpMs' | 'macroMs'> {
+  const out: Pick<WarmupPlan, 'scalpMs' | 'macroMs'> = { scalpMs: 0, macroMs: {} };
+  for (const o of [{}, ...overrides]) {
+    let strategies: StrategyConfigs;
+    try {
+      strategies = applyOverrides(base, o);
+    } catch {
+      continue; // an invalid option fails in the grid itself, with its message
+    }
+    const p = warmupPlan({ strategies, system: DEFAULT_SYSTEM_CONFIG }, { macro });
+    out.scalpMs = Math.max(out.scalpMs, p.scalpMs);
+    for (const [iv, ms] of Object.entries(p.macroMs) as Array<[Interval, number]>) out.macroMs[iv] = Math.max(out.macroMs[iv] ?? 0, ms);
+  }
+  return out;
+}
+

@@ -19,13 +19,12 @@ import type { Row, Warehouse } from '../ports/warehouse.js';
 import { dedupeBySignal, labelledFromPaperRows, type LabelledTrade, type RefusedRow } from './labels.js';
 import { loadCursor, loadModel, saveRun } from './model-store.js';
 import { decideReplacement, trainCandidate } from './training.js';
+import { CHAMPION } from '../shadow/variations.js';
 import { modelRunSchema, type ModelRun, type ReplacementOutcome, type StoredModel } from './types.js';
 
 /** Every strategy, in the order the runs and the reports list them. */
 export const LEARNING_STRATEGIES: readonly StrategyId[] = strategyIdSchema.options;
 
-/** The shadow variation whose trades are the config in force's (shared/shadow). */
-export const CHAMPION = 'CHAMPION';
 
 export interface RetrainDeps {
   state: StateStore;

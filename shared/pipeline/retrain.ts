@@ -25,6 +25,7 @@ import { askRollbacks } from '../learning/rollback.js';
 import { queueSuggestions, researchSuggestionOf } from '../telegram/suggestions.js';
 import { researchSlot, sendResearchSummary } from '../telegram/research.js';
 import { readShadow } from '../telegram/research.js';
+import { runDailyShadow } from '../shadow/daily.js';
 
 export const FUNCTION_NAME = 'retrain';
 
@@ -37,17 +38,29 @@ export interface Deps extends Pick<Ports, 'state' | 'bus' | 'warehouse' | 'clock
 const bodySchema = z.strictObject({
   strategies: z.array(strategyIdSchema).min(1).optional(),
   force: z.boolean().optional(),
+  /** false: skip the shadow run (suggestions then come from the latest stored one). */
+  shadow: z.boolean().optional(),
 });
 
 export async function handle(deps: Deps, body?: unknown): Promise<Record<string, unknown>> {
   const parsed = bodySchema.safeParse(body ?? {});
   if (!parsed.success) {
-    throw new Error(`retrain: body must be { strategies?: [${strategyIdSchema.options.join(' | ')}], force?: boolean }: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
+    throw new Error(`retrain: body must be { strategies?: [${strategyIdSchema.options.join(' | ')}], force?: boolean, shadow?: boolean }: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
   }
   const now = deps.clock.now();
   const st = await deps.config.strategies();
   const runId = `retrain:${researchSlot(now)}`;
   const retrain = await retrainStrategies(deps, st.ml, { runId, now, ...(parsed.data.strategies ? { strategies: parsed.data.strategies } : {}), ...(parsed.data.force ? { force: true } : {}) });
+
+  // a failed shadow run is logged and reported; the suggestions then come from the latest stored run
+  let shadow: Record<string, unknown>;
+  try {
+    const sh = parsed.data.shadow === false ? { ran: false as const, reason: 'skipped (body shadow: false)' } : await runDailyShadow(deps, st, await deps.config.system(), now);
+    shadow = sh.ran ? { runId: sh.run.results.runId, created: sh.stored.created, symbols: sh.symbols, missing: sh.missing, scans: sh.run.results.scans, wallMs: Math.round(sh.run.results.wallMs) } : { skipped: sh.reason };
+  } catch (e) {
+    deps.log.error('retrain: the shadow run failed', { error: e as Error });
+    shadow = { failed: e instanceof Error ? e.message : String(e) };
+  }
 
   const side = await deps.telegram();
   const d = { ...side.deps, log: deps.log };
@@ -60,6 +73,7 @@ export async function handle(deps: Deps, body?: unknown): Promise<Record<string,
     runId,
     models: retrain.runs.map((r) => ({ strategy: r.run.strategy, outcome: r.run.outcome, version: r.run.modelVersion, score: r.run.metrics?.score ?? null, labelled: r.labelled, stored: r.stored })),
     failed: retrain.failed,
+    shadow,
     suggestions: { fromShadowRun: proposed.runId, created: proposed.created.length, queued: queuedSuggestions },
     rollbackAsked: rollbackAsked.length,
     summary: { queued: summary.queued, sent: summary.sent, ...(summary.reason ? { reason: summary.reason } : {}) },
