@@ -17,9 +17,14 @@
  * - Confidence (config/ml `suggestions.confidence`, the seed's graduated system): HIGH when the
  *   challenger has >= high.minTrades trades AND outperformance > high.minOutperformancePct, else MEDIUM,
  *   else LOW on the same rule; below LOW (or not beating the champion): no suggestion.
+ * - Which challengers are evidence: only those whose overrides are ALL tunable thresholds (DCA_DROP_4,
+ *   BREAKOUT_2, an exits-only variation); one that also changes the risk, the ML filter or a time exit
+ *   (AGGRESSIVE, CONSERVATIVE, QUICK_EXITS) cannot credit its gap to a threshold. And never one whose
+ *   mean P&L % per trade is below the champion's: more P&L from trading less (the kit month's
+ *   CONSERVATIVE: significantly worse per trade) is not a better threshold.
  * - Optimum: the overridden value of the best qualifying challenger (highest outperformance %, then
- *   higher confidence, then name). A challenger that changes several keys (AGGRESSIVE) is evidence for
- *   each of its keys; the evidence lists all its overrides so the owner sees what else it changed.
+ *   higher confidence, then name). A challenger that changes several thresholds is evidence for each;
+ *   the evidence lists all its overrides.
  * - Step: stepFraction (0.3) x stepShare(confidence) x (optimum - current), then rounded to 0.05
  *   (config precision of these percentages), then clamped into the bounds. A step that rounds or clamps
  *   to no change is not suggested.
@@ -173,9 +178,16 @@ export function suggestFromShadow(results: ShadowResults, current: StrategyConfi
   const best = new Map<string, { value: number; evidence: SuggestionEvidence; tk: TunableKey }>();
   for (const v of results.variations) {
     if (v.name === 'CHAMPION' || v.error) continue;
+    // Evidence for a threshold only from a variation that changes thresholds only: one that also
+    // changes the risk, the ML filter or a time exit cannot credit its gap to any one of them.
+    const keys = Object.entries(v.overrides);
+    if (keys.length === 0 || keys.some(([k, val]) => tunableKey(k) === null || typeof val !== 'number')) continue;
     const period = evidencePeriod(v, champion, results.periodsHours, s.minTrades);
     if (!period) continue;
     const { hours, ch, champ } = period;
+    // More P&L from trading less is not a better threshold: per trade it must not be worse
+    // (and a significant difference must be in the challenger's favour).
+    if (ch.meanPnlPct === null || champ.meanPnlPct === null || ch.meanPnlPct < champ.meanPnlPct) continue;
     const out = outperformancePct(ch.pnl, champ.pnl, equity);
     const conf = confidenceOf(ch.trades, out, s.confidence);
     if (!conf) continue;

@@ -46,7 +46,7 @@ describe('Telegram', () => {
       significanceP: 0.1,
       variations: [
         { name: 'CHAMPION', description: 'config in force', overrides: {}, periods: { '720': period(120, 300, null) } },
-        { name: 'AGGRESSIVE', description: 'wider <stops> & targets', overrides: { 'macro.exits.large_cap.takeProfitPct': 3, 'risk.scalp.perTradeRiskPct': 0.75 }, periods: { '720': period(112, 348.5, 0.034) } },
+        { name: 'WIDE_TP', description: 'wider <targets> & the same DCA drop', overrides: { 'macro.exits.large_cap.takeProfitPct': 3, 'macro.setups.DCA.dropFromHighPct': 2.5 }, periods: { '720': period(112, 348.5, 0.034) } },
       ],
       scans: 43_200,
       wallMs: 9_000,
@@ -59,9 +59,9 @@ describe('Telegram', () => {
     const msg = h.server.chatMessages(OWNER).at(-1)!;
     expect(msg.text).toContain('<b>Threshold suggestion</b> · HIGH confidence');
     expect(msg.text).toContain('<code>macro.exits.large_cap.takeProfitPct</code>: 2 → <b>2.3</b> (best challenger 3)');
-    expect(msg.text).toContain('shadow <b>AGGRESSIVE</b> over 720h — 112 trades, win 57%, PF 1.42, P&amp;L +$348.50');
+    expect(msg.text).toContain('shadow <b>WIDE_TP</b> over 720h — 112 trades, win 57%, PF 1.42, P&amp;L +$348.50');
     expect(msg.text).toContain('Outperformance +16.2% · p=0.034 (significant)');
-    expect(msg.text).toContain('AGGRESSIVE also changes risk.scalp.perTradeRiskPct=0.75');
+    expect(msg.text).toContain('WIDE_TP also changes macro.setups.DCA.dropFromHighPct=2.5');
     expect(JSON.parse(msg.replyMarkup!).inline_keyboard[0].map((b: { callback_data: string }) => b.callback_data)).toEqual([`sa:${sg[0]!.id}`, `sr:${sg[0]!.id}`]);
     // the same suggestion in the daily research summary's list
     expect(researchSuggestionOf(sg[0]!)).toEqual({
@@ -71,7 +71,7 @@ describe('Telegram', () => {
       before: 2,
       after: 2.3,
       confidence: 'HIGH',
-      evidence: 'AGGRESSIVE over 720h: 112 trades, +16.2% vs champion, p=0.034',
+      evidence: 'WIDE_TP over 720h: 112 trades, +16.2% vs champion, p=0.034',
     });
   });
 

@@ -136,21 +136,34 @@ describe('suggestFromShadow', () => {
     const near: StrategyConfigs = structuredClone(current);
     near.macro.exits.large_cap.stopLossPct = 14.5;
     const r = results([
-      variation('AGGRESSIVE', { 'risk.scalp.perTradeRiskPct': 0.75, [TP_LARGE]: 3, [SL_LARGE]: 20 }, 130, 345), // +15 %
+      variation('WIDE_EXITS', { [TP_LARGE]: 3, [SL_LARGE]: 20 }, 130, 345), // +15 %
       variation('QUICK_EXITS', { [TP_LARGE]: 1.6 }, 140, 375), // +25 %: the TP optimum
       { ...variation('BROKEN', { [TP_LARGE]: 9 }, 200, 900), periods: {}, error: 'bad override' },
     ]);
     const out = suggestFromShadow(r, near, cfg, NOW);
     expect(out.map((s) => [s.key, s.before, s.after, s.optimum, s.evidence.variation])).toEqual([
-      [SL_LARGE, 14.5, 15, 20, 'AGGRESSIVE'], // 14.5 + 0.3 x 5.5 = 16.15, clamped to the SL bound 15
+      [SL_LARGE, 14.5, 15, 20, 'WIDE_EXITS'], // 14.5 + 0.3 x 5.5 = 16.15, clamped to the SL bound 15
       [TP_LARGE, 2, 1.9, 1.6, 'QUICK_EXITS'], // 2 - 0.3 x 0.4 = 1.88 -> 1.9
     ]);
-    // the evidence names what else the challenger changed (not a tunable key: never suggested)
-    expect(out[0]?.evidence.overrides).toHaveProperty(['risk.scalp.perTradeRiskPct'], 0.75);
+    // the evidence names everything the challenger changed
+    expect(out[0]?.evidence.overrides).toEqual({ [TP_LARGE]: 3, [SL_LARGE]: 20 });
     expect(out[0]?.tier).toBe('large_cap');
     // with the default SL (2, the bound), a tighter challenger's stop clamps back to 2: nothing
     const tight = results([variation('CONSERVATIVE', { [SL_LARGE]: 1.5 }, 130, 400)]);
     expect(suggestFromShadow(tight, current, cfg, NOW)).toEqual([]);
+  });
+});
+
+describe('what is not evidence for a threshold', () => {
+  it('a challenger that also changes the risk or the ML filter, or that is worse per trade, suggests nothing', () => {
+    // AGGRESSIVE: +15 % P&L, but it also risks 0.75 % per scalp: the gap is not the stop's
+    expect(suggestFromShadow(results([variation('AGGRESSIVE', { 'risk.scalp.perTradeRiskPct': 0.75, [SL_LARGE]: 3 }, 130, 345)]), current, cfg, NOW)).toEqual([]);
+    expect(suggestFromShadow(results([variation('CONSERVATIVE', { 'ml.mode': 'filter', [SL_LARGE]: 3 }, 130, 345)]), current, cfg, NOW)).toEqual([]);
+    // more P&L (+33 %) from fewer trades but a worse mean per trade (the kit month's CONSERVATIVE)
+    const worse = variation('TIGHT', { [SL_LARGE]: 3 }, 130, 400, { meanPnlPct: 0.1 });
+    expect(suggestFromShadow(results([worse]), current, cfg, NOW)).toEqual([]);
+    // the same challenger no worse per trade: suggested
+    expect(suggestFromShadow(results([variation('TIGHT', { [SL_LARGE]: 3 }, 130, 400)]), current, cfg, NOW).map((x) => x.key)).toEqual([SL_LARGE]);
   });
 });
 
