@@ -7,7 +7,8 @@
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { fail } from './cli.js';
+import { fail, parseTime } from './cli.js';
+import { ManualClock } from '../shared/ports/clock.js';
 import { BACKENDS, DEFAULT_DATA_DIR, buildRoot, type Backend } from '../infra/runtime/root.js';
 import { createLogger } from '../shared/log.js';
 import { strategyIdSchema, type StrategyId } from '../shared/model/trading.js';
@@ -29,6 +30,7 @@ Options:
   --dry-run            train and decide, store nothing
   --job                run the whole daily job instead (retrain, suggestions from the latest shadow run,
                        the rollback trigger, the owner's research summary), as the scheduler does
+  --at ISO             run as of this time (a replay's data: e.g. --market replay --at 2025-06-29T09:00Z)
   --backend B          ${BACKENDS.join(' | ')} (default embedded)
   --data-dir DIR       the runtime's data folder (default ${DEFAULT_DATA_DIR})
   --market live|replay which run's state and warehouse (default live; npm start's replays use replay)
@@ -44,6 +46,7 @@ interface Args {
   backend: Backend;
   dataDir: string;
   json: boolean;
+  at: number | undefined;
 }
 
 function readArgs(argv: string[]): Args {
@@ -60,6 +63,7 @@ function readArgs(argv: string[]): Args {
         'data-dir': { type: 'string', default: DEFAULT_DATA_DIR },
         market: { type: 'string', default: 'live' },
         json: { type: 'boolean', default: false },
+        at: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -88,6 +92,7 @@ function readArgs(argv: string[]): Args {
     backend: v.backend as Backend,
     dataDir: join(resolve(v['data-dir'] as string), v.market as string),
     json: v.json as boolean,
+    at: parseTime(v.at as string | undefined, '--at'),
   };
 }
 
@@ -102,7 +107,7 @@ function table(runs: readonly StrategyRun[]): string {
 export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
   const a = readArgs(argv);
   const log = createLogger({ component: 'retrain-cli' }, { minSeverity: 'WARNING' });
-  const root = await buildRoot({ backend: a.backend, dataDir: a.dataDir, log });
+  const root = await buildRoot({ backend: a.backend, dataDir: a.dataDir, log, ...(a.at !== undefined ? { clock: new ManualClock(a.at) } : {}) });
   try {
     if (a.job) {
       const out = await dailyJob(await root.deps('retrain'), { ...(a.strategies ? { strategies: a.strategies } : {}), ...(a.force ? { force: true } : {}) });

@@ -12,6 +12,10 @@ import { DuckDbWarehouse } from '../../infra/warehouse/duckdb.js';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { configPath, modelPath } from '../../shared/state-paths.js';
 import { sliceRun } from './helpers.js';
+import { kitSeries, SYMBOLS } from '../backtest/helpers.js';
+import { candleAt } from '../../shared/strategies/series.js';
+import { candleToRow } from '../../shared/warehouse-schema.js';
+import { SHADOW_LATEST_PATH } from '../../shared/state-paths.js';
 
 let dir = '';
 beforeAll(async () => {
@@ -19,10 +23,15 @@ beforeAll(async () => {
   const w = new DuckDbWarehouse({ file: join(dir, 'live', 'warehouse.duckdb') });
   await w.ensureSchema();
   await w.insert('paper_trades', sliceRun().run.trades.flatMap((t) => t.rows));
+  // the candles the daily job's shadow test reads (the kit slice's real 1m candles)
+  for (const sym of SYMBOLS) {
+    const k = kitSeries(sym);
+    await w.insert('ohlcv', Array.from({ length: k.length }, (_, i) => candleToRow(candleAt(k, i), 0)));
+  }
   await w.close();
   // the owner's config/ml edit: the kit slice's ~50 trades per strategy give ~12 scoring rows
   const s = new SqliteStateStore({ file: join(dir, 'live', 'state.sqlite') });
-  await s.set(configPath('ml'), { retrain: { minScoreRows: 5 } });
+  await s.set(configPath('ml'), { retrain: { minScoreRows: 5 }, shadow: { periodsHours: [12, 36], variations: [{ name: 'WIDE_SWING_TP', description: 'large-cap swing TP 3 %', enabled: true, overrides: { 'macro.exits.large_cap.takeProfitPct': 3 } }] } });
   await s.close();
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -74,4 +83,18 @@ describe('npm run retrain', () => {
     expect(r.suggestions.created).toBe(0);
     expect(r.summary).toMatchObject({ queued: 0, reason: expect.stringContaining('no owner chat') });
   }, 60_000);
+
+  it('--job --at a time inside the data: the shadow test runs on the warehouse candles and is stored before the suggestions', async () => {
+    const out = capture();
+    await main(['--data-dir', dir, '--job', '--at', '2025-06-12T12:00:30Z']);
+    const r = JSON.parse(out.join('')) as { shadow: { runId?: string; created?: boolean; symbols?: string[] }; suggestions: { fromShadowRun: string | null } };
+    expect(r.shadow).toMatchObject({ created: true, symbols: SYMBOLS });
+    expect(r.suggestions.fromShadowRun).toBe(r.shadow.runId);
+    const st = new SqliteStateStore({ file: join(dir, 'live', 'state.sqlite') });
+    try {
+      expect(await st.get(SHADOW_LATEST_PATH)).toMatchObject({ runId: r.shadow.runId, periodsHours: [12, 36] });
+    } finally {
+      await st.close();
+    }
+  }, 120_000);
 });
