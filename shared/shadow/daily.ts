@@ -48,7 +48,7 @@ export function shadowWindow(now: number, periodsHours: readonly number[]): { fr
 
 export async function runDailyShadow(deps: DailyShadowDeps, base: StrategyConfigs, system: SystemConfig, now: number): Promise<DailyShadowOutcome> {
   const ml = base.ml;
-  if (!ml.shadow.enabled) return { ran: false, reason: 'config/ml shadow.enabled is false' };
+  if (!ml.shadow.enabled) return { ran: false, reason: 'shadow testing is off (shadow.enabled is false in the ml config)' };
   const { from, to } = shadowWindow(now, ml.shadow.periodsHours);
   const macro = base.macro.enabled;
   const warmup = neededWarmup(base, shadowVariants(base, ml).map((v) => v.overrides), macro);

@@ -73,6 +73,6 @@ describe('runDailyShadow', () => {
     const later = NOW + 90 * 24 * HOUR;
     expect(await runDailyShadow({ state, warehouse, log }, base, system, later)).toEqual({ ran: false, reason: expect.stringContaining('no Bybit 1m candles in the warehouse') });
     const off = { ...base, ml: { ...base.ml, shadow: { ...base.ml.shadow, enabled: false } } };
-    expect(await runDailyShadow({ state, warehouse, log }, off, system, NOW + MIN)).toEqual({ ran: false, reason: 'config/ml shadow.enabled is false' });
+    expect(await runDailyShadow({ state, warehouse, log }, off, system, NOW + MIN)).toEqual({ ran: false, reason: 'shadow testing is off (shadow.enabled is false in the ml config)' });
   });
 });
