@@ -28,8 +28,10 @@ Options:
   --strategy S         only this strategy (repeatable): ${LEARNING_STRATEGIES.join(', ')}
   --force              train even with fewer new trades than retrain.minNewTrades
   --dry-run            train and decide, store nothing
-  --job                run the whole daily job instead (retrain, suggestions from the latest shadow run,
-                       the rollback trigger, the owner's research summary), as the scheduler does
+  --job                run the whole daily job instead, as the scheduler does: retrain, the shadow test
+                       (champion vs challengers re-simulated over the last 30 days of the warehouse's
+                       candles), suggestions from it, the rollback trigger, the owner's research summary
+  --no-shadow          with --job: skip the shadow simulation (suggestions from the latest stored run)
   --at ISO             run as of this time (a replay's data: e.g. --market replay --at 2025-06-29T09:00Z)
   --backend B          ${BACKENDS.join(' | ')} (default embedded)
   --data-dir DIR       the runtime's data folder (default ${DEFAULT_DATA_DIR})
@@ -47,6 +49,7 @@ interface Args {
   dataDir: string;
   json: boolean;
   at: number | undefined;
+  noShadow: boolean;
 }
 
 function readArgs(argv: string[]): Args {
@@ -64,6 +67,7 @@ function readArgs(argv: string[]): Args {
         market: { type: 'string', default: 'live' },
         json: { type: 'boolean', default: false },
         at: { type: 'string' },
+        'no-shadow': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -84,6 +88,7 @@ function readArgs(argv: string[]): Args {
   if (!(BACKENDS as readonly string[]).includes(v.backend as string)) fail(`--backend must be one of ${BACKENDS.join(', ')} (got '${v.backend}')`);
   if (v.market !== 'live' && v.market !== 'replay') fail(`--market must be live or replay (got '${v.market}')`);
   if (v.job && v['dry-run']) fail('--job runs the daily job as scheduled: it has no --dry-run');
+  if (v['no-shadow'] && !v.job) fail('--no-shadow applies to --job only');
   return {
     strategies,
     force: v.force as boolean,
@@ -93,6 +98,7 @@ function readArgs(argv: string[]): Args {
     dataDir: join(resolve(v['data-dir'] as string), v.market as string),
     json: v.json as boolean,
     at: parseTime(v.at as string | undefined, '--at'),
+    noShadow: v['no-shadow'] as boolean,
   };
 }
 
@@ -110,7 +116,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   const root = await buildRoot({ backend: a.backend, dataDir: a.dataDir, log, ...(a.at !== undefined ? { clock: new ManualClock(a.at) } : {}) });
   try {
     if (a.job) {
-      const out = await dailyJob(await root.deps('retrain'), { ...(a.strategies ? { strategies: a.strategies } : {}), ...(a.force ? { force: true } : {}) });
+      const out = await dailyJob(await root.deps('retrain'), { ...(a.strategies ? { strategies: a.strategies } : {}), ...(a.force ? { force: true } : {}), ...(a.noShadow ? { shadow: false } : {}) });
       process.stdout.write(`${JSON.stringify(out, null, a.json ? 0 : 2)}\n`);
       return;
     }

@@ -132,9 +132,12 @@ export function roundStep(x: number): number {
 
 /**
  * The next value: `stepFraction x stepShare` of the way from `current` toward `optimum`, rounded to
- * 0.05, clamped into `[lo, hi]`; null when that is no change.
+ * 0.05, clamped into `[lo, hi]`; null when that is no change, or when `current` itself is outside the bounds.
  */
 export function stepToward(current: number, optimum: number, stepFraction: number, stepShare: number, [lo, hi]: readonly [number, number]): number | null {
+  // a value in force outside the bounds (the owner's own edit): the clamp could step AWAY from the
+  // evidence or jump further than the step; no suggestion rather than a misleading one
+  if (current < lo || current > hi) return null;
   const raw = current + stepFraction * stepShare * (optimum - current);
   const next = Math.min(hi, Math.max(lo, roundStep(raw)));
   return Math.abs(next - current) < 1e-9 ? null : Number(next.toFixed(2));

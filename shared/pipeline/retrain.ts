@@ -64,17 +64,26 @@ export async function handle(deps: Deps, body?: unknown): Promise<Record<string,
 
   const side = await deps.telegram();
   const d = { ...side.deps, log: deps.log };
-  const proposed = await proposeFromLatestShadow(deps.state, st, now);
-  const queuedSuggestions = await queueSuggestions(d, proposed.suggestions.filter((s) => proposed.created.includes(s.id)));
+  // an unreadable shadow/latest (or a failed proposal) is reported; the rollback trigger and the summary still run
+  let proposed: Awaited<ReturnType<typeof proposeFromLatestShadow>> = { runId: null, suggestions: [], created: [] };
+  let suggestionError: string | undefined;
+  try {
+    proposed = await proposeFromLatestShadow(deps.state, st, now);
+  } catch (e) {
+    suggestionError = e instanceof Error ? e.message : String(e);
+    deps.log.error('retrain: no suggestions from the latest shadow run', { error: e as Error });
+  }
+  const created = proposed.suggestions.filter((s) => proposed.created.includes(s.id));
+  const queuedSuggestions = await queueSuggestions(d, created);
   const rollbackAsked = await askRollbacks(deps, d.trades, st.ml, st.risk.startingEquityUsd, now);
   const shadowRead = await readShadow(deps.state);
-  const summary = await sendResearchSummary(side, { runs: retrain.runs.map((r) => r.run), shadow: shadowRead.status === 'ok' ? shadowRead.doc : null, suggestions: proposed.suggestions.map(researchSuggestionOf) }, now);
+  const summary = await sendResearchSummary(side, { runs: retrain.runs.map((r) => r.run), shadow: shadowRead.status === 'ok' ? shadowRead.doc : null, suggestions: created.map(researchSuggestionOf) }, now);
   return {
     runId,
     models: retrain.runs.map((r) => ({ strategy: r.run.strategy, outcome: r.run.outcome, version: r.run.modelVersion, score: r.run.metrics?.score ?? null, labelled: r.labelled, stored: r.stored })),
     failed: retrain.failed,
     shadow,
-    suggestions: { fromShadowRun: proposed.runId, created: proposed.created.length, queued: queuedSuggestions },
+    suggestions: { fromShadowRun: proposed.runId, created: proposed.created.length, queued: queuedSuggestions, ...(suggestionError ? { error: suggestionError } : {}) },
     rollbackAsked: rollbackAsked.length,
     summary: { queued: summary.queued, sent: summary.sent, ...(summary.reason ? { reason: summary.reason } : {}) },
   };

@@ -97,4 +97,17 @@ describe('npm run retrain', () => {
       await st.close();
     }
   }, 120_000);
+
+  it('--job --no-shadow with an unreadable shadow/latest: the error is reported, the rollback trigger and the summary still run', async () => {
+    const st = new SqliteStateStore({ file: join(dir, 'live', 'state.sqlite') });
+    await st.set(SHADOW_LATEST_PATH, { runId: 'broken' });
+    await st.close();
+    const out = capture();
+    await main(['--data-dir', dir, '--job', '--no-shadow']);
+    const r = JSON.parse(out.join('')) as { shadow: { skipped?: string }; suggestions: { created: number; error?: string }; rollbackAsked: number; summary: { reason?: string } };
+    expect(r.shadow.skipped).toContain('skipped');
+    expect(r.suggestions).toMatchObject({ created: 0, error: expect.stringContaining('shadow/latest') });
+    expect(r.rollbackAsked).toBe(0);
+    expect(r.summary.reason).toContain('no owner chat');
+  }, 60_000);
 });

@@ -154,6 +154,14 @@ describe('suggestFromShadow', () => {
   });
 });
 
+describe('a value in force outside the bounds', () => {
+  it('gets no step (the clamp would move it away from the evidence)', () => {
+    // SL 1.5 % (below the 2-15 bound, an owner edit), best challenger 1.2: clamping would give 2.0
+    expect(stepToward(1.5, 1.2, 0.3, 1, [2, 15])).toBeNull();
+    expect(stepToward(2.5, 1.2, 0.3, 1, [2, 15])).toBe(2.1);
+  });
+});
+
 describe('what is not evidence for a threshold', () => {
   it('a challenger that also changes the risk or the ML filter, or that is worse per trade, suggests nothing', () => {
     // AGGRESSIVE: +15 % P&L, but it also risks 0.75 % per scalp: the gap is not the stop's
