@@ -730,6 +730,11 @@ export const mlConfigSchema = z
     c.shadow.variations.forEach((v, i) => {
       if (seen.has(v.name)) ctx.addIssue({ code: 'custom', path: ['shadow', 'variations', i, 'name'], message: `duplicate variation name ${v.name}` });
       seen.add(v.name);
+      // a typo in a key path is refused at the edit (SPEC 10), not found the next day by the shadow run;
+      // the VALUE is checked by the target document's schema when the variation is built
+      for (const key of Object.keys(v.overrides)) {
+        if (!configKeyExists(key)) ctx.addIssue({ code: 'custom', path: ['shadow', 'variations', i, 'overrides', key], message: `${key} is not a config key (e.g. macro.exits.large_cap.takeProfitPct)` });
+      }
     });
     const { high, medium, low } = c.suggestions.confidence;
     if (!(high.minTrades >= medium.minTrades && medium.minTrades >= low.minTrades)) {
@@ -737,6 +742,16 @@ export const mlConfigSchema = z
     }
   });
 export type MlConfig = z.infer<typeof mlConfigSchema>;
+
+/** Whether `path` names an existing leaf of the strategy configs (checked against the defaults, read at validation time). */
+function configKeyExists(path: string): boolean {
+  let cur: unknown = DEFAULT_STRATEGY_CONFIGS;
+  for (const p of path.split('.')) {
+    if (cur === null || typeof cur !== 'object' || Array.isArray(cur) || !Object.prototype.hasOwnProperty.call(cur, p)) return false;
+    cur = (cur as Record<string, unknown>)[p];
+  }
+  return cur === null || typeof cur !== 'object';
+}
 
 /**
  * The default challengers: the 003 seed's shadow variations, as config overrides of this project

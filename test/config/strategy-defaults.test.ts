@@ -91,3 +91,18 @@ describe('default shadow challengers (config/ml shadow.variations)', () => {
     expect(mlConfigSchema.safeParse(badPath).success).toBe(false);
   });
 });
+
+describe('shadow variation override keys are checked at the edit', () => {
+  it('a typo in a key path is refused with the path; an object (not a leaf) too', () => {
+    const typo = structuredClone(DEFAULT_ML_CONFIG);
+    typo.shadow.variations[0]!.overrides = { 'macro.exit.large_cap.takeProfitPct': 3 };
+    const e = mlConfigSchema.safeParse(typo).error?.issues[0];
+    expect(e?.message).toBe('macro.exit.large_cap.takeProfitPct is not a config key (e.g. macro.exits.large_cap.takeProfitPct)');
+    const branch = structuredClone(DEFAULT_ML_CONFIG);
+    branch.shadow.variations[0]!.overrides = { 'macro.exits.large_cap': 3 };
+    expect(mlConfigSchema.safeParse(branch).success).toBe(false);
+    const proto = structuredClone(DEFAULT_ML_CONFIG);
+    proto.shadow.variations[0]!.overrides = { 'macro.constructor.name': 3 };
+    expect(mlConfigSchema.safeParse(proto).success).toBe(false);
+  });
+});
