@@ -159,7 +159,6 @@ export function walkForwardModels(byStrategy: ReadonlyMap<StrategyId, readonly L
       while (n < all.length && (all[n] as LabelledTrade).exitTime < T) n++;
       const newTrades = n - (seen.get(strategy) ?? 0);
       if (newTrades < ml.retrain.minNewTrades) continue;
-      seen.set(strategy, n);
       const rows = all.slice(0, n);
       const history = inForce.get(strategy) ?? [];
       const current = history[history.length - 1]?.model ?? null;
@@ -169,6 +168,9 @@ export function walkForwardModels(byStrategy: ReadonlyMap<StrategyId, readonly L
         timeline.push({ ...base, version: null, outcome: 'untrainable', replaced: false, metrics: null, inForce: current?.version ?? null, detail: cand.reason });
         continue;
       }
+      // as production's cursor (model-store.ts saveRun): the trades count as seen only when a candidate
+      // trained; an untrainable run leaves them new, so the next instant tries again
+      seen.set(strategy, n);
       trained.set(strategy, cand.model.n);
       const verdict = decideReplacement(current, cand.model, ml);
       if (verdict.replace) {

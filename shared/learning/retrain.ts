@@ -113,9 +113,18 @@ export function modelRunRow(r: ModelRun, extra: { window?: StoredModel['window']
   };
 }
 
+/** Whether the strategy's cursor already records this run (a retry after the state commit). */
+async function runAlreadyStored(state: StateStore, strategy: StrategyId, runId: string): Promise<boolean> {
+  const c = await loadCursor(state, strategy);
+  return c.ok && c.value.lastRunId === runId;
+}
+
 async function retrainOne(deps: RetrainDeps, cfg: MlConfig, strategy: StrategyId, o: RetrainOptions): Promise<StrategyRun> {
   const runId = `${o.runId}:${strategy}`;
-  const { trades, refused } = await labelledTradesOf(deps.warehouse, strategy);
+  const read = await labelledTradesOf(deps.warehouse, strategy);
+  // as of `now`: only outcomes known then (a run --at a past time never learns from later trades)
+  const trades = read.trades.filter((t) => t.exitTime <= o.now && t.decisionTs < o.now);
+  const refused = read.refused;
   if (refused.length > 0) deps.log.warn('retrain: trade rows refused (not labelled)', { strategy, refused: refused.length, first: refused[0] });
   const cursorRead = await loadCursor(deps.state, strategy);
   if (!cursorRead.ok) throw new Error(cursorRead.error);
@@ -165,10 +174,13 @@ async function retrainOne(deps: RetrainDeps, cfg: MlConfig, strategy: StrategyId
     detail,
   });
   if (o.dryRun) return { run, labelled: trades.length, refused, stored: false };
-  const saved = await saveRun(deps.state, { runId, strategy, now: o.now, candidate, outcome, replace, tradesSeen: candidate ? trades.length : cursor.tradesSeen, lastExitTime: candidate ? lastExit : cursor.lastExitTime, detail });
-  if (saved.applied) {
+  // The model_runs row first (keyed by run_id): a crash after it and before the state commit retries
+  // the same run (the cursor has not moved: the same trades, the same seeded model, the same row, a
+  // no-op insert); a crash after the commit retries into 'already stored' and the row is there.
+  if (!(await runAlreadyStored(deps.state, strategy, runId))) {
     await deps.warehouse.insert('model_runs', [modelRunRow(run, candidate ? { window: candidate.window, topFeatures: candidate.importances.slice(0, 5) } : {})]);
   }
+  const saved = await saveRun(deps.state, { runId, strategy, now: o.now, candidate, outcome, replace, tradesSeen: candidate ? trades.length : cursor.tradesSeen, lastExitTime: candidate ? lastExit : cursor.lastExitTime, detail });
   const level = replace ? 'notice' : outcome === 'untrainable' || outcome === 'features_changed' ? 'warn' : 'info';
   deps.log[level]('retrain: strategy done', { strategy, runId, outcome, replaced: replace, version: run.modelVersion, score: run.metrics?.score ?? null, newTrades, labelled: trades.length, stored: saved.applied });
   return { run, labelled: trades.length, refused, stored: saved.applied };

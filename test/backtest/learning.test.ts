@@ -133,3 +133,23 @@ describe('the swing hook (MACRO slots): predictions on swing scans and their sig
     expect(new Set(swingSignals.map((x) => x.reason))).toEqual(new Set(['ml_filter']));
   }, 120_000);
 });
+
+describe('walkForwardModels counts new trades as production does', () => {
+  it('an untrainable instant leaves its trades new: the next instant tries again (production keeps its cursor)', async () => {
+    const { sliceRun } = await import('../learning/helpers.js');
+    const { walkForwardModels } = await import('../../shared/backtest/learning.js');
+    const v52 = sliceRun().labelled.filter((t) => t.strategy === 'v52_divergence').sort((a, b) => a.exitTime - b.exitTime);
+    const ml = structuredClone(DEFAULT_STRATEGY_CONFIGS.ml);
+    ml.retrain.minNewTrades = 20;
+    ml.retrain.minTrainRows = 30;
+    ml.retrain.minScoreRows = 5;
+    // T1: 30 trades closed (too few training rows: untrainable); T2: 40 closed, only 10 after T1
+    const t1 = (v52[29] as { exitTime: number }).exitTime + 1;
+    const t2 = (v52[39] as { exitTime: number }).exitTime + 1;
+    const { timeline } = walkForwardModels(new Map([['v52_divergence', v52]]), [t1, t2], ml);
+    expect(timeline.map((t) => [t.ts, t.outcome, t.newTrades])).toEqual([
+      [t1, 'untrainable', 30],
+      [t2, expect.any(String), 40],
+    ]);
+  });
+});
