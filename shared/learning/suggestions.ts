@@ -40,7 +40,7 @@ import { createHash } from 'node:crypto';
 import type { MlConfig, StrategyConfigs } from '../config/strategy.js';
 import type { DocData, JsonValue, StateStore } from '../ports/state.js';
 import type { StrategyId } from '../model/trading.js';
-import { configPath, mlSuggestionPath, SHADOW_LATEST_PATH, suggestionPath } from '../state-paths.js';
+import { configPath, ML_SUGGESTIONS_COLLECTION, mlSuggestionPath, SHADOW_LATEST_PATH, suggestionPath } from '../state-paths.js';
 import { shadowResultsSchema, type ShadowPeriodStats, type ShadowResults, type ShadowVariationResult } from './types.js';
 
 /** The day of the daily limit (SPEC: schedules and reports run on Los Angeles time). */
@@ -284,8 +284,34 @@ export async function storeSuggestions(state: StateStore, suggestions: readonly 
       summary: sg.summary,
     } satisfies Record<string, JsonValue>);
     if (a || b) created.push(sg.id);
+    await supersedeOlder(state, sg);
   }
   return { created };
+}
+
+/**
+ * Older suggestions of the same key still pending are superseded by `sg` (each daily shadow run has
+ * its own id, so without this /suggestions would list the key once per day, and approving one would
+ * leave the others stale). In a transaction per older one: one the owner decided meanwhile stays as
+ * decided.
+ */
+async function supersedeOlder(state: StateStore, sg: ThresholdSuggestion): Promise<void> {
+  const older = await state.query<{ id?: string; createdAt?: number }>(ML_SUGGESTIONS_COLLECTION, {
+    where: [
+      { field: 'status', op: '==', value: 'pending' },
+      { field: 'parameter', op: '==', value: sg.key },
+    ],
+  });
+  for (const o of older) {
+    if (o.id === sg.id || !(typeof o.data.createdAt === 'number' && o.data.createdAt <= sg.createdAt)) continue;
+    await state.runTransaction(async (tx) => {
+      const item = await tx.get<{ status?: string }>(mlSuggestionPath(o.id));
+      const rec = await tx.get<{ status?: string; kind?: string }>(suggestionPath(o.id));
+      if (item?.status !== 'pending') return;
+      tx.merge(mlSuggestionPath(o.id), { status: 'superseded', supersededBy: sg.id });
+      if (rec && rec.kind === 'learning_threshold' && rec.status === 'pending') tx.merge(suggestionPath(o.id), { status: 'superseded', supersededBy: sg.id });
+    });
+  }
 }
 
 /** The calendar day (YYYY-MM-DD) of `t` in `timeZone`: the key of the daily limit. */

@@ -73,11 +73,12 @@ export async function handle(deps: Deps, body?: unknown): Promise<Record<string,
     suggestionError = e instanceof Error ? e.message : String(e);
     deps.log.error('retrain: no suggestions from the latest shadow run', { error: e as Error });
   }
-  const created = proposed.suggestions.filter((s) => proposed.created.includes(s.id));
-  const queuedSuggestions = await queueSuggestions(d, created);
+  // every suggestion of this shadow run, not only those created now: a retry after a crash between
+  // storing and queueing still sends them (the outbox key per suggestion id sends each once)
+  const queuedSuggestions = await queueSuggestions(d, proposed.suggestions);
   const rollbackAsked = await askRollbacks(deps, d.trades, st.ml, st.risk.startingEquityUsd, now);
   const shadowRead = await readShadow(deps.state);
-  const summary = await sendResearchSummary(side, { runs: retrain.runs.map((r) => r.run), shadow: shadowRead.status === 'ok' ? shadowRead.doc : null, suggestions: created.map(researchSuggestionOf) }, now);
+  const summary = await sendResearchSummary(side, { runs: retrain.runs.map((r) => r.run), shadow: shadowRead.status === 'ok' ? shadowRead.doc : null, suggestions: proposed.suggestions.map(researchSuggestionOf) }, now);
   return {
     runId,
     models: retrain.runs.map((r) => ({ strategy: r.run.strategy, outcome: r.run.outcome, version: r.run.modelVersion, score: r.run.metrics?.score ?? null, labelled: r.labelled, stored: r.stored })),

@@ -21,7 +21,7 @@ import {
   suggestFromShadow,
   suggestionIdOf,
 } from '../../shared/learning/suggestions.js';
-import { mlSuggestionPath, SHADOW_LATEST_PATH, suggestionPath } from '../../shared/state-paths.js';
+import { ML_SUGGESTIONS_COLLECTION, mlSuggestionPath, SHADOW_LATEST_PATH, suggestionPath } from '../../shared/state-paths.js';
 import type { DocData } from '../../shared/ports/state.js';
 import { memoryStore } from '../config/support.js';
 
@@ -196,6 +196,24 @@ describe('storeSuggestions', () => {
     expect(await state.get(mlSuggestionPath(id))).toMatchObject({ id, strategy: 'macro', parameter: DCA, current: 2.5, suggested: 2.95, status: 'pending', createdAt: NOW });
     expect(suggestionIdOf(r.runId, DCA)).not.toBe(suggestionIdOf('shadow_20250702T0200', DCA));
     expect(`sa:${id}`.length).toBeLessThanOrEqual(64);
+  });
+
+  it('the next day\'s suggestion for the same key supersedes a pending one; one the owner decided stays decided', async () => {
+    const state = memoryStore();
+    const day1 = results([variation('DCA_DROP_4', { [DCA]: 4 }, 110, 345), variation('BREAKOUT_2', { [BREAKOUT]: 2 }, 104, 352)], 'shadow_20250701T0200');
+    await storeSuggestions(state, suggestFromShadow(day1, current, cfg, NOW));
+    const dcaDay1 = suggestionIdOf(day1.runId, DCA);
+    const brDay1 = suggestionIdOf(day1.runId, BREAKOUT);
+    await state.merge(mlSuggestionPath(brDay1), { status: 'approved' }); // the owner decided it
+    const day2 = results([variation('DCA_DROP_4', { [DCA]: 4 }, 112, 350), variation('BREAKOUT_2', { [BREAKOUT]: 2 }, 104, 352)], 'shadow_20250702T0200');
+    await storeSuggestions(state, suggestFromShadow(day2, current, cfg, NOW + 24 * H));
+    const dcaDay2 = suggestionIdOf(day2.runId, DCA);
+    expect(await state.get(mlSuggestionPath(dcaDay1))).toMatchObject({ status: 'superseded', supersededBy: dcaDay2 });
+    expect(await state.get(suggestionPath(dcaDay1))).toMatchObject({ status: 'superseded', supersededBy: dcaDay2 });
+    expect(await state.get(mlSuggestionPath(dcaDay2))).toMatchObject({ status: 'pending' });
+    expect(await state.get(mlSuggestionPath(brDay1))).toMatchObject({ status: 'approved' });
+    const pending = await state.query(ML_SUGGESTIONS_COLLECTION, { where: [{ field: 'status', op: '==', value: 'pending' }] });
+    expect(pending.map((d) => d.id).sort()).toEqual([dcaDay2, suggestionIdOf(day2.runId, BREAKOUT)].sort());
   });
 
   it('proposeFromLatestShadow: reads shadow/latest (validated), stores what it supports once; a bad document is refused with its reason', async () => {
