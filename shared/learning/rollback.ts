@@ -189,6 +189,24 @@ export function adjustmentRefusedAlert(suggestionId: string, commandId: string, 
   };
 }
 
+/**
+ * An approval that changed nothing: every change was stale (the config was edited since), invalid,
+ * not a config key, or already at its value. The owner is told why (the approval's toast promised a
+ * confirmation).
+ */
+export function adjustmentNotAppliedAlert(suggestionId: string, commandId: string, results: ReadonlyArray<{ document: string; field: string; outcome: string; detail?: string }>, now: number): Alert {
+  const why = results.map((r) => `${r.document} ${r.field}: ${r.outcome}${r.detail ? ` (${r.detail})` : ''}`).join('; ');
+  return {
+    alertId: `adjustment_refused:${commandId}`,
+    kind: 'adjustment_refused',
+    severity: 'warning',
+    subject: suggestionId,
+    message: `the approved suggestion changed nothing: ${why || 'no change to apply'}`,
+    ts: now,
+    details: { suggestionId, reason: 'nothing_applied', results: results.map((r) => ({ document: r.document, field: r.field, outcome: r.outcome, detail: r.detail ?? null })) },
+  };
+}
+
 /** A rollback done, or refused as stale. */
 export function rollbackResultAlert(suggestionId: string, commandId: string, outcome: 'rolled_back' | 'stale', detail: string, now: number): Alert {
   return {

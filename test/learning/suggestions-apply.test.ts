@@ -152,6 +152,33 @@ describe('approving a threshold suggestion', () => {
   });
 });
 
+describe('approvals that change nothing, and the limit after a rollback', () => {
+  it('an approval whose value the owner edited since changes nothing and says so (no silent "confirmation follows")', async () => {
+    const sg = await setup();
+    const s = sg.find((x) => x.key === 'macro.setups.DCA.dropFromHighPct') as ThresholdSuggestion;
+    const doc = (await h.state.get<DocData>('config/macro')) as { setups: { DCA: { dropFromHighPct: number } } };
+    doc.setups.DCA.dropFromHighPct = 3.5;
+    await h.state.set('config/macro', doc as unknown as DocData);
+    await (h.root.config as ConfigService).check(['macro']);
+    await h.command(await tapApprove(s.id));
+    await h.bus.drain();
+    expect((await macro()).setups.DCA.dropFromHighPct).toBe(3.5);
+    expect(await adjustment(s.id)).toBeUndefined();
+    expect(alertsOf('adjustment_applied')).toEqual([]);
+    expect(alertsOf('adjustment_refused').map((a) => a.message)).toEqual([expect.stringMatching(/^the approved suggestion changed nothing: config\/macro setups\.DCA\.dropFromHighPct: stale/)]);
+  });
+
+  it('a rolled-back adjustment still counts for its day: roll one back, the 4th approval is still refused', async () => {
+    const sg = await setup();
+    for (const x of sg.slice(0, 3)) await h.command(await tapApprove(x.id));
+    await h.command(cmd({ suggestionId: (sg[0] as ThresholdSuggestion).id, rollBack: true }));
+    expect((await adjustment((sg[0] as ThresholdSuggestion).id))?.rolledBack).not.toBeNull();
+    await h.command(await tapApprove((sg[3] as ThresholdSuggestion).id));
+    expect(await adjustment((sg[3] as ThresholdSuggestion).id)).toBeUndefined();
+    expect(alertsOf('adjustment_refused').map((a) => a.message)).toEqual(['3 adjustments applied today (at most 3 a day); approve again after midnight Los Angeles time']);
+  });
+});
+
 describe('one-tap rollback', () => {
   it('restores the values, records it on the adjustment, and is idempotent (redelivery, second tap)', async () => {
     const sg = await setup();

@@ -50,7 +50,7 @@ import { TOPICS } from '../../topics.js';
 import { localDay, tunableKey } from '../../learning/suggestions.js';
 import {
   adjustmentAppliedAlert,
-  adjustmentRefusedAlert,
+  adjustmentNotAppliedAlert, adjustmentRefusedAlert,
   rollbackResultAlert,
   windowPerformance,
   type AdjustmentDoc,
@@ -473,6 +473,7 @@ async function decideSuggestion(deps: ExecutionDeps, cmd: Extract<TradeCommand, 
     });
   }
   if (rec.adjustment) await publishAlert(deps, adjustmentAppliedAlert(rec.adjustment));
+  else if (rec.written.length === 0) await publishAlert(deps, adjustmentNotAppliedAlert(cmd.suggestionId, cmd.commandId, rec.plan.results, now));
   return { type: 'suggestion_decided', outcome: 'recorded', status: 'approved', changes: rec.plan.results };
 }
 
