@@ -19,7 +19,7 @@ import type { Row, Warehouse } from '../ports/warehouse.js';
 import { dedupeBySignal, labelledFromPaperRows, type LabelledTrade, type RefusedRow } from './labels.js';
 import { loadCursor, loadModel, saveRun } from './model-store.js';
 import { decideReplacement, trainCandidate } from './training.js';
-import { CHAMPION } from '../shadow/variations.js';
+import { CHAMPION, CHAMPION_UNFILTERED } from '../shadow/variations.js';
 import { modelRunSchema, type ModelRun, type ReplacementOutcome, type StoredModel } from './types.js';
 
 /** Every strategy, in the order the runs and the reports list them. */
@@ -55,21 +55,25 @@ export interface StrategyRun {
 }
 
 /**
- * The shadow_trades rows of the CHAMPION as paper_trades-shaped lot rows (the labels module reads
- * one shape). Each shadow run re-simulates its whole window, so one trade group appears in several
- * runs: the newest run's copy is kept (run ids sort in time: shared/shadow).
+ * The shadow_trades rows the retraining learns from, as paper_trades-shaped lot rows (the labels
+ * module reads one shape): the CHAMPION's and, in ML filter mode, its unfiltered pass
+ * (CHAMPION_UNFILTERED, listed first so that one scan's unfiltered outcome is preferred: the model
+ * learns from the setups its filter refused too). Each shadow run re-simulates its whole window, so
+ * one trade appears in several runs: the newest run's copy is kept (run ids sort in time).
  */
 export function championShadowLots(rows: readonly Row[]): Row[] {
   const latest = new Map<string, Row>();
-  for (const r of rows) {
-    if (r.variation !== CHAMPION) continue;
-    const g = String(r.trade_group_id);
-    const cur = latest.get(g);
-    if (!cur || String(r.run_id) > String(cur.run_id)) latest.set(g, r);
+  for (const variation of [CHAMPION_UNFILTERED, CHAMPION]) {
+    for (const r of rows) {
+      if (r.variation !== variation) continue;
+      const g = `${variation}:${String(r.trade_group_id)}`;
+      const cur = latest.get(g);
+      if (!cur || String(r.run_id) > String(cur.run_id)) latest.set(g, r);
+    }
   }
   return [...latest.values()].map((r) => ({
-    trade_id: `shadow:${String(r.run_id)}:${String(r.trade_group_id)}`,
-    trade_group_id: `shadow:${String(r.trade_group_id)}`,
+    trade_id: `shadow:${String(r.variation)}:${String(r.run_id)}:${String(r.trade_group_id)}`,
+    trade_group_id: `shadow:${String(r.variation)}:${String(r.trade_group_id)}`,
     signal_id: r.signal_id ?? null,
     strategy: r.strategy ?? null,
     symbol: r.symbol ?? null,

@@ -22,9 +22,9 @@ import { runWithLearning } from '../backtest/learning.js';
 import type { MacroSeries } from '../backtest/macro.js';
 import { createMarket } from '../backtest/market.js';
 import { neededWarmup } from '../backtest/warmup.js';
-import { runShadow, type ShadowRun } from './runner.js';
-import { storeShadow, type StoredShadow } from './store.js';
-import { shadowVariants } from './variations.js';
+import { featuresOf, runShadow, type ShadowRun, type ShadowTrade } from './runner.js';
+import { shadowTradeRows, storeShadow, type StoredShadow } from './store.js';
+import { CHAMPION_UNFILTERED, shadowVariants } from './variations.js';
 
 const MINUTE = INTERVAL_MS['1m'];
 const HOUR = INTERVAL_MS['1h'];
@@ -77,11 +77,21 @@ export async function runDailyShadow(deps: DailyShadowDeps, base: StrategyConfig
   const hasMacro = macro && Object.keys(macroSeries).length > 0;
   if (macro && !hasMacro) deps.log.warn('shadow: no Kraken 5m / 15m candles in the warehouse: the MACRO engine does not run in the shadow (the swing challengers trade as the champion)');
   const market = createMarket({ series, from, to });
+  // in filter mode the champion runs with walk-forward models; its unfiltered pass is kept for training
+  let unfiltered: ShadowTrade[] | null = null;
   const run = runShadow(
     { market, system, base, ml, ...(hasMacro ? { macroSeries: macroSeries as MacroSeries } : {}) },
-    { ts: now, learning: (m, c, o) => runWithLearning(m, c, o).run },
+    {
+      ts: now,
+      learning: (m, c, o) => {
+        const r = runWithLearning(m, c, o);
+        if (c.strategies === base) unfiltered = r.unfiltered.trades.map((trade) => ({ trade, features: featuresOf(trade), mlProbability: null }));
+        return r.run;
+      },
+    },
   );
   const stored = await storeShadow(deps.state, deps.warehouse, run);
+  if (unfiltered !== null) await deps.warehouse.insert('shadow_trades', shadowTradeRows(run.results.runId, { [CHAMPION_UNFILTERED]: unfiltered }));
   deps.log.info('shadow run stored', { runId: run.results.runId, variations: run.results.variations.length, scans: run.results.scans, wallMs: Math.round(run.results.wallMs) });
   return { ran: true, run, stored, symbols: series.map((s) => s.symbol), missing };
 }

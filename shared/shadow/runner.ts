@@ -92,7 +92,8 @@ export function shadowRunId(input: { symbols: readonly string[]; from: number; t
   return `shadow_${new Date(input.to).toISOString().replace(/[-:]/g, '').slice(0, 13)}_${h}`;
 }
 
-function featuresOf(t: ClosedTrade): Record<string, unknown> | null {
+/** The entry features of a trade's scan, as its paper_trades rows carry them (null when absent or not an object). */
+export function featuresOf(t: ClosedTrade): Record<string, unknown> | null {
   const raw = t.rows[0]?.features;
   if (typeof raw !== 'string') return null;
   try {

@@ -10,6 +10,13 @@ import { applyOverrides } from '../backtest/config.js';
 
 export const CHAMPION = 'CHAMPION';
 
+/**
+ * The champion's trades WITHOUT its ML filter (config/ml mode filter only): stored beside the shadow
+ * run's trades (shadow_trades, not in the results) as the retraining's data, so production learns from
+ * the setups its filter refused too, as the backtest's walk-forward learning does (pass 1).
+ */
+export const CHAMPION_UNFILTERED = 'CHAMPION_UNFILTERED';
+
 export type ShadowOverrideValue = number | boolean | string;
 
 export interface ShadowVariant {

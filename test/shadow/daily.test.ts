@@ -75,4 +75,33 @@ describe('runDailyShadow', () => {
     const off = { ...base, ml: { ...base.ml, shadow: { ...base.ml.shadow, enabled: false } } };
     expect(await runDailyShadow({ state, warehouse, log }, off, system, NOW + MIN)).toEqual({ ran: false, reason: 'shadow testing is off (shadow.enabled is false in the ml config)' });
   });
+
+  it('ML filter mode: the champion runs with walk-forward models and its UNFILTERED trades are stored for the retraining', async () => {
+    const { log } = captureLog();
+    const filter: StrategyConfigs = { ...base, ml: { ...base.ml, mode: 'filter', retrain: { ...base.ml.retrain, minScoreRows: 5, minTrainRows: 10, minNewTrades: 10 }, shadow: { ...base.ml.shadow, variations: [] } } };
+    const st = new SqliteStateStore({ file: ':memory:' });
+    const wh = new DuckDbWarehouse({ file: ':memory:' });
+    try {
+      await wh.ensureSchema();
+      for (const s of SYMBOLS) {
+        const k = kitSeries(s);
+        await wh.insert('ohlcv', Array.from({ length: k.length }, (_, i) => candleToRow(candleAt(k, i), NOW)));
+      }
+      const r = await runDailyShadow({ state: st, warehouse: wh, log }, filter, system, NOW);
+      if (!r.ran) throw new Error(r.reason);
+      const rows = await wh.rows('shadow_trades');
+      const champion = rows.filter((x) => x.variation === 'CHAMPION');
+      const unfiltered = rows.filter((x) => x.variation === 'CHAMPION_UNFILTERED');
+      expect(unfiltered.length).toBeGreaterThan(0);
+      expect(unfiltered.length).toBeGreaterThanOrEqual(champion.length);
+      // the retraining reads both, one labelled trade per scan, the unfiltered outcome first
+      const { labelledTradesOf } = await import('../../shared/learning/retrain.js');
+      const v52 = await labelledTradesOf(wh, 'v52_divergence');
+      expect(v52.refused).toEqual([]);
+      expect(v52.trades.length).toBe(new Set(rows.filter((x) => x.strategy === 'v52_divergence').map((x) => x.signal_id)).size);
+    } finally {
+      await wh.close();
+      await st.close();
+    }
+  }, 180_000);
 });
