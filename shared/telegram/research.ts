@@ -16,7 +16,7 @@
 import type { z } from 'zod';
 import type { BarChartInput } from '../charts/bar-chart.js';
 import type { MlConfig } from '../config/strategy.js';
-import { modelPath, learningStatePath, SHADOW_LATEST_PATH } from '../state-paths.js';
+import { modelPath, modelVersionPath, learningStatePath, SHADOW_LATEST_PATH } from '../state-paths.js';
 import { strategyIdSchema, type MlPrediction, type StrategyId } from '../model/trading.js';
 import type { StateStore } from '../ports/state.js';
 import {
@@ -35,7 +35,7 @@ import { escapeHtml, fmtDuration, fmtTimeUtc, fmtUsd, html, MAX_CAPTION_CHARS, M
 import { enqueue, type EnqueueItem } from './outbox.js';
 import { encodeCallback } from './keyboards.js';
 import type { InlineKeyboard } from '../ports/telegram.js';
-import { approveFeatureChange, loadCursor } from '../learning/model-store.js';
+import { approveFeatureChange, loadCursor, loadModel } from '../learning/model-store.js';
 
 /** Every strategy, in the catalog's order. */
 export const STRATEGIES: readonly StrategyId[] = strategyIdSchema.options;
@@ -474,7 +474,15 @@ export async function modelApprovalKeyboard(state: Pick<StateStore, 'get'>): Pro
   const rows: InlineKeyboard = [];
   for (const strategy of STRATEGIES) {
     const c = await loadCursor(state, strategy);
-    if (c.ok && c.value.pending) rows.push([{ text: `✅ Approve ${c.value.pending.version} (new features)`, callback_data: encodeCallback({ kind: 'model_approve', version: c.value.pending.version }) }]);
+    if (!c.ok || !c.value.pending) continue;
+    const version = c.value.pending.version;
+    // the owner sees what the tap replaces: the candidate's score against the model in force's
+    // (approving waives the feature rule, and with it the score comparison)
+    const cand = await state.get<{ metrics?: { score?: unknown } }>(modelVersionPath(strategy, Number(version.slice(version.lastIndexOf('@') + 1))));
+    const inForce = await loadModel(state, strategy);
+    const score = typeof cand?.metrics?.score === 'number' ? cand.metrics.score.toFixed(2) : '?';
+    const vs = inForce.ok && inForce.value ? ` vs ${inForce.value.metrics.score.toFixed(2)} in force` : '';
+    rows.push([{ text: `✅ Approve ${version} (new features, score ${score}${vs})`, callback_data: encodeCallback({ kind: 'model_approve', version }) }]);
   }
   return rows.length ? rows : undefined;
 }

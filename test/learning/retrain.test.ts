@@ -104,7 +104,9 @@ describe('retrainStrategies', () => {
     expect(r.runs[0]?.run).toMatchObject({ outcome: 'features_changed', replaced: false, modelVersion: 'v52_divergence@2' });
     expect(await state.get(modelPath('v52_divergence'))).toMatchObject({ featureVersion: 'v52_divergence/0' });
     const kb = await modelApprovalKeyboard(state);
-    expect(kb).toEqual([[{ text: '✅ Approve v52_divergence@2 (new features)', callback_data: 'ma:v52_divergence@2' }]]);
+    const cand = r.runs[0]!.run.metrics!.score.toFixed(2);
+    const inForceScore = (inForce as { metrics: { score: number } }).metrics.score.toFixed(2);
+    expect(kb).toEqual([[{ text: `✅ Approve v52_divergence@2 (new features, score ${cand} vs ${inForceScore} in force)`, callback_data: 'ma:v52_divergence@2' }]]);
     expect(decodeCallback('ma:v52_divergence@2')).toEqual({ kind: 'model_approve', version: 'v52_divergence@2' });
     expect(decodeCallback('ma:../x')).toBeNull();
     expect(await approveModelFeatureChange(state, 'nope@2', NOW + 2)).toMatchObject({ ok: false });

@@ -124,6 +124,11 @@ describe('access control', () => {
     expect(ack.fields.text).toContain('Only the owner');
     expect(ack.fields.show_alert).toBe('true');
     expect(await getTradingMode(h.state)).toBe('paper');
+    // the learning loop's owner buttons: approve a model's feature change, roll back / keep an adjustment
+    for (const data of ['ma:v52_divergence@2', 'rb:sg_0123456789abcdef0123', 'rk:sg_0123456789abcdef0123', 'sa:sg_0123456789abcdef0123']) {
+      await h.deliver(callbackUpdate(FRIEND, data, FRIEND, cfgMsg.messageId));
+      expect(h.server.ok('answerCallbackQuery').at(-1)!.fields.text, data).toContain('Only the owner');
+    }
     expect(h.commands).toHaveLength(0);
 
     // The owner: /pause publishes the command, the config list carries the owner buttons, the switch works.
