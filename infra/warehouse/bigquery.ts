@@ -127,6 +127,19 @@ export function candlesQuery(projectId: string, dataset: string, range: CandleRa
   return { query, params };
 }
 
+/** Every column of `table` in `Row` form (TIMESTAMPs as epoch ms, JSON as JSON text) and its key, for SELECT / ORDER BY. */
+function rowSelect(table: TableName): { select: string[]; key: string } {
+  const t = TABLES[table];
+  const select = t.columns.map((c: Column) =>
+    c.type === 'TIMESTAMP'
+      ? `UNIX_MILLIS(${bqIdent(c.name)}) AS ${bqIdent(c.name)}`
+      : c.type === 'JSON'
+        ? `TO_JSON_STRING(${bqIdent(c.name)}) AS ${bqIdent(c.name)}`
+        : bqIdent(c.name),
+  );
+  return { select, key: t.key.map((k: string) => bqIdent(k)).join(', ') };
+}
+
 /** Tables whose rows belong to a run (`run_id`) and carry `created_at`: read back by run id. */
 export type RunTable = 'backtest_trials' | 'backtest_manifests';
 
@@ -136,15 +149,7 @@ export type RunTable = 'backtest_trials' | 'backtest_manifests';
  * JSON columns as JSON text. Parameterised: the run id is never spliced into the SQL.
  */
 export function runRowsQuery(projectId: string, dataset: string, table: RunTable, runId: string): BigQueryStatement {
-  const t = TABLES[table];
-  const select = t.columns.map((c: Column) =>
-    c.type === 'TIMESTAMP'
-      ? `UNIX_MILLIS(${bqIdent(c.name)}) AS ${bqIdent(c.name)}`
-      : c.type === 'JSON'
-        ? `TO_JSON_STRING(${bqIdent(c.name)}) AS ${bqIdent(c.name)}`
-        : bqIdent(c.name),
-  );
-  const key = t.key.map((k: string) => bqIdent(k)).join(', ');
+  const { select, key } = rowSelect(table);
   return {
     query:
       `SELECT ${select.join(', ')} FROM ${tableRef(projectId, dataset, table)} WHERE ${bqIdent('run_id')} = @runId ` +
@@ -158,15 +163,7 @@ export function runRowsQuery(projectId: string, dataset: string, table: RunTable
  * (first row per key), ordered by key. Parameterised: the strategy is never spliced into the SQL.
  */
 export function strategyRowsQuery(projectId: string, dataset: string, table: LearningTable, strategy: string): BigQueryStatement {
-  const t = TABLES[table];
-  const select = t.columns.map((c: Column) =>
-    c.type === 'TIMESTAMP'
-      ? `UNIX_MILLIS(${bqIdent(c.name)}) AS ${bqIdent(c.name)}`
-      : c.type === 'JSON'
-        ? `TO_JSON_STRING(${bqIdent(c.name)}) AS ${bqIdent(c.name)}`
-        : bqIdent(c.name),
-  );
-  const key = t.key.map((k: string) => bqIdent(k)).join(', ');
+  const { select, key } = rowSelect(table);
   return {
     query:
       `SELECT ${select.join(', ')} FROM ${tableRef(projectId, dataset, table)} WHERE ${bqIdent('strategy')} = @strategy ` +
