@@ -35,7 +35,7 @@ import { escapeHtml, fmtDuration, fmtTimeUtc, fmtUsd, html, MAX_CAPTION_CHARS, M
 import { enqueue, type EnqueueItem } from './outbox.js';
 import { encodeCallback } from './keyboards.js';
 import type { InlineKeyboard } from '../ports/telegram.js';
-import { approveFeatureChange, loadCursor, loadModel } from '../learning/model-store.js';
+import { approveFeatureChange, learningCursorSchema, loadCursor, loadModel } from '../learning/model-store.js';
 
 /** Every strategy, in the catalog's order. */
 export const STRATEGIES: readonly StrategyId[] = strategyIdSchema.options;
@@ -66,20 +66,15 @@ export async function readDoc<T>(state: Pick<StateStore, 'get'>, path: string, s
 }
 
 /**
- * What /models shows of the retraining cursor (`learning/{strategy}`, owned and validated by the
- * retraining run, shared/learning/model-store.ts): the completed trades its last run saw
+ * What /models shows of the retraining cursor (`learning/{strategy}`, the retraining run's, validated
+ * with its schema in shared/learning/model-store.ts): the completed trades its last run saw
  * (`tradesSeen`) and a candidate waiting for the owner's approval of a feature change (`pending`).
- * Read leniently, field by field: a field of another shape is left out of the reply, never guessed.
+ * Absent or unreadable: neither is shown (never guessed).
  */
 function cursorOf(doc: unknown): { labelledTrades: number | null; pending: { version: string; reason: string } | null } {
-  if (!doc || typeof doc !== 'object') return { labelledTrades: null, pending: null };
-  const d = doc as Record<string, unknown>;
-  const seen = d.tradesSeen;
-  const p = d.pending as Record<string, unknown> | null | undefined;
-  return {
-    labelledTrades: typeof seen === 'number' && Number.isInteger(seen) && seen >= 0 ? seen : null,
-    pending: p && typeof p === 'object' && typeof p.version === 'string' ? { version: p.version, reason: typeof p.reason === 'string' ? p.reason : '' } : null,
-  };
+  const c = doc === undefined ? null : learningCursorSchema.safeParse(doc);
+  if (!c?.success) return { labelledTrades: null, pending: null };
+  return { labelledTrades: c.data.tradesSeen, pending: c.data.pending };
 }
 
 export interface ModelEntry {
