@@ -21,6 +21,7 @@
  * `ASK_WITHIN_WINDOWS` windows later (an old adjustment is not brought up again), asked once per
  * adjustment (the `prompt` is recorded in the same transaction that claims it).
  */
+import { z } from 'zod';
 import type { MlConfig } from '../config/strategy.js';
 import type { Alert } from '../messages.js';
 import type { DocData, JsonValue, StateStore } from '../ports/state.js';
@@ -132,10 +133,56 @@ export function checkRollbacks(adjustments: readonly AdjustmentDoc[], trades: re
   return out;
 }
 
-/** The applied adjustments not rolled back, applied since `sinceMs`. */
+const windowPerformanceSchema = z.strictObject({
+  from: z.number(),
+  to: z.number(),
+  trades: z.number().int().min(0),
+  wins: z.number().int().min(0),
+  winRate: z.number().min(0).max(1).nullable(),
+  pnl: z.number().finite(),
+});
+
+/** The stored shape of `threshold_adjustments/{id}` (every reader validates it: an edited document is refused, never half-read). */
+export const adjustmentDocSchema = z.strictObject({
+  suggestionId: z.string().min(1),
+  appliedAt: z.number().int(),
+  appliedDay: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+  by: z.string(),
+  commandId: z.string(),
+  changes: z.array(z.strictObject({ document: z.string().min(1), field: z.string().min(1), before: z.json(), after: z.json() })).min(1),
+  scope: z.strictObject({ strategies: z.array(z.string()), symbols: z.array(z.string()).nullable() }).nullable(),
+  baseline: windowPerformanceSchema.nullable(),
+  rolledBack: z.strictObject({ at: z.number(), by: z.string(), commandId: z.string() }).nullable(),
+  prompt: z
+    .strictObject({
+      askedAt: z.number(),
+      alertId: z.string(),
+      before: windowPerformanceSchema,
+      after: windowPerformanceSchema,
+      dropPct: z.number().finite(),
+      answer: z.enum(['rolled_back', 'kept']).nullable(),
+      answeredAt: z.number().nullable(),
+    })
+    .nullable(),
+  rollbackRefusals: z.array(z.strictObject({ at: z.number(), commandId: z.string(), detail: z.string() })).optional(),
+});
+
+/** A stored adjustment validated, or the reason it is refused (naming the path). */
+export function parseAdjustment(raw: unknown, path: string): { ok: true; value: AdjustmentDoc } | { ok: false; error: string } {
+  const p = adjustmentDocSchema.safeParse(raw);
+  if (p.success) return { ok: true, value: p.data as AdjustmentDoc };
+  return { ok: false, error: `${path} is not a valid adjustment document (${p.error.issues.map((i) => `${i.path.join('.') || '(document)'}: ${i.message}`).join('; ')})` };
+}
+
+/** The applied adjustments not rolled back, applied since `sinceMs`; one that does not validate is left out (the trigger never acts on a half-read document). */
 export async function recentAdjustments(state: StateStore, sinceMs: number): Promise<AdjustmentDoc[]> {
-  const docs = await state.query<AdjustmentDoc>(ADJUSTMENTS_COLLECTION, { where: [{ field: 'appliedAt', op: '>=', value: sinceMs }] });
-  return docs.map((d) => d.data).filter((a) => a.rolledBack === null || a.rolledBack === undefined);
+  const docs = await state.query<unknown>(ADJUSTMENTS_COLLECTION, { where: [{ field: 'appliedAt', op: '>=', value: sinceMs }] });
+  const out: AdjustmentDoc[] = [];
+  for (const d of docs) {
+    const a = parseAdjustment(d.data, d.path);
+    if (a.ok && a.value.rolledBack === null) out.push(a.value);
+  }
+  return out;
 }
 
 /**

@@ -203,6 +203,21 @@ describe('one-tap rollback', () => {
     expect(await executeTradeCommand(deps, cmd({ suggestionId: 'sg_none', rollBack: true }))).toMatchObject({ outcome: 'unknown' });
   });
 
+  it('an edited adjustment document is refused with its reason: nothing written back, the trigger skips it', async () => {
+    const sg = await setup();
+    const s = sg.find((x) => x.key === 'macro.setups.SWING.breakoutPct') as ThresholdSuggestion;
+    await h.command(await tapApprove(s.id));
+    const doc = (await h.state.get<DocData>(adjustmentPath(s.id))) as Record<string, unknown>;
+    await h.state.set(adjustmentPath(s.id), { ...doc, changes: [{ document: 'config/macro', field: 'setups.SWING.breakoutPct', before: 1 }] } as unknown as DocData);
+    const deps = await h.root.deps('execution');
+    const r = await executeTradeCommand(deps, cmd({ suggestionId: s.id, rollBack: true }));
+    expect(r).toMatchObject({ type: 'suggestion_rollback', outcome: 'stale' });
+    expect(r.type === 'suggestion_rollback' && r.detail).toContain('is not a valid adjustment document (changes.0.after');
+    expect((await macro()).setups.SWING.breakoutPct).toBe(1.3);
+    const { recentAdjustments } = await import('../../shared/learning/rollback.js');
+    expect(await recentAdjustments(h.state, 0)).toEqual([]);
+  });
+
   it('refused as stale when the config no longer holds the applied value (owner edited it): nothing written, the reason recorded', async () => {
     const sg = await setup();
     const s = sg.find((x) => x.key === 'macro.setups.DCA.dropFromHighPct') as ThresholdSuggestion;

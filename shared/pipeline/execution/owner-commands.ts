@@ -50,7 +50,7 @@ import { TOPICS } from '../../topics.js';
 import { localDay, tunableKey } from '../../learning/suggestions.js';
 import {
   adjustmentAppliedAlert,
-  adjustmentNotAppliedAlert, adjustmentRefusedAlert,
+  adjustmentNotAppliedAlert, adjustmentRefusedAlert, parseAdjustment,
   rollbackResultAlert,
   windowPerformance,
   type AdjustmentDoc,
@@ -488,8 +488,12 @@ async function rollbackSuggestion(deps: ExecutionDeps, cmd: Extract<TradeCommand
   const path = adjustmentPath(cmd.suggestionId);
   type Rec = { outcome: RollbackOutcome; detail: string; changes: ChangeResult[]; written: ConfigDocName[] };
   const rec = await deps.state.runTransaction(async (tx): Promise<Rec> => {
-    const adj = await tx.get<AdjustmentDoc>(path);
-    if (!adj) return { outcome: 'unknown', detail: `no applied adjustment ${cmd.suggestionId}`, changes: [], written: [] };
+    const raw = await tx.get<unknown>(path);
+    if (raw === undefined) return { outcome: 'unknown', detail: `no applied adjustment ${cmd.suggestionId}`, changes: [], written: [] };
+    // an edited / older document is refused with its reason: its `before` values are never written back half-read
+    const parsed = parseAdjustment(raw, path);
+    if (!parsed.ok) return { outcome: 'stale', detail: parsed.error, changes: [], written: [] };
+    const adj = parsed.value;
     if (adj.rolledBack) {
       const mine = adj.rolledBack.commandId === cmd.commandId;
       return { outcome: mine ? 'rolled_back' : 'already_rolled_back', detail: `rolled back at ${new Date(adj.rolledBack.at).toISOString()}`, changes: [], written: [] };
