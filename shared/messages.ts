@@ -196,6 +196,11 @@ const commandBase = {
   commandId: z.string().min(1),
   actorId: z.string().min(1),
   ts: z.number().int(),
+  /**
+   * Where the owner acted (absent: Telegram). A `dashboard` command's outcome is confirmed in the
+   * owner's chat by the execution (an `owner_command` alert); Telegram answers its own in place.
+   */
+  origin: z.enum(['telegram', 'dashboard']).optional(),
 };
 
 /**
@@ -207,6 +212,10 @@ const tradeCommandSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('pause'), ...commandBase }),
   z.object({ type: z.literal('resume'), ...commandBase }),
   z.object({ type: z.literal('move_tp'), ...commandBase, groupId: z.string().min(1), symbol: z.string().min(1), takeProfit: positive }),
+  /** The owner moves a group's stop loss (within shared/trading bounds: never past the mark, never beyond the tier's stop cap). */
+  z.object({ type: z.literal('move_sl'), ...commandBase, groupId: z.string().min(1), symbol: z.string().min(1), stopLoss: positive }),
+  /** The owner closes a group at the market (paper: at the account's mark; live: a manual exit decided at the mark). */
+  z.object({ type: z.literal('close_position'), ...commandBase, groupId: z.string().min(1), symbol: z.string().min(1) }),
   z.object({ type: z.literal('suggestion_decided'), ...commandBase, suggestionId: z.string().min(1), approved: z.boolean() }),
   /** The owner's answer on an applied suggestion: roll it back (rollBack true) or keep it (the rollback trigger's "Keep"). */
   z.object({ type: z.literal('suggestion_rollback'), ...commandBase, suggestionId: z.string().min(1), rollBack: z.boolean() }),
@@ -231,6 +240,8 @@ const ALERT_KINDS = [
   'adjustment_refused',
   'adjustment_rolled_back',
   'rollback_proposed',
+  /** The outcome of an owner command sent from the dashboard (applied / refused with the reason), for the owner's chat. */
+  'owner_command',
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 

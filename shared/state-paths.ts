@@ -391,6 +391,14 @@ export function verifyPath(userId: number): string {
   return `${TG_VERIFY_COLLECTION}/${userId}`;
 }
 
+/** Spent dashboard login links (single use; pruned by retention once expired). */
+export const DASHBOARD_LOGINS_COLLECTION = 'dashboard_logins';
+
+/** One login link's nonce, created when the link is exchanged for a session; written by shared/dashboard/auth.ts. */
+export function dashboardLoginPath(nonce: string): string {
+  return `${DASHBOARD_LOGINS_COLLECTION}/${safeId(nonce)}`;
+}
+
 /** De-duplication markers of Telegram updates (pruned by retention). */
 export const TG_UPDATES_COLLECTION = 'tg_updates';
 

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { isTimeZone } from './system.js';
 
 const OWNER_ENV_VAR = 'CST_TELEGRAM_OWNER_ID';
+const DASHBOARD_URL_ENV_VAR = 'CST_DASHBOARD_URL';
 const HOUR_MS = 60 * 60_000;
 const DAY_MS = 24 * HOUR_MS;
 const timeZone = z.string().min(1).refine(isTimeZone, 'not a known IANA time zone (e.g. America/Los_Angeles)');
@@ -99,6 +100,27 @@ export const telegramConfigSchema = z.strictObject({
      */
     processingTimeoutMs: z.number().int().min(5_000).max(3_600_000),
   }),
+  /** The dashboard (Telegram Mini App and the same page via a signed login link; functions/dashboard). */
+  dashboard: z.strictObject({
+    /**
+     * Public https URL of the deployed dashboard page (`https://…/dashboard`), used for the "Dashboard"
+     * web_app buttons and the `/dashboard` login links. `CST_DASHBOARD_URL` wins when set; null = no
+     * buttons (the local runtime prints its own link).
+     */
+    publicUrl: z.string().url().refine((u) => /^https?:\/\//.test(u), 'an http(s) URL').nullable(),
+    /** Mini App `initData` older than this (its `auth_date`) is refused (401). */
+    initDataMaxAgeMs: z.number().int().min(60_000).max(DAY_MS),
+    /** A `/dashboard` login link works once, within this long. */
+    loginLinkTtlMs: z.number().int().min(60_000).max(HOUR_MS),
+    /** A session opened with either lasts this long (then the page asks to re-open it). */
+    sessionTtlMs: z.number().int().min(5 * 60_000).max(7 * DAY_MS),
+    /** The page re-polls its view this often (ETag: an unchanged view costs a 304). */
+    pollMs: z.number().int().min(500).max(60_000),
+    /** Closed trades per page. */
+    tradesPageSize: z.number().int().min(10).max(500),
+    /** The TP slider reaches at most this far from the average entry (SPEC: TP 1-20 %). */
+    takeProfitMaxPct: z.number().min(0.1).max(100),
+  }),
 }).superRefine((c, ctx) => {
   if (c.alerts.mediaGroupMin > c.alerts.mediaGroupMax) {
     ctx.addIssue({ code: 'custom', path: ['alerts', 'mediaGroupMin'], message: 'mediaGroupMin must be <= mediaGroupMax' });
@@ -126,7 +148,7 @@ export const DEFAULT_TELEGRAM_CONFIG: TelegramConfig = {
     chartCandles: 90,
     resampleBaseCandles: 6_000,
     forumTopics: true,
-    ownerOnlyKinds: ['config_applied', 'config_rejected'],
+    ownerOnlyKinds: ['config_applied', 'config_rejected', 'owner_command'],
     moveTpStepsPct: [-0.25, 0.25, 0.5],
     muteDefaultMs: 24 * HOUR_MS,
   },
@@ -134,6 +156,7 @@ export const DEFAULT_TELEGRAM_CONFIG: TelegramConfig = {
   reports: { timeZone: 'America/Los_Angeles', bestWorst: 3 },
   markerRetentionMs: 7 * 24 * HOUR_MS,
   webhook: { maxBodyBytes: 1_048_576, processingTimeoutMs: 60_000 },
+  dashboard: { publicUrl: null, initDataMaxAgeMs: HOUR_MS, loginLinkTtlMs: 10 * 60_000, sessionTtlMs: 12 * HOUR_MS, pollMs: 1_500, tradesPageSize: 50, takeProfitMaxPct: 20 },
 };
 
 /** The owner id: env first, then the document; undefined when neither names one. */
@@ -145,4 +168,14 @@ export function ownerIdFrom(cfg: TelegramConfig, env: NodeJS.ProcessEnv = proces
     return n;
   }
   return cfg.ownerUserId ?? undefined;
+}
+
+/** The dashboard's public URL: env first, then the document; undefined when neither names one. */
+export function dashboardUrlFrom(cfg: TelegramConfig, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const raw = env[DASHBOARD_URL_ENV_VAR];
+  if (raw !== undefined && raw !== '') {
+    if (!/^https?:\/\/[^\s]+$/.test(raw)) throw new Error(`${DASHBOARD_URL_ENV_VAR} must be an http(s) URL, got "${raw}"`);
+    return raw.replace(/\/+$/, '');
+  }
+  return cfg.dashboard.publicUrl?.replace(/\/+$/, '') ?? undefined;
 }

@@ -114,7 +114,7 @@ export type RollbackOutcome =
   | 'unknown';
 
 export type CommandOutcome =
-  | { type: 'pause' | 'resume' | 'move_tp'; applied: boolean; outcome: string; detail: string; events: number }
+  | { type: 'pause' | 'resume' | 'move_tp' | 'move_sl' | 'close_position'; applied: boolean; outcome: string; detail: string; events: number }
   | {
       type: 'suggestion_decided';
       /** limit_reached: refused, maxAppliedPerDay adjustments were applied this Los Angeles day (still pending). */
@@ -136,6 +136,10 @@ function applyOwnerCommand(store: TradingStore, cmd: CoreCommand, now: number): 
   const ref = { commandId: cmd.commandId, actorId: cmd.actorId, ts: cmd.ts };
   if (cmd.type === 'pause') return store.pause(ref, now);
   if (cmd.type === 'resume') return store.resumeCommand(ref, now);
+  if (cmd.type === 'move_sl' || cmd.type === 'close_position') {
+    // contract placeholder (issue 12): the core's move-SL / close commands land with their implementation
+    return Promise.resolve({ applied: false, state: undefined as never, events: [], outcome: 'unsupported', detail: `${cmd.type} is not implemented yet` });
+  }
   return store.moveTakeProfit({ ...ref, groupId: cmd.groupId, symbol: cmd.symbol, takeProfit: cmd.takeProfit }, now);
 }
 
