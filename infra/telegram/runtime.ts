@@ -18,7 +18,8 @@ import type { SecretSource } from '../../shared/ports/secrets.js';
 import type { TelegramApi } from '../../shared/ports/telegram.js';
 import type { ChartRenderer } from '../../shared/ports/charts.js';
 import type { TradeHistory } from '../../shared/ports/trade-history.js';
-import { ownerIdFrom, type TelegramConfig } from '../../shared/config/telegram.js';
+import { dashboardUrlFrom, ownerIdFrom, type TelegramConfig } from '../../shared/config/telegram.js';
+import { DashboardKeys } from '../../shared/dashboard/auth.js';
 import { AccessControl } from '../../shared/telegram/access.js';
 import type { TelegramDeps, TelegramSide } from '../../shared/telegram/deps.js';
 import { OutboxSender } from '../../shared/telegram/outbox.js';
@@ -66,6 +67,8 @@ export interface TelegramRuntimeOptions {
    * (printed with their chart's path). Off elsewhere (replays, tests, the cloud).
    */
   localChat?: boolean;
+  /** The dashboard's URL as this process serves it (`npm start`: http://127.0.0.1:PORT/dashboard). */
+  dashboardUrl?: string;
 }
 
 /** What does not depend on `config/telegram`: secrets and adapters (built once per process). */
@@ -79,6 +82,11 @@ interface RuntimeBase {
   ownerId: number | undefined;
   maxDrainWaitMs: number | undefined;
   localChat: boolean;
+  botToken: string | undefined;
+  /** Derived from the bot token (every instance agrees), else random for this process. */
+  dashboardKeys: DashboardKeys;
+  /** Overrides config/telegram dashboard.publicUrl and CST_DASHBOARD_URL (the local runtime's own URL). */
+  dashboardUrl: string | undefined;
 }
 
 async function buildBase(ctx: TelegramPorts, opts: TelegramRuntimeOptions): Promise<RuntimeBase> {
@@ -91,7 +99,7 @@ async function buildBase(ctx: TelegramPorts, opts: TelegramRuntimeOptions): Prom
       ? new BotApiTelegram(token, env[API_ROOT_ENV] ? { apiRoot: env[API_ROOT_ENV] } : {})
       : new ConsoleTelegram({ dir: resolve(env[OUTPUT_DIR_ENV] ?? join(env.CST_DATA_DIR ?? '.data', 'telegram')) }));
   if (offline) ctx.log.notice('no Telegram bot token configured: messages go to the console, PNGs to a folder');
-  return { env, api, charts: opts.charts ?? sharpChartRenderer, trades: opts.trades ?? new StateTradeLog(ctx.state), webhookSecret, offline, ownerId: opts.ownerId, maxDrainWaitMs: opts.maxDrainWaitMs, localChat: opts.localChat ?? false };
+  return { env, api, charts: opts.charts ?? sharpChartRenderer, trades: opts.trades ?? new StateTradeLog(ctx.state), webhookSecret, offline, ownerId: opts.ownerId, maxDrainWaitMs: opts.maxDrainWaitMs, localChat: opts.localChat ?? false, botToken: token, dashboardKeys: token ? DashboardKeys.fromBotToken(token) : DashboardKeys.ephemeral(), dashboardUrl: opts.dashboardUrl };
 }
 
 /** The config-dependent parts over a base, for one `config/telegram` version. */
@@ -109,6 +117,7 @@ function withConfig(ctx: TelegramPorts, base: RuntimeBase, tg: TelegramConfig): 
     access: new AccessControl(ctx.state, tg, ownerId),
     charts: base.charts,
     trades: base.trades,
+    dashboard: { keys: base.dashboardKeys, botToken: base.botToken, url: base.dashboardUrl ?? dashboardUrlFrom(tg, base.env), localOwner: localChat },
   };
   if (localChat) deps.access.useLocalChat(CONSOLE_CHAT_ID);
   const sender = new OutboxSender({ state: ctx.state, api: base.api, clock: ctx.clock, cfg: tg, charts: base.charts, log: deps.log, ...(base.maxDrainWaitMs !== undefined ? { maxWaitMs: base.maxDrainWaitMs } : {}) });

@@ -17,6 +17,21 @@ import { createAccount } from '../trading/account.js';
 import { AccessControl } from './access.js';
 import { mutePath, TG_MUTES_COLLECTION, tradingDocPath } from '../state-paths.js';
 import type { OutboxSender } from './outbox.js';
+import type { DashboardKeys } from '../dashboard/auth.js';
+
+/**
+ * What the dashboard (shared/dashboard) and the bot's Dashboard buttons / `/dashboard` links need:
+ * the signing keys, the bot token (Mini App initData is verified with it), the public page URL.
+ */
+export interface DashboardAccess {
+  keys: DashboardKeys;
+  /** Absent in the embedded default without a bot: no Mini App (initData is always refused). */
+  botToken: string | undefined;
+  /** The page's public URL (config/telegram dashboard.publicUrl or CST_DASHBOARD_URL); undefined = no buttons or links. */
+  url: string | undefined;
+  /** The embedded default with no owner configured: the local runtime's own login link opens an owner session. */
+  localOwner: boolean;
+}
 
 export interface TelegramDeps {
   state: StateStore;
@@ -28,6 +43,8 @@ export interface TelegramDeps {
   access: AccessControl;
   charts: ChartRenderer;
   trades: TradeHistory;
+  /** Absent in tests that build deps by hand (no Dashboard buttons, no dashboard). */
+  dashboard?: DashboardAccess;
 }
 
 /**
