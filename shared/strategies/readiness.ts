@@ -86,7 +86,7 @@ export function sideReady(side: ReadinessSide): boolean {
 export interface StrategyReadinessAt {
   /** The decision the strategy's evaluateAt takes at this point (null: no setup logged, or warm-up). */
   decision: 'TAKE' | 'NEAR_MISS' | 'SKIP' | null;
-  /** Direction of a TAKE (null otherwise). */
+  /** The decision's direction as evaluateAt reports it (scalps: a TAKE's only; swing scans: LONG). */
   direction: Direction | null;
   /** Close time of the evaluated candle (the snapshot time for a forming candle). */
   asOf: number;

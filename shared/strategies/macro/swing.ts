@@ -278,7 +278,8 @@ function readinessOfChecks(e: SetupChecks): StrategyReadinessAt {
       ? flagCondition(c.name, c.reason, c.pass)
       : numericCondition({ id: c.name, label: c.reason, value: c.value as number, threshold: c.threshold as number, comparator: c.comparator, met: c.pass }),
   );
-  return { decision, direction: decision === 'TAKE' ? 'LONG' : null, asOf: closeTimeAt(e.b.cols, e.b.i), sides: [readinessSide('LONG', conditions)] };
+  // the direction as the scan reports it (swing setups are LONG-only: every evaluated scan says LONG)
+  return { decision, direction: 'LONG', asOf: closeTimeAt(e.b.cols, e.b.i), sides: [readinessSide('LONG', conditions)] };
 }
 
 export function evaluateDcaAt(p: PreparedSwing, i: number, ctx: SwingContext): SwingScan {
