@@ -177,7 +177,7 @@ describe('swing readiness agrees with evaluateAt over real Kraken XBTUSD candles
     const chCols = chIv === '1h' ? c1h : chIv === '4h' ? c4h : (c5[1] as typeof c1h);
     checkAll('CHANNEL', chCols.length, (i) => evaluateChannelAt(pc, i, ctx), (i) => channelReadinessAt(pc, i, ctx));
     expect(tally.DCA?.TAKE ?? 0).toBeGreaterThan(0);
-    expect(tally.DCA?.SKIP ?? 0).toBeGreaterThan(0);
+    expect(tally.DCA?.['SKIP'] ?? 0).toBeGreaterThan(0);
     expect((tally.SWING?.TAKE ?? 0) + (tally.SWING?.NEAR_MISS ?? 0)).toBeGreaterThan(0);
     expect((tally.CHANNEL?.TAKE ?? 0) + (tally.CHANNEL?.NEAR_MISS ?? 0)).toBeGreaterThan(0);
   });
