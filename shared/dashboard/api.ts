@@ -194,7 +194,10 @@ export interface StrategyReadiness {
   enabled: boolean;
   /** Log-only strategies decide but do not emit. */
   emitting: boolean;
-  /** The decision the strategy's own code takes now, when computable. */
+  /**
+   * The decision the strategy's own code takes now; null when it takes none (a scalp with no setup at
+   * this candle logs nothing) or cannot compute yet (see `note`).
+   */
   decision: 'TAKE' | 'NEAR_MISS' | 'SKIP' | null;
   /** Close time of the last candle the readiness was computed on. */
   asOf: number | null;

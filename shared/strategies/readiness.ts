@@ -6,9 +6,11 @@
  *
  * - `met` is what the strategy's code decided for that check (never re-derived from the comparator);
  *   null when the value cannot be computed yet (warm-up) or for an `info` row;
- * - `progress` (0..1) = 1 when met; otherwise the ratio of value to threshold on the side the
- *   comparator wants (`>=` / `>`: value / threshold, `<=` / `<`: threshold / value), clamped to
- *   [0, 1], for positive finite numbers only (null otherwise); a boolean check is 0 or 1;
+ * - `progress` (0..1) = 1 when met; otherwise, when the condition names the value `from` which it
+ *   counts (RSI: 50, the neutral line; a price: one ATR short of it), (value - from) / (threshold -
+ *   from); else the ratio of value to threshold on the side the comparator wants (`>=` / `>`:
+ *   value / threshold, `<=` / `<`: threshold / value) for positive finite numbers (null otherwise);
+ *   clamped to [0, 1]; a boolean check is 0 or 1;
  * - a side's `met` / `total` / `closeness` count the REQUIRED conditions only (no `partOf`: a check
  *   that counts toward another condition, e.g. 2 of 4 exhaustion checks, is shown but not required).
  */
@@ -23,7 +25,10 @@ function shown(x: number | null): number | null {
   return Number(x.toPrecision(8));
 }
 
-function ratioProgress(value: number, threshold: number, comparator: Comparator): number | null {
+function ratioProgress(value: number, threshold: number, comparator: Comparator, from: number | undefined): number | null {
+  if (from !== undefined && Number.isFinite(from) && Number.isFinite(value) && Number.isFinite(threshold) && threshold !== from) {
+    return Math.min(1, Math.max(0, (value - from) / (threshold - from)));
+  }
   if (!(value > 0) || !(threshold > 0) || !Number.isFinite(value) || !Number.isFinite(threshold)) return null;
   const r = comparator === '>=' || comparator === '>' ? value / threshold : threshold / value;
   return Math.min(1, Math.max(0, r));
@@ -38,6 +43,8 @@ interface NumericSpec {
   /** The strategy's own verdict on this check. */
   met: boolean;
   partOf?: string;
+  /** Where progress is 0 (see the module comment); absent: the value / threshold ratio. */
+  from?: number;
 }
 
 /** A numeric check (value compared with a threshold). An uncomputable value (null / NaN) is never met. */
@@ -51,7 +58,7 @@ export function numericCondition(s: NumericSpec): ReadinessCondition {
     threshold: shown(s.threshold),
     comparator: s.comparator,
     met,
-    progress: met === null ? null : met ? 1 : ratioProgress(s.value as number, s.threshold, s.comparator),
+    progress: met === null ? null : met ? 1 : ratioProgress(s.value as number, s.threshold, s.comparator, s.from),
   };
   if (s.partOf) c.partOf = s.partOf;
   return c;

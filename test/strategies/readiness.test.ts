@@ -26,7 +26,7 @@ import {
   swingReadinessAt,
   type SwingContext,
 } from '../../shared/strategies/macro/swing.js';
-import { sideReady, type StrategyReadinessAt } from '../../shared/strategies/readiness.js';
+import { flagCondition, infoCondition, numericCondition, readinessSide, sideReady, type StrategyReadinessAt } from '../../shared/strategies/readiness.js';
 import type { CandleSeries } from '../../shared/strategies/series.js';
 import { btcWeek1m } from './data.js';
 import { FILES, cols } from '../macro/helpers.js';
@@ -217,5 +217,31 @@ describe('swing readiness agrees with evaluateAt over real Kraken XBTUSD candles
     expect(cond(side, 'regime')).toMatchObject({ met: false, comparator: '==' });
     expect(d.decision).toBe('SKIP');
     expect(side).toMatchObject({ met: 2, total: 3 });
+  });
+});
+
+describe('readiness arithmetic (shared/strategies/readiness.ts)', () => {
+  it('progress: from a neutral point, else the ratio; met is 1; uncomputable is null and never met', () => {
+    expect(numericCondition({ id: 'rsi', label: 'RSI', value: 60, threshold: 70, comparator: '>', met: false, from: 50 }).progress).toBeCloseTo(0.5, 12);
+    expect(numericCondition({ id: 'rsi', label: 'RSI', value: 40, threshold: 30, comparator: '<', met: false, from: 50 }).progress).toBeCloseTo(0.5, 12);
+    expect(numericCondition({ id: 'rsi', label: 'RSI', value: 45, threshold: 70, comparator: '>', met: false, from: 50 }).progress).toBe(0);
+    expect(numericCondition({ id: 'v', label: 'vol', value: 1.2, threshold: 2, comparator: '>=', met: false }).progress).toBeCloseTo(0.6, 12);
+    expect(numericCondition({ id: 'd', label: 'dist', value: 0.5, threshold: 0.1, comparator: '<=', met: false }).progress).toBeCloseTo(0.2, 12);
+    expect(numericCondition({ id: 'b', label: 'breakout', value: -0.4, threshold: 1, comparator: '>', met: false }).progress).toBeNull();
+    expect(numericCondition({ id: 'v', label: 'vol', value: 2.5, threshold: 2, comparator: '>=', met: true })).toMatchObject({ met: true, progress: 1 });
+    expect(numericCondition({ id: 'v', label: 'vol', value: Number.NaN, threshold: 2, comparator: '>=', met: true })).toMatchObject({ value: null, met: null, progress: null });
+  });
+
+  it('a side counts its required conditions only (not the ones counted by another, nor info rows)', () => {
+    const side = readinessSide('LONG', [
+      numericCondition({ id: 'a', label: 'a', value: 1, threshold: 2, comparator: '>=', met: false, partOf: 'n' }),
+      numericCondition({ id: 'n', label: 'n', value: 1, threshold: 2, comparator: '>=', met: false }),
+      flagCondition('f', 'f', true),
+      infoCondition('i', 'i', 3),
+    ]);
+    expect(side).toMatchObject({ met: 1, total: 2, closeness: 0.75 });
+    expect(sideReady(side)).toBe(false);
+    expect(sideReady(readinessSide('LONG', [flagCondition('f', 'f', true)]))).toBe(true);
+    expect(sideReady(readinessSide('LONG', []))).toBe(false);
   });
 });

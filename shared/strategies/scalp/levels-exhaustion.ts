@@ -59,6 +59,8 @@ import type { ReadinessCondition, ReadinessSide } from '../../dashboard/api.js';
 import { flagCondition, numericCondition, readinessSide, type StrategyReadinessAt } from '../readiness.js';
 
 const STRATEGY = 'levels_exhaustion' as const;
+/** RSI's neutral line: where readiness counts the RSI check's progress from. */
+const RSI_NEUTRAL = 50;
 /** Number of exhaustion checks (RSI, low volume, double wick, order-book flip). */
 const EXHAUSTION_CHECK_COUNT = 4;
 
@@ -275,6 +277,7 @@ function levelSide(p: LevelsExhaustionPrepared, i: number, a: LevelsAnalysis, di
       comparator: direction === 'SHORT' ? '>' : '<',
       met: c.cRsi.hit,
       partOf: group,
+      from: RSI_NEUTRAL,
     }),
     numericCondition({
       id: 'low_volume',

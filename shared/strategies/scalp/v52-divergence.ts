@@ -41,9 +41,11 @@ import {
   type ScalpStrategy,
 } from './common.js';
 import type { ReadinessCondition, ReadinessSide } from '../../dashboard/api.js';
-import { flagCondition, numericCondition, readinessSide, type StrategyReadinessAt } from '../readiness.js';
+import { flagCondition, infoCondition, numericCondition, readinessSide, type StrategyReadinessAt } from '../readiness.js';
 
 const STRATEGY = 'v52_divergence' as const;
+/** RSI's neutral line: where readiness counts an RSI condition's progress from. */
+const RSI_NEUTRAL = 50;
 
 /** Pivot links: `last[i]` = newest pivot confirmed by candle i (-1 if none), `prev[j]` = pivot before j. */
 interface PivotIndex {
@@ -339,6 +341,7 @@ function divergenceSide(p: V52Prepared, i: number, a: V52Analysis, bearish: bool
       threshold: bearish ? d.overbought : d.oversold,
       comparator: bearish ? '>' : '<',
       met: c !== null && c.rsiBeyond,
+      from: RSI_NEUTRAL,
     }),
     numericCondition({
       id: 'new_extreme',
@@ -347,6 +350,7 @@ function divergenceSide(p: V52Prepared, i: number, a: V52Analysis, bearish: bool
       threshold: c ? c.extremeToBeat : Number.NaN,
       comparator: bearish ? '>' : '<',
       met: c !== null && c.newExtreme,
+      ...(c && a.atrNow > 0 ? { from: bearish ? c.extremeToBeat - a.atrNow : c.extremeToBeat + a.atrNow } : {}),
     }),
     numericCondition({
       id: 'rsi_divergence',
@@ -355,6 +359,7 @@ function divergenceSide(p: V52Prepared, i: number, a: V52Analysis, bearish: bool
       threshold: rj === null ? Number.NaN : bearish ? rj - d.minRsiDelta : rj + d.minRsiDelta,
       comparator: bearish ? '<=' : '>=',
       met: c !== null && c.diverges,
+      from: RSI_NEUTRAL,
     }),
     numericCondition({
       id: 'volume_spike',
@@ -367,6 +372,7 @@ function divergenceSide(p: V52Prepared, i: number, a: V52Analysis, bearish: bool
     flagCondition('one_direction', `no ${bearish ? 'bullish' : 'bearish'} divergence at the same time`, a.warm && !other, other ? `${bearish ? 'bullish' : 'bearish'} divergence too` : !other),
   ];
   if (cfg.exits.mode === 'atr') conditions.push(flagCondition('atr_exits', `ATR(${cfg.exits.atr.period}) available for the exits`, a.atrNow > 0));
+  conditions.push(infoCondition('pivot_age', `candles since the ${swing} (look-back ${d.lookbackCandles})`, c ? a.pt.e - c.pivot : null));
   return readinessSide(bearish ? 'SHORT' : 'LONG', conditions);
 }
 
