@@ -21,7 +21,7 @@ import { costRates, stoppedLossPerUnit } from './costs.js';
 import { decideCancel, decideExit, heldQty, newExternal, qtyEps, refreshExternal, stepExternal } from './external-groups.js';
 import { groupIdOf } from './group-id.js';
 import { cancelPending, closeGroup, reservedRisk, stepPosition } from './paper-fills.js';
-import { groupMark, levelBreach, ownerLevelBounds, ownerLevelLimits, type OwnerLevelConfig } from './owner-levels.js';
+import { groupMark, immovableReason, levelBreach, ownerLevelBounds, ownerLevelLimits, type OwnerLevelConfig } from './owner-levels.js';
 import { eventBase } from './trade-group.js';
 
 const PCT = 100;
@@ -285,15 +285,15 @@ export type MoveLevelOutcome =
   /** The level cannot move now (owner-levels.ts: a live group being exited; a stop without a mark). */
   | 'not_movable';
 
-/** The take-profit outcomes (same vocabulary). */
-export type MoveTakeProfitOutcome = MoveLevelOutcome;
-
 interface MoveLevelResult extends BookResult {
   outcome: MoveLevelOutcome;
   detail: string;
 }
 
 const LEVEL_NAME = { take_profit: 'take profit', stop_loss: 'stop loss' } as const;
+
+/** A range end for a message (10 significant digits: no float noise in the owner's chat). */
+const px = (x: number): string => String(Number(x.toPrecision(10)));
 
 /**
  * An owner level move (take profit or stop loss), checked against ownerLevelBounds at the account's
@@ -314,19 +314,16 @@ function moveLevel(a: AccountState, kind: 'take_profit' | 'stop_loss', groupId: 
   const limits = ownerLevelLimits(levels, p.tier);
   const b = ownerLevelBounds(p, mark, limits);
   const r = kind === 'take_profit' ? b.takeProfit : b.stopLoss;
-  if (r === null) {
-    const why = kind === 'stop_loss' && mark === null ? 'no mark yet (no candle since the group was placed)' : 'its exit is already decided';
-    return none('not_movable', `the ${name} of ${groupId} cannot move now: ${why}`);
-  }
+  if (r === null) return none('not_movable', `the ${name} of ${groupId} cannot move now: ${immovableReason(p, mark, kind)}`);
   const long = p.direction === 'LONG';
   const breach = levelBreach(kind, long, r, level);
   if (breach === 'side') {
     const side = kind === 'take_profit' ? 'every entry and the average fill' : 'the mark and every working entry';
-    return none('invalid_level', `${p.direction} ${name} ${level} must be ${(kind === 'take_profit') === long ? 'above' : 'below'} ${side} (allowed ${r.min} .. ${r.max})`);
+    return none('invalid_level', `${p.direction} ${name} ${level} must be ${(kind === 'take_profit') === long ? 'above' : 'below'} ${side} (allowed ${px(r.min)} .. ${px(r.max)})`);
   }
   if (breach === 'distance') {
     const pct = kind === 'take_profit' ? `${limits.takeProfitMaxPct} % (dashboard.takeProfitMaxPct)` : `${limits.stopLossMaxPct} % (the ${p.tier} adaptive-stop cap)`;
-    return none('out_of_bounds', `${p.direction} ${name} ${level} is more than ${pct} from the average entry (allowed ${r.min} .. ${r.max})`);
+    return none('out_of_bounds', `${p.direction} ${name} ${level} is more than ${pct} from the average entry (allowed ${px(r.min)} .. ${px(r.max)})`);
   }
   const next = a.positions.slice();
   const base = eventBase(a.accountId, p, now, `${groupId}:${kind === 'take_profit' ? 'tp' : 'sl'}:${commandId}`);

@@ -133,6 +133,17 @@ export function ownerLevelBounds(p: Position, mark: number | null, limits: Owner
   return { takeProfit, stopLoss };
 }
 
+/** Why ownerLevelBounds has no range for `kind` on `p` at `mark` (for the owner's refusal message). */
+export function immovableReason(p: Position, mark: number | null, kind: 'take_profit' | 'stop_loss'): string {
+  const x = p.external;
+  if (x?.decision && x.decision.reason !== 'take_profit') return `its ${x.decision.reason.replace(/_/g, ' ')} exit is already decided (the exchange is closing it)`;
+  if (referenceEntry(p) === null || !movable(p)) return 'nothing is held and its entries are being cancelled';
+  if (kind === 'stop_loss' && (mark === null || !(mark > 0))) return 'no mark yet (no candle of its feed since it was placed)';
+  return kind === 'stop_loss'
+    ? 'the mark is already at or beyond the widest stop allowed (the tier\'s adaptive-stop cap): close it instead'
+    : 'no room between its entries and the take-profit maximum';
+}
+
 /** Which way a level breaks its range: `side` = the entry / mark side (wrong side), `distance` = beyond the max distance. */
 export type LevelBreach = 'side' | 'distance';
 

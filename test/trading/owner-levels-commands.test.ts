@@ -87,7 +87,7 @@ describe('owner level commands in the core', () => {
     expect(one(s)).toMatchObject({ status: 'open', lastCandleOpen: -1 });
     expect(groupMark(s.account, one(s))).toBeNull();
     expect(ownerClosePosition(s, G, 'BTCUSDT', cfg, TS + 30_000)).toMatchObject({ outcome: 'no_mark', events: [] });
-    expect(ownerMoveStopLoss(s, G, 'BTCUSDT', 108900, 'dash:1', TS + 30_000, LEVELS).outcome).toBe('not_movable');
+    expect(ownerMoveStopLoss(s, G, 'BTCUSDT', 108900, 'dash:1', TS + 30_000, LEVELS)).toMatchObject({ outcome: 'not_movable', detail: expect.stringMatching(/no mark yet/) });
     // the TP does not need a mark
     expect(ownerMoveTakeProfit(s, G, 'BTCUSDT', 109900, 'dash:2', TS + 30_000, LEVELS).outcome).toBe('applied');
 
@@ -98,7 +98,7 @@ describe('owner level commands in the core', () => {
     expect(close.events).toEqual([expect.objectContaining({ type: 'exit_decided', reason: 'manual', price: c.close, qty })]);
     const closing = close.state;
     expect(ownerClosePosition(closing, G, 'BTCUSDT', cfg, c.openTime + MIN)).toMatchObject({ outcome: 'already_closing', events: [] });
-    expect(ownerMoveStopLoss(closing, G, 'BTCUSDT', 108900, 'dash:3', c.openTime + MIN, LEVELS).outcome).toBe('not_movable');
+    expect(ownerMoveStopLoss(closing, G, 'BTCUSDT', 108900, 'dash:3', c.openTime + MIN, LEVELS)).toMatchObject({ outcome: 'not_movable', detail: expect.stringMatching(/its manual exit is already decided/) });
     expect(ownerMoveTakeProfit(closing, G, 'BTCUSDT', 110000, 'dash:4', c.openTime + MIN, LEVELS).outcome).toBe('not_movable');
   });
 });
