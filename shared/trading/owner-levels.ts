@@ -133,6 +133,18 @@ export function ownerLevelBounds(p: Position, mark: number | null, limits: Owner
   return { takeProfit, stopLoss };
 }
 
+/**
+ * The bounds of group `groupId` of account `a` as the core checks them (its mark: groupMark; its tier's
+ * limits), for the dashboard's PositionView.bounds and any pre-check before a command is published
+ * (Telegram's "Move TP", the dashboard's actions). Null: no such group.
+ */
+export function groupLevelBounds(a: Pick<AccountState, 'marks' | 'positions'>, groupId: string, c: OwnerLevelConfig): (OwnerLevelBounds & { mark: number | null }) | null {
+  const p = a.positions.find((x) => x.groupId === groupId);
+  if (!p) return null;
+  const mark = groupMark(a, p);
+  return { ...ownerLevelBounds(p, mark, ownerLevelLimits(c, p.tier)), mark };
+}
+
 /** Why ownerLevelBounds has no range for `kind` on `p` at `mark` (for the owner's refusal message). */
 export function immovableReason(p: Position, mark: number | null, kind: 'take_profit' | 'stop_loss'): string {
   const x = p.external;

@@ -12,7 +12,7 @@ import type { Alert, TradeCommand } from '../../shared/messages.js';
 import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
 import { DEFAULT_TELEGRAM_CONFIG } from '../../shared/config/telegram.js';
 import { systemAlertText } from '../../shared/telegram/format.js';
-import { groupMark, ownerLevelBounds, ownerLevelConfig, ownerLevelLimits } from '../../shared/trading/owner-levels.js';
+import { groupLevelBounds, groupMark, ownerLevelBounds, ownerLevelConfig, ownerLevelLimits } from '../../shared/trading/owner-levels.js';
 import { realBtc1m, signal } from '../trading/helpers.js';
 import { executionHarness, type Harness } from './harness.js';
 
@@ -73,6 +73,8 @@ describe('dashboard move TP / move SL', () => {
     const mark = groupMark(doc.state.account, open);
     expect(mark).toBe(109789.9);
     const bounds = ownerLevelBounds(open, mark, ownerLevelLimits(LEVELS, open.tier));
+    expect(groupLevelBounds(doc.state.account, group, LEVELS)).toEqual({ ...bounds, mark });
+    expect(groupLevelBounds(doc.state.account, 'tg:none', LEVELS)).toBeNull();
     expect(bounds.stopLoss!.max).toBeLessThan(109789.9);
     expect(bounds.stopLoss!.min).toBeCloseTo(open.avgEntry * 0.9, 6); // large_cap adaptive-stop cap 10 %
 
