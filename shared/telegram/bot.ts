@@ -150,7 +150,7 @@ export class Bot {
   }
 
   private async command(ctx: Ctx, c: DistributiveOmit<TradeCommand, 'commandId' | 'actorId' | 'ts'>): Promise<void> {
-    const cmd = { ...c, commandId: `tg:${ctx.u.update_id}`, actorId: String(ctx.user.id), ts: ctx.now } as TradeCommand;
+    const cmd = { ...c, commandId: `tg:${ctx.u.update_id}`, actorId: String(ctx.user.id), ts: ctx.now, origin: 'telegram' } as TradeCommand;
     await publish(this.d.bus, TOPICS.tradeCommands, cmd, { attributes: { type: cmd.type, dedupeId: cmd.commandId } });
   }
 
