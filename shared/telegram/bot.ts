@@ -25,7 +25,6 @@ import { isBiasActive } from '../strategies/macro/bias.js';
 import { getTradingMode, setTradingMode } from '../trading/live/mode.js';
 import type { TradingDoc } from '../trading/store.js';
 import { positionUnrealized } from '../trading/account.js';
-import type { DocData } from '../ports/state.js';
 import type { InlineKeyboard } from '../ports/telegram.js';
 import { CODE_DIGITS, type Role } from './access.js';
 import { parseCommand, parseCount, parsePeriod, parseSymbol, parseVerifyCode, type ParsedCommand } from './command-parser.js';
@@ -51,6 +50,7 @@ import { enqueue, type EnqueueItem, type OutboxOp } from './outbox.js';
 import { buildReport, reportText } from './reports.js';
 import type { Suggestion } from './trade-commands.js';
 import { decideSuggestion, suggestionDecisionText } from './suggestions.js';
+import { setPaused } from './control.js';
 import { publish, type TelegramJob, type TradeCommand } from '../messages.js';
 import { approveModelFeatureChange, modelApprovalKeyboard, modelsReply, readModels, readShadow, shadowMissingText, shadowPeriodHours, shadowText, shadowUsage, statusModelsLine } from './research.js';
 
@@ -358,8 +358,7 @@ export class Bot {
   private async controlCommand(ctx: Ctx, c: ParsedCommand): Promise<void> {
     if (c.name === 'pause' || c.name === 'resume') {
       const paused = c.name === 'pause';
-      await this.d.state.set(TG_CONTROL_DOC, { paused, by: ctx.user.id, at: ctx.now } satisfies ControlDoc as unknown as DocData);
-      await this.command(ctx, { type: c.name });
+      await setPaused(this.d, { paused, actorId: ctx.user.id, origin: 'telegram', now: ctx.now, commandId: `tg:${ctx.u.update_id}` });
       return this.reply(ctx, paused ? '⏸ Paused: no new trades until /resume. Open positions are still managed.' : '▶️ Resumed: new trades allowed (loss-streak pause and daily halt cleared).');
     }
     const want = c.args[0]?.toLowerCase();

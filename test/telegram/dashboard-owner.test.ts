@@ -1,4 +1,9 @@
 /**
+ * The owner decisions the bot and the dashboard share (one implementation each).
+ *
+ * `setPaused` (shared/telegram/control.ts): the control document /status reads and ONE pause / resume
+ * trade command per command id, from either origin.
+ *
  * `decideSuggestion` (shared/telegram/suggestions.ts): the ONE owner decision on a pending threshold
  * suggestion, behind the bot's Approve / Reject buttons and the dashboard's. It marks the
  * `ml_suggestions/{id}` item and publishes ONE `suggestion_decided` trade command per command id; a
@@ -9,8 +14,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mlSuggestionPath } from '../../shared/state-paths.js';
 import { decideSuggestion, suggestionDecisionText } from '../../shared/telegram/suggestions.js';
+import { setPaused } from '../../shared/telegram/control.js';
 import type { DocData } from '../../shared/ports/state.js';
-import { callbackUpdate, makeHarness, OWNER, type Harness } from './helpers.js';
+import { callbackUpdate, makeHarness, OWNER, textsTo, textUpdate, type Harness } from './helpers.js';
 
 let h: Harness;
 beforeEach(async () => {
@@ -83,5 +89,22 @@ describe('decideSuggestion', () => {
     expect(await h.state.get(mlSuggestionPath('sg_bad'))).toMatchObject({ status: 'pending' });
     await h.bus.drain();
     expect(decided()).toEqual([]);
+  });
+});
+
+describe('setPaused', () => {
+  it('pauses from the dashboard (origin dashboard, its command id) and /status shows it; the bot resumes', async () => {
+    const now = h.clock.now();
+    await setPaused(h.rt.deps, { paused: true, actorId: OWNER, origin: 'dashboard', now, commandId: 'dash:pz' });
+    await h.bus.drain();
+    expect(h.commands).toEqual([{ type: 'pause', commandId: 'dash:pz', actorId: String(OWNER), ts: now, origin: 'dashboard' }]);
+    await h.deliver(textUpdate(OWNER, '/status'));
+    expect(textsTo(h.server, OWNER).at(-1)).toContain('PAUSED by owner');
+
+    const u = textUpdate(OWNER, '/resume');
+    await h.deliver(u);
+    expect(h.commands.at(-1)).toEqual(expect.objectContaining({ type: 'resume', origin: 'telegram', commandId: `tg:${u.update_id as number}` }));
+    await h.deliver(textUpdate(OWNER, '/status'));
+    expect(textsTo(h.server, OWNER).at(-1)).toContain('running');
   });
 });
