@@ -13,6 +13,7 @@ import { dashboardDeepLink, dashboardRow, keyboardForChat } from '../../shared/t
 import type { InlineKeyboard } from '../../shared/ports/telegram.js';
 import { TelegramApiError } from '../../shared/ports/telegram.js';
 import { BotApiTelegram } from '../../infra/telegram/bot-api.js';
+import { ConsoleTelegram } from '../../infra/telegram/console.js';
 import type { Signal } from '../../shared/model/trading.js';
 import { openedOutcome } from './outcomes.js';
 import { loadCandles, makeHarness, MIN, OWNER, T0, TOKEN, textUpdate, type Harness } from './helpers.js';
@@ -226,5 +227,14 @@ describe('the Dashboard button on /status, /positions and trade alerts', () => {
     expect(lastMessage(x, OWNER).keyboard!.slice(1)).toEqual(dashboardRow(PUBLIC_URL));
     expect(lastMessage(x, GROUP).keyboard!.slice(1)).toEqual([[{ text: '🖥 Dashboard', url: dashboardDeepLink(BOT) }]]);
     expect(x.server.calls().filter((r) => r.status !== 200)).toEqual([]);
+  });
+});
+
+describe('the console (no bot token) prints where url and web_app buttons lead', () => {
+  it('shows each button with its URL', async () => {
+    const printed: string[] = [];
+    const c = new ConsoleTelegram({ dir: '/nonexistent-never-written', print: (l) => printed.push(l) });
+    await c.sendMessage(1, 'Dashboard', { replyMarkup: [...dashboardRow(PUBLIC_URL), [{ text: '🌐 Open in a browser', url: `${PUBLIC_URL}#login=t.s` }], [{ text: '📈 Chart', callback_data: 'ch:x' }]] });
+    expect(printed[0]).toContain(`[🖥 Dashboard ${PUBLIC_URL} | 🌐 Open in a browser ${PUBLIC_URL}#login=t.s | 📈 Chart]`);
   });
 });
