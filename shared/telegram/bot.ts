@@ -149,8 +149,13 @@ export class Bot {
     ctx.jobs.push({ ...j, chatId: ctx.chat.id, threadId: ctx.threadId, requestKey: `u${ctx.u.update_id}` } as TelegramJob);
   }
 
+  /** The trade-command id of this update's owner action (one update, one command). */
+  private commandId(ctx: Ctx): string {
+    return `tg:${ctx.u.update_id}`;
+  }
+
   private async command(ctx: Ctx, c: DistributiveOmit<TradeCommand, 'commandId' | 'actorId' | 'ts'>): Promise<void> {
-    const cmd = { ...c, commandId: `tg:${ctx.u.update_id}`, actorId: String(ctx.user.id), ts: ctx.now, origin: 'telegram' } as TradeCommand;
+    const cmd = { ...c, commandId: this.commandId(ctx), actorId: String(ctx.user.id), ts: ctx.now, origin: 'telegram' } as TradeCommand;
     await publish(this.d.bus, TOPICS.tradeCommands, cmd, { attributes: { type: cmd.type, dedupeId: cmd.commandId } });
   }
 
@@ -358,7 +363,7 @@ export class Bot {
   private async controlCommand(ctx: Ctx, c: ParsedCommand): Promise<void> {
     if (c.name === 'pause' || c.name === 'resume') {
       const paused = c.name === 'pause';
-      await setPaused(this.d, { paused, actorId: ctx.user.id, origin: 'telegram', now: ctx.now, commandId: `tg:${ctx.u.update_id}` });
+      await setPaused(this.d, { paused, actorId: ctx.user.id, origin: 'telegram', now: ctx.now, commandId: this.commandId(ctx) });
       return this.reply(ctx, paused ? '⏸ Paused: no new trades until /resume. Open positions are still managed.' : '▶️ Resumed: new trades allowed (loss-streak pause and daily halt cleared).');
     }
     const want = c.args[0]?.toLowerCase();
@@ -461,7 +466,7 @@ export class Bot {
         break;
       }
       case 'suggestion': {
-        const r = await decideSuggestion(this.d, { id: cb.id, approve: cb.approve, actorId: ctx.user.id, origin: 'telegram', now: ctx.now, commandId: `tg:${ctx.u.update_id}` });
+        const r = await decideSuggestion(this.d, { id: cb.id, approve: cb.approve, actorId: ctx.user.id, origin: 'telegram', now: ctx.now, commandId: this.commandId(ctx) });
         this.answer(ctx, suggestionDecisionText(r));
         break;
       }
