@@ -167,6 +167,20 @@ describe('login links', () => {
     expect((await redeemLogin(keys, s, link.token, T)).ok).toBe(true);
   });
 
+  it('refuses another spelling of the same signature (base64url padding bits of the last character)', async () => {
+    const link = createLoginLink(keys, 'https://d.example/dashboard', USER, T, TTL);
+    const [body, sig] = link.token.split('.') as [string, string];
+    const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const alt = sig.slice(0, -1) + ALPHABET[ALPHABET.indexOf(sig.at(-1)!) ^ 1];
+    expect(Buffer.from(alt, 'base64url').equals(Buffer.from(sig, 'base64url'))).toBe(true);
+    const s = store();
+    expect(await redeemLogin(keys, s, `${body}.${alt}`, T)).toEqual({ ok: false, reason: 'bad_signature' });
+    const session = openSession(keys, USER, T, HOUR).token;
+    const [sb, ss] = session.split('.') as [string, string];
+    expect(readSession(keys, `${sb}.${ss.slice(0, -1) + ALPHABET[ALPHABET.indexOf(ss.at(-1)!) ^ 1]}`, T)).toBeNull();
+    expect((await redeemLogin(keys, s, link.token, T)).ok).toBe(true);
+  });
+
   it('carries the local flag of the local runtime\'s own link', async () => {
     const link = createLoginLink(keys, 'http://127.0.0.1:8080/dashboard', USER, T, TTL, { local: true });
     expect(await redeemLogin(keys, store(), link.token, T)).toEqual({ ok: true, user: USER, local: true });
