@@ -71,7 +71,7 @@ const biasComponentSchema = z.object({
  * `dedupeId` = `macro-bias:{symbol}:{slotStart}`; a retried run republishes the SAME content with the
  * same `dedupeId`, so subscribers de-duplicate on it.
  */
-const macroBiasMessageSchema = z.object({
+export const macroBiasMessageSchema = z.object({
   symbol: z.string().min(1),
   bias: z.enum(['LONG', 'SHORT', 'NEUTRAL']),
   confidence: z.number().int().min(0).max(100),
