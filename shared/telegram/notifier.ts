@@ -59,6 +59,15 @@ function engineOf(strategy: string): 'SCALP' | 'SWING' {
 /** Ranks within one stage (DCA fills). */
 const RANK_STEP = 1000;
 
+/**
+ * The rank of a fill's edit: above any level move already shown in the open stage (onLevelMoved), never
+ * into a later stage (a late fill after the exit stays below the closed rank, so it is not sent).
+ */
+function openStageRank(fillRank: number, current: number): number {
+  const sameStage = Math.floor(current / RANK_STEP) === Math.floor(fillRank / RANK_STEP);
+  return sameStage ? Math.max(fillRank, current + 1) : fillRank;
+}
+
 const originalKey = (ak: string, chatId: number) => `alert:${ak}:${chatId}`;
 
 export class Notifier {
@@ -275,8 +284,7 @@ export class Notifier {
         const next = await this.advance(rec.alertKey, (cur) => {
           const fills = Math.min(RANK_STEP - 1, ((cur as AlertRecord & { fills?: number }).fills ?? 0) + 1);
           return {
-            // above any level move already shown in this stage (onLevelMoved)
-            rank: Math.max(RANK.open * RANK_STEP + fills, ((cur as AlertRecord & { rank?: number }).rank ?? 0) + 1),
+            rank: openStageRank(RANK.open * RANK_STEP + fills, (cur as AlertRecord & { rank?: number }).rank ?? 0),
             patch: { status: 'open', fill: { price: ev.avgEntry, qty: ev.filledQty, time: cur.fill?.time ?? ev.ts }, fills } as Partial<AlertRecord>,
           };
         });
