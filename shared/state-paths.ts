@@ -399,6 +399,14 @@ export function dashboardLoginPath(nonce: string): string {
   return `${DASHBOARD_LOGINS_COLLECTION}/${safeId(nonce)}`;
 }
 
+/** The dashboard's owner actions by the page's command id (a retry publishes nothing new; pruned by retention). */
+export const DASHBOARD_ACTIONS_COLLECTION = 'dashboard_actions';
+
+/** One owner action of the dashboard; written by shared/dashboard/actions.ts. */
+export function dashboardActionPath(commandId: string): string {
+  return `${DASHBOARD_ACTIONS_COLLECTION}/${safeId(commandId)}`;
+}
+
 /** De-duplication markers of Telegram updates (pruned by retention). */
 export const TG_UPDATES_COLLECTION = 'tg_updates';
 

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runReplay, type ReplayResult } from '../../infra/runtime/month-replay.js';
 import { createRoot, type Root } from '../../infra/runtime/root.js';
+import { subscribeFunctions } from '../../infra/runtime/bind.js';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { DuckDbWarehouse } from '../../infra/warehouse/duckdb.js';
 import { InMemoryBus } from '../../infra/bus/memory.js';
@@ -66,6 +67,8 @@ export interface DashboardRig {
   deps: Deps;
   tg: TelegramDeps;
   server: RunningDashboard;
+  /** Every message published on the root's bus (topic, payload, attributes), in order. */
+  published: Array<{ topic: string; data: unknown; attributes: Record<string, string> | undefined }>;
   /** `${server.url}` + path. */
   url(path: string): string;
   /** A fresh single-use login token for `userId`. */
@@ -85,7 +88,21 @@ export function pageDir(dir: string): string {
   return web;
 }
 
-export async function dashboardRig(day: ReplayedDay, opts: { webDir?: string; localOwner?: boolean; ownerId?: number | null } = {}): Promise<DashboardRig> {
+export interface RigOptions {
+  /** The page folder (default the repo's web/dashboard). */
+  webDir?: string;
+  /** The embedded default: no bot token, no owner, the local chat (a `local` login is the owner). */
+  localOwner?: boolean;
+  /** The owner id (default OWNER; null: none). */
+  ownerId?: number | null;
+  /**
+   * Subscribe the registered Pub/Sub functions to the rig's bus (execution, notifier, ...), as the local
+   * runtime does: a published trade command is applied to the book and confirmed in the chat.
+   */
+  pipeline?: boolean;
+}
+
+export async function dashboardRig(day: ReplayedDay, opts: RigOptions = {}): Promise<DashboardRig> {
   const clock = new ManualClock(day.end);
   const authClock = new ManualClock(Date.UTC(2026, 0, 15, 12, 0));
   const log = createLogger({}, { minSeverity: 'CRITICAL', sink: () => undefined });
@@ -101,6 +118,13 @@ export async function dashboardRig(day: ReplayedDay, opts: { webDir?: string; lo
       telegram: { api: new ConsoleTelegram({ dir: join(day.dir, 'tg') }), ...(ownerId !== undefined ? { ownerId } : {}), ...(opts.localOwner ? { localChat: true } : {}), dashboardUrl: 'http://127.0.0.1/dashboard' },
     },
   );
+  const published: DashboardRig['published'] = [];
+  const publishOnBus = bus.publish.bind(bus);
+  bus.publish = async (topic, data, o) => {
+    published.push({ topic, data, attributes: o?.attributes });
+    return publishOnBus(topic, data, o);
+  };
+  if (opts.pipeline) subscribeFunctions(bus, root);
   const side = await root.telegram();
   const tg = side.deps;
   if (ownerId !== undefined) {
@@ -123,6 +147,7 @@ export async function dashboardRig(day: ReplayedDay, opts: { webDir?: string; lo
     deps,
     tg,
     server,
+    published,
     url: (p) => `${server.url}${p}`,
     login,
     async session(userId) {

@@ -8,7 +8,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MeResponse, PaperView, SessionResponse, TradesView } from '../../shared/dashboard/api.js';
+import type { ActionResponse, ChartView, MarketView, MeResponse, PaperView, ResearchView, SessionResponse, StrategiesView, TradesView } from '../../shared/dashboard/api.js';
+import { ownerLevelBounds } from '../../shared/trading/owner-levels.js';
+import { buildTradeChartInput } from '../../shared/telegram/chart-data.js';
+import { TOPICS } from '../../shared/topics.js';
+import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
+import { TG_CONTROL_DOC } from '../../shared/state-paths.js';
 import { buildReport } from '../../shared/telegram/reports.js';
 import { readAccount } from '../../shared/telegram/deps.js';
 import { positionUnrealized } from '../../shared/trading/account.js';
@@ -39,6 +44,8 @@ function initData(fields: Record<string, string>, token = TOKEN): string {
   const hash = createHmac('sha256', secret).update(check).digest('hex');
   return new URLSearchParams({ ...fields, hash }).toString();
 }
+const MINUTE = 60_000;
+const DEFAULT_LEVELS = () => ({ horizontal: DEFAULT_STRATEGY_CONFIGS.scalp.levels_exhaustion.levels.horizontal, trendLines: DEFAULT_STRATEGY_CONFIGS.scalp.levels_exhaustion.levels.trendLines });
 const reason = async (r: Response | Promise<Response>) => ((await (await r).json()) as { reason?: string }).reason;
 const userField = (id: number) => JSON.stringify({ id, first_name: 'Ann', username: 'ann' });
 
@@ -60,7 +67,8 @@ describe('sessions', () => {
     const token = rig.login(OWNER);
     await rig.authClock.advance(rig.tg.tg.dashboard.loginLinkTtlMs);
     expect(await reason(post('/api/session', { login: token }))).toBe('login_expired');
-    const forged = rig.login(OWNER).replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
+    // a payload byte changed (the signature no longer matches)
+    const forged = rig.login(OWNER).replace(/^./, (c) => (c === 'e' ? 'f' : 'e'));
     expect(await reason(post('/api/session', { login: forged }))).toBe('bad_login');
   });
 
@@ -243,5 +251,172 @@ describe('static files', () => {
     expect(await r.text()).toContain('LightweightCharts');
     const again = await get(`/${CHARTS_ASSET}`, undefined, { 'if-none-match': r.headers.get('etag')! });
     expect(again.status).toBe(304);
+  });
+});
+
+describe('chart view', () => {
+  it('draws the open position from the same chart input as the bot\'s PNG, up to now, with its lines and fill markers', async () => {
+    const t = await rig.session(MEMBER);
+    const p = (await readAccount(rig.tg)).positions[0]!;
+    const r = await get(`/api/chart?symbol=${p.symbol}&groupId=${encodeURIComponent(p.groupId)}`, t);
+    expect(r.status).toBe(200);
+    const v = (await r.json()) as ChartView;
+    const lv = DEFAULT_LEVELS();
+    const input = (await buildTradeChartInput(rig.state, { symbol: p.symbol, engine: p.engine, strategy: p.strategy, direction: p.direction, entry: p.avgEntry, takeProfit: p.takeProfit, stopLoss: p.stopLoss, time: p.openedAt!, until: rig.clock.now(), size: 'large', candles: rig.tg.tg.alerts.chartCandles, resampleBaseCandles: rig.tg.tg.alerts.resampleBaseCandles }, lv))!;
+    expect(v.candles.map((c) => c.time * 1000)).toEqual(input.candles.map((c) => c.openTime));
+    expect(v.candles.at(-1)!.time * 1000).toBeGreaterThan(p.openedAt!);
+    expect(v.levels.map((l) => l.price)).toEqual((input.levels ?? []).map((l) => l.price));
+    expect(v.lines.map((l) => [l.kind, l.price])).toEqual([['entry', p.avgEntry], ['take_profit', p.takeProfit], ['stop_loss', p.stopLoss]]);
+    const fills = p.entries.filter((e) => e.fillTime !== null);
+    expect(v.markers.filter((m) => m.kind === 'entry')).toHaveLength(fills.length);
+    const times = new Set(v.candles.map((c) => c.time));
+    for (const m of v.markers) expect(times.has(m.time)).toBe(true);
+  });
+
+  it('draws a closed trade with its exit marker; an unknown group is 404 no_group; symbol is required', async () => {
+    const t = await rig.session(MEMBER);
+    const trades = (await (await get('/api/trades?period=7d', t)).json()) as TradesView;
+    const c = trades.trades[0]!;
+    const v = (await (await get(`/api/chart?symbol=${c.symbol}&groupId=${encodeURIComponent(c.groupId)}`, t)).json()) as ChartView;
+    expect(v.markers.map((m) => m.kind)).toEqual(['entry', 'exit']);
+    expect(v.markers[1]!.price).toBe(c.exitPrice);
+    expect(v.lines).toEqual([{ kind: 'entry', price: c.avgEntry, label: expect.stringMatching(/^Entry /) }]);
+    expect(await reason(get('/api/chart?symbol=BTCUSDT&groupId=nope', t))).toBe('no_group');
+    expect(await reason(get('/api/chart', t))).toBe('invalid_query');
+  });
+});
+
+describe('market, research and strategies views', () => {
+  it('market: the trading doc\'s regime, the regime inputs on the replayed BTC candles, freshness per symbol and venue', async () => {
+    const v = (await (await get('/api/market', await rig.session(MEMBER))).json()) as MarketView;
+    const doc = await rig.state.get<{ state: { protections: { regime: { current: string; since: number } } } }>('trading/paper');
+    expect(v.regime.current).toBe(doc!.state.protections.regime.current);
+    expect(v.regime.since).toBe(doc!.state.protections.regime.since);
+    const inputs = Object.fromEntries(v.regime.inputs.map((i) => [i.name, i.value]));
+    expect(inputs.reference).toBe('BTCUSDT');
+    expect(typeof inputs.change1hPct).toBe('number');
+    expect(typeof inputs.change24hPct).toBe('number');
+    const btc = v.freshness.find((f) => f.symbol === 'BTCUSDT' && f.venue === 'bybit')!;
+    expect(btc.interval).toBe('1m');
+    expect(btc.lastCandleOpen).toBe(Date.UTC(2025, 5, 10, 11, 59));
+    expect(btc.status).toBe('fresh');
+    expect(btc.ageMs).toBe(rig.clock.now() - (btc.lastCandleOpen! + MINUTE));
+  });
+
+  it('market: freshness turns stale after staleAfterMs without candles (a new ETag)', async () => {
+    const t = await rig.session(MEMBER);
+    const a = await get('/api/market', t);
+    const before = a.headers.get('etag')!;
+    const at = rig.clock.now();
+    await rig.clock.advance(11 * MINUTE);
+    try {
+      const b = await get('/api/market', t, { 'if-none-match': before });
+      expect(b.status).toBe(200);
+      const v = (await b.json()) as MarketView;
+      const replayed = v.freshness.filter((f) => f.venue === 'bybit' && ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'].includes(f.symbol));
+      expect(replayed.map((f) => f.status)).toEqual(['stale', 'stale', 'stale']);
+      // enabled symbols the replay has no candles for
+      expect(v.freshness.filter((f) => f.lastCandleOpen === null).every((f) => f.status === 'unknown' && f.ageMs === null)).toBe(true);
+    } finally {
+      rig.clock.set(at);
+    }
+  });
+
+  it('research: models and suggestions as stored (none in a fresh replay), no shadow run yet', async () => {
+    const v = (await (await get('/api/research', await rig.session(MEMBER))).json()) as ResearchView;
+    expect(v.models.map((m) => m.strategy)).toEqual(['v52_divergence', 'levels_exhaustion', 'dca', 'swing_breakout', 'channel']);
+    expect(v.models.every((m) => m.version === null && !m.awaitingApproval)).toBe(true);
+    expect(v.shadow).toBeNull();
+    expect(v.suggestions).toEqual([]);
+  });
+
+  it('research: a pending suggestion is listed (a decided one is not)', async () => {
+    await rig.state.set('ml_suggestions/s1', { id: 's1', strategy: 'v52_divergence', parameter: 'rsiOversold', current: 30, suggested: 28, status: 'pending', createdAt: 1 } as never);
+    await rig.state.set('ml_suggestions/s2', { id: 's2', strategy: 'v52_divergence', parameter: 'rsiOverbought', current: 70, suggested: 72, status: 'approved', createdAt: 2 } as never);
+    try {
+      const v = (await (await get('/api/research', await rig.session(MEMBER))).json()) as ResearchView;
+      expect(v.suggestions).toEqual([{ id: 's1', strategy: 'v52_divergence', parameter: 'rsiOversold', current: 30, suggested: 28, createdAt: 1 }]);
+    } finally {
+      await rig.state.delete('ml_suggestions/s1');
+      await rig.state.delete('ml_suggestions/s2');
+    }
+  });
+
+  it('strategies: answers the StrategiesView of shared/dashboard/strategies-view.ts', async () => {
+    const r = await get('/api/strategies', await rig.session(MEMBER));
+    expect(r.status).toBe(200);
+    const v = (await r.json()) as StrategiesView;
+    expect(Array.isArray(v.readiness)).toBe(true);
+    expect(Array.isArray(v.biases)).toBe(true);
+  });
+});
+
+describe('owner actions', () => {
+  const act = (token: string, body: unknown) => post('/api/actions', body, { authorization: `Bearer ${token}` });
+  const commands = () => rig.published.filter((p) => p.topic === TOPICS.tradeCommands).map((p) => p.data as { commandId: string; type: string; origin?: string; actorId: string });
+
+  it('a member\'s action is 403 owner_only and publishes nothing', async () => {
+    const before = commands().length;
+    const r = await act(await rig.session(MEMBER), { commandId: 'member-pause-1', action: 'pause' });
+    expect(r.status).toBe(403);
+    expect(await reason(r)).toBe('owner_only');
+    expect(commands()).toHaveLength(before);
+  });
+
+  it('close publishes one close_position command per command id (a retry answers the same, publishes nothing new)', async () => {
+    const t = await rig.session(OWNER);
+    const p = (await readAccount(rig.tg)).positions[0]!;
+    const body = { commandId: 'close-btc-0001', action: 'close', groupId: p.groupId, symbol: p.symbol };
+    const a = await act(t, body);
+    expect(a.status).toBe(200);
+    expect(((await a.json()) as ActionResponse)).toEqual({ status: 'queued', commandId: 'dash:close-btc-0001' });
+    const b = await act(t, body);
+    expect(b.status).toBe(200);
+    expect(((await b.json()) as ActionResponse).status).toBe('queued');
+    const mine = commands().filter((c) => c.commandId === 'dash:close-btc-0001');
+    expect(mine).toEqual([{ type: 'close_position', commandId: 'dash:close-btc-0001', actorId: String(OWNER), ts: rig.clock.now(), origin: 'dashboard', groupId: p.groupId, symbol: p.symbol }]);
+    const attrs = rig.published.find((x) => (x.data as { commandId?: string }).commandId === 'dash:close-btc-0001')!.attributes;
+    expect(attrs).toEqual({ type: 'close_position', dedupeId: 'dash:close-btc-0001' });
+    // the same id for another action is refused
+    const c = await act(t, { commandId: 'close-btc-0001', action: 'pause' });
+    expect(c.status).toBe(409);
+    expect(((await c.json()) as ActionResponse).reason).toBe('command_id_reused');
+  });
+
+  it('pause sets the bot\'s control document and publishes pause, as /pause does', async () => {
+    const t = await rig.session(OWNER);
+    const r = await act(t, { commandId: 'pause-0000001', action: 'pause' });
+    expect(r.status).toBe(200);
+    expect(await rig.state.get(TG_CONTROL_DOC)).toEqual({ paused: true, by: OWNER, at: rig.clock.now() });
+    expect(commands().filter((c) => c.commandId === 'dash:pause-0000001').map((c) => c.type)).toEqual(['pause']);
+    await act(t, { commandId: 'resume-000001', action: 'resume' });
+    expect(await rig.state.get(TG_CONTROL_DOC)).toMatchObject({ paused: false });
+  });
+
+  it('move TP / SL: refused outside ownerLevelBounds (or when the level cannot move); unknown groups and bad bodies are refused', async () => {
+    const t = await rig.session(OWNER);
+    const account = await readAccount(rig.tg);
+    const p = account.positions[0]!;
+    const bounds = ownerLevelBounds(p, account.marks[p.symbol] ?? null, { takeProfitMaxPct: rig.tg.tg.dashboard.takeProfitMaxPct, stopLossMaxPct: 10 });
+    const before = commands().length;
+    const far = await act(t, { commandId: 'move-tp-far-01', action: 'move_tp', groupId: p.groupId, symbol: p.symbol, price: p.avgEntry * 10 });
+    expect(far.status).toBe(409);
+    expect(((await far.json()) as ActionResponse).reason).toBe(bounds.takeProfit ? 'out_of_bounds' : 'not_movable');
+    const sl = await act(t, { commandId: 'move-sl-far-01', action: 'move_sl', groupId: p.groupId, symbol: p.symbol, price: p.avgEntry * 10 });
+    expect(((await sl.json()) as ActionResponse).reason).toBe(bounds.stopLoss ? 'out_of_bounds' : 'not_movable');
+    const none = await act(t, { commandId: 'move-tp-none-1', action: 'move_tp', groupId: 'tg:nope', symbol: p.symbol, price: 1 });
+    expect(((await none.json()) as ActionResponse).reason).toBe('no_position');
+    expect(commands()).toHaveLength(before);
+    for (const bad of [{ commandId: 'short', action: 'pause' }, { commandId: 'valid-id-0001', action: 'explode' }, { commandId: 'valid-id-0002', action: 'move_tp', groupId: p.groupId, symbol: p.symbol, price: -1 }]) {
+      const r = await act(t, bad);
+      expect(r.status).toBe(400);
+      expect(await reason(r)).toBe('invalid_body');
+    }
+  });
+
+  it('a suggestion decision answers 503 with its reason until the bot\'s decision function is shared', async () => {
+    const r = await act(await rig.session(OWNER), { commandId: 'sugg-000001', action: 'suggestion', suggestionId: 's1', approve: true });
+    expect(r.status).toBe(503);
+    expect(((await r.json()) as ActionResponse).reason).toBe('suggestions_unavailable');
   });
 });
