@@ -3,13 +3,13 @@
  * `trade-commands`, the path Telegram's owner buttons take: commandId `dash:{page id}`, origin
  * `dashboard` (the execution confirms each in the owner's chat with an `owner_command` alert).
  *
- * - move TP / SL: the group must be open on that symbol and the price inside `ownerLevelBounds` (the
- *   rule the core enforces again when the command arrives), else refused with the reason;
+ * - move TP / SL: the group must be open on that symbol and the price inside `groupLevelBounds` (the
+ *   bounds and mark the core checks again when the command arrives), else refused with the reason;
  * - close: an open group with a mark (the core closes at the account's mark);
  * - pause / resume: the bot's control document and the command, as /pause and /resume do;
  * - suggestion approve / reject: through the bot's one decision function (shared/telegram/suggestions.ts).
  *
- * Idempotent by the page's id: the first accepted request writes `dashboard_actions/dash:{id}` (with
+ * Idempotent by the page's id (a suggestion decision by decideSuggestion's own command id): the first accepted request writes `dashboard_actions/dash:{id}` (with
  * the request it stands for) before publishing; the same id again answers the stored outcome and
  * publishes again only if the first publish never completed (the execution de-duplicates by command
  * id); the same id with another request is refused (409 `command_id_reused`). A refusal stores
@@ -22,7 +22,8 @@ import { readAccount } from '../telegram/deps.js';
 import { publish, type TradeCommand } from '../messages.js';
 import { TOPICS } from '../topics.js';
 import { dashboardActionPath, TG_CONTROL_DOC } from '../state-paths.js';
-import { ownerLevelBounds } from '../trading/owner-levels.js';
+import { groupLevelBounds, immovableReason, ownerLevelConfig } from '../trading/owner-levels.js';
+import { decideSuggestion } from '../telegram/suggestions.js';
 import type { ActionRequest, ActionResponse } from './api.js';
 import type { Caller } from './routes.js';
 
@@ -55,44 +56,59 @@ interface ActionDoc {
 
 /** An action's answer and its HTTP status (200 queued, 409 refused). */
 export interface ActionOutcome {
-  status: 200 | 409 | 503;
+  status: 200 | 409;
   body: ActionResponse;
 }
 
-const refused = (id: string, reason: string, detail: string, status: 409 | 503 = 409): ActionOutcome => ({ status, body: { status: 'refused', commandId: id, reason, detail } });
+const refused = (id: string, reason: string, detail: string): ActionOutcome => ({ status: 409, body: { status: 'refused', commandId: id, reason, detail } });
 
 /** The trade command an accepted action publishes, or why it is refused. */
-async function commandFor(d: TelegramDeps, req: ActionRequest, id: string): Promise<CommandBody | ActionOutcome> {
+async function commandFor(d: TelegramDeps, req: Exclude<ActionRequest, { action: 'suggestion' }>, id: string): Promise<CommandBody | ActionOutcome> {
   switch (req.action) {
     case 'pause':
     case 'resume':
       return { type: req.action };
-    case 'suggestion':
-      return refused(id, 'suggestions_unavailable', 'approving suggestions from the page is not available yet: use /suggestions in Telegram', 503);
     case 'move_tp':
     case 'move_sl':
     case 'close': {
       const [account, strategies] = await Promise.all([readAccount(d), d.config.strategies()]);
       const p = account.positions.find((x) => x.groupId === req.groupId);
       if (!p || p.symbol !== req.symbol) return refused(id, 'no_position', `no open group ${req.groupId} on ${req.symbol}`);
-      const mark = account.marks[p.symbol] ?? null;
+      const b = groupLevelBounds(account, p.groupId, ownerLevelConfig(strategies.protections, d.tg.dashboard.takeProfitMaxPct));
+      const mark = b?.mark ?? null;
       if (req.action === 'close') {
         if (mark === null) return refused(id, 'no_mark', `no price for ${p.symbol} yet: the close needs a mark`);
         return { type: 'close_position', groupId: p.groupId, symbol: p.symbol };
       }
-      const bounds = ownerLevelBounds(p, mark, { takeProfitMaxPct: d.tg.dashboard.takeProfitMaxPct, stopLossMaxPct: strategies.protections.adaptiveStops.capPct[p.tier] });
-      const range = req.action === 'move_tp' ? bounds.takeProfit : bounds.stopLoss;
-      const what = req.action === 'move_tp' ? 'take profit' : 'stop loss';
-      if (!range) return refused(id, 'not_movable', `the ${what} of this group cannot be moved now`);
-      if (req.price < range.min || req.price > range.max) return refused(id, 'out_of_bounds', `the ${what} must be within ${range.min} and ${range.max}`);
-      return req.action === 'move_tp'
+      const kind = req.action === 'move_tp' ? 'take_profit' : 'stop_loss';
+      const range = kind === 'take_profit' ? (b?.takeProfit ?? null) : (b?.stopLoss ?? null);
+      const what = kind === 'take_profit' ? 'take profit' : 'stop loss';
+      if (!range) return refused(id, 'not_movable', `the ${what} cannot move: ${immovableReason(p, mark, kind)}`);
+      if (req.price < range.min || req.price > range.max) return refused(id, 'out_of_bounds', `the ${what} must be within ${fmtLevel(range.min)} and ${fmtLevel(range.max)}`);
+      return kind === 'take_profit'
         ? { type: 'move_tp', groupId: p.groupId, symbol: p.symbol, takeProfit: req.price }
         : { type: 'move_sl', groupId: p.groupId, symbol: p.symbol, stopLoss: req.price };
     }
   }
 }
 
-/** Publishes an accepted action's command (pause / resume first set the bot's control document, as /pause does) and marks it published. */
+const fmtLevel = (v: number) => String(Number(v.toPrecision(8)));
+
+const SUGGESTION_REFUSALS = {
+  already_decided: 'suggestion_already_decided',
+  missing: 'no_suggestion',
+  invalid: 'invalid_suggestion',
+} as const;
+
+/** Approve / reject through the bot's one decision function (idempotent by the command id itself). */
+async function suggestionAction(d: TelegramDeps, now: number, caller: Caller, req: Extract<ActionRequest, { action: 'suggestion' }>, id: string): Promise<ActionOutcome> {
+  const r = await decideSuggestion(d, { id: req.suggestionId, approve: req.approve, actorId: caller.session.user.id, origin: 'dashboard', now, commandId: id });
+  if (r.outcome === 'decided') return { status: 200, body: { status: 'queued', commandId: id, detail: r.status } };
+  const detail = r.outcome === 'already_decided' ? `already ${r.status}` : r.outcome === 'missing' ? 'that suggestion no longer exists' : 'that suggestion cannot be read';
+  d.log.info('dashboard action refused', { action: 'suggestion', commandId: id, reason: SUGGESTION_REFUSALS[r.outcome] });
+  return refused(id, SUGGESTION_REFUSALS[r.outcome], detail);
+}
+
 async function carryOut(d: TelegramDeps, doc: ActionDoc): Promise<void> {
   const cmd = doc.command;
   if (cmd.type === 'pause' || cmd.type === 'resume') {
@@ -110,6 +126,7 @@ export async function performAction(d: TelegramDeps, now: number, caller: Caller
   const { commandId: _page, ...rest } = req;
   const request = JSON.stringify(Object.fromEntries(Object.entries(rest).sort(([a], [b]) => a.localeCompare(b))));
 
+  if (req.action === 'suggestion') return suggestionAction(d, now, caller, req, id);
   const seen = await d.state.get<ActionDoc>(path);
   if (seen) return replay(d, seen, request, id);
 

@@ -3,8 +3,8 @@
  * bot's deps and `now`, built ONLY from the domain code the bot already uses:
  * - paper: the account (`readAccount`, the trading document's protections and owner control),
  *   `buildReport` (the /stats per-strategy table, the /equity points) and `computeDrawdown` (the
- *   /equity PNG's drawdown), `positionUnrealized` for each position and `ownerLevelBounds` for the
- *   sliders (the same rule the core enforces when the command arrives);
+ *   /equity PNG's drawdown), `positionUnrealized` for each position and `groupLevelBounds` for the
+ *   sliders (the bounds and mark the core checks when the command arrives);
  * - trades: the trade history port (`closedBetween`, the /stats and /last source), filtered and paged;
  * - chart: chart-data.ts `buildTradeChartInput` (the alert PNG's candles, levels and lines);
  * - market: the trading document's regime and protections, the regime inputs by the execution's own
@@ -19,7 +19,7 @@ import type { Position } from '../trading/model.js';
 import type { TradingDoc } from '../trading/store.js';
 import { upgradeTradingDoc } from '../trading/doc-upgrade.js';
 import { positionUnrealized } from '../trading/account.js';
-import { ownerLevelBounds } from '../trading/owner-levels.js';
+import { groupLevelBounds, ownerLevelConfig, type OwnerLevelBounds } from '../trading/owner-levels.js';
 import { getTradingMode } from '../trading/live/mode.js';
 import { computeDrawdown } from '../charts/equity-chart.js';
 import { buildReport } from '../telegram/reports.js';
@@ -59,8 +59,8 @@ async function tradingDoc(d: Pick<TelegramDeps, 'state' | 'tg'>): Promise<Tradin
   return upgradeTradingDoc(await d.state.get<TradingDoc>(tradingDocPath(d.tg.accountId)));
 }
 
-/** One position as the page shows it (the /positions row plus the owner's slider bounds). */
-export function positionView(p: Position, mark: number | null, now: number, limits: { takeProfitMaxPct: number; stopLossMaxPct: number }): PositionView {
+/** One position as the page shows it (the /positions row plus the owner's slider bounds, as the core checks them). */
+export function positionView(p: Position, mark: number | null, now: number, bounds: OwnerLevelBounds): PositionView {
   const filled = p.status === 'open';
   const unrealized = filled && mark !== null ? positionUnrealized(p, mark) : null;
   const notional = p.avgEntry * p.filledQty;
@@ -82,7 +82,7 @@ export function positionView(p: Position, mark: number | null, now: number, limi
     openedAt: p.openedAt,
     placedAt: p.placedAt,
     ageMs: Math.max(0, now - (p.openedAt ?? p.placedAt)),
-    bounds: ownerLevelBounds(p, mark, limits),
+    bounds,
   };
 }
 
@@ -112,10 +112,11 @@ export async function paperView(d: TelegramDeps, now: number, period: DashboardP
   const paused = doc?.state.control?.paused ?? control?.paused ?? false;
   const { series, max } = computeDrawdown(report.points);
   const last = series[series.length - 1];
-  const caps = strategies.protections.adaptiveStops.capPct;
-  const positions = account.positions.map((p) =>
-    positionView(p, account.marks[p.symbol] ?? null, now, { takeProfitMaxPct: d.tg.dashboard.takeProfitMaxPct, stopLossMaxPct: caps[p.tier] }),
-  );
+  const levels = ownerLevelConfig(strategies.protections, d.tg.dashboard.takeProfitMaxPct);
+  const positions = account.positions.map((p) => {
+    const b = groupLevelBounds(account, p.groupId, levels);
+    return positionView(p, account.marks[p.symbol] ?? null, now, { takeProfit: b?.takeProfit ?? null, stopLoss: b?.stopLoss ?? null });
+  });
   return {
     asOf: now,
     accountId: account.accountId,

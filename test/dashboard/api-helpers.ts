@@ -115,7 +115,7 @@ export async function dashboardRig(day: ReplayedDay, opts: RigOptions = {}): Pro
     { state, bus, warehouse, clock, log, config, endpoints: { krakenRest: 'http://127.0.0.1:9', bybitRest: 'http://127.0.0.1:9', bybitWs: 'ws://127.0.0.1:9' } },
     {
       env: opts.localOwner ? {} : { CST_TELEGRAM_BOT_TOKEN: TOKEN },
-      telegram: { api: new ConsoleTelegram({ dir: join(day.dir, 'tg') }), ...(ownerId !== undefined ? { ownerId } : {}), ...(opts.localOwner ? { localChat: true } : {}), dashboardUrl: 'http://127.0.0.1/dashboard' },
+      telegram: { api: new ConsoleTelegram({ dir: join(day.dir, 'tg') }), maxDrainWaitMs: 0, ...(ownerId !== undefined ? { ownerId } : {}), ...(opts.localOwner ? { localChat: true } : {}), dashboardUrl: 'http://127.0.0.1/dashboard' },
     },
   );
   const published: DashboardRig['published'] = [];

@@ -9,11 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ActionResponse, ChartView, MarketView, MeResponse, PaperView, ResearchView, SessionResponse, StrategiesView, TradesView } from '../../shared/dashboard/api.js';
-import { ownerLevelBounds } from '../../shared/trading/owner-levels.js';
+import { groupLevelBounds, ownerLevelConfig } from '../../shared/trading/owner-levels.js';
+import type { Alert } from '../../shared/messages.js';
 import { buildTradeChartInput } from '../../shared/telegram/chart-data.js';
 import { TOPICS } from '../../shared/topics.js';
 import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
-import { TG_CONTROL_DOC } from '../../shared/state-paths.js';
+import { outboxPath, TG_CONTROL_DOC } from '../../shared/state-paths.js';
 import { buildReport } from '../../shared/telegram/reports.js';
 import { readAccount } from '../../shared/telegram/deps.js';
 import { positionUnrealized } from '../../shared/trading/account.js';
@@ -25,7 +26,7 @@ let rig: DashboardRig;
 
 beforeAll(async () => {
   day = await replayKitDay();
-  rig = await dashboardRig(day, { webDir: pageDir(mkdtempSync(join(tmpdir(), 'cst-web-'))) });
+  rig = await dashboardRig(day, { webDir: pageDir(mkdtempSync(join(tmpdir(), 'cst-web-'))), pipeline: true });
 }, 240_000);
 
 afterAll(async () => {
@@ -351,9 +352,11 @@ describe('market, research and strategies views', () => {
   });
 });
 
-describe('owner actions', () => {
+describe('owner actions (the execution and the notifier subscribed on the rig\'s bus)', () => {
   const act = (token: string, body: unknown) => post('/api/actions', body, { authorization: `Bearer ${token}` });
   const commands = () => rig.published.filter((p) => p.topic === TOPICS.tradeCommands).map((p) => p.data as { commandId: string; type: string; origin?: string; actorId: string });
+  const confirmations = (commandId: string) => rig.published.filter((p) => p.topic === TOPICS.alerts && (p.data as Alert).alertId === `owner_command:${commandId}`).map((p) => p.data as Alert);
+  const paper = async (t: string) => (await (await get('/api/paper', t)).json()) as PaperView;
 
   it('a member\'s action is 403 owner_only and publishes nothing', async () => {
     const before = commands().length;
@@ -363,47 +366,26 @@ describe('owner actions', () => {
     expect(commands()).toHaveLength(before);
   });
 
-  it('close publishes one close_position command per command id (a retry answers the same, publishes nothing new)', async () => {
-    const t = await rig.session(OWNER);
-    const p = (await readAccount(rig.tg)).positions[0]!;
-    const body = { commandId: 'close-btc-0001', action: 'close', groupId: p.groupId, symbol: p.symbol };
-    const a = await act(t, body);
-    expect(a.status).toBe(200);
-    expect(((await a.json()) as ActionResponse)).toEqual({ status: 'queued', commandId: 'dash:close-btc-0001' });
-    const b = await act(t, body);
-    expect(b.status).toBe(200);
-    expect(((await b.json()) as ActionResponse).status).toBe('queued');
-    const mine = commands().filter((c) => c.commandId === 'dash:close-btc-0001');
-    expect(mine).toEqual([{ type: 'close_position', commandId: 'dash:close-btc-0001', actorId: String(OWNER), ts: rig.clock.now(), origin: 'dashboard', groupId: p.groupId, symbol: p.symbol }]);
-    const attrs = rig.published.find((x) => (x.data as { commandId?: string }).commandId === 'dash:close-btc-0001')!.attributes;
-    expect(attrs).toEqual({ type: 'close_position', dedupeId: 'dash:close-btc-0001' });
-    // the same id for another action is refused
-    const c = await act(t, { commandId: 'close-btc-0001', action: 'pause' });
-    expect(c.status).toBe(409);
-    expect(((await c.json()) as ActionResponse).reason).toBe('command_id_reused');
-  });
-
-  it('pause sets the bot\'s control document and publishes pause, as /pause does', async () => {
-    const t = await rig.session(OWNER);
-    const r = await act(t, { commandId: 'pause-0000001', action: 'pause' });
-    expect(r.status).toBe(200);
-    expect(await rig.state.get(TG_CONTROL_DOC)).toEqual({ paused: true, by: OWNER, at: rig.clock.now() });
-    expect(commands().filter((c) => c.commandId === 'dash:pause-0000001').map((c) => c.type)).toEqual(['pause']);
-    await act(t, { commandId: 'resume-000001', action: 'resume' });
-    expect(await rig.state.get(TG_CONTROL_DOC)).toMatchObject({ paused: false });
-  });
-
-  it('move TP / SL: refused outside ownerLevelBounds (or when the level cannot move); unknown groups and bad bodies are refused', async () => {
-    const t = await rig.session(OWNER);
+  it('the positions carry the slider bounds the core checks (groupLevelBounds)', async () => {
     const account = await readAccount(rig.tg);
-    const p = account.positions[0]!;
-    const bounds = ownerLevelBounds(p, account.marks[p.symbol] ?? null, { takeProfitMaxPct: rig.tg.tg.dashboard.takeProfitMaxPct, stopLossMaxPct: 10 });
+    const v = await paper(await rig.session(MEMBER));
+    for (const p of v.positions) {
+      const b = groupLevelBounds(account, p.groupId, ownerLevelConfig(DEFAULT_STRATEGY_CONFIGS.protections, rig.tg.tg.dashboard.takeProfitMaxPct))!;
+      expect(p.bounds).toEqual({ takeProfit: b.takeProfit, stopLoss: b.stopLoss });
+    }
+    expect(v.positions[0]!.bounds.takeProfit).not.toBeNull();
+  });
+
+  it('move TP / SL outside the bounds, on an unknown group, or with a bad body is refused and publishes nothing', async () => {
+    const t = await rig.session(OWNER);
+    const p = (await paper(t)).positions[0]!;
+    const tp = p.bounds.takeProfit!;
     const before = commands().length;
-    const far = await act(t, { commandId: 'move-tp-far-01', action: 'move_tp', groupId: p.groupId, symbol: p.symbol, price: p.avgEntry * 10 });
+    const far = await act(t, { commandId: 'move-tp-far-01', action: 'move_tp', groupId: p.groupId, symbol: p.symbol, price: tp.max * 1.01 });
     expect(far.status).toBe(409);
-    expect(((await far.json()) as ActionResponse).reason).toBe(bounds.takeProfit ? 'out_of_bounds' : 'not_movable');
-    const sl = await act(t, { commandId: 'move-sl-far-01', action: 'move_sl', groupId: p.groupId, symbol: p.symbol, price: p.avgEntry * 10 });
-    expect(((await sl.json()) as ActionResponse).reason).toBe(bounds.stopLoss ? 'out_of_bounds' : 'not_movable');
+    expect((await far.json()) as ActionResponse).toMatchObject({ status: 'refused', commandId: 'dash:move-tp-far-01', reason: 'out_of_bounds', detail: expect.stringContaining('take profit must be within') });
+    const wrongSide = await act(t, { commandId: 'move-sl-side-1', action: 'move_sl', groupId: p.groupId, symbol: p.symbol, price: p.mark! * (p.direction === 'LONG' ? 1.01 : 0.99) });
+    expect(((await wrongSide.json()) as ActionResponse).reason).toBe('out_of_bounds');
     const none = await act(t, { commandId: 'move-tp-none-1', action: 'move_tp', groupId: 'tg:nope', symbol: p.symbol, price: 1 });
     expect(((await none.json()) as ActionResponse).reason).toBe('no_position');
     expect(commands()).toHaveLength(before);
@@ -414,9 +396,75 @@ describe('owner actions', () => {
     }
   });
 
-  it('a suggestion decision answers 503 with its reason until the bot\'s decision function is shared', async () => {
-    const r = await act(await rig.session(OWNER), { commandId: 'sugg-000001', action: 'suggestion', suggestionId: 's1', approve: true });
-    expect(r.status).toBe(503);
-    expect(((await r.json()) as ActionResponse).reason).toBe('suggestions_unavailable');
+  it('move TP within the bounds: one move_tp command per command id, applied to the paper book and confirmed in the owner\'s chat', async () => {
+    const t = await rig.session(OWNER);
+    const p = (await paper(t)).positions[0]!;
+    const tp = p.bounds.takeProfit!;
+    const price = Number(((tp.min + tp.max) / 2).toPrecision(8));
+    const body = { commandId: 'move-tp-0000001', action: 'move_tp', groupId: p.groupId, symbol: p.symbol, price };
+    const a = await act(t, body);
+    expect(a.status).toBe(200);
+    expect((await a.json()) as ActionResponse).toEqual({ status: 'queued', commandId: 'dash:move-tp-0000001' });
+    const retry = await act(t, body);
+    expect(((await retry.json()) as ActionResponse).status).toBe('queued');
+    await rig.bus.drain();
+    expect(commands().filter((c) => c.commandId === 'dash:move-tp-0000001')).toEqual([
+      { type: 'move_tp', commandId: 'dash:move-tp-0000001', actorId: String(OWNER), ts: rig.clock.now(), origin: 'dashboard', groupId: p.groupId, symbol: p.symbol, takeProfit: price },
+    ]);
+    expect(rig.published.find((x) => (x.data as { commandId?: string }).commandId === 'dash:move-tp-0000001')!.attributes).toEqual({ type: 'move_tp', dedupeId: 'dash:move-tp-0000001' });
+    expect((await paper(t)).positions[0]!.takeProfit).toBe(price);
+    expect(confirmations('dash:move-tp-0000001')).toEqual([expect.objectContaining({ kind: 'owner_command', details: expect.objectContaining({ outcome: 'applied', takeProfit: price }) })]);
+    expect(await rig.state.get(outboxPath(`sys:owner_command:dash:move-tp-0000001:${OWNER}`))).toBeDefined();
+    // the same id for another action is refused
+    const c = await act(t, { commandId: 'move-tp-0000001', action: 'pause' });
+    expect(c.status).toBe(409);
+    expect(((await c.json()) as ActionResponse).reason).toBe('command_id_reused');
+  });
+
+  it('pause sets the bot\'s control document and publishes pause, as /pause does; the paper view shows it', async () => {
+    const t = await rig.session(OWNER);
+    const r = await act(t, { commandId: 'pause-0000001', action: 'pause' });
+    expect(r.status).toBe(200);
+    expect(await rig.state.get(TG_CONTROL_DOC)).toEqual({ paused: true, by: OWNER, at: rig.clock.now() });
+    await rig.bus.drain();
+    expect(commands().filter((c) => c.commandId === 'dash:pause-0000001').map((c) => c.type)).toEqual(['pause']);
+    const v = await paper(t);
+    expect(v.paused).toBe(true);
+    expect(v.holds).toContain('Paused by the owner');
+    await act(t, { commandId: 'resume-000001', action: 'resume' });
+    await rig.bus.drain();
+    expect(await rig.state.get(TG_CONTROL_DOC)).toMatchObject({ paused: false });
+    expect((await paper(t)).paused).toBe(false);
+  });
+
+  it('a suggestion is decided through the bot\'s decideSuggestion (once; a decided one is refused)', async () => {
+    const t = await rig.session(OWNER);
+    await rig.state.set('ml_suggestions/s9', { id: 's9', strategy: 'v52_divergence', parameter: 'rsiOversold', current: 30, suggested: 28, status: 'pending', createdAt: 1 } as never);
+    const body = { commandId: 'sugg-0000001', action: 'suggestion', suggestionId: 's9', approve: false };
+    const r = await act(t, body);
+    expect(r.status).toBe(200);
+    expect((await r.json()) as ActionResponse).toMatchObject({ status: 'queued', commandId: 'dash:sugg-0000001' });
+    expect(await rig.state.get('ml_suggestions/s9')).toMatchObject({ status: 'rejected', decidedBy: OWNER, commandId: 'dash:sugg-0000001' });
+    expect(((await (await act(t, body)).json()) as ActionResponse).status).toBe('queued');
+    const other = await act(t, { commandId: 'sugg-0000002', action: 'suggestion', suggestionId: 's9', approve: true });
+    expect(other.status).toBe(409);
+    expect(((await other.json()) as ActionResponse).reason).toBe('suggestion_already_decided');
+    expect(((await (await act(t, { commandId: 'sugg-0000003', action: 'suggestion', suggestionId: 'gone', approve: true })).json()) as ActionResponse).reason).toBe('no_suggestion');
+    await rig.bus.drain();
+    expect(commands().filter((c) => c.commandId === 'dash:sugg-0000001').map((c) => c.type)).toEqual(['suggestion_decided', 'suggestion_decided']);
+  });
+
+  it('close: one close_position command per command id; the execution closes the group at the mark', async () => {
+    const t = await rig.session(OWNER);
+    const p = (await paper(t)).positions[0]!;
+    const body = { commandId: 'close-btc-0001', action: 'close', groupId: p.groupId, symbol: p.symbol };
+    expect(((await (await act(t, body)).json()) as ActionResponse)).toEqual({ status: 'queued', commandId: 'dash:close-btc-0001' });
+    expect(((await (await act(t, body)).json()) as ActionResponse).status).toBe('queued');
+    await rig.bus.drain();
+    expect(commands().filter((c) => c.commandId === 'dash:close-btc-0001')).toHaveLength(1);
+    expect((await paper(t)).positions.map((x) => x.groupId)).not.toContain(p.groupId);
+    expect(confirmations('dash:close-btc-0001')).toEqual([expect.objectContaining({ details: expect.objectContaining({ outcome: 'applied' }) })]);
+    const after = await act(t, { ...body, commandId: 'close-btc-0002' });
+    expect(((await after.json()) as ActionResponse).reason).toBe('no_position');
   });
 });
