@@ -14,7 +14,7 @@ import type { Alert } from '../../shared/messages.js';
 import { buildTradeChartInput } from '../../shared/telegram/chart-data.js';
 import { TOPICS } from '../../shared/topics.js';
 import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
-import { outboxPath, TG_CONTROL_DOC } from '../../shared/state-paths.js';
+import { mlSuggestionPath, outboxPath, TG_CONTROL_DOC, tradingDocPath, userPath } from '../../shared/state-paths.js';
 import { buildReport } from '../../shared/telegram/reports.js';
 import { readAccount } from '../../shared/telegram/deps.js';
 import { positionUnrealized } from '../../shared/trading/account.js';
@@ -121,7 +121,7 @@ describe('authenticated routes', () => {
 
     const member = await rig.session(MEMBER);
     expect((await get('/api/me', member)).status).toBe(200);
-    await rig.state.delete(`tg_users/${MEMBER}`);
+    await rig.state.delete(userPath(MEMBER));
     const gone = await get('/api/me', member);
     expect(gone.status).toBe(403);
     expect(await reason(gone)).toBe('not_allowed');
@@ -177,14 +177,14 @@ describe('paper view', () => {
     const b = await get('/api/paper', t, { 'if-none-match': etag });
     expect(b.status).toBe(304);
     expect(await b.text()).toBe('');
-    const doc = await rig.state.get<{ state: { account: { marks: Record<string, number> } } }>('trading/paper');
+    const doc = await rig.state.get<{ state: { account: { marks: Record<string, number> } } }>(tradingDocPath('paper'));
     const marks = doc!.state.account.marks;
     const sym = Object.keys(marks)[0]!;
-    await rig.state.set('trading/paper', { ...doc!, state: { ...doc!.state, account: { ...doc!.state.account, marks: { ...marks, [sym]: marks[sym]! * 1.001 } } } } as never);
+    await rig.state.set(tradingDocPath('paper'), { ...doc!, state: { ...doc!.state, account: { ...doc!.state.account, marks: { ...marks, [sym]: marks[sym]! * 1.001 } } } } as never);
     const c = await get('/api/paper', t, { 'if-none-match': etag });
     expect(c.status).toBe(200);
     expect(c.headers.get('etag')).not.toBe(etag);
-    await rig.state.set('trading/paper', doc as never);
+    await rig.state.set(tradingDocPath('paper'), doc as never);
   });
 });
 
@@ -290,7 +290,7 @@ describe('chart view', () => {
 describe('market, research and strategies views', () => {
   it('market: the trading doc\'s regime, the regime inputs on the replayed BTC candles, freshness per symbol and venue', async () => {
     const v = (await (await get('/api/market', await rig.session(MEMBER))).json()) as MarketView;
-    const doc = await rig.state.get<{ state: { protections: { regime: { current: string; since: number } } } }>('trading/paper');
+    const doc = await rig.state.get<{ state: { protections: { regime: { current: string; since: number } } } }>(tradingDocPath('paper'));
     expect(v.regime.current).toBe(doc!.state.protections.regime.current);
     expect(v.regime.since).toBe(doc!.state.protections.regime.since);
     const inputs = Object.fromEntries(v.regime.inputs.map((i) => [i.name, i.value]));
@@ -332,14 +332,14 @@ describe('market, research and strategies views', () => {
   });
 
   it('research: a pending suggestion is listed (a decided one is not)', async () => {
-    await rig.state.set('ml_suggestions/s1', { id: 's1', strategy: 'v52_divergence', parameter: 'rsiOversold', current: 30, suggested: 28, status: 'pending', createdAt: 1 } as never);
-    await rig.state.set('ml_suggestions/s2', { id: 's2', strategy: 'v52_divergence', parameter: 'rsiOverbought', current: 70, suggested: 72, status: 'approved', createdAt: 2 } as never);
+    await rig.state.set(mlSuggestionPath('s1'), { id: 's1', strategy: 'v52_divergence', parameter: 'rsiOversold', current: 30, suggested: 28, status: 'pending', createdAt: 1 } as never);
+    await rig.state.set(mlSuggestionPath('s2'), { id: 's2', strategy: 'v52_divergence', parameter: 'rsiOverbought', current: 70, suggested: 72, status: 'approved', createdAt: 2 } as never);
     try {
       const v = (await (await get('/api/research', await rig.session(MEMBER))).json()) as ResearchView;
       expect(v.suggestions).toEqual([{ id: 's1', strategy: 'v52_divergence', parameter: 'rsiOversold', current: 30, suggested: 28, createdAt: 1 }]);
     } finally {
-      await rig.state.delete('ml_suggestions/s1');
-      await rig.state.delete('ml_suggestions/s2');
+      await rig.state.delete(mlSuggestionPath('s1'));
+      await rig.state.delete(mlSuggestionPath('s2'));
     }
   });
 
@@ -439,12 +439,12 @@ describe('owner actions (the execution and the notifier subscribed on the rig\'s
 
   it('a suggestion is decided through the bot\'s decideSuggestion (once; a decided one is refused)', async () => {
     const t = await rig.session(OWNER);
-    await rig.state.set('ml_suggestions/s9', { id: 's9', strategy: 'v52_divergence', parameter: 'rsiOversold', current: 30, suggested: 28, status: 'pending', createdAt: 1 } as never);
+    await rig.state.set(mlSuggestionPath('s9'), { id: 's9', strategy: 'v52_divergence', parameter: 'rsiOversold', current: 30, suggested: 28, status: 'pending', createdAt: 1 } as never);
     const body = { commandId: 'sugg-0000001', action: 'suggestion', suggestionId: 's9', approve: false };
     const r = await act(t, body);
     expect(r.status).toBe(200);
     expect((await r.json()) as ActionResponse).toMatchObject({ status: 'queued', commandId: 'dash:sugg-0000001' });
-    expect(await rig.state.get('ml_suggestions/s9')).toMatchObject({ status: 'rejected', decidedBy: OWNER, commandId: 'dash:sugg-0000001' });
+    expect(await rig.state.get(mlSuggestionPath('s9'))).toMatchObject({ status: 'rejected', decidedBy: OWNER, commandId: 'dash:sugg-0000001' });
     expect(((await (await act(t, body)).json()) as ActionResponse).status).toBe('queued');
     const other = await act(t, { commandId: 'sugg-0000002', action: 'suggestion', suggestionId: 's9', approve: true });
     expect(other.status).toBe(409);
