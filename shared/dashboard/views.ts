@@ -13,6 +13,7 @@
  * - research: research.ts `readModels`, `readShadow`, `shadowRows` and the pending ML suggestions.
  * Nothing here computes a P&L, a statistic or a rule of its own.
  */
+import { z } from 'zod';
 import type { ClosedTradeRecord } from '../ports/trade-history.js';
 import { strategyIdSchema } from '../model/trading.js';
 import type { Position } from '../trading/model.js';
@@ -35,7 +36,7 @@ import type { RegimeInputs } from '../protection/model.js';
 import { freshnessSeries, freshnessStatus } from '../health/freshness.js';
 import type { CursorDoc } from '../market/bybit/candle-publisher.js';
 import { readModels, readShadow, shadowPeriodHours, shadowRows } from '../telegram/research.js';
-import type { Suggestion } from '../telegram/trade-commands.js';
+import { suggestionSchema } from '../telegram/trade-commands.js';
 import { SCALP_STRATEGIES } from '../config/strategy.js';
 
 const PCT = 100;
@@ -285,6 +286,10 @@ async function regimeInputsNow(d: TelegramDeps, referenceSymbol: string): Promis
   return inputs;
 }
 
+/** What the market view reads of a holder cursor and of the notifier's holder state (other fields ignored). */
+const cursorSeen = z.object({ updatedAt: z.number().finite() });
+const holderLink = z.object({ kind: z.string(), ts: z.number().finite() });
+
 const finiteOrNull = (v: number) => (Number.isFinite(v) ? v : null);
 
 /** The protections in force as the trading document stores them, each with when it began. */
@@ -315,7 +320,7 @@ export async function marketView(d: TelegramDeps, now: number): Promise<MarketVi
   const inputs = await regimeInputsNow(d, regimeCfg.referenceSymbol);
   const staleAfter = system.dataQuality.staleAfterMs;
   const freshness: MarketView['freshness'] = [];
-  const cursors: CursorDoc[] = [];
+  const cursors: Array<Pick<CursorDoc, 'updatedAt'>> = [];
   for (const s of system.symbols.filter((x) => x.enabled)) {
     for (const series of freshnessSeries(system, s)) {
       const last = await latestHotCandle(d.state, series.venue, s.symbol, series.interval);
@@ -329,10 +334,11 @@ export async function marketView(d: TelegramDeps, now: number): Promise<MarketVi
         status: closeAt === null ? 'unknown' : freshnessStatus(now, closeAt, staleAfter),
       });
     }
-    const c = await d.state.get<CursorDoc>(holderCursorPath(s.symbol));
-    if (c) cursors.push(c);
+    const c = cursorSeen.safeParse(await d.state.get<CursorDoc>(holderCursorPath(s.symbol)));
+    if (c.success) cursors.push(c.data);
   }
-  const link = await d.state.get<{ kind: string; ts: number }>(systemStatePath('holder', 'bybit-holder'));
+  const stored = holderLink.safeParse(await d.state.get(systemStatePath('holder', 'bybit-holder')));
+  const link = stored.success ? stored.data : null;
   const lastPublish = cursors.length ? Math.max(...cursors.map((c) => c.updatedAt)) : null;
   return {
     asOf: now,
@@ -368,7 +374,7 @@ export async function researchView(d: TelegramDeps, now: number, periodArg?: str
   const [models, shadow, pending] = await Promise.all([
     readModels(d.state),
     readShadow(d.state),
-    d.state.query<Suggestion>(ML_SUGGESTIONS_COLLECTION, { where: [{ field: 'status', op: '==', value: 'pending' }] }),
+    d.state.query<unknown>(ML_SUGGESTIONS_COLLECTION, { where: [{ field: 'status', op: '==', value: 'pending' }] }),
   ]);
   let shadowView: ResearchView['shadow'] = null;
   if (shadow.status === 'ok') {
@@ -409,7 +415,11 @@ export async function researchView(d: TelegramDeps, now: number, periodArg?: str
     })),
     shadow: shadowView,
     suggestions: pending
-      .map((x) => x.data)
+      .flatMap((x) => {
+        const v = suggestionSchema.safeParse(x.data);
+        if (!v.success) d.log.warn('dashboard: a stored suggestion does not validate: not listed', { path: x.path });
+        return v.success ? [v.data] : [];
+      })
       .sort((a, b) => a.createdAt - b.createdAt)
       .map((s) => ({ id: s.id, strategy: s.strategy, parameter: s.parameter, current: s.current, suggested: s.suggested, createdAt: s.createdAt, ...(s.summary ? { summary: s.summary } : {}) })),
   };

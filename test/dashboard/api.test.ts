@@ -331,7 +331,8 @@ describe('market, research and strategies views', () => {
     expect(v.suggestions).toEqual([]);
   });
 
-  it('research: a pending suggestion is listed (a decided one is not)', async () => {
+  it('research: a pending suggestion is listed (a decided one and an unreadable one are not)', async () => {
+    await rig.state.set(mlSuggestionPath('s3'), { id: 's3', strategy: 'v52_divergence', parameter: 'x', current: 'thirty', suggested: 28, status: 'pending', createdAt: 3 } as never);
     await rig.state.set(mlSuggestionPath('s1'), { id: 's1', strategy: 'v52_divergence', parameter: 'rsiOversold', current: 30, suggested: 28, status: 'pending', createdAt: 1 } as never);
     await rig.state.set(mlSuggestionPath('s2'), { id: 's2', strategy: 'v52_divergence', parameter: 'rsiOverbought', current: 70, suggested: 72, status: 'approved', createdAt: 2 } as never);
     try {
@@ -340,6 +341,7 @@ describe('market, research and strategies views', () => {
     } finally {
       await rig.state.delete(mlSuggestionPath('s1'));
       await rig.state.delete(mlSuggestionPath('s2'));
+      await rig.state.delete(mlSuggestionPath('s3'));
     }
   });
 
