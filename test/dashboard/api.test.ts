@@ -244,6 +244,15 @@ describe('static files', () => {
     for (const bad of ['/../package.json', '/%2e%2e/package.json', '/.env', '/x/app.js', '/nope.js', '/app.ts']) expect((await get(bad)).status).toBe(404);
   });
 
+  it('where the platform strips the mount (a deployed function sees `/`), the <base> comes from the public URL\'s path', async () => {
+    const origin = rig.server.url.replace(/\/dashboard$/, '');
+    expect(rig.tg.dashboard!.url).toBe('http://127.0.0.1/dashboard');
+    const r = await fetch(`${origin}/`);
+    expect(r.status).toBe(200);
+    expect(await r.text()).toContain('<base href="/dashboard/">');
+    expect((await fetch(`${origin}/api/me`)).status).toBe(401);
+  });
+
   it('serves the lightweight-charts standalone build (defines LightweightCharts) with a cacheable ETag', async () => {
     const r = await get(`/${CHARTS_ASSET}`);
     expect(r.status).toBe(200);
