@@ -407,6 +407,14 @@ export function dashboardActionPath(commandId: string): string {
   return `${DASHBOARD_ACTIONS_COLLECTION}/${safeId(commandId)}`;
 }
 
+/** Protection alerts as they were raised, for the dashboard's Market page (pruned by retention). */
+export const PROTECTION_ALERTS_COLLECTION = 'protection_alerts';
+
+/** One protection alert by its id; written by shared/dashboard/alert-log.ts `recordProtectionAlert` (the notifier, on each alert). */
+export function protectionAlertPath(alertId: string): string {
+  return `${PROTECTION_ALERTS_COLLECTION}/${safeId(alertId)}`;
+}
+
 /** De-duplication markers of Telegram updates (pruned by retention). */
 export const TG_UPDATES_COLLECTION = 'tg_updates';
 

@@ -9,7 +9,8 @@
  * - chart: chart-data.ts `buildTradeChartInput` (the alert PNG's candles, levels and lines);
  * - market: the trading document's regime and protections, the regime inputs by the execution's own
  *   `regimeInputsAt` / `classifyRegime`, freshness by the health check's series and rule, the holder's
- *   cursors and its last reported stream change (the notifier's system state);
+ *   cursors and its last reported stream change (the notifier's system state); the recent protection
+ *   alerts as stored (shared/dashboard/alert-log.ts) and the protections in force;
  * - research: research.ts `readModels`, `readShadow`, `shadowRows` and the pending ML suggestions.
  * Nothing here computes a P&L, a statistic or a rule of its own.
  */
@@ -33,11 +34,13 @@ import { INTERVAL_MS } from '../model/market.js';
 import { latestHotCandle, recentHotCandles } from '../market/hot-store.js';
 import { classifyRegime, REGIME_WINDOWS_MS, regimeInputsAt } from '../protection/regime.js';
 import type { RegimeInputs } from '../protection/model.js';
+import { LOSS_STREAK_PAUSE_MS } from '../protection/guards.js';
 import { freshnessSeries, freshnessStatus } from '../health/freshness.js';
 import type { CursorDoc } from '../market/bybit/candle-publisher.js';
 import { readModels, readShadow, shadowPeriodHours, shadowRows } from '../telegram/research.js';
 import { suggestionSchema } from '../telegram/trade-commands.js';
 import { SCALP_STRATEGIES } from '../config/strategy.js';
+import { recentProtectionAlerts } from './alert-log.js';
 
 const PCT = 100;
 const HOUR_MS = 3_600_000;
@@ -292,15 +295,16 @@ const holderLink = z.object({ kind: z.string(), ts: z.number().finite() });
 
 const finiteOrNull = (v: number) => (Number.isFinite(v) ? v : null);
 
-/** The protections in force as the trading document stores them, each with when it began. */
-function protectionRows(doc: TradingDoc | undefined, now: number): MarketView['protections'] {
+/** The protections in force as the trading document stores them, each with when it began (kinds: `regime`, `cooldown`, `daily_loss_halt`...). */
+function protectionRows(doc: TradingDoc | undefined, now: number, cooldownMsOf: (symbol: string) => number | null): MarketView['protections'] {
   const prot = doc?.state.protections;
   if (!prot) return [];
   const out: MarketView['protections'] = [];
   if (prot.regime.current !== 'NORMAL') out.push({ ts: prot.regime.since, kind: 'regime', severity: prot.regime.current === 'PANIC' ? 'critical' : 'warning', subject: null, message: `Regime ${prot.regime.current}` });
   if (prot.reference && prot.reference.status !== 'ok') out.push({ ts: prot.reference.since, kind: 'regime_reference', severity: 'warning', subject: null, message: `Regime reference ${prot.reference.status}` });
   for (const [symbol, l] of Object.entries(prot.limiter)) {
-    if (l.cooldownUntil !== null && l.cooldownUntil > now) out.push({ ts: l.cooldownUntil, kind: 'cooldown', severity: 'info', subject: symbol, message: `Cooldown after ${l.consecutiveStops} stop(s) until ${new Date(l.cooldownUntil).toISOString().slice(0, 16).replace('T', ' ')} UTC` });
+    const length = cooldownMsOf(symbol);
+    if (l.cooldownUntil !== null && l.cooldownUntil > now) out.push({ ts: length === null ? l.cooldownUntil : l.cooldownUntil - length, kind: 'cooldown', severity: 'info', subject: symbol, message: `Cooldown after ${l.consecutiveStops} stop(s) until ${new Date(l.cooldownUntil).toISOString().slice(0, 16).replace('T', ' ')} UTC` });
   }
   for (const [setup, bySymbol] of Object.entries(prot.volDisabled)) {
     for (const [symbol, since] of Object.entries(bySymbol ?? {})) out.push({ ts: since, kind: 'volatility_disabled', severity: 'info', subject: symbol, message: `${setup} disabled by 24h volatility` });
@@ -308,7 +312,7 @@ function protectionRows(doc: TradingDoc | undefined, now: number): MarketView['p
   const g = prot.guards;
   if (g.dailyHalted) out.push({ ts: g.dayStart, kind: 'daily_loss_halt', severity: 'critical', subject: 'account', message: 'Daily loss halt: no new trades today' });
   else if (g.drawdownAlerted) out.push({ ts: g.dayStart, kind: 'daily_drawdown_alert', severity: 'warning', subject: 'account', message: 'Daily drawdown alert level reached today' });
-  if (g.pausedUntil !== null && g.pausedUntil > now) out.push({ ts: g.pausedUntil, kind: 'loss_streak_pause', severity: 'warning', subject: 'account', message: `Loss-streak pause (${g.consecutiveLosses} losses)` });
+  if (g.pausedUntil !== null && g.pausedUntil > now) out.push({ ts: g.pausedUntil - LOSS_STREAK_PAUSE_MS, kind: 'loss_streak_pause', severity: 'warning', subject: 'account', message: `Loss-streak pause (${g.consecutiveLosses} losses)` });
   if (doc.state.control?.paused) out.push({ ts: doc.state.control.pausedAt ?? 0, kind: 'owner_paused', severity: 'info', subject: 'account', message: 'Paused by the owner' });
   return out.sort((a, b) => b.ts - a.ts);
 }
@@ -363,7 +367,13 @@ export async function marketView(d: TelegramDeps, now: number): Promise<MarketVi
           ? 'no candle published by the holder yet'
           : 'no disconnection reported',
     },
-    protections: protectionRows(doc, now),
+    protections: [
+      ...(await recentProtectionAlerts(d.state, d.tg.dashboard.recentAlerts)).map((a) => ({ ts: a.ts, kind: a.change ?? a.kind, severity: a.severity, subject: a.subject, message: a.message })),
+      ...protectionRows(doc, now, (symbol) => {
+        const tier = system.symbols.find((x) => x.symbol === symbol)?.tier;
+        return tier ? strategies.protections.tradeLimiter.cooldownMs[tier] : null;
+      }),
+    ].sort((a, b) => b.ts - a.ts || a.message.localeCompare(b.message)),
   };
 }
 

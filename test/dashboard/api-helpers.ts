@@ -27,6 +27,8 @@ import type { Deps } from '../../shared/pipeline/dashboard.js';
 import type { TelegramDeps } from '../../shared/telegram/deps.js';
 import { createLoginLink } from '../../shared/dashboard/auth.js';
 import { KIT_SLICE_DIR } from '../kit.js';
+import { TOPICS } from '../../shared/topics.js';
+import type { Alert } from '../../shared/messages.js';
 
 export const HOUR = 3_600_000;
 export const MIN = 60_000;
@@ -43,6 +45,8 @@ export interface ReplayedDay {
   stateFile: string;
   warehouseFile: string;
   result: ReplayResult;
+  /** Every system alert the pipeline published during the replay. */
+  alerts: Alert[];
   /** Market time right after the replay (the rig's clock starts here). */
   end: number;
 }
@@ -52,8 +56,17 @@ export async function replayKitDay(): Promise<ReplayedDay> {
   const dir = mkdtempSync(join(tmpdir(), 'cst-dash-'));
   const stateFile = join(dir, 'state.sqlite');
   const warehouseFile = join(dir, 'warehouse.duckdb');
-  const result = await runReplay({ dataDir: KIT_SLICE_DIR, from: REPLAY_FROM, to: REPLAY_TO, warmupMs: 24 * HOUR, stateFile, warehouseFile });
-  return { dir, stateFile, warehouseFile, result, end: REPLAY_TO + MIN };
+  const alerts: Alert[] = [];
+  const result = await runReplay({
+    dataDir: KIT_SLICE_DIR,
+    from: REPLAY_FROM,
+    to: REPLAY_TO,
+    warmupMs: 24 * HOUR,
+    stateFile,
+    warehouseFile,
+    taps: { [TOPICS.alerts]: (payload) => alerts.push(payload as Alert) },
+  });
+  return { dir, stateFile, warehouseFile, result, alerts, end: REPLAY_TO + MIN };
 }
 
 export interface DashboardRig {

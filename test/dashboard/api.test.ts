@@ -14,6 +14,7 @@ import type { Alert } from '../../shared/messages.js';
 import { buildTradeChartInput } from '../../shared/telegram/chart-data.js';
 import { TOPICS } from '../../shared/topics.js';
 import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
+import { recordProtectionAlert } from '../../shared/dashboard/alert-log.js';
 import { mlSuggestionPath, outboxPath, TG_CONTROL_DOC, tradingDocPath, userPath } from '../../shared/state-paths.js';
 import { buildReport } from '../../shared/telegram/reports.js';
 import { readAccount } from '../../shared/telegram/deps.js';
@@ -329,6 +330,27 @@ describe('market, research and strategies views', () => {
       expect(v.freshness.filter((f) => f.lastCandleOpen === null).every((f) => f.status === 'unknown' && f.ageMs === null)).toBe(true);
     } finally {
       rig.clock.set(at);
+    }
+  });
+
+  it('market: the protection alerts the replay raised, as stored (newest first, capped by recentAlerts), and the protections in force', async () => {
+    const raised = day.alerts.filter((a) => a.kind === 'protection_changed');
+    expect(raised.length).toBeGreaterThan(0);
+    for (const a of [...day.alerts, ...raised]) await recordProtectionAlert(rig.state, a);
+    const t = await rig.session(MEMBER);
+    const v = (await (await get('/api/market', t)).json()) as MarketView;
+    const newest = [...raised].sort((a, b) => b.ts - a.ts || a.message.localeCompare(b.message)).slice(0, rig.tg.tg.dashboard.recentAlerts);
+    const stored = v.protections.filter((p) => raised.some((a) => a.message === p.message && a.ts === p.ts));
+    expect(stored.map((p) => p.message)).toEqual(newest.map((a) => a.message));
+    expect(stored.map((p) => p.kind)).toEqual(newest.map((a) => String(a.details?.change)));
+    expect(v.protections.map((p) => p.ts)).toEqual([...v.protections.map((p) => p.ts)].sort((a, b) => b - a));
+    const cap = rig.tg.tg.dashboard.recentAlerts;
+    rig.tg.tg.dashboard.recentAlerts = 1;
+    try {
+      const one = (await (await get('/api/market', t)).json()) as MarketView;
+      expect(one.protections.filter((p) => raised.some((a) => a.message === p.message && a.ts === p.ts))).toHaveLength(1);
+    } finally {
+      rig.tg.tg.dashboard.recentAlerts = cap;
     }
   });
 
