@@ -27,6 +27,7 @@ import { SCALP_STRATEGIES } from '../config/strategy.js';
 import { buildTradeChartInput, type ChartLevelParams } from './chart-data.js';
 import type { TelegramDeps } from './deps.js';
 import { mutedChats } from './deps.js';
+import { recordProtectionAlert } from '../dashboard/alert-log.js';
 import { alertCaption, isTradeInProgress, RANK, type AlertRecord } from './format.js';
 import { alertKeyboard, alertKeyOf, dashboardRow, signalKeyboard } from './keyboards.js';
 import { enqueue, type EnqueueItem } from './outbox.js';
@@ -348,6 +349,8 @@ export class Notifier {
   }
 
   async onSystemAlert(a: Alert): Promise<number> {
+    // the dashboard's Market page lists recent protection alerts (idempotent by alertId)
+    await recordProtectionAlert(this.d.state, a);
     const family = STATE_FAMILIES[a.kind];
     if (family) {
       const path = systemStatePath(family, a.subject ?? 'system');

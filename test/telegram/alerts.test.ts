@@ -14,6 +14,7 @@ import type { Signal, StrategyId } from '../../shared/model/trading.js';
 import { openedOutcome } from './outcomes.js';
 import { callbackUpdate, loadCandles, makeHarness, MIN, OWNER, PNG_SIGNATURE, T0, textsTo, textUpdate, type Harness } from './helpers.js';
 import type { Alert } from '../../shared/messages.js';
+import { recentProtectionAlerts } from '../../shared/dashboard/alert-log.js';
 
 let h: Harness;
 beforeEach(async () => {
@@ -205,6 +206,9 @@ describe('system alerts', () => {
     expect(texts[3]).toContain('🚨');
     expect(texts[3]).toContain('PANIC');
     expect(texts[4]).toContain('CHANNEL disabled');
+    // The dashboard's Market page lists the protection alerts (and only those), newest first.
+    const kept = await recentProtectionAlerts(h.state, 10);
+    expect(kept.map((k) => k.alertId).sort()).toEqual(['chan-off', 'panic:market:1']);
   });
 });
 
