@@ -6,7 +6,8 @@
  *   retried.
  * - Scheduled (Cloud Scheduler POSTs the job's JSON body): `handle(deps, body)`, its result as the JSON
  *   answer.
- * - HTTP (the Telegram webhook): `handle(deps, request facts)`, its `{ status, body }` as the answer.
+ * - HTTP (the Telegram webhook, the dashboard): `handle(deps, request facts)`, its `{ status, headers, body }`
+ *   as the answer.
  * `bind*` take the deps explicitly (the local runtime, replays and tests pass their root's);
  * `serve*` register with functions-framework under the function's name, with the deps of the
  * process's root (`processRoot`: built from the environment on the first invocation, once per process).
@@ -35,11 +36,16 @@ export type ScheduledHandle<D> = (deps: D, body?: unknown) => Promise<Record<str
 /** The facts of an HTTP request a function decides on. */
 interface HttpRequestFacts {
   method: string;
+  /** Path and query as the function received them. */
+  url: string;
   headers: Headers;
   rawBody: Buffer | undefined;
 }
-/** An HTTP function's handle: request facts in, the answer out. */
-export type HttpHandle<D> = (deps: D, req: HttpRequestFacts) => Promise<{ status: number; body: unknown }>;
+/**
+ * An HTTP function's handle: request facts in, the answer out: a JSON body, raw bytes (a Buffer: a
+ * static file, its content type in `headers`), or null / undefined for none (304).
+ */
+export type HttpHandle<D> = (deps: D, req: HttpRequestFacts) => Promise<{ status: number; headers?: Record<string, string>; body: unknown }>;
 
 type DepsSource<D> = () => Promise<D>;
 
@@ -94,8 +100,12 @@ export function bindScheduled<D extends WithLog>(name: string, handle: Scheduled
 /** An HTTP handle as an HTTP handler: the request's facts in (the raw body as received), its answer out. */
 export function bindHttp<D extends WithLog>(name: string, handle: HttpHandle<D>, deps: DepsSource<D>): HttpFn {
   return httpWrapper(name, deps, async (d, req, res) => {
-    const r = await handle(d, { method: req.method, headers: req.headers, rawBody: (req as { rawBody?: Buffer }).rawBody });
-    res.status(r.status).json(r.body);
+    const r = await handle(d, { method: req.method, url: req.originalUrl ?? req.url, headers: req.headers, rawBody: (req as { rawBody?: Buffer }).rawBody });
+    if (r.headers) res.set(r.headers);
+    res.status(r.status);
+    if (r.body === null || r.body === undefined) res.end();
+    else if (Buffer.isBuffer(r.body)) res.send(r.body);
+    else res.json(r.body);
   });
 }
 

@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { DEFAULT_SYSTEM_CONFIG } from '../shared/config/system.js';
 import { deadLetterTopic } from '../shared/topics.js';
 import { loadSchedule, SCHEDULER_YAML } from '../shared/schedule/schema.js';
-import { HOLDER_SERVICE, PUBLIC_HTTP_FUNCTIONS, SCHEDULED_FUNCTIONS, TELEGRAM_WEBHOOK_SERVICE, publicServiceEntry, pubsubBindings } from '../infra/runtime/registry.js';
+import { HOLDER_SERVICE, PUBLIC_CLOUD_FUNCTIONS, PUBLIC_HTTP_FUNCTIONS, SCHEDULED_FUNCTIONS, TELEGRAM_WEBHOOK_SERVICE, publicServiceEntry, pubsubBindings } from '../infra/runtime/registry.js';
 
 export const RUNTIME = 'nodejs22';
 const ARTIFACT_REPO = 'cst';
@@ -118,6 +118,25 @@ function publicServiceSteps({ o, env, sa }: PlanContext): DeployStep[] {
   return steps;
 }
 
+/**
+ * Each public Cloud Function (the dashboard: the page and its API) reachable without Google sign-in:
+ * its handle authenticates every API request itself (Telegram Mini App initData or a single-use login
+ * link, then a bearer session), so the platform's IAM gate would only lock the page out of Telegram.
+ * Then its URL, for `config/telegram` dashboard.publicUrl (the buttons and `/dashboard` links).
+ */
+function publicFunctionSteps({ o, common }: PlanContext): DeployStep[] {
+  return PUBLIC_CLOUD_FUNCTIONS.flatMap(({ name }) => [
+    {
+      what: `public HTTP function ${name} (no Google sign-in: the app authenticates every API request)`,
+      command: ['gcloud', 'functions', 'deploy', name, ...common, `--entry-point=${name}`, '--trigger-http', '--allow-unauthenticated', `--max-instances=${PUBLIC_SERVICE_MAX_INSTANCES}`],
+    },
+    {
+      what: `the ${name} URL: set config/telegram dashboard.publicUrl to it (or CST_DASHBOARD_URL) for the Dashboard buttons and links`,
+      command: ['sh', '-c', `echo "${name}: $(gcloud functions describe ${name} --gen2 --region=${o.region} --project=${o.project} --format="value(serviceConfig.uri)")"`],
+    },
+  ]);
+}
+
 /** Each Pub/Sub function on its first topic, an Eventarc trigger per further topic, a dead-letter policy per subscription. */
 function pubsubSteps({ o, sa, common }: PlanContext): DeployStep[] {
   const steps: DeployStep[] = [];
@@ -197,13 +216,13 @@ export function deployPlan(o: DeployOptions): DeployStep[] {
   const sa = o.serviceAccount ? [`--service-account=${o.serviceAccount}`] : [];
   const common = ['--gen2', `--runtime=${RUNTIME}`, `--region=${o.region}`, '--source=.', `--set-env-vars=${env}`, `--project=${o.project}`, ...sa];
   const ctx: PlanContext = { o, env, sa, common };
-  return [...foundationSteps(ctx), ...scheduledSteps(ctx), ...publicServiceSteps(ctx), ...pubsubSteps(ctx), ...holderAndScheduleSteps(ctx)];
+  return [...foundationSteps(ctx), ...scheduledSteps(ctx), ...publicServiceSteps(ctx), ...publicFunctionSteps(ctx), ...pubsubSteps(ctx), ...holderAndScheduleSteps(ctx)];
 }
 
 const HELP = `Usage: npm run deploy -- --project P --region R [--service-account SA] [--execute]
 
 Prints the deploy plan (Firestore rules + indexes, Pub/Sub topology, every function, the Telegram
-webhook as its own Cloud Run service, the holder on Cloud Run with min=max=1 instance, Cloud Scheduler
+webhook as its own Cloud Run service, the dashboard as a public function, the holder on Cloud Run with min=max=1 instance, Cloud Scheduler
 sync); --execute runs it step by step and stops at
 the first failure. Needs gcloud and firebase-tools authenticated for the project.
 `;

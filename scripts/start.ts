@@ -34,7 +34,8 @@ Options:
                              live runs until Ctrl-C)
   --backend embedded|emulators|gcp   where state and messaging live (default from the environment:
                              embedded unless FIRESTORE_EMULATOR_HOST/PUBSUB_EMULATOR_HOST are set)
-  --port N                   HTTP port for the functions (/kraken-pull, ...) and /healthz (default 8080; 0 = any)
+  --port N                   HTTP port for the functions (/kraken-pull, ...), /healthz and the dashboard
+                             (/dashboard; default 8080; 0 = any)
   --data-dir DIR             embedded state and warehouse folder (default .data)
   --keep                     keep the previous replay's state instead of starting clean (and
                              deliver what the bus journal still holds from a killed run)
@@ -263,6 +264,12 @@ async function main(): Promise<void> {
   output.write(
     `${rt.market === 'replay' ? `Replaying real market data at ${args.speed}x` : 'Live market data'}; functions at ${rt.functionsUrl} ` +
       `(e.g. ${rt.functionsUrl}/healthz). Ctrl-C stops.\n`,
+  );
+  const login = await rt.dashboardLogin();
+  output.write(
+    'url' in login
+      ? `Dashboard: ${rt.dashboardUrl}/ — open this owner login link (single use, until ${new Date(login.expiresAt).toISOString().slice(11, 16)} UTC; restart for a new one):\n  ${login.url}\n`
+      : `Dashboard: ${rt.dashboardUrl}/ (no local login link: ${login.reason})\n`,
   );
 
   const outcome = await Promise.race([rt.finished.then(() => 'finished' as const), stop.requested.then(() => 'stopped' as const)]);

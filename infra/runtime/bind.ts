@@ -5,9 +5,9 @@
  */
 import type { SubscribableBus, CloudEventHandler } from '../bus/envelope.js';
 import { subscriptionName } from '../bus/topology.js';
-import { bindPubsub, bindScheduled, type PubsubHandle, type WithLog } from '../functions.js';
+import { bindHttp, bindPubsub, bindScheduled, type PubsubHandle, type WithLog } from '../functions.js';
 import type { Request, Response } from '@google-cloud/functions-framework';
-import { pubsubBindings, type PubsubFunction, type ScheduledFunction } from './registry.js';
+import { pubsubBindings, type HttpFunction, type PubsubFunction, type ScheduledFunction } from './registry.js';
 import type { Root } from './root.js';
 
 /** A function's CloudEvent handler over `root`'s deps. */
@@ -35,4 +35,10 @@ export async function runScheduled(root: Root, fn: ScheduledFunction, body?: Rec
 /** A scheduled function as an HTTP handler over `root`'s deps (the local functions server). */
 export function scheduledHandlerFor(root: Root, fn: ScheduledFunction): (req: Request, res: Response) => Promise<void> {
   return bindScheduled<WithLog>(fn.name, async (deps, body) => (await fn.load()).handle(deps as never, body), () => root.deps(fn.name));
+}
+
+/** A public HTTP function as an HTTP handler over `root`'s deps (the local functions server). */
+export function httpHandlerFor(root: Root, fn: HttpFunction): (req: Request, res: Response) => Promise<void> {
+  // The registry pairs each name with its module's handle: `root.deps(fn.name)` is that handle's deps.
+  return bindHttp<WithLog>(fn.name, async (deps, req) => (await fn.load()).handle(deps as never, req), () => root.deps(fn.name));
 }

@@ -7,6 +7,7 @@
  */
 import type { SystemConfig } from '../../shared/config/system.js';
 import type { KrakenMarketData } from '../../shared/ports/kraken.js';
+import type { Deps as DashboardDeps } from '../../shared/pipeline/dashboard.js';
 import type { Deps as CandleIngestDeps } from '../../shared/pipeline/candle-ingest.js';
 import type { Deps as ConfigCheckDeps } from '../../shared/pipeline/config-check.js';
 import type { Deps as ExecutionDeps } from '../../shared/pipeline/execution.js';
@@ -21,6 +22,7 @@ import type { Deps as RetentionCleanupDeps } from '../../shared/pipeline/retenti
 import type { Deps as TelegramWebhookDeps } from '../../shared/pipeline/telegram-webhook.js';
 import type { Deps as TickArchiveDeps } from '../../shared/pipeline/tick-archive.js';
 import type { Root } from './root.js';
+import { systemClock } from '../../shared/ports/clock.js';
 
 /** Every function's deps by function name. */
 export interface FunctionDeps {
@@ -37,6 +39,7 @@ export interface FunctionDeps {
   reports: ReportsDeps;
   retrain: RetrainDeps;
   'telegram-webhook': TelegramWebhookDeps;
+  dashboard: DashboardDeps;
 }
 
 export type FunctionName = keyof FunctionDeps;
@@ -86,4 +89,5 @@ export const DEPS_BUILDERS: { [N in FunctionName]: (root: Root) => Promise<Funct
   reports: async (root) => telegramDeps(root),
   retrain: async (root) => ({ ...ports(root), telegram: () => root.telegram() }),
   'telegram-webhook': async (root) => telegramDeps(root),
+  dashboard: async (root) => ({ ...telegramDeps(root), authClock: systemClock, assets: (await import('../dashboard/assets.js')).fileAssets() }),
 };

@@ -4,7 +4,7 @@
  * speak Bybit v5 and Kraken REST over real recorded candles).
  */
 import { existsSync, readdirSync, rmSync, mkdirSync } from 'node:fs';
-import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from '../../shared/ports/clock.js';
@@ -27,9 +27,11 @@ import type { ConfigService } from '../../shared/config/service.js';
 import { BybitReplayServer } from '../replay/bybit-server.js';
 import { loadCandlesCsv, tradesFromCandles, mergeReplayData } from '../replay/bybit-replay-data.js';
 import { KrakenRestServer } from '../replay/kraken-server.js';
-import { HOLDER_SERVICE, SCHEDULED_FUNCTIONS, TELEGRAM_WEBHOOK_SERVICE, pubsubBindings } from './registry.js';
-import { pubsubHandlerFor, runScheduled, scheduledHandlerFor, subscribeFunctions } from './bind.js';
+import { DASHBOARD_FUNCTION, HOLDER_SERVICE, PUBLIC_CLOUD_FUNCTIONS, SCHEDULED_FUNCTIONS, TELEGRAM_WEBHOOK_SERVICE, pubsubBindings } from './registry.js';
+import { httpHandlerFor, pubsubHandlerFor, runScheduled, scheduledHandlerFor, subscribeFunctions } from './bind.js';
 import { webhookListener } from '../telegram/webhook-http.js';
+import { CONSOLE_CHAT_ID } from '../telegram/console.js';
+import { createLoginLink, type LoginLink } from '../../shared/dashboard/auth.js';
 import { startHolder, type RunningHolder } from '../bybit/holder-service.js';
 import { configPath, holderCursorPath } from '../../shared/state-paths.js';
 
@@ -185,32 +187,56 @@ async function startReplay(dir: string, cfg: SystemConfig, resumeFrom?: string):
   return { bybit, kraken, symbols, start, end: last };
 }
 
-/** Mounts every registered HTTP function at `/<name>` (functions-framework apps over `root`) plus `/healthz`. */
-async function startFunctionsServer(root: Root, port: number, holder: () => RunningHolder | undefined): Promise<Server> {
-  const apps = new Map<string, RequestListener>(SCHEDULED_FUNCTIONS.map((fn) => [fn.name, httpFunctionListener(fn.name, scheduledHandlerFor(root, fn))]));
-  apps.set(TELEGRAM_WEBHOOK_SERVICE, webhookListener(async () => root));
+/** The local functions server, listening before the root exists (the dashboard's URL names its port). */
+interface FunctionsServer {
+  server: Server;
+  url: string;
+  /** Mounts every registered HTTP function over `root` (until then every request is a 503). */
+  mount(root: Root, holder: () => RunningHolder | undefined): void;
+}
+
+function answerJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+/**
+ * The HTTP functions at `/<name>` (functions-framework apps) plus `/healthz`: the scheduled functions
+ * and the webhook see `/`; the public Cloud Functions (the dashboard) keep their whole path
+ * (`/dashboard/api/paper`).
+ */
+async function startFunctionsServer(port: number): Promise<FunctionsServer> {
+  let apps: Map<string, { app: RequestListener; wholePath: boolean }> | undefined;
+  let healthOf: () => RunningHolder | undefined = () => undefined;
   const server = createServer((req, res) => {
     const name = (req.url ?? '/').split('?')[0]!.replace(/^\/+/, '').split('/')[0] ?? '';
+    if (!apps) return answerJson(res, 503, { error: 'starting' });
     if (name === 'healthz') {
-      const h = holder()?.holder.health();
-      res.writeHead(h?.healthy ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(h ?? { healthy: false, reason: 'holder not started' }));
-      return;
+      const h = healthOf()?.holder.health();
+      return answerJson(res, h?.healthy ? 200 : 503, h ?? { healthy: false, reason: 'holder not started' });
     }
-    const app = apps.get(name);
-    if (!app) {
-      res.writeHead(404, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: `no function '${name}'`, functions: [...apps.keys(), 'healthz'] }));
-      return;
-    }
-    req.url = '/';
-    app(req, res);
+    const hit = apps.get(name);
+    if (!hit) return answerJson(res, 404, { error: `no function '${name}'`, functions: [...apps.keys(), 'healthz'] });
+    if (!hit.wholePath) req.url = '/';
+    hit.app(req, res);
   });
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
     server.listen(port, '127.0.0.1', () => ok());
   });
-  return server;
+  return {
+    server,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    mount(root, holder) {
+      const m = new Map<string, { app: RequestListener; wholePath: boolean }>(
+        SCHEDULED_FUNCTIONS.map((fn) => [fn.name, { app: httpFunctionListener(fn.name, scheduledHandlerFor(root, fn)), wholePath: false }]),
+      );
+      m.set(TELEGRAM_WEBHOOK_SERVICE, { app: webhookListener(async () => root), wholePath: false });
+      for (const fn of PUBLIC_CLOUD_FUNCTIONS) m.set(fn.name, { app: httpFunctionListener(fn.name, httpHandlerFor(root, fn)), wholePath: true });
+      healthOf = holder;
+      apps = m;
+    },
+  };
 }
 
 /**
@@ -282,6 +308,13 @@ export interface LocalRuntime {
   root: Root & { config: ConfigService };
   market: 'live' | 'replay';
   functionsUrl: string;
+  /** The dashboard page (`<functionsUrl>/dashboard`). */
+  dashboardUrl: string;
+  /**
+   * A single-use owner login link for the local page (printed by `npm start`), or why there is none
+   * (a bot token without an owner id: nobody is the owner).
+   */
+  dashboardLogin(): Promise<LoginLink | { reason: string }>;
   /**
    * Resolves when a replay reached its end (or the duration passed), after the market was halted and
    * everything published was delivered; never for live without duration.
@@ -315,7 +348,7 @@ interface Started {
 }
 
 /** The data dir, the replay servers (if any), and the root over them, with the defaults seeded. */
-async function startRoot(opts: LocalRuntimeOptions, market: 'live' | 'replay', log: Logger): Promise<Started> {
+async function startRoot(opts: LocalRuntimeOptions, market: 'live' | 'replay', log: Logger, dashboardUrl: string): Promise<Started> {
   const dataDir = resolve(opts.dataDir, market);
   if (market === 'replay' && !opts.keepState && opts.backend === 'embedded') rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(dataDir, { recursive: true });
@@ -330,7 +363,7 @@ async function startRoot(opts: LocalRuntimeOptions, market: 'live' | 'replay', l
     bus: { fast: market === 'replay' },
     ...(replay ? { endpoints: { krakenRest: replay.kraken.url, bybitRest: replay.bybit.restUrl, bybitWs: replay.bybit.wsUrl } } : {}),
     // No token and no owner: alerts and reports are printed to the console (the README's promise).
-    telegram: { localChat: true },
+    telegram: { localChat: true, dashboardUrl },
   });
   await root.telegram();
   await seedDefaults(root.state);
@@ -368,14 +401,23 @@ async function startPubsub(root: Root): Promise<PubSubPullRunner | undefined> {
 export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<LocalRuntime> {
   const log = opts.log ?? createLogger({ component: 'runtime' });
   const market = await chooseMarket(opts, log);
-  const { root, replay, clock } = await startRoot(opts, market, log);
+  const functions = await startFunctionsServer(opts.port);
+  const { server, url: functionsUrl } = functions;
+  const dashboardUrl = `${functionsUrl}/${DASHBOARD_FUNCTION}`;
+  let started: Started;
+  try {
+    started = await startRoot(opts, market, log, dashboardUrl);
+  } catch (e) {
+    await new Promise<void>((r) => server.close(() => r()));
+    throw e;
+  }
+  const { root, replay, clock } = started;
   const pullRunner = await startPubsub(root);
 
   // The holder (Cloud Run service in the cloud) in-process; its /healthz is served below.
   const holder = await startHolder(root, { http: false });
-  const server = await startFunctionsServer(root, opts.port, () => holder);
-  const functionsUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  log.notice('local runtime up', { market, backend: opts.backend, functionsUrl, holder: HOLDER_SERVICE });
+  functions.mount(root, () => holder);
+  log.notice('local runtime up', { market, backend: opts.backend, functionsUrl, dashboardUrl, holder: HOLDER_SERVICE });
 
   // Scheduled functions on their scheduler.yaml cadence, on the runtime's clock.
   const scheduler = new LocalScheduler({
@@ -424,7 +466,23 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
       await root.close();
     })());
 
-  return { root, market, functionsUrl, finished, halt, summary: () => runSummary(run, market, opts.backend), stop };
+  return { root, market, functionsUrl, dashboardUrl, dashboardLogin: () => localLoginLink(root, dashboardUrl), finished, halt, summary: () => runSummary(run, market, opts.backend), stop };
+}
+
+/**
+ * The local owner's login link (createLoginLink with `local: true`, on the wall clock: links and
+ * sessions are real time even on a replay): for the configured owner, else (the embedded default with
+ * no bot and no owner) for the console user, whom a `local` session makes the owner.
+ */
+async function localLoginLink(root: Root, dashboardUrl: string): Promise<LoginLink | { reason: string }> {
+  const d = (await root.telegram()).deps;
+  if (!d.dashboard) return { reason: 'the dashboard is not configured' };
+  const owner = d.access.owner;
+  if (owner === undefined && !d.dashboard.localOwner) {
+    return { reason: 'a Telegram bot token is configured but no owner (CST_TELEGRAM_OWNER_ID): open the dashboard with /dashboard from the bot' };
+  }
+  const user = owner !== undefined ? { id: owner, name: 'owner' } : { id: CONSOLE_CHAT_ID, name: 'local owner' };
+  return createLoginLink(d.dashboard.keys, dashboardUrl, user, systemClock.now(), d.tg.dashboard.loginLinkTtlMs, { local: true });
 }
 
 /** What the end watch and the summary read of a running runtime. */

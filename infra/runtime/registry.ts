@@ -24,7 +24,7 @@ interface Spec<K extends string, H> {
 
 export type PubsubFunction = Spec<'pubsub', PubsubHandle<never>>;
 export type ScheduledFunction = Spec<'scheduled', ScheduledHandle<never>>;
-type HttpFunction = Spec<'http', HttpHandle<never>>;
+export type HttpFunction = Spec<'http', HttpHandle<never>>;
 
 type Loader<H> = () => Promise<{ handle: H }>;
 const pubsub = <N extends FunctionName>(name: N, load: Loader<PubsubHandle<FunctionDeps[N]>>): PubsubFunction => ({ name, kind: 'pubsub', load });
@@ -65,11 +65,20 @@ export const PUBLIC_HTTP_FUNCTIONS: readonly HttpFunction[] = [
   http(TELEGRAM_WEBHOOK_SERVICE, () => import('../../shared/pipeline/telegram-webhook.js')),
 ];
 
+/** The dashboard's function: the page and its JSON API (auth is in the app: Mini App initData or a login link). */
+export const DASHBOARD_FUNCTION = 'dashboard' satisfies FunctionName;
+
+/**
+ * Public HTTP functions deployed as Cloud Functions reachable without Google sign-in (their handle
+ * authenticates every request itself). Served locally by `npm start` at `/<name>/...` (the whole path).
+ */
+export const PUBLIC_CLOUD_FUNCTIONS: readonly HttpFunction[] = [http(DASHBOARD_FUNCTION, () => import('../../shared/pipeline/dashboard.js'))];
+
 /** The Cloud Run service (always on, min = max = 1 instance). */
 export const HOLDER_SERVICE = 'bybit-holder';
 
 /** Every function deployed as a Cloud Function (the cloud entry's FUNCTION_TARGET values). */
-export const CLOUD_FUNCTIONS: readonly string[] = [...PUBSUB_FUNCTIONS, ...SCHEDULED_FUNCTIONS].map((f) => f.name);
+export const CLOUD_FUNCTIONS: readonly string[] = [...PUBSUB_FUNCTIONS, ...SCHEDULED_FUNCTIONS, ...PUBLIC_CLOUD_FUNCTIONS].map((f) => f.name);
 
 /** The process entry of a public HTTP function's Cloud Run service, as compiled by `gcp-build` (tsconfig.build.json). */
 export function publicServiceEntry(name: string): string {

@@ -220,7 +220,7 @@ export function computeMetrics(x: MetricsInput): BacktestMetrics {
   const maxDd = maxDrawdownPct(prepend(x.startingEquity, x.equity, n), n + 1);
   const calmar = annualReturnPct !== null && maxDd > 0 ? annualReturnPct / maxDd : null;
   const sqn = systemQuality(trades.map((t) => t.pnl));
-  const profitFactor = gl > 0 ? gp / gl : null;
+  const profitFactor = profitFactorOf(gp, gl);
   return {
     trades: count,
     wins,
@@ -256,6 +256,11 @@ export function computeMetrics(x: MetricsInput): BacktestMetrics {
 }
 
 /** SQN: sqrt(n) x mean / sample sd of the per-trade R values (null with n < 2 or sd 0). */
+/** Σ winning P&L / |Σ losing P&L| (gross amounts, both >= 0); null when nothing was lost (the definition above). */
+export function profitFactorOf(grossProfit: number, grossLoss: number): number | null {
+  return grossLoss > 0 ? grossProfit / grossLoss : null;
+}
+
 export function systemQuality(r: readonly number[]): number | null {
   const n = r.length;
   if (n < 2) return null;

@@ -8,6 +8,7 @@ import type { ClosedTradeRecord } from '../ports/trade-history.js';
 import type { AccountState, Position } from '../trading/model.js';
 import { accountEquity, markedEquity, positionUnrealized, unrealizedPnl } from '../trading/account.js';
 import type { EquityPoint } from '../charts/equity-chart.js';
+import { profitFactorOf } from '../backtest/metrics.js';
 import type { TelegramDeps } from './deps.js';
 import { readAccount } from './deps.js';
 import { escapeHtml, fmtPct, fmtPrice, fmtTimeIn, fmtUsd, fmtUsdPlain, html, MAX_CAPTION_CHARS, MAX_MESSAGE_CHARS, truncateHtml } from './html.js';
@@ -23,9 +24,11 @@ interface StrategyRow {
   wins: number;
   winRatePct: number;
   pnl: number;
+  /** shared/backtest/metrics.ts profitFactorOf (null: nothing lost). */
+  profitFactor: number | null;
 }
 
-interface ReportData {
+export interface ReportData {
   title: string;
   from: number;
   to: number;
@@ -45,15 +48,19 @@ interface ReportData {
 }
 
 function strategyTable(trades: readonly ClosedTradeRecord[]): StrategyRow[] {
-  const by = new Map<string, StrategyRow>();
+  const by = new Map<string, StrategyRow & { gross: [number, number] }>();
   for (const t of trades) {
-    const r = by.get(t.strategy) ?? { strategy: t.strategy, trades: 0, wins: 0, winRatePct: 0, pnl: 0 };
+    const r = by.get(t.strategy) ?? { strategy: t.strategy, trades: 0, wins: 0, winRatePct: 0, pnl: 0, profitFactor: null, gross: [0, 0] };
     r.trades++;
     if (t.pnl > 0) r.wins++;
     r.pnl += t.pnl;
+    if (t.pnl > 0) r.gross[0] += t.pnl;
+    else r.gross[1] -= t.pnl;
     by.set(t.strategy, r);
   }
-  return [...by.values()].map((r) => ({ ...r, winRatePct: (r.wins / r.trades) * 100 })).sort((a, b) => b.pnl - a.pnl);
+  return [...by.values()]
+    .map(({ gross, ...r }) => ({ ...r, winRatePct: (r.wins / r.trades) * 100, profitFactor: profitFactorOf(gross[0], gross[1]) }))
+    .sort((a, b) => b.pnl - a.pnl);
 }
 
 /**
