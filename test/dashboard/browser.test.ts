@@ -18,6 +18,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
+import type { DocData } from '../../shared/ports/state.js';
+import { userPath } from '../../shared/state-paths.js';
 import { fmtPrice } from '../../shared/telegram/html.js';
 import {
   chartInk,
@@ -87,10 +89,16 @@ describe('the dashboard in Chromium over a replayed day', () => {
     // Paper trading: the open positions of the trading doc, the closed trades of the day
     const groups = await page.$$eval('article.position', (els) => els.map((e) => e.getAttribute('data-group')));
     expect(groups.sort()).toEqual(open.map((p) => p.groupId).sort());
-    const closed = world.replay.trades.find((t) => t.strategy === 'all')?.trades ?? 0;
-    expect(closed).toBeGreaterThan(10);
-    expect(await page.textContent('#trades h2')).toContain(String(closed));
-    expect(await page.locator('#trades tbody tr').count()).toBe(Math.min(closed, 50));
+    // the closed trades of the day through the filters (period `all`, then one strategy)
+    const closed = (strategy: string) => world.replay.trades.find((t) => t.strategy === strategy)?.trades ?? 0;
+    expect(closed('all')).toBeGreaterThan(10);
+    await page.selectOption('select[data-filter="period"]', 'all');
+    await expect.poll(() => page.textContent('#trades h2'), { timeout: 10_000 }).toBe(`Closed trades ${closed('all')}`);
+    expect(await page.locator('#trades tbody tr').count()).toBe(Math.min(closed('all'), 50));
+    await page.selectOption('select[data-filter="strategy"]', 'v52_divergence');
+    await expect.poll(() => page.textContent('#trades h2'), { timeout: 10_000 }).toBe(`Closed trades ${closed('v52_divergence')}`);
+    expect(new Set(await page.$$eval('#trades tbody tr td:nth-child(3)', (els) => els.map((e) => e.textContent)))).toEqual(new Set(['v52_divergence']));
+    await page.selectOption('select[data-filter="strategy"]', '');
     // the first position's candlestick chart and the equity curve are drawn
     await page.waitForFunction(() => document.querySelector('[data-chart^="pos:"][data-candles]') !== null, undefined, { timeout: 15_000 });
     const candles = await chartInk(page, '[data-chart^="pos:"]');
@@ -184,6 +192,15 @@ describe('the dashboard in Chromium over a replayed day', () => {
     const r = await fetch(`${world.url}/api/actions`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ commandId: 'member-try-1', action: 'pause' }) });
     expect(r.status).toBe(403);
     expect(problems).toEqual([]);
+    // removed from the allow-list: the next poll ends the session (the role is re-read per request)
+    const memberDoc = await world.state.get<DocData>(userPath(MEMBER.id));
+    await world.state.delete(userPath(MEMBER.id));
+    try {
+      await page.waitForSelector('#signed-out[data-reason="not_allowed"]', { timeout: 10_000 });
+      expect(await page.locator('[data-action], #tabs:not([hidden])').count()).toBe(0);
+    } finally {
+      await world.state.set(userPath(MEMBER.id), memberDoc!);
+    }
     await context.close();
   }, 90_000);
 

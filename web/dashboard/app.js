@@ -303,6 +303,18 @@ async function errorBody(r) {
   }
 }
 
+/**
+ * Throws SignedOut for an answer that ends the session: 401 (missing, forged, stale, expired) or 403
+ * `not_allowed` (the user was removed from the allow-list).
+ * @param {Response} r
+ */
+async function refuseSignedOut(r) {
+  if (r.status !== 401 && r.status !== 403) return;
+  const body = await errorBody(r.clone());
+  if (r.status === 401) throw new SignedOut(body?.reason ?? 'unauthorized');
+  if (body?.reason === 'not_allowed') throw new SignedOut('not_allowed');
+}
+
 /** @type {Map<string, { etag: string | null, data: unknown }>} */
 const viewCache = new Map();
 
@@ -320,7 +332,7 @@ async function getView(url) {
   if (prev?.etag) headers['if-none-match'] = prev.etag;
   const r = await fetch(url, { headers, cache: 'no-store' });
   if (r.status === 304 && prev) return { changed: false, data: /** @type {T} */ (prev.data) };
-  if (r.status === 401) throw new SignedOut((await errorBody(r))?.reason ?? 'unauthorized');
+  await refuseSignedOut(r);
   if (!r.ok) throw new ApiError(r.status, await errorBody(r));
   const data = /** @type {T} */ (await r.json());
   viewCache.set(url, { etag: r.headers.get('etag'), data });
@@ -355,7 +367,7 @@ async function sendAction(req) {
       lastError = e;
       continue;
     }
-    if (r.status === 401) throw new SignedOut((await errorBody(r))?.reason ?? 'unauthorized');
+    await refuseSignedOut(r);
     if (r.ok) return /** @type {ActionResponse} */ (await r.json());
     const body = await errorBody(r);
     if (r.status >= 500 && attempt < ACTION_RETRIES) {
@@ -397,7 +409,8 @@ async function signIn() {
       body: JSON.stringify(credential),
       cache: 'no-store',
     });
-    if (r.status === 401 || r.status === 400) throw new SignedOut((await errorBody(r))?.reason ?? 'unauthorized');
+    await refuseSignedOut(r);
+    if (r.status === 400) throw new SignedOut((await errorBody(r))?.reason ?? 'bad_request');
     if (!r.ok) throw new ApiError(r.status, await errorBody(r));
     const s = /** @type {SessionResponse} */ (await r.json());
     sessionStorage.setItem(TOKEN_KEY, s.token);
@@ -462,11 +475,13 @@ function showSignedOut(reason) {
   byId('who').replaceChildren();
   document.body.dataset.state = 'signed-out';
   const expired = reason !== 'missing';
+  const title = reason === 'not_allowed' ? 'You are not on the allow-list' : expired ? 'Session expired or not valid' : 'Open the dashboard from Telegram';
   byId('main').replaceChildren(
     h(
       'section',
       { class: 'signed-out', id: 'signed-out', 'data-reason': reason },
-      h('h1', null, expired ? 'Session expired or not valid' : 'Open the dashboard from Telegram'),
+      h('h1', null, title),
+      reason === 'not_allowed' ? h('p', null, 'Ask the owner for an invite (/invite), join with /verify, then open the dashboard again.') : null,
       h(
         'p',
         null,
@@ -562,7 +577,8 @@ function schedule() {
 const pageState = {
   drawn: false,
   /** @type {{ strategy: string, symbol: string, outcome: string, period: string, page: number }} */
-  trades: { strategy: '', symbol: '', outcome: '', period: '7d', page: 0 },
+  /** The period of the trades, the per-strategy table and the equity curve (/stats' default: 24h). */
+  trades: { strategy: '', symbol: '', outcome: '', period: '24h', page: 0 },
   /** Slider positions the owner set but did not apply yet, by `${groupId}:${tp|sl}`. */
   /** @type {Map<string, number>} */
   drafts: new Map(),
@@ -1198,8 +1214,8 @@ async function loadMarket(gen) {
         { class: 'panel', id: 'freshness' },
         h('h2', null, 'Data freshness'),
         table(
-          ['Symbol', 'Venue', 'Interval', 'Last candle', 'Age', 'Status'],
-          v.freshness.map((x) => [x.symbol, x.venue, x.interval, fmtTime(x.lastCandleOpen), x.ageMs === null ? '—' : fmtDuration(x.ageMs), badge(x.status, statusKind(x.status))]),
+          ['Symbol', 'Venue', 'Status', 'Age', 'Interval', 'Last candle'],
+          v.freshness.map((x) => [x.symbol, x.venue, badge(x.status, statusKind(x.status)), x.ageMs === null ? '—' : fmtDuration(x.ageMs), x.interval, fmtTime(x.lastCandleOpen)]),
         ),
       ),
       h(
@@ -1220,7 +1236,7 @@ async function loadMarket(gen) {
         { class: 'panel', id: 'protections' },
         h('h2', null, 'Recent protection alerts'),
         v.protections.length
-          ? table(['Time', 'Kind', 'Severity', 'Subject', 'Message'], v.protections.map((p) => [fmtTime(p.ts), p.kind, badge(p.severity, /crit|high|error/i.test(p.severity) ? 'short' : 'warn'), p.subject ?? '—', p.message]))
+          ? table(['Time', 'Kind', 'Message', 'Subject', 'Severity'], v.protections.map((p) => [fmtTime(p.ts), p.kind, p.message, p.subject ?? '—', badge(p.severity, /crit|high|error/i.test(p.severity) ? 'short' : 'warn')]))
           : h('p', { class: 'muted' }, 'None.'),
       ),
       h('p', { class: 'muted asof' }, `As of ${fmtTime(v.asOf)}`),
