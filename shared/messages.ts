@@ -71,7 +71,7 @@ const biasComponentSchema = z.object({
  * `dedupeId` = `macro-bias:{symbol}:{slotStart}`; a retried run republishes the SAME content with the
  * same `dedupeId`, so subscribers de-duplicate on it.
  */
-const macroBiasMessageSchema = z.object({
+export const macroBiasMessageSchema = z.object({
   symbol: z.string().min(1),
   bias: z.enum(['LONG', 'SHORT', 'NEUTRAL']),
   confidence: z.number().int().min(0).max(100),
@@ -163,6 +163,7 @@ const tradeEventSchema = z.discriminatedUnion('type', [
   }),
   z.object({ ...eventBase, type: z.literal('signal_rejected'), reason: z.string().min(1), detail: z.string(), signal: signalPlanSchema }),
   z.object({ ...eventBase, type: z.literal('take_profit_moved'), from: finite, to: finite, commandId: z.string().min(1) }),
+  z.object({ ...eventBase, type: z.literal('stop_loss_moved'), from: finite, to: finite, commandId: z.string().min(1) }),
   z.object({ ...eventBase, type: z.literal('entry_filled'), orderId: z.string().min(1), price: positive, qty: finite, fee: finite, liquidity: fillLiquiditySchema.optional(), slippage: finite.optional(), avgEntry: positive, filledQty: finite }),
   z.object({
     ...eventBase,

@@ -13,6 +13,9 @@
  *   that chat until it has passed), to test that clients wait it out.
  * - Keeps the messages per chat so edits can be checked ("message to edit not found", "message is not
  *   modified" like Telegram), and refuses a photo that is not an uploaded file, a file_id or a URL.
+ * - Checks inline keyboards like Telegram: each button has a text and exactly one action
+ *   (`callback_data` <= 64 bytes, `url`, or `web_app` with an https URL); a `web_app` button outside a
+ *   private chat (chat id < 0) is refused with 400 BUTTON_TYPE_INVALID, as the Bot API does.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -372,9 +375,38 @@ export class TelegramTestServer {
     }
   }
 
+  /** Refuses an inline keyboard Telegram would refuse (see the file comment). */
+  private checkKeyboard(rec: RecordedRequest): void {
+    const raw = rec.fields.reply_markup;
+    if (raw === undefined) return;
+    let markup: unknown;
+    try {
+      markup = JSON.parse(raw);
+    } catch {
+      throw new ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object");
+    }
+    const rows = (markup as { inline_keyboard?: unknown }).inline_keyboard;
+    if (!Array.isArray(rows) || !rows.every(Array.isArray)) throw new ApiError(400, 'Bad Request: field "inline_keyboard" of the InlineKeyboardMarkup should be an Array of Arrays');
+    for (const b of (rows as unknown[][]).flat() as Array<Record<string, unknown>>) {
+      if (typeof b?.text !== 'string' || b.text === '') throw new ApiError(400, 'Bad Request: text buttons are unallowed in the inline keyboard');
+      const actions = ['callback_data', 'url', 'web_app'].filter((k) => b[k] !== undefined);
+      if (actions.length !== 1) throw new ApiError(400, 'Bad Request: BUTTON_TYPE_INVALID');
+      if (b.callback_data !== undefined && (typeof b.callback_data !== 'string' || Buffer.byteLength(b.callback_data) > 64)) throw new ApiError(400, 'Bad Request: BUTTON_DATA_INVALID');
+      if (b.url !== undefined && (typeof b.url !== 'string' || !/^(https?|tg):\/\/\S+$/.test(b.url))) throw new ApiError(400, 'Bad Request: BUTTON_URL_INVALID');
+      if (b.web_app !== undefined) {
+        if (rec.chatId === null || rec.chatId < 0) throw new ApiError(400, 'Bad Request: BUTTON_TYPE_INVALID');
+        const url = (b.web_app as { url?: unknown }).url;
+        if (typeof url !== 'string' || !/^https:\/\/\S+$/.test(url)) {
+          throw new ApiError(400, `Bad Request: inline keyboard button Web App URL '${String(url)}' is invalid: Only HTTPS links are allowed`);
+        }
+      }
+    }
+  }
+
   private apply(rec: RecordedRequest): unknown {
     const f = rec.fields;
     this.checkHtml(rec);
+    this.checkKeyboard(rec);
     const thread = f.message_thread_id !== undefined ? Number(f.message_thread_id) : null;
     switch (rec.method) {
       case 'getMe':

@@ -55,7 +55,7 @@ export class ConsoleTelegram implements TelegramApi {
 
   private log(e: ConsoleEntry): void {
     this.entries.push(e);
-    const kb = e.keyboard ? ` [${e.keyboard.flat().map((b) => b.text).join(' | ')}]` : '';
+    const kb = e.keyboard ? ` [${e.keyboard.flat().map((b) => ('url' in b ? `${b.text} ${b.url}` : 'web_app' in b ? `${b.text} ${b.web_app.url}` : b.text)).join(' | ')}]` : '';
     this.print(`[telegram:${e.method}] chat ${e.chatId ?? '-'} msg ${e.messageId ?? '-'}${e.file ? ` png ${e.file}` : ''}\n${htmlToText(e.text)}${kb}`);
   }
 

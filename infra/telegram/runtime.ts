@@ -120,8 +120,18 @@ function withConfig(ctx: TelegramPorts, base: RuntimeBase, tg: TelegramConfig): 
     dashboard: { keys: base.dashboardKeys, botToken: base.botToken, url: base.dashboardUrl ?? dashboardUrlFrom(tg, base.env), localOwner: localChat },
   };
   if (localChat) deps.access.useLocalChat(CONSOLE_CHAT_ID);
-  const sender = new OutboxSender({ state: ctx.state, api: base.api, clock: ctx.clock, cfg: tg, charts: base.charts, log: deps.log, ...(base.maxDrainWaitMs !== undefined ? { maxWaitMs: base.maxDrainWaitMs } : {}) });
-  return { deps, api: base.api, sender, webhookSecret: base.webhookSecret, botUsername: base.env[BOT_USERNAME_ENV], offline: base.offline };
+  const botUsername = base.env[BOT_USERNAME_ENV] || undefined;
+  const sender = new OutboxSender({
+    state: ctx.state,
+    api: base.api,
+    clock: ctx.clock,
+    cfg: tg,
+    charts: base.charts,
+    log: deps.log,
+    ...(base.maxDrainWaitMs !== undefined ? { maxWaitMs: base.maxDrainWaitMs } : {}),
+    ...(botUsername ? { botUsername } : {}),
+  });
+  return { deps, api: base.api, sender, webhookSecret: base.webhookSecret, botUsername, offline: base.offline };
 }
 
 /**

@@ -169,14 +169,21 @@ export interface ReadinessCondition {
   met: boolean | null;
   /** 0..1: how far the value is toward its threshold (1 = met); null when not a distance. */
   progress: number | null;
+  /**
+   * Id of the condition that counts this one (e.g. each levels_exhaustion check counts toward
+   * `exhaustion_checks`, "2 of 4"): it is shown but not required by itself, and is left out of the
+   * side's met / total / closeness. Absent: required by itself.
+   */
+  partOf?: string;
 }
 
 export interface ReadinessSide {
   direction: Direction;
   conditions: ReadinessCondition[];
+  /** Required conditions (no `partOf`) met, of `total`. */
   met: number;
   total: number;
-  /** 0..1 over the conditions (mean progress, met counting 1). */
+  /** 0..1 over the required conditions (mean progress, met counting 1). */
   closeness: number;
 }
 
@@ -187,7 +194,10 @@ export interface StrategyReadiness {
   enabled: boolean;
   /** Log-only strategies decide but do not emit. */
   emitting: boolean;
-  /** The decision the strategy's own code takes now, when computable. */
+  /**
+   * The decision the strategy's own code takes now; null when it takes none (a scalp with no setup at
+   * this candle logs nothing) or cannot compute yet (see `note`).
+   */
   decision: 'TAKE' | 'NEAR_MISS' | 'SKIP' | null;
   /** Close time of the last candle the readiness was computed on. */
   asOf: number | null;

@@ -132,7 +132,9 @@ export class DashboardKeys {
     const m = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/.exec(token);
     if (!m) return null;
     const [, body, sig] = m as unknown as [string, string, string];
-    if (!sameBytes(hmac(this.key(kind), body), Buffer.from(sig, 'base64url'))) return null;
+    // Compared as canonical text: base64url decoding ignores the last character's padding bits, so
+    // comparing decoded bytes would accept other spellings of the same signature.
+    if (!sameBytes(Buffer.from(hmac(this.key(kind), body).toString('base64url')), Buffer.from(sig))) return null;
     try {
       const v = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
       return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;

@@ -192,14 +192,26 @@ interface EntryCancelDecidedEvent extends EventBase {
 }
 
 /**
- * Owner command (Telegram "move TP"): a group's take profit moved. Simulated groups only: candles
- * exit at the new level from the next candle on (book.ts moveTakeProfit).
+ * Owner command (Telegram "move TP", the dashboard's TP slider): a group's take profit moved (book.ts
+ * moveTakeProfit). Simulated groups: candles exit at the new level from the next candle on; live
+ * groups: the executor re-places the resting take-profit orders at the new level.
  */
 interface TakeProfitMovedEvent extends EventBase {
   type: 'take_profit_moved';
   from: number;
   to: number;
-  /** The owner command that moved it (`tg:{update_id}`). */
+  /** The owner command that moved it (`tg:{update_id}`, `dash:{id}`). */
+  commandId: string;
+}
+/**
+ * Owner command (the dashboard's SL slider, `move_sl`): a group's stop loss moved (book.ts
+ * moveStopLoss). Candles check the new stop from the next candle on, for simulated and live groups
+ * alike (the core decides stops; no exchange order rests at the stop). Its reserved risk follows.
+ */
+interface StopLossMovedEvent extends EventBase {
+  type: 'stop_loss_moved';
+  from: number;
+  to: number;
   commandId: string;
 }
 
@@ -242,6 +254,7 @@ export type TradeEvent =
   | SignalRejectedEvent
   | OrderPlacedEvent
   | TakeProfitMovedEvent
+  | StopLossMovedEvent
   | EntryFilledEvent
   | EntryTimeoutEvent
   | TrailingActivatedEvent

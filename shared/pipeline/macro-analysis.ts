@@ -55,7 +55,7 @@ export const REGIME_INTERVAL: Interval = '15m';
 export const REGIME_LOOKBACK_MS = 48 * 60 * 60_000;
 const VENUE = 'kraken' as const;
 
-function slotStartOf(now: number): number {
+export function slotStartOf(now: number): number {
   return Math.floor(now / MACRO_SLOT_MS) * MACRO_SLOT_MS;
 }
 
@@ -336,6 +336,15 @@ async function resolveRegime(
   if (input === null) return null;
   if (typeof input === 'string') return input;
   if (typeof input === 'function') return input(slotStart);
+  return macroRegimeAt(deps.state, slotStart, strategies, system, log);
+}
+
+/**
+ * The BTC regime the MACRO run gives DCA by default at `slotStart`: shared/protection/regime.ts
+ * `regimeAt` on the reference symbol's Kraken REGIME_INTERVAL hot candles (null when they are missing
+ * or stale). The dashboard's readiness reads the same.
+ */
+export async function macroRegimeAt(state: StateStore, slotStart: number, strategies: StrategyConfigs, system: SystemConfig, log: Logger): Promise<Regime | null> {
   const cfg = strategies.protections.regime;
   const ref = system.symbols.find((s) => s.symbol === cfg.referenceSymbol && s.krakenPair !== null);
   if (!ref) {
@@ -343,7 +352,7 @@ async function resolveRegime(
     return null;
   }
   const n = regimeReadCandles(system.hotWindowCandles);
-  const cols = toColumns(await recentHotCandles(deps.state, VENUE, ref.symbol, REGIME_INTERVAL, n), REGIME_INTERVAL);
+  const cols = toColumns(await recentHotCandles(state, VENUE, ref.symbol, REGIME_INTERVAL, n), REGIME_INTERVAL);
   const i = lastClosedIndex(cols, slotStart);
   if (i < 0 || slotStart - ((cols.openTime[i] as number) + INTERVAL_MS[REGIME_INTERVAL]) > MAX_STALE_INTERVALS * INTERVAL_MS[REGIME_INTERVAL]) {
     log.warn('no fresh candles for the regime; regime unknown', { symbol: ref.symbol, interval: REGIME_INTERVAL });

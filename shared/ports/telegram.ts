@@ -21,11 +21,19 @@ export interface PhotoFile {
   contentType?: string;
 }
 
-interface InlineButton {
-  text: string;
-  /** <= 64 bytes (Bot API limit). */
-  callback_data: string;
-}
+/**
+ * One inline button: exactly one action. `web_app` opens a Telegram Mini App (an https URL) and the Bot
+ * API accepts it ONLY in private chats (a group answers 400 BUTTON_TYPE_INVALID): the outbox sender
+ * replaces it for other chats (keyboards.ts keyboardForChat).
+ */
+export type InlineButton =
+  | {
+      text: string;
+      /** <= 64 bytes (Bot API limit). */
+      callback_data: string;
+    }
+  | { text: string; url: string }
+  | { text: string; web_app: { url: string } };
 export type InlineKeyboard = InlineButton[][];
 
 export interface MessageOptions {

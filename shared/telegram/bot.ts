@@ -17,7 +17,6 @@ import {
   biasPath,
   HEALTH_COLLECTION,
   ML_SUGGESTIONS_COLLECTION,
-  mlSuggestionPath,
   TG_CONTROL_DOC,
   TG_QUEUE_COLLECTION,
   tradingDocPath,
@@ -26,17 +25,32 @@ import { isBiasActive } from '../strategies/macro/bias.js';
 import { getTradingMode, setTradingMode } from '../trading/live/mode.js';
 import type { TradingDoc } from '../trading/store.js';
 import { positionUnrealized } from '../trading/account.js';
-import type { DocData } from '../ports/state.js';
 import type { InlineKeyboard } from '../ports/telegram.js';
 import { CODE_DIGITS, type Role } from './access.js';
 import { parseCommand, parseCount, parsePeriod, parseSymbol, parseVerifyCode, type ParsedCommand } from './command-parser.js';
 import { clearMute, mutesOf, readAccount, setMute, type ControlDoc, type TelegramDeps } from './deps.js';
 import { isTradeInProgress, type AlertRecord } from './format.js';
 import { escapeHtml, fmtDuration, fmtPct, fmtPrice, fmtTimeUtc, fmtUsd, fmtUsdPlain, html } from './html.js';
-import { decodeCallback, encodeCallback, moveTpKeyboard, pagingKeyboard, requestAccessKeyboard, type Callback, type ListName } from './keyboards.js';
+import {
+  DASHBOARD_BUTTON_TEXT,
+  DASHBOARD_START_PARAM,
+  dashboardDeepLink,
+  dashboardRow,
+  decodeCallback,
+  encodeCallback,
+  isMiniAppUrl,
+  moveTpKeyboard,
+  pagingKeyboard,
+  requestAccessKeyboard,
+  type Callback,
+  type ListName,
+} from './keyboards.js';
+import { createLoginLink } from '../dashboard/auth.js';
 import { enqueue, type EnqueueItem, type OutboxOp } from './outbox.js';
 import { buildReport, reportText } from './reports.js';
 import type { Suggestion } from './trade-commands.js';
+import { decideSuggestion, suggestionDecisionText } from './suggestions.js';
+import { setPaused } from './control.js';
 import { publish, type TelegramJob, type TradeCommand } from '../messages.js';
 import { approveModelFeatureChange, modelApprovalKeyboard, modelsReply, readModels, readShadow, shadowMissingText, shadowPeriodHours, shadowText, shadowUsage, statusModelsLine } from './research.js';
 
@@ -135,8 +149,13 @@ export class Bot {
     ctx.jobs.push({ ...j, chatId: ctx.chat.id, threadId: ctx.threadId, requestKey: `u${ctx.u.update_id}` } as TelegramJob);
   }
 
+  /** The trade-command id of this update's owner action (one update, one command). */
+  private commandId(ctx: Ctx): string {
+    return `tg:${ctx.u.update_id}`;
+  }
+
   private async command(ctx: Ctx, c: DistributiveOmit<TradeCommand, 'commandId' | 'actorId' | 'ts'>): Promise<void> {
-    const cmd = { ...c, commandId: `tg:${ctx.u.update_id}`, actorId: String(ctx.user.id), ts: ctx.now } as TradeCommand;
+    const cmd = { ...c, commandId: this.commandId(ctx), actorId: String(ctx.user.id), ts: ctx.now, origin: 'telegram' } as TradeCommand;
     await publish(this.d.bus, TOPICS.tradeCommands, cmd, { attributes: { type: cmd.type, dedupeId: cmd.commandId } });
   }
 
@@ -218,8 +237,13 @@ export class Bot {
   private async dispatch(ctx: Ctx, c: ParsedCommand): Promise<void> {
     switch (c.name) {
       case 'start':
+        // `/start dashboard`: the dashboard deep link from a group (keyboards.ts dashboardDeepLink)
+        if (c.args[0] === DASHBOARD_START_PARAM) return this.dashboardCommand(ctx);
+        return this.reply(ctx, helpText(ctx.role));
       case 'help':
         return this.reply(ctx, helpText(ctx.role));
+      case 'dashboard':
+        return this.dashboardCommand(ctx);
       case 'verify':
         this.reply(ctx, 'You already have access.');
         return;
@@ -246,7 +270,7 @@ export class Bot {
       case 'unmute':
         return this.muteCommand(ctx, c);
       case 'status':
-        return this.reply(ctx, await this.statusText(ctx.now));
+        return this.reply(ctx, await this.statusText(ctx.now), dashboardRow(this.d.dashboard?.url));
       case 'models':
         return this.reply(ctx, await modelsReply(this.d, ctx.now), ctx.role === 'owner' ? await modelApprovalKeyboard(this.d.state) : undefined);
       case 'shadow':
@@ -297,6 +321,34 @@ export class Bot {
     }
   }
 
+  /**
+   * /dashboard (and `/start dashboard`). In a private chat: a single-use login link for this user (the
+   * page outside Telegram, shared/dashboard/auth.ts) and, with an https URL, the Mini App button. In a
+   * group: login links are personal, so only the way to the private chat (the deep link).
+   */
+  private dashboardCommand(ctx: Ctx): void {
+    const dash = this.d.dashboard;
+    if (!dash?.url) {
+      return this.reply(ctx, 'The dashboard is not set up: its URL is configured in <code>config/telegram</code> dashboard.publicUrl or <code>CST_DASHBOARD_URL</code>.');
+    }
+    if (ctx.chat.type !== 'private') {
+      const bot = this.opts.botUsername;
+      return bot
+        ? this.reply(ctx, '🖥 The dashboard opens in a private chat with me (its login is personal).', [[{ text: `${DASHBOARD_BUTTON_TEXT} (private chat)`, url: dashboardDeepLink(bot) }]])
+        : this.reply(ctx, '🖥 The dashboard opens in a private chat with me: send me /dashboard there (its login is personal).');
+    }
+    const ttl = this.d.tg.dashboard.loginLinkTtlMs;
+    const link = createLoginLink(dash.keys, dash.url, { id: ctx.user.id, name: displayName(ctx.user) }, ctx.now, ttl);
+    const miniApp = isMiniAppUrl(dash.url);
+    const lines = [
+      html`🖥 <b>Dashboard</b>`,
+      ...(miniApp ? [html`Tap "${DASHBOARD_BUTTON_TEXT}" to open it here.`] : []),
+      html`Outside Telegram: <a href="${link.url}">your login link</a> (single use, valid ${fmtDuration(ttl)}, until ${fmtTimeUtc(link.expiresAt)}). Do not forward it.`,
+    ];
+    const keyboard: InlineKeyboard = miniApp ? [...dashboardRow(dash.url), [{ text: '🌐 Open in a browser', url: link.url }]] : [];
+    return this.reply(ctx, lines.join('\n'), keyboard);
+  }
+
   /** /shadow [period]: the table now, the P&L chart as a job. */
   private async shadowCommand(ctx: Ctx, c: ParsedCommand): Promise<void> {
     const read = await readShadow(this.d.state);
@@ -311,8 +363,7 @@ export class Bot {
   private async controlCommand(ctx: Ctx, c: ParsedCommand): Promise<void> {
     if (c.name === 'pause' || c.name === 'resume') {
       const paused = c.name === 'pause';
-      await this.d.state.set(TG_CONTROL_DOC, { paused, by: ctx.user.id, at: ctx.now } satisfies ControlDoc as unknown as DocData);
-      await this.command(ctx, { type: c.name });
+      await setPaused(this.d, { paused, actorId: ctx.user.id, origin: 'telegram', now: ctx.now, commandId: this.commandId(ctx) });
       return this.reply(ctx, paused ? '⏸ Paused: no new trades until /resume. Open positions are still managed.' : '▶️ Resumed: new trades allowed (loss-streak pause and daily halt cleared).');
     }
     const want = c.args[0]?.toLowerCase();
@@ -415,8 +466,8 @@ export class Bot {
         break;
       }
       case 'suggestion': {
-        const r = await this.decideSuggestion(cb.id, cb.approve, ctx);
-        this.answer(ctx, r);
+        const r = await decideSuggestion(this.d, { id: cb.id, approve: cb.approve, actorId: ctx.user.id, origin: 'telegram', now: ctx.now, commandId: this.commandId(ctx) });
+        this.answer(ctx, suggestionDecisionText(r));
         break;
       }
       case 'rollback': // an applied adjustment: roll back / keep (shared/telegram/suggestions.ts)
@@ -464,25 +515,11 @@ export class Bot {
     });
   }
 
-  private async decideSuggestion(id: string, approve: boolean, ctx: Ctx): Promise<string> {
-    const path = mlSuggestionPath(id);
-    const r = await this.d.state.runTransaction(async (tx) => {
-      const s = await tx.get<Suggestion>(path);
-      if (!s) return 'missing' as const;
-      if (s.status !== 'pending') return s.status;
-      tx.merge(path, { status: approve ? 'approved' : 'rejected', decidedBy: ctx.user.id, decidedAt: ctx.now });
-      return 'decided' as const;
-    });
-    if (r === 'missing') return 'That suggestion no longer exists.';
-    if (r !== 'decided') return `Already ${r}.`;
-    await this.command(ctx, { type: 'suggestion_decided', suggestionId: id, approved: approve });
-    return approve ? '✅ Approved: applying now (a confirmation follows)' : '🚫 Suggestion rejected';
-  }
-
   // ---------- lists ----------
 
   private listKeyboard(list: ListName, page: number, pages: number, role: Role): InlineKeyboard {
     const kb = pagingKeyboard(list, page, pages);
+    if (list === 'pos') kb.push(...dashboardRow(this.d.dashboard?.url));
     if (list === 'cfg' && role === 'owner') {
       kb.push([
         { text: '🔴 Switch to LIVE', callback_data: encodeCallback({ kind: 'mode', mode: 'live' }) },
@@ -586,6 +623,7 @@ function helpText(role: Role): string {
     '/models — ML models per strategy',
     '/shadow 7d — champion vs challengers (24h, 3d, 7d, 30d)',
     '/mute SOL 6h · /unmute SOL',
+    '/dashboard — the dashboard (a login link in a private chat)',
   ];
   const owner = ['/invite — single-use invite code', '/allowgroup — allow this group', '/pause · /resume — new trades', '/mode live|paper — trading mode', '/suggestions — approve ML suggestions'];
   return [`<b>Commands</b>`, ...member.map(escapeHtml), ...(role === 'owner' ? ['', '<b>Owner</b>', ...owner.map(escapeHtml)] : [])].join('\n');

@@ -25,6 +25,7 @@ const COMMANDS = [
   'suggestions',
   'models',
   'shadow',
+  'dashboard',
 ] as const;
 type CommandName = (typeof COMMANDS)[number];
 

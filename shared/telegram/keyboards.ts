@@ -10,9 +10,16 @@
  *   sa:{id} / sr:{id}  owner: approve / reject a suggestion
  *   rb:{id} / rk:{id}  owner: roll back / keep an applied adjustment (shared/telegram/suggestions.ts)
  *   ra               request access                       ni            owner: new invite code
+ *
+ * The "🖥 Dashboard" button (issue 12) is a `web_app` button (the Mini App, an https URL only). The Bot
+ * API refuses web_app buttons outside private chats (400 BUTTON_TYPE_INVALID), so builders add it
+ * everywhere and the outbox sender passes every keyboard through `keyboardForChat` just before the
+ * call: in a group or channel a web_app button becomes a `url` button to the bot's deep link
+ * `https://t.me/{bot}?start=dashboard` (which opens the private chat, where `/start dashboard` answers
+ * with the Mini App button), or is dropped when the bot's username is unknown.
  */
 import { createHash } from 'node:crypto';
-import type { InlineKeyboard } from '../ports/telegram.js';
+import type { InlineButton, InlineKeyboard } from '../ports/telegram.js';
 import { fmtPct } from './html.js';
 
 const MAX_CALLBACK_BYTES = 64;
@@ -111,4 +118,49 @@ export function pagingKeyboard(list: ListName, page: number, pages: number): Inl
 
 export function requestAccessKeyboard(): InlineKeyboard {
   return [[btn('🔑 Request access', { kind: 'request_access' })]];
+}
+
+// ---------- the dashboard (issue 12) ----------
+
+/** The `/start` payload of the dashboard deep link. */
+export const DASHBOARD_START_PARAM = 'dashboard';
+export const DASHBOARD_BUTTON_TEXT = '🖥 Dashboard';
+
+/** Telegram opens Mini Apps from https URLs only. */
+export function isMiniAppUrl(url: string | undefined): url is string {
+  return url !== undefined && /^https:\/\/[^\s]+$/.test(url);
+}
+
+/** `https://t.me/{bot}?start=dashboard`: opens the bot's private chat with `/start dashboard`. */
+export function dashboardDeepLink(botUsername: string): string {
+  return `https://t.me/${botUsername}?start=${DASHBOARD_START_PARAM}`;
+}
+
+/** The "🖥 Dashboard" Mini App button row; empty when no https dashboard URL is configured. */
+export function dashboardRow(url: string | undefined): InlineKeyboard {
+  return isMiniAppUrl(url) ? [[{ text: DASHBOARD_BUTTON_TEXT, web_app: { url } }]] : [];
+}
+
+/** A private chat (the chat id is the user's id, positive); groups, supergroups and channels are negative. */
+export function isPrivateChatId(chatId: number): boolean {
+  return chatId > 0;
+}
+
+/**
+ * The keyboard as it may be sent to `chatId`: unchanged in a private chat; elsewhere every web_app
+ * button becomes a url button to the bot's dashboard deep link (or is dropped without a bot username),
+ * and rows left empty are removed.
+ */
+export function keyboardForChat(kb: InlineKeyboard, chatId: number, botUsername: string | undefined): InlineKeyboard {
+  if (isPrivateChatId(chatId) || !kb.some((row) => row.some((b) => 'web_app' in b))) return kb;
+  const out: InlineKeyboard = [];
+  for (const row of kb) {
+    const next: InlineButton[] = [];
+    for (const b of row) {
+      if (!('web_app' in b)) next.push(b);
+      else if (botUsername) next.push({ text: b.text, url: dashboardDeepLink(botUsername) });
+    }
+    if (next.length) out.push(next);
+  }
+  return out;
 }

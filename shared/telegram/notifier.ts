@@ -7,7 +7,7 @@
  *   core's reason. Each signal gets ONE alert per chat (`alert:{alertKey}:{chatId}`): a chart PNG with
  *   the HTML caption, in the symbol's forum topic when the chat is a forum. What it says depends on
  *   the owner's choice (`config/telegram` alerts.signalOnly): by default what happened to the signal
- *   (opened: the Chart / Move TP / Mute keyboard, later edited; NOT TAKEN with the reason: Chart /
+ *   (opened: the Chart / Move TP / Mute keyboard + 🖥 Dashboard, later edited; NOT TAKEN with the reason: Chart /
  *   Mute), or, signal-only, the plan alone without trade wording (never edited). A log-only
  *   strategy's signal (`not_emitting`) gets no alert. Outcomes of one cycle (engine + candle time)
  *   carry the same `groupTag` and wait `gatherMs`, so three or more go out as one media group
@@ -21,14 +21,14 @@
  * Every key is deterministic, so a redelivered event queues nothing new.
  */
 import type { DocData } from '../ports/state.js';
-import type { PhotoFile } from '../ports/telegram.js';
+import type { InlineKeyboard, PhotoFile } from '../ports/telegram.js';
 import type { TradeEvent } from '../model/trading.js';
 import { SCALP_STRATEGIES } from '../config/strategy.js';
 import { buildTradeChartInput, type ChartLevelParams } from './chart-data.js';
 import type { TelegramDeps } from './deps.js';
 import { mutedChats } from './deps.js';
 import { alertCaption, isTradeInProgress, RANK, type AlertRecord } from './format.js';
-import { alertKeyboard, alertKeyOf, signalKeyboard } from './keyboards.js';
+import { alertKeyboard, alertKeyOf, dashboardRow, signalKeyboard } from './keyboards.js';
 import { enqueue, type EnqueueItem } from './outbox.js';
 import { closedTradeRecord, StateTradeLog } from './trade-log.js';
 import { systemAlertText } from './format.js';
@@ -63,6 +63,11 @@ const originalKey = (ak: string, chatId: number) => `alert:${ak}:${chatId}`;
 
 export class Notifier {
   constructor(private readonly d: TelegramDeps) {}
+
+  /** Chart / Move TP / Mute and, with a dashboard, "🖥 Dashboard" (a deep link outside private chats: the outbox). */
+  private tradeKeyboard(a: AlertRecord): InlineKeyboard {
+    return [...alertKeyboard(a.alertKey, a.symbol), ...dashboardRow(this.d.dashboard?.url)];
+  }
 
   private async levelParams(): Promise<ChartLevelParams> {
     const l = (await this.d.config.strategies()).scalp.levels_exhaustion.levels;
@@ -156,7 +161,7 @@ export class Notifier {
     if (todo.size === 0) return 0;
     const photo = await this.tradeChart(a, 'alert');
     const caption = alertCaption(a);
-    const keyboard = isTradeInProgress(a) ? alertKeyboard(a.alertKey, a.symbol) : signalKeyboard(a.alertKey, a.symbol);
+    const keyboard = isTradeInProgress(a) ? this.tradeKeyboard(a) : signalKeyboard(a.alertKey, a.symbol);
     const now = this.d.clock.now();
     const items: EnqueueItem[] = [];
     for (const c of chats) {
@@ -242,7 +247,7 @@ export class Notifier {
     const photo = photoOf ? await photoOf() : null;
     const now = this.d.clock.now();
     const caption = alertCaption(a);
-    const keyboard = a.status === 'closed' || a.status === 'cancelled' ? [] : alertKeyboard(a.alertKey, a.symbol);
+    const keyboard = a.status === 'closed' || a.status === 'cancelled' ? [] : this.tradeKeyboard(a);
     const items: EnqueueItem[] = chats.map((c) => ({
       key: `edit:${a.alertKey}:${stage}:${c.chatId}`,
       chatId: c.chatId,

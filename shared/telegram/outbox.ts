@@ -38,6 +38,7 @@ import {
 import type { TelegramConfig } from '../config/telegram.js';
 import type { Logger } from '../log.js';
 import { NO_CHAT, RateLimiter, type LimiterSnapshot } from './ratelimit.js';
+import { keyboardForChat } from './keyboards.js';
 import {
   alertRecordPath,
   chatSeqPath,
@@ -237,6 +238,11 @@ interface SenderDeps {
    * that clock would never end. What is due is sent; the rest goes out on a later drain.
    */
   maxWaitMs?: number;
+  /**
+   * The bot's username (without @): outside private chats a web_app button (allowed only in private
+   * chats) becomes a url button to the bot's dashboard deep link; without it, the button is dropped.
+   */
+  botUsername?: string;
 }
 
 type Step = { kind: 'sent' } | { kind: 'wait'; until: number } | { kind: 'empty' };
@@ -497,7 +503,7 @@ class OutboxRun {
   private async sendOne(q: QueueDoc, threadId: number | null, longQueue: boolean): Promise<SendOutcome | 'postpone'> {
     const { api } = this.d;
     const thread = threadId !== null ? { messageThreadId: threadId } : {};
-    const kb = (k: InlineKeyboard | null | undefined) => (k && k.length ? { replyMarkup: k } : {});
+    const kb = (k: InlineKeyboard | null | undefined) => this.markup(q.chatId, k);
     const op = q.op;
     switch (op.type) {
       case 'text': {
@@ -523,6 +529,12 @@ class OutboxRun {
     }
   }
 
+  /** The keyboard as this chat may receive it (no web_app button outside private chats: keyboards.ts). */
+  private markup(chatId: number, k: InlineKeyboard | null | undefined): { replyMarkup?: InlineKeyboard } {
+    const out = k && k.length ? keyboardForChat(k, chatId, this.d.botUsername) : [];
+    return out.length ? { replyMarkup: out } : {};
+  }
+
   private async sendEdit(
     q: QueueDoc,
     op: Extract<OutboxOp, { type: 'edit' }>,
@@ -532,7 +544,7 @@ class OutboxRun {
     const { api, state } = this.d;
     const orig = await state.get<OutboxRecord>(outboxPath(op.originalKey));
     if (orig?.status === 'queued') return 'postpone';
-    const kb = op.keyboard && op.keyboard.length ? { replyMarkup: op.keyboard } : {};
+    const kb = this.markup(q.chatId, op.keyboard);
     const messageId = orig?.status === 'sent' ? orig.messageIds[0] : undefined;
     if (messageId === undefined) {
       // The original was never shown here: show the update as a message of its own.

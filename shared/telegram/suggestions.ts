@@ -8,8 +8,14 @@
  *   stale rollback) and `adjustment_rolled_back`.
  * The buttons are owner-only callbacks (`rb:{id}` / `rk:{id}`, keyboards.ts) that the bot turns into a
  * `suggestion_rollback` owner command; approvals stay the existing `sa:{id}` / `sr:{id}`.
+ *
+ * `decideSuggestion` is THE owner decision on a pending suggestion, for the bot's Approve / Reject
+ * buttons and the dashboard's alike (the caller checked the owner role).
  */
-import type { Alert } from '../messages.js';
+import { publish, type Alert, type TradeCommand } from '../messages.js';
+import { TOPICS } from '../topics.js';
+import { mlSuggestionPath } from '../state-paths.js';
+import { suggestionSchema } from './trade-commands.js';
 import type { InlineKeyboard } from '../ports/telegram.js';
 import type { ThresholdSuggestion } from '../learning/suggestions.js';
 import type { AdjustmentChange, WindowPerformance } from '../learning/rollback.js';
@@ -120,4 +126,74 @@ export function researchSuggestionOf(s: ThresholdSuggestion): ResearchSuggestion
     confidence: e.confidence,
     evidence: `${e.variation} over ${e.periodHours}h: ${e.trades} trades, ${e.outperformancePct >= 0 ? '+' : ''}${e.outperformancePct.toFixed(1)}% vs champion, p=${e.pValue === null ? 'n/a' : e.pValue.toFixed(3)}`,
   };
+}
+
+// ---------- the owner's decision (bot buttons and dashboard) ----------
+
+export interface SuggestionDecisionRequest {
+  id: string;
+  approve: boolean;
+  /** The owner's Telegram user id. */
+  actorId: number;
+  origin: 'telegram' | 'dashboard';
+  now: number;
+  /**
+   * The trade command's id (`tg:{update_id}`, `dash:{page id}`). A retry with the same id (a crash
+   * between the decision and the publish, a page retrying its request) publishes the same command
+   * again, de-duplicated by this id; it never decides twice.
+   */
+  commandId: string;
+}
+
+export type SuggestionDecision =
+  /** Recorded now (or by an earlier try of this same command) and its `suggestion_decided` command published. */
+  | { outcome: 'decided'; status: 'approved' | 'rejected'; commandId: string }
+  /** Already decided by another command, or superseded by a newer suggestion. */
+  | { outcome: 'already_decided'; status: 'approved' | 'rejected' | 'superseded' }
+  | { outcome: 'missing' }
+  /** The stored item does not validate: nothing changed (the reason is logged, never shown). */
+  | { outcome: 'invalid' };
+
+/**
+ * Approves or rejects a pending suggestion: marks `ml_suggestions/{id}` in a transaction (status,
+ * decidedBy, decidedAt, commandId), then publishes the `suggestion_decided` owner command that the
+ * execution applies (shared/pipeline/execution/owner-commands.ts), confirmed in the owner's chat.
+ */
+export async function decideSuggestion(d: Pick<TelegramDeps, 'state' | 'bus' | 'log'>, req: SuggestionDecisionRequest): Promise<SuggestionDecision> {
+  const path = mlSuggestionPath(req.id);
+  const status = req.approve ? ('approved' as const) : ('rejected' as const);
+  const r = await d.state.runTransaction(async (tx): Promise<SuggestionDecision> => {
+    const raw = await tx.get(path);
+    if (raw === undefined) return { outcome: 'missing' };
+    const parsed = suggestionSchema.safeParse(raw);
+    if (!parsed.success) {
+      d.log.warn('suggestion item does not validate: not decided', { suggestionId: req.id, issues: parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`) });
+      return { outcome: 'invalid' };
+    }
+    const s = parsed.data;
+    if (s.status !== 'pending') {
+      const mine = s.commandId === req.commandId && (s.status === 'approved' || s.status === 'rejected');
+      return mine ? { outcome: 'decided', status: s.status as 'approved' | 'rejected', commandId: req.commandId } : { outcome: 'already_decided', status: s.status };
+    }
+    tx.merge(path, { status, decidedBy: req.actorId, decidedAt: req.now, commandId: req.commandId });
+    return { outcome: 'decided', status, commandId: req.commandId };
+  });
+  if (r.outcome !== 'decided') return r;
+  const cmd: TradeCommand = { type: 'suggestion_decided', suggestionId: req.id, approved: r.status === 'approved', commandId: req.commandId, actorId: String(req.actorId), ts: req.now, origin: req.origin };
+  await publish(d.bus, TOPICS.tradeCommands, cmd, { attributes: { type: cmd.type, dedupeId: cmd.commandId } });
+  return r;
+}
+
+/** The bot's answer to a decision (the callback's toast). */
+export function suggestionDecisionText(r: SuggestionDecision): string {
+  switch (r.outcome) {
+    case 'missing':
+      return 'That suggestion no longer exists.';
+    case 'invalid':
+      return 'That suggestion cannot be read: nothing changed.';
+    case 'already_decided':
+      return `Already ${r.status}.`;
+    case 'decided':
+      return r.status === 'approved' ? '✅ Approved: applying now (a confirmation follows)' : '🚫 Suggestion rejected';
+  }
 }

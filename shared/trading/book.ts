@@ -18,9 +18,10 @@ import type { AccountState, EntryOrder, Position, TradingConfig } from './model.
 import type { ExitReason, Signal, TradeEvent } from '../model/trading.js';
 import { fillSourceOf, NO_TRADE_EVENTS, settleAccount, type BookResult } from './account.js';
 import { costRates, stoppedLossPerUnit } from './costs.js';
-import { decideCancel, decideExit, heldQty, newExternal, qtyEps, stepExternal } from './external-groups.js';
+import { decideCancel, decideExit, heldQty, newExternal, qtyEps, refreshExternal, stepExternal } from './external-groups.js';
 import { groupIdOf } from './group-id.js';
-import { cancelPending, closeGroup, stepPosition } from './paper-fills.js';
+import { cancelPending, closeGroup, reservedRisk, stepPosition } from './paper-fills.js';
+import { groupMark, immovableReason, levelBreach, ownerLevelBounds, ownerLevelLimits, type OwnerLevelConfig } from './owner-levels.js';
 import { eventBase } from './trade-group.js';
 
 const PCT = 100;
@@ -268,47 +269,105 @@ export function closeManually(a: AccountState, groupId: string, price: number, n
   return { account: settleAccount(a, next, out, null, 0), events: out };
 }
 
-export type MoveTakeProfitOutcome =
-  /** Moved (one take_profit_moved event). */
+export type MoveLevelOutcome =
+  /** Moved (one take_profit_moved / stop_loss_moved event). */
   | 'applied'
-  /** The group already has this take profit. */
+  /** The group already has this level. */
   | 'unchanged'
   /** No such group (closed, timed out, never placed). */
   | 'unknown_group'
   /** The command names another symbol than the group's. */
   | 'symbol_mismatch'
-  /** The new level is not beyond every entry (and the average fill) on the profit side. */
-  | 'invalid_level';
+  /** Not a price, or on the wrong side (TP: not beyond every entry and the average fill; SL: not on the loss side of the mark and the working entries). */
+  | 'invalid_level'
+  /** Beyond the allowed distance from the average entry (TP: dashboard.takeProfitMaxPct; SL: the tier's adaptive-stop cap). */
+  | 'out_of_bounds'
+  /** The level cannot move now (owner-levels.ts: a live group being exited; a stop without a mark). */
+  | 'not_movable';
 
-interface MoveTakeProfitResult extends BookResult {
-  outcome: MoveTakeProfitOutcome;
+interface MoveLevelResult extends BookResult {
+  outcome: MoveLevelOutcome;
   detail: string;
+}
+
+const LEVEL_NAME = { take_profit: 'take profit', stop_loss: 'stop loss' } as const;
+
+/** A range end for a message (10 significant digits: no float noise in the owner's chat). */
+const px = (x: number): string => String(Number(x.toPrecision(10)));
+
+/**
+ * An owner level move (take profit or stop loss), checked against ownerLevelBounds at the account's
+ * mark for the group (owner-levels.ts groupMark: the same rule the dashboard's sliders are drawn
+ * with). A stop move re-computes the group's reserved risk at the new stop.
+ */
+function moveLevel(a: AccountState, kind: 'take_profit' | 'stop_loss', groupId: string, symbol: string, level: number, commandId: string, now: number, levels: OwnerLevelConfig): MoveLevelResult {
+  const k = a.positions.findIndex((p) => p.groupId === groupId);
+  const p = a.positions[k];
+  const name = LEVEL_NAME[kind];
+  const none = (outcome: MoveLevelOutcome, detail: string): MoveLevelResult => ({ account: a, events: NO_TRADE_EVENTS, outcome, detail });
+  if (!p) return none('unknown_group', `no open trade group ${groupId}`);
+  if (p.symbol !== symbol) return none('symbol_mismatch', `${groupId} trades ${p.symbol}, not ${symbol}`);
+  if (!(Number.isFinite(level) && level > 0)) return none('invalid_level', `${name} ${level} is not a price`);
+  const current = kind === 'take_profit' ? p.takeProfit : p.stopLoss;
+  if (level === current) return none('unchanged', `${groupId} already has its ${name} at ${level}`);
+  const mark = groupMark(a, p);
+  const limits = ownerLevelLimits(levels, p.tier);
+  const b = ownerLevelBounds(p, mark, limits);
+  const r = kind === 'take_profit' ? b.takeProfit : b.stopLoss;
+  if (r === null) return none('not_movable', `the ${name} of ${groupId} cannot move now: ${immovableReason(p, mark, kind)}`);
+  const long = p.direction === 'LONG';
+  const breach = levelBreach(kind, long, r, level);
+  if (breach === 'side') {
+    const side = kind === 'take_profit' ? 'every entry and the average fill' : 'the mark and every working entry';
+    return none('invalid_level', `${p.direction} ${name} ${level} must be ${(kind === 'take_profit') === long ? 'above' : 'below'} ${side} (allowed ${px(r.min)} .. ${px(r.max)})`);
+  }
+  if (breach === 'distance') {
+    const pct = kind === 'take_profit' ? `${limits.takeProfitMaxPct} % (dashboard.takeProfitMaxPct)` : `${limits.stopLossMaxPct} % (the ${p.tier} adaptive-stop cap)`;
+    return none('out_of_bounds', `${p.direction} ${name} ${level} is more than ${pct} from the average entry (allowed ${px(r.min)} .. ${px(r.max)})`);
+  }
+  const next = a.positions.slice();
+  const base = eventBase(a.accountId, p, now, `${groupId}:${kind === 'take_profit' ? 'tp' : 'sl'}:${commandId}`);
+  let event: TradeEvent;
+  if (kind === 'take_profit') {
+    next[k] = { ...p, takeProfit: level };
+    event = { type: 'take_profit_moved', ...base, from: p.takeProfit, to: level, commandId };
+  } else {
+    next[k] = withStopLoss(p, level);
+    event = { type: 'stop_loss_moved', ...base, from: p.stopLoss, to: level, commandId };
+  }
+  return { account: { ...a, positions: next }, events: [event], outcome: 'applied', detail: `${current} -> ${level}` };
+}
+
+/** The group at stop `stopLoss`, its reserved risk re-computed (simulated: paper-fills.ts; external: from its fills). */
+function withStopLoss(p: Position, stopLoss: number): Position {
+  const q: Position = { ...p, stopLoss };
+  if (q.external) refreshExternal(q, q.external);
+  else q.risk = reservedRisk(q, q.entries);
+  return q;
 }
 
 /**
  * Owner command: moves a group's take profit to `takeProfit` (simulated and external alike; for an
- * external group the live executor re-places its resting take-profit orders on the event). The level must stay on the
- * profit side of every entry limit and of the average fill (LONG: above, SHORT: below), the same rule
- * a signal's levels pass; candles exit at the new level from the next candle on. The half-TP mark
- * already reached stays reached. `commandId` makes the event id deterministic.
+ * external group the live executor re-places its resting take-profit orders on the event). The level
+ * must be inside ownerLevelBounds (owner-levels.ts): on the profit side of every entry limit and of the
+ * average fill (LONG: above, SHORT: below), the same rule a signal's levels pass, and at most
+ * `levels.takeProfitMaxPct` from the average entry; candles exit at the new level from the next candle
+ * on. The half-TP mark already reached stays reached. `commandId` makes the event id deterministic.
  */
-export function moveTakeProfit(a: AccountState, groupId: string, symbol: string, takeProfit: number, commandId: string, now: number): MoveTakeProfitResult {
-  const k = a.positions.findIndex((p) => p.groupId === groupId);
-  const p = a.positions[k];
-  const none = (outcome: MoveTakeProfitOutcome, detail: string): MoveTakeProfitResult => ({ account: a, events: NO_TRADE_EVENTS, outcome, detail });
-  if (!p) return none('unknown_group', `no open trade group ${groupId}`);
-  if (p.symbol !== symbol) return none('symbol_mismatch', `${groupId} trades ${p.symbol}, not ${symbol}`);
-  if (!(Number.isFinite(takeProfit) && takeProfit > 0)) return none('invalid_level', `take profit ${takeProfit} is not a price`);
-  if (takeProfit === p.takeProfit) return none('unchanged', `${groupId} already takes profit at ${takeProfit}`);
-  const long = p.direction === 'LONG';
-  let bound = long ? -Infinity : Infinity;
-  for (const e of p.entries) bound = long ? Math.max(bound, e.price) : Math.min(bound, e.price);
-  if (p.filledQty > 0) bound = long ? Math.max(bound, p.avgEntry) : Math.min(bound, p.avgEntry);
-  if (long ? !(takeProfit > bound) : !(takeProfit < bound)) {
-    return none('invalid_level', `${p.direction} take profit ${takeProfit} must be ${long ? 'above' : 'below'} ${bound} (entries and average fill)`);
-  }
-  const next = a.positions.slice();
-  next[k] = { ...p, takeProfit };
-  const event: TradeEvent = { type: 'take_profit_moved', ...eventBase(a.accountId, p, now, `${groupId}:tp:${commandId}`), from: p.takeProfit, to: takeProfit, commandId };
-  return { account: { ...a, positions: next }, events: [event], outcome: 'applied', detail: `${p.takeProfit} -> ${takeProfit}` };
+export function moveTakeProfit(a: AccountState, groupId: string, symbol: string, takeProfit: number, commandId: string, now: number, levels: OwnerLevelConfig): MoveLevelResult {
+  return moveLevel(a, 'take_profit', groupId, symbol, takeProfit, commandId, now, levels);
+}
+
+/**
+ * Owner command: moves a group's stop loss to `stopLoss` (one stop_loss_moved event). The level must be
+ * inside ownerLevelBounds at the group's mark: on the loss side of the mark (a stop is never placed
+ * where the last close would already have hit it) and of every working entry, and at most the tier's
+ * adaptive-stop cap from the average entry; a filled group's stop may move past its entry
+ * (break-even or a locked-in profit). The reserved risk follows the new stop (never below 0). Candles
+ * check the new stop from the next candle on, for simulated AND external groups alike: stops are
+ * decided by the core on candles (external-groups.ts stepExternal), no exchange order rests at the
+ * stop, so a live group needs no exchange action (the live ledger only records the level).
+ */
+export function moveStopLoss(a: AccountState, groupId: string, symbol: string, stopLoss: number, commandId: string, now: number, levels: OwnerLevelConfig): MoveLevelResult {
+  return moveLevel(a, 'stop_loss', groupId, symbol, stopLoss, commandId, now, levels);
 }

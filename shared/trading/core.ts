@@ -42,9 +42,10 @@ import { createProtectionState, DAY_MS, protectionEvent, type ProtectionEvent, t
 import { classifyRegime, regimeSizeMultiplier, stepRegime, updateReference } from '../protection/regime.js';
 import { isSetupDisabled, updateVolatility } from '../protection/volatility.js';
 import { accountEquity, createAccount, fillSourceOf, largestNotional, markedEquity, openNotional, openRisk, withFillSource } from './account.js';
-import { cancelPendingEntries, closeManually, expireOrders, hasPendingEntries, moveTakeProfit, onCandle, onSuspectCandle, submitSignal, type MoveTakeProfitOutcome } from './book.js';
+import { cancelPendingEntries, closeManually, expireOrders, hasPendingEntries, moveStopLoss, moveTakeProfit, onCandle, onSuspectCandle, submitSignal, type MoveLevelOutcome } from './book.js';
 import { costRates, stoppedLossPerUnit } from './costs.js';
-import { applyFill, endEntry, type ExternalFillOutcome } from './external-groups.js';
+import { applyFill, endEntry, heldQty, qtyEps, type ExternalFillOutcome } from './external-groups.js';
+import { groupMark, type OwnerLevelConfig } from './owner-levels.js';
 import { groupIdOf } from './group-id.js';
 import { biasRestriction, createBiasFilterState, expireBiasFilter, hasSwingConflict, updateBiasFilter, type BiasFilterState } from './filters.js';
 import type { AccountState, ExternalFill, FillSource, OwnerControl, TradingConfig } from './model.js';
@@ -529,19 +530,33 @@ export function ownerResume(state: TradingState, now: number, cmd?: OwnerCommand
   return { state: next, events: [event], outcome: 'applied' };
 }
 
-interface MoveTakeProfitResult extends EngineResult {
-  outcome: MoveTakeProfitOutcome;
+interface MoveLevelEngineResult extends EngineResult {
+  outcome: MoveLevelOutcome;
   detail: string;
 }
 
 /**
- * Owner command (Telegram "move TP"): a group's take profit moves (book.ts moveTakeProfit, one
- * take_profit_moved event). For a simulated group candles exit at the new level from the next candle
- * on; for a live (external) group the LiveExecutor cancels its resting take-profit orders and
- * re-places them at the new level on that event (shared/trading/live/ledger.ts moveTakeProfit).
+ * Owner command (Telegram "move TP", the dashboard's TP slider): a group's take profit moves (book.ts
+ * moveTakeProfit, one take_profit_moved event), within ownerLevelBounds (owner-levels.ts: beyond every
+ * entry and the average fill, at most `levels.takeProfitMaxPct` from the average entry). For a simulated
+ * group candles exit at the new level from the next candle on; for a live (external) group the
+ * LiveExecutor cancels its resting take-profit orders and re-places them at the new level on that
+ * event (shared/trading/live/ledger.ts moveTakeProfit).
  */
-export function ownerMoveTakeProfit(state: TradingState, groupId: string, symbol: string, takeProfit: number, commandId: string, now: number): MoveTakeProfitResult {
-  const r = moveTakeProfit(state.account, groupId, symbol, takeProfit, commandId, now);
+export function ownerMoveTakeProfit(state: TradingState, groupId: string, symbol: string, takeProfit: number, commandId: string, now: number, levels: OwnerLevelConfig): MoveLevelEngineResult {
+  const r = moveTakeProfit(state.account, groupId, symbol, takeProfit, commandId, now, levels);
+  return { state: withParts(state, r.account, state.protections, state.biasFilter), events: r.events.length ? [...r.events] : NO_EVENTS, outcome: r.outcome, detail: r.detail };
+}
+
+/**
+ * Owner command (the dashboard's SL slider, `move_sl`): a group's stop loss moves (book.ts
+ * moveStopLoss, one stop_loss_moved event) within ownerLevelBounds at the group's mark (loss side of
+ * the mark and of the working entries, at most the tier's adaptive-stop cap from the average entry).
+ * Candles check the new stop from the next candle on; live groups need no exchange action (the core
+ * decides their stops on candles too).
+ */
+export function ownerMoveStopLoss(state: TradingState, groupId: string, symbol: string, stopLoss: number, commandId: string, now: number, levels: OwnerLevelConfig): MoveLevelEngineResult {
+  const r = moveStopLoss(state.account, groupId, symbol, stopLoss, commandId, now, levels);
   return { state: withParts(state, r.account, state.protections, state.biasFilter), events: r.events.length ? [...r.events] : NO_EVENTS, outcome: r.outcome, detail: r.detail };
 }
 
@@ -553,6 +568,43 @@ export function ownerClose(state: TradingState, groupId: string, price: number, 
   let prot = protectionsFromTrades(state.protections, r.events, cfg, now, out as ProtectionEvent[]);
   prot = checkEquity(prot, markedEquity(r.account), now, cfg.protections.accountGuards, out as ProtectionEvent[]);
   return { state: withParts(state, r.account, prot, state.biasFilter), events: out };
+}
+
+export type ClosePositionOutcome =
+  /** Closed at the mark (paper), its unfilled entries cancelled, or the close decided (live). */
+  | 'applied'
+  | 'unknown_group'
+  | 'symbol_mismatch'
+  /** Something is held but the group has no mark yet (no candle of its feed since it was placed): nothing to price the close at. */
+  | 'no_mark'
+  /** A live group whose exit (or entry cancel) is already decided: the exchange is closing it. */
+  | 'already_closing';
+
+interface ClosePositionResult extends EngineResult {
+  outcome: ClosePositionOutcome;
+  detail: string;
+}
+
+/**
+ * Owner command `close_position` (the dashboard's Close): the group is closed at the market through
+ * ownerClose at the account's mark for it (owner-levels.ts groupMark: the last close of its feed), a
+ * taker exit like any protective close; a simulated group with nothing filled only has its entries
+ * cancelled (no price needed). A live (external) group gets the DECISION (exit_decided 'manual' at the
+ * mark, or entry_cancel_decided when nothing is held) that the LiveExecutor carries out with a
+ * bounded-slippage limit. Refused without a mark when something is held.
+ */
+export function ownerClosePosition(state: TradingState, groupId: string, symbol: string, cfg: TradingConfig, now: number): ClosePositionResult {
+  const p = state.account.positions.find((x) => x.groupId === groupId);
+  const none = (outcome: ClosePositionOutcome, detail: string): ClosePositionResult => ({ state, events: NO_EVENTS, outcome, detail });
+  if (!p) return none('unknown_group', `no open trade group ${groupId}`);
+  if (p.symbol !== symbol) return none('symbol_mismatch', `${groupId} trades ${p.symbol}, not ${symbol}`);
+  const mark = groupMark(state.account, p);
+  const holds = p.external ? heldQty(p, p.external) > qtyEps(p) : p.filledQty > 0;
+  if (holds && mark === null) return none('no_mark', `no mark for ${p.symbol} yet (no candle since ${groupId} was placed): nothing to price the close at`);
+  const r = ownerClose(state, groupId, mark ?? p.avgEntry, cfg, now);
+  if (r.events.length === 0) return none('already_closing', `${groupId} is already being closed (${p.external?.decision?.reason ?? 'entries cancelling'})`);
+  const what = p.external ? (holds ? `close decided at ${mark}` : 'entry cancel decided') : holds ? `closed at ${mark}` : 'unfilled entries cancelled';
+  return { ...r, outcome: 'applied', detail: what };
 }
 
 // ---------- external (live) fills ----------

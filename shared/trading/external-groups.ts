@@ -105,7 +105,7 @@ export function stepExternal(p: Position, x: ExternalExecution, c: Candle, end: 
   return q;
 }
 
-/** Risk and notional of an external group from its fills, working remainders and exits. */
+/** Risk and notional of an external group from its fills, working remainders and exits (a lot stopped past its entry reserves nothing). */
 function externalExposure(q: Position, filledQty: number, exitedQty: number): { risk: number; notional: number } {
   const { entries, stopLoss: stop, direction } = q;
   let fr = 0;
@@ -116,12 +116,12 @@ function externalExposure(q: Position, filledQty: number, exitedQty: number): { 
     if (e.filledQty > 0) {
       const f = e.fillPrice as number;
       // a working PostOnly entry fills as a maker (its real fee is booked when it closes)
-      fr += stoppedLossPerUnitFromFill(direction, f, q.costs.makerFeeRate, stop, q.costs) * e.filledQty;
+      fr += Math.max(0, stoppedLossPerUnitFromFill(direction, f, q.costs.makerFeeRate, stop, q.costs)) * e.filledQty;
       fn += f * e.filledQty;
     }
     if (e.status === 'pending') {
       const rem = Math.max(0, e.qty - e.filledQty);
-      pr += stoppedLossPerUnit(direction, e.price, stop, q.costs) * rem;
+      pr += Math.max(0, stoppedLossPerUnit(direction, e.price, stop, q.costs)) * rem;
       pn += e.price * rem;
     }
   }
@@ -129,8 +129,8 @@ function externalExposure(q: Position, filledQty: number, exitedQty: number): { 
   return { risk: fr * heldFrac + pr, notional: fn * heldFrac + pn };
 }
 
-/** Recomputes the derived fields of an external group after its entries / exits changed (mutates q). */
-function refreshExternal(q: Position, x: ExternalExecution): void {
+/** Recomputes the derived fields of an external group after its entries / exits / stop changed (mutates q). */
+export function refreshExternal(q: Position, x: ExternalExecution): void {
   let qty = 0;
   let cost = 0;
   let common: number | null = null;

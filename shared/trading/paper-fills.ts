@@ -155,9 +155,11 @@ function tradedThrough(p: Position, c: Candle, end: number): EntryOrder[] | null
 
 /**
  * The risk a simulated group reserves: its loss if stopped with costs, pending entries from their
- * limit (a maker fill), filled lots from their actual fill and fee rate (cancelled entries: none).
+ * limit (a maker fill), filled lots from their actual fill and fee rate (cancelled entries: none). A
+ * lot whose stop sits past its entry (the owner moved it to lock a profit) reserves nothing, never a
+ * negative amount.
  */
-function reservedRisk(p: Position, entries: readonly EntryOrder[]): number {
+export function reservedRisk(p: Position, entries: readonly EntryOrder[]): number {
   let risk = 0;
   for (const e of entries) {
     if (e.status === 'cancelled') continue;
@@ -165,7 +167,7 @@ function reservedRisk(p: Position, entries: readonly EntryOrder[]): number {
       e.status === 'filled'
         ? stoppedLossPerUnitFromFill(p.direction, e.fillPrice as number, feeRateOf(e.liquidity ?? 'maker', p.costs), p.stopLoss, p.costs)
         : stoppedLossPerUnit(p.direction, e.price, p.stopLoss, p.costs);
-    risk += perUnit * e.qty;
+    risk += Math.max(0, perUnit) * e.qty;
   }
   return risk;
 }

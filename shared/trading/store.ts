@@ -22,7 +22,7 @@
  * In live mode a `liveGate` (when given) is asked first: a reason means live trading cannot run (no
  * exchange keys), and the signal is rejected `live_unavailable` instead of opening an external group
  * nothing would ever fill.
- * - owner commands (pause / resume / move TP, shared/pipeline/execution/owner-commands.ts): a marker
+ * - owner commands (pause / resume / move TP / move SL / close, shared/pipeline/execution/owner-commands.ts): a marker
  *   `trading/{accountId}/commands/{commandId}` keeps the outcome and events; the same command again
  *   changes nothing and returns them (`applied: false`).
  * The caller publishes the returned events (trade-events / system-alerts via `protectionAlert`) and
@@ -38,7 +38,8 @@ import {
   applySuspectCandle,
   cancelEntry,
   createTradingState,
-  ownerClose,
+  ownerClosePosition,
+  ownerMoveStopLoss,
   ownerMoveTakeProfit,
   ownerPause,
   ownerResume,
@@ -56,6 +57,7 @@ import { fillSourceOfMode, modeOfDoc } from './live/mode.js';
 import { commandMarkerPath, externalMarkerPath, signalMarkerPath, TRADING_MODE_DOC, tradingDocPath } from '../state-paths.js';
 import { externalFillSchema, type ExternalFill, type TradingConfig } from './model.js';
 import { TRADING_SCHEMA_VERSION, upgradeTradingDoc } from './doc-upgrade.js';
+import { ownerLevelConfig } from './owner-levels.js';
 import type { BiasState, Signal, PaperTradeRow } from '../model/trading.js';
 
 
@@ -287,12 +289,25 @@ export class TradingStore {
     return this.command(cmd.commandId, now, (s) => ({ ...ownerResume(s, now, { actorId: cmd.actorId, commandTs: cmd.ts }), detail: '' }));
   }
 
-  /** Owner "move TP" of a group (idempotent by command id; see core.ts ownerMoveTakeProfit). */
-  moveTakeProfit(cmd: OwnerCommandRef & { groupId: string; symbol: string; takeProfit: number }, now: number): Promise<StoreCommandResult> {
-    return this.command(cmd.commandId, now, (s) => ownerMoveTakeProfit(s, cmd.groupId, cmd.symbol, cmd.takeProfit, cmd.commandId, now));
+  /**
+   * Owner "move TP" of a group (idempotent by command id; see core.ts ownerMoveTakeProfit), within
+   * ownerLevelBounds: `takeProfitMaxPct` is config/telegram dashboard.takeProfitMaxPct.
+   */
+  moveTakeProfit(cmd: OwnerCommandRef & { groupId: string; symbol: string; takeProfit: number; takeProfitMaxPct: number }, now: number): Promise<StoreCommandResult> {
+    return this.command(cmd.commandId, now, (s, cfg) => ownerMoveTakeProfit(s, cmd.groupId, cmd.symbol, cmd.takeProfit, cmd.commandId, now, ownerLevelConfig(cfg.protections, cmd.takeProfitMaxPct)));
   }
 
-  private command(commandId: string, now: number, fn: (s: TradingState) => EngineResult & { outcome: string; detail: string }): Promise<StoreCommandResult> {
+  /** Owner "move SL" of a group (idempotent by command id; see core.ts ownerMoveStopLoss), within ownerLevelBounds at the group's mark. */
+  moveStopLoss(cmd: OwnerCommandRef & { groupId: string; symbol: string; stopLoss: number; takeProfitMaxPct: number }, now: number): Promise<StoreCommandResult> {
+    return this.command(cmd.commandId, now, (s, cfg) => ownerMoveStopLoss(s, cmd.groupId, cmd.symbol, cmd.stopLoss, cmd.commandId, now, ownerLevelConfig(cfg.protections, cmd.takeProfitMaxPct)));
+  }
+
+  /** Owner close of a group at the account's mark (idempotent by command id; see core.ts ownerClosePosition). */
+  closePosition(cmd: OwnerCommandRef & { groupId: string; symbol: string }, now: number): Promise<StoreCommandResult> {
+    return this.command(cmd.commandId, now, (s, cfg) => ownerClosePosition(s, cmd.groupId, cmd.symbol, cfg, now));
+  }
+
+  private command(commandId: string, now: number, fn: (s: TradingState, cfg: TradingConfig) => EngineResult & { outcome: string; detail: string }): Promise<StoreCommandResult> {
     const cfg = this.cfg();
     const markerPath = commandMarkerPath(this.opts.accountId, commandId);
     return this.store.runTransaction(async (tx) => {
@@ -300,17 +315,12 @@ export class TradingStore {
       const marker = await tx.get<CommandMarker>(markerPath);
       const state = doc?.state ?? createTradingState(this.opts.accountId, cfg, now);
       if (marker) return { applied: false, state, events: marker.events, outcome: marker.outcome, detail: marker.detail };
-      const r = fn(state);
+      const r = fn(state, cfg);
       const events = [...r.events];
       if (!doc || r.state !== state) tx.set(this.docPath, toDoc(this.nextDoc(doc, r.state, now)));
       tx.set(markerPath, toDoc({ commandId, appliedAt: now, outcome: r.outcome, detail: r.detail, events } satisfies CommandMarker));
       return { applied: true, state: r.state, events, outcome: r.outcome, detail: r.detail };
     });
-  }
-
-  /** Owner close of a trade group at `price`. */
-  closeGroup(groupId: string, price: number, now: number): Promise<StoreResult> {
-    return this.transition(now, (s, cfg) => ownerClose(s, groupId, price, cfg, now));
   }
 
   private transition(now: number, fn: (s: TradingState, cfg: TradingConfig) => EngineResult): Promise<StoreResult> {

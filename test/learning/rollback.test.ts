@@ -128,7 +128,7 @@ describe('asking the owner', () => {
     expect(msg?.text).toContain('Performance dropped 47.3%');
     expect(msg?.text).toContain('<code>scalp_v52_divergence.exits.fixed.takeProfitPct</code>: 0.5 → <b>0.6</b>');
     expect(msg?.text).toContain('Before: 28 trades');
-    expect(msg?.keyboard?.[0]?.map((b) => decodeCallback(b.callback_data))).toEqual([
+    expect(msg?.keyboard?.[0]?.map((b) => decodeCallback('callback_data' in b ? b.callback_data : undefined))).toEqual([
       { kind: 'rollback', id: 'bt_v52-1', rollBack: true },
       { kind: 'rollback', id: 'bt_v52-1', rollBack: false },
     ]);

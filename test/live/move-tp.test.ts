@@ -75,7 +75,7 @@ async function run(candles: Candle[], signals: Signal[] = [], opts: { reconcile?
 
 /** The owner's Telegram command as the execution function applies it (core, then the live executor). */
 async function moveTp(groupId: string, symbol: string, takeProfit: number, commandId: string, now: number) {
-  const r = await trading.moveTakeProfit({ commandId, actorId: 'owner', ts: now, groupId, symbol, takeProfit }, now);
+  const r = await trading.moveTakeProfit({ commandId, actorId: 'owner', ts: now, groupId, symbol, takeProfit, takeProfitMaxPct: 20 }, now);
   core.push(...r.events);
   take(await exec.onEvents(r.events, { state: r.state }, now));
   return r;

@@ -129,6 +129,8 @@ export interface HarnessOptions {
   candles?: boolean;
   /** Strategy configs in force (default DEFAULT_STRATEGY_CONFIGS). */
   strategies?: StrategyConfigs;
+  /** The root's environment (default none), e.g. CST_TELEGRAM_BOT_USERNAME. */
+  env?: NodeJS.ProcessEnv;
 }
 
 let nextUpdateId = 1;
@@ -162,6 +164,7 @@ export async function makeHarness(opts: HarnessOptions = {}): Promise<Harness> {
     bus: { delivery: { maxAttempts: 5, minBackoffMs: 1, maxBackoffMs: 1 } },
     endpoints: { krakenRest: 'http://127.0.0.1:1', bybitRest: 'http://127.0.0.1:1', bybitWs: 'ws://127.0.0.1:1' },
     secrets,
+    ...(opts.env ? { env: opts.env } : {}),
     telegram: { api: new BotApiTelegram(TOKEN, { apiRoot: server.apiRoot }), tg, ownerId: OWNER, charts: sharpChartRenderer },
   });
   if (opts.candles !== false) await seedCandles(state);

@@ -10,12 +10,15 @@ import { applyCandle, applySignal, createTradingState, ownerMoveTakeProfit, owne
 import { setTradingMode } from '../../shared/trading/live/mode.js';
 import type { PositionClosedEvent } from '../../shared/model/trading.js';
 import { TradingStore } from '../../shared/trading/store.js';
+import { ownerLevelConfig } from '../../shared/trading/owner-levels.js';
 import { commandMarkerPath } from '../../shared/state-paths.js';
 import { MIN, candle, defaultCfg, signal } from './helpers.js';
 
 const T = Date.UTC(2025, 5, 11, 12, 0);
 const kinds = (evs: readonly TradingEvent[]) => evs.filter((e): e is ProtectionEvent => e.type === 'protection').map((e) => e.kind);
 const owner = (commandTs: number) => ({ actorId: '42', commandTs });
+/** The dashboard's default TP max and the default tier stop caps. */
+const LEVELS = ownerLevelConfig(defaultCfg().protections, 20);
 
 describe('owner pause / resume (core)', () => {
   it('pause refuses new entries (owner_paused) while the open group still exits; resume allows them again', () => {
@@ -70,13 +73,13 @@ describe('move take profit (core)', () => {
     s = applySignal(s, signal({ ts: T, direction: 'SHORT', entries: [100], stopLoss: 101, takeProfit: 98 }), null, cfg, T).state;
     const g = s.account.positions[0]!.groupId;
     s = applyCandle(s, candle(T, 100, 100.3, 99.9, 100.1), null, cfg, T + MIN).state; // fills (high 100.3 > 100)
-    expect(ownerMoveTakeProfit(s, g, 'BTCUSDT', 100.5, 'tg:1', T + MIN)).toMatchObject({ outcome: 'invalid_level', events: [] });
-    expect(ownerMoveTakeProfit(s, g, 'ETHUSDT', 99, 'tg:1', T + MIN)).toMatchObject({ outcome: 'symbol_mismatch', events: [] });
-    expect(ownerMoveTakeProfit(s, 'tg:none', 'BTCUSDT', 99, 'tg:1', T + MIN).outcome).toBe('unknown_group');
-    const m = ownerMoveTakeProfit(s, g, 'BTCUSDT', 99.5, 'tg:2', T + MIN);
+    expect(ownerMoveTakeProfit(s, g, 'BTCUSDT', 100.5, 'tg:1', T + MIN, LEVELS)).toMatchObject({ outcome: 'invalid_level', events: [] });
+    expect(ownerMoveTakeProfit(s, g, 'ETHUSDT', 99, 'tg:1', T + MIN, LEVELS)).toMatchObject({ outcome: 'symbol_mismatch', events: [] });
+    expect(ownerMoveTakeProfit(s, 'tg:none', 'BTCUSDT', 99, 'tg:1', T + MIN, LEVELS).outcome).toBe('unknown_group');
+    const m = ownerMoveTakeProfit(s, g, 'BTCUSDT', 99.5, 'tg:2', T + MIN, LEVELS);
     expect(m.outcome).toBe('applied');
     expect(m.events).toEqual([expect.objectContaining({ type: 'take_profit_moved', from: 98, to: 99.5, commandId: 'tg:2', eventId: `${g}:tp:tg:2` })]);
-    expect(ownerMoveTakeProfit(m.state, g, 'BTCUSDT', 99.5, 'tg:3', T + MIN).outcome).toBe('unchanged');
+    expect(ownerMoveTakeProfit(m.state, g, 'BTCUSDT', 99.5, 'tg:3', T + MIN, LEVELS).outcome).toBe('unchanged');
     const exit = applyCandle(m.state, candle(T + MIN, 100, 100.1, 99.4, 99.6), null, cfg, T + 2 * MIN);
     const closed = exit.events.find((e) => e.type === 'position_closed') as PositionClosedEvent;
     expect(closed.trade.exitReason).toBe('take_profit');
@@ -85,7 +88,7 @@ describe('move take profit (core)', () => {
     const live = applySignal(setFillSource(createTradingState('b', cfg, T), 'external'), signal({ ts: T, entries: [100], stopLoss: 99, takeProfit: 101 }), null, cfg, T).state;
     // a live group moves too (the live executor re-places its resting take-profit orders on the event)
     const lg = live.account.positions[0]!.groupId;
-    const lm = ownerMoveTakeProfit(live, lg, 'BTCUSDT', 102, 'tg:4', T);
+    const lm = ownerMoveTakeProfit(live, lg, 'BTCUSDT', 102, 'tg:4', T, LEVELS);
     expect(lm).toMatchObject({ outcome: 'applied', events: [expect.objectContaining({ type: 'take_profit_moved', groupId: lg, from: 101, to: 102, commandId: 'tg:4' })] });
     expect(lm.state.account.positions[0]!.takeProfit).toBe(102);
   });

@@ -1,6 +1,7 @@
 /**
- * Owner trade commands (`trade-commands`, shared/telegram/trade-commands.ts) applied by the execution
- * function. Every command is idempotent by its deterministic `commandId` (`tg:{update_id}`).
+ * Owner trade commands (`trade-commands`, shared/telegram/trade-commands.ts and the dashboard's
+ * actions) applied by the execution function. Every command is idempotent by its deterministic
+ * `commandId` (`tg:{update_id}`, `dash:{page id}`).
  *
  * - pause / resume: through the ONE trading core (core.ts ownerPause / ownerResume via TradingStore,
  *   marker `trading/{accountId}/commands/{commandId}`). While paused no new entry is accepted
@@ -17,6 +18,25 @@
  *   shared/trading/live/ledger.ts moveTakeProfit). A take profit that already filled, or whose cancel
  *   raced its fill, keeps the fill and gets no replacement. A redelivered command replays the stored
  *   event, which the live ledger ignores by event id: never two replacements.
+ *   The level must be inside ownerLevelBounds (shared/trading/owner-levels.ts, the rule the dashboard's
+ *   sliders are drawn with): beyond every entry and the average fill, at most config/telegram
+ *   `dashboard.takeProfitMaxPct` from the average entry (else `invalid_level` / `out_of_bounds`).
+ * - move_sl (dashboard): a group's stop loss moves (core.ts ownerMoveStopLoss, one `stop_loss_moved`
+ *   trade event) within ownerLevelBounds at the core's mark for the group: on the loss side of the
+ *   mark and of every working entry, at most the tier's adaptive-stop cap from the average entry; the
+ *   group's reserved risk follows the new stop. Candles check it from the next candle on; a LIVE group
+ *   needs no exchange action (the core decides its stops on candles; the live ledger only records the
+ *   level). Refused `not_movable` without a mark or once a live group's exit is decided.
+ * - close_position (dashboard): the group is closed at the account's mark for it (core.ts
+ *   ownerClosePosition through ownerClose: a taker exit booked like any close; unfilled entries are
+ *   cancelled); a LIVE group gets the decision (`exit_decided` manual at the mark, or
+ *   `entry_cancel_decided` when nothing is held) that the LiveExecutor carries out. Refused `no_mark`
+ *   when something is held and the group has no mark yet, `already_closing` when a live exit is decided.
+ * - The owner's confirmation: a command with `origin: 'dashboard'` gets ONE `owner_command` system
+ *   alert (owner-only, config/telegram alerts.ownerOnlyKinds) with its outcome, applied or refused with
+ *   the reason; a Telegram move TP / move SL / close that the core refused gets one too (the bot
+ *   answered in place before the core decided). alertId `owner_command:{commandId}`: a redelivered
+ *   command publishes the same alert, which the outbox sends once (ownerCommandAlert).
  * - suggestion_decided: the owner's decision is recorded at `suggestions/{suggestionId}` (status
  *   approved / rejected, decidedAt = the command's time, decidedBy, commandId). An APPROVED config
  *   suggestion is then applied by writing the proposed values into the config document
@@ -131,33 +151,122 @@ function tradingStore(deps: ExecutionDeps, cfg: ReturnType<typeof tradingConfigF
   return new TradingStore(deps.state, { accountId: deps.accountId ?? PAPER_ACCOUNT_ID, config: cfg });
 }
 
-/** The core's decision on a pause / resume / move TP (one TradingStore transaction, idempotent by commandId). */
-function applyOwnerCommand(store: TradingStore, cmd: CoreCommand, now: number): Promise<StoreCommandResult> {
+/** The core's decision on a pause / resume / move TP / move SL / close (one TradingStore transaction, idempotent by commandId). */
+async function applyOwnerCommand(deps: ExecutionDeps, store: TradingStore, cmd: CoreCommand, now: number): Promise<StoreCommandResult> {
   const ref = { commandId: cmd.commandId, actorId: cmd.actorId, ts: cmd.ts };
-  if (cmd.type === 'pause') return store.pause(ref, now);
-  if (cmd.type === 'resume') return store.resumeCommand(ref, now);
-  if (cmd.type === 'move_sl' || cmd.type === 'close_position') {
-    // contract placeholder (issue 12): the core's move-SL / close commands land with their implementation
-    return Promise.resolve({ applied: false, state: undefined as never, events: [], outcome: 'unsupported', detail: `${cmd.type} is not implemented yet` });
+  switch (cmd.type) {
+    case 'pause':
+      return store.pause(ref, now);
+    case 'resume':
+      return store.resumeCommand(ref, now);
+    case 'close_position':
+      return store.closePosition({ ...ref, groupId: cmd.groupId, symbol: cmd.symbol }, now);
+    case 'move_tp':
+    case 'move_sl': {
+      // the TP max of the ONE owner-levels rule (shared/trading/owner-levels.ts) the dashboard's sliders use
+      const takeProfitMaxPct = (await deps.config.telegram()).dashboard.takeProfitMaxPct;
+      const level = { ...ref, groupId: cmd.groupId, symbol: cmd.symbol, takeProfitMaxPct };
+      return cmd.type === 'move_tp' ? store.moveTakeProfit({ ...level, takeProfit: cmd.takeProfit }, now) : store.moveStopLoss({ ...level, stopLoss: cmd.stopLoss }, now);
+    }
   }
-  return store.moveTakeProfit({ ...ref, groupId: cmd.groupId, symbol: cmd.symbol, takeProfit: cmd.takeProfit }, now);
 }
 
 /** Applies one owner command (validated with tradeCommandSchema at the edge): decided in the core, then settled (published, carried out live). */
 export async function executeTradeCommand(deps: ExecutionDeps, cmd: TradeCommand): Promise<CommandOutcome> {
+  const out = await carryOut(deps, cmd);
+  const alert = ownerCommandAlert(cmd, out, deps.clock.now());
+  if (alert) await publishAlert(deps, alert);
+  return out;
+}
+
+async function carryOut(deps: ExecutionDeps, cmd: TradeCommand): Promise<CommandOutcome> {
   if (cmd.type === 'suggestion_decided') return decideSuggestion(deps, cmd);
   if (cmd.type === 'suggestion_rollback') return rollbackSuggestion(deps, cmd);
   const cfg = tradingConfigFrom(await deps.config.strategies());
   const store = tradingStore(deps, cfg);
   const link = new LiveLink(deps);
   const now = deps.clock.now();
-  const r = await applyOwnerCommand(store, cmd, now);
-  deps.log.info('owner command', { commandId: cmd.commandId, type: cmd.type, outcome: r.outcome, detail: r.detail, redelivery: !r.applied });
+  const r = await applyOwnerCommand(deps, store, cmd, now);
+  deps.log.info('owner command', { commandId: cmd.commandId, type: cmd.type, origin: cmd.origin ?? 'telegram', outcome: r.outcome, detail: r.detail, redelivery: !r.applied });
   await settle(deps, link, store, r, now);
-  if (cmd.type === 'move_tp' && r.outcome !== 'applied' && r.outcome !== 'unchanged') {
-    deps.log.warn('move TP not carried out', { commandId: cmd.commandId, groupId: cmd.groupId, outcome: r.outcome, detail: r.detail });
+  if (!COMMAND_DONE.has(r.outcome)) {
+    deps.log.warn('owner command not carried out', { commandId: cmd.commandId, type: cmd.type, outcome: r.outcome, detail: r.detail });
   }
   return { type: cmd.type, applied: r.applied, outcome: r.outcome, detail: r.detail, events: r.events.length };
+}
+
+// ---------- the owner's confirmation (owner_command) ----------
+
+/** Outcomes that mean the command did what was asked (or it already was so). */
+const COMMAND_DONE: ReadonlySet<string> = new Set(['applied', 'unchanged', 'recorded', 'rolled_back', 'kept']);
+
+const POSITION_COMMANDS: ReadonlySet<TradeCommand['type']> = new Set(['move_tp', 'move_sl', 'close_position']);
+
+const COMMAND_LABEL: Record<TradeCommand['type'], string> = {
+  pause: 'Pause new trades',
+  resume: 'Resume trading',
+  move_tp: 'Move take profit',
+  move_sl: 'Move stop loss',
+  close_position: 'Close position',
+  suggestion_decided: 'Suggestion decision',
+  suggestion_rollback: 'Suggestion rollback',
+};
+
+/** The outcome as the command type reports it, with a detail for the owner (never empty). */
+function outcomeOf(cmd: TradeCommand, out: CommandOutcome): { outcome: string; detail: string } {
+  if (out.type === 'suggestion_decided') {
+    const verdict = cmd.type === 'suggestion_decided' ? (cmd.approved ? 'approve' : 'reject') : '';
+    const detail = out.detail ?? (out.outcome === 'recorded' ? `${verdict === 'approve' ? 'approved' : 'rejected'}${out.changes.length ? `: ${out.changes.map((c) => c.detail).join('; ')}` : ''}` : out.outcome === 'already_decided' ? `already ${out.status ?? 'decided'}` : 'no such suggestion');
+    return { outcome: out.outcome, detail };
+  }
+  if (out.type === 'suggestion_rollback') return { outcome: out.outcome, detail: out.detail };
+  if (out.detail !== '') return { outcome: out.outcome, detail: out.detail };
+  const byOutcome: Record<string, string> = {
+    applied: cmd.type === 'pause' ? 'new entries are refused until resumed; open positions are still managed' : cmd.type === 'resume' ? 'new entries allowed' : 'done',
+    unchanged: cmd.type === 'pause' ? 'already paused' : cmd.type === 'resume' ? 'nothing was paused' : 'nothing to change',
+    stale: 'a later pause / resume was already applied',
+  };
+  return { outcome: out.outcome, detail: byOutcome[out.outcome] ?? out.outcome };
+}
+
+/**
+ * The owner's confirmation of a command in the chat (`owner_command`, owner-only by default): ONE per
+ * dashboard command with its outcome (applied / refused and why), and one per Telegram position command
+ * the core refused (the bot answers those in place before the core decides). Deterministic alertId
+ * from the commandId: a redelivered command re-publishes the same alert, which the notifier's outbox
+ * sends once. Null: nothing to confirm (a Telegram command that went through, or pause / resume /
+ * suggestions from Telegram, which the bot and their own alerts confirm).
+ */
+export function ownerCommandAlert(cmd: TradeCommand, out: CommandOutcome, now: number): Alert | null {
+  const { outcome, detail } = outcomeOf(cmd, out);
+  const done = COMMAND_DONE.has(outcome);
+  const fromDashboard = cmd.origin === 'dashboard';
+  if (!fromDashboard && (done || !POSITION_COMMANDS.has(cmd.type))) return null;
+  const position = cmd.type === 'move_tp' || cmd.type === 'move_sl' || cmd.type === 'close_position' ? cmd : null;
+  const suggestion = cmd.type === 'suggestion_decided' || cmd.type === 'suggestion_rollback' ? cmd.suggestionId : null;
+  const subject = position?.symbol ?? (suggestion !== null ? `suggestion ${suggestion}` : 'account');
+  const what = `${COMMAND_LABEL[cmd.type]}${position ? ` ${position.symbol}` : ''}`;
+  const from = fromDashboard ? 'dashboard' : 'Telegram';
+  return {
+    alertId: `owner_command:${cmd.commandId}`,
+    kind: 'owner_command',
+    severity: done ? 'info' : 'warning',
+    subject,
+    message: done ? `${what} (${from}): ${outcome === 'applied' || outcome === 'recorded' ? 'applied' : outcome}: ${detail}` : `${what} (${from}) refused (${outcome}): ${detail}`,
+    ts: now,
+    details: {
+      commandId: cmd.commandId,
+      type: cmd.type,
+      origin: cmd.origin ?? 'telegram',
+      actorId: cmd.actorId,
+      outcome,
+      applied: done,
+      detail,
+      ...(position ? { groupId: position.groupId, symbol: position.symbol } : {}),
+      ...(cmd.type === 'move_tp' ? { takeProfit: cmd.takeProfit } : cmd.type === 'move_sl' ? { stopLoss: cmd.stopLoss } : {}),
+      ...(suggestion !== null ? { suggestionId: suggestion } : {}),
+    },
+  };
 }
 
 // ---------- suggestions ----------

@@ -35,6 +35,7 @@
  * Signal ids: `${strategy}:${symbol}:${candleOpenTime}` (deterministic; idempotent downstream).
  */
 import type { MacroConfig, Regime, SwingSetup } from '../../config/strategy.js';
+import { flagCondition, numericCondition, readinessSide, type StrategyReadinessAt } from '../readiness.js';
 import { ema, rsi, sma } from '../../indicators/tulind.js';
 import { INTERVAL_MS, type Interval, type Tier } from '../../model/market.js';
 import type { Decision, Direction, ScanDecision, Signal, StrategyId } from '../../model/trading.js';
@@ -137,6 +138,10 @@ export function prepareSwing(cfg: MacroConfig, series: SeriesByInterval): Prepar
 interface Check {
   name: string;
   pass: boolean;
+  /** What was compared (readiness shows it): the value, its threshold and the comparison. */
+  value: number | boolean;
+  threshold: number | boolean;
+  comparator: '>=' | '>' | '<=' | '==';
   /** Numeric checks can be near misses; boolean ones (regime, trend) cannot. */
   near: boolean;
   reason: string;
@@ -148,18 +153,18 @@ interface Check {
 function atLeast(name: string, value: number, threshold: number, strict: boolean, fullMargin: number, text: (ok: boolean) => string): Check {
   const pass = strict ? value > threshold : value >= threshold;
   const near = !pass && Number.isFinite(value) && value >= threshold * (1 - NEAR_MISS_FRACTION);
-  return { name, pass, near, reason: text(pass), margin: clamp((value - threshold) / fullMargin, 0, 1) };
+  return { name, pass, value, threshold, comparator: strict ? '>' : '>=', near, reason: text(pass), margin: clamp((value - threshold) / fullMargin, 0, 1) };
 }
 
 /** value <= threshold. Near: value <= threshold x (1 + NEAR_MISS_FRACTION). */
 function atMost(name: string, value: number, threshold: number, fullMargin: number, text: (ok: boolean) => string): Check {
   const pass = value <= threshold;
   const near = !pass && Number.isFinite(value) && value <= threshold * (1 + NEAR_MISS_FRACTION);
-  return { name, pass, near, reason: text(pass), margin: clamp((threshold - value) / fullMargin, 0, 1) };
+  return { name, pass, value, threshold, comparator: '<=', near, reason: text(pass), margin: clamp((threshold - value) / fullMargin, 0, 1) };
 }
 
 function flag(name: string, pass: boolean, reason: string): Check {
-  return { name, pass, near: false, reason };
+  return { name, pass, value: pass, threshold: true, comparator: '==', near: false, reason };
 }
 
 function decide(checks: Check[]): Decision {
@@ -249,13 +254,50 @@ function insufficient(b: Base, why: string): ScanDecision {
 // ---------------------------------------------------------------------------------------------
 // DCA
 
+/** A setup's checks at one index (what its evaluateAt decides on and its readinessAt shows), or why there are none. */
+type SetupChecks =
+  | { b: Base; checks: Check[]; features: ScanDecision['features']; entries: () => number[]; maxHoldMs: number }
+  | { insufficient: ScanDecision };
+
+function decisionOfChecks(e: SetupChecks, cfg: MacroConfig, ctx: SwingContext): SwingScan {
+  return 'insufficient' in e ? e.insufficient : finish(e.b, cfg, ctx, e.checks, e.features, e.entries, e.maxHoldMs);
+}
+
+/**
+ * Readiness of a setup's checks (one LONG side: every check is required; the side is all met exactly
+ * when the decision is TAKE). Insufficient data: a SKIP with no side and the reason as the note.
+ */
+function readinessOfChecks(e: SetupChecks): StrategyReadinessAt {
+  if ('insufficient' in e) {
+    const d = e.insufficient;
+    return { decision: d.decision, direction: null, asOf: d.ts, sides: [], note: d.reasons.join('; ') };
+  }
+  const decision = decide(e.checks);
+  const conditions = e.checks.map((c) =>
+    c.comparator === '=='
+      ? flagCondition(c.name, c.reason, c.pass)
+      : numericCondition({ id: c.name, label: c.reason, value: c.value as number, threshold: c.threshold as number, comparator: c.comparator, met: c.pass }),
+  );
+  // the direction as the scan reports it (swing setups are LONG-only: every evaluated scan says LONG)
+  return { decision, direction: 'LONG', asOf: closeTimeAt(e.b.cols, e.b.i), sides: [readinessSide('LONG', conditions)] };
+}
+
 export function evaluateDcaAt(p: PreparedSwing, i: number, ctx: SwingContext): SwingScan {
+  return decisionOfChecks(dcaChecks(p, i, ctx), p.cfg, ctx);
+}
+
+/** DCA readiness at i: the same checks as evaluateDcaAt (drop from the high, volume, regime). */
+export function dcaReadinessAt(p: PreparedSwing, i: number, ctx: SwingContext): StrategyReadinessAt {
+  return readinessOfChecks(dcaChecks(p, i, ctx));
+}
+
+function dcaChecks(p: PreparedSwing, i: number, ctx: SwingContext): SetupChecks {
   const s = p.cfg.setups.DCA;
   if (!p.dca) throw new Error(`evaluateDcaAt: no ${DCA_INTERVAL} series prepared`);
   const { cols, volAvg } = p.dca;
   const b: Base = { strategy: 'dca', symbol: ctx.symbol, cols, i };
   const needDca = swingSetupCandles(p.cfg).DCA.candles;
-  if (i + 1 < needDca) return insufficient(b, `${i + 1} ${cols.interval} candles, need ${needDca}`);
+  if (i + 1 < needDca) return { insufficient: insufficient(b, `${i + 1} ${cols.interval} candles, need ${needDca}`) };
   const close = cols.close[i] as number;
   const windowStart = closeTimeAt(cols, i) - s.highWindowMs;
   let high = -Infinity;
@@ -293,7 +335,7 @@ export function evaluateDcaAt(p: PreparedSwing, i: number, ctx: SwingContext): S
     regime: ctx.regime,
   };
   const entries = () => Array.from({ length: s.gridOrders }, (_, k) => close * (1 - (k * s.gridSpacingPct) / 100));
-  return finish(b, p.cfg, ctx, checks, features, entries, s.timeExitMs);
+  return { b, checks, features, entries, maxHoldMs: s.timeExitMs };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -312,12 +354,21 @@ function uptrend4hAt(p: PreparedSwing, asOf: number): { up: boolean; fast: numbe
 }
 
 export function evaluateBreakoutAt(p: PreparedSwing, i: number, ctx: SwingContext): SwingScan {
+  return decisionOfChecks(breakoutChecks(p, i, ctx), p.cfg, ctx);
+}
+
+/** SWING breakout readiness at i: the same checks as evaluateBreakoutAt (breakout, volume, RSI, 4h uptrend). */
+export function breakoutReadinessAt(p: PreparedSwing, i: number, ctx: SwingContext): StrategyReadinessAt {
+  return readinessOfChecks(breakoutChecks(p, i, ctx));
+}
+
+function breakoutChecks(p: PreparedSwing, i: number, ctx: SwingContext): SetupChecks {
   const s = p.cfg.setups.SWING;
   if (!p.breakout) throw new Error(`evaluateBreakoutAt: no ${SWING_INTERVAL} series prepared`);
   const { cols, volAvg, rsi: rsiSeries } = p.breakout;
   const b: Base = { strategy: 'swing_breakout', symbol: ctx.symbol, cols, i };
   const need = swingSetupCandles(p.cfg).SWING.candles;
-  if (i + 1 < need) return insufficient(b, `${i + 1} ${cols.interval} candles, need ${need}`);
+  if (i + 1 < need) return { insufficient: insufficient(b, `${i + 1} ${cols.interval} candles, need ${need}`) };
   const close = cols.close[i] as number;
   let resistance = -Infinity;
   let source = `${s.resistanceLookback}-candle high`;
@@ -365,7 +416,7 @@ export function evaluateBreakoutAt(p: PreparedSwing, i: number, ctx: SwingContex
     rsi: Number.isFinite(r) ? round(r, 4) : null,
     uptrend4h: trend === null ? null : trend.up,
   };
-  return finish(b, p.cfg, ctx, checks, features, () => [close], s.timeExitMs);
+  return { b, checks, features, entries: () => [close], maxHoldMs: s.timeExitMs };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -420,12 +471,21 @@ export function detectChannel(cols: CandleColumns, i: number, lookback: number):
 }
 
 export function evaluateChannelAt(p: PreparedSwing, i: number, ctx: SwingContext): SwingScan {
+  return decisionOfChecks(channelChecks(p, i, ctx), p.cfg, ctx);
+}
+
+/** CHANNEL readiness at i: the same checks as evaluateChannelAt (strength, inside, bottom zone). */
+export function channelReadinessAt(p: PreparedSwing, i: number, ctx: SwingContext): StrategyReadinessAt {
+  return readinessOfChecks(channelChecks(p, i, ctx));
+}
+
+function channelChecks(p: PreparedSwing, i: number, ctx: SwingContext): SetupChecks {
   const s = p.cfg.setups.CHANNEL;
   if (!p.channel) throw new Error(`evaluateChannelAt: no ${s.interval} series prepared`);
   const { cols } = p.channel;
   const b: Base = { strategy: 'channel', symbol: ctx.symbol, cols, i };
   const ch = detectChannel(cols, i, s.lookbackCandles);
-  if (!ch) return insufficient(b, `${i + 1} ${cols.interval} candles, need ${s.lookbackCandles} with a non-zero range`);
+  if (!ch) return { insufficient: insufficient(b, `${i + 1} ${cols.interval} candles, need ${s.lookbackCandles} with a non-zero range`) };
   const zone = s.entryZonePct / 100;
   const checks: Check[] = [
     atLeast('strength', ch.strength, s.minStrength, false, 1 - s.minStrength || 1, (ok) =>
@@ -445,7 +505,7 @@ export function evaluateChannelAt(p: PreparedSwing, i: number, ctx: SwingContext
     channelStrength: round(ch.strength, 6),
     channelPosition: round(ch.position, 6),
   };
-  return finish(b, p.cfg, ctx, checks, features, () => [cols.close[i] as number], s.timeExitMs);
+  return { b, checks, features, entries: () => [cols.close[i] as number], maxHoldMs: s.timeExitMs };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -457,25 +517,52 @@ interface SwingEvaluation {
   notes: string[];
 }
 
+/** The index a setup is evaluated at (its last candle closed by `asOf`), or why it is not evaluated. */
+function setupIndex(name: string, enabled: boolean, cols: CandleColumns | undefined, asOf: number): number | string {
+  if (!enabled) return `${name}: disabled`;
+  if (!cols) return `${name}: no candles`;
+  const i = lastClosedIndex(cols, asOf);
+  if (i < 0) return `${name}: no ${cols.interval} candle closed by as-of`;
+  const age = asOf - closeTimeAt(cols, i);
+  if (age > MAX_STALE_INTERVALS * INTERVAL_MS[cols.interval]) {
+    return `${name}: stale data (last ${cols.interval} candle closed ${Math.round(age / 60_000)} min before as-of)`;
+  }
+  return i;
+}
+
+/** Each setup with its strategy id, enabled flag, candles and per-index checks (evaluateSwingAt and swingReadinessAt walk it alike). */
+function setupTable(p: PreparedSwing): Array<{ name: SwingSetup; strategy: SwingStrategyId; enabled: boolean; cols: CandleColumns | undefined; checks: (i: number, ctx: SwingContext) => SetupChecks }> {
+  const setups = p.cfg.setups;
+  return [
+    { name: 'DCA', strategy: 'dca', enabled: setups.DCA.enabled, cols: p.dca?.cols, checks: (i, ctx) => dcaChecks(p, i, ctx) },
+    { name: 'SWING', strategy: 'swing_breakout', enabled: setups.SWING.enabled, cols: p.breakout?.cols, checks: (i, ctx) => breakoutChecks(p, i, ctx) },
+    { name: 'CHANNEL', strategy: 'channel', enabled: setups.CHANNEL.enabled, cols: p.channel?.cols, checks: (i, ctx) => channelChecks(p, i, ctx) },
+  ];
+}
+
 /** Every enabled setup on its last candle closed by `asOf` (production and the backtester). */
 export function evaluateSwingAt(p: PreparedSwing, asOf: number, ctx: SwingContext): SwingEvaluation {
   const out: SwingEvaluation = { decisions: [], notes: [] };
-  const setups = p.cfg.setups;
-  const run = (name: string, enabled: boolean, cols: CandleColumns | undefined, fn: (i: number) => SwingScan) => {
-    if (!enabled) return void out.notes.push(`${name}: disabled`);
-    if (!cols) return void out.notes.push(`${name}: no candles`);
-    const i = lastClosedIndex(cols, asOf);
-    if (i < 0) return void out.notes.push(`${name}: no ${cols.interval} candle closed by as-of`);
-    const age = asOf - closeTimeAt(cols, i);
-    if (age > MAX_STALE_INTERVALS * INTERVAL_MS[cols.interval]) {
-      return void out.notes.push(`${name}: stale data (last ${cols.interval} candle closed ${Math.round(age / 60_000)} min before as-of)`);
-    }
-    out.decisions.push(fn(i));
-  };
-  run('DCA', setups.DCA.enabled, p.dca?.cols, (i) => evaluateDcaAt(p, i, ctx));
-  run('SWING', setups.SWING.enabled, p.breakout?.cols, (i) => evaluateBreakoutAt(p, i, ctx));
-  run('CHANNEL', setups.CHANNEL.enabled, p.channel?.cols, (i) => evaluateChannelAt(p, i, ctx));
+  for (const t of setupTable(p)) {
+    const i = setupIndex(t.name, t.enabled, t.cols, asOf);
+    if (typeof i === 'string') out.notes.push(i);
+    else out.decisions.push(decisionOfChecks(t.checks(i, ctx), p.cfg, ctx));
+  }
   return out;
+}
+
+/**
+ * Readiness of every setup as evaluateSwingAt would evaluate it at `asOf` (the same index, the same
+ * checks); `readiness` null with the note when the setup is not evaluated (disabled in config, no or
+ * stale candles). Disabled setups are still computed when they have candles (`enabled` false), so the
+ * page can show how close they would be.
+ */
+export function swingReadinessAt(p: PreparedSwing, asOf: number, ctx: SwingContext): Array<{ strategy: SwingStrategyId; enabled: boolean; readiness: StrategyReadinessAt | null; note?: string }> {
+  return setupTable(p).map((t) => {
+    const i = setupIndex(t.name, true, t.cols, asOf);
+    if (typeof i === 'string') return { strategy: t.strategy, enabled: t.enabled, readiness: null, note: i };
+    return { strategy: t.strategy, enabled: t.enabled, readiness: readinessOfChecks(t.checks(i, ctx)) };
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

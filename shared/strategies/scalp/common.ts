@@ -17,6 +17,7 @@ import type { Direction, ScanDecision } from '../../model/trading.js';
 import type { BookSample } from '../exhaustion.js';
 import type { LevelSet } from '../levels.js';
 import type { CandleSeries } from '../series.js';
+import type { StrategyReadinessAt } from '../readiness.js';
 
 /** The forming (not yet closed) 1m candle as a 15 s snapshot saw it. */
 export interface FormingCandle {
@@ -63,6 +64,8 @@ export interface ScalpStrategy<C extends ScalpStrategyConfig, P extends Prepared
   readonly id: ScalpStrategyId;
   prepare(series: CandleSeries, cfg: C, cache?: IndicatorCache): P;
   evaluateAt(prepared: P, i: number, ctx?: EvalContext): ScalpDecision | null;
+  /** Each condition evaluateAt checks at i, its value, threshold and verdict (shared/strategies/readiness.ts). */
+  readinessAt(prepared: P, i: number, ctx?: EvalContext): StrategyReadinessAt;
 }
 
 /**

@@ -55,8 +55,12 @@ import {
   type ScalpDecision,
   type ScalpStrategy,
 } from './common.js';
+import type { ReadinessCondition, ReadinessSide } from '../../dashboard/api.js';
+import { flagCondition, numericCondition, readinessSide, type StrategyReadinessAt } from '../readiness.js';
 
 const STRATEGY = 'levels_exhaustion' as const;
+/** RSI's neutral line: where readiness counts the RSI check's progress from. */
+const RSI_NEUTRAL = 50;
 /** Number of exhaustion checks (RSI, low volume, double wick, order-book flip). */
 const EXHAUSTION_CHECK_COUNT = 4;
 
@@ -157,22 +161,38 @@ interface ExhaustionChecks {
   hits: number;
 }
 
+/** What both `evaluateAt` and `readinessAt` decide on: the evaluated point and the level price is at. */
+interface LevelsAnalysis {
+  ts: number;
+  candleTime: number;
+  price: number;
+  set: LevelSet;
+  level: LevelHit | null;
+}
+
+function analyse(p: LevelsExhaustionPrepared, i: number, ctx?: EvalContext): LevelsAnalysis {
+  const forming = ctx?.forming;
+  const { ts, candleTime } = evaluationPoint(p.series, i, forming);
+  const price = forming ? forming.close : (p.series.close[i] as number);
+  const set = ctx?.levels ?? p.levels.at(i);
+  return { ts, candleTime, price, set, level: levelAt(set, price, ts, p.cfg.levels.proximityPct) };
+}
+
 function evaluateAt(p: LevelsExhaustionPrepared, i: number, ctx?: EvalContext): ScalpDecision | null {
+  // 1. At a level? The level's kind gives the direction.
+  const a = analyse(p, i, ctx);
+  if (!a.level) return null;
+  // 2. Exhaustion checks for that direction.
+  return decisionOf(p, i, ctx, a, a.level, exhaustionChecks(p, i, a.level.kind === 'resistance' ? 'SHORT' : 'LONG', a.ts, ctx));
+}
+
+function decisionOf(p: LevelsExhaustionPrepared, i: number, ctx: EvalContext | undefined, a: LevelsAnalysis, level: LevelHit, checks: ExhaustionChecks): ScalpDecision | null {
+  if (checks.hits === 0) return null;
   const s = p.series;
   const cfg = p.cfg;
   const forming = ctx?.forming;
-  const { ts, candleTime } = evaluationPoint(s, i, forming);
-  const price = forming ? forming.close : (s.close[i] as number);
-
-  // 1. At a level?
-  const level = levelAt(ctx?.levels ?? p.levels.at(i), price, ts, cfg.levels.proximityPct);
-  if (!level) return null;
+  const { ts, candleTime, price } = a;
   const direction: Direction = level.kind === 'resistance' ? 'SHORT' : 'LONG';
-
-  // 2. Exhaustion checks for that direction.
-  const checks = exhaustionChecks(p, i, direction, ts, ctx);
-  if (checks.hits === 0) return null;
-
   const levelDistancePct = ((price - level.price) / level.price) * 100;
   const atrNow = p.atr[i] as number;
   const reasons = [
@@ -194,6 +214,111 @@ function evaluateAt(p: LevelsExhaustionPrepared, i: number, ctx?: EvalContext): 
     features: decisionFeatures(forming !== undefined, direction, level, levelDistancePct, checks, atrNow, cfg, proposal),
     proposal,
   };
+}
+
+/**
+ * Readiness at index i (the dashboard's Strategies page), from the same analysis and checks as
+ * `evaluateAt`: per side (SHORT at a resistance, LONG at a support) the distance to the nearest level
+ * of that kind (met when it is THE level price is at: the nearest one within the proximity), the four
+ * exhaustion checks for that direction (each shown, counted by `exhaustion_checks`: hits >= minChecks)
+ * and (ATR exits) an ATR. A side has every required condition met exactly when evaluateAt is a TAKE in
+ * that direction. Without book samples the order-book flip is `unavailable` (never hits), as in
+ * evaluateAt.
+ */
+export function readinessAt(p: LevelsExhaustionPrepared, i: number, ctx?: EvalContext): StrategyReadinessAt {
+  const a = analyse(p, i, ctx);
+  const short = exhaustionChecks(p, i, 'SHORT', a.ts, ctx);
+  const long = exhaustionChecks(p, i, 'LONG', a.ts, ctx);
+  const d = a.level ? decisionOf(p, i, ctx, a, a.level, a.level.kind === 'resistance' ? short : long) : null;
+  return {
+    decision: d ? d.decision : null,
+    direction: d ? d.direction : null,
+    asOf: a.ts,
+    sides: [levelSide(p, i, a, 'SHORT', short), levelSide(p, i, a, 'LONG', long)],
+  };
+}
+
+/** Distance in % from price to the nearest level of `kind` (horizontal or trend line at ts), any distance; NaN when none. */
+function nearestOfKind(set: LevelSet, price: number, ts: number, kind: LevelKind): { distancePct: number; source: string; price: number } | null {
+  let best: { distancePct: number; source: string; price: number } | null = null;
+  const consider = (lp: number, source: string) => {
+    if (!(lp > 0)) return;
+    const dist = (Math.abs(price - lp) / lp) * 100;
+    if (!best || dist < best.distancePct) best = { distancePct: dist, source, price: lp };
+  };
+  for (const l of set.horizontal) if (l.kind === kind) consider(l.price, 'horizontal');
+  for (const line of set.trendLines) if (line.kind === kind) consider(trendLineValueAt(line, ts), `trendline_${line.side}`);
+  return best;
+}
+
+function levelSide(p: LevelsExhaustionPrepared, i: number, a: LevelsAnalysis, direction: Direction, c: ExhaustionChecks): ReadinessSide {
+  const cfg = p.cfg;
+  const ex = cfg.exhaustion;
+  const kind: LevelKind = direction === 'SHORT' ? 'resistance' : 'support';
+  const near = nearestOfKind(a.set, a.price, a.ts, kind);
+  const atIt = a.level !== null && a.level.kind === kind;
+  const other = a.level !== null && !atIt ? ` (a nearer ${a.level.kind} is the level price is at)` : '';
+  const group = 'exhaustion_checks';
+  const flip = c.cFlip;
+  const conditions: ReadinessCondition[] = [
+    numericCondition({
+      id: 'at_level',
+      label: near ? `distance to the nearest ${kind} (${near.source} ${round(near.price)}), %${other}` : `no ${kind} level`,
+      value: near ? near.distancePct : null,
+      threshold: cfg.levels.proximityPct,
+      comparator: '<=',
+      met: atIt,
+    }),
+    numericCondition({
+      id: 'rsi',
+      label: `RSI(${ex.rsi.period}) ${direction === 'SHORT' ? 'above overbought' : 'below oversold'}`,
+      value: c.rsiNow,
+      threshold: c.cRsi.threshold,
+      comparator: direction === 'SHORT' ? '>' : '<',
+      met: c.cRsi.hit,
+      partOf: group,
+      from: RSI_NEUTRAL,
+    }),
+    numericCondition({
+      id: 'low_volume',
+      label: `volume x EMA${ex.lowVolume.emaPeriod} of the candles before`,
+      value: c.cVol.value,
+      threshold: c.cVol.threshold,
+      comparator: '<',
+      met: c.cVol.hit,
+      partOf: group,
+    }),
+    numericCondition({
+      id: 'double_wick',
+      label: `${direction === 'SHORT' ? 'highs' : 'lows'} of two wicks within the last ${ex.doubleWick.lookbackCandles} candles, % apart`,
+      value: c.cWick.value,
+      threshold: c.cWick.threshold,
+      comparator: '<=',
+      met: c.cWick.hit,
+      partOf: group,
+    }),
+    flip === UNAVAILABLE
+      ? flagCondition('book_flip', 'order-book flip (no book samples: unavailable)', false, UNAVAILABLE, group)
+      : numericCondition({
+          id: 'book_flip',
+          label: `order-book imbalance flip over ${Math.round(ex.orderBookFlip.windowMs / 1000)} s`,
+          value: flip.value,
+          threshold: flip.threshold,
+          comparator: '>=',
+          met: flip.hit,
+          partOf: group,
+        }),
+    numericCondition({
+      id: group,
+      label: `exhaustion checks hit (of ${EXHAUSTION_CHECK_COUNT})`,
+      value: c.hits,
+      threshold: ex.minChecks,
+      comparator: '>=',
+      met: c.hits >= ex.minChecks,
+    }),
+  ];
+  if (cfg.exits.mode === 'atr') conditions.push(flagCondition('atr_exits', `ATR(${cfg.exits.atr.period}) available for the exits`, (p.atr[i] as number) > 0));
+  return readinessSide(direction, conditions);
 }
 
 /** The nearest level within `prox` % of price: a horizontal level, or a trend line closer than it. */
@@ -318,4 +443,5 @@ export const levelsExhaustion: ScalpStrategy<LevelsExhaustionConfig, LevelsExhau
   id: STRATEGY,
   prepare,
   evaluateAt,
+  readinessAt,
 };

@@ -40,8 +40,12 @@ import {
   type ScalpDecision,
   type ScalpStrategy,
 } from './common.js';
+import type { ReadinessCondition, ReadinessSide } from '../../dashboard/api.js';
+import { flagCondition, infoCondition, numericCondition, readinessSide, type StrategyReadinessAt } from '../readiness.js';
 
 const STRATEGY = 'v52_divergence' as const;
+/** RSI's neutral line: where readiness counts an RSI condition's progress from. */
+const RSI_NEUTRAL = 50;
 
 /** Pivot links: `last[i]` = newest pivot confirmed by candle i (-1 if none), `prev[j]` = pivot before j. */
 interface PivotIndex {
@@ -174,24 +178,61 @@ interface Setup {
   reasons: string[];
 }
 
+/**
+ * Everything both `evaluateAt` and `readinessAt` decide on at index i: the evaluated point and the
+ * divergence search's results (the one search, run once). `warm` is false while RSI(E) is not
+ * computable (no search then).
+ */
+interface V52Analysis {
+  ts: number;
+  candleTime: number;
+  pt: EvalPoint;
+  warm: boolean;
+  bearPivot: number;
+  bullPivot: number;
+  bearPriceOnly: number;
+  bullPriceOnly: number;
+  atrNow: number;
+}
+
+function analyse(p: V52Prepared, i: number, ctx?: EvalContext): V52Analysis {
+  const { ts, candleTime } = evaluationPoint(p.series, i, ctx?.forming);
+  const pt = evalPoint(p, i, ctx);
+  const atrNow = p.atr[i] as number;
+  if (Number.isNaN(pt.rsiE)) return { ts, candleTime, pt, warm: false, bearPivot: -1, bullPivot: -1, bearPriceOnly: -1, bullPriceOnly: -1, atrNow };
+  searchDivergence(bear, true, p, i, pt.e, pt.high, pt.rsiE);
+  searchDivergence(bull, false, p, i, pt.e, pt.low, pt.rsiE);
+  return {
+    ts,
+    candleTime,
+    pt,
+    warm: true,
+    bearPivot: bear.pivot,
+    bullPivot: bull.pivot,
+    bearPriceOnly: bear.priceOnlyPivot,
+    bullPriceOnly: bull.priceOnlyPivot,
+    atrNow,
+  };
+}
+
 function evaluateAt(p: V52Prepared, i: number, ctx?: EvalContext): ScalpDecision | null {
+  return decisionOf(p, analyse(p, i, ctx), ctx);
+}
+
+/** The decision of an analysis (null: warm-up, or no divergence and no spike at a price-only extreme). */
+function decisionOf(p: V52Prepared, a: V52Analysis, ctx?: EvalContext): ScalpDecision | null {
+  if (!a.warm) return null;
   const s = p.series;
   const cfg = p.cfg;
   const forming = ctx?.forming;
-  const { ts, candleTime } = evaluationPoint(s, i, forming);
-  const pt = evalPoint(p, i, ctx);
-  if (Number.isNaN(pt.rsiE)) return null;
-
-  searchDivergence(bear, true, p, i, pt.e, pt.high, pt.rsiE);
-  searchDivergence(bull, false, p, i, pt.e, pt.low, pt.rsiE);
-  const hasBear = bear.pivot >= 0;
-  const hasBull = bull.pivot >= 0;
-  const priceOnly = !hasBear && !hasBull && (bear.priceOnlyPivot >= 0 || bull.priceOnlyPivot >= 0);
+  const { ts, candleTime, pt, atrNow } = a;
+  const hasBear = a.bearPivot >= 0;
+  const hasBull = a.bullPivot >= 0;
+  const priceOnly = !hasBear && !hasBull && (a.bearPriceOnly >= 0 || a.bullPriceOnly >= 0);
   if (!hasBear && !hasBull && !(pt.spike && priceOnly)) return null;
 
-  const setup = divergenceSetup(p, pt, hasBear, hasBull, priceOnly);
+  const setup = divergenceSetup(p, a, priceOnly);
   const { direction, pivot, reasons } = setup;
-  const atrNow = p.atr[i] as number;
   const { decision, proposal } = decideOnDivergence(hasBear, hasBull, pt, direction, cfg, atrNow, reasons);
   return {
     signalId: signalIdFor(STRATEGY, s.symbol, candleTime, forming),
@@ -224,6 +265,117 @@ function evaluateAt(p: V52Prepared, i: number, ctx?: EvalContext): ScalpDecision
   };
 }
 
+/**
+ * Readiness at index i (the dashboard's Strategies page), from the same analysis as `evaluateAt`:
+ * per side (SHORT = bearish, LONG = bullish) the swing pivot's RSI beyond overbought / oversold, the
+ * new extreme beyond it, the RSI divergence, the volume spike, no divergence the other way at once,
+ * and (ATR exits) an ATR. The pivot shown is the one the search found, else the candidate pivot
+ * within the look-back meeting most of the three pivot conditions (the newest on a tie). A side has
+ * every required condition met exactly when evaluateAt is a TAKE in that direction.
+ */
+export function readinessAt(p: V52Prepared, i: number, ctx?: EvalContext): StrategyReadinessAt {
+  const a = analyse(p, i, ctx);
+  const d = decisionOf(p, a, ctx);
+  const sides = [divergenceSide(p, i, a, true), divergenceSide(p, i, a, false)];
+  const out: StrategyReadinessAt = { decision: d ? d.decision : null, direction: d ? d.direction : null, asOf: a.ts, sides };
+  if (!a.warm) out.note = `RSI(${p.cfg.divergence.rsiPeriod}) not computable yet (warm-up)`;
+  return out;
+}
+
+/** The candidate pivot of a side (see readinessAt) and its three pivot checks. */
+interface PivotCandidate {
+  pivot: number;
+  rsiBeyond: boolean;
+  newExtreme: boolean;
+  diverges: boolean;
+  /** The extreme E must reach: the pivot's and every candle's after it. */
+  extremeToBeat: number;
+}
+
+function pivotCandidate(p: V52Prepared, i: number, a: V52Analysis, bearish: boolean): PivotCandidate | null {
+  const d = p.cfg.divergence;
+  const { e, rsiE } = a.pt;
+  const ext = bearish ? a.pt.high : a.pt.low;
+  const prices = bearish ? p.series.high : p.series.low;
+  const idx = bearish ? p.pivotHighs : p.pivotLows;
+  const found = bearish ? a.bearPivot : a.bullPivot;
+  let best: PivotCandidate | null = null;
+  let bestScore = -1;
+  let between = bearish ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+  let k = e - 1;
+  for (let j = idx.last[i] as number; j >= 0 && e - j <= d.lookbackCandles; j = idx.prev[j] as number) {
+    for (; k > j; k--) between = bearish ? Math.max(between, prices[k] as number) : Math.min(between, prices[k] as number);
+    const pj = prices[j] as number;
+    const rj = p.rsi[j] as number;
+    const c: PivotCandidate = {
+      pivot: j,
+      rsiBeyond: bearish ? rj > d.overbought : rj < d.oversold,
+      newExtreme: bearish ? ext > pj && ext >= between : ext < pj && ext <= between,
+      diverges: a.warm && (bearish ? rsiE <= rj - d.minRsiDelta : rsiE >= rj + d.minRsiDelta),
+      extremeToBeat: bearish ? Math.max(pj, between) : Math.min(pj, between),
+    };
+    if (j === found) return c;
+    const score = (c.rsiBeyond ? 1 : 0) + (c.newExtreme ? 1 : 0) + (c.diverges ? 1 : 0);
+    if (score > bestScore) {
+      best = c;
+      bestScore = score;
+    }
+  }
+  return best;
+}
+
+function divergenceSide(p: V52Prepared, i: number, a: V52Analysis, bearish: boolean): ReadinessSide {
+  const cfg = p.cfg;
+  const d = cfg.divergence;
+  const c = pivotCandidate(p, i, a, bearish);
+  const rj = c ? (p.rsi[c.pivot] as number) : null;
+  const swing = bearish ? 'swing high' : 'swing low';
+  const other = bearish ? a.bullPivot >= 0 : a.bearPivot >= 0;
+  const conditions: ReadinessCondition[] = [
+    numericCondition({
+      id: 'pivot_rsi',
+      label: c
+        ? `RSI(${d.rsiPeriod}) at the ${swing} ${a.pt.e - c.pivot} candles ago ${bearish ? 'above overbought' : 'below oversold'}`
+        : `no confirmed ${swing} in the last ${d.lookbackCandles} candles`,
+      value: rj,
+      threshold: bearish ? d.overbought : d.oversold,
+      comparator: bearish ? '>' : '<',
+      met: c !== null && c.rsiBeyond,
+      from: RSI_NEUTRAL,
+    }),
+    numericCondition({
+      id: 'new_extreme',
+      label: bearish ? 'high beyond the swing high and every high since' : 'low beyond the swing low and every low since',
+      value: c ? (bearish ? a.pt.high : a.pt.low) : null,
+      threshold: c ? c.extremeToBeat : Number.NaN,
+      comparator: bearish ? '>' : '<',
+      met: c !== null && c.newExtreme,
+      ...(c && a.atrNow > 0 ? { from: bearish ? c.extremeToBeat - a.atrNow : c.extremeToBeat + a.atrNow } : {}),
+    }),
+    numericCondition({
+      id: 'rsi_divergence',
+      label: `RSI(${d.rsiPeriod}) now ${bearish ? 'below' : 'above'} the pivot's RSI ${bearish ? '-' : '+'} ${d.minRsiDelta}`,
+      value: c && a.warm ? a.pt.rsiE : null,
+      threshold: rj === null ? Number.NaN : bearish ? rj - d.minRsiDelta : rj + d.minRsiDelta,
+      comparator: bearish ? '<=' : '>=',
+      met: c !== null && c.diverges,
+      from: RSI_NEUTRAL,
+    }),
+    numericCondition({
+      id: 'volume_spike',
+      label: `volume x EMA${cfg.volumeSpike.emaPeriod} of the candles before`,
+      value: a.pt.volumeRatio,
+      threshold: cfg.volumeSpike.minRatio,
+      comparator: '>=',
+      met: a.pt.spike,
+    }),
+    flagCondition('one_direction', `no ${bearish ? 'bullish' : 'bearish'} divergence at the same time`, a.warm && !other, other ? `${bearish ? 'bullish' : 'bearish'} divergence too` : !other),
+  ];
+  if (cfg.exits.mode === 'atr') conditions.push(flagCondition('atr_exits', `ATR(${cfg.exits.atr.period}) available for the exits`, a.atrNow > 0));
+  conditions.push(infoCondition('pivot_age', `candles since the ${swing} (look-back ${d.lookbackCandles})`, c ? a.pt.e - c.pivot : null));
+  return readinessSide(bearish ? 'SHORT' : 'LONG', conditions);
+}
+
 /** Prices, volume ratio (spike?) and RSI of the closed candle i or of the forming candle. */
 function evalPoint(p: V52Prepared, i: number, ctx?: EvalContext): EvalPoint {
   const s = p.series;
@@ -243,7 +395,10 @@ function evalPoint(p: V52Prepared, i: number, ctx?: EvalContext): EvalPoint {
 }
 
 /** The divergence found (bearish, bullish, both, or a price-only new extreme) and its reasons, then the volume's. */
-function divergenceSetup(p: V52Prepared, pt: EvalPoint, hasBear: boolean, hasBull: boolean, priceOnly: boolean): Setup {
+function divergenceSetup(p: V52Prepared, a: V52Analysis, priceOnly: boolean): Setup {
+  const pt = a.pt;
+  const hasBear = a.bearPivot >= 0;
+  const hasBull = a.bullPivot >= 0;
   const s = p.series;
   const { e, rsiE } = pt;
   const cfg = p.cfg;
@@ -253,7 +408,7 @@ function divergenceSetup(p: V52Prepared, pt: EvalPoint, hasBear: boolean, hasBul
   let pivot = -1;
   let pivotIsHigh = true;
   if (hasBear) {
-    pivot = bear.pivot;
+    pivot = a.bearPivot;
     direction = 'SHORT';
     reasons.push(
       `bearish RSI divergence: high ${pt.high} > pivot high ${s.high[pivot]} (${candleLag(e, pivot)} candles ago) while RSI(${d.rsiPeriod}) ${round(rsiE)} <= ${round(p.rsi[pivot] as number)} - ${d.minRsiDelta}`,
@@ -261,17 +416,17 @@ function divergenceSetup(p: V52Prepared, pt: EvalPoint, hasBear: boolean, hasBul
   }
   if (hasBull) {
     if (!hasBear) {
-      pivot = bull.pivot;
+      pivot = a.bullPivot;
       pivotIsHigh = false;
     }
     direction = hasBear ? null : 'LONG';
     reasons.push(
-      `bullish RSI divergence: low ${pt.low} < pivot low ${s.low[bull.pivot]} (${candleLag(e, bull.pivot)} candles ago) while RSI(${d.rsiPeriod}) ${round(rsiE)} >= ${round(p.rsi[bull.pivot] as number)} + ${d.minRsiDelta}`,
+      `bullish RSI divergence: low ${pt.low} < pivot low ${s.low[a.bullPivot]} (${candleLag(e, a.bullPivot)} candles ago) while RSI(${d.rsiPeriod}) ${round(rsiE)} >= ${round(p.rsi[a.bullPivot] as number)} + ${d.minRsiDelta}`,
     );
   }
   if (priceOnly) {
-    const bearish = bear.priceOnlyPivot >= 0;
-    pivot = bearish ? bear.priceOnlyPivot : bull.priceOnlyPivot;
+    const bearish = a.bearPriceOnly >= 0;
+    pivot = bearish ? a.bearPriceOnly : a.bullPriceOnly;
     pivotIsHigh = bearish;
     reasons.push(
       `${bearish ? 'higher high' : 'lower low'} beyond the pivot ${candleLag(e, pivot)} candles ago, but RSI(${d.rsiPeriod}) ${round(rsiE)} does not diverge from ${round(p.rsi[pivot] as number)} by ${d.minRsiDelta}`,
@@ -323,4 +478,5 @@ export const v52Divergence: ScalpStrategy<V52DivergenceConfig, V52Prepared> = {
   id: STRATEGY,
   prepare,
   evaluateAt,
+  readinessAt,
 };

@@ -19,6 +19,8 @@
  *   take_profit_moved (owner)         -> cancel the working take profits t{k} / g{k}, then a PostOnly
  *                                        reduceOnly limit `t{k}r{n}` at the new level for what each lot
  *                                        still holds (nothing for a lot whose take profit filled)
+ *   stop_loss_moved (owner)           -> nothing on the exchange (stops are core decisions on candles:
+ *                                        exit_decided stop_loss); the ledger records the new level
  *   anything else                     -> nothing
  *
  * and the exchange's order statuses into core transitions (through TradingStore, idempotent):
@@ -434,6 +436,9 @@ function applyCoreEvent(g: LiveGroup, e: TradeEvent, mark: number | undefined, n
     case 'take_profit_moved':
       // owner "move TP": cancel the resting take profits, re-place each lot's remainder at the new level
       return moveTakeProfit(g, e.to, e.eventId, now);
+    case 'stop_loss_moved':
+      // owner "move SL": no exchange order rests at the stop (the core decides stops on candles): record the level only
+      return g.stopLoss === e.to ? g : { ...g, stopLoss: e.to, updatedAt: now };
     case 'entry_timeout':
       // the core ended entries; when the group left the core, nothing may stay open live (safety net)
       return e.positionRemains ? g : flattenOrphan(g, mark, 'the core dropped the group', now, out);
