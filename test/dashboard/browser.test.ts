@@ -163,8 +163,10 @@ describe('the dashboard in Chromium over a replayed day', () => {
 
     // the paper book
     await expect.poll(async () => (await world.trading()).state.account.positions.find((p) => p.groupId === position!.groupId)?.takeProfit, { timeout: 15_000 }).toBe(price);
-    // the chat: the owner is told, with the new level as the bot prints prices
-    await expect.poll(() => world.chatTexts(OWNER.id).slice(chatBefore).join('\n'), { timeout: 15_000 }).toContain(fmtPrice(price));
+    // the chat: the owner is told (the execution's owner_command confirmation), with the new level
+    const told = () => world.chatTexts(OWNER.id).slice(chatBefore).find((t) => /take profit/i.test(t) && t.includes(position!.symbol) && (t.includes(String(price)) || t.includes(fmtPrice(price))));
+    await expect.poll(told, { timeout: 15_000 }).toBeDefined();
+    expect(told()).toMatch(/applied/i);
     // the page, by its own polling
     await expect.poll(() => card.locator('[data-field="takeProfit"]').textContent(), { timeout: 10_000 }).toBe(fmtPrice(price));
     await page.screenshot({ path: screenshotPath('paper-tp-moved'), fullPage: true });
