@@ -18,6 +18,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
+import type { PaperView } from '../../shared/dashboard/api.js';
 import type { DocData } from '../../shared/ports/state.js';
 import { userPath } from '../../shared/state-paths.js';
 import { fmtPrice } from '../../shared/telegram/html.js';
@@ -152,8 +153,17 @@ describe('the dashboard in Chromium over a replayed day', () => {
     const card = page.locator(`article.position[data-group="${position!.groupId}"]`);
     const slider = card.locator('input[data-action="move_tp"]');
     expect(await slider.count()).toBe(1);
-    // a slider position away from the current TP
+    // the slider spans exactly the bounds the server gives the position (PositionView.bounds)
+    const token = await page.evaluate(() => (globalThis as unknown as { sessionStorage: { getItem(k: string): string | null } }).sessionStorage.getItem('cst.dashboard.session'));
+    const view = (await (await fetch(`${world.url}/api/paper`, { headers: { authorization: `Bearer ${token}` } })).json()) as PaperView;
+    const bounds = view.positions.find((p) => p.groupId === position!.groupId)?.bounds.takeProfit;
+    expect(bounds).toBeTruthy();
     const current = Number(await slider.inputValue());
+    await slider.fill('0');
+    expect(Number(await slider.getAttribute('data-price'))).toBe(bounds!.min);
+    await slider.fill(await slider.getAttribute('max') as string);
+    expect(Number(await slider.getAttribute('data-price'))).toBe(bounds!.max);
+    // a slider position away from the current TP
     await slider.fill(String(current > 500 ? current - 300 : current + 300));
     const price = Number(await slider.getAttribute('data-price'));
     expect(Number.isFinite(price)).toBe(true);

@@ -647,12 +647,26 @@ function candleChart(key, symbol, groupId) {
   const markers = LightweightCharts.createSeriesMarkers(candles, []);
   /** @type {import('lightweight-charts').IPriceLine[]} */
   let priceLines = [];
+  /** The group's entry / TP / SL: always inside the price scale (price lines alone do not widen it). */
+  /** @type {number[]} */
+  let mustShow = [];
+  candles.applyOptions({
+    autoscaleInfoProvider: (/** @type {() => import('lightweight-charts').AutoscaleInfo | null} */ original) => {
+      const r = original();
+      if (!r?.priceRange || mustShow.length === 0) return r;
+      return {
+        ...r,
+        priceRange: { minValue: Math.min(r.priceRange.minValue, ...mustShow), maxValue: Math.max(r.priceRange.maxValue, ...mustShow) },
+      };
+    },
+  });
   let fitted = false;
   /** @param {ChartView} v */
   const update = (v) => {
     const bars = v.candles.map((c) => ({ time: /** @type {import('lightweight-charts').UTCTimestamp} */ (c.time), open: c.open, high: c.high, low: c.low, close: c.close }));
     const precision = precisionFor(v.candles.at(-1)?.close ?? v.lines[0]?.price ?? 1);
     candles.applyOptions({ priceFormat: { type: 'price', precision, minMove: 10 ** -precision } });
+    mustShow = v.lines.map((l) => l.price);
     candles.setData(bars);
     for (const l of priceLines) candles.removePriceLine(l);
     priceLines = [
@@ -808,12 +822,14 @@ function confirmButton(label, confirmLabel, data, run) {
 }
 
 /**
- * The price a slider position stands for: linear between the bounds, 7 significant digits, clamped
- * (the server accepts the bounds inclusively).
+ * The price a slider position stands for: the bounds at its ends, linear in between with 7 significant
+ * digits, clamped (the server accepts the bounds inclusively).
  * @param {LevelBounds} b
  * @param {number} step 0..SLIDER_STEPS
  */
 function sliderPrice(b, step) {
+  if (step <= 0) return b.min;
+  if (step >= SLIDER_STEPS) return b.max;
   const p = Number((b.min + ((b.max - b.min) * step) / SLIDER_STEPS).toPrecision(7));
   return Math.min(b.max, Math.max(b.min, p));
 }
