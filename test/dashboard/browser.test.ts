@@ -184,6 +184,21 @@ describe('the dashboard in Chromium over a replayed day', () => {
     await context.close();
   }, 90_000);
 
+  it('the owner pauses and resumes trading from the page: the paper book follows, the page shows it', async () => {
+    const { context, page, problems } = await openAs(OWNER);
+    const paused = async () => (await world.trading()).state.control?.paused ?? false;
+    expect(await paused()).toBe(false);
+    await page.click('button[data-action="pause"]');
+    await expect.poll(paused, { timeout: 15_000 }).toBe(true);
+    await page.waitForSelector('button[data-action="resume"]', { timeout: 10_000 });
+    expect(await page.textContent('#account h2')).toContain('paused');
+    await page.click('button[data-action="resume"]');
+    await expect.poll(paused, { timeout: 15_000 }).toBe(false);
+    await page.waitForSelector('button[data-action="pause"]', { timeout: 10_000 });
+    expect(problems).toEqual([]);
+    await context.close();
+  }, 60_000);
+
   it('a member (login link) sees every page and no action control, and is refused an action', async () => {
     const { context, page, problems } = await newPage(browser);
     await page.goto(await world.loginLink(MEMBER));
