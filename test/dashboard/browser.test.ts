@@ -282,4 +282,28 @@ describe('the dashboard in Chromium over a replayed day', () => {
     expect(problems).toEqual([]);
     await context.close();
   }, 90_000);
+
+  // Last: it closes the day's open position.
+  it('the owner closes a position with two taps: the paper book closes it, the chat is told, the page drops it', async () => {
+    const { context, page, problems } = await openAs(OWNER);
+    const before = await world.trading();
+    const position = before.state.account.positions[0]!;
+    const card = page.locator(`article.position[data-group="${position.groupId}"]`);
+    const close = card.locator('button[data-action="close"]');
+    const chatBefore = world.chatTexts(OWNER.id).length;
+    await close.click();
+    // one tap only arms the button: nothing is sent
+    expect(await close.textContent()).toMatch(/again/i);
+    await page.waitForTimeout(500);
+    expect((await world.trading()).state.account.positions.some((p) => p.groupId === position.groupId)).toBe(true);
+    await close.click();
+    await expect.poll(async () => (await world.trading()).state.account.positions.some((p) => p.groupId === position.groupId), { timeout: 15_000 }).toBe(false);
+    await expect
+      .poll(() => world.chatTexts(OWNER.id).slice(chatBefore).some((t) => t.includes(position.symbol) && /clos/i.test(t)), { timeout: 15_000 })
+      .toBe(true);
+    await expect.poll(() => page.locator(`article.position[data-group="${position.groupId}"]`).count(), { timeout: 10_000 }).toBe(0);
+    await page.screenshot({ path: screenshotPath('paper-closed'), fullPage: true });
+    expect(problems).toEqual([]);
+    await context.close();
+  }, 60_000);
 });
