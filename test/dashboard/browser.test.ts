@@ -132,7 +132,7 @@ describe('the dashboard in Chromium over a replayed day', () => {
     await context.close();
   }, 120_000);
 
-  it('polls with If-None-Match: an unchanged view costs a 304', async () => {
+  it('polls with If-None-Match (an unchanged view costs a 304) and survives a reload', async () => {
     const { context, page, problems } = await openAs(OWNER);
     const statuses: number[] = [];
     page.on('response', (r) => {
@@ -141,6 +141,10 @@ describe('the dashboard in Chromium over a replayed day', () => {
     await page.waitForTimeout(4_000);
     expect(statuses.length).toBeGreaterThanOrEqual(2);
     expect(statuses).toContain(304);
+    // a reload keeps the session (sessionStorage, checked with api/me): no credential needed again
+    await page.reload();
+    await waitReady(page, 'paper');
+    expect(page.url()).not.toContain('tgWebAppData');
     expect(problems).toEqual([]);
     await context.close();
   }, 60_000);
@@ -180,6 +184,15 @@ describe('the dashboard in Chromium over a replayed day', () => {
     // the page, by its own polling
     await expect.poll(() => card.locator('[data-field="takeProfit"]').textContent(), { timeout: 10_000 }).toBe(fmtPrice(price));
     await page.screenshot({ path: screenshotPath('paper-tp-moved'), fullPage: true });
+
+    // the stop loss the same way (its own slider, bounded on the loss side of the mark)
+    const sl = card.locator('input[data-action="move_sl"]');
+    await sl.fill(String(Math.max(0, Number(await sl.inputValue()) - 200)));
+    const stop = Number(await sl.getAttribute('data-price'));
+    expect(stop).not.toBe(position!.stopLoss);
+    await card.locator('button[data-action="move_sl-apply"]').click();
+    await expect.poll(async () => (await world.trading()).state.account.positions.find((p) => p.groupId === position!.groupId)?.stopLoss, { timeout: 15_000 }).toBe(stop);
+    await expect.poll(() => card.locator('[data-field="stopLoss"]').textContent(), { timeout: 10_000 }).toBe(fmtPrice(stop));
     expect(problems).toEqual([]);
     await context.close();
   }, 90_000);

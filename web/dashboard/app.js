@@ -1088,7 +1088,7 @@ async function loadPaper(gen) {
   if (!pageState.chartsToggled && pageState.openCharts.size === 0 && v.positions[0]) pageState.openCharts.add(v.positions[0].groupId);
   if (paper.changed || trades.changed || !pageState.drawn) {
     const eq = equityChart();
-    if (paper.changed || !pageState.drawn) eq.update(v.equity);
+    const redrawEquity = paper.changed || !pageState.drawn;
     byId('main').replaceChildren(
       h(
         'div',
@@ -1106,6 +1106,8 @@ async function loadPaper(gen) {
         h('p', { class: 'muted asof' }, `As of ${fmtTime(v.asOf)} · account ${v.accountId}`),
       ),
     );
+    // Drawn once its box is in the page (fitting a detached, zero-width chart squeezes the curve).
+    if (redrawEquity) eq.update(v.equity);
     pageState.drawn = true;
   }
   for (const id of pageState.openCharts) {
