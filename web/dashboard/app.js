@@ -512,7 +512,11 @@ function setLive(text, ok) {
 
 function markTabs() {
   const page = currentPage();
-  for (const a of byId('tabs').querySelectorAll('a')) a.classList.toggle('active', a.dataset.page === page);
+  for (const a of byId('tabs').querySelectorAll('a')) {
+    a.classList.toggle('active', a.dataset.page === page);
+    if (a.dataset.page === page) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
 }
 
 /** True while the owner is dragging / editing a control: a redraw would take it from under the finger. */
