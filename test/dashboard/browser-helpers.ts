@@ -271,26 +271,33 @@ export function screenshotPath(name: string): string {
 }
 
 /**
- * Pixels of a chart's canvases that are not the chart background (#131722): a drawn chart has many.
- * Reads the canvases lightweight-charts painted (same origin: readable).
+ * How many pixels of a chart's canvases have each of `colours` (#rrggbb, within a small tolerance for
+ * anti-aliasing): candles drawn in the theme's up / down colours, a TP line in its green... A chart
+ * with only its grid and axes has none of them. Reads the canvases lightweight-charts painted
+ * (same origin: readable).
  */
-export async function chartInk(page: Page, selector: string): Promise<{ canvases: number; ink: number; total: number }> {
-  return page.$eval(selector, (box) => {
-    let ink = 0;
-    let total = 0;
-    const canvases = [...box.querySelectorAll('canvas')];
-    for (const c of canvases) {
-      const ctx = c.getContext('2d');
-      if (!ctx || c.width === 0 || c.height === 0) continue;
-      const d = ctx.getImageData(0, 0, c.width, c.height).data;
-      for (let i = 0; i < d.length; i += 4) {
-        total++;
-        if (d[i + 3] === 0) continue;
-        if (Math.abs(d[i]! - 0x13) + Math.abs(d[i + 1]! - 0x17) + Math.abs(d[i + 2]! - 0x22) > 24) ink++;
+export async function chartPixels(page: Page, selector: string, colours: readonly string[]): Promise<{ canvases: number; counts: number[] }> {
+  const rgb = colours.map((c) => [1, 3, 5].map((i) => parseInt(c.slice(i, i + 2), 16)) as [number, number, number]);
+  return page.$eval(
+    selector,
+    (box, targets) => {
+      const counts = targets.map(() => 0);
+      const canvases = [...box.querySelectorAll('canvas')];
+      for (const c of canvases) {
+        const ctx = c.getContext('2d');
+        if (!ctx || c.width === 0 || c.height === 0) continue;
+        const d = ctx.getImageData(0, 0, c.width, c.height).data;
+        for (let i = 0; i < d.length; i += 4) {
+          if (d[i + 3]! < 200) continue;
+          targets.forEach(([r, g, b], k) => {
+            if (Math.abs(d[i]! - r) + Math.abs(d[i + 1]! - g) + Math.abs(d[i + 2]! - b) <= 12) counts[k]!++;
+          });
+        }
       }
-    }
-    return { canvases: canvases.length, ink, total };
-  });
+      return { canvases: canvases.length, counts };
+    },
+    rgb,
+  );
 }
 
 /** How far the page scrolls sideways (0 = no horizontal scroll). */

@@ -20,10 +20,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { PaperView } from '../../shared/dashboard/api.js';
 import type { DocData } from '../../shared/ports/state.js';
+import { DARK_THEME } from '../../shared/charts/theme.js';
 import { userPath } from '../../shared/state-paths.js';
 import { fmtPrice } from '../../shared/telegram/html.js';
 import {
-  chartInk,
+  chartPixels,
   chromiumExecutable,
   horizontalOverflow,
   INSTALL_HINT,
@@ -102,11 +103,12 @@ describe('the dashboard in Chromium over a replayed day', () => {
     await page.selectOption('select[data-filter="strategy"]', '');
     // the first position's candlestick chart and the equity curve are drawn
     await page.waitForFunction(() => document.querySelector('[data-chart^="pos:"][data-candles]') !== null, undefined, { timeout: 15_000 });
-    const candles = await chartInk(page, '[data-chart^="pos:"]');
+    // candles in the theme's up and down colours, the TP and SL lines in theirs; the equity line
+    const candles = await chartPixels(page, '[data-chart^="pos:"]', [DARK_THEME.candleUp, DARK_THEME.candleDown, DARK_THEME.takeProfit, DARK_THEME.stopLoss]);
     expect(candles.canvases).toBeGreaterThan(0);
-    expect(candles.ink).toBeGreaterThan(2_000);
-    const equity = await chartInk(page, '[data-chart="equity"]');
-    expect(equity.ink).toBeGreaterThan(2_000);
+    for (const n of candles.counts) expect(n).toBeGreaterThan(500);
+    const equity = await chartPixels(page, '[data-chart="equity"]', [DARK_THEME.equityLine]);
+    expect(equity.counts[0]).toBeGreaterThan(500);
     await page.screenshot({ path: screenshotPath('paper'), fullPage: true });
 
     // Strategies: readiness for every replayed symbol
