@@ -14,10 +14,11 @@ import { runShardsBench } from './shards.js';
 import { runHyperoptBench } from './hyperopt.js';
 import { runLearningBench } from './learning.js';
 import { runShadowBench } from './shadow.js';
+import { runDashboardBench } from './dashboard.js';
 
 /** The benches that read the data kit's month (../shared/data/bybit_linear); the others use the repository's fixtures. */
 const KIT_MONTH = join(import.meta.dirname, '..', '..', 'shared', 'data', 'bybit_linear', 'BTCUSDT_1m.csv');
-const NEEDS_KIT = new Set(['scalp', 'pipeline', 'backtest', 'shards', 'hyperopt', 'learning', 'shadow']);
+const NEEDS_KIT = new Set(['scalp', 'pipeline', 'backtest', 'shards', 'hyperopt', 'learning', 'shadow', 'dashboard']);
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
   ingest: () => runIngestBench({ print: true }),
@@ -30,6 +31,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   hyperopt: () => runHyperoptBench({ print: true }),
   learning: () => runLearningBench({ print: true }),
   shadow: () => runShadowBench({ print: true, macro: !process.argv.includes('--no-macro') }),
+  dashboard: () => runDashboardBench({ print: true }),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

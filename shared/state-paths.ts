@@ -399,6 +399,22 @@ export function dashboardLoginPath(nonce: string): string {
   return `${DASHBOARD_LOGINS_COLLECTION}/${safeId(nonce)}`;
 }
 
+/** The dashboard's owner actions by the page's command id (a retry publishes nothing new; pruned by retention). */
+export const DASHBOARD_ACTIONS_COLLECTION = 'dashboard_actions';
+
+/** One owner action of the dashboard; written by shared/dashboard/actions.ts. */
+export function dashboardActionPath(commandId: string): string {
+  return `${DASHBOARD_ACTIONS_COLLECTION}/${safeId(commandId)}`;
+}
+
+/** Protection alerts as they were raised, for the dashboard's Market page (pruned by retention). */
+export const PROTECTION_ALERTS_COLLECTION = 'protection_alerts';
+
+/** One protection alert by its id; written by shared/dashboard/alert-log.ts `recordProtectionAlert` (the notifier, on each alert). */
+export function protectionAlertPath(alertId: string): string {
+  return `${PROTECTION_ALERTS_COLLECTION}/${safeId(alertId)}`;
+}
+
 /** De-duplication markers of Telegram updates (pruned by retention). */
 export const TG_UPDATES_COLLECTION = 'tg_updates';
 

@@ -120,6 +120,8 @@ export const telegramConfigSchema = z.strictObject({
     tradesPageSize: z.number().int().min(10).max(500),
     /** The TP slider reaches at most this far from the average entry (SPEC: TP 1-20 %). */
     takeProfitMaxPct: z.number().min(0.1).max(100),
+    /** The Market page lists this many of the newest protection alerts. */
+    recentAlerts: z.number().int().min(1).max(200).default(20),
   }),
 }).superRefine((c, ctx) => {
   if (c.alerts.mediaGroupMin > c.alerts.mediaGroupMax) {
@@ -156,7 +158,7 @@ export const DEFAULT_TELEGRAM_CONFIG: TelegramConfig = {
   reports: { timeZone: 'America/Los_Angeles', bestWorst: 3 },
   markerRetentionMs: 7 * 24 * HOUR_MS,
   webhook: { maxBodyBytes: 1_048_576, processingTimeoutMs: 60_000 },
-  dashboard: { publicUrl: null, initDataMaxAgeMs: HOUR_MS, loginLinkTtlMs: 10 * 60_000, sessionTtlMs: 12 * HOUR_MS, pollMs: 1_500, tradesPageSize: 50, takeProfitMaxPct: 20 },
+  dashboard: { publicUrl: null, initDataMaxAgeMs: HOUR_MS, loginLinkTtlMs: 10 * 60_000, sessionTtlMs: 12 * HOUR_MS, pollMs: 1_500, tradesPageSize: 50, takeProfitMaxPct: 20, recentAlerts: 20 },
 };
 
 /** The owner id: env first, then the document; undefined when neither names one. */

@@ -7,8 +7,10 @@
 import { z } from 'zod';
 import type { TelegramDeps } from '../telegram/deps.js';
 import { openSession, redeemLogin, verifyInitData, type Session } from './auth.js';
-import type { MeResponse, PaperView, Role, SessionResponse, TradesView } from './api.js';
-import { DASHBOARD_PERIODS, paperView, TRADE_OUTCOMES, tradesView } from './views.js';
+import type { ActionRequest, ChartView, MarketView, MeResponse, PaperView, ResearchView, Role, SessionResponse, StrategiesView, TradesView } from './api.js';
+import { chartView, DASHBOARD_PERIODS, marketView, paperView, researchView, TRADE_OUTCOMES, tradesView } from './views.js';
+import { strategiesView } from './strategies-view.js';
+import { performAction, type ActionOutcome } from './actions.js';
 
 /** A refusal: its status and the `{ error, reason }` body. */
 export class ApiError extends Error {
@@ -119,4 +121,38 @@ export function getTrades(d: TelegramDeps, now: number, q: z.infer<typeof trades
     ...(q.symbol !== undefined ? { symbol: q.symbol } : {}),
     ...(q.outcome !== undefined ? { outcome: q.outcome } : {}),
   });
+}
+
+export const chartQuerySchema = z.strictObject({ symbol: z.string().regex(/^[A-Z0-9]{2,30}$/), groupId: z.string().min(1).max(200).optional() });
+
+/** `GET /api/chart?symbol=S[&groupId=G]` (404 `no_group` for a group that is neither open nor closed). */
+export async function getChart(d: TelegramDeps, now: number, q: z.infer<typeof chartQuerySchema>): Promise<ChartView> {
+  const v = await chartView(d, now, q.symbol, q.groupId);
+  if (!v) throw new ApiError(404, 'no_group', `no trade group ${q.groupId} on ${q.symbol}`);
+  return v;
+}
+
+export const emptyQuerySchema = z.strictObject({});
+
+/** `GET /api/market`. */
+export function getMarket(d: TelegramDeps, now: number): Promise<MarketView> {
+  return marketView(d, now);
+}
+
+export const researchQuerySchema = z.strictObject({ period: z.string().regex(/^[0-9]{1,4}[hdw]$/).optional() });
+
+/** `GET /api/research[?period=7d]` (a period the shadow run does not have falls back to its default). */
+export function getResearch(d: TelegramDeps, now: number, q: z.infer<typeof researchQuerySchema>): Promise<ResearchView> {
+  return researchView(d, now, q.period);
+}
+
+/** `GET /api/strategies`: readiness per coin and strategy (shared/dashboard/strategies-view.ts). */
+export function getStrategies(d: TelegramDeps, now: number): Promise<StrategiesView> {
+  return strategiesView(d, now);
+}
+
+/** `POST /api/actions` (owner only: 403 `owner_only` for a member). */
+export async function postAction(d: TelegramDeps, now: number, c: Caller, req: ActionRequest): Promise<ActionOutcome> {
+  if (c.role !== 'owner') throw new ApiError(403, 'owner_only', 'only the owner can act');
+  return performAction(d, now, c, req);
 }

@@ -83,6 +83,11 @@ export async function lastDataTime(state: StateStore, symbol: string, series: Fr
   return known.length > 0 ? Math.max(...known) : null;
 }
 
+/** Stale when the newest data (or, without any, the start of watching) is older than `staleAfterMs`. */
+export function freshnessStatus(now: number, reference: number, staleAfterMs: number): FreshnessStatus {
+  return now - reference > staleAfterMs ? 'stale' : 'fresh';
+}
+
 function minutes(ms: number): string {
   return `${Math.round(ms / 60_000)} min`;
 }
@@ -106,7 +111,7 @@ export async function checkFreshness(
       const h = await tx.get<HealthDoc>(path);
       const watchedSince = h?.watchedSince ?? now;
       const reference = lastDataAt ?? watchedSince;
-      const status: FreshnessStatus = now - reference > staleAfter ? 'stale' : 'fresh';
+      const status = freshnessStatus(now, reference, staleAfter);
       if (h && h.status === status) return { status, changed: false, prevSince: h.since, reference };
       const doc: HealthDoc = { symbol: s.symbol, status, since: now, watchedSince, lastDataAt, updatedAt: now };
       tx.set(path, doc as unknown as DocData);

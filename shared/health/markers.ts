@@ -7,7 +7,7 @@
 import type { StateStore, WriteOp } from '../ports/state.js';
 import { MAX_BATCH_WRITES } from '../market/hot-store.js';
 import { DAY_MS } from './retention.js';
-import { externalMarkersCollection, signalMarkersCollection, SWING_PUBLISHED_COLLECTION, TG_UPDATES_COLLECTION } from '../state-paths.js';
+import { DASHBOARD_ACTIONS_COLLECTION, DASHBOARD_LOGINS_COLLECTION, PROTECTION_ALERTS_COLLECTION, externalMarkersCollection, signalMarkersCollection, SWING_PUBLISHED_COLLECTION, TG_UPDATES_COLLECTION } from '../state-paths.js';
 
 interface MarkerCollection {
   /** Collection path (not a collection group). */
@@ -21,6 +21,11 @@ export function markerCollections(accountIds: readonly string[]): MarkerCollecti
   return [
     { collection: TG_UPDATES_COLLECTION, timeField: 'receivedAt' },
     { collection: SWING_PUBLISHED_COLLECTION, timeField: 'publishedAt' },
+    // spent dashboard login links (each expired within minutes) and the dashboard's action markers
+    { collection: DASHBOARD_LOGINS_COLLECTION, timeField: 'usedAt' },
+    { collection: DASHBOARD_ACTIONS_COLLECTION, timeField: 'at' },
+    // the Market page's recent protection alerts (a week back is plenty for "recent")
+    { collection: PROTECTION_ALERTS_COLLECTION, timeField: 'ts' },
     ...accountIds.flatMap((a) => [
       { collection: signalMarkersCollection(a), timeField: 'appliedAt' },
       { collection: externalMarkersCollection(a), timeField: 'appliedAt' },

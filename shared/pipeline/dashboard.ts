@@ -20,7 +20,27 @@ import { bearerToken, readSession } from '../dashboard/auth.js';
 import { API_ROUTES, DASHBOARD_BASE, type ErrorResponse } from '../dashboard/api.js';
 import { paperValidator } from '../dashboard/views.js';
 import { assetName, cacheControlOf, COMMON_HEADERS, contentTypeOf, withBase, type DashboardAssets } from '../dashboard/assets.js';
-import { ApiError, getMe, getPaper, getTrades, paperQuerySchema, postSession, roleOfSession, sessionRequestSchema, tradesQuerySchema, type Caller } from '../dashboard/routes.js';
+import {
+  ApiError,
+  chartQuerySchema,
+  emptyQuerySchema,
+  getChart,
+  getMarket,
+  getMe,
+  getPaper,
+  getResearch,
+  getStrategies,
+  getTrades,
+  paperQuerySchema,
+  postAction,
+  postSession,
+  researchQuerySchema,
+  roleOfSession,
+  sessionRequestSchema,
+  tradesQuerySchema,
+  type Caller,
+} from '../dashboard/routes.js';
+import { actionRequestSchema } from '../dashboard/actions.js';
 
 export const FUNCTION_NAME = 'dashboard';
 
@@ -159,10 +179,25 @@ async function api(d: TelegramDeps, req: DashboardRequest, path: string, query: 
   const known = (Object.values(API_ROUTES) as string[]).includes(route);
   if (!known) throw new ApiError(404, 'not_found', 'no such route');
   const caller = await callerOf(d, req, authNow);
+  if (route === API_ROUTES.actions) {
+    if (method !== 'POST') throw new ApiError(405, 'method_not_allowed', 'POST only');
+    const r = await postAction(d, now, caller, parseBody(actionRequestSchema, req.rawBody));
+    return json(r.status, r.body);
+  }
   if (method !== 'GET' && method !== 'HEAD') throw new ApiError(405, 'method_not_allowed', 'GET only');
   switch (route) {
     case API_ROUTES.me:
       return viewAnswer(req, await getMe(d, now, caller));
+    case API_ROUTES.chart:
+      return viewAnswer(req, await getChart(d, now, parseQuery(chartQuerySchema, query)));
+    case API_ROUTES.market:
+      parseQuery(emptyQuerySchema, query);
+      return viewAnswer(req, await getMarket(d, now));
+    case API_ROUTES.research:
+      return viewAnswer(req, await getResearch(d, now, parseQuery(researchQuerySchema, query)));
+    case API_ROUTES.strategies:
+      parseQuery(emptyQuerySchema, query);
+      return viewAnswer(req, await getStrategies(d, now));
     case API_ROUTES.paper: {
       const view = await getPaper(d, now, parseQuery(paperQuerySchema, query));
       return viewAnswer(req, view, paperValidator(view));

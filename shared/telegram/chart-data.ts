@@ -75,7 +75,7 @@ export async function candlesUntil(
   return [...byTime.values()].sort((a, b) => a.openTime - b.openTime).slice(-n);
 }
 
-interface TradeChartSpec {
+export interface TradeChartSpec {
   symbol: string;
   engine: 'SCALP' | 'SWING';
   strategy?: string;
@@ -85,6 +85,8 @@ interface TradeChartSpec {
   stopLoss?: number;
   /** Decision / entry time. */
   time: number;
+  /** Newest candle to draw (default: a margin after the exit, else `time`); the dashboard draws an open trade up to now. */
+  until?: number;
   exit?: { time: number; price: number };
   badge?: 'WIN' | 'LOSS' | null;
   size: 'alert' | 'large';
@@ -103,7 +105,7 @@ export async function buildTradeChartInput(state: StateStore, spec: TradeChartSp
   const feed = DEFAULT_FEEDS[spec.engine];
   const step = INTERVAL_MS[feed.interval];
   const after = spec.exit ? Math.max(1, Math.round(spec.candles * AFTER_EXIT_SHARE)) : 0;
-  const until = spec.exit ? spec.exit.time + after * step : spec.time;
+  const until = spec.until ?? (spec.exit ? spec.exit.time + after * step : spec.time);
   const maxBase = spec.resampleBaseCandles ?? RESAMPLE_BASE_CANDLES;
   const candles = await candlesUntil(state, feed.venue, spec.symbol, feed.interval, until, spec.candles, maxBase);
   if (candles.length === 0) return null;

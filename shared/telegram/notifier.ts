@@ -59,6 +59,15 @@ function engineOf(strategy: string): 'SCALP' | 'SWING' {
 /** Ranks within one stage (DCA fills). */
 const RANK_STEP = 1000;
 
+/**
+ * The rank of a fill's edit: above any level move already shown in the open stage (onLevelMoved), never
+ * into a later stage (a late fill after the exit stays below the closed rank, so it is not sent).
+ */
+function openStageRank(fillRank: number, current: number): number {
+  const sameStage = Math.floor(current / RANK_STEP) === Math.floor(fillRank / RANK_STEP);
+  return sameStage ? Math.max(fillRank, current + 1) : fillRank;
+}
+
 const originalKey = (ak: string, chatId: number) => `alert:${ak}:${chatId}`;
 
 export class Notifier {
@@ -275,7 +284,7 @@ export class Notifier {
         const next = await this.advance(rec.alertKey, (cur) => {
           const fills = Math.min(RANK_STEP - 1, ((cur as AlertRecord & { fills?: number }).fills ?? 0) + 1);
           return {
-            rank: RANK.open * RANK_STEP + fills,
+            rank: openStageRank(RANK.open * RANK_STEP + fills, (cur as AlertRecord & { rank?: number }).rank ?? 0),
             patch: { status: 'open', fill: { price: ev.avgEntry, qty: ev.filledQty, time: cur.fill?.time ?? ev.ts }, fills } as Partial<AlertRecord>,
           };
         });
@@ -295,6 +304,9 @@ export class Notifier {
         const cur = await this.alertRecord(ak);
         return cur?.status === 'cancelled' ? this.sendEdits(cur, 'cancelled', RANK.cancelled * RANK_STEP, null) : 0;
       }
+      case 'take_profit_moved':
+      case 'stop_loss_moved':
+        return this.onLevelMoved(e as Extract<TradeEvent, { type: 'take_profit_moved' | 'stop_loss_moved' }>);
       case 'position_closed': {
         const ev = e as Extract<TradeEvent, { type: 'position_closed' }>;
         const t = ev.trade;
@@ -316,6 +328,23 @@ export class Notifier {
       default:
         return 0;
     }
+  }
+
+  /**
+   * The owner moved a level (Telegram's Move TP, the dashboard's sliders): the trade's alert shows the
+   * new TP / SL. The record moves one rank up within its stage (an edit of a lower or equal rank is
+   * never sent: the outbox's edit ranks), never into the next stage, and only while the trade is in
+   * progress; a redelivered event queues nothing again (its edit keys carry the event id).
+   */
+  private async onLevelMoved(ev: Extract<TradeEvent, { type: 'take_profit_moved' | 'stop_loss_moved' }>): Promise<number> {
+    const field = ev.type === 'take_profit_moved' ? 'takeProfit' : 'stopLoss';
+    const ak = alertKeyOf(ev.groupId);
+    const next = await this.advance(ak, (cur) => {
+      const rank = ((cur as AlertRecord & { rank?: number }).rank ?? 0) + 1;
+      const inStage = rank % RANK_STEP !== 0;
+      return { rank: isTradeInProgress(cur) && inStage ? rank : 0, patch: { [field]: ev.to } as Partial<AlertRecord> };
+    });
+    return next ? this.sendEdits(next.rec, `level:${ev.eventId}`, next.rank, null) : 0;
   }
 
   async onSystemAlert(a: Alert): Promise<number> {

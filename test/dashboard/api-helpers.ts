@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runReplay, type ReplayResult } from '../../infra/runtime/month-replay.js';
 import { createRoot, type Root } from '../../infra/runtime/root.js';
+import { subscribeFunctions } from '../../infra/runtime/bind.js';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { DuckDbWarehouse } from '../../infra/warehouse/duckdb.js';
 import { InMemoryBus } from '../../infra/bus/memory.js';
@@ -26,6 +27,8 @@ import type { Deps } from '../../shared/pipeline/dashboard.js';
 import type { TelegramDeps } from '../../shared/telegram/deps.js';
 import { createLoginLink } from '../../shared/dashboard/auth.js';
 import { KIT_SLICE_DIR } from '../kit.js';
+import { TOPICS } from '../../shared/topics.js';
+import type { Alert } from '../../shared/messages.js';
 
 export const HOUR = 3_600_000;
 export const MIN = 60_000;
@@ -42,6 +45,8 @@ export interface ReplayedDay {
   stateFile: string;
   warehouseFile: string;
   result: ReplayResult;
+  /** Every system alert the pipeline published during the replay. */
+  alerts: Alert[];
   /** Market time right after the replay (the rig's clock starts here). */
   end: number;
 }
@@ -51,8 +56,17 @@ export async function replayKitDay(): Promise<ReplayedDay> {
   const dir = mkdtempSync(join(tmpdir(), 'cst-dash-'));
   const stateFile = join(dir, 'state.sqlite');
   const warehouseFile = join(dir, 'warehouse.duckdb');
-  const result = await runReplay({ dataDir: KIT_SLICE_DIR, from: REPLAY_FROM, to: REPLAY_TO, warmupMs: 24 * HOUR, stateFile, warehouseFile });
-  return { dir, stateFile, warehouseFile, result, end: REPLAY_TO + MIN };
+  const alerts: Alert[] = [];
+  const result = await runReplay({
+    dataDir: KIT_SLICE_DIR,
+    from: REPLAY_FROM,
+    to: REPLAY_TO,
+    warmupMs: 24 * HOUR,
+    stateFile,
+    warehouseFile,
+    taps: { [TOPICS.alerts]: (payload) => alerts.push(payload as Alert) },
+  });
+  return { dir, stateFile, warehouseFile, result, alerts, end: REPLAY_TO + MIN };
 }
 
 export interface DashboardRig {
@@ -66,6 +80,8 @@ export interface DashboardRig {
   deps: Deps;
   tg: TelegramDeps;
   server: RunningDashboard;
+  /** Every message published on the root's bus (topic, payload, attributes), in order. */
+  published: Array<{ topic: string; data: unknown; attributes: Record<string, string> | undefined }>;
   /** `${server.url}` + path. */
   url(path: string): string;
   /** A fresh single-use login token for `userId`. */
@@ -85,7 +101,21 @@ export function pageDir(dir: string): string {
   return web;
 }
 
-export async function dashboardRig(day: ReplayedDay, opts: { webDir?: string; localOwner?: boolean; ownerId?: number | null } = {}): Promise<DashboardRig> {
+export interface RigOptions {
+  /** The page folder (default the repo's web/dashboard). */
+  webDir?: string;
+  /** The embedded default: no bot token, no owner, the local chat (a `local` login is the owner). */
+  localOwner?: boolean;
+  /** The owner id (default OWNER; null: none). */
+  ownerId?: number | null;
+  /**
+   * Subscribe the registered Pub/Sub functions to the rig's bus (execution, notifier, ...), as the local
+   * runtime does: a published trade command is applied to the book and confirmed in the chat.
+   */
+  pipeline?: boolean;
+}
+
+export async function dashboardRig(day: ReplayedDay, opts: RigOptions = {}): Promise<DashboardRig> {
   const clock = new ManualClock(day.end);
   const authClock = new ManualClock(Date.UTC(2026, 0, 15, 12, 0));
   const log = createLogger({}, { minSeverity: 'CRITICAL', sink: () => undefined });
@@ -98,9 +128,16 @@ export async function dashboardRig(day: ReplayedDay, opts: { webDir?: string; lo
     { state, bus, warehouse, clock, log, config, endpoints: { krakenRest: 'http://127.0.0.1:9', bybitRest: 'http://127.0.0.1:9', bybitWs: 'ws://127.0.0.1:9' } },
     {
       env: opts.localOwner ? {} : { CST_TELEGRAM_BOT_TOKEN: TOKEN },
-      telegram: { api: new ConsoleTelegram({ dir: join(day.dir, 'tg') }), ...(ownerId !== undefined ? { ownerId } : {}), ...(opts.localOwner ? { localChat: true } : {}), dashboardUrl: 'http://127.0.0.1/dashboard' },
+      telegram: { api: new ConsoleTelegram({ dir: join(day.dir, 'tg') }), maxDrainWaitMs: 0, ...(ownerId !== undefined ? { ownerId } : {}), ...(opts.localOwner ? { localChat: true } : {}), dashboardUrl: 'http://127.0.0.1/dashboard' },
     },
   );
+  const published: DashboardRig['published'] = [];
+  const publishOnBus = bus.publish.bind(bus);
+  bus.publish = async (topic, data, o) => {
+    published.push({ topic, data, attributes: o?.attributes });
+    return publishOnBus(topic, data, o);
+  };
+  if (opts.pipeline) subscribeFunctions(bus, root);
   const side = await root.telegram();
   const tg = side.deps;
   if (ownerId !== undefined) {
@@ -123,6 +160,7 @@ export async function dashboardRig(day: ReplayedDay, opts: { webDir?: string; lo
     deps,
     tg,
     server,
+    published,
     url: (p) => `${server.url}${p}`,
     login,
     async session(userId) {

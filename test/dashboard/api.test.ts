@@ -8,7 +8,14 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MeResponse, PaperView, SessionResponse, TradesView } from '../../shared/dashboard/api.js';
+import type { ActionResponse, ChartView, MarketView, MeResponse, PaperView, ResearchView, SessionResponse, StrategiesView, TradesView } from '../../shared/dashboard/api.js';
+import { groupLevelBounds, ownerLevelConfig } from '../../shared/trading/owner-levels.js';
+import type { Alert } from '../../shared/messages.js';
+import { buildTradeChartInput } from '../../shared/telegram/chart-data.js';
+import { TOPICS } from '../../shared/topics.js';
+import { DEFAULT_STRATEGY_CONFIGS } from '../../shared/config/strategy.js';
+import { recordProtectionAlert } from '../../shared/dashboard/alert-log.js';
+import { mlSuggestionPath, outboxPath, TG_CONTROL_DOC, tradingDocPath, userPath } from '../../shared/state-paths.js';
 import { buildReport } from '../../shared/telegram/reports.js';
 import { readAccount } from '../../shared/telegram/deps.js';
 import { positionUnrealized } from '../../shared/trading/account.js';
@@ -20,7 +27,7 @@ let rig: DashboardRig;
 
 beforeAll(async () => {
   day = await replayKitDay();
-  rig = await dashboardRig(day, { webDir: pageDir(mkdtempSync(join(tmpdir(), 'cst-web-'))) });
+  rig = await dashboardRig(day, { webDir: pageDir(mkdtempSync(join(tmpdir(), 'cst-web-'))), pipeline: true });
 }, 240_000);
 
 afterAll(async () => {
@@ -39,6 +46,8 @@ function initData(fields: Record<string, string>, token = TOKEN): string {
   const hash = createHmac('sha256', secret).update(check).digest('hex');
   return new URLSearchParams({ ...fields, hash }).toString();
 }
+const MINUTE = 60_000;
+const DEFAULT_LEVELS = () => ({ horizontal: DEFAULT_STRATEGY_CONFIGS.scalp.levels_exhaustion.levels.horizontal, trendLines: DEFAULT_STRATEGY_CONFIGS.scalp.levels_exhaustion.levels.trendLines });
 const reason = async (r: Response | Promise<Response>) => ((await (await r).json()) as { reason?: string }).reason;
 const userField = (id: number) => JSON.stringify({ id, first_name: 'Ann', username: 'ann' });
 
@@ -60,7 +69,8 @@ describe('sessions', () => {
     const token = rig.login(OWNER);
     await rig.authClock.advance(rig.tg.tg.dashboard.loginLinkTtlMs);
     expect(await reason(post('/api/session', { login: token }))).toBe('login_expired');
-    const forged = rig.login(OWNER).replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
+    // a payload byte changed (the signature no longer matches)
+    const forged = rig.login(OWNER).replace(/^./, (c) => (c === 'e' ? 'f' : 'e'));
     expect(await reason(post('/api/session', { login: forged }))).toBe('bad_login');
   });
 
@@ -112,7 +122,7 @@ describe('authenticated routes', () => {
 
     const member = await rig.session(MEMBER);
     expect((await get('/api/me', member)).status).toBe(200);
-    await rig.state.delete(`tg_users/${MEMBER}`);
+    await rig.state.delete(userPath(MEMBER));
     const gone = await get('/api/me', member);
     expect(gone.status).toBe(403);
     expect(await reason(gone)).toBe('not_allowed');
@@ -168,14 +178,14 @@ describe('paper view', () => {
     const b = await get('/api/paper', t, { 'if-none-match': etag });
     expect(b.status).toBe(304);
     expect(await b.text()).toBe('');
-    const doc = await rig.state.get<{ state: { account: { marks: Record<string, number> } } }>('trading/paper');
+    const doc = await rig.state.get<{ state: { account: { marks: Record<string, number> } } }>(tradingDocPath('paper'));
     const marks = doc!.state.account.marks;
     const sym = Object.keys(marks)[0]!;
-    await rig.state.set('trading/paper', { ...doc!, state: { ...doc!.state, account: { ...doc!.state.account, marks: { ...marks, [sym]: marks[sym]! * 1.001 } } } } as never);
+    await rig.state.set(tradingDocPath('paper'), { ...doc!, state: { ...doc!.state, account: { ...doc!.state.account, marks: { ...marks, [sym]: marks[sym]! * 1.001 } } } } as never);
     const c = await get('/api/paper', t, { 'if-none-match': etag });
     expect(c.status).toBe(200);
     expect(c.headers.get('etag')).not.toBe(etag);
-    await rig.state.set('trading/paper', doc as never);
+    await rig.state.set(tradingDocPath('paper'), doc as never);
   });
 });
 
@@ -235,6 +245,15 @@ describe('static files', () => {
     for (const bad of ['/../package.json', '/%2e%2e/package.json', '/.env', '/x/app.js', '/nope.js', '/app.ts']) expect((await get(bad)).status).toBe(404);
   });
 
+  it('where the platform strips the mount (a deployed function sees `/`), the <base> comes from the public URL\'s path', async () => {
+    const origin = rig.server.url.replace(/\/dashboard$/, '');
+    expect(rig.tg.dashboard!.url).toBe('http://127.0.0.1/dashboard');
+    const r = await fetch(`${origin}/`);
+    expect(r.status).toBe(200);
+    expect(await r.text()).toContain('<base href="/dashboard/">');
+    expect((await fetch(`${origin}/api/me`)).status).toBe(401);
+  });
+
   it('serves the lightweight-charts standalone build (defines LightweightCharts) with a cacheable ETag', async () => {
     const r = await get(`/${CHARTS_ASSET}`);
     expect(r.status).toBe(200);
@@ -243,5 +262,242 @@ describe('static files', () => {
     expect(await r.text()).toContain('LightweightCharts');
     const again = await get(`/${CHARTS_ASSET}`, undefined, { 'if-none-match': r.headers.get('etag')! });
     expect(again.status).toBe(304);
+  });
+});
+
+describe('chart view', () => {
+  it('draws the open position from the same chart input as the bot\'s PNG, up to now, with its lines and fill markers', async () => {
+    const t = await rig.session(MEMBER);
+    const p = (await readAccount(rig.tg)).positions[0]!;
+    const r = await get(`/api/chart?symbol=${p.symbol}&groupId=${encodeURIComponent(p.groupId)}`, t);
+    expect(r.status).toBe(200);
+    const v = (await r.json()) as ChartView;
+    const lv = DEFAULT_LEVELS();
+    const input = (await buildTradeChartInput(rig.state, { symbol: p.symbol, engine: p.engine, strategy: p.strategy, direction: p.direction, entry: p.avgEntry, takeProfit: p.takeProfit, stopLoss: p.stopLoss, time: p.openedAt!, until: rig.clock.now(), size: 'large', candles: rig.tg.tg.alerts.chartCandles, resampleBaseCandles: rig.tg.tg.alerts.resampleBaseCandles }, lv))!;
+    expect(v.candles.map((c) => c.time * 1000)).toEqual(input.candles.map((c) => c.openTime));
+    expect(v.candles.at(-1)!.time * 1000).toBeGreaterThan(p.openedAt!);
+    expect(v.levels.map((l) => l.price)).toEqual((input.levels ?? []).map((l) => l.price));
+    expect(v.lines.map((l) => [l.kind, l.price])).toEqual([['entry', p.avgEntry], ['take_profit', p.takeProfit], ['stop_loss', p.stopLoss]]);
+    const fills = p.entries.filter((e) => e.fillTime !== null);
+    expect(v.markers.filter((m) => m.kind === 'entry')).toHaveLength(fills.length);
+    const times = new Set(v.candles.map((c) => c.time));
+    for (const m of v.markers) expect(times.has(m.time)).toBe(true);
+  });
+
+  it('draws a closed trade with its exit marker; an unknown group is 404 no_group; symbol is required', async () => {
+    const t = await rig.session(MEMBER);
+    const trades = (await (await get('/api/trades?period=7d', t)).json()) as TradesView;
+    const c = trades.trades[0]!;
+    const v = (await (await get(`/api/chart?symbol=${c.symbol}&groupId=${encodeURIComponent(c.groupId)}`, t)).json()) as ChartView;
+    expect(v.markers.map((m) => m.kind)).toEqual(['entry', 'exit']);
+    expect(v.markers[1]!.price).toBe(c.exitPrice);
+    expect(v.lines).toEqual([{ kind: 'entry', price: c.avgEntry, label: expect.stringMatching(/^Entry /) }]);
+    expect(await reason(get('/api/chart?symbol=BTCUSDT&groupId=nope', t))).toBe('no_group');
+    expect(await reason(get('/api/chart', t))).toBe('invalid_query');
+  });
+});
+
+describe('market, research and strategies views', () => {
+  it('market: the trading doc\'s regime, the regime inputs on the replayed BTC candles, freshness per symbol and venue', async () => {
+    const v = (await (await get('/api/market', await rig.session(MEMBER))).json()) as MarketView;
+    const doc = await rig.state.get<{ state: { protections: { regime: { current: string; since: number } } } }>(tradingDocPath('paper'));
+    expect(v.regime.current).toBe(doc!.state.protections.regime.current);
+    expect(v.regime.since).toBe(doc!.state.protections.regime.since);
+    const inputs = Object.fromEntries(v.regime.inputs.map((i) => [i.name, i.value]));
+    expect(inputs.reference).toBe('BTCUSDT');
+    expect(typeof inputs.change1hPct).toBe('number');
+    expect(typeof inputs.change24hPct).toBe('number');
+    const btc = v.freshness.find((f) => f.symbol === 'BTCUSDT' && f.venue === 'bybit')!;
+    expect(btc.interval).toBe('1m');
+    expect(btc.lastCandleOpen).toBe(Date.UTC(2025, 5, 10, 11, 59));
+    expect(btc.status).toBe('fresh');
+    expect(btc.ageMs).toBe(rig.clock.now() - (btc.lastCandleOpen! + MINUTE));
+  });
+
+  it('market: freshness turns stale after staleAfterMs without candles (a new ETag)', async () => {
+    const t = await rig.session(MEMBER);
+    const a = await get('/api/market', t);
+    const before = a.headers.get('etag')!;
+    const at = rig.clock.now();
+    await rig.clock.advance(11 * MINUTE);
+    try {
+      const b = await get('/api/market', t, { 'if-none-match': before });
+      expect(b.status).toBe(200);
+      const v = (await b.json()) as MarketView;
+      const replayed = v.freshness.filter((f) => f.venue === 'bybit' && ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'].includes(f.symbol));
+      expect(replayed.map((f) => f.status)).toEqual(['stale', 'stale', 'stale']);
+      // enabled symbols the replay has no candles for
+      expect(v.freshness.filter((f) => f.lastCandleOpen === null).every((f) => f.status === 'unknown' && f.ageMs === null)).toBe(true);
+    } finally {
+      rig.clock.set(at);
+    }
+  });
+
+  it('market: the protection alerts the replay raised, as stored (newest first, capped by recentAlerts), and the protections in force', async () => {
+    const raised = day.alerts.filter((a) => a.kind === 'protection_changed');
+    expect(raised.length).toBeGreaterThan(0);
+    for (const a of [...day.alerts, ...raised]) await recordProtectionAlert(rig.state, a);
+    const t = await rig.session(MEMBER);
+    const v = (await (await get('/api/market', t)).json()) as MarketView;
+    const newest = [...raised].sort((a, b) => b.ts - a.ts || a.message.localeCompare(b.message)).slice(0, rig.tg.tg.dashboard.recentAlerts);
+    const stored = v.protections.filter((p) => raised.some((a) => a.message === p.message && a.ts === p.ts));
+    expect(stored.map((p) => p.message)).toEqual(newest.map((a) => a.message));
+    expect(stored.map((p) => p.kind)).toEqual(newest.map((a) => String(a.details?.change)));
+    expect(v.protections.map((p) => p.ts)).toEqual([...v.protections.map((p) => p.ts)].sort((a, b) => b - a));
+    const cap = rig.tg.tg.dashboard.recentAlerts;
+    rig.tg.tg.dashboard.recentAlerts = 1;
+    try {
+      const one = (await (await get('/api/market', t)).json()) as MarketView;
+      expect(one.protections.filter((p) => raised.some((a) => a.message === p.message && a.ts === p.ts))).toHaveLength(1);
+    } finally {
+      rig.tg.tg.dashboard.recentAlerts = cap;
+    }
+  });
+
+  it('research: models and suggestions as stored (none in a fresh replay), no shadow run yet', async () => {
+    const v = (await (await get('/api/research', await rig.session(MEMBER))).json()) as ResearchView;
+    expect(v.models.map((m) => m.strategy)).toEqual(['v52_divergence', 'levels_exhaustion', 'dca', 'swing_breakout', 'channel']);
+    expect(v.models.every((m) => m.version === null && !m.awaitingApproval)).toBe(true);
+    expect(v.shadow).toBeNull();
+    expect(v.suggestions).toEqual([]);
+  });
+
+  it('research: a pending suggestion is listed (a decided one and an unreadable one are not)', async () => {
+    await rig.state.set(mlSuggestionPath('s3'), { id: 's3', strategy: 'v52_divergence', parameter: 'x', current: 'thirty', suggested: 28, status: 'pending', createdAt: 3 } as never);
+    await rig.state.set(mlSuggestionPath('s1'), { id: 's1', strategy: 'v52_divergence', parameter: 'rsiOversold', current: 30, suggested: 28, status: 'pending', createdAt: 1 } as never);
+    await rig.state.set(mlSuggestionPath('s2'), { id: 's2', strategy: 'v52_divergence', parameter: 'rsiOverbought', current: 70, suggested: 72, status: 'approved', createdAt: 2 } as never);
+    try {
+      const v = (await (await get('/api/research', await rig.session(MEMBER))).json()) as ResearchView;
+      expect(v.suggestions).toEqual([{ id: 's1', strategy: 'v52_divergence', parameter: 'rsiOversold', current: 30, suggested: 28, createdAt: 1 }]);
+    } finally {
+      await rig.state.delete(mlSuggestionPath('s1'));
+      await rig.state.delete(mlSuggestionPath('s2'));
+      await rig.state.delete(mlSuggestionPath('s3'));
+    }
+  });
+
+  it('strategies: answers the StrategiesView of shared/dashboard/strategies-view.ts', async () => {
+    const r = await get('/api/strategies', await rig.session(MEMBER));
+    expect(r.status).toBe(200);
+    const v = (await r.json()) as StrategiesView;
+    expect(Array.isArray(v.readiness)).toBe(true);
+    expect(Array.isArray(v.biases)).toBe(true);
+  });
+});
+
+describe('owner actions (the execution and the notifier subscribed on the rig\'s bus)', () => {
+  const act = (token: string, body: unknown) => post('/api/actions', body, { authorization: `Bearer ${token}` });
+  const commands = () => rig.published.filter((p) => p.topic === TOPICS.tradeCommands).map((p) => p.data as { commandId: string; type: string; origin?: string; actorId: string });
+  const confirmations = (commandId: string) => rig.published.filter((p) => p.topic === TOPICS.alerts && (p.data as Alert).alertId === `owner_command:${commandId}`).map((p) => p.data as Alert);
+  const paper = async (t: string) => (await (await get('/api/paper', t)).json()) as PaperView;
+
+  it('a member\'s action is 403 owner_only and publishes nothing', async () => {
+    const before = commands().length;
+    const r = await act(await rig.session(MEMBER), { commandId: 'member-pause-1', action: 'pause' });
+    expect(r.status).toBe(403);
+    expect(await reason(r)).toBe('owner_only');
+    expect(commands()).toHaveLength(before);
+  });
+
+  it('the positions carry the slider bounds the core checks (groupLevelBounds)', async () => {
+    const account = await readAccount(rig.tg);
+    const v = await paper(await rig.session(MEMBER));
+    for (const p of v.positions) {
+      const b = groupLevelBounds(account, p.groupId, ownerLevelConfig(DEFAULT_STRATEGY_CONFIGS.protections, rig.tg.tg.dashboard.takeProfitMaxPct))!;
+      expect(p.bounds).toEqual({ takeProfit: b.takeProfit, stopLoss: b.stopLoss });
+    }
+    expect(v.positions[0]!.bounds.takeProfit).not.toBeNull();
+  });
+
+  it('move TP / SL outside the bounds, on an unknown group, or with a bad body is refused and publishes nothing', async () => {
+    const t = await rig.session(OWNER);
+    const p = (await paper(t)).positions[0]!;
+    const tp = p.bounds.takeProfit!;
+    const before = commands().length;
+    const far = await act(t, { commandId: 'move-tp-far-01', action: 'move_tp', groupId: p.groupId, symbol: p.symbol, price: tp.max * 1.01 });
+    expect(far.status).toBe(409);
+    expect((await far.json()) as ActionResponse).toMatchObject({ status: 'refused', commandId: 'dash:move-tp-far-01', reason: 'out_of_bounds', detail: expect.stringContaining('take profit must be within') });
+    const wrongSide = await act(t, { commandId: 'move-sl-side-1', action: 'move_sl', groupId: p.groupId, symbol: p.symbol, price: p.mark! * (p.direction === 'LONG' ? 1.01 : 0.99) });
+    expect(((await wrongSide.json()) as ActionResponse).reason).toBe('out_of_bounds');
+    const none = await act(t, { commandId: 'move-tp-none-1', action: 'move_tp', groupId: 'tg:nope', symbol: p.symbol, price: 1 });
+    expect(((await none.json()) as ActionResponse).reason).toBe('no_position');
+    expect(commands()).toHaveLength(before);
+    for (const bad of [{ commandId: 'short', action: 'pause' }, { commandId: 'valid-id-0001', action: 'explode' }, { commandId: 'valid-id-0002', action: 'move_tp', groupId: p.groupId, symbol: p.symbol, price: -1 }]) {
+      const r = await act(t, bad);
+      expect(r.status).toBe(400);
+      expect(await reason(r)).toBe('invalid_body');
+    }
+  });
+
+  it('move TP within the bounds: one move_tp command per command id, applied to the paper book and confirmed in the owner\'s chat', async () => {
+    const t = await rig.session(OWNER);
+    const p = (await paper(t)).positions[0]!;
+    const tp = p.bounds.takeProfit!;
+    const price = Number(((tp.min + tp.max) / 2).toPrecision(8));
+    const body = { commandId: 'move-tp-0000001', action: 'move_tp', groupId: p.groupId, symbol: p.symbol, price };
+    const a = await act(t, body);
+    expect(a.status).toBe(200);
+    expect((await a.json()) as ActionResponse).toEqual({ status: 'queued', commandId: 'dash:move-tp-0000001' });
+    const retry = await act(t, body);
+    expect(((await retry.json()) as ActionResponse).status).toBe('queued');
+    await rig.bus.drain();
+    expect(commands().filter((c) => c.commandId === 'dash:move-tp-0000001')).toEqual([
+      { type: 'move_tp', commandId: 'dash:move-tp-0000001', actorId: String(OWNER), ts: rig.clock.now(), origin: 'dashboard', groupId: p.groupId, symbol: p.symbol, takeProfit: price },
+    ]);
+    expect(rig.published.find((x) => (x.data as { commandId?: string }).commandId === 'dash:move-tp-0000001')!.attributes).toEqual({ type: 'move_tp', dedupeId: 'dash:move-tp-0000001' });
+    expect((await paper(t)).positions[0]!.takeProfit).toBe(price);
+    expect(confirmations('dash:move-tp-0000001')).toEqual([expect.objectContaining({ kind: 'owner_command', details: expect.objectContaining({ outcome: 'applied', takeProfit: price }) })]);
+    expect(await rig.state.get(outboxPath(`sys:owner_command:dash:move-tp-0000001:${OWNER}`))).toBeDefined();
+    // the same id for another action is refused
+    const c = await act(t, { commandId: 'move-tp-0000001', action: 'pause' });
+    expect(c.status).toBe(409);
+    expect(((await c.json()) as ActionResponse).reason).toBe('command_id_reused');
+  });
+
+  it('pause sets the bot\'s control document and publishes pause, as /pause does; the paper view shows it', async () => {
+    const t = await rig.session(OWNER);
+    const r = await act(t, { commandId: 'pause-0000001', action: 'pause' });
+    expect(r.status).toBe(200);
+    expect(await rig.state.get(TG_CONTROL_DOC)).toEqual({ paused: true, by: OWNER, at: rig.clock.now() });
+    await rig.bus.drain();
+    expect(commands().filter((c) => c.commandId === 'dash:pause-0000001').map((c) => c.type)).toEqual(['pause']);
+    const v = await paper(t);
+    expect(v.paused).toBe(true);
+    expect(v.holds).toContain('Paused by the owner');
+    await act(t, { commandId: 'resume-000001', action: 'resume' });
+    await rig.bus.drain();
+    expect(await rig.state.get(TG_CONTROL_DOC)).toMatchObject({ paused: false });
+    expect((await paper(t)).paused).toBe(false);
+  });
+
+  it('a suggestion is decided through the bot\'s decideSuggestion (once; a decided one is refused)', async () => {
+    const t = await rig.session(OWNER);
+    await rig.state.set(mlSuggestionPath('s9'), { id: 's9', strategy: 'v52_divergence', parameter: 'rsiOversold', current: 30, suggested: 28, status: 'pending', createdAt: 1 } as never);
+    const body = { commandId: 'sugg-0000001', action: 'suggestion', suggestionId: 's9', approve: false };
+    const r = await act(t, body);
+    expect(r.status).toBe(200);
+    expect((await r.json()) as ActionResponse).toMatchObject({ status: 'queued', commandId: 'dash:sugg-0000001' });
+    expect(await rig.state.get(mlSuggestionPath('s9'))).toMatchObject({ status: 'rejected', decidedBy: OWNER, commandId: 'dash:sugg-0000001' });
+    expect(((await (await act(t, body)).json()) as ActionResponse).status).toBe('queued');
+    const other = await act(t, { commandId: 'sugg-0000002', action: 'suggestion', suggestionId: 's9', approve: true });
+    expect(other.status).toBe(409);
+    expect(((await other.json()) as ActionResponse).reason).toBe('suggestion_already_decided');
+    expect(((await (await act(t, { commandId: 'sugg-0000003', action: 'suggestion', suggestionId: 'gone', approve: true })).json()) as ActionResponse).reason).toBe('no_suggestion');
+    await rig.bus.drain();
+    expect(commands().filter((c) => c.commandId === 'dash:sugg-0000001').map((c) => c.type)).toEqual(['suggestion_decided', 'suggestion_decided']);
+  });
+
+  it('close: one close_position command per command id; the execution closes the group at the mark', async () => {
+    const t = await rig.session(OWNER);
+    const p = (await paper(t)).positions[0]!;
+    const body = { commandId: 'close-btc-0001', action: 'close', groupId: p.groupId, symbol: p.symbol };
+    expect(((await (await act(t, body)).json()) as ActionResponse)).toEqual({ status: 'queued', commandId: 'dash:close-btc-0001' });
+    expect(((await (await act(t, body)).json()) as ActionResponse).status).toBe('queued');
+    await rig.bus.drain();
+    expect(commands().filter((c) => c.commandId === 'dash:close-btc-0001')).toHaveLength(1);
+    expect((await paper(t)).positions.map((x) => x.groupId)).not.toContain(p.groupId);
+    expect(confirmations('dash:close-btc-0001')).toEqual([expect.objectContaining({ details: expect.objectContaining({ outcome: 'applied' }) })]);
+    const after = await act(t, { ...body, commandId: 'close-btc-0002' });
+    expect(((await after.json()) as ActionResponse).reason).toBe('no_position');
   });
 });

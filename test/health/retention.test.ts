@@ -112,12 +112,14 @@ describe('idempotency marker pruning', () => {
     await state.set('trading/paper/applied/a', { signalId: 'a', appliedAt: now - 30 * day });
     await state.set('trading/paper/external/x', { key: 'x', appliedAt: now - 1 * day });
     await state.set('macro_swing_published/s', { signalId: 's', publishedAt: now - 7 * day - 1 });
+    await state.set('dashboard_logins/n1', { nonce: 'n1', userId: 1, usedAt: now - 8 * day, expiresAt: now - 8 * day + 600_000 });
+    await state.set('dashboard_actions/dash:a', { commandId: 'dash:a', at: now - 2 * day });
     const deleted = await pruneMarkers(state, markerCollections(['paper']), 7, now);
-    expect(deleted).toEqual({ tg_updates: 1, macro_swing_published: 1, 'trading/paper/applied': 1, 'trading/paper/external': 0 });
+    expect(deleted).toEqual({ tg_updates: 1, macro_swing_published: 1, dashboard_logins: 1, dashboard_actions: 0, protection_alerts: 0, 'trading/paper/applied': 1, 'trading/paper/external': 0 });
     expect(await state.get('tg_updates/2')).toBeDefined();
     expect(await state.get('trading/paper/external/x')).toBeDefined();
     expect(await pruneMarkers(state, markerCollections(['paper']), 7, now)).toEqual({
-      tg_updates: 0, macro_swing_published: 0, 'trading/paper/applied': 0, 'trading/paper/external': 0,
+      tg_updates: 0, macro_swing_published: 0, dashboard_logins: 0, dashboard_actions: 0, protection_alerts: 0, 'trading/paper/applied': 0, 'trading/paper/external': 0,
     });
     await state.close();
   });

@@ -116,6 +116,12 @@ const CATALOG: Record<string, { entry: Entry; expected: string }> = {
   invitePath: { entry: { kind: 'doc', path: P.invitePath('123456'), hostile: P.invitePath(X) }, expected: 'tg_invites/123456' },
   TG_VERIFY_COLLECTION: { entry: { kind: 'collection', path: P.TG_VERIFY_COLLECTION }, expected: 'tg_verify' },
   verifyPath: { entry: { kind: 'doc', path: P.verifyPath(42) }, expected: 'tg_verify/42' },
+  DASHBOARD_LOGINS_COLLECTION: { entry: { kind: 'collection', path: P.DASHBOARD_LOGINS_COLLECTION }, expected: 'dashboard_logins' },
+  dashboardLoginPath: { entry: { kind: 'doc', path: P.dashboardLoginPath('n1'), hostile: P.dashboardLoginPath(X) }, expected: 'dashboard_logins/n1' },
+  DASHBOARD_ACTIONS_COLLECTION: { entry: { kind: 'collection', path: P.DASHBOARD_ACTIONS_COLLECTION }, expected: 'dashboard_actions' },
+  dashboardActionPath: { entry: { kind: 'doc', path: P.dashboardActionPath('dash:a1'), hostile: P.dashboardActionPath(X) }, expected: 'dashboard_actions/dash:a1' },
+  PROTECTION_ALERTS_COLLECTION: { entry: { kind: 'collection', path: P.PROTECTION_ALERTS_COLLECTION }, expected: 'protection_alerts' },
+  protectionAlertPath: { entry: { kind: 'doc', path: P.protectionAlertPath('regime_changed:market:1'), hostile: P.protectionAlertPath(X) }, expected: 'protection_alerts/regime_changed:market:1' },
   TG_UPDATES_COLLECTION: { entry: { kind: 'collection', path: P.TG_UPDATES_COLLECTION }, expected: 'tg_updates' },
   updateMarkerPath: { entry: { kind: 'doc', path: P.updateMarkerPath(9001) }, expected: 'tg_updates/9001' },
 };

@@ -235,13 +235,16 @@ function outcomeOf(cmd: TradeCommand, out: CommandOutcome): { outcome: string; d
  * the core refused (the bot answers those in place before the core decides). Deterministic alertId
  * from the commandId: a redelivered command re-publishes the same alert, which the notifier's outbox
  * sends once. Null: nothing to confirm (a Telegram command that went through, or pause / resume /
- * suggestions from Telegram, which the bot and their own alerts confirm).
+ * suggestions from Telegram, which the bot and their own alerts confirm; an approval recorded from the
+ * dashboard, which its adjustment alert confirms).
  */
 export function ownerCommandAlert(cmd: TradeCommand, out: CommandOutcome, now: number): Alert | null {
   const { outcome, detail } = outcomeOf(cmd, out);
   const done = COMMAND_DONE.has(outcome);
   const fromDashboard = cmd.origin === 'dashboard';
   if (!fromDashboard && (done || !POSITION_COMMANDS.has(cmd.type))) return null;
+  // an approval that went through is confirmed by its own adjustment alert (with its Roll back button)
+  if (cmd.type === 'suggestion_decided' && cmd.approved && outcome === 'recorded') return null;
   const position = cmd.type === 'move_tp' || cmd.type === 'move_sl' || cmd.type === 'close_position' ? cmd : null;
   const suggestion = cmd.type === 'suggestion_decided' || cmd.type === 'suggestion_rollback' ? cmd.suggestionId : null;
   const subject = position?.symbol ?? (suggestion !== null ? `suggestion ${suggestion}` : 'account');
