@@ -123,6 +123,8 @@ describe('the dashboard in Chromium over a replayed day', () => {
     const fresh = await page.$$eval('#freshness tbody tr td:first-child', (els) => [...new Set(els.map((e) => e.textContent))]);
     for (const s of world.replay.symbols) expect(fresh).toContain(s);
     expect(await page.textContent('#regime h2')).toMatch(/Regime\s+\S+/);
+    // the protection alerts the replayed day raised (stored by the alerts' consumer)
+    expect(await page.locator('#protections tbody tr').count()).toBeGreaterThan(0);
     await page.screenshot({ path: screenshotPath('market'), fullPage: true });
 
     // Research
