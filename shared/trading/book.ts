@@ -309,7 +309,7 @@ function moveLevel(a: AccountState, kind: 'take_profit' | 'stop_loss', groupId: 
   if (p.symbol !== symbol) return none('symbol_mismatch', `${groupId} trades ${p.symbol}, not ${symbol}`);
   if (!(Number.isFinite(level) && level > 0)) return none('invalid_level', `${name} ${level} is not a price`);
   const current = kind === 'take_profit' ? p.takeProfit : p.stopLoss;
-  if (level === current) return none('unchanged', `${groupId} already has its ${name} at ${level}`);
+  if (level === current) return none('unchanged', `${groupId} already has its ${name} at ${px(level)}`);
   const mark = groupMark(a, p);
   const limits = ownerLevelLimits(levels, p.tier);
   const b = ownerLevelBounds(p, mark, limits);
@@ -319,11 +319,11 @@ function moveLevel(a: AccountState, kind: 'take_profit' | 'stop_loss', groupId: 
   const breach = levelBreach(kind, long, r, level);
   if (breach === 'side') {
     const side = kind === 'take_profit' ? 'every entry and the average fill' : 'the mark and every working entry';
-    return none('invalid_level', `${p.direction} ${name} ${level} must be ${(kind === 'take_profit') === long ? 'above' : 'below'} ${side} (allowed ${px(r.min)} .. ${px(r.max)})`);
+    return none('invalid_level', `${p.direction} ${name} ${px(level)} must be ${(kind === 'take_profit') === long ? 'above' : 'below'} ${side} (allowed ${px(r.min)} .. ${px(r.max)})`);
   }
   if (breach === 'distance') {
     const pct = kind === 'take_profit' ? `${limits.takeProfitMaxPct} % (dashboard.takeProfitMaxPct)` : `${limits.stopLossMaxPct} % (the ${p.tier} adaptive-stop cap)`;
-    return none('out_of_bounds', `${p.direction} ${name} ${level} is more than ${pct} from the average entry (allowed ${px(r.min)} .. ${px(r.max)})`);
+    return none('out_of_bounds', `${p.direction} ${name} ${px(level)} is more than ${pct} from the average entry (allowed ${px(r.min)} .. ${px(r.max)})`);
   }
   const next = a.positions.slice();
   const base = eventBase(a.accountId, p, now, `${groupId}:${kind === 'take_profit' ? 'tp' : 'sl'}:${commandId}`);
@@ -335,7 +335,7 @@ function moveLevel(a: AccountState, kind: 'take_profit' | 'stop_loss', groupId: 
     next[k] = withStopLoss(p, level);
     event = { type: 'stop_loss_moved', ...base, from: p.stopLoss, to: level, commandId };
   }
-  return { account: { ...a, positions: next }, events: [event], outcome: 'applied', detail: `${current} -> ${level}` };
+  return { account: { ...a, positions: next }, events: [event], outcome: 'applied', detail: `${px(current)} -> ${px(level)}` };
 }
 
 /** The group at stop `stopLoss`, its reserved risk re-computed (simulated: paper-fills.ts; external: from its fills). */

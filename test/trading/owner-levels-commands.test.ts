@@ -61,6 +61,8 @@ describe('owner level commands in the core', () => {
     expect([sl(p.stopLoss), sl(Number.NaN), sl(-1)]).toEqual(['unchanged', 'invalid_level', 'invalid_level']);
     expect(ownerMoveStopLoss(s, G, 'ETHUSDT', 109000, 'dash:x', TS, LEVELS).outcome).toBe('symbol_mismatch');
     expect(ownerMoveStopLoss(s, 'tg:none', 'BTCUSDT', 109000, 'dash:x', TS, LEVELS).outcome).toBe('unknown_group');
+    // the detail (the owner's chat confirmation) reads a slider's float noise as a price
+    expect(ownerMoveTakeProfit(s, G, 'BTCUSDT', 109900.12345678901, 'dash:noise', TS, LEVELS).detail).toMatch(/ -> 109900\.1235$/);
   });
 
   it('a moved stop re-prices the reserved risk, never below 0 once it locks a profit', () => {
