@@ -18,6 +18,17 @@ export interface DashboardAssets {
 /** Where the chart library is served (the page loads it with a plain script tag). */
 export const CHARTS_ASSET = 'assets/lightweight-charts.standalone.production.js';
 
+/**
+ * The project's own modules the page imports (`./lib/<file>`), served as browser ES modules compiled
+ * from the same source the server runs (infra/dashboard/assets.ts), so the page has no second copy of
+ * the API's routes, the chart theme or the bot's number formatting. Each has no runtime import.
+ */
+export const SHARED_MODULES: Readonly<Record<string, string>> = {
+  'lib/api.js': 'shared/dashboard/api',
+  'lib/theme.js': 'shared/charts/theme',
+  'lib/html.js': 'shared/telegram/html',
+};
+
 const CONTENT_TYPES: Record<string, string> = {
   html: 'text/html; charset=utf-8',
   js: 'text/javascript; charset=utf-8',
@@ -38,6 +49,7 @@ export function assetName(path: string): string | null {
   const p = path.replace(/^\/+/, '');
   if (p === '' || p === 'index.html') return 'index.html';
   if (p === CHARTS_ASSET) return CHARTS_ASSET;
+  if (Object.hasOwn(SHARED_MODULES, p)) return p;
   if (!/^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9]+)+$/.test(p)) return null;
   return contentTypeOf(p) ? p : null;
 }

@@ -17,6 +17,10 @@
  * style.css, the theme colours come from THEME below through CSS custom properties.
  */
 
+import { API_ROUTES } from './lib/api.js';
+import { DARK_THEME } from './lib/theme.js';
+import { fmtDuration, fmtPct, fmtPrice, fmtTimeUtc, fmtUsd, fmtUsdPlain } from './lib/html.js';
+
 /** @typedef {import('../../shared/dashboard/api.js').SessionResponse} SessionResponse */
 /** @typedef {import('../../shared/dashboard/api.js').MeResponse} MeResponse */
 /** @typedef {import('../../shared/dashboard/api.js').ErrorResponse} ErrorResponse */
@@ -38,54 +42,12 @@
 /** @typedef {{ token: string, user: { id: number, name: string }, role: Role, pollMs: number }} Session */
 /** @typedef {string | number | boolean | null | undefined} Scalar */
 
-// The contract's routes, repeated here because the browser cannot import TypeScript: the JSDoc type is
-// the contract's own literal type, so a route renamed in api.ts fails the typecheck here. They resolve
-// against the page's <base href> (the function sets it to where it is mounted: /dashboard/ locally).
-/** @type {typeof import('../../shared/dashboard/api.js').API_ROUTES} */
-const ROUTES = {
-  session: '/api/session',
-  me: '/api/me',
-  paper: '/api/paper',
-  trades: '/api/trades',
-  chart: '/api/chart',
-  strategies: '/api/strategies',
-  market: '/api/market',
-  research: '/api/research',
-  actions: '/api/actions',
-};
-
-/**
- * The PNG charts' dark theme (shared/charts/theme.ts DARK_THEME): typed as a Pick of it, so a colour
- * changed there fails the typecheck here until it is changed here too.
- * @type {Pick<typeof import('../../shared/charts/theme.js').DARK_THEME,
- *   'background' | 'header' | 'grid' | 'axisText' | 'titleText' | 'subtleText' | 'candleUp' | 'candleDown' |
- *   'entry' | 'takeProfit' | 'stopLoss' | 'support' | 'resistance' | 'long' | 'short' | 'win' | 'loss' |
- *   'equityLine' | 'equityFill' | 'drawdownFill' | 'drawdownLine' | 'tagText'>}
- */
-const THEME = {
-  background: '#131722',
-  header: '#1b2030',
-  grid: '#232a3b',
-  axisText: '#8f98ad',
-  titleText: '#eef1f6',
-  subtleText: '#aab2c5',
-  candleUp: '#26a69a',
-  candleDown: '#ef5350',
-  entry: '#3d8bff',
-  takeProfit: '#00d26a',
-  stopLoss: '#ff3b5c',
-  support: '#f5a623',
-  resistance: '#e879f9',
-  long: '#00d26a',
-  short: '#ff3b5c',
-  win: '#00b25a',
-  loss: '#e5334f',
-  equityLine: '#3d8bff',
-  equityFill: '#1a2d4f',
-  drawdownFill: '#8e1f33',
-  drawdownLine: '#ff3b5c',
-  tagText: '#0b0e14',
-};
+// The contract's routes and the PNG charts' dark theme, and below the bot's number formatting, are the
+// project's own modules (shared/dashboard/api.ts, shared/charts/theme.ts, shared/telegram/html.ts) served
+// as browser modules under lib/ (infra/dashboard/assets.ts: compiled from the same source; tsconfig.web.json
+// resolves lib/ to those files for the typecheck). Routes resolve against the page's <base href>.
+const ROUTES = API_ROUTES;
+const THEME = DARK_THEME;
 
 const TOKEN_KEY = 'cst.dashboard.session';
 /** @type {readonly PageName[]} */
@@ -197,47 +159,11 @@ function bar(p) {
   return el;
 }
 
-// ---------- formatting (the bot's: shared/telegram/html.ts fmtPrice / fmtPct / fmtUsd / fmtDuration) ----------
-
-/** @param {number} p */
-function fmtPrice(p) {
-  const abs = Math.abs(p);
-  const decimals = abs >= 1000 ? 2 : abs >= 100 ? 2 : abs >= 1 ? 3 : abs >= 0.01 ? 5 : 8;
-  return p.toFixed(decimals);
-}
-
-/** @param {number} p */
-function fmtPct(p, decimals = 2) {
-  const s = p.toFixed(decimals);
-  return p > 0 ? `+${s}%` : `${s === `-${(0).toFixed(decimals)}` ? (0).toFixed(decimals) : s}%`;
-}
-
-/** @param {number} v */
-function fmtUsd(v) {
-  const sign = v < 0 ? '-' : v > 0 ? '+' : '';
-  return `${sign}$${Math.abs(v).toFixed(2)}`;
-}
-
-/** @param {number} v */
-function fmtUsdPlain(v) {
-  return `$${v.toFixed(2)}`;
-}
-
-/** @param {number} ms */
-function fmtDuration(ms) {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m`;
-  const hr = Math.floor(m / 60);
-  if (hr < 48) return `${hr}h ${String(m % 60).padStart(2, '0')}m`;
-  return `${Math.floor(hr / 24)}d ${hr % 24}h`;
-}
+// ---------- formatting (the bot's fmtPrice / fmtPct / fmtUsd / fmtDuration are imported above) ----------
 
 /** @param {number | null | undefined} t */
 function fmtTime(t) {
-  if (t === null || t === undefined) return '—';
-  return new Date(t).toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
+  return t === null || t === undefined ? '—' : fmtTimeUtc(t);
 }
 
 /** @param {Scalar} v */
@@ -1346,7 +1272,7 @@ const LOADERS = { paper: loadPaper, strategies: loadStrategies, market: loadMark
 
 function applyTheme() {
   const root = document.documentElement.style;
-  for (const [k, v] of Object.entries(THEME)) root.setProperty(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, v);
+  for (const [k, v] of Object.entries(THEME)) root.setProperty(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, String(v));
 }
 
 async function main() {
