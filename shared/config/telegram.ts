@@ -122,6 +122,12 @@ export const telegramConfigSchema = z.strictObject({
     takeProfitMaxPct: z.number().min(0.1).max(100),
     /** The Market page lists this many of the newest protection alerts. */
     recentAlerts: z.number().int().min(1).max(200).default(20),
+    /**
+     * A group's mark (the close of the last candle of ITS feed) older than its feed interval plus this
+     * is stale: the owner's close and stop move are refused (`no_mark`) rather than priced at an old
+     * price after a feed outage (shared/trading/owner-levels.ts groupMark).
+     */
+    maxMarkAgeMs: z.number().int().min(60_000).max(DAY_MS).default(10 * 60_000),
   }),
 }).superRefine((c, ctx) => {
   if (c.alerts.mediaGroupMin > c.alerts.mediaGroupMax) {
@@ -158,7 +164,7 @@ export const DEFAULT_TELEGRAM_CONFIG: TelegramConfig = {
   reports: { timeZone: 'America/Los_Angeles', bestWorst: 3 },
   markerRetentionMs: 7 * 24 * HOUR_MS,
   webhook: { maxBodyBytes: 1_048_576, processingTimeoutMs: 60_000 },
-  dashboard: { publicUrl: null, initDataMaxAgeMs: HOUR_MS, loginLinkTtlMs: 10 * 60_000, sessionTtlMs: 12 * HOUR_MS, pollMs: 1_500, tradesPageSize: 50, takeProfitMaxPct: 20, recentAlerts: 20 },
+  dashboard: { publicUrl: null, initDataMaxAgeMs: HOUR_MS, loginLinkTtlMs: 10 * 60_000, sessionTtlMs: 12 * HOUR_MS, pollMs: 1_500, tradesPageSize: 50, takeProfitMaxPct: 20, recentAlerts: 20, maxMarkAgeMs: 10 * 60_000 },
 };
 
 /** The owner id: env first, then the document; undefined when neither names one. */

@@ -22,7 +22,7 @@ import { readAccount } from '../telegram/deps.js';
 import { publish, type TradeCommand } from '../messages.js';
 import { TOPICS } from '../topics.js';
 import { dashboardActionPath, TG_CONTROL_DOC } from '../state-paths.js';
-import { groupLevelBounds, immovableReason, ownerLevelConfig } from '../trading/owner-levels.js';
+import { closeNeedsMark, groupLevelBounds, immovableReason, noMarkReason, ownerLevelConfig } from '../trading/owner-levels.js';
 import { decideSuggestion } from '../telegram/suggestions.js';
 import type { ActionRequest, ActionResponse } from './api.js';
 import type { Caller } from './routes.js';
@@ -63,7 +63,7 @@ export interface ActionOutcome {
 const refused = (id: string, reason: string, detail: string): ActionOutcome => ({ status: 409, body: { status: 'refused', commandId: id, reason, detail } });
 
 /** The trade command an accepted action publishes, or why it is refused. */
-async function commandFor(d: TelegramDeps, req: Exclude<ActionRequest, { action: 'suggestion' }>, id: string): Promise<CommandBody | ActionOutcome> {
+async function commandFor(d: TelegramDeps, now: number, req: Exclude<ActionRequest, { action: 'suggestion' }>, id: string): Promise<CommandBody | ActionOutcome> {
   switch (req.action) {
     case 'pause':
     case 'resume':
@@ -74,16 +74,18 @@ async function commandFor(d: TelegramDeps, req: Exclude<ActionRequest, { action:
       const [account, strategies] = await Promise.all([readAccount(d), d.config.strategies()]);
       const p = account.positions.find((x) => x.groupId === req.groupId);
       if (!p || p.symbol !== req.symbol) return refused(id, 'no_position', `no open group ${req.groupId} on ${req.symbol}`);
-      const b = groupLevelBounds(account, p.groupId, ownerLevelConfig(strategies.protections, d.tg.dashboard.takeProfitMaxPct));
+      const b = groupLevelBounds(account, p.groupId, ownerLevelConfig(strategies, d.tg.dashboard), now);
       const mark = b?.mark ?? null;
+      const noMark = noMarkReason(p, now, d.tg.dashboard.maxMarkAgeMs);
       if (req.action === 'close') {
-        if (mark === null) return refused(id, 'no_mark', `no price for ${p.symbol} yet: the close needs a mark`);
+        // the core's own condition: only a group that holds something needs a mark (an unfilled one is cancelled)
+        if (mark === null && closeNeedsMark(p)) return refused(id, 'no_mark', `the close needs a mark: ${noMark}`);
         return { type: 'close_position', groupId: p.groupId, symbol: p.symbol };
       }
       const kind = req.action === 'move_tp' ? 'take_profit' : 'stop_loss';
       const range = kind === 'take_profit' ? (b?.takeProfit ?? null) : (b?.stopLoss ?? null);
       const what = kind === 'take_profit' ? 'take profit' : 'stop loss';
-      if (!range) return refused(id, 'not_movable', `the ${what} cannot move: ${immovableReason(p, mark, kind)}`);
+      if (!range) return refused(id, 'not_movable', `the ${what} cannot move: ${immovableReason(p, mark, kind, noMark)}`);
       if (req.price < range.min || req.price > range.max) return refused(id, 'out_of_bounds', `the ${what} must be within ${fmtLevel(range.min)} and ${fmtLevel(range.max)}`);
       return kind === 'take_profit'
         ? { type: 'move_tp', groupId: p.groupId, symbol: p.symbol, takeProfit: req.price }
@@ -130,7 +132,7 @@ export async function performAction(d: TelegramDeps, now: number, caller: Caller
   const seen = await d.state.get<ActionDoc>(path);
   if (seen) return replay(d, seen, request, id);
 
-  const body = await commandFor(d, req, id);
+  const body = await commandFor(d, now, req, id);
   if ('status' in body) {
     d.log.info('dashboard action refused', { action: req.action, commandId: id, reason: body.body.reason });
     return body;

@@ -116,9 +116,9 @@ export async function paperView(d: TelegramDeps, now: number, period: DashboardP
   const paused = doc?.state.control?.paused ?? control?.paused ?? false;
   const { series, max } = computeDrawdown(report.points);
   const last = series[series.length - 1];
-  const levels = ownerLevelConfig(strategies.protections, d.tg.dashboard.takeProfitMaxPct);
+  const levels = ownerLevelConfig(strategies, d.tg.dashboard);
   const positions = account.positions.map((p) => {
-    const b = groupLevelBounds(account, p.groupId, levels);
+    const b = groupLevelBounds(account, p.groupId, levels, now);
     return positionView(p, account.marks[p.symbol] ?? null, now, { takeProfit: b?.takeProfit ?? null, stopLoss: b?.stopLoss ?? null });
   });
   return {

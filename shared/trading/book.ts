@@ -18,10 +18,10 @@ import type { AccountState, EntryOrder, Position, TradingConfig } from './model.
 import type { ExitReason, Signal, TradeEvent } from '../model/trading.js';
 import { fillSourceOf, NO_TRADE_EVENTS, settleAccount, type BookResult } from './account.js';
 import { costRates, stoppedLossPerUnit } from './costs.js';
-import { decideCancel, decideExit, heldQty, newExternal, qtyEps, refreshExternal, stepExternal } from './external-groups.js';
+import { decideCancel, decideExit, heldQty, newExternal, qtyEps, stepExternal } from './external-groups.js';
 import { groupIdOf } from './group-id.js';
-import { cancelPending, closeGroup, reservedRisk, stepPosition } from './paper-fills.js';
-import { groupMark, immovableReason, levelBreach, ownerLevelBounds, ownerLevelLimits, type OwnerLevelConfig } from './owner-levels.js';
+import { cancelPending, closeGroup, stepPosition } from './paper-fills.js';
+import { atStopLoss, groupMark, immovableReason, levelBreach, noMarkReason, ownerLevelBounds, ownerLevelLimits, stopFarBreach, type OwnerLevelConfig } from './owner-levels.js';
 import { eventBase } from './trade-group.js';
 
 const PCT = 100;
@@ -310,16 +310,20 @@ function moveLevel(a: AccountState, kind: 'take_profit' | 'stop_loss', groupId: 
   if (!(Number.isFinite(level) && level > 0)) return none('invalid_level', `${name} ${level} is not a price`);
   const current = kind === 'take_profit' ? p.takeProfit : p.stopLoss;
   if (level === current) return none('unchanged', `${groupId} already has its ${name} at ${px(level)}`);
-  const mark = groupMark(a, p);
-  const limits = ownerLevelLimits(levels, p.tier);
+  const mark = groupMark(a, p, now, levels.maxMarkAgeMs);
+  const limits = ownerLevelLimits(levels, p, a);
   const b = ownerLevelBounds(p, mark, limits);
   const r = kind === 'take_profit' ? b.takeProfit : b.stopLoss;
-  if (r === null) return none('not_movable', `the ${name} of ${groupId} cannot move now: ${immovableReason(p, mark, kind)}`);
+  if (r === null) return none('not_movable', `the ${name} of ${groupId} cannot move now: ${immovableReason(p, mark, kind, noMarkReason(p, now, levels.maxMarkAgeMs))}`);
   const long = p.direction === 'LONG';
   const breach = levelBreach(kind, long, r, level);
   if (breach === 'side') {
-    const side = kind === 'take_profit' ? 'every entry and the average fill' : 'the mark and every working entry';
+    const side = kind === 'take_profit' ? 'every entry, the average fill and the mark' : 'the mark and every working entry';
     return none('invalid_level', `${p.direction} ${name} ${px(level)} must be ${(kind === 'take_profit') === long ? 'above' : 'below'} ${side} (allowed ${px(r.min)} .. ${px(r.max)})`);
+  }
+  if (breach === 'distance' && kind === 'stop_loss') {
+    const far = stopFarBreach(p, limits, level);
+    if (far.kind === 'risk') return none('out_of_bounds', `${p.direction} ${name} ${px(level)} would reserve ${far.risk.toFixed(2)} of risk, cap ${limits.maxRisk.toFixed(2)} (the sizing rules' risk budget and caps; allowed ${px(r.min)} .. ${px(r.max)})`);
   }
   if (breach === 'distance') {
     const pct = kind === 'take_profit' ? `${limits.takeProfitMaxPct} % (dashboard.takeProfitMaxPct)` : `${limits.stopLossMaxPct} % (the ${p.tier} adaptive-stop cap)`;
@@ -332,18 +336,10 @@ function moveLevel(a: AccountState, kind: 'take_profit' | 'stop_loss', groupId: 
     next[k] = { ...p, takeProfit: level };
     event = { type: 'take_profit_moved', ...base, from: p.takeProfit, to: level, commandId };
   } else {
-    next[k] = withStopLoss(p, level);
+    next[k] = atStopLoss(p, level);
     event = { type: 'stop_loss_moved', ...base, from: p.stopLoss, to: level, commandId };
   }
   return { account: { ...a, positions: next }, events: [event], outcome: 'applied', detail: `${px(current)} -> ${px(level)}` };
-}
-
-/** The group at stop `stopLoss`, its reserved risk re-computed (simulated: paper-fills.ts; external: from its fills). */
-function withStopLoss(p: Position, stopLoss: number): Position {
-  const q: Position = { ...p, stopLoss };
-  if (q.external) refreshExternal(q, q.external);
-  else q.risk = reservedRisk(q, q.entries);
-  return q;
 }
 
 /**

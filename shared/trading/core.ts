@@ -44,8 +44,8 @@ import { isSetupDisabled, updateVolatility } from '../protection/volatility.js';
 import { accountEquity, createAccount, fillSourceOf, largestNotional, markedEquity, openNotional, openRisk, withFillSource } from './account.js';
 import { cancelPendingEntries, closeManually, expireOrders, hasPendingEntries, moveStopLoss, moveTakeProfit, onCandle, onSuspectCandle, submitSignal, type MoveLevelOutcome } from './book.js';
 import { costRates, stoppedLossPerUnit } from './costs.js';
-import { applyFill, endEntry, heldQty, qtyEps, type ExternalFillOutcome } from './external-groups.js';
-import { groupMark, type OwnerLevelConfig } from './owner-levels.js';
+import { applyFill, endEntry, type ExternalFillOutcome } from './external-groups.js';
+import { closeNeedsMark, groupMark, noMarkReason, type OwnerLevelConfig } from './owner-levels.js';
 import { groupIdOf } from './group-id.js';
 import { biasRestriction, createBiasFilterState, expireBiasFilter, hasSwingConflict, updateBiasFilter, type BiasFilterState } from './filters.js';
 import type { AccountState, ExternalFill, FillSource, OwnerControl, TradingConfig } from './model.js';
@@ -591,16 +591,17 @@ interface ClosePositionResult extends EngineResult {
  * taker exit like any protective close; a simulated group with nothing filled only has its entries
  * cancelled (no price needed). A live (external) group gets the DECISION (exit_decided 'manual' at the
  * mark, or entry_cancel_decided when nothing is held) that the LiveExecutor carries out with a
- * bounded-slippage limit. Refused without a mark when something is held.
+ * bounded-slippage limit. Refused without a fresh mark when something is held (groupMark: the close of
+ * the group's own feed, at most its interval + `levels.maxMarkAgeMs` old).
  */
-export function ownerClosePosition(state: TradingState, groupId: string, symbol: string, cfg: TradingConfig, now: number): ClosePositionResult {
+export function ownerClosePosition(state: TradingState, groupId: string, symbol: string, cfg: TradingConfig, now: number, levels: Pick<OwnerLevelConfig, 'maxMarkAgeMs'>): ClosePositionResult {
   const p = state.account.positions.find((x) => x.groupId === groupId);
   const none = (outcome: ClosePositionOutcome, detail: string): ClosePositionResult => ({ state, events: NO_EVENTS, outcome, detail });
   if (!p) return none('unknown_group', `no open trade group ${groupId}`);
   if (p.symbol !== symbol) return none('symbol_mismatch', `${groupId} trades ${p.symbol}, not ${symbol}`);
-  const mark = groupMark(state.account, p);
-  const holds = p.external ? heldQty(p, p.external) > qtyEps(p) : p.filledQty > 0;
-  if (holds && mark === null) return none('no_mark', `no mark for ${p.symbol} yet (no candle since ${groupId} was placed): nothing to price the close at`);
+  const mark = groupMark(state.account, p, now, levels.maxMarkAgeMs);
+  const holds = closeNeedsMark(p);
+  if (holds && mark === null) return none('no_mark', `${groupId}: ${noMarkReason(p, now, levels.maxMarkAgeMs)}: nothing to price the close at`);
   const r = ownerClose(state, groupId, mark ?? p.avgEntry, cfg, now);
   if (r.events.length === 0) return none('already_closing', `${groupId} is already being closed (${p.external?.decision?.reason ?? 'entries cancelling'})`);
   const what = p.external ? (holds ? `close decided at ${mark}` : 'entry cancel decided') : holds ? `closed at ${mark}` : 'unfilled entries cancelled';

@@ -69,7 +69,7 @@ export function decideCancel(p: Position, x: ExternalExecution, reason: EntryCan
 /** One candle for one external group: decisions only (see the header). Never removes the group. */
 export function stepExternal(p: Position, x: ExternalExecution, c: Candle, end: number, halfTp: number, accountId: string, now: number, out: TradeEvent[]): Position {
   const long = p.direction === 'LONG';
-  let q: Position = { ...p, lastCandleOpen: c.openTime };
+  let q: Position = { ...p, lastCandleOpen: c.openTime, lastClose: c.close };
   const holding = p.status === 'open' && heldQty(p, x) > qtyEps(p);
   const afterFill = p.openedAt !== null && end > p.openedAt;
   let protective = x.decision !== null && x.decision.reason !== 'take_profit';

@@ -196,6 +196,12 @@ export interface Position {
   feedInterval: Interval;
   /** Open time of the last candle processed (a candle is never processed twice). */
   lastCandleOpen: number;
+  /**
+   * Close of that candle: the group's own mark (owner-levels.ts groupMark), from ITS feed (venue +
+   * interval) even when another group of the symbol reads another feed. Absent on groups stored before
+   * the field existed (until their next candle).
+   */
+  lastClose?: number;
   confidence: number;
   features: Record<string, number | boolean | string | null>;
   /** null: simulated fills (paper). Set: external fills (live), see FillSource. */

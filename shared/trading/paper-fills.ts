@@ -66,7 +66,7 @@ import { bookClose, eventBase, updateExcursion } from './trade-group.js';
  * out empty.
  */
 export function stepPosition(p: Position, c: Candle, end: number, halfTp: number, accountId: string, now: number, out: TradeEvent[]): Position | null {
-  const q: Position = { ...p, lastCandleOpen: c.openTime };
+  const q: Position = { ...p, lastCandleOpen: c.openTime, lastClose: c.close };
 
   // 1. entry fills (traded through, strictly)
   const filledNow = fillEntries(p, q, c, end, accountId, now, out);

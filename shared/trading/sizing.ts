@@ -35,7 +35,7 @@
 import type { RiskConfig, SwingSetup } from '../config/strategy.js';
 import { stoppedLossPerUnit, type CostRates } from './costs.js';
 import { RISK_EPSILON_FRACTION } from './model.js';
-import type { Direction, StrategyId } from '../model/trading.js';
+import type { Direction, EngineKind, StrategyId } from '../model/trading.js';
 
 const PCT = 100;
 
@@ -67,7 +67,7 @@ export function qtysForRisk(direction: Direction, entries: readonly number[], st
 }
 
 /** What the open groups hold, as the notional caps see it (account.ts openRisk / openNotional over every group). */
-interface Exposure {
+export interface Exposure {
   /** Σ risk of every open group (Position.risk: loss if stopped, costs included). */
   risk: number;
   /** Σ risk of the open SCALP groups. */
@@ -140,6 +140,45 @@ export function capToRoom(entries: readonly number[], qtys: readonly number[], r
   const min = (equity * risk.minCappedNotionalPct) / PCT;
   if (r.room < min) return { ok: false, detail: `capped size below the minimum ${min.toFixed(2)} (${risk.minCappedNotionalPct} % of equity): ${why}` };
   return { ok: true, qtys: qtysForNotional(entries, r.room), notional: r.room, cappedBy: r.binding };
+}
+
+/** The most reserved risk one open group may carry (groupRiskCap) and which rule sets it. */
+export interface GroupRiskCap {
+  /** max(the group's current risk, the allowance): a stop move may never reserve more. */
+  cap: number;
+  /** What the sizing rules allow a trade of the group's engine now (Infinity: no rule of that kind). */
+  allowance: number;
+  binding: 'current' | 'per_trade' | 'total_risk' | 'notional_caps' | 'none';
+}
+
+/**
+ * The most reserved risk an OPEN group (engine `engine`, reserving `groupRisk` now) may carry after its
+ * stop moves (owner-levels.ts: the far end of the owner's stop range), so that a moved stop never
+ * re-sizes a trade past what the sizing rules would have given it:
+ * - SCALP: the scalp budget with multiplier 1, the group's own risk left out of the used total
+ *   (scalpRiskBudget: min(perTrade, totalRisk cap - the other scalp groups' risk));
+ * - every engine: the notional caps stay valid if every stop is hit (the basis B = equity - Σ open risk
+ *   of notionalRoom: the largest group's notional <= maxLeverage x B and Σ notional <= maxTotalLeverage
+ *   x B), so Σ open risk <= equity - max(largest / maxLeverage, Σ notional / maxTotalLeverage).
+ * Swings are sized by allocation (no per-trade risk budget): their stop is bounded by the tier's
+ * adaptive-stop cap and the notional caps' rule. The cap is never below the group's current risk: a
+ * move that does not add risk is always allowed.
+ */
+export function groupRiskCap(engine: EngineKind, groupRisk: number, equity: number, x: Exposure, risk: RiskConfig): GroupRiskCap {
+  let allowance = Infinity;
+  let binding: GroupRiskCap['binding'] = 'none';
+  if (engine === 'SCALP') {
+    const b = scalpRiskBudget(equity, Math.max(0, x.scalpRisk - groupRisk), 1, risk);
+    allowance = b.budget;
+    binding = b.budget < b.perTrade ? 'total_risk' : 'per_trade';
+  }
+  const othersRisk = Math.max(0, x.risk - groupRisk);
+  const notional = equity - Math.max(x.largest / risk.maxLeverage, x.notional / risk.maxTotalLeverage) - othersRisk;
+  if (notional < allowance) {
+    allowance = Math.max(0, notional);
+    binding = 'notional_caps';
+  }
+  return groupRisk >= allowance ? { cap: groupRisk, allowance, binding: 'current' } : { cap: allowance, allowance, binding };
 }
 
 interface SwingBudget {

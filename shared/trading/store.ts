@@ -57,7 +57,7 @@ import { fillSourceOfMode, modeOfDoc } from './live/mode.js';
 import { commandMarkerPath, externalMarkerPath, signalMarkerPath, TRADING_MODE_DOC, tradingDocPath } from '../state-paths.js';
 import { externalFillSchema, type ExternalFill, type TradingConfig } from './model.js';
 import { TRADING_SCHEMA_VERSION, upgradeTradingDoc } from './doc-upgrade.js';
-import { ownerLevelConfig } from './owner-levels.js';
+import { ownerLevelConfig, type OwnerLevelDashboard } from './owner-levels.js';
 import type { BiasState, Signal, PaperTradeRow } from '../model/trading.js';
 
 
@@ -291,20 +291,21 @@ export class TradingStore {
 
   /**
    * Owner "move TP" of a group (idempotent by command id; see core.ts ownerMoveTakeProfit), within
-   * ownerLevelBounds: `takeProfitMaxPct` is config/telegram dashboard.takeProfitMaxPct.
+   * ownerLevelBounds: `dashboard` is config/telegram's (takeProfitMaxPct, maxMarkAgeMs); the risk cap
+   * comes from the trading config's risk rules.
    */
-  moveTakeProfit(cmd: OwnerCommandRef & { groupId: string; symbol: string; takeProfit: number; takeProfitMaxPct: number }, now: number): Promise<StoreCommandResult> {
-    return this.command(cmd.commandId, now, (s, cfg) => ownerMoveTakeProfit(s, cmd.groupId, cmd.symbol, cmd.takeProfit, cmd.commandId, now, ownerLevelConfig(cfg.protections, cmd.takeProfitMaxPct)));
+  moveTakeProfit(cmd: OwnerCommandRef & { groupId: string; symbol: string; takeProfit: number; dashboard: OwnerLevelDashboard }, now: number): Promise<StoreCommandResult> {
+    return this.command(cmd.commandId, now, (s, cfg) => ownerMoveTakeProfit(s, cmd.groupId, cmd.symbol, cmd.takeProfit, cmd.commandId, now, ownerLevelConfig(cfg, cmd.dashboard)));
   }
 
   /** Owner "move SL" of a group (idempotent by command id; see core.ts ownerMoveStopLoss), within ownerLevelBounds at the group's mark. */
-  moveStopLoss(cmd: OwnerCommandRef & { groupId: string; symbol: string; stopLoss: number; takeProfitMaxPct: number }, now: number): Promise<StoreCommandResult> {
-    return this.command(cmd.commandId, now, (s, cfg) => ownerMoveStopLoss(s, cmd.groupId, cmd.symbol, cmd.stopLoss, cmd.commandId, now, ownerLevelConfig(cfg.protections, cmd.takeProfitMaxPct)));
+  moveStopLoss(cmd: OwnerCommandRef & { groupId: string; symbol: string; stopLoss: number; dashboard: OwnerLevelDashboard }, now: number): Promise<StoreCommandResult> {
+    return this.command(cmd.commandId, now, (s, cfg) => ownerMoveStopLoss(s, cmd.groupId, cmd.symbol, cmd.stopLoss, cmd.commandId, now, ownerLevelConfig(cfg, cmd.dashboard)));
   }
 
-  /** Owner close of a group at the account's mark (idempotent by command id; see core.ts ownerClosePosition). */
-  closePosition(cmd: OwnerCommandRef & { groupId: string; symbol: string }, now: number): Promise<StoreCommandResult> {
-    return this.command(cmd.commandId, now, (s, cfg) => ownerClosePosition(s, cmd.groupId, cmd.symbol, cfg, now));
+  /** Owner close of a group at its fresh mark (idempotent by command id; see core.ts ownerClosePosition). */
+  closePosition(cmd: OwnerCommandRef & { groupId: string; symbol: string; dashboard: OwnerLevelDashboard }, now: number): Promise<StoreCommandResult> {
+    return this.command(cmd.commandId, now, (s, cfg) => ownerClosePosition(s, cmd.groupId, cmd.symbol, cfg, now, ownerLevelConfig(cfg, cmd.dashboard)));
   }
 
   private command(commandId: string, now: number, fn: (s: TradingState, cfg: TradingConfig) => EngineResult & { outcome: string; detail: string }): Promise<StoreCommandResult> {

@@ -403,7 +403,7 @@ describe('owner actions (the execution and the notifier subscribed on the rig\'s
     const account = await readAccount(rig.tg);
     const v = await paper(await rig.session(MEMBER));
     for (const p of v.positions) {
-      const b = groupLevelBounds(account, p.groupId, ownerLevelConfig(DEFAULT_STRATEGY_CONFIGS.protections, rig.tg.tg.dashboard.takeProfitMaxPct))!;
+      const b = groupLevelBounds(account, p.groupId, ownerLevelConfig(DEFAULT_STRATEGY_CONFIGS, rig.tg.tg.dashboard), rig.clock.now())!;
       expect(p.bounds).toEqual({ takeProfit: b.takeProfit, stopLoss: b.stopLoss });
     }
     expect(v.positions[0]!.bounds.takeProfit).not.toBeNull();

@@ -19,6 +19,7 @@ import type { Signal, PositionClosedEvent } from '../../shared/model/trading.js'
 import { TradingStore } from '../../shared/trading/store.js';
 import { MIN, defaultCfg, realBtc1m, signal } from '../trading/helpers.js';
 import { candlesFrom, FIXTURES, memoryStore, playCandle, startVenue, type Venue } from './helpers.js';
+import { DEFAULT_TELEGRAM_CONFIG } from '../../shared/config/telegram.js';
 
 const at = (hhmm: string) => Date.parse(`2025-06-11T${hhmm}:00Z`);
 const BTC = realBtc1m().filter((c) => c.openTime >= at('12:15') && c.openTime <= at('12:31'));
@@ -75,7 +76,7 @@ async function run(candles: Candle[], signals: Signal[] = [], opts: { reconcile?
 
 /** The owner's Telegram command as the execution function applies it (core, then the live executor). */
 async function moveTp(groupId: string, symbol: string, takeProfit: number, commandId: string, now: number) {
-  const r = await trading.moveTakeProfit({ commandId, actorId: 'owner', ts: now, groupId, symbol, takeProfit, takeProfitMaxPct: 20 }, now);
+  const r = await trading.moveTakeProfit({ commandId, actorId: 'owner', ts: now, groupId, symbol, takeProfit, dashboard: { ...DEFAULT_TELEGRAM_CONFIG.dashboard, takeProfitMaxPct: 20 } }, now);
   core.push(...r.events);
   take(await exec.onEvents(r.events, { state: r.state }, now));
   return r;

@@ -22,7 +22,7 @@ const BTC = realBtc1m().filter((c) => c.openTime >= at('12:05') && c.openTime <=
 const between = (a: string, b: string) => BTC.filter((c) => c.openTime >= at(a) && c.openTime < at(b));
 /** The micro signal of the 12:17 candle (decision at its close): LONG 109100 (fills 12:21), SL 108800, TP 109650. */
 const LONG = (id: string) => signal({ signalId: `v52_divergence:BTCUSDT:${id}`, ts: at('12:18'), entries: [109100], stopLoss: 108800, takeProfit: 109650, maxHoldMs: 60 * MIN });
-const LEVELS = ownerLevelConfig(DEFAULT_STRATEGY_CONFIGS.protections, DEFAULT_TELEGRAM_CONFIG.dashboard.takeProfitMaxPct);
+const LEVELS = ownerLevelConfig(DEFAULT_STRATEGY_CONFIGS, DEFAULT_TELEGRAM_CONFIG.dashboard);
 
 let h: Harness;
 afterEach(async () => {
@@ -70,13 +70,15 @@ describe('dashboard move TP / move SL', () => {
     await run(between('12:30', '12:32')); // 12:31 closes 109789.9: the mark
     const open = (await position())!;
     const doc = (await h.doc())!;
-    const mark = groupMark(doc.state.account, open);
+    const mark = groupMark(doc.state.account, open, h.clock.now(), LEVELS.maxMarkAgeMs);
     expect(mark).toBe(109789.9);
-    const bounds = ownerLevelBounds(open, mark, ownerLevelLimits(LEVELS, open.tier));
-    expect(groupLevelBounds(doc.state.account, group, LEVELS)).toEqual({ ...bounds, mark });
-    expect(groupLevelBounds(doc.state.account, 'tg:none', LEVELS)).toBeNull();
+    const bounds = ownerLevelBounds(open, mark, ownerLevelLimits(LEVELS, open, doc.state.account));
+    expect(groupLevelBounds(doc.state.account, group, LEVELS, h.clock.now())).toEqual({ ...bounds, mark });
+    expect(groupLevelBounds(doc.state.account, 'tg:none', LEVELS, h.clock.now())).toBeNull();
     expect(bounds.stopLoss!.max).toBeLessThan(109789.9);
-    expect(bounds.stopLoss!.min).toBeCloseTo(open.avgEntry * 0.9, 6); // large_cap adaptive-stop cap 10 %
+    // sized at the whole per-trade risk budget (0.5 % of 10000): the stop cannot widen past 108800
+    expect(open.risk).toBeCloseTo(50, 6);
+    expect(bounds.stopLoss!.min).toBeCloseTo(108800, 4);
 
     // SL at or above the mark (it would already be hit): refused; beyond the tier's cap: refused
     await h.command(dash('move_sl', 'p1-sl-mark', { groupId: group, symbol: 'BTCUSDT', stopLoss: 109789.9 }));
@@ -84,6 +86,10 @@ describe('dashboard move TP / move SL', () => {
     expect(confirmation('dash:p1-sl-mark')[0]).toMatchObject({ severity: 'warning', details: { outcome: 'invalid_level', stopLoss: 109789.9 } });
     expect(confirmation('dash:p1-sl-far')[0]).toMatchObject({ details: { outcome: 'out_of_bounds' } });
     expect(confirmation('dash:p1-sl-far')[0]!.message).toMatch(/10 % \(the large_cap adaptive-stop cap\)/);
+    // within the 10 % cap but wider than the risk budget allows: refused with the risk it would reserve
+    await h.command(dash('move_sl', 'p1-sl-wide', { groupId: group, symbol: 'BTCUSDT', stopLoss: 108500 }));
+    expect(confirmation('dash:p1-sl-wide')[0]).toMatchObject({ details: { outcome: 'out_of_bounds' } });
+    expect(confirmation('dash:p1-sl-wide')[0]!.message).toMatch(/would reserve 87\.16 of risk, cap 50\.00/);
     expect(trades('stop_loss_moved')).toEqual([]);
 
     // above the entry, below the mark: a locked-in profit; the reserved risk follows the stop
@@ -110,7 +116,7 @@ describe('dashboard move TP / move SL', () => {
 
     // one confirmation per dashboard command (ids), none for anything else
     expect(new Set(confirmations().map((a) => a.alertId))).toEqual(
-      new Set(['dash:p1-tp', 'dash:p1-tp-far', 'dash:p1-tp-side', 'dash:p1-sl-mark', 'dash:p1-sl-far', 'dash:p1-sl'].map((id) => `owner_command:${id}`)),
+      new Set(['dash:p1-tp', 'dash:p1-tp-far', 'dash:p1-tp-side', 'dash:p1-sl-mark', 'dash:p1-sl-far', 'dash:p1-sl-wide', 'dash:p1-sl'].map((id) => `owner_command:${id}`)),
     );
     // the group is gone: a later move is refused (unknown_group)
     await h.command(dash('move_sl', 'p1-sl-late', { groupId: group, symbol: 'BTCUSDT', stopLoss: 109000 }));

@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { applyCandle, applySignal, createTradingState, setFillSource, type TradingState } from '../../shared/trading/core.js';
-import { groupMark, LEVEL_GAP_PCT, levelBreach, ownerLevelBounds, ownerLevelConfig, ownerLevelLimits, referenceEntry } from '../../shared/trading/owner-levels.js';
+import { groupMark as groupMarkAt, LEVEL_GAP_PCT, levelBreach, ownerLevelBounds, ownerLevelConfig, ownerLevelLimits, referenceEntry, type OwnerLevelLimits } from '../../shared/trading/owner-levels.js';
+import { DEFAULT_TELEGRAM_CONFIG } from '../../shared/config/telegram.js';
 import type { Candle } from '../../shared/model/market.js';
 import type { Position, TradingConfig } from '../../shared/trading/model.js';
 import { MIN, cfg1m, defaultCfg, realBtc1m, signal } from './helpers.js';
@@ -13,6 +14,9 @@ import { MIN, cfg1m, defaultCfg, realBtc1m, signal } from './helpers.js';
 const CANDLES = realBtc1m();
 const GAP = LEVEL_GAP_PCT / 100;
 const TP_MAX_PCT = 20;
+const AGE = DEFAULT_TELEGRAM_CONFIG.dashboard.maxMarkAgeMs;
+/** The group's mark a minute after its last candle closed (fresh). */
+const groupMark = (a: TradingState['account'], p: Position): number | null => groupMarkAt(a, p, p.lastCandleOpen + 2 * MIN, AGE);
 
 /** Index of the candle opening at `iso`. */
 function at(iso: string): number {
@@ -54,12 +58,18 @@ const only = (s: TradingState): Position => {
 };
 
 describe('ownerLevelBounds on real candles', () => {
-  const limits = ownerLevelLimits(ownerLevelConfig(defaultCfg().protections, TP_MAX_PCT), 'large_cap');
+  // the distance rules alone (the risk cap is tested in owner-levels-risk.test.ts)
+  const limits: OwnerLevelLimits = { takeProfitMaxPct: TP_MAX_PCT, stopLossMaxPct: defaultCfg().protections.adaptiveStops.capPct.large_cap, maxRisk: Infinity };
 
   it('limits come from the dashboard TP max and the tier adaptive-stop cap', () => {
     const cfg = defaultCfg();
+    const { state } = run(at('2025-06-11T12:17:00Z'), 0, { direction: 'LONG', entries: (c) => [c * 0.999] });
+    const p = only(state);
     for (const tier of ['large_cap', 'mid_cap', 'small_cap', 'memecoin'] as const) {
-      expect(ownerLevelLimits(ownerLevelConfig(cfg.protections, 7), tier)).toEqual({ takeProfitMaxPct: 7, stopLossMaxPct: cfg.protections.adaptiveStops.capPct[tier] });
+      const l = ownerLevelLimits(ownerLevelConfig(cfg, { takeProfitMaxPct: 7, maxMarkAgeMs: AGE }), { ...p, tier }, state.account);
+      expect(l).toEqual({ takeProfitMaxPct: 7, stopLossMaxPct: cfg.protections.adaptiveStops.capPct[tier], maxRisk: expect.any(Number) });
+      // a group sized to the whole per-trade budget: the cap is its own risk (within float noise)
+      expect(l.maxRisk).toBeCloseTo(p.risk, 9);
     }
   });
 
@@ -100,7 +110,9 @@ describe('ownerLevelBounds on real candles', () => {
     expect(found).not.toBeNull();
     const { p, mark } = found!;
     const b = ownerLevelBounds(p, mark, limits);
-    const side = Math.max(p.entries[0]!.price, p.avgEntry);
+    // the TP stays above the mark too (here above the fill)
+    const side = Math.max(p.entries[0]!.price, p.avgEntry, mark);
+    expect(side).toBe(mark);
     expect(b.takeProfit).toEqual({ min: side * (1 + GAP), max: p.avgEntry * (1 + TP_MAX_PCT / 100) });
     expect(b.stopLoss).toEqual({ min: p.avgEntry * (1 - limits.stopLossMaxPct / 100), max: mark * (1 - GAP) });
     // the stop may be raised above the entry (break-even / locked profit) while the mark is above it
@@ -128,7 +140,7 @@ describe('ownerLevelBounds on real candles', () => {
     expect(found).not.toBeNull();
     const { p, mark } = found!;
     const b = ownerLevelBounds(p, mark, limits);
-    const side = Math.min(p.entries[0]!.price, p.avgEntry);
+    const side = Math.min(p.entries[0]!.price, p.avgEntry, mark);
     expect(b.takeProfit).toEqual({ min: p.avgEntry * (1 - TP_MAX_PCT / 100), max: side * (1 - GAP) });
     expect(b.stopLoss).toEqual({ min: mark * (1 + GAP), max: p.avgEntry * (1 + limits.stopLossMaxPct / 100) });
     expect(levelBreach('take_profit', false, b.takeProfit!, p.avgEntry)).toBe('side');
@@ -153,7 +165,7 @@ describe('ownerLevelBounds on real candles', () => {
     expect(p.entries[0]!.status).toBe('filled');
     expect(b.stopLoss!.max).toBeCloseTo(Math.min(mark, p.entries[1]!.price) * (1 - GAP), 6);
     expect(b.stopLoss!.max).toBeLessThan(p.entries[1]!.price);
-    expect(b.takeProfit!.min).toBeCloseTo(Math.max(p.entries[0]!.price, p.avgEntry) * (1 + GAP), 6);
+    expect(b.takeProfit!.min).toBeCloseTo(Math.max(p.entries[0]!.price, p.avgEntry, mark) * (1 + GAP), 6);
   });
 
   it('null when the level cannot move: a live group whose protective exit is decided, an empty range', () => {
@@ -184,7 +196,7 @@ describe('ownerLevelBounds on real candles', () => {
     expect(bt.stopLoss).not.toBeNull();
 
     // a TP max so small the range is empty; a mark at/below the cap floor leaves no stop range
-    const tight = ownerLevelBounds(working.p, null, { takeProfitMaxPct: LEVEL_GAP_PCT / 2, stopLossMaxPct: 10 });
+    const tight = ownerLevelBounds(working.p, null, { takeProfitMaxPct: LEVEL_GAP_PCT / 2, stopLossMaxPct: 10, maxRisk: Infinity });
     expect(tight.takeProfit).toBeNull();
     const under = ownerLevelBounds(working.p, working.p.entries[0]!.price * 0.85, limits);
     expect(under.stopLoss).toBeNull();

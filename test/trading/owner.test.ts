@@ -11,6 +11,7 @@ import { setTradingMode } from '../../shared/trading/live/mode.js';
 import type { PositionClosedEvent } from '../../shared/model/trading.js';
 import { TradingStore } from '../../shared/trading/store.js';
 import { ownerLevelConfig } from '../../shared/trading/owner-levels.js';
+import { DEFAULT_TELEGRAM_CONFIG } from '../../shared/config/telegram.js';
 import { commandMarkerPath } from '../../shared/state-paths.js';
 import { MIN, candle, defaultCfg, signal } from './helpers.js';
 
@@ -18,7 +19,7 @@ const T = Date.UTC(2025, 5, 11, 12, 0);
 const kinds = (evs: readonly TradingEvent[]) => evs.filter((e): e is ProtectionEvent => e.type === 'protection').map((e) => e.kind);
 const owner = (commandTs: number) => ({ actorId: '42', commandTs });
 /** The dashboard's default TP max and the default tier stop caps. */
-const LEVELS = ownerLevelConfig(defaultCfg().protections, 20);
+const LEVELS = ownerLevelConfig(defaultCfg(), { ...DEFAULT_TELEGRAM_CONFIG.dashboard, takeProfitMaxPct: 20 });
 
 describe('owner pause / resume (core)', () => {
   it('pause refuses new entries (owner_paused) while the open group still exits; resume allows them again', () => {

@@ -160,12 +160,12 @@ async function applyOwnerCommand(deps: ExecutionDeps, store: TradingStore, cmd: 
     case 'resume':
       return store.resumeCommand(ref, now);
     case 'close_position':
-      return store.closePosition({ ...ref, groupId: cmd.groupId, symbol: cmd.symbol }, now);
     case 'move_tp':
     case 'move_sl': {
-      // the TP max of the ONE owner-levels rule (shared/trading/owner-levels.ts) the dashboard's sliders use
-      const takeProfitMaxPct = (await deps.config.telegram()).dashboard.takeProfitMaxPct;
-      const level = { ...ref, groupId: cmd.groupId, symbol: cmd.symbol, takeProfitMaxPct };
+      // the TP max and mark age of the ONE owner-levels rule (shared/trading/owner-levels.ts) the dashboard's sliders use
+      const dashboard = (await deps.config.telegram()).dashboard;
+      const level = { ...ref, groupId: cmd.groupId, symbol: cmd.symbol, dashboard };
+      if (cmd.type === 'close_position') return store.closePosition(level, now);
       return cmd.type === 'move_tp' ? store.moveTakeProfit({ ...level, takeProfit: cmd.takeProfit }, now) : store.moveStopLoss({ ...level, stopLoss: cmd.stopLoss }, now);
     }
   }
