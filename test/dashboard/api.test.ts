@@ -19,6 +19,9 @@ import { mlSuggestionPath, outboxPath, TG_CONTROL_DOC, tradingDocPath, userPath 
 import { buildReport } from '../../shared/telegram/reports.js';
 import { readAccount } from '../../shared/telegram/deps.js';
 import { positionUnrealized } from '../../shared/trading/account.js';
+import { applySignal, type TradingState } from '../../shared/trading/core.js';
+import { tradingConfigFrom } from '../../shared/trading/model.js';
+import { signal } from '../trading/helpers.js';
 import { CHARTS_ASSET, CONTENT_SECURITY_POLICY } from '../../shared/dashboard/assets.js';
 import { dashboardRig, MEMBER, OWNER, pageDir, removeDay, replayKitDay, STRANGER, TOKEN, type DashboardRig, type ReplayedDay } from './api-helpers.js';
 
@@ -499,5 +502,29 @@ describe('owner actions (the execution and the notifier subscribed on the rig\'s
     expect(confirmations('dash:close-btc-0001')).toEqual([expect.objectContaining({ details: expect.objectContaining({ outcome: 'applied' }) })]);
     const after = await act(t, { ...body, commandId: 'close-btc-0002' });
     expect(((await after.json()) as ActionResponse).reason).toBe('no_position');
+  });
+
+  it('close of a just-placed group (no candle of its feed yet, so no mark): accepted as the core accepts it, its entry cancelled', async () => {
+    const t = await rig.session(OWNER);
+    const doc = (await rig.state.get<{ state: TradingState }>(tradingDocPath('paper')))!;
+    const cfg = tradingConfigFrom(DEFAULT_STRATEGY_CONFIGS);
+    const now = rig.clock.now();
+    const [symbol, mark] = Object.entries(doc.state.account.marks)[0]!;
+    const used = new Set(doc.state.account.positions.filter((p) => p.symbol === symbol).map((p) => p.strategy));
+    const strategy = (['levels_exhaustion', 'v52_divergence'] as const).find((s) => !used.has(s))!;
+    // a limit 10 % under the symbol's last close: it rests unfilled
+    const sig = signal({ ts: now, symbol, strategy, signalId: `${strategy}:${symbol}:dash-pending`, entries: [mark * 0.9], stopLoss: mark * 0.89, takeProfit: mark * 0.95, maxHoldMs: 60 * MINUTE });
+    const placed = applySignal(doc.state, sig, null, cfg, now);
+    const group = `tg:${sig.signalId}`;
+    const p = placed.state.account.positions.find((x) => x.groupId === group)!;
+    expect(p).toMatchObject({ status: 'pending', lastCandleOpen: -1 });
+    await rig.state.set(tradingDocPath('paper'), { ...doc, state: placed.state } as never);
+    // no mark for it yet: no stop range on its slider
+    expect((await paper(t)).positions.find((x) => x.groupId === group)!.bounds.stopLoss).toBeNull();
+    const r = await act(t, { commandId: 'close-pending-01', action: 'close', groupId: group, symbol });
+    expect((await r.json()) as ActionResponse).toEqual({ status: 'queued', commandId: 'dash:close-pending-01' });
+    await rig.bus.drain();
+    expect(confirmations('dash:close-pending-01')).toEqual([expect.objectContaining({ details: expect.objectContaining({ outcome: 'applied', detail: 'unfilled entries cancelled' }) })]);
+    expect((await paper(t)).positions.map((x) => x.groupId)).not.toContain(group);
   });
 });
