@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_TELEGRAM_CONFIG } from '../../shared/config/telegram.js';
 import type { Candle } from '../../shared/model/market.js';
 import { accountEquity, openRisk } from '../../shared/trading/account.js';
-import { applyCandle, applySignal, createTradingState, ownerClosePosition, ownerMoveStopLoss, ownerMoveTakeProfit, type TradingState } from '../../shared/trading/core.js';
+import { applyCandle, applyExternalFill, applySignal, createTradingState, ownerClosePosition, ownerMoveStopLoss, ownerMoveTakeProfit, setFillSource, type TradingState } from '../../shared/trading/core.js';
 import type { Position, TradingConfig } from '../../shared/trading/model.js';
 import { atStopLoss, groupLevelBounds, groupMark, groupRiskCapOf, LEVEL_GAP_PCT, ownerLevelConfig } from '../../shared/trading/owner-levels.js';
 import { MIN, makerTakerCfg, realBtc1m, signal } from './helpers.js';
@@ -105,6 +105,21 @@ describe('a moved stop stays within the risk budget and caps', () => {
     // without the other group the per-trade budget (50) would have allowed a wider stop
     const alone = { ...s.account, positions: [group(s, G2)] };
     expect(groupLevelBounds(alone, G2, levels, now)!.stopLoss!.min).toBeLessThan(108700);
+  });
+
+  it('a live (external) group is bounded the same way (its risk re-priced from its exchange fill)', () => {
+    let s = applySignal(setFillSource(createTradingState('main', cfg, TS), 'external'), LONG, null, cfg, TS).state;
+    const qty = group(s).entries[0]!.qty;
+    s = applyExternalFill(s, { groupId: G, leg: 'entry', entryIndex: 0, orderId: `${G}:e0`, cumQty: qty, avgPrice: 109100, cumFee: 109100 * qty * 0.0002, ts: TS + 30_000, orderDone: true }, cfg, TS + 30_000).state;
+    for (const c of CANDLES.filter((x) => x.openTime >= at('12:18') && x.openTime < at('12:25'))) s = applyCandle(s, c, null, cfg, c.openTime + MIN).state;
+    const now = at('12:25');
+    const p = group(s);
+    expect(p.external).not.toBeNull();
+    const b = groupLevelBounds(s.account, G, LEVELS, now)!;
+    expect(b.stopLoss!.min).toBeGreaterThan(p.avgEntry * 0.9);
+    expect(atStopLoss(p, b.stopLoss!.min).risk).toBeLessThanOrEqual(groupRiskCapOf(LEVELS, p, s.account).cap);
+    expect(ownerMoveStopLoss(s, G, 'BTCUSDT', p.avgEntry * 0.9, 'dash:live-wide', now, LEVELS)).toMatchObject({ outcome: 'out_of_bounds', detail: expect.stringMatching(/would reserve/) });
+    expect(ownerMoveStopLoss(s, G, 'BTCUSDT', b.stopLoss!.min, 'dash:live-ok', now, LEVELS).outcome).toMatch(/^(applied|unchanged)$/);
   });
 });
 
