@@ -362,13 +362,15 @@ describe('market, research and strategies views', () => {
     expect(v.suggestions).toEqual([]);
   });
 
-  it('research: a pending suggestion is listed (a decided one and an unreadable one are not)', async () => {
+  it('research: a pending suggestion is listed to the owner (a decided one and an unreadable one are not), never to a member', async () => {
     await rig.state.set(mlSuggestionPath('s3'), { id: 's3', strategy: 'v52_divergence', parameter: 'x', current: 'thirty', suggested: 28, status: 'pending', createdAt: 3 } as never);
     await rig.state.set(mlSuggestionPath('s1'), { id: 's1', strategy: 'v52_divergence', parameter: 'rsiOversold', current: 30, suggested: 28, status: 'pending', createdAt: 1 } as never);
     await rig.state.set(mlSuggestionPath('s2'), { id: 's2', strategy: 'v52_divergence', parameter: 'rsiOverbought', current: 70, suggested: 72, status: 'approved', createdAt: 2 } as never);
     try {
-      const v = (await (await get('/api/research', await rig.session(MEMBER))).json()) as ResearchView;
+      const v = (await (await get('/api/research', await rig.session(OWNER))).json()) as ResearchView;
       expect(v.suggestions).toEqual([{ id: 's1', strategy: 'v52_divergence', parameter: 'rsiOversold', current: 30, suggested: 28, createdAt: 1 }]);
+      const memberAnswer = await get('/api/research', await rig.session(MEMBER));
+      expect(((await memberAnswer.json()) as ResearchView).suggestions).toEqual([]);
     } finally {
       await rig.state.delete(mlSuggestionPath('s1'));
       await rig.state.delete(mlSuggestionPath('s2'));
