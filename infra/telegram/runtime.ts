@@ -10,7 +10,7 @@
  */
 import { join, resolve } from 'node:path';
 import type { Bus } from '../../shared/ports/bus.js';
-import type { Clock } from '../../shared/ports/clock.js';
+import { systemClock, type Clock } from '../../shared/ports/clock.js';
 import type { ConfigSource } from '../../shared/config/source.js';
 import type { Logger } from '../../shared/log.js';
 import type { StateStore } from '../../shared/ports/state.js';
@@ -117,7 +117,7 @@ function withConfig(ctx: TelegramPorts, base: RuntimeBase, tg: TelegramConfig): 
     access: new AccessControl(ctx.state, tg, ownerId),
     charts: base.charts,
     trades: base.trades,
-    dashboard: { keys: base.dashboardKeys, botToken: base.botToken, url: base.dashboardUrl ?? dashboardUrlFrom(tg, base.env), localOwner: localChat },
+    dashboard: { keys: base.dashboardKeys, botToken: base.botToken, url: base.dashboardUrl ?? dashboardUrlFrom(tg, base.env), localOwner: localChat, clock: systemClock },
   };
   if (localChat) deps.access.useLocalChat(CONSOLE_CHAT_ID);
   const botUsername = base.env[BOT_USERNAME_ENV] || undefined;
