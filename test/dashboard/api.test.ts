@@ -19,7 +19,7 @@ import { mlSuggestionPath, outboxPath, TG_CONTROL_DOC, tradingDocPath, userPath 
 import { buildReport } from '../../shared/telegram/reports.js';
 import { readAccount } from '../../shared/telegram/deps.js';
 import { positionUnrealized } from '../../shared/trading/account.js';
-import { CHARTS_ASSET, CONTENT_SECURITY_POLICY } from '../../shared/dashboard/assets.js';
+import { CHARTS_ASSET, CONTENT_SECURITY_POLICY, FRAME_ANCESTORS } from '../../shared/dashboard/assets.js';
 import { dashboardRig, MEMBER, OWNER, pageDir, removeDay, replayKitDay, STRANGER, TOKEN, type DashboardRig, type ReplayedDay } from './api-helpers.js';
 
 let day: ReplayedDay;
@@ -143,6 +143,12 @@ describe('authenticated routes', () => {
       expect(r.status).toBe(400);
       expect(await reason(r)).toBe('invalid_query');
     }
+    // a page is decimal digits: nothing a number parser would also accept
+    for (const page of ['', '%20', '0x10', '1e3', '-1', '1.5']) {
+      const r = await get(`/api/trades?page=${page}`, t);
+      expect(r.status, `page=${page}`).toBe(400);
+    }
+    expect((await get('/api/trades?page=2', t)).status).toBe(200);
   });
 });
 
@@ -237,7 +243,9 @@ describe('static files', () => {
       expect(r.headers.get('content-security-policy')).toBe(CONTENT_SECURITY_POLICY);
       expect(await r.text()).toContain('<head><base href="/dashboard/">');
     }
-    expect(CONTENT_SECURITY_POLICY).not.toMatch(/https?:|\*/);
+    // no external origin to load from; only Telegram's web client may frame the page
+    expect(CONTENT_SECURITY_POLICY.replace(FRAME_ANCESTORS, '')).not.toMatch(/https?:|\*/);
+    expect(CONTENT_SECURITY_POLICY).toContain("frame-ancestors 'self' https://web.telegram.org");
     const js = await get('/app.js');
     expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
     const css = await get('/style.css');
