@@ -10,7 +10,7 @@
  */
 import { join, resolve } from 'node:path';
 import type { Bus } from '../../shared/ports/bus.js';
-import type { Clock } from '../../shared/ports/clock.js';
+import { systemClock, type Clock } from '../../shared/ports/clock.js';
 import type { ConfigSource } from '../../shared/config/source.js';
 import type { Logger } from '../../shared/log.js';
 import type { StateStore } from '../../shared/ports/state.js';
@@ -83,8 +83,8 @@ interface RuntimeBase {
   maxDrainWaitMs: number | undefined;
   localChat: boolean;
   botToken: string | undefined;
-  /** Derived from the bot token (every instance agrees), else random for this process. */
-  dashboardKeys: DashboardKeys;
+  /** Random for this process: the keys without a bot token (with one, they derive from it and the URL: withConfig). */
+  ephemeralKeys: DashboardKeys;
   /** Overrides config/telegram dashboard.publicUrl and CST_DASHBOARD_URL (the local runtime's own URL). */
   dashboardUrl: string | undefined;
 }
@@ -99,7 +99,7 @@ async function buildBase(ctx: TelegramPorts, opts: TelegramRuntimeOptions): Prom
       ? new BotApiTelegram(token, env[API_ROOT_ENV] ? { apiRoot: env[API_ROOT_ENV] } : {})
       : new ConsoleTelegram({ dir: resolve(env[OUTPUT_DIR_ENV] ?? join(env.CST_DATA_DIR ?? '.data', 'telegram')) }));
   if (offline) ctx.log.notice('no Telegram bot token configured: messages go to the console, PNGs to a folder');
-  return { env, api, charts: opts.charts ?? sharpChartRenderer, trades: opts.trades ?? new StateTradeLog(ctx.state), webhookSecret, offline, ownerId: opts.ownerId, maxDrainWaitMs: opts.maxDrainWaitMs, localChat: opts.localChat ?? false, botToken: token, dashboardKeys: token ? DashboardKeys.fromBotToken(token) : DashboardKeys.ephemeral(), dashboardUrl: opts.dashboardUrl };
+  return { env, api, charts: opts.charts ?? sharpChartRenderer, trades: opts.trades ?? new StateTradeLog(ctx.state), webhookSecret, offline, ownerId: opts.ownerId, maxDrainWaitMs: opts.maxDrainWaitMs, localChat: opts.localChat ?? false, botToken: token, ephemeralKeys: DashboardKeys.ephemeral(), dashboardUrl: opts.dashboardUrl };
 }
 
 /** The config-dependent parts over a base, for one `config/telegram` version. */
@@ -107,6 +107,9 @@ function withConfig(ctx: TelegramPorts, base: RuntimeBase, tg: TelegramConfig): 
   const ownerId = base.ownerId ?? ownerIdFrom(tg, base.env);
   const localChat = base.localChat && base.offline && ownerId === undefined;
   if (ownerId === undefined) ctx.log.warn(`no Telegram owner configured (CST_TELEGRAM_OWNER_ID or config/telegram.ownerUserId): owner commands are unavailable${localChat ? '; alerts and reports are printed to the console' : ''}`);
+  const dashboardUrl = base.dashboardUrl ?? dashboardUrlFrom(tg, base.env);
+  // every instance of one deployment agrees (bot token + URL); without a bot, this process's own keys
+  const dashboardKeys = base.botToken ? DashboardKeys.fromBotToken(base.botToken, dashboardUrl ?? '') : base.ephemeralKeys;
   const deps: TelegramDeps = {
     state: ctx.state,
     bus: ctx.bus,
@@ -117,7 +120,7 @@ function withConfig(ctx: TelegramPorts, base: RuntimeBase, tg: TelegramConfig): 
     access: new AccessControl(ctx.state, tg, ownerId),
     charts: base.charts,
     trades: base.trades,
-    dashboard: { keys: base.dashboardKeys, botToken: base.botToken, url: base.dashboardUrl ?? dashboardUrlFrom(tg, base.env), localOwner: localChat },
+    dashboard: { keys: dashboardKeys, botToken: base.botToken, url: dashboardUrl, localOwner: localChat, clock: systemClock },
   };
   if (localChat) deps.access.useLocalChat(CONSOLE_CHAT_ID);
   const botUsername = base.env[BOT_USERNAME_ENV] || undefined;

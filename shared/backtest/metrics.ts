@@ -255,12 +255,12 @@ export function computeMetrics(x: MetricsInput): BacktestMetrics {
   };
 }
 
-/** SQN: sqrt(n) x mean / sample sd of the per-trade R values (null with n < 2 or sd 0). */
 /** Σ winning P&L / |Σ losing P&L| (gross amounts, both >= 0); null when nothing was lost (the definition above). */
 export function profitFactorOf(grossProfit: number, grossLoss: number): number | null {
   return grossLoss > 0 ? grossProfit / grossLoss : null;
 }
 
+/** SQN: sqrt(n) x mean / sample sd of the per-trade R values (null with n < 2 or sd 0). */
 export function systemQuality(r: readonly number[]): number | null {
   const n = r.length;
   if (n < 2) return null;

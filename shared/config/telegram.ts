@@ -107,7 +107,7 @@ export const telegramConfigSchema = z.strictObject({
      * web_app buttons and the `/dashboard` login links. `CST_DASHBOARD_URL` wins when set; null = no
      * buttons (the local runtime prints its own link).
      */
-    publicUrl: z.string().url().refine((u) => /^https?:\/\//.test(u), 'an http(s) URL').nullable(),
+    publicUrl: z.string().url().refine(isDashboardUrl, 'an https URL (http only for localhost / 127.0.0.1: bearer tokens must not travel in clear text)').nullable(),
     /** Mini App `initData` older than this (its `auth_date`) is refused (401). */
     initDataMaxAgeMs: z.number().int().min(60_000).max(DAY_MS),
     /** A `/dashboard` login link works once, within this long. */
@@ -178,11 +178,23 @@ export function ownerIdFrom(cfg: TelegramConfig, env: NodeJS.ProcessEnv = proces
   return cfg.ownerUserId ?? undefined;
 }
 
+/** An https URL, or http on the local machine (the embedded default's own page). */
+export function isDashboardUrl(raw: string): boolean {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    return false;
+  }
+  if (u.protocol === 'https:') return true;
+  return u.protocol === 'http:' && (u.hostname === 'localhost' || u.hostname === '127.0.0.1' || u.hostname === '[::1]');
+}
+
 /** The dashboard's public URL: env first, then the document; undefined when neither names one. */
 export function dashboardUrlFrom(cfg: TelegramConfig, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const raw = env[DASHBOARD_URL_ENV_VAR];
   if (raw !== undefined && raw !== '') {
-    if (!/^https?:\/\/[^\s]+$/.test(raw)) throw new Error(`${DASHBOARD_URL_ENV_VAR} must be an http(s) URL, got "${raw}"`);
+    if (!isDashboardUrl(raw)) throw new Error(`${DASHBOARD_URL_ENV_VAR} must be an https URL (http only for localhost / 127.0.0.1), got "${raw}"`);
     return raw.replace(/\/+$/, '');
   }
   return cfg.dashboard.publicUrl?.replace(/\/+$/, '') ?? undefined;

@@ -167,7 +167,10 @@ export interface ReadinessCondition {
   comparator: '>=' | '<=' | '>' | '<' | '==' | 'info';
   /** null for `info` rows and uncomputable values. */
   met: boolean | null;
-  /** 0..1: how far the value is toward its threshold (1 = met); null when not a distance. */
+  /**
+   * 0..1: how far the value is toward its threshold; 1 exactly when met (an unmet condition shows at
+   * most UNMET_PROGRESS_MAX, 0.99: shared/strategies/readiness.ts); null when not a distance.
+   */
   progress: number | null;
   /**
    * Id of the condition that counts this one (e.g. each levels_exhaustion check counts toward

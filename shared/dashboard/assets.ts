@@ -62,8 +62,11 @@ export function contentTypeOf(name: string): string | undefined {
 /**
  * Every source is this origin: no CDN, no telegram.org script (the page reads `initData` from its
  * own URL fragment). Inline styles are allowed for the chart library's element styles; scripts never.
- * `frame-ancestors` is not set: Telegram's clients show a Mini App in their own web view or frame.
+ * Framing: only this origin and Telegram's web clients (web.telegram.org shows a Mini App in an
+ * iframe; the apps use their own web view, which frame-ancestors does not restrict).
  */
+export const FRAME_ANCESTORS = "frame-ancestors 'self' https://web.telegram.org";
+
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
   "script-src 'self'",
@@ -74,6 +77,7 @@ export const CONTENT_SECURITY_POLICY = [
   "manifest-src 'self'",
   "base-uri 'self'",
   "form-action 'none'",
+  FRAME_ANCESTORS,
 ].join('; ');
 
 /** Headers every answer carries. */

@@ -13,8 +13,9 @@
  *    The token travels in the URL fragment, which browsers never send to a server or put in its logs.
  *
  * Either opens a session: a signed `{uid, name, exp}` bearer token. Signing keys are derived from the
- * bot token with a label per use (a login token is never a session token and the other way round), so
- * every instance of the deployed function agrees without a new secret; the embedded default without a
+ * bot token and the dashboard's URL (the audience) with a label per use (a login token is never a
+ * session token and the other way round), so every instance of the deployed function agrees without a
+ * new secret and another deployment with the same bot token cannot mint for this one; the embedded default without a
  * bot token uses a random key per process (its printed link works for that process only).
  *
  * The session names a user, never a role: the caller re-reads the role from the allow-list on every
@@ -107,9 +108,13 @@ export class DashboardKeys {
     this.base = base;
   }
 
-  static fromBotToken(botToken: string): DashboardKeys {
+  /**
+   * Keys for one deployment: the bot token and the audience (the dashboard's URL), so a token minted by
+   * another process holding the same bot token for another URL (a developer's `npm start`) is refused.
+   */
+  static fromBotToken(botToken: string, audience = ''): DashboardKeys {
     if (!botToken) throw new Error('DashboardKeys.fromBotToken: empty bot token');
-    return new DashboardKeys(hmac('CryptoSignalTracker dashboard', botToken));
+    return new DashboardKeys(hmac(hmac('CryptoSignalTracker dashboard', botToken), `audience:${audience}`));
   }
 
   /** A random key for this process only (links and sessions die with it). */

@@ -109,7 +109,8 @@ export const tradesQuerySchema = z.strictObject({
   symbol: name.optional(),
   outcome: z.enum(TRADE_OUTCOMES).optional(),
   period: period.default('7d'),
-  page: z.coerce.number().int().min(0).max(100_000).default(0),
+  /** Decimal digits only ('' / '0x10' / '1e3' are refused, not read as numbers). */
+  page: z.string().regex(/^\d{1,6}$/, 'a page number (0, 1, 2...)').transform(Number).default(0),
 });
 
 /** `GET /api/trades?strategy=&symbol=&outcome=&period=&page=`. */

@@ -14,6 +14,7 @@
  * - research: research.ts `readModels`, `readShadow`, `shadowRows` and the pending ML suggestions.
  * Nothing here computes a P&L, a statistic or a rule of its own.
  */
+import { parsePeriod } from '../telegram/command-parser.js';
 import { z } from 'zod';
 import type { ClosedTradeRecord } from '../ports/trade-history.js';
 import { strategyIdSchema } from '../model/trading.js';
@@ -43,12 +44,12 @@ import { SCALP_STRATEGIES } from '../config/strategy.js';
 import { recentProtectionAlerts } from './alert-log.js';
 
 const PCT = 100;
-const HOUR_MS = 3_600_000;
 
 /** The periods the page offers (the /stats syntax; `all` = everything the history holds). */
 export const DASHBOARD_PERIODS = ['24h', '7d', '30d', 'all'] as const;
 export type DashboardPeriod = (typeof DASHBOARD_PERIODS)[number];
-const PERIOD_MS: Record<DashboardPeriod, number> = { '24h': 24 * HOUR_MS, '7d': 7 * 24 * HOUR_MS, '30d': 30 * 24 * HOUR_MS, all: 366 * 24 * HOUR_MS };
+/** The periods as the bot's commands read them (/stats 7d, /stats all): one meaning of `all`. */
+const PERIOD_MS = Object.fromEntries(DASHBOARD_PERIODS.map((p) => [p, (parsePeriod(p, p) as { ms: number }).ms])) as Record<DashboardPeriod, number>;
 
 export const TRADE_OUTCOMES = ['win', 'loss', 'timeout'] as const;
 export type TradeOutcome = (typeof TRADE_OUTCOMES)[number];

@@ -93,12 +93,17 @@ function refuse(status: number, reason: string, error: string, extra: Record<str
   return json(status, { error, reason } satisfies ErrorResponse, extra);
 }
 
-/** Keys whose value moves with the clock alone: left out of the ETag. */
-const CLOCK_KEYS = new Set(['asOf', 'ageMs', 'lastMessageAgeMs', 'now']);
+/**
+ * Keys whose value moves with the clock alone: left out of the ETag. `asOf` only at the top of a view
+ * (the time it was built); deeper it is data (a readiness row's candle time) and counts.
+ */
+const CLOCK_KEYS = new Set(['ageMs', 'lastMessageAgeMs', 'now']);
 
 /** Strong validator of a view's content (clock-only fields left out). */
 export function viewEtag(view: unknown): string {
-  const canonical = JSON.stringify(view, (k, v: unknown) => (CLOCK_KEYS.has(k) ? undefined : v));
+  const canonical = JSON.stringify(view, function (this: unknown, k: string, v: unknown) {
+    return CLOCK_KEYS.has(k) || (k === 'asOf' && this === view) ? undefined : v;
+  });
   return `"${createHash('sha256').update(canonical).digest('base64url').slice(0, 32)}"`;
 }
 
@@ -194,7 +199,12 @@ async function api(d: TelegramDeps, req: DashboardRequest, path: string, query: 
       parseQuery(emptyQuerySchema, query);
       return viewAnswer(req, await getMarket(d, now));
     case API_ROUTES.research:
-      return viewAnswer(req, await getResearch(d, now, parseQuery(researchQuerySchema, query)));
+    {
+      // pending suggestions are the owner's to decide (the bot's /suggestions is owner-only too); the
+      // ETag is over what this caller gets, so a member's cached answer never holds them
+      const view = await getResearch(d, now, parseQuery(researchQuerySchema, query));
+      return viewAnswer(req, caller.role === 'owner' ? view : { ...view, suggestions: [] });
+    }
     case API_ROUTES.strategies:
       parseQuery(emptyQuerySchema, query);
       return viewAnswer(req, await getStrategies(d, now));

@@ -338,7 +338,8 @@ export class Bot {
         : this.reply(ctx, '🖥 The dashboard opens in a private chat with me: send me /dashboard there (its login is personal).');
     }
     const ttl = this.d.tg.dashboard.loginLinkTtlMs;
-    const link = createLoginLink(dash.keys, dash.url, { id: ctx.user.id, name: displayName(ctx.user) }, ctx.now, ttl);
+    // on the dashboard's clock (the wall clock the server redeems on), not the update's
+    const link = createLoginLink(dash.keys, dash.url, { id: ctx.user.id, name: displayName(ctx.user) }, dash.clock.now(), ttl);
     const miniApp = isMiniAppUrl(dash.url);
     const lines = [
       html`🖥 <b>Dashboard</b>`,

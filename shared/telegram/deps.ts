@@ -31,6 +31,11 @@ export interface DashboardAccess {
   url: string | undefined;
   /** The embedded default with no owner configured: the local runtime's own login link opens an owner session. */
   localOwner: boolean;
+  /**
+   * The clock login links and sessions live on: the wall clock (the dashboard server redeems on it),
+   * also during a replay whose root clock is market time.
+   */
+  clock: Clock;
 }
 
 export interface TelegramDeps {

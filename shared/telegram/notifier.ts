@@ -335,15 +335,21 @@ export class Notifier {
    * The owner moved a level (Telegram's Move TP, the dashboard's sliders): the trade's alert shows the
    * new TP / SL. The record moves one rank up within its stage (an edit of a lower or equal rank is
    * never sent: the outbox's edit ranks), never into the next stage, and only while the trade is in
-   * progress; a redelivered event queues nothing again (its edit keys carry the event id).
+   * progress; a redelivered event queues nothing again (its edit keys carry the event id), and a move
+   * older than the last one shown for that level (by its time) changes nothing.
    */
   private async onLevelMoved(ev: Extract<TradeEvent, { type: 'take_profit_moved' | 'stop_loss_moved' }>): Promise<number> {
     const field = ev.type === 'take_profit_moved' ? 'takeProfit' : 'stopLoss';
     const ak = alertKeyOf(ev.groupId);
     const next = await this.advance(ak, (cur) => {
-      const rank = ((cur as AlertRecord & { rank?: number }).rank ?? 0) + 1;
+      const rec = cur as AlertRecord & { rank?: number; levelMovedAt?: Record<string, number> };
+      const rank = (rec.rank ?? 0) + 1;
       const inStage = rank % RANK_STEP !== 0;
-      return { rank: isTradeInProgress(cur) && inStage ? rank : 0, patch: { [field]: ev.to } as Partial<AlertRecord> };
+      // an older move delivered late (or again) never puts its level back over a newer one
+      const last = rec.levelMovedAt?.[field];
+      const newer = last === undefined || ev.ts > last;
+      const patch = { [field]: ev.to, levelMovedAt: { ...(rec.levelMovedAt ?? {}), [field]: ev.ts } } as Partial<AlertRecord>;
+      return { rank: isTradeInProgress(cur) && inStage && newer ? rank : 0, patch };
     });
     return next ? this.sendEdits(next.rec, `level:${ev.eventId}`, next.rank, null) : 0;
   }

@@ -22,7 +22,7 @@ import { positionUnrealized } from '../../shared/trading/account.js';
 import { applySignal, type TradingState } from '../../shared/trading/core.js';
 import { tradingConfigFrom } from '../../shared/trading/model.js';
 import { signal } from '../trading/helpers.js';
-import { CHARTS_ASSET, CONTENT_SECURITY_POLICY } from '../../shared/dashboard/assets.js';
+import { CHARTS_ASSET, CONTENT_SECURITY_POLICY, FRAME_ANCESTORS } from '../../shared/dashboard/assets.js';
 import { dashboardRig, MEMBER, OWNER, pageDir, removeDay, replayKitDay, STRANGER, TOKEN, type DashboardRig, type ReplayedDay } from './api-helpers.js';
 
 let day: ReplayedDay;
@@ -146,6 +146,12 @@ describe('authenticated routes', () => {
       expect(r.status).toBe(400);
       expect(await reason(r)).toBe('invalid_query');
     }
+    // a page is decimal digits: nothing a number parser would also accept
+    for (const page of ['', '%20', '0x10', '1e3', '-1', '1.5']) {
+      const r = await get(`/api/trades?page=${page}`, t);
+      expect(r.status, `page=${page}`).toBe(400);
+    }
+    expect((await get('/api/trades?page=2', t)).status).toBe(200);
   });
 });
 
@@ -240,7 +246,9 @@ describe('static files', () => {
       expect(r.headers.get('content-security-policy')).toBe(CONTENT_SECURITY_POLICY);
       expect(await r.text()).toContain('<head><base href="/dashboard/">');
     }
-    expect(CONTENT_SECURITY_POLICY).not.toMatch(/https?:|\*/);
+    // no external origin to load from; only Telegram's web client may frame the page
+    expect(CONTENT_SECURITY_POLICY.replace(FRAME_ANCESTORS, '')).not.toMatch(/https?:|\*/);
+    expect(CONTENT_SECURITY_POLICY).toContain("frame-ancestors 'self' https://web.telegram.org");
     const js = await get('/app.js');
     expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
     const css = await get('/style.css');
@@ -365,13 +373,15 @@ describe('market, research and strategies views', () => {
     expect(v.suggestions).toEqual([]);
   });
 
-  it('research: a pending suggestion is listed (a decided one and an unreadable one are not)', async () => {
+  it('research: a pending suggestion is listed to the owner (a decided one and an unreadable one are not), never to a member', async () => {
     await rig.state.set(mlSuggestionPath('s3'), { id: 's3', strategy: 'v52_divergence', parameter: 'x', current: 'thirty', suggested: 28, status: 'pending', createdAt: 3 } as never);
     await rig.state.set(mlSuggestionPath('s1'), { id: 's1', strategy: 'v52_divergence', parameter: 'rsiOversold', current: 30, suggested: 28, status: 'pending', createdAt: 1 } as never);
     await rig.state.set(mlSuggestionPath('s2'), { id: 's2', strategy: 'v52_divergence', parameter: 'rsiOverbought', current: 70, suggested: 72, status: 'approved', createdAt: 2 } as never);
     try {
-      const v = (await (await get('/api/research', await rig.session(MEMBER))).json()) as ResearchView;
+      const v = (await (await get('/api/research', await rig.session(OWNER))).json()) as ResearchView;
       expect(v.suggestions).toEqual([{ id: 's1', strategy: 'v52_divergence', parameter: 'rsiOversold', current: 30, suggested: 28, createdAt: 1 }]);
+      const memberAnswer = await get('/api/research', await rig.session(MEMBER));
+      expect(((await memberAnswer.json()) as ResearchView).suggestions).toEqual([]);
     } finally {
       await rig.state.delete(mlSuggestionPath('s1'));
       await rig.state.delete(mlSuggestionPath('s2'));

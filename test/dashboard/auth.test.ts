@@ -191,6 +191,10 @@ describe('login links', () => {
     expect((await redeemLogin(DashboardKeys.fromBotToken(DOC_TOKEN), store(), link.token, T)).ok).toBe(true);
     expect((await redeemLogin(DashboardKeys.ephemeral(), store(), link.token, T)).ok).toBe(false);
     expect(() => DashboardKeys.fromBotToken('')).toThrow();
+    // another deployment (another URL) with the same bot token cannot mint for this one
+    const here = createLoginLink(DashboardKeys.fromBotToken(DOC_TOKEN, 'https://prod.example/dashboard'), 'https://prod.example/dashboard', USER, T, TTL);
+    expect(await redeemLogin(DashboardKeys.fromBotToken(DOC_TOKEN, 'http://127.0.0.1:8080/dashboard'), store(), here.token, T)).toEqual({ ok: false, reason: 'bad_signature' });
+    expect((await redeemLogin(DashboardKeys.fromBotToken(DOC_TOKEN, 'https://prod.example/dashboard'), store(), here.token, T)).ok).toBe(true);
   });
 });
 

@@ -5,7 +5,9 @@
  * - readinessAt reports exactly evaluateAt's decision and direction;
  * - a side has every required condition met  <=>  evaluateAt is a TAKE in that direction (so a TAKE
  *   always shows all met, and an unmet condition always means no TAKE that way);
- * - the numbers shown are the decision's own (its logged features).
+ * - the numbers shown are the decision's own (its logged features);
+ * - every condition of every strategy: progress is null or a number in [0, 1] (never NaN), and
+ *   met === true  <=>  progress === 1 (an unmet check never shows 1; a met one always does).
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LEVELS_EXHAUSTION_CONFIG, DEFAULT_MACRO_CONFIG, DEFAULT_V52_DIVERGENCE_CONFIG } from '../../shared/config/strategy.js';
@@ -26,7 +28,7 @@ import {
   swingReadinessAt,
   type SwingContext,
 } from '../../shared/strategies/macro/swing.js';
-import { flagCondition, infoCondition, numericCondition, readinessSide, sideReady, type StrategyReadinessAt } from '../../shared/strategies/readiness.js';
+import { UNMET_PROGRESS_MAX, flagCondition, infoCondition, numericCondition, readinessSide, sideReady, type StrategyReadinessAt } from '../../shared/strategies/readiness.js';
 import type { CandleSeries } from '../../shared/strategies/series.js';
 import { btcWeek1m } from './data.js';
 import { FILES, cols } from '../macro/helpers.js';
@@ -50,8 +52,10 @@ function disagreement(d: { decision: string; direction: string | null } | null, 
     const take = d !== null && d.decision === 'TAKE' && d.direction === side.direction;
     if (sideReady(side) !== take) return `${side.direction}: ${side.met}/${side.total} met but decision ${d ? `${d.decision} ${String(d.direction)}` : 'null'}`;
     for (const c of side.conditions) {
-      if (c.progress !== null && !(c.progress >= 0 && c.progress <= 1)) return `${c.id} progress ${c.progress}`;
+      if (c.progress !== null && !(typeof c.progress === 'number' && c.progress >= 0 && c.progress <= 1)) return `${c.id} progress ${String(c.progress)}`;
       if (c.met === true && c.progress !== 1) return `${c.id} met with progress ${String(c.progress)}`;
+      if (c.met !== true && c.progress === 1) return `${c.id} ${c.met === false ? 'unmet' : 'not computable'} (value ${String(c.value)} ${c.comparator} ${String(c.threshold)}) with progress 1`;
+      if (c.met === false && c.progress !== null && !(c.progress <= UNMET_PROGRESS_MAX)) return `${c.id} unmet with progress ${c.progress}`;
     }
     if (!(side.closeness >= 0 && side.closeness <= 1)) return `closeness ${side.closeness}`;
   }
@@ -110,6 +114,39 @@ describe('scalp readiness agrees with evaluateAt over a real week of BTCUSDT 1m'
       expect(cond(side, 'volume_spike').threshold).toBe(DEFAULT_V52_DIVERGENCE_CONFIG.volumeSpike.minRatio);
     }
     expect(takes).toBeGreaterThan(0);
+  });
+
+  it('v52_divergence: an unmet RSI divergence shows progress below 1, counted from the pivot RSI toward pivot RSI -/+ delta', () => {
+    const delta = DEFAULT_V52_DIVERGENCE_CONFIG.divergence.minRsiDelta;
+    const p = v52Divergence.prepare(week, DEFAULT_V52_DIVERGENCE_CONFIG);
+    const tally = { unmet: 0, partway: 0, none: 0, met: 0 };
+    for (let i = 0; i < week.length; i++) {
+      for (const side of v52Divergence.readinessAt(p, i).sides) {
+        const c = cond(side, 'rsi_divergence');
+        // no pivot, or a pivot whose RSI is not computable (its own warm-up): no distance to show
+        if (c.met === null || c.threshold === null) continue;
+        if (c.met) {
+          tally.met++;
+          continue;
+        }
+        tally.unmet++;
+        expect(c.progress).not.toBeNull();
+        expect(c.progress as number).toBeLessThan(1);
+        // 0 at the pivot's RSI (no divergence), rising toward the threshold the RSI must reach
+        const pivotRsi = cond(side, 'pivot_rsi').value as number;
+        const rsiNow = c.value as number;
+        expect(c.threshold as number).toBeCloseTo(pivotRsi + (side.direction === 'LONG' ? delta : -delta), 5);
+        const moved = side.direction === 'LONG' ? rsiNow - pivotRsi : pivotRsi - rsiNow;
+        expect(c.progress as number).toBeCloseTo(Math.min(UNMET_PROGRESS_MAX, Math.max(0, moved / delta)), 5);
+        if ((c.progress as number) > 0) tally.partway++;
+        else tally.none++;
+      }
+    }
+    // both kinds of unmet rows were seen: some part of the way there, some not at all
+    expect(tally.unmet).toBeGreaterThan(1000);
+    expect(tally.partway).toBeGreaterThan(100);
+    expect(tally.none).toBeGreaterThan(100);
+    expect(tally.met).toBeGreaterThan(100);
   });
 
   it('levels_exhaustion: the checks counted, RSI and volume ratio are the decision features; the four checks count toward exhaustion_checks', () => {
@@ -230,6 +267,25 @@ describe('readiness arithmetic (shared/strategies/readiness.ts)', () => {
     expect(numericCondition({ id: 'b', label: 'breakout', value: -0.4, threshold: 1, comparator: '>', met: false }).progress).toBeNull();
     expect(numericCondition({ id: 'v', label: 'vol', value: 2.5, threshold: 2, comparator: '>=', met: true })).toMatchObject({ met: true, progress: 1 });
     expect(numericCondition({ id: 'v', label: 'vol', value: Number.NaN, threshold: 2, comparator: '>=', met: true })).toMatchObject({ value: null, met: null, progress: null });
+  });
+
+  it('progress: a `from` on the met side of the threshold is not an anchor; an unmet check never shows 1', () => {
+    // RSI now 41 vs "RSI >= pivot 40.7 + 2": counted from the pivot RSI (0.15 of the way), not from 50 (which is past it)
+    expect(numericCondition({ id: 'd', label: 'div', value: 41, threshold: 42.7, comparator: '>=', met: false, from: 40.7 }).progress).toBeCloseTo(0.15, 12);
+    expect(numericCondition({ id: 'd', label: 'div', value: 41, threshold: 42.7, comparator: '>=', met: false, from: 50 }).progress).toBeCloseTo(41 / 42.7, 12);
+    // equal to a strict threshold, or within reach but overruled by the strategy: below 1
+    expect(numericCondition({ id: 'x', label: 'x', value: 2, threshold: 2, comparator: '>', met: false }).progress).toBe(UNMET_PROGRESS_MAX);
+    expect(numericCondition({ id: 'l', label: 'lvl', value: 0.05, threshold: 0.1, comparator: '<=', met: false }).progress).toBe(UNMET_PROGRESS_MAX);
+    expect(UNMET_PROGRESS_MAX).toBeLessThan(1);
+    // none of the checks counted yet: 0 of the way, not "no distance"
+    expect(numericCondition({ id: 'n', label: 'checks', value: 0, threshold: 2, comparator: '>=', met: false }).progress).toBe(0);
+    // a hand-built condition is settled by readinessSide too: unmet below 1, met exactly 1
+    const side = readinessSide('SHORT', [
+      { id: 'u', label: 'u', value: 1, threshold: 1, comparator: '<', met: false, progress: 1 },
+      { id: 'm', label: 'm', value: 1, threshold: 1, comparator: '<=', met: true, progress: 0.4 },
+    ]);
+    expect(side.conditions.map((c) => c.progress)).toEqual([UNMET_PROGRESS_MAX, 1]);
+    expect(side.closeness).toBeLessThan(1);
   });
 
   it('a side counts its required conditions only (not the ones counted by another, nor info rows)', () => {

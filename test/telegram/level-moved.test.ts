@@ -66,18 +66,25 @@ describe('level moves edit the trade alert', () => {
     expect(h.server.message(OWNER, alertMsg.messageId)!.caption).toContain(`TP <code>${fmtPrice(newTp)}</code>`);
     await publish(tpMove); // redelivered: nothing new
     expect(h.server.ok('editMessageCaption')).toHaveLength(2);
+    // a second move, then the first one delivered again late: the alert keeps the newer level
+    const newerTp = price * 0.989;
+    await publish({ ...tpMove, eventId: `${groupId}:tp:dash:a1b`, ts: T0 + 3 * MIN + 30_000, from: newTp, to: newerTp, commandId: 'dash:a1b' });
+    expect(h.server.ok('editMessageCaption')).toHaveLength(3);
+    await publish(tpMove);
+    expect(h.server.ok('editMessageCaption')).toHaveLength(3);
 
     const newSl = price * 1.001;
     await publish({ ...base, type: 'stop_loss_moved', eventId: `${groupId}:sl:dash:a2`, ts: T0 + 4 * MIN, from: signal.stopLoss, to: newSl, commandId: 'dash:a2' });
-    expect(h.server.ok('editMessageCaption')).toHaveLength(3);
+    expect(h.server.ok('editMessageCaption')).toHaveLength(4);
     const caption = h.server.message(OWNER, alertMsg.messageId)!.caption!;
     expect(caption).toContain(`SL <code>${fmtPrice(newSl)}</code>`);
-    expect(caption).toContain(`TP <code>${fmtPrice(newTp)}</code>`);
+    expect(caption).toContain(`TP <code>${fmtPrice(newerTp)}</code>`);
 
     // A second DCA-style fill after the moves still edits (its rank is above theirs).
     await publish({ ...base, type: 'entry_filled', eventId: `fill2:${groupId}`, ts: T0 + 5 * MIN, orderId: `${groupId}:e1`, price, qty: 2, fee: 0.1, avgEntry: price, filledQty: 12 });
-    expect(h.server.ok('editMessageCaption')).toHaveLength(4);
+    expect(h.server.ok('editMessageCaption')).toHaveLength(5);
     expect(h.server.message(OWNER, alertMsg.messageId)!.caption).toContain('qty 12');
+    expect(h.server.message(OWNER, alertMsg.messageId)!.caption).toContain(`TP <code>${fmtPrice(newerTp)}</code>`);
 
     // Closed: a late move edits nothing.
     const exitTime = T0 + 20 * MIN;

@@ -44,7 +44,7 @@ import type { ReadinessCondition, ReadinessSide } from '../../dashboard/api.js';
 import { flagCondition, infoCondition, numericCondition, readinessSide, type StrategyReadinessAt } from '../readiness.js';
 
 const STRATEGY = 'v52_divergence' as const;
-/** RSI's neutral line: where readiness counts an RSI condition's progress from. */
+/** RSI's neutral line: where readiness counts the pivot-RSI check's progress from (overbought / oversold are beyond it). */
 const RSI_NEUTRAL = 50;
 
 /** Pivot links: `last[i]` = newest pivot confirmed by candle i (-1 if none), `prev[j]` = pivot before j. */
@@ -359,7 +359,9 @@ function divergenceSide(p: V52Prepared, i: number, a: V52Analysis, bearish: bool
       threshold: rj === null ? Number.NaN : bearish ? rj - d.minRsiDelta : rj + d.minRsiDelta,
       comparator: bearish ? '<=' : '>=',
       met: c !== null && c.diverges,
-      from: RSI_NEUTRAL,
+      // counted from the pivot's own RSI (0: no divergence at all; 1: the full delta), which is what
+      // the check compares RSI now with (50 lies on the met side of this threshold)
+      ...(rj === null ? {} : { from: rj }),
     }),
     numericCondition({
       id: 'volume_spike',
