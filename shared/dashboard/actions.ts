@@ -17,11 +17,12 @@
  */
 import { z } from 'zod';
 import type { DocData } from '../ports/state.js';
-import type { TelegramDeps, ControlDoc } from '../telegram/deps.js';
+import type { TelegramDeps } from '../telegram/deps.js';
+import { setPaused } from '../telegram/control.js';
 import { readAccount } from '../telegram/deps.js';
 import { publish, type TradeCommand } from '../messages.js';
 import { TOPICS } from '../topics.js';
-import { dashboardActionPath, TG_CONTROL_DOC } from '../state-paths.js';
+import { dashboardActionPath } from '../state-paths.js';
 import { closeNeedsMark, groupLevelBounds, immovableReason, noMarkReason, ownerLevelConfig } from '../trading/owner-levels.js';
 import { decideSuggestion } from '../telegram/suggestions.js';
 import type { ActionRequest, ActionResponse } from './api.js';
@@ -49,7 +50,8 @@ interface ActionDoc {
   actorId: string;
   /** The request this id stands for (canonical JSON). */
   request: string;
-  command: TradeCommand;
+  /** null for a suggestion decision (decideSuggestion publishes its own command, idempotent by this id). */
+  command: TradeCommand | null;
   at: number;
   published: boolean;
 }
@@ -113,10 +115,13 @@ async function suggestionAction(d: TelegramDeps, now: number, caller: Caller, re
 
 async function carryOut(d: TelegramDeps, doc: ActionDoc): Promise<void> {
   const cmd = doc.command;
+  if (cmd === null) return;
   if (cmd.type === 'pause' || cmd.type === 'resume') {
-    await d.state.set(TG_CONTROL_DOC, { paused: cmd.type === 'pause', by: Number(doc.actorId), at: doc.at } satisfies ControlDoc as unknown as DocData);
+    // the bot's own pause / resume (its control document, then the command)
+    await setPaused(d, { paused: cmd.type === 'pause', actorId: Number(doc.actorId), origin: 'dashboard', now: doc.at, commandId: cmd.commandId });
+  } else {
+    await publish(d.bus, TOPICS.tradeCommands, cmd, { attributes: { type: cmd.type, dedupeId: cmd.commandId } });
   }
-  await publish(d.bus, TOPICS.tradeCommands, cmd, { attributes: { type: cmd.type, dedupeId: cmd.commandId } });
   await d.state.merge(dashboardActionPath(doc.commandId), { published: true });
 }
 
@@ -128,8 +133,16 @@ export async function performAction(d: TelegramDeps, now: number, caller: Caller
   const { commandId: _page, ...rest } = req;
   const request = JSON.stringify(Object.fromEntries(Object.entries(rest).sort(([a], [b]) => a.localeCompare(b))));
 
-  if (req.action === 'suggestion') return suggestionAction(d, now, caller, req, id);
   const seen = await d.state.get<ActionDoc>(path);
+  if (req.action === 'suggestion') {
+    // the same id marker as every action: one id stands for one request (a retry decides nothing twice)
+    if (seen && seen.request !== request) return refused(id, 'command_id_reused', 'this command id was used for another action');
+    if (!seen && !(await d.state.create(path, { commandId: id, actorId, request, command: null, at: now, published: true } satisfies ActionDoc as unknown as DocData))) {
+      const again = await d.state.get<ActionDoc>(path);
+      if (again && again.request !== request) return refused(id, 'command_id_reused', 'this command id was used for another action');
+    }
+    return suggestionAction(d, now, caller, req, id);
+  }
   if (seen) return replay(d, seen, request, id);
 
   const body = await commandFor(d, now, req, id);

@@ -496,6 +496,12 @@ describe('owner actions (the execution and the notifier subscribed on the rig\'s
     expect(other.status).toBe(409);
     expect(((await other.json()) as ActionResponse).reason).toBe('suggestion_already_decided');
     expect(((await (await act(t, { commandId: 'sugg-0000003', action: 'suggestion', suggestionId: 'gone', approve: true })).json()) as ActionResponse).reason).toBe('no_suggestion');
+    // one id stands for one request: reused for another decision or another action, it is refused
+    for (const reuse of [{ ...body, approve: true }, { ...body, suggestionId: 's8' }, { commandId: 'sugg-0000001', action: 'pause' }]) {
+      const r2 = await act(t, reuse);
+      expect(r2.status).toBe(409);
+      expect(((await r2.json()) as ActionResponse).reason).toBe('command_id_reused');
+    }
     await rig.bus.drain();
     expect(commands().filter((c) => c.commandId === 'dash:sugg-0000001').map((c) => c.type)).toEqual(['suggestion_decided', 'suggestion_decided']);
   });
