@@ -4,6 +4,7 @@
  * P&L of the open positions, win rate, a per-strategy table, best and worst trades, open positions and
  * an equity PNG. Also the text of /stats and the points of /equity.
  */
+import type { StrategyStatsRow } from '../dashboard/api.js';
 import type { ClosedTradeRecord } from '../ports/trade-history.js';
 import type { AccountState, Position } from '../trading/model.js';
 import { accountEquity, markedEquity, positionUnrealized, unrealizedPnl } from '../trading/account.js';
@@ -18,15 +19,8 @@ import { enqueue, type EnqueueItem } from './outbox.js';
 const REPORT_PERIODS = { daily: 24 * 3_600_000, weekly: 7 * 24 * 3_600_000 } as const;
 type ReportPeriod = keyof typeof REPORT_PERIODS;
 
-interface StrategyRow {
-  strategy: string;
-  trades: number;
-  wins: number;
-  winRatePct: number;
-  pnl: number;
-  /** shared/backtest/metrics.ts profitFactorOf (null: nothing lost). */
-  profitFactor: number | null;
-}
+/** One strategy's line of a report: the same row the dashboard's per-strategy table shows (profitFactor: metrics.ts profitFactorOf, null when nothing was lost). */
+type StrategyRow = StrategyStatsRow;
 
 export interface ReportData {
   title: string;
