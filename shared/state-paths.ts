@@ -348,6 +348,12 @@ export function tradeRecordPath(groupId: string): string {
   return `${TG_TRADES_COLLECTION}/${safeId(groupId)}`;
 }
 
+/**
+ * The trade log's version: a counter bumped in the same transaction as every new or changed trade
+ * record, so a reader can keep what it read while the counter stays (`StateTradeLog`).
+ */
+export const TG_TRADES_VERSION_DOC = 'tg_trades_meta/version';
+
 /** Per-chat symbol mutes. */
 export const TG_MUTES_COLLECTION = 'tg_mutes';
 

@@ -105,6 +105,7 @@ const CATALOG: Record<string, { entry: Entry; expected: string }> = {
   systemStatePath: { entry: { kind: 'doc', path: P.systemStatePath('data', 'BTCUSDT'), hostile: P.systemStatePath(X, X) }, expected: 'tg_system_state/data_BTCUSDT' },
   TG_TRADES_COLLECTION: { entry: { kind: 'collection', path: P.TG_TRADES_COLLECTION }, expected: 'tg_trades' },
   tradeRecordPath: { entry: { kind: 'doc', path: P.tradeRecordPath('tg:sig1'), hostile: P.tradeRecordPath(X) }, expected: 'tg_trades/tg:sig1' },
+  TG_TRADES_VERSION_DOC: { entry: { kind: 'doc', path: P.TG_TRADES_VERSION_DOC }, expected: 'tg_trades_meta/version' },
   TG_MUTES_COLLECTION: { entry: { kind: 'collection', path: P.TG_MUTES_COLLECTION }, expected: 'tg_mutes' },
   mutePath: { entry: { kind: 'doc', path: P.mutePath(42, 'BTCUSDT'), hostile: P.mutePath(42, X) }, expected: 'tg_mutes/42_BTCUSDT' },
   TG_CONTROL_DOC: { entry: { kind: 'doc', path: P.TG_CONTROL_DOC }, expected: 'tg_control/trading' },
