@@ -8,7 +8,11 @@
  *   held only in memory when the process died was lost for good);
  * - the paper account's trades are not duplicated and its equity equals its start plus the sum of
  *   the closed trades' P&L (`paper_trades`);
- * - no Telegram message was sent twice.
+ * - no Telegram message was sent twice, but for at most the ONE request in flight when the process died:
+ *   the Bot API has no idempotency key, so a message Telegram accepted in the instant before the kill,
+ *   not yet marked sent by the outbox (shared/telegram/outbox.ts finish), is sent again after the
+ *   restart. The outbox has one drainer and marks each send in one transaction, so one kill repeats at
+ *   most one request; anything more (a lost outbox record, a re-queued message) fails here.
  * The speed is high on purpose: consumers lag behind the holder, so the bus holds unacked messages
  * when the kill comes.
  */
@@ -119,7 +123,7 @@ describe('kill -9 during a replay, then restart on the same data dir', () => {
 
           const sends = tg.ok().filter((r) => r.method === 'sendMessage' || r.method === 'sendPhoto' || r.method === 'sendMediaGroup');
           const keys = sends.map((r) => `${r.method}|${r.chatId}|${r.fields.text ?? r.fields.caption ?? r.fields.media ?? ''}`);
-          expect(keys.length - new Set(keys).size, 'Telegram messages sent twice').toBe(0);
+          expect(keys.length - new Set(keys).size, 'Telegram messages sent twice (beyond the one request in flight at the kill)').toBeLessThanOrEqual(1);
         } finally {
           await wh.close();
           await state.close();
