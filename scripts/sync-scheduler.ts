@@ -3,8 +3,9 @@
  * `cst-` by default) so the project matches the file. `--dry-run` prints the plan and changes nothing.
  *
  *   npx tsx scripts/sync-scheduler.ts --project my-proj --region us-central1 --dry-run
- *   npx tsx scripts/sync-scheduler.ts --project my-proj --region us-central1 \
- *       --service-account scheduler@my-proj.iam.gserviceaccount.com
+ *
+ * Every job carries an OIDC token of the invoker account (default cst-invoker@<project>, made by
+ * `npm run deploy`): the functions are private, a job without a token would be refused.
  */
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
@@ -19,6 +20,7 @@ import {
   type SchedulerClientLike,
   type SyncTarget,
 } from '../infra/scheduler/cloud-sync.js';
+import { INVOKER_SA, serviceAccountEmail } from '../infra/deploy/access.js';
 
 export const HELP = `Sync ${SCHEDULER_YAML} to Cloud Scheduler (create / update / delete by diff).
 
@@ -29,7 +31,8 @@ Options:
   --region <region>         Cloud Scheduler location = functions region (default: $FUNCTION_REGION or us-central1)
   --file <path>             schedule file (default: ${SCHEDULER_YAML})
   --base-url <url>          functions base URL (default: https://<region>-<project>.cloudfunctions.net)
-  --service-account <email> call the functions with an OIDC token of this service account
+  --service-account <email> the invoker account whose OIDC token every job carries
+                            (default: ${INVOKER_SA}@<project>.iam.gserviceaccount.com, made by npm run deploy)
   --audience <aud>          OIDC audience (default: the function URL)
   --prefix <prefix>         id prefix of the jobs this tool manages (default: ${DEFAULT_JOB_PREFIX}); others are never touched
   --dry-run                 print the plan (create / update / delete / unchanged) and change nothing
@@ -88,7 +91,7 @@ export async function main(argv: string[], deps: SyncDeps = {}): Promise<number>
     project,
     location: values.region ?? env.FUNCTION_REGION ?? 'us-central1',
     ...(values['base-url'] ? { baseUrl: values['base-url'] } : {}),
-    ...(values['service-account'] ? { serviceAccountEmail: values['service-account'] } : {}),
+    serviceAccountEmail: values['service-account'] ?? serviceAccountEmail(INVOKER_SA, project),
     ...(values.audience ? { audience: values.audience } : {}),
     prefix: values.prefix ?? DEFAULT_JOB_PREFIX,
   };

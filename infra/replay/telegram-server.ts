@@ -139,6 +139,8 @@ export class TelegramTestServer {
   private readonly limits: ServerLimits | null;
   /** Base for clients: `apiRoot` (requests go to `${apiRoot}/bot${token}/${method}`). */
   apiRoot = '';
+  /** The URL of the last setWebhook (getWebhookInfo answers it). */
+  webhookUrl = '';
 
   constructor(private readonly opts: TelegramServerOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -413,7 +415,10 @@ export class TelegramTestServer {
         return { id: 1, is_bot: true, first_name: 'CST test bot', username: 'cst_test_bot' };
       case 'setWebhook':
         if (!f.url) throw new ApiError(400, 'Bad Request: bad webhook: an HTTPS URL must be provided for webhook');
+        this.webhookUrl = f.url;
         return true;
+      case 'getWebhookInfo':
+        return { url: this.webhookUrl, has_custom_certificate: false, pending_update_count: 0 };
       case 'sendMessage': {
         const chatId = this.chatOf(rec);
         if (!f.text) throw new ApiError(400, 'Bad Request: message text is empty');

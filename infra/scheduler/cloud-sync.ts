@@ -3,8 +3,9 @@
  * that exist in `projects/{project}/locations/{location}`, and only jobs whose id starts with the
  * managed prefix (default `cst-`) are ever touched; anything else in the project is left alone.
  * Each yaml job becomes an HTTP job that POSTs its JSON body to the function URL
- * `https://{region}-{project}.cloudfunctions.net/{function}` (or `{baseUrl}/{function}`), with an
- * OIDC token of a service account when one is given (needed for private functions).
+ * `https://{region}-{project}.cloudfunctions.net/{function}` (or `{baseUrl}/{function}`), always with
+ * an OIDC token of the invoker service account: the functions are private, a job without a token
+ * would be refused on every call.
  *
  * The plan (create / update / delete / unchanged, with the fields that differ) is pure and tested
  * with a fake client; `applyPlan` executes it with `@google-cloud/scheduler`'s CloudSchedulerClient
@@ -31,8 +32,8 @@ export interface SyncTarget {
   location: string;
   /** Functions base URL; default `https://{location}-{project}.cloudfunctions.net`. */
   baseUrl?: string;
-  /** Service account whose OIDC token authenticates the call (private functions). */
-  serviceAccountEmail?: string;
+  /** Service account whose OIDC token authenticates every call (the functions are private). */
+  serviceAccountEmail: string;
   /** OIDC audience; default: the target URL. */
   audience?: string;
   prefix?: string;
@@ -95,6 +96,7 @@ function functionUrl(t: SyncTarget, fn: string): string {
 }
 
 export function desiredSpecs(schedule: ScheduleFile, t: SyncTarget): JobSpec[] {
+  if (!t.serviceAccountEmail) throw new Error('Cloud Scheduler jobs need the invoker service account (their OIDC token): none given');
   const prefix = t.prefix ?? DEFAULT_JOB_PREFIX;
   return schedule.jobs
     .filter((j) => j.enabled)
@@ -111,8 +113,8 @@ export function desiredSpecs(schedule: ScheduleFile, t: SyncTarget): JobSpec[] {
         httpMethod: 'POST',
         body: JSON.stringify(j.body ?? {}),
         contentType: 'application/json',
-        oidcServiceAccount: t.serviceAccountEmail ?? '',
-        oidcAudience: t.serviceAccountEmail ? (t.audience ?? uri) : '',
+        oidcServiceAccount: t.serviceAccountEmail,
+        oidcAudience: t.audience ?? uri,
         attemptDeadlineSeconds: j.attemptDeadlineSeconds,
         retryCount: j.retryCount,
       };
@@ -171,7 +173,7 @@ export function jobFromSpec(s: JobSpec): IJob {
       httpMethod: 'POST',
       headers: { 'Content-Type': s.contentType },
       body: Buffer.from(s.body, 'utf8'),
-      ...(s.oidcServiceAccount ? { oidcToken: { serviceAccountEmail: s.oidcServiceAccount, audience: s.oidcAudience } } : {}),
+      oidcToken: { serviceAccountEmail: s.oidcServiceAccount, audience: s.oidcAudience },
     },
   };
 }

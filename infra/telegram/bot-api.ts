@@ -136,6 +136,12 @@ export class BotApiTelegram implements TelegramApi {
     return { messageThreadId: t.message_thread_id };
   }
 
+  /** The webhook URL Telegram has for the bot ('' when none). */
+  async getWebhookInfo(): Promise<{ url: string }> {
+    const info = await this.call('getWebhookInfo', () => this.api.getWebhookInfo());
+    return { url: info.url };
+  }
+
   async setWebhook(url: string, secretToken: string, opts?: { allowedUpdates?: string[]; dropPendingUpdates?: boolean }): Promise<void> {
     await this.call('setWebhook', () =>
       this.api.setWebhook({

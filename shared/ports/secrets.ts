@@ -3,7 +3,7 @@
  * from Secret Manager; locally from the environment. Every value read is registered with the logger
  * so it is masked in any log line (shared/log.ts registerSecret).
  */
-const SECRET_NAMES = ['telegram-bot-token', 'telegram-webhook-secret', 'bybit-api-key', 'bybit-api-secret'] as const;
+export const SECRET_NAMES = ['telegram-bot-token', 'telegram-webhook-secret', 'bybit-api-key', 'bybit-api-secret'] as const;
 export type SecretName = (typeof SECRET_NAMES)[number];
 
 export interface SecretSource {

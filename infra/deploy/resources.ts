@@ -1,0 +1,101 @@
+/**
+ * The vocabulary of the deploy plan (infra/deploy/plan.ts) and its executor (infra/deploy/execute.ts):
+ * a resource is described with a read-only command (JSON out; a non-zero exit saying NOT_FOUND when it
+ * is missing), created when missing, and updated only when the described JSON differs from the
+ * desired state. Pure data and functions: nothing here runs anything.
+ */
+import type { SecretName } from '../../shared/ports/secrets.js';
+
+/**
+ * One command: an argv run without a shell. `{{fact}}` in an argument is replaced by a fact learned
+ * earlier in the run (the project number, a trigger's subscription, a service URL); the dry run
+ * prints it as is. `{file}` is replaced by the path of a temp file holding `file`.
+ */
+export interface Command {
+  argv: readonly string[];
+  /** The secret whose value is written to the command's stdin (never to argv, never printed). */
+  stdinSecret?: SecretName;
+  /** Content of the temp file named by the `{file}` argument. */
+  file?: string;
+}
+
+export const FILE_ARG = '{file}';
+
+export interface Diff {
+  /** What differs, one short phrase each (`label cst-source: a -> b`); empty = unchanged. */
+  changes: string[];
+  commands: Command[];
+}
+
+/** A resource managed with commands (gcloud, bq, firebase). */
+export interface CommandResource {
+  type: 'command';
+  kind: string;
+  name: string;
+  what: string;
+  describe: Command;
+  /** Run when describe says NOT_FOUND. Without it, a missing resource stops the deploy with `missing`. */
+  create?: Command[];
+  missing?: string;
+  /** Compares the described JSON with the desired state. Without it, existing is enough. */
+  update?: (current: unknown) => Diff;
+  /** Facts this resource provides to later ones (read from its described JSON; re-described after a change). */
+  facts?: (current: unknown) => Record<string, string>;
+  /** The resource must NOT exist: run these when describe finds it (an older form of something replaced). */
+  removeWhenFound?: Command[];
+  /** The desired state in words, for the dry run (an IAM resource's `role member` lines). */
+  desired?: string[];
+}
+
+/** A resource managed through a client library or HTTP (the executor's injected clients). */
+export interface ApiResource {
+  type: 'api';
+  kind: 'scheduler-jobs' | 'monitoring' | 'telegram-webhook';
+  name: string;
+  what: string;
+}
+
+export type Resource = CommandResource | ApiResource;
+
+export type Action = 'create' | 'update' | 'delete' | 'unchanged';
+
+// ---------------------------------------------------------------------------------------------
+// Helpers for reading described JSON
+
+type Json = Record<string, unknown>;
+
+export function obj(v: unknown): Json {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {};
+}
+
+export function at(v: unknown, ...path: string[]): unknown {
+  let cur = v;
+  for (const k of path) cur = obj(cur)[k];
+  return cur;
+}
+
+export function str(v: unknown): string {
+  return typeof v === 'string' ? v : v === undefined || v === null ? '' : JSON.stringify(v);
+}
+
+/** `field: "live" -> "desired"` when they differ. */
+export function change(field: string, live: unknown, desired: unknown): string[] {
+  return str(live) === str(desired) ? [] : [`${field}: ${JSON.stringify(str(live))} -> ${JSON.stringify(str(desired))}`];
+}
+
+export interface Binding {
+  member: string;
+  role: string;
+}
+
+/** The bindings of `desired` missing from an IAM policy JSON (`{bindings: [{role, members}]}`). */
+export function missingBindings(policy: unknown, desired: readonly Binding[]): Binding[] {
+  const have = new Set<string>();
+  const bindings = at(policy, 'bindings');
+  for (const b of Array.isArray(bindings) ? bindings : []) {
+    if (obj(b).condition) continue;
+    const members = obj(b).members;
+    for (const m of Array.isArray(members) ? members : []) have.add(`${str(obj(b).role)} ${str(m)}`);
+  }
+  return desired.filter((d) => !have.has(`${d.role} ${d.member}`));
+}
