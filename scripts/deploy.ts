@@ -18,6 +18,7 @@ import { DeployError, executePlan, formatPlan, spawnRunner, type CommandRunner }
 import { deployPlan, type DeployInput } from '../infra/deploy/plan.js';
 import { FUNCTIONS_STAGE_DIR, stageFunctionsSource } from '../infra/deploy/stage.js';
 import { LOG_METRICS, type LogMetricSpec } from '../infra/monitoring/log-metrics.js';
+import { DASHBOARD_FUNCTION } from '../infra/runtime/registry.js';
 import type { SchedulerClientLike } from '../infra/scheduler/cloud-sync.js';
 
 export const HELP = `Usage: npm run deploy -- --project P [--region R] [--dry-run] [--rotate-secret NAME]...
@@ -190,7 +191,7 @@ export async function main(argv: string[], deps: DeployCliDeps = {}): Promise<nu
   };
   try {
     out(`Deploying to project ${project}, region ${region}: ${plan.length} resources`);
-    await executePlan(plan, {
+    const report = await executePlan(plan, {
       runner,
       out,
       secretValue,
@@ -207,6 +208,8 @@ export async function main(argv: string[], deps: DeployCliDeps = {}): Promise<nu
         forceWebhook: rotate.includes('telegram-webhook-secret'),
       }),
     });
+    const dashboardUrl = report.facts[`url:${DASHBOARD_FUNCTION}`];
+    if (dashboardUrl) out(`dashboard: ${dashboardUrl} (config/telegram dashboard.publicUrl, or CST_DASHBOARD_URL, for the Dashboard buttons and links)`);
     return 0;
   } catch (e) {
     err(e instanceof DeployError ? e.message : `deploy failed: ${(e as Error).message}`);

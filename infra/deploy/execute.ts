@@ -164,6 +164,11 @@ export async function executePlan(plan: readonly Resource[], d: ExecuteDeps): Pr
           if (!r.create) fail(r, r.missing ?? 'it does not exist and this deploy does not create it');
           for (const c of r.create!) await must(r, c);
           action = 'create';
+          if (r.updateAfterCreate && r.update) {
+            const diff = r.update(await describe(r));
+            for (const c of diff.commands) await must(r, c);
+            detail = diff.changes;
+          }
           if (r.facts) learn(r, await describe(r));
         }
       } else if (r.removeWhenFound) {

@@ -359,6 +359,7 @@ function bigQuerySteps(c: Ctx): Resource[] {
       what: `BigQuery dataset (${BIGQUERY_LOCATION}); dataEditor for ${editors.length} warehouse units`,
       describe: cmd([t.bq, 'show', '--format=json', ds]),
       create: [cmd([t.bq, `--location=${BIGQUERY_LOCATION}`, 'mk', '--dataset', ds])],
+      updateAfterCreate: true,
       update: (cur) => {
         const access = Array.isArray(at(cur, 'access')) ? (at(cur, 'access') as unknown[]) : [];
         const has = (email: string) => access.some((a) => str(obj(a).userByEmail) === email && ['WRITER', 'roles/bigquery.dataEditor'].includes(str(obj(a).role)));

@@ -39,6 +39,8 @@ export interface CommandResource {
   missing?: string;
   /** Compares the described JSON with the desired state. Without it, existing is enough. */
   update?: (current: unknown) => Diff;
+  /** After a create, describe again and apply `update` too (a dataset's access list is set on the made dataset). */
+  updateAfterCreate?: boolean;
   /** Facts this resource provides to later ones (read from its described JSON; re-described after a change). */
   facts?: (current: unknown) => Record<string, string>;
   /** The resource must NOT exist: run these when describe finds it (an older form of something replaced). */

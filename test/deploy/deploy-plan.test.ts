@@ -1,105 +1,163 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { deployPlan, PUBLIC_SERVICE_MAX_INSTANCES, RUNTIME } from '../../scripts/deploy.js';
+import { deployPlan, PUBLIC_SERVICE_MAX_INSTANCES, RUNTIME, type DeployInput } from '../../infra/deploy/plan.js';
+import type { CommandResource, Resource } from '../../infra/deploy/resources.js';
+import { INVOKER_SA, UNIT_ACCESS } from '../../infra/deploy/access.js';
 import { run as provisionCli } from '../../scripts/pubsub-provision.js';
-import { HOLDER_SERVICE, PUBLIC_HTTP_FUNCTIONS, SCHEDULED_FUNCTIONS, TELEGRAM_WEBHOOK_SERVICE, pubsubBindings } from '../../infra/runtime/registry.js';
+import { CLOUD_FUNCTIONS, HOLDER_SERVICE, PUBLIC_CLOUD_FUNCTIONS, PUBLIC_HTTP_FUNCTIONS, SCHEDULED_FUNCTIONS, TELEGRAM_WEBHOOK_SERVICE, pubsubBindings } from '../../infra/runtime/registry.js';
+import { subscriptionName, topologyTopics } from '../../infra/bus/topology.js';
+import { SECRET_NAMES } from '../../shared/ports/secrets.js';
+import { deadLetterTopic } from '../../shared/topics.js';
 import { loadSchedule, SCHEDULER_YAML } from '../../shared/schedule/schema.js';
 
-describe('deploy plan', () => {
-  const plan = deployPlan({ project: 'p1', region: 'europe-west1', serviceAccount: 'cst@p1.iam.gserviceaccount.com' });
-  const lines = plan.map((s) => s.command.join(' '));
+const input: DeployInput = {
+  project: 'p1',
+  region: 'europe-west1',
+  source: { dir: '.deploy/functions', hash: 'f'.repeat(64) },
+  holderTag: 'h-1',
+  firestoreHash: 'e'.repeat(64),
+  logMetrics: [],
+};
+const plan = deployPlan(input);
+const cmdRes = plan.filter((r): r is CommandResource => r.type === 'command');
+const find = (kind: string, name: string): CommandResource => {
+  const r = cmdRes.find((x) => x.kind === kind && x.name === name);
+  if (!r) throw new Error(`no ${kind} ${name} in the plan`);
+  return r;
+};
+const createLine = (kind: string, name: string) => find(kind, name).create![0]!.argv.join(' ');
+const index = (pred: (r: Resource) => boolean) => plan.findIndex(pred);
 
-  it('deploys every registered function on nodejs22 with the right trigger and entry point', () => {
-    for (const job of SCHEDULED_FUNCTIONS) {
-      const line = lines.find((l) => l.startsWith(`gcloud functions deploy ${job.name} `));
-      expect(line).toContain(`--runtime=${RUNTIME}`);
-      expect(line).toContain(`--entry-point=${job.name} --trigger-http --no-allow-unauthenticated`);
-      expect(line).toContain('--service-account=cst@p1.iam.gserviceaccount.com');
-    }
-    for (const b of pubsubBindings()) {
-      // Deployed once; its first topic is the function's own trigger, every other topic an Eventarc trigger.
-      const deploys = lines.filter((l) => l.startsWith(`gcloud functions deploy ${b.function} `));
-      expect(deploys).toHaveLength(1);
-      const viaDeploy = deploys[0]!.includes(`--trigger-topic=${b.topic} --retry`);
-      const viaTrigger = lines.some((l) => l.includes(`eventarc triggers create ${b.function}--${b.topic} `) && l.includes(`--transport-topic=projects/p1/topics/${b.topic}`));
-      expect(viaDeploy !== viaTrigger).toBe(true);
-      expect(lines).toContainEqual(
-        expect.stringContaining(`destination.cloudRun.service=${b.function} AND transport.pubsub.topic=projects/p1/topics/${b.topic}`),
-      );
+describe('deploy plan', () => {
+  it('deploys every registered Cloud Function once, gen 2 on nodejs22, from the staged source, under its own account', () => {
+    for (const name of CLOUD_FUNCTIONS) {
+      const line = createLine('function', name);
+      expect(line).toContain(`functions deploy ${name} --gen2 --runtime=${RUNTIME} --region=europe-west1 --source=.deploy/functions --entry-point=${name} --trigger-http`);
+      expect(line).toContain(`--service-account=cst-${name}@p1.iam.gserviceaccount.com`);
+      expect(line).toContain('--set-env-vars=CST_BACKEND=gcp,GOOGLE_CLOUD_PROJECT=p1,NODE_OPTIONS=--enable-source-maps');
+      expect(line).toMatch(/--update-labels=cst-source=f{32},cst-config=[0-9a-f]{16}$/);
+      expect(cmdRes.filter((r) => r.kind === 'function' && r.name === name)).toHaveLength(1);
     }
     expect(RUNTIME).toBe('nodejs22');
   });
 
+  it('private functions: only the invoker may call them; each Pub/Sub binding is an Eventarc trigger with a dead-letter policy', () => {
+    for (const f of SCHEDULED_FUNCTIONS) {
+      expect(createLine('function', f.name)).toContain('--no-allow-unauthenticated');
+      expect(find('run-invoker', f.name).desired).toEqual([`roles/run.invoker serviceAccount:${INVOKER_SA}@p1.iam.gserviceaccount.com`]);
+    }
+    for (const b of pubsubBindings()) {
+      expect(createLine('function', b.function)).toContain('--no-allow-unauthenticated');
+      const name = subscriptionName(b.function, b.topic);
+      const trigger = createLine('eventarc-trigger', name);
+      expect(trigger).toContain(`--destination-run-service=${b.function} `);
+      expect(trigger).toContain(`--transport-topic=projects/p1/topics/${b.topic} --service-account=${INVOKER_SA}@p1.iam.gserviceaccount.com`);
+      const sub = find('trigger-subscription', name);
+      expect(sub.describe.argv).toContain(`{{subscription:${name}}}`);
+      const diff = sub.update!({});
+      expect(diff.commands[0]!.argv.join(' ')).toContain(`--dead-letter-topic=${deadLetterTopic(b.topic)} --max-delivery-attempts=5 --min-retry-delay=10s --max-retry-delay=600s`);
+      // Already as wanted: nothing to run.
+      const same = { deadLetterPolicy: { deadLetterTopic: `projects/p1/topics/${deadLetterTopic(b.topic)}`, maxDeliveryAttempts: 5 }, retryPolicy: { minimumBackoff: '10s', maximumBackoff: '600s' } };
+      expect(sub.update!(same)).toEqual({ changes: [], commands: [] });
+      expect(index((r) => r.kind === 'eventarc-trigger' && r.name === name)).toBeGreaterThan(index((r) => r.kind === 'function' && r.name === b.function));
+    }
+    // Public ones get no invoker binding.
+    for (const f of [...PUBLIC_CLOUD_FUNCTIONS, ...PUBLIC_HTTP_FUNCTIONS]) expect(cmdRes.some((r) => r.kind === 'run-invoker' && r.name === f.name)).toBe(false);
+  });
+
   it('deploys the Telegram webhook as its own public Cloud Run service whose process serves the front, not as a Cloud Function', () => {
-    // A Cloud Function's framework parses every body before our code runs: the secret would come too late.
     expect(PUBLIC_HTTP_FUNCTIONS.map((f) => f.name)).toContain(TELEGRAM_WEBHOOK_SERVICE);
     for (const { name } of PUBLIC_HTTP_FUNCTIONS) {
-      expect(lines.filter((l) => l.startsWith(`gcloud functions deploy ${name} `))).toEqual([]);
-      const run = lines.filter((l) => l.startsWith(`gcloud run deploy ${name} `));
-      expect(run).toHaveLength(1);
-      expect(run[0]).toContain(' --source=. --region=europe-west1 ');
-      // The buildpack's default process is `npm start` (the local runtime): the entry point is set.
-      expect(run[0]).toContain(`--set-build-env-vars=GOOGLE_ENTRYPOINT=node dist/functions/${name}/server.js,GOOGLE_NODEJS_VERSION=22.x.x `);
-      expect(run[0]).toContain('--set-env-vars=CST_BACKEND=gcp,GOOGLE_CLOUD_PROJECT=p1 --allow-unauthenticated');
-      expect(run[0]).toContain(`--max-instances=${PUBLIC_SERVICE_MAX_INSTANCES} --project=p1 --service-account=cst@p1.iam.gserviceaccount.com`);
-      // The entry it names is compiled from a source file that exists (gcp-build compiles functions/ into dist/).
+      expect(cmdRes.some((r) => r.kind === 'function' && r.name === name)).toBe(false);
+      const run = createLine('run-service', name);
+      expect(run).toContain(`run deploy ${name} --source=.deploy/functions `);
+      expect(run).toContain(`--set-build-env-vars=GOOGLE_ENTRYPOINT=node dist/functions/${name}/server.js,GOOGLE_NODEJS_VERSION=22.x.x `);
+      expect(run).toContain(`--allow-unauthenticated --max-instances=${PUBLIC_SERVICE_MAX_INSTANCES} `);
       expect(existsSync(join(import.meta.dirname, '..', '..', 'functions', name, 'server.ts'))).toBe(true);
       // An earlier gen-2 function of that name owns the Cloud Run service: removed first, when there is one.
-      const removal = lines.findIndex((l) => l.includes(`then gcloud functions delete ${name} --region=europe-west1 --project=p1 --quiet; fi`));
-      expect(removal).toBeGreaterThan(-1);
-      expect(removal).toBeLessThan(lines.indexOf(run[0]!));
+      const absent = index((r) => r.kind === 'absent-function' && r.name === name);
+      expect(absent).toBeGreaterThan(-1);
+      expect(absent).toBeLessThan(index((r) => r.kind === 'run-service' && r.name === name));
     }
   });
 
-  it('registers the webhook at the Cloud Run service URL, after the service is deployed', () => {
-    const register = lines.findIndex((l) => l.includes('scripts/telegram-webhook.ts'));
-    expect(lines[register]).toBe(
-      `sh -c npx tsx scripts/telegram-webhook.ts --project p1 --url "$(gcloud run services describe ${TELEGRAM_WEBHOOK_SERVICE} --region=europe-west1 --project=p1 --format="value(status.url)")"`,
-    );
-    expect(lines.join('\n')).not.toContain('cloudfunctions.net/telegram-webhook');
-    expect(register).toBeGreaterThan(lines.findIndex((l) => l.startsWith(`gcloud run deploy ${TELEGRAM_WEBHOOK_SERVICE} `)));
+  it('registers the webhook at the Cloud Run service URL, after the service is deployed, last', () => {
+    const hook = index((r) => r.kind === 'telegram-webhook');
+    expect(hook).toBe(plan.length - 1);
+    expect(hook).toBeGreaterThan(index((r) => r.kind === 'run-service' && r.name === TELEGRAM_WEBHOOK_SERVICE));
+    expect(find('run-service', TELEGRAM_WEBHOOK_SERVICE).facts!({ status: { url: 'https://x.run.app' } })).toEqual({ [`url:${TELEGRAM_WEBHOOK_SERVICE}`]: 'https://x.run.app' });
   });
 
   it('every scheduler.yaml target that is registered is deployed as an HTTP function', () => {
     const registered = new Set<string>(SCHEDULED_FUNCTIONS.map((j) => j.name));
-    const targets = Object.values(loadSchedule(SCHEDULER_YAML).jobs).map((j) => j.function);
-    for (const t of targets.filter((t) => registered.has(t))) expect(lines.some((l) => l.includes(`functions deploy ${t} `))).toBe(true);
+    for (const t of loadSchedule(SCHEDULER_YAML).jobs.map((j) => j.function).filter((t) => registered.has(t))) expect(createLine('function', t)).toContain('--trigger-http');
   });
 
-  it('runs the holder as exactly one always-on Cloud Run instance', () => {
-    const run = lines.find((l) => l.startsWith(`gcloud run deploy ${HOLDER_SERVICE} `));
-    expect(run).toContain('--min-instances=1 --max-instances=1 --no-cpu-throttling');
+  it('runs the holder as exactly one always-on Cloud Run instance of the tagged image, built only when the tag is missing', () => {
+    expect(createLine('run-service', HOLDER_SERVICE)).toContain('--image=europe-west1-docker.pkg.dev/p1/cst/bybit-holder:h-1 --min-instances=1 --max-instances=1 --no-cpu-throttling');
+    const image = find('image', `${HOLDER_SERVICE}:h-1`);
+    expect(image.describe.argv.join(' ')).toContain('artifacts docker images describe europe-west1-docker.pkg.dev/p1/cst/bybit-holder:h-1');
+    expect(image.create![0]!.argv.join(' ')).toContain('--substitutions=_IMAGE=europe-west1-docker.pkg.dev/p1/cst/bybit-holder,_TAG=h-1');
   });
 
-  it('orders rules and topics first and the scheduler sync last', () => {
-    expect(lines[0]).toContain('firestore:rules,firestore:indexes');
-    expect(lines[1]).toContain('scripts/pubsub-provision.ts --project p1 --topics-only');
-    expect(lines.at(-1)).toBe('npx tsx scripts/sync-scheduler.ts --project p1 --region europe-west1 --service-account cst@p1.iam.gserviceaccount.com');
+  it('orders the foundations first and the scheduler, monitoring and webhook after every function', () => {
+    expect(plan.slice(0, 3).map((r) => r.kind)).toEqual(['project', 'apis', 'artifact-repo']);
+    const lastFunction = Math.max(...plan.map((r, i) => (r.kind === 'function' || r.kind === 'run-service' ? i : -1)));
+    for (const kind of ['scheduler-jobs', 'monitoring', 'telegram-webhook']) expect(index((r) => r.kind === kind)).toBeGreaterThan(lastFunction);
+    expect(index((r) => r.kind === 'topic')).toBeLessThan(index((r) => r.kind === 'eventarc-trigger'));
+  });
+
+  it('grants each secret to exactly the units that read it, and each topic to exactly its publishers', () => {
+    for (const name of SECRET_NAMES) {
+      const readers = Object.entries(UNIT_ACCESS).filter(([, a]) => a.secrets.includes(name)).map(([u]) => `roles/secretmanager.secretAccessor serviceAccount:cst-${u}@p1.iam.gserviceaccount.com`);
+      expect(find('secret-iam', name).desired).toEqual(readers);
+      // The value goes on stdin, never in argv.
+      const add = find('secret-version', name).create![0]!;
+      expect(add.stdinSecret).toBe(name);
+      expect(add.argv).toContain('--data-file=-');
+    }
+    for (const topic of topologyTopics()) {
+      const publishers = Object.entries(UNIT_ACCESS).filter(([, a]) => a.publishes.includes(topic));
+      if (publishers.length) expect(find('topic-iam', topic).desired).toHaveLength(publishers.length);
+      expect(find('topic-iam', deadLetterTopic(topic)).desired).toEqual(['roles/pubsub.publisher serviceAccount:service-{{projectNumber}}@gcp-sa-pubsub.iam.gserviceaccount.com']);
+      expect(createLine('subscription', `dead-letters--${deadLetterTopic(topic)}`)).toContain(`--topic=${deadLetterTopic(topic)} --message-retention-duration=7d`);
+    }
+    // An existing secret version is kept unless rotated.
+    expect(find('secret-version', 'bybit-api-key').update!({}).commands).toEqual([]);
+    expect(deployPlan({ ...input, rotate: ['bybit-api-key'] }).find((r): r is CommandResource => r.kind === 'secret-version' && r.name === 'bybit-api-key')!.update!({}).commands).toHaveLength(1);
   });
 
   it('provisions topics and dead-letter topics but no handler subscription with --topics-only', async () => {
     let out = '';
     const code = await provisionCli(['--assume-empty', '--topics-only', '--json'], { env: {}, out: (s) => (out += s) });
     expect(code).toBe(0);
-    const plan = JSON.parse(out) as { topics: Array<{ name: string }>; subscriptions: Array<{ role: string }> };
-    expect(plan.topics.map((t) => t.name)).toEqual(expect.arrayContaining(['candles-bybit-1m', 'candles-bybit-1m-dlq', 'system-alerts']));
-    expect(plan.subscriptions.every((s) => s.role === 'dead-letter-retention')).toBe(true);
+    const p = JSON.parse(out) as { topics: Array<{ name: string }>; subscriptions: Array<{ role: string }> };
+    expect(p.topics.map((t) => t.name)).toEqual(expect.arrayContaining(['candles-bybit-1m', 'candles-bybit-1m-dlq', 'system-alerts']));
+    expect(p.subscriptions.every((s) => s.role === 'dead-letter-retention')).toBe(true);
   });
 });
 
 describe('scheduled functions live as long as their scheduler job waits', () => {
   it('--timeout from scheduler.yaml attemptDeadlineSeconds (retrain 1800 s, not the 60 s default), retrain with 2 GiB', () => {
-    const lines = deployPlan({ project: 'p1', region: 'europe-west1' }).map((s) => s.command.join(' '));
     const jobs = loadSchedule(SCHEDULER_YAML).jobs;
-    const line = (fn: string) => lines.find((l) => l.startsWith(`gcloud functions deploy ${fn} `)) ?? '';
-    expect(line('retrain')).toContain('--timeout=1800s --memory=2GiB');
-    expect(line('kraken-pull')).toContain('--timeout=55s');
-    expect(line('reports')).toContain('--timeout=300s');
+    expect(createLine('function', 'retrain')).toContain('--timeout=1800s --memory=2GiB');
+    expect(createLine('function', 'kraken-pull')).toContain('--timeout=55s');
+    expect(createLine('function', 'reports')).toContain('--timeout=300s');
     for (const f of SCHEDULED_FUNCTIONS) {
       const mine = jobs.filter((j) => j.function === f.name);
       expect(mine.length, f.name).toBeGreaterThan(0);
-      expect(line(f.name)).toContain(`--timeout=${Math.max(...mine.map((j) => j.attemptDeadlineSeconds))}s`);
+      expect(createLine('function', f.name)).toContain(`--timeout=${Math.max(...mine.map((j) => j.attemptDeadlineSeconds))}s`);
     }
+  });
+
+  it('redeploys a function only when its source, flags or account differ', () => {
+    const fn = find('function', 'kraken-pull');
+    const argv = fn.create![0]!.argv;
+    const labels = Object.fromEntries(argv.at(-1)!.slice('--update-labels='.length).split(',').map((kv) => kv.split('=')));
+    const live = { state: 'ACTIVE', labels, serviceConfig: { serviceAccountEmail: 'cst-kraken-pull@p1.iam.gserviceaccount.com' } };
+    expect(fn.update!(live)).toEqual({ changes: [], commands: [] });
+    const newSource = deployPlan({ ...input, source: { dir: '.deploy/functions', hash: '0'.repeat(64) } }).find((r): r is CommandResource => r.kind === 'function' && r.name === 'kraken-pull')!;
+    expect(newSource.update!(live).changes).toEqual([`label cst-source: "${'f'.repeat(32)}" -> "${'0'.repeat(32)}"`]);
   });
 });
