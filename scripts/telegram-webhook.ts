@@ -6,13 +6,14 @@
  *
  *   CST_TELEGRAM_BOT_TOKEN=... CST_TELEGRAM_WEBHOOK_SECRET=... npx tsx scripts/telegram-webhook.ts --url https://telegram-webhook-....run.app
  *   npx tsx scripts/telegram-webhook.ts --project P --url ...     # secrets from Secret Manager
+ *
+ * `npm run deploy` does this itself (infra/deploy/apis.ts, only when the URL differs); this script is
+ * for pointing the bot somewhere by hand.
  */
 import { parseArgs } from 'node:util';
 import { envSecrets, secretManagerSecrets } from '../infra/secrets.js';
 import { BotApiTelegram } from '../infra/telegram/bot-api.js';
-
-/** The update types the bot handles (messages in chats and groups, button presses). */
-const ALLOWED_UPDATES = ['message', 'callback_query', 'my_chat_member'];
+import { ALLOWED_UPDATES } from '../infra/deploy/apis.js';
 
 const HELP = `Usage: npx tsx scripts/telegram-webhook.ts --url URL [--project P] [--drop-pending]
 

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { SecretName } from '../../shared/ports/secrets.js';
+import { secretEnvVar, type SecretName } from '../../shared/ports/secrets.js';
 import { FILE_ARG, type Action, type ApiResource, type Command, type CommandResource, type Resource } from './resources.js';
 
 export interface RunResult {
@@ -108,7 +108,7 @@ export async function executePlan(plan: readonly Resource[], d: ExecuteDeps): Pr
     if (c.stdinSecret) {
       stdin = await d.secretValue(c.stdinSecret);
       if (stdin === undefined) {
-        fail(r, `no value for the secret ${c.stdinSecret}: set it in the environment (see --help for the variable) or run on a terminal to be prompted`);
+        fail(r, `no value for the secret ${c.stdinSecret}: set ${secretEnvVar(c.stdinSecret)} in the environment, or run on a terminal to be prompted`);
       }
     }
     try {
@@ -136,6 +136,7 @@ export async function executePlan(plan: readonly Resource[], d: ExecuteDeps): Pr
     if (NOT_FOUND.test(res.stderr)) return undefined;
     return fail(r, `\`${showArgv(resolveFacts(r.describe.argv, facts))}\` exited ${res.code}:\n${tail(res.stderr)}`);
   };
+  const fact = (s: string): string => resolveFacts([s], facts)[0]!;
   const learn = (r: CommandResource, cur: unknown) => {
     if (r.facts) Object.assign(facts, r.facts(cur));
   };
@@ -165,7 +166,7 @@ export async function executePlan(plan: readonly Resource[], d: ExecuteDeps): Pr
           for (const c of r.create!) await must(r, c);
           action = 'create';
           if (r.updateAfterCreate && r.update) {
-            const diff = r.update(await describe(r));
+            const diff = r.update(await describe(r), fact);
             for (const c of diff.commands) await must(r, c);
             detail = diff.changes;
           }
@@ -175,7 +176,7 @@ export async function executePlan(plan: readonly Resource[], d: ExecuteDeps): Pr
         for (const c of r.removeWhenFound) await must(r, c);
         action = 'delete';
       } else {
-        const diff = r.update?.(cur);
+        const diff = r.update?.(cur, fact);
         if (diff && diff.changes.length > 0) {
           for (const c of diff.commands) await must(r, c);
           action = 'update';

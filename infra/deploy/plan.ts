@@ -135,8 +135,11 @@ function iam(o: { kind: string; name: string; what: string; get: string[]; add: 
     what: o.what,
     describe: cmd([...o.get, '--format=json']),
     desired: o.bindings.map((b) => `${b.role} ${b.member}`),
-    update: (current) => {
-      const missing = missingBindings(current, o.bindings);
+    update: (current, fact) => {
+      const missing = missingBindings(
+        current,
+        o.bindings.map((b) => ({ ...b, member: fact(b.member) })),
+      );
       return { changes: missing.map((b) => `+ ${b.role} ${b.member}`), commands: missing.map((b) => cmd(o.add(b))) };
     },
   };
@@ -366,7 +369,7 @@ function bigQuerySteps(c: Ctx): Resource[] {
         const missing = editors.filter((e) => !has(e));
         if (!missing.length) return { changes: [], commands: [] };
         const next = { ...obj(cur), access: [...access, ...missing.map((e) => ({ role: 'WRITER', userByEmail: e }))] };
-        return { changes: missing.map((e) => `+ dataEditor ${e}`), commands: [cmd([t.bq, 'update', '--source', FILE_ARG, ds], { file: JSON.stringify(next, null, 2) })] };
+        return { changes: missing.map((e) => `+ dataEditor ${e}`), commands: [cmd([t.bq, 'update', `--source=${FILE_ARG}`, ds], { file: JSON.stringify(next, null, 2) })] };
       },
     },
   ];

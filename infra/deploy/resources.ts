@@ -37,8 +37,11 @@ export interface CommandResource {
   /** Run when describe says NOT_FOUND. Without it, a missing resource stops the deploy with `missing`. */
   create?: Command[];
   missing?: string;
-  /** Compares the described JSON with the desired state. Without it, existing is enough. */
-  update?: (current: unknown) => Diff;
+  /**
+   * Compares the described JSON with the desired state (`fact` resolves the `{{fact}}`s of a desired
+   * value, such as the Pub/Sub service agent's project number). Without it, existing is enough.
+   */
+  update?: (current: unknown, fact: (s: string) => string) => Diff;
   /** After a create, describe again and apply `update` too (a dataset's access list is set on the made dataset). */
   updateAfterCreate?: boolean;
   /** Facts this resource provides to later ones (read from its described JSON; re-described after a change). */

@@ -27,6 +27,7 @@ const find = (kind: string, name: string): CommandResource => {
   return r;
 };
 const createLine = (kind: string, name: string) => find(kind, name).create![0]!.argv.join(' ');
+const id = (s: string): string => s;
 const index = (pred: (r: Resource) => boolean) => plan.findIndex(pred);
 
 describe('deploy plan', () => {
@@ -55,11 +56,11 @@ describe('deploy plan', () => {
       expect(trigger).toContain(`--transport-topic=projects/p1/topics/${b.topic} --service-account=${INVOKER_SA}@p1.iam.gserviceaccount.com`);
       const sub = find('trigger-subscription', name);
       expect(sub.describe.argv).toContain(`{{subscription:${name}}}`);
-      const diff = sub.update!({});
+      const diff = sub.update!({}, id);
       expect(diff.commands[0]!.argv.join(' ')).toContain(`--dead-letter-topic=${deadLetterTopic(b.topic)} --max-delivery-attempts=5 --min-retry-delay=10s --max-retry-delay=600s`);
       // Already as wanted: nothing to run.
       const same = { deadLetterPolicy: { deadLetterTopic: `projects/p1/topics/${deadLetterTopic(b.topic)}`, maxDeliveryAttempts: 5 }, retryPolicy: { minimumBackoff: '10s', maximumBackoff: '600s' } };
-      expect(sub.update!(same)).toEqual({ changes: [], commands: [] });
+      expect(sub.update!(same, id)).toEqual({ changes: [], commands: [] });
       expect(index((r) => r.kind === 'eventarc-trigger' && r.name === name)).toBeGreaterThan(index((r) => r.kind === 'function' && r.name === b.function));
     }
     // Public ones get no invoker binding.
@@ -124,8 +125,8 @@ describe('deploy plan', () => {
       expect(createLine('subscription', `dead-letters--${deadLetterTopic(topic)}`)).toContain(`--topic=${deadLetterTopic(topic)} --message-retention-duration=7d`);
     }
     // An existing secret version is kept unless rotated.
-    expect(find('secret-version', 'bybit-api-key').update!({}).commands).toEqual([]);
-    expect(deployPlan({ ...input, rotate: ['bybit-api-key'] }).find((r): r is CommandResource => r.kind === 'secret-version' && r.name === 'bybit-api-key')!.update!({}).commands).toHaveLength(1);
+    expect(find('secret-version', 'bybit-api-key').update!({}, id).commands).toEqual([]);
+    expect(deployPlan({ ...input, rotate: ['bybit-api-key'] }).find((r): r is CommandResource => r.kind === 'secret-version' && r.name === 'bybit-api-key')!.update!({}, id).commands).toHaveLength(1);
   });
 
   it('provisions topics and dead-letter topics but no handler subscription with --topics-only', async () => {
@@ -156,8 +157,8 @@ describe('scheduled functions live as long as their scheduler job waits', () => 
     const argv = fn.create![0]!.argv;
     const labels = Object.fromEntries(argv.at(-1)!.slice('--update-labels='.length).split(',').map((kv) => kv.split('=')));
     const live = { state: 'ACTIVE', labels, serviceConfig: { serviceAccountEmail: 'cst-kraken-pull@p1.iam.gserviceaccount.com' } };
-    expect(fn.update!(live)).toEqual({ changes: [], commands: [] });
+    expect(fn.update!(live, id)).toEqual({ changes: [], commands: [] });
     const newSource = deployPlan({ ...input, source: { dir: '.deploy/functions', hash: '0'.repeat(64) } }).find((r): r is CommandResource => r.kind === 'function' && r.name === 'kraken-pull')!;
-    expect(newSource.update!(live).changes).toEqual([`label cst-source: "${'f'.repeat(32)}" -> "${'0'.repeat(32)}"`]);
+    expect(newSource.update!(live, id).changes).toEqual([`label cst-source: "${'f'.repeat(32)}" -> "${'0'.repeat(32)}"`]);
   });
 });
