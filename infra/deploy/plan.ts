@@ -627,7 +627,7 @@ function serviceSteps(c: Ctx): Resource[] {
       create: [
         cmd([
           t.gcloud, 'builds', 'submit', '.', '--config=functions/bybit-holder/cloudbuild.yaml', `--substitutions=_IMAGE=${image},_TAG=${i.holderTag}`,
-          `--service-account=projects/${i.project}/serviceAccounts/${c.sa(BUILD_SA)}`, '--default-buckets-behavior=regional-user-owned-bucket', p,
+          `--service-account=projects/${i.project}/serviceAccounts/${c.sa(BUILD_SA)}`, p,
         ]),
       ],
     },
