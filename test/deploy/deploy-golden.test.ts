@@ -41,3 +41,22 @@ describe('deploy --dry-run', () => {
     for (const v of Object.values(env)) expect(text).not.toContain(v);
   });
 });
+
+describe('deploy CLI arguments', () => {
+  async function cli(argv: string[]): Promise<{ code: number; text: string }> {
+    const lines: string[] = [];
+    const code = await main(argv, { root: ROOT, env: {}, out: (l) => lines.push(l), err: (l) => lines.push(l) });
+    return { code, text: lines.join('\n') };
+  }
+
+  it('--help names every secret variable and the rotate option; a missing project or an unknown secret is a usage error', async () => {
+    const help = await cli(['--help']);
+    expect(help.code).toBe(0);
+    for (const n of SECRET_NAMES) expect(help.text).toContain(secretEnvVar(n));
+    expect(help.text).toContain('--rotate-secret');
+    expect((await cli(['--dry-run'])).code).toBe(2);
+    const bad = await cli(['--project', 'p', '--rotate-secret', 'not-a-secret']);
+    expect(bad.code).toBe(2);
+    expect(bad.text).toContain('--rotate-secret not-a-secret: not a secret of the system');
+  });
+});

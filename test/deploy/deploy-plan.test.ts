@@ -162,3 +162,23 @@ describe('scheduled functions live as long as their scheduler job waits', () => 
     expect(newSource.update!(live, id).changes).toEqual([`label cst-source: "${'f'.repeat(32)}" -> "${'0'.repeat(32)}"`]);
   });
 });
+
+describe('least-privilege table', () => {
+  it('every topic the code publishes to is granted to at least one unit', async () => {
+    const { readdirSync, readFileSync, statSync } = await import('node:fs');
+    const { TOPICS } = await import('../../shared/topics.js');
+    const files = (dir: string): string[] =>
+      readdirSync(dir).flatMap((f) => {
+        const p = join(dir, f);
+        return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : [];
+      });
+    const root = join(import.meta.dirname, '..', '..', 'shared');
+    const published = new Set<string>();
+    for (const f of files(root)) {
+      for (const m of readFileSync(f, 'utf8').matchAll(/publish\([^,()]+,\s*TOPICS\.(\w+)/g)) published.add(TOPICS[m[1] as keyof typeof TOPICS]);
+    }
+    expect(published.size).toBeGreaterThan(5);
+    const granted = new Set(Object.values(UNIT_ACCESS).flatMap((a) => a.publishes));
+    expect([...published].filter((t) => !granted.has(t))).toEqual([]);
+  });
+});
