@@ -445,7 +445,7 @@ export class InMemoryBus implements SubscribableBus {
         // A journal write failed (e.g. the database stayed locked past its busy timeout). Nothing is
         // lost: the delivery is still in the journal. The lane tries the same copy again shortly (an
         // at-least-once redelivery) instead of an unhandled rejection ending the process.
-        this.log.error('bus journal write failed; redelivering shortly', { subscription: sub.name, topic: sub.topic, messageId: copy.msg.messageId, reason: errorReason(e) });
+        this.log.error('bus journal write failed; redelivering shortly', { subscription: sub.name, topic: sub.topic, messageId: copy.msg.messageId, error: e as Error });
         setTimeout(() => void this.runLane(sub, lane), JOURNAL_RETRY_MS).unref();
         return;
       }

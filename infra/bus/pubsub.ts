@@ -404,7 +404,7 @@ export class PubSubPullRunner {
         const p = this.handle(spec, m).finally(() => this.inFlight.delete(p));
         this.inFlight.add(p);
       });
-      sub.on('error', (e) => this.log.error('subscription stream error', { subscription: spec.subscription, reason: errorReason(e) }));
+      sub.on('error', (e) => this.log.error('subscription stream error', { subscription: spec.subscription, error: e }));
       this.open.push(sub);
     }
   }
@@ -494,7 +494,7 @@ export class PubSubPullRunner {
       });
       await this.client.topic(dlq).publishMessage({ data: m.data, attributes });
     } catch (e) {
-      this.log.error('dead-letter publish failed; nacking', { subscription: spec.subscription, messageId: m.id, reason: errorReason(e) });
+      this.log.error('dead-letter publish failed; nacking', { subscription: spec.subscription, messageId: m.id, error: e as Error });
       this.counters.nacked++;
       m.nack();
       return;
