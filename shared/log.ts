@@ -161,3 +161,30 @@ export function traceFromHeaders(headers: Record<string, string | string[] | und
   if (t) return t.split('-')[1];
   return undefined;
 }
+
+/**
+ * The `event` field of the log lines the log-based metrics count or measure
+ * (infra/monitoring/log-metrics.ts filters on `jsonPayload.event="<value>"`): one name per fact,
+ * stable across message rewording.
+ */
+export const LOG_EVENTS = {
+  /** execution decided a signal (accepted or rejected; `outcome`, `redelivery`). */
+  signalDecided: 'signal_decided',
+  /** execution published a signal's order_placed (a trade group opened). */
+  tradeOpened: 'trade_opened',
+  /** execution published a position_closed (`outcome` win|loss|breakeven, `pnl`). */
+  tradeClosed: 'trade_closed',
+  /** a bus adapter dead-lettered a message. */
+  deadLettered: 'dead_lettered',
+  /** the Bybit holder's stream reconnected / disconnected. */
+  holderReconnected: 'holder_reconnected',
+  holderDisconnected: 'holder_disconnected',
+  /** health-check: a symbol's data went stale / fresh again. */
+  dataStale: 'data_stale',
+  dataFresh: 'data_fresh',
+  /** the Telegram outbox got a 429 (retry_after). */
+  telegram429: 'telegram_429',
+  /** health-check: the trading account's equity, open positions, daily drawdown (once a minute). */
+  accountSnapshot: 'account_snapshot',
+} as const;
+export type LogEvent = (typeof LOG_EVENTS)[keyof typeof LOG_EVENTS];

@@ -28,7 +28,7 @@ import type { PublishOptions } from '../../shared/ports/bus.js';
 import { systemClock, type Clock } from '../../shared/ports/clock.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { deadLetterTopic as defaultDeadLetterTopic } from '../../shared/topics.js';
-import { createLogger, type Logger } from '../../shared/log.js';
+import { createLogger, LOG_EVENTS, type Logger } from '../../shared/log.js';
 import { buildPubsubCloudEvent, LOCAL_PROJECT_ID, type CloudEventHandler, type SubscribableBus, type SubscriptionSpec } from './envelope.js';
 import {
   backoffDelayMs,
@@ -583,6 +583,7 @@ export class InMemoryBus implements SubscribableBus {
     } else this.dead.push(record);
     sub.stats.deadLettered++;
     this.log.error('message dead-lettered', {
+      event: LOG_EVENTS.deadLettered,
       subscription: sub.name,
       topic: msg.topic,
       deadLetterTopic: sub.deadLetterTopic,

@@ -19,7 +19,7 @@ import type { Bus, PublishOptions } from '../../shared/ports/bus.js';
 import { systemClock, type Clock } from '../../shared/ports/clock.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { deadLetterTopic as defaultDeadLetterTopic } from '../../shared/topics.js';
-import { createLogger, type Logger } from '../../shared/log.js';
+import { createLogger, LOG_EVENTS, type Logger } from '../../shared/log.js';
 import { buildPubsubCloudEvent, type SubscriptionSpec } from './envelope.js';
 import {
   PUBSUB_LIMITS,
@@ -502,6 +502,7 @@ export class PubSubPullRunner {
     this.attempts.delete(f.countKey);
     this.counters.deadLettered++;
     this.log.error('message dead-lettered', {
+      event: LOG_EVENTS.deadLettered,
       subscription: spec.subscription,
       topic: spec.topic,
       deadLetterTopic: dlq,

@@ -86,6 +86,7 @@ import type { LiveEvent } from '../trading/live/ledger.js';
 import { parseModeDoc, type TradingMode } from '../trading/live/mode.js';
 import { CandleCache, type CandleWindow } from '../market/candle-cache.js';
 import { alertAttributes, liveIssueAlert, protectionAlert } from '../alerts.js';
+import { LOG_EVENTS } from '../log.js';
 
 /** Window of the "24h volatility" (SPEC 6) fed to adaptive stops and the strategy disable. */
 export const VOLATILITY_WINDOW_MS = 24 * 60 * 60_000;
@@ -329,6 +330,17 @@ async function publishTradeEvent(deps: ExecutionDeps, t: TradeEvent): Promise<vo
     attributes: { dedupeId: t.eventId, type: t.type, symbol: t.symbol, strategy: t.strategy },
     orderingKey: t.groupId,
   });
+  logTradeEvent(deps, t);
+}
+
+/** The opened / closed trade as a log line (the log-based metrics count them; see shared/log.ts LOG_EVENTS). */
+function logTradeEvent(deps: ExecutionDeps, t: TradeEvent): void {
+  const base = { groupId: t.groupId, symbol: t.symbol, strategy: t.strategy, direction: t.direction };
+  if (t.type === 'order_placed') deps.log.info('trade opened', { event: LOG_EVENTS.tradeOpened, ...base, risk: t.risk, notional: t.notional });
+  else if (t.type === 'position_closed') {
+    const pnl = t.trade.pnl;
+    deps.log.info('trade closed', { event: LOG_EVENTS.tradeClosed, ...base, outcome: pnl > 0 ? 'win' : pnl < 0 ? 'loss' : 'breakeven', pnl, pnlPct: t.trade.pnlPct, exitReason: t.trade.exitReason });
+  }
 }
 
 /**
@@ -464,6 +476,8 @@ async function signalMarket(deps: ExecutionDeps, strategies: StrategyConfigs, si
 function logSignalDecision(deps: ExecutionDeps, signal: Signal, r: StoreSignalResult): void {
   const d = r.decision;
   deps.log.info(d.accepted ? 'signal accepted' : 'signal rejected', {
+    event: LOG_EVENTS.signalDecided,
+    outcome: d.accepted ? 'accepted' : 'rejected',
     signalId: signal.signalId,
     strategy: signal.strategy,
     symbol: signal.symbol,
