@@ -102,3 +102,23 @@ describe('Error Reporting fields on ERROR entries', () => {
     expect(e['@type']).toBe(REPORTED_ERROR_EVENT_TYPE);
   });
 });
+
+describe('every ERROR log call passes the caught Error itself', () => {
+  it('no log.error(...) flattens an error to a string (errorReason(e), e.message, String(e)): Error Reporting needs the stack', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tsFilesUnder } = await import('./source-files.js');
+    const root = join(import.meta.dirname, '..');
+    const offenders: string[] = [];
+    for (const dir of ['shared', 'infra', 'functions', 'scripts']) {
+      for (const file of tsFilesUnder(join(root, dir))) {
+        const src = readFileSync(file, 'utf8');
+        // each `.error(` call up to its closing `);` (the calls are short; nested parentheses allowed)
+        for (const m of src.matchAll(/\blog\??\.error\(([\s\S]*?)\);/g)) {
+          if (/errorReason\(|\(\w+ as Error\)\.message|String\((e|err|error)\)/.test(m[1]!)) offenders.push(`${file.slice(root.length + 1)}: ${m[0].slice(0, 120)}`);
+        }
+      }
+    }
+    expect(offenders).toEqual([]);
+  });
+});
