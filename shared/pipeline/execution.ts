@@ -270,6 +270,8 @@ interface Outcome {
   verdict?: SignalVerdict;
   /** Exchange-side issues of the live executor. */
   issues?: readonly LiveEvent[];
+  /** The stored events of an input applied before (a redelivery): published again, not logged again. */
+  repeated?: boolean;
 }
 
 const NOTHING: Outcome = { events: [] };
@@ -325,12 +327,12 @@ async function publishAlert(deps: ExecutionDeps, alert: Alert): Promise<void> {
   await publish(deps.bus, TOPICS.alerts, alert, { attributes: alertAttributes(alert) });
 }
 
-async function publishTradeEvent(deps: ExecutionDeps, t: TradeEvent): Promise<void> {
+async function publishTradeEvent(deps: ExecutionDeps, t: TradeEvent, log = true): Promise<void> {
   await publish(deps.bus, TOPICS.tradeEvents, t, {
     attributes: { dedupeId: t.eventId, type: t.type, symbol: t.symbol, strategy: t.strategy },
     orderingKey: t.groupId,
   });
-  logTradeEvent(deps, t);
+  if (log) logTradeEvent(deps, t);
 }
 
 /** The opened / closed trade as a log line (the log-based metrics count them; see shared/log.ts LOG_EVENTS). */
@@ -356,7 +358,7 @@ async function publishOutcome(deps: ExecutionDeps, o: Outcome): Promise<void> {
   for (const a of o.notices ?? []) await publishAlert(deps, a);
   for (const e of o.events) {
     if (e.type === 'protection') await publishAlert(deps, protectionAlert(e as ProtectionEvent));
-    else await publishTradeEvent(deps, asPublished(e as TradeEvent, o.verdict));
+    else await publishTradeEvent(deps, asPublished(e as TradeEvent, o.verdict), !o.repeated);
   }
   const rejected = o.verdict ? rejectionEvent(deps.accountId ?? PAPER_ACCOUNT_ID, o.verdict) : null;
   if (rejected && o.verdict) {
@@ -410,7 +412,7 @@ async function confirmUnplacedCancels(deps: ExecutionDeps, store: TradingStore, 
  * (the store returns the stored events, published again with the same ids).
  */
 export async function settle(deps: ExecutionDeps, link: LiveLink, store: TradingStore, r: StoreResult, now: number, extra: { marks?: Record<string, number>; verdict?: SignalVerdict; notices?: readonly Alert[] } = {}): Promise<void> {
-  await publishOutcome(deps, { events: r.events, ...(extra.notices ? { notices: extra.notices } : {}), ...(extra.verdict ? { verdict: extra.verdict } : {}) });
+  await publishOutcome(deps, { events: r.events, repeated: !r.applied, ...(extra.notices ? { notices: extra.notices } : {}), ...(extra.verdict ? { verdict: extra.verdict } : {}) });
   await publishOutcome(deps, await carryOutLive(deps, link, store, r, now, extra.marks));
 }
 

@@ -225,11 +225,13 @@ describe('log-based metrics match the log lines our code writes', () => {
     });
   }
 
-  it('signals: the redelivered decision is logged but not counted; trades closed carry win/loss consistent with pnl', () => {
+  it('signals: the redelivered decision is logged but not counted, its trade not logged again; trades closed carry win/loss consistent with pnl', () => {
     const decided = ALL.filter((l) => l.event === LOG_EVENTS.signalDecided);
     const signals = LOG_METRICS.find((m) => m.name === METRIC.signals)!;
     expect(decided).toHaveLength(2);
     expect(decided.filter((l) => matches(signals.filter, l))).toHaveLength(1);
+    // the redelivered signal re-published its stored order_placed: one trade opened, not two
+    expect(ALL.filter((l) => l.event === LOG_EVENTS.tradeOpened)).toHaveLength(1);
     const closed = ALL.filter((l) => l.event === LOG_EVENTS.tradeClosed);
     expect(closed).toHaveLength(1);
     const pnl = closed[0]!.pnl as number;
