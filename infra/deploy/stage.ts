@@ -38,6 +38,9 @@ const STAGED_GCLOUDIGNORE = '# Written by infra/deploy/stage.ts: the buildpack i
 
 const run = promisify(execFile);
 
+/** Where Google's buildpacks put the application in the image: source maps name the sources under it. */
+const DEPLOYED_APP_DIR = '/workspace/';
+
 /** package.json as staged: the same manifest without `scripts` (no build step, no dev-only start). */
 export function stagedPackageJson(text: string): string {
   const pkg = JSON.parse(text) as Record<string, unknown>;
@@ -81,7 +84,9 @@ export async function stageFunctionsSource(o: { root: string; outDir?: string; b
   } else {
     const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
     try {
-      await run(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', join(dir, 'dist')], { cwd: root, maxBuffer: 16 * 1024 * 1024 });
+      // --sourceRoot: the maps name `functions/x.ts` under the deployed app's folder (/workspace), not a
+      // path relative to wherever this folder was staged (the hash would depend on it).
+      await run(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', join(dir, 'dist'), '--sourceRoot', DEPLOYED_APP_DIR], { cwd: root, maxBuffer: 16 * 1024 * 1024 });
     } catch (e) {
       const err = e as Error & { stdout?: string; stderr?: string };
       throw new Error(`compiling the functions (tsc -p tsconfig.build.json) failed; fix the type errors and deploy again:\n${err.stdout ?? ''}${err.stderr ?? err.message}`);
