@@ -54,7 +54,7 @@ describe('lockfile check', () => {
     expect((await run([])).code).toBe(0);
   });
 
-  it('reads aliased entries by their real name and skips links', () => {
+  it('reads aliased entries by their real name and ignores links', () => {
     const lock = JSON.stringify({
       lockfileVersion: 3,
       packages: {
