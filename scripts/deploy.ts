@@ -16,6 +16,9 @@ import { loadSchedule, SCHEDULER_YAML, type ScheduleFile } from '../shared/sched
 import { apiHandlers, apiPlanLines, type ApiDeps } from '../infra/deploy/apis.js';
 import { DeployError, executePlan, formatPlan, spawnRunner, type CommandRunner } from '../infra/deploy/execute.js';
 import { deployPlan, type DeployInput } from '../infra/deploy/plan.js';
+
+/** The functions' runtime (infra/deploy/plan.ts), for whoever pins the same Node major (the Dockerfiles' test). */
+export { RUNTIME } from '../infra/deploy/plan.js';
 import { FUNCTIONS_STAGE_DIR, stageFunctionsSource } from '../infra/deploy/stage.js';
 import { LOG_METRICS, type LogMetricSpec } from '../infra/monitoring/log-metrics.js';
 import { DASHBOARD_FUNCTION } from '../infra/runtime/registry.js';
@@ -47,6 +50,7 @@ Options:
   --region <region>       region of the functions, services, triggers, jobs (default us-central1)
   --dry-run               print the plan; contact nothing, change nothing
   --rotate-secret <name>  add a new version of this secret (repeatable): ${SECRET_NAMES.join(', ')}
+  --alert-email <addr>    where the alert policies notify (an email channel); without it they notify nobody
   -h, --help              this text
 `;
 
@@ -122,6 +126,7 @@ export async function main(argv: string[], deps: DeployCliDeps = {}): Promise<nu
         region: { type: 'string', default: 'us-central1' },
         'dry-run': { type: 'boolean', default: false },
         'rotate-secret': { type: 'string', multiple: true, default: [] },
+        'alert-email': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -203,6 +208,7 @@ export async function main(argv: string[], deps: DeployCliDeps = {}): Promise<nu
         scheduler: deps.scheduler ?? defaultScheduler,
         monitoring: deps.monitoring ?? defaultMonitoring,
         ...(deps.applyMonitoring ? { applyMonitoring: deps.applyMonitoring } : {}),
+        ...(values['alert-email'] ? { alertEmail: values['alert-email'] } : {}),
         secret: currentSecret,
         ...(deps.telegramApiRoot ? { telegramApiRoot: deps.telegramApiRoot } : {}),
         forceWebhook: rotate.includes('telegram-webhook-secret'),

@@ -28,6 +28,8 @@ export interface ApiDeps {
   secret: (name: SecretName) => Promise<string | undefined>;
   /** Bot API base (tests: the local Bot API server); default api.telegram.org. */
   telegramApiRoot?: string;
+  /** Where the alert policies notify (infra/monitoring/apply.ts). */
+  alertEmail?: string;
   /** Set the webhook even when the URL is the same (the webhook secret was rotated). */
   forceWebhook?: boolean;
 }
@@ -46,7 +48,7 @@ export function apiHandlers(d: ApiDeps): ApiHandlers {
       return plan.map((p): ApiAction => ({ action: p.action, kind: 'scheduler-job', name: p.id, ...(p.changes.length ? { detail: p.changes.join('; ') } : {}) }));
     },
     monitoring: async () => {
-      const report = await (d.applyMonitoring ?? realApplyMonitoring)(await d.monitoring(), { project: d.project });
+      const report = await (d.applyMonitoring ?? realApplyMonitoring)(await d.monitoring(), { project: d.project, ...(d.alertEmail ? { alertEmail: d.alertEmail } : {}) });
       return report.actions.map((a): ApiAction => ({ action: a.action, kind: a.kind, name: a.name }));
     },
     'telegram-webhook': async (facts) => {

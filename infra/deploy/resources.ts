@@ -79,8 +79,20 @@ export function at(v: unknown, ...path: string[]): unknown {
   return cur;
 }
 
+/** JSON with object keys sorted: a described object compares equal whatever order the API lists its keys in. */
+function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableJson((v as Json)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
 export function str(v: unknown): string {
-  return typeof v === 'string' ? v : v === undefined || v === null ? '' : JSON.stringify(v);
+  return typeof v === 'string' ? v : v === undefined || v === null ? '' : stableJson(v);
 }
 
 /** `field: "live" -> "desired"` when they differ. */

@@ -103,3 +103,13 @@ describe('deploy executor', () => {
     }
   });
 });
+
+describe('comparing described JSON', () => {
+  it('ignores the order in which an API lists object keys', async () => {
+    const { change } = await import('../../infra/deploy/resources.js');
+    expect(change('labelExtractors', { b: '2', a: '1' }, { a: '1', b: '2' })).toEqual([]);
+    expect(change('labelExtractors', { a: '1' }, { a: '2' })).toHaveLength(1);
+    expect(change('maxDeliveryAttempts', 5, 5)).toEqual([]);
+    expect(change('label', undefined, 'x')).toEqual(['label: "" -> "x"']);
+  });
+});

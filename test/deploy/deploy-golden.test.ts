@@ -10,6 +10,7 @@ import { main } from '../../scripts/deploy.js';
 import { SECRET_NAMES, secretEnvVar } from '../../shared/ports/secrets.js';
 
 const GOLDEN = join(import.meta.dirname, 'golden', 'dry-run-sample.txt');
+const HEADER = '# `npm run deploy -- --project sample-proj --region europe-west1 --dry-run`, pinned by test/deploy/deploy-golden.test.ts.\n# Regenerate after an intended change: UPDATE_GOLDEN=1 npx vitest run test/deploy/deploy-golden.test.ts\n';
 const ROOT = join(import.meta.dirname, '..', '..');
 
 async function dryRun(env: NodeJS.ProcessEnv = {}): Promise<{ code: number; text: string }> {
@@ -31,8 +32,8 @@ describe('deploy --dry-run', () => {
   it('prints the pinned plan for a sample project and contacts nothing', async () => {
     const { code, text } = await dryRun();
     expect(code).toBe(0);
-    if (process.env.UPDATE_GOLDEN === '1' || !existsSync(GOLDEN)) writeFileSync(GOLDEN, text);
-    expect(text).toBe(readFileSync(GOLDEN, 'utf8'));
+    if (process.env.UPDATE_GOLDEN === '1' || !existsSync(GOLDEN)) writeFileSync(GOLDEN, HEADER + text);
+    expect(HEADER + text).toBe(readFileSync(GOLDEN, 'utf8'));
   });
 
   it('never prints a secret value, even when the values are in the environment', async () => {

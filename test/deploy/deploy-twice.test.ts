@@ -11,13 +11,11 @@ import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { protos } from '@google-cloud/scheduler';
 import { main, type DeployCliDeps } from '../../scripts/deploy.js';
-import type { MonitoringApi, MonitoringApplyReport } from '../../infra/monitoring/apply.js';
-import type { LogMetricSpec } from '../../infra/monitoring/log-metrics.js';
 import type { SchedulerClientLike } from '../../infra/scheduler/cloud-sync.js';
 import { TelegramTestServer } from '../../infra/replay/telegram-server.js';
 import { SECRET_NAMES, secretEnvVar } from '../../shared/ports/secrets.js';
 import { loadSchedule, SCHEDULER_YAML } from '../../shared/schedule/schema.js';
-import { InMemoryMonitoringApi } from './fake-monitoring-api.js';
+import { InMemoryMonitoringApi } from '../monitoring/fake-monitoring-api.js';
 
 type IJob = protos.google.cloud.scheduler.v1.IJob;
 
@@ -54,19 +52,6 @@ class MemoryScheduler implements SchedulerClientLike {
     return [{}];
   }
 }
-
-/** Applies one dashboard through the MonitoringApi port (the real apply belongs to the observability work). */
-async function applyOneDashboard(api: MonitoringApi, o: { project: string }): Promise<MonitoringApplyReport> {
-  const want = { displayName: 'cst system', mosaicLayout: { columns: 12, tiles: [] } };
-  const have = (await api.listDashboards(o.project)).find((d) => d.displayName === want.displayName);
-  if (!have) {
-    await api.createDashboard(o.project, want);
-    return { actions: [{ action: 'create', kind: 'dashboard', name: want.displayName }] };
-  }
-  return { actions: [{ action: 'unchanged', kind: 'dashboard', name: want.displayName }] };
-}
-
-const METRICS: LogMetricSpec[] = [{ name: 'cst_dead_letters', description: 'messages dead-lettered', filter: 'jsonPayload.event="dead_letter"' }];
 
 interface Call {
   tool: string;
@@ -111,7 +96,7 @@ describe('npm run deploy, twice', () => {
       }
     })();
     const lines: string[] = [];
-    const code = await main(['--project', PROJECT, '--region', 'europe-west1'], {
+    const code = await main(['--project', PROJECT, '--region', 'europe-west1', '--alert-email', 'owner@example.com'], {
       root: ROOT,
       env: { ...process.env, ...SECRET_VALUES, PATH: `${bin}${delimiter}${process.env.PATH ?? ''}`, FAKE_CLOUD_STATE: state },
       out: (l) => lines.push(l),
@@ -119,11 +104,9 @@ describe('npm run deploy, twice', () => {
       stage: async () => ({ dir: join(ROOT, '.deploy', 'functions'), sourceHash: 'ab'.repeat(32) }),
       scheduler: async () => scheduler,
       monitoring: async () => monitoring,
-      applyMonitoring: applyOneDashboard,
       telegramApiRoot: telegram.apiRoot,
       prompt: async () => undefined,
       schedule,
-      logMetrics: METRICS,
       ...extra,
     });
     outputs.push(...lines);
@@ -140,7 +123,7 @@ describe('npm run deploy, twice', () => {
     // The project is only read (its number); the old Cloud Function form of the webhook is absent, as wanted.
     expect(r1.filter((l) => l.startsWith('unchanged'))).toEqual([`unchanged project ${PROJECT}`, 'unchanged absent-function telegram-webhook']);
     expect(r1.filter((l) => l.startsWith('create ')).length).toBeGreaterThan(100);
-    for (const kind of ['function', 'run-service', 'eventarc-trigger', 'topic', 'secret-version', 'bq-table', 'service-account', 'scheduler-job', 'log-metric', 'dashboard', 'image']) {
+    for (const kind of ['function', 'run-service', 'eventarc-trigger', 'topic', 'secret-version', 'bq-table', 'service-account', 'scheduler-job', 'log-metric', 'dashboard', 'alertPolicy', 'notificationChannel', 'image']) {
       expect(r1.some((l) => l.startsWith(`create    ${kind} `)), kind).toBe(true);
     }
     for (const kind of ['project-iam', 'trigger-subscription', 'subscription-iam', 'run-invoker', 'apis', 'firestore-rules']) {
@@ -156,12 +139,14 @@ describe('npm run deploy, twice', () => {
 
     // 2: nothing changes.
     const schedulerWrites = scheduler.writes;
+    const monitoringWrites = monitoring.calls.length;
+    expect(monitoringWrites).toBeGreaterThan(5);
     const second = await deploy();
     expect(second.code, second.lines.join('\n')).toBe(0);
     expect(second.newCalls.filter((c) => c.mutating)).toEqual([]);
     expect(resourceLines(second.lines).every((l) => l.startsWith('unchanged '))).toBe(true);
     expect(scheduler.writes).toBe(schedulerWrites);
-    expect(monitoring.writes).toHaveLength(1);
+    expect(monitoring.calls).toHaveLength(monitoringWrites);
     expect(telegram.ok('setWebhook')).toHaveLength(1);
     expect(second.lines.at(-2)).toMatch(/^deploy: 0 created, 0 updated, 0 deleted, \d+ unchanged$/);
 
@@ -177,7 +162,7 @@ describe('npm run deploy, twice', () => {
     expect(mutating).toHaveLength(1);
     expect(mutating[0]!.argv.slice(0, 3)).toEqual(['functions', 'deploy', 'kraken-pull']);
     expect(mutating[0]!.argv).toContain('--memory=512MiB');
-  }, 300_000);
+  }, 600_000);
 
   it('every scheduler job carries the invoker OIDC token for its own function URL', () => {
     expect(scheduler.jobs.size).toBeGreaterThan(0);
