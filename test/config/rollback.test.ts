@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRoot } from '../../infra/runtime/root.js';
 import { createLogger } from '../../shared/log.js';
 import { configPath } from '../../shared/state-paths.js';
+import type { DocData } from '../../shared/ports/state.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { run } from '../../scripts/config.js';
 
@@ -23,7 +24,7 @@ const cli = async (...args: string[]) => {
 };
 
 /** Edits config/system as the owner would in the console, then lets the config service check it. */
-async function edit(doc: Record<string, unknown>): Promise<void> {
+async function edit(doc: DocData): Promise<void> {
   const root = await buildRoot({ backend: 'embedded', dataDir: dir, log: silent, env: {} });
   try {
     await root.state.merge(configPath('system'), doc);
@@ -59,7 +60,7 @@ describe('config history and rollback', () => {
 
     const history = (await cli('history', '--name', 'system')).lines as Array<{ id: string; outcome: string }>;
     expect(history.map((c) => c.outcome)).toEqual(['rejected', 'applied', 'initial']);
-    const [rejected, applied, initial] = history as [{ id: string }, { id: string }, { id: string }];
+    const [rejected, applied, initial] = history as unknown as [{ id: string }, { id: string }, { id: string }];
 
     const r1 = await cli('rollback', rejected.id);
     expect(r1.code).toBe(1);
