@@ -200,6 +200,9 @@ export class KrakenRestClient implements KrakenMarketData {
         if (rateLimited) this.stats.rateLimited++;
         const asked = e instanceof KrakenHttpError ? e.retryAfterMs : undefined;
         const delay = Math.max(backoffDelayMs(attempt, { baseMs: this.opts.retryBaseMs, maxMs: this.opts.retryMaxMs, jitter: this.opts.jitter }, this.random()), asked ?? 0);
+        const holdsAll = rateLimited || asked !== undefined;
+        // Kraken's wait applies to every pair, whether or not this request is retried
+        if (holdsAll) this.limiter.hold(this.clock.now() + delay);
         if (attempt >= this.opts.maxRetries) throw gaveUp(e, attempt + 1, waitedMs, `retry limit ${this.opts.maxRetries} reached (kraken.maxRetries)`);
         if (waitedMs + delay > this.opts.maxRetryWaitMs) {
           const what = asked !== undefined && asked >= delay ? `Kraken asked for ${asked} ms (Retry-After)` : `the next back-off is ${delay} ms`;
@@ -207,10 +210,8 @@ export class KrakenRestClient implements KrakenMarketData {
         }
         waitedMs += delay;
         this.stats.retries++;
-        const holdsAll = rateLimited || asked !== undefined;
         this.log.warn('kraken request failed; retrying', { endpoint, params, attempt: attempt + 1, delayMs: delay, rateLimited, holdsAllPairs: holdsAll, error: e.message });
-        if (holdsAll) this.limiter.hold(this.clock.now() + delay);
-        else await this.clock.sleep(delay);
+        if (!holdsAll) await this.clock.sleep(delay);
       }
     }
   }
