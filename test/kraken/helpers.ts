@@ -208,3 +208,15 @@ export async function driveRequests<T>(clock: SteppingClock, inFlight: () => num
   }
   return watched;
 }
+
+/** A seeded [0, 1) source (mulberry32): the same draws on every run. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -22,7 +22,7 @@ import { createRoot } from '../../infra/runtime/root.js';
 import { KrakenRestServer } from '../../infra/replay/kraken-server.js';
 import { KrakenRestClient, krakenClientFromConfig } from '../../infra/kraken/client.js';
 import { backoffDelayMs, hostLimiter, retryAfterMs } from '../../infra/http/host-limiter.js';
-import { SteppingClock, countFetches, driveRequests, embeddedEnv, pullDeps, readRestExcerpt, testConfig, type Env } from './helpers.js';
+import { SteppingClock, countFetches, driveRequests, embeddedEnv, pullDeps, readRestExcerpt, seeded, testConfig, type Env } from './helpers.js';
 
 const S = 1000;
 const head = readRestExcerpt('head');
@@ -31,18 +31,6 @@ const T0 = openRow[0] * S + 30 * S; // 30 s into the still-open minute
 /** The 9 SPEC pairs (shared/config/system.ts defaults), each under its canonical key. */
 const PAIRS = DEFAULT_SYSTEM_CONFIG.symbols.map((s) => ({ symbol: s.symbol, krakenPair: s.krakenPair }));
 const INTERVAL_MS = DEFAULT_SYSTEM_CONFIG.kraken.minRequestIntervalMs;
-
-/** A seeded [0, 1) source (mulberry32): the same draws on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Gaps between consecutive request times. */
 const gaps = (ats: number[]) => ats.slice(1).map((t, i) => t - ats[i]!);
