@@ -22,7 +22,7 @@ import type { Logger } from '../../shared/log.js';
 import { INTERVAL_MS } from '../../shared/model/market.js';
 import { klineIssue, klineRowSchema, type KlineBar } from '../../shared/market/bybit/messages.js';
 import { BYBIT_KLINE_INTERVAL, type DownloadConfig } from '../../shared/market/download-plan.js';
-import { backoffDelayMs, hostLimiter, retryAfterMs, type HostLimiter } from '../http/host-limiter.js';
+import { HostHeldError, backoffDelayMs, hostLimiter, retryAfterMs, type HostLimiter } from '../http/host-limiter.js';
 
 const MINUTE = INTERVAL_MS['1m'];
 
@@ -171,7 +171,12 @@ export class BybitKlinePager {
     const budget = this.o.maxRetryWaitMs ?? DEFAULT_MAX_RETRY_WAIT_MS;
     let waitedMs = 0;
     for (let attempt = 0; ; attempt++) {
-      await this.limiter.acquire(this.o.minRequestIntervalMs);
+      try {
+        await this.limiter.acquire(this.o.minRequestIntervalMs, budget - waitedMs);
+      } catch (e) {
+        if (!(e instanceof HostHeldError)) throw e;
+        throw new Error(`bybit kline ${req.symbol} not sent: Bybit asked this IP to wait ${e.waitMs} ms more, past the retry budget of ${budget} ms; re-run later`);
+      }
       try {
         this.stats.requests++;
         return await this.once(req);

@@ -19,6 +19,20 @@
  */
 import type { Clock } from '../../shared/ports/clock.js';
 
+/** The host is held (Retry-After, a rate limit) past what the request may wait. */
+export class HostHeldError extends Error {
+  override readonly name = 'HostHeldError';
+  constructor(
+    readonly host: string,
+    /** Clock ms until which the host is held. */
+    readonly heldUntil: number,
+    readonly waitMs: number,
+    readonly maxHoldMs: number,
+  ) {
+    super(`${host} is held for ${waitMs} ms more (a rate-limit answer), past the ${maxHoldMs} ms this request may wait`);
+  }
+}
+
 /**
  * FIFO line of requests to one host. A request starts no sooner than `minIntervalMs` after the
  * previous start (the larger of the two requests' intervals, so a 1 s client is never crowded by a
@@ -26,7 +40,7 @@ import type { Clock } from '../../shared/ports/clock.js';
  * it too: the head of the line re-checks the hold after each sleep.
  */
 export class HostLimiter {
-  private readonly line: Array<{ intervalMs: number; grant: (at: number) => void }> = [];
+  private readonly line: Array<{ intervalMs: number; maxHoldMs: number; grant: (at: number) => void; refuse: (e: Error) => void }> = [];
   private pumping = false;
   private lastStart = Number.NEGATIVE_INFINITY;
   private lastIntervalMs = 0;
@@ -40,10 +54,14 @@ export class HostLimiter {
     private readonly clock: Clock,
   ) {}
 
-  /** Resolves with the start time (clock ms) when this request may be sent. */
-  acquire(minIntervalMs: number): Promise<number> {
-    return new Promise<number>((grant) => {
-      this.line.push({ intervalMs: Math.max(0, minIntervalMs), grant });
+  /**
+   * Resolves with the start time (clock ms) when this request may be sent. Rejects with
+   * HostHeldError, without waiting, when its turn comes while the host is held for longer than
+   * `maxHoldMs` (a caller with a deadline gives up rather than sitting out a long Retry-After).
+   */
+  acquire(minIntervalMs: number, maxHoldMs = Number.POSITIVE_INFINITY): Promise<number> {
+    return new Promise<number>((grant, refuse) => {
+      this.line.push({ intervalMs: Math.max(0, minIntervalMs), maxHoldMs, grant, refuse });
       if (!this.pumping) void this.pump();
     });
   }
@@ -73,6 +91,11 @@ export class HostLimiter {
         const head = this.line[0]!;
         const version = this.holdVersion;
         const now = this.clock.now();
+        if (this.heldUntil - now > head.maxHoldMs) {
+          this.line.shift();
+          head.refuse(new HostHeldError(this.host, this.heldUntil, this.heldUntil - now, head.maxHoldMs));
+          continue;
+        }
         const at = Math.max(now, this.lastStart + Math.max(this.lastIntervalMs, head.intervalMs), this.heldUntil);
         if (at > now) {
           await this.clock.sleep(at - now);

@@ -21,7 +21,7 @@ import { z } from 'zod';
 import type { SystemConfig } from '../../shared/config/system.js';
 import { createLogger, type Logger } from '../../shared/log.js';
 import type { Clock } from '../../shared/ports/clock.js';
-import { backoffDelayMs, hostLimiter, retryAfterMs, type HostLimiter } from '../http/host-limiter.js';
+import { HostHeldError, backoffDelayMs, hostLimiter, retryAfterMs, type HostLimiter } from '../http/host-limiter.js';
 import {
   KrakenApiError,
   KrakenError,
@@ -190,7 +190,16 @@ export class KrakenRestClient implements KrakenMarketData {
   private async call(endpoint: string, params: Record<string, string>): Promise<Record<string, unknown>> {
     let waitedMs = 0;
     for (let attempt = 0; ; attempt++) {
-      await this.limiter.acquire(this.opts.minRequestIntervalMs);
+      try {
+        await this.limiter.acquire(this.opts.minRequestIntervalMs, this.opts.maxRetryWaitMs - waitedMs);
+      } catch (e) {
+        if (!(e instanceof HostHeldError)) throw e;
+        throw new KrakenHttpError(
+          `Kraken ${endpoint} (${new URLSearchParams(params).toString()}) not sent: Kraken asked this IP to wait ${e.waitMs} ms more, past the retry budget of ${this.opts.maxRetryWaitMs} ms (kraken.maxRetryWaitMs); the next run retries`,
+          undefined,
+          true,
+        );
+      }
       try {
         this.stats.requests++;
         return await this.once(endpoint, params);

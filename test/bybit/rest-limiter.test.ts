@@ -118,6 +118,10 @@ describe('one Bybit REST line per host across symbols (test clock)', () => {
     const tooLong = await drive(fourPages(q, 'ETHUSDT')).catch((e: unknown) => e);
     expect(String(tooLong)).toContain('(gave up after 1 attempts): the next wait of 60000 ms would pass the retry budget of 10000 ms');
     expect(server.requests).toHaveLength(4);
+    // the line still honours the 60 s: another symbol's page with the same budget is not sent at all
+    const held = await drive(fourPages(pager({ maxRetryWaitMs: 10_000 }), 'SOLUSDT')).catch((e: unknown) => e);
+    expect(String(held)).toMatch(/bybit kline SOLUSDT not sent: Bybit asked this IP to wait \d+ ms more, past the retry budget of 10000 ms/);
+    expect(server.requests).toHaveLength(4);
   });
 
   it('the back-off is drawn from the injected source within [0, min(base x 2^n, max)] (full jitter), the same for the same seed', async () => {

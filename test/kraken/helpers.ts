@@ -148,8 +148,9 @@ export class SteppingClock implements Clock {
     });
   }
 
-  get pending(): number {
-    return this.sleepers.length;
+  /** Jumps to `ms` (a later scheduled run); sleepers due by then wake on the next step. */
+  set(ms: number): void {
+    this.t = ms;
   }
 
   /** Moves to the earliest wake time and wakes whoever is due; false when nobody sleeps. */

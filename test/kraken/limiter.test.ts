@@ -154,16 +154,25 @@ describe('one Kraken limiter per client IP across pairs (test clock)', () => {
     expect(server.ohlcRequests()).toHaveLength(3);
   });
 
-  it('a wait past kraken.maxRetryWaitMs gives up at once, and the line still honours the wait for the other pairs', async () => {
+  it('a wait past kraken.maxRetryWaitMs gives up at once; the other pairs do not sit out the wait either, and the next run respects it', async () => {
     const cfg = { ...config.kraken, maxRetryWaitMs: 30_000 };
     const client = seededClient(cfg, 4);
     server.failNext({ kind: 'http', status: 429, headers: { 'retry-after': '120' } }, { endpoint: 'OHLC', pair: 'XXBTZUSD' });
-    const btc = client.ohlc('XXBTZUSD', 1).catch((e: unknown) => e);
-    const eth = client.ohlc('XETHZUSD', 1);
-    await drive(Promise.all([btc, eth]));
-    const err = await btc;
-    expect(err).toBeInstanceOf(KrakenHttpError);
-    expect((err as Error).message).toContain('(gave up after 1 attempts, 0 ms of back-off): Kraken asked for 120000 ms (Retry-After), past the retry budget of 30000 ms (kraken.maxRetryWaitMs)');
+    const [btc, eth] = await drive(Promise.all([client.ohlc('XXBTZUSD', 1).catch((e: unknown) => e), client.ohlc('XETHZUSD', 1).catch((e: unknown) => e)]));
+    expect(btc).toBeInstanceOf(KrakenHttpError);
+    expect((btc as Error).message).toContain('(gave up after 1 attempts, 0 ms of back-off): Kraken asked for 120000 ms (Retry-After), past the retry budget of 30000 ms (kraken.maxRetryWaitMs)');
+    expect(eth).toBeInstanceOf(KrakenHttpError);
+    expect((eth as KrakenHttpError).retryable).toBe(true);
+    // refused at its turn (1 s), with 119 s of the hold left, without being sent
+    expect((eth as Error).message).toBe('Kraken OHLC (pair=XETHZUSD&interval=1) not sent: Kraken asked this IP to wait 119000 ms more, past the retry budget of 30000 ms (kraken.maxRetryWaitMs); the next run retries');
+    expect(server.requests.map((r) => [r.params.pair, r.at - T0])).toEqual([['XXBTZUSD', 0]]);
+
+    // a minute later (the next scheduled run, same instance) the hold has 60 s left: still refused
+    clock.set(T0 + 60_000);
+    await expect(drive(client.ohlc('XETHZUSD', 1))).rejects.toThrow('wait 60000 ms more');
+    // 100 s after the 429 the 20 s left fit the budget: the request waits them out, then goes
+    clock.set(T0 + 100_000);
+    await drive(client.ohlc('XETHZUSD', 1));
     expect(server.requests.map((r) => [r.params.pair, r.at - T0])).toEqual([
       ['XXBTZUSD', 0],
       ['XETHZUSD', 120_000],
