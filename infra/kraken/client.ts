@@ -39,7 +39,8 @@ const KRAKEN_OHLC_INTERVALS = [1, 5, 15, 30, 60, 240, 1440, 10080, 21600] as con
 const DEFAULT_MAX_RETRIES = 3;
 const DEFAULT_RETRY_BASE_MS = 1_000;
 const DEFAULT_RETRY_MAX_MS = 16_000;
-const DEFAULT_MAX_RETRY_WAIT_MS = 30_000;
+/** Default total back-off of one request (a CLI's; the scheduled pull takes kraken.maxRetryWaitMs). */
+const DEFAULT_MAX_RETRY_WAIT_MS = 10 * 60_000;
 const HTTP_TOO_MANY_REQUESTS = 429;
 const HTTP_SERVER_ERROR = 500;
 const BODY_EXCERPT_CHARS = 200;

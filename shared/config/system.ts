@@ -51,7 +51,11 @@ export const systemConfigSchema = z
       /** Back-off ceiling of retry n: min(retryBaseMs x 2^n, retryMaxMs); the wait is a full-jitter draw in [0, ceiling]. */
       retryBaseMs: z.number().int().min(100).max(60_000),
       retryMaxMs: z.number().int().min(1_000).max(10 * 60_000),
-      /** Total back-off (Retry-After included) one request may spend before it gives up; the next run retries. */
+      /**
+       * Total back-off (Retry-After included) one request may spend before it gives up; the next run
+       * retries. A hold delays every pair, so it adds to the run: 9 pairs x 4 intervals at 1 request/s
+       * take about 36 s, and 36 + 15 s stays inside the scheduler's 55 s attempt deadline.
+       */
       maxRetryWaitMs: z.number().int().min(0).max(10 * 60_000),
     }),
     bybit: z.strictObject({
@@ -148,7 +152,7 @@ export const DEFAULT_SYSTEM_CONFIG: SystemConfig = {
     maxRetries: 3,
     retryBaseMs: 1_000,
     retryMaxMs: 16_000,
-    maxRetryWaitMs: 30_000,
+    maxRetryWaitMs: 15_000,
   },
   bybit: {
     wsUrl: 'wss://stream.bybit.com/v5/public/linear',

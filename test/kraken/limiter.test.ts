@@ -244,6 +244,6 @@ describe('kraken retry settings in SystemConfig', () => {
     expect(withKraken({ maxRetryWaitMs: 1.5 }).success).toBe(false);
     expect(withKraken({ retryBaseMs: 20_000, retryMaxMs: 10_000 }).error?.issues[0]?.message).toBe('retryBaseMs must be <= retryMaxMs');
     expect(withKraken({ retryJitter: 1 }).success).toBe(false); // unknown key
-    expect(DEFAULT_SYSTEM_CONFIG.kraken).toMatchObject({ minRequestIntervalMs: 1_000, maxRetries: 3, retryBaseMs: 1_000, retryMaxMs: 16_000, maxRetryWaitMs: 30_000 });
+    expect(DEFAULT_SYSTEM_CONFIG.kraken).toMatchObject({ minRequestIntervalMs: 1_000, maxRetries: 3, retryBaseMs: 1_000, retryMaxMs: 16_000, maxRetryWaitMs: 15_000 });
   });
 });
