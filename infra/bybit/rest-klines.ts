@@ -170,9 +170,11 @@ export class BybitKlinePager {
   async page(req: BybitKlinePageRequest): Promise<BybitKlinePage> {
     const budget = this.o.maxRetryWaitMs ?? DEFAULT_MAX_RETRY_WAIT_MS;
     let waitedMs = 0;
+    /** How long the next turn may sit out a hold: the budget left, plus this page's own hold (already counted). */
+    let allowanceMs = budget;
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.limiter.acquire(this.o.minRequestIntervalMs, budget - waitedMs);
+        await this.limiter.acquire(this.o.minRequestIntervalMs, allowanceMs);
       } catch (e) {
         if (!(e instanceof HostHeldError)) throw e;
         throw new Error(`bybit kline ${req.symbol} not sent: Bybit asked this IP to wait ${e.waitMs} ms more, past the retry budget of ${budget} ms; re-run later`);
@@ -193,6 +195,7 @@ export class BybitKlinePager {
           throw new Error(`${e.message} (gave up after ${attempt + 1} attempts): the next wait of ${delay} ms would pass the retry budget of ${budget} ms`);
         }
         waitedMs += delay;
+        allowanceMs = budget - waitedMs + (holdsAll ? delay : 0);
         this.stats.retries++;
         this.o.log.warn('bybit kline request failed; retrying', { symbol: req.symbol, interval: req.interval, attempt: attempt + 1, delayMs: delay, rateLimited: e.rateLimited, holdsAllSymbols: holdsAll, error: e.message });
         if (!holdsAll) await this.o.clock.sleep(delay);

@@ -190,9 +190,11 @@ export class KrakenRestClient implements KrakenMarketData {
    */
   private async call(endpoint: string, params: Record<string, string>): Promise<Record<string, unknown>> {
     let waitedMs = 0;
+    /** How long the next turn may sit out a hold: the budget left, plus this request's own hold (already counted). */
+    let allowanceMs = this.opts.maxRetryWaitMs;
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.limiter.acquire(this.opts.minRequestIntervalMs, this.opts.maxRetryWaitMs - waitedMs);
+        await this.limiter.acquire(this.opts.minRequestIntervalMs, allowanceMs);
       } catch (e) {
         if (!(e instanceof HostHeldError)) throw e;
         throw new KrakenHttpError(
@@ -219,6 +221,7 @@ export class KrakenRestClient implements KrakenMarketData {
           throw gaveUp(e, attempt + 1, waitedMs, `${what}, past the retry budget of ${this.opts.maxRetryWaitMs} ms (kraken.maxRetryWaitMs)`);
         }
         waitedMs += delay;
+        allowanceMs = this.opts.maxRetryWaitMs - waitedMs + (holdsAll ? delay : 0);
         this.stats.retries++;
         this.log.warn('kraken request failed; retrying', { endpoint, params, attempt: attempt + 1, delayMs: delay, rateLimited, holdsAllPairs: holdsAll, error: e.message });
         if (!holdsAll) await this.clock.sleep(delay);

@@ -106,6 +106,18 @@ describe('one Bybit REST line per host across symbols (test clock)', () => {
     expect(reqs.slice(1).map((r) => r.params.symbol).sort()).toEqual([...Array(4).fill('ETHUSDT'), ...Array(4).fill('SOLUSDT')]);
   });
 
+  it('a Retry-After within the budget is waited out once, not counted twice', async () => {
+    server.failNext({ kind: 'http', status: 429, headers: { 'retry-after': '8' } });
+    await drive(fourPages(pager({ maxRetryWaitMs: 10_000 }), 'BTCUSDT'));
+    expect(server.requests.map((r) => [r.status, r.at - T0])).toEqual([
+      [429, 0],
+      [200, 8_000],
+      [200, 8_000 + SPACING_MS],
+      [200, 8_000 + 2 * SPACING_MS],
+      [200, 8_000 + 3 * SPACING_MS],
+    ]);
+  });
+
   it('retries stop at maxRetries, and a wait past the budget gives up at once, with clear errors', async () => {
     server.failNext({ kind: 'http', status: 502 }, 3);
     const p = pager({ maxRetries: 2 });

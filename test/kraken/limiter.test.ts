@@ -143,6 +143,16 @@ describe('one Kraken limiter per client IP across pairs (test clock)', () => {
     expect(client.stats).toEqual({ requests: 6, retries: 2, rateLimited: 1 });
   });
 
+  it('a Retry-After within the budget is waited out once, not counted twice', async () => {
+    const client = seededClient({ ...config.kraken, maxRetryWaitMs: 15_000 }, 5);
+    server.failNext({ kind: 'http', status: 429, headers: { 'retry-after': '12' } }, { endpoint: 'OHLC' });
+    await drive(client.ohlc('XXBTZUSD', 1));
+    expect(server.requests.map((r) => [r.status, r.at - T0])).toEqual([
+      [429, 0],
+      [200, 12_000],
+    ]);
+  });
+
   it('retries stop at kraken.maxRetries with a clear error that keeps the error type', async () => {
     const cfg = { ...config.kraken, maxRetries: 2 };
     const client = seededClient(cfg, 3);
