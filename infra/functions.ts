@@ -58,7 +58,7 @@ export function bindPubsub<D extends WithLog>(name: string, handle: PubsubHandle
     try {
       msg = decodeMessage(rawDelivery(event));
     } catch (e) {
-      log.error('rejected malformed event', { reason: (e as Error).message });
+      log.error('rejected malformed event', { error: e as Error });
       throw e;
     }
     try {

@@ -26,6 +26,10 @@
  *     ...
  *   });
  *   // or: it.skipIf(kit.skip)(kit.title, () => { ... });
+ *
+ * CI runs `npm test` once with no kit, then again only the test files whose OWN code calls `withKit(` /
+ * `kitFile(` or names `KIT_DIR` (.ci/kit-tests.mjs): call them in the test file itself, not only in a
+ * helper, or the kit part of the test never runs with the kit.
  */
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';

@@ -28,7 +28,7 @@ import type { PublishOptions } from '../../shared/ports/bus.js';
 import { systemClock, type Clock } from '../../shared/ports/clock.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { deadLetterTopic as defaultDeadLetterTopic } from '../../shared/topics.js';
-import { createLogger, type Logger } from '../../shared/log.js';
+import { createLogger, LOG_EVENTS, type Logger } from '../../shared/log.js';
 import { buildPubsubCloudEvent, LOCAL_PROJECT_ID, type CloudEventHandler, type SubscribableBus, type SubscriptionSpec } from './envelope.js';
 import {
   backoffDelayMs,
@@ -445,7 +445,7 @@ export class InMemoryBus implements SubscribableBus {
         // A journal write failed (e.g. the database stayed locked past its busy timeout). Nothing is
         // lost: the delivery is still in the journal. The lane tries the same copy again shortly (an
         // at-least-once redelivery) instead of an unhandled rejection ending the process.
-        this.log.error('bus journal write failed; redelivering shortly', { subscription: sub.name, topic: sub.topic, messageId: copy.msg.messageId, reason: errorReason(e) });
+        this.log.error('bus journal write failed; redelivering shortly', { subscription: sub.name, topic: sub.topic, messageId: copy.msg.messageId, error: e as Error });
         setTimeout(() => void this.runLane(sub, lane), JOURNAL_RETRY_MS).unref();
         return;
       }
@@ -583,6 +583,7 @@ export class InMemoryBus implements SubscribableBus {
     } else this.dead.push(record);
     sub.stats.deadLettered++;
     this.log.error('message dead-lettered', {
+      event: LOG_EVENTS.deadLettered,
       subscription: sub.name,
       topic: msg.topic,
       deadLetterTopic: sub.deadLetterTopic,

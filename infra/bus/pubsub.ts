@@ -19,7 +19,7 @@ import type { Bus, PublishOptions } from '../../shared/ports/bus.js';
 import { systemClock, type Clock } from '../../shared/ports/clock.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { deadLetterTopic as defaultDeadLetterTopic } from '../../shared/topics.js';
-import { createLogger, type Logger } from '../../shared/log.js';
+import { createLogger, LOG_EVENTS, type Logger } from '../../shared/log.js';
 import { buildPubsubCloudEvent, type SubscriptionSpec } from './envelope.js';
 import {
   PUBSUB_LIMITS,
@@ -404,7 +404,7 @@ export class PubSubPullRunner {
         const p = this.handle(spec, m).finally(() => this.inFlight.delete(p));
         this.inFlight.add(p);
       });
-      sub.on('error', (e) => this.log.error('subscription stream error', { subscription: spec.subscription, reason: errorReason(e) }));
+      sub.on('error', (e) => this.log.error('subscription stream error', { subscription: spec.subscription, error: e }));
       this.open.push(sub);
     }
   }
@@ -494,7 +494,7 @@ export class PubSubPullRunner {
       });
       await this.client.topic(dlq).publishMessage({ data: m.data, attributes });
     } catch (e) {
-      this.log.error('dead-letter publish failed; nacking', { subscription: spec.subscription, messageId: m.id, reason: errorReason(e) });
+      this.log.error('dead-letter publish failed; nacking', { subscription: spec.subscription, messageId: m.id, error: e as Error });
       this.counters.nacked++;
       m.nack();
       return;
@@ -502,6 +502,7 @@ export class PubSubPullRunner {
     this.attempts.delete(f.countKey);
     this.counters.deadLettered++;
     this.log.error('message dead-lettered', {
+      event: LOG_EVENTS.deadLettered,
       subscription: spec.subscription,
       topic: spec.topic,
       deadLetterTopic: dlq,

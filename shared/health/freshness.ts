@@ -15,7 +15,7 @@ import type { DocData, StateStore } from '../ports/state.js';
 import type { SymbolConfig, SystemConfig } from '../config/system.js';
 import { INTERVAL_MS, INTERVALS, type Interval, type Venue } from '../model/market.js';
 import { latestHotCandle } from '../market/hot-store.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger, LOG_EVENTS, type Logger } from '../log.js';
 import { alertAttributes } from '../alerts.js';
 import { publish, type Alert } from '../messages.js';
 import { TOPICS } from '../topics.js';
@@ -129,7 +129,7 @@ export async function checkFreshness(
           ? `${s.symbol}: no candle received (${seriesText}) for ${minutes(durationMs)}`
           : `${s.symbol}: no candle for ${minutes(durationMs)} (newest ${seriesText} candle closed ${new Date(lastDataAt).toISOString()})`;
       result.transitions.push({ symbol: s.symbol, to: 'stale', lastDataAt, durationMs });
-      log.warn(message, { symbol: s.symbol, lastDataAt, staleAfterMs: staleAfter });
+      log.warn(message, { event: LOG_EVENTS.dataStale, symbol: s.symbol, lastDataAt, staleAfterMs: staleAfter });
       const alert: Alert = {
         alertId: `data_stale:${s.symbol}:${now}`,
         kind: 'data_stale',
@@ -144,7 +144,7 @@ export async function checkFreshness(
       const durationMs = now - transition.prevSince;
       const message = `${s.symbol}: data fresh again after ${minutes(durationMs)} stale`;
       result.transitions.push({ symbol: s.symbol, to: 'fresh', lastDataAt, durationMs });
-      log.notice(message, { symbol: s.symbol, lastDataAt });
+      log.notice(message, { event: LOG_EVENTS.dataFresh, symbol: s.symbol, lastDataAt });
       const alert: Alert = {
         alertId: `data_fresh:${s.symbol}:${now}`,
         kind: 'data_fresh',

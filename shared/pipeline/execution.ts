@@ -86,6 +86,7 @@ import type { LiveEvent } from '../trading/live/ledger.js';
 import { parseModeDoc, type TradingMode } from '../trading/live/mode.js';
 import { CandleCache, type CandleWindow } from '../market/candle-cache.js';
 import { alertAttributes, liveIssueAlert, protectionAlert } from '../alerts.js';
+import { LOG_EVENTS } from '../log.js';
 
 /** Window of the "24h volatility" (SPEC 6) fed to adaptive stops and the strategy disable. */
 export const VOLATILITY_WINDOW_MS = 24 * 60 * 60_000;
@@ -269,6 +270,8 @@ interface Outcome {
   verdict?: SignalVerdict;
   /** Exchange-side issues of the live executor. */
   issues?: readonly LiveEvent[];
+  /** The stored events of an input applied before (a redelivery): published again, not logged again. */
+  repeated?: boolean;
 }
 
 const NOTHING: Outcome = { events: [] };
@@ -324,11 +327,22 @@ async function publishAlert(deps: ExecutionDeps, alert: Alert): Promise<void> {
   await publish(deps.bus, TOPICS.alerts, alert, { attributes: alertAttributes(alert) });
 }
 
-async function publishTradeEvent(deps: ExecutionDeps, t: TradeEvent): Promise<void> {
+async function publishTradeEvent(deps: ExecutionDeps, t: TradeEvent, log = true): Promise<void> {
   await publish(deps.bus, TOPICS.tradeEvents, t, {
     attributes: { dedupeId: t.eventId, type: t.type, symbol: t.symbol, strategy: t.strategy },
     orderingKey: t.groupId,
   });
+  if (log) logTradeEvent(deps, t);
+}
+
+/** The opened / closed trade as a log line (the log-based metrics count them; see shared/log.ts LOG_EVENTS). */
+function logTradeEvent(deps: ExecutionDeps, t: TradeEvent): void {
+  const base = { groupId: t.groupId, symbol: t.symbol, strategy: t.strategy, direction: t.direction };
+  if (t.type === 'order_placed') deps.log.info('trade opened', { event: LOG_EVENTS.tradeOpened, ...base, risk: t.risk, notional: t.notional });
+  else if (t.type === 'position_closed') {
+    const pnl = t.trade.pnl;
+    deps.log.info('trade closed', { event: LOG_EVENTS.tradeClosed, ...base, outcome: pnl > 0 ? 'win' : pnl < 0 ? 'loss' : 'breakeven', pnl, pnlPct: t.trade.pnlPct, exitReason: t.trade.exitReason });
+  }
 }
 
 /**
@@ -344,7 +358,7 @@ async function publishOutcome(deps: ExecutionDeps, o: Outcome): Promise<void> {
   for (const a of o.notices ?? []) await publishAlert(deps, a);
   for (const e of o.events) {
     if (e.type === 'protection') await publishAlert(deps, protectionAlert(e as ProtectionEvent));
-    else await publishTradeEvent(deps, asPublished(e as TradeEvent, o.verdict));
+    else await publishTradeEvent(deps, asPublished(e as TradeEvent, o.verdict), !o.repeated);
   }
   const rejected = o.verdict ? rejectionEvent(deps.accountId ?? PAPER_ACCOUNT_ID, o.verdict) : null;
   if (rejected && o.verdict) {
@@ -398,7 +412,7 @@ async function confirmUnplacedCancels(deps: ExecutionDeps, store: TradingStore, 
  * (the store returns the stored events, published again with the same ids).
  */
 export async function settle(deps: ExecutionDeps, link: LiveLink, store: TradingStore, r: StoreResult, now: number, extra: { marks?: Record<string, number>; verdict?: SignalVerdict; notices?: readonly Alert[] } = {}): Promise<void> {
-  await publishOutcome(deps, { events: r.events, ...(extra.notices ? { notices: extra.notices } : {}), ...(extra.verdict ? { verdict: extra.verdict } : {}) });
+  await publishOutcome(deps, { events: r.events, repeated: !r.applied, ...(extra.notices ? { notices: extra.notices } : {}), ...(extra.verdict ? { verdict: extra.verdict } : {}) });
   await publishOutcome(deps, await carryOutLive(deps, link, store, r, now, extra.marks));
 }
 
@@ -464,6 +478,8 @@ async function signalMarket(deps: ExecutionDeps, strategies: StrategyConfigs, si
 function logSignalDecision(deps: ExecutionDeps, signal: Signal, r: StoreSignalResult): void {
   const d = r.decision;
   deps.log.info(d.accepted ? 'signal accepted' : 'signal rejected', {
+    event: LOG_EVENTS.signalDecided,
+    outcome: d.accepted ? 'accepted' : 'rejected',
     signalId: signal.signalId,
     strategy: signal.strategy,
     symbol: signal.symbol,

@@ -39,12 +39,18 @@ export function tickGuards(s: ProtectionState, now: number, equity: () => number
   return r;
 }
 
+/** The daily drawdown % (below the day's peak, `equity` included in it): what the drawdown alert compares. */
+export function dailyDrawdownPct(guards: Pick<ProtectionState['guards'], 'dayPeakEquity'>, equity: number): number {
+  const peak = Math.max(guards.dayPeakEquity, equity);
+  return ((peak - equity) / peak) * PCT;
+}
+
 /** Evaluates marked equity against the day start and the day's peak. */
 export function checkEquity(s: ProtectionState, equity: number, now: number, cfg: ProtectionsConfig['accountGuards'], out: ProtectionEvent[]): ProtectionState {
   const g = s.guards;
   const peak = Math.max(g.dayPeakEquity, equity);
   const lossPct = ((g.dayStartEquity - equity) / g.dayStartEquity) * PCT;
-  const ddPct = ((peak - equity) / peak) * PCT;
+  const ddPct = dailyDrawdownPct(g, equity);
   const halt = !g.dailyHalted && lossPct >= cfg.dailyLossHaltPct;
   const alert = !g.drawdownAlerted && ddPct >= cfg.dailyDrawdownAlertPct;
   if (peak === g.dayPeakEquity && !halt && !alert) return s;

@@ -36,7 +36,7 @@ import {
   type TelegramApi,
 } from '../ports/telegram.js';
 import type { TelegramConfig } from '../config/telegram.js';
-import type { Logger } from '../log.js';
+import { LOG_EVENTS, type Logger } from '../log.js';
 import { NO_CHAT, RateLimiter, type LimiterSnapshot } from './ratelimit.js';
 import { keyboardForChat } from './keyboards.js';
 import {
@@ -465,7 +465,7 @@ class OutboxRun {
       if (e instanceof TelegramRateLimitError) {
         res.rateLimited++;
         this.limiter.block(chat, clock.now() + e.retryAfterMs);
-        log?.warn('telegram 429: waiting retry_after', { chatId: q.chatId, method: e.method, retryAfterMs: e.retryAfterMs });
+        log?.warn('telegram 429: waiting retry_after', { event: LOG_EVENTS.telegram429, chatId: q.chatId, method: e.method, retryAfterMs: e.retryAfterMs });
         return;
       }
       const permanent = e instanceof TelegramApiError && e.permanent;

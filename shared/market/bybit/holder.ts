@@ -19,7 +19,7 @@ import type { Bus } from '../../ports/bus.js';
 import type { StateStore } from '../../ports/state.js';
 import type { Clock } from '../../ports/clock.js';
 import type { BybitStream, KlineSource, StreamState } from '../../ports/bybit.js';
-import type { Logger } from '../../log.js';
+import { LOG_EVENTS, type Logger } from '../../log.js';
 import type { SystemConfig } from '../../config/system.js';
 import { holderSettings, type HolderSettings } from './holder-config.js';
 import {
@@ -251,7 +251,7 @@ export class BybitHolder {
     }
     if (reconnected) {
       this.reconnects++;
-      this.log.notice('bybit stream reconnected; missed minutes will be backfilled from REST', { reconnects: this.reconnects });
+      this.log.notice('bybit stream reconnected; missed minutes will be backfilled from REST', { event: LOG_EVENTS.holderReconnected, reconnects: this.reconnects });
       void this.alert('holder_reconnected', 'info', `Bybit stream reconnected (reconnect #${this.reconnects})`, now);
     } else {
       this.log.info('bybit stream connected');
@@ -266,7 +266,7 @@ export class BybitHolder {
       s.agg.suspend();
       s.book.invalidate();
     }
-    this.log.warn('bybit stream disconnected; reconnecting with back-off', { reason });
+    this.log.warn('bybit stream disconnected; reconnecting with back-off', { event: LOG_EVENTS.holderDisconnected, reason });
     void this.alert('holder_disconnected', 'warning', `Bybit stream disconnected: ${reason}`, now);
   }
 
