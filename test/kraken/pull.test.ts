@@ -12,7 +12,7 @@ import type { KrakenOhlcRawRow } from '../../shared/ports/kraken.js';
 import { FUNCTION_NAME as KRAKEN_PULL, handle as krakenPull } from '../../shared/pipeline/kraken-pull.js';
 import { createRoot } from '../../infra/runtime/root.js';
 import { KrakenRestServer } from '../../infra/replay/kraken-server.js';
-import { embeddedEnv, pullDeps, readRestExcerpt, record, testConfig, type Env } from './helpers.js';
+import { drive, embeddedEnv, pullDeps, readRestExcerpt, record, testConfig, type Env } from './helpers.js';
 import type { Alert, CandleBatch } from '../../shared/messages.js';
 
 const S = 1000;
@@ -170,7 +170,7 @@ describe('Kraken pull over time', () => {
       ],
       ['1m'],
     );
-    const res = await pullKraken(pullDeps(env, cfg, clock, server.url));
+    const res = await drive(clock, pullKraken(pullDeps(env, cfg, clock, server.url))); // the second pair waits its turn in the host's line
     expect(res.errors).toBe(1);
     const eth = res.summaries.find((s) => s.symbol === 'ETHUSDT')!;
     expect(eth.error).toEqual({
@@ -197,7 +197,7 @@ describe('Kraken pull over time', () => {
     const out = await krakenPull(await root.deps(KRAKEN_PULL));
     expect(out).toMatchObject({ pulls: 1, published: 64, stored: 64, errors: 0 });
     expect(server.ohlcRequests()).toHaveLength(1);
-    // A warm instance reuses its client: the per-pair rate limit holds across invocations.
+    // A warm instance keeps its host line: the spacing holds across invocations.
     const second = krakenPull(await root.deps(KRAKEN_PULL));
     await new Promise((r) => setTimeout(r, 50));
     expect(server.ohlcRequests()).toHaveLength(1);
