@@ -13,10 +13,16 @@ import { pathToFileURL } from 'node:url';
 import { fail } from './cli.js';
 import { BusJournal, type DeadLetterFilter, type StoredDeadLetter } from '../infra/bus/store.js';
 import { BUS_JOURNAL_FILE, DEFAULT_DATA_DIR } from '../infra/runtime/root.js';
+import { cloudDeadLetterPort, listCloudDeadLetters, replayCloudDeadLetters, type DeadLetterPort } from '../infra/bus/cloud-dead-letters.js';
+import { ALL_TOPICS } from '../shared/topics.js';
 
 const HELP = `Usage: npm run deadletters -- <list|replay> [options]
 
-Lists or replays the dead letters of the embedded bus (kept in <data-dir>/<market>/${BUS_JOURNAL_FILE}).
+Lists or replays the dead letters of the embedded bus (kept in <data-dir>/<market>/${BUS_JOURNAL_FILE}),
+or, with --project, of the deployed Pub/Sub: the <topic>-dlq topics' retention subscriptions
+(dead-letters--<topic>-dlq). On Google Cloud a replay publishes each dead letter again on its topic
+(every subscriber sees it again; all are idempotent) and acknowledges it once published; list pulls
+and releases (nothing is taken). Both need --topic there; --subscription narrows to one subscriber.
 
 Commands:
   list                 dead letters, oldest first: id, when, subscription, attempts, reason, status
@@ -34,6 +40,8 @@ Options:
   --data-dir DIR       the runtime's data folder (default ${DEFAULT_DATA_DIR})
   --market live|replay which run's bus (default live; npm start's replays use replay)
   --file FILE          the bus journal file itself (instead of --data-dir / --market)
+  --project P          Google Cloud project: the deployed Pub/Sub instead of the embedded bus
+  --max N              --project: at most N dead letters per run (default 100)
   --json               machine-readable output (one JSON object per line)
   -h, --help           this help
 `;
@@ -88,6 +96,9 @@ export function runDeadLetters(argv: string[], now: () => number = Date.now): De
         file: { type: 'string' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
+        // the --project path's own options (runCloudDeadLetters); here only so --help works with them
+        project: { type: 'string' },
+        max: { type: 'string' },
       },
       allowPositionals: true,
     });
@@ -149,9 +160,57 @@ export function runDeadLetters(argv: string[], now: () => number = Date.now): De
   }
 }
 
+/** The --project path: the deployed Pub/Sub's dead-letter topics. */
+export async function runCloudDeadLetters(argv: string[], port?: DeadLetterPort): Promise<DeadLetterCliResult> {
+  const { values: v, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      project: { type: 'string' },
+      topic: { type: 'string' },
+      subscription: { type: 'string' },
+      max: { type: 'string', default: '100' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (command !== 'list' && command !== 'replay') fail(`expected the command list or replay (got '${command ?? ''}')`);
+  if (rest.length > 0) fail(`unexpected argument '${rest[0]}'`);
+  if (!v.topic) fail(`--project needs --topic (one of ${ALL_TOPICS.join(', ')})`);
+  if (!ALL_TOPICS.includes(v.topic)) fail(`--topic must be one of ${ALL_TOPICS.join(', ')} (got '${v.topic}')`);
+  const max = Number(v.max);
+  if (!Number.isInteger(max) || max < 1 || max > 1000) fail(`--max takes a whole number from 1 to 1000 (got '${v.max}')`);
+  const real = port ? undefined : await cloudDeadLetterPort(v.project!);
+  const p = port ?? real!;
+  const sel = { topic: v.topic, max, ...(v.subscription ? { subscription: v.subscription } : {}) };
+  try {
+    const lines: string[] = [];
+    if (command === 'list') {
+      const list = await listCloudDeadLetters(p, sel);
+      if (v.json) for (const d of list) lines.push(JSON.stringify(d));
+      else {
+        lines.push(`${list.length} dead letter${list.length === 1 ? '' : 's'} on ${v.topic}-dlq (released again: nothing taken)`);
+        for (const d of list) lines.push(`  ${d.messageId}  ${d.subscription}  attempts ${d.deliveryCount ?? '?'}  first published ${d.firstPublished ?? '?'}${d.orderingKey ? `  key ${d.orderingKey}` : ''}`);
+      }
+      return { code: 0, lines };
+    }
+    const outcomes = await replayCloudDeadLetters(p, sel);
+    for (const o of outcomes) {
+      if (v.json) lines.push(JSON.stringify(o));
+      else lines.push(o.error ? `dead letter ${o.messageId} (${o.subscription}): NOT replayed, left on the dead-letter topic: ${o.error}` : `dead letter ${o.messageId} (${o.subscription}): published again on ${v.topic} as ${o.replayedAs}`);
+    }
+    const failed = outcomes.filter((o) => o.error).length;
+    if (!v.json) lines.push(`${outcomes.length - failed} replayed, ${failed} failed`);
+    return { code: failed > 0 ? 1 : 0, lines };
+  } finally {
+    await real?.close();
+  }
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   try {
-    const r = runDeadLetters(process.argv.slice(2));
+    const argv = process.argv.slice(2);
+    const r = argv.some((a) => a === '--project' || a.startsWith('--project=')) && !argv.includes('--help') && !argv.includes('-h') ? await runCloudDeadLetters(argv) : runDeadLetters(argv);
     process.stdout.on('error', () => undefined);
     process.stdout.write(r.lines.join('\n') + '\n');
     process.exitCode = r.code;

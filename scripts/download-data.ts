@@ -15,7 +15,7 @@ import { INTERVALS, type Interval, type Venue } from '../shared/model/market.js'
 import { DEFAULT_DOWNLOAD_CONFIG, downloadConfigSchema, type DownloadConfig } from '../shared/market/download-plan.js';
 import { downloadData, type DownloadSummary, type DownloadTarget } from '../infra/market-data/download.js';
 import { BybitKlinePager } from '../infra/bybit/rest-klines.js';
-import { KrakenRestClient, RateLimiter } from '../infra/kraken/client.js';
+import { KrakenRestClient } from '../infra/kraken/client.js';
 import { DuckDbWarehouse } from '../infra/warehouse/duckdb.js';
 
 const D = DEFAULT_DOWNLOAD_CONFIG;
@@ -201,7 +201,8 @@ async function main(): Promise<number> {
           log,
         })
       : undefined;
-  const krakenClient =
+  // The client spaces every request to the host (Kraken's public limit is per IP): one line for the run.
+  const kraken =
     venue === 'kraken'
       ? new KrakenRestClient(
           {
@@ -217,18 +218,6 @@ async function main(): Promise<number> {
           log,
         )
       : undefined;
-
-  // The client spaces requests per pair; Kraken's public limit is per IP: one spacing for the whole run.
-  const krakenSpacing = new RateLimiter(systemClock, Math.ceil(1000 / cfg.kraken.requestsPerSecond));
-  const kraken = krakenClient
-    ? {
-        stats: krakenClient.stats,
-        ohlc: async (pair: string, minutes: number, since?: number) => {
-          await krakenSpacing.acquire('kraken');
-          return krakenClient.ohlc(pair, minutes, since);
-        },
-      }
-    : undefined;
 
   const ac = new AbortController();
   const onSigint = () => {

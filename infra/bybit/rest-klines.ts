@@ -4,7 +4,11 @@
  *   retried with back-off + jitter on rate limits (honouring the exchange's wait), every row checked;
  *   `download-data` pages history with it;
  * - `BybitRestKlines`: the holder's KlineSource (1m backfill), paging backwards with `end` through
- *   the pager until the range is covered, without spacing or retries (the holder polls again).
+ *   the pager until the range is covered, without spacing or retries (the holder polls again), but in
+ *   the same host line: a rate limit met by one symbol's backfill holds every symbol's requests.
+ *
+ * Bybit limits REST calls per IP (600 per 5 s; HTTP 403 is a ban of 10 minutes or more): every pager
+ * of a process queues on one line per host (infra/http/host-limiter.ts), whatever the symbol.
  *
  * Bybit returns at most `limit` rows, NEWEST FIRST, each `[startTime, open, high, low, close, volume,
  * turnover]` as strings, including the minute still forming; the still-forming minute (at the
@@ -17,8 +21,8 @@ import type { Clock } from '../../shared/ports/clock.js';
 import type { Logger } from '../../shared/log.js';
 import { INTERVAL_MS } from '../../shared/model/market.js';
 import { klineIssue, klineRowSchema, type KlineBar } from '../../shared/market/bybit/messages.js';
-import { BYBIT_KLINE_INTERVAL, backoffMs, type DownloadConfig } from '../../shared/market/download-plan.js';
-import { RateLimiter } from '../kraken/client.js';
+import { BYBIT_KLINE_INTERVAL, type DownloadConfig } from '../../shared/market/download-plan.js';
+import { HostHeldError, backoffDelayMs, hostLimiter, retryAfterMs, type HostLimiter } from '../http/host-limiter.js';
 
 const MINUTE = INTERVAL_MS['1m'];
 
@@ -78,6 +82,8 @@ const HTTP_TOO_MANY_REQUESTS = 429;
 const HTTP_FORBIDDEN = 403;
 const HTTP_SERVER_ERROR = 500;
 const BODY_EXCERPT = 200;
+/** Default total back-off of one page: Bybit's IP ban lasts 10 minutes, waiting longer for a page is pointless. */
+const DEFAULT_MAX_RETRY_WAIT_MS = 10 * 60_000;
 
 const pageEnvelopeSchema = z.object({
   retCode: z.number(),
@@ -116,7 +122,10 @@ interface BybitKlinePagerOptions {
   minRequestIntervalMs: number;
   requestTimeoutMs: number;
   maxRetries: number;
+  /** Back-off of retry n: a draw in [(1 - jitter) c, c], c = min(base x 2^n, max) (jitter 1 = full jitter). */
   backoff: Pick<DownloadConfig, 'backoffBaseMs' | 'backoffMaxMs' | 'jitter'>;
+  /** Total back-off (exchange waits included) of one page before it gives up. */
+  maxRetryWaitMs?: number;
   clock: Clock;
   log: Logger;
   /** [0, 1) source of the back-off jitter (default Math.random). */
@@ -138,41 +147,58 @@ class BybitRetryable extends Error {
 }
 
 /**
- * `GET /v5/market/kline` pages on global fetch: one request per `1 / requestsPerSecond` s for the
- * whole run; HTTP 429 / 5xx / network failures / timeouts and retCode 10006 (rate limit), 10000,
- * 10016 are retried with exponential back-off plus jitter, waiting at least what the exchange asked
- * for (`Retry-After`, or `X-Bapi-Limit-Reset-Timestamp` on a rate limit); when a response says
- * `X-Bapi-Limit-Status: 0` the next request waits for the reset. Any other retCode, HTTP 403 (Bybit's
- * IP ban) or a malformed envelope is an error at once.
+ * `GET /v5/market/kline` pages on global fetch, in the process's line for the host: one request per
+ * `minRequestIntervalMs` across every symbol; HTTP 429 / 5xx / network failures / timeouts and
+ * retCode 10006 (rate limit), 10000, 10016 are retried with a jittered exponential back-off, waiting
+ * at least what the exchange asked for (`Retry-After`, seconds or HTTP-date, or
+ * `X-Bapi-Limit-Reset-Timestamp` on a rate limit), bounded by `maxRetries` and `maxRetryWaitMs`. A
+ * rate limit or an exchange wait holds the whole line (every symbol waits); when a response says
+ * `X-Bapi-Limit-Status: 0` the line waits for the reset. Any other retCode, HTTP 403 (Bybit's IP ban)
+ * or a malformed envelope is an error at once.
  */
 export class BybitKlinePager {
-  private readonly limiter: RateLimiter;
+  /** The process's line for this host, shared with every other pager of the process. */
+  readonly limiter: HostLimiter;
   private readonly random: () => number;
-  private notBefore = 0;
   readonly stats = { requests: 0, retries: 0, rateLimited: 0 };
 
   constructor(private readonly o: BybitKlinePagerOptions) {
-    this.limiter = new RateLimiter(o.clock, o.minRequestIntervalMs);
+    this.limiter = hostLimiter(o.clock, o.baseUrl);
     this.random = o.random ?? Math.random;
   }
 
   async page(req: BybitKlinePageRequest): Promise<BybitKlinePage> {
+    const budget = this.o.maxRetryWaitMs ?? DEFAULT_MAX_RETRY_WAIT_MS;
+    let waitedMs = 0;
+    /** How long the next turn may sit out a hold: the budget left, plus this page's own hold (already counted). */
+    let allowanceMs = budget;
     for (let attempt = 0; ; attempt++) {
-      await this.limiter.acquire('bybit');
-      const wait = this.notBefore - this.o.clock.now();
-      this.notBefore = 0;
-      if (wait > 0) await this.o.clock.sleep(wait);
+      try {
+        await this.limiter.acquire(this.o.minRequestIntervalMs, allowanceMs);
+      } catch (e) {
+        if (!(e instanceof HostHeldError)) throw e;
+        throw new Error(`bybit kline ${req.symbol} not sent: Bybit asked this IP to wait ${e.waitMs} ms more, past the retry budget of ${budget} ms; re-run later`);
+      }
       try {
         this.stats.requests++;
         return await this.once(req);
       } catch (e) {
         if (!(e instanceof BybitRetryable)) throw e;
         if (e.rateLimited) this.stats.rateLimited++;
-        if (attempt >= this.o.maxRetries) throw new Error(`${e.message} (gave up after ${attempt + 1} attempts)`);
-        const delay = Math.max(backoffMs(attempt, this.o.backoff, this.random()), e.waitMs ?? 0);
+        const { backoffBaseMs, backoffMaxMs, jitter } = this.o.backoff;
+        const delay = Math.max(backoffDelayMs(attempt, { baseMs: backoffBaseMs, maxMs: backoffMaxMs, jitter }, this.random()), e.waitMs ?? 0);
+        const holdsAll = e.rateLimited || e.waitMs !== undefined;
+        // the exchange's wait applies to every symbol, whether or not this page is retried
+        if (holdsAll) this.limiter.hold(this.o.clock.now() + delay);
+        if (attempt >= this.o.maxRetries) throw new Error(`${e.message} (gave up after ${attempt + 1} attempts): retry limit ${this.o.maxRetries} reached`);
+        if (waitedMs + delay > budget) {
+          throw new Error(`${e.message} (gave up after ${attempt + 1} attempts): the next wait of ${delay} ms would pass the retry budget of ${budget} ms`);
+        }
+        waitedMs += delay;
+        allowanceMs = budget - waitedMs + (holdsAll ? delay : 0);
         this.stats.retries++;
-        this.o.log.warn('bybit kline request failed; retrying', { symbol: req.symbol, interval: req.interval, attempt: attempt + 1, delayMs: delay, error: e.message });
-        await this.o.clock.sleep(delay);
+        this.o.log.warn('bybit kline request failed; retrying', { symbol: req.symbol, interval: req.interval, attempt: attempt + 1, delayMs: delay, rateLimited: e.rateLimited, holdsAllSymbols: holdsAll, error: e.message });
+        if (!holdsAll) await this.o.clock.sleep(delay);
       }
     }
   }
@@ -202,13 +228,12 @@ export class BybitKlinePager {
     const now = this.o.clock.now();
     const resetAt = Number(res.headers.get('x-bapi-limit-reset-timestamp'));
     const remaining = res.headers.get('x-bapi-limit-status');
-    const retryAfterS = Number(res.headers.get('retry-after'));
-    const retryAfterMs = res.headers.get('retry-after') !== null && Number.isFinite(retryAfterS) ? retryAfterS * 1000 : undefined;
+    const asked = retryAfterMs(res.headers.get('retry-after'), now);
     if (res.status === HTTP_FORBIDDEN) {
       throw new BybitIpBan(`bybit refused the request (HTTP 403: Bybit bans an IP that exceeds 600 requests per 5 s for at least 10 minutes); wait, lower --rps and re-run (the download resumes)`);
     }
     if (res.status === HTTP_TOO_MANY_REQUESTS || res.status >= HTTP_SERVER_ERROR) {
-      throw new BybitRetryable(`bybit kline HTTP ${res.status}: ${text.slice(0, BODY_EXCERPT)}`, retryAfterMs, res.status === HTTP_TOO_MANY_REQUESTS);
+      throw new BybitRetryable(`bybit kline HTTP ${res.status}: ${text.slice(0, BODY_EXCERPT)}`, asked, res.status === HTTP_TOO_MANY_REQUESTS);
     }
     if (res.status < 200 || res.status >= 300) throw new Error(`bybit kline HTTP ${res.status}: ${text.slice(0, BODY_EXCERPT)}`);
     let json: unknown;
@@ -226,7 +251,7 @@ export class BybitKlinePager {
       const msg = `bybit kline error ${body.retCode}: ${body.retMsg}`;
       if (BYBIT_RETRY_CODES.has(body.retCode)) {
         const rateLimited = body.retCode === BYBIT_RATE_LIMIT_CODE;
-        const waitMs = rateLimited && Number.isFinite(resetAt) && resetAt > now ? resetAt - now : retryAfterMs;
+        const waitMs = rateLimited && Number.isFinite(resetAt) && resetAt > now ? resetAt - now : asked;
         throw new BybitRetryable(msg, waitMs, rateLimited);
       }
       throw new Error(`${msg} (${req.category} ${req.symbol} interval ${BYBIT_KLINE_INTERVAL[req.interval]})`);
@@ -244,8 +269,8 @@ export class BybitKlinePager {
       candles.push({ symbol: req.symbol, interval: req.interval, venue: 'bybit', openTime: Number(start), open: Number(open), high: Number(high), low: Number(low), close: Number(close), volume: Number(volume), turnover: Number(turnover) });
     }
     candles.sort((a, b) => a.openTime - b.openTime);
-    // the last request of the window: the next one waits for the reset
-    if (remaining !== null && Number(remaining) <= 0 && Number.isFinite(resetAt)) this.notBefore = resetAt;
+    // the last request of the window: every next request to the host waits for the reset
+    if (remaining !== null && Number(remaining) <= 0 && Number.isFinite(resetAt)) this.limiter.hold(resetAt);
     const page: BybitKlinePage = { candles, rows: list.length, badRows, serverTime: body.time ?? now };
     if (candles.length > 0) page.oldestStart = candles[0]!.openTime;
     return page;

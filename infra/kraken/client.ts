@@ -2,13 +2,18 @@
  * A small typed Kraken REST client on global `fetch` (SPEC 1: `kraken-api` is deprecated by its own
  * README, which says to call the REST API with fetch). Implements the `KrakenMarketData` port:
  *
- * - per-pair rate limit (`minRequestIntervalMs`, SPEC 2: about 1 request/s per pair), slots reserved
- *   synchronously so concurrent callers are spaced too, waiting on the injected Clock;
+ * - ONE request line per host for the whole process (infra/http/host-limiter.ts): Kraken limits
+ *   public calls per client IP, so every pair, interval, endpoint and client object of a process
+ *   shares one spacing of `minRequestIntervalMs` (config `kraken.minRequestIntervalMs`, 1 s);
  * - a timeout per request (AbortController, `requestTimeoutMs`);
  * - zod validation of the body and numeric parsing of Kraken's decimal strings;
  * - Kraken errors (`{"error":["EQuery:Unknown asset pair"]}`) surfaced as `KrakenApiError`;
- * - retries with exponential back-off on 5xx/429, network failures, timeouts and Kraken's transient
- *   errors (`EAPI:Rate limit exceeded`, `EService:Unavailable`...), never on request errors;
+ * - retries on 5xx/429, network failures, timeouts and Kraken's transient errors, never on request
+ *   errors: a full-jitter exponential back-off (random source injectable), at least what the server
+ *   asked for (`Retry-After`, seconds or HTTP-date), bounded by `maxRetries` and by a total wait
+ *   `maxRetryWaitMs`. A rate-limit answer (HTTP 429, a 503 with Retry-After, `EAPI:Rate limit
+ *   exceeded` / `EGeneral:Too many requests` in a 200 body) holds the host's whole line for that
+ *   wait, so the other pairs' requests wait too;
  * - the result key is Kraken's canonical pair name: when it differs from the requested name, the
  *   client confirms it once with `/0/public/AssetPairs` (SPEC 12: ask, never guess silently).
  */
@@ -16,6 +21,7 @@ import { z } from 'zod';
 import type { SystemConfig } from '../../shared/config/system.js';
 import { createLogger, type Logger } from '../../shared/log.js';
 import type { Clock } from '../../shared/ports/clock.js';
+import { HostHeldError, backoffDelayMs, hostLimiter, retryAfterMs, type HostLimiter } from '../http/host-limiter.js';
 import {
   KrakenApiError,
   KrakenError,
@@ -33,11 +39,11 @@ const KRAKEN_OHLC_INTERVALS = [1, 5, 15, 30, 60, 240, 1440, 10080, 21600] as con
 const DEFAULT_MAX_RETRIES = 3;
 const DEFAULT_RETRY_BASE_MS = 1_000;
 const DEFAULT_RETRY_MAX_MS = 16_000;
+/** Default total back-off of one request (a CLI's; the scheduled pull takes kraken.maxRetryWaitMs). */
+const DEFAULT_MAX_RETRY_WAIT_MS = 10 * 60_000;
 const HTTP_TOO_MANY_REQUESTS = 429;
 const HTTP_SERVER_ERROR = 500;
 const BODY_EXCERPT_CHARS = 200;
-/** Rate-limit key of the AssetPairs endpoint (not tied to one pair). */
-const ASSET_PAIRS_KEY = '/AssetPairs';
 
 const krakenClientOptionsSchema = z.object({
   baseUrl: z.string().url(),
@@ -46,11 +52,16 @@ const krakenClientOptionsSchema = z.object({
   maxRetries: z.number().int().nonnegative().default(DEFAULT_MAX_RETRIES),
   retryBaseMs: z.number().int().positive().default(DEFAULT_RETRY_BASE_MS),
   retryMaxMs: z.number().int().positive().default(DEFAULT_RETRY_MAX_MS),
+  /** Total back-off (Retry-After included) one request may spend before it gives up. */
+  maxRetryWaitMs: z.number().int().nonnegative().default(DEFAULT_MAX_RETRY_WAIT_MS),
   userAgent: z.string().min(1).default('crypto-signal-tracker'),
-  /** Back-off jitter: each retry waits its delay times a random factor in [1 - jitter, 1 + jitter]. */
-  jitter: z.number().min(0).max(1).default(0),
+  /** Random share of each back-off: retry n waits a draw in [(1 - jitter) c, c]; 1 = full jitter. */
+  jitter: z.number().min(0).max(1).default(1),
 });
-type KrakenClientOptions = z.input<typeof krakenClientOptionsSchema>;
+type KrakenClientOptions = z.input<typeof krakenClientOptionsSchema> & {
+  /** [0, 1) source of the back-off jitter (default Math.random); tests pass a seeded one. */
+  random?: () => number;
+};
 
 // --- wire schemas ---------------------------------------------------------------------------
 
@@ -96,30 +107,14 @@ function issues(e: z.ZodError): string {
     .join('; ');
 }
 
-/** Per-key spacing of requests on an injected clock. */
-export class RateLimiter {
-  private readonly next = new Map<string, number>();
-
-  constructor(
-    private readonly clock: Clock,
-    private readonly minIntervalMs: number,
-  ) {}
-
-  /** Resolves when a request for `key` may start; reserves the slot at once. */
-  async acquire(key: string): Promise<void> {
-    const now = this.clock.now();
-    const at = Math.max(now, this.next.get(key) ?? now);
-    this.next.set(key, at + this.minIntervalMs);
-    if (at > now) await this.clock.sleep(at - now);
-  }
-}
-
 export class KrakenRestClient implements KrakenMarketData {
   private readonly opts: z.output<typeof krakenClientOptionsSchema>;
-  private readonly limiter: RateLimiter;
+  /** The process's line for this host, shared with every other Kraken client of the process. */
+  readonly limiter: HostLimiter;
+  private readonly random: () => number;
   /** requested name -> confirmed canonical key. */
   private readonly confirmedKeys = new Map<string, string>();
-  /** Requests sent, retries made, and retries caused by a rate limit (429 or EAPI:Rate limit exceeded). */
+  /** Requests sent, retries made, and failures that were rate limits (429, EAPI:Rate limit exceeded...). */
   readonly stats = { requests: 0, retries: 0, rateLimited: 0 };
 
   constructor(
@@ -127,8 +122,10 @@ export class KrakenRestClient implements KrakenMarketData {
     private readonly clock: Clock,
     private readonly log: Logger = createLogger({ component: 'kraken-client' }),
   ) {
-    this.opts = krakenClientOptionsSchema.parse(options);
-    this.limiter = new RateLimiter(clock, this.opts.minRequestIntervalMs);
+    const { random, ...rest } = options;
+    this.opts = krakenClientOptionsSchema.parse(rest);
+    this.limiter = hostLimiter(clock, this.opts.baseUrl);
+    this.random = random ?? Math.random;
   }
 
   async ohlc(pair: string, intervalMinutes: number, sinceSec?: number): Promise<KrakenOhlcResult> {
@@ -137,7 +134,7 @@ export class KrakenRestClient implements KrakenMarketData {
     }
     const params: Record<string, string> = { pair, interval: String(intervalMinutes) };
     if (sinceSec !== undefined) params.since = String(Math.floor(sinceSec));
-    const result = await this.call('OHLC', params, pair);
+    const result = await this.call('OHLC', params);
 
     const keys = Object.keys(result).filter((k) => k !== 'last');
     if (keys.length !== 1) {
@@ -159,7 +156,7 @@ export class KrakenRestClient implements KrakenMarketData {
   }
 
   async assetPairs(pairs: string[]): Promise<KrakenAssetPair[]> {
-    const result = await this.call('AssetPairs', { pair: pairs.join(',') }, ASSET_PAIRS_KEY);
+    const result = await this.call('AssetPairs', { pair: pairs.join(',') });
     return Object.entries(result).map(([key, v]) => {
       const p = assetPairSchema.safeParse(v);
       if (!p.success) throw new KrakenResponseError(`Kraken AssetPairs entry ${key} malformed: ${issues(p.error)}`);
@@ -186,24 +183,48 @@ export class KrakenRestClient implements KrakenMarketData {
     this.log.info('kraken pair key confirmed by AssetPairs', { pair, pairKey });
   }
 
-  /** GET /0/public/{endpoint} with rate limit, timeout and retries; returns `result`. */
-  private async call(endpoint: string, params: Record<string, string>, limitKey: string): Promise<Record<string, unknown>> {
+  /**
+   * GET /0/public/{endpoint} in the host's line, with timeout and retries; returns `result`. A
+   * rate-limit answer or a Retry-After holds the whole line for the wait (every pair waits); other
+   * failures wait their back-off alone.
+   */
+  private async call(endpoint: string, params: Record<string, string>): Promise<Record<string, unknown>> {
+    let waitedMs = 0;
+    /** How long the next turn may sit out a hold: the budget left, plus this request's own hold (already counted). */
+    let allowanceMs = this.opts.maxRetryWaitMs;
     for (let attempt = 0; ; attempt++) {
-      await this.limiter.acquire(limitKey);
+      try {
+        await this.limiter.acquire(this.opts.minRequestIntervalMs, allowanceMs);
+      } catch (e) {
+        if (!(e instanceof HostHeldError)) throw e;
+        throw new KrakenHttpError(
+          `Kraken ${endpoint} (${new URLSearchParams(params).toString()}) not sent: Kraken asked this IP to wait ${e.waitMs} ms more, past the retry budget of ${this.opts.maxRetryWaitMs} ms (kraken.maxRetryWaitMs); the next run retries`,
+          undefined,
+          true,
+        );
+      }
       try {
         this.stats.requests++;
         return await this.once(endpoint, params);
       } catch (e) {
-        const retryable = e instanceof KrakenError && e.retryable;
-        if (!retryable || attempt >= this.opts.maxRetries) throw e;
-        const rateLimited = (e instanceof KrakenHttpError && e.status === HTTP_TOO_MANY_REQUESTS) || (e instanceof KrakenApiError && e.message.includes('Rate limit'));
+        if (!(e instanceof KrakenError) || !e.retryable) throw e;
+        const rateLimited = (e instanceof KrakenHttpError && e.status === HTTP_TOO_MANY_REQUESTS) || (e instanceof KrakenApiError && e.rateLimited);
         if (rateLimited) this.stats.rateLimited++;
+        const asked = e instanceof KrakenHttpError ? e.retryAfterMs : undefined;
+        const delay = Math.max(backoffDelayMs(attempt, { baseMs: this.opts.retryBaseMs, maxMs: this.opts.retryMaxMs, jitter: this.opts.jitter }, this.random()), asked ?? 0);
+        const holdsAll = rateLimited || asked !== undefined;
+        // Kraken's wait applies to every pair, whether or not this request is retried
+        if (holdsAll) this.limiter.hold(this.clock.now() + delay);
+        if (attempt >= this.opts.maxRetries) throw gaveUp(e, attempt + 1, waitedMs, `retry limit ${this.opts.maxRetries} reached (kraken.maxRetries)`);
+        if (waitedMs + delay > this.opts.maxRetryWaitMs) {
+          const what = asked !== undefined && asked >= delay ? `Kraken asked for ${asked} ms (Retry-After)` : `the next back-off is ${delay} ms`;
+          throw gaveUp(e, attempt + 1, waitedMs, `${what}, past the retry budget of ${this.opts.maxRetryWaitMs} ms (kraken.maxRetryWaitMs)`);
+        }
+        waitedMs += delay;
+        allowanceMs = this.opts.maxRetryWaitMs - waitedMs + (holdsAll ? delay : 0);
         this.stats.retries++;
-        const base = Math.min(this.opts.retryBaseMs * 2 ** attempt, this.opts.retryMaxMs);
-        const jittered = Math.round(base * (1 - this.opts.jitter + 2 * this.opts.jitter * Math.random()));
-        const delay = Math.max(jittered, e instanceof KrakenHttpError ? (e.retryAfterMs ?? 0) : 0);
-        this.log.warn('kraken request failed; retrying', { endpoint, params, attempt: attempt + 1, delayMs: delay, error: (e as Error).message });
-        await this.clock.sleep(delay);
+        this.log.warn('kraken request failed; retrying', { endpoint, params, attempt: attempt + 1, delayMs: delay, rateLimited, holdsAllPairs: holdsAll, error: e.message });
+        if (!holdsAll) await this.clock.sleep(delay);
       }
     }
   }
@@ -234,9 +255,8 @@ export class KrakenRestClient implements KrakenMarketData {
     }
     if (status < 200 || status >= 300) {
       const retryable = status >= HTTP_SERVER_ERROR || status === HTTP_TOO_MANY_REQUESTS;
-      const retryAfterS = retryAfter === null ? Number.NaN : Number(retryAfter);
-      const retryAfterMs = Number.isFinite(retryAfterS) && retryAfterS >= 0 ? retryAfterS * 1000 : undefined;
-      throw new KrakenHttpError(`Kraken ${endpoint} HTTP ${status}: ${text.slice(0, BODY_EXCERPT_CHARS)}`, status, retryable, retryAfterMs);
+      const asked = retryable ? retryAfterMs(retryAfter, this.clock.now()) : undefined;
+      throw new KrakenHttpError(`Kraken ${endpoint} HTTP ${status}: ${text.slice(0, BODY_EXCERPT_CHARS)}`, status, retryable, asked);
     }
     let json: unknown;
     try {
@@ -252,6 +272,27 @@ export class KrakenRestClient implements KrakenMarketData {
   }
 }
 
+/**
+ * The last error of a request that will not be retried again, its message saying why: the error
+ * keeps its type (status, Kraken code) for callers that inspect it.
+ */
+function gaveUp(e: KrakenError, attempts: number, waitedMs: number, why: string): KrakenError {
+  e.message = `${e.message} (gave up after ${attempts} attempts, ${waitedMs} ms of back-off): ${why}`;
+  return e;
+}
+
+/** The client settings of a system config's `kraken` section. */
+export function krakenClientSettings(cfg: SystemConfig['kraken']): Omit<KrakenClientOptions, 'baseUrl'> {
+  return {
+    requestTimeoutMs: cfg.requestTimeoutMs,
+    minRequestIntervalMs: cfg.minRequestIntervalMs,
+    maxRetries: cfg.maxRetries,
+    retryBaseMs: cfg.retryBaseMs,
+    retryMaxMs: cfg.retryMaxMs,
+    maxRetryWaitMs: cfg.maxRetryWaitMs,
+  };
+}
+
 /** The client for a base URL (live Kraken or the local replay server) from the system config. */
 export function krakenClientFromConfig(
   baseUrl: string,
@@ -260,9 +301,5 @@ export function krakenClientFromConfig(
   log?: Logger,
   overrides: Partial<KrakenClientOptions> = {},
 ): KrakenRestClient {
-  return new KrakenRestClient(
-    { baseUrl, requestTimeoutMs: cfg.requestTimeoutMs, minRequestIntervalMs: cfg.minRequestIntervalMs, ...overrides },
-    clock,
-    log,
-  );
+  return new KrakenRestClient({ baseUrl, ...krakenClientSettings(cfg), ...overrides }, clock, log);
 }

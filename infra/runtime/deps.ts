@@ -55,13 +55,16 @@ function telegramDeps(root: Root) {
   return { clock: root.clock, log: root.log, telegram: () => root.telegram() };
 }
 
-/** One Kraken client per client settings for the root's life (its rate limit and confirmed pair keys). */
+/**
+ * One Kraken client per client settings for the root's life (its confirmed pair keys). Every client
+ * shares the process's one request line for the Kraken host (infra/http/host-limiter.ts).
+ */
 async function krakenClients(root: Root): Promise<(cfg: SystemConfig['kraken']) => KrakenMarketData> {
-  const { krakenClientFromConfig } = await import('../kraken/client.js');
+  const { krakenClientFromConfig, krakenClientSettings } = await import('../kraken/client.js');
   const clients = new Map<string, KrakenMarketData>();
   const log = root.log.child({ component: 'kraken-client' });
   return (cfg) => {
-    const key = `${cfg.requestTimeoutMs}|${cfg.minRequestIntervalMs}`;
+    const key = JSON.stringify(krakenClientSettings(cfg));
     let client = clients.get(key);
     if (!client) {
       client = krakenClientFromConfig(root.endpoints.krakenRest, cfg, root.clock, log);

@@ -40,9 +40,23 @@ export const systemConfigSchema = z
       maxCandlesPerResponse: z.number().int().min(10).max(720),
       /** Candles re-fetched before the cursor to heal late revisions (at least one: the last may have been forming). */
       overlapCandles: z.number().int().min(1).max(100),
-      /** About one request per second per pair (faster gets the IP banned). */
+      /**
+       * Spacing of ALL Kraken REST requests of a process (every pair, interval and endpoint): Kraken
+       * limits public calls per client IP, about one per second (faster gets the IP banned).
+       */
       minRequestIntervalMs: z.number().int().min(500).max(60_000),
       requestTimeoutMs: z.number().int().min(1_000).max(120_000),
+      /** Retries of one request after a 5xx, 429, timeout or Kraken's "try later" errors. */
+      maxRetries: z.number().int().min(0).max(10),
+      /** Back-off ceiling of retry n: min(retryBaseMs x 2^n, retryMaxMs); the wait is a full-jitter draw in [0, ceiling]. */
+      retryBaseMs: z.number().int().min(100).max(60_000),
+      retryMaxMs: z.number().int().min(1_000).max(10 * 60_000),
+      /**
+       * Total back-off (Retry-After included) one request may spend before it gives up; the next run
+       * retries. A hold delays every pair, so it adds to the run: 9 pairs x 4 intervals at 1 request/s
+       * take about 36 s, and 36 + 15 s stays inside the scheduler's 55 s attempt deadline.
+       */
+      maxRetryWaitMs: z.number().int().min(0).max(10 * 60_000),
     }),
     bybit: z.strictObject({
       wsUrl: z.string().url(),
@@ -105,6 +119,9 @@ export const systemConfigSchema = z
     if (c.bybit.featureLevels > c.bybit.bookDepth) {
       ctx.addIssue({ code: 'custom', path: ['bybit', 'featureLevels'], message: 'featureLevels must be <= bookDepth' });
     }
+    if (c.kraken.retryBaseMs > c.kraken.retryMaxMs) {
+      ctx.addIssue({ code: 'custom', path: ['kraken', 'retryBaseMs'], message: 'retryBaseMs must be <= retryMaxMs' });
+    }
     if (c.delivery.minBackoffMs > c.delivery.maxBackoffMs) {
       ctx.addIssue({ code: 'custom', path: ['delivery', 'minBackoffMs'], message: 'minBackoffMs must be <= maxBackoffMs' });
     }
@@ -132,6 +149,10 @@ export const DEFAULT_SYSTEM_CONFIG: SystemConfig = {
     overlapCandles: 3,
     minRequestIntervalMs: 1_000,
     requestTimeoutMs: 10_000,
+    maxRetries: 3,
+    retryBaseMs: 1_000,
+    retryMaxMs: 16_000,
+    maxRetryWaitMs: 15_000,
   },
   bybit: {
     wsUrl: 'wss://stream.bybit.com/v5/public/linear',

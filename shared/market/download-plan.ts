@@ -35,7 +35,7 @@ export const downloadConfigSchema = z.strictObject({
   kraken: venueDownloadSchema,
   /** Retries of one page after a rate limit, 5xx or network failure (then the run stops; re-run resumes). */
   maxRetries: z.number().int().min(0).max(20),
-  /** Back-off of retry n: min(base * 2^n, max), times a random factor in [1 - jitter, 1 + jitter]. */
+  /** Back-off of retry n: a random draw in [(1 - jitter) c, c], c = min(base * 2^n, max) (infra/http/host-limiter.ts; jitter 1 = full jitter). */
   backoffBaseMs: z.number().int().min(1).max(60_000),
   backoffMaxMs: z.number().int().min(1).max(10 * 60_000),
   jitter: z.number().min(0).max(1),
@@ -68,12 +68,6 @@ export const BYBIT_KLINE_INTERVAL: Record<Interval, string> = {
   '12h': '720',
   '1d': 'D',
 };
-
-/** Retry n's delay (ms) before jitter; `random` in [0, 1) draws the jitter. */
-export function backoffMs(attempt: number, cfg: Pick<DownloadConfig, 'backoffBaseMs' | 'backoffMaxMs' | 'jitter'>, random: number): number {
-  const base = Math.min(cfg.backoffBaseMs * 2 ** attempt, cfg.backoffMaxMs);
-  return Math.max(0, Math.round(base * (1 - cfg.jitter + 2 * cfg.jitter * random)));
-}
 
 // --- ranges ---------------------------------------------------------------------------------
 

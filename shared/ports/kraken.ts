@@ -78,9 +78,15 @@ export interface KrakenMarketData {
   assetPairs?(pairs: string[]): Promise<KrakenAssetPair[]>;
 }
 
+/**
+ * Kraken's rate-limit answers (HTTP 200 with the error envelope): `EAPI:Rate limit exceeded`, and
+ * `EGeneral:Too many requests`, which the public endpoints send when one IP asks too often.
+ */
+const KRAKEN_RATE_LIMIT_ERRORS = ['EAPI:Rate limit exceeded', 'EGeneral:Too many requests'] as const;
+
 /** Kraken error strings that mean "try again later" rather than "this request is wrong". */
 const KRAKEN_RETRYABLE_ERRORS = [
-  'EAPI:Rate limit exceeded',
+  ...KRAKEN_RATE_LIMIT_ERRORS,
   'EService:Unavailable',
   'EService:Busy',
   'EService:Market in cancel_only mode',
@@ -112,6 +118,11 @@ export class KrakenApiError extends KrakenError {
       .map(([k, v]) => `${k}=${v}`)
       .join(' ');
     super(`Kraken ${endpoint} (${where}) returned error: ${errors.join('; ')}`, retryable);
+  }
+
+  /** Kraken asked this client to slow down (a rate-limit answer in a 200 body). */
+  get rateLimited(): boolean {
+    return this.errors.some((e) => KRAKEN_RATE_LIMIT_ERRORS.some((r) => e.startsWith(r)));
   }
 
   /** The first error string, e.g. `EQuery:Unknown asset pair`. */

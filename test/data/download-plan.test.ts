@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffMs, candlesIn, coverageOf, DEFAULT_DOWNLOAD_CONFIG, heldRanges, planPages, requestedRange, screenCandles, subtractRanges } from '../../shared/market/download-plan.js';
+import { candlesIn, coverageOf, heldRanges, planPages, requestedRange, screenCandles, subtractRanges } from '../../shared/market/download-plan.js';
 import type { Candle } from '../../shared/model/market.js';
 
 const M = 60_000;
@@ -40,15 +40,6 @@ describe('download planning (pure)', () => {
     // 2,500 + 11 + 1 candles: the 11 share the page of the newest 1,000 of the first range -> 4 pages
     expect(pages).toHaveLength(4);
     expect(pages[0]).toEqual({ fromMs: T0 + 9000 * M, toMs: T0 + 9000 * M });
-  });
-
-  it('back-off doubles up to the cap, jitter within bounds', () => {
-    const cfg = DEFAULT_DOWNLOAD_CONFIG;
-    expect(backoffMs(0, cfg, 0.5)).toBe(1000);
-    expect(backoffMs(3, cfg, 0.5)).toBe(8000);
-    expect(backoffMs(10, cfg, 0.5)).toBe(cfg.backoffMaxMs);
-    expect(backoffMs(0, cfg, 0)).toBe(750);
-    expect(backoffMs(0, cfg, 0.999999)).toBeLessThanOrEqual(1250);
   });
 
   it('screening: the candle gate refuses impossible and still-open candles; out-of-band ones are flagged', () => {

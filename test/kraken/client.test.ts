@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/ports/clock.js';
 import { KrakenApiError, KrakenHttpError, KrakenResponseError } from '../../shared/ports/kraken.js';
-import { KrakenRestClient, RateLimiter } from '../../infra/kraken/client.js';
+import { KrakenRestClient } from '../../infra/kraken/client.js';
 import { KrakenRestServer } from '../../infra/replay/kraken-server.js';
 import { capturingLogger, drive, readRestExcerpt, until } from './helpers.js';
 
@@ -31,8 +31,9 @@ async function serve(clock: ManualClock, extra: Partial<ConstructorParameters<ty
   return server.start();
 }
 
+/** Back-off draws at the ceiling (random 0): the waits are exactly base x 2^n. */
 function client(url: string, clock: ManualClock, opts: Partial<ConstructorParameters<typeof KrakenRestClient>[0]> = {}) {
-  return new KrakenRestClient({ baseUrl: url, requestTimeoutMs: 2_000, minRequestIntervalMs: 1_000, ...opts }, clock, capturingLogger().log);
+  return new KrakenRestClient({ baseUrl: url, requestTimeoutMs: 2_000, minRequestIntervalMs: 1_000, random: () => 0, ...opts }, clock, capturingLogger().log);
 }
 
 describe('Kraken REST client on the real response excerpts', () => {
@@ -56,13 +57,13 @@ describe('Kraken REST client on the real response excerpts', () => {
     expect(body).toEqual({ error: [], result: { XXBTZUSD: tail.rows, last: tail.last } });
 
     const c = client(url, clock);
-    const res = await c.ohlc('XBTUSD', 1);
+    const res = await drive(clock, c.ohlc('XBTUSD', 1)); // AssetPairs waits its turn (1 s) in the host's line
     expect(res.pairKey).toBe('XXBTZUSD');
     expect(res.last).toBe(1762820160);
     expect(res.rows.map((x) => x.volume)).toEqual([0, 0, 0, 0]); // REST fills empty minutes with zero-volume rows
     expect(server!.requests.map((r) => r.endpoint)).toEqual(['OHLC', 'OHLC', 'AssetPairs']);
-    await clock.advance(1_000); // the per-pair rate limit would otherwise hold the next request
-    await c.ohlc('XBTUSD', 1, 1762820100);
+    await clock.advance(1_000); // the host's spacing would otherwise hold the next request
+    await drive(clock, c.ohlc('XBTUSD', 1, 1762820100));
     expect(server!.requests.filter((r) => r.endpoint === 'AssetPairs')).toHaveLength(1); // confirmed once
   });
 
@@ -91,13 +92,13 @@ describe('Kraken REST client on the real response excerpts', () => {
     const clock = new ManualClock(1762780900 * S);
     const c = client(await serve(clock), clock);
     server!.failNext({ kind: 'raw', body: JSON.stringify({ error: [], result: { XETHZUSD: [], last: 0 } }) }, { endpoint: 'OHLC' });
-    const wrongKey = await c.ohlc('XBTUSD', 1).catch((e: unknown) => e);
+    const wrongKey = await drive(clock, c.ohlc('XBTUSD', 1)).catch((e: unknown) => e);
     expect(wrongKey).toBeInstanceOf(KrakenResponseError);
     expect((wrongKey as Error).message).toContain('AssetPairs does not confirm that XETHZUSD is XBTUSD');
 
     server!.failNext({ kind: 'raw', body: JSON.stringify({ error: [], result: { XBTUSDT: [[1762780800, 'abc', '1', '1', '1', '1', '1', 1]], last: 0 } }) });
     await clock.advance(1_000);
-    const bad = await c.ohlc('XBTUSDT', 1).catch((e: unknown) => e);
+    const bad = await drive(clock, c.ohlc('XBTUSDT', 1)).catch((e: unknown) => e);
     expect(bad).toBeInstanceOf(KrakenResponseError);
     expect((bad as Error).message).toMatch(/malformed rows: .*not a decimal string/);
   });
@@ -131,36 +132,28 @@ describe('Kraken REST client on the real response excerpts', () => {
     expect(server!.ohlcRequests()).toHaveLength(4); // timed-out attempt + retry
   });
 
-  it('spaces requests of one pair by minRequestIntervalMs (ManualClock), other pairs independently', async () => {
+  it('spaces every request to the host by minRequestIntervalMs (ManualClock), whatever the pair', async () => {
     const t0 = 1762780900 * S;
     const clock = new ManualClock(t0);
     const c = client(await serve(clock, { rateLimitMs: 1_000 }), clock);
-    const ps = [c.ohlc('XBTUSDT', 1), c.ohlc('XBTUSDT', 1), c.ohlc('XBTUSDT', 1), c.ohlc('XBTUSD', 1)];
-    await until(() => server!.requests.filter((r) => r.endpoint === 'OHLC').length === 2);
+    const ps = [c.ohlc('XBTUSDT', 1), c.ohlc('XBTUSDT', 1), c.ohlc('XBTUSD', 1)];
+    await until(() => server!.requests.length === 1);
     // Nothing else may go out until the clock moves.
     await new Promise((r) => setTimeout(r, 50));
-    expect(server!.ohlcRequests('XBTUSDT')).toHaveLength(1);
+    expect(server!.requests).toHaveLength(1);
     await clock.advance(1_000);
-    await until(() => server!.ohlcRequests('XBTUSDT').length === 2);
+    await until(() => server!.requests.length === 2);
     await clock.advance(1_000);
-    await until(() => server!.ohlcRequests('XBTUSDT').length === 3);
+    await until(() => server!.ohlcRequests().length === 3);
+    await clock.advance(1_000); // XBTUSD is answered under XXBTZUSD: AssetPairs confirms it, in the same line
     await Promise.all(ps);
-    const times = server!.ohlcRequests('XBTUSDT').map((r) => r.at);
-    expect(times).toEqual([t0, t0 + 1_000, t0 + 2_000]);
-    expect(server!.ohlcRequests('XBTUSD').map((r) => r.at)).toEqual([t0]);
+    expect(server!.requests.map((r) => [r.endpoint, r.params.pair, r.at - t0])).toEqual([
+      ['OHLC', 'XBTUSDT', 0],
+      ['OHLC', 'XBTUSDT', 1_000],
+      ['OHLC', 'XBTUSD', 2_000],
+      ['AssetPairs', 'XBTUSD', 3_000],
+    ]);
     expect(server!.requests.filter((r) => r.error)).toEqual([]); // the server's own limit never tripped
-  });
-
-  it('RateLimiter reserves slots synchronously', async () => {
-    const clock = new ManualClock(0);
-    const rl = new RateLimiter(clock, 1_000);
-    const woke: number[] = [];
-    const all = [rl.acquire('a'), rl.acquire('a'), rl.acquire('b')].map((p) => p.then(() => woke.push(clock.now())));
-    await new Promise((r) => setImmediate(r));
-    expect(woke).toEqual([0, 0]);
-    await clock.advance(2_500);
-    await Promise.all(all);
-    expect(woke.sort((x, y) => x - y)).toEqual([0, 0, 1_000]);
   });
 });
 

@@ -16,7 +16,7 @@ import { pullKraken, type KrakenCursor, type PairIntervalSummary } from '../../s
 import { krakenCursorPath } from '../../shared/state-paths.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { KrakenRestServer } from '../../infra/replay/kraken-server.js';
-import { FIXTURES, embeddedEnv, pullDeps, record, testConfig, type Env } from './helpers.js';
+import { FIXTURES, drive, embeddedEnv, pullDeps, record, testConfig, type Env } from './helpers.js';
 import type { CandleBatch } from '../../shared/messages.js';
 
 const MIN = 60_000;
@@ -66,7 +66,7 @@ describe('Kraken pull over real history with gaps', () => {
     const summaries: PairIntervalSummary[] = [];
     for (const t of nows) {
       clock.set(t);
-      const res = await pullKraken(deps);
+      const res = await drive(clock, pullKraken(deps)); // AssetPairs confirms XXBTZUSD once, 1 s after the first OHLC
       expect(res.errors).toBe(0);
       summaries.push(res.summaries[0]!);
     }
@@ -102,7 +102,7 @@ describe('Kraken pull over real history with gaps', () => {
   it('reports a range older than 720 candles as unserved (no candle invented) and the OHLCVT import fills it', async () => {
     const deps = pullDeps(env, config, clock, server.url);
     clock.set(SLICE_START + DAY + 150_000);
-    const first = (await pullKraken(deps)).summaries[0]!;
+    const first = (await drive(clock, pullKraken(deps))).summaries[0]!;
     expect(first.cursorAfter).toBe(utc('2023-02-02T23:55:00'));
     expect(first.gaps).toEqual([REAL_GAPS[0]]);
 

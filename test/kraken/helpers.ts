@@ -127,3 +127,97 @@ export async function until(cond: () => boolean, timeoutMs = 5_000): Promise<voi
     await realTick(2);
   }
 }
+
+/**
+ * A test clock that jumps straight to the next wake time: `step()` moves to the earliest sleeper and
+ * wakes every sleeper due then, so a request granted at T is sent at exactly T on this clock.
+ */
+export class SteppingClock implements Clock {
+  private sleepers: Array<{ at: number; resolve: () => void }> = [];
+
+  constructor(private t: number) {}
+
+  now(): number {
+    return this.t;
+  }
+
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.sleepers.push({ at: this.t + Math.max(0, ms), resolve });
+      this.sleepers.sort((a, b) => a.at - b.at);
+    });
+  }
+
+  /** Jumps to `ms` (a later scheduled run); sleepers due by then wake on the next step. */
+  set(ms: number): void {
+    this.t = ms;
+  }
+
+  /** Moves to the earliest wake time and wakes whoever is due; false when nobody sleeps. */
+  async step(): Promise<boolean> {
+    const first = this.sleepers[0];
+    if (!first) return false;
+    this.t = Math.max(this.t, first.at);
+    while (this.sleepers[0] && this.sleepers[0].at <= this.t) {
+      this.sleepers.shift()!.resolve();
+      await new Promise((r) => setImmediate(r));
+    }
+    return true;
+  }
+}
+
+/**
+ * Counts fetches in flight (global fetch wrapped; a request counts until its body is read), so a
+ * driver never moves the test clock while a request travels or its answer is being read: the local
+ * servers then stamp each request with the clock time it was sent at, and a client acts on an answer
+ * at the time it got it.
+ */
+export function countFetches(): { inFlight: () => number; restore: () => void } {
+  const real = globalThis.fetch;
+  let n = 0;
+  globalThis.fetch = (async (...args: Parameters<typeof fetch>) => {
+    n++;
+    try {
+      const res = await real(...args);
+      const body = await res.text();
+      return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+    } finally {
+      n--;
+    }
+  }) as typeof fetch;
+  return { inFlight: () => n, restore: () => void (globalThis.fetch = real) };
+}
+
+/**
+ * Runs `p` to completion, stepping `clock` to its next wake time only when no request has been in
+ * flight for two consecutive looks (real time only waits for I/O).
+ */
+export async function driveRequests<T>(clock: SteppingClock, inFlight: () => number, p: Promise<T>, realTimeoutMs = 20_000): Promise<T> {
+  let done = false;
+  const watched = p.finally(() => {
+    done = true;
+  });
+  watched.catch(() => undefined);
+  const start = Date.now();
+  let idle = 0;
+  while (!done) {
+    if (Date.now() - start > realTimeoutMs) throw new Error('driveRequests: the promise did not settle');
+    await realTick(2);
+    idle = inFlight() > 0 ? 0 : idle + 1;
+    if (done || idle < 2) continue;
+    await clock.step();
+  }
+  return watched;
+}
+
+/** A seeded [0, 1) source (mulberry32): the same draws on every run. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

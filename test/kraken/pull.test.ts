@@ -12,7 +12,7 @@ import type { KrakenOhlcRawRow } from '../../shared/ports/kraken.js';
 import { FUNCTION_NAME as KRAKEN_PULL, handle as krakenPull } from '../../shared/pipeline/kraken-pull.js';
 import { createRoot } from '../../infra/runtime/root.js';
 import { KrakenRestServer } from '../../infra/replay/kraken-server.js';
-import { embeddedEnv, pullDeps, readRestExcerpt, record, testConfig, type Env } from './helpers.js';
+import { drive, embeddedEnv, pullDeps, readRestExcerpt, record, testConfig, type Env } from './helpers.js';
 import type { Alert, CandleBatch } from '../../shared/messages.js';
 
 const S = 1000;
@@ -78,7 +78,13 @@ describe('Kraken pull on the real XBTUSDT 1m response', () => {
   it('a second pull refetches the overlap and re-publishes nothing; counts stay unchanged', async () => {
     const deps = pullDeps(env, config, clock, server.url);
     await pullKraken(deps);
-    await clock.advance(5 * S); // same open minute, past the per-pair rate limit
+    // In the same open minute nothing can have closed since the cursor: Kraken is not asked.
+    await clock.advance(5 * S);
+    const same = await pullKraken(deps);
+    expect(same).toMatchObject({ pulls: 0, skipped: 1 });
+    expect(same.summaries[0]).toMatchObject({ skipped: true, received: 0, cursorBefore: 1762780800 * S, cursorAfter: 1762780800 * S });
+    expect(server.ohlcRequests()).toHaveLength(1);
+    await clock.advance(30 * S); // the open minute has closed: asked again
     const res = await pullKraken(deps);
     await env.bus.drain();
     const s = res.summaries[0]!;
@@ -170,7 +176,7 @@ describe('Kraken pull over time', () => {
       ],
       ['1m'],
     );
-    const res = await pullKraken(pullDeps(env, cfg, clock, server.url));
+    const res = await drive(clock, pullKraken(pullDeps(env, cfg, clock, server.url))); // the second pair waits its turn in the host's line
     expect(res.errors).toBe(1);
     const eth = res.summaries.find((s) => s.symbol === 'ETHUSDT')!;
     expect(eth.error).toEqual({
@@ -184,7 +190,7 @@ describe('Kraken pull over time', () => {
   });
 
   it('the scheduled job runs with its root\'s deps (endpoint from the root\'s endpoints.krakenRest)', async () => {
-    await setup(head.rows, openRow[0] * S + 30 * S);
+    await setup(head.rows, openRow[0] * S + 59_500); // half a second before the open minute closes
     const root = createRoot({
       state: env.state,
       bus: env.bus,
@@ -197,12 +203,14 @@ describe('Kraken pull over time', () => {
     const out = await krakenPull(await root.deps(KRAKEN_PULL));
     expect(out).toMatchObject({ pulls: 1, published: 64, stored: 64, errors: 0 });
     expect(server.ohlcRequests()).toHaveLength(1);
-    // A warm instance reuses its client: the per-pair rate limit holds across invocations.
+    // A warm instance keeps its host line: the spacing holds across invocations (the next run, just
+    // after the close, waits for the second the first request started).
+    await clock.advance(500);
     const second = krakenPull(await root.deps(KRAKEN_PULL));
     await new Promise((r) => setTimeout(r, 50));
     expect(server.ohlcRequests()).toHaveLength(1);
-    await clock.advance(1_000);
-    expect(await second).toMatchObject({ published: 0, errors: 0 });
-    expect(server.ohlcRequests().map((r) => r.at)).toEqual([openRow[0] * S + 30 * S, openRow[0] * S + 31 * S]);
+    await clock.advance(500);
+    expect(await second).toMatchObject({ pulls: 1, errors: 0 });
+    expect(server.ohlcRequests().map((r) => r.at)).toEqual([openRow[0] * S + 59_500, openRow[0] * S + 60_500]);
   });
 });
