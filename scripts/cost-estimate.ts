@@ -13,7 +13,7 @@ import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from '../shared/config/syste
 import { loadSchedule, SCHEDULER_YAML } from '../shared/schedule/schema.js';
 import { DEFAULT_ASSUMPTIONS, monthlyCost, PRICES, type CostEstimate, type Deployment } from '../infra/cost/estimate.js';
 import { CountingState } from '../infra/cost/counting-state.js';
-import { SCHEDULED_MEMORY } from './deploy.js';
+import { FUNCTION_MEMORY } from '../infra/deploy/plan.js';
 import { buildAlertPolicies } from '../infra/monitoring/alert-policies.js';
 
 /** The day `--measure` replays (inside test/fixtures/kit, with 74 h of warm-up before it). */
@@ -50,7 +50,7 @@ function deployment(system: SystemConfig): Deployment {
   return {
     system,
     schedule: loadSchedule(SCHEDULER_YAML),
-    memory: SCHEDULED_MEMORY,
+    memory: FUNCTION_MEMORY,
     alertConditions: buildAlertPolicies().reduce((s, p) => s + ((p.conditions as unknown[] | undefined)?.length ?? 0), 0),
   };
 }

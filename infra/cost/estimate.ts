@@ -3,7 +3,7 @@
  * by hand: the invocations per day come from scheduler.yaml (each job's cron, counted over four weeks),
  * the Pub/Sub topology (infra/bus/topology.ts: every subscriber of a topic is one push per message) and
  * the system config (symbols, Kraken intervals, the holder's snapshot and tick-batch periods); the
- * function sizes from the deploy (scripts/deploy.ts SCHEDULED_MEMORY); the prices from PRICES below
+ * function sizes from the deploy (infra/deploy/plan.ts FUNCTION_MEMORY); the prices from PRICES below
  * (list prices, us-central1, with their source). `npm run cost` prints it; the README shows its output.
  *
  * What it cannot know is marked as an assumption with its value (average billed time per invocation,
