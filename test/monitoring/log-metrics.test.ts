@@ -157,6 +157,7 @@ const EVENT_OF: Record<string, string> = {
   [METRIC.deadLetters]: LOG_EVENTS.deadLettered,
   [METRIC.holderReconnects]: LOG_EVENTS.holderReconnected,
   [METRIC.dataStale]: LOG_EVENTS.dataStale,
+  [METRIC.staleSymbols]: LOG_EVENTS.freshnessSnapshot,
   [METRIC.telegram429]: LOG_EVENTS.telegram429,
   [METRIC.equity]: LOG_EVENTS.accountSnapshot,
   [METRIC.openPositions]: LOG_EVENTS.accountSnapshot,
@@ -196,6 +197,13 @@ describe('log-based metrics match the log lines our code writes', () => {
       }
     });
   }
+
+  it('stale symbols: the minute snapshot holds the state (0 while fresh, the count once stale), not the transition', () => {
+    const snaps = ALL.filter((l) => l.event === LOG_EVENTS.freshnessSnapshot).map((l) => payloadField(l, ['jsonPayload', 'staleSymbols']));
+    expect(snaps.length).toBeGreaterThanOrEqual(2);
+    expect(snaps[0]).toBe(0);
+    expect(snaps.at(-1)).toBeGreaterThan(0);
+  });
 
   it('signals: the redelivered decision is logged but not counted, its trade not logged again; trades closed carry win/loss consistent with pnl', () => {
     const decided = ALL.filter((l) => l.event === LOG_EVENTS.signalDecided);
