@@ -80,6 +80,8 @@ const BYBIT_RETRY_CODES = new Set([10006, 10000, 10016]);
 const BYBIT_RATE_LIMIT_CODE = 10006;
 const HTTP_TOO_MANY_REQUESTS = 429;
 const HTTP_FORBIDDEN = 403;
+/** How long Bybit bans an IP that exceeded its limit (HTTP 403): "at least 10 minutes". */
+export const BYBIT_IP_BAN_MS = 10 * 60_000;
 const HTTP_SERVER_ERROR = 500;
 const BODY_EXCERPT = 200;
 /** Default total back-off of one page: Bybit's IP ban lasts 10 minutes, waiting longer for a page is pointless. */
@@ -230,6 +232,8 @@ export class BybitKlinePager {
     const remaining = res.headers.get('x-bapi-limit-status');
     const asked = retryAfterMs(res.headers.get('retry-after'), now);
     if (res.status === HTTP_FORBIDDEN) {
+      // the ban is on the IP: every symbol's requests from this process wait it out
+      this.limiter.hold(now + BYBIT_IP_BAN_MS);
       throw new BybitIpBan(`bybit refused the request (HTTP 403: Bybit bans an IP that exceeds 600 requests per 5 s for at least 10 minutes); wait, lower --rps and re-run (the download resumes)`);
     }
     if (res.status === HTTP_TOO_MANY_REQUESTS || res.status >= HTTP_SERVER_ERROR) {

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BybitKlineRestServer } from '../../infra/replay/bybit-kline-server.js';
-import { BybitKlinePager, BybitRestKlines } from '../../infra/bybit/rest-klines.js';
+import { BYBIT_IP_BAN_MS, BybitKlinePager, BybitRestKlines } from '../../infra/bybit/rest-klines.js';
 import { hostLimiter } from '../../infra/http/host-limiter.js';
 import { parseOhlcvtCsv } from '../../shared/market/kraken/ohlcvt.js';
 import { createLogger } from '../../shared/log.js';
@@ -104,6 +104,20 @@ describe('one Bybit REST line per host across symbols (test clock)', () => {
     expect(reqs.slice(1).every((r) => r.at >= T0 + 4_000)).toBe(true);
     expect(reqs[1]!.at).toBe(T0 + 4_000);
     expect(reqs.slice(1).map((r) => r.params.symbol).sort()).toEqual([...Array(4).fill('ETHUSDT'), ...Array(4).fill('SOLUSDT')]);
+  });
+
+  it('an IP ban (HTTP 403) holds every symbol of the process for the ban\'s 10 minutes', async () => {
+    server.failNext({ kind: 'http', status: 403, body: 'Forbidden' });
+    const holder = new BybitRestKlines({ baseUrl: server.url, pageLimit: 1000, requestTimeoutMs: 5_000, clock, log: quiet });
+    const banned = await drive(holder.closedKlines1m('BTCUSDT', T0 - 30 * MIN, T0 - MIN).catch((e: unknown) => e));
+    expect(String(banned)).toContain('HTTP 403');
+    // the next request of any symbol, from any pager of the process, waits the ban out
+    const download = pager();
+    await drive(Promise.all([holder.closedKlines1m('ETHUSDT', T0 - 30 * MIN, T0 - MIN), fourPages(download, 'SOLUSDT')]));
+    const reqs = server.requests;
+    expect([reqs[0]!.params.symbol, reqs[0]!.status, reqs[0]!.at]).toEqual(['BTCUSDT', 403, T0]);
+    expect(reqs.length).toBe(6);
+    expect(reqs.slice(1).every((r) => r.status === 200 && r.at >= T0 + BYBIT_IP_BAN_MS)).toBe(true);
   });
 
   it('a Retry-After within the budget is waited out once, not counted twice', async () => {
