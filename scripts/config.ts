@@ -3,7 +3,7 @@
  * emulators or Google Cloud:
  *
  *   npm run config -- history [--name strategies]                      # newest first
- *   npm run config -- rollback strategies-000004-1a2b3c4d              # back to before that change
+ *   npm run config -- rollback strategies_000004_1a2b3c4d5e6f7a8b              # back to before that change
  *   npm run config -- rollback ID --backend gcp --project P           # on the deployed Firestore
  */
 import { parseArgs } from 'node:util';

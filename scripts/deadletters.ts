@@ -14,7 +14,10 @@ import { fail } from './cli.js';
 import { BusJournal, type DeadLetterFilter, type StoredDeadLetter } from '../infra/bus/store.js';
 import { BUS_JOURNAL_FILE, DEFAULT_DATA_DIR } from '../infra/runtime/root.js';
 import { cloudDeadLetterPort, listCloudDeadLetters, replayCloudDeadLetters, type DeadLetterPort } from '../infra/bus/cloud-dead-letters.js';
-import { ALL_TOPICS } from '../shared/topics.js';
+import { ALL_TOPICS, TOPICS } from '../shared/topics.js';
+
+/** Topics of candles the execution applies behind a per-feed watermark. */
+const CANDLE_TOPICS: ReadonlySet<string> = new Set([TOPICS.bybitCandles, TOPICS.krakenOhlc]);
 
 const HELP = `Usage: npm run deadletters -- <list|replay> [options]
 
@@ -197,7 +200,11 @@ export async function runCloudDeadLetters(argv: string[], port?: DeadLetterPort)
     const outcomes = await replayCloudDeadLetters(p, sel);
     for (const o of outcomes) {
       if (v.json) lines.push(JSON.stringify(o));
-      else lines.push(o.error ? `dead letter ${o.messageId} (${o.subscription}): NOT replayed, left on the dead-letter topic: ${o.error}` : `dead letter ${o.messageId} (${o.subscription}): published again on ${v.topic} as ${o.replayedAs}`);
+      else if (o.error) lines.push(`dead letter ${o.messageId} (${o.subscription}): NOT replayed, left on the dead-letter topic: ${o.error}`);
+      else lines.push(`dead letter ${o.messageId} (${o.subscription}): published again on ${v.topic} as ${o.replayedAs}${o.ackError ? ` (its dead letter could not be acknowledged and will be offered again: ${o.ackError})` : ''}`);
+    }
+    if (!v.json && CANDLE_TOPICS.has(v.topic) && outcomes.some((o) => !o.error)) {
+      lines.push('note: the execution ignores a candle at or before its feed\'s watermark: a candle replayed after later ones were applied re-runs no fill or exit there');
     }
     const failed = outcomes.filter((o) => o.error).length;
     if (!v.json) lines.push(`${outcomes.length - failed} replayed, ${failed} failed`);

@@ -36,6 +36,8 @@ export interface DeadLetterPort {
   acknowledge(subscription: string, ackIds: string[]): Promise<void>;
   /** Releases pulled messages for redelivery (ack deadline 0). */
   release(subscription: string, ackIds: string[]): Promise<void>;
+  /** Keeps pulled messages leased for `seconds` more. */
+  extend(subscription: string, ackIds: string[], seconds: number): Promise<void>;
   publish(topic: string, m: { data: Buffer; attributes: Record<string, string>; orderingKey?: string }): Promise<string>;
 }
 
@@ -89,8 +91,14 @@ export interface ReplayOutcome {
   messageId: string;
   subscription: string;
   replayedAs?: string;
+  /** Not published: left on the dead-letter topic. */
   error?: string;
+  /** Published, but its dead letter could not be acknowledged: it will be offered again (replaying it twice is harmless). */
+  ackError?: string;
 }
+
+/** Seconds a replay keeps the pulled dead letters leased while it publishes them. */
+export const REPLAY_ACK_DEADLINE_S = 600;
 
 /**
  * Publishes the selected dead letters of `topic` again on `topic` and acknowledges each on the
@@ -100,6 +108,8 @@ export interface ReplayOutcome {
 export async function replayCloudDeadLetters(port: DeadLetterPort, sel: DeadLetterSelection): Promise<ReplayOutcome[]> {
   const sub = deadLetterRetentionSubscription(deadLetterTopic(sel.topic));
   const pulled = await port.pull(sub, sel.max ?? 100);
+  // the default ack deadline (10 s) is shorter than publishing a hundred messages one by one
+  if (pulled.length > 0) await port.extend(sub, pulled.map((d) => d.ackId), REPLAY_ACK_DEADLINE_S);
   const out: ReplayOutcome[] = [];
   const release: string[] = [];
   for (const d of pulled) {
@@ -109,13 +119,20 @@ export async function replayCloudDeadLetters(port: DeadLetterPort, sel: DeadLett
     }
     const attributes = Object.fromEntries(Object.entries(d.attributes).filter(([k]) => !k.startsWith('CloudPubSubDeadLetter')));
     attributes[REPLAYED_FROM_ATTRIBUTE] = d.messageId;
+    let id: string;
     try {
-      const id = await port.publish(sel.topic, { data: d.data, attributes, ...(d.orderingKey ? { orderingKey: d.orderingKey } : {}) });
-      await port.acknowledge(sub, [d.ackId]);
-      out.push({ messageId: d.messageId, subscription: sourceSubscription(d), replayedAs: id });
+      id = await port.publish(sel.topic, { data: d.data, attributes, ...(d.orderingKey ? { orderingKey: d.orderingKey } : {}) });
     } catch (e) {
       release.push(d.ackId);
       out.push({ messageId: d.messageId, subscription: sourceSubscription(d), error: e instanceof Error ? e.message : String(e) });
+      continue;
+    }
+    try {
+      await port.acknowledge(sub, [d.ackId]);
+      out.push({ messageId: d.messageId, subscription: sourceSubscription(d), replayedAs: id });
+    } catch (e) {
+      // published: consumers are idempotent, so a second replay of it later is harmless
+      out.push({ messageId: d.messageId, subscription: sourceSubscription(d), replayedAs: id, ackError: e instanceof Error ? e.message : String(e) });
     }
   }
   if (release.length > 0) await port.release(sub, release);
@@ -144,6 +161,9 @@ export async function cloudDeadLetterPort(project: string): Promise<DeadLetterPo
     },
     async release(subscription, ackIds) {
       await subscriber.modifyAckDeadline({ subscription: path(subscription), ackIds, ackDeadlineSeconds: 0 });
+    },
+    async extend(subscription, ackIds, seconds) {
+      await subscriber.modifyAckDeadline({ subscription: path(subscription), ackIds, ackDeadlineSeconds: seconds });
     },
     async publish(topic, m) {
       const t = pubsub.topic(topic, { messageOrdering: true });

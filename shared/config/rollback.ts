@@ -6,8 +6,9 @@
  * raises one `config_applied` alert, so a rollback is itself on the record and can be rolled back.
  */
 import type { DocData, StateStore } from '../ports/state.js';
-import { CONFIG_CHANGES_COLLECTION, configChangePath } from '../state-paths.js';
+import { CONFIG_CHANGES_COLLECTION, configChangePath, configStatePath } from '../state-paths.js';
 import { CONFIG_DOCUMENTS, isConfigDocName, type ConfigDocName } from './documents.js';
+import { hashDocument, type ConfigStateDoc } from './service.js';
 
 /** A change record as the rollback reads it (ConfigService writes it: shared/config/service.ts). */
 export interface ConfigChange {
@@ -55,7 +56,8 @@ export type RollbackResult =
 /**
  * Writes the config in force before change `id` back as its document. Refuses a change that was not
  * applied (a rejected edit never ran; a first version has nothing before it), and, unless `force`, one
- * with later applied changes of the same document (they would be undone too: they are listed).
+ * with later applied changes of the same document (they would be undone too: they are listed) or a
+ * document holding an edit the config service has not checked yet (it would be lost unrecorded).
  */
 export async function rollbackConfig(state: StateStore, id: string, o: { force?: boolean } = {}): Promise<RollbackResult> {
   const change = asChange(id, await state.get(configChangePath(id)));
@@ -77,6 +79,24 @@ export async function rollbackConfig(state: StateStore, id: string, o: { force?:
     };
   }
   const path = (CONFIG_DOCUMENTS[change.name] as { path: string }).path;
-  await state.set(path, change.before);
-  return { ok: true, change, path, restored: change.before, undone: later };
+  const before = change.before;
+  // In one transaction with what it checks: the document must be one the config service has recorded
+  // (applied or rejected), or an owner's edit not yet checked (config-check runs each minute) would be
+  // overwritten with no record of it.
+  const unchecked = await state.runTransaction(async (t) => {
+    const [raw, st] = await Promise.all([t.get(path), t.get<ConfigStateDoc>(configStatePath(change.name))]);
+    if (raw !== undefined && !o.force) {
+      const h = hashDocument(raw);
+      if (h !== st?.appliedHash && h !== st?.rejectedHash) return true;
+    }
+    t.set(path, before);
+    return false;
+  });
+  if (unchecked) {
+    return {
+      ok: false,
+      reason: `${path} holds an edit the config service has not checked yet (config-check runs each minute): wait a minute and look at the history again, or pass --force to overwrite that edit`,
+    };
+  }
+  return { ok: true, change, path, restored: before, undone: later };
 }

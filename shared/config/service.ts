@@ -126,7 +126,8 @@ function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
-function hashDocument(value: unknown): string {
+/** The hash the config service records a raw document under (`config_state/{name}` appliedHash / rejectedHash). */
+export function hashDocument(value: unknown): string {
   return createHash('sha256').update(canonicalJson(value)).digest('hex');
 }
 

@@ -23,6 +23,10 @@ class FakePubSub implements DeadLetterPort {
   async acknowledge(subscription: string, ackIds: string[]): Promise<void> {
     this.subs.set(subscription, (this.subs.get(subscription) ?? []).filter((m) => !ackIds.includes(m.ackId)));
   }
+  readonly extended: number[] = [];
+  async extend(_subscription: string, ackIds: string[], seconds: number): Promise<void> {
+    for (const _ of ackIds) this.extended.push(seconds);
+  }
   async release(subscription: string, ackIds: string[]): Promise<void> {
     for (const m of this.subs.get(subscription) ?? []) if (ackIds.includes(m.ackId)) m.leased = false;
   }
@@ -68,6 +72,7 @@ describe('dead letters on Google Cloud', () => {
     const r = await runCloudDeadLetters(['replay', '--project', 'p1', '--topic', topic, '--subscription', `execution--${topic}`], ps);
     expect(r.code).toBe(0);
     expect(r.lines.at(-1)).toBe('1 replayed, 0 failed');
+    expect(ps.extended).toEqual([600, 600]); // leased for the whole replay, not the default 10 s
     expect(ps.published).toEqual([
       { topic, data: ps.published[0]!.data, attributes: { symbol: 'BTCUSDT', [REPLAYED_FROM_ATTRIBUTE]: 'm1' }, orderingKey: 'BTCUSDT' },
     ]);

@@ -96,6 +96,31 @@ describe('config history and rollback', () => {
     expect(await inForce()).toBe(base);
   });
 
+  it('never overwrites an edit the config service has not checked yet, unless --force', async () => {
+    const base = DEFAULT_SYSTEM_CONFIG.kraken.minRequestIntervalMs;
+    await edit({ kraken: { minRequestIntervalMs: base * 5 } });
+    const [applied] = (await cli('history', '--name', 'system')).lines as Array<{ id: string }>;
+    // the owner edits again in the console; config-check has not run yet
+    const root = await buildRoot({ backend: 'embedded', dataDir: dir, log: silent, env: {} });
+    await root.state.merge(configPath('system'), { kraken: { minRequestIntervalMs: base * 6 } });
+    await root.close();
+    const refused = await cli('rollback', applied!.id);
+    expect(refused.code).toBe(1);
+    expect(refused.out).toContain('holds an edit the config service has not checked yet');
+    const raw = async () => {
+      const r = await buildRoot({ backend: 'embedded', dataDir: dir, log: silent, env: {} });
+      try {
+        return ((await r.state.get<{ kraken?: { minRequestIntervalMs?: number } }>(configPath('system')))?.kraken?.minRequestIntervalMs);
+      } finally {
+        await r.close();
+      }
+    };
+    expect(await raw()).toBe(base * 6); // untouched
+    const forced = await cli('rollback', applied!.id, '--force');
+    expect(forced.code).toBe(0);
+    expect(await inForce()).toBe(base);
+  });
+
   it('says what is wrong with the command line', async () => {
     expect((await cli('rollback')).out).toContain('rollback needs the change id');
     expect((await cli('history', '--name', 'nope')).out).toContain('--name must be one of');
