@@ -268,11 +268,13 @@ const pushBodySchema = z.object({
     data: z.string().min(1),
     attributes: z.record(z.string(), z.string()).optional(),
     messageId: z.string().min(1),
-    publishTime: z.string().min(1),
+    /** Always sent by Pub/Sub; a body without it is still delivered (time of receipt, as functions-framework does). */
+    publishTime: z.string().min(1).optional(),
     orderingKey: z.string().optional(),
   }),
   subscription: z.string().min(1),
-  deliveryAttempt: z.number().int().min(1).optional(),
+  /** 1-based; absent (or 0 in the CloudEvent form) when the subscription has no dead-letter policy. */
+  deliveryAttempt: z.number().int().min(0).optional(),
 });
 
 /** Whether a request body has the shape of a Pub/Sub push (not a CloudEvent). */
@@ -301,10 +303,10 @@ export function pubsubEventFromPush(body: unknown, path: string): PubsubCloudEve
     subscription,
     data: m.data,
     messageId: m.messageId,
-    publishTime: m.publishTime,
+    publishTime: m.publishTime ?? new Date().toISOString(),
     ...(m.attributes ? { attributes: m.attributes } : {}),
     ...(m.orderingKey ? { orderingKey: m.orderingKey } : {}),
-    ...(deliveryAttempt !== undefined ? { deliveryAttempt } : {}),
+    ...(deliveryAttempt ? { deliveryAttempt } : {}),
   });
 }
 
