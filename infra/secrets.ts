@@ -32,8 +32,23 @@ async function secretManagerClient(): Promise<SecretAccessClient> {
   return new SecretManagerServiceClient();
 }
 
-export function secretManagerSecrets(project: string, client?: SecretAccessClient): SecretSource {
-  const cache = new Map<SecretName, Promise<string | undefined>>();
+/**
+ * How long a read Secret Manager value is kept before `latest` is read again: a rotated secret (npm run
+ * deploy -- --rotate-secret NAME) reaches running instances within this time, without a redeploy.
+ */
+export const SECRET_REFRESH_MS = 5 * 60_000;
+
+interface SecretManagerOptions {
+  /** Milliseconds a value is kept (default SECRET_REFRESH_MS). */
+  refreshMs?: number;
+  /** Epoch ms (default Date.now). */
+  now?: () => number;
+}
+
+export function secretManagerSecrets(project: string, client?: SecretAccessClient, o: SecretManagerOptions = {}): SecretSource {
+  const refreshMs = o.refreshMs ?? SECRET_REFRESH_MS;
+  const now = o.now ?? Date.now;
+  const cache = new Map<SecretName, { value: Promise<string | undefined>; at: number }>();
   let accessor: Promise<SecretAccessClient> | undefined = client ? Promise.resolve(client) : undefined;
   const load = async (name: SecretName): Promise<string | undefined> => {
     try {
@@ -54,12 +69,13 @@ export function secretManagerSecrets(project: string, client?: SecretAccessClien
   };
   return {
     get(name) {
-      let p = cache.get(name);
-      if (!p) {
-        p = load(name);
-        cache.set(name, p);
-      }
-      return p;
+      const hit = cache.get(name);
+      if (hit && now() - hit.at < refreshMs) return hit.value;
+      const value = load(name);
+      cache.set(name, { value, at: now() });
+      // a failed refresh keeps serving the value read before (a rotation must not take the bot down)
+      if (hit) return value.catch(() => hit.value);
+      return value;
     },
   };
 }

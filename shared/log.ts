@@ -186,5 +186,7 @@ export const LOG_EVENTS = {
   telegram429: 'telegram_429',
   /** health-check: the trading account's equity, open positions, daily drawdown (once a minute). */
   accountSnapshot: 'account_snapshot',
+  /** health-check: how many symbols are stale right now (once a minute, 0 included). */
+  freshnessSnapshot: 'freshness_snapshot',
 } as const;
 export type LogEvent = (typeof LOG_EVENTS)[keyof typeof LOG_EVENTS];

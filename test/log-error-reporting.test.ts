@@ -5,7 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createLogger, registerSecret, REPORTED_ERROR_EVENT_TYPE, serviceContextFromEnv, LOCAL_SERVICE, type Severity } from '../shared/log.js';
-import { bindScheduled } from '../infra/functions.js';
+import { bindPubsub, bindScheduled } from '../infra/functions.js';
+import { buildPubsubCloudEvent } from '../infra/bus/envelope.js';
+import { DEFAULT_SYSTEM_CONFIG } from '../shared/config/system.js';
+import { TOPICS } from '../shared/topics.js';
 
 function capture(opts: { serviceContext?: { service: string; version?: string } } = {}) {
   const entries: Array<Record<string, unknown>> = [];
@@ -100,6 +103,38 @@ describe('Error Reporting fields on ERROR entries', () => {
     expect(e.function).toBe('health-check');
     expect(String(e.stack_trace)).toMatch(/^Error: state store unavailable\n\s+at /);
     expect(e['@type']).toBe(REPORTED_ERROR_EVENT_TYPE);
+  });
+});
+
+describe('a Pub/Sub function that fails on the last delivery attempt', () => {
+  // On Google Cloud, Pub/Sub dead-letters the message itself after maxAttempts: the function's log is
+  // the only place its cause is written, so the last failure is an ERROR with the stack.
+  const event = (attempt: number) =>
+    buildPubsubCloudEvent({
+      projectId: 'p1',
+      topic: TOPICS.tradeCommands,
+      subscription: `execution--${TOPICS.tradeCommands}`,
+      data: Buffer.from(JSON.stringify({ type: 'pause', commandId: 'c1', actorId: '1', ts: 1749600000000 })).toString('base64'),
+      messageId: 'm1',
+      publishTime: '2025-06-11T00:00:00Z',
+      deliveryAttempt: attempt,
+    });
+  const run = async (attempt: number) => {
+    const { log, entries } = capture({ serviceContext: SC });
+    const fn = bindPubsub('execution', async () => { throw new Error('trading store contention'); }, async () => ({ log }));
+    await expect(fn(event(attempt))).rejects.toThrow('trading store contention');
+    return entries.filter((x) => x.function === 'execution');
+  };
+
+  it('logs a retried failure as a WARNING and the last one as an ERROR Error Reporting captures', async () => {
+    const max = DEFAULT_SYSTEM_CONFIG.delivery.maxAttempts;
+    const early = await run(max - 1);
+    expect(early.map((e) => e.severity)).toEqual(['WARNING']);
+    const last = await run(max);
+    expect(last.map((e) => e.severity)).toEqual(['ERROR']);
+    expect(last[0]!.message).toBe(`failed on its last delivery attempt: Pub/Sub dead-letters it to ${TOPICS.tradeCommands}-dlq`);
+    expect(String(last[0]!.stack_trace)).toMatch(/^Error: trading store contention\n\s+at /);
+    expect(last[0]!['@type']).toBe(REPORTED_ERROR_EVENT_TYPE);
   });
 });
 

@@ -49,7 +49,9 @@ function counterAbove(displayName: string, metric: string, period: string, thres
   return {
     displayName,
     conditionThreshold: {
-      filter: metricFilter(logMetricType(metric)),
+      // log-based metrics of our functions' and the holder's logs live on Cloud Run revisions; the
+      // API wants a resource type in every condition filter
+      filter: metricFilter(logMetricType(metric), CLOUD_RUN_REVISION),
       aggregations: [sumOver(period)],
       comparison: 'COMPARISON_GT',
       thresholdValue: threshold,
@@ -126,16 +128,27 @@ export function buildAlertPolicies(o: AlertPolicyOptions = {}): Json[] {
     policy(
       ALERT_NAMES.dataStale,
       'WARNING',
-      'A symbol had no new candle for longer than dataQuality.staleAfterMs (health-check, one event per transition; Telegram gets the same alert). ' +
-        'Look at the holder (Bybit) or kraken-pull (Kraken) for that symbol; trading on it continues on old data until it recovers.',
-      counterAbove('stale-data transitions in 5 min > 0', METRIC.dataStale, '300s', 0),
+      'A symbol has had no new candle for longer than dataQuality.staleAfterMs (health-check counts the stale symbols each minute; Telegram gets a ' +
+        'data_stale alert per symbol). Look at the holder (Bybit) or kraken-pull (Kraken) for that symbol. The alert closes when no symbol is stale.',
+      {
+        displayName: 'stale symbols > 0 for 2 min',
+        conditionThreshold: {
+          filter: metricFilter(logMetricType(METRIC.staleSymbols), CLOUD_RUN_REVISION),
+          aggregations: [{ alignmentPeriod: '60s', perSeriesAligner: 'ALIGN_DELTA', crossSeriesReducer: 'REDUCE_MEAN' }],
+          comparison: 'COMPARISON_GT',
+          thresholdValue: 0,
+          duration: '120s',
+          trigger: { count: 1 },
+          evaluationMissingData: 'EVALUATION_MISSING_DATA_INACTIVE',
+        },
+      },
       ch,
     ),
     policy(
       ALERT_NAMES.deadLetters,
       'ERROR',
       'Messages are waiting on a dead-letter topic: a function refused them for good or failed every delivery attempt. ' +
-        'Find the reason in the dead-lettered messages\' attributes (deadLetterReason) and Error Reporting, fix, then replay the DLQ ' +
+        'Find the reason in Error Reporting (a function logs its last failed attempt as an ERROR with the stack), fix, then replay the DLQ ' +
         '(README runbook: replay the DLQ). The alert clears when the retention subscription is empty.',
       {
         displayName: 'undelivered messages on a DLQ retention subscription > 0',
@@ -158,7 +171,7 @@ export function buildAlertPolicies(o: AlertPolicyOptions = {}): Json[] {
       {
         displayName: `daily drawdown >= ${dd} %`,
         conditionThreshold: {
-          filter: metricFilter(logMetricType(METRIC.dailyDrawdownPct)),
+          filter: metricFilter(logMetricType(METRIC.dailyDrawdownPct), CLOUD_RUN_REVISION),
           aggregations: [{ alignmentPeriod: '120s', perSeriesAligner: 'ALIGN_DELTA', crossSeriesReducer: 'REDUCE_MEAN' }],
           comparison: 'COMPARISON_GE',
           thresholdValue: dd,

@@ -37,6 +37,32 @@ export interface MonitoringApplyOptions {
   alertEmail?: string;
   /** Daily drawdown alert level, % (default: the config's protections.accountGuards.dailyDrawdownAlertPct). */
   dailyDrawdownAlertPct?: number;
+  /** Waits between retries of a policy whose new log-based metric Monitoring does not know yet (tests pass a fake). */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/**
+ * A log-based metric created seconds before is unknown to Monitoring for up to ~10 minutes: creating
+ * or updating a policy on it fails with NOT_FOUND "Cannot find metric(s)". Retried this often, this far apart.
+ */
+export const METRIC_PROPAGATION_RETRIES = 20;
+export const METRIC_PROPAGATION_WAIT_MS = 30_000;
+
+function metricNotYetKnown(e: unknown): boolean {
+  const m = e instanceof Error ? e.message : String(e);
+  return /cannot find metric/i.test(m) || ((e as { code?: unknown })?.code === 5 && /logging\.googleapis\.com\/user\//.test(m));
+}
+
+/** `fn`, retried while Monitoring does not know a just-created log-based metric yet. */
+async function whileMetricPropagates<T>(fn: () => Promise<T>, sleep: (ms: number) => Promise<void>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!metricNotYetKnown(e) || attempt >= METRIC_PROPAGATION_RETRIES) throw e;
+      await sleep(METRIC_PROPAGATION_WAIT_MS);
+    }
+  }
 }
 
 type Kind = 'alertPolicy' | 'dashboard' | 'notificationChannel';
@@ -185,8 +211,15 @@ export async function applyMonitoring(api: MonitoringApi, o: MonitoringApplyOpti
   assertValid('dashboard', [dashboard]);
 
   const existingPolicies = await api.listAlertPolicies(o.project);
+  const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   for (const p of policies) {
-    await reconcile('alertPolicy', p, existingPolicies, () => api.createAlertPolicy(o.project, p), (stored) => api.updateAlertPolicy({ ...p, name: stored.name }));
+    await reconcile(
+      'alertPolicy',
+      p,
+      existingPolicies,
+      () => whileMetricPropagates(() => api.createAlertPolicy(o.project, p), sleep),
+      (stored) => whileMetricPropagates(() => api.updateAlertPolicy({ ...p, name: stored.name }), sleep),
+    );
   }
   const existingDashboards = await api.listDashboards(o.project);
   await reconcile(

@@ -123,7 +123,8 @@ export function buildDashboard(o: DashboardOptions = {}): Json {
       },
       { filter: userMetric(METRIC.deadLetters), aligner: 'ALIGN_SUM', reducer: 'REDUCE_SUM', period: '300s', legend: 'dead-lettered by a pull bus adapter / 5 min' },
     ]),
-    chart('Stale-data transitions and Telegram 429s', [
+    chart('Stale symbols, stale-data transitions and Telegram 429s', [
+      snapshotMean(METRIC.staleSymbols, 'stale symbols now'),
       { filter: userMetric(METRIC.dataStale), aligner: 'ALIGN_SUM', reducer: 'REDUCE_SUM', groupBy: ['metric.labels.symbol'], period: '300s', plot: 'STACKED_BAR' },
       { filter: userMetric(METRIC.telegram429), aligner: 'ALIGN_SUM', reducer: 'REDUCE_SUM', period: '300s', legend: 'Telegram 429s' },
     ]),

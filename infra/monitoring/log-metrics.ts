@@ -51,11 +51,11 @@ function counter(name: string, description: string, event: LogEvent, o: { extra?
   };
 }
 
-function snapshotValue(name: string, description: string, field: string, unit: string, bucketOptions: Record<string, unknown>): LogMetricSpec {
+function snapshotValue(name: string, description: string, field: string, unit: string, bucketOptions: Record<string, unknown>, event: LogEvent = LOG_EVENTS.accountSnapshot): LogMetricSpec {
   return {
     name,
     description,
-    filter: eventClause(LOG_EVENTS.accountSnapshot),
+    filter: eventClause(event),
     metricDescriptor: { metricKind: 'DELTA', valueType: 'DISTRIBUTION', unit },
     valueExtractor: `EXTRACT(jsonPayload.${field})`,
     bucketOptions,
@@ -70,6 +70,7 @@ export const METRIC = {
   deadLetters: 'cst_dead_letters',
   holderReconnects: 'cst_holder_reconnects',
   dataStale: 'cst_data_stale',
+  staleSymbols: 'cst_stale_symbols',
   telegram429: 'cst_telegram_429',
   equity: 'cst_account_equity',
   openPositions: 'cst_open_positions',
@@ -103,14 +104,23 @@ export const LOG_METRICS: readonly LogMetricSpec[] = [
     extra: ['severity=WARNING'],
     labels: [{ key: 'symbol', description: 'symbol' }],
   }),
+  snapshotValue(
+    METRIC.staleSymbols,
+    'Symbols whose market data is stale now (health-check, each minute)',
+    'staleSymbols',
+    '1',
+    // no offset: 0 (a proto3 default the API leaves out of what it returns)
+    { linearBuckets: { numFiniteBuckets: 26, width: 1 } },
+    LOG_EVENTS.freshnessSnapshot,
+  ),
   counter(METRIC.telegram429, 'Telegram 429 answers (retry_after honoured)', LOG_EVENTS.telegram429),
   snapshotValue(METRIC.equity, 'Marked equity of the trading account, USD (health-check, each minute)', SNAPSHOT_FIELDS.equity, '1', {
     exponentialBuckets: { numFiniteBuckets: 64, growthFactor: 1.25, scale: 1 },
   }),
   snapshotValue(METRIC.openPositions, 'Open (filled) positions of the trading account (health-check, each minute)', SNAPSHOT_FIELDS.openPositions, '1', {
-    linearBuckets: { numFiniteBuckets: 50, width: 1, offset: 0 },
+    linearBuckets: { numFiniteBuckets: 50, width: 1 },
   }),
   snapshotValue(METRIC.dailyDrawdownPct, 'Daily drawdown below the UTC day peak, % (health-check, each minute)', SNAPSHOT_FIELDS.dailyDrawdownPct, '%', {
-    linearBuckets: { numFiniteBuckets: 100, width: 0.25, offset: 0 },
+    linearBuckets: { numFiniteBuckets: 100, width: 0.25 },
   }),
 ];

@@ -208,7 +208,10 @@ export async function buildRoot(opts: BuildOptions): Promise<Root & { config: Co
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? createLogger({ backend: opts.backend });
   const { state, bus, warehouse } = await adapters(opts, env, clock, log);
-  await warehouse.ensureSchema();
+  // On Google Cloud the deploy creates and migrates the dataset and its tables (npm run deploy): a
+  // function never does, and most have no BigQuery role at all (infra/deploy/access.ts), so a check
+  // at start would fail them with a 403. The local backends keep their DuckDB schema up to date here.
+  if (opts.backend !== 'gcp') await warehouse.ensureSchema();
   const config = new ConfigService({ state, bus, clock, log });
   const endpoints: Services['endpoints'] = {
     krakenRest: opts.endpoints?.krakenRest ?? env.KRAKEN_REST_URL ?? DEFAULT_SYSTEM_CONFIG.kraken.baseUrl,

@@ -7,8 +7,8 @@
  * Range matching is a small exact implementation of the semver forms the list uses (the `semver`
  * package is only a transitive dependency here): comparators `<`, `<=`, `>`, `>=`, `=`, a bare version,
  * `^x.y.z`, `~x.y.z`; comparators separated by spaces must all hold; `||` separates alternatives. A
- * pre-release version matches a comparator set only when a comparator of the set names a pre-release
- * of the same major.minor.patch (node-semver's rule).
+ * pre-release is compared like any version (7.5.3-rc.1 < 7.5.4): an advisory's range covers the
+ * pre-releases inside it, unlike node-semver's install-time rule, which would let them pass.
  */
 import { z } from 'zod';
 
@@ -113,7 +113,8 @@ export function satisfies(version: string, range: string): boolean {
     const tokens = alt.trim().replace(/(<=|>=|<|>|=|\^|~)\s+/g, '$1').split(/\s+/).filter(Boolean);
     if (tokens.length === 0) throw new Error(`empty range alternative in '${range}'`);
     const set = tokens.flatMap(comparators);
-    if (v.pre.length > 0 && !set.some((c) => c.v.pre.length > 0 && c.v.major === v.major && c.v.minor === v.minor && c.v.patch === v.patch)) return false;
+    // An advisory range includes pre-releases (unlike npm's install-time rule): 7.5.3-rc.1 is < 7.5.4
+    // and carries the flaw the release fixes later.
     return set.every((c) => holds(c, v));
   });
 }

@@ -145,6 +145,19 @@ export function telegramRuntimeSource(ctx: TelegramPorts, opts: TelegramRuntimeO
   let base: Promise<RuntimeBase> | undefined;
   let current: TelegramRuntime | undefined;
   return async () => {
+    // A rotated bot token or webhook secret (the secret source re-reads Secret Manager's `latest`
+    // every few minutes) rebuilds the adapters: the old token stops working at BotFather at once.
+    if (base && !opts.api) {
+      const built = await base.catch(() => undefined);
+      if (built) {
+        const [token, webhookSecret] = await Promise.all([ctx.secrets.get('telegram-bot-token'), ctx.secrets.get('telegram-webhook-secret')]);
+        if (token !== built.botToken || webhookSecret !== built.webhookSecret) {
+          ctx.log.notice('Telegram secrets changed (rotated): rebuilding the bot client');
+          base = undefined;
+          current = undefined;
+        }
+      }
+    }
     if (!base) {
       const building = buildBase(ctx, opts);
       base = building;

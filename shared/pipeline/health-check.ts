@@ -1,6 +1,7 @@
 /**
  * health-check (Cloud Scheduler, every minute): data freshness per enabled symbol; one `data_stale`
- * alert per transition, one `data_fresh` on recovery (shared/health/freshness.ts). Then one
+ * alert per transition, one `data_fresh` on recovery (shared/health/freshness.ts), and one
+ * `freshness_snapshot` log line with how many symbols are stale now. Then one
  * `account_snapshot` log line of the trading account as stored (marked equity, open positions, the
  * daily drawdown the guard compares): the log-based metrics the monitoring dashboard and the drawdown
  * alert read (infra/monitoring/log-metrics.ts). Nothing is logged before the account's first trade.
@@ -24,6 +25,8 @@ export async function handle(deps: Deps, _body?: unknown): Promise<Record<string
   const cfg = await deps.config.system();
   const now = deps.clock.now();
   const r = await checkFreshness({ state: deps.state, bus: deps.bus, log: deps.log }, cfg, now);
+  // the state, not the transition: the "market data stale" alert holds while this stays above 0
+  deps.log.info('data freshness', { event: LOG_EVENTS.freshnessSnapshot, checked: r.checked, staleSymbols: r.stale.length, stale: r.stale });
   await logAccountSnapshot(deps, now);
   return { checked: r.checked, stale: r.stale, transitions: r.transitions.map((t) => `${t.symbol}->${t.to}`) };
 }

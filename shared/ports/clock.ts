@@ -51,4 +51,9 @@ export class ManualClock implements Clock {
   set(ms: number): void {
     this.t = ms;
   }
+
+  /** The earliest wake time of a sleeper, or undefined when nobody sleeps. */
+  nextWakeAt(): number | undefined {
+    return this.sleepers[0]?.at;
+  }
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from '../../shared/config/system.js';
 import { createLogger, type Logger } from '../../shared/log.js';
 import type { Clock } from '../../shared/ports/clock.js';
+import type { BybitStream, BybitStreamHandlers, StreamState } from '../../shared/ports/bybit.js';
 import { TOPICS } from '../../shared/topics.js';
 import type { Candle, Snapshot } from '../../shared/model/market.js';
 import { InMemoryBus } from '../../infra/bus/memory.js';
@@ -158,4 +159,38 @@ export function sameCandle(a: Candle, b: Candle): boolean {
     a.close === b.close &&
     Math.abs(a.volume - b.volume) <= 1e-9 * Math.max(1, Math.abs(b.volume))
   );
+}
+
+/** A fake Bybit stream for the holder: connects, drops and comes back on demand; records (un)subscribe calls. */
+export class FakeStream implements BybitStream {
+  handlers: BybitStreamHandlers = {};
+  st: StreamState = 'idle';
+  calls: string[] = [];
+  setHandlers(h: BybitStreamHandlers): void {
+    this.handlers = h;
+  }
+  async connect(): Promise<void> {
+    this.st = 'connected';
+    this.handlers.onOpen?.();
+  }
+  async subscribe(topics: string[]): Promise<void> {
+    this.calls.push(`sub ${topics.join(',')}`);
+  }
+  async unsubscribe(topics: string[]): Promise<void> {
+    this.calls.push(`unsub ${topics.join(',')}`);
+  }
+  async close(): Promise<void> {
+    this.st = 'closed';
+  }
+  state(): StreamState {
+    return this.st;
+  }
+  drop(): void {
+    this.st = 'reconnecting';
+    this.handlers.onDisconnect?.('test drop');
+  }
+  back(): void {
+    this.st = 'connected';
+    this.handlers.onReconnected?.();
+  }
 }

@@ -8,41 +8,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { BybitHolder } from '../../shared/market/bybit/holder.js';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { ManualClock } from '../../shared/ports/clock.js';
-import type { BybitStream, BybitStreamHandlers, KlineSource, StreamState } from '../../shared/ports/bybit.js';
-import { CaptureBus, captureLog, recorded, RECORDING_SYMBOLS, testConfig, type Recorded } from './helpers.js';
+import type { KlineSource } from '../../shared/ports/bybit.js';
+import { CaptureBus, captureLog, FakeStream, recorded, RECORDING_SYMBOLS, testConfig, type Recorded } from './helpers.js';
 
-class FakeStream implements BybitStream {
-  handlers: BybitStreamHandlers = {};
-  st: StreamState = 'idle';
-  calls: string[] = [];
-  setHandlers(h: BybitStreamHandlers): void {
-    this.handlers = h;
-  }
-  async connect(): Promise<void> {
-    this.st = 'connected';
-    this.handlers.onOpen?.();
-  }
-  async subscribe(topics: string[]): Promise<void> {
-    this.calls.push(`sub ${topics.join(',')}`);
-  }
-  async unsubscribe(topics: string[]): Promise<void> {
-    this.calls.push(`unsub ${topics.join(',')}`);
-  }
-  async close(): Promise<void> {
-    this.st = 'closed';
-  }
-  state(): StreamState {
-    return this.st;
-  }
-  drop(): void {
-    this.st = 'reconnecting';
-    this.handlers.onDisconnect?.('test drop');
-  }
-  back(): void {
-    this.st = 'connected';
-    this.handlers.onReconnected?.();
-  }
-}
 
 const noKlines: KlineSource = { closedKlines1m: async () => [] };
 const stores: SqliteStateStore[] = [];

@@ -149,7 +149,7 @@ describe.each(IMAGES)('$name Dockerfile', (img) => {
 
 describe('build context ignore files', () => {
   it('.dockerignore and .gcloudignore keep out installed modules, git, local data, build output, tests and secrets', () => {
-    for (const p of ['node_modules/x', 'infra/node_modules/y', '.git/HEAD', '.data/warehouse.duckdb', 'dist/functions/index.js', 'test/kit.ts', 'bench/run.ts', '.env', '.env.local', '.deploy/functions/package.json']) {
+    for (const p of ['node_modules/x', 'infra/node_modules/y', '.git/HEAD', '.data/warehouse.duckdb', 'dist/functions/index.js', 'test/kit.ts', 'bench/run.ts', '.env', '.env.local', '.deploy/functions/package.json', 'sa-key.json', 'keys/deploy.pem', 'infra/x-key.json']) {
       expect(dockerIgnores(DOCKERIGNORE, p), `.dockerignore ${p}`).toBe(true);
       expect(gcloudIgnores(GCLOUDIGNORE, p), `.gcloudignore ${p}`).toBe(true);
     }

@@ -5,7 +5,7 @@ import type { SystemConfig } from '../../shared/config/system.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
 import { createLogger, type Logger } from '../../shared/log.js';
 import type { KrakenOhlcResponse, KrakenOhlcRawRow } from '../../shared/ports/kraken.js';
-import type { Clock } from '../../shared/ports/clock.js';
+import { ManualClock, type Clock } from '../../shared/ports/clock.js';
 import type { Interval } from '../../shared/model/market.js';
 import { InMemoryBus } from '../../infra/bus/memory.js';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
@@ -132,36 +132,12 @@ export async function until(cond: () => boolean, timeoutMs = 5_000): Promise<voi
  * A test clock that jumps straight to the next wake time: `step()` moves to the earliest sleeper and
  * wakes every sleeper due then, so a request granted at T is sent at exactly T on this clock.
  */
-export class SteppingClock implements Clock {
-  private sleepers: Array<{ at: number; resolve: () => void }> = [];
-
-  constructor(private t: number) {}
-
-  now(): number {
-    return this.t;
-  }
-
-  sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      this.sleepers.push({ at: this.t + Math.max(0, ms), resolve });
-      this.sleepers.sort((a, b) => a.at - b.at);
-    });
-  }
-
-  /** Jumps to `ms` (a later scheduled run); sleepers due by then wake on the next step. */
-  set(ms: number): void {
-    this.t = ms;
-  }
-
+export class SteppingClock extends ManualClock {
   /** Moves to the earliest wake time and wakes whoever is due; false when nobody sleeps. */
   async step(): Promise<boolean> {
-    const first = this.sleepers[0];
-    if (!first) return false;
-    this.t = Math.max(this.t, first.at);
-    while (this.sleepers[0] && this.sleepers[0].at <= this.t) {
-      this.sleepers.shift()!.resolve();
-      await new Promise((r) => setImmediate(r));
-    }
+    const at = this.nextWakeAt();
+    if (at === undefined) return false;
+    await this.advance(Math.max(0, at - this.now()));
     return true;
   }
 }
@@ -210,14 +186,5 @@ export async function driveRequests<T>(clock: SteppingClock, inFlight: () => num
   return watched;
 }
 
-/** A seeded [0, 1) source (mulberry32): the same draws on every run. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded [0, 1) source (mulberry32, the hyperopt sampler's): the same draws on every run. */
+export { rng as seeded } from '../../shared/backtest/hyperopt/sampler.js';

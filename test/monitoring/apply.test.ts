@@ -5,7 +5,7 @@
  * manage are never touched.
  */
 import { describe, expect, it } from 'vitest';
-import { applyMonitoring, EMAIL_CHANNEL_NAME } from '../../infra/monitoring/apply.js';
+import { applyMonitoring, EMAIL_CHANNEL_NAME, METRIC_PROPAGATION_RETRIES, METRIC_PROPAGATION_WAIT_MS } from '../../infra/monitoring/apply.js';
 import { ALERT_NAMES } from '../../infra/monitoring/alert-policies.js';
 import { DASHBOARD_DISPLAY_NAME } from '../../infra/monitoring/dashboard.js';
 import { InMemoryMonitoringApi } from './fake-monitoring-api.js';
@@ -32,6 +32,20 @@ describe('applyMonitoring', () => {
     expect(second.actions.every((a) => a.action === 'unchanged')).toBe(true);
     expect(second.actions).toHaveLength(first.actions.length);
     expect(api.calls.length).toBe(calls);
+  });
+
+  it('waits while Monitoring does not know the just-created log-based metrics yet, then creates every policy', async () => {
+    const api = new InMemoryMonitoringApi();
+    api.unknownLogMetricWrites = 4;
+    const waits: number[] = [];
+    const r = await applyMonitoring(api, { project: P, sleep: async (ms) => void waits.push(ms) });
+    expect(waits).toEqual([METRIC_PROPAGATION_WAIT_MS, METRIC_PROPAGATION_WAIT_MS, METRIC_PROPAGATION_WAIT_MS, METRIC_PROPAGATION_WAIT_MS]);
+    expect(r.actions.filter((a) => a.kind === 'alertPolicy' && a.action === 'create')).toHaveLength(Object.keys(ALERT_NAMES).length);
+    expect(await api.listAlertPolicies(P)).toHaveLength(Object.keys(ALERT_NAMES).length);
+    // it gives up, with the API's message, when the metric never shows up
+    const stuck = new InMemoryMonitoringApi();
+    stuck.unknownLogMetricWrites = METRIC_PROPAGATION_RETRIES + 1;
+    await expect(applyMonitoring(stuck, { project: P, sleep: async () => {} })).rejects.toThrow(/Cannot find metric/);
   });
 
   it('a policy edited in the console (threshold drift) gets exactly one update, back to the desired value', async () => {

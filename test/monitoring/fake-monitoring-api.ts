@@ -61,8 +61,33 @@ export class InMemoryMonitoringApi implements MonitoringApi {
     return clone(stored);
   }
 
+  /**
+   * As the API answers (seen in the field): the next this-many policy writes that reference a
+   * logging.googleapis.com/user/ metric fail NOT_FOUND, as for a log-based metric created seconds
+   * before; and every condition filter must restrict resource.type.
+   */
+  unknownLogMetricWrites = 0;
+
+  private checkPolicyRules(policy: Json): void {
+    for (const c of (policy.conditions ?? []) as Json[]) {
+      for (const kind of ['conditionThreshold', 'conditionAbsent'] as const) {
+        const cond = c[kind] as Json | undefined;
+        for (const f of [cond?.filter, cond?.denominatorFilter]) {
+          if (typeof f === 'string' && !/\bresource\.type\s*=/.test(f)) throw new Error(`INVALID_ARGUMENT: Field alert_policy.conditions.filter had an invalid value of "${f}": must specify a restriction on "resource.type" in the filter`);
+        }
+      }
+    }
+    const text = JSON.stringify(policy);
+    const m = /logging\.googleapis\.com\/user\/[a-z0-9_]+/.exec(text);
+    if (m && this.unknownLogMetricWrites > 0) {
+      this.unknownLogMetricWrites--;
+      throw Object.assign(new Error(`5 NOT_FOUND: Cannot find metric(s) that match type = "${m[0]}". If a metric was created recently, it could take up to 10 minutes to become available.`), { code: 5 });
+    }
+  }
+
   async createAlertPolicy(project: string, policy: Json): Promise<Json> {
     this.check(PROTO_TYPES.alertPolicy, policy);
+    this.checkPolicyRules(policy);
     if (policy.name) throw new Error('INVALID_ARGUMENT: name is assigned by the server');
     const name = `projects/${project}/alertPolicies/${this.id()}`;
     this.calls.push({ method: 'createAlertPolicy', name });
@@ -71,6 +96,7 @@ export class InMemoryMonitoringApi implements MonitoringApi {
 
   async updateAlertPolicy(policy: Json): Promise<Json> {
     this.check(PROTO_TYPES.alertPolicy, policy);
+    this.checkPolicyRules(policy);
     const name = String(policy.name);
     const cur = this.policies.get(name);
     if (!cur) throw new Error(`NOT_FOUND: ${name}`);

@@ -23,7 +23,7 @@ import { BybitHolder } from '../../shared/market/bybit/holder.js';
 import type { Candle } from '../../shared/model/market.js';
 import type { Signal } from '../../shared/model/trading.js';
 import { PermanentError } from '../../shared/ports/bus.js';
-import type { BybitStream, BybitStreamHandlers, KlineSource, StreamState } from '../../shared/ports/bybit.js';
+import type { KlineSource } from '../../shared/ports/bybit.js';
 import { ManualClock } from '../../shared/ports/clock.js';
 import { createExecutionCache, executeCandles, executeSignal, type ExecutionDeps } from '../../shared/pipeline/execution.js';
 import { handle as healthCheck } from '../../shared/pipeline/health-check.js';
@@ -31,7 +31,7 @@ import { createMicroCache, evaluateMicro, type MicroDeps } from '../../shared/pi
 import { enqueue, OutboxSender } from '../../shared/telegram/outbox.js';
 import { TOPICS } from '../../shared/topics.js';
 import { sharpChartRenderer } from '../../infra/telegram/charts.js';
-import { CaptureBus, RECORDING_SYMBOLS, testConfig } from '../bybit/helpers.js';
+import { CaptureBus, FakeStream, RECORDING_SYMBOLS, testConfig } from '../bybit/helpers.js';
 import { makeHarness } from '../telegram/helpers.js';
 import { extractPath, matches, payloadField } from './log-filter.js';
 
@@ -52,34 +52,6 @@ function capture(): { log: Logger; lines: Line[] } {
   return { log: createLogger({}, { minSeverity: 'DEBUG', sink: (l) => void lines.push(JSON.parse(l) as Line) }), lines };
 }
 
-/** The fake Bybit stream of the holder tests: connects, drops, comes back on demand. */
-class FakeStream implements BybitStream {
-  handlers: BybitStreamHandlers = {};
-  st: StreamState = 'idle';
-  setHandlers(h: BybitStreamHandlers): void {
-    this.handlers = h;
-  }
-  async connect(): Promise<void> {
-    this.st = 'connected';
-    this.handlers.onOpen?.();
-  }
-  async subscribe(): Promise<void> {}
-  async unsubscribe(): Promise<void> {}
-  async close(): Promise<void> {
-    this.st = 'closed';
-  }
-  state(): StreamState {
-    return this.st;
-  }
-  drop(): void {
-    this.st = 'reconnecting';
-    this.handlers.onDisconnect?.('test drop');
-  }
-  back(): void {
-    this.st = 'connected';
-    this.handlers.onReconnected?.();
-  }
-}
 
 /** Every captured line of every scenario below. */
 const ALL: Line[] = [];
@@ -185,6 +157,7 @@ const EVENT_OF: Record<string, string> = {
   [METRIC.deadLetters]: LOG_EVENTS.deadLettered,
   [METRIC.holderReconnects]: LOG_EVENTS.holderReconnected,
   [METRIC.dataStale]: LOG_EVENTS.dataStale,
+  [METRIC.staleSymbols]: LOG_EVENTS.freshnessSnapshot,
   [METRIC.telegram429]: LOG_EVENTS.telegram429,
   [METRIC.equity]: LOG_EVENTS.accountSnapshot,
   [METRIC.openPositions]: LOG_EVENTS.accountSnapshot,
@@ -224,6 +197,13 @@ describe('log-based metrics match the log lines our code writes', () => {
       }
     });
   }
+
+  it('stale symbols: the minute snapshot holds the state (0 while fresh, the count once stale), not the transition', () => {
+    const snaps = ALL.filter((l) => l.event === LOG_EVENTS.freshnessSnapshot).map((l) => payloadField(l, ['jsonPayload', 'staleSymbols']));
+    expect(snaps.length).toBeGreaterThanOrEqual(2);
+    expect(snaps[0]).toBe(0);
+    expect(snaps.at(-1)).toBeGreaterThan(0);
+  });
 
   it('signals: the redelivered decision is logged but not counted, its trade not logged again; trades closed carry win/loss consistent with pnl', () => {
     const decided = ALL.filter((l) => l.event === LOG_EVENTS.signalDecided);

@@ -97,7 +97,7 @@ describe('dashboard and alert policies against the API protos (strict)', () => {
 /** The documented REST fields of a LogMetric (https://cloud.google.com/logging/docs/reference/v2/rest/v2/projects.metrics). */
 const label = z.strictObject({ key: z.string().regex(/^[a-z][a-z0-9_]*$/), valueType: z.enum(['STRING', 'BOOL', 'INT64']), description: z.string().optional() });
 const bucketOptions = z.union([
-  z.strictObject({ linearBuckets: z.strictObject({ numFiniteBuckets: z.number().int().positive(), width: z.number().positive(), offset: z.number() }) }),
+  z.strictObject({ linearBuckets: z.strictObject({ numFiniteBuckets: z.number().int().positive(), width: z.number().positive(), offset: z.number().optional() }) }),
   z.strictObject({ exponentialBuckets: z.strictObject({ numFiniteBuckets: z.number().int().positive(), growthFactor: z.number().gt(1), scale: z.number().positive() }) }),
   z.strictObject({ explicitBuckets: z.strictObject({ bounds: z.array(z.number()).min(1) }) }),
 ]);

@@ -26,6 +26,7 @@ import { DuckDbWarehouse } from '../../infra/warehouse/duckdb.js';
 import { PAPER_ACCOUNT_ID } from '../../shared/model/trading.js';
 import type { TradingDoc } from '../../shared/trading/store.js';
 import { tradingDocPath } from '../../shared/state-paths.js';
+import { rng } from '../../shared/backtest/hyperopt/sampler.js';
 import { FUNCTIONS_URL, REPLAY_DIR, SUMMARY, startChild } from './child.js';
 
 const TOKEN = '123456:durability';
@@ -38,17 +39,6 @@ const SPEED = '600';
 const SEEDS = [1, 2, 3];
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'];
 
-/** mulberry32: the kill moment of each seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function realCandles(symbol: string): Map<number, number[]> {
   const rows = readFileSync(join(REPLAY_DIR, `${symbol}_1m.csv`), 'utf8').trim().split('\n').slice(1);

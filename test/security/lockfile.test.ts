@@ -91,7 +91,12 @@ describe('semver range matching', () => {
     ['7.5.99', '~7.5.7', true],
     ['7.6.0', '~7.5.7', false],
     ['1.2.3', '1.2.3', true],
-    ['7.5.7-beta.1', '<7.5.7', false],
+    // pre-releases inside an advisory's range are in it (node-semver would let them pass)
+    ['7.5.7-beta.1', '<7.5.7', true],
+    ['7.5.3-rc.1', '<7.5.4', true],
+    ['6.0.0-beta.1', '<7.5.7', true],
+    ['7.5.8-rc.1', '<7.5.8', true],
+    ['7.5.8-rc.1', '<7.5.7', false],
     ['7.5.7-beta.1', '>=7.5.7-alpha <7.5.7', true],
     ['7.5.7-alpha.10', '>7.5.7-alpha.9', true],
   ])('%s in %s: %s', (version, range, expected) => {
