@@ -3,7 +3,12 @@
  * - Pub/Sub: envelope -> delivery facts (infra/bus/envelope.ts) -> `decodeMessage` (the topic's schema
  *   from shared/messages.ts) -> `handle(deps, message)`, with a logger per message. A payload that can
  *   never succeed throws PermanentError, which the bus dead-letters with its reason; anything else is
- *   retried.
+ *   retried. Deployed, a Pub/Sub function is an HTTP function called by its push subscriptions
+ *   (`bindPubsubPush`): 204 acks the message, any failure answers non-2xx so Pub/Sub redelivers it
+ *   (in order, for an ordered subscription) and dead-letters it after the last attempt. It is not
+ *   registered as a CloudEvent function because functions-framework's marshalling of a push body
+ *   into a CloudEvent drops the ordering key and the delivery attempt (the execution's last-attempt
+ *   rule needs the attempt).
  * - Scheduled (Cloud Scheduler POSTs the job's JSON body): `handle(deps, body)`, its result as the JSON
  *   answer.
  * - HTTP (the Telegram webhook, the dashboard): `handle(deps, request facts)`, its `{ status, headers, body }`
@@ -22,7 +27,7 @@ import { DEFAULT_SYSTEM_CONFIG } from '../shared/config/system.js';
 import { deadLetterTopic } from '../shared/topics.js';
 import { traceFromHeaders, type Logger } from '../shared/log.js';
 import type { Headers } from '../shared/telegram/webhook.js';
-import { asCloudEventFunction, rawDelivery, type CloudEventHandler, type PubsubCloudEvent } from './bus/envelope.js';
+import { pubsubEventFromRequest, rawDelivery, type CloudEventHandler, type PubsubCloudEvent } from './bus/envelope.js';
 import { buildRootFromEnv, type Root } from './runtime/root.js';
 import type { FunctionDeps, FunctionName } from './runtime/deps.js';
 
@@ -81,6 +86,34 @@ export function bindPubsub<D extends WithLog>(name: string, handle: PubsubHandle
 
 type HttpFn = (req: Request, res: Response) => Promise<void>;
 
+/**
+ * A Pub/Sub handle as the HTTP function its push subscriptions call (or Eventarc, with a CloudEvent):
+ * 204 when handled; 400 when the request or its payload can never succeed (PermanentError), 500 on
+ * any other failure: both non-2xx, so Pub/Sub retries with back-off and then dead-letters.
+ */
+export function bindPubsubPush<D extends WithLog>(name: string, handle: PubsubHandle<D>, deps: DepsSource<D>): HttpFn {
+  const deliver = bindPubsub(name, handle, deps);
+  return async (req, res) => {
+    let event: PubsubCloudEvent;
+    try {
+      event = pubsubEventFromRequest({ path: req.path, headers: req.headers, body: req.body });
+    } catch (e) {
+      (await deps()).log.child({ function: name }).error('rejected a request that is not a Pub/Sub delivery', { error: e as Error, path: req.path });
+      res.status(400).json({ error: 'not a Pub/Sub delivery' });
+      return;
+    }
+    try {
+      await deliver(event);
+    } catch (e) {
+      // bindPubsub logged it; the caller never sees internal error text.
+      const permanent = e instanceof PermanentError;
+      res.status(permanent ? 400 : 500).json({ error: permanent ? 'permanent failure' : 'failed; retry' });
+      return;
+    }
+    res.status(204).end();
+  };
+}
+
 function httpWrapper<D extends WithLog>(name: string, deps: DepsSource<D>, fn: (d: D, req: Request, res: Response) => Promise<void>): HttpFn {
   return async (req, res) => {
     const d = await deps();
@@ -133,9 +166,12 @@ function processRoot(): Promise<Root> {
 
 const processDeps = <N extends FunctionName>(name: N) => async () => (await processRoot()).deps(name);
 
-/** Registers a Pub/Sub function with functions-framework (its cloud entry). */
-export function servePubsub<N extends FunctionName>(name: N, handle: PubsubHandle<FunctionDeps[N]>): void {
-  ff.cloudEvent(name, asCloudEventFunction(bindPubsub(name, handle, processDeps(name))));
+/**
+ * Registers a Pub/Sub function with functions-framework (its cloud entry) as the HTTP function its
+ * push subscriptions call. `deps` is the process's root unless given (tests).
+ */
+export function servePubsub<N extends FunctionName>(name: N, handle: PubsubHandle<FunctionDeps[N]>, deps: DepsSource<FunctionDeps[N]> = processDeps(name)): void {
+  ff.http(name, bindPubsubPush(name, handle, deps));
 }
 
 /** Registers a scheduled function with functions-framework (its cloud entry). */

@@ -28,10 +28,11 @@ export const HELP = `Usage: npm run deploy -- --project P [--region R] [--dry-ru
 
 Creates or updates everything on Google Cloud, in order: APIs, the Artifact Registry repository,
 one service account per function with only the roles it needs (plus cst-invoker for Cloud Scheduler
-and Eventarc, cst-build for the builds), Firestore (database, rules, indexes), the secrets, the
+and Pub/Sub push, cst-build for the builds), Firestore (database, rules, indexes), the secrets, the
 Pub/Sub topics and dead-letter topics, the BigQuery dataset and tables, the functions (gen 2,
-nodejs22, from the staged ${FUNCTIONS_STAGE_DIR}), their Eventarc triggers with dead-letter and
-retry policies, the holder (Cloud Run, one always-on instance), the telegram-webhook service, the
+nodejs22, from the staged ${FUNCTIONS_STAGE_DIR}), their Pub/Sub push subscriptions (in order where
+infra/bus/topology.ts asks, with dead-letter and retry policies; an Eventarc trigger of an earlier
+deploy is deleted), the holder (Cloud Run, one always-on instance), the telegram-webhook service, the
 dashboard, the Cloud Scheduler jobs (OIDC token of cst-invoker), the log-based metrics, the
 Cloud Monitoring dashboard and alerts, and the bot's webhook.
 

@@ -33,9 +33,10 @@ Options:
   --assume-empty     print the full plan without contacting Pub/Sub (implies --dry-run)
   --project <id>     GCP project (default GOOGLE_CLOUD_PROJECT; '${LOCAL_PROJECT_ID}' on the emulator)
   --push-base-url <url>
-                     make push subscriptions to <url>/<function> instead of pull ones
+                     make push subscriptions to <url>/<function>/projects/<project>/topics/<topic>
+                     instead of pull ones (the function reads the topic from that path)
   --topics-only      topics and dead-letter topics (with their retention subscriptions) only:
-                     on Google Cloud, Eventarc creates the function subscriptions (npm run deploy)
+                     on Google Cloud, npm run deploy makes the function (push) subscriptions
   --json             print the plan as JSON
   -h, --help         this text
 `;
@@ -82,7 +83,7 @@ export async function run(argv: string[], deps: CliDeps): Promise<number> {
   }
   const specs = topologySpecs({
     delivery: DEFAULT_SYSTEM_CONFIG.delivery,
-    ...(values['push-base-url'] ? { pushBaseUrl: values['push-base-url'] } : {}),
+    ...(values['push-base-url'] ? { pushBaseUrl: values['push-base-url'], project } : {}),
   });
   const dryRun = values['dry-run'] || values['assume-empty'];
   const log = createLogger({ component: 'pubsub-provision' }, { minSeverity: 'WARNING' });

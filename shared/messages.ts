@@ -315,6 +315,8 @@ export interface BusMessage<T extends TopicName = TopicName> {
   attributes: Record<string, string>;
   /** 1-based delivery attempt. */
   deliveryAttempt: number;
+  /** The publisher's ordering key, when it set one (the subscription delivers one key's messages in order). */
+  orderingKey?: string;
 }
 
 /** A message from any of `Ts`, discriminated by `topic`. */
@@ -328,6 +330,7 @@ export interface RawDelivery {
   publishTime: string;
   attributes: Record<string, string>;
   deliveryAttempt: number;
+  orderingKey?: string;
 }
 
 function issuesOf(error: z.ZodError): string {
@@ -342,7 +345,9 @@ export function decodeMessage(raw: RawDelivery): BusMessage {
   if (!isTopic(raw.topic)) throw new PermanentError(`no message schema for topic '${raw.topic}'`);
   const parsed = MESSAGE_SCHEMAS[raw.topic].safeParse(raw.json);
   if (!parsed.success) throw new PermanentError(`payload failed validation for ${raw.topic}: ${issuesOf(parsed.error)}`);
-  return { topic: raw.topic, payload: parsed.data, messageId: raw.messageId, publishTime: raw.publishTime, attributes: raw.attributes, deliveryAttempt: raw.deliveryAttempt } as BusMessage;
+  const msg = { topic: raw.topic, payload: parsed.data, messageId: raw.messageId, publishTime: raw.publishTime, attributes: raw.attributes, deliveryAttempt: raw.deliveryAttempt } as BusMessage;
+  if (raw.orderingKey) msg.orderingKey = raw.orderingKey;
+  return msg;
 }
 
 /**

@@ -1,5 +1,11 @@
 /**
- * The CloudEvent a Cloud Function (gen 2) receives when Eventarc delivers a Pub/Sub message, as
+ * What a Pub/Sub function receives, in two forms:
+ * - a Pub/Sub PUSH request (how the deployed functions are called: the deploy makes one push
+ *   subscription per (function, topic), infra/deploy/plan.ts): the JSON body `{message, subscription,
+ *   deliveryAttempt}` POSTed to `<function URL>/projects/<project>/topics/<topic>` (`pushEndpoint`);
+ *   `pubsubEventFromPush` turns it into the envelope below, keeping the ordering key and the
+ *   delivery attempt (functions-framework's own Pub/Sub marshalling drops both);
+ * - the CloudEvent a Cloud Function (gen 2) receives when Eventarc delivers a Pub/Sub message, as
  * functions-framework models it (`CloudEvent<MessagePublishedData>` from the `cloudevents` package;
  * the Pub/Sub source/type strings are those of functions-framework's background→CloudEvent
  * conversion: service `pubsub.googleapis.com`, type `google.cloud.pubsub.topic.v1.messagePublished`).
@@ -9,6 +15,7 @@
  * either spelling behaves the same here as in the cloud.
  */
 import type { CloudEvent, CloudEventFunction } from '@google-cloud/functions-framework';
+import { z } from 'zod';
 import { PermanentError, type Bus } from '../../shared/ports/bus.js';
 import { decodeMessage, type BusMessage, type RawDelivery } from '../../shared/messages.js';
 import type { TopicName } from '../../shared/topics.js';
@@ -174,6 +181,7 @@ export function rawDelivery(event: PubsubCloudEvent): RawDelivery {
     publishTime: msg.publishTime,
     attributes: msg.attributes ?? {},
     deliveryAttempt: event.data.deliveryAttempt ?? 1,
+    ...(msg.orderingKey ? { orderingKey: msg.orderingKey } : {}),
   };
 }
 
@@ -235,4 +243,102 @@ export function asPubsubCloudEvent(ce: CloudEvent<unknown>): PubsubCloudEvent {
  */
 export function asCloudEventFunction(handler: CloudEventHandler): CloudEventFunction<unknown> {
   return (ce) => handler(asPubsubCloudEvent(ce));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pub/Sub push (the deployed functions' road)
+
+/**
+ * The push endpoint of one (function, topic) subscription: the function's URL, then the topic's path.
+ * The path names the topic because a push body does not (it names the subscription only), and it is
+ * the form functions-framework documents for push endpoints (`projects/PROJECT/topics/TOPIC`).
+ */
+export function pushEndpoint(functionUrl: string, project: string, topic: string): string {
+  return `${functionUrl.replace(/\/+$/, '')}/${topicPath(project, topic)}`;
+}
+
+const PUSH_PATH = /(?:^|\/)projects\/([^/?]+)\/topics\/([^/?]+)/;
+
+/**
+ * The body Pub/Sub POSTs to a push endpoint (the wrapped form). Unknown fields are ignored, not
+ * refused: a field Pub/Sub adds one day must not dead-letter every message.
+ */
+const pushBodySchema = z.object({
+  message: z.object({
+    data: z.string().min(1),
+    attributes: z.record(z.string(), z.string()).optional(),
+    messageId: z.string().min(1),
+    /** Always sent by Pub/Sub; a body without it is still delivered (time of receipt, as functions-framework does). */
+    publishTime: z.string().min(1).optional(),
+    orderingKey: z.string().optional(),
+  }),
+  subscription: z.string().min(1),
+  /** 1-based; absent (or 0 in the CloudEvent form) when the subscription has no dead-letter policy. */
+  deliveryAttempt: z.number().int().min(0).optional(),
+});
+
+/** Whether a request body has the shape of a Pub/Sub push (not a CloudEvent). */
+export function isPushBody(body: unknown): boolean {
+  const b = body as { message?: unknown; subscription?: unknown; specversion?: unknown } | null;
+  return !!b && typeof b === 'object' && typeof b.subscription === 'string' && !!b.message && b.specversion === undefined;
+}
+
+/**
+ * One push delivery as the envelope the handlers take: the topic and project from the request path
+ * (`pushEndpoint`), the rest from the body. A body or path that is not a push is permanent.
+ */
+export function pubsubEventFromPush(body: unknown, path: string): PubsubCloudEvent {
+  const where = PUSH_PATH.exec(path);
+  if (!where) {
+    throw new PermanentError(`push request path ${JSON.stringify(path)} names no topic: the push endpoint must end in /projects/<project>/topics/<topic> (pushEndpoint)`);
+  }
+  const parsed = pushBodySchema.safeParse(body);
+  if (!parsed.success) {
+    throw new PermanentError(`not a Pub/Sub push body: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  }
+  const { message: m, subscription, deliveryAttempt } = parsed.data;
+  return buildPubsubCloudEvent({
+    projectId: decodeURIComponent(where[1]!),
+    topic: decodeURIComponent(where[2]!),
+    subscription,
+    data: m.data,
+    messageId: m.messageId,
+    publishTime: m.publishTime ?? new Date().toISOString(),
+    ...(m.attributes ? { attributes: m.attributes } : {}),
+    ...(m.orderingKey ? { orderingKey: m.orderingKey } : {}),
+    ...(deliveryAttempt ? { deliveryAttempt } : {}),
+  });
+}
+
+/** The facts of an HTTP request a Pub/Sub function is called with. */
+export interface PubsubHttpRequest {
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  /** The parsed JSON body. */
+  body: unknown;
+}
+
+/**
+ * The envelope of a request to a Pub/Sub function: a push (the deployed road), or a CloudEvent in
+ * binary mode (`ce-*` headers, as Eventarc and `toBinaryHttp` send it) or structured mode. Anything
+ * else is permanent.
+ */
+export function pubsubEventFromRequest(req: PubsubHttpRequest): PubsubCloudEvent {
+  const h = (k: string): string | undefined => {
+    const v = req.headers[k];
+    return Array.isArray(v) ? v[0] : v;
+  };
+  const specversion = h('ce-specversion');
+  if (specversion !== undefined) {
+    const ce: CloudEvent<unknown> = { specversion, id: h('ce-id') ?? '', source: h('ce-source') ?? '', type: h('ce-type') ?? '', data: req.body };
+    const time = h('ce-time');
+    if (time !== undefined) ce.time = time;
+    const ct = h('content-type');
+    if (ct !== undefined) ce.datacontenttype = ct.split(';')[0]!;
+    return asPubsubCloudEvent(ce);
+  }
+  if (isPushBody(req.body)) return pubsubEventFromPush(req.body, req.path);
+  const b = req.body as Partial<CloudEvent<unknown>> | null;
+  if (b && typeof b === 'object' && typeof b.specversion === 'string') return asPubsubCloudEvent(b as CloudEvent<unknown>);
+  throw new PermanentError('neither a Pub/Sub push nor a Pub/Sub CloudEvent');
 }

@@ -263,7 +263,7 @@ export async function provisionTopology(
     topics?: readonly string[];
     /**
      * false: topics, dead-letter topics and their retention subscriptions only, no handler
-     * subscriptions (on Google Cloud, Eventarc creates those when the functions deploy).
+     * subscriptions (on Google Cloud, npm run deploy makes the push subscriptions).
      */
     handlerSubscriptions?: boolean;
   },

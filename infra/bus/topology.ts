@@ -1,6 +1,7 @@
 /**
  * Which function subscribes to which topic: the single list from which Pub/Sub subscriptions are
- * provisioned (scripts/pubsub-provision.ts) and in-process subscriptions wired (local runtime).
+ * provisioned (the deploy's push subscriptions, infra/deploy/plan.ts; scripts/pubsub-provision.ts for
+ * the emulator) and in-process subscriptions wired (local runtime).
  *
  * Keyed by every topic in shared/topics.ts so a new topic cannot be forgotten; a topic with no
  * subscriber yet has an empty list (it is still created, publishers need it). To subscribe a new
@@ -9,6 +10,7 @@
  */
 import { ALL_TOPICS, TOPICS, deadLetterTopic, type TopicName } from '../../shared/topics.js';
 import { DEFAULT_SYSTEM_CONFIG, type SystemConfig } from '../../shared/config/system.js';
+import { LOCAL_PROJECT_ID, pushEndpoint } from './envelope.js';
 import type { TopologySpec } from './pubsub.js';
 
 interface SubscriberEntry {
@@ -59,8 +61,13 @@ export function subscriptionName(fn: string, topic: string): string {
 interface TopologyOptions {
   /** Delivery defaults (SystemConfig `delivery`). */
   delivery?: SystemConfig['delivery'];
-  /** When set, subscriptions are push subscriptions to `${pushBaseUrl}/${pushPath ?? function}`. */
+  /**
+   * When set, subscriptions are push subscriptions to `${pushBaseUrl}/${pushPath ?? function}` followed
+   * by the topic's path (envelope.ts `pushEndpoint`: the function reads the topic from it).
+   */
   pushBaseUrl?: string;
+  /** The project in the push endpoints' topic paths (default the local project). */
+  project?: string;
   /** A different subscriber list (tests, extensions); default SUBSCRIBERS. */
   subscribers?: Partial<Record<string, SubscriberEntry[]>>;
 }
@@ -81,7 +88,7 @@ export function topologySpecs(opts: TopologyOptions = {}): TopologySpec[] {
         enableOrdering: e.enableOrdering ?? false,
         deadLetterTopic: deadLetterTopic(topic),
       };
-      if (opts.pushBaseUrl) spec.pushEndpoint = `${opts.pushBaseUrl.replace(/\/+$/, '')}/${e.pushPath ?? e.function}`;
+      if (opts.pushBaseUrl) spec.pushEndpoint = pushEndpoint(`${opts.pushBaseUrl.replace(/\/+$/, '')}/${e.pushPath ?? e.function}`, opts.project ?? LOCAL_PROJECT_ID, topic);
       specs.push(spec);
     }
   }

@@ -55,7 +55,7 @@ export function serviceAccountEmail(id: string, project: string): string {
   return `${id}@${project}.iam.gserviceaccount.com`;
 }
 
-/** The account Cloud Scheduler (OIDC) and Eventarc (push) call the private functions with. */
+/** The account Cloud Scheduler (OIDC) and the Pub/Sub push subscriptions (OIDC) call the private functions with. */
 export const INVOKER_SA = 'cst-invoker';
 /** The account Cloud Build runs the source builds and the holder's image build as. */
 export const BUILD_SA = 'cst-build';

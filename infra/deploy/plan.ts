@@ -14,7 +14,8 @@ import { loadSchedule, SCHEDULER_YAML, type ScheduleFile } from '../../shared/sc
 import { deadLetterTopic } from '../../shared/topics.js';
 import { DATASET, type TableName } from '../../shared/warehouse-schema.js';
 import { deadLetterRetentionSubscription } from '../bus/pubsub.js';
-import { subscriptionName, topologyTopics } from '../bus/topology.js';
+import { pushEndpoint } from '../bus/envelope.js';
+import { subscriptionName, topologySpecs, topologyTopics } from '../bus/topology.js';
 import type { LogMetricSpec } from '../monitoring/log-metrics.js';
 import {
   HOLDER_SERVICE,
@@ -46,6 +47,12 @@ export const ARTIFACT_REPO = 'cst';
  * carries the bot; the cap leaves room for a rollover and bounds what a flood of (refused) requests can cost.
  */
 export const PUBLIC_SERVICE_MAX_INSTANCES = 3;
+/**
+ * Request timeout of the Pub/Sub functions, and the ack deadline of their push subscriptions: Pub/Sub
+ * waits this long for the function's answer before it redelivers, so a message is never redelivered
+ * (or the next one of its ordering key pushed) while the function still works on it.
+ */
+export const PUBSUB_FUNCTION_TIMEOUT_SECONDS = 60;
 /** Memory beyond the default (256 MiB) for the functions that need it: retrain simulates the shadow test's month of candles. */
 export const FUNCTION_MEMORY: Readonly<Record<string, string>> = { retrain: '2GiB' };
 /** BigQuery dataset location (the warehouse adapter's default). */
@@ -62,6 +69,7 @@ export const REQUIRED_APIS = [
   'cloudbuild.googleapis.com',
   'cloudfunctions.googleapis.com',
   'cloudscheduler.googleapis.com',
+  // Only to find and delete the Eventarc triggers of earlier deploys (describing one needs the API on).
   'eventarc.googleapis.com',
   'firebaserules.googleapis.com',
   'firestore.googleapis.com',
@@ -100,9 +108,6 @@ export interface DeployInput {
 const DEFAULT_TOOLS: Tools = { gcloud: 'gcloud', bq: 'bq', firebase: 'firebase' };
 
 export const FACT_PROJECT_NUMBER = '{{projectNumber}}';
-export function subscriptionFact(trigger: string): string {
-  return `{{subscription:${trigger}}}`;
-}
 export function urlFact(service: string): string {
   return `{{url:${service}}}`;
 }
@@ -189,7 +194,7 @@ function accountSteps(c: Ctx): Resource[] {
   const { i, t, p } = c;
   const accounts: Array<[string, string]> = [
     ...units().map((u): [string, string] => [unitServiceAccountId(u), `runtime of ${u}`]),
-    [INVOKER_SA, 'calls the private functions: Cloud Scheduler OIDC, Eventarc push'],
+    [INVOKER_SA, 'calls the private functions: Cloud Scheduler OIDC, Pub/Sub push'],
     [BUILD_SA, 'runs the source builds and the holder image build'],
   ];
   const out: Resource[] = accounts.map(([id, what]) => ({
@@ -502,10 +507,11 @@ function functionSteps(c: Ctx): Resource[] {
     out.push(
       functionResource(c, {
         name: fn,
-        what: 'CloudEvent function, private; one Eventarc trigger per topic below delivers to it',
-        flags: ['--trigger-http', '--no-allow-unauthenticated', ...mem(fn)],
+        what: 'Pub/Sub function, private HTTP; one push subscription per topic below delivers to it',
+        flags: ['--trigger-http', '--no-allow-unauthenticated', `--timeout=${PUBSUB_FUNCTION_TIMEOUT_SECONDS}s`, ...mem(fn)],
+        facts: true,
       }),
-      invokerBinding(c, fn, 'Eventarc push'),
+      invokerBinding(c, fn, 'Pub/Sub push'),
     );
   }
   for (const { name } of PUBLIC_CLOUD_FUNCTIONS) {
@@ -521,66 +527,88 @@ function functionSteps(c: Ctx): Resource[] {
   return out;
 }
 
-function eventarcSteps(c: Ctx): Resource[] {
+/** Pub/Sub's duration form of milliseconds (`10s`), as gcloud takes it and describe prints it for whole seconds. */
+function pubsubDuration(ms: number): string {
+  return `${ms / 1000}s`;
+}
+
+/**
+ * Per (function, topic) of the topology, the push subscription that delivers the topic to the
+ * function, named `subscriptionName(fn, topic)`: pushed to the function's URL + the topic's path
+ * (`pushEndpoint`; the function reads the topic from it), with the invoker's OIDC token, in order when
+ * the topology says so, dead-lettering to `<topic>-dlq` after the attempts and back-off of the
+ * topology (SystemConfig delivery unless overridden), acked within the function's timeout.
+ * Ordering and topic cannot change on a subscription: one that differs is deleted and re-created
+ * (its unacked messages are dropped; the line says so). The Eventarc trigger of earlier deploys,
+ * `<fn>--<topic>`, is deleted when found, after its push subscription exists.
+ */
+function pushSubscriptionSteps(c: Ctx): Resource[] {
   const { i, t, p } = c;
-  const { delivery } = DEFAULT_SYSTEM_CONFIG;
-  const minDelay = `${delivery.minBackoffMs / 1000}s`;
-  const maxDelay = `${delivery.maxBackoffMs / 1000}s`;
+  const specs = new Map(topologySpecs({ delivery: DEFAULT_SYSTEM_CONFIG.delivery }).map((s) => [s.subscription, s]));
+  const invoker = c.sa(INVOKER_SA);
   const out: Resource[] = [];
   for (const b of pubsubBindings()) {
     const name = subscriptionName(b.function, b.topic);
-    const sub = subscriptionFact(name);
-    const dlq = deadLetterTopic(b.topic);
-    const invoker = c.sa(INVOKER_SA);
-    const dest = [`--destination-run-service=${b.function}`, `--destination-run-region=${i.region}`];
+    const spec = specs.get(name)!;
+    const dlq = spec.deadLetterTopic ?? deadLetterTopic(b.topic);
+    const url = urlFact(b.function);
+    const endpoint = pushEndpoint(url, i.project, b.topic);
+    const minDelay = pubsubDuration(spec.minBackoffMs);
+    const maxDelay = pubsubDuration(spec.maxBackoffMs);
+    const ordered = spec.enableOrdering === true;
+    const settable = [
+      `--push-endpoint=${endpoint}`, `--push-auth-service-account=${invoker}`, `--push-auth-token-audience=${url}`, `--ack-deadline=${PUBSUB_FUNCTION_TIMEOUT_SECONDS}`,
+      `--dead-letter-topic=${dlq}`, `--max-delivery-attempts=${spec.maxDeliveryAttempts}`, `--min-retry-delay=${minDelay}`, `--max-retry-delay=${maxDelay}`,
+    ];
+    const create = cmd([t.gcloud, 'pubsub', 'subscriptions', 'create', name, `--topic=${b.topic}`, ...settable, ...(ordered ? ['--enable-message-ordering'] : []), p]);
     out.push(
       {
         type: 'command',
-        kind: 'eventarc-trigger',
+        kind: 'push-subscription',
         name,
-        what: `${b.topic} -> ${b.function} (push as ${INVOKER_SA})`,
-        describe: cmd([t.gcloud, 'eventarc', 'triggers', 'describe', name, `--location=${i.region}`, p, '--format=json']),
-        create: [
-          cmd([
-            t.gcloud, 'eventarc', 'triggers', 'create', name, `--location=${i.region}`, ...dest,
-            '--event-filters=type=google.cloud.pubsub.topic.v1.messagePublished', `--transport-topic=projects/${i.project}/topics/${b.topic}`,
-            `--service-account=${invoker}`, p,
-          ]),
-        ],
-        update: (cur) => {
-          const changes = [...change('serviceAccount', at(cur, 'serviceAccount'), invoker), ...change('destination', at(cur, 'destination', 'cloudRun', 'service'), b.function)];
-          return { changes, commands: changes.length ? [cmd([t.gcloud, 'eventarc', 'triggers', 'update', name, `--location=${i.region}`, ...dest, `--service-account=${invoker}`, p])] : [] };
-        },
-        facts: (cur) => ({ [`subscription:${name}`]: str(at(cur, 'transport', 'pubsub', 'subscription')) }),
-      },
-      {
-        type: 'command',
-        kind: 'trigger-subscription',
-        name,
-        what: `dead-letter to ${dlq} after ${delivery.maxAttempts} attempts, retry ${minDelay}..${maxDelay}`,
-        describe: cmd([t.gcloud, 'pubsub', 'subscriptions', 'describe', sub, p, '--format=json']),
-        update: (cur) => {
+        what: `${b.topic} -> ${b.function}${ordered ? ' in order (per ordering key)' : ''}, pushed as ${INVOKER_SA}; dead-letter to ${dlq} after ${spec.maxDeliveryAttempts} attempts, retry ${minDelay}..${maxDelay}`,
+        describe: cmd([t.gcloud, 'pubsub', 'subscriptions', 'describe', name, p, '--format=json']),
+        create: [create],
+        update: (cur, fact) => {
+          const immutable = [
+            ...change('enableMessageOrdering', at(cur, 'enableMessageOrdering') === true, ordered),
+            ...change('topic', at(cur, 'topic'), `projects/${i.project}/topics/${b.topic}`),
+          ];
+          if (immutable.length) {
+            return {
+              changes: [...immutable, 'ordering and topic cannot change on a subscription: deleted and re-created (its unacked messages are dropped)'],
+              commands: [cmd([t.gcloud, 'pubsub', 'subscriptions', 'delete', name, p, '--quiet']), create],
+            };
+          }
           const changes = [
+            ...change('pushEndpoint', at(cur, 'pushConfig', 'pushEndpoint'), fact(endpoint)),
+            ...change('oidcToken.serviceAccountEmail', at(cur, 'pushConfig', 'oidcToken', 'serviceAccountEmail'), invoker),
+            ...change('oidcToken.audience', at(cur, 'pushConfig', 'oidcToken', 'audience'), fact(url)),
+            ...change('ackDeadlineSeconds', at(cur, 'ackDeadlineSeconds'), PUBSUB_FUNCTION_TIMEOUT_SECONDS),
             ...change('deadLetterTopic', at(cur, 'deadLetterPolicy', 'deadLetterTopic'), `projects/${i.project}/topics/${dlq}`),
-            ...change('maxDeliveryAttempts', at(cur, 'deadLetterPolicy', 'maxDeliveryAttempts'), delivery.maxAttempts),
+            ...change('maxDeliveryAttempts', at(cur, 'deadLetterPolicy', 'maxDeliveryAttempts'), spec.maxDeliveryAttempts),
             ...change('minimumBackoff', at(cur, 'retryPolicy', 'minimumBackoff'), minDelay),
             ...change('maximumBackoff', at(cur, 'retryPolicy', 'maximumBackoff'), maxDelay),
           ];
-          const update = cmd([
-            t.gcloud, 'pubsub', 'subscriptions', 'update', sub, `--dead-letter-topic=${dlq}`, `--max-delivery-attempts=${delivery.maxAttempts}`,
-            `--min-retry-delay=${minDelay}`, `--max-retry-delay=${maxDelay}`, p,
-          ]);
-          return { changes, commands: changes.length ? [update] : [] };
+          return { changes, commands: changes.length ? [cmd([t.gcloud, 'pubsub', 'subscriptions', 'update', name, ...settable, p])] : [] };
         },
       },
       iam({
         kind: 'subscription-iam',
         name,
         what: 'the Pub/Sub service agent may pull from it to dead-letter',
-        get: [t.gcloud, 'pubsub', 'subscriptions', 'get-iam-policy', sub, p],
-        add: (bd) => [t.gcloud, 'pubsub', 'subscriptions', 'add-iam-policy-binding', sub, `--member=${bd.member}`, `--role=${bd.role}`, p],
+        get: [t.gcloud, 'pubsub', 'subscriptions', 'get-iam-policy', name, p],
+        add: (bd) => [t.gcloud, 'pubsub', 'subscriptions', 'add-iam-policy-binding', name, `--member=${bd.member}`, `--role=${bd.role}`, p],
         bindings: [{ member: `serviceAccount:${c.pubsubAgent}`, role: 'roles/pubsub.subscriber' }],
       }),
+      {
+        type: 'command',
+        kind: 'absent-eventarc-trigger',
+        name,
+        what: `no Eventarc trigger ${name} (earlier deploys delivered ${b.topic} through one, without ordering)`,
+        describe: cmd([t.gcloud, 'eventarc', 'triggers', 'describe', name, `--location=${i.region}`, p, '--format=json']),
+        removeWhenFound: [cmd([t.gcloud, 'eventarc', 'triggers', 'delete', name, `--location=${i.region}`, p, '--quiet'])],
+      },
     );
   }
   return out;
@@ -709,7 +737,7 @@ export function deployPlan(i: DeployInput): Resource[] {
     ...pubsubTopicSteps(c),
     ...bigQuerySteps(c),
     ...functionSteps(c),
-    ...eventarcSteps(c),
+    ...pushSubscriptionSteps(c),
     ...serviceSteps(c),
     { type: 'api', kind: 'scheduler-jobs', name: 'scheduler.yaml', what: `Cloud Scheduler jobs, each with the ${INVOKER_SA} OIDC token (infra/scheduler/cloud-sync.ts)` },
     ...monitoringSteps(c),

@@ -1,7 +1,7 @@
 /**
  * Messaging port: Pub/Sub semantics. At-least-once delivery, retries with back-off, dead-lettering
- * after N attempts. The envelope a subscriber receives (the CloudEvent Cloud Functions gen 2 get from
- * Pub/Sub through Eventarc) is infra's business (infra/bus/envelope.ts): the domain publishes payloads
+ * after N attempts. The envelope a subscriber receives (a Pub/Sub push request, read into the
+ * messagePublished CloudEvent form) is infra's business (infra/bus/envelope.ts): the domain publishes payloads
  * and handles validated messages (shared/messages.ts).
  *
  * Adapters: Google Pub/Sub (`infra/bus/pubsub.ts`, also against PUBSUB_EMULATOR_HOST) and an

@@ -24,7 +24,7 @@ import {
 } from '../../infra/bus/pubsub.js';
 import { SUBSCRIBERS, topologySpecs, topologyTopics } from '../../infra/bus/topology.js';
 import { DEAD_LETTER_ATTRS } from '../../infra/bus/delivery.js';
-import { envelopeJson, type PubsubCloudEvent } from '../../infra/bus/envelope.js';
+import { envelopeJson, LOCAL_PROJECT_ID, type PubsubCloudEvent } from '../../infra/bus/envelope.js';
 import { run as runCli, HELP } from '../../scripts/pubsub-provision.js';
 import { ALL_TOPICS, TOPICS } from '../../shared/topics.js';
 import { DEFAULT_SYSTEM_CONFIG } from '../../shared/config/system.js';
@@ -231,7 +231,7 @@ describe('provisionTopology', () => {
       deadLetterPolicy: { deadLetterTopic: `projects/${PROJECT}/topics/raw-tick-data-bybit-dlq`, maxDeliveryAttempts: 10 },
       retryPolicy: { minimumBackoff: { seconds: 1, nanos: 500_000_000 }, maximumBackoff: { seconds: 90, nanos: 0 } },
       enableMessageOrdering: false,
-      pushEndpoint: 'https://cst-run-abc.a.run.app/tick-archive',
+      pushEndpoint: `https://cst-run-abc.a.run.app/tick-archive/projects/${LOCAL_PROJECT_ID}/topics/raw-tick-data-bybit`,
     });
     const base: TopologySpec = { topic: 't', subscription: 's', maxDeliveryAttempts: 5, minBackoffMs: 0, maxBackoffMs: 1 };
     await expect(provisionTopology(admin, [{ ...base, maxDeliveryAttempts: 4 }], { dryRun: true })).rejects.toThrow(/outside Pub\/Sub's 5-100/);

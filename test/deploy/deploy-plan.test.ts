@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { deployPlan, PUBLIC_SERVICE_MAX_INSTANCES, RUNTIME, type DeployInput } from '../../infra/deploy/plan.js';
+import { deployPlan, PUBLIC_SERVICE_MAX_INSTANCES, PUBSUB_FUNCTION_TIMEOUT_SECONDS, RUNTIME, type DeployInput } from '../../infra/deploy/plan.js';
 import type { CommandResource, Resource } from '../../infra/deploy/resources.js';
 import { INVOKER_SA, UNIT_ACCESS } from '../../infra/deploy/access.js';
 import { run as provisionCli } from '../../scripts/pubsub-provision.js';
@@ -43,26 +43,63 @@ describe('deploy plan', () => {
     expect(RUNTIME).toBe('nodejs22');
   });
 
-  it('private functions: only the invoker may call them; each Pub/Sub binding is an Eventarc trigger with a dead-letter policy', () => {
+  it('private functions: only the invoker may call them; each Pub/Sub binding is a push subscription of the topology, no Eventarc trigger', () => {
     for (const f of SCHEDULED_FUNCTIONS) {
       expect(createLine('function', f.name)).toContain('--no-allow-unauthenticated');
       expect(find('run-invoker', f.name).desired).toEqual([`roles/run.invoker serviceAccount:${INVOKER_SA}@p1.iam.gserviceaccount.com`]);
     }
+    const invoker = `${INVOKER_SA}@p1.iam.gserviceaccount.com`;
     for (const b of pubsubBindings()) {
-      expect(createLine('function', b.function)).toContain('--no-allow-unauthenticated');
+      const fn = createLine('function', b.function);
+      expect(fn).toContain(`--trigger-http --no-allow-unauthenticated --timeout=${PUBSUB_FUNCTION_TIMEOUT_SECONDS}s`);
+      expect(fn).not.toContain('--trigger-topic');
+      expect(find('run-invoker', b.function).desired).toEqual([`roles/run.invoker serviceAccount:${invoker}`]);
+      // Its URL is learned from the describe, for the push endpoint.
+      expect(find('function', b.function).facts!({ serviceConfig: { uri: 'https://f.run.app' } })).toEqual({ [`url:${b.function}`]: 'https://f.run.app' });
       const name = subscriptionName(b.function, b.topic);
-      const trigger = createLine('eventarc-trigger', name);
-      expect(trigger).toContain(`--destination-run-service=${b.function} `);
-      expect(trigger).toContain(`--transport-topic=projects/p1/topics/${b.topic} --service-account=${INVOKER_SA}@p1.iam.gserviceaccount.com`);
-      const sub = find('trigger-subscription', name);
-      expect(sub.describe.argv).toContain(`{{subscription:${name}}}`);
-      const diff = sub.update!({}, id);
-      expect(diff.commands[0]!.argv.join(' ')).toContain(`--dead-letter-topic=${deadLetterTopic(b.topic)} --max-delivery-attempts=5 --min-retry-delay=10s --max-retry-delay=600s`);
+      const sub = find('push-subscription', name);
+      const url = `{{url:${b.function}}}`;
+      const create = sub.create![0]!.argv.join(' ');
+      expect(create).toBe(
+        `gcloud pubsub subscriptions create ${name} --topic=${b.topic} --push-endpoint=${url}/projects/p1/topics/${b.topic} --push-auth-service-account=${invoker} ` +
+          `--push-auth-token-audience=${url} --ack-deadline=${PUBSUB_FUNCTION_TIMEOUT_SECONDS} --dead-letter-topic=${deadLetterTopic(b.topic)} --max-delivery-attempts=5 ` +
+          `--min-retry-delay=10s --max-retry-delay=600s${b.enableOrdering ? ' --enable-message-ordering' : ''} --project=p1`,
+      );
       // Already as wanted: nothing to run.
-      const same = { deadLetterPolicy: { deadLetterTopic: `projects/p1/topics/${deadLetterTopic(b.topic)}`, maxDeliveryAttempts: 5 }, retryPolicy: { minimumBackoff: '10s', maximumBackoff: '600s' } };
-      expect(sub.update!(same, id)).toEqual({ changes: [], commands: [] });
-      expect(index((r) => r.kind === 'eventarc-trigger' && r.name === name)).toBeGreaterThan(index((r) => r.kind === 'function' && r.name === b.function));
+      const realUrl = `https://${b.function}-x.a.run.app`;
+      const fact = (s: string) => s.replaceAll(url, realUrl);
+      const same = {
+        topic: `projects/p1/topics/${b.topic}`,
+        ackDeadlineSeconds: PUBSUB_FUNCTION_TIMEOUT_SECONDS,
+        pushConfig: { pushEndpoint: `${realUrl}/projects/p1/topics/${b.topic}`, oidcToken: { serviceAccountEmail: invoker, audience: realUrl }, attributes: { 'x-goog-version': 'v1' } },
+        deadLetterPolicy: { deadLetterTopic: `projects/p1/topics/${deadLetterTopic(b.topic)}`, maxDeliveryAttempts: 5 },
+        retryPolicy: { minimumBackoff: '10s', maximumBackoff: '600s' },
+        ...(b.enableOrdering ? { enableMessageOrdering: true } : {}),
+      };
+      expect(sub.update!(same, fact)).toEqual({ changes: [], commands: [] });
+      // A moved function URL or retry policy: updated in place, ordering not touched.
+      const moved = sub.update!({ ...same, pushConfig: { ...same.pushConfig, pushEndpoint: 'https://old/' }, retryPolicy: { minimumBackoff: '1s', maximumBackoff: '600s' } }, fact);
+      expect(moved.changes).toEqual([`pushEndpoint: "https://old/" -> "${realUrl}/projects/p1/topics/${b.topic}"`, 'minimumBackoff: "1s" -> "10s"']);
+      expect(moved.commands.map((c) => c.argv.slice(0, 5).join(' '))).toEqual([`gcloud pubsub subscriptions update ${name}`]);
+      expect(moved.commands[0]!.argv).not.toContain('--enable-message-ordering');
+      // Ordering differs: deleted and re-created, and the line says why.
+      const { enableMessageOrdering: _drop, ...unordered } = same as typeof same & { enableMessageOrdering?: boolean };
+      const flipped = sub.update!(b.enableOrdering ? unordered : { ...same, enableMessageOrdering: true }, fact);
+      expect(flipped.changes[0]).toBe(`enableMessageOrdering: "${!b.enableOrdering}" -> "${b.enableOrdering}"`);
+      expect(flipped.changes.at(-1)).toContain('deleted and re-created');
+      expect(flipped.commands.map((c) => c.argv.join(' '))).toEqual([`gcloud pubsub subscriptions delete ${name} --project=p1 --quiet`, create]);
+      // The service agent may dead-letter from it; the Eventarc trigger of earlier deploys goes, after the subscription exists.
+      expect(find('subscription-iam', name).desired).toEqual(['roles/pubsub.subscriber serviceAccount:service-{{projectNumber}}@gcp-sa-pubsub.iam.gserviceaccount.com']);
+      const trigger = find('absent-eventarc-trigger', name);
+      expect(trigger.removeWhenFound!.map((c) => c.argv.join(' '))).toEqual([`gcloud eventarc triggers delete ${name} --location=europe-west1 --project=p1 --quiet`]);
+      expect(index((r) => r.kind === 'push-subscription' && r.name === name)).toBeGreaterThan(index((r) => r.kind === 'function' && r.name === b.function));
+      expect(index((r) => r.kind === 'absent-eventarc-trigger' && r.name === name)).toBeGreaterThan(index((r) => r.kind === 'push-subscription' && r.name === name));
     }
+    expect(cmdRes.filter((r) => r.create?.some((c) => c.argv.includes('eventarc')))).toEqual([]);
+    // The topology's ordered subscriptions are the ordered push subscriptions.
+    const orderedInPlan = cmdRes.filter((r) => r.kind === 'push-subscription' && r.create![0]!.argv.includes('--enable-message-ordering')).map((r) => r.name);
+    expect(orderedInPlan.sort()).toEqual(pubsubBindings().filter((b) => b.enableOrdering).map((b) => subscriptionName(b.function, b.topic)).sort());
+    expect(orderedInPlan).toContain('execution--candles-bybit-1m');
     // Public ones get no invoker binding.
     for (const f of [...PUBLIC_CLOUD_FUNCTIONS, ...PUBLIC_HTTP_FUNCTIONS]) expect(cmdRes.some((r) => r.kind === 'run-invoker' && r.name === f.name)).toBe(false);
   });
@@ -106,7 +143,7 @@ describe('deploy plan', () => {
     expect(plan.slice(0, 3).map((r) => r.kind)).toEqual(['project', 'apis', 'artifact-repo']);
     const lastFunction = Math.max(...plan.map((r, i) => (r.kind === 'function' || r.kind === 'run-service' ? i : -1)));
     for (const kind of ['scheduler-jobs', 'monitoring', 'telegram-webhook']) expect(index((r) => r.kind === kind)).toBeGreaterThan(lastFunction);
-    expect(index((r) => r.kind === 'topic')).toBeLessThan(index((r) => r.kind === 'eventarc-trigger'));
+    expect(Math.max(...plan.map((r, i) => (r.kind === 'topic' ? i : -1)))).toBeLessThan(index((r) => r.kind === 'push-subscription'));
   });
 
   it('grants each secret to exactly the units that read it, and each topic to exactly its publishers', () => {

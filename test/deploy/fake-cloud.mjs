@@ -73,6 +73,18 @@ function labels(old) {
   if (typeof flags['update-labels'] === 'string') for (const kv of flags['update-labels'].split(',')) l[kv.split('=')[0]] = kv.split('=')[1];
   return l;
 }
+/** The described form of the push flags (PushConfig, DeadLetterPolicy, RetryPolicy of the Pub/Sub API). */
+function pushConfig(old) {
+  const c = { ...old, pushEndpoint: flags['push-endpoint'] ?? old.pushEndpoint, attributes: { 'x-goog-version': 'v1' } };
+  if (flags['push-auth-service-account']) c.oidcToken = { serviceAccountEmail: flags['push-auth-service-account'], audience: flags['push-auth-token-audience'] ?? c.pushEndpoint };
+  return c;
+}
+function deadLetterPolicy() {
+  return { deadLetterTopic: `projects/${project}/topics/${flags['dead-letter-topic']}`, maxDeliveryAttempts: Number(flags['max-delivery-attempts'] ?? 5) };
+}
+function retryPolicy(old) {
+  return { minimumBackoff: flags['min-retry-delay'] ?? old.minimumBackoff ?? '10s', maximumBackoff: flags['max-retry-delay'] ?? old.maximumBackoff ?? '600s' };
+}
 function iam(key) {
   if (verb === 'get-iam-policy') done({ bindings: (st.iam[key] ?? []).map(([role, m]) => ({ role, members: [m] })), etag: 'BwY=' });
   if (verb === 'add-iam-policy-binding') {
@@ -187,16 +199,32 @@ switch (path) {
     iam(`topic/${name}`);
   case 'pubsub subscriptions describe':
     describe('sub', short(name), cmd);
-  case 'pubsub subscriptions create':
-    create('sub', name, { name: `projects/${project}/subscriptions/${name}`, topic: `projects/${project}/topics/${flags.topic}`, messageRetentionDuration: flags['message-retention-duration'] }, cmd);
+  case 'pubsub subscriptions create': {
+    const sub = { name: `projects/${project}/subscriptions/${name}`, topic: `projects/${project}/topics/${flags.topic}`, ackDeadlineSeconds: Number(flags['ack-deadline'] ?? 10) };
+    if (flags['message-retention-duration']) sub.messageRetentionDuration = flags['message-retention-duration'];
+    if (flags['enable-message-ordering'] === true) sub.enableMessageOrdering = true;
+    if (flags['push-endpoint']) sub.pushConfig = pushConfig({});
+    if (flags['dead-letter-topic']) sub.deadLetterPolicy = deadLetterPolicy();
+    if (flags['min-retry-delay'] || flags['max-retry-delay']) sub.retryPolicy = retryPolicy({});
+    create('sub', name, sub, cmd);
+  }
   case 'pubsub subscriptions update': {
+    // Like gcloud: ordering is fixed at creation, update has no such flag.
+    if ('enable-message-ordering' in flags) failWith(`ERROR: (${cmd}) unrecognized arguments: --enable-message-ordering`, 2);
     const s = get('sub', short(name));
-    if (!s) failWith(`ERROR: (${cmd}) NOT_FOUND: Resource not found`);
-    put('sub', short(name), {
-      ...s,
-      deadLetterPolicy: { deadLetterTopic: `projects/${project}/topics/${flags['dead-letter-topic']}`, maxDeliveryAttempts: Number(flags['max-delivery-attempts']) },
-      retryPolicy: { minimumBackoff: flags['min-retry-delay'], maximumBackoff: flags['max-retry-delay'] },
-    });
+    if (!s) failWith(`ERROR: (${cmd}) NOT_FOUND: Resource not found (resource=${short(name)}).`);
+    const next = { ...s };
+    if (flags['push-endpoint']) next.pushConfig = pushConfig(s.pushConfig ?? {});
+    if (flags['ack-deadline']) next.ackDeadlineSeconds = Number(flags['ack-deadline']);
+    if (flags['dead-letter-topic']) next.deadLetterPolicy = deadLetterPolicy();
+    if (flags['min-retry-delay'] || flags['max-retry-delay']) next.retryPolicy = retryPolicy(s.retryPolicy ?? {});
+    put('sub', short(name), next);
+    done();
+  }
+  case 'pubsub subscriptions delete': {
+    if (!get('sub', short(name))) failWith(`ERROR: (${cmd}) NOT_FOUND: Resource not found (resource=${short(name)}).`);
+    delete st.things[`sub/${short(name)}`];
+    delete st.iam[`sub/${short(name)}`];
     done();
   }
   case 'pubsub subscriptions get-iam-policy':
@@ -236,20 +264,11 @@ switch (path) {
     iam(`run/${name}`);
   case 'eventarc triggers describe':
     describe('trigger', name, cmd);
-  case 'eventarc triggers create': {
-    const sub = `eventarc-${flags.location}-${name}-sub-${Object.keys(st.things).length}`;
-    if (get('trigger', name)) failWith(`ERROR: (${cmd}) ALREADY_EXISTS: Resource '${name}' already exists`);
-    put('sub', sub, { name: `projects/${project}/subscriptions/${sub}`, topic: flags['transport-topic'], ackDeadlineSeconds: 10 });
-    create('trigger', name, {
-      name: `projects/${project}/locations/${flags.location}/triggers/${name}`,
-      serviceAccount: flags['service-account'],
-      destination: { cloudRun: { service: flags['destination-run-service'], region: flags['destination-run-region'] } },
-      transport: { pubsub: { topic: flags['transport-topic'], subscription: `projects/${project}/subscriptions/${sub}` } },
-    }, cmd);
-  }
-  case 'eventarc triggers update': {
-    const t = get('trigger', name);
-    put('trigger', name, { ...t, serviceAccount: flags['service-account'], destination: { cloudRun: { service: flags['destination-run-service'], region: flags['destination-run-region'] } } });
+  case 'eventarc triggers delete': {
+    const tr = get('trigger', name);
+    if (!tr) failWith(`ERROR: (${cmd}) NOT_FOUND: Resource '${name}' was not found`);
+    delete st.things[`trigger/${name}`];
+    delete st.things[`sub/${short(tr.transport.pubsub.subscription)}`];
     done();
   }
   case 'logging metrics describe':
