@@ -7,6 +7,7 @@
  *   npm run deploy -- --project P [--region R] [--dry-run] [--rotate-secret NAME]
  */
 import { createHash } from 'node:crypto';
+import { imageTag } from '../infra/deploy/image-tag.js';
 import { readFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -160,9 +161,8 @@ export async function main(argv: string[], deps: DeployCliDeps = {}): Promise<nu
   if (!values['dry-run']) {
     const staged = await (deps.stage ?? stageFunctionsSource)({ root });
     source = { dir: relative(root, staged.dir) || '.', hash: staged.sourceHash };
-    // The holder's image is built from the same compiled source plus its Dockerfile and build config.
-    const holderFiles = ['functions/bybit-holder/Dockerfile', 'functions/bybit-holder/cloudbuild.yaml'].map((f) => readFileSync(resolve(root, f)));
-    holderTag = `h-${sha256(staged.sourceHash, ...holderFiles).slice(0, 20)}`;
+    // The holder's image: a hash of exactly what its Dockerfile copies from the build context.
+    holderTag = imageTag(root, { dockerfile: 'functions/bybit-holder/Dockerfile', cloudbuild: 'functions/bybit-holder/cloudbuild.yaml', prefix: 'h-' });
   }
   const input: DeployInput = {
     project,

@@ -133,7 +133,8 @@ export async function executePlan(plan: readonly Resource[], d: ExecuteDeps): Pr
         return fail(r, `\`${showArgv(r.describe.argv)}\` printed no JSON`);
       }
     }
-    if (NOT_FOUND.test(res.stderr)) return undefined;
+    // gcloud says it on stderr; bq prints its errors on stdout (and leaves stderr empty)
+    if (NOT_FOUND.test(res.stderr) || NOT_FOUND.test(res.stdout)) return undefined;
     return fail(r, `\`${showArgv(resolveFacts(r.describe.argv, facts))}\` exited ${res.code}:\n${tail(res.stderr)}`);
   };
   const fact = (s: string): string => resolveFacts([s], facts)[0]!;

@@ -461,6 +461,13 @@ function functionResource(c: Ctx, o: { name: string; what: string; flags: string
     describe: cmd([t.gcloud, 'functions', 'describe', o.name, '--gen2', `--region=${i.region}`, p, '--format=json']),
     create: [deploy],
     update: (cur) => {
+      // An earlier deploy with --trigger-topic left an event trigger: a function cannot change its
+      // trigger type, so it is deleted (with its Eventarc trigger) and deployed again as HTTP; the push
+      // subscription below then delivers to it.
+      if (at(cur, 'eventTrigger') !== undefined) {
+        const del = cmd([t.gcloud, 'functions', 'delete', o.name, '--gen2', `--region=${i.region}`, p, '--quiet']);
+        return { changes: ['event trigger -> HTTP (deleted and deployed again; its old trigger subscription goes with it)'], commands: [del, deploy] };
+      }
       const changes = [
         ...labelChanges(cur, ['labels'], deploy.argv),
         ...change('state', at(cur, 'state'), 'ACTIVE'),
@@ -485,6 +492,12 @@ function invokerBinding(c: Ctx, service: string, why: string): Resource {
   });
 }
 
+/**
+ * Scheduled functions that must never run twice at once: kraken-pull's rate limit (one request a
+ * second to Kraken) is held per process, so an overlapping run in a second instance would double it.
+ */
+export const SINGLE_INSTANCE_FUNCTIONS: ReadonlySet<string> = new Set(['kraken-pull']);
+
 function functionSteps(c: Ctx): Resource[] {
   const { i } = c;
   const jobs = (i.schedule ?? loadSchedule(SCHEDULER_YAML)).jobs;
@@ -497,7 +510,13 @@ function functionSteps(c: Ctx): Resource[] {
       functionResource(c, {
         name: f.name,
         what: 'HTTP function, private (Cloud Scheduler calls it with the invoker OIDC token)',
-        flags: ['--trigger-http', '--no-allow-unauthenticated', ...(timeout !== undefined ? [`--timeout=${timeout}s`] : []), ...mem(f.name)],
+        flags: [
+          '--trigger-http',
+          '--no-allow-unauthenticated',
+          ...(timeout !== undefined ? [`--timeout=${timeout}s`] : []),
+          ...mem(f.name),
+          ...(SINGLE_INSTANCE_FUNCTIONS.has(f.name) ? ['--max-instances=1'] : []),
+        ],
       }),
       invokerBinding(c, f.name, 'Cloud Scheduler'),
     );

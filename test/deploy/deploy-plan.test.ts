@@ -219,3 +219,18 @@ describe('least-privilege table', () => {
     expect([...published].filter((t) => !granted.has(t))).toEqual([]);
   });
 });
+
+describe('review fixes of the plan', () => {
+  it('a function an earlier deploy gave a topic trigger is deleted and deployed again as HTTP (a trigger type cannot change)', () => {
+    const r = find('function', 'execution');
+    const deployed = { state: 'ACTIVE', eventTrigger: { eventType: 'google.cloud.pubsub.topic.v1.messagePublished', pubsubTopic: 'projects/p1/topics/trade-commands' }, labels: {}, serviceConfig: {} };
+    const u = r.update!(deployed, () => '');
+    expect(u.changes[0]).toContain('event trigger -> HTTP');
+    expect(u.commands.map((c) => c.argv.slice(0, 4).join(' '))).toEqual(['gcloud functions delete execution', 'gcloud functions deploy execution']);
+  });
+
+  it('kraken-pull runs in one instance at most (its Kraken rate limit is held per process)', () => {
+    expect(createLine('function', 'kraken-pull')).toContain('--max-instances=1');
+    expect(createLine('function', 'macro-analysis')).not.toContain('--max-instances=1');
+  });
+});

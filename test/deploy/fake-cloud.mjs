@@ -42,9 +42,9 @@ function done(json) {
   if (json !== undefined) process.stdout.write(JSON.stringify(json, null, 2) + '\n');
   process.exit(0);
 }
-function failWith(msg, code = 1) {
+function failWith(msg, code = 1, stream = 'stderr') {
   save();
-  process.stderr.write(msg + '\n');
+  (stream === 'stdout' ? process.stdout : process.stderr).write(msg + '\n');
   process.exit(code);
 }
 const project = flags.project ?? 'none';
@@ -104,7 +104,8 @@ if (tool === 'bq') {
   const ref = pos[pos.length - 1];
   if (verb === 'show') {
     const v = get('bq', pos[1]);
-    if (!v) failWith(`BigQuery error in show operation: Not found: ${pos[1].includes('.') ? 'Table' : 'Dataset'} ${pos[1]}`, 2);
+    // the real bq prints its errors on STDOUT (stderr stays empty) and exits 2
+    if (!v) failWith(`BigQuery error in show operation: Not found: ${pos[1].includes('.') ? 'Table' : 'Dataset'} ${pos[1]}`, 2, 'stdout');
     done(v);
   }
   if (verb === 'mk') {
