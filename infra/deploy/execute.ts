@@ -107,6 +107,10 @@ export async function executePlan(plan: readonly Resource[], d: ExecuteDeps): Pr
     let stdin: string | undefined;
     if (c.stdinSecret) {
       stdin = await d.secretValue(c.stdinSecret);
+      if (stdin === undefined && c.skipWithoutSecret) {
+        d.out(`skipped   ${r.kind} ${r.name} (no value: ${c.skipWithoutSecret}; set ${secretEnvVar(c.stdinSecret)} and run again to add it)`);
+        return { code: 0, stdout: '', stderr: '' };
+      }
       if (stdin === undefined) {
         fail(r, `no value for the secret ${c.stdinSecret}: set ${secretEnvVar(c.stdinSecret)} in the environment, or run on a terminal to be prompted`);
       }

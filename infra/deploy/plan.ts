@@ -275,7 +275,8 @@ function secretSteps(c: Ctx): Resource[] {
     const readers = Object.entries(UNIT_ACCESS)
       .filter(([, a]) => a.secrets.includes(name))
       .map(([u]) => u);
-    const add = cmd([t.gcloud, 'secrets', 'versions', 'add', name, '--data-file=-', p], { stdinSecret: name });
+    const optional = OPTIONAL_SECRETS[name];
+    const add = cmd([t.gcloud, 'secrets', 'versions', 'add', name, '--data-file=-', p], { stdinSecret: name, ...(optional ? { skipWithoutSecret: optional } : {}) });
     out.push(
       {
         type: 'command',
@@ -310,6 +311,15 @@ function secretSteps(c: Ctx): Resource[] {
   }
   return out;
 }
+
+/**
+ * Secrets a deployment can run without, and what is missing then: a paper-trading deployment needs no
+ * exchange keys (live trading reports itself unavailable until they exist).
+ */
+export const OPTIONAL_SECRETS: Partial<Record<SecretName, string>> = {
+  'bybit-api-key': 'live trading stays unavailable; paper trading runs',
+  'bybit-api-secret': 'live trading stays unavailable; paper trading runs',
+};
 
 function pubsubTopicSteps(c: Ctx): Resource[] {
   const { t, p } = c;

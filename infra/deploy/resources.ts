@@ -15,6 +15,8 @@ export interface Command {
   argv: readonly string[];
   /** The secret whose value is written to the command's stdin (never to argv, never printed). */
   stdinSecret?: SecretName;
+  /** With no value for `stdinSecret`: skip the command, saying this, instead of stopping the deploy. */
+  skipWithoutSecret?: string;
   /** Content of the temp file named by the `{file}` argument. */
   file?: string;
 }

@@ -54,6 +54,20 @@ describe('deploy executor', () => {
     expect(again.ran).toHaveLength(1);
   });
 
+  it('deploys without the exchange keys: their versions are skipped, saying so, and the run goes on', async () => {
+    const { deployPlan } = await import('../../infra/deploy/plan.js');
+    const versions = deployPlan({ project: 'p1', region: 'us-central1', source: { dir: '.deploy/functions', hash: 'f'.repeat(64) }, holderTag: 'h-1', firestoreHash: 'x', logMetrics: [] }).filter(
+      (r): r is Extract<Resource, { type: 'command' }> => r.type === 'command' && r.kind === 'secret-version',
+    );
+    const { runner, ran } = scripted((argv) => (argv.includes('describe') ? notFound : ok({})));
+    const out: string[] = [];
+    const values: Record<string, string> = { 'telegram-bot-token': 't0ken-value', 'telegram-webhook-secret': 'w3bhook-value' };
+    await executePlan(versions, { runner, out: (l) => out.push(l), secretValue: async (n) => values[n], api: noApi, rerun: 'x' });
+    const added = ran.filter((r) => r.argv.includes('add')).map((r) => r.argv[4]);
+    expect(added).toEqual(['telegram-bot-token', 'telegram-webhook-secret']);
+    expect(out.filter((l) => l.startsWith('skipped')).join('\n')).toMatch(/bybit-api-key \(no value: live trading stays unavailable; paper trading runs; set CST_BYBIT_API_KEY/);
+  });
+
   it('writes a {file} argument to a temp file for the command and removes it after', async () => {
     let seen = '';
     let content = '';
