@@ -210,7 +210,7 @@ export async function runCloudDeadLetters(argv: string[], port?: DeadLetterPort)
     if (!v.json) lines.push(`${outcomes.length - failed} replayed, ${failed} failed`);
     return { code: failed > 0 ? 1 : 0, lines };
   } finally {
-    await real?.close();
+    await real?.close().catch(() => undefined);
   }
 }
 
@@ -222,7 +222,9 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     process.stdout.write(r.lines.join('\n') + '\n');
     process.exitCode = r.code;
   } catch (e) {
-    process.stderr.write(`error: ${(e as Error).message}\n`);
-    process.exitCode = 1;
+    const m = (e as Error).message;
+    const hint = /default credentials/i.test(m) ? ' (on Google Cloud this needs credentials: gcloud auth application-default login)' : '';
+    // exit now: a client library's background auth attempt would otherwise end the process with a second, raw stack
+    process.stderr.write(`error: ${m}${hint}\n`, () => process.exit(1));
   }
 }
