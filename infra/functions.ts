@@ -23,8 +23,8 @@ import type { Request, Response } from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { decodeMessage, type BusMessage } from '../shared/messages.js';
 import { PermanentError } from '../shared/ports/bus.js';
-import { DEFAULT_SYSTEM_CONFIG } from '../shared/config/system.js';
 import { deadLetterTopic } from '../shared/topics.js';
+import { maxDeliveryAttemptsOf } from './bus/topology.js';
 import { traceFromHeaders, type Logger } from '../shared/log.js';
 import type { Headers } from '../shared/telegram/webhook.js';
 import { pubsubEventFromRequest, rawDelivery, type CloudEventHandler, type PubsubCloudEvent } from './bus/envelope.js';
@@ -74,7 +74,7 @@ export function bindPubsub<D extends WithLog>(name: string, handle: PubsubHandle
       const permanent = e instanceof PermanentError;
       // On Google Cloud, Pub/Sub itself dead-letters a message after its last attempt: this ERROR
       // (with the stack, for Error Reporting) is the only trace of why it ended on `<topic>-dlq`.
-      const last = msg.deliveryAttempt >= DEFAULT_SYSTEM_CONFIG.delivery.maxAttempts;
+      const last = msg.deliveryAttempt >= maxDeliveryAttemptsOf(name, msg.topic);
       const fields = { error: e as Error, deliveryAttempt: msg.deliveryAttempt, topic: msg.topic };
       if (permanent) log.error('permanent failure', fields);
       else if (last) log.error(`failed on its last delivery attempt: Pub/Sub dead-letters it to ${deadLetterTopic(msg.topic)}`, fields);

@@ -95,6 +95,16 @@ export function topologySpecs(opts: TopologyOptions = {}): TopologySpec[] {
   return specs;
 }
 
+/**
+ * The delivery attempts of the subscription of `fn` to `topic` (its topology entry, else SystemConfig
+ * delivery's default): what the deploy gives the subscription, so what Pub/Sub counts to before it
+ * dead-letters.
+ */
+export function maxDeliveryAttemptsOf(fn: string, topic: string): number {
+  const e = SUBSCRIBERS[topic as TopicName]?.find((x) => x.function === fn);
+  return e?.maxDeliveryAttempts ?? DEFAULT_SYSTEM_CONFIG.delivery.maxAttempts;
+}
+
 /** Every topic publishers use, with or without subscribers. */
 export function topologyTopics(): string[] {
   return [...ALL_TOPICS];

@@ -11,12 +11,14 @@
  * the total moves.
  */
 import type { SystemConfig } from '../../shared/config/system.js';
+import { INTERVAL_MS } from '../../shared/model/market.js';
 import { CronSchedule } from '../../shared/schedule/cron.js';
 import type { ScheduleFile } from '../../shared/schedule/schema.js';
 import { TOPICS, type TopicName } from '../../shared/topics.js';
 import { SUBSCRIBERS } from '../bus/topology.js';
 
-const DAY_MS = 86_400_000;
+const DAY_MS = INTERVAL_MS['1d'];
+
 /** Days in the billed month of the estimate. */
 export const MONTH_DAYS = 30;
 
@@ -172,7 +174,7 @@ export function runsPerDay(cron: string, timeZone: string, from = Date.UTC(2026,
 /** Messages a day on each topic, with how: what the config and the schedule make. */
 function topicMessagesPerDay(system: SystemConfig, schedule: ScheduleFile, a: CostAssumptions): Map<TopicName, { perDay: number; formula: string }> {
   const n = system.symbols.filter((s) => s.enabled).length;
-  const closesPerDay = system.kraken.intervals.reduce((sum, iv) => sum + DAY_MS / intervalMs(iv), 0);
+  const closesPerDay = system.kraken.intervals.reduce((sum, iv) => sum + DAY_MS / INTERVAL_MS[iv], 0);
   const macroRuns = schedule.jobs.filter((j) => j.function === 'macro-analysis').reduce((s, j) => s + runsPerDay(j.schedule, j.timeZone), 0);
   const m = new Map<TopicName, { perDay: number; formula: string }>();
   m.set(TOPICS.bybitCandles, { perDay: 1_440 * n, formula: `1440 closed 1m candles x ${n} symbols` });
@@ -183,11 +185,6 @@ function topicMessagesPerDay(system: SystemConfig, schedule: ScheduleFile, a: Co
   const rest: TopicName[] = [TOPICS.microSignals, TOPICS.swingSignals, TOPICS.tradeEvents, TOPICS.tradeCommands, TOPICS.alerts, TOPICS.telegramJobs];
   for (const t of rest) m.set(t, { perDay: a.eventsPerDay / rest.length, formula: `assumed ${a.eventsPerDay} events a day over ${rest.length} topics` });
   return m;
-}
-
-function intervalMs(iv: string): number {
-  const n = Number(iv.slice(0, -1));
-  return n * ({ m: 60_000, h: 3_600_000, d: DAY_MS } as Record<string, number>)[iv.slice(-1)]!;
 }
 
 /** Every function invocation a day: one per scheduler run, one per message per subscriber, the HTTP entries. */

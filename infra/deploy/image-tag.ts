@@ -12,7 +12,8 @@ import { join, relative } from 'node:path';
 /** The build-context sources of a Dockerfile's `COPY` lines (not `COPY --from=stage`). */
 export function copySources(dockerfile: string): string[] {
   const out: string[] = [];
-  for (const raw of dockerfile.split('\n')) {
+  // one instruction per logical line: a trailing backslash continues it on the next
+  for (const raw of dockerfile.replace(/\\\r?\n/g, ' ').split('\n')) {
     const line = raw.trim();
     if (!/^COPY\s/i.test(line)) continue;
     const args = line.split(/\s+/).slice(1).filter((a) => !a.startsWith('--chown') && !a.startsWith('--chmod'));

@@ -25,6 +25,7 @@ describe('the holder image tag', () => {
   it('reads the build-context sources of the COPY lines, not the stage copies', () => {
     const src = copySources('COPY package.json package-lock.json ./\nCOPY --from=deps /app/node_modules ./node_modules\nCOPY shared ./shared\ncopy ./assets/fonts/ ./assets/fonts');
     expect(src).toEqual(['package.json', 'package-lock.json', 'shared', 'assets/fonts']);
+    expect(copySources('COPY shared \\\n     infra ./src/')).toEqual(['shared', 'infra']);
   });
 
   it('changes with what the image is built from, and only with that', () => {

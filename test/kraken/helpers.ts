@@ -11,6 +11,8 @@ import { InMemoryBus } from '../../infra/bus/memory.js';
 import { SqliteStateStore } from '../../infra/state/sqlite.js';
 import { DuckDbWarehouse } from '../../infra/warehouse/duckdb.js';
 import { krakenClientFromConfig } from '../../infra/kraken/client.js';
+import { createRoot, type Root } from '../../infra/runtime/root.js';
+import { staticConfig } from '../../shared/config/source.js';
 import type { KrakenPullDeps } from '../../shared/market/kraken/pull.js';
 import type { KrakenMarketData } from '../../shared/ports/kraken.js';
 
@@ -188,3 +190,16 @@ export async function driveRequests<T>(clock: SteppingClock, inFlight: () => num
 
 /** A seeded [0, 1) source (mulberry32, the hyperopt sampler's): the same draws on every run. */
 export { rng as seeded } from '../../shared/backtest/hyperopt/sampler.js';
+
+/** A composition root over `env` whose Kraken endpoint is `krakenRest` (the other venues unreachable): the scheduled kraken-pull's deps as deployed. */
+export function krakenRoot(env: Env, clock: Clock, config: SystemConfig, krakenRest: string): Root {
+  return createRoot({
+    state: env.state,
+    bus: env.bus,
+    warehouse: env.warehouse,
+    clock,
+    log: env.log,
+    config: staticConfig(config),
+    endpoints: { krakenRest, bybitRest: 'http://127.0.0.1:1', bybitWs: 'ws://127.0.0.1:1' },
+  });
+}

@@ -14,15 +14,13 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_SYSTEM_CONFIG, systemConfigSchema, type SystemConfig } from '../../shared/config/system.js';
-import { staticConfig } from '../../shared/config/source.js';
 import { KrakenApiError, KrakenHttpError } from '../../shared/ports/kraken.js';
 import { pullKraken } from '../../shared/market/kraken/pull.js';
 import { FUNCTION_NAME as KRAKEN_PULL, handle as krakenPull } from '../../shared/pipeline/kraken-pull.js';
-import { createRoot } from '../../infra/runtime/root.js';
 import { KrakenRestServer } from '../../infra/replay/kraken-server.js';
 import { KrakenRestClient, krakenClientFromConfig } from '../../infra/kraken/client.js';
 import { backoffDelayMs, hostLimiter, retryAfterMs } from '../../infra/http/host-limiter.js';
-import { SteppingClock, countFetches, driveRequests, embeddedEnv, pullDeps, readRestExcerpt, seeded, testConfig, type Env } from './helpers.js';
+import { SteppingClock, countFetches, driveRequests, embeddedEnv, pullDeps, readRestExcerpt, seeded, testConfig, krakenRoot, type Env } from './helpers.js';
 
 const S = 1000;
 const head = readRestExcerpt('head');
@@ -65,15 +63,7 @@ describe('one Kraken limiter per client IP across pairs (test clock)', () => {
   it('the kraken-pull of 9 concurrently pulled pairs sends one request per second to the host, never two within 1 s', async () => {
     expect(PAIRS).toHaveLength(9);
     expect(INTERVAL_MS).toBe(1_000); // the figure: 1 request/s per IP
-    const root = createRoot({
-      state: env.state,
-      bus: env.bus,
-      warehouse: env.warehouse,
-      clock,
-      log: env.log,
-      config: staticConfig(config),
-      endpoints: { krakenRest: server.url, bybitRest: 'http://127.0.0.1:1', bybitWs: 'ws://127.0.0.1:1' },
-    });
+    const root = krakenRoot(env, clock, config, server.url);
     const out = await drive(krakenPull(await root.deps(KRAKEN_PULL)));
     expect(out).toMatchObject({ pulls: 9, errors: 0 });
 

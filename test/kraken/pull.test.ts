@@ -4,15 +4,13 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/ports/clock.js';
-import { staticConfig } from '../../shared/config/source.js';
 import { TOPICS } from '../../shared/topics.js';
 import { barsCollection, krakenCursorPath } from '../../shared/state-paths.js';
 import { advanceCursor, pullKraken, type KrakenCursor } from '../../shared/market/kraken/pull.js';
 import type { KrakenOhlcRawRow } from '../../shared/ports/kraken.js';
 import { FUNCTION_NAME as KRAKEN_PULL, handle as krakenPull } from '../../shared/pipeline/kraken-pull.js';
-import { createRoot } from '../../infra/runtime/root.js';
 import { KrakenRestServer } from '../../infra/replay/kraken-server.js';
-import { drive, embeddedEnv, pullDeps, readRestExcerpt, record, testConfig, type Env } from './helpers.js';
+import { drive, embeddedEnv, pullDeps, readRestExcerpt, record, testConfig, krakenRoot, type Env } from './helpers.js';
 import type { Alert, CandleBatch } from '../../shared/messages.js';
 
 const S = 1000;
@@ -191,15 +189,7 @@ describe('Kraken pull over time', () => {
 
   it('the scheduled job runs with its root\'s deps (endpoint from the root\'s endpoints.krakenRest)', async () => {
     await setup(head.rows, openRow[0] * S + 59_500); // half a second before the open minute closes
-    const root = createRoot({
-      state: env.state,
-      bus: env.bus,
-      warehouse: env.warehouse,
-      clock,
-      log: env.log,
-      config: staticConfig(config),
-      endpoints: { krakenRest: server.url, bybitRest: 'http://127.0.0.1:1', bybitWs: 'ws://127.0.0.1:1' },
-    });
+    const root = krakenRoot(env, clock, config, server.url);
     const out = await krakenPull(await root.deps(KRAKEN_PULL));
     expect(out).toMatchObject({ pulls: 1, published: 64, stored: 64, errors: 0 });
     expect(server.ohlcRequests()).toHaveLength(1);
